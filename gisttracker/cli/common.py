@@ -1,0 +1,56 @@
+"""Helpers shared by the subcommands: opening the session, parsing dates, printing JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from gisttracker.i18n import _
+from gisttracker.protocols import Study
+from gisttracker.session import Session, open_session
+from gisttracker.store.db import resolve_path
+
+
+def session(args: argparse.Namespace) -> Session:
+    """The session for ``--db`` (or the environment / default path)."""
+    return open_session(resolve_path(getattr(args, "db", None)))
+
+
+def study(session: Session, key: str) -> Study:
+    from gisttracker.cli import fail
+
+    try:
+        return session.study(key)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+
+
+def parse_date(text: str, what: str) -> date:
+    """An ISO date (YYYY-MM-DD) or a one-line error naming ``what``."""
+    from gisttracker.cli import fail
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(_("{what}: {text!r} is not a date (use YYYY-MM-DD)").format(what=what, text=text))
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A plain aligned text table for the terminal."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    for line in [headers, ["-" * w for w in widths], *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())

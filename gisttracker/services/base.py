@@ -1,0 +1,200 @@
+"""The one door for every write: a transaction, one audit row per changed field, a result.
+
+Feature services (patients, visits, …) never call ``save()`` themselves; they open
+:meth:`Tracker.transaction` and use the :class:`Writer` it yields. When the transaction
+commits, listeners (the window) are told which tables changed, once, with a
+:class:`Changes` value — so the window refreshes what changed instead of everything.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import peewee
+
+from gisttracker.i18n import _
+from gisttracker.store.models import AuditLog, Record
+
+M = TypeVar("M", bound=Record)
+
+
+class ServiceError(Exception):
+    """A request the rules refuse (bad input, an ineligible patient…). Message is for users."""
+
+
+class ReasonRequired(ServiceError):
+    """The change touches data that may only change with a stated reason."""
+
+
+def current_user() -> str:
+    """Until accounts exist, the operating-system user."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def audit_value(value: object) -> str | None:
+    """The JSON text the audit trail stores for ``value`` (None stays NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, date | datetime):
+        return json.dumps(value.isoformat())
+    if isinstance(value, Decimal):
+        return json.dumps(str(value))
+    if isinstance(value, Record):
+        return json.dumps(value.uid)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass
+class Changes:
+    """What one committed transaction changed: table names and record uids."""
+
+    tables: set[str] = field(default_factory=set)
+    records: set[str] = field(default_factory=set)
+
+    def touched(self, *tables: str) -> bool:
+        return any(t in self.tables for t in tables)
+
+
+class Writer:
+    """Writes inside one transaction, auditing every field it changes."""
+
+    def __init__(self, user: str, at: str, reason: str | None, changes: Changes) -> None:
+        self.user = user
+        self.at = at
+        self.reason = reason
+        self.changes = changes
+
+    def _audit(self, action: str, record: Record, name: str, old: object, new: object,
+               reason: str | None, patient_uid: str | None) -> None:
+        AuditLog.insert(
+            at=self.at, user=self.user, action=action,
+            table_name=record._meta.table_name, record_uid=record.uid, field=name,
+            old_value=audit_value(old), new_value=audit_value(new),
+            reason=reason if reason is not None else self.reason, patient_uid=patient_uid,
+        ).execute()
+
+    def _note(self, record: Record) -> None:
+        self.changes.tables.add(record._meta.table_name)
+        self.changes.records.add(record.uid)
+
+    def insert(self, model: type[M], *, patient_uid: str | None = None,
+               reason: str | None = None, **values: Any) -> M:
+        """Create a record; one audit row per field given a value."""
+        record = model(**values)
+        record.save(force_insert=True)
+        for name in record._meta.sorted_field_names:
+            if name in model.audit_exclude:
+                continue
+            value = getattr(record, f"{name}_id" if _is_fk(model, name) else name)
+            if value is not None:
+                self._audit("insert", record, name, None, value, reason, patient_uid)
+        self._note(record)
+        return record
+
+    def update(self, record: M, changes: dict[str, Any], *, patient_uid: str | None = None,
+               reason: str | None = None, require_reason: bool = False) -> list[str]:
+        """Change fields of ``record``; returns the names that really changed.
+
+        With ``require_reason`` a change without a reason is refused (:class:`ReasonRequired`)
+        before anything is written.
+        """
+        model = type(record)
+        changed: list[tuple[str, object, object]] = []
+        for name, new in changes.items():
+            if name not in model._meta.fields or name in model.audit_exclude:
+                raise ServiceError(_("{field} cannot be changed").format(field=name))
+            attr = f"{name}_id" if _is_fk(model, name) else name
+            old = getattr(record, attr)
+            new_value = new.id if isinstance(new, Record) and attr.endswith("_id") else new
+            if old != new_value:
+                changed.append((name, old, new_value))
+        if not changed:
+            return []
+        why = reason if reason is not None else self.reason
+        if require_reason and not (why and why.strip()):
+            raise ReasonRequired(_("a reason is required to change data already completed"))
+        for name, old, new_value in changed:
+            attr = f"{name}_id" if _is_fk(model, name) else name
+            setattr(record, attr, new_value)
+            self._audit("update", record, name, old, new_value, reason, patient_uid)
+        record.save(only=[model._meta.fields[name] for name, _o, _n in changed])
+        self._note(record)
+        return [name for name, _o, _n in changed]
+
+    def delete(self, record: Record, *, patient_uid: str | None = None,
+               reason: str | None = None) -> None:
+        """Remove a record; its last values stay in the audit trail."""
+        model = type(record)
+        for name in record._meta.sorted_field_names:
+            if name in model.audit_exclude:
+                continue
+            value = getattr(record, f"{name}_id" if _is_fk(model, name) else name)
+            if value is not None:
+                self._audit("delete", record, name, value, None, reason, patient_uid)
+        record.delete_instance()
+        self._note(record)
+
+
+def _is_fk(model: type[Record], name: str) -> bool:
+    return isinstance(model._meta.fields.get(name), peewee.ForeignKeyField)
+
+
+Listener = Callable[[Changes], None]
+
+
+class Tracker:
+    """The facade over one open site database: services hang off it, writes go through it.
+
+    ``clock`` gives the audit timestamps (UTC); tests pass a fixed one.
+    """
+
+    def __init__(self, db: peewee.SqliteDatabase, *, user: str | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.db = db
+        self.user = user or current_user()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._listeners: list[Listener] = []
+        self._open: tuple[Writer, int] | None = None
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with a :class:`Changes` after every committed transaction."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def transaction(self, reason: str | None = None) -> Iterator[Writer]:
+        """One unit of work: everything inside commits together or not at all."""
+        if self._open is not None:
+            # Nested: a savepoint inside the caller's transaction; the outermost one reports.
+            writer, depth = self._open
+            self._open = (writer, depth + 1)
+            try:
+                with self.db.atomic():
+                    yield writer
+            finally:
+                self._open = (writer, depth)
+            return
+        changes = Changes()
+        at = self.now().astimezone(UTC).isoformat(timespec="seconds")
+        writer = Writer(self.user, at, reason, changes)
+        self._open = (writer, 1)
+        try:
+            with self.db.atomic():
+                yield writer
+        finally:
+            self._open = None
+        if changes.tables:
+            for listener in list(self._listeners):
+                listener(changes)

@@ -1,0 +1,75 @@
+"""Site settings (site code, paper size, language), stored in the database and audited."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gisttracker.i18n import N_, _
+from gisttracker.services.base import ServiceError, Tracker
+from gisttracker.store.models import Setting
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    label: str
+    default: str
+    allowed: tuple[str, ...] = ()
+    pattern: str | None = None
+    hint: str = ""
+
+
+SPECS: dict[str, SettingSpec] = {
+    s.key: s
+    for s in (
+        SettingSpec("site_code", N_("Site code"), "SITE", pattern=r"[A-Z][A-Z0-9]{1,7}",
+                    hint=N_("2–8 capital letters or digits, starting with a letter, e.g. ZJU")),
+        SettingSpec("site_name", N_("Site name"), ""),
+        SettingSpec("paper", N_("Paper size"), "a4", allowed=("a4", "letter")),
+        SettingSpec("language", N_("Language"), "en", allowed=("en", "zh_CN")),
+    )
+}
+
+
+class SettingsService:
+    """Read and change site settings through the audited service layer."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+
+    def get(self, key: str) -> str:
+        spec = self._spec(key)
+        row = Setting.get_or_none(Setting.key == key)
+        return row.value if row is not None else spec.default
+
+    def all(self) -> dict[str, str]:
+        return {key: self.get(key) for key in SPECS}
+
+    def validate(self, key: str, value: str) -> str | None:
+        """None when ``value`` is acceptable for ``key``, else a message for the user."""
+        spec = self._spec(key)
+        if spec.allowed and value not in spec.allowed:
+            return _("{label} must be one of: {allowed}").format(
+                label=_(spec.label), allowed=", ".join(spec.allowed))
+        if spec.pattern and not re.fullmatch(spec.pattern, value):
+            return _("{label}: {hint}").format(label=_(spec.label), hint=_(spec.hint))
+        return None
+
+    def set(self, key: str, value: str, *, reason: str | None = None) -> None:
+        problem = self.validate(key, value)
+        if problem:
+            raise ServiceError(problem)
+        with self.tracker.transaction(reason) as w:
+            row = Setting.get_or_none(Setting.key == key)
+            if row is None:
+                w.insert(Setting, key=key, value=value)
+            else:
+                w.update(row, {"value": value})
+
+    @staticmethod
+    def _spec(key: str) -> SettingSpec:
+        try:
+            return SPECS[key]
+        except KeyError:
+            raise ServiceError(_("unknown setting {key!r}").format(key=key)) from None

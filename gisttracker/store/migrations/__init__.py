@@ -1,0 +1,75 @@
+"""Numbered schema migrations. Never edit one that has been released: add the next.
+
+Each module ``mNNNN_name.py`` holds ``VERSION = NNNN`` and ``STATEMENTS``, the frozen SQL it
+runs (frozen SQL rather than today's models, so a migration means the same thing forever).
+:func:`migrate` applies the missing ones in order, each in its own transaction together with
+the new ``user_version``, so a crash leaves the file at a whole version.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from datetime import UTC, datetime
+from types import ModuleType
+
+import peewee
+
+from gisttracker.i18n import _
+from gisttracker.store.db import APPLICATION_ID, NewerSchemaError, StoreError
+
+
+def _modules() -> list[ModuleType]:
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("m") and info.name[1:5].isdigit():
+            found.append(importlib.import_module(f"{__name__}.{info.name}"))
+    found.sort(key=lambda m: m.VERSION)
+    versions = [m.VERSION for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations are not numbered 1..n: {versions}")
+    return found
+
+
+MIGRATIONS: list[ModuleType] = _modules()
+LATEST = len(MIGRATIONS)
+
+
+def schema_version(db: peewee.SqliteDatabase) -> int:
+    """The version recorded in the file (0 for a new, empty file)."""
+    return int(db.execute_sql("PRAGMA user_version").fetchone()[0])
+
+
+def check_compatible(db: peewee.SqliteDatabase) -> int:
+    """Refuse files that are not ours or are newer; return the file's version."""
+    version = schema_version(db)
+    app_id = int(db.execute_sql("PRAGMA application_id").fetchone()[0])
+    tables = db.execute_sql(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+    if app_id not in (0, APPLICATION_ID) or (version == 0 and tables):
+        raise StoreError(_("this file is not a GIST Study Tracker database"))
+    if version > LATEST:
+        raise NewerSchemaError(_(
+            "this database was written by a newer version of GIST Study Tracker "
+            "(schema {found}, this version reads up to {latest}); it has not been changed"
+        ).format(found=version, latest=LATEST))
+    return version
+
+
+def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
+    """Bring the file up to ``target`` (default: the latest); return the new version."""
+    target = LATEST if target is None else target
+    version = check_compatible(db)
+    for module in MIGRATIONS[version:target]:
+        with db.atomic():
+            if module.VERSION == 1:
+                db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+            for statement in module.STATEMENTS:
+                db.execute_sql(statement)
+            db.execute_sql(
+                "INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)",
+                (module.VERSION, module.__name__.rsplit(".", 1)[-1],
+                 datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+            db.execute_sql(f"PRAGMA user_version = {module.VERSION}")
+    return schema_version(db)

@@ -1,0 +1,19 @@
+"""Test configuration shared by every test: Qt offscreen, private runtime dir, fixtures.
+
+The environment is set here, before Qt is imported by any test, so nobody has to remember
+to set it by hand (without a display Qt would abort the run).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("LANG", "C.UTF-8")
+_runtime = tempfile.mkdtemp(prefix="gisttracker-xdg-")
+os.chmod(_runtime, 0o700)
+os.environ["XDG_RUNTIME_DIR"] = _runtime
+os.environ.pop("GISTTRACKER_DB", None)
+
+pytest_plugins = ["tests.helpers"]

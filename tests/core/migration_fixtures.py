@@ -1,0 +1,116 @@
+"""Sample data written at each schema version, for the upgrade test.
+
+Every migration adds an entry: ``FILL[N](db)`` writes rows that schema N allows (with
+frozen SQL, as that version knew it), and ``CHECK[N](db)`` asserts they survived the
+upgrade to the latest version. The upgrade test fails when a version has no entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee
+
+Fill = Callable[[peewee.SqliteDatabase], None]
+
+
+def fill_v1(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql("INSERT INTO setting (uid, key, value) VALUES ('u-site', 'site_code', 'ZJU')")
+    db.execute_sql(
+        "INSERT INTO audit_log (at, user, action, table_name, record_uid, field, old_value, "
+        "new_value, reason, patient_uid) VALUES ('2026-01-02T03:04:05+00:00', 'nurse', "
+        "'insert', 'setting', 'u-site', 'value', NULL, '\"ZJU\"', NULL, NULL)")
+
+
+def check_v1(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql(
+        "SELECT value FROM setting WHERE uid = 'u-site'").fetchone() == ("ZJU",)
+    assert db.execute_sql(
+        "SELECT user, new_value FROM audit_log WHERE record_uid = 'u-site'"
+    ).fetchall() == [("nurse", '"ZJU"')]
+
+
+def fill_v2(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO patient (uid, study_key, study_id, site_code, seq, sex, status, "
+        "created_on) VALUES ('u-p1', 'NCT03862768', 'ZJU-0001', 'ZJU', 1, 'female', "
+        "'screened', '2025-05-01')")
+    db.execute_sql(
+        "INSERT INTO patient_identity (uid, patient_id, record_number, date_of_birth) "
+        "VALUES ('u-id1', (SELECT id FROM patient WHERE uid = 'u-p1'), 'MRN-77', '1960-02-29')")
+    db.execute_sql(
+        "INSERT INTO screening (uid, patient_id, screened_on, screened_by, ecog, outcome) "
+        "VALUES ('u-s1', (SELECT id FROM patient WHERE uid = 'u-p1'), '2025-05-02', 'nurse', "
+        "1, 'incomplete')")
+    db.execute_sql(
+        "INSERT INTO lab_result (uid, patient_id, screening_id, analyte, value, unit, uln) "
+        "VALUES ('u-l1', (SELECT id FROM patient WHERE uid = 'u-p1'), "
+        "(SELECT id FROM screening WHERE uid = 'u-s1'), 'alt', 130, 'U/L', 40)")
+
+
+def check_v2(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql(
+        "SELECT p.study_id, i.record_number, i.date_of_birth FROM patient p "
+        "JOIN patient_identity i ON i.patient_id = p.id").fetchall() == [
+            ("ZJU-0001", "MRN-77", "1960-02-29")]
+    assert db.execute_sql("SELECT ecog FROM screening WHERE uid = 'u-s1'").fetchone() == (1,)
+    assert db.execute_sql(
+        "SELECT value, uln, visit_id FROM lab_result WHERE uid = 'u-l1'").fetchone() == (
+            130.0, 40.0, None)
+
+
+def fill_v3(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO anchor_date (uid, patient_id, anchor_key, date) VALUES ('u-a1', "
+        "(SELECT id FROM patient WHERE uid = 'u-p1'), 'randomization', '2025-05-10')")
+    db.execute_sql(
+        "INSERT INTO visit (uid, patient_id, visit_key, name, anchor_key, planned_on, "
+        "window_start, window_end, state, done_on) VALUES ('u-v1', "
+        "(SELECT id FROM patient WHERE uid = 'u-p1'), 'fu_q3m_1', 'Month 3', 'randomization', "
+        "'2025-08-10', '2025-07-27', '2025-08-24', 'done', '2025-08-12')")
+
+
+def check_v3(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql(
+        "SELECT name, planned_on, done_on, state FROM visit WHERE uid = 'u-v1'").fetchone() == (
+            "Month 3", "2025-08-10", "2025-08-12", "done")
+    assert db.execute_sql("SELECT date FROM anchor_date").fetchall() == [("2025-05-10",)]
+
+
+def fill_v4(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO form (uid, visit_id, kind, state) VALUES ('u-f1', "
+        "(SELECT id FROM visit WHERE uid = 'u-v1'), 'qlq_c30', 'complete')")
+    db.execute_sql(
+        "INSERT INTO form_value (uid, form_id, item, value, missing) VALUES ('u-fv1', "
+        "(SELECT id FROM form WHERE uid = 'u-f1'), '1', '2', NULL), ('u-fv2', "
+        "(SELECT id FROM form WHERE uid = 'u-f1'), '2', NULL, 'not_answered')")
+    db.execute_sql(
+        "INSERT INTO adverse_event (uid, patient_id, term, grade, onset) VALUES ('u-ae1', "
+        "(SELECT id FROM patient WHERE uid = 'u-p1'), 'Diarrhea', 2, '2025-08-01')")
+
+
+def check_v4(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql(
+        "SELECT item, value, missing FROM form_value ORDER BY item").fetchall() == [
+            ("1", "2", None), ("2", None, "not_answered")]
+    assert db.execute_sql("SELECT term, grade FROM adverse_event").fetchall() == [
+        ("Diarrhea", 2)]
+
+
+def fill_v5(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO surgery (uid, patient_id, performed_on, procedure, margin) VALUES "
+        "('u-su1', (SELECT id FROM patient WHERE uid = 'u-p1'), '2025-06-01', 'tme', 'R0')")
+    db.execute_sql(
+        "INSERT INTO course_event (uid, patient_id, kind, occurred_on) VALUES ('u-c1', "
+        "(SELECT id FROM patient WHERE uid = 'u-p1'), 'last_known_alive', '2025-09-01')")
+
+
+def check_v5(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql("SELECT procedure, margin FROM surgery").fetchall() == [("tme", "R0")]
+    assert db.execute_sql("SELECT kind FROM course_event").fetchall() == [("last_known_alive",)]
+
+
+FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5}
+CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5}

@@ -1,0 +1,111 @@
+"""Every write goes through the service layer and leaves one audit row per changed field."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import peewee
+import pytest
+
+from gisttracker.services.base import ReasonRequired, ServiceError
+from gisttracker.services.settings import SettingsService
+from gisttracker.session import Session
+from gisttracker.store.models import AuditLog, Setting
+from tests.helpers import FIXED_NOW
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_change_is_audited_with_who_when_old_new_and_reason(session: Session) -> None:
+    settings = SettingsService(session.tracker)
+    settings.set("site_code", "ZJU")
+    settings.set("site_code", "FJC", reason="site code mistyped at installation")
+
+    rows = list(AuditLog.select().where(AuditLog.field == "value").order_by(AuditLog.id))
+    assert [(r.action, r.old_value, r.new_value) for r in rows] == [
+        ("insert", None, json.dumps("ZJU")),
+        ("update", json.dumps("ZJU"), json.dumps("FJC")),
+    ]
+    update = rows[1]
+    assert update.user == "nurse"
+    assert update.at == FIXED_NOW.isoformat(timespec="seconds")
+    assert update.reason == "site code mistyped at installation"
+    assert update.table_name == "setting"
+    assert update.record_uid == Setting.get(Setting.key == "site_code").uid
+    assert settings.get("site_code") == "FJC"
+
+
+def test_unchanged_value_writes_no_audit_row(session: Session) -> None:
+    settings = SettingsService(session.tracker)
+    settings.set("paper", "letter")
+    count = AuditLog.select().count()
+    settings.set("paper", "letter")
+    assert AuditLog.select().count() == count
+
+
+def test_invalid_setting_is_refused_and_nothing_changes(session: Session) -> None:
+    settings = SettingsService(session.tracker)
+    settings.set("site_code", "ZJU")
+    count = AuditLog.select().count()
+    with pytest.raises(ServiceError, match="Site code"):
+        settings.set("site_code", "zju-1")
+    assert settings.get("site_code") == "ZJU"
+    assert AuditLog.select().count() == count
+
+
+def test_failed_transaction_leaves_neither_data_nor_audit(session: Session) -> None:
+    count = AuditLog.select().count()
+    with pytest.raises(RuntimeError), session.tracker.transaction() as w:
+        w.insert(Setting, key="site_name", value="Hangzhou")
+        raise RuntimeError("power cut in the middle")
+    assert Setting.get_or_none(Setting.key == "site_name") is None
+    assert AuditLog.select().count() == count
+
+
+def test_change_requiring_reason_is_refused_without_one(session: Session) -> None:
+    with session.tracker.transaction() as w:
+        row = w.insert(Setting, key="site_name", value="Hangzhou")
+    with pytest.raises(ReasonRequired), session.tracker.transaction() as w:
+        w.update(row, {"value": "Fuzhou"}, require_reason=True)
+    assert Setting.get(Setting.key == "site_name").value == "Hangzhou"
+
+
+def test_listeners_hear_once_per_committed_transaction(session: Session) -> None:
+    heard = []
+    session.tracker.subscribe(heard.append)
+    with session.tracker.transaction() as w:
+        w.insert(Setting, key="site_name", value="A")
+        with session.tracker.transaction() as inner:
+            inner.insert(Setting, key="language", value="en")
+    assert len(heard) == 1
+    assert heard[0].tables == {"setting"}
+
+
+def test_audit_trail_cannot_be_updated_or_deleted(session: Session) -> None:
+    SettingsService(session.tracker).set("site_code", "ZJU")
+    with pytest.raises(peewee.IntegrityError, match="append-only"):
+        AuditLog.update(user="someone else").execute()
+    with pytest.raises(peewee.IntegrityError, match="append-only"):
+        AuditLog.delete().execute()
+    assert AuditLog.select().where(AuditLog.user == "nurse").count() > 0
+
+
+WRITE_METHODS = {"save", "create", "insert", "insert_many", "insert_from", "delete_instance",
+                 "bulk_create", "bulk_update", "get_or_create"}
+ALLOWED = ("gisttracker/services/", "gisttracker/store/")
+
+
+def test_nothing_writes_to_the_database_around_the_service_layer() -> None:
+    offenders = []
+    for folder in ("gisttracker", "ui"):
+        for path in (ROOT / folder).rglob("*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel.startswith(ALLOWED):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in WRITE_METHODS):
+                    offenders.append(f"{rel}:{node.lineno} .{node.func.attr}()")
+    assert offenders == []

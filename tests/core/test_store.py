@@ -1,0 +1,111 @@
+"""The store: migrations from every earlier version, refusal of newer or foreign files."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gisttracker.store.db import NewerSchemaError, StoreError, connect, open_database
+from gisttracker.store.migrations import LATEST, MIGRATIONS, migrate, schema_version
+from tests.core.migration_fixtures import CHECK, FILL
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_file_is_created_at_latest_version_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "new" / "site.db")
+    assert schema_version(db) == LATEST
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
+    applied = db.execute_sql("SELECT version FROM schema_migration ORDER BY version").fetchall()
+    assert [v for (v,) in applied] == list(range(1, LATEST + 1))
+    db.close()
+
+
+def test_every_version_has_upgrade_fixtures() -> None:
+    assert sorted(FILL) == sorted(CHECK) == [m.VERSION for m in MIGRATIONS]
+
+
+@pytest.mark.parametrize("start", range(1, LATEST + 1))
+def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, start: int) -> None:
+    path = tmp_path / f"v{start}.db"
+    db = connect(path)
+    assert migrate(db, target=start) == start
+    for version in range(1, start + 1):
+        FILL[version](db)
+    db.close()
+
+    db = open_database(path)
+    assert schema_version(db) == LATEST
+    for version in range(1, start + 1):
+        CHECK[version](db)
+    db.close()
+
+
+def test_newer_schema_is_refused_and_file_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    db = open_database(path)
+    db.execute_sql(f"PRAGMA user_version = {LATEST + 1}")
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    before = _digest(path)
+    with pytest.raises(NewerSchemaError, match="newer version"):
+        open_database(path)
+    assert _digest(path) == before
+
+
+def test_foreign_sqlite_file_is_refused_without_changes(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    con.execute("INSERT INTO invoices (total) VALUES (12.5)")
+    con.commit()
+    con.close()
+    before = _digest(path)
+    with pytest.raises(StoreError, match="not a GIST Study Tracker database"):
+        open_database(path)
+    assert _digest(path) == before
+
+
+def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match="not a readable database"):
+        open_database(path)
+    assert path.read_text().startswith("these are my notes")
+
+
+def test_a_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="folder"):
+        open_database(tmp_path)
+
+
+def test_every_model_matches_the_migrated_schema(tmp_path: Path) -> None:
+    import importlib
+    import pkgutil
+
+    import gisttracker.store as store_pkg
+    from gisttracker.store.models import BaseModel
+
+    db = open_database(tmp_path / "site.db")
+    models = set()
+    for info in pkgutil.iter_modules(store_pkg.__path__):
+        if info.name.startswith("models"):
+            module = importlib.import_module(f"gisttracker.store.{info.name}")
+            models |= {m for m in vars(module).values()
+                       if isinstance(m, type) and issubclass(m, BaseModel)
+                       and m.__name__ not in ("BaseModel", "Record")
+                       and m.__module__ == module.__name__}
+    assert len(models) >= 15
+    for model in models:
+        columns = {row[1] for row in db.execute_sql(
+            f"PRAGMA table_info({model._meta.table_name})").fetchall()}
+        fields = {f.column_name for f in model._meta.sorted_fields}
+        assert fields <= columns, (model.__name__, fields - columns)
+    db.close()

@@ -1,0 +1,55 @@
+"""The areas of the main window and the small interface every area page implements.
+
+To add an area, append an :class:`Area` to :data:`AREAS` (its factory builds the page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QWidget
+
+from gisttracker.i18n import N_
+from gisttracker.protocols import Study
+from gisttracker.session import Session
+
+if TYPE_CHECKING:
+    from ui.tasks import TaskManager
+
+
+class AreaPage(QWidget):
+    """A page of the main window. It is told the open session and the selected study."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session: Session | None = None
+        self.study: Study | None = None
+        self.tasks: TaskManager | None = None
+
+    def set_session(self, session: Session | None, tasks: TaskManager) -> None:
+        self.session = session
+        self.tasks = tasks
+
+    def set_study(self, study: Study | None) -> None:
+        self.study = study
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str
+    title: str  # marked with N_, translated when shown
+    shortcut: str
+    factory: Callable[[], AreaPage]
+
+
+def _summary() -> AreaPage:
+    from ui.study_summary import StudySummaryPage
+
+    return StudySummaryPage()
+
+
+AREAS: list[Area] = [
+    Area("summary", N_("Study"), "Ctrl+1", _summary),
+]

@@ -1,0 +1,244 @@
+"""The main window: study switcher, area navigation, File menu with recent databases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gisttracker import __version__
+from gisttracker.i18n import _
+from gisttracker.protocols import Study
+from gisttracker.session import Session, open_session
+from gisttracker.store.migrations import schema_version
+from ui.areas import AREAS, AreaPage
+from ui.tasks import TaskManager
+
+MAX_RECENT = 8
+DB_FILTER = "GIST Study Tracker database (*.db *.sqlite);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """The application window. ``ready`` fires once the first screen shows its data."""
+
+    ready = Signal()
+    session_changed = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, settings: QSettings, tasks: TaskManager,
+                 opener: Callable[[Path], Session] = open_session) -> None:
+        super().__init__()
+        self.settings = settings
+        self.tasks = tasks
+        self.opener = opener
+        self.session: Session | None = None
+        self.setWindowTitle(_("GIST Study Tracker"))
+        self.setMinimumSize(720, 480)
+
+        self.study_box = QComboBox(self)
+        self.study_box.setMinimumContentsLength(40)
+        self.study_box.setAccessibleName(_("Study"))
+        self.study_box.currentIndexChanged.connect(self._study_selected)
+
+        self.nav = QListWidget(self)
+        self.nav.setFixedWidth(180)
+        self.stack = QStackedWidget(self)
+        self.pages: dict[str, AreaPage] = {}
+        for area in AREAS:
+            page = area.factory()
+            self.pages[area.key] = page
+            self.stack.addWidget(page)
+            QListWidgetItem(_(area.title), self.nav).setData(Qt.ItemDataRole.UserRole, area.key)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        self.banner = QLabel(self)
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "QLabel { background: #fff3cd; color: #664d03; padding: 6px; border-radius: 3px; }")
+        self.banner.hide()
+
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.addWidget(self.banner)
+        row = QHBoxLayout()
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        outer.addLayout(row, 1)
+        self.setCentralWidget(central)
+
+        self._build_menus()
+        toolbar = QToolBar(_("Study"), self)
+        toolbar.setObjectName("study_toolbar")
+        toolbar.setMovable(False)
+        label = QLabel(_("Study:") + " ", toolbar)
+        label.setBuddy(self.study_box)
+        toolbar.addWidget(label)
+        toolbar.addWidget(self.study_box)
+        self.addToolBar(toolbar)
+        self.nav.setCurrentRow(0)
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 800)
+
+    # ----- menus ---------------------------------------------------------------------------
+    def _action(self, text: str, slot: Callable[[], object],
+                shortcut: QKeySequence | str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu(_("&File"))
+        file_menu.addAction(self._action(_("&New database…"), self.new_database,
+                                         QKeySequence.StandardKey.New))
+        file_menu.addAction(self._action(_("&Open database…"), self.choose_database,
+                                         QKeySequence.StandardKey.Open))
+        self.recent_menu = file_menu.addMenu(_("Open &recent"))
+        self._refresh_recent()
+        file_menu.addSeparator()
+        file_menu.addAction(self._action(_("&Quit"), self.close, QKeySequence.StandardKey.Quit))
+
+        go_menu = self.menuBar().addMenu(_("&Go"))
+        for row, area in enumerate(AREAS):
+            go_menu.addAction(self._action(_(area.title), lambda r=row: self.nav.setCurrentRow(r),
+                                           area.shortcut))
+        go_menu.addSeparator()
+        go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
+
+        help_menu = self.menuBar().addMenu(_("&Help"))
+        help_menu.addAction(self._action(_("&About GIST Study Tracker"), self.about, "F1"))
+
+    def _focus_study(self) -> None:
+        self.study_box.setFocus()
+        self.study_box.showPopup()
+
+    # ----- databases -----------------------------------------------------------------------
+    def open_database(self, path: Path) -> None:
+        """Open ``path`` in the background; on success it becomes the window's database."""
+        self.statusBar().showMessage(_("Opening {path}…").format(path=path))
+
+        def done(session: Session) -> None:
+            self._install_session(session)
+
+        def error(exc: BaseException) -> None:
+            message = _("Could not open {path}:\n{error}").format(path=path, error=exc)
+            self.statusBar().showMessage(_("Could not open {path}").format(path=path))
+            self.failed.emit(str(exc))
+            if not self.property("headless"):
+                QMessageBox.critical(self, _("Database not opened"), message)
+
+        self.tasks.run(lambda: self.opener(path), done, error)
+
+    def _install_session(self, session: Session) -> None:
+        old = self.session
+        self.session = session
+        if old is not None and old is not session:
+            old.close()
+        self._remember(session.path)
+        for page in self.pages.values():
+            page.set_session(session, self.tasks)
+        previous = self.settings.value("study/current")
+        self.study_box.blockSignals(True)
+        self.study_box.clear()
+        for study in sorted(session.studies.values(), key=lambda s: s.key):
+            label = f"{study.short_title} ({study.registration or study.key})"
+            self.study_box.addItem(label, study.key)
+        self.study_box.blockSignals(False)
+        index = max(0, self.study_box.findData(previous))
+        self.study_box.setCurrentIndex(index)
+        self._study_selected(index)
+        if session.protocol_errors:
+            self.banner.setText(_("Some protocol files could not be loaded:") + "\n" + "\n".join(
+                str(e) for e in session.protocol_errors))
+            self.banner.show()
+        else:
+            self.banner.hide()
+        self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
+        self.statusBar().showMessage(_("{path} · schema {version} · user {user}").format(
+            path=session.path, version=schema_version(session.db), user=session.tracker.user))
+        self.session_changed.emit(session)
+        self.ready.emit()
+
+    def new_database(self) -> None:
+        name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
+                                                    DB_FILTER)
+        if name:
+            path = Path(name)
+            if path.exists():
+                QMessageBox.warning(self, _("File exists"), _(
+                    "{path} already exists. Use Open to open it.").format(path=path))
+                return
+            self.open_database(path)
+
+    def choose_database(self) -> None:
+        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "", DB_FILTER)
+        if name:
+            self.open_database(Path(name))
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent/files", [])
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, path: Path) -> None:
+        files = [str(path.resolve())] + [f for f in self.recent_files()
+                                         if f != str(path.resolve())]
+        self.settings.setValue("recent/files", files[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for i, name in enumerate(files, start=1):
+            action = self._action(f"&{i} {name}", lambda n=name: self.open_database(Path(n)))
+            self.recent_menu.addAction(action)
+        self.recent_menu.setEnabled(bool(files))
+
+    # ----- studies -------------------------------------------------------------------------
+    def current_study(self) -> Study | None:
+        key = self.study_box.currentData()
+        if self.session is None or key is None:
+            return None
+        return self.session.studies.get(key)
+
+    def _study_selected(self, _index: int) -> None:
+        study = self.current_study()
+        if study is not None:
+            self.settings.setValue("study/current", study.key)
+        for page in self.pages.values():
+            page.set_study(study)
+
+    def about(self) -> None:
+        path = self.session.path if self.session else _("no database open")
+        QMessageBox.about(self, _("About GIST Study Tracker"), _(
+            "<h3>GIST Study Tracker {version}</h3>"
+            "<p>Screening, enrollment, visit schedules, data entry and reports for clinical "
+            "studies of gastrointestinal stromal tumour treated with imatinib.</p>"
+            "<p>Database: {path}</p>").format(version=__version__, path=escape(str(path))))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.sync()
+        super().closeEvent(event)

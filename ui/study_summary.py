@@ -1,0 +1,136 @@
+"""The study summary page: everything a coordinator needs to know about a protocol."""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+
+from gisttracker.i18n import _
+from gisttracker.protocols import Study
+from gisttracker.protocols.catalogue import ASSESSMENTS
+from gisttracker.protocols.model import Criterion, Rule
+from ui.areas import AreaPage
+
+_OPS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
+
+
+def describe_rule(rule: Rule) -> str:
+    """A compact reading of a machine rule, e.g. ``age ≥ 18 and age ≤ 75``."""
+    if rule.op in ("all", "any"):
+        joiner = _(" and ") if rule.op == "all" else _(" or ")
+        return joiner.join(
+            f"({describe_rule(r)})" if r.op in ("all", "any") else describe_rule(r)
+            for r in rule.rules)
+    if rule.op == "not":
+        return _("not ({rule})").format(rule=describe_rule(rule.rules[0]))
+    if rule.op == "in":
+        return _("{field} is one of {values}").format(
+            field=rule.field, values=", ".join(rule.values))
+    if rule.limit:
+        return f"{rule.field} {_OPS[rule.op]} {rule.factor:g} × {rule.limit.upper()}"
+    value = rule.value
+    shown = ("yes" if value else "no") if isinstance(value, bool) else f"{value}"
+    unit = f" {rule.unit}" if rule.unit else ""
+    return f"{rule.field} {_OPS[rule.op]} {shown}{unit}"
+
+
+def _criterion_row(c: Criterion) -> str:
+    check = (escape(describe_rule(c.rule)) if c.rule
+             else f"<i>{escape(_('judgement by the investigator'))}</i>")
+    extra = ""
+    if c.note:
+        extra += f"<br><span style='color:#7a4b00'>{escape(_('Reading'))}: {escape(c.note)}</span>"
+    if c.assumption:
+        extra += (f"<br><span style='color:#005a8c'>{escape(_('Site assumption'))}: "
+                  f"{escape(c.assumption)}</span>")
+    return (f"<tr><td><b>{escape(c.id)}</b></td><td>{escape(c.text)}{extra}</td>"
+            f"<td style='color:#444'>{check}</td></tr>")
+
+
+def study_html(study: Study) -> str:
+    """The whole summary as simple HTML (Qt's rich-text subset)."""
+    e = escape
+    rows = [
+        (_("Registration"), study.registration or _("not registered")),
+        (_("Sponsor"), study.sponsor),
+        (_("Design"), study.design),
+        (_("Study type"), study.study_type),
+        (_("Condition"), study.condition),
+        (_("Target enrollment"), str(study.target_enrollment) if study.target_enrollment
+         else _("not stated")),
+        (_("Primary response criterion"), {"recist": "RECIST 1.1", "choi": "Choi"}.get(
+            study.primary_response_criterion or "", _("not applicable"))),
+        (_("Source document"), study.source),
+    ]
+    parts = [
+        f"<h2>{e(study.title)}</h2>",
+        "<table cellspacing='0' cellpadding='3'>",
+        *(f"<tr><td style='color:#555'>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows),
+        "</table>",
+        f"<p>{e(study.summary)}</p>",
+        f"<h3>{e(_('Arms and groups'))}</h3><ul>",
+    ]
+    for arm in study.arms:
+        doses = "".join(
+            f"<li>{e(i.name)}{(' — ' + e(i.dose)) if i.dose else ''}"
+            f"{(' (' + e(i.schedule) + ')') if i.schedule else ''}</li>"
+            for i in arm.interventions)
+        options = "".join(f"<li>{e(_('option'))}: {e(o.label)}</li>" for o in arm.options)
+        parts.append(f"<li><b>{e(arm.code)}</b> — {e(arm.name)}<br>{e(arm.description)}"
+                     f"<ul>{doses}{options}</ul></li>")
+    parts.append("</ul>")
+    method = {
+        "randomized": _("randomized, {ratio}, permuted blocks of {blocks}, stratified by {strata}"
+                        ).format(ratio=":".join(map(str, study.allocation.ratio)),
+                                 blocks=", ".join(map(str, study.allocation.block_sizes)),
+                                 strata=", ".join(study.allocation.strata)),
+        "single_arm": _("single arm"),
+        "treatment_received": _("group from the treatment received"),
+        "derived_duration": _("group derived from the duration of preoperative imatinib"),
+    }[study.allocation.method]
+    parts.append(f"<p><b>{e(_('Allocation'))}:</b> {e(method)}</p>")
+    for kind, title in (("inclusion", _("Inclusion criteria")),
+                        ("exclusion", _("Exclusion criteria"))):
+        parts.append(f"<h3>{e(title)}</h3><table border='0' cellspacing='0' cellpadding='3'>")
+        parts.extend(_criterion_row(c) for c in study.criteria if c.kind == kind)
+        parts.append("</table>")
+    parts.append(f"<h3>{e(_('Schedule of assessments'))}</h3>")
+    parts.append("<table border='1' cellspacing='0' cellpadding='3'><tr>" + "".join(
+        f"<th>{e(h)}</th>" for h in (_("Visit"), _("From"), _("Offset"), _("Window"),
+                                      _("Assessments"))) + "</tr>")
+    for visit in study.visits:
+        anchor = study.anchor(visit.anchor).label
+        window = f"−{visit.window_before.describe()} / +{visit.window_after.describe()}"
+        assessed = ", ".join(_(ASSESSMENTS[a]) for a in visit.assessments)
+        parts.append(f"<tr><td>{e(visit.name)}</td><td>{e(anchor)}</td>"
+                     f"<td>{e(visit.offset.describe())}</td><td>{e(window)}</td>"
+                     f"<td>{e(assessed)}</td></tr>")
+    parts.append("</table>")
+    parts.append(f"<h3>{e(_('Endpoints'))}</h3><ul>")
+    for ep in study.endpoints:
+        parts.append(f"<li><b>{e(ep.name)}</b> ({e(_(ep.kind))}, {e(ep.horizon.describe())})"
+                     f" — {e(ep.definition)}</li>")
+    parts.append("</ul>")
+    if study.assumptions:
+        parts.append(f"<h3>{e(_('Site assumptions'))}</h3><ul>")
+        parts.extend(f"<li>{e(a)}</li>" for a in study.assumptions)
+        parts.append("</ul>")
+    return "".join(parts)
+
+
+class StudySummaryPage(AreaPage):
+    """Read-only protocol summary of the selected study."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.browser = QTextBrowser(self)
+        self.browser.setOpenExternalLinks(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.browser)
+
+    def set_study(self, study: Study | None) -> None:
+        super().set_study(study)
+        self.browser.setHtml(study_html(study) if study else
+                             f"<p>{escape(_('No study is loaded.'))}</p>")

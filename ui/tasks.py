@@ -1,0 +1,52 @@
+"""Background work for the window: one worker thread, results back on the GUI thread.
+
+Database queries and PDF rendering run here so the window never freezes. The callable must
+not touch widgets; its result (or exception) is delivered to ``on_done`` / ``on_error`` on
+the GUI thread through a queued Qt signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+
+class TaskManager(QObject):
+    """Runs callables on a single background thread (SQLite likes one writer)."""
+
+    _finished = Signal(object, object, object)  # future, on_done, on_error
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gisttracker-db")
+        self._finished.connect(self._deliver)
+        self._pending = 0
+
+    def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
+            on_error: Callable[[BaseException], None] | None = None) -> Future[Any]:
+        """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread."""
+        self._pending += 1
+        future = self._pool.submit(fn)
+        future.add_done_callback(lambda f: self._finished.emit(f, on_done, on_error))
+        return future
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def _deliver(self, future: Future[Any], on_done: Callable[[Any], None],
+                 on_error: Callable[[BaseException], None] | None) -> None:
+        self._pending -= 1
+        error = future.exception()
+        if error is None:
+            on_done(future.result())
+        elif on_error is not None:
+            on_error(error)
+        else:
+            raise error
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
