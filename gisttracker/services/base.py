@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import peewee
 
 from gisttracker.i18n import _
-from gisttracker.store.models import AuditLog, Record
+from gisttracker.store.models import AuditLog, Record, new_uid
 
 M = TypeVar("M", bound=Record)
 
@@ -100,6 +100,39 @@ class Writer:
                 self._audit("insert", record, name, None, value, reason, patient_uid)
         self._note(record)
         return record
+
+    def insert_many(self, model: type[Record], rows: list[dict[str, Any]], *,
+                    patient_uids: list[str | None] | None = None,
+                    reason: str | None = None) -> list[str]:
+        """Create many records at once (bulk loads, the demo generator); returns their uids.
+
+        Foreign keys are given as ids. Audited exactly like :meth:`insert`: one row per field
+        given a value. ``patient_uids[i]`` tags the audit rows of ``rows[i]``.
+        """
+        table = model._meta.table_name
+        why = reason if reason is not None else self.reason
+        uids = []
+        audit_rows = []
+        for i, row in enumerate(rows):
+            row.setdefault("uid", new_uid())
+            uids.append(row["uid"])
+            patient_uid = patient_uids[i] if patient_uids else None
+            for name, value in row.items():
+                if name in model.audit_exclude or value is None:
+                    continue
+                audit_rows.append((self.at, self.user, "insert", table, row["uid"], name, None,
+                                   audit_value(value), why, patient_uid))
+        for chunk in peewee.chunked(rows, 200):
+            model.insert_many(chunk).execute()
+        fields = [AuditLog.at, AuditLog.user, AuditLog.action, AuditLog.table_name,
+                  AuditLog.record_uid, AuditLog.field, AuditLog.old_value, AuditLog.new_value,
+                  AuditLog.reason, AuditLog.patient_uid]
+        for chunk in peewee.chunked(audit_rows, 90):
+            AuditLog.insert_many(chunk, fields=fields).execute()
+        if rows:
+            self.changes.tables.add(table)
+            self.changes.records.update(uids)
+        return uids
 
     def update(self, record: M, changes: dict[str, Any], *, patient_uid: str | None = None,
                reason: str | None = None, require_reason: bool = False) -> list[str]:

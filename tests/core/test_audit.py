@@ -109,3 +109,17 @@ def test_nothing_writes_to_the_database_around_the_service_layer() -> None:
                         and node.func.attr in WRITE_METHODS):
                     offenders.append(f"{rel}:{node.lineno} .{node.func.attr}()")
     assert offenders == []
+
+
+def test_bulk_insert_is_audited_like_single_inserts(session: Session) -> None:
+    with session.tracker.transaction("initial load") as w:
+        uids = w.insert_many(Setting, [{"key": "site_name", "value": "Hangzhou"},
+                                       {"key": "paper", "value": "letter"}],
+                             patient_uids=[None, None])
+    assert len(set(uids)) == 2
+    rows = list(AuditLog.select().where(AuditLog.record_uid.in_(uids)).order_by(AuditLog.id))
+    assert {(r.field, r.new_value) for r in rows} == {
+        ("key", '"site_name"'), ("value", '"Hangzhou"'), ("key", '"paper"'),
+        ("value", '"letter"')}
+    assert {r.reason for r in rows} == {"initial load"}
+    assert {r.action for r in rows} == {"insert"}
