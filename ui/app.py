@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from gisttracker.store.db import resolve_path
@@ -14,6 +15,7 @@ from ui.main_window import MainWindow
 from ui.tasks import TaskManager
 
 STARTUP_TIMEOUT_MS = 60_000
+ICON = Path(__file__).resolve().parent.parent / "resources" / "icons" / "gisttracker.svg"
 
 
 def app_settings() -> QSettings:
@@ -29,6 +31,7 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("GIST Study Tracker")
     app.setOrganizationName("gisttracker")
+    app.setWindowIcon(QIcon(str(ICON)))
     tasks = TaskManager()
     window = MainWindow(app_settings(), tasks)
     path: Path = resolve_path(db)

@@ -8,11 +8,16 @@ from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
-from gisttracker.protocols.catalogue import ASSESSMENTS
+from gisttracker.protocols.catalogue import ASSESSMENTS, SCREENING_FIELDS
 from gisttracker.protocols.model import Criterion, Rule
 from ui.areas import AreaPage
 
 _OPS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
+
+
+def _label(field: str | None) -> str:
+    spec = SCREENING_FIELDS.get(field or "")
+    return _(spec.label) if spec else str(field)
 
 
 def describe_rule(rule: Rule) -> str:
@@ -26,13 +31,14 @@ def describe_rule(rule: Rule) -> str:
         return _("not ({rule})").format(rule=describe_rule(rule.rules[0]))
     if rule.op == "in":
         return _("{field} is one of {values}").format(
-            field=rule.field, values=", ".join(rule.values))
+            field=_label(rule.field), values=", ".join(rule.values))
     if rule.limit:
-        return f"{rule.field} {_OPS[rule.op]} {rule.factor:g} × {rule.limit.upper()}"
+        return f"{_label(rule.field)} {_OPS[rule.op]} {rule.factor:g} × {rule.limit.upper()}"
     value = rule.value
-    shown = ("yes" if value else "no") if isinstance(value, bool) else f"{value}"
-    unit = f" {rule.unit}" if rule.unit else ""
-    return f"{rule.field} {_OPS[rule.op]} {shown}{unit}"
+    shown = (_("yes") if value else _("no")) if isinstance(value, bool) else f"{value}"
+    spec = SCREENING_FIELDS.get(rule.field or "")
+    unit = rule.unit or (spec.unit if spec and spec.unit else None)
+    return f"{_label(rule.field)} {_OPS[rule.op]} {shown}{(' ' + unit) if unit else ''}"
 
 
 def _criterion_row(c: Criterion) -> str:

@@ -1,0 +1,1 @@
+"""PDF reports (reportlab): a shared base, then one module per report."""

@@ -1,0 +1,242 @@
+"""The shared base of every PDF report: page templates, fonts, header, footer, tables.
+
+A report is two steps: gather the data into plain values (a query step that knows the
+store), then lay it out here (no queries). :meth:`Report.render` returns the PDF as bytes.
+Every page carries the report title and study in the header and, in the footer, when the
+report was made, the application version and "Page N of M".
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from gisttracker import __version__
+from gisttracker.i18n import _
+from gisttracker.reports.fonts import fonts, markup
+
+PAPERS = {"a4": A4, "letter": LETTER}
+MARGIN = 16 * mm
+HEADER_RULE = colors.HexColor("#1f5f8b")
+ZEBRA = colors.HexColor("#f2f6f9")
+GRID = colors.HexColor("#b8c7d3")
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What every report needs besides its data. ``generated_at`` is passed in (no clock)."""
+
+    generated_at: datetime
+    paper: str = "a4"
+    site: str = ""
+    version: str = __version__
+
+    def __post_init__(self) -> None:
+        if self.paper not in PAPERS:
+            raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
+                papers=", ".join(PAPERS), paper=self.paper))
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    f = fonts()
+    base = ParagraphStyle("body", fontName=f.regular, fontSize=9, leading=11.5,
+                          alignment=TA_LEFT, wordWrap="CJK" if f.has_cjk else None)
+    return {
+        "body": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=10),
+        "cell_head": ParagraphStyle("cell_head", parent=base, fontName=f.bold, fontSize=8,
+                                    leading=10, textColor=colors.white),
+        "title": ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=15,
+                                leading=19, spaceAfter=4),
+        "h2": ParagraphStyle("h2", parent=base, fontName=f.bold, fontSize=11.5, leading=14,
+                             spaceBefore=8, spaceAfter=4, textColor=HEADER_RULE),
+        "h3": ParagraphStyle("h3", parent=base, fontName=f.bold, fontSize=9.5, leading=12,
+                             spaceBefore=6, spaceAfter=2),
+    }
+
+
+def _numbered_canvas(footer_left: str, font: str) -> type[rl_canvas.Canvas]:
+    """A canvas that writes "Page N of M" once the page count is known."""
+
+    class NumberedCanvas(rl_canvas.Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                width, _height = self._pagesize
+                self.setFont(font, 7.5)
+                self.setFillColor(colors.HexColor("#555555"))
+                self.drawString(MARGIN, 9 * mm, footer_left)
+                self.drawRightString(width - MARGIN, 9 * mm, _("Page {n} of {m}").format(
+                    n=self._pageNumber, m=total))
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+class Report(ABC):
+    """Base of every report: subclasses set :attr:`title` and build :meth:`story`."""
+
+    title = "Report"
+
+    def __init__(self, context: ReportContext) -> None:
+        self.context = context
+        self.styles = _styles()
+        self.fonts = fonts()
+        self.pagesize = PAPERS[context.paper]
+
+    @property
+    def width(self) -> float:
+        """Usable width between the margins (points)."""
+        return float(self.pagesize[0] - 2 * MARGIN)
+
+    def subtitle(self) -> str:
+        """Second header line (the study, usually)."""
+        return ""
+
+    @abstractmethod
+    def story(self) -> list[Flowable]:
+        """The report's content, laid out from already-gathered data."""
+
+    # ----- building blocks ----------------------------------------------------------------
+    def para(self, text: object, style: str = "body") -> Paragraph:
+        return Paragraph(markup(text), self.styles[style])
+
+    def rich(self, html: str, style: str = "body") -> Paragraph:
+        """A paragraph from trusted markup (already escaped by the caller)."""
+        return Paragraph(html, self.styles[style])
+
+    def heading(self, text: object, level: int = 2) -> Paragraph:
+        return self.para(text, f"h{level}")
+
+    def spacer(self, height_mm: float = 3) -> Spacer:
+        return Spacer(1, height_mm * mm)
+
+    def table(self, header: Sequence[object], rows: Sequence[Sequence[object]],
+              widths: Sequence[float], *, zebra: bool = True,
+              extra_style: Sequence[tuple[Any, ...]] = ()) -> Table:
+        """A table whose header row repeats on every page and whose cells wrap.
+
+        ``widths`` are fractions of the usable width. Cells may be text (wrapped in a
+        Paragraph here) or ready flowables.
+        """
+        total = sum(widths)
+        col_widths = [self.width * w / total for w in widths]
+        data: list[list[Any]] = [[self.para(h, "cell_head") for h in header]]
+        for row in rows:
+            data.append([c if isinstance(c, Flowable) else self.para(c, "cell") for c in row])
+        table = Table(data, colWidths=col_widths, repeatRows=1, splitByRow=True)
+        style: list[tuple[Any, ...]] = [
+            ("BACKGROUND", (0, 0), (-1, 0), HEADER_RULE),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.25, GRID),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ]
+        if zebra:
+            style.append(("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, ZEBRA]))
+        style.extend(extra_style)
+        table.setStyle(TableStyle(style))
+        return table
+
+    def key_values(self, pairs: Sequence[tuple[object, object]]) -> Table:
+        """A two-column label/value block (patient or study particulars)."""
+        data = [[self.para(k, "small"), self.para(v)] for k, v in pairs]
+        table = Table(data, colWidths=[self.width * 0.25, self.width * 0.75])
+        table.setStyle(TableStyle([
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), 1),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ]))
+        return table
+
+    # ----- rendering ----------------------------------------------------------------------
+    def _decorate(self, canvas: rl_canvas.Canvas, doc: BaseDocTemplate) -> None:
+        width, height = self.pagesize
+        canvas.saveState()
+        canvas.setStrokeColor(HEADER_RULE)
+        canvas.setLineWidth(0.8)
+        canvas.line(MARGIN, height - 14 * mm, width - MARGIN, height - 14 * mm)
+        canvas.setFillColor(colors.HexColor("#333333"))
+        self._header_text(canvas, MARGIN, height - 12 * mm, _(self.title), self.fonts.bold, 9)
+        sub = self.subtitle()
+        if sub:
+            self._header_text(canvas, width - MARGIN, height - 12 * mm, sub, self.fonts.regular,
+                              8, right=True)
+        canvas.restoreState()
+
+    def _header_text(self, canvas: rl_canvas.Canvas, x: float, y: float, text: str, font: str,
+                     size: float, right: bool = False) -> None:
+        """Draw one header line; CJK characters switch to the CJK font."""
+        from gisttracker.reports.fonts import _CJK
+
+        pieces = [p for p in _CJK.split(text) if p]
+        runs = [(p, self.fonts.cjk if _CJK.fullmatch(p) else font) for p in pieces]
+        total = sum(canvas.stringWidth(p, f, size) for p, f in runs)
+        cursor = x - total if right else x
+        for piece, f in runs:
+            canvas.setFont(f, size)
+            canvas.drawString(cursor, y, piece)
+            cursor += canvas.stringWidth(piece, f, size)
+
+    def render(self) -> bytes:
+        """The finished PDF."""
+        buffer = BytesIO()
+        width, height = self.pagesize
+        doc = BaseDocTemplate(
+            buffer, pagesize=self.pagesize, leftMargin=MARGIN, rightMargin=MARGIN,
+            topMargin=20 * mm, bottomMargin=16 * mm, title=_(self.title),
+            author="GIST Study Tracker", creator=f"GIST Study Tracker {self.context.version}",
+        )
+        frame = Frame(MARGIN, 16 * mm, width - 2 * MARGIN, height - 36 * mm, id="body",
+                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=self._decorate)])
+        made = self.context.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()
+        footer = _("Made {when} · GIST Study Tracker {version}{site}").format(
+            when=made, version=self.context.version,
+            site=f" · {self.context.site}" if self.context.site else "")
+        story = self.story() or [self.para(_("Nothing to report."))]
+        doc.build(story, canvasmaker=_numbered_canvas(footer, self.fonts.regular))
+        return buffer.getvalue()
+
+    def write(self, path: Path) -> None:
+        """Render and write to ``path`` (written whole, via a temporary file)."""
+        data = self.render()
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)

@@ -1,0 +1,80 @@
+"""Fonts for the PDF reports: DejaVu Sans for Latin text, WenQuanYi Zen Hei for Chinese.
+
+reportlab embeds (and subsets) TrueType fonts. Latin text is set in DejaVu Sans, which has
+the clinical symbols (≤ ≥ × µ) that the PDF standard fonts lack; any run of CJK characters is
+switched to WenQuanYi Zen Hei (Debian package ``fonts-wqy-zenhei``; reportlab reads the
+``.ttc`` with ``subfontIndex=0``). The Noto CJK ``.ttc`` files cannot be used: reportlab
+cannot read their CFF outlines. Fonts are looked up first in ``resources/fonts/``, then in
+the system font folders; without them the reports fall back to Helvetica and say so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+
+RESOURCE_FONTS = Path(__file__).resolve().parent.parent.parent / "resources" / "fonts"
+SYSTEM_FONTS = (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts"),
+                Path("/usr/local/share/fonts"), Path.home() / ".local/share/fonts")
+
+# CJK ideographs, punctuation, full-width forms, kana and hangul.
+_CJK = re.compile(
+    "([\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]+)")
+
+
+@dataclass(frozen=True)
+class Fonts:
+    regular: str
+    bold: str
+    cjk: str
+    cjk_path: Path | None
+    latin_path: Path | None
+
+    @property
+    def has_cjk(self) -> bool:
+        return self.cjk_path is not None
+
+
+def _find(name: str) -> Path | None:
+    for folder in (RESOURCE_FONTS, *SYSTEM_FONTS):
+        if folder.is_dir():
+            found = next(iter(sorted(folder.rglob(name))), None)
+            if found is not None:
+                return found
+    return None
+
+
+@cache
+def fonts() -> Fonts:
+    """Register the report fonts once and say which were found."""
+    regular, bold, latin_path = "Helvetica", "Helvetica-Bold", None
+    dejavu = _find("DejaVuSans.ttf")
+    dejavu_bold = _find("DejaVuSans-Bold.ttf")
+    if dejavu is not None and dejavu_bold is not None:
+        pdfmetrics.registerFont(TTFont("GT-Sans", str(dejavu)))
+        pdfmetrics.registerFont(TTFont("GT-Sans-Bold", str(dejavu_bold)))
+        pdfmetrics.registerFontFamily("GT-Sans", normal="GT-Sans", bold="GT-Sans-Bold",
+                                      italic="GT-Sans", boldItalic="GT-Sans-Bold")
+        regular, bold, latin_path = "GT-Sans", "GT-Sans-Bold", dejavu
+    cjk, cjk_path = regular, None
+    zenhei = _find("wqy-zenhei.ttc")
+    if zenhei is not None:
+        pdfmetrics.registerFont(TTFont("GT-CJK", str(zenhei), subfontIndex=0))
+        cjk, cjk_path = "GT-CJK", zenhei
+    return Fonts(regular=regular, bold=bold, cjk=cjk, cjk_path=cjk_path, latin_path=latin_path)
+
+
+def markup(text: object) -> str:
+    """``text`` escaped for a reportlab Paragraph, with CJK runs set in the CJK font."""
+    escaped = escape("" if text is None else str(text))
+    f = fonts()
+    if not f.has_cjk:
+        return escaped
+    return _CJK.sub(lambda m: f'<font name="{f.cjk}">{m.group(1)}</font>', escaped)
