@@ -238,7 +238,7 @@ class MainWindow(QMainWindow):
             "studies of gastrointestinal stromal tumour treated with imatinib.</p>"
             "<p>Database: {path}</p>").format(version=__version__, path=escape(str(path))))
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)

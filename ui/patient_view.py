@@ -68,7 +68,7 @@ class PatientWindow(QWidget):
         layout.addWidget(self.tabs, 1)
         self.resize(1000, 720)
 
-    def closeEvent(self, event):  # type: ignore[no-untyped-def]  # noqa: N802
+    def closeEvent(self, event):  # type: ignore[no-untyped-def]
         if all(page.maybe_close() for page in self.pages.values()):
             event.accept()
         else:

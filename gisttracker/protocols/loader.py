@@ -37,6 +37,7 @@ from gisttracker.protocols.model import (
 )
 
 SCHEMA_VERSION = 1
+MAX_REPEAT = 1000  # repetitions of one [[visits]] entry: a typo must not hang start-up
 SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "seeds"
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
@@ -84,7 +85,7 @@ class _Table:
             return None
         return self.data[name]
 
-    def str(self, name: str, *, required: bool = True) -> str | None:
+    def string(self, name: str, *, required: bool = True) -> str | None:
         value = self._get(name, required)
         if value is None:
             return None
@@ -93,11 +94,12 @@ class _Table:
         return value.strip()
 
     def text(self, name: str) -> str:
-        value = self.str(name)
+        value = self.string(name)
         assert value is not None
         return value
 
-    def int(self, name: str, *, required: bool = True, minimum: int | None = None) -> int | None:
+    def integer(self, name: str, *, required: bool = True,
+                minimum: int | None = None) -> int | None:
         value = self._get(name, required)
         if value is None:
             return None
@@ -107,7 +109,7 @@ class _Table:
             raise self.error(name, _("must be at least {minimum}").format(minimum=minimum))
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str, default: bool) -> bool:
         value = self._get(name, False)
         if value is None:
             return default
@@ -115,7 +117,7 @@ class _Table:
             raise self.error(name, _("expected true or false"))
         return value
 
-    def list(self, name: str, *, required: bool = True) -> list[Any]:
+    def items(self, name: str, *, required: bool = True) -> list[Any]:
         value = self._get(name, required)
         if value is None:
             return []
@@ -124,13 +126,13 @@ class _Table:
         return value
 
     def strings(self, name: str, *, required: bool = True) -> tuple[str, ...]:
-        items = self.list(name, required=required)
+        items = self.items(name, required=required)
         if not all(isinstance(item, str) for item in items):
             raise self.error(name, _("expected a list of text"))
         return tuple(items)
 
     def tables(self, name: str, *, required: bool = True) -> list[_Table]:
-        items = self.list(name, required=required)
+        items = self.items(name, required=required)
         return [_Table(self.file, f"{self.key(name)}[{i}]", item) for i, item in enumerate(items)]
 
     def table(self, name: str, *, required: bool = True) -> _Table | None:
@@ -143,14 +145,14 @@ class _Table:
         table = self.table(name, required=required)
         if table is None:
             return None
-        months = table.int("months", required=False) or 0
-        weeks = table.int("weeks", required=False) or 0
-        days = table.int("days", required=False) or 0
+        months = table.integer("months", required=False) or 0
+        weeks = table.integer("weeks", required=False) or 0
+        days = table.integer("days", required=False) or 0
         table.done()
         return Period(months=months, weeks=weeks, days=days)
 
     def choice(self, name: str, allowed: Iterable[str], *, required: bool = True) -> str | None:
-        value = self.str(name, required=required)
+        value = self.string(name, required=required)
         allowed = tuple(allowed)
         if value is not None and value not in allowed:
             raise self.error(
@@ -186,8 +188,13 @@ def _rule(table: _Table) -> Rule:
     assert field_key is not None
     spec = SCREENING_FIELDS[field_key]
     if "in" in table.data:
+        if spec.kind != "enum":
+            raise table.error("in", _("{field} is not a list of values; compare it with op and "
+                                      "value").format(field=field_key))
         values = table.strings("in")
-        bad = [v for v in values if spec.values and v not in spec.values]
+        if not values:
+            raise table.error("in", _("needs at least one value"))
+        bad = [v for v in values if v not in spec.values]
         if bad:
             raise table.error("in", _("{value!r} is not a value of {field}").format(
                 value=bad[0], field=field_key))
@@ -196,7 +203,9 @@ def _rule(table: _Table) -> Rule:
 
     op = table.choice("op", COMPARISONS)
     assert op is not None
-    unit = table.str("unit", required=False)
+    unit = table.string("unit", required=False)
+    if unit is not None and not spec.unit:
+        raise table.error("unit", _("{field} has no unit").format(field=field_key))
     if spec.unit and unit is not None and unit != spec.unit:
         raise table.error("unit", _("{field} is recorded in {expected}, not {unit}").format(
             field=field_key, expected=spec.unit, unit=unit))
@@ -230,9 +239,9 @@ def _arm(table: _Table) -> Arm:
         interventions.append(Intervention(
             type=cast(Any, item.choice("type", ("drug", "procedure"))),
             name=item.text("name"),
-            dose=item.str("dose", required=False),
-            schedule=item.str("schedule", required=False),
-            assumption=item.str("assumption", required=False),
+            dose=item.string("dose", required=False),
+            schedule=item.string("schedule", required=False),
+            assumption=item.string("assumption", required=False),
         ))
         item.done()
     options = []
@@ -244,13 +253,28 @@ def _arm(table: _Table) -> Arm:
                                  drug=item.text("drug"), dose_mg_per_day=float(dose)))
         item.done()
     arm = Arm(code=table.text("code"), name=table.text("name"),
-              description=table.str("description", required=False) or "",
+              description=table.string("description", required=False) or "",
               interventions=tuple(interventions), options=tuple(options))
     table.done()
     return arm
 
 
-def _visits(table: _Table, anchors: set[str]) -> list[Visit]:
+def _visit_name(table: _Table, name: str, number: int, offset: Period) -> str:
+    """``name`` with ``{n}``, ``{offset}``, ``{months}`` filled in; other braces are errors."""
+    try:
+        return name.format(n=number, offset=offset.describe(), months=offset.months)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+        raise table.error("name", _(
+            "{name!r} is not a valid visit name ({problem}); the placeholders are {{n}}, "
+            "{{offset}} and {{months}}, and a literal brace is written {{{{ or }}}}"
+        ).format(name=name, problem=exc)) from exc
+
+
+def _is_negative(period: Period) -> bool:
+    return period.months < 0 or period.weeks < 0 or period.days < 0
+
+
+def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
     """One ``[[visits]]`` entry; with ``repeat`` it expands to a visit per repetition."""
     key = table.text("key")
     name = table.text("name")
@@ -260,31 +284,38 @@ def _visits(table: _Table, anchors: set[str]) -> list[Visit]:
     before = table.period("window_before")
     after = table.period("window_after")
     assert offset is not None and before is not None and after is not None
+    for window_key, window in (("window_before", before), ("window_after", after)):
+        if _is_negative(window):
+            raise table.error(window_key, _("a visit window cannot be negative"))
     assessments = table.strings("assessments")
     for assessment in assessments:
         if assessment not in ASSESSMENTS:
             raise table.error("assessments", _("unknown assessment {name!r}").format(
                 name=assessment))
-    required = table.bool("required", True)
-    assumption = table.str("assumption", required=False)
+    required = table.boolean("required", True)
+    assumption = table.string("assumption", required=False)
     repeat = table.table("repeat", required=False)
     table.done()
     if repeat is None:
-        return [Visit(key, name, anchor, offset, before, after, assessments, required,
-                      assumption)]
+        return [Visit(key, _visit_name(table, name, 1, offset), anchor, offset, before, after,
+                      assessments, required, assumption)]
     every = repeat.period("every")
-    count = repeat.int("count", minimum=1)
+    count = repeat.integer("count", minimum=1)
     repeat.done()
     assert every is not None and count is not None
+    if every == Period() or _is_negative(every):
+        raise repeat.error("every", _("a repeat interval must be longer than zero"))
+    if count > MAX_REPEAT:
+        raise repeat.error("count", _("at most {maximum} repetitions").format(
+            maximum=MAX_REPEAT))
     visits = []
     for k in range(count):
         step = every.scaled(k)
         total = Period(offset.months + step.months, offset.weeks + step.weeks,
                        offset.days + step.days)
-        label = total.describe()
         visits.append(Visit(
             key=f"{key}_{k + 1}",
-            name=name.format(n=k + 1, offset=label, months=total.months),
+            name=_visit_name(table, name, k + 1, total),
             anchor=anchor, offset=total, window_before=before, window_after=after,
             assessments=assessments, required=required, assumption=assumption,
         ))
@@ -294,12 +325,18 @@ def _visits(table: _Table, anchors: set[str]) -> list[Visit]:
 def _allocation(table: _Table, arm_codes: set[str]) -> Allocation:
     method = table.choice(
         "method", ("randomized", "single_arm", "treatment_received", "derived_duration"))
-    block_sizes = tuple(table.list("block_sizes", required=method == "randomized"))
+    block_sizes = tuple(table.items("block_sizes", required=method == "randomized"))
     strata = table.strings("strata", required=method == "randomized")
-    ratio = tuple(table.list("ratio", required=False)) or tuple(1 for _a in arm_codes)
-    for item in (*block_sizes, *ratio):
-        if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
-            raise table.error("block_sizes", _("expected positive whole numbers"))
+    ratio = tuple(table.items("ratio", required=False)) or tuple(1 for _a in arm_codes)
+    for name, items in (("block_sizes", block_sizes), ("ratio", ratio)):
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
+                raise table.error(name, _("expected positive whole numbers"))
+    if len(ratio) != len(arm_codes):
+        raise table.error("ratio", _("{count} ratio entries for {arms} arms").format(
+            count=len(ratio), arms=len(arm_codes)))
+    if method == "randomized" and len(arm_codes) < 2:
+        raise table.error("method", _("a randomized study needs at least two arms"))
     if method == "randomized":
         unit = sum(ratio)
         for size in block_sizes:
@@ -311,28 +348,39 @@ def _allocation(table: _Table, arm_codes: set[str]) -> Allocation:
         if stratum not in STRATA:
             raise table.error("strata", _("unknown stratification factor {name!r}").format(
                 name=stratum))
-    groups = []
+    groups: list[DurationGroup] = []
     for item in table.tables("groups", required=method == "derived_duration"):
         arm = item.choice("arm", sorted(arm_codes))
         assert arm is not None
-        groups.append(DurationGroup(arm=arm, max_months=item.int("max_months", required=False)))
+        max_months = item.integer("max_months", required=False, minimum=1)
         item.done()
+        if any(g.arm == arm for g in groups):
+            raise item.error("arm", _("{arm!r} already has a group").format(arm=arm))
+        if groups and groups[-1].max_months is None:
+            raise item.error("max_months", _("only the last group may have no max_months"))
+        if groups and max_months is not None and max_months <= cast(int, groups[-1].max_months):
+            raise item.error("max_months", _("groups must be in increasing order of max_months"))
+        groups.append(DurationGroup(arm=arm, max_months=max_months))
+    if method == "derived_duration" and not groups:
+        raise table.error("groups", _("a derived-duration allocation needs at least one group"))
     if method == "single_arm" and len(arm_codes) != 1:
         raise table.error("method", _("a single-arm study has exactly one arm"))
     allocation = Allocation(
         method=cast(Any, method), block_sizes=cast(tuple[int, ...], block_sizes),
         strata=strata, ratio=cast(tuple[int, ...], ratio), groups=tuple(groups),
-        assumption=table.str("assumption", required=False),
+        assumption=table.string("assumption", required=False),
     )
     table.done()
     return allocation
 
 
-def _unique(table: _Table, name: str, keys: list[str]) -> None:
+def _unique(table: _Table, name: str, keys: list[str], field: str) -> None:
+    """Refuse a repeated ``field`` value among the ``name`` entries (the error names the entry)."""
     seen: set[str] = set()
-    for key in keys:
+    for index, key in enumerate(keys):
         if key in seen:
-            raise table.error(name, _("{key!r} is defined twice").format(key=key))
+            raise table.error(f"{name}[{index}].{field}",
+                              _("{key!r} is defined twice").format(key=key))
         seen.add(key)
 
 
@@ -343,23 +391,25 @@ def parse_study(text: str, file: str) -> Study:
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(file, "(syntax)", str(exc)) from exc
     top = _Table(file, "", data)
-    schema = top.int("schema")
+    schema = top.integer("schema")
     if schema != SCHEMA_VERSION:
         raise top.error("schema", _("this version reads schema {expected}, not {found}").format(
             expected=SCHEMA_VERSION, found=schema))
 
     arms = [_arm(t) for t in top.tables("arms")]
-    _unique(top, "arms", [a.code for a in arms])
+    if not arms:
+        raise top.error("arms", _("a study needs at least one arm or group"))
+    _unique(top, "arms", [a.code for a in arms], "code")
     arm_codes = {a.code for a in arms}
 
     anchors = []
     for t in top.tables("anchors"):
         anchors.append(Anchor(key=t.text("key"), label=t.text("label"),
                               source=cast(Any, t.choice("source", ("enrollment", "entered"))),
-                              description=t.str("description", required=False) or ""))
+                              description=t.string("description", required=False) or ""))
         t.done()
-    _unique(top, "anchors", [a.key for a in anchors])
-    anchor_keys = {a.key for a in anchors}
+    _unique(top, "anchors", [a.key for a in anchors], "key")
+    anchor_keys = sorted({a.key for a in anchors})
 
     criteria = []
     for t in top.tables("criteria"):
@@ -367,16 +417,21 @@ def parse_study(text: str, file: str) -> Study:
         criteria.append(Criterion(
             id=t.text("id"), kind=cast(Any, t.choice("kind", ("inclusion", "exclusion"))),
             text=t.text("text"), rule=_rule(rule_table) if rule_table else None,
-            short=t.str("short", required=False), note=t.str("note", required=False),
-            assumption=t.str("assumption", required=False),
+            short=t.string("short", required=False), note=t.string("note", required=False),
+            assumption=t.string("assumption", required=False),
         ))
         t.done()
-    _unique(top, "criteria", [c.id for c in criteria])
+    _unique(top, "criteria", [c.id for c in criteria], "id")
 
     visits: list[Visit] = []
+    seen_visits: dict[str, str] = {}
     for t in top.tables("visits"):
-        visits.extend(_visits(t, anchor_keys))
-    _unique(top, "visits", [v.key for v in visits])
+        for visit in _visits(t, anchor_keys):
+            if visit.key in seen_visits:
+                raise t.error("key", _("visit {key!r} is already defined by {other}").format(
+                    key=visit.key, other=seen_visits[visit.key]))
+            seen_visits[visit.key] = t.where
+            visits.append(visit)
 
     endpoints = []
     for t in top.tables("endpoints"):
@@ -387,7 +442,7 @@ def parse_study(text: str, file: str) -> Study:
             measured_from=t.choice("measured_from", anchor_keys, required=False),
         ))
         t.done()
-    _unique(top, "endpoints", [e.key for e in endpoints])
+    _unique(top, "endpoints", [e.key for e in endpoints], "key")
 
     timing_rules = []
     for t in top.tables("timing_rules", required=False):
@@ -406,10 +461,10 @@ def parse_study(text: str, file: str) -> Study:
     assert allocation_table is not None
     allocation = _allocation(allocation_table, arm_codes)
 
-    target = top.int("target_enrollment", required=False, minimum=1)
+    target = top.integer("target_enrollment", required=False, minimum=1)
     study = Study(
         key=top.text("key"),
-        registration=top.str("registration", required=False),
+        registration=top.string("registration", required=False),
         title=top.text("title"),
         short_title=top.text("short_title"),
         sponsor=top.text("sponsor"),
@@ -454,11 +509,18 @@ def load_studies(*directories: Path) -> LoadResult:
     for directory in directories or (SEEDS_DIR,):
         if not directory.is_dir():
             continue
+        in_this_directory: dict[str, str] = {}
         for path in sorted(directory.glob("*.toml")):
             try:
                 study = load_study(path)
             except ProtocolError as exc:
                 errors.append(exc)
                 continue
+            if study.key in in_this_directory:
+                errors.append(ProtocolError(path.name, "key", _(
+                    "study {key!r} is already defined by {other} in the same directory"
+                ).format(key=study.key, other=in_this_directory[study.key])))
+                continue
+            in_this_directory[study.key] = path.name
             studies[study.key] = study
     return LoadResult(tuple(studies.values()), tuple(errors))

@@ -137,7 +137,7 @@ class Anchor:
 
 @dataclass(frozen=True)
 class Visit:
-    """A planned visit: target = anchor date + offset; window = [target - before, target + after]."""
+    """A planned visit: target = anchor + offset; window = [target - before, target + after]."""
 
     key: str
     name: str

@@ -104,9 +104,16 @@ def test_nothing_writes_to_the_database_around_the_service_layer() -> None:
             rel = path.relative_to(ROOT).as_posix()
             if rel.startswith(ALLOWED):
                 continue
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            source = path.read_text(encoding="utf-8")
+            lines = source.splitlines()
+            for node in ast.walk(ast.parse(source)):
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                        and node.func.attr in WRITE_METHODS):
+                        and node.func.attr in WRITE_METHODS
+                        # A same-named method of something else (a canvas, an image) is
+                        # marked on its line; super() calls are never models.
+                        and "not a database write" not in lines[node.lineno - 1]
+                        and not (isinstance(node.func.value, ast.Call)
+                                 and getattr(node.func.value.func, "id", "") == "super")):
                     offenders.append(f"{rel}:{node.lineno} .{node.func.attr}()")
     assert offenders == []
 

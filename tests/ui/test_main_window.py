@@ -58,7 +58,7 @@ def test_recent_files_and_geometry_are_remembered(window: MainWindow, settings: 
         window.open_database(second)
     assert window.recent_files()[:2] == [str(second.resolve()),
                                          str((tmp_path / "site.db").resolve())]
-    assert [a.text() for a in window.recent_menu.actions()][0].endswith("other.db")
+    assert window.recent_menu.actions()[0].text().endswith("other.db")
     window.resize(770, 530)
     window.close()
     reopened = MainWindow(settings, TaskManager())
