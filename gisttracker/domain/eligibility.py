@@ -1,0 +1,657 @@
+"""Eligibility: a patient's screening facts checked against a study's criteria.
+
+Pure functions over immutable data: no database, no clock, no I/O. The screening date is a
+parameter (age is computed at it, never typed), and nothing here reads "today".
+
+Logic is three-valued. Every rule and every criterion is ``"met"``, ``"not met"`` or
+``"unknown"`` (a fact it needs has not been entered yet, or cannot be compared safely), and
+each result carries a short reason a coordinator can read and a screening log can keep
+("age 77 > 75", "ALT 130 U/L > 2.5 × ULN 40 U/L (100 U/L)", "haemoglobin not yet entered").
+A reason describes the patient's fact, not the verdict, so it reads the same under ``not``.
+
+For an exclusion criterion the rule describes the excluding condition: ``"met"`` means the
+patient is excluded. Criteria without a rule are judgements the investigator ticks; the tick
+means the same thing (for an exclusion, ticked = the excluding condition is present).
+
+Units: laboratory facts carry their own unit and the site's reference limits (LLN, ULN) in
+that unit. A unit that differs from the one the criterion names is never converted: the rule
+is ``"unknown"`` with a reason saying so. Only spellings of the same unit are treated as equal
+(``µmol/L`` with the micro sign or the Greek mu, ``10^9/L`` or ``×10⁹/L``).
+
+Numbers are compared as decimals (``Decimal(repr(x))``), so 2.5 × ULN 40 is exactly 100 and a
+value typed as 2.1 is never "above" a limit of 3 × 0.7 through binary rounding.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Final, Literal
+
+from gisttracker.i18n import N_, _
+from gisttracker.protocols.catalogue import NIH_RISKS, SCREENING_FIELDS, ScreeningField
+from gisttracker.protocols.model import Criterion, Rule, Study
+
+State = Literal["met", "not met", "unknown"]
+Outcome = Literal["eligible", "ineligible", "incomplete"]
+
+MET: Final = "met"
+NOT_MET: Final = "not met"
+UNKNOWN: Final = "unknown"
+ELIGIBLE: Final = "eligible"
+INELIGIBLE: Final = "ineligible"
+INCOMPLETE: Final = "incomplete"
+
+STATE_LABELS: Final[Mapping[str, str]] = MappingProxyType({
+    MET: N_("met"), NOT_MET: N_("not met"), UNKNOWN: N_("not yet known"),
+})
+OUTCOME_LABELS: Final[Mapping[str, str]] = MappingProxyType({
+    ELIGIBLE: N_("Eligible"), INELIGIBLE: N_("Not eligible"), INCOMPLETE: N_("Incomplete"),
+})
+
+
+@dataclass(frozen=True)
+class LabValue:
+    """A laboratory result with the site's reference range, all in ``unit``.
+
+    ``value`` in ``unit`` (e.g. 130 U/L); ``lln`` / ``uln`` are the lower and upper limits of
+    normal of the reporting laboratory, in the same unit, or None when not entered.
+    """
+
+    value: float
+    unit: str
+    lln: float | None = None
+    uln: float | None = None
+
+
+FactValue = bool | int | float | str | LabValue
+NihRiskFunction = Callable[..., object]
+
+
+class FactError(ValueError):
+    """A screening fact that cannot be right; ``field`` names it so the form can point at it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(message)
+
+
+# Plausible ranges: (minimum, maximum) inclusive; None = unbounded on that side.
+_RANGES: Final[Mapping[str, tuple[float | None, float | None]]] = {
+    "age": (0, 130),
+    "ecog": (0, 5),
+    "asa": (1, 6),
+    "progressive_lesions": (0, None),
+    "progressive_organs": (0, None),
+    "mitoses_per_50hpf": (0, None),
+}
+
+
+def _label(key: str) -> str:
+    spec = SCREENING_FIELDS.get(key)
+    return _(spec.label) if spec else key
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _check_fact(key: str, value: object) -> FactValue:
+    """``value`` validated for screening field ``key``; FactError says what is wrong."""
+    spec = SCREENING_FIELDS.get(key)
+    if spec is None:
+        raise FactError(key, _("{field!r} is not a screening field").format(field=key))
+    label = _label(key)
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise FactError(key, _("{field}: expected yes or no").format(field=label))
+        return value
+    if spec.kind == "enum":
+        if not isinstance(value, str) or value not in spec.values:
+            raise FactError(key, _("{field}: {value!r} is not one of {allowed}").format(
+                field=label, value=value, allowed=", ".join(spec.values)))
+        return value
+    if spec.kind == "lab":
+        if not isinstance(value, LabValue):
+            raise FactError(key, _("{field}: expected a laboratory value with its unit").format(
+                field=label))
+        _check_lab(key, label, value)
+        return value
+    if not _is_number(value):
+        raise FactError(key, _("{field}: expected a number").format(field=label))
+    assert isinstance(value, int | float)
+    if spec.kind == "integer" and isinstance(value, float):
+        if not value.is_integer():
+            raise FactError(key, _("{field}: expected a whole number").format(field=label))
+        value = int(value)
+    if key == "tumour_size_cm" and value <= 0:
+        raise FactError(key, _("{field}: must be greater than 0").format(field=label))
+    low, high = _RANGES.get(key, (None, None))
+    if low is not None and value < low:
+        raise FactError(key, _("{field}: must be at least {low}").format(field=label, low=low))
+    if high is not None and value > high:
+        raise FactError(key, _("{field}: must be at most {high}").format(
+            field=label, high=high))
+    return value
+
+
+def _check_lab(key: str, label: str, lab: LabValue) -> None:
+    if not isinstance(lab.unit, str) or not lab.unit.strip():
+        raise FactError(key, _("{field}: the unit is missing").format(field=label))
+    if not _is_number(lab.value) or lab.value < 0:
+        raise FactError(key, _("{field}: expected a value of 0 or more").format(field=label))
+    for name, limit in (("LLN", lab.lln), ("ULN", lab.uln)):
+        if limit is not None and (not _is_number(limit) or limit < 0):
+            raise FactError(key, _("{field}: {limit} must be a number of 0 or more").format(
+                field=label, limit=name))
+    if lab.uln is not None and lab.uln <= 0:
+        raise FactError(key, _("{field}: ULN must be greater than 0").format(field=label))
+    if lab.lln is not None and lab.uln is not None and lab.lln >= lab.uln:
+        raise FactError(key, _("{field}: LLN must be below ULN").format(field=label))
+
+
+class Facts(Mapping[str, FactValue]):
+    """A patient's screening facts, keyed by :data:`SCREENING_FIELDS` keys; immutable.
+
+    Partial by design: a field that is absent is unknown. Passing ``None`` for a field is the
+    same as leaving it out. Every value is checked against its field (type, allowed values,
+    plausible range) and a wrong one raises :class:`FactError` naming the field.
+    Laboratory fields hold a :class:`LabValue`.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, object] | None = None, **more: object) -> None:
+        merged = {**(values or {}), **more}
+        checked = {k: _check_fact(k, v) for k, v in merged.items() if v is not None}
+        self._values: Mapping[str, FactValue] = MappingProxyType(checked)
+
+    def __getitem__(self, key: str) -> FactValue:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"Facts({dict(self._values)!r})"
+
+    def replace(self, **changes: object) -> Facts:
+        """A copy with ``changes`` applied; a change to ``None`` makes that fact unknown."""
+        return Facts({**self._values, **changes})
+
+
+def age_on(date_of_birth: date, on_date: date) -> int:
+    """Age in whole years on ``on_date`` (the screening date).
+
+    A birthday counts once the calendar date is reached; someone born on 29 February turns a
+    year older on 1 March in common years (28 February is still the day before the birthday),
+    which is the conservative reading for a lower age limit. ValueError if ``on_date`` is
+    before ``date_of_birth``.
+    """
+    if on_date < date_of_birth:
+        raise ValueError(_("the date of birth {dob} is after {on}").format(
+            dob=date_of_birth.isoformat(), on=on_date.isoformat()))
+    before_birthday = (on_date.month, on_date.day) < (date_of_birth.month, date_of_birth.day)
+    return on_date.year - date_of_birth.year - int(before_birthday)
+
+
+def _default_nih2008() -> NihRiskFunction:
+    # Imported here, not at module level: the risk module is a sibling that may be absent
+    # in a partial checkout, and eligibility must still import (and evaluate other fields).
+    module = importlib.import_module("gisttracker.risk")
+    function: NihRiskFunction = module.nih2008
+    return function
+
+
+def _risk_category(result: object) -> str:
+    """The NIH_RISKS key for what nih2008 returned (a string, or an enum-like with .value)."""
+    raw = result if isinstance(result, str) else getattr(result, "value", None)
+    if not isinstance(raw, str):
+        raw = getattr(result, "category", getattr(result, "name", None))
+    text = raw.strip().lower().replace("_", " ") if isinstance(raw, str) else None
+    if text not in NIH_RISKS:
+        raise TypeError(f"nih2008 returned {result!r}, not one of {NIH_RISKS}")
+    return text
+
+
+def derive_nih_risk(facts: Mapping[str, FactValue],
+                    nih2008: NihRiskFunction | None = None) -> str | None:
+    """The NIH-2008 risk category from size, mitoses, site and rupture; None if one is unknown.
+
+    ``nih2008`` defaults to :func:`gisttracker.risk.nih2008`, called as
+    ``nih2008(size_cm, mitoses_per_50hpf, gastric=..., ruptured=...)`` with gastric meaning
+    a primary in the stomach.
+    """
+    needed = ("tumour_size_cm", "mitoses_per_50hpf", "primary_site", "ruptured")
+    if any(key not in facts for key in needed):
+        return None
+    function = nih2008 or _default_nih2008()
+    result = function(facts["tumour_size_cm"], facts["mitoses_per_50hpf"],
+                      gastric=facts["primary_site"] == "stomach",
+                      ruptured=facts["ruptured"])
+    return _risk_category(result)
+
+
+def _lab_from_plain(key: str, value: object) -> object:
+    if not isinstance(value, Mapping):
+        return value
+    unknown = set(value) - {"value", "unit", "lln", "uln"}
+    if unknown or "value" not in value or "unit" not in value:
+        raise FactError(key, _("{field}: expected value, unit and optionally lln, uln").format(
+            field=_label(key)))
+    if value["value"] is None or value["value"] == "":
+        return None
+    return LabValue(value=value["value"], unit=value["unit"], lln=value.get("lln"),
+                    uln=value.get("uln"))
+
+
+def facts_from_patient(values: Mapping[str, object], *, date_of_birth: date | None = None,
+                       screening_date: date | None = None,
+                       nih2008: NihRiskFunction | None = None) -> Facts:
+    """Screening facts from a plain dict as a form or the store holds them.
+
+    ``values`` maps screening field keys to values; ``None`` or ``""`` means not entered.
+    A laboratory field may be a :class:`LabValue` or a dict ``{"value", "unit", "lln",
+    "uln"}``. Age is never typed: it is computed from ``date_of_birth`` at
+    ``screening_date`` (both needed), and an ``"age"`` key is refused.
+
+    ``nih_risk`` is derived (through ``nih2008``, default :func:`gisttracker.risk.nih2008`)
+    whenever size, mitotic count, primary site and rupture are all known; a typed
+    ``nih_risk`` is kept only when it cannot be derived, and one that contradicts the
+    derived category is refused.
+    """
+    if "age" in values:
+        raise FactError("age", _("age is computed from the date of birth, not entered"))
+    plain: dict[str, object] = {}
+    for key, value in values.items():
+        spec: ScreeningField | None = SCREENING_FIELDS.get(key)
+        if value is None or value == "":
+            continue
+        if spec is not None and spec.kind == "lab":
+            value = _lab_from_plain(key, value)
+        plain[key] = value  # checked by Facts below
+    if date_of_birth is not None:
+        if screening_date is None:
+            raise ValueError(_("the screening date is needed to compute the age"))
+        plain["age"] = age_on(date_of_birth, screening_date)
+    facts = Facts(plain)
+    derived = derive_nih_risk(facts, nih2008)
+    if derived is None:
+        return facts
+    typed = facts.get("nih_risk")
+    if typed is not None and typed != derived:
+        raise FactError("nih_risk", _(
+            "NIH risk {typed} contradicts {derived} from size, mitoses, site and rupture"
+        ).format(typed=_(str(typed)), derived=_(derived)))
+    return facts.replace(nih_risk=derived)
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """A rule's verdict and the short human reason for it."""
+
+    state: State
+    reason: str
+
+
+_SHORT_NAMES: Final[Mapping[str, str]] = {
+    "age": N_("age"),
+    "sex": N_("sex"),
+    "ecog": N_("ECOG"),
+    "asa": N_("ASA"),
+    "primary_site": N_("primary site"),
+    "tumour_size_cm": N_("tumour size"),
+    "mitoses_per_50hpf": N_("mitotic count"),
+    "nih_risk": N_("NIH risk"),
+    "mutation": N_("mutation"),
+    "progressive_lesions": N_("progressive lesions"),
+    "progressive_organs": N_("organs with progression"),
+    "anc": N_("ANC"),
+    "platelets": N_("platelets"),
+    "haemoglobin": N_("haemoglobin"),
+    "alt": N_("ALT"),
+    "ast": N_("AST"),
+    "bilirubin": N_("bilirubin"),
+    "creatinine": N_("creatinine"),
+}
+
+_VALUE_LABELS: Final[Mapping[str, str]] = {
+    "KIT_9": N_("KIT exon 9"), "KIT_11": N_("KIT exon 11"), "KIT_13": N_("KIT exon 13"),
+    "KIT_17": N_("KIT exon 17"), "PDGFRA_12": N_("PDGFRA exon 12"),
+    "PDGFRA_14": N_("PDGFRA exon 14"), "PDGFRA_18": N_("PDGFRA exon 18 (not D842V)"),
+    "PDGFRA_18_D842V": N_("PDGFRA D842V"), "WILD_TYPE": N_("wild type"),
+    "NOT_TESTED": N_("not tested"), "small_intestine": N_("small intestine"),
+}
+
+# Enumerations whose values have a natural order (the catalogue lists them in it).
+_ORDERED: Final[Mapping[str, tuple[str, ...]]] = {"nih_risk": NIH_RISKS}
+
+_SYMBOL: Final[Mapping[str, str]] = {
+    "<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠",
+}
+_NEGATION: Final[Mapping[str, str]] = {
+    "<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "==",
+}
+_UNIT_DISPLAY: Final[Mapping[str, str]] = {"10^9/L": "×10⁹/L", "years": ""}
+
+
+def _short(key: str) -> str:
+    return _(_SHORT_NAMES[key]) if key in _SHORT_NAMES else _label(key)
+
+
+def _value_label(value: str) -> str:
+    return _(_VALUE_LABELS[value]) if value in _VALUE_LABELS else _(value.replace("_", " "))
+
+
+def _canonical_unit(unit: str) -> str:
+    """One spelling per unit; never a conversion between units."""
+    text = "".join(unit.split()).replace("μ", "µ").replace("⁹", "^9").replace("^{9}", "^9")
+    text = text.replace("umol", "µmol")
+    for prefix in ("×", "x", "*"):
+        if text.startswith(prefix + "10^"):
+            text = text[len(prefix):]
+    return text
+
+
+def _dec(number: float | int) -> Decimal:
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+
+
+def format_number(number: float | int | Decimal) -> str:
+    """``100.0`` → ``"100"``, ``2.50`` → ``"2.5"``: no trailing zeros, no exponent."""
+    value = number if isinstance(number, Decimal) else _dec(number)
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def _with_unit(number: Decimal, unit: str | None) -> str:
+    shown = _UNIT_DISPLAY.get(unit, unit) if unit else ""
+    if not shown:
+        return format_number(number)
+    return f"{format_number(number)}{'' if shown.startswith('/') else ' '}{shown}"
+
+
+def _compare(left: Decimal | int, op: str, right: Decimal | int) -> bool:
+    if op == "<":
+        return left < right
+    if op == "<=":
+        return left <= right
+    if op == ">":
+        return left > right
+    if op == ">=":
+        return left >= right
+    if op == "==":
+        return left == right
+    if op == "!=":
+        return left != right
+    raise ValueError(f"unknown comparison {op!r}")
+
+
+def _relation(holds: bool, op: str) -> str:
+    """The symbol that is true of the fact: the rule's own if it holds, else its negation."""
+    return _SYMBOL[op if holds else _NEGATION[op]]
+
+
+def _verdict(holds: bool) -> State:
+    return MET if holds else NOT_MET
+
+
+def _cannot(key: str) -> RuleResult:
+    return RuleResult(UNKNOWN, _("{field}: this criterion cannot be evaluated as written").format(
+        field=_short(key)))
+
+
+def _evaluate_lab(rule: Rule, key: str, lab: LabValue, spec: ScreeningField) -> RuleResult:
+    name = _short(key)
+    needed = rule.unit or spec.unit
+    if needed is not None and _canonical_unit(lab.unit) != _canonical_unit(needed):
+        return RuleResult(UNKNOWN, _(
+            "{field} entered in {unit}, the criterion needs {needed}").format(
+            field=name, unit=lab.unit, needed=needed))
+    if rule.op not in _SYMBOL:
+        return _cannot(key)
+    unit = needed or lab.unit
+    value = _dec(lab.value)
+    if rule.limit is None:
+        if not _is_number(rule.value):
+            return _cannot(key)
+        assert isinstance(rule.value, int | float)
+        threshold = _dec(rule.value)
+        holds = _compare(value, rule.op, threshold)
+        return RuleResult(_verdict(holds), _("{field} {value} {op} {threshold}").format(
+            field=name, value=_with_unit(value, unit), op=_relation(holds, rule.op),
+            threshold=_with_unit(threshold, unit)))
+    limit = lab.uln if rule.limit == "uln" else lab.lln
+    if limit is None:
+        message = (_("{field} upper limit of normal not yet entered") if rule.limit == "uln"
+                   else _("{field} lower limit of normal not yet entered"))
+        return RuleResult(UNKNOWN, message.format(field=name))
+    factor = _dec(rule.factor if rule.factor is not None else 1)
+    threshold = factor * _dec(limit)
+    holds = _compare(value, rule.op, threshold)
+    return RuleResult(_verdict(holds), _(
+        "{field} {value} {op} {factor} × {limit} {limit_value} ({threshold})").format(
+        field=name, value=_with_unit(value, unit), op=_relation(holds, rule.op),
+        factor=format_number(factor), limit=_("ULN") if rule.limit == "uln" else _("LLN"),
+        limit_value=_with_unit(_dec(limit), unit), threshold=_with_unit(threshold, unit)))
+
+
+def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
+    key = rule.field
+    if key is None or key not in SCREENING_FIELDS:
+        raise ValueError(f"rule {rule.op!r} names no known screening field: {key!r}")
+    spec = SCREENING_FIELDS[key]
+    name = _short(key)
+    if key not in facts:
+        return RuleResult(UNKNOWN, _("{field} not yet entered").format(field=name))
+    fact = facts[key]
+
+    if rule.op == "in":
+        if not isinstance(fact, str) or spec.kind != "enum":
+            return _cannot(key)
+        holds = fact in rule.values
+        listed = ", ".join(_value_label(v) for v in rule.values)
+        message = (_("{field} {value} is one of {values}") if holds
+                   else _("{field} {value} is not one of {values}"))
+        return RuleResult(_verdict(holds), message.format(
+            field=name, value=_value_label(fact), values=listed))
+    if rule.op not in _SYMBOL:
+        raise ValueError(f"unknown rule operator {rule.op!r}")
+
+    if isinstance(fact, LabValue):
+        return _evaluate_lab(rule, key, fact, spec)
+    if isinstance(fact, bool):
+        if rule.op not in ("==", "!=") or not isinstance(rule.value, bool):
+            return _cannot(key)
+        holds = (fact == rule.value) == (rule.op == "==")
+        return RuleResult(_verdict(holds), _("{field}: {answer}").format(
+            field=_label(key), answer=_("yes") if fact else _("no")))
+    if isinstance(fact, str):
+        if not isinstance(rule.value, str):
+            return _cannot(key)
+        if rule.op in ("==", "!="):
+            holds = (fact == rule.value) == (rule.op == "==")
+            message = (_("{field} is {value}") if fact == rule.value
+                       else _("{field} is {value}, not {expected}"))
+            return RuleResult(_verdict(holds), message.format(
+                field=name, value=_value_label(fact), expected=_value_label(rule.value)))
+        order = _ORDERED.get(key)
+        if order is None or rule.value not in order:
+            return _cannot(key)
+        holds = _compare(order.index(fact), rule.op, order.index(rule.value))
+        return RuleResult(_verdict(holds), _("{field} {value} {op} {threshold}").format(
+            field=name, value=_value_label(fact), op=_relation(holds, rule.op),
+            threshold=_value_label(rule.value)))
+    if not _is_number(rule.value):
+        return _cannot(key)
+    assert isinstance(rule.value, int | float)
+    value, threshold = _dec(fact), _dec(rule.value)
+    holds = _compare(value, rule.op, threshold)
+    return RuleResult(_verdict(holds), _("{field} {value} {op} {threshold}").format(
+        field=name, value=_with_unit(value, spec.unit), op=_relation(holds, rule.op),
+        threshold=_with_unit(threshold, spec.unit)))
+
+
+def _join(results: list[RuleResult]) -> str:
+    reasons = list(dict.fromkeys(r.reason for r in results))  # ordered, without repeats
+    return "; ".join(reasons)
+
+
+def evaluate_rule(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
+    """Evaluate ``rule`` over ``facts`` in three-valued logic.
+
+    ``all``: not met if any part is not met, else unknown if any is unknown, else met.
+    ``any``: met if any part is met, else unknown if any is unknown, else not met.
+    ``not``: swaps met and not met; unknown stays unknown. A comparison whose fact is absent
+    is unknown. The reason lists the parts that decided the verdict.
+    ValueError for a rule naming an unknown field or operator (the loader prevents both).
+    """
+    if rule.op in ("all", "any"):
+        if not rule.rules:
+            raise ValueError(f"{rule.op!r} rule without parts")
+        parts = [evaluate_rule(sub, facts) for sub in rule.rules]
+        decisive: State = NOT_MET if rule.op == "all" else MET
+        order: tuple[State, State] = (decisive, UNKNOWN)
+        for state in order:
+            chosen = [p for p in parts if p.state == state]
+            if chosen:
+                return RuleResult(state, _join(chosen))
+        return RuleResult(MET if rule.op == "all" else NOT_MET, _join(parts))
+    if rule.op == "not":
+        if len(rule.rules) != 1:
+            raise ValueError("'not' rule needs exactly one part")
+        inner = evaluate_rule(rule.rules[0], facts)
+        if inner.state == UNKNOWN:
+            return inner
+        return RuleResult(_verdict(inner.state == NOT_MET), inner.reason)
+    return _evaluate_leaf(rule, facts)
+
+
+# --- criteria and the screening -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """One criterion for one patient.
+
+    ``state`` is the criterion's condition (for an exclusion: the excluding condition).
+    ``excludes`` is True when this result makes the patient ineligible (inclusion not met,
+    exclusion met), False when it does not, None while unknown.
+    """
+
+    criterion: Criterion
+    state: State
+    reason: str
+    excludes: bool | None
+
+    @property
+    def computed(self) -> bool:
+        """True when a rule decided it, False when it is the investigator's judgement."""
+        return self.criterion.rule is not None
+
+
+@dataclass(frozen=True)
+class Screening:
+    """All criteria of a study for one patient, and the overall outcome.
+
+    ``ignored_judgements`` lists ticks that were not used: for criteria that have a rule
+    (the rule decides) and for ids the study does not have.
+    """
+
+    study_key: str
+    results: tuple[CriterionResult, ...]
+    ignored_judgements: tuple[str, ...] = ()
+
+    @property
+    def failures(self) -> tuple[CriterionResult, ...]:
+        """The criteria that make the patient ineligible, with reasons (the screening log)."""
+        return tuple(r for r in self.results if r.excludes is True)
+
+    @property
+    def unknown(self) -> tuple[CriterionResult, ...]:
+        """The criteria still open."""
+        return tuple(r for r in self.results if r.excludes is None)
+
+    @property
+    def outcome(self) -> Outcome:
+        """Ineligible on any failure; eligible only when nothing is open; else incomplete."""
+        if self.failures:
+            return INELIGIBLE
+        if self.unknown:
+            return INCOMPLETE
+        return ELIGIBLE
+
+    def result(self, criterion_id: str) -> CriterionResult:
+        """The result for ``criterion_id``; KeyError if the study has no such criterion."""
+        for r in self.results:
+            if r.criterion.id == criterion_id:
+                return r
+        raise KeyError(criterion_id)
+
+
+def _excludes(kind: str, state: State) -> bool | None:
+    if state == UNKNOWN:
+        return None
+    return (state == NOT_MET) if kind == "inclusion" else (state == MET)
+
+
+def evaluate_criterion(criterion: Criterion, facts: Mapping[str, FactValue],
+                       judgement: bool | None = None) -> CriterionResult:
+    """One criterion: its rule over ``facts``, or else the investigator's ``judgement``.
+
+    A judgement is ignored for a criterion that has a rule: what can be computed is computed.
+    """
+    if criterion.rule is not None:
+        result = evaluate_rule(criterion.rule, facts)
+        state, reason = result.state, result.reason
+    elif judgement is None:
+        state, reason = UNKNOWN, _("awaiting the investigator's judgement")
+    else:
+        state = _verdict(judgement)
+        reason = (_("recorded by the investigator: yes") if judgement
+                  else _("recorded by the investigator: no"))
+    return CriterionResult(criterion, state, reason, _excludes(criterion.kind, state))
+
+
+def evaluate(study: Study, facts: Mapping[str, FactValue],
+             judgements: Mapping[str, bool | None] | None = None) -> Screening:
+    """Screen a patient: every criterion of ``study`` over ``facts`` and ``judgements``.
+
+    ``facts``: a :class:`Facts` (a plain mapping is checked into one). ``judgements`` maps a
+    criterion id to the investigator's tick for a criterion without a rule: True means its
+    condition holds (an inclusion is met; an exclusion's excluding condition is present),
+    False that it does not, None or absent that it is not yet judged. Ticks for criteria
+    with a rule, and for ids the study does not have, are ignored and listed in
+    :attr:`Screening.ignored_judgements`.
+    """
+    checked = facts if isinstance(facts, Facts) else Facts(facts)
+    ticks = dict(judgements or {})
+    for criterion_id, tick in ticks.items():
+        if tick is not None and not isinstance(tick, bool):
+            raise TypeError(f"judgement for {criterion_id!r} must be True, False or None")
+    results = tuple(
+        evaluate_criterion(c, checked, None if c.rule is not None else ticks.get(c.id))
+        for c in study.criteria
+    )
+    by_id = {c.id: c for c in study.criteria}
+    ignored = tuple(sorted(
+        cid for cid, tick in ticks.items()
+        if tick is not None and (cid not in by_id or by_id[cid].rule is not None)
+    ))
+    return Screening(study.key, results, ignored)
