@@ -122,13 +122,13 @@ class Writer:
                     continue
                 audit_rows.append((self.at, self.user, "insert", table, row["uid"], name, None,
                                    audit_value(value), why, patient_uid))
-        for chunk in peewee.chunked(rows, 200):
-            model.insert_many(chunk).execute()
+        for batch in peewee.chunked(rows, 200):
+            model.insert_many(batch).execute()
         fields = [AuditLog.at, AuditLog.user, AuditLog.action, AuditLog.table_name,
                   AuditLog.record_uid, AuditLog.field, AuditLog.old_value, AuditLog.new_value,
                   AuditLog.reason, AuditLog.patient_uid]
-        for chunk in peewee.chunked(audit_rows, 90):
-            AuditLog.insert_many(chunk, fields=fields).execute()
+        for audit_batch in peewee.chunked(audit_rows, 90):
+            AuditLog.insert_many(audit_batch, fields=fields).execute()
         if rows:
             self.changes.tables.add(table)
             self.changes.records.update(uids)
@@ -148,7 +148,8 @@ class Writer:
                 raise ServiceError(_("{field} cannot be changed").format(field=name))
             attr = f"{name}_id" if _is_fk(model, name) else name
             old = getattr(record, attr)
-            new_value = new.id if isinstance(new, Record) and attr.endswith("_id") else new
+            new_value = (getattr(new, "id", new) if isinstance(new, Record)
+                         and attr.endswith("_id") else new)
             if old != new_value:
                 changed.append((name, old, new_value))
         if not changed:
