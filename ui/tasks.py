@@ -40,6 +40,8 @@ class TaskManager(QObject):
     def _deliver(self, future: Future[Any], on_done: Callable[[Any], None],
                  on_error: Callable[[BaseException], None] | None) -> None:
         self._pending -= 1
+        if future.cancelled():
+            return  # dropped at shutdown: nobody is waiting for it any more
         error = future.exception()
         if error is None:
             on_done(future.result())

@@ -122,13 +122,22 @@ class Writer:
                     continue
                 audit_rows.append((self.at, self.user, "insert", table, row["uid"], name, None,
                                    audit_value(value), why, patient_uid))
-        for batch in peewee.chunked(rows, 200):
-            model.insert_many(batch).execute()
-        fields = [AuditLog.at, AuditLog.user, AuditLog.action, AuditLog.table_name,
-                  AuditLog.record_uid, AuditLog.field, AuditLog.old_value, AuditLog.new_value,
-                  AuditLog.reason, AuditLog.patient_uid]
-        for audit_batch in peewee.chunked(audit_rows, 90):
-            AuditLog.insert_many(audit_batch, fields=fields).execute()
+        # Bulk path: one prepared statement per table run with executemany. peewee's own
+        # insert_many spends most of its time building SQL text row by row.
+        db = model._meta.database
+        if rows:
+            names = sorted({name for row in rows for name in row})
+            fields = [model._meta.fields[name] for name in names]
+            sql = "INSERT INTO {} ({}) VALUES ({})".format(
+                table, ", ".join(f'"{f.column_name}"' for f in fields),
+                ", ".join("?" for _f in fields))
+            params = [[f.db_value(row.get(f.name)) for f in fields] for row in rows]
+            db.cursor().executemany(sql, params)
+        if audit_rows:
+            db.cursor().executemany(
+                "INSERT INTO audit_log (at, user, action, table_name, record_uid, field, "
+                "old_value, new_value, reason, patient_uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                audit_rows)
         if rows:
             self.changes.tables.add(table)
             self.changes.records.update(uids)

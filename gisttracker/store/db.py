@@ -68,6 +68,8 @@ def connect(path: Path) -> peewee.SqliteDatabase:
             # NORMAL is durable in WAL mode across application crashes; a power cut may lose
             # only the last transactions, never consistency.
             "synchronous": 1,
+            # 64 MiB page cache: bulk loads and large worklists touch many index pages.
+            "cache_size": -65536,
         },
         check_same_thread=False,
     )

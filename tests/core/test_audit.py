@@ -92,8 +92,12 @@ def test_audit_trail_cannot_be_updated_or_deleted(session: Session) -> None:
     assert AuditLog.select().where(AuditLog.user == "nurse").count() > 0
 
 
-WRITE_METHODS = {"save", "create", "insert", "insert_many", "insert_from", "delete_instance",
-                 "bulk_create", "bulk_update", "get_or_create"}
+# Writes on a record instance, whatever its name...
+INSTANCE_WRITES = {"save", "delete_instance"}
+# ...and writes on a model class (capitalised name, e.g. Patient.create). A lower-case
+# receiver such as the service Writer `w.insert(...)` is the sanctioned path.
+CLASS_WRITES = {"create", "insert", "insert_many", "insert_from", "bulk_create", "bulk_update",
+                "get_or_create", "update", "delete", "replace"}
 ALLOWED = ("gisttracker/services/", "gisttracker/store/")
 
 
@@ -107,8 +111,18 @@ def test_nothing_writes_to_the_database_around_the_service_layer() -> None:
             source = path.read_text(encoding="utf-8")
             lines = source.splitlines()
             for node in ast.walk(ast.parse(source)):
-                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                        and node.func.attr in WRITE_METHODS
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                if node.func.attr in ("execute_sql", "execute", "executemany") and node.args:
+                    first = node.args[0]
+                    text = first.value if isinstance(first, ast.Constant) else ""
+                    if isinstance(text, str) and text.lstrip().upper().startswith(
+                            ("INSERT", "UPDATE", "DELETE", "REPLACE")):
+                        offenders.append(f"{rel}:{node.lineno} raw SQL write")
+                receiver = node.func.value
+                on_class = isinstance(receiver, ast.Name) and receiver.id[:1].isupper()
+                if ((node.func.attr in INSTANCE_WRITES
+                     or (on_class and node.func.attr in CLASS_WRITES))
                         # A same-named method of something else (a canvas, an image) is
                         # marked on its line; super() calls are never models.
                         and "not a database write" not in lines[node.lineno - 1]
