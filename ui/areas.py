@@ -50,6 +50,27 @@ def _summary() -> AreaPage:
     return StudySummaryPage()
 
 
+def _patients() -> AreaPage:
+    from ui.patients import PatientsPage
+
+    return PatientsPage()
+
+
+def _calendar() -> AreaPage:
+    from ui.calendar import CalendarPage
+
+    return CalendarPage()
+
+
+def _reports() -> AreaPage:
+    from ui.reports import ReportsPage
+
+    return ReportsPage()
+
+
 AREAS: list[Area] = [
     Area("summary", N_("Study"), "Ctrl+1", _summary),
+    Area("patients", N_("Patients"), "Ctrl+2", _patients),
+    Area("calendar", N_("Schedule & calendar"), "Ctrl+3", _calendar),
+    Area("reports", N_("Reports"), "Ctrl+4", _reports),
 ]

@@ -10,9 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _
 from gisttracker.session import Session
 from ui.tasks import TaskManager
 
@@ -43,7 +50,50 @@ class PatientTab:
     factory: Callable[[], PatientTabPage]
 
 
-PATIENT_TABS: list[PatientTab] = []
+def _screening() -> PatientTabPage:
+    from ui.screening import ScreeningTab
+
+    return ScreeningTab()
+
+
+def _schedule() -> PatientTabPage:
+    from ui.schedule_tab import ScheduleTab
+
+    return ScheduleTab()
+
+
+def _visit_forms() -> PatientTabPage:
+    from ui.visit_forms import VisitFormsTab
+
+    return VisitFormsTab()
+
+
+def _tumour() -> PatientTabPage:
+    from ui.tumour_tab import TumourTab
+
+    return TumourTab()
+
+
+def _course() -> PatientTabPage:
+    from ui.course_tab import CourseTab
+
+    return CourseTab()
+
+
+PATIENT_TABS: list[PatientTab] = [
+    PatientTab("screening", N_("Screening & enrollment"), _screening),
+    PatientTab("schedule", N_("Schedule"), _schedule),
+    PatientTab("visit_forms", N_("Visits and forms"), _visit_forms),
+    PatientTab("tumour", N_("Tumour assessments"), _tumour),
+    PatientTab("course", N_("Treatment & course"), _course),
+]
+
+
+def _print_schedule(parent: QWidget, session: Session, tasks: TaskManager,
+                    patient_uid: str) -> None:
+    from ui.reports import print_schedule
+
+    print_schedule(parent, session, tasks, patient_uid)
 
 
 class PatientWindow(QWidget):
@@ -64,7 +114,14 @@ class PatientWindow(QWidget):
             self.pages[tab.key] = page
             self.tabs.addTab(page, _(tab.title))
         layout = QVBoxLayout(self)
-        layout.addWidget(self.header)
+        # One click from the patient to the printed visit schedule (ui/reports.py).
+        self.print_schedule = QPushButton(_("Print schedule"), self)
+        self.print_schedule.clicked.connect(
+            lambda: _print_schedule(self, session, tasks, patient_uid))
+        top = QHBoxLayout()
+        top.addWidget(self.header, 1)
+        top.addWidget(self.print_schedule)
+        layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
         self.resize(1000, 720)
 

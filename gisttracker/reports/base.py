@@ -21,11 +21,13 @@ from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
     Frame,
+    LongTable,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -35,7 +37,7 @@ from reportlab.platypus import (
 
 from gisttracker import __version__
 from gisttracker.i18n import _
-from gisttracker.reports.fonts import fonts, markup
+from gisttracker.reports.fonts import _CJK, fonts, markup
 
 PAPERS = {"a4": A4, "letter": LETTER}
 MARGIN = 16 * mm
@@ -114,6 +116,8 @@ class Report(ABC):
     def __init__(self, context: ReportContext) -> None:
         self.context = context
         self.styles = _styles()
+        self._latin = {k: ParagraphStyle(f"{k}_latin", parent=v, wordWrap=None)
+                       for k, v in self.styles.items()}
         self.fonts = fonts()
         self.pagesize = PAPERS[context.paper]
 
@@ -132,7 +136,12 @@ class Report(ABC):
 
     # ----- building blocks ----------------------------------------------------------------
     def para(self, text: object, style: str = "body") -> Paragraph:
-        return Paragraph(markup(text), self.styles[style])
+        """A paragraph of plain text; text without CJK characters wraps at spaces (CJK
+        wrapping would break words and dates anywhere, and lays out far slower)."""
+        plain = "" if text is None else str(text)
+        if _CJK.search(plain):
+            return Paragraph(markup(plain), self.styles[style])
+        return Paragraph(markup(plain), self._latin[style])
 
     def rich(self, html: str, style: str = "body") -> Paragraph:
         """A paragraph from trusted markup (already escaped by the caller)."""
@@ -155,10 +164,18 @@ class Report(ABC):
         total = sum(widths)
         col_widths = [self.width * w / total for w in widths]
         data: list[list[Any]] = [[self.para(h, "cell_head") for h in header]]
+        # Room for a one-line cell: the column less its padding (3 pt each side).
+        room = [w - 6.5 for w in col_widths]
         for row in rows:
-            data.append([c if isinstance(c, Flowable) else self.para(c, "cell") for c in row])
-        table = Table(data, colWidths=col_widths, repeatRows=1, splitByRow=True)
+            data.append([self._cell(c, room[i]) for i, c in enumerate(row)])
+        table_class = LongTable if len(data) > 200 else Table
+        table = table_class(data, colWidths=col_widths, repeatRows=1, splitByRow=True)
+        cell = self.styles["cell"]
         style: list[tuple[Any, ...]] = [
+            # Plain-text cells (see _cell) use the cell style's font.
+            ("FONTNAME", (0, 1), (-1, -1), cell.fontName),
+            ("FONTSIZE", (0, 1), (-1, -1), cell.fontSize),
+            ("LEADING", (0, 1), (-1, -1), cell.leading),
             ("BACKGROUND", (0, 0), (-1, 0), HEADER_RULE),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LINEBELOW", (0, 0), (-1, -1), 0.25, GRID),
@@ -172,6 +189,19 @@ class Report(ABC):
         style.extend(extra_style)
         table.setStyle(TableStyle(style))
         return table
+
+    def _cell(self, value: object, room: float) -> Any:
+        """A table cell: flowables as they are; short Latin text that fits on one line as a
+        plain string (laid out many times faster than a Paragraph); anything else wrapped.
+        """
+        if isinstance(value, Flowable):
+            return value
+        text = "" if value is None else str(value)
+        if (len(text) < 60 and "\n" not in text and not _CJK.search(text)
+                and stringWidth(text, self.fonts.regular, self.styles["cell"].fontSize)
+                <= room):
+            return text
+        return self.para(text, "cell")
 
     def key_values(self, pairs: Sequence[tuple[object, object]]) -> Table:
         """A two-column label/value block (patient or study particulars)."""
@@ -203,8 +233,6 @@ class Report(ABC):
     def _header_text(self, canvas: rl_canvas.Canvas, x: float, y: float, text: str, font: str,
                      size: float, right: bool = False) -> None:
         """Draw one header line; CJK characters switch to the CJK font."""
-        from gisttracker.reports.fonts import _CJK
-
         pieces = [p for p in _CJK.split(text) if p]
         runs = [(p, self.fonts.cjk if _CJK.fullmatch(p) else font) for p in pieces]
         total = sum(canvas.stringWidth(p, f, size) for p, f in runs)

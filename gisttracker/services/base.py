@@ -113,8 +113,13 @@ class Writer:
         why = reason if reason is not None else self.reason
         uids = []
         audit_rows = []
+        defaults = {name: f.default for name, f in model._meta.fields.items()
+                    if f.default is not None and name != "uid"}
         for i, row in enumerate(rows):
             row.setdefault("uid", new_uid())
+            for name, default in defaults.items():
+                if name not in row:
+                    row[name] = default() if callable(default) else default
             uids.append(row["uid"])
             patient_uid = patient_uids[i] if patient_uids else None
             for name, value in row.items():

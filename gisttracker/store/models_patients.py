@@ -8,6 +8,7 @@ from gisttracker.store.models import Record
 
 
 class Patient(Record):
+    id = peewee.AutoField()
     study_key = peewee.TextField()
     study_id = peewee.TextField(unique=True)
     site_code = peewee.TextField()
@@ -21,6 +22,8 @@ class Patient(Record):
     randomization_number = peewee.TextField(null=True)
     ended_on = peewee.DateField(null=True)
     end_reason = peewee.TextField(null=True)
+    # NCT06038552: liver-directed procedures received (JSON list); they decide the group.
+    treatment_procedures = peewee.TextField(null=True)
     created_on = peewee.DateField()
 
 
@@ -36,6 +39,7 @@ class PatientIdentity(Record):
 
 
 class Screening(Record):
+    id = peewee.AutoField()
     patient = peewee.ForeignKeyField(Patient, backref="screenings", on_delete="CASCADE")
     screened_on = peewee.DateField()
     screened_by = peewee.TextField()

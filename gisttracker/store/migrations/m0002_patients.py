@@ -22,11 +22,17 @@ STATEMENTS = [
         randomization_number TEXT,
         ended_on TEXT,
         end_reason TEXT,
+        treatment_procedures TEXT,
         created_on TEXT NOT NULL,
         UNIQUE (site_code, seq)
     )""",
     "CREATE INDEX patient_study_status ON patient (study_key, status)",
     "CREATE INDEX patient_arm ON patient (study_key, arm_code)",
+    # The patient list filters and sorts 100,000 rows: every filter and sort key is indexed.
+    "CREATE INDEX patient_status ON patient (status)",
+    "CREATE INDEX patient_arm_code ON patient (arm_code, status)",
+    "CREATE INDEX patient_enrolled ON patient (enrolled_on)",
+    "CREATE INDEX patient_study_enrolled ON patient (study_key, enrolled_on)",
     # Personal identifiers live here only, so reports and exports can leave them out.
     """CREATE TABLE patient_identity (
         id INTEGER PRIMARY KEY,
@@ -38,6 +44,9 @@ STATEMENTS = [
         date_of_birth TEXT
     )""",
     "CREATE INDEX patient_identity_record ON patient_identity (record_number)",
+    # Case-insensitive prefix search of names and initials (LIKE 'x%' uses these indexes).
+    "CREATE INDEX patient_identity_name ON patient_identity (name COLLATE NOCASE)",
+    "CREATE INDEX patient_identity_initials ON patient_identity (initials COLLATE NOCASE)",
     # One screening episode; re-screening adds a row, so the history stays.
     """CREATE TABLE screening (
         id INTEGER PRIMARY KEY,

@@ -36,5 +36,9 @@ STATEMENTS = [
     "CREATE INDEX visit_window_end ON visit (state, window_end)",
     "CREATE INDEX visit_patient ON visit (patient_id, seq)",
     "CREATE INDEX visit_done ON visit (state, done_on)",
+    # The worklist reads open visits in target-date order and filters on the window and the
+    # patient without touching the table; the month view counts open visits per target day.
+    "CREATE INDEX visit_planned ON visit (state, planned_on, window_start, window_end, "
+    "patient_id)",
     "ALTER TABLE lab_result ADD COLUMN visit_id INTEGER REFERENCES visit (id) ON DELETE CASCADE",
 ]

@@ -1,0 +1,111 @@
+"""Laboratory values at a visit: the analytes, their units, conversion and CTCAE grade.
+
+Pure functions over :mod:`gisttracker.grading.units` and :mod:`gisttracker.grading.ctcae`.
+Analytes are named by the protocol vocabulary's keys (``anc``, ``platelets``,
+``haemoglobin``, ``alt``, ``ast``, ``bilirubin``, ``creatinine``: see
+:data:`gisttracker.protocols.catalogue.LAB_FIELDS`); the canonical unit of each is the unit
+the protocol vocabulary gives it (×10⁹/L, g/L, U/L, µmol/L). A value typed in another unit
+is converted only by the exact factors of :mod:`gisttracker.grading.units`; an unknown unit is
+refused, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gisttracker.grading import ctcae, units
+from gisttracker.i18n import _
+from gisttracker.protocols.catalogue import LAB_FIELDS, SCREENING_FIELDS
+
+# Protocol key → key in gisttracker.grading.units.LABS.
+_UNITS_KEY = {"anc": "neutrophils", "haemoglobin": "hemoglobin"}
+
+
+@dataclass(frozen=True)
+class Analyte:
+    """One laboratory analyte of the visit lab form."""
+
+    key: str
+    label: str  # N_-marked
+    canonical_unit: str
+    units: tuple[str, ...]  # accepted units, canonical first
+    term: str  # CTCAE term key
+
+    @property
+    def units_key(self) -> str:
+        return _UNITS_KEY.get(self.key, self.key)
+
+
+def _analyte(key: str) -> Analyte:
+    lab = units.LABS[_UNITS_KEY.get(key, key)]
+    field_unit = SCREENING_FIELDS[key].unit
+    canonical = units.normalize_unit(field_unit) if field_unit else lab.canonical_unit
+    ordered = (canonical, *[u for u in lab.units if u != canonical])
+    return Analyte(key, SCREENING_FIELDS[key].label, canonical, ordered, lab.ctcae_term)
+
+
+ANALYTES: dict[str, Analyte] = {key: _analyte(key) for key in LAB_FIELDS}
+
+
+def analyte(key: str) -> Analyte:
+    """The analyte ``key`` (a protocol key, or the grading module's spelling)."""
+    for a in ANALYTES.values():
+        if key in (a.key, a.units_key):
+            return a
+    raise ValueError(_("unknown laboratory analyte {key!r}").format(key=key))
+
+
+def normalize(an: Analyte, unit: str) -> str:
+    """``unit`` in its canonical spelling; ValueError if it is not a unit of ``an``."""
+    try:
+        spelled = units.normalize_unit(unit)
+    except ValueError:
+        spelled = ""
+    if spelled not in an.units:
+        raise ValueError(_("unit {unit!r} is not used for {label}; use one of: {units}").format(
+            unit=unit, label=_(an.label), units=", ".join(an.units)))
+    return spelled
+
+
+def to_canonical(an: Analyte, value: float, unit: str) -> float:
+    """``value`` in ``unit`` expressed in the analyte's canonical unit."""
+    return units.convert(an.units_key, value, normalize(an, unit), an.canonical_unit)
+
+
+@dataclass(frozen=True)
+class LabGrade:
+    """A lab value seen in the canonical unit, with its CTCAE v5.0 grade."""
+
+    value: float
+    unit: str
+    lln: float | None
+    uln: float | None
+    grade: int | None
+    suggests_adverse_event: bool
+
+
+def grade_lab(key: str, value: float, unit: str, *, lln: float | None = None,
+              uln: float | None = None, baseline: float | None = None) -> LabGrade:
+    """Convert ``value`` (and the reference range, in the same ``unit``) to the canonical
+    unit and grade it. ``baseline`` is already in the canonical unit (None: no baseline).
+
+    Raises ValueError with a message for the user for an unknown unit, an implausible value
+    (usually a wrong unit), or a reference range that is not a positive LLN ≤ ULN.
+    """
+    an = analyte(key)
+    spelled = normalize(an, unit)
+    problem = units.plausibility(an.units_key, value, spelled)
+    if problem:
+        raise ValueError(problem)
+    if lln == 0:
+        lln = None  # a range printed as "0–21" has no lower limit
+    for name, limit in (("LLN", lln), ("ULN", uln)):
+        if limit is not None and limit <= 0:
+            raise ValueError(_("{name} must be greater than 0").format(name=name))
+    if lln is not None and uln is not None and lln > uln:
+        raise ValueError(_("LLN must not be above ULN"))
+    v = to_canonical(an, value, spelled)
+    low = None if lln is None else to_canonical(an, lln, spelled)
+    high = None if uln is None else to_canonical(an, uln, spelled)
+    grade = ctcae.grade(an.term, v, lln=low, uln=high, baseline=baseline)
+    return LabGrade(v, an.canonical_unit, low, high, grade, ctcae.suggests_adverse_event(grade))

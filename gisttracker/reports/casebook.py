@@ -1,0 +1,398 @@
+"""The patient casebook: everything recorded for one patient, visit by visit, and at the end
+the audit trail of that patient's data.
+
+Visit by visit: each form with its answers (missing answers say why) and computed scores
+(QLQ-C30, QLQ-CR29, LARS), laboratory values with their CTCAE v5.0 grades, and the adverse
+events of the visit. Then all adverse events, tumour assessments (sum of target diameters
+in mm, change from baseline, RECIST 1.1 response), treatment (doses in mg/day), surgery and
+pathology, and the course of the disease.
+
+Tumour, treatment, surgery and course records are read from the store's models directly
+(the course service was not there when this was written); forms, labs and adverse events
+through :class:`FormService`. Personal identifiers are printed only when asked for; in the
+audit trail, changes to them are masked otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from reportlab.platypus import Flowable, KeepTogether
+
+from gisttracker.forms import spec_for
+from gisttracker.i18n import _
+from gisttracker.reports.base import Report, ReportContext
+from gisttracker.reports.common import as_date, day, find_patient, identifiers_of
+from gisttracker.response import recist
+from gisttracker.services.forms import STATE_LABELS, FormService
+from gisttracker.services.patients import STATUS_LABELS
+from gisttracker.services.visits import VisitService, status_text
+from gisttracker.session import Session
+from gisttracker.store.models import AuditLog, Record
+from gisttracker.store.models_course import (
+    CourseEvent,
+    LesionMeasurement,
+    Pathology,
+    Surgery,
+    TreatmentExposure,
+    TreatmentInterruption,
+    TumourAssessment,
+)
+from gisttracker.store.models_patients import Screening
+
+__all__ = ["CasebookData", "CasebookReport", "FormBlock", "VisitBlock", "gather_casebook"]
+
+IDENTITY_TABLE = "patient_identity"
+Rows = tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class FormBlock:
+    title: str
+    state: str
+    note: str  # who completed it and when, or why it was not done
+    answers: tuple[tuple[str, str], ...]  # item label, value as printed
+    scores: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class VisitBlock:
+    name: str
+    target: date | None
+    done_on: date | None
+    status: str
+    forms: tuple[FormBlock, ...]
+    pending: tuple[str, ...]  # planned forms with nothing recorded yet
+    labs: Rows  # analyte, value as entered, protocol unit value, range, grade
+    adverse_events: Rows
+
+
+@dataclass(frozen=True)
+class CasebookData:
+    patient: str
+    study_key: str
+    study_title: str
+    particulars: tuple[tuple[str, str], ...]
+    screenings: Rows
+    visits: tuple[VisitBlock, ...]
+    quiet_visits: Rows  # visits with nothing recorded: name, target, status
+    adverse_events: Rows
+    tumour: Rows
+    best_response: str | None
+    treatment: Rows
+    surgery: Rows
+    course: Rows
+    audit: Rows
+
+
+def _pk(record: Record) -> int:
+    """The local integer key of a stored record."""
+    return int(record.__data__["id"])
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def _score(value: object) -> str:
+    if value is None:
+        return _("not computable")
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _answer(item: object, value: object) -> str:
+    from gisttracker.forms.registry import Item
+
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(item, Item):
+        label = item.choice_label(value)
+        if label is not None:
+            return f"{value} · {_(label)}"
+        if item.unit and value is not None:
+            return f"{value} {item.unit}"
+    return "" if value is None else str(value)
+
+
+def _form_blocks(service: FormService, visit_uid: str, statuses: tuple[object, ...]
+                 ) -> tuple[list[FormBlock], list[str]]:
+    from gisttracker.services.forms import FormStatus
+
+    blocks, pending = [], []
+    for st in statuses:
+        assert isinstance(st, FormStatus)
+        if st.state == "not_started":
+            if st.planned:
+                pending.append(_(st.title))
+            continue
+        try:
+            spec = spec_for(st.kind)
+        except KeyError:
+            spec = None
+        answers: list[tuple[str, str]] = []
+        scores: list[tuple[str, str]] = []
+        if spec is not None and spec.editor == "items":
+            data = service.load(visit_uid, st.kind)
+            for item in spec.items:
+                label = f"{item.number}. {_(item.label)}" if item.number else _(item.label)
+                if item.key in data.values:
+                    answers.append((label, _answer(item, data.values[item.key])))
+                elif item.key in data.missing:
+                    answers.append((label, _("not applicable") if data.missing[item.key]
+                                    == "not_applicable" else _("not answered")))
+            scores = [(_(s.label), _score(s.value)) for s in data.scores]
+        if st.state == "complete":
+            note = _("completed {at} by {who}").format(at=(st.completed_at or "")[:16],
+                                                      who=st.completed_by or "?")
+        elif st.state == "not_done":
+            note = _("not done: {reason}").format(reason=st.not_done_reason or "—")
+        else:
+            note = ""
+        blocks.append(FormBlock(_(st.title), _(STATE_LABELS.get(st.state, st.state)), note,
+                                tuple(answers), tuple(scores)))
+    return blocks, pending
+
+
+def _tumour(patient_id: int) -> tuple[Rows, str | None]:
+    assessments = list(TumourAssessment.select().where(
+        TumourAssessment.patient == patient_id).order_by(TumourAssessment.assessed_on))
+    if not assessments:
+        return (), None
+    lesions: dict[int, list[LesionMeasurement]] = {}
+    for lesion in LesionMeasurement.select().where(
+            LesionMeasurement.assessment.in_([_pk(a) for a in assessments])):
+        lesions.setdefault(int(lesion.__data__["assessment"]), []).append(lesion)
+    sums: list[float | None] = []
+    timepoints = []
+    for a in assessments:
+        targets = [m for m in lesions.get(_pk(a), []) if m.is_target]
+        total: float | None = None
+        if targets and all(m.diameter_mm is not None or m.too_small for m in targets):
+            total = recist.sum_of_diameters(recist.Lesion(
+                m.label, m.organ, recist.recorded_diameter(m.diameter_mm, too_small=m.too_small),
+                is_node=m.is_node) for m in targets)
+        sums.append(total)
+        timepoints.append(recist.Timepoint(
+            target_sum_mm=total, complete=total == 0, non_target=a.non_target,
+            new_lesions=bool(a.new_lesions), assessed_on=as_date(a.assessed_on)))
+    responses: list[str | None] = [None] * len(assessments)
+    change: list[float | None] = [None] * len(assessments)
+    best = None
+    try:
+        series = recist.evaluate_series(timepoints)
+        # The series holds the baseline too, or only the follow-ups: align from the end.
+        for i, ev in zip(range(len(assessments) - 1, 0, -1), reversed(series.timepoints),
+                         strict=False):
+            responses[i] = ev.overall_response
+            change[i] = ev.change_from_baseline_pct
+        best = series.best_overall_response if len(assessments) > 1 else None
+    except ValueError:
+        pass  # an incomplete series: sums are still shown
+    rows = []
+    for i, a in enumerate(assessments):
+        n_targets = len([m for m in lesions.get(_pk(a), []) if m.is_target])
+        rows.append((day(as_date(a.assessed_on)), a.modality or "—",
+                     _("baseline") if a.is_baseline or i == 0 else "", str(n_targets),
+                     _num(sums[i]), "—" if change[i] is None else f"{change[i]:+.1f} %",
+                     responses[i] or "—", _("yes") if a.new_lesions else _("no"),
+                     a.notes or ""))
+    return tuple(rows), best
+
+
+def _audit(patient_uid: str, include_identifiers: bool) -> Rows:
+    rows = []
+    query = AuditLog.select().where(AuditLog.patient_uid == patient_uid)
+    for a in query.order_by(AuditLog._meta.primary_key):
+        old, new = a.old_value or "", a.new_value or ""
+        if a.table_name == IDENTITY_TABLE and not include_identifiers:
+            old = "•••" if old else ""
+            new = "•••" if new else ""
+        rows.append((a.at[:16].replace("T", " "), a.user, a.action,
+                     f"{a.table_name} {a.field}", old, new, a.reason or ""))
+    return tuple(rows)
+
+
+def gather_casebook(session: Session, patient_ref: str, *, today: date,
+                    include_identifiers: bool = False) -> CasebookData:
+    """Everything recorded for the patient ``patient_ref`` (study identifier or uid).
+    ServiceError when the patient is unknown."""
+    patient = find_patient(patient_ref)
+    study = session.study(patient.study_key)
+    forms = FormService(session)
+    schedule = {r.uid: r for r in VisitService(session).schedule(patient.uid, today=today)}
+    pairs = [(_("Study"), f"{study.key} — {study.short_title or study.title}"),
+             (_("Site"), patient.site_code), (_("Patient"), patient.study_id),
+             *(identifiers_of(patient) if include_identifiers else ()),
+             (_("Sex"), _(patient.sex) if patient.sex else "—"),
+             (_("Arm"), (patient.arm_code or "—") + (f" ({patient.arm_option})"
+                                                     if patient.arm_option else "")),
+             (_("Status"), _(STATUS_LABELS.get(patient.status, patient.status))),
+             (_("Enrolled on"), day(as_date(patient.enrolled_on)))]
+    if patient.randomization_number:
+        pairs.append((_("Randomization number"), patient.randomization_number))
+    if patient.ended_on:
+        pairs.append((_("Participation ended"), f"{day(as_date(patient.ended_on))} "
+                      f"{patient.end_reason or ''}".strip()))
+    screenings = tuple(
+        (day(as_date(s.screened_on)), s.outcome, "; ".join(
+            f"{r.get('criterion') or ''} {r.get('reason', '')}".strip()
+            for r in json.loads(s.reasons or "[]")))
+        for s in Screening.select().where(Screening.patient == patient.id).order_by(Screening.id))
+    aes = forms.adverse_events(patient.uid)
+    ae_rows = {ae.uid: (day(ae.onset), ae.term_label, str(ae.grade),
+                        _("yes") if ae.serious else _("no"), ae.relation or "—",
+                        ae.outcome or "—", day(ae.resolved_on, ""), ae.notes or "")
+               for ae in aes}
+    blocks, quiet = [], []
+    for vf in forms.visits(patient.uid):
+        row = schedule.get(vf.visit_uid)
+        status = status_text(row.status_code) if row else vf.state
+        form_blocks, pending = _form_blocks(forms, vf.visit_uid, vf.forms)
+        labs = tuple((_(lab.label), f"{_num(lab.value)} {lab.unit}",
+                      f"{lab.canonical_value:.4g} {lab.canonical_unit}",
+                      f"{_num(lab.lln)} – {_num(lab.uln)}",
+                      "—" if lab.grade is None else str(lab.grade))
+                     for lab in forms.labs(vf.visit_uid))
+        visit_aes = tuple(ae_rows[ae.uid] for ae in aes if ae.visit_uid == vf.visit_uid)
+        if not form_blocks and not labs and not visit_aes and vf.state == "planned":
+            quiet.append((vf.name, day(vf.planned_on), status))
+            continue
+        blocks.append(VisitBlock(vf.name, vf.planned_on, vf.done_on, status,
+                                 tuple(form_blocks), tuple(pending), labs, visit_aes))
+    tumour, best = _tumour(patient.id)
+    exposures = list(TreatmentExposure.select().where(TreatmentExposure.patient == patient.id)
+                     .order_by(TreatmentExposure.start_on))
+    pauses: dict[int, list[str]] = {}
+    if exposures:
+        for p in TreatmentInterruption.select().where(
+                TreatmentInterruption.exposure.in_([_pk(e) for e in exposures])):
+            pauses.setdefault(int(p.__data__["exposure"]), []).append(
+                f"{day(as_date(p.start_on))} – {day(as_date(p.end_on), '…')}"
+                + (f" ({p.reason})" if p.reason else ""))
+    treatment = tuple((e.drug, f"{e.dose_mg_per_day:g}", e.phase, day(as_date(e.start_on)),
+                       day(as_date(e.stop_on), "…"), e.reason or "",
+                       "; ".join(pauses.get(_pk(e), []))) for e in exposures)
+    surgery_rows = [(day(as_date(s.performed_on)), s.procedure, s.margin or "—",
+                     _("yes") if s.ruptured else _("no") if s.ruptured is False else "—",
+                     s.stoma or "—", s.complications or "")
+                    for s in Surgery.select().where(Surgery.patient == patient.id)
+                    .order_by(Surgery.performed_on)]
+    surgery_rows += [(day(as_date(p.reported_on)), _("Pathology"),
+                      f"{p.primary_site or '—'}, {_num(p.tumour_size_cm)} cm",
+                      _("yes") if p.ruptured else _("no") if p.ruptured is False else "—",
+                      p.mutation or "—", p.response_grade or "")
+                     for p in Pathology.select().where(Pathology.patient == patient.id)]
+    course = tuple((day(as_date(c.occurred_on)), c.kind, c.criterion or "", c.site or "",
+                    c.cause or "", c.notes or "")
+                   for c in CourseEvent.select().where(CourseEvent.patient == patient.id)
+                   .order_by(CourseEvent.occurred_on))
+    return CasebookData(
+        patient=patient.study_id, study_key=study.key,
+        study_title=study.short_title or study.title, particulars=tuple(pairs),
+        screenings=screenings, visits=tuple(blocks), quiet_visits=tuple(quiet),
+        adverse_events=tuple(ae_rows.values()), tumour=tumour, best_response=best,
+        treatment=treatment, surgery=tuple(surgery_rows), course=course,
+        audit=_audit(patient.uid, include_identifiers))
+
+
+class CasebookReport(Report):
+    """Everything recorded for one patient."""
+
+    title = "Patient casebook"
+
+    def __init__(self, context: ReportContext, data: CasebookData) -> None:
+        super().__init__(context)
+        self.data = data
+
+    def subtitle(self) -> str:
+        return f"{self.data.study_key} · {self.data.patient}"
+
+    def _section(self, title: str, header: list[str], rows: Rows, widths: list[float],
+                 empty: str) -> list[Flowable]:
+        out: list[Flowable] = [self.heading(title)]
+        if rows:
+            out.append(self.table(header, [list(r) for r in rows], widths))
+        else:
+            out.append(self.para(empty))
+        return out
+
+    def _visit(self, v: VisitBlock) -> list[Flowable]:
+        when = _("target {target} · done {done} · {status}").format(
+            target=day(v.target), done=day(v.done_on), status=v.status)
+        out: list[Flowable] = [self.heading(v.name), self.para(when, "small")]
+        for f in v.forms:
+            title = self.heading(f"{f.title} — {f.state}" + (f" ({f.note})" if f.note else ""),
+                                 3)
+            parts: list[Flowable] = [title]
+            if f.answers:
+                half = (len(f.answers) + 1) // 2
+                left, right = f.answers[:half], f.answers[half:]
+                rows = [[*left[i], *(right[i] if i < len(right) else ("", ""))]
+                        for i in range(half)]
+                parts.append(self.table([_("Item"), _("Answer"), _("Item"), _("Answer")],
+                                        rows, [3, 1.6, 3, 1.6]))
+            if f.scores:
+                parts += [self.spacer(1), self.table(
+                    [_("Score"), _("Value")], [list(s) for s in f.scores], [5, 2])]
+            out.append(KeepTogether(parts[:2]) if len(parts) > 1 else parts[0])
+            out += parts[2:]
+        if v.labs:
+            out += [self.heading(_("Laboratory values"), 3), self.table(
+                [_("Analyte"), _("As entered"), _("Protocol unit"), _("LLN – ULN"),
+                 _("CTCAE grade")], [list(r) for r in v.labs], [2.2, 1.5, 1.5, 1.5, 1])]
+        if v.adverse_events:
+            out += [self.heading(_("Adverse events"), 3), self._ae_table(v.adverse_events)]
+        if v.pending:
+            out.append(self.para(_("Nothing recorded yet: {forms}").format(
+                forms=", ".join(v.pending)), "small"))
+        return out
+
+    def _ae_table(self, rows: Rows) -> Flowable:
+        return self.table([_("Onset"), _("Term"), _("Grade"), _("Serious"), _("Relation"),
+                           _("Outcome"), _("Resolved"), _("Notes")], [list(r) for r in rows],
+                          [1.1, 1.7, 0.8, 0.9, 1, 1.1, 1.1, 2.2])
+
+    def story(self) -> list[Flowable]:
+        d = self.data
+        out: list[Flowable] = [
+            self.para(_("Casebook of {patient}").format(patient=d.patient), "title"),
+            self.key_values(d.particulars)]
+        out += self._section(_("Screening"), [_("Screened on"), _("Outcome"), _("Reasons")],
+                             d.screenings, [1, 1, 5], _("No screening recorded."))
+        for v in d.visits:
+            out += self._visit(v)
+        if d.quiet_visits:
+            out += self._section(_("Visits with nothing recorded yet"),
+                                 [_("Visit"), _("Target date"), _("Status")], d.quiet_visits,
+                                 [3, 1.2, 1.8], "")
+        out.append(self.heading(_("All adverse events")))
+        out.append(self._ae_table(d.adverse_events) if d.adverse_events
+                   else self.para(_("No adverse event recorded.")))
+        out += self._section(
+            _("Tumour assessments (RECIST 1.1)"),
+            [_("Date"), _("Modality"), "", _("Targets"), _("Sum (mm)"), _("From baseline"),
+             _("Response"), _("New lesions"), _("Notes")], d.tumour,
+            [1.1, 0.9, 0.8, 0.7, 0.8, 1, 0.9, 0.8, 2], _("No tumour assessment recorded."))
+        if d.best_response:
+            out.append(self.para(_("Best overall response: {r}").format(r=d.best_response)))
+        out += self._section(
+            _("Treatment"), [_("Drug"), _("mg/day"), _("Phase"), _("Start"), _("Stop"),
+                             _("Reason"), _("Interruptions")], d.treatment,
+            [1, 0.7, 1, 1, 1, 1.5, 2], _("No treatment recorded."))
+        out += self._section(
+            _("Surgery and pathology"), [_("Date"), _("Procedure"), _("Margin / findings"),
+                                         _("Rupture"), _("Stoma / mutation"), _("Notes")],
+            d.surgery, [1, 1.6, 1.5, 0.8, 1.3, 2], _("No surgery recorded."))
+        out += self._section(
+            _("Course"), [_("Date"), _("Event"), _("Criterion"), _("Site"), _("Cause"),
+                          _("Notes")], d.course, [1, 1.2, 1, 1, 1, 2.5],
+            _("No course event recorded."))
+        out += self._section(
+            _("Audit trail"), [_("When (UTC)"), _("User"), _("Action"), _("Field"), _("Old"),
+                               _("New"), _("Reason")], d.audit,
+            [1.7, 0.8, 0.7, 2.2, 1.3, 1.3, 1.3], _("No change recorded."))
+        return out

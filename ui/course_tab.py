@@ -1,0 +1,652 @@
+"""The patient's "Treatment & course" tab: treatment exposures with interruptions and dose
+changes, surgery, pathology with the NIH-2008 risk, clinical course events, the computed
+pre- and postoperative imatinib durations, the organ-preservation status (rectal study),
+timing flags and the patient's endpoints.
+
+Each section is a table of what is recorded and a small entry form; a refused entry shows
+its messages beside the fields concerned (:class:`CourseInputError` maps field → message),
+and nothing typed is cleared until it is saved. Database work runs on the task thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gisttracker.domain import course as course_rules
+from gisttracker.domain import treatment as tx
+from gisttracker.domain.course import OrganPreservation
+from gisttracker.i18n import N_, _
+from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
+from gisttracker.services.base import ServiceError
+from gisttracker.services.course import (
+    EVENT_LABELS,
+    PHASE_LABELS,
+    PROCEDURE_LABELS,
+    CourseInputError,
+    CourseService,
+    EndpointResult,
+    EventInput,
+    EventRow,
+    ExposureInput,
+    PathologyInput,
+    PathologyRow,
+    SurgeryInput,
+    SurgeryRow,
+    TreatmentSummary,
+)
+from ui.patient_view import PatientTabPage
+
+ERROR_STYLE = "QLabel { color: #b00020; }"
+DATE_HINT = N_("YYYY-MM-DD")
+
+
+class FieldError(ValueError):
+    """A field the form could not read; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _table(headers: Sequence[str], parent: QWidget) -> QTableWidget:
+    table = QTableWidget(0, len(headers), parent)
+    table.setHorizontalHeaderLabels([_(h) for h in headers])
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setMinimumHeight(110)
+    table.setMaximumHeight(170)
+    return table
+
+
+def _fill(table: QTableWidget, rows: Sequence[tuple[str | None, Sequence[str]]]) -> None:
+    """Rows of (uid, cells); the uid is kept on the first cell."""
+    table.setRowCount(len(rows))
+    for r, (uid, cells) in enumerate(rows):
+        for c, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if c == 0:
+                item.setData(Qt.ItemDataRole.UserRole, uid)
+            table.setItem(r, c, item)
+
+
+def _selected_uid(table: QTableWidget) -> str | None:
+    rows = table.selectionModel().selectedRows()
+    if not rows:
+        return None
+    item = table.item(rows[0].row(), 0)
+    return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+
+def _d(value: date | None) -> str:
+    return value.isoformat() if value else "—"
+
+
+class EntryForm(QWidget):
+    """A form whose every field has a red message label beside it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_ = QFormLayout(self)
+        self.layout_.setContentsMargins(0, 4, 0, 0)
+        self.fields: dict[str, QWidget] = {}
+        self.messages: dict[str, QLabel] = {}
+        self.general = QLabel(self)
+        self.general.setStyleSheet(ERROR_STYLE)
+        self.general.setWordWrap(True)
+
+    def add(self, name: str, label: str, widget: QWidget) -> QWidget:
+        message = QLabel(self)
+        message.setStyleSheet(ERROR_STYLE)
+        message.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(widget, 2)
+        row.addWidget(message, 3)
+        self.layout_.addRow(label, row)
+        self.fields[name] = widget
+        self.messages[name] = message
+        return widget
+
+    def finish(self, *buttons: QPushButton) -> None:
+        row = QHBoxLayout()
+        for button in buttons:
+            row.addWidget(button)
+        row.addStretch(1)
+        self.layout_.addRow(row)
+        self.layout_.addRow(self.general)
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for name, label in self.messages.items():
+            label.setText(errors.get(name, ""))
+        rest = [m for name, m in errors.items() if name not in self.messages]
+        self.general.setText("\n".join(rest))
+
+    def clear_errors(self) -> None:
+        self.show_errors({})
+
+    def date(self, name: str, *, required: bool = True) -> date | None:
+        widget = self.fields[name]
+        assert isinstance(widget, QLineEdit)
+        text = widget.text().strip()
+        if not text:
+            if required:
+                raise FieldError(name, _("enter a date"))
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise FieldError(name, _("{text!r} is not a date (YYYY-MM-DD)").format(
+                text=text)) from None
+
+    def number(self, name: str, *, required: bool = False) -> float | None:
+        widget = self.fields[name]
+        assert isinstance(widget, QLineEdit)
+        text = widget.text().strip().replace(",", ".")
+        if not text:
+            if required:
+                raise FieldError(name, _("enter a number"))
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise FieldError(name, _("{text!r} is not a number").format(text=text)) from None
+
+
+def _date_edit(parent: QWidget) -> QLineEdit:
+    edit = QLineEdit(parent)
+    edit.setPlaceholderText(_(DATE_HINT))
+    return edit
+
+
+def _combo(parent: QWidget, items: Sequence[tuple[str | None, str]]) -> QComboBox:
+    box = QComboBox(parent)
+    for value, label in items:
+        box.addItem(label, value)
+    return box
+
+
+def _tristate(parent: QWidget) -> QComboBox:
+    return _combo(parent, [(None, _("unknown")), ("no", _("no")), ("yes", _("yes"))])
+
+
+def _bool_of(box: QComboBox) -> bool | None:
+    value = box.currentData()
+    return None if value is None else value == "yes"
+
+
+@dataclass
+class Loaded:
+    treatment: TreatmentSummary
+    surgeries: list[SurgeryRow]
+    pathology: list[PathologyRow]
+    events: list[EventRow]
+    preservation: OrganPreservation | None
+    endpoints: list[EndpointResult]
+    drugs: list[str]
+    primary_site: str | None
+
+
+class CourseTab(PatientTabPage):
+    """Treatment, surgery, pathology, course events and endpoints of one patient."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.today = date.today()
+        self.loaded: Loaded | None = None
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.addWidget(self._treatment_box(body))
+        layout.addWidget(self._surgery_box(body))
+        layout.addWidget(self._pathology_box(body))
+        layout.addWidget(self._events_box(body))
+        layout.addWidget(self._endpoints_box(body))
+        layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+    # ----- sections -----------------------------------------------------------------------
+    def _treatment_box(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox(_("Treatment"), parent)
+        self.exposures = _table((N_("Drug"), N_("Dose (mg/day)"), N_("Phase"), N_("Start"),
+                                 N_("Last dose"), N_("Interruptions"), N_("Reason")), box)
+        self.durations = QLabel(box)
+        self.durations.setWordWrap(True)
+        self.treatment_flags = QLabel(box)
+        self.treatment_flags.setWordWrap(True)
+        self.treatment_flags.setStyleSheet(ERROR_STYLE)
+        f = self.exposure_form = EntryForm(box)
+        self.drug = QComboBox(f)
+        self.drug.setEditable(True)
+        f.add("drug", _("Drug"), self.drug)
+        self.dose = QLineEdit(f)
+        self.dose.setText("400")
+        f.add("dose_mg_per_day", _("Dose (mg/day)"), self.dose)
+        self.phase = _combo(f, [(k, _(v)) for k, v in PHASE_LABELS.items()])
+        f.add("phase", _("Phase"), self.phase)
+        self.start_on = f.add("start_on", _("First dose"), _date_edit(f))
+        self.stop_on = f.add("stop_on", _("Last dose (empty: ongoing)"), _date_edit(f))
+        self.exposure_reason = QLineEdit(f)
+        f.add("reason", _("Reason / note"), self.exposure_reason)
+        add = QPushButton(_("Add exposure"), f)
+        add.clicked.connect(self.add_exposure)
+        pause = QPushButton(_("Interruption of selected…"), f)
+        pause.clicked.connect(self._interrupt)
+        dose = QPushButton(_("Dose change of selected…"), f)
+        dose.clicked.connect(self._change_dose)
+        f.finish(add, pause, dose)
+        v = QVBoxLayout(box)
+        v.addWidget(self.exposures)
+        v.addWidget(self.durations)
+        v.addWidget(self.treatment_flags)
+        v.addWidget(f)
+        return box
+
+    def _surgery_box(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox(_("Surgery"), parent)
+        self.surgery_table = _table((N_("Date"), N_("Procedure"), N_("Margin"), N_("Rupture"),
+                                     N_("Stoma"), N_("Reversed"), N_("Complications")), box)
+        f = self.surgery_form = EntryForm(box)
+        self.performed_on = f.add("performed_on", _("Date"), _date_edit(f))
+        self.procedure = _combo(f, [(None, _("choose…"))]
+                                + [(k, _(v)) for k, v in PROCEDURE_LABELS.items()])
+        f.add("procedure", _("Procedure"), self.procedure)
+        self.margin = _combo(f, [(None, _("unknown"))] + [(m, m) for m in course_rules.MARGINS])
+        f.add("margin", _("Resection margin"), self.margin)
+        self.surgery_rupture = _tristate(f)
+        f.add("ruptured", _("Tumour rupture"), self.surgery_rupture)
+        self.stoma = _combo(f, [("none", _("none")), ("temporary", _("temporary")),
+                                ("permanent", _("permanent"))])
+        f.add("stoma", _("Stoma"), self.stoma)
+        self.reversed_on = f.add("stoma_reversed_on", _("Stoma reversed on"), _date_edit(f))
+        self.complications = QLineEdit(f)
+        f.add("complications", _("Complications"), self.complications)
+        add = QPushButton(_("Add surgery"), f)
+        add.clicked.connect(self.add_surgery)
+        f.finish(add)
+        v = QVBoxLayout(box)
+        v.addWidget(self.surgery_table)
+        v.addWidget(f)
+        return box
+
+    def _pathology_box(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox(_("Pathology"), parent)
+        self.pathology_table = _table((N_("Reported"), N_("Site"), N_("Size (cm)"),
+                                       N_("Mitoses"), N_("Mutation"), N_("Rupture"),
+                                       N_("Response grade"), N_("NIH-2008 risk")), box)
+        f = self.pathology_form = EntryForm(box)
+        self.reported_on = f.add("reported_on", _("Reported on"), _date_edit(f))
+        self.site = _combo(f, [(None, _("unknown"))] + [(s, _(s.replace("_", " ")))
+                                                          for s in PRIMARY_SITES])
+        f.add("primary_site", _("Primary site"), self.site)
+        self.size = f.add("tumour_size_cm", _("Size (cm)"), QLineEdit(f))
+        mitoses = QWidget(f)
+        row = QHBoxLayout(mitoses)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.mitoses = QLineEdit(mitoses)
+        self.mitotic_unit = _combo(mitoses, [("50hpf", _("per 50 HPF")),
+                                             ("5mm2", _("per 5 mm²"))])
+        row.addWidget(self.mitoses)
+        row.addWidget(self.mitotic_unit)
+        f.add("mitotic_count", _("Mitotic count"), mitoses)
+        self.mutation = _combo(f, [(None, _("unknown"))] + [(m, m) for m in MUTATIONS])
+        f.add("mutation", _("Mutation"), self.mutation)
+        self.pathology_rupture = _tristate(f)
+        f.add("ruptured", _("Tumour rupture"), self.pathology_rupture)
+        self.grade = QLineEdit(f)
+        f.add("response_grade", _("Pathological response grade"), self.grade)
+        self.live_risk = QLabel(f)
+        f.add("risk", _("NIH-2008 risk"), self.live_risk)
+        for edit in (self.size, self.mitoses):
+            assert isinstance(edit, QLineEdit)
+            edit.textChanged.connect(self._update_risk)
+        for combo in (self.site, self.mitotic_unit, self.pathology_rupture):
+            combo.currentIndexChanged.connect(self._update_risk)
+        add = QPushButton(_("Add pathology"), f)
+        add.clicked.connect(self.add_pathology)
+        f.finish(add)
+        v = QVBoxLayout(box)
+        v.addWidget(self.pathology_table)
+        v.addWidget(f)
+        return box
+
+    def _events_box(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox(_("Clinical course"), parent)
+        self.events_table = _table((N_("Date"), N_("Event"), N_("Criterion"), N_("Site"),
+                                    N_("Cause"), N_("Salvage")), box)
+        f = self.event_form = EntryForm(box)
+        self.kind = _combo(f, [(None, _("choose…"))]
+                           + [(k, _(v)) for k, v in EVENT_LABELS.items()])
+        f.add("kind", _("Event"), self.kind)
+        self.occurred_on = f.add("occurred_on", _("Date"), _date_edit(f))
+        self.criterion = _combo(f, [(None, "—")] + [
+            (c, {"recist": "RECIST 1.1", "choi": "Choi"}.get(c, _(c)))
+            for c in course_rules.PROGRESSION_CRITERIA])
+        f.add("criterion", _("Criterion (progression)"), self.criterion)
+        self.event_site = QLineEdit(f)
+        f.add("site", _("Site"), self.event_site)
+        self.cause = QLineEdit(f)
+        f.add("cause", _("Cause (death)"), self.cause)
+        self.salvage = _combo(f, [(None, _("none"))]
+                              + [(k, _(v)) for k, v in PROCEDURE_LABELS.items()])
+        f.add("salvage_procedure", _("Salvage procedure"), self.salvage)
+        self.salvage_margin = _combo(f, [(None, "—")]
+                                     + [(m, m) for m in course_rules.MARGINS])
+        f.add("salvage_margin", _("Salvage margin"), self.salvage_margin)
+        add = QPushButton(_("Add event"), f)
+        add.clicked.connect(self.add_event)
+        f.finish(add)
+        v = QVBoxLayout(box)
+        v.addWidget(self.events_table)
+        v.addWidget(f)
+        return box
+
+    def _endpoints_box(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox(_("Organ preservation and endpoints"), parent)
+        self.preservation = QLabel(box)
+        self.preservation.setWordWrap(True)
+        self.endpoint_table = _table((N_("Endpoint"), N_("From"), N_("Result"), N_("Date"),
+                                      N_("Months"), N_("Note")), box)
+        v = QVBoxLayout(box)
+        v.addWidget(self.preservation)
+        v.addWidget(self.endpoint_table)
+        return box
+
+    # ----- hooks --------------------------------------------------------------------------
+    def ask_text(self, title: str, label: str) -> str | None:
+        text, ok = QInputDialog.getText(self, title, label)
+        return text.strip() if ok and text.strip() else None
+
+    # ----- loading ------------------------------------------------------------------------
+    def set_patient(self, session, tasks, patient_uid):  # type: ignore[no-untyped-def]
+        super().set_patient(session, tasks, patient_uid)
+        self.reload()
+
+    def service(self) -> CourseService:
+        assert self.session is not None
+        return CourseService(self.session)
+
+    def reload(self) -> None:
+        if self.tasks is None or self.patient_uid is None:
+            return
+        service, patient, today = self.service(), self.patient_uid, self.today
+
+        def load() -> Loaded:
+            return Loaded(service.treatment(patient, today=today), service.surgeries(patient),
+                          service.pathology(patient), service.events(patient),
+                          service.organ_preservation(patient, today=today),
+                          service.endpoints(patient, today=today), service.drugs(patient),
+                          service.default_primary_site(patient))
+
+        self.tasks.run(load, self._loaded, self._failed)
+
+    def _loaded(self, loaded: Loaded) -> None:
+        first = self.loaded is None
+        self.loaded = loaded
+        t = loaded.treatment
+        _fill(self.exposures, [(r.uid, (
+            r.data.drug, f"{r.data.dose_mg_per_day:g}", _(PHASE_LABELS.get(r.data.phase,
+                                                                          r.data.phase)),
+            _d(r.data.start_on), _d(r.data.stop_on) if r.data.stop_on else _("ongoing"),
+            "; ".join(f"{_d(i.start_on)} – {_d(i.end_on)} ({i.reason or ''})"
+                      for i in r.interruptions), r.data.reason or "")) for r in t.exposures])
+        self.durations.setText(self._duration_text(t))
+        self.treatment_flags.setText("\n".join(f"• {flag}" for flag in t.flags))
+        if first:
+            self.drug.clear()
+            self.drug.addItems(loaded.drugs)
+            site = self.site.findData(loaded.primary_site)
+            if site >= 0:
+                self.site.setCurrentIndex(site)
+        _fill(self.surgery_table, [(s.uid, (
+            _d(s.data.performed_on), _(PROCEDURE_LABELS.get(s.data.procedure, s.data.procedure)),
+            s.data.margin or "—", self._yes_no(s.data.ruptured), _(s.data.stoma),
+            _d(s.data.stoma_reversed_on) if s.data.stoma_reversed_on else "",
+            s.data.complications or "")) for s in loaded.surgeries])
+        _fill(self.pathology_table, [(p.uid, (
+            _d(p.data.reported_on), _((p.data.primary_site or "—").replace("_", " ")),
+            "—" if p.data.tumour_size_cm is None else f"{p.data.tumour_size_cm:g}",
+            "—" if p.data.mitotic_count is None else "{n:g} {unit}".format(
+                n=p.data.mitotic_count,
+                unit=_("/50 HPF") if p.data.mitotic_unit == "50hpf" else _("/5 mm²")),
+            p.data.mutation or "—", self._yes_no(p.data.ruptured), p.data.response_grade or "",
+            _(p.risk) if p.risk else _("unknown: {missing}").format(
+                missing=", ".join(p.risk_missing)))) for p in loaded.pathology])
+        _fill(self.events_table, [(e.uid, (
+            _d(e.data.occurred_on), _(EVENT_LABELS.get(e.data.kind, e.data.kind)),
+            e.data.criterion or "", e.data.site or "", e.data.cause or "",
+            " ".join(x for x in (e.data.salvage_procedure, e.data.salvage_margin) if x)))
+            for e in loaded.events])
+        op = loaded.preservation
+        if op is None:
+            self.preservation.setText("")
+            self.preservation.setVisible(False)
+        else:
+            self.preservation.setVisible(True)
+            status = (_("not known yet") if op.preserved is None
+                      else _("organ preserved") if op.preserved else _("not preserved"))
+            colour = ("#8a6d00" if op.preserved is None
+                      else "#1b7f3a" if op.preserved else "#b00020")
+            self.preservation.setText(
+                _("<b>Organ preservation at 18 months</b> (until {horizon}): "
+                  "<span style='color:{colour}'>{status}</span> — {reason}").format(
+                    horizon=op.horizon.isoformat(), colour=colour, status=status,
+                    reason=op.reason))
+        _fill(self.endpoint_table, [(None, (
+            e.name, _d(e.start), self._endpoint_value(e), _d(e.on),
+            "" if e.months is None else f"{e.months:.1f}", e.note)) for e in loaded.endpoints])
+
+    @staticmethod
+    def _yes_no(value: bool | None) -> str:
+        return "—" if value is None else _("yes") if value else _("no")
+
+    @staticmethod
+    def _endpoint_value(e: EndpointResult) -> str:
+        if e.kind == "time_to_event":
+            if e.event is None:
+                return _("unknown")
+            return _("event") if e.event else _("censored")
+        return e.value or _("unknown")
+
+    @staticmethod
+    def _duration_text(t: TreatmentSummary) -> str:
+        def text(d: tx.PhaseDuration | None) -> str:
+            if d is None:
+                return "—"
+            return _("{months} months {days} days ({first} – {last}), {on} days on drug")\
+                .format(months=d.calendar_months, days=d.extra_days,
+                        first=d.first_start.isoformat(), last=d.last_stop.isoformat(),
+                        on=d.days_on_drug)
+
+        parts = [_("<b>Preoperative imatinib</b>: {pre}").format(pre=text(t.preoperative)),
+                 _("<b>Postoperative imatinib</b>: {post}").format(post=text(t.postoperative))]
+        if t.group:
+            parts.append(_("<b>Duration group</b>: {group}").format(group=t.group))
+        if t.surgery_date is None:
+            parts.append(_("(no surgery recorded: durations are counted from it)"))
+        return "<br>".join(parts)
+
+    # ----- saving -------------------------------------------------------------------------
+    def _submit(self, form: EntryForm, build: Callable[[], Any],
+                call: Callable[[CourseService, Any], Any]) -> None:
+        """Read the form (errors beside fields), then run the save on the task thread."""
+        if self.tasks is None:
+            return
+        try:
+            data = build()
+        except FieldError as exc:
+            form.show_errors({exc.field: str(exc)})
+            return
+        service = self.service()
+
+        def done(_result: object) -> None:
+            form.clear_errors()
+            self.reload()
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, CourseInputError):
+                form.show_errors(exc.errors)
+            elif isinstance(exc, ServiceError):
+                form.show_errors({"": str(exc)})
+            else:
+                raise exc
+
+        self.tasks.run(lambda: call(service, data), done, failed)
+
+    def add_exposure(self) -> None:
+        f = self.exposure_form
+
+        def build() -> ExposureInput:
+            dose = f.number("dose_mg_per_day", required=True) or 0.0
+            start = f.date("start_on")
+            assert start is not None
+            return ExposureInput(self.drug.currentText().strip(), dose, self.phase.currentData(),
+                                 start, f.date("stop_on", required=False),
+                                 self.exposure_reason.text())
+
+        patient, today = self.patient_uid or "", self.today
+        self._submit(f, build, lambda s, d: s.add_exposure(patient, d, today=today))
+
+    def _interrupt(self) -> None:
+        uid = _selected_uid(self.exposures)
+        if uid is None:
+            self.exposure_form.show_errors({"": _("select an exposure first")})
+            return
+        start = self.ask_text(_("Interruption"), _("First day off drug (YYYY-MM-DD):"))
+        if start is None:
+            return
+        end = self.ask_text(_("Interruption"),
+                            _("Last day off drug (YYYY-MM-DD; empty: still off):"))
+        reason = self.ask_text(_("Interruption"), _("Reason:"))
+        today = self.today
+
+        def build() -> tuple[date, date | None]:
+            try:
+                return date.fromisoformat(start), date.fromisoformat(end) if end else None
+            except ValueError:
+                raise FieldError("", _("not a date (YYYY-MM-DD)")) from None
+
+        self._submit(self.exposure_form, build, lambda s, d: s.add_interruption(
+            uid, d[0], d[1], reason=reason or "", today=today))
+
+    def _change_dose(self) -> None:
+        uid = _selected_uid(self.exposures)
+        if uid is None:
+            self.exposure_form.show_errors({"": _("select an exposure first")})
+            return
+        on = self.ask_text(_("Dose change"), _("New dose from (YYYY-MM-DD):"))
+        dose = self.ask_text(_("Dose change"), _("New dose (mg/day):"))
+        reason = self.ask_text(_("Dose change"), _("Reason:"))
+        if on is None or dose is None:
+            return
+        today = self.today
+
+        def build() -> tuple[date, float]:
+            try:
+                return date.fromisoformat(on), float(dose.replace(",", "."))
+            except ValueError:
+                raise FieldError("", _("give a date (YYYY-MM-DD) and a dose in mg/day")) \
+                    from None
+
+        self._submit(self.exposure_form, build, lambda s, d: s.change_dose(
+            uid, d[0], d[1], today=today, reason=reason or ""))
+
+    def add_surgery(self) -> None:
+        f = self.surgery_form
+
+        def build() -> SurgeryInput:
+            on = f.date("performed_on")
+            assert on is not None
+            if self.procedure.currentData() is None:
+                raise FieldError("procedure", _("choose the procedure"))
+            return SurgeryInput(on, self.procedure.currentData(), self.margin.currentData(),
+                                _bool_of(self.surgery_rupture), self.stoma.currentData(),
+                                f.date("stoma_reversed_on", required=False),
+                                self.complications.text())
+
+        patient, today = self.patient_uid or "", self.today
+        self._submit(f, build, lambda s, d: s.record_surgery(patient, d, today=today))
+
+    def _pathology_input(self) -> PathologyInput:
+        f = self.pathology_form
+        return PathologyInput(f.date("reported_on", required=False), self.site.currentData(),
+                              f.number("tumour_size_cm"), self._mitoses(),
+                              self.mitotic_unit.currentData(),
+                              self.mutation.currentData(), _bool_of(self.pathology_rupture),
+                              self.grade.text())
+
+    def _mitoses(self) -> float | None:
+        text = self.mitoses.text().strip().replace(",", ".")
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise FieldError("mitotic_count", _("{text!r} is not a number").format(
+                text=text)) from None
+
+    def _update_risk(self) -> None:
+        from gisttracker.services.course import risk_of
+
+        try:
+            data = self._pathology_input()
+            risk, missing = risk_of(data)
+        except ValueError:
+            self.live_risk.setText("—")
+            return
+        self.live_risk.setText(_(risk) if risk else _("needs {missing}").format(
+            missing=", ".join(missing)))
+
+    def add_pathology(self) -> None:
+        patient, today = self.patient_uid or "", self.today
+        self._submit(self.pathology_form, self._pathology_input,
+                     lambda s, d: s.record_pathology(patient, d, today=today))
+
+    def add_event(self) -> None:
+        f = self.event_form
+
+        def build() -> EventInput:
+            on = f.date("occurred_on")
+            assert on is not None
+            if self.kind.currentData() is None:
+                raise FieldError("kind", _("choose the kind of event"))
+            return EventInput(self.kind.currentData(), on, self.criterion.currentData(),
+                              self.event_site.text(), self.cause.text(),
+                              self.salvage.currentData(), self.salvage_margin.currentData())
+
+        patient, today = self.patient_uid or "", self.today
+        self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today))
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, ServiceError):
+            self.event_form.show_errors({"": str(exc)})
+            return
+        raise exc

@@ -1,0 +1,418 @@
+"""The patient window's "Schedule" tab: every visit with target, window, status and the day
+it was done; anchor dates entered and corrected; visits marked done, missed or not
+applicable; unscheduled visits; export of the patient's schedule to iCalendar.
+
+All reads and writes go through :class:`VisitService` on the background worker. A refused
+change (a date after today, a missing reason) is shown in the tab, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gisttracker.i18n import N_, _
+from gisttracker.protocols import Study
+from gisttracker.services.base import ServiceError
+from gisttracker.services.visits import AnchorChange, ScheduleRow, VisitService
+from gisttracker.session import Session
+from gisttracker.store.models_patients import Patient
+from ui.calendar import STATUS_COLOURS, assessment_names, to_date, to_qdate
+from ui.patient_view import PatientTabPage
+from ui.tasks import TaskManager
+
+COLUMNS = (N_("Visit"), N_("Anchor"), N_("Target"), N_("Window"), N_("Status"),
+           N_("Done on"), N_("Note"), N_("Assessments"))
+
+
+class DateReasonDialog(QDialog):
+    """Asks for a date (optional), a name (optional) and a reason (optional or required)."""
+
+    def __init__(self, title: str, parent: QWidget | None = None, *, day: date | None = None,
+                 with_date: bool = True, with_name: bool = False, reason: str = "none",
+                 prompt: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        form = QFormLayout(self)
+        if prompt:
+            label = QLabel(prompt, self)
+            label.setWordWrap(True)
+            form.addRow(label)
+        self.name = QLineEdit(self)
+        self.date = QDateEdit(to_qdate(day or date.today()), self)
+        self.date.setCalendarPopup(True)
+        self.date.setDisplayFormat("yyyy-MM-dd")
+        self.reason = QLineEdit(self)
+        self.reason_required = reason == "required"
+        if with_name:
+            form.addRow(_("&Name"), self.name)
+        if with_date:
+            form.addRow(_("&Date"), self.date)
+        if reason != "none":
+            self.reason.setPlaceholderText(_("required") if self.reason_required
+                                           else _("optional"))
+            form.addRow(_("&Reason"), self.reason)
+        self.error = QLabel(self)
+        self.error.setStyleSheet("QLabel { color: #b02a37; }")
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self._check)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _check(self) -> None:
+        if self.reason_required and not self.reason.text().strip():
+            self.error.setText(_("Please give a reason."))
+            self.reason.setFocus()
+            return
+        self.accept()
+
+    def values(self) -> tuple[date, str, str]:
+        return to_date(self.date.date()), self.name.text().strip(), self.reason.text().strip()
+
+
+class ScheduleTab(PatientTabPage):
+    """One patient's schedule."""
+
+    loaded = Signal()
+    saved = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None,
+                 today: Callable[[], date] = date.today) -> None:
+        super().__init__(parent)
+        self.today_fn = today
+        self.rows: list[ScheduleRow] = []
+        self.study: Study | None = None
+        self.anchor_dates: dict[str, date] = {}
+
+        self.timing = QLabel(self)
+        self.timing.setWordWrap(True)
+        self.anchor_box = QGroupBox(_("Anchor dates"), self)
+        self.anchor_grid = QGridLayout(self.anchor_box)
+        self.anchor_labels: dict[str, QLabel] = {}
+
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels([_(c) for c in COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in enumerate((220, 170, 90, 170, 180, 90, 220)):
+            self.table.setColumnWidth(col, width)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(lambda _i: self.ask_done())
+
+        self.done_button = QPushButton(_("Mark &done…"), self)
+        self.missed_button = QPushButton(_("&Missed…"), self)
+        self.na_button = QPushButton(_("&Not applicable…"), self)
+        self.reopen_button = QPushButton(_("&Reopen…"), self)
+        self.add_button = QPushButton(_("Add &unscheduled visit…"), self)
+        self.export_button = QPushButton(_("Export &iCalendar…"), self)
+        self.done_button.clicked.connect(self.ask_done)
+        self.missed_button.clicked.connect(self.ask_missed)
+        self.na_button.clicked.connect(self.ask_not_applicable)
+        self.reopen_button.clicked.connect(self.ask_reopen)
+        self.add_button.clicked.connect(self.ask_unscheduled)
+        self.export_button.clicked.connect(lambda: self.export_ical())
+        buttons = QHBoxLayout()
+        for b in (self.done_button, self.missed_button, self.na_button, self.reopen_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.export_button)
+
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.anchor_box)
+        layout.addWidget(self.timing)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        self._selection_changed()
+
+    # ----- loading --------------------------------------------------------------------------
+    def set_patient(self, session: Session, tasks: TaskManager, patient_uid: str) -> None:
+        super().set_patient(session, tasks, patient_uid)
+        self.refresh()
+
+    def _service(self) -> VisitService:
+        assert self.session is not None
+        return VisitService(self.session)
+
+    def refresh(self) -> None:
+        if self.session is None or self.tasks is None or self.patient_uid is None:
+            return
+        session, uid, today = self.session, self.patient_uid, self.today_fn()
+
+        def query() -> tuple[Patient, list[ScheduleRow], dict[str, date], Any]:
+            service = VisitService(session)
+            patient = service.patient(uid)
+            return (patient, service.schedule(uid, today=today), service.anchors(uid),
+                    service.timing(uid))
+
+        self.tasks.run(query, self._show, self._error)
+
+    def _show(self, result: tuple[Patient, list[ScheduleRow], dict[str, date], Any]) -> None:
+        patient, rows, anchors, timing = result
+        assert self.session is not None
+        self.study = self.session.studies.get(patient.study_key)
+        self.rows = rows
+        self.anchor_dates = anchors
+        self._fill_anchors()
+        problems = [t for t in timing if t.problem]
+        if problems:
+            self.timing.setStyleSheet("QLabel { color: #b02a37; font-weight: 600; }")
+            self.timing.setText("\n".join(
+                f"⚠ {t.rule.description}: {t.message}" for t in problems))
+            self.timing.show()
+        else:
+            self.timing.hide()
+        selected = self.selected_uid()
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            window = (f"{row.window_start.isoformat()} – {row.window_end.isoformat()}"
+                      if row.window_start and row.window_end else "—")
+            note = row.reason or ""
+            if row.status_code in ("done_out_of_window", "overdue"):
+                note = row.describe() + (f" · {note}" if note else "")
+            elif row.status_code == "waiting":
+                note = row.describe()
+            cells = (row.name + (" " + _("(unscheduled)") if row.unscheduled else ""),
+                     row.anchor_label or "—",
+                     row.target.isoformat() if row.target else _("waiting"), window,
+                     row.status.label,
+                     row.done_on.isoformat() if row.done_on else "",
+                     note, assessment_names(row.assessments))
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, row.uid)
+                if c == 4:
+                    item.setBackground(QBrush(QColor(STATUS_COLOURS.get(row.status_code,
+                                                                        "#ffffff"))))
+                if c == 7:
+                    item.setToolTip(text)
+                self.table.setItem(r, c, item)
+            if row.uid == selected:
+                self.table.selectRow(r)
+        self._selection_changed()
+        self.loaded.emit()
+
+    def _fill_anchors(self) -> None:
+        while self.anchor_grid.count():
+            widget = self.anchor_grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.anchor_labels = {}
+        if self.study is None:
+            return
+        for r, anchor in enumerate(self.study.anchors):
+            known = self.anchor_dates.get(anchor.key)
+            name = QLabel(anchor.label, self.anchor_box)
+            value = QLabel(known.isoformat() if known else _("not entered yet"),
+                           self.anchor_box)
+            if known is None:
+                value.setStyleSheet("QLabel { color: #6c757d; font-style: italic; }")
+            self.anchor_labels[anchor.key] = value
+            self.anchor_grid.addWidget(name, r, 0)
+            self.anchor_grid.addWidget(value, r, 1)
+            if anchor.source == "entered" or known is not None:
+                button = QPushButton(_("Correct…") if known else _("Enter…"), self.anchor_box)
+                button.setToolTip(anchor.description)
+                button.clicked.connect(lambda _c=False, k=anchor.key: self.ask_anchor(k))
+                self.anchor_grid.addWidget(button, r, 2)
+        self.anchor_grid.setColumnStretch(1, 1)
+
+    def _error(self, exc: BaseException) -> None:
+        self.message.setStyleSheet("QLabel { color: #b02a37; }")
+        if isinstance(exc, ServiceError):
+            self.message.setText(str(exc))
+        else:
+            self.message.setText(_("Something went wrong: {error}").format(error=exc))
+
+    def _ok(self, text: str) -> None:
+        self.message.setStyleSheet("QLabel { color: #146c43; }")
+        self.message.setText(text)
+
+    # ----- selection ------------------------------------------------------------------------
+    def selected_uid(self) -> str | None:
+        items = self.table.selectedItems()
+        return str(items[0].data(Qt.ItemDataRole.UserRole)) if items else None
+
+    def selected_row(self) -> ScheduleRow | None:
+        uid = self.selected_uid()
+        return next((r for r in self.rows if r.uid == uid), None)
+
+    def select_visit(self, name: str) -> ScheduleRow:
+        """Select the visit called ``name`` (tests, keyboard helpers)."""
+        for r, row in enumerate(self.rows):
+            if row.name == name:
+                self.table.selectRow(r)
+                return row
+        raise KeyError(name)
+
+    def _selection_changed(self) -> None:
+        row = self.selected_row()
+        for button in (self.done_button, self.missed_button, self.na_button):
+            button.setEnabled(row is not None)
+        self.reopen_button.setEnabled(row is not None and row.state != "planned")
+
+    # ----- writes ---------------------------------------------------------------------------
+    def _write(self, fn: Callable[[VisitService], Any], success: str) -> None:
+        if self.session is None or self.tasks is None:
+            return
+        session = self.session
+
+        def done(result: Any) -> None:
+            text = success
+            if isinstance(result, AnchorChange):
+                text += " " + _("{n} planned visits moved.").format(n=len(result.moved))
+            self._ok(text)
+            self.saved.emit(result)
+            self.refresh()
+
+        self.tasks.run(lambda: fn(VisitService(session)), done, self._error)
+
+    def set_anchor(self, key: str, day: date, reason: str | None = None) -> None:
+        uid = self.patient_uid or ""
+        self._write(lambda s: s.set_anchor(uid, key, day, reason=reason or None),
+                    _("Anchor date saved."))
+
+    def mark_done(self, visit_uid: str, day: date, reason: str | None = None) -> None:
+        today = self.today_fn()
+        self._write(lambda s: s.mark_done(visit_uid, day, today=today, reason=reason or None),
+                    _("Visit marked done."))
+
+    def mark_missed(self, visit_uid: str, reason: str) -> None:
+        today = self.today_fn()
+        self._write(lambda s: s.mark_missed(visit_uid, reason, today=today),
+                    _("Visit marked missed."))
+
+    def mark_not_applicable(self, visit_uid: str, reason: str | None = None) -> None:
+        today = self.today_fn()
+        self._write(lambda s: s.mark_not_applicable(visit_uid, reason, today=today),
+                    _("Visit marked not applicable."))
+
+    def reopen(self, visit_uid: str, reason: str) -> None:
+        today = self.today_fn()
+        self._write(lambda s: s.reopen(visit_uid, reason, today=today), _("Visit reopened."))
+
+    def add_unscheduled(self, name: str, day: date, reason: str | None = None) -> None:
+        uid, today = self.patient_uid or "", self.today_fn()
+        self._write(lambda s: s.add_unscheduled(uid, name, day, today=today,
+                                                reason=reason or None),
+                    _("Unscheduled visit added."))
+
+    # ----- dialogs --------------------------------------------------------------------------
+    def ask_anchor(self, key: str) -> None:
+        if self.study is None:
+            return
+        anchor = self.study.anchor(key)
+        known = self.anchor_dates.get(key)
+        dialog = DateReasonDialog(
+            _("Correct {anchor}").format(anchor=anchor.label) if known
+            else _("Enter {anchor}").format(anchor=anchor.label),
+            self, day=known or self.today_fn(), reason="required" if known else "none",
+            prompt=_("Planned visits counted from this date will move; visits already done "
+                     "keep their dates.") if known else anchor.description)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            day, _name, reason = dialog.values()
+            self.set_anchor(key, day, reason)
+
+    def ask_done(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        settled = row.state != "planned"
+        today = self.today_fn()
+        default = row.done_on or (row.target if row.target and row.target <= today else today)
+        dialog = DateReasonDialog(_("{visit}: done on").format(visit=row.name), self,
+                                  day=default, reason="required" if settled else "none",
+                                  prompt=_("This visit is already recorded; changing it "
+                                           "needs a reason.") if settled else "")
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            day, _name, reason = dialog.values()
+            self.mark_done(row.uid, day, reason)
+
+    def ask_missed(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        dialog = DateReasonDialog(_("{visit}: missed").format(visit=row.name), self,
+                                  with_date=False, reason="required")
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.mark_missed(row.uid, dialog.values()[2])
+
+    def ask_not_applicable(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        dialog = DateReasonDialog(_("{visit}: not applicable").format(visit=row.name), self,
+                                  with_date=False,
+                                  reason="required" if row.state != "planned" else "optional")
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.mark_not_applicable(row.uid, dialog.values()[2])
+
+    def ask_reopen(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        dialog = DateReasonDialog(_("{visit}: reopen").format(visit=row.name), self,
+                                  with_date=False, reason="required")
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.reopen(row.uid, dialog.values()[2])
+
+    def ask_unscheduled(self) -> None:
+        dialog = DateReasonDialog(_("Add an unscheduled visit"), self, day=self.today_fn(),
+                                  with_name=True, reason="optional")
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            day, name, reason = dialog.values()
+            self.add_unscheduled(name, day, reason)
+
+    def export_ical(self, path: str | None = None) -> None:
+        """Write this patient's schedule to an iCalendar file (asks where if not given)."""
+        if self.session is None or self.tasks is None or self.patient_uid is None:
+            return
+        if path is None:
+            path, _filter = QFileDialog.getSaveFileName(
+                self, _("Export iCalendar"), "schedule.ics", _("iCalendar files (*.ics)"))
+            if not path:
+                return
+        session, uid, today, target = self.session, self.patient_uid, self.today_fn(), path
+
+        def work() -> int:
+            service = VisitService(session)
+            patient = service.patient(uid)
+            return service.write_calendar(target, service.patient_calendar(uid, today=today),
+                                          name=_("{patient} visits").format(
+                                              patient=patient.study_id))
+
+        self.tasks.run(work, lambda n: self._ok(_("Wrote {n} events to {path}").format(
+            n=n, path=target)), self._error)
