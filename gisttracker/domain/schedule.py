@@ -243,8 +243,8 @@ def status(
         return VisitStatus(key, "cancelled")
     if done_on is not None:
         done_on = _require_date(done_on, "done_on")
-        if done_on > today:
-            raise ValueError(f"visit {key!r} done on {done_on}, after today ({today})")
+        # A done date after ``today`` cannot be entered (the service refuses it), but a report
+        # or worklist judged "as of" an earlier day still sees the visit as done.
         if not planned.scheduled:
             return VisitStatus(key, "done", done_on)
         offset = planned.deviation(done_on)

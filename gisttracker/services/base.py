@@ -148,6 +148,36 @@ class Writer:
             self.changes.records.update(uids)
         return uids
 
+    def update_many(self, model: type[Record],
+                    updates: list[tuple[int, str, str | None, dict[str, tuple[Any, Any]]]], *,
+                    reason: str | None = None) -> None:
+        """Change many records at once; each update is ``(id, uid, patient_uid, changes)``
+        with ``changes`` mapping a field to ``(old, new)``. Audited like :meth:`update`."""
+        table = model._meta.table_name
+        why = reason if reason is not None else self.reason
+        db = model._meta.database
+        by_fields: dict[tuple[str, ...], list[list[Any]]] = {}
+        audit_rows = []
+        for record_id, uid, patient_uid, changes in updates:
+            names = tuple(sorted(changes))
+            fields = [model._meta.fields[name] for name in names]
+            by_fields.setdefault(names, []).append(
+                [f.db_value(changes[f.name][1]) for f in fields] + [record_id])
+            for name in names:
+                old, new = changes[name]
+                audit_rows.append((self.at, self.user, "update", table, uid, name,
+                                   audit_value(old), audit_value(new), why, patient_uid))
+        for names, params in by_fields.items():
+            columns = ", ".join(f'"{model._meta.fields[n].column_name}" = ?' for n in names)
+            db.cursor().executemany(f"UPDATE {table} SET {columns} WHERE id = ?", params)
+        if audit_rows:
+            db.cursor().executemany(
+                "INSERT INTO audit_log (at, user, action, table_name, record_uid, field, "
+                "old_value, new_value, reason, patient_uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                audit_rows)
+            self.changes.tables.add(table)
+            self.changes.records.update(uid for _i, uid, _p, _c in updates)
+
     def update(self, record: M, changes: dict[str, Any], *, patient_uid: str | None = None,
                reason: str | None = None, require_reason: bool = False) -> list[str]:
         """Change fields of ``record``; returns the names that really changed.

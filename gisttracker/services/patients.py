@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import peewee
 
@@ -137,9 +137,8 @@ class EnrollmentResult:
     randomized_at: str | None = None
 
 
-@dataclass(frozen=True)
-class PatientRow:
-    """One row of the patient list (no personal identifiers)."""
+class PatientRow(NamedTuple):
+    """One row of the patient list (no personal identifiers); a tuple: cheap by the 100."""
 
     uid: str
     patient: str

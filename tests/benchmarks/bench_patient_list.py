@@ -47,8 +47,31 @@ def build(path: Path, patients: int, rebuild: bool) -> Session:
         generate(session, patients=patients, seed=1, today=TODAY, plan_visits=False,
                  enrich=False)
         print(f"built {path} with {patients} patients in {time.perf_counter() - started:.0f} s")
+    _current_indexes(session)
     session.db.execute_sql("ANALYZE")
     return session
+
+
+def _current_indexes(session: Session) -> None:
+    """Give a cached database the patient indexes schema 2 declares today.
+
+    Schema 2 is not released yet, so its indexes may have changed since the cache was
+    built; rebuilding 100,000 patients for that would take many minutes.
+    """
+    from gisttracker.store.migrations import m0002_patients
+
+    db = session.db
+    for statement in m0002_patients.STATEMENTS:
+        if not statement.startswith("CREATE INDEX"):
+            continue
+        name = statement.split()[2]
+        row = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+                             (name,)).fetchone()
+        if row is None or row[0] != statement:
+            if row is not None:
+                db.execute_sql(f"DROP INDEX {name}")
+            db.execute_sql(statement)
+            print(f"index {name} brought up to date")
 
 
 def timed(fn: Callable[[], Any], repeat: int = 15) -> float:
@@ -85,6 +108,19 @@ def main() -> int:
                 call()
         return run
 
+    def bare_search(text: str) -> Callable[[], None]:
+        """Any identifier starting with ``text``: study id and record number (case as
+        typed, index ranges), name and initials (case-insensitive prefix)."""
+        match = ("(p.study_id >= ? AND p.study_id < ? OR p.id IN (SELECT patient_id FROM "
+                 "patient_identity WHERE record_number >= ? AND record_number < ? UNION "
+                 "SELECT patient_id FROM patient_identity WHERE name LIKE ? UNION "
+                 "SELECT patient_id FROM patient_identity WHERE initials LIKE ?))")
+        params = (text.upper(), text.upper() + "\U0010ffff", text, text + "\U0010ffff",
+                  text + "%", text + "%")
+        return both(bare(f"SELECT count(*) FROM patient p WHERE {match}", *params),
+                    bare(f"SELECT {cols} FROM patient p WHERE {match} ORDER BY p.study_id "
+                         f"LIMIT {PAGE}", *params))
+
     every = PatientFilter()
     site = f"{session.db.execute_sql('SELECT site_code FROM patient LIMIT 1').fetchone()[0]}"
     cases: list[tuple[str, PatientFilter, str, bool, Callable[[], Any]]] = [
@@ -107,20 +143,11 @@ def main() -> int:
             bare(f"SELECT {cols} FROM patient p WHERE p.status = ? ORDER BY p.study_id "
                  f"LIMIT {PAGE}", "screen_failed"))),
         ("search study id prefix", replace(every, text=f"{site}-0123"), "patient", False,
-         both(bare("SELECT count(*) FROM patient p WHERE p.study_id LIKE ?", f"{site}-0123%"),
-              bare(f"SELECT {cols} FROM patient p WHERE p.study_id LIKE ? ORDER BY "
-                   f"p.study_id LIMIT {PAGE}", f"{site}-0123%"))),
-        ("search name prefix", replace(every, text="Zhang W"), "patient", False, both(
-            bare("SELECT count(*) FROM patient p JOIN patient_identity i ON i.patient_id = "
-                 "p.id WHERE i.name LIKE ?", "Zhang W%"),
-            bare(f"SELECT {cols} FROM patient p JOIN patient_identity i ON i.patient_id = "
-                 f"p.id WHERE i.name LIKE ? ORDER BY p.study_id LIMIT {PAGE}", "Zhang W%"))),
-        ("search record number prefix", replace(every, text="MRN1234"), "patient", False, both(
-            bare("SELECT count(*) FROM patient p JOIN patient_identity i ON i.patient_id = "
-                 "p.id WHERE i.record_number LIKE ?", "MRN1234%"),
-            bare(f"SELECT {cols} FROM patient p JOIN patient_identity i ON i.patient_id = "
-                 f"p.id WHERE i.record_number LIKE ? ORDER BY p.study_id LIMIT {PAGE}",
-                 "MRN1234%"))),
+         bare_search(f"{site}-0123")),
+        ("search name prefix", replace(every, text="Zhang W"), "patient", False,
+         bare_search("Zhang W")),
+        ("search record number prefix", replace(every, text="MRN1234"), "patient", False,
+         bare_search("MRN1234")),
         ("scroll to row 50,000", every, "patient", False, bare(
             f"SELECT {cols} FROM patient p ORDER BY p.study_id LIMIT {PAGE} OFFSET 50000")),
     ]

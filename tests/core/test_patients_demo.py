@@ -96,3 +96,24 @@ def test_cli_demo_accepts_db_after_the_subcommand(tmp_path: Path, capsys: Any) -
     assert main(["demo", "--db", str(path), "--patients", "-1"]) == 2
     assert capsys.readouterr().err.startswith("gisttracker: --patients must be")
     assert date.fromisoformat(rows[-1]["enrolled_on"] or "2026-01-01") <= TODAY
+
+
+def test_demo_history_looks_like_a_working_site(session: Session) -> None:
+    """After the enrichers: anchors entered, visits dated, the past mostly done in window."""
+    from gisttracker.services.visits import VisitService
+    from gisttracker.store.models_course import Surgery
+    from gisttracker.store.models_visits import AnchorDate, Visit
+
+    today = date(2026, 3, 11)
+    generate(session, patients=120, seed=5, today=today)
+    assert AnchorDate.select().where(AnchorDate.anchor_key == "surgery").count() > 10
+    assert Surgery.select().count() > 10
+    past = Visit.select().where(Visit.window_end < today)
+    settled = past.where(Visit.state.in_(("done", "missed", "cancelled"))).count()
+    assert settled / past.count() > 0.8
+    done = list(past.where(Visit.state == "done"))
+    in_window = [v for v in done if v.window_start <= v.done_on <= v.window_end]
+    assert 0.8 < len(in_window) / len(done) < 1.0  # a few protocol deviations, not many
+    assert all(v.done_on <= today for v in done)
+    items = VisitService(session).worklist(date(2026, 3, 9), date(2026, 3, 15), today=today)
+    assert items and {i.status.status for i in items} & {"due", "overdue"}

@@ -83,8 +83,9 @@ def test_calendar_groups_due_visits_by_day_and_lists_overdue(demo: Session) -> N
     assert_no_identifiers(text)
     # One study only: the other studies' patients are not in it.
     only = gather_calendar(demo, start, end, today=TODAY, study_key="RECTAL-LE")
-    assert {x.study_key for _d, lines in only.days for x in lines} <= {"RECTAL-LE"}
-    assert {x.study_key for x in only.overdue} == {"RECTAL-LE"}
+    shown = ({x.study_key for _d, lines in only.days for x in lines}
+             | {x.study_key for x in only.overdue})
+    assert shown == {"RECTAL-LE"}
 
 
 def test_screening_log_has_every_patient_the_consort_counts_and_the_diagram(
@@ -142,8 +143,10 @@ def test_casebook_has_forms_scores_labs_aes_tumour_chinese_and_the_audit(
         demo: Session) -> None:
     patient = enrolled("RECTAL-LE")
     forms = FormService(demo)
+    # A questionnaire visit the demo has not filled in yet (filled ones need a reason).
     visit = next(v for v in forms.visits(patient.uid)
-                 if any(f.kind == "qlq_c30" for f in v.forms))
+                 if any(f.kind == "qlq_c30" and f.state == "not_started" for f in v.forms)
+                 and all(f.state == "not_started" for f in v.forms if f.kind == "lars"))
     forms.save_answers(visit.visit_uid, "qlq_c30", C30_BEST)
     forms.complete(visit.visit_uid, "qlq_c30", today=TODAY)
     forms.save_answers(visit.visit_uid, "lars", {"flatus": 2, "liquid": 2, "frequency": 3,

@@ -223,9 +223,9 @@ def test_conflicting_decisions_are_refused() -> None:
         status(P, today=D(2026, 6, 1), cancelled=True, not_applicable=True)
 
 
-def test_done_in_the_future_is_refused() -> None:
-    with pytest.raises(ValueError):
-        status(P, today=D(2026, 1, 15), done_on=D(2026, 1, 16))
+def test_done_after_the_day_judged_still_counts_as_done() -> None:
+    # A worklist "as of" yesterday must not fail on a visit recorded done today.
+    assert status(P, today=D(2026, 1, 15), done_on=D(2026, 1, 16)).status == "done"
     assert status(P, today=D(2026, 1, 16), done_on=D(2026, 1, 16)).status == "done"
 
 
