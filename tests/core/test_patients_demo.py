@@ -12,8 +12,7 @@ from gisttracker.cli import main
 from gisttracker.demo import generate
 from gisttracker.domain.allocation import allocation_at
 from gisttracker.services.patients import PatientService
-from gisttracker.session import Session
-from gisttracker.session import open_session
+from gisttracker.session import Session, open_session
 from gisttracker.store.models import AuditLog
 from gisttracker.store.models_patients import Randomization, RandomizationSeed
 from tests.core.patients_helpers import TODAY, eligible_patient, set_site
