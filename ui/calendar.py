@@ -328,7 +328,7 @@ class CalendarPage(AreaPage):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((90, 120, 220, 90, 180, 170)):
+        for col, width in enumerate((82, 110, 200, 82, 160, 140)):
             self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(self._open_patient)
         self.table.activated.connect(self._open_patient)
@@ -336,7 +336,7 @@ class CalendarPage(AreaPage):
         self.calendar = MonthCalendar(self)
         self.calendar.currentPageChanged.connect(lambda _y, _m: self.refresh_month())
         self.calendar.activated.connect(self._day_chosen)
-        self.calendar.setMinimumWidth(380)
+        self.calendar.setMinimumWidth(320)
         now = self.today_fn()
         self.calendar.setSelectedDate(to_qdate(now))
         self.calendar.setCurrentPage(now.year, now.month)
@@ -354,7 +354,7 @@ class CalendarPage(AreaPage):
         splitter.addWidget(month_box)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([1000, 420])
+        splitter.setSizes([1100, 340])
 
         self.status = QLabel(self)
         self.status.setStyleSheet("QLabel { color: #b02a37; }")

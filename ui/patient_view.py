@@ -112,7 +112,8 @@ class PatientWindow(QWidget):
             page = tab.factory()
             page.set_patient(session, tasks, patient_uid)
             self.pages[tab.key] = page
-            self.tabs.addTab(page, _(tab.title))
+            # "&" would become a keyboard mnemonic in a tab title; "&&" shows it.
+            self.tabs.addTab(page, _(tab.title).replace("&", "&&"))
         layout = QVBoxLayout(self)
         # One click from the patient to the printed visit schedule (ui/reports.py).
         self.print_schedule = QPushButton(_("Print schedule"), self)

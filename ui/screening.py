@@ -484,7 +484,11 @@ class ScreeningTab(PatientTabPage):
             self.outcome.setText(_("Fix the values marked in red to see the criteria."))
             return
         for row, r in enumerate(self.result.results):
-            symbol, colour = STATE_STYLE[r.state]
+            # The mark says whether the result is good for the patient's eligibility: an
+            # exclusion criterion that is "not met" is a green tick, not a red cross.
+            verdict = {True: eligibility.NOT_MET, False: eligibility.MET,
+                       None: eligibility.UNKNOWN}[r.excludes]
+            symbol, colour = STATE_STYLE[verdict]
             state = self.criteria.item(row, 1)
             state.setText(f"{symbol} {_(eligibility.STATE_LABELS[r.state])}")
             state.setForeground(QBrush(QColor(colour)))

@@ -94,6 +94,11 @@ def enrich(session: Session, rng: random.Random, today: date) -> None:
             exposures.append({"patient": patient.id, "drug": "imatinib", "dose_mg_per_day": 400,
                               "phase": "preoperative", "start_on": dates["imatinib_start"],
                               "stop_on": dates["last_preop_dose"]})
+        elif study.key == "RECTAL-LE" and surgery is not None:
+            # Its protocol counts from enrollment, not from a separate start of imatinib.
+            exposures.append({"patient": patient.id, "drug": "imatinib", "dose_mg_per_day": 400,
+                              "phase": "preoperative", "start_on": enrolled + timedelta(days=3),
+                              "stop_on": surgery - timedelta(days=2)})
         if surgery is not None:
             procedure = (LOCAL_TREATMENT.get(patient.arm_code or "")
                          or rng.choice(PROCEDURES.get(study.key, ("other",))))

@@ -77,7 +77,7 @@ def test_screening_a_patient_by_typing_updates_the_criteria_live(
     _choose(tab.primary_site, "stomach")
     assert _criterion(tab, "I4")[0] == "✔ met"
     _choose(tab.mutation, "KIT_9")
-    assert _criterion(tab, "E1")[0] == "✔ met"  # the excluding condition holds
+    assert _criterion(tab, "E1")[0] == "✘ met"  # the excluding condition holds: bad for eligibility
     assert tab.outcome.text().startswith("Not eligible")
     _choose(tab.mutation, "KIT_11")
 
@@ -116,7 +116,7 @@ def test_screening_a_patient_by_typing_updates_the_criteria_live(
             qtbot.keyClicks(hi, {"anc": "6", "haemoglobin": "150", "ast": "35",
                                  "bilirubin": "21", "creatinine": "104", "platelets": "350"}[key])
     assert tab.outcome.text().startswith("Incomplete")
-    assert _criterion(tab, "E3")[0] == "✘ not met"
+    assert _criterion(tab, "E3")[0] == "✔ not met"
     for cid, box in tab.judgement_boxes.items():
         box.setCheckState(Qt.CheckState.Unchecked)  # no excluding condition
         assert box.text() == "no", cid
