@@ -121,7 +121,8 @@ class MainWindow(QMainWindow):
 
         go_menu = self.menuBar().addMenu(_("&Go"))
         for row, area in enumerate(AREAS):
-            go_menu.addAction(self._action(_(area.title).replace("&", "&&"), lambda r=row: self.nav.setCurrentRow(r),
+            title = _(area.title).replace("&", "&&")  # a literal "&", not a mnemonic
+            go_menu.addAction(self._action(title, lambda r=row: self.nav.setCurrentRow(r),
                                            area.shortcut))
         go_menu.addSeparator()
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
