@@ -13,6 +13,7 @@ from datetime import date, datetime
 from gisttracker.i18n import _
 from gisttracker.reports.base import ReportContext
 from gisttracker.services.base import ServiceError
+from gisttracker.services.common import as_date
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient, PatientIdentity
@@ -20,15 +21,6 @@ from gisttracker.store.models_patients import Patient, PatientIdentity
 __all__ = ["Particulars", "as_date", "context_for", "day", "find_patient", "identifiers_of"]
 
 
-def as_date(value: object) -> date | None:
-    """A stored date (peewee gives dates, raw SQL ISO text) as ``date``; None when empty."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def day(value: date | None, empty: str = "—") -> str:

@@ -49,8 +49,8 @@ from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
 from gisttracker.risk import mitoses_per_50hpf_from_5mm2, nih2008
 from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.common import SiteService
 from gisttracker.services.tumour import TumourService
-from gisttracker.session import Session
 from gisttracker.store.models import Record
 from gisttracker.store.models_course import (
     CourseEvent,
@@ -325,25 +325,10 @@ def _months(start: date, end: date) -> float:
 # --- the service ----------------------------------------------------------------------------
 
 
-class CourseService:
+class CourseService(SiteService):
     """Treatment, surgery, pathology and course events of one open site (audited)."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.tracker = session.tracker
-
     # ----- lookups ------------------------------------------------------------------------
-    def patient(self, key: str) -> Patient:
-        patient = Patient.get_or_none((Patient.uid == key) | (Patient.study_id == key))
-        if patient is None:
-            raise ServiceError(_("no patient {key!r}").format(key=key))
-        return patient
-
-    def study_of(self, patient: Patient) -> Study:
-        try:
-            return self.session.study(patient.study_key)
-        except KeyError as exc:
-            raise ServiceError(str(exc.args[0])) from None
 
     def drugs(self, patient_key: str) -> list[str]:
         """Drug names to offer: those of the protocol's arms first, then the usual ones."""

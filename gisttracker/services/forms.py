@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from gisttracker.forms import FormContext, FormSpec, Missing, Score, check_value, spec_for
@@ -38,7 +38,7 @@ from gisttracker.grading import ctcae
 from gisttracker.i18n import N_, _
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.services.base import ReasonRequired, ServiceError, Writer
-from gisttracker.session import Session
+from gisttracker.services.common import SiteService, as_date
 from gisttracker.store.models import Record
 from gisttracker.store.models_forms import AdverseEvent, Form, FormValue
 from gisttracker.store.models_patients import LabResult, Patient
@@ -230,14 +230,7 @@ def term_label(term: str) -> str:
     return _(ctcae.TERMS[term]) if term in ctcae.TERMS else term
 
 
-def _as_date(value: object) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+_as_date = as_date
 
 
 def _fk(record: Record, name: str) -> int | None:
@@ -263,12 +256,8 @@ def _load(text: str | None) -> object:
     return None if text is None else json.loads(text)
 
 
-class FormService:
+class FormService(SiteService):
     """Forms, labs and adverse events of one open site."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.tracker = session.tracker
 
     # ----- lookups ------------------------------------------------------------------------
     def _visit(self, visit_uid: str) -> tuple[Visit, Patient]:

@@ -36,7 +36,7 @@ from typing import Any, Final
 from gisttracker.i18n import N_, _
 from gisttracker.response import choi, recist
 from gisttracker.services.base import ServiceError, Writer
-from gisttracker.session import Session
+from gisttracker.services.common import SiteService
 from gisttracker.store.models import Record
 from gisttracker.store.models_course import CourseEvent, LesionMeasurement, TumourAssessment
 from gisttracker.store.models_patients import Patient
@@ -399,18 +399,8 @@ def _col(model: type[Record]) -> Any:
     return model._meta.primary_key
 
 
-class TumourService:
+class TumourService(SiteService):
     """Tumour assessments of one open site; every write audited."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.tracker = session.tracker
-
-    def patient(self, key: str) -> Patient:
-        patient = Patient.get_or_none((Patient.uid == key) | (Patient.study_id == key))
-        if patient is None:
-            raise ServiceError(_("no patient {key!r}").format(key=key))
-        return patient
 
     def primary_criterion(self, patient: Patient) -> str | None:
         study = self.session.studies.get(patient.study_key)

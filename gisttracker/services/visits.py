@@ -38,6 +38,7 @@ from gisttracker.i18n import _
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.common import SiteService, as_date
 from gisttracker.session import Session
 from gisttracker.store.models import Record
 from gisttracker.store.models_patients import Patient
@@ -71,15 +72,7 @@ def _study(session: Session, key: str) -> Study:
     return study
 
 
-def _as_date(value: object) -> date | None:
-    """Peewee returns DateField values as dates, raw SQL as ISO text."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+_as_date = as_date
 
 
 def _id(record: Record, field: str = "id") -> int:
@@ -382,23 +375,10 @@ def window_slack(studies: Iterable[Study]) -> relativedelta:
 # The service
 
 
-class VisitService:
+class VisitService(SiteService):
     """Schedules of one open site: reads for the window and CLI, audited writes."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.tracker = session.tracker
-
     # ----- lookups ------------------------------------------------------------------------
-    def patient(self, key: str) -> Patient:
-        """The patient with uid or study identifier ``key``; ServiceError if none."""
-        patient = Patient.get_or_none((Patient.uid == key) | (Patient.study_id == key))
-        if patient is None:
-            raise ServiceError(_("no patient {key!r}").format(key=key))
-        return patient
-
-    def study_of(self, patient: Patient) -> Study:
-        return _study(self.session, patient.study_key)
 
     def _visit(self, uid: str) -> tuple[Visit, Patient]:
         visit = Visit.get_or_none(Visit.uid == uid)

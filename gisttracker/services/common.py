@@ -1,0 +1,44 @@
+"""What every feature service shares: the session, patient look-up, stored dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from gisttracker.i18n import _
+from gisttracker.protocols import Study
+from gisttracker.services.base import ServiceError
+from gisttracker.session import Session
+from gisttracker.store.models_patients import Patient
+
+
+def as_date(value: object) -> date | None:
+    """A stored date as ``date`` (peewee gives dates, raw SQL ISO text); None when empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+class SiteService:
+    """Base of the feature services: one open site, its tracker, patients by key."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.tracker = session.tracker
+
+    def patient(self, key: str) -> Patient:
+        """The patient with uid or study identifier ``key``; ServiceError if none."""
+        patient = Patient.get_or_none((Patient.uid == key) | (Patient.study_id == key))
+        if patient is None:
+            raise ServiceError(_("no patient {key!r}").format(key=key))
+        return patient
+
+    def study_of(self, patient: Patient) -> Study:
+        """The patient's study protocol; ServiceError if this site no longer loads it."""
+        try:
+            return self.session.study(patient.study_key)
+        except KeyError as exc:
+            raise ServiceError(str(exc.args[0])) from None
