@@ -625,11 +625,12 @@ class LabsDialog(FormDialogBase):
 
     def __init__(self, session: Session, tasks: TaskManager, data: FormData, today: date,
                  labs: list[LabRow], baselines: dict[str, float | None],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None,
+                 analytes: list[lab_rules.Analyte] | None = None) -> None:
         super().__init__(session, tasks, data, spec_for("labs"), today, parent)
         self.labs = {row.analyte: row for row in labs}
         self.baselines = baselines
-        self.analytes = list(lab_rules.ANALYTES.values())
+        self.analytes = analytes or list(lab_rules.ANALYTES.values())
         self.sample_date = QLineEdit(self)
         self.sample_date.setPlaceholderText(_("YYYY-MM-DD"))
         first = next((r.sampled_on for r in labs if r.sampled_on), None)
@@ -714,7 +715,7 @@ class LabsDialog(FormDialogBase):
                 self.messages.pop(an.key, None)
                 return
             try:
-                graded = lab_rules.grade_lab(an.key, value, unit, lln=lln, uln=uln,
+                graded = lab_rules.grade_lab(an, value, unit, lln=lln, uln=uln,
                                              baseline=self.baselines.get(an.key))
             except ValueError as exc:
                 self._row_message(r, str(exc))
@@ -722,7 +723,10 @@ class LabsDialog(FormDialogBase):
             self.messages.pop(an.key, None)
             converted.setText(f"{graded.value:.4g} {graded.unit}")
             converted.setToolTip("")
-            if graded.grade is None:
+            if an.term is None:
+                grade_cell.setText(_("no CTCAE grade"))
+                grade_cell.setToolTip(_("an analyte this protocol adds; CTCAE does not grade it"))
+            elif graded.grade is None:
                 grade_cell.setText(_("undecided"))
                 grade_cell.setToolTip(_("give the reference range to grade this value"))
             else:
@@ -1215,8 +1219,9 @@ class VisitFormsTab(PatientTabPage):
             service = self.service()
             data = service.load(visit_uid, kind)
             if spec.editor == "labs":
+                analytes = service.analytes(visit_uid)
                 return data, (service.labs(visit_uid), {
-                    key: service.baseline(visit_uid, key) for key in lab_rules.ANALYTES})
+                    a.key: service.baseline(visit_uid, a.key) for a in analytes}, analytes)
             if spec.editor == "adverse_events":
                 return data, service.adverse_events(patient)
             return data, None
@@ -1229,8 +1234,9 @@ class VisitFormsTab(PatientTabPage):
         spec = spec_for(data.kind)
         dialog: FormDialogBase
         if spec.editor == "labs":
-            labs, baselines = extra
+            labs, baselines, analytes = extra
             dialog = LabsDialog(self.session, self.tasks, data, self.today(), labs, baselines,
+                                analytes=analytes,
                                 parent=self)
         elif spec.editor == "adverse_events":
             dialog = AdverseEventsDialog(self.session, self.tasks, data, self.today(), extra,

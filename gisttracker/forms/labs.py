@@ -7,6 +7,10 @@ Analytes are named by the protocol vocabulary's keys (``anc``, ``platelets``,
 the protocol vocabulary gives it (×10⁹/L, g/L, U/L, µmol/L). A value typed in another unit
 is converted only by the exact factors of :mod:`gisttracker.grading.units`; an unknown unit is
 refused, never guessed.
+
+A protocol may add analytes of its own (``[[labs]]`` in its file, e.g. albumin or LDH):
+they are recorded in their one unit with the site's reference range and have no CTCAE
+grade. :func:`analytes_for` lists the seven plus the study's own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from gisttracker.grading import ctcae, units
 from gisttracker.i18n import _
 from gisttracker.protocols.catalogue import LAB_FIELDS, SCREENING_FIELDS
+from gisttracker.protocols.model import Study
 
 # Protocol key → key in gisttracker.grading.units.LABS.
 _UNITS_KEY = {"anc": "neutrophils", "haemoglobin": "hemoglobin"}
@@ -29,7 +34,7 @@ class Analyte:
     label: str  # N_-marked
     canonical_unit: str
     units: tuple[str, ...]  # accepted units, canonical first
-    term: str  # CTCAE term key
+    term: str | None  # CTCAE term key; None for a protocol's own analyte (no grade)
 
     @property
     def units_key(self) -> str:
@@ -47,9 +52,16 @@ def _analyte(key: str) -> Analyte:
 ANALYTES: dict[str, Analyte] = {key: _analyte(key) for key in LAB_FIELDS}
 
 
-def analyte(key: str) -> Analyte:
+def analytes_for(study: Study | None) -> dict[str, Analyte]:
+    """The seven graded analytes, then the study's own (in its file's order)."""
+    extra = {} if study is None else {
+        lab.key: Analyte(lab.key, lab.label, lab.unit, (lab.unit,), None) for lab in study.labs}
+    return {**ANALYTES, **extra}
+
+
+def analyte(key: str, study: Study | None = None) -> Analyte:
     """The analyte ``key`` (a protocol key, or the grading module's spelling)."""
-    for a in ANALYTES.values():
+    for a in analytes_for(study).values():
         if key in (a.key, a.units_key):
             return a
     raise ValueError(_("unknown laboratory analyte {key!r}").format(key=key))
@@ -57,6 +69,11 @@ def analyte(key: str) -> Analyte:
 
 def normalize(an: Analyte, unit: str) -> str:
     """``unit`` in its canonical spelling; ValueError if it is not a unit of ``an``."""
+    if an.term is None:  # a protocol's own analyte: exactly its one unit
+        if unit.strip() != an.canonical_unit:
+            raise ValueError(_("{label} is recorded in {unit}").format(
+                label=_(an.label), unit=an.canonical_unit))
+        return an.canonical_unit
     try:
         spelled = units.normalize_unit(unit)
     except ValueError:
@@ -69,6 +86,9 @@ def normalize(an: Analyte, unit: str) -> str:
 
 def to_canonical(an: Analyte, value: float, unit: str) -> float:
     """``value`` in ``unit`` expressed in the analyte's canonical unit."""
+    if an.term is None:
+        normalize(an, unit)  # refuses any other unit
+        return float(value)
     return units.convert(an.units_key, value, normalize(an, unit), an.canonical_unit)
 
 
@@ -84,17 +104,20 @@ class LabGrade:
     suggests_adverse_event: bool
 
 
-def grade_lab(key: str, value: float, unit: str, *, lln: float | None = None,
-              uln: float | None = None, baseline: float | None = None) -> LabGrade:
+def grade_lab(key: str | Analyte, value: float, unit: str, *, lln: float | None = None,
+              uln: float | None = None, baseline: float | None = None,
+              study: Study | None = None) -> LabGrade:
     """Convert ``value`` (and the reference range, in the same ``unit``) to the canonical
     unit and grade it. ``baseline`` is already in the canonical unit (None: no baseline).
 
     Raises ValueError with a message for the user for an unknown unit, an implausible value
     (usually a wrong unit), or a reference range that is not a positive LLN ≤ ULN.
     """
-    an = analyte(key)
+    an = key if isinstance(key, Analyte) else analyte(key, study)
     spelled = normalize(an, unit)
-    problem = units.plausibility(an.units_key, value, spelled)
+    if value < 0:
+        raise ValueError(_("a laboratory value cannot be negative"))
+    problem = None if an.term is None else units.plausibility(an.units_key, value, spelled)
     if problem:
         raise ValueError(problem)
     if lln == 0:
@@ -107,5 +130,6 @@ def grade_lab(key: str, value: float, unit: str, *, lln: float | None = None,
     v = to_canonical(an, value, spelled)
     low = None if lln is None else to_canonical(an, lln, spelled)
     high = None if uln is None else to_canonical(an, uln, spelled)
-    grade = ctcae.grade(an.term, v, lln=low, uln=high, baseline=baseline)
+    grade = None if an.term is None else ctcae.grade(an.term, v, lln=low, uln=high,
+                                                     baseline=baseline)
     return LabGrade(v, an.canonical_unit, low, high, grade, ctcae.suggests_adverse_event(grade))

@@ -12,6 +12,7 @@ A site changes a protocol without touching code by placing its own copy of a fil
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from gisttracker.i18n import _
-from gisttracker.protocols.catalogue import ASSESSMENTS, SCREENING_FIELDS, STRATA
+from gisttracker.protocols.catalogue import ASSESSMENTS, LAB_FIELDS, SCREENING_FIELDS, STRATA
 from gisttracker.protocols.model import (
     Allocation,
     Anchor,
@@ -29,6 +30,7 @@ from gisttracker.protocols.model import (
     DurationGroup,
     Endpoint,
     Intervention,
+    LabAnalyteSpec,
     Period,
     Rule,
     Study,
@@ -457,6 +459,19 @@ def parse_study(text: str, file: str) -> Study:
         timing_rules.append(rule)
         t.done()
 
+    labs = []
+    for t in top.tables("labs", required=False):
+        key = t.text("key")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+            raise t.error("key", _("use lower-case letters, digits and _ (e.g. albumin)"))
+        if key in LAB_FIELDS:
+            raise t.error("key", _("{key!r} is already a laboratory value of every study").format(
+                key=key))
+        labs.append(LabAnalyteSpec(key=key, label=t.text("label"), unit=t.text("unit"),
+                                   assumption=t.string("assumption", required=False)))
+        t.done()
+    _unique(top, "labs", [lab.key for lab in labs], "key")
+
     allocation_table = top.table("allocation")
     assert allocation_table is not None
     allocation = _allocation(allocation_table, arm_codes)
@@ -481,6 +496,7 @@ def parse_study(text: str, file: str) -> Study:
         anchors=tuple(anchors), visits=tuple(visits), endpoints=tuple(endpoints),
         timing_rules=tuple(timing_rules),
         assumptions=top.strings("assumptions", required=False),
+        labs=tuple(labs),
         path=file,
     )
     top.done()

@@ -192,6 +192,18 @@ class DurationGroup:
 
 
 @dataclass(frozen=True)
+class LabAnalyteSpec:
+    """A laboratory value a protocol adds to the seven the application knows (ANC, platelets,
+    haemoglobin, ALT, AST, bilirubin, creatinine). Recorded in its one ``unit``, with the
+    site's reference range; it has no CTCAE grade."""
+
+    key: str
+    label: str
+    unit: str
+    assumption: str | None = None
+
+
+@dataclass(frozen=True)
 class Allocation:
     """How a patient's arm is decided."""
 
@@ -227,6 +239,7 @@ class Study:
     endpoints: tuple[Endpoint, ...]
     timing_rules: tuple[TimingRule, ...] = ()
     assumptions: tuple[str, ...] = field(default=())
+    labs: tuple[LabAnalyteSpec, ...] = ()
     path: str = ""
 
     def arm(self, code: str) -> Arm:

@@ -183,6 +183,8 @@ class LabRow:
         if not self.suggests_adverse_event or self.adverse_event_uid or self.grade is None:
             return None
         term = lab_rules.analyte(self.analyte).term
+        if term is None:  # a protocol's own analyte has no CTCAE term
+            return None
         return AdverseEventInput(term=term, grade=self.grade,
                                  onset=self.sampled_on or date.min, lab_result_uid=self.uid)
 
@@ -531,7 +533,7 @@ class FormService(SiteService):
     def _baseline(self, patient: Patient, analyte: str, exclude: int | None) -> float | None:
         """The patient's baseline of ``analyte`` in the protocol unit: the latest screening
         value, or else the first value recorded (not the row being graded itself)."""
-        an = lab_rules.analyte(analyte)
+        an = lab_rules.analyte(analyte, self.study_of(patient))
         keys = [an.key, an.units_key]
         query = LabResult.select().where(
             (LabResult.patient == _pk(patient)) & LabResult.analyte.in_(keys))
@@ -548,10 +550,11 @@ class FormService(SiteService):
 
     def _lab_row(self, patient: Patient, row: LabResult,
                  ae_by_lab: Mapping[int, str]) -> LabRow:
-        an = lab_rules.analyte(row.analyte)
+        study = self.study_of(patient)
+        an = lab_rules.analyte(row.analyte, study)
         baseline = self._baseline(patient, an.key, _pk(row))
         graded = lab_rules.grade_lab(an.key, row.value, row.unit, lln=row.lln, uln=row.uln,
-                                     baseline=baseline)
+                                     baseline=baseline, study=study)
         return LabRow(
             uid=row.uid, analyte=an.key, label=an.label, value=row.value, unit=row.unit,
             lln=row.lln, uln=row.uln, sampled_on=_as_date(row.sampled_on),
@@ -565,15 +568,21 @@ class FormService(SiteService):
         rows = list(LabResult.select().where(LabResult.visit_id == _pk(visit)))
         ae_by_lab = {_fk(a, "lab_result") or 0: a.uid for a in AdverseEvent.select().where(
             AdverseEvent.lab_result.in_([_pk(r) for r in rows]))} if rows else {}
-        order = list(lab_rules.ANALYTES)
-        rows.sort(key=lambda r: (order.index(lab_rules.analyte(r.analyte).key), _pk(r)))
+        study = self.study_of(patient)
+        order = list(lab_rules.analytes_for(study))
+        rows.sort(key=lambda r: (order.index(lab_rules.analyte(r.analyte, study).key), _pk(r)))
         return [self._lab_row(patient, r, ae_by_lab) for r in rows]
+
+    def analytes(self, visit_uid: str) -> list[lab_rules.Analyte]:
+        """The laboratory values this visit's protocol records: the seven, then its own."""
+        _visit, patient = self._visit(visit_uid)
+        return list(lab_rules.analytes_for(self.study_of(patient)).values())
 
     def baseline(self, visit_uid: str, analyte: str) -> float | None:
         """The baseline (protocol unit) a new value of ``analyte`` at this visit is graded
         against (for the window's live grade)."""
         visit, patient = self._visit(visit_uid)
-        an = lab_rules.analyte(analyte)
+        an = lab_rules.analyte(analyte, self.study_of(patient))
         here = LabResult.get_or_none((LabResult.visit_id == _pk(visit)) & (
             LabResult.analyte.in_([an.key, an.units_key])))
         return self._baseline(patient, an.key, None if here is None else _pk(here))
@@ -589,11 +598,12 @@ class FormService(SiteService):
         form is complete needs a ``reason``.
         """
         visit, patient = self._visit(visit_uid)
+        study = self.study_of(patient)
         try:
-            an = lab_rules.analyte(analyte)
+            an = lab_rules.analyte(analyte, study)
             spelled = lab_rules.normalize(an, unit)
             number = float(value)
-            lab_rules.grade_lab(an.key, number, spelled, lln=lln, uln=uln)
+            lab_rules.grade_lab(an.key, number, spelled, lln=lln, uln=uln, study=study)
         except (TypeError, ValueError) as exc:
             raise FormInputError({analyte: str(exc)}, str(exc)) from None
         if sampled_on is not None and sampled_on > today:

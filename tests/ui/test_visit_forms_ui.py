@@ -241,3 +241,28 @@ def test_lab_grade_is_live_and_grade_3_offers_an_adverse_event(
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: AdverseEvent.select().count() == 1)
     qtbot.waitUntil(lambda: dialog.table.item(row, 7).text() == "adverse event recorded")
+
+
+def test_a_protocols_own_lab_is_a_row_of_the_lab_form_without_a_grade(
+        qtbot: QtBot, session: Session, tasks: TaskManager) -> None:
+    import dataclasses
+
+    from gisttracker.protocols.model import LabAnalyteSpec
+    from gisttracker.store.models_patients import LabResult
+
+    session.studies["RECTAL-LE"] = dataclasses.replace(
+        session.studies["RECTAL-LE"], labs=(LabAnalyteSpec("albumin", "Albumin", "g/L"),))
+    visit = make_visit(session, make_patient(session), "baseline")
+    service = FormService(session)
+    dialog = LabsDialog(session, tasks, service.load(visit.uid, "labs"), TODAY, [],
+                        {"albumin": None}, analytes=service.analytes(visit.uid))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    row = [a.key for a in dialog.analytes].index("albumin")
+    assert dialog.table.item(row, 0).text() == "Albumin"
+    dialog.table.item(row, 1).setText("31")
+    assert dialog.grade_text("albumin") == "no CTCAE grade"
+    assert row not in dialog.ae_buttons
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.dirty)
+    assert LabResult.get(LabResult.analyte == "albumin").value == 31.0
