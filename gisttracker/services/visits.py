@@ -321,8 +321,8 @@ class WorklistQuery:
     def _where(self, reason: WorklistReason) -> tuple[str, list[str]]:
         # A set of the study's patients, probed from the index entries alone (patient_id is
         # in visit_planned), is faster than joining every candidate visit to its patient.
-        only = (" AND v.patient_id IN (SELECT id FROM patient WHERE study_key = ?)"
-                if self.study_key else "")
+        # One study: the study is the leading column of the visit_study_* indexes.
+        only = " AND v.study_key = ?" if self.study_key else ""
         extra = [self.study_key] if self.study_key else []
         today = self.today.isoformat()
         if reason == "overdue":
@@ -340,6 +340,8 @@ class WorklistQuery:
 
     def _from(self, reason: WorklistReason) -> str:
         index = "visit_done" if reason == "done_out_of_window" else "visit_planned"
+        if self.study_key:
+            index = index.replace("visit_", "visit_study_")
         return f"FROM visit v INDEXED BY {index} JOIN patient p ON p.id = v.patient_id"
 
     def rows(self, reason: WorklistReason, offset: int = 0,
@@ -651,12 +653,11 @@ class VisitService(SiteService):
         """Visits per day of a month: open visits by target date, done visits by done date."""
         first = date(year, month, 1)
         last = date(year + (month == 12), month % 12 + 1, 1)
-        join = " JOIN patient p ON p.id = v.patient_id" if study_key else ""
-        only = " AND p.study_key = ?" if study_key else ""
+        only = " AND v.study_key = ?" if study_key else ""
         extra = [study_key] if study_key else []
         counts: dict[date, list[int]] = {}
         for column, state, slot in (("planned_on", "planned", 0), ("done_on", "done", 1)):
-            sql = (f"SELECT v.{column}, count(*) FROM visit v{join} WHERE v.state = ? "
+            sql = (f"SELECT v.{column}, count(*) FROM visit v WHERE v.state = ? "
                    f"AND v.{column} >= ? AND v.{column} < ?{only} GROUP BY v.{column}")
             for day, n in _fetch(self.session, sql, [state, first.isoformat(),
                                                      last.isoformat(), *extra]):

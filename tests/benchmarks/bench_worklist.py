@@ -169,6 +169,26 @@ def ui_time(session: Session) -> float:
     return statistics.median(times)
 
 
+def _add_study_column(path: Path) -> None:
+    """Bring a cache built before visits carried their study up to today's schema 3."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    columns = {row[1] for row in con.execute("PRAGMA table_info(visit)")}
+    if "study_key" not in columns:
+        print("adding visit.study_key to the cached database …")
+        from gisttracker.store.migrations import m0003_visits
+
+        con.execute("ALTER TABLE visit ADD COLUMN study_key TEXT")
+        con.execute("UPDATE visit SET study_key = "
+                    "(SELECT study_key FROM patient WHERE patient.id = visit.patient_id)")
+        for statement in m0003_visits.STATEMENTS:
+            if "visit_study" in statement:
+                con.execute(statement)
+        con.commit()
+    con.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
@@ -176,6 +196,7 @@ def main() -> None:
     if args.rebuild or not CACHE.exists():
         print(f"building {CACHE} …")
         build(CACHE)
+    _add_study_column(CACHE)
     session = open_session(CACHE, user="bench")
     db = session.db
     visits = db.execute_sql("SELECT count(*) FROM visit").fetchone()[0]

@@ -109,3 +109,13 @@ def test_every_model_matches_the_migrated_schema(tmp_path: Path) -> None:
         fields = {f.column_name for f in model._meta.sorted_fields}
         assert fields <= columns, (model.__name__, fields - columns)
     db.close()
+
+
+def test_visits_carry_their_patients_study_whoever_inserts_them(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "site.db")
+    db.execute_sql(
+        "INSERT INTO patient (uid, study_key, study_id, site_code, seq, created_on) "
+        "VALUES ('p1', 'NCT04933669', 'ZJU-0001', 'ZJU', 1, '2026-01-01')")
+    db.execute_sql("INSERT INTO visit (uid, patient_id, name) VALUES ('v1', 1, 'Baseline')")
+    assert db.execute_sql("SELECT study_key FROM visit").fetchone() == ("NCT04933669",)
+    db.close()

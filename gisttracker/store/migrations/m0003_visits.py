@@ -30,8 +30,20 @@ STATEMENTS = [
         done_on TEXT,
         reason TEXT,
         unscheduled INTEGER NOT NULL DEFAULT 0,
+        study_key TEXT,
         UNIQUE (patient_id, visit_key)
     )""",
+    # The patient's study, copied onto each visit so that one study's worklist is an index
+    # range too (a patient never changes study). Filled by the database itself, so no writer
+    # can leave it out; it is derived data, like an index, and not audited.
+    """CREATE TRIGGER visit_study_key AFTER INSERT ON visit WHEN NEW.study_key IS NULL
+       BEGIN
+         UPDATE visit SET study_key = (SELECT study_key FROM patient WHERE id = NEW.patient_id)
+         WHERE id = NEW.id;
+       END""",
+    "CREATE INDEX visit_study_planned ON visit (study_key, state, planned_on, window_start, "
+    "window_end, patient_id)",
+    "CREATE INDEX visit_study_done ON visit (study_key, state, done_on)",
     "CREATE INDEX visit_window ON visit (state, window_start, window_end)",
     "CREATE INDEX visit_window_end ON visit (state, window_end)",
     "CREATE INDEX visit_patient ON visit (patient_id, seq)",
