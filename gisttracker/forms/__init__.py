@@ -7,16 +7,18 @@ the answers and the window (``ui/visit_forms.py``) builds its editors from the s
 
 Built in: ``qlq_c30``, ``qlq_cr29``, ``lars`` (:mod:`.questionnaires`), ``physical_exam``,
 ``consent``, ``eligibility``, ``medical_history``, ``endoscopy``, ``mutation``, ``labs``,
-``adverse_events`` (:mod:`.clinical`), and *placeholder* specs (a notes field only) for
-``imaging``, ``treatment``, ``surgery``, ``pathology`` and ``survival``.
+``adverse_events`` (:mod:`.clinical`), and the visit's record of ``imaging``,
+``treatment``, ``surgery``, ``pathology`` and ``survival`` (what was done at the visit; the
+measurements, doses, operations and events themselves are entered in the patient's tumour
+and course tabs, which the responses and endpoints are computed from).
 
 How to add or replace a form kind (e.g. the tumour-measurement form for ``imaging``):
 
 1. Write a module in this package, say ``gisttracker/forms/imaging.py``, that builds a
    :class:`FormSpec` (items with key, ``N_``-marked label, type ``int``/``float``/
    ``choice``/``date``/``text``/``bool``, ``minimum``/``maximum``, ``choices``, ``required``,
-   ``applies``) and calls :func:`register` on it. A placeholder is replaced without ceremony;
-   replacing a real spec needs ``replace=True``.
+   ``applies``) and calls :func:`register` on it; replacing a built-in spec needs
+   ``replace=True``.
 2. Append the module's name to :data:`_BUILTIN_MODULES` below (one-line edit).
 3. For a form whose data live in their own tables (like ``labs``), set ``editor`` and
    keep ``items`` for the questions stored as form values; the state (not started, in

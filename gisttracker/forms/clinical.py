@@ -1,6 +1,6 @@
 """Simple clinical forms (physical examination, consent, eligibility, history, endoscopy,
-mutation), the laboratory and adverse-event forms, and placeholders for the kinds another
-feature fills in (imaging, treatment, surgery, pathology, survival)."""
+mutation), the laboratory and adverse-event forms, and the visit's record of imaging,
+treatment, surgery, pathology and survival, whose details live in the patient's own tabs."""
 
 from __future__ import annotations
 
@@ -122,9 +122,67 @@ register(FormSpec(
     items=(_bool("any_new", N_("Any new or worsened adverse event since the last visit")),),
 ))
 
-# Placeholders: replaced by the tumour, treatment, surgery and survival forms.
-for _kind in ("imaging", "treatment", "surgery", "pathology", "survival"):
-    register(FormSpec(
-        kind=_kind, title=ASSESSMENTS[_kind], placeholder=True,
-        items=(Item("notes", N_("Notes"), "text", required=False),),
-    ))
+# The visit's record of work whose details live in the patient's own tabs: the form says what
+# was done at this visit and confirms the details were entered where the endpoints read them.
+register(FormSpec(
+    kind="imaging", title=ASSESSMENTS["imaging"],
+    note=N_("Lesion measurements are entered on the patient's Tumour assessments tab."),
+    items=(
+        Item("performed_on", N_("Date of imaging"), "date"),
+        Item("modality", N_("Modality"), "choice",
+             choices=choices((("CT", "CT"), ("MRI", "MRI"), ("PET-CT", "PET-CT")))),
+        _bool("measured", N_("Lesions measured on the Tumour assessments tab")),
+        Item("notes", N_("Notes"), "text", required=False),
+    ),
+))
+
+register(FormSpec(
+    kind="treatment", title=ASSESSMENTS["treatment"],
+    note=N_("Dose changes and interruptions are entered on the Treatment & course tab."),
+    items=(
+        _bool("on_drug", N_("Taking the study drug since the last visit")),
+        Item("dose_mg_per_day", N_("Current daily dose"), "float", minimum=0, maximum=2000,
+             unit="mg/day", required=False),
+        Item("adherence", N_("Doses missed since the last visit"), "choice",
+             choices=choices((("none", N_("none")), ("under_10", N_("fewer than 10 %")),
+                              ("over_10", N_("10 % or more"))))),
+        _bool("changes_entered", N_("Any dose change or interruption entered on the "
+                                    "Treatment & course tab")),
+    ),
+))
+
+register(FormSpec(
+    kind="surgery", title=ASSESSMENTS["surgery"],
+    note=N_("The operation (procedure, margin, stoma) is entered on the Treatment & course "
+            "tab; entering it there sets the surgery date the schedule counts from."),
+    items=(
+        Item("performed_on", N_("Date of operation"), "date"),
+        _bool("entered", N_("Operation entered on the Treatment & course tab")),
+        Item("complications", N_("Early complications"), "text", required=False),
+    ),
+))
+
+register(FormSpec(
+    kind="pathology", title=ASSESSMENTS["pathology"],
+    note=N_("Size, mitoses, mutation and response grade are entered on the Treatment & course "
+            "tab, where the NIH-2008 risk is computed."),
+    items=(
+        _bool("report_received", N_("Pathology report received")),
+        Item("reported_on", N_("Date of report"), "date", required=False),
+        _bool("entered", N_("Report entered on the Treatment & course tab"), required=False),
+    ),
+))
+
+register(FormSpec(
+    kind="survival", title=ASSESSMENTS["survival"],
+    note=N_("Progression, recurrence and death are entered on the Treatment & course tab."),
+    items=(
+        Item("last_contact", N_("Date of last contact"), "date"),
+        Item("status", N_("Status"), "choice", choices=choices((
+            ("alive_no_disease", N_("alive, no evidence of disease")),
+            ("alive_disease", N_("alive with disease")),
+            ("dead", N_("dead")), ("unknown", N_("unknown / not reached"))))),
+        _bool("events_entered", N_("Any new progression, recurrence or death entered on the "
+                                   "Treatment & course tab")),
+    ),
+))

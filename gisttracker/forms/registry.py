@@ -109,8 +109,7 @@ class FormSpec:
     ``labs`` (the laboratory table) or ``adverse_events`` (the AE list). ``questionnaire``
     forms are entered by typing the digit of each answer. ``scorer`` computes the scores from
     the answers; ``cross_check`` returns messages by item key for rules across items (e.g.
-    diastolic below systolic pressure). A ``placeholder`` spec only records notes, until a
-    feature registers the real form for that kind.
+    diastolic below systolic pressure).
     """
 
     kind: str
@@ -120,7 +119,6 @@ class FormSpec:
     questionnaire: bool = False
     scorer: Scorer | None = None
     cross_check: CrossCheck | None = None
-    placeholder: bool = False
     note: str | None = None  # N_-marked text shown above the items
 
     def item(self, key: str) -> Item:
@@ -145,9 +143,9 @@ _REGISTRY: dict[str, FormSpec] = {}
 
 def register(spec: FormSpec, *, replace: bool = False) -> FormSpec:
     """Add ``spec`` to the registry. A kind registered twice is an error unless ``replace``
-    is given (a feature replacing a placeholder form)."""
+    is given."""
     existing = _REGISTRY.get(spec.kind)
-    if existing is not None and not (replace or existing.placeholder):
+    if existing is not None and not replace:
         raise ValueError(f"form kind {spec.kind!r} is already registered")
     keys = [i.key for i in spec.items]
     if len(keys) != len(set(keys)):

@@ -157,8 +157,10 @@ def test_visit_is_done_when_every_planned_form_is_complete_or_not_done(
         session: Session, service: FormService) -> None:
     patient = make_patient(session)
     visit = make_visit(session, patient, "surgery")  # surgery, pathology, AEs, treatment
-    service.save_answers(visit.uid, "surgery", {"notes": "TAMIS"})
+    service.save_answers(visit.uid, "surgery", {"performed_on": TODAY, "entered": True,
+                                                "complications": "none (TAMIS)"})
     service.complete(visit.uid, "surgery", today=TODAY)
+    service.save_answers(visit.uid, "pathology", {"report_received": False})
     service.complete(visit.uid, "pathology", today=TODAY)
     service.save_answers(visit.uid, "adverse_events", {"any_new": False})
     service.complete(visit.uid, "adverse_events", today=TODAY)
