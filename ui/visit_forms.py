@@ -439,7 +439,9 @@ class FormEditorDialog(FormDialogBase):
 
     # ----- building -----------------------------------------------------------------------
     def _build_row(self, item: Item, host: QWidget) -> _Row:
-        label = QLabel(_(item.label) + (f" ({item.unit})" if item.unit else ""), host)
+        # A label with a buddy reads "&" as a mnemonic; "&&" shows the character itself.
+        text = _(item.label).replace("&", "&&") + (f" ({item.unit})" if item.unit else "")
+        label = QLabel(text, host)
         answer = QLabel(host)
         answer.setStyleSheet(MUTED_STYLE)
         answer.setMinimumWidth(120)
