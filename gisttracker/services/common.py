@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError
 from gisttracker.session import Session
+from gisttracker.store.models import Record
 from gisttracker.store.models_patients import Patient
 
 
@@ -20,6 +22,22 @@ def as_date(value: object) -> date | None:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+def fk_id(record: Record, name: str) -> int | None:
+    """The id a foreign key of ``record`` holds, without loading the referenced row."""
+    value = record.__data__.get(name)
+    return None if value is None else int(value)
+
+
+def pk(record: Record) -> int:
+    """The local integer key of ``record``."""
+    return int(record.__data__["id"])
+
+
+def id_column(model: type[Record]) -> Any:
+    """The ``id`` column of ``model`` (for ``IN`` queries and ordering)."""
+    return model._meta.primary_key
 
 
 class SiteService:

@@ -50,6 +50,9 @@ from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
 from gisttracker.risk import mitoses_per_50hpf_from_5mm2, nih2008
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import SiteService
+from gisttracker.services.common import fk_id as _fk
+from gisttracker.services.common import id_column as _col
+from gisttracker.services.common import pk as _pk
 from gisttracker.services.tumour import TumourService
 from gisttracker.store.models import Record
 from gisttracker.store.models_course import (
@@ -259,19 +262,6 @@ def _as_date(value: object) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
-
-
-def _pk(record: Record) -> int:
-    return int(record.__data__["id"])
-
-
-def _fk(record: Record, name: str) -> int | None:
-    value = record.__data__.get(name)
-    return None if value is None else int(value)
-
-
-def _col(model: type[Record]) -> Any:
-    return model._meta.primary_key
 
 
 def _text(value: str | None) -> str | None:

@@ -39,7 +39,9 @@ from gisttracker.i18n import N_, _
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.services.base import ReasonRequired, ServiceError, Writer
 from gisttracker.services.common import SiteService, as_date
-from gisttracker.store.models import Record
+from gisttracker.services.common import fk_id as _fk
+from gisttracker.services.common import id_column as _col
+from gisttracker.services.common import pk as _pk
 from gisttracker.store.models_forms import AdverseEvent, Form, FormValue
 from gisttracker.store.models_patients import LabResult, Patient
 from gisttracker.store.models_visits import Visit
@@ -235,19 +237,6 @@ def term_label(term: str) -> str:
 _as_date = as_date
 
 
-def _fk(record: Record, name: str) -> int | None:
-    value = record.__data__.get(name)
-    return None if value is None else int(value)
-
-
-def _pk(record: Record) -> int:
-    """The local integer key of ``record``."""
-    return int(record.__data__["id"])
-
-
-def _col(model: type[Record]) -> Any:
-    """The ``id`` column of ``model`` (for ``IN`` queries and ordering)."""
-    return model._meta.primary_key
 
 
 def _dump(value: object) -> str | None:

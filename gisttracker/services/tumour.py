@@ -37,7 +37,9 @@ from gisttracker.i18n import N_, _
 from gisttracker.response import choi, recist
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import SiteService
-from gisttracker.store.models import Record
+from gisttracker.services.common import fk_id as _fk
+from gisttracker.services.common import id_column as _col
+from gisttracker.services.common import pk as _pk
 from gisttracker.store.models_course import CourseEvent, LesionMeasurement, TumourAssessment
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import Visit
@@ -384,19 +386,6 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _fk(record: Record, name: str) -> int | None:
-    value = record.__data__.get(name)
-    return None if value is None else int(value)
-
-
-def _pk(record: Record) -> int:
-    """The local integer key of ``record``."""
-    return int(record.__data__["id"])
-
-
-def _col(model: type[Record]) -> Any:
-    """The ``id`` column of ``model`` (for ``IN`` queries and ordering)."""
-    return model._meta.primary_key
 
 
 class TumourService(SiteService):
