@@ -248,6 +248,24 @@ class FormDialogBase(QDialog):
     def save_changes(self, then: Callable[[], object] | None = None) -> None:
         raise NotImplementedError
 
+    def nothing_to_save(self, then: Callable[[], object] | None) -> None:
+        """Saving found no change: the form is clean; carry on with ``then``."""
+        self.dirty = False
+        self.show_state()
+        if then is not None:
+            then()
+
+    def reason_for_change(self) -> tuple[bool, str | None]:
+        """(go on?, reason): a completed or not-done form changes only with a reason."""
+        if not self.data.locked:
+            return True, None
+        reason = self.ask_reason()
+        if reason is None:
+            self.set_status(_("Not saved: a reason is needed to change a completed form."),
+                            error=True)
+            return False, None
+        return True, reason
+
     def mark_complete(self) -> None:
         def complete() -> None:
             reason = None
@@ -592,18 +610,11 @@ class FormEditorDialog(FormDialogBase):
     def save_changes(self, then: Callable[[], object] | None = None) -> None:
         changes = self.changes()
         if not changes:
-            self.dirty = False
-            self.show_state()
-            if then is not None:
-                then()
+            self.nothing_to_save(then)
             return
-        reason = None
-        if self.data.locked:
-            reason = self.ask_reason()
-            if reason is None:
-                self.set_status(_("Not saved: a reason is needed to change a completed form."),
-                                error=True)
-                return
+        proceed, reason = self.reason_for_change()
+        if not proceed:
+            return
         visit, kind = self.data.visit_uid, self.data.kind
 
         def saved(data: FormData) -> None:
@@ -801,16 +812,11 @@ class LabsDialog(FormDialogBase):
                 continue
             entries.append((an.key, value, unit, lln, uln))
         if not entries:
-            self.dirty = False
-            self.show_state()
-            if then is not None:
-                then()
+            self.nothing_to_save(then)
             return
-        reason = None
-        if self.data.locked:
-            reason = self.ask_reason()
-            if reason is None:
-                return
+        proceed, reason = self.reason_for_change()
+        if not proceed:
+            return
         visit = self.data.visit_uid
         today = self.today
 

@@ -50,6 +50,7 @@ from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
 from gisttracker.risk import mitoses_per_50hpf_from_5mm2, nih2008
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import SiteService
+from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
@@ -258,10 +259,6 @@ class EndpointResult:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _as_date(value: object) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _text(value: str | None) -> str | None:

@@ -37,6 +37,7 @@ from gisttracker.i18n import N_, _
 from gisttracker.response import choi, recist
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import SiteService
+from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
@@ -375,10 +376,6 @@ def death_date(patient: Patient) -> date | None:
     return _as_date(row.occurred_on) if row else None
 
 
-def _as_date(value: object) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _float(value: float | None) -> float | None:
