@@ -1,0 +1,73 @@
+"""What every part of the course service stands on: look-ups of deaths, surgeries and
+drugs, date checks, and anchor dates moved through the visits service.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from gisttracker.i18n import _
+from gisttracker.services.common import SiteService
+from gisttracker.services.common import as_date as _as_date
+from gisttracker.services.common import id_column as _col
+from gisttracker.services.course.values import DEFAULT_DRUGS
+from gisttracker.store.models_course import (
+    CourseEvent,
+    Surgery,
+)
+from gisttracker.store.models_patients import Patient
+
+
+class CourseServiceBase(SiteService):
+    """Look-ups and checks the treatment, surgery, pathology and event parts share."""
+
+
+    def drugs(self, patient_key: str) -> list[str]:
+        """Drug names to offer: those of the protocol's arms first, then the usual ones."""
+        study = self.study_of(self.patient(patient_key))
+        names: list[str] = []
+        for arm in study.arms:
+            for intervention in arm.interventions:
+                if intervention.type == "drug":
+                    names.append(intervention.name.split(" (")[0].split()[0].lower())
+            names.extend(option.drug.lower() for option in arm.options)
+        return list(dict.fromkeys([*names, *DEFAULT_DRUGS]))
+
+    def _death(self, patient: Patient, *, exclude: str | None = None) -> date | None:
+        query = CourseEvent.select().where((CourseEvent.patient == patient)
+                                           & (CourseEvent.kind == "death"))
+        dates = [_as_date(e.occurred_on) for e in query if e.uid != exclude]
+        return min((d for d in dates if d), default=None)
+
+    def _surgeries(self, patient: Patient) -> list[Surgery]:
+        return list(Surgery.select().where(Surgery.patient == patient)
+                    .order_by(Surgery.performed_on, _col(Surgery)))
+
+    def index_surgery_date(self, patient_key: str) -> date | None:
+        """The date of the first surgery (the index operation), or None."""
+        rows = self._surgeries(self.patient(patient_key))
+        return _as_date(rows[0].performed_on) if rows else None
+
+    def _check_date(self, errors: dict[str, str], name: str, on: date | None, *,
+                    patient: Patient, today: date, exclude_death: str | None = None) -> None:
+        if on is None:
+            return
+        if on > today:
+            errors.setdefault(name, _("{date} is in the future (today is {today})").format(
+                date=on.isoformat(), today=today.isoformat()))
+        died = self._death(patient, exclude=exclude_death)
+        if died is not None and on > died:
+            errors.setdefault(name, _("{date} is after the recorded death ({death})").format(
+                date=on.isoformat(), death=died.isoformat()))
+
+    def _set_anchor(self, patient: Patient, key: str, on: date | None,
+                    reason: str | None) -> None:
+        """Set an entered anchor the protocol declares (inside the caller's transaction)."""
+        study = self.study_of(patient)
+        if on is None or not any(a.key == key and a.source == "entered" for a in study.anchors):
+            return
+        from gisttracker.services.visits import VisitService
+
+        VisitService(self.session).set_anchor(
+            patient.uid, key, on, reason=reason or _("{anchor} recorded").format(anchor=key))
+
