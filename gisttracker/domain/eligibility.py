@@ -33,6 +33,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final, Literal
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _
 from gisttracker.protocols.catalogue import NIH_RISKS, SCREENING_FIELDS, ScreeningField
 from gisttracker.protocols.model import Criterion, Rule, Study
@@ -73,7 +74,7 @@ FactValue = bool | int | float | str | LabValue
 NihRiskFunction = Callable[..., object]
 
 
-class FactError(ValueError):
+class FactError(UserError, ValueError):
     """A screening fact that cannot be right; ``field`` names it so the form can point at it."""
 
     def __init__(self, field: str, message: str) -> None:

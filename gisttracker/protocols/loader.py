@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import _
 from gisttracker.protocols.catalogue import ASSESSMENTS, LAB_FIELDS, SCREENING_FIELDS, STRATA
 from gisttracker.protocols.model import (
@@ -44,7 +45,7 @@ SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "seeds"
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 
-class ProtocolError(Exception):
+class ProtocolError(UserError):
     """A protocol file cannot be used. ``file`` and ``key`` say where."""
 
     def __init__(self, file: str, key: str, message: str) -> None:

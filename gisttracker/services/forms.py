@@ -38,7 +38,7 @@ from gisttracker.grading import ctcae
 from gisttracker.i18n import N_, _
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.services.base import ReasonRequired, ServiceError, Writer
-from gisttracker.services.common import SiteService, as_date
+from gisttracker.services.common import SiteService, as_date, find_patient
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
@@ -258,10 +258,7 @@ class FormService(SiteService):
         return visit, Patient.get_by_id(_fk(visit, "patient"))
 
     def _patient(self, key: str) -> Patient:
-        patient = Patient.get_or_none((Patient.uid == key) | (Patient.study_id == key))
-        if patient is None:
-            raise ServiceError(_("no patient {key!r}").format(key=key))
-        return patient
+        return find_patient(key)
 
     def planned_kinds(self, visit: Visit, patient: Patient) -> tuple[str, ...]:
         """The assessments the protocol plans for ``visit`` (none for unscheduled visits)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import peewee
 from platformdirs import user_data_dir
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import _
 
 APP_NAME = "gisttracker"
@@ -26,7 +27,7 @@ ENV_VAR = "GISTTRACKER_DB"
 database = peewee.DatabaseProxy()
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """The database cannot be used (an environment problem, not a bug). Message is for users."""
 
 

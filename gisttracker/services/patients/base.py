@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError
+from gisttracker.services.common import find_patient
 from gisttracker.session import Session
 from gisttracker.store.models_patients import (
     Patient,
@@ -32,10 +32,7 @@ class PatientServiceBase:
 
     def get(self, ref: str) -> Patient:
         """The patient with uid or study identifier ``ref``; ServiceError if none."""
-        patient = Patient.get_or_none((Patient.uid == ref) | (Patient.study_id == ref.upper()))
-        if patient is None:
-            raise ServiceError(_("no patient {ref}").format(ref=ref))
-        return patient
+        return find_patient(ref)
 
     def identity(self, ref: str) -> PatientIdentity | None:
         return PatientIdentity.get_or_none(PatientIdentity.patient == self.get(ref))
