@@ -10,7 +10,9 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from gisttracker.logs import setup_logging
 from gisttracker.store.db import resolve_path
+from ui.errors import install_excepthook
 from ui.main_window import MainWindow
 from ui.tasks import TaskManager
 
@@ -32,6 +34,8 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
     app.setApplicationName("GIST Study Tracker")
     app.setOrganizationName("gisttracker")
     app.setWindowIcon(QIcon(str(ICON)))
+    setup_logging()
+    install_excepthook()
     tasks = TaskManager()
     window = MainWindow(app_settings(), tasks)
     path: Path = resolve_path(db)

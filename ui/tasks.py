@@ -48,7 +48,11 @@ class TaskManager(QObject):
         elif on_error is not None:
             on_error(error)
         else:
-            raise error
+            # Nobody handles it here: an expected error is shown, a bug is reported.
+            from ui.errors import show_error
+
+            show_error(None, error, context=getattr(fn_name := on_done, "__qualname__",
+                                                    str(fn_name)))
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
