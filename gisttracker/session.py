@@ -16,7 +16,9 @@ import peewee
 from gisttracker.i18n import _
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
+from gisttracker.services.audit import AuditReport, check_at_open
 from gisttracker.services.base import Tracker
+from gisttracker.services.policy import Actor
 from gisttracker.store.db import open_database
 
 
@@ -32,6 +34,15 @@ class Session:
     tracker: Tracker
     studies: dict[str, Study]
     protocol_errors: tuple[ProtocolError, ...]
+    # The quick check of the audit trail made at open (chain since the last checkpoint and
+    # the user's witness); `gisttracker audit verify` makes the full one.
+    audit: AuditReport | None = None
+
+    def has_accounts(self) -> bool:
+        """True once the site has an account: from then on people sign in."""
+        from gisttracker.store.models_accounts import Account
+
+        return bool(Account.select().exists())
 
     def study(self, key: str) -> Study:
         """The study with ``key``; :class:`KeyError` with a user message if unknown."""
@@ -50,12 +61,21 @@ def load_protocols(db_path: Path) -> LoadResult:
     return load_studies(SEEDS_DIR, site_protocol_dir(db_path))
 
 
-def open_session(path: Path, *, user: str | None = None,
-                 clock: Callable[[], datetime] | None = None) -> Session:
-    """Open the database at ``path`` (created and migrated if needed) and load the studies."""
+def open_session(path: Path, *, user: str | Actor | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 check_audit: bool = True) -> Session:
+    """Open the database at ``path`` (created and migrated if needed) and load the studies.
+
+    ``user``: who acts. The command line and the window pass nobody and sign a person in
+    afterwards (:class:`gisttracker.services.accounts.AccountService`). A plain name is a
+    *trusted* actor for Python code that already holds the file (tests, scripts); see
+    :mod:`gisttracker.services.policy`. With ``check_audit`` the audit chain is checked
+    quickly (:func:`gisttracker.services.audit.check_at_open`); the result is ``audit``.
+    """
     db = open_database(path)
     protocols = load_protocols(path)
     tracker = Tracker(db, user=user, clock=clock)
+    audit = check_at_open(db, path) if check_audit else None
     return Session(path=path, db=db, tracker=tracker,
                    studies={s.key: s for s in protocols.studies},
-                   protocol_errors=protocols.errors)
+                   protocol_errors=protocols.errors, audit=audit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -26,7 +27,8 @@ def app_settings() -> QSettings:
                      "gisttracker", "gisttracker")
 
 
-def run(db: str | None = None, startup_check: bool = False) -> int:
+def run(db: str | None = None, startup_check: bool = False,
+        args: argparse.Namespace | None = None) -> int:
     """Open the window on the resolved database; with ``startup_check`` time it and exit."""
     started = time.perf_counter()
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -21,7 +21,8 @@ from gisttracker.services.base import ServiceError
 from gisttracker.store.db import StoreError
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report"]
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "users",
+            "audit", "queries", "allocation"]
 
 
 class CliError(Exception):
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--startup-check", action="store_true", help=_(
         "open the database and the main window, print the seconds until the first screen "
         "has its data, and exit"))
+    importlib.import_module("gisttracker.cli.auth").add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"gisttracker.cli.{name}").register(sub)
@@ -85,7 +87,7 @@ def _window(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     # The front end is loaded only when a window is asked for; the core never needs it.
     app = importlib.import_module("ui.app")
-    return int(app.run(db=args.db, startup_check=args.startup_check))
+    return int(app.run(db=args.db, startup_check=args.startup_check, args=args))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,26 @@ from gisttracker.session import Session, open_session
 from gisttracker.store.db import resolve_path
 
 
-def session(args: argparse.Namespace) -> Session:
-    """The session for ``--db`` (or the environment / default path)."""
-    return open_session(resolve_path(getattr(args, "db", None)))
+def session(args: argparse.Namespace, *, sign_in: bool = True) -> Session:
+    """The session for ``--db`` (or the environment / default path), signed in as
+    ``--user`` (see :mod:`gisttracker.cli.auth`) once the site has accounts.
+
+    A quick check of the audit trail runs at open; if it finds a problem, a warning line
+    goes to stderr (the command still runs: ``gisttracker audit verify`` says more).
+    """
+    from gisttracker.cli import auth
+
+    s = open_session(resolve_path(getattr(args, "db", None)))
+    try:
+        if s.audit is not None and not s.audit.ok:
+            print(_("gisttracker: warning: {problem}").format(problem=s.audit.summary()),
+                  file=sys.stderr)
+        if sign_in:
+            auth.sign_in(s, args)
+    except BaseException:
+        s.close()
+        raise
+    return s
 
 
 def study(session: Session, key: str) -> Study:

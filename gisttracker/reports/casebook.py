@@ -26,11 +26,12 @@ from gisttracker.i18n import _
 from gisttracker.reports.base import Report, ReportContext
 from gisttracker.reports.common import as_date, day, find_patient, identifiers_of
 from gisttracker.response import recist
+from gisttracker.services.audit import expand, patient_entries
 from gisttracker.services.forms import STATE_LABELS, FormService
 from gisttracker.services.patients import STATUS_LABELS
 from gisttracker.services.visits import VisitService, status_text
 from gisttracker.session import Session
-from gisttracker.store.models import AuditLog, Record
+from gisttracker.store.models import Record
 from gisttracker.store.models_course import (
     CourseEvent,
     LesionMeasurement,
@@ -203,16 +204,17 @@ def _tumour(patient_id: int) -> tuple[Rows, str | None]:
     return tuple(rows), best
 
 
-def _audit(patient_uid: str, include_identifiers: bool) -> Rows:
+def _audit(session: Session, patient_uid: str, include_identifiers: bool) -> Rows:
     rows = []
-    query = AuditLog.select().where(AuditLog.patient_uid == patient_uid)
-    for a in query.order_by(AuditLog._meta.primary_key):
-        old, new = a.old_value or "", a.new_value or ""
-        if a.table_name == IDENTITY_TABLE and not include_identifiers:
-            old = "•••" if old else ""
-            new = "•••" if new else ""
-        rows.append((a.at[:16].replace("T", " "), a.user, a.action,
-                     f"{a.table_name} {a.field}", old, new, a.reason or ""))
+    for a in patient_entries(session.db, patient_uid=patient_uid):
+        # An insert is one entry holding every value (schema 6): one line per field here.
+        for name, old_value, new_value in expand(a):
+            old, new = old_value or "", new_value or ""
+            if a.table == IDENTITY_TABLE and not include_identifiers:
+                old = "•••" if old else ""
+                new = "•••" if new else ""
+            rows.append((a.at[:16].replace("T", " "), a.user, a.action,
+                         f"{a.table} {name}", old, new, a.reason or ""))
     return tuple(rows)
 
 
@@ -296,7 +298,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
         screenings=screenings, visits=tuple(blocks), quiet_visits=tuple(quiet),
         adverse_events=tuple(ae_rows.values()), tumour=tumour, best_response=best,
         treatment=treatment, surgery=tuple(surgery_rows), course=course,
-        audit=_audit(patient.uid, include_identifiers))
+        audit=_audit(session, patient.uid, include_identifiers))
 
 
 class CasebookReport(Report):

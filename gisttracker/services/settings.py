@@ -28,6 +28,14 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("site_name", N_("Site name"), ""),
         SettingSpec("paper", N_("Paper size"), "a4", allowed=("a4", "letter")),
         SettingSpec("language", N_("Language"), "en", allowed=("en", "zh_CN")),
+        # Accounts (schema 6): how many wrong passwords in a row lock an account, for how
+        # long, and after how many idle minutes the window asks for the password again.
+        SettingSpec("sign_in_attempts", N_("Wrong passwords before an account locks"), "5",
+                    pattern=r"[1-9][0-9]?", hint=N_("a whole number from 1 to 99")),
+        SettingSpec("lockout_minutes", N_("Minutes an account stays locked"), "15",
+                    pattern=r"[1-9][0-9]{0,3}", hint=N_("a whole number from 1 to 9999")),
+        SettingSpec("idle_lock_minutes", N_("Idle minutes before the window locks"), "10",
+                    pattern=r"[1-9][0-9]{0,2}", hint=N_("a whole number from 1 to 999")),
     )
 }
 

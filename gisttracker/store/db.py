@@ -17,6 +17,7 @@ import peewee
 from platformdirs import user_data_dir
 
 from gisttracker.errors import UserError
+from gisttracker.files import make_private_dir, private_umask, restrict
 from gisttracker.i18n import _
 
 APP_NAME = "gisttracker"
@@ -55,7 +56,7 @@ def connect(path: Path) -> peewee.SqliteDatabase:
     if path.exists() and path.is_dir():
         raise StoreError(_("{path} is a folder, not a database file").format(path=path))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     except OSError as exc:
         raise StoreError(_("cannot create the folder for {path}: {error}").format(
             path=path, error=exc.strerror or exc)) from exc
@@ -71,11 +72,21 @@ def connect(path: Path) -> peewee.SqliteDatabase:
             "synchronous": 1,
             # 64 MiB page cache: bulk loads and large worklists touch many index pages.
             "cache_size": -65536,
+            # INSERT OR REPLACE then fires the DELETE triggers of the row it replaces, so the
+            # append-only audit trail and randomization refuse it (they also refuse it
+            # without this, for connections that do not set it: see migration 6).
+            "recursive_triggers": 1,
         },
         check_same_thread=False,
     )
     try:
-        db.connect(reuse_if_open=True)
+        # Patient data: the file (and the -wal/-shm files SQLite creates with its mode)
+        # readable by its owner only; a file from an older release is narrowed too.
+        with private_umask():
+            db.connect(reuse_if_open=True)
+        for part in (path, path.with_name(path.name + "-wal"),
+                     path.with_name(path.name + "-shm")):
+            restrict(part)
         db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
     except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()

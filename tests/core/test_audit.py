@@ -24,10 +24,13 @@ def test_change_is_audited_with_who_when_old_new_and_reason(session: Session) ->
     settings.set("site_code", "ZJU")
     settings.set("site_code", "FJC", reason="site code mistyped at installation")
 
-    rows = list(AuditLog.select().where(AuditLog.field == "value").order_by(AuditLog.id))
-    assert [(r.action, r.old_value, r.new_value) for r in rows] == [
-        ("insert", None, json.dumps("ZJU")),
-        ("update", json.dumps("ZJU"), json.dumps("FJC")),
+    rows = list(AuditLog.select().where(AuditLog.table_name == "setting")
+                .order_by(AuditLog.id))
+    # The insert is one entry with every value; the change one entry for the changed field.
+    assert [(r.action, r.field, r.old_value, r.new_value, r.version) for r in rows] == [
+        ("insert", None, None, json.dumps({"key": "site_code", "value": "ZJU"},
+                                          separators=(",", ":"), sort_keys=True), 1),
+        ("update", "value", json.dumps("ZJU"), json.dumps("FJC"), 2),
     ]
     update = rows[1]
     assert update.user == "nurse"
@@ -90,6 +93,11 @@ def test_audit_trail_cannot_be_updated_or_deleted(session: Session) -> None:
         AuditLog.update(user="someone else").execute()
     with pytest.raises(peewee.IntegrityError, match="append-only"):
         AuditLog.delete().execute()
+    for table in ("audit_entry", "audit_txn", "audit_record"):
+        with pytest.raises(peewee.IntegrityError, match="append-only"):
+            session.db.execute_sql(f"UPDATE {table} SET id = id")
+        with pytest.raises(peewee.IntegrityError, match="append-only"):
+            session.db.execute_sql(f"DELETE FROM {table}")
     assert AuditLog.select().where(AuditLog.user == "nurse").count() > 0
 
 
@@ -140,9 +148,8 @@ def test_bulk_insert_is_audited_like_single_inserts(session: Session) -> None:
                              patient_uids=[None, None])
     assert len(set(uids)) == 2
     rows = list(AuditLog.select().where(AuditLog.record_uid.in_(uids)).order_by(AuditLog.id))
-    assert {(r.field, r.new_value) for r in rows} == {
-        ("key", '"site_name"'), ("value", '"Hangzhou"'), ("key", '"paper"'),
-        ("value", '"letter"')}
+    assert [json.loads(r.new_value) for r in rows] == [
+        {"key": "site_name", "value": "Hangzhou"}, {"key": "paper", "value": "letter"}]
     assert {r.reason for r in rows} == {"initial load"}
     assert {r.action for r in rows} == {"insert"}
 

@@ -2,6 +2,8 @@
 
 Each module ``mNNNN_name.py`` holds ``VERSION = NNNN`` and ``STATEMENTS``, the frozen SQL it
 runs (frozen SQL rather than today's models, so a migration means the same thing forever).
+A migration that must convert data defines ``upgrade(db)`` instead (frozen code, never
+today's models), and may ask for ``VACUUM_AFTER`` to give back the space it freed.
 :func:`migrate` applies the missing ones in order, each in its own transaction together with
 the new ``user_version``, so a crash leaves the file at a whole version.
 """
@@ -60,16 +62,28 @@ def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
     """Bring the file up to ``target`` (default: the latest); return the new version."""
     target = LATEST if target is None else target
     version = check_compatible(db)
+    vacuum = False
     for module in MIGRATIONS[version:target]:
         with db.atomic():
             if module.VERSION == 1:
                 db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-            for statement in module.STATEMENTS:
-                db.execute_sql(statement)
+            upgrade = getattr(module, "upgrade", None)
+            if upgrade is not None:
+                upgrade(db)
+            else:
+                for statement in module.STATEMENTS:
+                    db.execute_sql(statement)
             db.execute_sql(
                 "INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)",
                 (module.VERSION, module.__name__.rsplit(".", 1)[-1],
                  datetime.now(UTC).isoformat(timespec="seconds")),
             )
             db.execute_sql(f"PRAGMA user_version = {module.VERSION}")
+        vacuum = vacuum or (bool(getattr(module, "VACUUM_AFTER", False)) and version > 0)
+    if vacuum:
+        # Outside any transaction (SQLite requires it); the file keeps its version if this
+        # fails, it is only bigger than it needs to be.
+        db.execute_sql("VACUUM")
+        # The write-ahead log still holds page images from before; start it afresh.
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return schema_version(db)
