@@ -8,8 +8,11 @@ reference the tests check to 4 decimal places on published data sets:
 Kaplan–Meier (:func:`kaplan_meier`, R's ``survfit(Surv(time, status) ~ 1)``)
     The product-limit estimate (Kaplan & Meier 1958) at every distinct time, with
     subjects censored at time *t* counted at risk at *t* (Kalbfleisch & Prentice 2002,
-    §1.4). The estimate and its Greenwood standard error come from statsmodels'
-    ``SurvfuncRight``; the rest is pinned here because statsmodels differs from R:
+    §1.4), computed as R's ``survfitKM`` does: the running product of (1 − d/n), a few
+    vectorised numpy lines. statsmodels' ``SurvfuncRight`` gives the same estimate and
+    Greenwood error (the tests check it to 1e-12) but as exp(Σ log(1 − d/n)), whose last
+    bits differ, enough to move a median sitting exactly on 0.5; and it differs from R in
+    the points below, which are pinned here:
 
     - ``std_err`` is the standard error of the survival estimate, as
       ``summary(survfit(...))`` prints it: Greenwood's variance of log S(t),
@@ -266,8 +269,6 @@ def _kaplan_meier(
             )
         )
     z = z_value(conf_level)  # checks the level before any work
-    from statsmodels.duration.survfunc import SurvfuncRight
-
     order = np.argsort(t, kind="stable")
     st, se_ = t[order], e[order]
     utime, first = np.unique(st, return_index=True)
@@ -276,21 +277,11 @@ def _kaplan_meier(
     n_censor = counts - n_event
     n_risk = st.size - first
 
-    survival = np.ones(utime.size)
-    se_log = np.zeros(utime.size)
-    if n_event.any():
-        sf = SurvfuncRight(st, se_)
-        rows = np.searchsorted(utime, sf.surv_times)
-        at_event = np.full(utime.size, -1, dtype=np.intp)
-        at_event[rows] = np.arange(rows.size)
-        last = np.maximum.accumulate(at_event)
-        has = last >= 0
-        sp = np.asarray(sf.surv_prob, dtype=np.float64)
-        # statsmodels gives se(S); R keeps se(log S) = se(S)/S (Greenwood's sum).
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sl = np.where(sp > 0, np.asarray(sf.surv_prob_se) / sp, np.nan)
-        survival[has] = sp[last[has]]
-        se_log[has] = sl[last[has]]
+    # R's survfitKM: S is the running product of (1 - d/n); Greenwood's sum for log S.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        survival = np.cumprod(1.0 - n_event / n_risk)
+        terms = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    se_log = np.sqrt(np.cumsum(terms))  # inf once S reaches 0, as R's (NA when shown)
     lower, upper = _conf_limits(survival, se_log, conf_type, conf_level, z)
     return KaplanMeier(
         time=utime,
