@@ -233,9 +233,13 @@ def _fit(
         try:
             result = model.fit()
         except (np.linalg.LinAlgError, ValueError) as exc:
+            # statsmodels' Newton steps hit a singular information matrix: what a
+            # runaway coefficient (a group with no events) looks like to it
             raise AnalysisError(
-                _("The Cox model could not be fitted to these data ({reason}).").format(
-                    reason=exc
+                _(
+                    "The model cannot be estimated: a covariate separates the events "
+                    "completely (for example, a group with no events), so its hazard ratio "
+                    "is infinite."
                 )
             ) from exc
     trouble = [w for w in caught
