@@ -279,7 +279,7 @@ def _kaplan_meier(
 
     # R's survfitKM: S is the running product of (1 - d/n); Greenwood's sum for log S.
     with np.errstate(divide="ignore", invalid="ignore"):
-        survival = np.cumprod(1.0 - n_event / n_risk)
+        survival = np.cumprod(1.0 - n_event / n_risk).astype(np.float64)
         terms = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
     se_log = np.sqrt(np.cumsum(terms))  # inf once S reaches 0, as R's (NA when shown)
     lower, upper = _conf_limits(survival, se_log, conf_type, conf_level, z)

@@ -273,9 +273,9 @@ def test_models_that_cannot_be_fitted_get_a_clear_message() -> None:
     with pytest.raises(AnalysisError, match="collinear"):
         survival.cox(t, e, {"a": list(range(len(t))), "b": [2 * v for v in range(len(t))]})
     with pytest.raises(AnalysisError, match="no value for x"):
-        survival.cox(t, e, {"x": [None] + AML_X[1:]})
+        survival.cox(t, e, {"x": [None, *AML_X[1:]]})
     with pytest.raises(AnalysisError, match="all numbers, all yes/no, or all text"):
-        survival.cox(t, e, {"x": [1] + AML_X[1:]})
+        survival.cox(t, e, {"x": [1, *AML_X[1:]]})
     with pytest.raises(AnalysisError, match="reference level C"):
         survival.cox(t, e, {"x": AML_X}, reference={"x": "C"})
     # one group has no events: the hazard ratio is infinite, R only warns
