@@ -156,7 +156,10 @@ def cumulative_incidence(
         raise AnalysisError(_("There are no events, so there is no incidence to estimate."))
     from statsmodels.duration.survfunc import CumIncidenceRight
 
-    fit = CumIncidenceRight(t, codes)
+    # statsmodels also computes its own (Stata) standard errors, which divide by zero once
+    # everyone has had an event; those are not used here
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = CumIncidenceRight(t, codes)
     utime = np.asarray(fit.times, dtype=np.float64)
     inverse = np.searchsorted(utime, t)
     total = np.bincount(inverse, minlength=utime.size)
