@@ -15,5 +15,9 @@ _runtime = tempfile.mkdtemp(prefix="gisttracker-xdg-")
 os.chmod(_runtime, 0o700)
 os.environ["XDG_RUNTIME_DIR"] = _runtime
 os.environ.pop("GISTTRACKER_DB", None)
+os.environ.pop("GISTTRACKER_USER", None)
+# The audit trail's per-user witness files (gisttracker.services.audit.Witness) go to a
+# folder of this run, not the home directory.
+os.environ["GISTTRACKER_STATE_DIR"] = tempfile.mkdtemp(prefix="gisttracker-state-")
 
 pytest_plugins = ["tests.helpers"]

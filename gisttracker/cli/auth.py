@@ -21,8 +21,6 @@ from gisttracker.services.policy import Actor, bootstrap_actor
 from gisttracker.session import Session
 
 USER_ENV = "GISTTRACKER_USER"
-# One reader per descriptor, so two passwords can come from one pipe, a line each.
-_READERS: dict[int, IO[str]] = {}
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
@@ -44,10 +42,13 @@ def read_password(args: argparse.Namespace, prompt: str, *, fd_option: str = "pa
 
     fd = getattr(args, fd_option, None)
     if fd is not None:
-        reader = _READERS.get(fd)
+        # One reader per descriptor and command, so two passwords can come from one pipe,
+        # a line each.
+        readers: dict[int, IO[str]] = args.__dict__.setdefault("_password_readers", {})
+        reader = readers.get(fd)
         if reader is None:
             try:
-                reader = _READERS[fd] = os.fdopen(fd, "r", encoding="utf-8", closefd=False)
+                reader = readers[fd] = os.fdopen(fd, "r", encoding="utf-8", closefd=False)
             except OSError:
                 fail(_("--{option} {fd}: not an open file descriptor").format(
                     option=fd_option.replace("_", "-"), fd=fd))

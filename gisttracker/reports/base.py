@@ -36,6 +36,7 @@ from reportlab.platypus import (
 )
 
 from gisttracker import __version__
+from gisttracker.files import write_private
 from gisttracker.i18n import _
 from gisttracker.reports.fonts import _CJK, fonts, markup
 
@@ -263,8 +264,6 @@ class Report(ABC):
         return buffer.getvalue()
 
     def write(self, path: Path) -> None:
-        """Render and write to ``path`` (written whole, via a temporary file)."""
-        data = self.render()
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        """Render and write to ``path`` (written whole, via a temporary file), readable by
+        its owner only: reports hold patient data."""
+        write_private(path, self.render())

@@ -77,8 +77,8 @@ class QueryTarget:
 
 def _info(row: DataQuery, study_ids: dict[str, str]) -> QueryInfo:
     seen = None if row.value_seen is None else json.loads(row.value_seen)
-    return QueryInfo(str(row.uid), int(row.number), study_ids.get(str(row.patient_uid), "?"),
-                     str(row.patient_uid), str(row.study_key), str(row.table_name),
+    return QueryInfo(str(row.uid), int(row.number), study_ids.get(str(row.patient_ref), "?"),
+                     str(row.patient_ref), str(row.study_key), str(row.table_name),
                      str(row.record_uid), row.field, seen, str(row.question), str(row.state),
                      str(row.raised_by), str(row.raised_at), row.answer, row.answered_by,
                      row.answered_at, row.closed_by, row.closed_at, row.close_note,
@@ -130,17 +130,17 @@ class QueryService:
         if study_key is not None:
             query = query.where(DataQuery.study_key == study_key)
         if patient_ref is not None:
-            query = query.where(DataQuery.patient_uid == find_patient(patient_ref).uid)
+            query = query.where(DataQuery.patient_ref == find_patient(patient_ref).uid)
         if record_uid is not None:
             query = query.where(DataQuery.record_uid == record_uid)
         rows = list(query.order_by(DataQuery.number.desc()))
-        ids = self._study_ids({str(r.patient_uid) for r in rows})
+        ids = self._study_ids({str(r.patient_ref) for r in rows})
         return [_info(r, ids) for r in rows]
 
     def get(self, ref: str) -> QueryInfo:
         """A query by its code (Q-0007), number or uid."""
         row = self._row(ref)
-        return _info(row, self._study_ids({str(row.patient_uid)}))
+        return _info(row, self._study_ids({str(row.patient_ref)}))
 
     def _row(self, ref: str) -> DataQuery:
         text = str(ref).strip().upper()
@@ -245,7 +245,8 @@ class QueryService:
         seen = json.dumps(row[0], ensure_ascii=False, default=str) if field else None
         with self.tracker.transaction(_("query raised")) as w:
             last = DataQuery.select(peewee.fn.MAX(DataQuery.number)).scalar() or 0
-            created = w.insert(DataQuery, patient_uid=patient.uid, number=int(last) + 1,
+            created = w.insert(DataQuery, patient_uid=patient.uid, patient_ref=patient.uid,
+                               number=int(last) + 1,
                                study_key=patient.study_key, table_name=table,
                                record_uid=record_uid, field=field, value_seen=seen,
                                question=question.strip(), state="open",
@@ -267,7 +268,7 @@ class QueryService:
                                                         state=_(STATE_LABELS[fresh.state])))
             w.update(fresh, {"state": "answered", "answer": answer.strip(),
                              "answered_by": actor.name, "answered_at": w.at},
-                     patient_uid=str(fresh.patient_uid), expected_version=expected_version)
+                     patient_uid=str(fresh.patient_ref), expected_version=expected_version)
         return self.get(str(row.uid))
 
     def close(self, ref: str, note: str | None = None, *,
@@ -281,7 +282,7 @@ class QueryService:
                 raise ServiceError(_("Q-{n:04d} is already closed").format(n=fresh.number))
             w.update(fresh, {"state": "closed", "closed_by": actor.name, "closed_at": w.at,
                              "close_note": (note or "").strip() or None},
-                     patient_uid=str(fresh.patient_uid), expected_version=expected_version)
+                     patient_uid=str(fresh.patient_ref), expected_version=expected_version)
         return self.get(str(row.uid))
 
     def reopen(self, ref: str, follow_up: str, *,
@@ -298,7 +299,7 @@ class QueryService:
                 raise ServiceError(_("only an answered query can be reopened"))
             question = f"{fresh.question}\n\n{w.at[:10]} {w.user}: {follow_up.strip()}"
             w.update(fresh, {"state": "open", "question": question},
-                     patient_uid=str(fresh.patient_uid), expected_version=expected_version)
+                     patient_uid=str(fresh.patient_ref), expected_version=expected_version)
         return self.get(str(row.uid))
 
     def _fresh(self, row: DataQuery, expected_version: int | None) -> DataQuery:

@@ -55,7 +55,7 @@ class SignatureInfo:
 
 def _info(row: Signature) -> SignatureInfo:
     return SignatureInfo(str(row.uid), str(row.scope), str(row.target_uid),
-                         str(row.patient_uid), str(row.signer), str(row.signer_name),
+                         str(row.patient_ref), str(row.signer), str(row.signer_name),
                          str(row.meaning), str(row.signed_at), row.audit_head, row.audit_hash)
 
 
@@ -96,7 +96,8 @@ class SignatureService:
                 raise ServiceError(_("{what} is already signed: {signature}").format(
                     what=target.label, signature=_info(existing).describe()))
             head_id, head_hash = head(self.session.db)
-            row = w.insert(Signature, patient_uid=target.patient_uid, scope=scope,
+            row = w.insert(Signature, patient_uid=target.patient_uid,
+                           patient_ref=target.patient_uid, scope=scope,
                            target_uid=target.uid, account_uid=actor.account_uid or "",
                            signer=actor.name, signer_name=actor.full_name or actor.name,
                            meaning=meaning, signed_at=w.at, audit_head=head_id,
@@ -121,7 +122,7 @@ class SignatureService:
         """Every signature of the patient's data, oldest first."""
         patient_uid = self.target("casebook", patient_ref).patient_uid
         return [_info(r) for r in Signature.select().where(
-            Signature.patient_uid == patient_uid).order_by(Signature.id)]
+            Signature.patient_ref == patient_uid).order_by(Signature.id)]
 
     @staticmethod
     def signature(scope: str, target_uid: str) -> SignatureInfo | None:

@@ -60,7 +60,8 @@ class VerificationService:
                 (SourceVerification.scope == scope)
                 & (SourceVerification.target_uid == target.uid))
             if row is None:
-                w.insert(SourceVerification, patient_uid=target.patient_uid, scope=scope,
+                w.insert(SourceVerification, patient_uid=target.patient_uid,
+                         patient_ref=target.patient_uid, scope=scope,
                          target_uid=target.uid, verified_by=w.user, verified_at=w.at,
                          audit_head=head_id)
             else:
@@ -93,7 +94,7 @@ class VerificationService:
         if row is None:
             return None
         changed = self._changed_since(scope, target_uid, row.audit_head or 0,
-                                      str(row.patient_uid))
+                                      str(row.patient_ref))
         return VerificationInfo(str(row.uid), scope, target_uid, str(row.verified_by),
                                 str(row.verified_at), row.audit_head, changed)
 

@@ -49,7 +49,7 @@ class Signature(Record):
 
     scope = peewee.TextField()  # casebook | visit | form
     target_uid = peewee.TextField()
-    patient_uid = peewee.TextField()
+    patient_ref = peewee.TextField()  # the patient's uid
     account_uid = peewee.TextField()
     signer = peewee.TextField()
     signer_name = peewee.TextField()
@@ -66,7 +66,7 @@ class SourceVerification(Record):
 
     scope = peewee.TextField()
     target_uid = peewee.TextField()
-    patient_uid = peewee.TextField()
+    patient_ref = peewee.TextField()  # the patient's uid
     verified_by = peewee.TextField()
     verified_at = peewee.TextField()
     audit_head = peewee.IntegerField(null=True)
@@ -78,7 +78,7 @@ class DataQuery(Record):
     id = peewee.AutoField()
 
     number = peewee.IntegerField(unique=True)
-    patient_uid = peewee.TextField()
+    patient_ref = peewee.TextField()  # the patient's uid
     study_key = peewee.TextField()
     table_name = peewee.TextField()
     record_uid = peewee.TextField()

@@ -138,7 +138,7 @@ def fill_v6(db: peewee.SqliteDatabase) -> None:
         "('u-acc1', 'li.wei', 'Li Wei', 'investigator', '$argon2id$x', "
         "'2026-01-02T03:04:05+00:00')")
     db.execute_sql(
-        "INSERT INTO data_query (uid, number, patient_uid, study_key, table_name, record_uid, "
+        "INSERT INTO data_query (uid, number, patient_ref, study_key, table_name, record_uid, "
         "field, question, raised_by, raised_at) VALUES ('u-q1', 1, 'u-p1', 'NCT03862768', "
         "'screening', 'u-s1', 'ecog', 'ECOG 1 or 2 in the clinic letter?', 'monitor', "
         "'2026-01-03T00:00:00+00:00')")

@@ -105,7 +105,7 @@ BEFORE = [
         version INTEGER NOT NULL DEFAULT 1,
         scope TEXT NOT NULL CHECK (scope IN ('casebook', 'visit', 'form')),
         target_uid TEXT NOT NULL,
-        patient_uid TEXT NOT NULL,
+        patient_ref TEXT NOT NULL,
         account_uid TEXT NOT NULL,
         signer TEXT NOT NULL,
         signer_name TEXT NOT NULL,
@@ -115,7 +115,7 @@ BEFORE = [
         audit_hash TEXT,
         UNIQUE (scope, target_uid)
     )""",
-    "CREATE INDEX signature_patient ON signature (patient_uid)",
+    "CREATE INDEX signature_patient ON signature (patient_ref)",
     # A monitor's source data verification of a visit, a form or a casebook.
     """CREATE TABLE source_verification (
         id INTEGER PRIMARY KEY,
@@ -123,20 +123,20 @@ BEFORE = [
         version INTEGER NOT NULL DEFAULT 1,
         scope TEXT NOT NULL CHECK (scope IN ('casebook', 'visit', 'form')),
         target_uid TEXT NOT NULL,
-        patient_uid TEXT NOT NULL,
+        patient_ref TEXT NOT NULL,
         verified_by TEXT NOT NULL,
         verified_at TEXT NOT NULL,
         audit_head INTEGER,
         UNIQUE (scope, target_uid)
     )""",
-    "CREATE INDEX source_verification_patient ON source_verification (patient_uid)",
+    "CREATE INDEX source_verification_patient ON source_verification (patient_ref)",
     # A monitor's question about one value; the site answers; the monitor closes it.
     """CREATE TABLE data_query (
         id INTEGER PRIMARY KEY,
         uid TEXT NOT NULL UNIQUE,
         version INTEGER NOT NULL DEFAULT 1,
         number INTEGER NOT NULL UNIQUE,
-        patient_uid TEXT NOT NULL,
+        patient_ref TEXT NOT NULL,
         study_key TEXT NOT NULL,
         table_name TEXT NOT NULL,
         record_uid TEXT NOT NULL,
@@ -154,7 +154,7 @@ BEFORE = [
         close_note TEXT
     )""",
     "CREATE INDEX data_query_state ON data_query (study_key, state, number)",
-    "CREATE INDEX data_query_patient ON data_query (patient_uid, state)",
+    "CREATE INDEX data_query_patient ON data_query (patient_ref, state)",
     "CREATE INDEX data_query_record ON data_query (record_uid)",
     # Security events that change no data but must be on record (an allocation revealed).
     """CREATE TABLE security_event (
@@ -491,12 +491,13 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
         "SELECT id, uid, study_key, seed, created_at, created_by FROM randomization_seed "
         "ORDER BY id").fetchall()
     commitments = {}
+    open_wrap: tuple[str, str] | None = None
     if seeds:
         key = AESGCM.generate_key(bit_length=256)
+        open_wrap = (os.urandom(16).hex(), "open:" + base64.b64encode(key).decode("ascii"))
         db.execute_sql(
             "INSERT INTO key_wrap (uid, purpose, kdf, wrapped, created_at) "
-            "VALUES (?, 'allocation', NULL, ?, ?)",
-            (os.urandom(16).hex(), "open:" + base64.b64encode(key).decode("ascii"), now))
+            "VALUES (?, 'allocation', NULL, ?, ?)", (*open_wrap, now))
         for rid, uid, study_key, seed, created_at, created_by in seeds:
             commitments[uid] = seed_commitment(study_key, seed)
             db.execute_sql(
@@ -594,6 +595,12 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
                                (versions[uid], uid))
         if len(out.entries) > 50_000:
             out.flush()
+    if open_wrap is not None:
+        # The open key, audited like every key wrap: by a digest, never the key itself.
+        digest = "sha256:" + hashlib.sha256(open_wrap[1].encode("utf-8")).hexdigest()
+        out.add(now, UPGRADE_USER, "allocation key created for the sealed seeds (open until "
+                "the administrator is created)", "insert", "key_wrap", open_wrap[0], None,
+                None, None, {"purpose": "allocation", "wrapped": digest, "created_at": now}, 1)
     # Records the trail says exist but no table holds: their removal is recorded too.
     for uid in sorted(set(state) - seen):
         table, patient = tables_of[uid]
