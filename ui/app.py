@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from gisttracker.i18n import _
 from gisttracker.logs import setup_logging
 from gisttracker.store.db import resolve_path
 from ui.errors import install_excepthook
@@ -27,6 +28,19 @@ def app_settings() -> QSettings:
                      "gisttracker", "gisttracker")
 
 
+def _credentials(args: argparse.Namespace | None) -> tuple[str, str] | None:
+    """``--user`` (or $GISTTRACKER_USER) with the password from ``--password-fd`` or the
+    terminal: signs in without the dialog (the startup check of a site with accounts)."""
+    from gisttracker.cli.auth import read_password, user_name
+
+    if args is None or not getattr(args, "startup_check", False):
+        return None
+    name = user_name(args)
+    if not name:
+        return None
+    return name, read_password(args, _("Password for {name}: ").format(name=name))
+
+
 def run(db: str | None = None, startup_check: bool = False,
         args: argparse.Namespace | None = None) -> int:
     """Open the window on the resolved database; with ``startup_check`` time it and exit."""
@@ -39,7 +53,7 @@ def run(db: str | None = None, startup_check: bool = False,
     setup_logging()
     install_excepthook()
     tasks = TaskManager()
-    window = MainWindow(app_settings(), tasks)
+    window = MainWindow(app_settings(), tasks, credentials=_credentials(args))
     path: Path = resolve_path(db)
     outcome: dict[str, int] = {}
     if startup_check:

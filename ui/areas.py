@@ -68,9 +68,16 @@ def _reports() -> AreaPage:
     return ReportsPage()
 
 
+def _queries() -> AreaPage:
+    from ui.queries import QueriesPage
+
+    return QueriesPage()
+
+
 AREAS: list[Area] = [
     Area("summary", N_("Study"), "Ctrl+1", _summary),
     Area("patients", N_("Patients"), "Ctrl+2", _patients),
     Area("calendar", N_("Schedule & calendar"), "Ctrl+3", _calendar),
     Area("reports", N_("Reports"), "Ctrl+4", _reports),
+    Area("queries", N_("Queries"), "Ctrl+5", _queries),
 ]
