@@ -1,0 +1,293 @@
+"""The window and accounts, driven like a person: the first administrator, signing in, the
+idle lock keeping what was typed, what each role sees, queries, signatures and the
+reload prompt. Every check ends in what the database holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
+from pytestqt.qtbot import QtBot
+
+from gisttracker.services.base import StaleRecordError
+from gisttracker.services.forms import FormService
+from gisttracker.services.queries import QueryService
+from gisttracker.session import Session, open_session
+from gisttracker.store.models_accounts import Account, DataQuery, Signature
+from tests.core.accounts_helpers import PASSWORD, TODAY, make_people, open_site, sign_in
+from tests.core.forms_fixtures import make_patient, make_visit
+from ui.accounts import FirstAdministratorDialog, SignInDialog
+from ui.conflicts import handle_save_error
+from ui.lock import IdleLock
+from ui.main_window import MainWindow
+from ui.queries import QueriesPage, RaiseQueryDialog, TextDialog
+from ui.signing import ReviewPanel, SignatureDialog, UnlockDialog
+from ui.tasks import TaskManager
+
+# The offscreen platform says so whenever a top-level window is shown.
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
+
+
+@pytest.fixture
+def tasks() -> Iterator[TaskManager]:
+    manager = TaskManager()
+    yield manager
+    manager.shutdown()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat)
+
+
+def _window(qtbot: QtBot, settings: QSettings, tasks: TaskManager) -> MainWindow:
+    win = MainWindow(settings, tasks, opener=lambda p: open_site(p))
+    qtbot.addWidget(win)
+    return win
+
+
+def _click(qtbot: QtBot, button: QPushButton | None) -> None:
+    assert button is not None and button.isVisible() and button.isEnabled()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def _later(action: Callable[[], None], ms: int = 0) -> None:
+    """Act on a modal dialog once its exec() loop runs."""
+    QTimer.singleShot(ms, action)
+
+
+def _modal(cls: type) -> Any:
+    widget = QApplication.activeModalWidget()
+    assert isinstance(widget, cls), widget
+    return widget
+
+
+def test_a_new_site_creates_its_administrator_by_typing(qtbot: QtBot, settings: QSettings,
+                                                        tasks: TaskManager,
+                                                        tmp_path: Path) -> None:
+    win = _window(qtbot, settings, tasks)
+    win.open_database(tmp_path / "site.db")
+    qtbot.waitUntil(lambda: win.sign_in_dialog is not None, timeout=10_000)
+    dialog = win.sign_in_dialog
+    assert isinstance(dialog, FirstAdministratorDialog)
+    qtbot.keyClicks(dialog.name, "wang.li")
+    qtbot.keyClicks(dialog.full_name, "Wang Li")
+    qtbot.keyClicks(dialog.password.first, "short")
+    qtbot.keyClicks(dialog.password.again, "short")
+    _click(qtbot, dialog.ok_button())
+    assert "at least 10 characters" in dialog.message.text()
+    for edit in (dialog.password.first, dialog.password.again):
+        edit.clear()
+        qtbot.keyClicks(edit, PASSWORD)
+    with qtbot.waitSignal(win.ready, timeout=10_000):
+        _click(qtbot, dialog.ok_button())
+    assert win.session is not None
+    assert [(a.name, a.role) for a in Account.select()] == [("wang.li", "administrator")]
+    assert "wang.li (Administrator)" in win.statusBar().currentMessage()
+    assert win.users_action.isVisible() and win.lock_action.isEnabled()
+    win.session.close()
+
+
+@pytest.fixture
+def people_site(tmp_path: Path) -> Path:
+    path = tmp_path / "site.db"
+    s = open_site(path)
+    make_people(s)
+    sign_in(s, "nora")
+    patient = make_patient(s)
+    visit = make_visit(s, patient, "baseline")
+    forms = FormService(s)
+    forms.save_answers(visit.uid, "physical_exam", {"weight_kg": "71.5", "ecog": 1})
+    forms.complete(visit.uid, "physical_exam", today=TODAY)
+    s.close()
+    return path
+
+
+def _signed_in(qtbot: QtBot, settings: QSettings, tasks: TaskManager, path: Path,
+               name: str) -> MainWindow:
+    win = _window(qtbot, settings, tasks)
+    win.open_database(path)
+    qtbot.waitUntil(lambda: win.sign_in_dialog is not None, timeout=10_000)
+    dialog = win.sign_in_dialog
+    assert isinstance(dialog, SignInDialog)
+    qtbot.keyClicks(dialog.name, name)
+    qtbot.keyClicks(dialog.password, "not the password")
+    qtbot.mouseClick(dialog.ok_button(), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "wrong" in dialog.message.text(), timeout=10_000)
+    assert dialog.password.text() == ""  # cleared for the next try
+    qtbot.keyClicks(dialog.password, PASSWORD)
+    with qtbot.waitSignal(win.ready, timeout=10_000):
+        qtbot.mouseClick(dialog.ok_button(), Qt.MouseButton.LeftButton)
+    return win
+
+
+def test_each_role_sees_what_it_may_do(qtbot: QtBot, settings: QSettings, tasks: TaskManager,
+                                       people_site: Path) -> None:
+    seen: dict[str, tuple[bool, bool, bool, bool]] = {}
+    for name in ("ada", "nora", "mona", "rita"):
+        win = _signed_in(qtbot, settings, tasks, people_site, name)
+        page = win.pages["queries"]
+        assert isinstance(page, QueriesPage)
+        win.nav.setCurrentRow(4)
+        qtbot.waitUntil(lambda p=page: p.counts.text() != "", timeout=5000)
+        seen[name] = (win.users_action.isVisible(), page.raise_button.isVisibleTo(page),
+                      page.answer_button.isVisibleTo(page), page.close_button.isVisibleTo(page))
+        assert win.session is not None
+        win.session.close()
+        win.close()
+    assert seen == {"ada": (True, False, False, False), "nora": (False, False, True, False),
+                    "mona": (False, True, False, True), "rita": (False, False, False, False)}
+
+
+def test_the_idle_lock_keeps_what_was_typed_and_wants_the_same_password(
+        qtbot: QtBot, settings: QSettings, tasks: TaskManager, people_site: Path) -> None:
+    win = _signed_in(qtbot, settings, tasks, people_site, "nora")
+    assert win.session is not None and win.session.tracker.actor is not None
+    win.nav.setCurrentRow(1)
+    search = win.pages["patients"].search  # type: ignore[attr-defined]
+    qtbot.keyClicks(search, "ZJU-00")  # unsaved input somewhere in the window
+    lock = IdleLock(win, win.idle_lock.service if win.idle_lock else None,  # type: ignore[arg-type]
+                    tasks, win.session.tracker.actor, 10, interval_ms=150)
+    qtbot.waitUntil(lambda: lock.is_locked, timeout=5000)
+    screen = lock.screen
+    assert screen is not None and screen.isVisible()
+    qtbot.keyClicks(screen.password, "somebody else's guess")
+    qtbot.mouseClick(screen.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "wrong" in screen.message.text(), timeout=5000)
+    assert lock.is_locked
+    assert Account.get(Account.name == "nora").failed_sign_ins == 1
+    with qtbot.waitSignal(lock.unlocked, timeout=5000):
+        qtbot.keyClicks(screen.password, PASSWORD)
+        qtbot.mouseClick(screen.unlock_button, Qt.MouseButton.LeftButton)
+    assert not lock.is_locked and search.text() == "ZJU-00"
+    lock.stop()
+    win.session.close()
+
+
+def test_a_monitor_raises_and_the_nurse_answers_a_query(qtbot: QtBot, tasks: TaskManager,
+                                                        people_site: Path) -> None:
+    s = open_site(people_site)
+    try:
+        sign_in(s, "mona")
+        dialog = RaiseQueryDialog(QueryService(s), tasks)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.keyClicks(dialog.patient, "zju-0001")
+        qtbot.mouseClick(dialog.find_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.value.count() > 0, timeout=5000)
+        wanted = next(i for i in range(dialog.value.count())
+                      if "weight_kg" in dialog.value.itemText(i))
+        dialog.value.setFocus()
+        for _step in range(wanted):
+            qtbot.keyClick(dialog.value, Qt.Key.Key_Down)
+        qtbot.keyClicks(dialog.question, "71.5 kg or 75.1 kg?")
+        with qtbot.waitSignal(dialog.accepted, timeout=5000):
+            _click(qtbot, dialog.raise_button)
+        query = DataQuery.get()
+        assert (query.state, query.field, query.value_seen, query.raised_by) == (
+            "open", "value", '"71.5"', "mona")
+
+        sign_in(s, "nora")
+        page = QueriesPage()
+        qtbot.addWidget(page)
+        page.set_session(s, tasks)
+        page.show()
+        qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=5000)
+        page.table.selectRow(0)
+        assert page.answer_button.isEnabled() and not page.close_button.isVisibleTo(page)
+
+        def answer() -> None:
+            text = _modal(TextDialog)
+            qtbot.keyClicks(text.text, "71.5 kg, clinic notes of 10 March")
+            qtbot.keyClick(text.text, Qt.Key.Key_Tab)
+            text._ok()
+
+        _later(answer)
+        _click(qtbot, page.answer_button)
+        qtbot.waitUntil(lambda: DataQuery.get().state == "answered", timeout=5000)
+        assert DataQuery.get().answered_by == "nora"
+    finally:
+        s.close()
+
+
+def test_sign_and_unlock_a_form_from_its_panel(qtbot: QtBot, tasks: TaskManager,
+                                               people_site: Path) -> None:
+    s = open_site(people_site)
+    try:
+        sign_in(s, "ines")
+        visit = next(iter(FormService(s).visits("ZJU-0001")))
+        form_uid = FormService(s).load(visit.visit_uid, "physical_exam").form_uid
+        panel = ReviewPanel()
+        qtbot.addWidget(panel)
+        panel.show()
+        panel.show_target(s, tasks, "form", form_uid, "the physical examination")
+        qtbot.waitUntil(lambda: panel.signature_label.text() == "Not signed.", timeout=5000)
+        assert not panel.verify_button.isVisible()  # an investigator does not verify
+
+        def sign() -> None:
+            dialog = _modal(SignatureDialog)
+            qtbot.keyClicks(dialog.password, PASSWORD)
+            dialog.submit()
+
+        _later(sign)
+        with qtbot.waitSignal(panel.changed, timeout=5000):
+            _click(qtbot, panel.sign_button)
+        qtbot.waitUntil(lambda: "Signed by Ines Test" in panel.signature_label.text(),
+                        timeout=5000)
+        assert Signature.get().signer == "ines"
+        assert panel.unlock_button.isVisible() and not panel.sign_button.isEnabled()
+
+        def unlock() -> None:
+            dialog = _modal(UnlockDialog)
+            qtbot.keyClicks(dialog.reason, "weight mistyped")
+            dialog.submit()
+
+        _later(unlock)
+        with qtbot.waitSignal(panel.changed, timeout=5000):
+            _click(qtbot, panel.unlock_button)
+        assert not Signature.select().exists()
+    finally:
+        s.close()
+
+
+def test_a_stale_save_offers_to_reload(qtbot: QtBot) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    reloaded: list[bool] = []
+    exc = StaleRecordError("This screening record was changed by someone else after you "
+                           "opened it; nothing was saved.\nnora changed ecog from 1 to 2",
+                           table="screening", record_uid="u", expected_version=1,
+                           current_version=2)
+
+    def press_reload() -> None:
+        box = _modal(QMessageBox)
+        assert "nora changed ecog from 1 to 2" in box.text()
+        reload = next(b for b in box.buttons() if "Reload" in b.text())
+        qtbot.mouseClick(reload, Qt.MouseButton.LeftButton)
+
+    _later(press_reload)
+    handle_save_error(parent, exc, reload=lambda: reloaded.append(True))
+    assert reloaded == [True]
+
+
+def test_opening_a_tampered_file_shows_the_banner(qtbot: QtBot, settings: QSettings,
+                                                  tasks: TaskManager, tmp_path: Path) -> None:
+    path = tmp_path / "site.db"
+    s = open_session(path, user="nurse")
+    make_patient(s)
+    s.db.execute_sql("DROP TRIGGER audit_entry_no_update")
+    s.db.execute_sql("UPDATE audit_entry SET new_value = replace(new_value, 'ZJU', 'XXX')")
+    s.close()
+    win = MainWindow(settings, tasks, opener=lambda p: open_session(p, user="nurse"))
+    qtbot.addWidget(win)
+    win.setProperty("headless", True)
+    with qtbot.waitSignal(win.ready, timeout=10_000):
+        win.open_database(path)
+    assert win.banner.isVisibleTo(win)
+    assert "Audit trail: the audit trail does not match" in win.banner.text()
+    assert isinstance(win.session, Session)
+    win.session.close()
