@@ -446,7 +446,8 @@ class HelpMenu(QObject):
 
     def show_about(self) -> TextDialog:
         session = getattr(self.window, "session", None)
-        database = str(session.path) if session is not None else _("no database open")
+        database = (str(session.path.resolve()) if session is not None
+                    else _("no database open"))
         dialog = TextDialog(self.window, _("About GIST Study Tracker"),
                             html=about_html(database))
         dialog.setObjectName("help_about")
