@@ -1,4 +1,4 @@
-; Inno Setup 6 script: the Windows installer of GIST Study Tracker around the PyInstaller
+; Inno Setup 6.3+ script: the Windows installer of GIST Study Tracker around the PyInstaller
 ; bundle. Built by `python packaging\build.py windows`, which passes the defines below:
 ;   iscc /DAppVersion=0.1.0 /DBundleDir=dist\gisttracker /DOutputDir=dist
 ;        /DIconFile=build\icons\gisttracker.ico packaging\windows\gisttracker.iss
