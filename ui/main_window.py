@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker import __version__
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.accounts import AccountService
@@ -41,6 +39,7 @@ from ui.accounts import (
 )
 from ui.areas import AREAS, AreaPage
 from ui.errors import show_error
+from ui.help import HelpMenu
 from ui.lock import IdleLock
 from ui.tasks import TaskManager
 
@@ -156,8 +155,8 @@ class MainWindow(QMainWindow):
             account_menu.addAction(action)
         self._account_actions()
 
-        help_menu = self.menuBar().addMenu(_("&Help"))
-        help_menu.addAction(self._action(_("&About GIST Study Tracker"), self.about, "F1"))
+        # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
+        self.help_menu = HelpMenu(self, self.menuBar().addMenu(_("&Help")))
 
     def _focus_study(self) -> None:
         self.study_box.setFocus()
@@ -324,14 +323,6 @@ class MainWindow(QMainWindow):
             self.settings.setValue("study/current", study.key)
         for page in self.pages.values():
             page.set_study(study)
-
-    def about(self) -> None:
-        path = self.session.path if self.session else _("no database open")
-        QMessageBox.about(self, _("About GIST Study Tracker"), _(
-            "<h3>GIST Study Tracker {version}</h3>"
-            "<p>Screening, enrollment, visit schedules, data entry and reports for clinical "
-            "studies of gastrointestinal stromal tumour treated with imatinib.</p>"
-            "<p>Database: {path}</p>").format(version=__version__, path=escape(str(path))))
 
     # ----- the account ---------------------------------------------------------------------
     def _account_actions(self) -> None:

@@ -210,6 +210,10 @@ def test_a_monitor_raises_and_the_nurse_answers_a_query(qtbot: QtBot, tasks: Tas
         _click(qtbot, page.answer_button)
         qtbot.waitUntil(lambda: DataQuery.get().state == "answered", timeout=5000)
         assert DataQuery.get().answered_by == "nora"
+        # The page refreshes itself from the change.
+        qtbot.waitUntil(lambda: page.table.rowCount() == 1
+                        and page.table.item(0, 1).text() == "answered", timeout=5000)
+        qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
     finally:
         s.close()
 
