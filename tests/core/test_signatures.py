@@ -119,6 +119,29 @@ def test_a_visit_or_casebook_signature_locks_everything_under_it(site: Any,
     assert [i.scope for i in infos] == ["visit", "casebook"]
 
 
+def test_the_casebook_pdf_shows_who_signed_and_verified(site: Any, visit: Any,
+                                                        tmp_path: Any) -> None:
+    from pypdf import PdfReader
+
+    from gisttracker.reports import ReportRequest, build
+
+    form_uid = FormService(site).load(visit.uid, "physical_exam").form_uid
+    assert form_uid is not None
+    sign_in(site, "mona")
+    VerificationService(site).verify("form", form_uid)
+    sign_in(site, "ines")
+    SignatureService(site).sign("casebook", "ZJU-0001", PASSWORD)
+    out = tmp_path / "casebook.pdf"
+    build(site, ReportRequest("casebook", patient="ZJU-0001"), today=TODAY,
+          generated_at=FIXED_NOW).write(out)
+    text = " ".join(" ".join((page.extract_text() or "").split())
+                    for page in PdfReader(out).pages)
+    assert "Signatures and source verification" in text
+    assert "Ines Test (ines)" in text and "reviewed and approved" in text
+    assert "source-verified" in text and "physical_exam" in text
+    assert "2026-03-14 09:30" in text
+
+
 def test_source_verification_goes_out_of_date_when_the_data_changes(site: Any,
                                                                     visit: Any) -> None:
     forms = FormService(site)
