@@ -37,8 +37,9 @@ from PySide6.QtWidgets import (
 from gisttracker.domain import course as course_rules
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.course import OrganPreservation
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list, join_sentences, local, ngettext
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
+from gisttracker.protocols.model import Period
 from gisttracker.services.base import ServiceError
 from gisttracker.services.course import (
     EVENT_LABELS,
@@ -416,7 +417,7 @@ class CourseTab(PatientTabPage):
             r.data.drug, f"{r.data.dose_mg_per_day:g}", _(PHASE_LABELS.get(r.data.phase,
                                                                           r.data.phase)),
             _d(r.data.start_on), _d(r.data.stop_on) if r.data.stop_on else _("ongoing"),
-            "; ".join(f"{_d(i.start_on)} – {_d(i.end_on)} ({i.reason or ''})"
+            join_sentences(f"{_d(i.start_on)} – {_d(i.end_on)} ({i.reason or ''})"
                       for i in r.interruptions), r.data.reason or "")) for r in t.exposures])
         self.durations.setText(self._duration_text(t))
         self.treatment_flags.setText("\n".join(f"• {flag}" for flag in t.flags))
@@ -439,7 +440,7 @@ class CourseTab(PatientTabPage):
                 unit=_("/50 HPF") if p.data.mitotic_unit == "50hpf" else _("/5 mm²")),
             p.data.mutation or "—", self._yes_no(p.data.ruptured), p.data.response_grade or "",
             _(p.risk) if p.risk else _("unknown: {missing}").format(
-                missing=", ".join(p.risk_missing)))) for p in loaded.pathology])
+                missing=join_list(p.risk_missing)))) for p in loaded.pathology])
         _fill(self.events_table, [(e.uid, (
             _d(e.data.occurred_on), _(EVENT_LABELS.get(e.data.kind, e.data.kind)),
             e.data.criterion or "", e.data.site or "", e.data.cause or "",
@@ -461,7 +462,7 @@ class CourseTab(PatientTabPage):
                     horizon=op.horizon.isoformat(), colour=colour, status=status,
                     reason=op.reason))
         _fill(self.endpoint_table, [(None, (
-            e.name, _d(e.start), self._endpoint_value(e), _d(e.on),
+            local(e.name), _d(e.start), self._endpoint_value(e), _d(e.on),
             "" if e.months is None else f"{e.months:.1f}", e.note)) for e in loaded.endpoints])
 
     @staticmethod
@@ -481,10 +482,12 @@ class CourseTab(PatientTabPage):
         def text(d: tx.PhaseDuration | None) -> str:
             if d is None:
                 return "—"
-            return _("{months} months {days} days ({first} – {last}), {on} days on drug")\
-                .format(months=d.calendar_months, days=d.extra_days,
-                        first=d.first_start.isoformat(), last=d.last_stop.isoformat(),
-                        on=d.days_on_drug)
+            return ngettext("{duration} ({first} – {last}), {on} day on drug",
+                            "{duration} ({first} – {last}), {on} days on drug",
+                            d.days_on_drug).format(
+                duration=Period(d.calendar_months, 0, d.extra_days).describe(),
+                first=d.first_start.isoformat(), last=d.last_stop.isoformat(),
+                on=d.days_on_drug)
 
         parts = [_("<b>Preoperative imatinib</b>: {pre}").format(pre=text(t.preoperative)),
                  _("<b>Postoperative imatinib</b>: {post}").format(post=text(t.postoperative))]
@@ -623,7 +626,7 @@ class CourseTab(PatientTabPage):
             self.live_risk.setText("—")
             return
         self.live_risk.setText(_(risk) if risk else _("needs {missing}").format(
-            missing=", ".join(missing)))
+            missing=join_list(missing)))
 
     def add_pathology(self) -> None:
         patient, today = self.patient_uid or "", self.today

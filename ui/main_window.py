@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker import __version__
-from gisttracker.i18n import _
+from gisttracker.i18n import _, local
 from gisttracker.protocols import Study
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
@@ -163,7 +163,8 @@ class MainWindow(QMainWindow):
         self.study_box.blockSignals(True)
         self.study_box.clear()
         for study in sorted(session.studies.values(), key=lambda s: s.key):
-            label = f"{study.short_title} ({study.registration or study.key})"
+            label = _("{title} ({registration})").format(
+                title=local(study.short_title), registration=study.registration or study.key)
             self.study_box.addItem(label, study.key)
         self.study_box.blockSignals(False)
         index = max(0, self.study_box.findData(previous))

@@ -6,13 +6,16 @@ from html import escape
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _, join_list, local
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import ASSESSMENTS, SCREENING_FIELDS
 from gisttracker.protocols.model import Criterion, Rule
 from ui.areas import AreaPage
 
 _OPS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
+_KINDS = {"primary": N_("primary"), "secondary": N_("secondary")}
+_STUDY_TYPES = {"interventional": N_("interventional"), "observational": N_("observational"),
+                "retrospective": N_("retrospective")}
 
 
 def _label(field: str | None) -> str:
@@ -23,15 +26,18 @@ def _label(field: str | None) -> str:
 def describe_rule(rule: Rule) -> str:
     """A compact reading of a machine rule, e.g. ``age ≥ 18 and age ≤ 75``."""
     if rule.op in ("all", "any"):
-        joiner = _(" and ") if rule.op == "all" else _(" or ")
-        return joiner.join(
-            f"({describe_rule(r)})" if r.op in ("all", "any") else describe_rule(r)
-            for r in rule.rules)
+        parts = [_("({rule})").format(rule=describe_rule(r)) if r.op in ("all", "any")
+                 else describe_rule(r) for r in rule.rules]
+        text = parts[0]
+        for part in parts[1:]:
+            text = (_("{rules} and {rule}") if rule.op == "all"
+                    else _("{rules} or {rule}")).format(rules=text, rule=part)
+        return text
     if rule.op == "not":
         return _("not ({rule})").format(rule=describe_rule(rule.rules[0]))
     if rule.op == "in":
         return _("{field} is one of {values}").format(
-            field=_label(rule.field), values=", ".join(rule.values))
+            field=_label(rule.field), values=join_list(rule.values))
     if rule.limit:
         return f"{_label(rule.field)} {_OPS[rule.op]} {rule.factor:g} × {rule.limit.upper()}"
     value = rule.value
@@ -46,11 +52,12 @@ def _criterion_row(c: Criterion) -> str:
              else f"<i>{escape(_('judgement by the investigator'))}</i>")
     extra = ""
     if c.note:
-        extra += f"<br><span style='color:#7a4b00'>{escape(_('Reading'))}: {escape(c.note)}</span>"
+        extra += ("<br><span style='color:#7a4b00'>"
+                  + escape(_("Reading: {note}").format(note=local(c.note))) + "</span>")
     if c.assumption:
-        extra += (f"<br><span style='color:#005a8c'>{escape(_('Site assumption'))}: "
-                  f"{escape(c.assumption)}</span>")
-    return (f"<tr><td><b>{escape(c.id)}</b></td><td>{escape(c.text)}{extra}</td>"
+        extra += ("<br><span style='color:#005a8c'>" + escape(_("Site assumption: {text}").format(
+            text=local(c.assumption))) + "</span>")
+    return (f"<tr><td><b>{escape(c.id)}</b></td><td>{escape(local(c.text))}{extra}</td>"
             f"<td style='color:#444'>{check}</td></tr>")
 
 
@@ -59,10 +66,10 @@ def study_html(study: Study) -> str:
     e = escape
     rows = [
         (_("Registration"), study.registration or _("not registered")),
-        (_("Sponsor"), study.sponsor),
-        (_("Design"), study.design),
-        (_("Study type"), study.study_type),
-        (_("Condition"), study.condition),
+        (_("Sponsor"), local(study.sponsor)),
+        (_("Design"), local(study.design)),
+        (_("Study type"), _(_STUDY_TYPES[study.study_type])),
+        (_("Condition"), local(study.condition)),
         (_("Target enrollment"), str(study.target_enrollment) if study.target_enrollment
          else _("not stated")),
         (_("Primary response criterion"), {"recist": "RECIST 1.1", "choi": "Choi"}.get(
@@ -70,27 +77,29 @@ def study_html(study: Study) -> str:
         (_("Source document"), study.source),
     ]
     parts = [
-        f"<h2>{e(study.title)}</h2>",
+        f"<h2>{e(local(study.title))}</h2>",
         "<table cellspacing='0' cellpadding='3'>",
         *(f"<tr><td style='color:#555'>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows),
         "</table>",
-        f"<p>{e(study.summary)}</p>",
+        f"<p>{e(local(study.summary))}</p>",
         f"<h3>{e(_('Arms and groups'))}</h3><ul>",
     ]
     for arm in study.arms:
         doses = "".join(
-            f"<li>{e(i.name)}{(' — ' + e(i.dose)) if i.dose else ''}"
-            f"{(' (' + e(i.schedule) + ')') if i.schedule else ''}</li>"
+            f"<li>{e(local(i.name))}{(' — ' + e(local(i.dose))) if i.dose else ''}"
+            f"{(' (' + e(local(i.schedule)) + ')') if i.schedule else ''}</li>"
             for i in arm.interventions)
-        options = "".join(f"<li>{e(_('option'))}: {e(o.label)}</li>" for o in arm.options)
-        parts.append(f"<li><b>{e(arm.code)}</b> — {e(arm.name)}<br>{e(arm.description)}"
+        options = "".join(f"<li>{e(_('option: {label}').format(label=local(o.label)))}</li>"
+                          for o in arm.options)
+        parts.append(f"<li><b>{e(arm.code)}</b> — {e(local(arm.name))}<br>"
+                     f"{e(local(arm.description))}"
                      f"<ul>{doses}{options}</ul></li>")
     parts.append("</ul>")
     method = {
         "randomized": _("randomized, {ratio}, permuted blocks of {blocks}, stratified by {strata}"
                         ).format(ratio=":".join(map(str, study.allocation.ratio)),
-                                 blocks=", ".join(map(str, study.allocation.block_sizes)),
-                                 strata=", ".join(study.allocation.strata)),
+                                 blocks=join_list(map(str, study.allocation.block_sizes)),
+                                 strata=join_list(study.allocation.strata)),
         "single_arm": _("single arm"),
         "treatment_received": _("group from the treatment received"),
         "derived_duration": _("group derived from the duration of preoperative imatinib"),
@@ -106,21 +115,24 @@ def study_html(study: Study) -> str:
         f"<th>{e(h)}</th>" for h in (_("Visit"), _("From"), _("Offset"), _("Window"),
                                       _("Assessments"))) + "</tr>")
     for visit in study.visits:
-        anchor = study.anchor(visit.anchor).label
-        window = f"−{visit.window_before.describe()} / +{visit.window_after.describe()}"
-        assessed = ", ".join(_(ASSESSMENTS[a]) for a in visit.assessments)
-        parts.append(f"<tr><td>{e(visit.name)}</td><td>{e(anchor)}</td>"
+        anchor = local(study.anchor(visit.anchor).label)
+        window = _("−{before} / +{after}").format(before=visit.window_before.describe(),
+                                                  after=visit.window_after.describe())
+        assessed = join_list(_(ASSESSMENTS[a]) for a in visit.assessments)
+        parts.append(f"<tr><td>{e(local(visit.name))}</td><td>{e(anchor)}</td>"
                      f"<td>{e(visit.offset.describe())}</td><td>{e(window)}</td>"
                      f"<td>{e(assessed)}</td></tr>")
     parts.append("</table>")
     parts.append(f"<h3>{e(_('Endpoints'))}</h3><ul>")
     for ep in study.endpoints:
-        parts.append(f"<li><b>{e(ep.name)}</b> ({e(_(ep.kind))}, {e(ep.horizon.describe())})"
-                     f" — {e(ep.definition)}</li>")
+        parts.append(f"<li><b>{e(local(ep.name))}</b> "
+                     + e(_("({kind}, {horizon})").format(kind=_(_KINDS[ep.kind]),
+                                                        horizon=ep.horizon.describe()))
+                     + f" — {e(local(ep.definition))}</li>")
     parts.append("</ul>")
     if study.assumptions:
         parts.append(f"<h3>{e(_('Site assumptions'))}</h3><ul>")
-        parts.extend(f"<li>{e(a)}</li>" for a in study.assumptions)
+        parts.extend(f"<li>{e(local(a))}</li>" for a in study.assumptions)
         parts.append("</ul>")
     return "".join(parts)
 

@@ -34,7 +34,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from gisttracker.errors import UserError
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list, join_sentences
 from gisttracker.protocols.catalogue import NIH_RISKS, SCREENING_FIELDS, ScreeningField
 from gisttracker.protocols.model import Criterion, Rule, Study
 
@@ -117,7 +117,7 @@ def _check_fact(key: str, value: object) -> FactValue:
     if spec.kind == "enum":
         if not isinstance(value, str) or value not in spec.values:
             raise FactError(key, _("{field}: {value!r} is not one of {allowed}").format(
-                field=label, value=value, allowed=", ".join(spec.values)))
+                field=label, value=value, allowed=join_list(spec.values)))
         return value
     if spec.kind == "lab":
         if not isinstance(value, LabValue):
@@ -467,7 +467,7 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
         if not isinstance(fact, str) or spec.kind != "enum":
             return _cannot(key)
         holds = fact in rule.values
-        listed = ", ".join(_value_label(v) for v in rule.values)
+        listed = join_list(_value_label(v) for v in rule.values)
         message = (_("{field} {value} is one of {values}") if holds
                    else _("{field} {value} is not one of {values}"))
         return RuleResult(_verdict(holds), message.format(
@@ -511,7 +511,7 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
 
 def _join(results: list[RuleResult]) -> str:
     reasons = list(dict.fromkeys(r.reason for r in results))  # ordered, without repeats
-    return "; ".join(reasons)
+    return join_sentences(reasons)
 
 
 def evaluate_rule(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:

@@ -36,7 +36,7 @@ from reportlab.platypus import (
 )
 
 from gisttracker import __version__
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.reports.fonts import _CJK, fonts, markup
 
 PAPERS = {"a4": A4, "letter": LETTER}
@@ -58,7 +58,7 @@ class ReportContext:
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
             raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
-                papers=", ".join(PAPERS), paper=self.paper))
+                papers=join_list(PAPERS), paper=self.paper))
 
 
 def _styles() -> dict[str, ParagraphStyle]:

@@ -22,7 +22,7 @@ from datetime import date
 from reportlab.platypus import Flowable, KeepTogether
 
 from gisttracker.forms import spec_for
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, join_sentences, local
 from gisttracker.reports.base import Report, ReportContext
 from gisttracker.reports.common import as_date, day, find_patient, identifiers_of
 from gisttracker.response import recist
@@ -224,7 +224,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
     study = session.study(patient.study_key)
     forms = FormService(session)
     schedule = {r.uid: r for r in VisitService(session).schedule(patient.uid, today=today)}
-    pairs = [(_("Study"), f"{study.key} — {study.short_title or study.title}"),
+    pairs = [(_("Study"), f"{study.key} — {local(study.short_title or study.title)}"),
              (_("Site"), patient.site_code), (_("Patient"), patient.study_id),
              *(identifiers_of(patient) if include_identifiers else ()),
              (_("Sex"), _(patient.sex) if patient.sex else "—"),
@@ -238,7 +238,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
         pairs.append((_("Participation ended"), f"{day(as_date(patient.ended_on))} "
                       f"{patient.end_reason or ''}".strip()))
     screenings = tuple(
-        (day(as_date(s.screened_on)), s.outcome, "; ".join(
+        (day(as_date(s.screened_on)), s.outcome, join_sentences(
             f"{r.get('criterion') or ''} {r.get('reason', '')}".strip()
             for r in json.loads(s.reasons or "[]")))
         for s in Screening.select().where(Screening.patient == patient.id).order_by(Screening.id))
@@ -275,7 +275,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
                 + (f" ({p.reason})" if p.reason else ""))
     treatment = tuple((e.drug, f"{e.dose_mg_per_day:g}", e.phase, day(as_date(e.start_on)),
                        day(as_date(e.stop_on), "…"), e.reason or "",
-                       "; ".join(pauses.get(_pk(e), []))) for e in exposures)
+                       join_sentences(pauses.get(_pk(e), []))) for e in exposures)
     surgery_rows = [(day(as_date(s.performed_on)), s.procedure, s.margin or "—",
                      _("yes") if s.ruptured else _("no") if s.ruptured is False else "—",
                      s.stoma or "—", s.complications or "")
@@ -292,7 +292,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
                    .order_by(CourseEvent.occurred_on))
     return CasebookData(
         patient=patient.study_id, study_key=study.key,
-        study_title=study.short_title or study.title, particulars=tuple(pairs),
+        study_title=local(study.short_title or study.title), particulars=tuple(pairs),
         screenings=screenings, visits=tuple(blocks), quiet_visits=tuple(quiet),
         adverse_events=tuple(ae_rows.values()), tumour=tumour, best_response=best,
         treatment=treatment, surgery=tuple(surgery_rows), course=course,
@@ -348,7 +348,7 @@ class CasebookReport(Report):
             out += [self.heading(_("Adverse events"), 3), self._ae_table(v.adverse_events)]
         if v.pending:
             out.append(self.para(_("Nothing recorded yet: {forms}").format(
-                forms=", ".join(v.pending)), "small"))
+                forms=join_list(v.pending)), "small"))
         return out
 
     def _ae_table(self, rows: Rows) -> Flowable:

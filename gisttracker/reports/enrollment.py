@@ -13,7 +13,7 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, local
 from gisttracker.reports.base import HEADER_RULE, Report, ReportContext
 from gisttracker.services.patients import ENROLLED_STATUSES, PatientService
 from gisttracker.session import Session
@@ -59,8 +59,8 @@ def gather_enrollment(session: Session, study_key: str) -> EnrollmentData:
         total = sum(counts.values())
         running += total
         months.append((month, tuple(counts.get(c, 0) for c in codes), total, running))
-    arms = tuple((a.code, _(a.name), accrual.by_arm.get(a.code, 0)) for a in study.arms)
-    return EnrollmentData(study.key, study.short_title or study.title,
+    arms = tuple((a.code, local(a.name), accrual.by_arm.get(a.code, 0)) for a in study.arms)
+    return EnrollmentData(study.key, local(study.short_title or study.title),
                           study.target_enrollment, accrual.enrolled, arms, tuple(months))
 
 

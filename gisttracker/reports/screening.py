@@ -16,7 +16,7 @@ from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
 from gisttracker.domain import eligibility
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_sentences, local
 from gisttracker.reports.base import HEADER_RULE, Report, ReportContext
 from gisttracker.reports.common import day
 from gisttracker.services.patients import STATUS_LABELS, PatientService
@@ -72,7 +72,7 @@ def gather_screening(session: Session, study_key: str, *,
             "SELECT p.study_id, i.name FROM patient p JOIN patient_identity i "
             "ON i.patient_id = p.id WHERE p.study_key = ?", [study_key])
         names = {sid: name or "" for sid, name in cursor.fetchall()}
-    short = {c.id: c.short or c.text for c in study.criteria}
+    short = {c.id: local(c.short or c.text) for c in study.criteria}
     rows = tuple(ScreeningRow(
         patient=e.patient, screened_on=e.screened_on,
         outcome=_(OUTCOMES.get(e.outcome, e.outcome)),
@@ -93,12 +93,12 @@ def gather_screening(session: Session, study_key: str, *,
         completed = ended.get((arm.code, "completed"), 0)
         stopped = sum(ended.get((arm.code, s), 0)
                       for s in ("withdrawn", "lost_to_follow_up", "died"))
-        arms.append((arm.code, _(arm.name), n, n - completed - stopped, completed, stopped))
+        arms.append((arm.code, local(arm.name), n, n - completed - stopped, completed, stopped))
     counts = ConsortCounts(
         assessed=log.screened, excluded=log.screen_failed, excluded_by_reason=tuple(by_reason),
         not_yet_decided=max(0, log.screened - log.screen_failed - log.enrolled),
         enrolled=log.enrolled, arms=tuple(arms))
-    return ScreeningData(study.key, study.short_title or study.title, rows, counts)
+    return ScreeningData(study.key, local(study.short_title or study.title), rows, counts)
 
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
@@ -244,6 +244,6 @@ class ScreeningReport(Report):
                   _("Outcome"), _("Status"), _("Reasons")]
         widths = [1.0, *([1.3] if with_names else []), 1.2, 1.0, 1.1, 4.0]
         rows = [[r.patient, *([r.name or ""] if with_names else []), day(r.screened_on),
-                 r.outcome, r.status, "; ".join(r.reasons)] for r in d.rows]
+                 r.outcome, r.status, join_sentences(r.reasons)] for r in d.rows]
         out.append(self.table(header, rows, widths))
         return out

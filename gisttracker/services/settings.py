@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list
 from gisttracker.services.base import ServiceError, Tracker
 from gisttracker.store.models import Setting
 
@@ -51,7 +51,7 @@ class SettingsService:
         spec = self._spec(key)
         if spec.allowed and value not in spec.allowed:
             return _("{label} must be one of: {allowed}").format(
-                label=_(spec.label), allowed=", ".join(spec.allowed))
+                label=_(spec.label), allowed=join_list(spec.allowed))
         if spec.pattern and not re.fullmatch(spec.pattern, value):
             return _("{label}: {hint}").format(label=_(spec.label), hint=_(spec.hint))
         return None

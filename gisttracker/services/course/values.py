@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any, Final
 
 from gisttracker.domain import treatment as tx
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_sentences
 from gisttracker.risk import mitoses_per_50hpf_from_5mm2, nih2008
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import pk as _pk
@@ -66,7 +66,7 @@ class CourseInputError(ServiceError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
+        super().__init__(join_sentences(self.errors.values()))
 
 
 # --- inputs and results --------------------------------------------------------------------
