@@ -20,6 +20,7 @@ are written without line numbers so that moving code does not change the catalog
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import string
 import sys
@@ -156,10 +157,11 @@ def compile_catalogues(directory: Path = TRANSLATIONS,
     return written
 
 
-def pseudo_translations(directory: Path = TRANSLATIONS) -> PseudoTranslations:
-    """The pseudo-locale built from the template: every catalogue string bracketed."""
+def pseudo_translations(root: Path = ROOT) -> PseudoTranslations:
+    """The pseudo-locale: every string marked in the code (extracted now, so a stale
+    catalogue does not matter) comes back bracketed."""
     known: set[str] = set()
-    for message in read(template_path(directory)):
+    for message in extract(root):
         if not message.id:
             continue
         if isinstance(message.id, tuple | list):
@@ -228,6 +230,32 @@ def field_problems(msgid: str | Sequence[str], msgstr: str | Sequence[str]) -> l
     return out
 
 
+def hidden_from_extractor(catalog: Catalog, root: Path = ROOT) -> list[Problem]:
+    """Marked literals the extractor did not find: ``_("…")`` inside an f-string's braces
+    (Python before 3.12 reads a whole f-string as one token, so Babel never sees them)."""
+    known: set[str] = set()
+    for message in catalog:
+        if message.id:
+            known.update([message.id] if isinstance(message.id, str) else message.id)
+    problems = []
+    for folder in SOURCES:
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id in KEYWORDS):
+                    continue
+                count = 2 if node.func.id == "ngettext" else 1
+                for arg in node.args[:count]:
+                    if (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                            and arg.value not in known):
+                        problems.append(Problem(
+                            f"{path.relative_to(root).as_posix()}:{node.lineno}",
+                            f"{arg.value!r} is marked where the extractor cannot see it "
+                            f"(inside an f-string?); build the text outside the f-string"))
+    return problems
+
+
 def _where(path: Path, directory: Path) -> str:
     try:
         return path.relative_to(directory.parent.parent).as_posix()
@@ -237,8 +265,8 @@ def _where(path: Path, directory: Path) -> str:
 
 def check(directory: Path = TRANSLATIONS, root: Path = ROOT) -> list[Problem]:
     """Everything that keeps the catalogues from matching the code (empty: all is well)."""
-    problems: list[Problem] = []
     code = extract(root)
+    problems = hidden_from_extractor(code, root)
     wanted = {m.id for m in code if m.id}
     template = template_path(directory)
     # Compared by content, not bytes: another Babel version writes another header.

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from gisttracker.logs import setup_logging
 from gisttracker.store.db import resolve_path
 from ui.errors import install_excepthook
+from ui.language import start_language
 from ui.main_window import MainWindow
 from ui.tasks import TaskManager
 
@@ -36,9 +37,12 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
     app.setWindowIcon(QIcon(str(ICON)))
     setup_logging()
     install_excepthook()
-    tasks = TaskManager()
-    window = MainWindow(app_settings(), tasks)
     path: Path = resolve_path(db)
+    settings = app_settings()
+    # Before the first window text is built: the language applies to everything after it.
+    start_language(settings, path)
+    tasks = TaskManager()
+    window = MainWindow(settings, tasks)
     outcome: dict[str, int] = {}
     if startup_check:
         window.setProperty("headless", True)

@@ -57,6 +57,7 @@ from gisttracker.services.course import (
     SurgeryRow,
     TreatmentSummary,
 )
+from gisttracker.services.course.values import CRITERION_LABELS, STOMA_LABELS
 from ui.patient_view import PatientTabPage
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
@@ -349,8 +350,7 @@ class CourseTab(PatientTabPage):
         f.add("kind", _("Event"), self.kind)
         self.occurred_on = f.add("occurred_on", _("Date"), _date_edit(f))
         self.criterion = _combo(f, [(None, "—")] + [
-            (c, {"recist": "RECIST 1.1", "choi": "Choi"}.get(c, _(c)))
-            for c in course_rules.PROGRESSION_CRITERIA])
+            (c, _(CRITERION_LABELS[c])) for c in course_rules.PROGRESSION_CRITERIA])
         f.add("criterion", _("Criterion (progression)"), self.criterion)
         self.event_site = QLineEdit(f)
         f.add("site", _("Site"), self.event_site)
@@ -429,7 +429,8 @@ class CourseTab(PatientTabPage):
                 self.site.setCurrentIndex(site)
         _fill(self.surgery_table, [(s.uid, (
             _d(s.data.performed_on), _(PROCEDURE_LABELS.get(s.data.procedure, s.data.procedure)),
-            s.data.margin or "—", self._yes_no(s.data.ruptured), _(s.data.stoma),
+            s.data.margin or "—", self._yes_no(s.data.ruptured),
+            _(STOMA_LABELS.get(s.data.stoma, s.data.stoma)),
             _d(s.data.stoma_reversed_on) if s.data.stoma_reversed_on else "",
             s.data.complications or "")) for s in loaded.surgeries])
         _fill(self.pathology_table, [(p.uid, (

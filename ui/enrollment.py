@@ -187,8 +187,10 @@ class EnrollmentDialog(QDialog):
     def _document(self) -> QTextDocument:
         doc = QTextDocument()
         doc.setHtml(f"<div style='font-family: DejaVu Sans'>{self.result_html()}"
-                    f"<p style='margin-top:36px'>{escape(_('Signature'))}: ______________"
-                    f"&nbsp;&nbsp;{escape(_('Date'))}: ____________</p></div>")
+                    "<p style='margin-top:36px'>"
+                    + escape(_("Signature: {line}  Date: {date_line}")).format(
+                        line="______________", date_line="____________").replace(
+                        "  ", "&nbsp;&nbsp;") + "</p></div>")
         return doc
 
     def print_to(self, printer: QPrinter) -> None:

@@ -24,15 +24,16 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker import __version__
-from gisttracker.i18n import _, local
+from gisttracker.i18n import N_, _, local
 from gisttracker.protocols import Study
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
+from ui.language import language_menu
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
-DB_FILTER = "GIST Study Tracker database (*.db *.sqlite);;All files (*)"
+DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
 
 
 class MainWindow(QMainWindow):
@@ -117,6 +118,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
+        file_menu.addMenu(language_menu(self, self.settings))
+        file_menu.addSeparator()
         file_menu.addAction(self._action(_("&Quit"), self.close, QKeySequence.StandardKey.Quit))
 
         go_menu = self.menuBar().addMenu(_("&Go"))
@@ -184,7 +187,7 @@ class MainWindow(QMainWindow):
 
     def new_database(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
-                                                    DB_FILTER)
+                                                    _(DB_FILTER))
         if name:
             path = Path(name)
             if path.exists():
@@ -194,7 +197,8 @@ class MainWindow(QMainWindow):
             self.open_database(path)
 
     def choose_database(self) -> None:
-        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "", DB_FILTER)
+        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
+                                                  _(DB_FILTER))
         if name:
             self.open_database(Path(name))
 

@@ -236,7 +236,7 @@ class ScheduleTab(PatientTabPage):
             return
         for r, anchor in enumerate(self.study.anchors):
             known = self.anchor_dates.get(anchor.key)
-            name = QLabel(anchor.label, self.anchor_box)
+            name = QLabel(local(anchor.label), self.anchor_box)
             value = QLabel(known.isoformat() if known else _("not entered yet"),
                            self.anchor_box)
             if known is None:

@@ -6,6 +6,7 @@ from html import escape
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
+from gisttracker.domain.eligibility import value_label, with_unit
 from gisttracker.i18n import N_, _, join_list, local
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import ASSESSMENTS, SCREENING_FIELDS
@@ -37,19 +38,24 @@ def describe_rule(rule: Rule) -> str:
         return _("not ({rule})").format(rule=describe_rule(rule.rules[0]))
     if rule.op == "in":
         return _("{field} is one of {values}").format(
-            field=_label(rule.field), values=join_list(rule.values))
+            field=_label(rule.field), values=join_list(value_label(v) for v in rule.values))
     if rule.limit:
         return f"{_label(rule.field)} {_OPS[rule.op]} {rule.factor:g} × {rule.limit.upper()}"
     value = rule.value
-    shown = (_("yes") if value else _("no")) if isinstance(value, bool) else f"{value}"
     spec = SCREENING_FIELDS.get(rule.field or "")
-    unit = rule.unit or (spec.unit if spec and spec.unit else None)
-    return f"{_label(rule.field)} {_OPS[rule.op]} {shown}{(' ' + unit) if unit else ''}"
+    if isinstance(value, bool):
+        shown = _("yes") if value else _("no")
+    elif isinstance(value, str):
+        shown = value_label(value)
+    else:
+        assert value is not None
+        shown = with_unit(value, rule.unit or (spec.unit if spec and spec.unit else None))
+    return f"{_label(rule.field)} {_OPS[rule.op]} {shown}"
 
 
 def _criterion_row(c: Criterion) -> str:
     check = (escape(describe_rule(c.rule)) if c.rule
-             else f"<i>{escape(_('judgement by the investigator'))}</i>")
+             else "<i>" + escape(_("judgement by the investigator")) + "</i>")
     extra = ""
     if c.note:
         extra += ("<br><span style='color:#7a4b00'>"
@@ -82,15 +88,15 @@ def study_html(study: Study) -> str:
         *(f"<tr><td style='color:#555'>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows),
         "</table>",
         f"<p>{e(local(study.summary))}</p>",
-        f"<h3>{e(_('Arms and groups'))}</h3><ul>",
+        "<h3>" + e(_("Arms and groups")) + "</h3><ul>",
     ]
     for arm in study.arms:
         doses = "".join(
             f"<li>{e(local(i.name))}{(' — ' + e(local(i.dose))) if i.dose else ''}"
             f"{(' (' + e(local(i.schedule)) + ')') if i.schedule else ''}</li>"
             for i in arm.interventions)
-        options = "".join(f"<li>{e(_('option: {label}').format(label=local(o.label)))}</li>"
-                          for o in arm.options)
+        options = "".join("<li>" + e(_("option: {label}").format(label=local(o.label)))
+                          + "</li>" for o in arm.options)
         parts.append(f"<li><b>{e(arm.code)}</b> — {e(local(arm.name))}<br>"
                      f"{e(local(arm.description))}"
                      f"<ul>{doses}{options}</ul></li>")
@@ -104,13 +110,13 @@ def study_html(study: Study) -> str:
         "treatment_received": _("group from the treatment received"),
         "derived_duration": _("group derived from the duration of preoperative imatinib"),
     }[study.allocation.method]
-    parts.append(f"<p><b>{e(_('Allocation'))}:</b> {e(method)}</p>")
+    parts.append("<p>" + _("<b>Allocation:</b> {method}").format(method=e(method)) + "</p>")
     for kind, title in (("inclusion", _("Inclusion criteria")),
                         ("exclusion", _("Exclusion criteria"))):
         parts.append(f"<h3>{e(title)}</h3><table border='0' cellspacing='0' cellpadding='3'>")
         parts.extend(_criterion_row(c) for c in study.criteria if c.kind == kind)
         parts.append("</table>")
-    parts.append(f"<h3>{e(_('Schedule of assessments'))}</h3>")
+    parts.append("<h3>" + e(_("Schedule of assessments")) + "</h3>")
     parts.append("<table border='1' cellspacing='0' cellpadding='3'><tr>" + "".join(
         f"<th>{e(h)}</th>" for h in (_("Visit"), _("From"), _("Offset"), _("Window"),
                                       _("Assessments"))) + "</tr>")
@@ -123,7 +129,7 @@ def study_html(study: Study) -> str:
                      f"<td>{e(visit.offset.describe())}</td><td>{e(window)}</td>"
                      f"<td>{e(assessed)}</td></tr>")
     parts.append("</table>")
-    parts.append(f"<h3>{e(_('Endpoints'))}</h3><ul>")
+    parts.append("<h3>" + e(_("Endpoints")) + "</h3><ul>")
     for ep in study.endpoints:
         parts.append(f"<li><b>{e(local(ep.name))}</b> "
                      + e(_("({kind}, {horizon})").format(kind=_(_KINDS[ep.kind]),
@@ -131,7 +137,7 @@ def study_html(study: Study) -> str:
                      + f" — {e(local(ep.definition))}</li>")
     parts.append("</ul>")
     if study.assumptions:
-        parts.append(f"<h3>{e(_('Site assumptions'))}</h3><ul>")
+        parts.append("<h3>" + e(_("Site assumptions")) + "</h3><ul>")
         parts.extend(f"<li>{e(local(a))}</li>" for a in study.assumptions)
         parts.append("</ul>")
     return "".join(parts)
@@ -151,4 +157,4 @@ class StudySummaryPage(AreaPage):
     def set_study(self, study: Study | None) -> None:
         super().set_study(study)
         self.browser.setHtml(study_html(study) if study else
-                             f"<p>{escape(_('No study is loaded.'))}</p>")
+                             "<p>" + escape(_("No study is loaded.")) + "</p>")

@@ -338,6 +338,10 @@ _VALUE_LABELS: Final[Mapping[str, str]] = {
     "PDGFRA_14": N_("PDGFRA exon 14"), "PDGFRA_18": N_("PDGFRA exon 18 (not D842V)"),
     "PDGFRA_18_D842V": N_("PDGFRA D842V"), "WILD_TYPE": N_("wild type"),
     "NOT_TESTED": N_("not tested"), "small_intestine": N_("small intestine"),
+    "stomach": N_("stomach"), "duodenum": N_("duodenum"), "colon": N_("colon"),
+    "rectum": N_("rectum"), "oesophagus": N_("oesophagus"), "other": N_("other"),
+    "very low": N_("very low"), "low": N_("low"), "intermediate": N_("intermediate"),
+    "high": N_("high"), "male": N_("male"), "female": N_("female"),
 }
 
 # Enumerations whose values have a natural order (the catalogue lists them in it).
@@ -358,6 +362,16 @@ def _short(key: str) -> str:
 
 def _value_label(value: str) -> str:
     return _(_VALUE_LABELS[value]) if value in _VALUE_LABELS else _(value.replace("_", " "))
+
+
+def value_label(value: str) -> str:
+    """The translated name of an enumerated screening value (``rectum``, ``KIT_11``)."""
+    return _value_label(value)
+
+
+def with_unit(number: float | int, unit: str | None) -> str:
+    """A threshold or value with its unit as criteria show it (``1.5 ×10⁹/L``, ``18``)."""
+    return _with_unit(_dec(number), unit)
 
 
 def _canonical_unit(unit: str) -> str:

@@ -128,7 +128,8 @@ class ScheduleReport(Report):
             window: object = (self.rich(f"{day(v.window_start)} –<br/>{day(v.window_end)}",
                                         "cell") if v.window_start or v.window_end else "—")
             target = day(v.target)
-            name = v.name + (f" ({_('unscheduled')})" if v.unscheduled else "")
+            name = (_("{visit} (unscheduled)").format(visit=v.name) if v.unscheduled
+                    else v.name)
             rows.append(["☑" if v.done_on else "☐", name, target, window,
                          join_list(v.assessments) or "—", v.status, day(v.done_on, ""),
                          "", ""])

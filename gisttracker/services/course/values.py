@@ -48,6 +48,14 @@ PHASE_LABELS: Final[Mapping[str, str]] = {
 DEFAULT_DRUGS: Final = ("imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib")
 MITOTIC_UNITS: Final = ("50hpf", "5mm2")
 STOMAS: Final = ("none", "temporary", "permanent")
+STOMA_LABELS: Final[Mapping[str, str]] = {
+    "none": N_("none"), "temporary": N_("temporary"), "permanent": N_("permanent"),
+}
+#: How a progression was judged (an event's criterion).
+CRITERION_LABELS: Final[Mapping[str, str]] = {
+    "recist": N_("RECIST 1.1"), "choi": N_("Choi criteria"), "clinical": N_("clinical"),
+    "other": N_("other"),
+}
 #: Maximum postoperative imatinib of the neoadjuvant protocol (calendar months).
 MAX_POSTOP_MONTHS: Final = 36
 
