@@ -57,7 +57,7 @@ from gisttracker.services.course import (
     SurgeryRow,
     TreatmentSummary,
 )
-from gisttracker.services.course.values import CRITERION_LABELS, STOMA_LABELS
+from gisttracker.services.course.values import CRITERION_LABELS, STOMA_LABELS, drug_label
 from ui.patient_view import PatientTabPage
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
@@ -414,7 +414,7 @@ class CourseTab(PatientTabPage):
         self.loaded = loaded
         t = loaded.treatment
         _fill(self.exposures, [(r.uid, (
-            r.data.drug, f"{r.data.dose_mg_per_day:g}", _(PHASE_LABELS.get(r.data.phase,
+            drug_label(r.data.drug), f"{r.data.dose_mg_per_day:g}", _(PHASE_LABELS.get(r.data.phase,
                                                                           r.data.phase)),
             _d(r.data.start_on), _d(r.data.stop_on) if r.data.stop_on else _("ongoing"),
             join_sentences(f"{_d(i.start_on)} – {_d(i.end_on)} ({i.reason or ''})"
@@ -423,7 +423,9 @@ class CourseTab(PatientTabPage):
         self.treatment_flags.setText("\n".join(f"• {flag}" for flag in t.flags))
         if first:
             self.drug.clear()
-            self.drug.addItems(loaded.drugs)
+            # Shown in the reader's language, recorded as the drug's own (English) name.
+            for drug in loaded.drugs:
+                self.drug.addItem(drug_label(drug), drug)
             site = self.site.findData(loaded.primary_site)
             if site >= 0:
                 self.site.setCurrentIndex(site)
@@ -532,12 +534,19 @@ class CourseTab(PatientTabPage):
             dose = f.number("dose_mg_per_day", required=True) or 0.0
             start = f.date("start_on")
             assert start is not None
-            return ExposureInput(self.drug.currentText().strip(), dose, self.phase.currentData(),
+            return ExposureInput(self._drug_typed(), dose, self.phase.currentData(),
                                  start, f.date("stop_on", required=False),
                                  self.exposure_reason.text())
 
         patient, today = self.patient_uid or "", self.today
         self._submit(f, build, lambda s, d: s.add_exposure(patient, d, today=today))
+
+    def _drug_typed(self) -> str:
+        """The drug as it is recorded: a listed drug by its own name, else what was typed."""
+        text = self.drug.currentText().strip()
+        index = self.drug.findText(text)
+        return str(self.drug.itemData(index)) if index >= 0 and self.drug.itemData(index) \
+            else text
 
     def _interrupt(self) -> None:
         uid = _selected_uid(self.exposures)

@@ -60,7 +60,7 @@ WINDOW = 200
 MAX_WINDOWS = 40
 COLUMNS: list[tuple[str, str]] = [
     ("patient", N_("Patient")), ("study", N_("Study")), ("arm", N_("Arm")),
-    ("status", N_("Status")), ("enrolled_on", N_("Enrolled")),
+    ("status", N_("Status")), ("enrolled_on", N_("Enrolled on")),
     ("randomization_number", N_("Randomization")),
 ]
 UID_ROLE = Qt.ItemDataRole.UserRole + 1

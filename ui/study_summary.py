@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 from gisttracker.domain.eligibility import value_label, with_unit
 from gisttracker.i18n import N_, _, join_list, local
 from gisttracker.protocols import Study
-from gisttracker.protocols.catalogue import ASSESSMENTS, SCREENING_FIELDS
-from gisttracker.protocols.model import Criterion, Rule
+from gisttracker.protocols.catalogue import ASSESSMENTS, SCREENING_FIELDS, STRATUM_LABELS
+from gisttracker.protocols.model import Criterion, Intervention, Rule
 from ui.areas import AreaPage
 
 _OPS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
@@ -53,6 +53,17 @@ def describe_rule(rule: Rule) -> str:
     return f"{_label(rule.field)} {_OPS[rule.op]} {shown}"
 
 
+def _intervention(i: Intervention) -> str:
+    """``imatinib — 400 mg/d (once daily)`` as the installed language writes it."""
+    text = local(i.name)
+    if i.dose:
+        text = _("{name} — {dose}").format(name=text, dose=local(i.dose))
+    if i.schedule:
+        text = _("{intervention} ({schedule})").format(intervention=text,
+                                                       schedule=local(i.schedule))
+    return text
+
+
 def _criterion_row(c: Criterion) -> str:
     check = (escape(describe_rule(c.rule)) if c.rule
              else "<i>" + escape(_("judgement by the investigator")) + "</i>")
@@ -91,10 +102,7 @@ def study_html(study: Study) -> str:
         "<h3>" + e(_("Arms and groups")) + "</h3><ul>",
     ]
     for arm in study.arms:
-        doses = "".join(
-            f"<li>{e(local(i.name))}{(' — ' + e(local(i.dose))) if i.dose else ''}"
-            f"{(' (' + e(local(i.schedule)) + ')') if i.schedule else ''}</li>"
-            for i in arm.interventions)
+        doses = "".join(f"<li>{e(_intervention(i))}</li>" for i in arm.interventions)
         options = "".join("<li>" + e(_("option: {label}").format(label=local(o.label)))
                           + "</li>" for o in arm.options)
         parts.append(f"<li><b>{e(arm.code)}</b> — {e(local(arm.name))}<br>"
@@ -105,7 +113,8 @@ def study_html(study: Study) -> str:
         "randomized": _("randomized, {ratio}, permuted blocks of {blocks}, stratified by {strata}"
                         ).format(ratio=":".join(map(str, study.allocation.ratio)),
                                  blocks=join_list(map(str, study.allocation.block_sizes)),
-                                 strata=join_list(study.allocation.strata)),
+                                 strata=join_list(_(STRATUM_LABELS.get(s, s))
+                                                  for s in study.allocation.strata)),
         "single_arm": _("single arm"),
         "treatment_received": _("group from the treatment received"),
         "derived_duration": _("group derived from the duration of preoperative imatinib"),

@@ -34,6 +34,7 @@ from gisttracker.services.course.values import (
     PHASE_LABELS,
     PROCEDURE_LABELS,
     STOMA_LABELS,
+    drug_label,
 )
 from gisttracker.services.forms import STATE_LABELS, FormService
 from gisttracker.services.patients import STATUS_LABELS
@@ -296,7 +297,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
             pauses.setdefault(int(p.__data__["exposure"]), []).append(
                 f"{day(as_date(p.start_on))} – {day(as_date(p.end_on), '…')}"
                 + (f" ({p.reason})" if p.reason else ""))
-    treatment = tuple((e.drug, f"{e.dose_mg_per_day:g}", _label(PHASE_LABELS, e.phase),
+    treatment = tuple((drug_label(e.drug), f"{e.dose_mg_per_day:g}", _label(PHASE_LABELS, e.phase),
                        day(as_date(e.start_on)),
                        day(as_date(e.stop_on), "…"), e.reason or "",
                        join_sentences(pauses.get(_pk(e), []))) for e in exposures)

@@ -46,6 +46,16 @@ PHASE_LABELS: Final[Mapping[str, str]] = {
 }
 #: Drugs offered besides those the protocol names.
 DEFAULT_DRUGS: Final = ("imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib")
+#: How a stored drug name (lower case, as recorded) is shown; another drug shows as typed.
+DRUG_LABELS: Final[Mapping[str, str]] = {
+    "imatinib": N_("imatinib"), "sunitinib": N_("sunitinib"), "regorafenib": N_("regorafenib"),
+    "ripretinib": N_("ripretinib"), "avapritinib": N_("avapritinib"),
+}
+
+
+def drug_label(drug: str) -> str:
+    """The translated name of a recorded drug (the drug as recorded if it is not known)."""
+    return _(DRUG_LABELS[drug]) if drug in DRUG_LABELS else drug
 MITOTIC_UNITS: Final = ("50hpf", "5mm2")
 STOMAS: Final = ("none", "temporary", "permanent")
 STOMA_LABELS: Final[Mapping[str, str]] = {
