@@ -15,9 +15,9 @@ from gisttracker.i18n_tools import (
     Problem,
     check,
     compile_catalogues,
+    extract,
     field_problems,
     hidden_from_extractor,
-    extract,
     po_path,
 )
 from gisttracker.protocols import load_studies
