@@ -312,8 +312,9 @@ class QueriesPage(AreaPage):
     @staticmethod
     def _detail_html(q: QueryInfo) -> str:
         e = escape
+        value_label = _("Value when asked")
         parts = [f"<h3>{e(q.code)} · {e(q.patient)} · {e(q.item)} · {e(q.state_label)}</h3>",
-                 f"<p><b>{e(_('Value when asked'))}:</b> {e(str(q.value_seen))}</p>",
+                 f"<p><b>{e(value_label)}:</b> {e(str(q.value_seen))}</p>",
                  f"<p><b>{e(q.raised_by)}</b> {e(q.raised_at[:16].replace('T', ' '))}:<br>"
                  f"{e(q.question).replace(chr(10), '<br>')}</p>"]
         if q.answer:
@@ -321,7 +322,8 @@ class QueriesPage(AreaPage):
                          f"{e((q.answered_at or '')[:16].replace('T', ' '))}:<br>"
                          f"{e(q.answer)}</p>")
         if q.closed_by:
-            parts.append(f"<p><b>{e(_('Closed by {user}').format(user=q.closed_by))}</b> "
+            closed = _("Closed by {user}").format(user=q.closed_by)
+            parts.append(f"<p><b>{e(closed)}</b> "
                          f"{e((q.closed_at or '')[:16].replace('T', ' '))}"
                          f"{': ' + e(q.close_note) if q.close_note else ''}</p>")
         return "".join(parts)

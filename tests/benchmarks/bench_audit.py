@@ -87,11 +87,12 @@ def demo_now(path: Path, patients: int) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu}
 
 
-def demo_before(rev: str, path: Path, patients: int, work: Path) -> dict[str, float] | None:
+def demo_before(rev: str, path: Path, patients: int, work: Path,
+                repo: Path) -> dict[str, float] | None:
     code = work / "before"
     code.mkdir()
     try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
+        archive = subprocess.run(["git", "-C", str(repo), "archive", rev], check=True,
                                  capture_output=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"  (no baseline: git archive {rev} failed: {exc})")
@@ -128,6 +129,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--before", default=BASE, help="the baseline's git revision")
+    parser.add_argument("--repo", type=Path, default=ROOT,
+                        help="the git repository to take the baseline from")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gisttracker-bench-audit-") as tmp:
         work = Path(tmp)
@@ -139,7 +142,7 @@ def main() -> None:
         print(f"  now:     {now['wall']:6.1f} s wall, {now['cpu']:6.1f} s CPU; file "
               f"{mb(size)} (audit trail {mb(audit)}, the rest {mb(size - audit)})")
         before_path = work / "before.db"
-        before = demo_before(args.before, before_path, args.patients, work)
+        before = demo_before(args.before, before_path, args.patients, work, args.repo)
         if before is not None:
             bsize, baudit = sizes(before_path)
             print(f"  before:  {before['wall']:6.1f} s wall, {before['cpu']:6.1f} s CPU; file "
