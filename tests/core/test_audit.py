@@ -177,3 +177,19 @@ def test_transactions_of_two_threads_never_share_a_writer(session: Session) -> N
     rows = list(AuditLog.select().where(AuditLog.table_name == "setting"))
     assert {r.reason for r in rows} == {"own reason"}
     assert seen["worker"] == "reason of the worker"
+
+
+def test_the_chain_encodes_entries_exactly_as_json_dumps_does() -> None:
+    """The fast encoder of the chain must give the documented text, byte for byte."""
+    from gisttracker.store.chain import _ENCODE
+
+    samples = [
+        [1, "2026-03-14T09:30:00+00:00", "nora", "insert", "visit", "ab" * 16, None,
+         '["name","seq"]', None, '["Month 3 · 随访",0.1]', "demo data", None, 1],
+        [2**53, "", "(site setup)", "update", "lab_result", "u-l1", "value", None, "30.0",
+         "1e-07", 'quote " and \\ backslash', "u-p1", 7],
+        [3, "t", "u", "delete", "t", "u", None, None, '{"a":true}', None, "\u2028\n\t", None,
+         2, 1.5, -0.0, 123456789.123],
+    ]
+    for entry in samples:
+        assert _ENCODE(entry) == json.dumps(entry, ensure_ascii=False, separators=(",", ":"))

@@ -295,3 +295,73 @@ def test_opening_a_tampered_file_shows_the_banner(qtbot: QtBot, settings: QSetti
     assert "Audit trail: the audit trail does not match" in win.banner.text()
     assert isinstance(win.session, Session)
     win.session.close()
+
+
+def test_a_screening_saved_meanwhile_by_someone_else_is_not_overwritten(
+        qtbot: QtBot, session: Session, tasks: TaskManager) -> None:
+    from gisttracker.services.patients import PatientService
+    from gisttracker.services.policy import trusted_actor
+    from tests.core.patients_helpers import eligible_patient, good_data, set_site
+    from ui.screening import ScreeningTab
+
+    set_site(session)
+    service = PatientService(session)
+    patient = eligible_patient(service, "NCT04933669")
+    tab = ScreeningTab()
+    tab.today = lambda: TODAY
+    qtbot.addWidget(tab)
+    tab.show()
+    tab.set_patient(session, tasks, patient.uid)
+    qtbot.waitUntil(lambda: tab.criteria.rowCount() > 0, timeout=5000)
+    ecog = tab.numbers["ecog"][0]
+    ecog.clear()
+    qtbot.keyClicks(ecog, "0")  # nora types, and has not saved yet
+    # Meanwhile li.wei, at another workstation, corrects the tumour size.
+    session.tracker.sign_in(trusted_actor("li.wei"))
+    data = good_data(session.studies["NCT04933669"])
+    data.values["tumour_size_cm"] = 13.5
+    service.save_screening(patient.uid, data, today=TODAY)
+    session.tracker.sign_in(trusted_actor("nora"))
+    seen: list[str] = []
+
+    def reload() -> None:
+        box = _modal(QMessageBox)
+        seen.append(box.text())
+        qtbot.mouseClick(next(b for b in box.buttons() if "Reload" in b.text()),
+                         Qt.MouseButton.LeftButton)
+
+    _later(reload)
+    _click(qtbot, tab.save_button)
+    assert seen and "changed by someone else" in seen[0]
+    assert "li.wei changed tumour_size_cm from 12.0 to 13.5" in seen[0]
+    latest = service.latest_screening(patient.uid)
+    # Nora's stale save wrote nothing: li's correction stands, and so does the ECOG.
+    assert latest is not None and (latest.ecog, latest.tumour_size_cm) == (1, 13.5)
+    # The form was reloaded: it shows what is stored now.
+    size = tab.numbers["tumour_size_cm"][0]
+    qtbot.waitUntil(lambda: size.text() == "13.5" and ecog.text() == "1", timeout=5000)
+
+
+def test_a_monitor_sees_a_form_read_only_with_its_review_and_a_query_button(
+        qtbot: QtBot, tasks: TaskManager, people_site: Path) -> None:
+    from ui.visit_forms import FormEditorDialog
+
+    s = open_site(people_site)
+    try:
+        sign_in(s, "mona")
+        visit = next(iter(FormService(s).visits("ZJU-0001")))
+        data = FormService(s).load(visit.visit_uid, "physical_exam")
+        dialog = FormEditorDialog(s, tasks, data, TODAY)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitUntil(lambda: dialog.review.verify_button.isVisible(), timeout=5000)
+        assert dialog.save_button.isHidden() and dialog.complete_button.isHidden()
+        assert dialog.query_button.isVisible()
+        assert not any(row.editor.isEnabled() for row in dialog.rows.values())
+        assert dialog.review.signature_label.text() == "Not signed."
+        _click(qtbot, dialog.review.verify_button)
+        qtbot.waitUntil(lambda: "Source-verified by mona" in
+                        dialog.review.verified_label.text(), timeout=5000)
+        qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
+    finally:
+        s.close()
