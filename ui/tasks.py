@@ -32,15 +32,35 @@ class TaskManager(QObject):
         # and Qt would crash later (a timer firing on a deleted object).
         self._alive: dict[int, tuple[Callable[[], Any], Callable[[Any], None],
                                      Callable[[BaseException], None] | None]] = {}
+        self._keys: dict[int, int] = {}  # id(future) -> key of _alive
+        self._next = 0
+        self._closed = False
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
             on_error: Callable[[BaseException], None] | None = None) -> Future[Any]:
-        """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread."""
+        """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread.
+
+        After :meth:`shutdown` nothing runs: the future comes back cancelled (a page that
+        reacts to a last change while the window closes must not fail).
+        """
+        if self._closed:
+            dropped: Future[Any] = Future()
+            dropped.cancel()
+            return dropped
         self._pending += 1
-        future = self._pool.submit(fn)
-        self._alive[id(future)] = (fn, on_done, on_error)
+        self._next += 1
+        key = self._next
+        # The pool gets only the key: the closure stays referenced by _alive alone, which
+        # the GUI thread empties, so it is always released there (never on the worker).
+        self._alive[key] = (fn, on_done, on_error)
+        future = self._pool.submit(self._call, key)
+        self._keys[id(future)] = key
         future.add_done_callback(self._finished.emit)
         return future
+
+    def _call(self, key: int) -> Any:
+        """On the worker: the task's callable, looked up by key."""
+        return self._alive[key][0]()
 
     @property
     def busy(self) -> bool:
@@ -48,7 +68,7 @@ class TaskManager(QObject):
 
     def _deliver(self, future: Future[Any]) -> None:
         self._pending -= 1
-        _fn, on_done, on_error = self._alive.pop(id(future))
+        _fn, on_done, on_error = self._alive.pop(self._keys.pop(id(future)))
         if future.cancelled():
             return  # dropped at shutdown: nobody is waiting for it any more
         error = future.exception()
@@ -63,4 +83,5 @@ class TaskManager(QObject):
             show_error(None, error, context=getattr(on_done, "__qualname__", str(on_done)))
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
