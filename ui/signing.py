@@ -176,6 +176,7 @@ class ReviewPanel(QWidget):
     verifying (the page reloads what it shows)."""
 
     changed = Signal()
+    shown = Signal(object)  # the ReviewState just shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -237,7 +238,7 @@ class ReviewPanel(QWidget):
             if state.own is None:
                 text = _("Locked by the signature of its {scope}: {signature}").format(
                     scope=_(SCOPE_LABELS[lock.scope]), signature=text)
-            self.signature_label.setText("🔒 " + text)
+            self.signature_label.setText(text)
             self.signature_label.setStyleSheet("color: #0b5e2a; font-weight: 600;")
         verified = state.verified
         self.verified_label.setText(verified.describe() if verified else
@@ -253,6 +254,7 @@ class ReviewPanel(QWidget):
         self.verify_button.setText(_("Verify &again") if verified else
                                    _("Mark source-&verified"))
         self.setVisible(True)
+        self.shown.emit(state)
 
     def sign(self) -> None:
         if self.session is None or self.tasks is None:

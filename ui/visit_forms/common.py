@@ -107,9 +107,11 @@ class FormDialogBase(QDialog):
         # one is refused and offers to reload); its signature, lock and source verification;
         # a monitor's query; a role that may not enter data sees it read-only.
         self.versions: dict[str, int] = {}
-        self.may_edit = session.tracker.can(Permission.ENTER_DATA)
+        self.may_enter = session.tracker.can(Permission.ENTER_DATA)
+        self.may_edit = self.may_enter
         self.review = ReviewPanel(self)
         self.review.changed.connect(self._review_changed)
+        self.review.shown.connect(self._review_shown)
         self.query_button = QPushButton(_("Raise &query…"), self)
         self.query_button.setAutoDefault(False)
         self.query_button.clicked.connect(self.raise_query)
@@ -142,6 +144,18 @@ class FormDialogBase(QDialog):
         self._read_versions()
         self.changed.emit()
 
+    def _review_shown(self, state: Any) -> None:
+        """Signed data is locked: shown read-only until an investigator unlocks it."""
+        self.may_edit = self.may_enter and state.lock is None
+        for button in (self.save_button, self.complete_button, self.not_done_button):
+            button.setVisible(self.may_enter)
+            button.setEnabled(self.may_edit)
+        self.complete_button.setEnabled(self.may_edit and self.data.state != "complete")
+        self.editing_allowed(self.may_edit)
+
+    def editing_allowed(self, allowed: bool) -> None:
+        """Enable or disable the fields (the editors that have fields override this)."""
+
     def raise_query(self) -> None:
         from gisttracker.services.queries import QueryService
         from ui.queries import RaiseQueryDialog
@@ -157,7 +171,7 @@ class FormDialogBase(QDialog):
         for button in (self.query_button, self.save_button, self.complete_button,
                        self.not_done_button, self.close_button):
             row.addWidget(button)
-        if not self.may_edit:
+        if not self.may_enter:
             for button in (self.save_button, self.complete_button, self.not_done_button):
                 button.hide()
         box = QVBoxLayout()
@@ -175,7 +189,8 @@ class FormDialogBase(QDialog):
                 when=(self.data.completed_at or "")[:16].replace("T", " "))
         if self.dirty:
             text += "  " + _("(unsaved changes)")
-        self.complete_button.setEnabled(self.data.state != "complete")
+        self.complete_button.setEnabled(self.data.state != "complete"
+                                        and getattr(self, "may_edit", True))
         colour = STATE_COLOURS.get(self.data.state, "#333")
         self.state_label.setText(f"<b style='color:{colour}'>{text}</b>")
 

@@ -318,6 +318,9 @@ class FormEditorDialog(FormDialogBase):
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.scores_table.setItem(i, 1, cell)
 
+    def editing_allowed(self, allowed: bool) -> None:
+        self.refresh()  # applicability and permission together (refresh reads may_edit)
+
     def reloaded(self, data: FormData) -> None:
         """Refill every field from ``data`` (after someone else's change was reloaded)."""
         self.values = {**data.values, **{k: Missing(v) for k, v in data.missing.items()}}
