@@ -183,6 +183,7 @@ class ReviewPanel(QWidget):
         self.session: Session | None = None
         self.tasks: TaskManager | None = None
         self.scope = ""
+        self.caption = ""
         self.target = ""
         self.label = ""
         self.state: ReviewState | None = None
@@ -208,9 +209,11 @@ class ReviewPanel(QWidget):
         self.setVisible(False)
 
     def show_target(self, session: Session | None, tasks: TaskManager | None, scope: str,
-                    target: str | None, label: str) -> None:
+                    target: str | None, label: str, caption: str = "") -> None:
         """Show the state of ``scope`` ``target`` (a patient uid or study id for a
-        casebook, a visit or form uid), read on the worker."""
+        casebook, a visit or form uid), read on the worker. ``caption`` names it in front
+        of the state where the page around does not (the patient window's casebook)."""
+        self.caption = caption
         self.session, self.tasks = session, tasks
         self.scope, self.target, self.label = scope, target or "", label
         if session is None or tasks is None or not target:
@@ -243,6 +246,9 @@ class ReviewPanel(QWidget):
         verified = state.verified
         self.verified_label.setText(verified.describe() if verified else
                                     _("Not source-verified."))
+        if self.caption:
+            self.signature_label.setText(_("{what}: {state}").format(
+                what=self.caption, state=self.signature_label.text()))
         self.verified_label.setStyleSheet(
             "color: #8a5a00;" if verified and verified.changed_since else
             ("color: #0b4f8a;" if verified else "color: #555;"))
@@ -281,5 +287,6 @@ class ReviewPanel(QWidget):
                        lambda _r: self._reload(), lambda e: show_error(self, e))
 
     def _reload(self) -> None:
-        self.show_target(self.session, self.tasks, self.scope, self.target, self.label)
+        self.show_target(self.session, self.tasks, self.scope, self.target, self.label,
+                         self.caption)
         self.changed.emit()
