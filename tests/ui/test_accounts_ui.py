@@ -365,3 +365,36 @@ def test_a_monitor_sees_a_form_read_only_with_its_review_and_a_query_button(
         qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
     finally:
         s.close()
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    # save the form, sign it, verify it, raise a query about it
+    ("ada", (True, False, False, False)),
+    ("ines", (True, True, False, False)),
+    ("nora", (True, False, False, False)),
+    ("mona", (False, False, True, True)),
+    ("rita", (False, False, False, False)),
+])
+def test_each_role_sees_the_form_actions_it_may_use(
+        qtbot: QtBot, tasks: TaskManager, people_site: Path, name: str,
+        expected: tuple[bool, bool, bool, bool]) -> None:
+    from ui.visit_forms import FormEditorDialog
+
+    s = open_site(people_site)
+    try:
+        sign_in(s, name)
+        visit = next(iter(FormService(s).visits("ZJU-0001")))
+        dialog = FormEditorDialog(s, tasks, FormService(s).load(visit.visit_uid,
+                                                                 "physical_exam"), TODAY)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitUntil(lambda: dialog.review.isVisible(), timeout=5000)
+        qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
+        seen = (dialog.save_button.isVisible(), dialog.review.sign_button.isVisible(),
+                dialog.review.verify_button.isVisible(), dialog.query_button.isVisible())
+        assert seen == expected
+        # What is hidden is refused by the services too (test_policy.py); what is shown
+        # works: the editors follow the same permission.
+        assert any(r.editor.isEnabled() for r in dialog.rows.values()) == expected[0]
+    finally:
+        s.close()
