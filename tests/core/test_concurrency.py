@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gisttracker.services.audit import verify
 from gisttracker.services.base import DatabaseBusyError, StaleRecordError
 from gisttracker.services.patients import Identity, PatientService
 from gisttracker.services.policy import trusted_actor
@@ -168,5 +169,10 @@ def test_concurrent_registration_from_two_processes(tmp_path: Path) -> None:
     try:
         ids = [p.study_id for p in Patient.select().order_by(Patient.seq)]
         assert ids == [f"ZJU-{n:04d}" for n in range(1, 51)]
+        # Two writers took turns on one chain: it is whole, and every row is explained.
+        report = verify(s.db)
+        assert report.ok, report.findings[:3]
+        assert {a.user for a in AuditLog.select().where(AuditLog.table_name == "patient")} == {
+            "nora", "li.wei"}
     finally:
         s.close()
