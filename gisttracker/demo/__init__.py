@@ -298,13 +298,15 @@ def _allocate(draft: _Draft, rng: random.Random, enrolled_on: date) -> None:
     elif method == "treatment_received":
         procs = rng.choice(((), (), ("hepatic_resection",), ("rfa",), ("tace",),
                             ("hepatic_resection", "rfa")))
-        draft.values["arm_code"] = alloc.group_from_treatment(procs)
+        draft.values["arm_code"] = alloc.group_from_treatment(study.allocation, procs)
         draft.values["treatment_procedures"] = json.dumps(sorted(procs))
     elif method == "derived_duration":
         months = rng.choice((3, 4, 5, 6, 6, 7, 8, 9, 10, 11, 12, 12, 14, 18))
         last = enrolled_on - timedelta(days=rng.randrange(200, 900))
         start = last - relativedelta(months=months) + timedelta(days=rng.choice((0, 0, -3, 5)))
-        draft.anchors = {"imatinib_start": start, "last_preop_dose": last}
+        span = study.allocation.duration
+        assert span is not None  # the loader requires it for derived durations
+        draft.anchors = {span.start: start, span.end: last}
         draft.values["arm_code"] = alloc.duration_group(study.allocation, start, last)
     # randomized: arms are assigned in _write, in enrollment order, from the list
 

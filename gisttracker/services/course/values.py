@@ -48,17 +48,6 @@ PHASE_LABELS: Final[Mapping[str, str]] = {
 DEFAULT_DRUGS: Final = ("imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib")
 MITOTIC_UNITS: Final = ("50hpf", "5mm2")
 STOMAS: Final = ("none", "temporary", "permanent")
-#: Maximum postoperative imatinib of the neoadjuvant protocol (calendar months).
-MAX_POSTOP_MONTHS: Final = 36
-
-#: Endpoint key prefix → event kinds that end it (death counts for all but local recurrence).
-_TIME_TO_EVENT: Final[Mapping[str, tuple[str, ...]]] = {
-    "os": ("death",),
-    "pfs": ("progression", "death"),
-    "dfs": ("progression", "local_recurrence", "distant_recurrence", "regrowth", "death"),
-    "rfs": ("local_recurrence", "distant_recurrence", "regrowth", "death"),
-    "local_recurrence": ("local_recurrence", "regrowth"),
-}
 
 
 class CourseInputError(ServiceError):
@@ -105,7 +94,7 @@ class TreatmentSummary:
 
     ``preoperative``/``postoperative``: durations (None when there is no such phase or no
     surgery yet); ``group``: the duration group of the preoperative imatinib; ``flags``:
-    timing problems (NCT04933669 window) and data problems, for display.
+    the protocol's timing and treatment-rule problems and data problems, for display.
     """
 
     exposures: tuple[ExposureRow, ...]
@@ -180,8 +169,10 @@ class EndpointResult:
 
     ``kind``: ``time_to_event``, ``response``, ``r0``, ``organ_preservation`` or
     ``not_computed``. For time to event: ``start`` (the measured-from date), ``event``
-    (True event, False censored), ``on`` (event or censoring date) and ``months``.
-    ``value`` is the display text (a response code, "R0", "met"…); None when unknown.
+    (True event, False censored or ended by a competing event), ``on`` (event, censoring
+    or competing-event date), ``months`` and ``competing`` (the kind of the competing
+    event that ended follow-up, else None). ``value`` is the display text (a response
+    code, "R0", "met"…); None when unknown.
     """
 
     key: str
@@ -193,6 +184,7 @@ class EndpointResult:
     months: float | None = None
     value: str | None = None
     note: str = ""
+    competing: str | None = None
 
 
 # --- helpers --------------------------------------------------------------------------------
