@@ -42,6 +42,7 @@ from gisttracker.services.common import SiteService, as_date, find_patient
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
+from gisttracker.services.versions import form_version_id
 from gisttracker.store.models_forms import AdverseEvent, Form, FormValue
 from gisttracker.store.models_patients import LabResult, Patient
 from gisttracker.store.models_visits import Visit
@@ -262,9 +263,9 @@ class FormService(SiteService):
 
     def planned_kinds(self, visit: Visit, patient: Patient) -> tuple[str, ...]:
         """The assessments the protocol plans for ``visit`` (none for unscheduled visits)."""
-        study = self.session.studies.get(patient.study_key)
-        if study is None or not visit.visit_key:
+        if not visit.visit_key:
             return ()
+        study = self.study_of(patient)
         for definition in study.visits:
             if definition.key == visit.visit_key:
                 return definition.assessments
@@ -402,10 +403,16 @@ class FormService(SiteService):
         return self.load(visit_uid, kind)
 
     def _ensure_form(self, w: Writer, visit: Visit, patient: Patient, kind: str) -> Form:
+        """The visit's form ``kind``, created if needed, recording the form definition its
+        answers are being saved under (a change of definition is audited)."""
+        version = form_version_id(w, self._spec(kind))
         form = self._form(visit, kind)
         if form is None:
             form = w.insert(Form, visit=_pk(visit), kind=kind, state="not_started",
-                            patient_uid=patient.uid)
+                            form_version_id=version, patient_uid=patient.uid)
+        elif form.form_version_id != version:
+            w.update(form, {"form_version_id": version}, patient_uid=patient.uid,
+                     reason=_("form definition changed since the form was last saved"))
         return form
 
     @staticmethod

@@ -421,8 +421,7 @@ class TumourService(SiteService):
     """Tumour assessments of one open site; every write audited."""
 
     def primary_criterion(self, patient: Patient) -> str | None:
-        study = self.session.studies.get(patient.study_key)
-        return study.primary_response_criterion if study else None
+        return self.study_of(patient).primary_response_criterion
 
     # ----- reading ------------------------------------------------------------------------
     def assessments(self, patient_key: str) -> list[AssessmentRecord]:
@@ -462,8 +461,7 @@ class TumourService(SiteService):
     def response_rules(self, patient: Patient) -> tuple[ResponseRules | None, date | None]:
         """The study's best-response rules and the patient's start-of-treatment date they
         count from (None while that anchor date is unknown)."""
-        study = self.session.studies.get(patient.study_key)
-        rules = study.response if study else None
+        rules = self.study_of(patient).response
         if rules is None:
             return None, None
         row = AnchorDate.get_or_none((AnchorDate.patient == patient)

@@ -65,11 +65,11 @@ UNSCHEDULED_SEQ = 10_000
 
 
 def _study(session: Session, key: str) -> Study:
-    study = session.studies.get(key)
-    if study is None:
-        raise ServiceError(_("unknown study {key!r} (known: {known})").format(
-            key=key, known=", ".join(sorted(session.studies))))
-    return study
+    """The study ``key``; ServiceError if unknown, StudyUnavailable if its file was refused."""
+    try:
+        return session.study(key)
+    except KeyError as exc:
+        raise ServiceError(str(exc.args[0])) from None
 
 
 _as_date = as_date

@@ -34,6 +34,7 @@ from gisttracker.services.patients.values import (
     EnrollmentPreview,
     EnrollmentResult,
 )
+from gisttracker.services.versions import protocol_version_id
 from gisttracker.session import Session
 from gisttracker.store.models_course import Surgery
 from gisttracker.store.models_patients import (
@@ -149,7 +150,9 @@ class EnrollmentMixin(ScreeningMixin):
         if today < screening.screened_on:
             raise ServiceError(_("the enrollment date is before the screening date"))
         method = study.allocation.method
-        values: dict[str, Any] = {"status": "enrolled", "enrolled_on": today}
+        # The protocol version the patient is enrolled under travels with the patient.
+        values: dict[str, Any] = {"status": "enrolled", "enrolled_on": today,
+                                  "protocol_version_id": protocol_version_id(study)}
         if method == "treatment_received":
             if procedures is None:
                 raise ServiceError(_("give the liver-directed treatment received (none for "
