@@ -37,13 +37,19 @@ class StudyUnavailable(ProtocolError):
 
     def __init__(self, study: str, errors: tuple[ProtocolError, ...]) -> None:
         first = errors[0]
-        reasons = "; ".join(f"{e.file}: {e.key}: {e.message}" for e in errors)
-        super().__init__(first.file, first.key, reasons, study=study)
-        # The whole sentence, for the command line and the window.
+        self.reasons = "; ".join(f"{e.file}: {e.key}: {e.message}" for e in errors)
+        super().__init__(first.file, first.key, self.reasons, study=study)
+        # The whole sentence, for the command line (whose messages start in lower case).
         self.args = (_("study {study} is not available: its protocol file was refused "
                        "({reasons}). Nothing is done on this study until the file in the "
                        "site's protocols folder is corrected or removed.").format(
-            study=study, reasons=reasons),)
+            study=study, reasons=self.reasons),)
+
+    def sentence(self) -> str:
+        """The same, as a sentence of its own (the window's banner and message boxes)."""
+        return _("Study {study} is not available: its protocol file was refused ({reasons}). "
+                 "Nothing is done on this study until the file in the site's protocols folder "
+                 "is corrected or removed.").format(study=self.study, reasons=self.reasons)
 
     def __str__(self) -> str:
         return str(self.args[0])

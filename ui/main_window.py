@@ -246,7 +246,7 @@ def protocol_banner(session: Session) -> str:
     site file refused: the shipped one is not used in its place) and the other files that
     did not load."""
     blocked = set(session.blocked)
-    lines = [str(error) for error in session.unavailable()]
+    lines = [error.sentence() for error in session.unavailable()]
     others = [str(e) for e in session.protocol_errors if e.study not in blocked]
     if others:
         lines.append(_("Some protocol files could not be loaded:"))

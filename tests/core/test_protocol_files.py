@@ -5,8 +5,12 @@ strata and where their values come from, treatment limits, response rules, endpo
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import random
 import shutil
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from gisttracker.protocols.loader import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
     SEEDS_DIR,
+    _build_study,
     load_study,
     parse_study,
 )
@@ -373,3 +378,45 @@ def test_an_endpoint_of_the_first_format_still_loads_and_is_not_computed() -> No
                                   'censor = "last_contact"\n', ""))
     (endpoint,) = parse_study(text, "x.toml").endpoints
     assert (endpoint.type, endpoint.events) == (None, ())
+
+
+# ---------------------------------------------------------------- nothing but ProtocolError
+
+_ODD_VALUES: list[object] = [-1, 0, 10**12, 1e308, float("nan"), float("inf"), "", "x" * 100,
+                             [], {}, True, [1, "a"], [{}], {"a": 1}, 3.5]
+
+
+def _leaves(node: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    found: list[tuple[object, ...]] = []
+    items = node.items() if isinstance(node, dict) else (
+        enumerate(node) if isinstance(node, list) else ())
+    for key, value in items:
+        found.append((*path, key))
+        found.extend(_leaves(value, (*path, key)))
+    return found
+
+
+@pytest.mark.parametrize("key", sorted(FILES))
+def test_any_odd_value_anywhere_is_a_protocol_error_never_a_crash(key: str) -> None:
+    """Each shipped file with 300 random edits (a value of the wrong type or size, a key
+    removed): the loader refuses with ProtocolError or loads, and nothing else escapes."""
+    text = seed_text(key)
+    base = tomllib.loads(text)
+    paths = _leaves(base)
+    rng = random.Random(key)
+    for _n in range(300):
+        data = copy.deepcopy(base)
+        for _edit in range(rng.randint(1, 3)):
+            path = rng.choice(paths)
+            node: object = data
+            try:
+                for step in path[:-1]:
+                    node = node[step]  # type: ignore[index]
+                if isinstance(node, dict) and rng.random() < 0.15:
+                    node.pop(path[-1], None)
+                else:
+                    node[path[-1]] = copy.deepcopy(rng.choice(_ODD_VALUES))  # type: ignore[index]
+            except (KeyError, IndexError, TypeError):
+                continue  # an earlier edit replaced a parent
+        with contextlib.suppress(ProtocolError):
+            _build_study(data, text, FILES[key])
