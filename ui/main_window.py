@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -23,12 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker import __version__
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
+from ui.help import HelpMenu
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
@@ -127,8 +126,8 @@ class MainWindow(QMainWindow):
         go_menu.addSeparator()
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
 
-        help_menu = self.menuBar().addMenu(_("&Help"))
-        help_menu.addAction(self._action(_("&About GIST Study Tracker"), self.about, "F1"))
+        # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
+        self.help_menu = HelpMenu(self, self.menuBar().addMenu(_("&Help")))
 
     def _focus_study(self) -> None:
         self.study_box.setFocus()
@@ -226,14 +225,6 @@ class MainWindow(QMainWindow):
             self.settings.setValue("study/current", study.key)
         for page in self.pages.values():
             page.set_study(study)
-
-    def about(self) -> None:
-        path = self.session.path if self.session else _("no database open")
-        QMessageBox.about(self, _("About GIST Study Tracker"), _(
-            "<h3>GIST Study Tracker {version}</h3>"
-            "<p>Screening, enrollment, visit schedules, data entry and reports for clinical "
-            "studies of gastrointestinal stromal tumour treated with imatinib.</p>"
-            "<p>Database: {path}</p>").format(version=__version__, path=escape(str(path))))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -36,6 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+from gisttracker import resources
 from gisttracker.errors import UserError
 from gisttracker.i18n import _
 from gisttracker.protocols.catalogue import (
@@ -76,7 +77,7 @@ from gisttracker.protocols.model import (
 )
 
 SCHEMA_VERSION = 1
-SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "seeds"
+SEEDS_DIR = resources.seeds_dir()
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 # --- bounds: every number a protocol file holds has a range ---------------------------------
