@@ -169,15 +169,14 @@ def register_protocols(session: Session) -> dict[str, ProtocolError]:
 
     Returns the studies refused because their file would orphan data (study key -> the
     error listing what), for the caller to block. Otherwise, a study whose file text is new
-    becomes the version in force (stored once, audited), and enrolled patients without a
-    version (enrolled before versions were kept) get the one in force.
+    becomes the version in force (stored once, audited), and the first time a study gets a
+    version in force, its patients enrolled before versions were kept get that one.
     """
     refused: dict[str, ProtocolError] = {}
     for study in list(session.studies.values()):
         current = _in_force(study.key)
         if current is not None and current.digest == study.digest:
-            _backfill(session, study, current)
-            continue
+            continue  # the usual start: two look-ups, nothing else
         before = None
         if current is not None:
             try:
@@ -201,7 +200,11 @@ def register_protocols(session: Session) -> dict[str, ProtocolError]:
                          since=w.at)
             else:
                 w.update(row, {"protocol_version": pk(version), "since": w.at})
-        _backfill(session, study, version)
+        if current is None:
+            # The first version in force at this site (the first open after the upgrade to
+            # schema 6): patients enrolled before get it. Later patients get theirs when
+            # enrolled, so this runs once per study.
+            _backfill(session, study, version)
     return refused
 
 
