@@ -20,7 +20,7 @@ from pathlib import Path
 
 import peewee
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
 from gisttracker.services.base import Tracker
@@ -74,7 +74,7 @@ class Session:
             return self.studies[key]
         except KeyError:
             raise KeyError(_("unknown study {key!r} (known: {known})").format(
-                key=key, known=", ".join(sorted(self.studies)))) from None
+                key=key, known=join_list(sorted(self.studies)))) from None
 
     def unavailable(self) -> list[StudyUnavailable]:
         """One error per blocked study, for a banner or a warning line."""

@@ -22,16 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _, local
 from gisttracker.protocols import Study
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
 from ui.help import HelpMenu
+from ui.language import language_menu
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
-DB_FILTER = "GIST Study Tracker database (*.db *.sqlite);;All files (*)"
+DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
 
 
 class MainWindow(QMainWindow):
@@ -116,6 +117,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
+        file_menu.addMenu(language_menu(self, self.settings))
+        file_menu.addSeparator()
         file_menu.addAction(self._action(_("&Quit"), self.close, QKeySequence.StandardKey.Quit))
 
         go_menu = self.menuBar().addMenu(_("&Go"))
@@ -162,7 +165,8 @@ class MainWindow(QMainWindow):
         self.study_box.blockSignals(True)
         self.study_box.clear()
         for study in sorted(session.studies.values(), key=lambda s: s.key):
-            label = f"{study.short_title} ({study.registration or study.key})"
+            label = _("{title} ({registration})").format(
+                title=local(study.short_title), registration=study.registration or study.key)
             self.study_box.addItem(label, study.key)
         self.study_box.blockSignals(False)
         index = max(0, self.study_box.findData(previous))
@@ -178,7 +182,7 @@ class MainWindow(QMainWindow):
 
     def new_database(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
-                                                    DB_FILTER)
+                                                    _(DB_FILTER))
         if name:
             path = Path(name)
             if path.exists():
@@ -188,7 +192,8 @@ class MainWindow(QMainWindow):
             self.open_database(path)
 
     def choose_database(self) -> None:
-        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "", DB_FILTER)
+        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
+                                                  _(DB_FILTER))
         if name:
             self.open_database(Path(name))
 

@@ -28,7 +28,7 @@ from typing import ClassVar, Final, TypeAlias
 
 from dateutil.relativedelta import relativedelta
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, join_sentences
 
 # The vocabulary lives in the protocol catalogue (protocol files name these codes).
 from gisttracker.protocols.catalogue import EVENT_KINDS as EVENT_KINDS
@@ -49,7 +49,7 @@ def _check_choice(name: str, value: str | None, choices: tuple[str, ...], *,
         return
     if value not in choices:
         raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
-            name=name, choices=", ".join(choices), value=value))
+            name=name, choices=join_list(choices), value=value))
 
 
 # --- events ------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ def organ_preservation(surgeries: Iterable[Surgery], stomas: Iterable[Stoma],
         reason = _("follow-up shorter than {months} months (until {horizon})").format(
             months=horizon_months, horizon=horizon.isoformat())
         if pending:
-            reason = "; ".join([reason, *pending])
+            reason = join_sentences([reason, *pending])
         return OrganPreservation(None, reason, horizon)
     return OrganPreservation(True, _("rectum intact, no permanent stoma and no unsalvaged "
                                      "regrowth at {months} months").format(

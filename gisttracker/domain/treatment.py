@@ -32,9 +32,9 @@ from typing import Final
 
 from dateutil.relativedelta import relativedelta
 
-from gisttracker.i18n import _, ngettext
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import TREATMENT_PHASES
-from gisttracker.protocols.model import TreatmentRule
+from gisttracker.protocols.model import Period, TreatmentRule
 
 #: The phases of a treatment exposure (the protocol catalogue's vocabulary).
 PHASES: Final = TREATMENT_PHASES
@@ -62,7 +62,7 @@ class Exposure:
                 stop=self.stop.isoformat(), start=self.start.isoformat()))
         if self.phase not in PHASES:
             raise ValueError(_("phase must be one of {choices}, got {value!r}").format(
-                choices=", ".join(PHASES), value=self.phase))
+                choices=join_list(PHASES), value=self.phase))
 
 
 @dataclass(frozen=True)
@@ -224,8 +224,7 @@ def check_treatment_rule(rule: TreatmentRule, exposures: Iterable[Exposure], *,
     running = any(e.stop is None or e.stop > until for e in chosen)
     last = until if running else max(e.stop for e in chosen if e.stop is not None)
     months, days = calendar_months_between(first, last)
-    elapsed = " ".join((ngettext("{n} month", "{n} months", months).format(n=months),
-                        ngettext("{n} day", "{n} days", days).format(n=days)))
+    elapsed = Period(months, 0, days).describe()
     if rule.max is not None and last > rule.max.after(first):
         return _("{rule}: it lasted {elapsed}, longer than {limit}").format(
             rule=rule.description, elapsed=elapsed, limit=rule.max.describe())

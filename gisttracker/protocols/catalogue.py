@@ -143,3 +143,9 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "descriptive": ("tumour_diameter", "pathological_response_grade", "treatment_duration"),
 }
 RESPONSE_CRITERIA = ("recist", "choi")
+# How a stratum is named on screen (N_-marked; translated when shown).
+STRATUM_LABELS: dict[str, str] = {
+    "site": N_("site"), "sex": N_("sex"),
+    **{key: spec.label for key, spec in SCREENING_FIELDS.items()
+       if spec.kind in STRATUM_FIELD_KINDS},
+}

@@ -38,7 +38,7 @@ from typing import Any, cast
 
 from gisttracker import resources
 from gisttracker.errors import UserError
-from gisttracker.i18n import _
+from gisttracker.i18n import SOURCE_LANGUAGE, TRANSLATED, LocalText, _, join_list
 from gisttracker.protocols.catalogue import (
     ANCHOR_RECORDS,
     ASSESSMENTS,
@@ -253,7 +253,7 @@ class _Table:
         for value in values:
             if value not in allowed:
                 raise self.error(name, _("{value!r} is not one of {allowed}").format(
-                    value=value[:80], allowed=", ".join(allowed)))
+                    value=value[:80], allowed=join_list(allowed)))
         if len(set(values)) != len(values):
             raise self.error(name, _("a value is listed twice"))
         return values
@@ -296,16 +296,69 @@ class _Table:
             raise self.error(
                 name,
                 _("{value!r} is not one of {allowed}").format(
-                    value=value, allowed=", ".join(allowed)
+                    value=value, allowed=join_list(allowed)
                 ),
             )
         return value
+
+    # ----- text in several languages: `title = "…"` and `title_zh_CN = "…"` beside it -----
+    def _translations(self, name: str) -> dict[str, Any]:
+        found = {}
+        for language in TRANSLATED:
+            key = f"{name}_{language}"
+            if key in self.data:
+                found[language] = self._get(key, True)
+        return found
+
+    def local(self, name: str, *, required: bool = True) -> LocalText | None:
+        """Text a person reads, with its translations (``name_zh_CN``) if the file has them.
+
+        A translation without the English text, or one that is empty, is an error.
+        """
+        source = self.string(name, required=required)
+        translations = self._translations(name)
+        if source is None:
+            if translations:
+                raise self.error(f"{name}_{next(iter(translations))}",
+                                 _("a translation needs the English text {key} beside it")
+                                 .format(key=self.key(name)))
+            return None
+        for language, value in translations.items():
+            if not isinstance(value, str) or not value.strip():
+                raise self.error(f"{name}_{language}", _("expected non-empty text"))
+        return LocalText(source, {k: v.strip() for k, v in translations.items()})
+
+    def local_text(self, name: str) -> LocalText:
+        value = self.local(name)
+        assert value is not None
+        return value
+
+    def local_strings(self, name: str, *, required: bool = True) -> tuple[LocalText, ...]:
+        """A list of texts; each translation is a list of the same length (``name_zh_CN``)."""
+        sources = self.strings(name, required=required)
+        translations = self._translations(name)
+        for language, values in translations.items():
+            if (not isinstance(values, list) or len(values) != len(sources)
+                    or not all(isinstance(v, str) and v.strip() for v in values)):
+                raise self.error(f"{name}_{language}", _(
+                    "expected a list of {count} texts, one for each entry of {key}").format(
+                        count=len(sources), key=self.key(name)))
+        return tuple(LocalText(text.strip(), {lang: values[i].strip()
+                                              for lang, values in translations.items()})
+                     for i, text in enumerate(sources))
 
     def done(self) -> None:
         """Refuse keys nobody read: a misspelt key must not be silently ignored."""
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.error(unknown[0], _("unknown key"))
+            key = unknown[0]
+            match = re.fullmatch(r"(.+?)_([a-z]{2}(?:_[A-Z]{2})?)", key)
+            if match and match.group(1) in self.used:
+                # `title_fr` beside a `title`: say what is wrong, not just "unknown key".
+                raise self.error(key, _("{language} is not a language this program has "
+                                        "(it has: {known})").format(
+                    language=match.group(2), known=join_list(TRANSLATED)))
+            raise self.error(key, _("unknown key"))
 
 
 def _rule(table: _Table) -> Rule:
@@ -379,10 +432,10 @@ def _arm(table: _Table) -> Arm:
     for item in table.tables("interventions", required=False):
         interventions.append(Intervention(
             type=cast(Any, item.choice("type", ("drug", "procedure"))),
-            name=item.text("name"),
-            dose=item.string("dose", required=False),
-            schedule=item.string("schedule", required=False),
-            assumption=item.string("assumption", required=False),
+            name=item.local_text("name"),
+            dose=item.local("dose", required=False),
+            schedule=item.local("schedule", required=False),
+            assumption=item.local("assumption", required=False),
         ))
         item.done()
     options = []
@@ -391,25 +444,32 @@ def _arm(table: _Table) -> Arm:
                            positive=True, message=_(
                                "expected a positive dose in mg/day, at most {maximum}").format(
                                maximum=f"{MAX_DOSE_MG_PER_DAY:g}"))
-        options.append(ArmOption(code=item.code("code"), label=item.text("label"),
+        options.append(ArmOption(code=item.code("code"), label=item.local_text("label"),
                                  drug=item.text("drug"), dose_mg_per_day=dose))
         item.done()
-    arm = Arm(code=table.code("code"), name=table.text("name"),
-              description=table.string("description", required=False) or "",
+    arm = Arm(code=table.code("code"), name=table.local_text("name"),
+              description=table.local("description", required=False) or LocalText(""),
               interventions=tuple(interventions), options=tuple(options))
     table.done()
     return arm
 
 
-def _visit_name(table: _Table, name: str, number: int, offset: Period) -> str:
-    """``name`` with ``{n}``, ``{offset}``, ``{months}`` filled in; other braces are errors."""
-    try:
-        return name.format(n=number, offset=offset.describe(), months=offset.months)
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
-        raise table.error("name", _(
-            "{name!r} is not a valid visit name ({problem}); the placeholders are {{n}}, "
-            "{{offset}} and {{months}}, and a literal brace is written {{{{ or }}}}"
-        ).format(name=name, problem=exc)) from exc
+def _visit_name(table: _Table, name: LocalText, number: int, offset: Period) -> LocalText:
+    """``name`` with ``{n}``, ``{offset}``, ``{months}`` filled in, in each of its languages
+    (``{offset}`` in words of that language); other braces are errors."""
+    def fill(template: str, language: str, key: str) -> str:
+        try:
+            return template.format(n=number, offset=offset.describe(language),
+                                   months=offset.months)
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+            raise table.error(key, _(
+                "{name!r} is not a valid visit name ({problem}); the placeholders are {{n}}, "
+                "{{offset}} and {{months}}, and a literal brace is written {{{{ or }}}}"
+            ).format(name=template, problem=exc)) from exc
+
+    return LocalText(fill(name, SOURCE_LANGUAGE, "name"),
+                     {language: fill(text, language, f"name_{language}")
+                      for language, text in name.translations.items()})
 
 
 def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
@@ -420,7 +480,7 @@ def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
     :data:`MAX_WINDOW_DAYS`.
     """
     key = table.code("key")
-    name = table.text("name")
+    name = table.local_text("name")
     anchor = table.choice("anchor", anchors)
     assert anchor is not None
     offset = table.period("offset", negative=True)
@@ -433,7 +493,7 @@ def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
             raise table.error("assessments", _("unknown assessment {name!r}").format(
                 name=assessment[:80]))
     required = table.boolean("required", True)
-    assumption = table.string("assumption", required=False)
+    assumption = table.local("assumption", required=False)
     repeat = table.table("repeat", required=False)
     table.done()
     if repeat is None:
@@ -482,8 +542,8 @@ def _anchor(table: _Table) -> Anchor:
             raise by.error("procedures", _("only first_surgery is chosen by procedure"))
         by.done()
         set_by = AnchorSource(record, drug.lower() if drug else None, phase, procedures)
-    anchor = Anchor(key=table.code("key"), label=table.text("label"), source=source,
-                    description=table.string("description", required=False) or "",
+    anchor = Anchor(key=table.code("key"), label=table.local_text("label"), source=source,
+                    description=table.local("description", required=False) or LocalText(""),
                     set_by=set_by)
     table.done()
     return anchor
@@ -503,7 +563,7 @@ def _allocation(table: _Table, arm_codes: list[str], anchors: Mapping[str, Ancho
                 "unknown stratification factor {name!r}: a stratum names a patient attribute "
                 "(site, sex) or a screening field recorded as a choice, yes/no or whole "
                 "number, one of {names}").format(name=name[:80],
-                                                 names=", ".join(stratum_names())))
+                                                 names=join_list(stratum_names())))
     if len(set(strata)) != len(strata):
         raise table.error("strata", _("a stratification factor is listed twice"))
     if strata and method != "randomized":
@@ -576,13 +636,13 @@ def _allocation(table: _Table, arm_codes: list[str], anchors: Mapping[str, Ancho
         unreached = set(arm_codes) - {r.arm for r in rules}
         if unreached:
             raise table.error("rules", _("no rule leads to {arms}").format(
-                arms=", ".join(sorted(unreached))))
+                arms=join_list(sorted(unreached))))
     if method == "single_arm" and len(arm_codes) != 1:
         raise table.error("method", _("a single-arm study has exactly one arm"))
     allocation = Allocation(
         method=cast(Any, method), block_sizes=cast(tuple[int, ...], block_sizes),
         strata=strata, ratio=cast(tuple[int, ...], ratio), groups=tuple(groups),
-        assumption=table.string("assumption", required=False), duration=duration,
+        assumption=table.local("assumption", required=False), duration=duration,
         rules=tuple(rules),
     )
     table.done()
@@ -629,7 +689,7 @@ def _endpoint(t: _Table, anchor_keys: list[str], visit_keys: Mapping[str, Visit]
         allowed = MEASURES[etype]
         if measure not in allowed:
             raise t.error("measure", _("{value!r} is not one of {allowed}").format(
-                value=measure, allowed=", ".join(allowed)))
+                value=measure, allowed=join_list(allowed)))
     if etype == "proportion" and measure == "objective_response" and not (
             criterion or primary_criterion):
         raise t.error("criterion", _("give the response criterion (recist or choi): the study "
@@ -649,11 +709,11 @@ def _endpoint(t: _Table, anchor_keys: list[str], visit_keys: Mapping[str, Visit]
         for key in visits:
             if not set(instruments) & set(visit_keys[key].assessments):
                 raise t.error("visits", _("visit {visit!r} records none of {instruments}")
-                              .format(visit=key, instruments=", ".join(instruments)))
+                              .format(visit=key, instruments=join_list(instruments)))
     endpoint = Endpoint(
-        key=t.code("key"), name=t.text("name"),
+        key=t.code("key"), name=t.local_text("name"),
         kind=cast(Any, t.choice("kind", ("primary", "secondary"))),
-        horizon=horizon, definition=t.text("definition"), measured_from=measured_from,
+        horizon=horizon, definition=t.local_text("definition"), measured_from=measured_from,
         type=cast(Any, etype), events=events, competing=competing,
         censor=cast(Any, censor or ("last_contact" if etype == "time_to_event" else None)),
         measure=measure, criterion=cast(Any, criterion), instruments=instruments,
@@ -796,9 +856,9 @@ def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
         rule_table = t.table("rule", required=False)
         criteria.append(Criterion(
             id=t.code("id"), kind=cast(Any, t.choice("kind", ("inclusion", "exclusion"))),
-            text=t.text("text"), rule=_rule(rule_table) if rule_table else None,
-            short=t.string("short", required=False), note=t.string("note", required=False),
-            assumption=t.string("assumption", required=False),
+            text=t.local_text("text"), rule=_rule(rule_table) if rule_table else None,
+            short=t.local("short", required=False), note=t.local("note", required=False),
+            assumption=t.local("assumption", required=False),
         ))
         t.done()
     _unique(top, "criteria", [c.id for c in criteria], "id")
@@ -826,7 +886,7 @@ def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
     timing_rules = []
     for t in top.tables("timing_rules", required=False):
         rule = TimingRule(
-            key=t.code("key"), description=t.text("description"),
+            key=t.code("key"), description=t.local_text("description"),
             start=cast(str, t.choice("start", anchor_keys)),
             end=cast(str, t.choice("end", anchor_keys)),
             min=t.period("min", required=False), max=t.period("max", required=False),
@@ -844,7 +904,7 @@ def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
     for t in top.tables("treatment_rules", required=False):
         drug = t.text("drug").lower()
         rule_t = TreatmentRule(
-            key=t.code("key"), description=t.text("description"), drug=drug,
+            key=t.code("key"), description=t.local_text("description"), drug=drug,
             phase=cast(str, t.choice("phase", TREATMENT_PHASES)),
             min=t.period("min", required=False), max=t.period("max", required=False))
         if rule_t.min is None and rule_t.max is None:
@@ -864,8 +924,8 @@ def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
         if lab_key in LAB_FIELDS:
             raise t.error("key", _("{key!r} is already a laboratory value of every study").format(
                 key=lab_key))
-        labs.append(LabAnalyteSpec(key=lab_key, label=t.text("label"), unit=t.text("unit"),
-                                   assumption=t.string("assumption", required=False)))
+        labs.append(LabAnalyteSpec(key=lab_key, label=t.local_text("label"), unit=t.text("unit"),
+                                   assumption=t.local("assumption", required=False)))
         t.done()
     _unique(top, "labs", [lab.key for lab in labs], "key")
 
@@ -878,21 +938,21 @@ def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
     study = Study(
         key=key,
         registration=top.string("registration", required=False),
-        title=top.text("title"),
-        short_title=top.text("short_title"),
-        sponsor=top.text("sponsor"),
-        design=top.text("design"),
+        title=top.local_text("title"),
+        short_title=top.local_text("short_title"),
+        sponsor=top.local_text("sponsor"),
+        design=top.local_text("design"),
         study_type=cast(Any, top.choice(
             "study_type", ("interventional", "observational", "retrospective"))),
         target_enrollment=target,
-        condition=top.text("condition"),
-        summary=top.text("summary"),
+        condition=top.local_text("condition"),
+        summary=top.local_text("summary"),
         source=top.text("source"),
         primary_response_criterion=cast(Any, primary),
         arms=tuple(arms), allocation=allocation, criteria=tuple(criteria),
         anchors=tuple(anchors), visits=tuple(visits), endpoints=tuple(endpoints),
         timing_rules=tuple(timing_rules),
-        assumptions=top.strings("assumptions", required=False),
+        assumptions=top.local_strings("assumptions", required=False),
         labs=tuple(labs),
         path=file,
         treatment_rules=tuple(treatment_rules),
@@ -971,7 +1031,7 @@ def load_studies(*directories: Path) -> LoadResult:
                     ).format(key=key, other=found[0][0]), study=key))
             elif len(found) > 1:
                 # Site files: which one the site meant cannot be guessed, so neither is used.
-                names = ", ".join(name for name, _study in found)
+                names = join_list(name for name, _study in found)
                 for name, _study in found:
                     twice = ProtocolError(name, "key", _(
                         "study {key!r} is defined by more than one site file ({files}): keep "

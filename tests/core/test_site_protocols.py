@@ -78,10 +78,10 @@ COPIES: dict[str, list[tuple[str, str]]] = {
     "RECTAL-LE": [
         ('measure = "organ_preservation"\nhorizon = { months = 18 }',
          'measure = "organ_preservation"\nhorizon = { months = 12 }'),
-        ('key = "fu_m3"\nname = "Month 3 after surgery"\nanchor = "surgery"\n'
-         'offset = { months = 3 }\nwindow_before = { days = 14 }\nwindow_after = { days = 14 }',
-         'key = "fu_m3"\nname = "Month 3 after surgery"\nanchor = "surgery"\n'
-         'offset = { months = 3 }\nwindow_before = { days = 7 }\nwindow_after = { days = 7 }'),
+        ('anchor = "surgery"\noffset = { months = 3 }\nwindow_before = { days = 14 }\n'
+         'window_after = { days = 14 }',
+         'anchor = "surgery"\noffset = { months = 3 }\nwindow_before = { days = 7 }\n'
+         'window_after = { days = 7 }'),
     ],
 }
 
@@ -171,7 +171,7 @@ def test_timing_windows_treatment_limits_and_visit_windows_follow_the_copy(
             "imatinib", 400, "postoperative", date(2024, 4, 10)), today=TODAY)
         flags = " ".join(course.treatment(patient.uid, today=date(2026, 5, 1)).flags)
         assert ("(at least 3 months)" in flags) is not copy                  # treatment tab
-        assert ("(limit 7 days)" in flags) is not copy
+        assert ("(at most 7 days)" in flags) is not copy
         assert ("longer than 24 months" in flags) is copy
         assert "longer than 36 months" not in flags
 
@@ -186,7 +186,7 @@ def test_timing_windows_treatment_limits_and_visit_windows_follow_the_copy(
                      "--anchor", "last_preop_dose=2024-03-20",
                      "--anchor", "surgery=2024-04-01", "--json"]) == 0          # command
         out, err = capsys.readouterr()
-        assert ("(limit 7 days)" in err) is not copy
+        assert ("(at most 7 days)" in err) is not copy
         assert ("(at least 3 months)" in err) is not copy
         first = json.loads(out)[0]
         assert first["window_start"] == ("2023-12-25" if copy else "2023-12-18")

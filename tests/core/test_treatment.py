@@ -252,9 +252,9 @@ def test_shorter_than_3_months_longer_than_12_and_surgery_too_late() -> None:
     (short,) = _timing(date(2024, 4, 14), date(2024, 4, 20))
     assert "(at least 3 months)" in short
     (long,) = _timing(date(2025, 1, 16), date(2025, 1, 20))
-    assert "(limit 12 months)" in long
+    assert "(at most 12 months)" in long
     (late,) = _timing(date(2024, 7, 15), date(2024, 7, 23))
-    assert "8 days after" in late and "(limit 7 days)" in late
+    assert "8 days after" in late and "(at most 7 days)" in late
     (before,) = _timing(date(2024, 7, 15), date(2024, 7, 14))
     assert "must not come before" in before
     assert len(_timing(date(2024, 2, 15), date(2024, 3, 15))) == 2

@@ -81,9 +81,10 @@ def test_neoadjuvant_dates_set_anchors_and_timing_flags(session: Session) -> Non
     assert anchors["surgery"] == date(2024, 3, 20)
     flags = " ".join(service.treatment(patient.uid, today=TODAY).flags)
     # The protocol file's timing rules, worded by the schedule engine.
-    assert ("Last preoperative imatinib dose only 1 month 15 days after start of neoadjuvant "
-            "imatinib (at least 3 months)") in flags
-    assert "Surgery 19 days after last preoperative imatinib dose (limit 7 days)" in flags
+    assert ("“Last preoperative imatinib dose” is only 1 month 15 days after “Start of "
+            "neoadjuvant imatinib” (at least 3 months)") in flags
+    assert ("“Surgery” is 19 days after “Last preoperative imatinib dose” (at most 7 days)"
+            in flags)
 
     post = imatinib("postoperative", date(2024, 3, 25), None)
     service.add_exposure(patient.uid, post, today=date(2027, 5, 1))
