@@ -398,7 +398,7 @@ class CasebookReport(Report):
             _("Tumour assessments (RECIST 1.1)"),
             [_("Date"), _("Modality"), "", _("Targets"), _("Sum (mm)"), _("From baseline"),
              _("Response"), _("New lesions"), _("Notes")], d.tumour,
-            [1.1, 0.9, 0.8, 0.7, 0.8, 1, 0.9, 0.8, 2], _("No tumour assessment recorded."))
+            [1.1, 0.9, 0.8, 0.8, 0.8, 1, 0.9, 0.8, 1.8], _("No tumour assessment recorded."))
         if d.best_response:
             out.append(self.para(_("Best overall response: {r}").format(r=d.best_response)))
         out += self._section(
