@@ -262,14 +262,10 @@ class MainWindow(QMainWindow):
             # Someone changed the file around the program: say so before anything else.
             problems.append(_("Audit trail: {problem}. Use Account ▸ Verify the audit trail "
                               "for the full check.").format(problem=session.audit.summary()))
-        if session.protocol_errors:
-            problems.append(_("Some protocol files could not be loaded:") + "\n" + "\n".join(
-                str(e) for e in session.protocol_errors))
-        if problems:
-            self.banner.setText("\n".join(problems))
-            self.banner.show()
-        else:
-            self.banner.hide()
+        if session.protocol_errors or session.blocked:
+            problems.append(protocol_banner(session))
+        self.banner.setText("\n".join(problems))
+        self.banner.setVisible(bool(problems))
         self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
         actor = session.tracker.actor
         self.statusBar().showMessage(_("{path} · schema {version} · {user} ({role})").format(
@@ -403,3 +399,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)
+
+
+def protocol_banner(session: Session) -> str:
+    """What the banner says about the protocol files: the studies that cannot be used (a
+    site file refused: the shipped one is not used in its place) and the other files that
+    did not load."""
+    blocked = set(session.blocked)
+    lines = [error.sentence() for error in session.unavailable()]
+    others = [str(e) for e in session.protocol_errors if e.study not in blocked]
+    if others:
+        lines.append(_("Some protocol files could not be loaded:"))
+        lines.extend(others)
+    return "\n".join(lines)

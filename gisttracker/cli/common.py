@@ -18,22 +18,32 @@ def session(args: argparse.Namespace, *, sign_in: bool = True) -> Session:
     """The session for ``--db`` (or the environment / default path), signed in as
     ``--user`` (see :mod:`gisttracker.cli.auth`) once the site has accounts.
 
-    A quick check of the audit trail runs at open; if it finds a problem, a warning line
-    goes to stderr (the command still runs: ``gisttracker audit verify`` says more).
+    Every command says first, on stderr, which protocol files were refused and which
+    studies are therefore not available: a refused site file is never silently replaced by
+    the shipped one, and a command on such a study then fails with the reason. A quick
+    check of the audit trail runs at open; if it finds a problem, a warning line goes to
+    stderr too (the command still runs: ``gisttracker audit verify`` says more).
     """
     from gisttracker.cli import auth
 
-    s = open_session(resolve_path(getattr(args, "db", None)))
+    opened = open_session(resolve_path(getattr(args, "db", None)))
     try:
-        if s.audit is not None and not s.audit.ok:
-            print(_("gisttracker: warning: {problem}").format(problem=s.audit.summary()),
-                  file=sys.stderr)
+        blocked = set(opened.blocked)
+        for error in opened.protocol_errors:
+            if error.study not in blocked:
+                print(_("warning: protocol file not loaded: {error}").format(error=error),
+                      file=sys.stderr)
+        for unavailable in opened.unavailable():
+            print(_("warning: {error}").format(error=unavailable), file=sys.stderr)
+        if opened.audit is not None and not opened.audit.ok:
+            print(_("gisttracker: warning: {problem}").format(
+                problem=opened.audit.summary()), file=sys.stderr)
         if sign_in:
-            auth.sign_in(s, args)
+            auth.sign_in(opened, args)
     except BaseException:
-        s.close()
+        opened.close()
         raise
-    return s
+    return opened
 
 
 def study(session: Session, key: str) -> Study:

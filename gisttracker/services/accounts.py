@@ -36,6 +36,7 @@ from gisttracker.services.policy import (
     Permission,
     Role,
     account_actor,
+    system_actor,
 )
 from gisttracker.services.settings import SettingsService
 from gisttracker.store.models_accounts import Account
@@ -93,7 +94,7 @@ def _role(role: str | Role) -> Role:
 
 
 def _system(name: str, *permissions: Permission) -> Actor:
-    return Actor(name, name, None, "system", None, frozenset(permissions))
+    return system_actor(name, *permissions)
 
 
 class AccountService:

@@ -23,7 +23,7 @@ What every write gets here, whoever wrote the service:
   :class:`StaleRecordError`, which says who changed what meanwhile.
 * **Signed data is locked.** A write under a signature (the patient's casebook, a visit or
   a form) is refused with :class:`RecordLocked` until an investigator unlocks it.
-* **A compact, chained audit trail** (schema 6, :class:`gisttracker.store.models.AuditLog`):
+* **A compact, chained audit trail** (schema 7, :class:`gisttracker.store.models.AuditLog`):
   one ``audit_txn`` per transaction (who, when, why), one entry per insert carrying all its
   values, one per changed field (old, new, reason), one per delete carrying the last values;
   each entry's hash chains it to the one before (:mod:`gisttracker.store.chain`). A delete
@@ -499,7 +499,17 @@ class Writer:
         stored_values = {f.column_name: sql_value(f.db_value(data.get(f.name)))
                          for f in self._audited_fields(model)}
         self._check_lock(table, stored_values)
-        record.save(force_insert=True)
+        # On this transaction's own connection (not the models' shared proxy, which points
+        # at whichever database was opened last in this process).
+        fields = [f for f in model._meta.sorted_fields
+                  if data.get(f.name) is not None and not isinstance(f, peewee.AutoField)]
+        cursor = self.db.execute_sql(
+            'INSERT INTO "{}" ({}) VALUES ({})'.format(
+                table, ", ".join(f'"{f.column_name}"' for f in fields),
+                ", ".join("?" for _f in fields)),
+            [sql_value(f.db_value(data[f.name])) for f in fields])
+        # Every audited model's key is ``id`` (an AutoField): the new row's id is the key.
+        record.__data__["id"] = cursor.lastrowid
         audit: dict[str, Any] = {}
         for f in self._audited_fields(model):
             value = data.get(f.name)
@@ -809,6 +819,20 @@ class Tracker:
 
     def can(self, permission: Permission) -> bool:
         return self._actor is not None and self._actor.can(permission)
+
+    @contextmanager
+    def acting_as(self, actor: Actor) -> Iterator[None]:
+        """Inside this block, ``actor`` acts when nobody is signed in (a signed-in or
+        trusted actor stays who acts): for the program's own bookkeeping at open."""
+        if self._actor is not None:
+            yield
+            return
+        self._actor = actor
+        try:
+            yield
+        finally:
+            if self._actor is actor:
+                self._actor = None
 
     def require(self, permission: Permission) -> Actor:
         """The actor, if allowed ``permission``; :class:`PermissionDenied` otherwise."""

@@ -18,7 +18,7 @@ the seed from it. The design:
   when an administrator (who holds it) sets that account's password (creating it or
   resetting it). Changing an account to a role that may not randomize removes its wrap.
 * A site with no accounts yet (a new site used from the command line, or a site upgraded
-  from schema 5) keeps the key in an *open* wrap: no better than the clear seed it replaces
+  from schema 6) keeps the key in an *open* wrap: no better than the clear seed it replaces
   and said so. Creating the administrator wraps it for that account and deletes the open
   wrap; from then on the file alone does not reveal the seed.
 * An administrator can reveal the seed and re-derive the allocation list
@@ -116,7 +116,7 @@ def unwrap_key(wrapped: str, kdf: str | None, password: str, account_uid: str) -
 
 
 def seed_commitment(study_key: str, seed: str) -> str:
-    """SHA-256 digest committing to ``seed`` (the same as migration 6 computes)."""
+    """SHA-256 digest committing to ``seed`` (the same as migration 7 computes)."""
     return hashlib.sha256(
         f"gisttracker seed commitment v1:{study_key}:{seed}".encode()).hexdigest()
 

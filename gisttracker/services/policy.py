@@ -177,6 +177,15 @@ def trusted_actor(name: str) -> Actor:
     return Actor(name, name, None, "trusted", None, ALL_PERMISSIONS)
 
 
+def system_actor(name: str, *permissions: Permission) -> Actor:
+    """A step of the program's own bookkeeping, allowed only ``permissions`` (the sign-in
+    counters, recording the protocol file in force at open)."""
+    return Actor(name, name, None, "system", None, frozenset(permissions))
+
+
+# Who records, at open, which protocol file is in force when nobody is signed in yet.
+REGISTRATION = "(protocol registration)"
+
 BOOTSTRAP_NAME = "(site setup)"
 
 

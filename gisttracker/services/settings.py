@@ -32,7 +32,7 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("paper", N_("Paper size"), "a4", allowed=("a4", "letter")),
         # "system": each workstation follows its person's choice, else its system's language.
         SettingSpec("language", N_("Language"), "system", allowed=("system", "en", "zh_CN")),
-        # Accounts (schema 6): how many wrong passwords in a row lock an account, for how
+        # Accounts (schema 7): how many wrong passwords in a row lock an account, for how
         # long, and after how many idle minutes the window asks for the password again.
         SettingSpec("sign_in_attempts", N_("Wrong passwords before an account locks"), "5",
                     pattern=r"[1-9][0-9]?", hint=N_("a whole number from 1 to 99")),

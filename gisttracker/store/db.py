@@ -74,7 +74,7 @@ def connect(path: Path) -> peewee.SqliteDatabase:
             "cache_size": -65536,
             # INSERT OR REPLACE then fires the DELETE triggers of the row it replaces, so the
             # append-only audit trail and randomization refuse it (they also refuse it
-            # without this, for connections that do not set it: see migration 6).
+            # without this, for connections that do not set it: see migration 7).
             "recursive_triggers": 1,
         },
         check_same_thread=False,

@@ -25,6 +25,8 @@ class Patient(Record):
     # NCT06038552: liver-directed procedures received (JSON list); they decide the group.
     treatment_procedures = peewee.TextField(null=True)
     created_on = peewee.DateField()
+    # Schema 6: the protocol version (protocol_version.id) the patient was enrolled under.
+    protocol_version_id = peewee.IntegerField(null=True)
 
 
 class PatientIdentity(Record):
@@ -93,7 +95,7 @@ class LabResult(Record):
 
 
 class RandomizationSeed(Record):
-    """A randomized study's secret seed, sealed (schema 6): ``sealed`` is the seed encrypted
+    """A randomized study's secret seed, sealed (schema 7): ``sealed`` is the seed encrypted
     with the site's allocation key (see :mod:`gisttracker.services.concealment`);
     ``commitment`` a SHA-256 digest that shows later which seed was used. Immutable."""
 

@@ -220,7 +220,9 @@ def test_the_audit_trail_names_the_account_not_logname(
     s = open_session(path)
     try:
         users = {r.user for r in AuditLog.select(AuditLog.user)}
-        assert users <= {"ada", "nora", "(sign-in)"}
+        # (protocol registration): the program recording the protocol files in force at
+        # open, before anyone signs in.
+        assert users <= {"ada", "nora", "(sign-in)", "(protocol registration)"}
         assert "Prof_Principal_Investigator" not in users
         assert AuditLog.select().where((AuditLog.table_name == "patient")
                                        & (AuditLog.user == "nora")).count() == 5
@@ -232,7 +234,8 @@ def test_the_audit_trail_names_the_account_not_logname(
                  "--today", "2026-03-14"]) == 0
     s = open_session(other)
     try:
-        assert {r.user for r in AuditLog.select(AuditLog.user)} == {"(site setup)"}
+        assert {r.user for r in AuditLog.select(AuditLog.user)} == {
+            "(site setup)", "(protocol registration)"}
     finally:
         s.close()
 

@@ -1,4 +1,4 @@
-"""Upgrading a schema-5 site: the old per-field audit rows compacted without losing what
+"""Upgrading a schema-6 site: the old per-field audit rows compacted without losing what
 they said, the chain computed, versions set, what the old trail did not explain recorded,
 and the clear-text seed sealed and gone from the file."""
 
@@ -62,7 +62,7 @@ OLD_AUDIT = [
 
 def _schema5_site(path: Path) -> None:
     db = connect(path)
-    assert migrate(db, target=5) == 5
+    assert migrate(db, target=6) == 6
     db.execute_sql("INSERT INTO setting (uid, key, value) VALUES ('u-site', 'site_code', "
                    "'ZJU')")
     # The patient: its sex changed without an audit row (nothing protected the file then).
@@ -95,7 +95,7 @@ def test_upgrade_compacts_chains_and_seals(tmp_path: Path) -> None:
             AuditLog.id))
         assert [(e.action, e.field, e.user, e.at) for e in entries] == [
             ("insert", None, "nurse", AT1), ("update", "sex", "li", AT2),
-            ("update", "status", "li", AT2), ("update", "sex", "(upgrade to schema 6)",
+            ("update", "status", "li", AT2), ("update", "sex", "(upgrade to schema 7)",
                                               entries[3].at)]
         assert json.loads(entries[0].new_value) == {
             "study_key": "NCT03862768", "study_id": "ZJU-0001", "site_code": "ZJU", "seq": 1,
@@ -110,7 +110,7 @@ def test_upgrade_compacts_chains_and_seals(tmp_path: Path) -> None:
         assert [e.action for e in lab] == ["insert", "delete"]
         assert json.loads(lab[1].old_value) == {"analyte": "alt", "value": 30.0}
         anchor = AuditLog.get(AuditLog.record_uid == "u-a1")
-        assert (anchor.action, anchor.user) == ("insert", "(upgrade to schema 6)")
+        assert (anchor.action, anchor.user) == ("insert", "(upgrade to schema 7)")
         # The seed: sealed, committed to, gone from the file and from the trail.
         seed_rows = list(AuditLog.select().where(AuditLog.record_uid == "u-seed"))
         assert all(SEED not in (e.new_value or "") for e in seed_rows)

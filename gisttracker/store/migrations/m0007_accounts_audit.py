@@ -1,12 +1,12 @@
-"""Schema 6: accounts, signatures, source verification, queries; record versions; a compact,
+"""Schema 7: accounts, signatures, source verification, queries; record versions; a compact,
 hash-chained audit trail; the randomization seed sealed.
 
 Frozen: this module never imports today's models or services. It carries its own copies of
-the few functions it needs (the row hash, the seed sealing), as they were at schema 6.
+the few functions it needs (the row hash, the seed sealing), as they were at schema 7.
 
 What the upgrade does to data already in the file:
 
-* **Audit trail, compacted.** Schema 1–5 wrote one audit row per field, insert included.
+* **Audit trail, compacted.** Schema 1–6 wrote one audit row per field, insert included.
   Now the who / when / why of a transaction is one ``audit_txn`` row, each audited record
   is one ``audit_record`` row (table, uid, patient), an insert is one ``audit_entry`` row
   carrying all its values (a JSON object keyed by column), and a change stays one row per
@@ -20,8 +20,8 @@ What the upgrade does to data already in the file:
   the upgrade sets it from the audit trail, so a form loaded before the upgrade is not
   mistaken for a stale one and the table replays to its versions.
 * **What the audit trail did not explain.** A record with no audit row at all, or whose
-  audit rows do not replay to the value now in the table (possible before schema 6: nothing
-  protected the file), gets an entry by ``(upgrade to schema 6)`` recording what was found,
+  audit rows do not replay to the value now in the table (possible before schema 7: nothing
+  protected the file), gets an entry by ``(upgrade to schema 7)`` recording what was found,
   with that reason. From here on any difference between a table and its audit trail is
   new, and ``gisttracker audit verify`` reports it.
 * **Seed sealed.** The seed of each randomized study is encrypted (AES-256-GCM) with a new
@@ -47,22 +47,28 @@ from typing import Any
 import peewee
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-VERSION = 6
+VERSION = 7
 # Run VACUUM once this migration has committed: the old audit rows (and the clear seed)
 # leave free pages behind.
 VACUUM_AFTER = True
 
-UPGRADE_USER = "(upgrade to schema 6)"
+UPGRADE_USER = "(upgrade to schema 7)"
 
-# Tables of schema 5 whose rows the service layer audits (they carry a uid).
-AUDITED_V5 = [
+# Tables of schema 6 whose rows the service layer audits (they carry a uid).
+AUDITED_V6 = [
     "setting", "patient", "patient_identity", "screening", "screening_judgement",
     "lab_result", "randomization", "anchor_date", "visit", "form", "form_value",
     "adverse_event", "tumour_assessment", "lesion_measurement", "treatment_exposure",
-    "treatment_interruption", "surgery", "pathology", "course_event",
+    "treatment_interruption", "surgery", "pathology", "course_event", "protocol_version",
+    "study_protocol", "form_version",
 ]
-# Columns filled by the database itself (a trigger), not by a writer: not audited.
-DERIVED = {"visit": {"study_key"}}
+# Columns not audited: filled by the database itself (a trigger), or kept once in the
+# table and recorded in the trail by their digest (a protocol file's text, a form's
+# definition: schema 6 audited the digest column and left these out).
+DERIVED = {"visit": {"study_key"}, "protocol_version": {"text"},
+           "form_version": {"definition"}}
+# Tables whose rows triggers keep from ever changing: their version stays 1.
+IMMUTABLE = {"randomization", "protocol_version", "form_version"}
 NOT_AUDITED = {"id", "uid", "version"}
 
 STATEMENTS: list[str] = []  # this migration runs upgrade() instead
@@ -186,7 +192,7 @@ BEFORE = [
         created_by TEXT NOT NULL
     )""",
     # ---- the compact audit trail ------------------------------------------------------------
-    "ALTER TABLE audit_log RENAME TO audit_log_v5",
+    "ALTER TABLE audit_log RENAME TO audit_log_v6",
     # Who, when and why, once per transaction, with the full chain hash after its last
     # entry (see gisttracker/store/chain.py).
     """CREATE TABLE audit_txn (
@@ -244,7 +250,7 @@ _OBJECT = ("(SELECT json_group_object(c.value, CASE WHEN v.type IN ('true', 'fal
            "JOIN json_each({values}) v ON v.key = c.key)")
 
 AFTER = [
-    "DROP TABLE audit_log_v5",
+    "DROP TABLE audit_log_v6",
     "DROP TABLE randomization_seed",
     "ALTER TABLE randomization_seed_v6 RENAME TO randomization_seed",
     # The audit trail as people read it: one row per entry with who, when, table, record,
@@ -307,7 +313,7 @@ AFTER = [
 ]
 
 
-# ---- frozen helpers (schema 6) ---------------------------------------------------------------
+# ---- frozen helpers (schema 7) ---------------------------------------------------------------
 
 ZERO_HASH = bytes(32)
 TAG_BYTES = 8
@@ -317,7 +323,7 @@ ACTION_CODES = {"insert": "i", "update": "u", "delete": "d"}
 def chain_step(previous: bytes, entry: Sequence[Any]) -> bytes:
     """SHA-256 of the previous chain value followed by the entry: [id, at, user, action,
     table_name, record_uid, field, columns, old_value, new_value, reason, patient_uid,
-    version] as compact JSON (UTF-8). The same as gisttracker/store/chain.py at schema 6."""
+    version] as compact JSON (UTF-8). The same as gisttracker/store/chain.py at schema 7."""
     text = json.dumps(list(entry), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(previous + text.encode("utf-8")).digest()
 
@@ -482,7 +488,7 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("PRAGMA secure_delete = 1")
     for statement in BEFORE:
         db.execute_sql(statement)
-    for table in AUDITED_V5:
+    for table in AUDITED_V6:
         db.execute_sql(f"ALTER TABLE {table} ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
     now = datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -506,7 +512,7 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
                 (rid, uid, study_key, seal_seed(key, study_key, seed), commitments[uid],
                  created_at, created_by))
 
-    columns = {t: _columns(db, t) for t in [*AUDITED_V5, "randomization_seed_v6"]}
+    columns = {t: _columns(db, t) for t in [*AUDITED_V6, "randomization_seed_v6"]}
 
     def column_of(table: str, name: str) -> str:
         cols = columns.get(table, [])
@@ -521,7 +527,7 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
     out = _Writer(db)
     old_rows = db.execute_sql(
         "SELECT id, at, user, action, table_name, record_uid, field, old_value, new_value, "
-        "reason, patient_uid FROM audit_log_v5 ORDER BY id")
+        "reason, patient_uid FROM audit_log_v6 ORDER BY id")
     for run in _runs(old_rows):
         _id, at, user, action, table, uid, _f, _o, _n, reason, patient = run[0]
         patient = next((r[10] for r in run if r[10] is not None), patient)
@@ -562,9 +568,9 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
             out.flush()
 
     # What the table holds that the trail does not explain: recorded now, by the upgrade.
-    reason = "recorded at the upgrade to schema 6: not explained by the earlier audit trail"
+    reason = "recorded at the upgrade to schema 7: not explained by the earlier audit trail"
     seen: set[str] = set()
-    for table in [*AUDITED_V5, "randomization_seed_v6"]:
+    for table in [*AUDITED_V6, "randomization_seed_v6"]:
         shown = "randomization_seed" if table == "randomization_seed_v6" else table
         cols = [c for c in columns[table]
                 if c not in NOT_AUDITED and c not in DERIVED.get(shown, set())]
@@ -582,8 +588,8 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
                         values, 1)
                 continue
             changed = [c for c, v in values.items() if not _same(v, known.get(c))]
-            # A randomization row cannot be updated (a trigger refuses it): its version stays.
-            if changed and table != "randomization":
+            # A row triggers keep from changing cannot be updated: its version stays.
+            if changed and table not in IMMUTABLE:
                 versions[uid] = versions.get(uid, 1) + 1
                 for c in changed:
                     old = known.get(c)
