@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gisttracker.i18n import _
-from gisttracker.services.base import PermissionDenied, ServiceError, Tracker
+from gisttracker.services.base import PermissionDenied, ServiceError, Tracker, Writer
 from gisttracker.services.common import fk_id
 from gisttracker.services.concealment import OPEN_PREFIX, Keyring, _unb64
 from gisttracker.services.policy import (
@@ -289,11 +289,8 @@ class AccountService:
             self._grant(w, admin, account, new_role, password)
         return self._row(account)
 
-    def _grant(self, w: object, admin: Actor, account: Account, role: Role,
+    def _grant(self, w: Writer, admin: Actor, account: Account, role: Role,
                password: str) -> None:
-        from gisttracker.services.base import Writer
-
-        assert isinstance(w, Writer)
         if Permission.RANDOMIZE in ROLE_PERMISSIONS[role]:
             key = admin.allocation_key
             if key is None and not admin.is_account and self.keyring.open_wrap() is not None:

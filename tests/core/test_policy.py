@@ -169,6 +169,21 @@ def test_nobody_signed_in_reads_but_writes_nothing(copy: Session) -> None:
         _register(copy)
 
 
+def test_reports_with_identifiers_only_for_roles_that_may_see_them(copy: Session) -> None:
+    from datetime import datetime
+
+    from gisttracker.reports import ReportRequest, build
+
+    request = ReportRequest("casebook", patient="ZJU-0001", include_identifiers=True)
+    sign_in(copy, "rita")
+    with pytest.raises(PermissionDenied, match="may not see names"):
+        build(copy, request, today=TODAY, generated_at=datetime(2026, 3, 14))
+    build(copy, ReportRequest("casebook", patient="ZJU-0001"), today=TODAY,
+          generated_at=datetime(2026, 3, 14))  # pseudonymous: fine
+    sign_in(copy, "mona")
+    assert build(copy, request, today=TODAY, generated_at=datetime(2026, 3, 14)) is not None
+
+
 def test_identifiers_are_masked_in_the_trail_for_a_read_only_account(copy: Session) -> None:
     sign_in(copy, "rita")
     rows = [r for r in entry_rows(copy, patient_ref="ZJU-0001")
