@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from gisttracker.domain import course as course_rules
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.course import OrganPreservation
+from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
 from gisttracker.services.base import ServiceError
@@ -619,7 +620,7 @@ class CourseTab(PatientTabPage):
         try:
             data = self._pathology_input()
             risk, missing = risk_of(data)
-        except ValueError:
+        except (FieldError, InputError):
             self.live_risk.setText("—")
             return
         self.live_risk.setText(_(risk) if risk else _("needs {missing}").format(

@@ -29,6 +29,7 @@ from gisttracker.protocols import Study
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
+from ui.errors import error_message
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
@@ -143,9 +144,10 @@ class MainWindow(QMainWindow):
             self._install_session(session)
 
         def error(exc: BaseException) -> None:
-            message = _("Could not open {path}:\n{error}").format(path=path, error=exc)
+            text = error_message(exc, context="opening a database")
+            message = _("Could not open {path}:\n{error}").format(path=path, error=text)
             self.statusBar().showMessage(_("Could not open {path}").format(path=path))
-            self.failed.emit(str(exc))
+            self.failed.emit(text)
             if not self.property("headless"):
                 QMessageBox.critical(self, _("Database not opened"), message)
 

@@ -54,6 +54,7 @@ from gisttracker.services.patients import (
 )
 from gisttracker.session import Session
 from ui.areas import AreaPage
+from ui.errors import error_message
 from ui.tasks import TaskManager
 
 WINDOW = 200
@@ -131,7 +132,7 @@ class PatientListModel(QAbstractTableModel):
         tasks.run(query, done, self._error)
 
     def _error(self, exc: BaseException) -> None:
-        self.failed.emit(str(exc))
+        self.failed.emit(error_message(exc, context="listing patients"))
 
     def _reset(self, count: int, first: list[PatientRow] | None) -> None:
         self.beginResetModel()

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.grading.units import LABS
 from gisttracker.i18n import N_, _
 from gisttracker.protocols import Study
@@ -465,8 +466,8 @@ class ScreeningTab(PatientTabPage):
         try:
             self.result = evaluate_screening(self.study, usable, sex=self.sex,
                                              date_of_birth=self.dob, screened_on=screened_on)
-        except (eligibility.FactError, ValueError) as exc:
-            key = getattr(exc, "field", "screened_on")
+        except InputError as exc:
+            key = exc.field or "screened_on"
             problems.setdefault(key if key in self.messages else "screened_on", str(exc))
             self.result = None
         self.problems = problems

@@ -28,6 +28,7 @@ from dateutil.relativedelta import relativedelta
 
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.patients import (
@@ -233,11 +234,11 @@ def generate(session: Session, *, patients: int, seed: int, today: date,
     ``enrich`` runs :data:`ENRICHERS`; a benchmark of the patient list may leave both out.
     """
     if patients < 0:
-        raise ValueError(_("the number of patients must be 0 or more"))
+        raise InputError(_("the number of patients must be 0 or more"))
     rng = random.Random(seed)
     studies = sorted(session.studies.values(), key=lambda s: s.key)
     if not studies:
-        raise ValueError(_("no study is loaded"))
+        raise InputError(_("no study is loaded"))
     weights = [STUDY_WEIGHTS.get(s.key, 10) for s in studies]
     site = SettingsService(session.tracker).get("site_code")
     last_seq = Patient.select(Patient.seq).where(Patient.site_code == site).order_by(

@@ -27,6 +27,7 @@ from typing import ClassVar, Final, TypeAlias
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 
 EVENT_KINDS: Final = ("progression", "local_recurrence", "distant_recurrence", "regrowth",
@@ -50,7 +51,7 @@ def _check_choice(name: str, value: str | None, choices: tuple[str, ...], *,
     if value is None and optional:
         return
     if value not in choices:
-        raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
+        raise InputError(_("{name} must be one of {choices}, got {value!r}").format(
             name=name, choices=", ".join(choices), value=value))
 
 
@@ -121,7 +122,7 @@ def validate_event_date(kind: str, event_date: dt.date, *, today: dt.date,
     * an event other than death is after ``death_date`` (the day of death is allowed);
       a death dated differently from an already recorded ``death_date`` is reported too.
 
-    Raises ValueError for an unknown ``kind``.
+    Raises InputError for an unknown ``kind``.
     """
     _check_choice("kind", kind, EVENT_KINDS)
     problems: list[str] = []
@@ -174,9 +175,9 @@ class Stoma:
         _check_choice("kind", self.kind, STOMA_KINDS)
         if self.reversed_on is not None:
             if self.kind == "permanent":
-                raise ValueError(_("a permanent stoma cannot have reversed_on"))
+                raise InputError(_("a permanent stoma cannot have reversed_on"))
             if self.reversed_on < self.created:
-                raise ValueError(_("reversed_on ({reversed}) must not be before created "
+                raise InputError(_("reversed_on ({reversed}) must not be before created "
                                    "({created})").format(reversed=self.reversed_on.isoformat(),
                                                          created=self.created.isoformat()))
 
@@ -227,10 +228,10 @@ def organ_preservation(surgeries: Iterable[Surgery], stomas: Iterable[Stoma],
     the 18-month day (before that an unsalvaged regrowth leaves the result open).
 
     Without a failure: True when ``today`` is on or after the 18-month day, else None.
-    Raises ValueError when ``today`` is before ``surgery_date``.
+    Raises InputError when ``today`` is before ``surgery_date``.
     """
     if today < surgery_date:
-        raise ValueError(_("today ({today}) is before the surgery ({surgery})").format(
+        raise InputError(_("today ({today}) is before the surgery ({surgery})").format(
             today=today.isoformat(), surgery=surgery_date.isoformat()))
     horizon = surgery_date + relativedelta(months=PRESERVATION_MONTHS)
     complete = today >= horizon

@@ -36,6 +36,7 @@ from reportlab.platypus import (
 )
 
 from gisttracker import __version__
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.reports.fonts import _CJK, fonts, markup
 
@@ -57,7 +58,7 @@ class ReportContext:
 
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
-            raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
+            raise InputError(_("paper must be one of {papers}, not {paper!r}").format(
                 papers=", ".join(PAPERS), paper=self.paper))
 
 

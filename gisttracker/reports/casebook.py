@@ -21,6 +21,7 @@ from datetime import date
 
 from reportlab.platypus import Flowable, KeepTogether
 
+from gisttracker.errors import InputError
 from gisttracker.forms import spec_for
 from gisttracker.i18n import _
 from gisttracker.reports.base import Report, ReportContext
@@ -190,7 +191,7 @@ def _tumour(patient_id: int) -> tuple[Rows, str | None]:
             responses[i] = ev.overall_response
             change[i] = ev.change_from_baseline_pct
         best = series.best_overall_response if len(assessments) > 1 else None
-    except ValueError:
+    except InputError:
         pass  # an incomplete series: sums are still shown
     rows = []
     for i, a in enumerate(assessments):

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _
 from gisttracker.scoring import ScaleKind, answers_in_range, linear_score, raw_score
 
@@ -237,11 +238,11 @@ _WHY_NOT: Mapping[Applies, str] = {
 
 def _check_patient(sex: object, stoma: object) -> None:
     if sex not in ("male", "female"):
-        raise ValueError(
+        raise InputError(
             _("sex must be \"male\" or \"female\", not {sex!r}.").format(sex=sex)
         )
     if not isinstance(stoma, bool):
-        raise ValueError(_("stoma must be True or False, not {stoma!r}.").format(stoma=stoma))
+        raise InputError(_("stoma must be True or False, not {stoma!r}.").format(stoma=stoma))
 
 
 def items_for(*, sex: Sex, stoma: bool) -> tuple[Item, ...]:
@@ -258,20 +259,20 @@ def score(
     ``responses`` maps item number (31-59, without 48) to the answer 1-4 or None; absent
     items count as unanswered. Returns every abbreviation of :data:`SCALES` mapped to the
     0-100 score, or None when the scale does not apply to this patient or has fewer than
-    half of its items answered. Raises ValueError for an unknown item number (including the
+    half of its items answered. Raises InputError for an unknown item number (including the
     unscored stoma question 48), an answer outside 1-4, an answer to an item that does not
     apply to this patient, or a bad ``sex``/``stoma``.
     """
     _check_patient(sex, stoma)
     if STOMA_QUESTION in responses:
-        raise ValueError(
+        raise InputError(
             _("Item 48 (stoma bag yes/no) is not scored; give it as stoma=True/False.")
         )
     answers = answers_in_range(responses, _RANGES, QUESTIONNAIRE)
     for number, answer in answers.items():
         applies = _ITEM_APPLIES[number]
         if answer is not None and not applies.matches(sex, stoma):
-            raise ValueError(
+            raise InputError(
                 _("Item {item} was answered but does not apply to this patient: {why}.").format(
                     item=number, why=_(_WHY_NOT[applies])
                 )

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import ServiceError, Tracker
+from gisttracker.services.base import ServiceError, Tracker, service
 from gisttracker.store.models import Setting
 
 
@@ -32,6 +32,7 @@ SPECS: dict[str, SettingSpec] = {
 }
 
 
+@service
 class SettingsService:
     """Read and change site settings through the audited service layer."""
 

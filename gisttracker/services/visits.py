@@ -34,15 +34,17 @@ from gisttracker.domain.schedule import (
     status_label,
     worklist,
 )
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ServiceError, Writer, service
 from gisttracker.services.common import SiteService, as_date
 from gisttracker.session import Session
 from gisttracker.store.models import Record
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import AnchorDate, Visit
+from gisttracker.validation import check_date
 
 __all__ = [
     "REASONS",
@@ -377,6 +379,7 @@ def window_slack(studies: Iterable[Study]) -> relativedelta:
 # The service
 
 
+@service
 class VisitService(SiteService):
     """Schedules of one open site: reads for the window and CLI, audited writes."""
 
@@ -651,7 +654,10 @@ class VisitService(SiteService):
     def month(self, year: int, month: int, *,
               study_key: str | None = None) -> dict[date, DayCount]:
         """Visits per day of a month: open visits by target date, done visits by done date."""
-        first = date(year, month, 1)
+        if not 1 <= month <= 12:
+            raise InputError(_("month must be 1 to 12, not {month}").format(month=month),
+                             field="month")
+        first = check_date(date(max(1, min(year, 9998)), month, 1), "year")
         last = date(year + (month == 12), month % 12 + 1, 1)
         only = " AND v.study_key = ?" if study_key else ""
         extra = [study_key] if study_key else []

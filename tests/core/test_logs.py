@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pytest
+
 from gisttracker import __version__
 from gisttracker.logs import LOG_FILE, log, setup_logging, write_crash_report
 
@@ -26,6 +28,7 @@ def test_the_log_file_starts_with_version_and_platform(tmp_path: Path) -> None:
             handler.close()
 
 
+@pytest.mark.expect_log(r"^bug while opening a patient")
 def test_a_crash_report_holds_the_traceback_and_the_end_of_the_log(tmp_path: Path) -> None:
     setup_logging(directory=tmp_path, level=logging.INFO)
     try:
@@ -47,6 +50,7 @@ def test_a_crash_report_holds_the_traceback_and_the_end_of_the_log(tmp_path: Pat
             handler.close()
 
 
+@pytest.mark.expect_log(r"^bug", r"could not write the crash report")
 def test_an_unwritable_folder_never_stops_the_program(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

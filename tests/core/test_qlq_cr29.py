@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.scoring import ScaleKind
 from gisttracker.scoring.qlq_cr29 import ITEMS, SCALES, Applies, items_for, score
 
@@ -178,7 +179,7 @@ def test_unanswered_applicable_items_leave_their_scales_none() -> None:
 def test_answer_to_an_item_that_does_not_apply_raises(
     item: int, sex: Any, stoma: bool, why: str
 ) -> None:
-    with pytest.raises(ValueError, match=rf"Item {item}\b.*{why}"):
+    with pytest.raises(InputError, match=rf"Item {item}\b.*{why}"):
         score({31: 1, item: 2}, sex=sex, stoma=stoma)
 
 
@@ -199,7 +200,7 @@ def test_none_for_a_not_applicable_item_is_accepted() -> None:
     ],
 )
 def test_bad_items_and_answers_raise(responses: dict[int, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         score(responses, sex="female", stoma=True)
 
 
@@ -209,7 +210,7 @@ def test_bad_items_and_answers_raise(responses: dict[int, Any], message: str) ->
      ("male", "yes", "stoma")],
 )
 def test_bad_patient_description_raises(sex: Any, stoma: Any, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         score({}, sex=sex, stoma=stoma)
 
 
@@ -248,5 +249,5 @@ def test_items_for_each_kind_of_patient(
 
 
 def test_items_for_rejects_a_bad_sex() -> None:
-    with pytest.raises(ValueError, match="sex"):
+    with pytest.raises(InputError, match="sex"):
         items_for(sex="other", stoma=False)  # type: ignore[arg-type]

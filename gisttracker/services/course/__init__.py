@@ -33,6 +33,7 @@ is PD counts as progression even without a separate progression event);
 ``organ_preservation`` the rectal composite at 18 months.
 """
 
+from gisttracker.services.base import service
 from gisttracker.services.course.endpoints import EndpointsMixin
 from gisttracker.services.course.values import (
     DEFAULT_DRUGS,
@@ -59,6 +60,7 @@ from gisttracker.services.course.values import (
 )
 
 
+@service
 class CourseService(EndpointsMixin):
     """Treatment, surgery, pathology and course events of one open site (audited).
 

@@ -9,6 +9,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from gisttracker.domain import treatment as tx
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer
@@ -217,13 +218,13 @@ class TreatmentMixin(CourseServiceBase):
         if surgery is not None:
             try:
                 pre = tx.preoperative_duration(exposures, interruptions, surgery)
-            except ValueError as exc:
+            except InputError as exc:
                 flags.append(str(exc))
             try:
                 post = tx.postoperative_duration(exposures, interruptions, surgery,
                                                  until=min(today, self._death(patient)
                                                            or today))
-            except ValueError as exc:
+            except InputError as exc:
                 flags.append(str(exc))
         if self._neoadjuvant(study):
             if preop and all(e.stop is not None for e in preop) and surgery is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer
@@ -65,7 +66,7 @@ class EnrollmentMixin(ScreeningMixin):
                                      "progressive_organ": screening.progressive_organs}
         try:
             return alloc.stratum_key(study.allocation.strata, values)
-        except ValueError as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
 
     def preview_enrollment(self, ref: str) -> EnrollmentPreview:
@@ -206,7 +207,7 @@ class EnrollmentMixin(ScreeningMixin):
             raise ServiceError(_("preoperative imatinib dates may not be in the future"))
         try:
             return alloc.duration_group(study.allocation, start, last)
-        except ValueError as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
 
     def _set_anchor(self, w: Writer, patient: Patient, key: str, on: date,
@@ -280,7 +281,7 @@ def recompute_duration_group(writer: Writer, session: Session, patient: Patient)
         return None
     try:
         group = alloc.duration_group(study.allocation, start, last)
-    except ValueError as exc:
+    except InputError as exc:
         raise ServiceError(str(exc)) from None
     writer.update(patient, {"arm_code": group}, patient_uid=patient.uid)
     return group
