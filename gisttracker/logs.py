@@ -66,7 +66,9 @@ def setup_logging(*, directory: Path | None = None, level: int = logging.INFO) -
         handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     except OSError:
+        # Only what matters reaches the terminal: a command's output must stay clean.
         handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
         written = None
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))

@@ -6,6 +6,7 @@ see the same database path rules and the same protocol loading.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,8 @@ from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
 from gisttracker.services.base import Tracker
 from gisttracker.store.db import open_database
+
+log = logging.getLogger(__name__)
 
 
 def site_protocol_dir(db_path: Path) -> Path:
@@ -55,6 +58,8 @@ def open_session(path: Path, *, user: str | None = None,
     """Open the database at ``path`` (created and migrated if needed) and load the studies."""
     db = open_database(path)
     protocols = load_protocols(path)
+    for error in protocols.errors:
+        log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)
     return Session(path=path, db=db, tracker=tracker,
                    studies={s.key: s for s in protocols.studies},

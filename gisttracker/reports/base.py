@@ -8,6 +8,7 @@ report was made, the application version and "Page N of M".
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ MARGIN = 16 * mm
 HEADER_RULE = colors.HexColor("#1f5f8b")
 ZEBRA = colors.HexColor("#f2f6f9")
 GRID = colors.HexColor("#b8c7d3")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -269,3 +272,4 @@ class Report(ABC):
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(data)
         tmp.replace(path)
+        log.info("report written: %s (%d bytes)", path.name, len(data))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ M = TypeVar("M", bound=Record)
 S = TypeVar("S", bound=type)
 F = TypeVar("F", bound=Callable[..., Any])
 _DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
+log = logging.getLogger(__name__)
 
 
 class ServiceError(UserError):
@@ -301,6 +303,9 @@ class Tracker:
         finally:
             self._open = None
         if changes.tables:
+            # What changed, never the values or the reason typed (they may name a patient).
+            log.info("saved %d records in %s", len(changes.records),
+                     ", ".join(sorted(changes.tables)))
             for listener in list(self._listeners):
                 listener(changes)
 

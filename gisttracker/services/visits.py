@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -697,6 +698,10 @@ class VisitService(SiteService):
     def write_calendar(self, path: str, events: Iterable[CalendarVisit],
                        name: str | None = None) -> int:
         """Write ``events`` to ``path`` as an iCalendar file; returns the number of events."""
+        target = Path(path)
+        if not path.strip() or target.is_dir() or (target.exists() and not target.is_file()):
+            raise InputError(_("cannot write {path}: it is not an ordinary file").format(
+                path=path), field="path")
         try:
             return write_calendar(path, events, prodid_version=__version__,
                                   stamp=self.tracker.now(), name=name)

@@ -179,6 +179,9 @@ def connect(path: Path) -> peewee.SqliteDatabase:
     """Open ``path`` with the pragmas every connection needs, without changing the schema."""
     if path.exists() and path.is_dir():
         raise StoreError(_("{path} is a folder, not a database file").format(path=path))
+    if path.exists() and not path.is_file():
+        # A device, a pipe, a socket: opening one would block or read nonsense.
+        raise StoreError(_("{path} is not a database file").format(path=path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -180,10 +180,12 @@ def one_nasty_or_none(strategies: dict[str, st.SearchStrategy[object]]
     if not strategies:
         return good
 
-    def spoil(args: tuple[dict[str, object], str, object]) -> dict[str, object]:
-        values, name, bad = args
-        return {**values, name: bad}
-    bad = st.tuples(good, st.sampled_from(sorted(strategies)), nasty()).map(spoil)
+    def spoil(args: tuple[dict[str, object], str, object, object]) -> dict[str, object]:
+        values, name, bad, bad_path = args
+        # A file path is never random text: it could name a system file (written as root).
+        return {**values, name: bad_path if name == "path" else bad}
+    bad = st.tuples(good, st.sampled_from(sorted(strategies)), nasty(),
+                    st.sampled_from(NASTY_VALUES + NASTY_TEXT)).map(spoil)
     return st.one_of(good, bad)
 
 
