@@ -97,7 +97,9 @@ def test_not_answered_is_kept_apart_from_not_applicable(session: Session,
     scores = service.scores(visit.uid, "qlq_cr29")
     assert scores["DYS"] is None  # not answered: not scorable
     assert scores["SEXM"] is None and scores["IMP"] is None and scores["STO"] is None
-    assert scores["SEXW"] == pytest.approx((1 - 2 / 3) * 100)
+    # Item 58 answered 3 ("quite a bit" interested): (3 - 1) / 3 * 100, the symptom formula
+    # the CR29 scoring sheet prescribes for sexual interest.
+    assert scores["SEXW"] == pytest.approx(200 / 3)
 
 
 def test_answer_to_an_item_that_does_not_apply_blocks_completion(
