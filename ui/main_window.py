@@ -29,7 +29,7 @@ from gisttracker.protocols import Study
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
-from ui.errors import error_message
+from ui.errors import error_message, open_log_folder
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
 
         help_menu = self.menuBar().addMenu(_("&Help"))
         help_menu.addAction(self._action(_("&About GIST Study Tracker"), self.about, "F1"))
+        help_menu.addAction(self._action(_("Open &log folder"), open_log_folder))
 
     def _focus_study(self) -> None:
         self.study_box.setFocus()
