@@ -57,6 +57,11 @@ def setup_logging(*, directory: Path | None = None, level: int = logging.INFO) -
     path = folder / LOG_FILE
     for old in list(log.handlers):
         if getattr(old, "_gisttracker", False):
+            if (isinstance(old, logging.handlers.RotatingFileHandler)
+                    and Path(old.baseFilename) == path.absolute()):
+                # Already logging there (the command line starting the window): one head.
+                log.setLevel(level)
+                return path
             log.removeHandler(old)
             old.close()
     written: Path | None = path

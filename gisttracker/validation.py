@@ -79,6 +79,12 @@ _WRONG_KIND: Final[dict[str, str]] = {
 }
 
 
+def label(field: str) -> str:
+    """How a message names ``field``: its last part, in words (``identity.date_of_birth`` is
+    "date of birth"); the full path stays in :attr:`InputError.field`."""
+    return field.rsplit(".", 1)[-1].replace("_", " ")
+
+
 def show(value: object, limit: int = 40) -> str:
     """``value`` for a message: its repr, cut to ``limit`` characters with a mark."""
     text = repr(value)
@@ -86,8 +92,8 @@ def show(value: object, limit: int = 40) -> str:
 
 
 def _wrong(expected: str, field: str, value: object, **extra: str) -> InputError:
-    return InputError(_(_WRONG_KIND[expected]).format(field=field, value=show(value), **extra),
-                      field=field)
+    message = _(_WRONG_KIND[expected]).format(field=label(field), value=show(value), **extra)
+    return InputError(message, field=field)
 
 
 # --- scalar checks (usable on their own) -----------------------------------------------------
@@ -99,18 +105,18 @@ def check_text(value: object, field: str) -> str:
         raise _wrong("text", field, value)
     if len(value) > MAX_TEXT:
         raise InputError(_("{field} is too long: {length} characters, at most {limit}.").format(
-            field=field, length=len(value), limit=MAX_TEXT), field=field)
+            field=label(field), length=len(value), limit=MAX_TEXT), field=field)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InputError(_("{field} contains a broken character at position {position} (half "
                            "of a character pair); type the text again.").format(
-            field=field, position=exc.start + 1), field=field) from None
+            field=label(field), position=exc.start + 1), field=field) from None
     bad = _CONTROL.search(value)
     if bad is not None:
         raise InputError(_("{field} contains an invisible control character (U+{code:04X}) at "
                            "position {position}; remove it.").format(
-            field=field, code=ord(bad.group()), position=bad.start() + 1), field=field)
+            field=label(field), code=ord(bad.group()), position=bad.start() + 1), field=field)
     return value
 
 
@@ -129,7 +135,7 @@ def check_number(value: object, field: str) -> float | int:
         raise _wrong("number", field, value)
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(_("{field} must be a finite number, not {value}.").format(
-            field=field, value=show(value)), field=field)
+            field=label(field), value=show(value)), field=field)
     if abs(value) > MAX_MAGNITUDE:
         raise _too_big(field, value)
     return value
@@ -137,7 +143,7 @@ def check_number(value: object, field: str) -> float | int:
 
 def _too_big(field: str, value: object) -> InputError:
     return InputError(_("{field} is far too large: {value}.").format(
-        field=field, value=show(value)), field=field)
+        field=label(field), value=show(value)), field=field)
 
 
 def check_bool(value: object, field: str) -> bool:
@@ -153,7 +159,7 @@ def check_date(value: object, field: str) -> date:
     if not EARLIEST_DATE <= value <= LATEST_DATE:
         raise InputError(_("{field}: {value} is outside the dates this program accepts "
                            "({first} to {last}).").format(
-            field=field, value=value.isoformat(), first=EARLIEST_DATE.isoformat(),
+            field=label(field), value=value.isoformat(), first=EARLIEST_DATE.isoformat(),
             last=LATEST_DATE.isoformat()), field=field)
     return value
 
@@ -206,7 +212,7 @@ def check_loose(value: object, field: str) -> object:
 def _check_size(value: cabc.Sized, field: str) -> None:
     if len(value) > MAX_ITEMS:
         raise InputError(_("{field} has too many entries: {count}, at most {limit}.").format(
-            field=field, count=len(value), limit=MAX_ITEMS), field=field)
+            field=label(field), count=len(value), limit=MAX_ITEMS), field=field)
 
 
 # --- checkers built from annotations ---------------------------------------------------------
@@ -315,7 +321,7 @@ def _literal(args: tuple[Any, ...]) -> Checker:
         if any(value == a and type(value) is type(a) for a in allowed):
             return value
         raise InputError(_("{field} must be one of {allowed}, not {value}.").format(
-            field=field, allowed=", ".join(str(a) for a in allowed), value=show(value)),
+            field=label(field), allowed=", ".join(str(a) for a in allowed), value=show(value)),
             field=field)
     return check
 

@@ -37,10 +37,9 @@ from PySide6.QtWidgets import (
 from gisttracker.domain import course as course_rules
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.course import OrganPreservation
-from gisttracker.errors import InputError
+from gisttracker.errors import InputError, UserError
 from gisttracker.i18n import N_, _
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
-from gisttracker.services.base import ServiceError
 from gisttracker.services.course import (
     EVENT_LABELS,
     PHASE_LABELS,
@@ -515,7 +514,7 @@ class CourseTab(PatientTabPage):
         def failed(exc: BaseException) -> None:
             if isinstance(exc, CourseInputError):
                 form.show_errors(exc.errors)
-            elif isinstance(exc, ServiceError):
+            elif isinstance(exc, UserError):
                 form.show_errors({"": str(exc)})
             else:
                 raise exc
@@ -647,7 +646,7 @@ class CourseTab(PatientTabPage):
         self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today))
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ServiceError):
+        if isinstance(exc, UserError):
             self.event_form.show_errors({"": str(exc)})
             return
         raise exc

@@ -42,9 +42,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _
 from gisttracker.protocols import Study
-from gisttracker.services.base import Changes, ServiceError
+from gisttracker.services.base import Changes
 from gisttracker.services.patients import (
     STATUS_LABELS,
     Identity,
@@ -276,7 +277,7 @@ class NewPatientDialog(QDialog):
             patient = PatientService(self.session).register(
                 self.study_box.currentData(), sex=self.sex_box.currentData(),
                 identity=identity, today=self.today)
-        except ServiceError as exc:
+        except UserError as exc:
             self.message.setText(str(exc))  # the dialog stays open: nothing typed is lost
             return
         self.patient_uid = patient.uid

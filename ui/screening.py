@@ -39,12 +39,11 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from gisttracker.domain import eligibility
-from gisttracker.errors import InputError
+from gisttracker.errors import InputError, UserError
 from gisttracker.grading.units import LABS
 from gisttracker.i18n import N_, _
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
-from gisttracker.services.base import ServiceError
 from gisttracker.services.patients import (
     BOOL_COLUMNS,
     LAB_ANALYTES,
@@ -544,7 +543,7 @@ class ScreeningTab(PatientTabPage):
         try:
             self.service.save_screening(self.patient_uid, data, today=self.today(),
                                         screened_on=_to_date(self.screened_on.date()))
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return False
         self.reload()
@@ -571,7 +570,7 @@ class ScreeningTab(PatientTabPage):
             reason = text
         try:
             self.service.close_screen_failure(self.patient_uid, reason=reason or None)
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         self.reload()
@@ -581,7 +580,7 @@ class ScreeningTab(PatientTabPage):
             return
         try:
             self.service.rescreen(self.patient_uid, today=self.today())
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         self.reload()
@@ -593,7 +592,7 @@ class ScreeningTab(PatientTabPage):
 
         try:
             dialog = EnrollmentDialog(self.service, self.patient_uid, self.today(), self)
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         dialog.exec()

@@ -71,7 +71,7 @@ def test_a_checked_function_names_the_argument_and_the_record_field() -> None:
 
     event = EventInput(kind="death", occurred_on=TODAY)
     assert record(None, "ZJU-0001", event, today=TODAY) == "called"
-    with pytest.raises(InputError, match=r"^patient_key must be text, not 7\.$"):
+    with pytest.raises(InputError, match=r"^patient key must be text, not 7\.$"):
         record(None, 7, event, today=TODAY)
     with pytest.raises(InputError) as refused:
         record(None, "ZJU-0001", EventInput(kind="death", occurred_on=TODAY,
@@ -107,7 +107,7 @@ def test_a_refused_service_call_writes_nothing(session: Session) -> None:
                 EventInput(kind="death", occurred_on=TODAY, cause=float("nan"))):  # type: ignore[arg-type]
         with pytest.raises(InputError):
             service.record_event(ref, bad, today=TODAY)
-    with pytest.raises(InputError, match=r"^patient_key"):
+    with pytest.raises(InputError, match=r"^patient key"):
         service.record_event(None, EventInput(kind="death", occurred_on=TODAY),  # type: ignore[arg-type]
                              today=TODAY)
     assert fingerprint(session) == before

@@ -170,3 +170,23 @@ def test_help_open_log_folder_opens_the_folder_of_the_log(
     finally:
         QDesktopServices.unsetUrlHandler("file")
         tasks.shutdown()
+
+
+def test_a_pasted_name_with_an_invisible_control_character_is_refused_in_the_dialog(
+        qtbot: QtBot, session: Session) -> None:
+    from ui.patients import NewPatientDialog
+
+    dialog = NewPatientDialog(session, session.studies["RECTAL-LE"], TODAY)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    QApplication.clipboard().setText("Chen\x1bJie")  # copied from a terminal, say
+    dialog.name.setFocus()
+    qtbot.keyClick(dialog.name, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.name.text() == "Chen\x1bJie"
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok),
+                     Qt.MouseButton.LeftButton)
+    assert "name contains an invisible control character (U+001B) at position 5" in (
+        dialog.message.text())
+    assert dialog.patient_uid is None and dialog.name.text() == "Chen\x1bJie"
+    assert session.db.execute_sql("SELECT count(*) FROM patient").fetchone()[0] == 0
