@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from gisttracker.errors import InputError
 from gisttracker.grading import ctcae, units
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import LAB_FIELDS, SCREENING_FIELDS
 from gisttracker.protocols.model import Study
 
@@ -81,7 +81,7 @@ def normalize(an: Analyte, unit: str) -> str:
         spelled = ""
     if spelled not in an.units:
         raise InputError(_("unit {unit!r} is not used for {label}; use one of: {units}").format(
-            unit=unit, label=_(an.label), units=", ".join(an.units)))
+            unit=unit, label=_(an.label), units=join_list(an.units)))
     return spelled
 
 
