@@ -222,7 +222,8 @@ def test_fuzzed_command_lines_end_in_one_line_never_a_traceback_or_a_hang(site: 
                 f"not one line from {argv!r}:\n{err}")
 
     one()
-    assert codes.count(0) and codes.count(1) and codes.count(2), codes
+    # Not only refusals: a good share of the command lines did their work.
+    assert codes.count(0) >= EXAMPLES // 20 and codes.count(2), codes
 
 
 @pytest.mark.parametrize("argv", [
