@@ -3,7 +3,7 @@
 * :func:`ask_reload` — a :class:`StaleRecordError`: someone changed the record after this
   form loaded it. The box says who changed what (from the audit trail) and offers to
   reload the form (losing what was typed here) or to keep the typing and decide.
-* :func:`offer_retry` — a :class:`DatabaseBusyError`: another writer held the file for
+* :func:`offer_retry` — a :class:`DatabaseLockedError`: another writer held the file for
   longer than the busy timeout. Nothing was saved; offer to try again.
 * :func:`handle_save_error` — the one call a form makes with any error of a save: it picks
   the prompt, and shows anything else as :func:`ui.errors.show_error` does.
@@ -20,7 +20,8 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from gisttracker.i18n import _
-from gisttracker.services.base import DatabaseBusyError, StaleRecordError
+from gisttracker.services.base import StaleRecordError
+from gisttracker.store.db import DatabaseLockedError
 from ui.errors import show_error
 
 
@@ -46,7 +47,7 @@ def ask_reload(parent: QWidget | None, exc: StaleRecordError) -> bool:
     return box.clickedButton() is reload
 
 
-def offer_retry(parent: QWidget | None, exc: DatabaseBusyError) -> bool:
+def offer_retry(parent: QWidget | None, exc: DatabaseLockedError) -> bool:
     """Offer to try a save again after the database was busy; True to retry."""
     box = QMessageBox(parent)
     box.setObjectName("database_busy_box")
@@ -70,7 +71,7 @@ def handle_save_error(parent: QWidget | None, exc: BaseException, *,
         if ask_reload(parent, exc):
             reload()
         return
-    if isinstance(exc, DatabaseBusyError) and retry is not None:
+    if isinstance(exc, DatabaseLockedError) and retry is not None:
         if offer_retry(parent, exc):
             retry()
         return

@@ -36,11 +36,11 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError
 from gisttracker.services.visits import AnchorChange, ScheduleRow, VisitService
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
 from ui.calendar import STATUS_COLOURS, assessment_names, to_date, to_qdate
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 
@@ -201,7 +201,9 @@ class ScheduleTab(PatientTabPage):
         for r, row in enumerate(rows):
             window = (f"{row.window_start.isoformat()} – {row.window_end.isoformat()}"
                       if row.window_start and row.window_end else "—")
-            note = row.reason or ""
+            # A reason from the catalogue (the demo's missed-visit reasons) in the language
+            # shown; a reason someone typed stays as typed.
+            note = _(row.reason) if row.reason else ""
             if row.status_code in ("done_out_of_window", "overdue"):
                 note = row.describe() + (f" · {note}" if note else "")
             elif row.status_code == "waiting":
@@ -253,10 +255,7 @@ class ScheduleTab(PatientTabPage):
 
     def _error(self, exc: BaseException) -> None:
         self.message.setStyleSheet("QLabel { color: #b02a37; }")
-        if isinstance(exc, ServiceError):
-            self.message.setText(str(exc))
-        else:
-            self.message.setText(_("Something went wrong: {error}").format(error=exc))
+        self.message.setText(error_message(exc, context="changing the schedule"))
 
     def _ok(self, text: str) -> None:
         self.message.setStyleSheet("QLabel { color: #146c43; }")

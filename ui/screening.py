@@ -39,11 +39,12 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError, UserError
 from gisttracker.grading.units import LABS
 from gisttracker.i18n import N_, _, join_list, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
-from gisttracker.services.base import DatabaseBusyError, ServiceError, StaleRecordError
+from gisttracker.services.base import StaleRecordError
 from gisttracker.services.patients import (
     BOOL_COLUMNS,
     LAB_ANALYTES,
@@ -57,6 +58,7 @@ from gisttracker.services.patients import (
 from gisttracker.services.policy import Permission
 from gisttracker.services.scopes import screening_versions
 from gisttracker.session import Session
+from gisttracker.store.db import DatabaseLockedError
 from ui.conflicts import handle_save_error
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
@@ -473,8 +475,8 @@ class ScreeningTab(PatientTabPage):
         try:
             self.result = evaluate_screening(self.study, usable, sex=self.sex,
                                              date_of_birth=self.dob, screened_on=screened_on)
-        except (eligibility.FactError, ValueError) as exc:
-            key = getattr(exc, "field", "screened_on")
+        except InputError as exc:
+            key = exc.field or "screened_on"
             problems.setdefault(key if key in self.messages else "screened_on", str(exc))
             self.result = None
         self.problems = problems
@@ -559,13 +561,13 @@ class ScreeningTab(PatientTabPage):
             with self.service.tracker.expect(expected):
                 self.service.save_screening(self.patient_uid, data, today=self.today(),
                                             screened_on=_to_date(self.screened_on.date()))
-        except (StaleRecordError, DatabaseBusyError) as exc:
+        except (StaleRecordError, DatabaseLockedError) as exc:
             # Someone saved this screening since it was loaded, or held the file too long:
             # say who changed what, and offer to reload (or to try again).
             self.status_line.setText(str(exc).splitlines()[0])
             handle_save_error(self, exc, reload=self.reload, retry=self.save_screening)
             return False
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return False
         self.reload()
@@ -592,7 +594,7 @@ class ScreeningTab(PatientTabPage):
             reason = text
         try:
             self.service.close_screen_failure(self.patient_uid, reason=reason or None)
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         self.reload()
@@ -602,7 +604,7 @@ class ScreeningTab(PatientTabPage):
             return
         try:
             self.service.rescreen(self.patient_uid, today=self.today())
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         self.reload()
@@ -614,7 +616,7 @@ class ScreeningTab(PatientTabPage):
 
         try:
             dialog = EnrollmentDialog(self.service, self.patient_uid, self.today(), self)
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         dialog.exec()

@@ -8,6 +8,7 @@ report was made, the application version and "Page N of M".
 
 from __future__ import annotations
 
+import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from reportlab.platypus import (
 )
 
 from gisttracker import __version__
+from gisttracker.errors import InputError
 from gisttracker.files import write_private
 from gisttracker.i18n import _, join_list
 from gisttracker.reports.fonts import _CJK, fonts, markup
@@ -47,6 +49,8 @@ MARGIN = 16 * mm
 HEADER_RULE = colors.HexColor("#1f5f8b")
 ZEBRA = colors.HexColor("#f2f6f9")
 GRID = colors.HexColor("#b8c7d3")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class ReportContext:
 
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
-            raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
+            raise InputError(_("paper must be one of {papers}, not {paper!r}").format(
                 papers=join_list(PAPERS), paper=self.paper))
 
 
@@ -319,4 +323,6 @@ class Report(ABC):
     def write(self, path: Path) -> None:
         """Render and write to ``path`` (written whole, via a temporary file), readable by
         its owner only: reports hold patient data."""
-        write_private(path, self.render())
+        data = self.render()
+        write_private(path, data)
+        log.info("report written: %s (%d bytes)", path.name, len(data))

@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gisttracker.i18n import _
-from gisttracker.services.base import PermissionDenied, ServiceError, Tracker, Writer
+from gisttracker.services.base import PermissionDenied, ServiceError, Tracker, Writer, service
 from gisttracker.services.common import fk_id
 from gisttracker.services.concealment import OPEN_PREFIX, Keyring, _unb64
 from gisttracker.services.policy import (
@@ -97,6 +97,7 @@ def _system(name: str, *permissions: Permission) -> Actor:
     return system_actor(name, *permissions)
 
 
+@service
 class AccountService:
     """Accounts of one open site."""
 

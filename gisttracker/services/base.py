@@ -13,8 +13,8 @@ What every write gets here, whoever wrote the service:
   (:func:`~gisttracker.services.policy.write_permissions`) before anything is written.
 * **The write lock first.** The outermost transaction starts with ``BEGIN IMMEDIATE``, so
   it waits (up to the busy timeout) for another writer instead of failing half-way when a
-  read lock cannot be upgraded; if the lock does not clear, :class:`DatabaseBusyError` says
-  so and nothing is written.
+  read lock cannot be upgraded; if the lock does not clear,
+  :class:`~gisttracker.store.db.DatabaseLockedError` says so and nothing is written.
 * **Old values from inside the transaction.** A change reads the row's current values and
   version after taking the lock: the audit trail's old value is what was really there.
 * **No lost updates.** Every record has a ``version``. A change or delete of a record whose
@@ -33,8 +33,11 @@ What every write gets here, whoever wrote the service:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -55,11 +58,16 @@ from gisttracker.services.policy import (
     write_permissions,
 )
 from gisttracker.store.chain import ACTIONS, CODES, ZERO_HASH, key_uid, step, tag, uid_key
-from gisttracker.store.db import StoreError
+from gisttracker.store.db import environment_error
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
+from gisttracker.validation import checked, public_methods
 
 M = TypeVar("M", bound=Record)
+S = TypeVar("S", bound=type)
+F = TypeVar("F", bound=Callable[..., Any])
+_DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
+log = logging.getLogger(__name__)
 
 
 class ServiceError(UserError):
@@ -113,11 +121,7 @@ class StaleRecordError(ServiceError):
         self.changes = tuple(changes)
 
 
-class DatabaseBusyError(StoreError):
-    """Another writer held the database for longer than the busy timeout. Nothing was
-    written; trying again usually works."""
 
-    retryable = True
 
 
 def audit_value(value: object) -> str | None:
@@ -885,7 +889,8 @@ class Tracker:
 
         ``actor`` overrides the signed-in actor for this transaction only; the accounts
         service uses it for the bookkeeping of a sign-in. Raises :class:`NotSignedIn` when
-        nobody acts and :class:`DatabaseBusyError` when the write lock cannot be had.
+        nobody acts and :class:`~gisttracker.store.db.DatabaseLockedError` when the write
+        lock cannot be had.
         """
         if self._open is not None:
             # Nested: a savepoint inside the caller's transaction; the outermost one reports.
@@ -910,10 +915,17 @@ class Tracker:
         try:
             # BEGIN IMMEDIATE: take the write lock now, waiting up to the busy timeout,
             # instead of failing on the first write when another connection holds it.
-            with _busy_as_error(), self.db.atomic(lock_type="IMMEDIATE"):
+            with self.db.atomic(lock_type="IMMEDIATE"):
                 self._check_expected(writer)
                 yield writer
                 writer.finish()
+        except _DB_ERRORS as exc:
+            # A full disk, a lock held elsewhere, a read-only file: the user's message, not
+            # SQLite's (nor the "cannot rollback" that follows a failed COMMIT).
+            known = environment_error(exc, self.db.database)
+            if known is None:
+                raise
+            raise known from exc
         finally:
             self._open = None
         expected = getattr(self._local, "expected", None)
@@ -922,6 +934,9 @@ class Tracker:
                 if uid in expected:
                     expected[uid] = version
         if changes.tables:
+            # What changed, never the values or the reason typed (they may name a patient).
+            log.info("saved %d records in %s", len(changes.records),
+                     ", ".join(sorted(changes.tables)))
             for listener in list(self._listeners):
                 listener(changes)
 
@@ -994,15 +1009,37 @@ def _shown(value: str | None) -> str:
         return value
     return _("(empty)") if decoded is None else str(decoded)
 
+def service(cls: S) -> S:
+    """Make every public method of the service facade ``cls`` a guarded entry point.
 
-@contextmanager
-def _busy_as_error() -> Iterator[None]:
-    try:
-        yield
-    except peewee.OperationalError as exc:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            raise DatabaseBusyError(_(
-                "The database is busy: another person or program is saving changes to it. "
-                "Nothing was saved; try again in a moment.")) from exc
-        raise
+    Each call's arguments are checked against the method's annotations
+    (:func:`gisttracker.validation.checked`: wrong types, NaN, huge numbers, broken or
+    control characters, far dates give an :class:`~gisttracker.errors.InputError` naming
+    the parameter), and a database failure the environment caused (full disk, lock, read-only
+    file, failing disk) becomes its :class:`~gisttracker.store.db.StoreError`. Methods added
+    later to any part of the facade are covered without further ado.
+    """
+    for name in public_methods(cls):
+        fn = getattr(cls, name)
+        if not getattr(fn, "__service_entry__", False):
+            setattr(cls, name, _entry(fn))
+    return cls
+
+
+def _entry(fn: F) -> F:
+    inner = checked(fn)
+
+    @functools.wraps(fn)
+    def entry(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return inner(self, *args, **kwargs)
+        except _DB_ERRORS as exc:
+            tracker = getattr(self, "tracker", None)
+            path = getattr(getattr(tracker, "db", None), "database", None)
+            known = environment_error(exc, path)
+            if known is None:
+                raise
+            raise known from exc
+
+    setattr(entry, "__service_entry__", True)  # noqa: B010 - marks the wrapper as ours
+    return entry  # type: ignore[return-value]

@@ -17,7 +17,7 @@ from typing import Any
 import peewee
 
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import ServiceError, StaleRecordError
+from gisttracker.services.base import ServiceError, StaleRecordError, service
 from gisttracker.services.common import find_patient
 from gisttracker.services.policy import Permission
 from gisttracker.session import Session
@@ -108,6 +108,7 @@ _QUERYABLE: dict[str, tuple[str, ...]] = {
 }
 
 
+@service
 class QueryService:
     """Data queries of one open site."""
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from gisttracker.i18n import N_, _
 from gisttracker.services.accounts import AccountService
 from gisttracker.services.audit import head
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import ServiceError, service
 from gisttracker.services.policy import Permission
 from gisttracker.services.scopes import Target, resolve
 from gisttracker.session import Session
@@ -59,6 +59,7 @@ def _info(row: Signature) -> SignatureInfo:
                          str(row.meaning), str(row.signed_at), row.audit_head, row.audit_hash)
 
 
+@service
 class SignatureService:
     """Signatures of one open site."""
 

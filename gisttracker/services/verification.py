@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gisttracker.i18n import _
 from gisttracker.services.audit import head
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import ServiceError, service
 from gisttracker.services.policy import Permission
 from gisttracker.services.scopes import Target, resolve, versions
 from gisttracker.session import Session
@@ -39,6 +39,7 @@ class VerificationInfo:
         return text
 
 
+@service
 class VerificationService:
     """Source data verification of one open site."""
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from gisttracker.services.audit import verify
-from gisttracker.services.base import DatabaseBusyError, StaleRecordError
+from gisttracker.services.base import StaleRecordError
 from gisttracker.services.patients import Identity, PatientService
 from gisttracker.services.policy import trusted_actor
 from gisttracker.services.scopes import screening_versions
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session, open_session
+from gisttracker.store.db import DatabaseLockedError
 from gisttracker.store.models import AuditLog, Setting
 from gisttracker.store.models_patients import Patient
 from tests.core.patients_helpers import TODAY, eligible_patient, good_data, set_site
@@ -112,6 +113,7 @@ def test_old_values_under_contention_are_the_values_really_replaced(session: Ses
         assert len(rows) == 91
 
 
+@pytest.mark.expect_log(r"database problem \(DatabaseLockedError\)")
 def test_a_lock_that_does_not_clear_is_a_clear_message_then_a_retry_works(
         session: Session) -> None:
     session.db.execute_sql("PRAGMA busy_timeout = 300")  # this thread waits briefly
@@ -127,7 +129,8 @@ def test_a_lock_that_does_not_clear_is_a_clear_message_then_a_retry_works(
     worker = threading.Thread(target=hold)
     worker.start()
     assert holding.wait(10)
-    with pytest.raises(DatabaseBusyError, match=r"busy.*Nothing was saved; try again"):
+    with pytest.raises(DatabaseLockedError,
+                       match=r"kept it locked .* nothing of this change was saved"):
         SettingsService(session.tracker).set("site_name", "Hangzhou")
     release.set()
     worker.join(10)

@@ -51,6 +51,7 @@ def test_a_database_from_before_is_narrowed_when_opened(tmp_path: Path) -> None:
     assert mode(path) == 0o600
 
 
+@pytest.mark.expect_log(r"bug \[RuntimeError: test\]")
 def test_reports_calendars_logs_and_crash_reports_are_the_owners_only(tmp_path: Path) -> None:
     s = open_session(tmp_path / "site.db", user="nurse")
     try:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from gisttracker.forms import FormSpec
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import DatabaseBusyError, ServiceError, StaleRecordError
+from gisttracker.services.base import StaleRecordError
 from gisttracker.services.forms import (
     NOT_DONE_REASONS,
     FormData,
@@ -35,7 +35,9 @@ from gisttracker.services.forms import (
 from gisttracker.services.policy import Permission
 from gisttracker.services.scopes import versions as scope_versions
 from gisttracker.session import Session
+from gisttracker.store.db import DatabaseLockedError
 from ui.conflicts import handle_save_error
+from ui.errors import error_message
 from ui.signing import ReviewPanel
 from ui.tasks import TaskManager
 from ui.visit_forms.visit_date import settle_with_visit_date
@@ -268,18 +270,17 @@ class FormDialogBase(QDialog):
 
     def failed(self, error: BaseException) -> None:
         self.busy = False
-        if isinstance(error, StaleRecordError | DatabaseBusyError):
+        if isinstance(error, StaleRecordError | DatabaseLockedError):
+            # Someone changed the form since it was shown, or held the file too long: say
+            # so, and offer to reload (or to try again).
             self.set_status(str(error).splitlines()[0], error=True)
             last = self._last_run
             handle_save_error(self, error, reload=self.reload_form,
                               retry=(lambda: self.run(*last)) if last else None)
-        elif isinstance(error, FormInputError):
+            return
+        if isinstance(error, FormInputError):
             self.show_errors(error.errors)
-            self.set_status(str(error), error=True)
-        elif isinstance(error, ServiceError | ValueError):
-            self.set_status(str(error), error=True)
-        else:
-            self.set_status(_("Unexpected error: {error}").format(error=error), error=True)
+        self.set_status(error_message(error, context="saving a form"), error=True)
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Show messages beside the fields (the subclasses know their fields)."""
