@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from gisttracker.errors import UserError
 from gisttracker.i18n import _
@@ -230,6 +231,8 @@ class ReviewPanel(QWidget):
         tasks.run(read, self._show, lambda e: show_error(self, e))
 
     def _show(self, state: ReviewState) -> None:
+        if not isValid(self) or not isValid(self.signature_label):
+            return  # the window was closed while the state was being read
         self.state = state
         tracker = self.session.tracker if self.session else None
         lock = state.lock

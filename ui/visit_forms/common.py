@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from gisttracker.forms import FormSpec
 from gisttracker.i18n import N_, _
@@ -138,6 +139,8 @@ class FormDialogBase(QDialog):
             return uid, scope_versions(self.session.db, "form", uid) if uid else {}
 
         def done(result: tuple[str | None, dict[str, int]]) -> None:
+            if not isValid(self):
+                return  # closed while the versions were being read
             uid, self.versions = result
             self.review.show_target(self.session, self.tasks, "form", uid, _(self.spec.title))
 
