@@ -17,7 +17,7 @@ from gisttracker.i18n import _
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
 from gisttracker.services.base import Tracker
-from gisttracker.store.db import open_database
+from gisttracker.store.db import inspect_file, open_database
 
 
 def site_protocol_dir(db_path: Path) -> Path:
@@ -32,6 +32,9 @@ class Session:
     tracker: Tracker
     studies: dict[str, Study]
     protocol_errors: tuple[ProtocolError, ...]
+    # Why the file is open for viewing and printing only (an archive copy, a network share);
+    # None when it may be written.
+    read_only_reason: str | None = None
 
     def study(self, key: str) -> Study:
         """The study with ``key``; :class:`KeyError` with a user message if unknown."""
@@ -52,10 +55,17 @@ def load_protocols(db_path: Path) -> LoadResult:
 
 def open_session(path: Path, *, user: str | None = None,
                  clock: Callable[[], datetime] | None = None) -> Session:
-    """Open the database at ``path`` (created and migrated if needed) and load the studies."""
-    db = open_database(path)
+    """Open the database at ``path`` (created and migrated if needed) and load the studies.
+
+    A file that must not be written (read-only copy, network share: see
+    :func:`gisttracker.store.db.inspect_file`) opens read-only; its tracker then refuses
+    every transaction with the reason.
+    """
+    state = inspect_file(path)
+    db = open_database(path, read_only=state.read_only)
     protocols = load_protocols(path)
     tracker = Tracker(db, user=user, clock=clock)
+    tracker.read_only = state.reason if state.read_only else None
     return Session(path=path, db=db, tracker=tracker,
                    studies={s.key: s for s in protocols.studies},
-                   protocol_errors=protocols.errors)
+                   protocol_errors=protocols.errors, read_only_reason=tracker.read_only)
