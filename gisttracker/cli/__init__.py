@@ -21,7 +21,8 @@ from gisttracker.services.base import ServiceError
 from gisttracker.store.db import StoreError
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report"]
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report",
+            "backup", "restore", "verify"]
 
 
 class CliError(Exception):
