@@ -2,6 +2,8 @@
 
 Each module ``mNNNN_name.py`` holds ``VERSION = NNNN`` and ``STATEMENTS``, the frozen SQL it
 runs (frozen SQL rather than today's models, so a migration means the same thing forever).
+A migration that must convert data defines ``upgrade(db)`` instead (frozen code, never
+today's models).
 :func:`migrate` applies the missing ones in order, each in its own transaction together with
 the new ``user_version``, so a crash leaves the file at a whole version. Before the first
 of them changes a file that holds data, a verified backup of it is written beside it
@@ -96,8 +98,12 @@ def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
         with db.atomic():
             if module.VERSION == 1:
                 db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-            for statement in module.STATEMENTS:
-                db.execute_sql(statement)
+            upgrade = getattr(module, "upgrade", None)
+            if upgrade is not None:
+                upgrade(db)
+            else:
+                for statement in module.STATEMENTS:
+                    db.execute_sql(statement)
             db.execute_sql(
                 "INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)",
                 (module.VERSION, module.__name__.rsplit(".", 1)[-1],
