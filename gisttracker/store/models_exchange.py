@@ -55,6 +55,7 @@ class ExchangeBase(BaseModel):
 class ExchangeConflict(Record):
     """A field changed both at the site and at the centre. Values are JSON text."""
 
+    id = peewee.AutoField()
     site_code = peewee.TextField()
     package_seq = peewee.IntegerField()
     table_name = peewee.TextField()

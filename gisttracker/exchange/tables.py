@@ -1,0 +1,95 @@
+"""The tables that hold a study's records, read from the database schema itself.
+
+A *record table* has a ``uid`` column (the identity that survives merging sites' files).
+Exchange carries the values of its columns, except the local integer ``id``; a column that
+refers to another record table (``patient_id``, ``visit_id``…) is carried as the referenced
+record's uid, since integer ids mean nothing in another file.
+
+Reading the schema rather than listing tables by hand means a table another feature adds
+(with a uid and foreign keys) is exchanged without touching this module; only tables that
+must never leave the site are named here (:data:`NOT_EXCHANGED`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+# Site-local tables: settings (site code, paper…), the randomization seed (allocation
+# concealment: it never leaves the site), accounts and their keys, the demo's and the
+# exchange's own bookkeeping.
+NOT_EXCHANGED = frozenset({
+    "setting", "randomization_seed", "demo_run", "exchange_site", "exchange_package",
+    "exchange_conflict", "account", "key_wrap",
+})
+# Tables of personal identifiers: exchanged only when identifiers are asked for.
+IDENTIFYING = frozenset({"patient_identity"})
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One record table: its columns (without ``id``) and which of them refer to which
+    record table (column → table)."""
+
+    name: str
+    columns: tuple[str, ...]
+    refs: dict[str, str] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # declared SQL type per column
+
+    def reference_fields(self) -> dict[str, str]:
+        """Audit-trail field names that hold a reference (``patient`` and ``patient_id``
+        both name ``patient_id``) → referenced table."""
+        out = {}
+        for column, table in self.refs.items():
+            out[column] = table
+            if column.endswith("_id"):
+                out[column[:-3]] = table
+        return out
+
+
+def _tables(conn: sqlite3.Connection, schema: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
+
+def record_tables(conn: sqlite3.Connection, *, schema: str = "main",
+                  identifiers: bool = True) -> list[TableInfo]:
+    """The record tables of ``schema``, parents before children (a table comes after every
+    table it refers to). ``identifiers=False`` leaves out :data:`IDENTIFYING` tables."""
+    infos: dict[str, TableInfo] = {}
+    names = _tables(conn, schema)
+    for name in names:
+        if name in NOT_EXCHANGED or (not identifiers and name in IDENTIFYING):
+            continue
+        described = conn.execute(f'PRAGMA {schema}.table_info("{name}")').fetchall()
+        columns = [r[1] for r in described]
+        if "uid" not in columns:
+            continue
+        refs = {r[3]: r[2] for r in conn.execute(
+            f'PRAGMA {schema}.foreign_key_list("{name}")').fetchall()}
+        infos[name] = TableInfo(name, tuple(c for c in columns if c != "id"),
+                                {c: t for c, t in refs.items()},
+                                {r[1]: str(r[2]).upper() for r in described if r[1] != "id"})
+    # Only references between record tables are translated to uids.
+    for name, info in list(infos.items()):
+        infos[name] = TableInfo(name, info.columns,
+                                {c: t for c, t in info.refs.items() if t in infos},
+                                info.types)
+    ordered: list[TableInfo] = []
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in done:
+            return
+        if name in path:
+            raise RuntimeError(f"record tables refer to each other in a cycle: {path}")
+        for parent in sorted(set(infos[name].refs.values())):
+            if parent != name:
+                visit(parent, (*path, name))
+        done.add(name)
+        ordered.append(infos[name])
+
+    for name in sorted(infos):
+        visit(name, ())
+    return ordered
