@@ -22,7 +22,7 @@ from gisttracker.store.db import StoreError
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report",
-            "export", "centre", "backup", "restore", "verify"]
+            "export", "import_", "centre", "backup", "restore", "verify"]
 
 
 class CliError(Exception):

@@ -77,14 +77,14 @@ def _sites(s: Any, args: argparse.Namespace) -> int:
     from gisttracker.exchange.keys import PublicKey
     from gisttracker.services.exchange.centre import trusted_sites
 
-    rows = [{"site": x.site_code, "name": x.site_name or "", "since": x.trusted_on,
-             "fingerprint": PublicKey(x.site_code, bytes.fromhex(x.public_key)).fingerprint,
-             "audit_rows": x.audit_mark} for x in trusted_sites()]
+    rows = [[str(x.site_code), str(x.site_name or ""), str(x.trusted_on),
+             PublicKey(x.site_code, bytes.fromhex(x.public_key)).fingerprint]
+            for x in trusted_sites()]
     if args.json:
-        print_json(rows)
+        print_json([dict(zip(("site", "name", "since", "fingerprint"), r, strict=True))
+                    for r in rows])
     else:
-        print_table([_("Site"), _("Name"), _("Registered"), _("Key fingerprint")],
-                    [[r["site"], r["name"], r["since"], r["fingerprint"]] for r in rows])
+        print_table([_("Site"), _("Name"), _("Registered"), _("Key fingerprint")], rows)
     return 0
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.request import pathname2url
 
 # Site-local tables: settings (site code, paper…), the randomization seed (allocation
 # concealment: it never leaves the site), accounts and their keys, the demo's and the
@@ -93,3 +95,52 @@ def record_tables(conn: sqlite3.Connection, *, schema: str = "main",
     for name in sorted(infos):
         visit(name, ())
     return ordered
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _patient_path(info: TableInfo, infos: dict[str, TableInfo]) -> list[tuple[str, str]]:
+    """(column, table) steps from ``info`` to ``patient`` through references."""
+    if info.name == "patient":
+        return []
+    if info.refs.get("patient_id") == "patient":
+        return [("patient_id", "patient")]
+    for column, parent in sorted(info.refs.items()):
+        if parent in infos and parent != info.name:
+            rest = _patient_path(infos[parent], infos)
+            if rest or parent == "patient":
+                return [(column, parent), *rest]
+    raise LookupError(info.name)
+
+
+def patient_join(info: TableInfo, infos: dict[str, TableInfo]) -> tuple[str, str]:
+    """The FROM clause reaching the patient (alias ``p``) and the table's alias."""
+    try:
+        steps = _patient_path(info, infos)
+    except LookupError:
+        return f"{_q(info.name)} t", ""
+    if not steps:
+        return f"{_q(info.name)} t", "t"
+    sql = f"{_q(info.name)} t"
+    alias = "t"
+    for n, (column, parent) in enumerate(steps):
+        nxt = "p" if parent == "patient" else f"j{n}"
+        sql += f" JOIN {_q(parent)} {nxt} ON {nxt}.id = {alias}.{_q(column)}"
+        alias = nxt
+    return sql, "p"
+
+
+def read_snapshot(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the database ``path`` inside one read transaction: every
+    query sees the same moment, however busy other writers are."""
+    uri = "file:" + pathname2url(str(Path(path).resolve())) + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute("SELECT 1 FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    conn.execute("BEGIN")
+    return conn
