@@ -164,14 +164,24 @@ class _Writer:
         self.text = [i for i, v in enumerate(table.vars) if v.type in ("text", "datetime")]
         self.longest = [0] * len(table.vars)
 
-    def rows(self, rows: Iterable[Sequence[object]]) -> None:
+    def rows(self, rows: Iterable[Sequence[object]], *,
+             widths: Sequence[int] | None = None, count: int = 0) -> None:
+        """Write ``rows``; ``widths`` (UTF-8 bytes per column) and ``count``, measured by
+        SQLite, spare looking at every value here."""
+        if widths is not None:
+            self.longest = [max(a, int(b or 0)) for a, b in zip(self.longest, widths,
+                                                                 strict=True)]
+            self.writer.writerows(rows)
+            self.table.rows += count
+            return
         text, longest = self.text, self.longest
         n = 0
         for row in rows:
             for i in text:
                 value = row[i]
                 if value is not None and value != "":
-                    size = len(str(value).encode("utf-8"))
+                    value = str(value)
+                    size = len(value) if value.isascii() else len(value.encode("utf-8"))
                     if size > longest[i]:
                         longest[i] = size
             n += 1
@@ -266,11 +276,19 @@ def _table_file(conn: sqlite3.Connection, folder: Path, info: TableInfo,
         table.vars.append(Var(name, col.label, col.type, col.unit, col.codes))
     where = f" WHERE {patient}.study_key IN ({_marks(keys)})" if patient else ""
     order = f" ORDER BY {patient}.study_id, t.id" if patient else " ORDER BY t.id"
-    # Stored yes/no values are already 1/0: the rows go to the file as SQLite gives them.
-    rows = conn.execute(f"SELECT {', '.join(select)} FROM {from_sql}{where}{order}",
-                        keys if patient else [])
+    params = keys if patient else []
+    aliased = ", ".join(f"{expr} AS c{i}" for i, expr in enumerate(select))
+    measure = ", ".join(f"max(length(CAST(c{i} AS BLOB)))" if v.type in ("text", "datetime")
+                        else "0" for i, v in enumerate(table.vars))
+    # SQLite counts the rows and measures the text columns (in bytes, for SPSS's string
+    # widths) in one pass…
+    count, *widths = conn.execute(
+        f"SELECT count(*), {measure} FROM (SELECT {aliased} FROM {from_sql}{where})",
+        params).fetchone()
+    # …and the rows go to the file as SQLite gives them (yes/no is stored as 1/0 already).
+    rows = conn.execute(f"SELECT {', '.join(select)} FROM {from_sql}{where}{order}", params)
     with _Writer(folder, table, bom) as writer:
-        writer.rows(rows)
+        writer.rows(rows, widths=widths, count=int(count))
     return table
 
 
@@ -358,25 +376,17 @@ def _form_file(conn: sqlite3.Connection, folder: Path, kind: str, keys: list[str
     return table
 
 
-Getter = Callable[[dict[str, Any]], object]
+@dataclass
+class _WideSlots:
+    """Where each value of a patient goes in the wide row (column positions)."""
 
-
-def _field(part: str, name: str) -> Getter:
-    def get(record: dict[str, Any]) -> object:
-        return (record[part] or {}).get(name)
-    return get
-
-
-def _visit_field(visit_key: str, name: str) -> Getter:
-    def get(record: dict[str, Any]) -> object:
-        return (record["visits"].get(visit_key) or {}).get(name)
-    return get
-
-
-def _form_item(visit_key: str, kind: str, item: str, type_: VarType) -> Getter:
-    def get(record: dict[str, Any]) -> object:
-        return cell(record["forms"].get((visit_key, kind), {}).get(item), type_)
-    return get
+    size: int = 0
+    patient: list[tuple[int, str]] = field(default_factory=list)
+    identity: list[tuple[int, str]] = field(default_factory=list)
+    screening: list[tuple[int, str]] = field(default_factory=list)
+    anchors: list[tuple[int, str]] = field(default_factory=list)
+    visits: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    forms: dict[tuple[str, str], list[tuple[int, str, VarType]]] = field(default_factory=dict)
 
 
 def _wide_file(conn: sqlite3.Connection, folder: Path, study: Study, identifiers: bool,
@@ -384,56 +394,59 @@ def _wide_file(conn: sqlite3.Connection, folder: Path, study: Study, identifiers
     """One row per patient of ``study``: enrollment, latest screening, anchors, visits."""
     table = CsvTable(f"wide_{var_name(study.key, set())}.csv", study.short_title)
     used: set[str] = set()
-    getters: list[Getter] = []
+    slots = _WideSlots()
 
-    def add(name: str, label: str, kind: VarType, get: Getter,
-            unit: str | None = None, codes: Codes = ()) -> None:
+    def add(name: str, label: str, kind: VarType, unit: str | None = None,
+            codes: Codes = ()) -> int:
         table.vars.append(Var(var_name(name, used), label, kind, unit, codes))
-        getters.append(get)
+        return len(table.vars) - 1
 
     infos = {t.name: t for t in record_tables(conn)}
-    patient_cols = [c for c in describe_columns(
-        "patient", infos["patient"].columns, {}, infos["patient"].types, study)
-        if c.name in ("study_id", "site_code", "sex", "status", "arm_code", "arm_option",
-                      "enrolled_on", "randomization_number", "ended_on", "end_reason",
-                      "created_on")]
-    for col in patient_cols:
-        add(col.name, col.label, col.type, _field("patient", col.name), col.unit, col.codes)
+    for col in describe_columns("patient", infos["patient"].columns, {},
+                                infos["patient"].types, study):
+        if col.name in ("study_id", "site_code", "sex", "status", "arm_code", "arm_option",
+                        "enrolled_on", "randomization_number", "ended_on", "end_reason",
+                        "created_on"):
+            slots.patient.append((add(col.name, col.label, col.type, col.unit, col.codes),
+                                  col.name))
     if identifiers:
         for col in describe_columns("patient_identity", ("record_number", "name", "initials",
                                                          "date_of_birth"), {},
                                     infos.get("patient_identity", infos["patient"]).types):
-            add(col.name, col.label, col.type, _field("identity", col.name), col.unit,
-                col.codes)
+            slots.identity.append((add(col.name, col.label, col.type, col.unit, col.codes),
+                                   col.name))
     screening = infos["screening"]
     for col in describe_columns("screening", screening.columns, screening.refs, screening.types):
         if col.reference or col.name in ("uid", "reasons", "screened_by", "version"):
             continue
-        add(f"scr_{col.name}", _("Screening: {label}").format(label=col.label), col.type,
-            _field("screening", col.name), col.unit, col.codes)
+        slots.screening.append((add(f"scr_{col.name}", _("Screening: {label}").format(
+            label=col.label), col.type, col.unit, col.codes), col.name))
     for anchor in study.anchors:
-        add(f"anchor_{anchor.key}", _("Date: {label}").format(label=_(anchor.label)), "date",
-            _field("anchors", anchor.key))
+        slots.anchors.append((add(f"anchor_{anchor.key}", _("Date: {label}").format(
+            label=_(anchor.label)), "date"), anchor.key))
     states = fixed_codes()[("visit", "state")]
     for visit in study.visits:
         vk = visit.key
-        add(f"{vk}_state", _("{visit}: status").format(visit=visit.name), "text",
-            _visit_field(vk, "state"), codes=states)
-        add(f"{vk}_planned_on", _("{visit}: target date").format(visit=visit.name), "date",
-            _visit_field(vk, "planned_on"))
-        add(f"{vk}_done_on", _("{visit}: date done").format(visit=visit.name), "date",
-            _visit_field(vk, "done_on"))
+        slots.visits[vk] = [
+            (add(f"{vk}_state", _("{visit}: status").format(visit=visit.name), "text",
+                 codes=states), "state"),
+            (add(f"{vk}_planned_on", _("{visit}: target date").format(visit=visit.name),
+                 "date"), "planned_on"),
+            (add(f"{vk}_done_on", _("{visit}: date done").format(visit=visit.name), "date"),
+             "done_on")]
         for kind in visit.assessments:
             spec = _spec(kind)
             if spec is None or not spec.items:
                 continue
             for item in spec.items:
                 kind_t = item_type(item)
-                add(f"{vk}_{KIND_SHORT.get(kind, kind)}_{item.key}",
-                    f"{visit.name}: {item_label(spec, item)}", kind_t,
-                    _form_item(vk, kind, item.key, kind_t), item.unit, item_codes(item))
+                index = add(f"{vk}_{KIND_SHORT.get(kind, kind)}_{item.key}",
+                            f"{visit.name}: {item_label(spec, item)}", kind_t, item.unit,
+                            item_codes(item))
+                slots.forms.setdefault((vk, kind), []).append((index, item.key, kind_t))
+    slots.size = len(table.vars)
     with _Writer(folder, table, bom) as writer:
-        writer.rows(_wide_rows(conn, study, identifiers, getters))
+        writer.rows(_wide_rows(conn, study, identifiers, slots))
     return table
 
 
@@ -444,7 +457,9 @@ def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
 
 
 def _wide_rows(conn: sqlite3.Connection, study: Study, identifiers: bool,
-               getters: list[Callable[[dict[str, Any]], object]]) -> Iterator[list[object]]:
+               slots: _WideSlots) -> Iterator[list[object]]:
+    """The wide rows, filled position by position with what each patient has (the work is
+    proportional to the data, not to the hundreds of columns)."""
     key = study.key
     screenings = {r["patient_id"]: r for r in _dicts(conn.execute(
         "SELECT s.* FROM screening s JOIN patient p ON p.id = s.patient_id WHERE "
@@ -454,12 +469,12 @@ def _wide_rows(conn: sqlite3.Connection, study: Study, identifiers: bool,
             "SELECT a.patient_id, a.anchor_key, a.date FROM anchor_date a JOIN patient p ON "
             "p.id = a.patient_id WHERE p.study_key = ?", (key,)):
         anchors.setdefault(pid, {})[anchor] = day
-    visits: dict[int, dict[str, dict[str, object]]] = {}
-    for row in _dicts(conn.execute(
+    visits: dict[int, list[dict[str, Any]]] = {}
+    for found in _dicts(conn.execute(
             "SELECT v.patient_id, v.visit_key, v.state, v.planned_on, v.done_on FROM visit v "
             "JOIN patient p ON p.id = v.patient_id WHERE p.study_key = ? AND v.visit_key IS "
             "NOT NULL", (key,))):
-        visits.setdefault(row["patient_id"], {})[row["visit_key"]] = row
+        visits.setdefault(found["patient_id"], []).append(found)
     forms: dict[int, dict[tuple[str, str], dict[str, object]]] = {}
     for pid, vk, kind, item, value in conn.execute(
             "SELECT v.patient_id, v.visit_key, f.kind, fv.item, fv.value FROM form_value fv "
@@ -474,10 +489,24 @@ def _wide_rows(conn: sqlite3.Connection, study: Study, identifiers: bool,
     for patient in _dicts(conn.execute(
             "SELECT * FROM patient WHERE study_key = ? ORDER BY study_id", (key,))):
         pid = patient["id"]
-        record = {"patient": patient, "screening": screenings.get(pid),
-                  "anchors": anchors.get(pid, {}), "visits": visits.get(pid, {}),
-                  "forms": forms.get(pid, {}), "identity": identities.get(pid)}
-        yield [get(record) for get in getters]
+        row: list[object] = [None] * slots.size
+        for index, name in slots.patient:
+            row[index] = patient[name]
+        for part, where in ((identities.get(pid), slots.identity),
+                            (screenings.get(pid), slots.screening),
+                            (anchors.get(pid), slots.anchors)):
+            if part:
+                for index, name in where:
+                    row[index] = part.get(name)
+        for visit in visits.get(pid, ()):
+            for index, name in slots.visits.get(visit["visit_key"], ()):
+                row[index] = visit[name]
+        for form_key, answers in forms.get(pid, {}).items():
+            for index, item, kind in slots.forms.get(form_key, ()):
+                value = answers.get(item)
+                if value is not None:
+                    row[index] = cell(value, kind)
+        yield row
 
 
 def codes_text(codes: Codes) -> str:

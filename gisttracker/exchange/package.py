@@ -14,8 +14,9 @@ A package is a ZIP archive of three members:
 ``payload.sqlite``
     an SQLite file with one table per record table (the rows changed in that part of the
     audit trail, or all rows; references carried as uids, see :mod:`.tables`), ``deleted``
-    (records deleted since), and ``audit`` (the audit rows themselves, references again as
-    uids).
+    (records deleted since), ``audit`` (the audit rows themselves, as the site wrote them)
+    and ``ids`` (the site's integer id of every record an audit row may refer to, with its
+    uid: the centre turns the site's ids in the audit trail into its own through it).
 
 The centre checks the signature against the key it registered for that site code, then the
 payload's digest and size, before it reads any data: a package with one byte changed, cut
@@ -139,27 +140,6 @@ def _select_columns(info: TableInfo, alias: str, schema: str) -> str:
     return ", ".join(out)
 
 
-def audit_reference_case(tables: list[TableInfo], schema: str, value: str,
-                         lookup: str = "uid", key: str = "id") -> str:
-    """SQL turning the JSON id in ``value`` into the referenced record's JSON uid (or, with
-    ``lookup``/``key`` swapped, a JSON uid back into the local id) for audit rows of a
-    reference field; other rows keep ``value``."""
-    whens = []
-    for info in tables:
-        for field_name, parent in sorted(info.reference_fields().items()):
-            if key == "id":
-                found = (f"(SELECT json_quote({lookup}) FROM {schema}.{_q(parent)} "
-                         f"WHERE {key} = CAST({value} AS INTEGER))")
-            else:
-                found = (f"(SELECT CAST({lookup} AS TEXT) FROM {schema}.{_q(parent)} "
-                         f"WHERE {key} = json_extract({value}, '$'))")
-            whens.append(f"WHEN a.table_name = '{info.name}' AND a.field = '{field_name}' "
-                         f"THEN {found}")
-    if not whens:
-        return value
-    return "CASE " + " ".join(whens) + f" ELSE {value} END"
-
-
 @dataclass(frozen=True)
 class PackageRequest:
     site_code: str
@@ -224,15 +204,19 @@ def write_payload(db_path: Path, payload: Path, request: PackageRequest,
             "CREATE TABLE main.audit (id INTEGER PRIMARY KEY, at TEXT, user TEXT, action TEXT, "
             "table_name TEXT, record_uid TEXT, field TEXT, old_value TEXT, new_value TEXT, "
             "reason TEXT, patient_uid TEXT)")
-        old = audit_reference_case(tables, "site", "a.old_value")
-        new = audit_reference_case(tables, "site", "a.new_value")
         # Only the audit rows of the records the package may carry: never the seed's, the
-        # settings' or (unless asked) the personal identifiers'.
+        # settings' or (unless asked) the personal identifiers'. Copied as they are: a
+        # reference in them is the site's integer id, which ``ids`` turns into a uid.
         audit_rows = conn.execute(
             "INSERT INTO main.audit SELECT a.id, a.at, a.user, a.action, a.table_name, "
-            f"a.record_uid, a.field, {old}, {new}, a.reason, a.patient_uid "
+            "a.record_uid, a.field, a.old_value, a.new_value, a.reason, a.patient_uid "
             f"FROM site.audit_log a WHERE a.id > ? AND a.id <= ? AND a.table_name IN ({names})",
             (request.audit_from, audit_to)).rowcount
+        conn.execute("CREATE TABLE main.ids (table_name TEXT NOT NULL, id INTEGER NOT NULL, "
+                     "uid TEXT NOT NULL, PRIMARY KEY (table_name, id)) WITHOUT ROWID")
+        for parent in sorted({p for t in tables for p in t.refs.values()}):
+            conn.execute(f"INSERT INTO main.ids SELECT '{parent}', id, uid FROM "
+                         f"site.{_q(parent)}")
         conn.execute("COMMIT")
         conn.execute("DETACH DATABASE site")
         if not request.identifiers:

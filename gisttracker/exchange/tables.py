@@ -13,6 +13,7 @@ must never leave the site are named here (:data:`NOT_EXCHANGED`).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.request import pathname2url
@@ -144,3 +145,31 @@ def read_snapshot(path: Path) -> sqlite3.Connection:
                                check_same_thread=False)
     conn.execute("BEGIN")
     return conn
+
+
+# Reference fields of the audit trail, per connection: a TEMP table (never the database) that
+# lets one join say which audit rows hold a reference and to which table.
+REFS_TABLE = "temp.exchange_refs"
+_REFS_CREATE = ("CREATE TEMP TABLE IF NOT EXISTS exchange_refs (table_name TEXT NOT NULL, "
+                "field TEXT NOT NULL, parent TEXT NOT NULL, PRIMARY KEY (table_name, field)) "
+                "WITHOUT ROWID")
+_REFS_FILL = "INSERT OR REPLACE INTO temp.exchange_refs VALUES (?, ?, ?)"
+
+
+def reference_fields(conn: sqlite3.Connection, tables: list[TableInfo]) -> list[str]:
+    """Fill this connection's TEMP table of audit reference fields; returns the referenced
+    tables. Join it as ``LEFT JOIN temp.exchange_refs r ON r.table_name = a.table_name AND
+    r.field = a.field``: ``r.parent`` is then the table a row's value refers to, or NULL."""
+    conn.execute(_REFS_CREATE)
+    rows = [(t.name, f, p) for t in tables for f, p in t.reference_fields().items()]
+    conn.executemany(_REFS_FILL, rows)
+    return sorted({p for _t, _f, p in rows})
+
+
+def translated(value: str, parents: list[str], lookup: Callable[[str, str], str]) -> str:
+    """SQL for an audit value: ``lookup(parent, value)`` (an SQL expression) where the row's
+    field refers to ``parent`` (``r.parent``, see :func:`reference_fields`), else the value."""
+    if not parents:
+        return value
+    whens = " ".join(f"WHEN '{p}' THEN {lookup(p, value)}" for p in parents)
+    return f"CASE WHEN r.parent IS NULL THEN {value} ELSE CASE r.parent {whens} END END"

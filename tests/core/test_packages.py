@@ -322,3 +322,35 @@ def test_package_commands(two_sites: tuple[Path, Path, Path], tmp_path: Path,
     assert hashlib.sha256(out.read_bytes()).hexdigest() == digest
     assert VisitService  # the visits service plans what the packages carry
     assert TODAY
+
+
+def test_a_large_first_import_rebuilds_the_same_indexes(
+        two_sites: tuple[Path, Path, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gisttracker.services.exchange.centre as centre_module
+
+    a, _b, centre_path = two_sites
+    package = _package(a, "ZJU", tmp_path / "zju-1.zip")
+
+    def indexes() -> list[tuple[str, str]]:
+        conn = sqlite3.connect(centre_path)
+        try:
+            return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                "ORDER BY name").fetchall()
+        finally:
+            conn.close()
+
+    before = indexes()
+    monkeypatch.setattr(centre_module, "BULK_MIN", 0)  # every load counts as a large one
+    centre = open_site(centre_path, "CENTRE")
+    try:
+        _trust(centre, a, "ZJU")
+        import_package(centre, package)
+    finally:
+        centre.close()
+    assert indexes() == before
+    merged = dump(centre_path)
+    assert merged == {t: rows for t, rows in dump(a).items()}
+    conn = sqlite3.connect(centre_path)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()

@@ -39,8 +39,15 @@ from gisttracker.exchange.odm.metadata import (
     study_metadata,
 )
 from gisttracker.exchange.odm.schema import validate_file
-from gisttracker.exchange.package import _select_columns, audit_reference_case
-from gisttracker.exchange.tables import TableInfo, patient_join, read_snapshot, record_tables
+from gisttracker.exchange.package import _select_columns
+from gisttracker.exchange.tables import (
+    TableInfo,
+    patient_join,
+    read_snapshot,
+    record_tables,
+    reference_fields,
+    translated,
+)
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError
@@ -329,13 +336,20 @@ def write_transactional(xf: Any, conn: sqlite3.Connection, meta: StudyMeta,
     key = meta.study.key
     infos = {t.name: t for t in tables}
     names = ", ".join(f"'{t.name}'" for t in tables)
-    old = audit_reference_case(tables, "main", "a.old_value")
-    new = audit_reference_case(tables, "main", "a.new_value")
+    parents = reference_fields(conn, tables)
+
+    def uid_of(parent: str, value: str) -> str:
+        return (f"(SELECT json_quote(uid) FROM main.\"{parent}\" WHERE id = "
+                f"CAST({value} AS INTEGER))")
+
+    old = translated("a.old_value", parents, uid_of)
+    new = translated("a.new_value", parents, uid_of)
     subjects = dict(conn.execute("SELECT uid, study_id FROM patient WHERE study_key = ?",
                                  (key,)).fetchall())
     cursor = conn.execute(
         f"SELECT a.id, a.at, a.user, a.action, a.table_name, a.record_uid, a.field, {old}, "
-        f"{new}, a.reason, a.patient_uid FROM audit_log a WHERE a.patient_uid IN (SELECT uid "
+        f"{new}, a.reason, a.patient_uid FROM audit_log a LEFT JOIN temp.exchange_refs r ON "
+        "r.table_name = a.table_name AND r.field = a.field WHERE a.patient_uid IN (SELECT uid "
         f"FROM patient WHERE study_key = ?) AND a.table_name IN ({names}) "
         "ORDER BY a.patient_uid, a.id", (key,))
     count = 0

@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,10 +41,9 @@ from gisttracker.exchange.package import (
     Manifest,
     OpenedPackage,
     PackageError,
-    audit_reference_case,
     open_package,
 )
-from gisttracker.exchange.tables import TableInfo, record_tables
+from gisttracker.exchange.tables import TableInfo, record_tables, reference_fields, translated
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.exchange.common import (
@@ -65,6 +65,8 @@ from gisttracker.store.models_exchange import (
 from gisttracker.store.models_patients import Patient
 
 Progress = Callable[[str, float | None], None]
+# Loads of fewer rows than this keep their indexes (rebuilding would cost more).
+BULK_MIN = 10_000
 CONFLICT_REASON = "conflict with site package {site} #{seq}: the centre's value is kept until " \
     "someone resolves it"
 
@@ -203,6 +205,9 @@ def import_package(session: Session, path: Path, *, now: datetime | None = None,
         report("merge", 0.3)
         conn: sqlite3.Connection = session.db.connection()
         conn.execute("ATTACH DATABASE ? AS pkg", (str(opened.payload),))
+        cache = conn.execute("PRAGMA main.cache_size").fetchone()[0]
+        # 256 MiB of page cache while merging: the indexes of a large package stay in memory.
+        conn.execute("PRAGMA main.cache_size = -262144")
         try:
             m = opened.manifest
             when = (now or session.tracker.now()).astimezone(UTC)
@@ -221,6 +226,7 @@ def import_package(session: Session, path: Path, *, now: datetime | None = None,
                                              "audit_rows": result.audit_rows,
                                              "conflicts": result.conflicts}))
         finally:
+            conn.execute(f"PRAGMA main.cache_size = {int(cache)}")
             conn.execute("DETACH DATABASE pkg")
     report("done", 1.0)
     return result
@@ -231,7 +237,7 @@ def _package_tables(conn: sqlite3.Connection, local: dict[str, TableInfo],
     """The package's tables (in this file's parent-first order) with their columns."""
     present = {r[0] for r in conn.execute(
         "SELECT name FROM pkg.sqlite_master WHERE type = 'table'")}
-    unknown = present - set(local) - {"deleted", "audit"}
+    unknown = present - set(local) - {"deleted", "audit", "ids"}
     if unknown:
         raise PackageError(_("the package holds tables this centre does not know ({names}); "
                              "update this centre first").format(names=", ".join(sorted(unknown))))
@@ -277,6 +283,25 @@ def _json_object(columns: tuple[str, ...], alias: str) -> str:
     return expr
 
 
+@contextmanager
+def _bulk(conn: sqlite3.Connection, table: str, incoming: int) -> Iterator[None]:
+    """Around a load of ``incoming`` rows into ``table``: when that is more than the table
+    holds, its plain (non-unique) indexes are dropped first and built again afterwards —
+    SQLite builds an index from sorted keys many times faster than it updates one row by
+    row. Inside the caller's transaction, so a failure restores them untouched."""
+    size = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{_q(table)}").fetchone()[0]
+    indexes = []
+    if incoming > max(size, BULK_MIN):
+        indexes = [(name, sql) for name, sql in conn.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'", (table,))]
+        for name, _sql in indexes:
+            conn.execute(f"DROP INDEX main.{_q(name)}")
+    yield
+    for _name, sql in indexes:
+        conn.execute(sql)
+
+
 def _merge(conn: sqlite3.Connection, w: Writer, m: Manifest, when: datetime) -> ImportResult:
     site = m.site_code
     result = ImportResult(site, m.seq)
@@ -285,17 +310,28 @@ def _merge(conn: sqlite3.Connection, w: Writer, m: Manifest, when: datetime) -> 
     _delete(conn, w, m, tables, result)
     conflicts: list[dict[str, Any]] = []
     for info, columns in tables:
-        _upsert(conn, w, info, columns, m, result, conflicts)
+        with _bulk(conn, info.name, m.tables.get(info.name, 0)):
+            _upsert(conn, w, info, columns, m, result, conflicts)
     # The site's audit trail, as the site's rows (only what this centre does not have yet).
     mark = int(ExchangeSite.get(ExchangeSite.site_code == site).audit_mark)
-    infos = list(local.values())
-    old = audit_reference_case(infos, "main", "a.old_value", lookup="id", key="uid")
-    new = audit_reference_case(infos, "main", "a.new_value", lookup="id", key="uid")
-    result.audit_rows = conn.execute(
-        "INSERT INTO main.audit_log (at, user, action, table_name, record_uid, field, "
-        f"old_value, new_value, reason, patient_uid) SELECT a.at, a.user || '@' || ?, "
-        f"a.action, a.table_name, a.record_uid, a.field, {old}, {new}, a.reason, "
-        "a.patient_uid FROM pkg.audit a WHERE a.id > ? ORDER BY a.id", (site, mark)).rowcount
+    parents = reference_fields(conn, list(local.values()))
+
+    def local_id(parent: str, value: str) -> str:
+        # The site's id → the record's uid (the package's ``ids``) → this file's id.
+        return (f"(SELECT CAST(m.id AS TEXT) FROM main.{_q(parent)} m WHERE m.uid = "
+                f"(SELECT i.uid FROM pkg.ids i WHERE i.table_name = '{parent}' AND "
+                f"i.id = CAST({value} AS INTEGER)))")
+
+    old = translated("a.old_value", parents, local_id)
+    new = translated("a.new_value", parents, local_id)
+    with _bulk(conn, "audit_log", m.audit_rows):
+        result.audit_rows = conn.execute(
+            "INSERT INTO main.audit_log (at, user, action, table_name, record_uid, field, "
+            f"old_value, new_value, reason, patient_uid) SELECT a.at, a.user || '@' || ?, "
+            f"a.action, a.table_name, a.record_uid, a.field, {old}, {new}, a.reason, "
+            "a.patient_uid FROM pkg.audit a LEFT JOIN temp.exchange_refs r ON "
+            "r.table_name = a.table_name AND r.field = a.field WHERE a.id > ? ORDER BY a.id",
+            (site, mark)).rowcount
     if conflicts:
         _record_conflicts(conn, w, m, conflicts, when)
     result.conflicts = len(conflicts)
