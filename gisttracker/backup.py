@@ -76,7 +76,7 @@ def _uri(path: Path, *, read_only: bool = True) -> str:
     return "file:" + pathname2url(str(Path(path).resolve())) + ("?mode=ro" if read_only else "")
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
+def read_only_connection(path: Path) -> sqlite3.Connection:
     """A connection that can only read ``path`` (immutable when SQLite cannot create its
     ``-shm`` index, e.g. on a DVD)."""
     try:
@@ -134,7 +134,7 @@ def backup(source: Path, target: Path, *, progress: Progress | None = None) -> B
         raise BackupError(_("the folder {folder} does not exist").format(folder=target.parent))
     report = progress or (lambda _phase, _fraction: None)
     try:
-        src = _read_only(source)
+        src = read_only_connection(source)
     except sqlite3.DatabaseError as exc:
         raise BackupError(_("{path} cannot be read: {error}").format(
             path=source, error=exc)) from exc
@@ -178,7 +178,7 @@ def check_backup(path: Path) -> dict[str, int]:
     if path.stat().st_size == 0:
         raise BackupError(_("{path} is empty (0 bytes); it is not a backup").format(path=path))
     try:
-        conn = _read_only(path)
+        conn = read_only_connection(path)
     except sqlite3.DatabaseError as exc:
         raise BackupError(_("{path} is not a readable backup ({error}); nothing was "
                             "restored").format(path=path, error=exc)) from exc
@@ -241,7 +241,7 @@ def restore(backup_file: Path, database: Path, *, now: datetime | None = None,
                 if part.exists():
                     shutil.copy2(part, kept / part.name)
     report("restore", 0.5)
-    src = _read_only(backup_file)
+    src = read_only_connection(backup_file)
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
         dst = sqlite3.connect(database, isolation_level=None, timeout=30)
@@ -356,7 +356,7 @@ def verify(path: Path) -> VerifyReport:
         report.problems.append(_("the file is empty (0 bytes): restore the latest backup"))
         return report
     try:
-        conn = _read_only(path)
+        conn = read_only_connection(path)
     except sqlite3.DatabaseError as exc:
         report.problems.append(_("SQLite cannot read it ({error}): restore the latest "
                                  "backup").format(error=exc))

@@ -117,6 +117,11 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
+        # Export, import, back up, restore, verify, the coordinating centre (ui/exchange.py).
+        from ui.exchange import install as install_exchange
+
+        self.exchange = install_exchange(self, file_menu)
+        file_menu.addSeparator()
         file_menu.addAction(self._action(_("&Quit"), self.close, QKeySequence.StandardKey.Quit))
 
         go_menu = self.menuBar().addMenu(_("&Go"))

@@ -21,7 +21,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.request import pathname2url
 
 import peewee
@@ -220,12 +220,14 @@ def quick_check(db: peewee.SqliteDatabase, budget: float | None = None) -> list[
 
 
 def open_database(path: Path, *, read_only: bool = False,
-                  check_budget: float | None = QUICK_CHECK_BUDGET) -> peewee.SqliteDatabase:
+                  check_budget: float | Literal["default"] | None = "default",
+                  ) -> peewee.SqliteDatabase:
     """Open (creating if needed) and migrate the site database at ``path``; bind the models.
 
     Raises :class:`NewerSchemaError` for a file from a newer release, :class:`EmptyFileError`
     for a zero-byte file, :class:`DamagedFileError` when damaged pages are found within
-    ``check_budget`` seconds (None: check the whole file) and :class:`StoreError` for a file
+    ``check_budget`` seconds (None: check the whole file; by default
+    :data:`QUICK_CHECK_BUDGET`) and :class:`StoreError` for a file
     that is not ours or cannot be read; in every case nothing is written. ``read_only``
     opens without migrating (the file must already be at the latest schema).
     """
@@ -239,7 +241,8 @@ def open_database(path: Path, *, read_only: bool = False,
         # Check before anything that writes: WAL mode itself changes the file header.
         version = check_compatible(db)
         if version:
-            problems = quick_check(db, check_budget)
+            budget = QUICK_CHECK_BUDGET if check_budget == "default" else check_budget
+            problems = quick_check(db, budget)
             if problems:
                 raise DamagedFileError(_damaged_message(path, "; ".join(problems[:3])))
         if read_only:
