@@ -14,6 +14,27 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 
+class _Call:
+    """What the worker runs: it lets go of the task's callable before the result is set.
+
+    The pool's work item keeps what it was given until after the result is delivered, so a
+    callable handed to it directly could lose its last reference on the worker thread (when
+    the GUI thread has already dropped its own): this wrapper drops it inside the call."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn: Callable[[], Any] | None = fn
+
+    def __call__(self) -> Any:
+        fn, self.fn = self.fn, None
+        assert fn is not None
+        try:
+            return fn()
+        finally:
+            del fn
+
+
 class TaskManager(QObject):
     """Runs callables on a single background thread (SQLite likes one writer)."""
 
@@ -37,7 +58,7 @@ class TaskManager(QObject):
             on_error: Callable[[BaseException], None] | None = None) -> Future[Any]:
         """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread."""
         self._pending += 1
-        future = self._pool.submit(fn)
+        future = self._pool.submit(_Call(fn))
         self._alive[id(future)] = (fn, on_done, on_error)
         future.add_done_callback(self._finished.emit)
         return future
