@@ -25,7 +25,7 @@ from pathlib import Path
 from icalendar import Calendar, Event
 
 from gisttracker.domain.schedule import status_label
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import ASSESSMENTS
 
 __all__ = ["UID_DOMAIN", "CalendarVisit", "calendar_bytes", "write_calendar"]
@@ -62,7 +62,7 @@ def _description(visit: CalendarVisit) -> str:
         lines.append(_("Window: {start} – {end}").format(
             start=visit.window_start.isoformat(), end=visit.window_end.isoformat()))
     if visit.assessments:
-        names = ", ".join(_(ASSESSMENTS[a]) if a in ASSESSMENTS else a for a in visit.assessments)
+        names = join_list(_(ASSESSMENTS[a]) if a in ASSESSMENTS else a for a in visit.assessments)
         lines.append(_("Assessments: {names}").format(names=names))
     if visit.status:
         lines.append(_("Status: {status}").format(status=status_label(visit.status)))

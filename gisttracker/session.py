@@ -13,7 +13,7 @@ from pathlib import Path
 
 import peewee
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
 from gisttracker.services.base import Tracker
@@ -42,15 +42,44 @@ class Session:
             return self.studies[key]
         except KeyError:
             raise KeyError(_("unknown study {key!r} (known: {known})").format(
-                key=key, known=", ".join(sorted(self.studies)))) from None
+                key=key, known=join_list(sorted(self.studies)))) from None
 
     def close(self) -> None:
         self.db.close()
 
 
+class NoStudiesError(ProtocolError):
+    """Not one study could be loaded: a damaged installation, never a site to open.
+
+    A site with no study is useless and its database would be created for nothing, so the
+    command line and the window refuse to go on (the message names the folders searched).
+    """
+
+    def __init__(self, folders: tuple[Path, ...], errors: tuple[ProtocolError, ...]) -> None:
+        message = _(
+            "no study protocol could be loaded, so there is no study to work on. The "
+            "installation is incomplete or damaged: reinstall GIST Study Tracker. "
+            "Folders searched: {folders}.").format(folders=", ".join(str(f) for f in folders))
+        if errors:
+            message += " " + _("Files that failed: {errors}").format(
+                errors="; ".join(str(e) for e in errors))
+        super().__init__(str(folders[0]), "*.toml", message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def load_protocols(db_path: Path) -> LoadResult:
-    """The shipped protocols, replaced by the site's own copies where it has them."""
-    return load_studies(SEEDS_DIR, site_protocol_dir(db_path))
+    """The shipped protocols, replaced by the site's own copies where it has them.
+
+    :class:`NoStudiesError` if not a single study loads from either place.
+    """
+    folders = (SEEDS_DIR, site_protocol_dir(db_path))
+    result = load_studies(*folders)
+    if not result.studies:
+        raise NoStudiesError(folders, result.errors)
+    return result
 
 
 def open_session(path: Path, *, user: str | None = None,
@@ -59,11 +88,12 @@ def open_session(path: Path, *, user: str | None = None,
 
     A file that must not be written (read-only copy, network share: see
     :func:`gisttracker.store.db.inspect_file`) opens read-only; its tracker then refuses
-    every transaction with the reason.
+    every transaction with the reason. The protocols are loaded first, so a broken
+    installation that knows no study creates no empty database file (:class:`NoStudiesError`).
     """
     state = inspect_file(path)
-    db = open_database(path, read_only=state.read_only)
     protocols = load_protocols(path)
+    db = open_database(path, read_only=state.read_only)
     tracker = Tracker(db, user=user, clock=clock)
     tracker.read_only = state.reason if state.read_only else None
     return Session(path=path, db=db, tracker=tracker,

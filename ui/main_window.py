@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -23,16 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker import __version__
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _, local
 from gisttracker.protocols import Study
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
+from ui.help import HelpMenu
+from ui.language import language_menu
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
-DB_FILTER = "GIST Study Tracker database (*.db *.sqlite);;All files (*)"
+DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
 
 
 class MainWindow(QMainWindow):
@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
+        file_menu.addMenu(language_menu(self, self.settings))
+        file_menu.addSeparator()
         # Export, import, back up, restore, verify, the coordinating centre (ui/exchange.py).
         from ui.exchange import install as install_exchange
 
@@ -132,8 +134,8 @@ class MainWindow(QMainWindow):
         go_menu.addSeparator()
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
 
-        help_menu = self.menuBar().addMenu(_("&Help"))
-        help_menu.addAction(self._action(_("&About GIST Study Tracker"), self.about, "F1"))
+        # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
+        self.help_menu = HelpMenu(self, self.menuBar().addMenu(_("&Help")))
 
     def _focus_study(self) -> None:
         self.study_box.setFocus()
@@ -168,7 +170,8 @@ class MainWindow(QMainWindow):
         self.study_box.blockSignals(True)
         self.study_box.clear()
         for study in sorted(session.studies.values(), key=lambda s: s.key):
-            label = f"{study.short_title} ({study.registration or study.key})"
+            label = _("{title} ({registration})").format(
+                title=local(study.short_title), registration=study.registration or study.key)
             self.study_box.addItem(label, study.key)
         self.study_box.blockSignals(False)
         index = max(0, self.study_box.findData(previous))
@@ -188,7 +191,7 @@ class MainWindow(QMainWindow):
 
     def new_database(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
-                                                    DB_FILTER)
+                                                    _(DB_FILTER))
         if name:
             path = Path(name)
             if path.exists():
@@ -198,7 +201,8 @@ class MainWindow(QMainWindow):
             self.open_database(path)
 
     def choose_database(self) -> None:
-        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "", DB_FILTER)
+        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
+                                                  _(DB_FILTER))
         if name:
             self.open_database(Path(name))
 
@@ -235,14 +239,6 @@ class MainWindow(QMainWindow):
             self.settings.setValue("study/current", study.key)
         for page in self.pages.values():
             page.set_study(study)
-
-    def about(self) -> None:
-        path = self.session.path if self.session else _("no database open")
-        QMessageBox.about(self, _("About GIST Study Tracker"), _(
-            "<h3>GIST Study Tracker {version}</h3>"
-            "<p>Screening, enrollment, visit schedules, data entry and reports for clinical "
-            "studies of gastrointestinal stromal tumour treated with imatinib.</p>"
-            "<p>Database: {path}</p>").format(version=__version__, path=escape(str(path))))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -11,15 +11,17 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
 
-from gisttracker import __version__
-from gisttracker.i18n import _
+from gisttracker import __version__, i18n
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols import ProtocolError
 from gisttracker.services.base import ServiceError
-from gisttracker.store.db import StoreError
+from gisttracker.services.settings import read_site_language
+from gisttracker.store.db import StoreError, resolve_path
 
+LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report",
             "export", "import_", "centre", "backup", "restore", "verify"]
@@ -29,7 +31,31 @@ class CliError(Exception):
     """A user error on the command line; the message is printed as one line."""
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's layout with our translation of its one heading word."""
+
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup],
+                  prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
+
+
 class _Parser(argparse.ArgumentParser):
+    """A parser whose help is in the installed language and whose errors are one line.
+
+    argparse's own words (``usage:``, the section titles, ``-h``) go through our catalogue;
+    its error messages about malformed arguments stay in Python's English.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                          help=_("show this help and exit"))
+
     def error(self, message: str) -> NoReturn:
         # One clear line instead of argparse's usage block.
         self.exit(2, f"{self.prog}: {message}\n")
@@ -38,9 +64,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gisttracker", description=_(
         "GIST Study Tracker: screening, enrollment, visits and reports for GIST studies."))
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help=_("show the version and exit"))
     parser.add_argument("--db", metavar="PATH", help=_(
         "site database file (default: $GISTTRACKER_DB, else the user data folder)"))
+    parser.add_argument("--language", metavar="LANG", choices=LANGUAGE_CHOICES, help=_(
+        "language of messages and reports: {choices} (default: the site's language, else "
+        "the system's)").format(choices=join_list(LANGUAGE_CHOICES)))
     parser.add_argument("--startup-check", action="store_true", help=_(
         "open the database and the main window, print the seconds until the first screen "
         "has its data, and exit"))
@@ -54,8 +84,20 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+def start_language(argv: Sequence[str]) -> str:
+    """Install the language of this run, before any text (``--help`` included) is built:
+    ``--language``, else the site's default language (``--db``), else the system's."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--language")
+    early.add_argument("--db")
+    known, _rest = early.parse_known_args(argv)
+    site = read_site_language(resolve_path(known.db)) if known.language is None else None
+    return i18n.install(i18n.choose_language(known.language, site, i18n.system_language()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    start_language(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

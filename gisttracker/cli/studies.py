@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from gisttracker.cli.common import add_json_flag, print_json, print_table, session
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, local
 from gisttracker.protocols import Study
 
 
@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print_table(
                 [_("Key"), _("Registration"), _("Design"), _("Target"), _("Arms"), _("Title")],
-                [[st.key, st.registration or "—", st.design,
-                  str(st.target_enrollment or "—"), ", ".join(a.code for a in st.arms),
-                  st.short_title] for st in studies],
+                [[st.key, st.registration or "—", local(st.design),
+                  str(st.target_enrollment or "—"), join_list(a.code for a in st.arms),
+                  local(st.short_title)] for st in studies],
             )
     finally:
         s.close()

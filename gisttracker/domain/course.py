@@ -27,7 +27,7 @@ from typing import ClassVar, Final, TypeAlias
 
 from dateutil.relativedelta import relativedelta
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, join_sentences
 
 EVENT_KINDS: Final = ("progression", "local_recurrence", "distant_recurrence", "regrowth",
                       "death", "last_known_alive", "lost_to_follow_up")
@@ -51,7 +51,7 @@ def _check_choice(name: str, value: str | None, choices: tuple[str, ...], *,
         return
     if value not in choices:
         raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
-            name=name, choices=", ".join(choices), value=value))
+            name=name, choices=join_list(choices), value=value))
 
 
 # --- events ------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def organ_preservation(surgeries: Iterable[Surgery], stomas: Iterable[Stoma],
         reason = _("follow-up shorter than {months} months (until {horizon})").format(
             months=PRESERVATION_MONTHS, horizon=horizon.isoformat())
         if pending:
-            reason = "; ".join([reason, *pending])
+            reason = join_sentences([reason, *pending])
         return OrganPreservation(None, reason, horizon)
     return OrganPreservation(True, _("rectum intact, no permanent stoma and no unsalvaged "
                                      "regrowth at {months} months").format(

@@ -31,7 +31,8 @@ from typing import Final, Literal
 
 from dateutil.relativedelta import relativedelta
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
+from gisttracker.protocols.model import Period
 
 PHASES: Final = ("preoperative", "postoperative", "palliative", "other")
 DurationGroup = Literal["SHORT", "MID", "LONG"]
@@ -63,7 +64,7 @@ class Exposure:
                 stop=self.stop.isoformat(), start=self.start.isoformat()))
         if self.phase not in PHASES:
             raise ValueError(_("phase must be one of {choices}, got {value!r}").format(
-                choices=", ".join(PHASES), value=self.phase))
+                choices=join_list(PHASES), value=self.phase))
 
 
 @dataclass(frozen=True)
@@ -242,13 +243,13 @@ def check_neoadjuvant_timing(preop_start: dt.date, last_preop_dose: dt.date,
     else:
         months, days = calendar_months_between(preop_start, last_preop_dose)
         if months < MIN_PREOP_MONTHS:
-            problems.append(_("preoperative imatinib lasted {months} months {days} days, "
-                              "shorter than {min} months").format(
-                months=months, days=days, min=MIN_PREOP_MONTHS))
+            problems.append(_("preoperative imatinib lasted {duration}, shorter than "
+                              "{limit}").format(duration=Period(months, 0, days).describe(),
+                                                limit=Period(MIN_PREOP_MONTHS).describe()))
         elif months > MAX_PREOP_MONTHS or (months == MAX_PREOP_MONTHS and days > 0):
-            problems.append(_("preoperative imatinib lasted {months} months {days} days, "
-                              "longer than {max} months").format(
-                months=months, days=days, max=MAX_PREOP_MONTHS))
+            problems.append(_("preoperative imatinib lasted {duration}, longer than "
+                              "{limit}").format(duration=Period(months, 0, days).describe(),
+                                                limit=Period(MAX_PREOP_MONTHS).describe()))
     gap = (surgery - last_preop_dose).days
     if gap < 0:
         problems.append(_("surgery ({surgery}) is before the last preoperative dose "

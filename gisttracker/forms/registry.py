@@ -20,7 +20,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 
 ItemType = Literal["int", "float", "choice", "date", "text", "bool"]
 EditorKind = Literal["items", "labs", "adverse_events"]
@@ -211,7 +211,7 @@ def check_value(item: Item, raw: object) -> object:
             if raw == choice.value or (text is not None and text == str(choice.value)):
                 return choice.value
         raise ValueError(_("choose one of: {choices}").format(
-            choices=", ".join(_(c.label) for c in item.choices)))
+            choices=join_list(_(c.label) for c in item.choices)))
     if item.type == "bool":
         if isinstance(raw, bool):
             return raw

@@ -93,3 +93,7 @@ ASSESSMENTS: dict[str, str] = {
 }
 
 STRATA = ("site", "progressive_organ", "prior_line")
+STRATUM_LABELS: dict[str, str] = {
+    "site": N_("site"), "progressive_organ": N_("organ with progression"),
+    "prior_line": N_("line of prior therapy"),
+}

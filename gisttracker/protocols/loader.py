@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from gisttracker import resources
 from gisttracker.errors import UserError
-from gisttracker.i18n import _
+from gisttracker.i18n import SOURCE_LANGUAGE, TRANSLATED, LocalText, _, join_list
 from gisttracker.protocols.catalogue import ASSESSMENTS, LAB_FIELDS, SCREENING_FIELDS, STRATA
 from gisttracker.protocols.model import (
     Allocation,
@@ -41,7 +42,7 @@ from gisttracker.protocols.model import (
 
 SCHEMA_VERSION = 1
 MAX_REPEAT = 1000  # repetitions of one [[visits]] entry: a typo must not hang start-up
-SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "seeds"
+SEEDS_DIR = resources.seeds_dir()
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 
@@ -161,16 +162,69 @@ class _Table:
             raise self.error(
                 name,
                 _("{value!r} is not one of {allowed}").format(
-                    value=value, allowed=", ".join(allowed)
+                    value=value, allowed=join_list(allowed)
                 ),
             )
         return value
+
+    # ----- text in several languages: `title = "…"` and `title_zh_CN = "…"` beside it -----
+    def _translations(self, name: str) -> dict[str, Any]:
+        found = {}
+        for language in TRANSLATED:
+            key = f"{name}_{language}"
+            if key in self.data:
+                found[language] = self._get(key, True)
+        return found
+
+    def local(self, name: str, *, required: bool = True) -> LocalText | None:
+        """Text a person reads, with its translations (``name_zh_CN``) if the file has them.
+
+        A translation without the English text, or one that is empty, is an error.
+        """
+        source = self.string(name, required=required)
+        translations = self._translations(name)
+        if source is None:
+            if translations:
+                raise self.error(f"{name}_{next(iter(translations))}",
+                                 _("a translation needs the English text {key} beside it")
+                                 .format(key=self.key(name)))
+            return None
+        for language, value in translations.items():
+            if not isinstance(value, str) or not value.strip():
+                raise self.error(f"{name}_{language}", _("expected non-empty text"))
+        return LocalText(source, {k: v.strip() for k, v in translations.items()})
+
+    def local_text(self, name: str) -> LocalText:
+        value = self.local(name)
+        assert value is not None
+        return value
+
+    def local_strings(self, name: str, *, required: bool = True) -> tuple[LocalText, ...]:
+        """A list of texts; each translation is a list of the same length (``name_zh_CN``)."""
+        sources = self.strings(name, required=required)
+        translations = self._translations(name)
+        for language, values in translations.items():
+            if (not isinstance(values, list) or len(values) != len(sources)
+                    or not all(isinstance(v, str) and v.strip() for v in values)):
+                raise self.error(f"{name}_{language}", _(
+                    "expected a list of {count} texts, one for each entry of {key}").format(
+                        count=len(sources), key=self.key(name)))
+        return tuple(LocalText(text.strip(), {lang: values[i].strip()
+                                              for lang, values in translations.items()})
+                     for i, text in enumerate(sources))
 
     def done(self) -> None:
         """Refuse keys nobody read: a misspelt key must not be silently ignored."""
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.error(unknown[0], _("unknown key"))
+            key = unknown[0]
+            match = re.fullmatch(r"(.+?)_([a-z]{2}(?:_[A-Z]{2})?)", key)
+            if match and match.group(1) in self.used:
+                # `title_fr` beside a `title`: say what is wrong, not just "unknown key".
+                raise self.error(key, _("{language} is not a language this program has "
+                                        "(it has: {known})").format(
+                    language=match.group(2), known=join_list(TRANSLATED)))
+            raise self.error(key, _("unknown key"))
 
 
 def _rule(table: _Table) -> Rule:
@@ -241,10 +295,10 @@ def _arm(table: _Table) -> Arm:
     for item in table.tables("interventions", required=False):
         interventions.append(Intervention(
             type=cast(Any, item.choice("type", ("drug", "procedure"))),
-            name=item.text("name"),
-            dose=item.string("dose", required=False),
-            schedule=item.string("schedule", required=False),
-            assumption=item.string("assumption", required=False),
+            name=item.local_text("name"),
+            dose=item.local("dose", required=False),
+            schedule=item.local("schedule", required=False),
+            assumption=item.local("assumption", required=False),
         ))
         item.done()
     options = []
@@ -252,25 +306,32 @@ def _arm(table: _Table) -> Arm:
         dose = item._get("dose_mg_per_day", True)
         if isinstance(dose, bool) or not isinstance(dose, int | float) or dose <= 0:
             raise item.error("dose_mg_per_day", _("expected a positive dose in mg/day"))
-        options.append(ArmOption(code=item.text("code"), label=item.text("label"),
+        options.append(ArmOption(code=item.text("code"), label=item.local_text("label"),
                                  drug=item.text("drug"), dose_mg_per_day=float(dose)))
         item.done()
-    arm = Arm(code=table.text("code"), name=table.text("name"),
-              description=table.string("description", required=False) or "",
+    arm = Arm(code=table.text("code"), name=table.local_text("name"),
+              description=table.local("description", required=False) or LocalText(""),
               interventions=tuple(interventions), options=tuple(options))
     table.done()
     return arm
 
 
-def _visit_name(table: _Table, name: str, number: int, offset: Period) -> str:
-    """``name`` with ``{n}``, ``{offset}``, ``{months}`` filled in; other braces are errors."""
-    try:
-        return name.format(n=number, offset=offset.describe(), months=offset.months)
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
-        raise table.error("name", _(
-            "{name!r} is not a valid visit name ({problem}); the placeholders are {{n}}, "
-            "{{offset}} and {{months}}, and a literal brace is written {{{{ or }}}}"
-        ).format(name=name, problem=exc)) from exc
+def _visit_name(table: _Table, name: LocalText, number: int, offset: Period) -> LocalText:
+    """``name`` with ``{n}``, ``{offset}``, ``{months}`` filled in, in each of its languages
+    (``{offset}`` in words of that language); other braces are errors."""
+    def fill(template: str, language: str, key: str) -> str:
+        try:
+            return template.format(n=number, offset=offset.describe(language),
+                                   months=offset.months)
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+            raise table.error(key, _(
+                "{name!r} is not a valid visit name ({problem}); the placeholders are {{n}}, "
+                "{{offset}} and {{months}}, and a literal brace is written {{{{ or }}}}"
+            ).format(name=template, problem=exc)) from exc
+
+    return LocalText(fill(name, SOURCE_LANGUAGE, "name"),
+                     {language: fill(text, language, f"name_{language}")
+                      for language, text in name.translations.items()})
 
 
 def _is_negative(period: Period) -> bool:
@@ -280,7 +341,7 @@ def _is_negative(period: Period) -> bool:
 def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
     """One ``[[visits]]`` entry; with ``repeat`` it expands to a visit per repetition."""
     key = table.text("key")
-    name = table.text("name")
+    name = table.local_text("name")
     anchor = table.choice("anchor", anchors)
     assert anchor is not None
     offset = table.period("offset")
@@ -296,7 +357,7 @@ def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
             raise table.error("assessments", _("unknown assessment {name!r}").format(
                 name=assessment))
     required = table.boolean("required", True)
-    assumption = table.string("assumption", required=False)
+    assumption = table.local("assumption", required=False)
     repeat = table.table("repeat", required=False)
     table.done()
     if repeat is None:
@@ -371,7 +432,7 @@ def _allocation(table: _Table, arm_codes: set[str]) -> Allocation:
     allocation = Allocation(
         method=cast(Any, method), block_sizes=cast(tuple[int, ...], block_sizes),
         strata=strata, ratio=cast(tuple[int, ...], ratio), groups=tuple(groups),
-        assumption=table.string("assumption", required=False),
+        assumption=table.local("assumption", required=False),
     )
     table.done()
     return allocation
@@ -407,9 +468,10 @@ def parse_study(text: str, file: str) -> Study:
 
     anchors = []
     for t in top.tables("anchors"):
-        anchors.append(Anchor(key=t.text("key"), label=t.text("label"),
+        anchors.append(Anchor(key=t.text("key"), label=t.local_text("label"),
                               source=cast(Any, t.choice("source", ("enrollment", "entered"))),
-                              description=t.string("description", required=False) or ""))
+                              description=t.local("description", required=False)
+                              or LocalText("")))
         t.done()
     _unique(top, "anchors", [a.key for a in anchors], "key")
     anchor_keys = sorted({a.key for a in anchors})
@@ -419,9 +481,9 @@ def parse_study(text: str, file: str) -> Study:
         rule_table = t.table("rule", required=False)
         criteria.append(Criterion(
             id=t.text("id"), kind=cast(Any, t.choice("kind", ("inclusion", "exclusion"))),
-            text=t.text("text"), rule=_rule(rule_table) if rule_table else None,
-            short=t.string("short", required=False), note=t.string("note", required=False),
-            assumption=t.string("assumption", required=False),
+            text=t.local_text("text"), rule=_rule(rule_table) if rule_table else None,
+            short=t.local("short", required=False), note=t.local("note", required=False),
+            assumption=t.local("assumption", required=False),
         ))
         t.done()
     _unique(top, "criteria", [c.id for c in criteria], "id")
@@ -439,9 +501,9 @@ def parse_study(text: str, file: str) -> Study:
     endpoints = []
     for t in top.tables("endpoints"):
         endpoints.append(Endpoint(
-            key=t.text("key"), name=t.text("name"),
+            key=t.text("key"), name=t.local_text("name"),
             kind=cast(Any, t.choice("kind", ("primary", "secondary"))),
-            horizon=cast(Period, t.period("horizon")), definition=t.text("definition"),
+            horizon=cast(Period, t.period("horizon")), definition=t.local_text("definition"),
             measured_from=t.choice("measured_from", anchor_keys, required=False),
         ))
         t.done()
@@ -450,7 +512,7 @@ def parse_study(text: str, file: str) -> Study:
     timing_rules = []
     for t in top.tables("timing_rules", required=False):
         rule = TimingRule(
-            key=t.text("key"), description=t.text("description"),
+            key=t.text("key"), description=t.local_text("description"),
             start=cast(str, t.choice("start", anchor_keys)),
             end=cast(str, t.choice("end", anchor_keys)),
             min=t.period("min", required=False), max=t.period("max", required=False),
@@ -468,8 +530,8 @@ def parse_study(text: str, file: str) -> Study:
         if key in LAB_FIELDS:
             raise t.error("key", _("{key!r} is already a laboratory value of every study").format(
                 key=key))
-        labs.append(LabAnalyteSpec(key=key, label=t.text("label"), unit=t.text("unit"),
-                                   assumption=t.string("assumption", required=False)))
+        labs.append(LabAnalyteSpec(key=key, label=t.local_text("label"), unit=t.text("unit"),
+                                   assumption=t.local("assumption", required=False)))
         t.done()
     _unique(top, "labs", [lab.key for lab in labs], "key")
 
@@ -481,22 +543,22 @@ def parse_study(text: str, file: str) -> Study:
     study = Study(
         key=top.text("key"),
         registration=top.string("registration", required=False),
-        title=top.text("title"),
-        short_title=top.text("short_title"),
-        sponsor=top.text("sponsor"),
-        design=top.text("design"),
+        title=top.local_text("title"),
+        short_title=top.local_text("short_title"),
+        sponsor=top.local_text("sponsor"),
+        design=top.local_text("design"),
         study_type=cast(Any, top.choice(
             "study_type", ("interventional", "observational", "retrospective"))),
         target_enrollment=target,
-        condition=top.text("condition"),
-        summary=top.text("summary"),
+        condition=top.local_text("condition"),
+        summary=top.local_text("summary"),
         source=top.text("source"),
         primary_response_criterion=cast(Any, top.choice(
             "primary_response_criterion", ("recist", "choi"), required=False)),
         arms=tuple(arms), allocation=allocation, criteria=tuple(criteria),
         anchors=tuple(anchors), visits=tuple(visits), endpoints=tuple(endpoints),
         timing_rules=tuple(timing_rules),
-        assumptions=top.strings("assumptions", required=False),
+        assumptions=top.local_strings("assumptions", required=False),
         labs=tuple(labs),
         path=file,
     )

@@ -6,15 +6,23 @@ Every other part of the core (eligibility, allocation, schedules, endpoints, rep
 Conventions: offsets and windows are calendar periods (months are calendar months, clipped
 to the month's end by :mod:`dateutil.relativedelta`); sizes in cm; laboratory values in the
 units the criterion names.
+
+Text a person reads (titles, arm names, criteria, visit names, anchor labels, endpoints,
+notes, assumptions) is a :class:`~gisttracker.i18n.LocalText` when the loader built it: the
+English text, with the translations the file gives (``title_zh_CN``). Show it with
+:func:`gisttracker.i18n.local`; store and compare it as the plain (English) string.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Literal
 
 from dateutil.relativedelta import relativedelta
+
+from gisttracker import i18n
 
 CriterionKind = Literal["inclusion", "exclusion"]
 AllocationMethod = Literal["randomized", "single_arm", "treatment_received", "derived_duration"]
@@ -40,13 +48,30 @@ class Period:
         """This period ``k`` times over (used to expand repeating visits from the anchor)."""
         return Period(self.months * k, self.weeks * k, self.days * k)
 
-    def describe(self) -> str:
-        """Short English text such as ``3 months`` or ``1 week 2 days`` (for summaries)."""
+    def describe(self, language: str | None = None) -> str:
+        """The period in words, e.g. ``3 months`` or ``1 week 2 days`` (``3个月``), in
+        ``language`` (default: the installed one)."""
+        tr = i18n.catalogue(language) if language else None
+
+        # Named like the marker functions so that the extractor finds the strings below.
+        def ngettext(singular: str, plural: str, n: int) -> str:
+            return (tr.ngettext if tr else i18n.ngettext)(singular, plural, n).format(n=n)
+
+        def _(message: str) -> str:
+            return tr.gettext(message) if tr else i18n._(message)
+
         parts = []
-        for amount, unit in ((self.months, "month"), (self.weeks, "week"), (self.days, "day")):
-            if amount:
-                parts.append(f"{amount} {unit}{'s' if abs(amount) != 1 else ''}")
-        return " ".join(parts) or "0 days"
+        if self.months:
+            parts.append(ngettext("{n} month", "{n} months", self.months))
+        if self.weeks:
+            parts.append(ngettext("{n} week", "{n} weeks", self.weeks))
+        if self.days or not parts:
+            parts.append(ngettext("{n} day", "{n} days", self.days))
+        text = parts[0]
+        for part in parts[1:]:
+            # TRANSLATORS: a period of mixed units, larger first: "1 month 2 weeks".
+            text = _("{period} {more}").format(period=text, more=part)
+        return text
 
 
 @dataclass(frozen=True)
@@ -248,6 +273,17 @@ class Study:
             if arm.code == code:
                 return arm
         raise KeyError(code)
+
+    @cached_property
+    def _visits_by_key(self) -> dict[str, Visit]:
+        return {v.key: v for v in self.visits}
+
+    def visit_name(self, key: str | None, stored: str) -> str:
+        """A stored visit's name for the reader: its protocol visit's name in the installed
+        language, else ``stored`` (an unscheduled visit's own name, or a visit the protocol
+        no longer has)."""
+        visit = self._visits_by_key.get(key or "")
+        return i18n.local(visit.name) if visit is not None else stored
 
     def anchor(self, key: str) -> Anchor:
         """The anchor with ``key``; KeyError if the study has none."""

@@ -16,16 +16,26 @@ audit trail, changes to them are masked otherwise.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from reportlab.platypus import Flowable, KeepTogether
 
+from gisttracker.domain.eligibility import OUTCOME_LABELS, value_label
 from gisttracker.forms import spec_for
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _, join_list, join_sentences, local
 from gisttracker.reports.base import Report, ReportContext
 from gisttracker.reports.common import as_date, day, find_patient, identifiers_of
 from gisttracker.response import recist
+from gisttracker.services.course.values import (
+    CRITERION_LABELS,
+    EVENT_LABELS,
+    PHASE_LABELS,
+    PROCEDURE_LABELS,
+    STOMA_LABELS,
+    drug_label,
+)
 from gisttracker.services.forms import STATE_LABELS, FormService
 from gisttracker.services.patients import STATUS_LABELS
 from gisttracker.services.visits import VisitService, status_text
@@ -101,6 +111,8 @@ def _score(value: object) -> str:
         return _("not computable")
     if isinstance(value, float):
         return f"{value:.1f}"
+    if isinstance(value, str):
+        return _(value)  # a category (LARS: "minor LARS"), marked where it is defined
     return str(value)
 
 
@@ -203,6 +215,17 @@ def _tumour(patient_id: int) -> tuple[Rows, str | None]:
     return tuple(rows), best
 
 
+#: What an audit row did (the table and field names beside it are the database's own).
+AUDIT_ACTIONS = {"insert": N_("insert"), "update": N_("update"), "delete": N_("delete")}
+
+
+def _label(labels: Mapping[str, str], code: str | None, empty: str = "—") -> str:
+    """The translated label of a stored code (the code itself if it has none)."""
+    if not code:
+        return empty
+    return _(labels[code]) if code in labels else code
+
+
 def _audit(patient_uid: str, include_identifiers: bool) -> Rows:
     rows = []
     query = AuditLog.select().where(AuditLog.patient_uid == patient_uid)
@@ -211,7 +234,7 @@ def _audit(patient_uid: str, include_identifiers: bool) -> Rows:
         if a.table_name == IDENTITY_TABLE and not include_identifiers:
             old = "•••" if old else ""
             new = "•••" if new else ""
-        rows.append((a.at[:16].replace("T", " "), a.user, a.action,
+        rows.append((a.at[:16].replace("T", " "), a.user, _(AUDIT_ACTIONS.get(a.action, a.action)),
                      f"{a.table_name} {a.field}", old, new, a.reason or ""))
     return tuple(rows)
 
@@ -224,7 +247,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
     study = session.study(patient.study_key)
     forms = FormService(session)
     schedule = {r.uid: r for r in VisitService(session).schedule(patient.uid, today=today)}
-    pairs = [(_("Study"), f"{study.key} — {study.short_title or study.title}"),
+    pairs = [(_("Study"), f"{study.key} — {local(study.short_title or study.title)}"),
              (_("Site"), patient.site_code), (_("Patient"), patient.study_id),
              *(identifiers_of(patient) if include_identifiers else ()),
              (_("Sex"), _(patient.sex) if patient.sex else "—"),
@@ -238,7 +261,8 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
         pairs.append((_("Participation ended"), f"{day(as_date(patient.ended_on))} "
                       f"{patient.end_reason or ''}".strip()))
     screenings = tuple(
-        (day(as_date(s.screened_on)), s.outcome, "; ".join(
+        (day(as_date(s.screened_on)), _(OUTCOME_LABELS.get(s.outcome, s.outcome)),
+         join_sentences(
             f"{r.get('criterion') or ''} {r.get('reason', '')}".strip()
             for r in json.loads(s.reasons or "[]")))
         for s in Screening.select().where(Screening.patient == patient.id).order_by(Screening.id))
@@ -273,26 +297,30 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
             pauses.setdefault(int(p.__data__["exposure"]), []).append(
                 f"{day(as_date(p.start_on))} – {day(as_date(p.end_on), '…')}"
                 + (f" ({p.reason})" if p.reason else ""))
-    treatment = tuple((e.drug, f"{e.dose_mg_per_day:g}", e.phase, day(as_date(e.start_on)),
+    treatment = tuple((drug_label(e.drug), f"{e.dose_mg_per_day:g}", _label(PHASE_LABELS, e.phase),
+                       day(as_date(e.start_on)),
                        day(as_date(e.stop_on), "…"), e.reason or "",
-                       "; ".join(pauses.get(_pk(e), []))) for e in exposures)
-    surgery_rows = [(day(as_date(s.performed_on)), s.procedure, s.margin or "—",
+                       join_sentences(pauses.get(_pk(e), []))) for e in exposures)
+    surgery_rows = [(day(as_date(s.performed_on)), _label(PROCEDURE_LABELS, s.procedure),
+                     s.margin or "—",
                      _("yes") if s.ruptured else _("no") if s.ruptured is False else "—",
-                     s.stoma or "—", s.complications or "")
+                     _label(STOMA_LABELS, s.stoma), s.complications or "")
                     for s in Surgery.select().where(Surgery.patient == patient.id)
                     .order_by(Surgery.performed_on)]
     surgery_rows += [(day(as_date(p.reported_on)), _("Pathology"),
-                      f"{p.primary_site or '—'}, {_num(p.tumour_size_cm)} cm",
+                      f"{value_label(p.primary_site) if p.primary_site else '—'}, "
+                      f"{_num(p.tumour_size_cm)} cm",
                       _("yes") if p.ruptured else _("no") if p.ruptured is False else "—",
-                      p.mutation or "—", p.response_grade or "")
+                      value_label(p.mutation) if p.mutation else "—", p.response_grade or "")
                      for p in Pathology.select().where(Pathology.patient == patient.id)]
-    course = tuple((day(as_date(c.occurred_on)), c.kind, c.criterion or "", c.site or "",
+    course = tuple((day(as_date(c.occurred_on)), _label(EVENT_LABELS, c.kind),
+                    _label(CRITERION_LABELS, c.criterion, ""), c.site or "",
                     c.cause or "", c.notes or "")
                    for c in CourseEvent.select().where(CourseEvent.patient == patient.id)
                    .order_by(CourseEvent.occurred_on))
     return CasebookData(
         patient=patient.study_id, study_key=study.key,
-        study_title=study.short_title or study.title, particulars=tuple(pairs),
+        study_title=local(study.short_title or study.title), particulars=tuple(pairs),
         screenings=screenings, visits=tuple(blocks), quiet_visits=tuple(quiet),
         adverse_events=tuple(ae_rows.values()), tumour=tumour, best_response=best,
         treatment=treatment, surgery=tuple(surgery_rows), course=course,
@@ -348,7 +376,7 @@ class CasebookReport(Report):
             out += [self.heading(_("Adverse events"), 3), self._ae_table(v.adverse_events)]
         if v.pending:
             out.append(self.para(_("Nothing recorded yet: {forms}").format(
-                forms=", ".join(v.pending)), "small"))
+                forms=join_list(v.pending)), "small"))
         return out
 
     def _ae_table(self, rows: Rows) -> Flowable:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, cast
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 
 TargetResponse = Literal["CR", "PR", "SD", "PD"]
 OverallResponse = Literal["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"]
@@ -85,7 +85,7 @@ def validate_mm(name: str, value: float) -> float:
 def _validate_code(name: str, value: str, codes: Sequence[str]) -> str:
     if value not in codes:
         raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
-            name=name, choices=", ".join(codes), value=value))
+            name=name, choices=join_list(codes), value=value))
     return value
 
 

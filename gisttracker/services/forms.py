@@ -35,7 +35,7 @@ from gisttracker.forms import FormContext, FormSpec, Missing, Score, check_value
 from gisttracker.forms import labs as lab_rules
 from gisttracker.forms.registry import describe_item
 from gisttracker.grading import ctcae
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_sentences
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.services.base import ReasonRequired, ServiceError, Writer
 from gisttracker.services.common import SiteService, as_date, find_patient
@@ -311,7 +311,8 @@ class FormService(SiteService):
                 not_done_reason=form.not_done_reason if form else None,
                 completed_at=form.completed_at if form else None,
                 completed_by=form.completed_by if form else None))
-        return VisitForms(visit.uid, visit.name, visit.state, _as_date(visit.planned_on),
+        name = self.study_of(patient).visit_name(visit.visit_key, visit.name)
+        return VisitForms(visit.uid, name, visit.state, _as_date(visit.planned_on),
                           _as_date(visit.done_on), tuple(out))
 
     # ----- one form -----------------------------------------------------------------------
@@ -376,7 +377,7 @@ class FormService(SiteService):
             except KeyError:
                 name = key
             parts.append(f"{name}: {message}")
-        raise FormInputError(errors, "; ".join(parts))
+        raise FormInputError(errors, join_sentences(parts))
 
     def save_answers(self, visit_uid: str, kind: str, values: Mapping[str, object], *,
              reason: str | None = None) -> FormData:
@@ -695,7 +696,7 @@ class FormService(SiteService):
         patient = self._patient(patient_key)
         errors = self.check_adverse_event(data, today=today)
         if errors:
-            raise FormInputError(errors, "; ".join(f"{k}: {v}" for k, v in errors.items()))
+            raise FormInputError(errors, join_sentences(f"{k}: {v}" for k, v in errors.items()))
         visit_id: int | None = None
         if data.visit_uid:
             visit, owner = self._visit(data.visit_uid)

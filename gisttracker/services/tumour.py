@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list, join_sentences
 from gisttracker.response import choi, recist
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import SiteService
@@ -80,7 +80,7 @@ class SelectionProblems(ServiceError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
         super().__init__(_("the baseline target selection breaks RECIST 1.1: {problems}")
-                         .format(problems="; ".join(problems)))
+                         .format(problems=join_sentences(problems)))
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,7 @@ def evaluate(assessments: Sequence[AssessmentInput], *,
         if extra:
             problems.append(_("{date}: {labels} not a baseline target (record new lesions "
                               "as new lesions)").format(date=a.assessed_on.isoformat(),
-                                                        labels=", ".join(extra)))
+                                                        labels=join_list(extra)))
         matched = [by_label[key] for key in base_labels if key in by_label]
         follow_targets.append(matched)
         complete_ = len(matched) == len(base_labels) and _complete(matched)
@@ -365,7 +365,7 @@ class AssessmentInputError(ServiceError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
+        super().__init__(join_sentences(self.errors.values()))
 
 
 def death_date(patient: Patient) -> date | None:
@@ -505,7 +505,7 @@ class TumourService(SiteService):
         why = reason
         if problems:
             note = _("baseline selection accepted despite: {problems}").format(
-                problems="; ".join(problems))
+                problems=join_sentences(problems))
             why = f"{reason}: {note}" if reason else note
         if uid is None:
             with self.tracker.transaction(why or _("tumour assessment entered")) as w:

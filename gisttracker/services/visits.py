@@ -34,7 +34,7 @@ from gisttracker.domain.schedule import (
     status_label,
     worklist,
 )
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, local
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer
@@ -68,7 +68,7 @@ def _study(session: Session, key: str) -> Study:
     study = session.studies.get(key)
     if study is None:
         raise ServiceError(_("unknown study {key!r} (known: {known})").format(
-            key=key, known=", ".join(sorted(session.studies))))
+            key=key, known=join_list(sorted(session.studies))))
     return study
 
 
@@ -188,9 +188,11 @@ def end_participation_visits(writer: Writer, session: Session, patient: Patient)
     ended = _as_date(patient.ended_on)
     if ended is None:
         return
-    why = _("participation ended on {date}").format(date=ended.isoformat())
     if patient.end_reason:
-        why += f": {patient.end_reason}"
+        why = _("participation ended on {date}: {reason}").format(
+            date=ended.isoformat(), reason=patient.end_reason)
+    else:
+        why = _("participation ended on {date}").format(date=ended.isoformat())
     query = Visit.select().where((Visit.patient == _id(patient)) & (Visit.state == "planned"))
     for visit in query:
         start = _as_date(visit.window_start)
@@ -414,9 +416,9 @@ class VisitService(SiteService):
         except KeyError:
             raise ServiceError(_("unknown anchor {key!r} for {study} (known: {known})").format(
                 key=anchor_key, study=study.key,
-                known=", ".join(a.key for a in study.anchors))) from None
+                known=join_list(a.key for a in study.anchors))) from None
         if isinstance(on, datetime) or not isinstance(on, date):
-            raise ServiceError(_("{anchor}: not a date").format(anchor=anchor.label))
+            raise ServiceError(_("{anchor}: not a date").format(anchor=local(anchor.label)))
         row = AnchorDate.get_or_none((AnchorDate.patient == _id(patient))
                                      & (AnchorDate.anchor_key == anchor_key))
         old = _as_date(row.date) if row is not None else None
@@ -429,10 +431,10 @@ class VisitService(SiteService):
                          patient_uid=patient.uid)
             else:
                 w.update(row, {"date": on}, patient_uid=patient.uid, require_reason=True)
-            why = _("{anchor} {old} → {new}").format(
-                anchor=anchor.label, old=old.isoformat() if old else "—", new=on.isoformat())
-            if reason:
-                why = f"{why}: {reason}"
+            why = (_("{anchor} {old} → {new}: {reason}") if reason
+                   else _("{anchor} {old} → {new}")).format(
+                anchor=local(anchor.label), old=old.isoformat() if old else "—",
+                new=on.isoformat(), reason=reason)
             moved = self._replan(w, study, patient, why)
         return AnchorChange(anchor_key, old, on, moved, check_timing(
             study, _anchor_dates(_id(patient))))
@@ -485,7 +487,8 @@ class VisitService(SiteService):
         visit, patient = self._visit(visit_uid)
         if done_on > today:
             raise ServiceError(_("{name}: the visit date {date} is after today").format(
-                name=visit.name, date=done_on.isoformat()))
+                name=self.study_of(patient).visit_name(visit.visit_key, visit.name),
+                date=done_on.isoformat()))
         settled = visit.state != "planned"
         with self.tracker.transaction(reason) as w:
             w.update(visit, {"state": "done", "done_on": done_on, "reason": None},
@@ -546,7 +549,7 @@ class VisitService(SiteService):
              study: Study | None = None) -> ScheduleRow:
         study = study or self.study_of(patient)
         by_key = {v.key: v for v in study.visits}
-        labels = {a.key: a.label for a in study.anchors}
+        labels = {a.key: local(a.label) for a in study.anchors}
         spec = by_key.get(visit.visit_key or "")
         target = _as_date(visit.planned_on)
         start, end = _as_date(visit.window_start), _as_date(visit.window_end)
@@ -557,7 +560,8 @@ class VisitService(SiteService):
                           anchor_label=labels.get(visit.anchor_key or "", ""))
         st = _status(pv, visit.state, done_on, _as_date(patient.ended_on), today)
         return ScheduleRow(
-            uid=visit.uid, visit_key=visit.visit_key, name=visit.name,
+            uid=visit.uid, visit_key=visit.visit_key,
+            name=study.visit_name(visit.visit_key, visit.name),
             anchor_key=visit.anchor_key, anchor_label=pv.anchor_label, seq=visit.seq,
             target=target, window_start=start, window_end=end, state=visit.state, status=st,
             done_on=done_on, reason=visit.reason, unscheduled=bool(visit.unscheduled),
@@ -619,16 +623,20 @@ class VisitService(SiteService):
                     continue
             found = _fetch(self.session, *query.rows(reason, skip, room))
             skip = 0
-            out.extend(self._items(found, query, assessments))
+            out.extend(self._items(found, query, assessments, self.session.studies))
         return out
 
     @staticmethod
     def _items(found: list[tuple[Any, ...]], query: WorklistQuery,
-               assessments: Mapping[tuple[str, str], tuple[str, ...]]) -> list[WorklistItem]:
+               assessments: Mapping[tuple[str, str], tuple[str, ...]],
+               studies: Mapping[str, Study]) -> list[WorklistItem]:
         entries = []
         ids: dict[int, tuple[str, str]] = {}
         for (vuid, puid, study_id, skey, vkey, name, anchor, planned_on, wstart, wend, _state,
              done_on, ended_on) in found:
+            study = studies.get(skey)
+            if study is not None:
+                name = study.visit_name(vkey, name)
             pv = PlannedVisit(vkey or vuid, name, anchor or "", None, _as_date(planned_on),
                               _as_date(wstart), _as_date(wend),
                               assessments.get((skey, vkey), ()))

@@ -193,7 +193,7 @@ class AdverseEventsDialog(FormEditorDialog):
         edit = QPushButton(_("&Edit…"), self)
         edit.clicked.connect(lambda: self.edit_event())
         row = QHBoxLayout()
-        row.addWidget(QLabel(f"<b>{_('Adverse events of this patient')}</b>", self), 1)
+        row.addWidget(QLabel("<b>" + _("Adverse events of this patient") + "</b>", self), 1)
         row.addWidget(add)
         row.addWidget(edit)
         layout = self.layout()

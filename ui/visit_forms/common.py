@@ -132,8 +132,8 @@ class FormDialogBase(QDialog):
         """The reason for changing a completed form, or None when the user cancels."""
         text, ok = QInputDialog.getText(
             self, _("Reason for change"),
-            _("This form is already {state}. Why is it changed?").format(
-                state=state_label(self.data.state).lower()))
+            _("This form is already marked “{state}”. Why is it changed?").format(
+                state=state_label(self.data.state)))
         return text.strip() if ok and text.strip() else None
 
     def ask_not_done_reason(self) -> str | None:

@@ -309,7 +309,11 @@ class FormEditorDialog(FormDialogBase):
                 scores = ()
             self.scores_table.setRowCount(len(scores))
             for i, score in enumerate(scores):
-                self.scores_table.setItem(i, 0, QTableWidgetItem(f"{score.key}  {_(score.label)}"))
+                # A scale's abbreviation (PF2, SUMSC) is how clinicians know it; a computed
+                # value without one (bmi) shows its name only.
+                label = (f"{score.key}  {_(score.label)}" if score.key.isupper()
+                         else _(score.label))
+                self.scores_table.setItem(i, 0, QTableWidgetItem(label))
                 cell = QTableWidgetItem(_fmt(score.value))
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.scores_table.setItem(i, 1, cell)

@@ -11,6 +11,7 @@ from dateutil.relativedelta import relativedelta
 from gisttracker.domain import treatment as tx
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
+from gisttracker.protocols.model import Period
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
@@ -232,9 +233,10 @@ class TreatmentMixin(CourseServiceBase):
                 flags.extend(tx.check_neoadjuvant_timing(first, last, surgery))
             if post is not None and (post.calendar_months > MAX_POSTOP_MONTHS or (
                     post.calendar_months == MAX_POSTOP_MONTHS and post.extra_days > 0)):
-                flags.append(_("postoperative imatinib lasted {months} months {days} days, "
-                               "longer than {max} months").format(
-                    months=post.calendar_months, days=post.extra_days, max=MAX_POSTOP_MONTHS))
+                flags.append(_("postoperative imatinib lasted {duration}, longer than "
+                               "{limit}").format(
+                    duration=Period(post.calendar_months, 0, post.extra_days).describe(),
+                    limit=Period(MAX_POSTOP_MONTHS).describe()))
         return TreatmentSummary(tuple(rows), surgery, pre, post, group, tuple(flags))
 
     @staticmethod

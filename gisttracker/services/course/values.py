@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any, Final
 
 from gisttracker.domain import treatment as tx
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_sentences
 from gisttracker.risk import mitoses_per_50hpf_from_5mm2, nih2008
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import pk as _pk
@@ -46,8 +46,26 @@ PHASE_LABELS: Final[Mapping[str, str]] = {
 }
 #: Drugs offered besides those the protocol names.
 DEFAULT_DRUGS: Final = ("imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib")
+#: How a stored drug name (lower case, as recorded) is shown; another drug shows as typed.
+DRUG_LABELS: Final[Mapping[str, str]] = {
+    "imatinib": N_("imatinib"), "sunitinib": N_("sunitinib"), "regorafenib": N_("regorafenib"),
+    "ripretinib": N_("ripretinib"), "avapritinib": N_("avapritinib"),
+}
+
+
+def drug_label(drug: str) -> str:
+    """The translated name of a recorded drug (the drug as recorded if it is not known)."""
+    return _(DRUG_LABELS[drug]) if drug in DRUG_LABELS else drug
 MITOTIC_UNITS: Final = ("50hpf", "5mm2")
 STOMAS: Final = ("none", "temporary", "permanent")
+STOMA_LABELS: Final[Mapping[str, str]] = {
+    "none": N_("none"), "temporary": N_("temporary"), "permanent": N_("permanent"),
+}
+#: How a progression was judged (an event's criterion).
+CRITERION_LABELS: Final[Mapping[str, str]] = {
+    "recist": N_("RECIST 1.1"), "choi": N_("Choi criteria"), "clinical": N_("clinical"),
+    "other": N_("other"),
+}
 #: Maximum postoperative imatinib of the neoadjuvant protocol (calendar months).
 MAX_POSTOP_MONTHS: Final = 36
 
@@ -66,7 +84,7 @@ class CourseInputError(ServiceError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
+        super().__init__(join_sentences(self.errors.values()))
 
 
 # --- inputs and results --------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_sentences, local
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.patients.screening import ScreeningMixin
@@ -53,7 +53,7 @@ class EnrollmentMixin(ScreeningMixin):
         # Evaluated again from what is stored: never enroll on a stale outcome.
         result = self.evaluate(patient.uid, screening)
         if result.outcome != eligibility.ELIGIBLE:
-            reasons = "; ".join(f"{r.criterion.id}: {r.reason}"
+            reasons = join_sentences(f"{r.criterion.id}: {r.reason}"
                                 for r in (result.failures or result.unknown)[:3])
             raise ServiceError(_("{patient} is not eligible ({outcome}): {reasons}").format(
                 patient=patient.study_id, outcome=_(eligibility.OUTCOME_LABELS[result.outcome]),
@@ -85,7 +85,7 @@ class EnrollmentMixin(ScreeningMixin):
         if method == "single_arm":
             arm = study.arms[0]
             message = _("{patient} will be enrolled in {study}, arm {arm} ({name}).").format(
-                patient=pid, study=study.key, arm=arm.code, name=arm.name)
+                patient=pid, study=study.key, arm=arm.code, name=local(arm.name))
             return EnrollmentPreview(pid, study.key, method, message, arm_code=arm.code)
         if method == "treatment_received":
             message = _("{patient} will be enrolled in {study}; the group follows from the "
