@@ -139,8 +139,9 @@ def _resolve(s: Any, args: argparse.Namespace) -> int:
     from gisttracker.services.exchange.centre import resolve_conflict
 
     resolve_conflict(s, args.conflict, args.keep, args.reason)
-    print(_("Conflict {id} resolved: the {whose} value is kept").format(
-        id=args.conflict, whose=_("site's") if args.keep == "site" else _("centre's")))
+    text = (_("Conflict {id} resolved: the site's value is kept") if args.keep == "site"
+            else _("Conflict {id} resolved: the centre's value is kept"))
+    print(text.format(id=args.conflict))
     return 0
 
 

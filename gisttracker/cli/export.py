@@ -74,13 +74,16 @@ def _package(s: Any, args: argparse.Namespace, target: Any) -> int:
 
     made = make_package(s, target, full=args.full, identifiers=args.include_identifiers)
     m = made.manifest
-    kind = _("full package") if m.base_seq is None else _(
-        "package of the changes since #{base}").format(base=m.base_seq)
-    print(_("Site {site} {kind} #{seq} written to {path}: {records} records, {deleted} "
-            "deletions, {audit} audit rows; signed with the key in {key}").format(
-        site=m.site_code, kind=kind, seq=m.seq, path=made.path,
-        records=sum(m.tables.values()), deleted=m.deleted, audit=m.audit_rows,
-        key=made.public_key_file))
+    if m.base_seq is None:
+        text = _("Site {site}: full package #{seq} written to {path}: {records} records, "
+                 "{audit} audit rows; signed with the key in {key}")
+    else:
+        text = _("Site {site}: package #{seq} of the changes since #{base} written to {path}: "
+                 "{records} records, {deleted} deletions, {audit} audit rows; signed with the "
+                 "key in {key}")
+    print(text.format(site=m.site_code, seq=m.seq, base=m.base_seq, path=made.path,
+                      records=sum(m.tables.values()), deleted=m.deleted, audit=m.audit_rows,
+                      key=made.public_key_file))
     return 0
 
 
@@ -115,9 +118,16 @@ def _odm(s: Any, args: argparse.Namespace, target: Any) -> int:
 
     result = export_odm(s, target, kind=args.odm_type, study=args.study,
                         identifiers=args.include_identifiers)
-    print(_("CDISC ODM 1.3.2 {kind} file written to {path}: {subjects} subjects, validated "
-            "against the ODM schema").format(kind=args.odm_type, path=target,
-                                             subjects=result.subjects))
+    texts = {
+        "snapshot": _("CDISC ODM 1.3.2 snapshot written to {path}: {subjects} subjects, "
+                      "validated against the ODM schema"),
+        "transactional": _("CDISC ODM 1.3.2 file of every change with its audit record "
+                           "written to {path}: {subjects} subjects, validated against the ODM "
+                           "schema"),
+        "metadata": _("CDISC ODM 1.3.2 study definitions written to {path}, validated "
+                      "against the ODM schema"),
+    }
+    print(texts[args.odm_type].format(path=target, subjects=result.subjects))
     return 0
 
 

@@ -230,8 +230,8 @@ def describe_columns(table: str, columns: tuple[str, ...], refs: dict[str, str],
     out = []
     for name in columns:
         if name in refs:
-            out.append(Column(name, _("Record identity of the {what}").format(
-                what=refs[name].replace("_", " ")), "text", reference=refs[name]))
+            out.append(Column(name, _("Record identity ({table})").format(
+                table=refs[name]), "text", reference=refs[name]))
             continue
         screening = SCREENING_FIELDS.get(name)
         label = (LABELS.get(name) if name in LABELS

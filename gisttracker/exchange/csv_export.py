@@ -540,8 +540,8 @@ def _readme(folder: Path, session: Session, tables: list[CsvTable], identifiers:
               included=_("yes") if identifiers else _("no")),
         _("Dates are YYYY-MM-DD; yes/no is 1/0; an empty cell has no value (form_value.csv "
           "says why: not answered, or not asked of this patient)."),
-        _("Text is UTF-8{bom}.").format(bom=_(" with a byte-order mark (for Excel)") if bom
-                                        else ""),
+        _("Text is UTF-8 with a byte-order mark (for Excel).") if bom else
+        _("Text is UTF-8."),
         _("dictionary.csv describes every variable; import.R, import.sps and import.do read "
           "every file with labels and value labels (run them from this folder)."),
         "",
