@@ -16,9 +16,11 @@ from pathlib import Path
 
 from lxml import etree
 
+from gisttracker import resources
 from gisttracker.exchange.odm import GT
 
-RESOURCES = Path(__file__).resolve().parents[3] / "resources" / "odm-1.3.2"
+# The schema files ship with the program (resources/, copied into wheels and bundles).
+RESOURCES = resources.resources_dir() / "odm-1.3.2"
 PLAIN = "ODM1-3-2.xsd"
 EXTENDED = "ODM1-3-2-gisttracker.xsd"
 
