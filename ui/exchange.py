@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -93,6 +93,9 @@ class TaskDialog(QDialog):
         self.status = QLabel(self)
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Room for a three-line message (a path and a count wrap) without resizing the dialog.
+        self.status.setMinimumHeight(3 * self.status.fontMetrics().lineSpacing() + 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.run_button = QPushButton(button, self)
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.run)
@@ -111,6 +114,18 @@ class TaskDialog(QDialog):
         layout.addLayout(buttons)
         self.relay = _Relay(self)
         self.relay.changed.connect(self._progress)
+        self.first: QWidget | None = None  # where the cursor starts
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.first is not None:
+            self.first.setFocus()
+
+    def field(self, widget: QWidget) -> QWidget:
+        """Note ``widget`` as the place to start typing if it is the first field."""
+        if self.first is None:
+            self.first = widget
+        return widget
 
     @property
     def session(self) -> Session | None:
@@ -120,6 +135,7 @@ class TaskDialog(QDialog):
                  filters: str = "") -> QLineEdit:
         """A path field with a Browse… button beside it."""
         edit = QLineEdit(self)
+        self.field(edit)
         edit.setMinimumWidth(360)
         browse = QPushButton(_("Browse…"), self)
         row = QHBoxLayout()
@@ -221,6 +237,7 @@ class ExportDialog(TaskDialog):
     def __init__(self, window: MainWindow, kind: str = "csv") -> None:
         super().__init__(window, _("Export"), _("&Export"))
         self.kind = QComboBox(self)
+        self.field(self.kind)
         for key, label in EXPORT_KINDS:
             self.kind.addItem(_(label), key)
         self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
@@ -313,6 +330,7 @@ class ImportOdmDialog(TaskDialog):
                                   filters=_("ODM files (*.xml);;All files (*)"))
         self.refusals = QListWidget(self)
         self.refusals.setAccessibleName(_("What was refused"))
+        self.refusals.setWordWrap(True)
         self.extra.addWidget(QLabel(_("What does not match this site's protocols:"), self))
         self.extra.addWidget(self.refusals, 1)
         self.import_button = QPushButton(_("&Import"), self)
@@ -397,6 +415,7 @@ class RegisterSiteDialog(TaskDialog):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window, _("Register a site"), _("&Register"))
         self.code = QLineEdit(self)
+        self.field(self.code)
         self.code.setPlaceholderText(_("e.g. ZJU"))
         self.form.addRow(_("Site &code:"), self.code)
         self.path = self.path_row(_("Public &key file:"), save=False,
@@ -441,6 +460,7 @@ class ConflictsDialog(TaskDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.field(self.table)
         self.extra.addWidget(self.table, 1)
         self.reason = QLineEdit(self)
         self.reason.setPlaceholderText(_("Why (kept in the audit trail)"))

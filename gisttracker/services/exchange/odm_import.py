@@ -77,7 +77,8 @@ class Refusal:
 class OdmImportReport:
     path: Path
     subjects: int = 0
-    imported: list[str] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)  # the subjects that pass (written when
+    # ``written``)
     refused: list[Refusal] = field(default_factory=list)
     dry_run: bool = False
     written: bool = False
@@ -95,6 +96,8 @@ class _Draft:
     patient_uid: str
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[Refusal] = field(default_factory=list)
+    # Records of the file refused already: a reference to one is no news.
+    refused_uids: set[str] = field(default_factory=set)
 
     def refuse(self, where: str, message: str) -> None:
         self.problems.append(Refusal(self.key, where, message))
@@ -163,6 +166,8 @@ class _Reader:
             elif self.meta.event(oid) is None:
                 draft.refuse(oid, _("this visit is not in the protocol of {study}").format(
                     study=self.meta.study.key))
+                draft.refused_uids |= {u for u in (event.get(gt("UID")),
+                                                   event.get("StudyEventRepeatKey")) if u}
             else:
                 self._visit(draft, event, oid)
         self._patient(draft, patient, element)
@@ -394,7 +399,8 @@ def _check_against_database(drafts: list[_Draft], tables: list[TableInfo]) -> No
                                  _("this record is already in this database"))
                 for column, parent in info.refs.items():
                     ref = row.get(column)
-                    if ref is None or ref in in_file.get(parent, set()):
+                    if ref is None or ref in in_file.get(parent, set()) \
+                            or ref in draft.refused_uids:
                         continue
                     model = models[parent]
                     if model.select().where(model.uid == ref).exists():
@@ -492,10 +498,9 @@ def import_odm(session: Session, path: Path, *, dry_run: bool = False,
     accepted = [d for d in drafts if not d.problems]
     for draft in drafts:
         report.refused += draft.problems
-    if report.refused and not skip_refused:
-        return report
+    # The subjects that pass (what --skip-refused would import).
     report.imported = [d.key for d in accepted]
-    if dry_run or not accepted:
+    if dry_run or not accepted or (report.refused and not skip_refused):
         return report
     report_progress("write", 0.6)
     report.records = _write(session, accepted, tables, path.name)
