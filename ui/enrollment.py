@@ -32,10 +32,8 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import _, local
 from gisttracker.services.base import ServiceError
+from gisttracker.services.course import procedure_label
 from gisttracker.services.patients import EnrollmentResult, PatientService
-
-PROCEDURES = [("hepatic_resection", "Hepatic resection"), ("rfa", "Radiofrequency ablation"),
-              ("tace", "Transarterial chemoembolization")]
 
 
 def _date_edit(parent: QWidget, value: date) -> QDateEdit:
@@ -91,16 +89,20 @@ class EnrollmentDialog(QDialog):
                 form.addRow(_("Patient's choice if allocated to arm {arm}").format(
                     arm=arm.code), self.option)
         elif self.preview.method == "treatment_received":
-            for code, label in PROCEDURES:
-                box = QCheckBox(_(label), self)
+            # The procedures the protocol's group rules name, in rule order.
+            for code in self.study.allocation.group_procedures:
+                box = QCheckBox(procedure_label(code), self)
                 self.procedures[code] = box
                 form.addRow("", box)
-            form.addRow("", QLabel(_("None ticked: imatinib alone."), self))
+            default = self.study.arm(self.study.allocation.rules[-1].arm)
+            form.addRow("", QLabel(_("None ticked: {group}.").format(group=default.name), self))
         elif self.preview.method == "derived_duration":
+            span = self.study.allocation.duration
+            assert span is not None  # the loader requires it for this method
             self.start = _date_edit(self, today)
             self.last = _date_edit(self, today)
-            form.addRow(_("Start of preoperative imatinib"), self.start)
-            form.addRow(_("Last preoperative dose"), self.last)
+            form.addRow(self.study.anchor(span.start).label, self.start)
+            form.addRow(self.study.anchor(span.end).label, self.last)
         self.message = QLabel(self)
         self.message.setStyleSheet("color: #b00020;")
         self.message.setWordWrap(True)

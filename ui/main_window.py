@@ -177,12 +177,8 @@ class MainWindow(QMainWindow):
         index = max(0, self.study_box.findData(previous))
         self.study_box.setCurrentIndex(index)
         self._study_selected(index)
-        if session.protocol_errors:
-            self.banner.setText(_("Some protocol files could not be loaded:") + "\n" + "\n".join(
-                str(e) for e in session.protocol_errors))
-            self.banner.show()
-        else:
-            self.banner.hide()
+        self.banner.setText(protocol_banner(session))
+        self.banner.setVisible(bool(session.protocol_errors or session.blocked))
         self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
         self.statusBar().showMessage(_("{path} · schema {version} · user {user}").format(
             path=session.path, version=schema_version(session.db), user=session.tracker.user))
@@ -244,3 +240,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)
+
+
+def protocol_banner(session: Session) -> str:
+    """What the banner says about the protocol files: the studies that cannot be used (a
+    site file refused: the shipped one is not used in its place) and the other files that
+    did not load."""
+    blocked = set(session.blocked)
+    lines = [error.sentence() for error in session.unavailable()]
+    others = [str(e) for e in session.protocol_errors if e.study not in blocked]
+    if others:
+        lines.append(_("Some protocol files could not be loaded:"))
+        lines.extend(others)
+    return "\n".join(lines)

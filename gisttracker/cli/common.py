@@ -15,8 +15,21 @@ from gisttracker.store.db import resolve_path
 
 
 def session(args: argparse.Namespace) -> Session:
-    """The session for ``--db`` (or the environment / default path)."""
-    return open_session(resolve_path(getattr(args, "db", None)))
+    """The session for ``--db`` (or the environment / default path).
+
+    Every command says first, on stderr, which protocol files were refused and which
+    studies are therefore not available: a refused site file is never silently replaced by
+    the shipped one, and a command on such a study then fails with the reason.
+    """
+    opened = open_session(resolve_path(getattr(args, "db", None)))
+    blocked = set(opened.blocked)
+    for error in opened.protocol_errors:
+        if error.study not in blocked:
+            print(_("warning: protocol file not loaded: {error}").format(error=error),
+                  file=sys.stderr)
+    for unavailable in opened.unavailable():
+        print(_("warning: {error}").format(error=unavailable), file=sys.stderr)
+    return opened
 
 
 def study(session: Session, key: str) -> Study:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from gisttracker.cli.common import add_json_flag, print_json, print_table, session
@@ -30,6 +29,8 @@ def study_json(study: Study) -> dict[str, Any]:
         "arms": [{"code": a.code, "name": a.name} for a in study.arms],
         "anchors": [a.key for a in study.anchors],
         "visits": len(study.visits),
+        "protocol_file": study.path,
+        "protocol_version": study.digest,
         "criteria": {"inclusion": len(study.inclusion), "exclusion": len(study.exclusion)},
     }
 
@@ -38,8 +39,6 @@ def run(args: argparse.Namespace) -> int:
     s = session(args)
     try:
         studies = sorted(s.studies.values(), key=lambda st: st.key)
-        for error in s.protocol_errors:
-            print(_("warning: protocol not loaded: {error}").format(error=error), file=sys.stderr)
         if args.json:
             print_json([study_json(st) for st in studies])
         else:

@@ -16,6 +16,7 @@ audit trail, changes to them are masked otherwise.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -38,17 +39,16 @@ from gisttracker.services.course.values import (
 )
 from gisttracker.services.forms import STATE_LABELS, FormService
 from gisttracker.services.patients import STATUS_LABELS
+from gisttracker.services.tumour import Evaluation, LesionInput, TumourService
 from gisttracker.services.visits import VisitService, status_text
 from gisttracker.session import Session
 from gisttracker.store.models import AuditLog, Record
 from gisttracker.store.models_course import (
     CourseEvent,
-    LesionMeasurement,
     Pathology,
     Surgery,
     TreatmentExposure,
     TreatmentInterruption,
-    TumourAssessment,
 )
 from gisttracker.store.models_patients import Screening
 
@@ -169,49 +169,43 @@ def _form_blocks(service: FormService, visit_uid: str, statuses: tuple[object, .
     return blocks, pending
 
 
-def _tumour(patient_id: int) -> tuple[Rows, str | None]:
-    assessments = list(TumourAssessment.select().where(
-        TumourAssessment.patient == patient_id).order_by(TumourAssessment.assessed_on))
-    if not assessments:
-        return (), None
-    lesions: dict[int, list[LesionMeasurement]] = {}
-    for lesion in LesionMeasurement.select().where(
-            LesionMeasurement.assessment.in_([_pk(a) for a in assessments])):
-        lesions.setdefault(int(lesion.__data__["assessment"]), []).append(lesion)
-    sums: list[float | None] = []
-    timepoints = []
-    for a in assessments:
-        targets = [m for m in lesions.get(_pk(a), []) if m.is_target]
-        total: float | None = None
-        if targets and all(m.diameter_mm is not None or m.too_small for m in targets):
-            total = recist.sum_of_diameters(recist.Lesion(
-                m.label, m.organ, recist.recorded_diameter(m.diameter_mm, too_small=m.too_small),
-                is_node=m.is_node) for m in targets)
-        sums.append(total)
-        timepoints.append(recist.Timepoint(
-            target_sum_mm=total, complete=total == 0, non_target=a.non_target,
-            new_lesions=bool(a.new_lesions), assessed_on=as_date(a.assessed_on)))
-    responses: list[str | None] = [None] * len(assessments)
-    change: list[float | None] = [None] * len(assessments)
-    best = None
+def _target_sum(targets: list[LesionInput]) -> float | None:
+    """The sum of target diameters (mm) of an assessment outside any evaluated series."""
     try:
-        series = recist.evaluate_series(timepoints)
-        # The series holds the baseline too, or only the follow-ups: align from the end.
-        for i, ev in zip(range(len(assessments) - 1, 0, -1), reversed(series.timepoints),
-                         strict=False):
-            responses[i] = ev.overall_response
-            change[i] = ev.change_from_baseline_pct
-        best = series.best_overall_response if len(assessments) > 1 else None
+        return math.fsum(recist.recorded_diameter(m.diameter_mm, too_small=m.too_small)
+                         for m in targets) if targets else None
     except ValueError:
-        pass  # an incomplete series: sums are still shown
+        return None
+
+
+def _tumour(session: Session, patient_uid: str) -> tuple[Rows, str | None]:
+    """The assessments with their RECIST 1.1 responses and the best overall response, as the
+    tumour tab shows them (the study's own best-response rules, :class:`TumourService`)."""
+    service = TumourService(session)
+    records = service.assessments(patient_uid)
+    if not records:
+        return (), None
+    result = service.evaluation(patient_uid)
+    by_key: dict[tuple[date, bool], list[Evaluation]] = {}
+    for evaluation in result.evaluations:
+        by_key.setdefault((evaluation.assessed_on, evaluation.is_baseline), []).append(
+            evaluation)
     rows = []
-    for i, a in enumerate(assessments):
-        n_targets = len([m for m in lesions.get(_pk(a), []) if m.is_target])
-        rows.append((day(as_date(a.assessed_on)), a.modality or "—",
-                     _("baseline") if a.is_baseline or i == 0 else "", str(n_targets),
-                     _num(sums[i]), "—" if change[i] is None else f"{change[i]:+.1f} %",
-                     responses[i] or "—", _("yes") if a.new_lesions else _("no"),
-                     a.notes or ""))
+    for record in records:
+        a = record.data
+        found = by_key.get((a.assessed_on, a.is_baseline))
+        ev = found.pop(0) if found else None
+        change = ev.change_from_baseline_pct if ev else None
+        targets = [m for m in a.lesions if m.is_target]
+        total = ev.sum_mm if ev else _target_sum(targets)
+        rows.append((day(a.assessed_on), a.modality or "—",
+                     _("baseline") if a.is_baseline else "", str(len(targets)), _num(total),
+                     "—" if change is None else f"{change:+.1f} %",
+                     (ev.recist_overall if ev else None) or "—",
+                     _("yes") if a.new_lesions else _("no"), a.notes or ""))
+    best = result.best_recist
+    if result.primary == "choi" and result.best_choi:
+        best = _("{recist} (Choi: {choi})").format(recist=best or "—", choi=result.best_choi)
     return tuple(rows), best
 
 
@@ -287,7 +281,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
             continue
         blocks.append(VisitBlock(vf.name, vf.planned_on, vf.done_on, status,
                                  tuple(form_blocks), tuple(pending), labs, visit_aes))
-    tumour, best = _tumour(patient.id)
+    tumour, best = _tumour(session, patient.uid)
     exposures = list(TreatmentExposure.select().where(TreatmentExposure.patient == patient.id)
                      .order_by(TreatmentExposure.start_on))
     pauses: dict[int, list[str]] = {}
@@ -404,7 +398,7 @@ class CasebookReport(Report):
             _("Tumour assessments (RECIST 1.1)"),
             [_("Date"), _("Modality"), "", _("Targets"), _("Sum (mm)"), _("From baseline"),
              _("Response"), _("New lesions"), _("Notes")], d.tumour,
-            [1.1, 0.9, 0.8, 0.7, 0.8, 1, 0.9, 0.8, 2], _("No tumour assessment recorded."))
+            [1.1, 0.9, 0.8, 0.8, 0.8, 1, 0.9, 0.8, 1.8], _("No tumour assessment recorded."))
         if d.best_response:
             out.append(self.para(_("Best overall response: {r}").format(r=d.best_response)))
         out += self._section(

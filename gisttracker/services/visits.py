@@ -65,11 +65,11 @@ UNSCHEDULED_SEQ = 10_000
 
 
 def _study(session: Session, key: str) -> Study:
-    study = session.studies.get(key)
-    if study is None:
-        raise ServiceError(_("unknown study {key!r} (known: {known})").format(
-            key=key, known=join_list(sorted(session.studies))))
-    return study
+    """The study ``key``; ServiceError if unknown, StudyUnavailable if its file was refused."""
+    try:
+        return session.study(key)
+    except KeyError as exc:
+        raise ServiceError(str(exc.args[0])) from None
 
 
 _as_date = as_date
@@ -491,9 +491,49 @@ class VisitService(SiteService):
                 date=done_on.isoformat()))
         settled = visit.state != "planned"
         with self.tracker.transaction(reason) as w:
-            w.update(visit, {"state": "done", "done_on": done_on, "reason": None},
-                     patient_uid=patient.uid, require_reason=settled)
+            # The reason is passed on: inside a caller's transaction (a form settling the
+            # visit) the writer carries the caller's reason, not this one.
+            changed = w.update(visit, {"state": "done", "done_on": done_on, "reason": None},
+                               patient_uid=patient.uid, require_reason=settled,
+                               reason=reason)
+            if changed:
+                # When it was entered, kept apart from the day it took place.
+                w.update(visit, {"done_recorded_at": w.at}, patient_uid=patient.uid,
+                         reason=reason)
         return self._row(visit, patient, today)
+
+    def suggested_visit_date(self, visit_uid: str, *, today: date) -> tuple[date, str]:
+        """The date to offer as the day a visit took place, and why (a sentence).
+
+        The visit's date is the day the patient was seen, not the day the data are entered,
+        which is often later; so, in this order:
+
+        * the date of the visit's own dated records (a laboratory sample, a tumour
+          assessment linked to the visit), the latest when they differ;
+        * today, when today is inside the visit's window (data entered on the day) or
+          before it (the visit is early: a real deviation, shown as such);
+        * the target date, when today is after the window: the data are entered after the
+          fact, and today would be a false out-of-window deviation. The person entering
+          confirms or corrects it (the window asks).
+
+        A visit without a window (its anchor unknown, or unscheduled) is offered today.
+        """
+        visit, _patient = self._visit(visit_uid)
+        from gisttracker.store.models_course import TumourAssessment
+        from gisttracker.store.models_patients import LabResult
+
+        evidence = [as_date(r.sampled_on) for r in LabResult.select(LabResult.sampled_on)
+                    .where(LabResult.visit_id == _id(visit))]
+        evidence += [as_date(r.assessed_on) for r in TumourAssessment.select(
+            TumourAssessment.assessed_on).where(TumourAssessment.visit == _id(visit))]
+        dated = [d for d in evidence if d is not None and d <= today]
+        if dated:
+            return max(dated), _("the date of the visit's own records")
+        start, end = as_date(visit.window_start), as_date(visit.window_end)
+        target = as_date(visit.planned_on)
+        if start is None or end is None or target is None or today <= end:
+            return today, _("today")
+        return min(target, today), _("the target date: today is after the visit's window")
 
     def mark_missed(self, visit_uid: str, reason: str, *, today: date) -> ScheduleRow:
         """Record that a visit did not take place; ``reason`` is required."""
@@ -541,7 +581,7 @@ class VisitService(SiteService):
                 seq=UNSCHEDULED_SEQ + count, planned_on=on, window_start=on, window_end=on,
                 state="done" if on <= today else "planned",
                 done_on=on if on <= today else None, reason=reason, unscheduled=True,
-                patient_uid=patient.uid)
+                done_recorded_at=w.at if on <= today else None, patient_uid=patient.uid)
         return self._row(visit, patient, today)
 
     # ----- reading ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Models of schema 6: site packages at the coordinating centre, conflicts, the demo's runs."""
+"""Models of schema 7: site packages at the coordinating centre, conflicts, the demo's runs."""
 
 from __future__ import annotations
 

@@ -274,6 +274,7 @@ def test_every_shipped_protocol_is_translated_into_chinese() -> None:
         texts += [(f"endpoint {e.key}", t) for e in study.endpoints
                   for t in (e.name, e.definition)]
         texts += [(f"timing rule {r.key}", r.description) for r in study.timing_rules]
+        texts += [(f"treatment rule {r.key}", r.description) for r in study.treatment_rules]
         texts += [(f"lab {lab.key}", lab.label) for lab in study.labs]
         if study.allocation.assumption:
             texts.append(("allocation", study.allocation.assumption))

@@ -32,6 +32,7 @@ from gisttracker.services.forms import (
 )
 from gisttracker.session import Session
 from ui.tasks import TaskManager
+from ui.visit_forms.visit_date import settle_with_visit_date
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
 MUTED_STYLE = "QLabel { color: #666; }"
@@ -235,8 +236,15 @@ class FormDialogBase(QDialog):
                 if reason is None:
                     return
             visit, kind = self.data.visit_uid, self.data.kind
-            self.run(lambda: self.service().complete(visit, kind, today=self.today,
-                                                     reason=reason), self._completed)
+
+            def go(visit_date: date | None) -> None:
+                self.run(lambda: self.service().complete(
+                    visit, kind, today=self.today, reason=reason, visit_date=visit_date),
+                    self._completed)
+
+            # The last form of a visit settles it: ask the day the visit took place first.
+            settle_with_visit_date(self, self.session, self.tasks, visit, kind, self.today,
+                                   go, self._no_visit_date, self.failed)
         if self.dirty:
             self.save_changes(then=complete)
         else:
@@ -251,9 +259,18 @@ class FormDialogBase(QDialog):
         if reason is None:
             return
         visit, kind = self.data.visit_uid, self.data.kind
-        self.dirty = False
-        self.run(lambda: self.service().mark_not_done(visit, kind, reason, today=self.today),
-                 self.loaded)
+
+        def go(visit_date: date | None) -> None:
+            self.dirty = False
+            self.run(lambda: self.service().mark_not_done(
+                visit, kind, reason, today=self.today, visit_date=visit_date), self.loaded)
+
+        settle_with_visit_date(self, self.session, self.tasks, visit, kind, self.today, go,
+                               self._no_visit_date, self.failed)
+
+    def _no_visit_date(self) -> None:
+        self.set_status(_("Not saved: the date of the visit is needed to complete it."),
+                        error=True)
 
 
 # --------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from ui.visit_forms.adverse_events import AdverseEventsDialog
 from ui.visit_forms.common import ERROR_STYLE, STATE_COLOURS, VISIT_STATES, FormDialogBase
 from ui.visit_forms.item_form import FormEditorDialog
 from ui.visit_forms.labs import LabsDialog
+from ui.visit_forms.visit_date import settle_with_visit_date
 
 
 class VisitFormsTab(PatientTabPage):
@@ -235,9 +236,16 @@ class VisitFormsTab(PatientTabPage):
         if reason is None:
             return
         visit_uid, today = visit.visit_uid, self.today()
-        self.tasks.run(lambda: self.service().mark_not_done(visit_uid, kind, reason,
-                                                            today=today),
-                       lambda _d: self.reload(), self.failed)
+        tasks = self.tasks
+
+        def go(visit_date: date | None) -> None:
+            tasks.run(lambda: self.service().mark_not_done(visit_uid, kind, reason, today=today,
+                                                           visit_date=visit_date),
+                      lambda _d: self.reload(), self.failed)
+
+        assert self.session is not None
+        settle_with_visit_date(self, self.session, tasks, visit_uid, kind, today, go,
+                               lambda: None, self.failed)
 
     def maybe_close(self) -> bool:
         if self.dialog is not None and self.dialog.isVisible():

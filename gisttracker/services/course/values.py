@@ -66,17 +66,6 @@ CRITERION_LABELS: Final[Mapping[str, str]] = {
     "recist": N_("RECIST 1.1"), "choi": N_("Choi criteria"), "clinical": N_("clinical"),
     "other": N_("other"),
 }
-#: Maximum postoperative imatinib of the neoadjuvant protocol (calendar months).
-MAX_POSTOP_MONTHS: Final = 36
-
-#: Endpoint key prefix → event kinds that end it (death counts for all but local recurrence).
-_TIME_TO_EVENT: Final[Mapping[str, tuple[str, ...]]] = {
-    "os": ("death",),
-    "pfs": ("progression", "death"),
-    "dfs": ("progression", "local_recurrence", "distant_recurrence", "regrowth", "death"),
-    "rfs": ("local_recurrence", "distant_recurrence", "regrowth", "death"),
-    "local_recurrence": ("local_recurrence", "regrowth"),
-}
 
 
 class CourseInputError(ServiceError):
@@ -123,7 +112,7 @@ class TreatmentSummary:
 
     ``preoperative``/``postoperative``: durations (None when there is no such phase or no
     surgery yet); ``group``: the duration group of the preoperative imatinib; ``flags``:
-    timing problems (NCT04933669 window) and data problems, for display.
+    the protocol's timing and treatment-rule problems and data problems, for display.
     """
 
     exposures: tuple[ExposureRow, ...]
@@ -198,8 +187,10 @@ class EndpointResult:
 
     ``kind``: ``time_to_event``, ``response``, ``r0``, ``organ_preservation`` or
     ``not_computed``. For time to event: ``start`` (the measured-from date), ``event``
-    (True event, False censored), ``on`` (event or censoring date) and ``months``.
-    ``value`` is the display text (a response code, "R0", "met"…); None when unknown.
+    (True event, False censored or ended by a competing event), ``on`` (event, censoring
+    or competing-event date), ``months`` and ``competing`` (the kind of the competing
+    event that ended follow-up, else None). ``value`` is the display text (a response
+    code, "R0", "met"…); None when unknown.
     """
 
     key: str
@@ -211,6 +202,7 @@ class EndpointResult:
     months: float | None = None
     value: str | None = None
     note: str = ""
+    competing: str | None = None
 
 
 # --- helpers --------------------------------------------------------------------------------

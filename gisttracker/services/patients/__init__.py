@@ -15,7 +15,7 @@ allocation it needs, at the moment of randomization, inside the transaction that
 
 from gisttracker.services.patients.base import PatientServiceBase
 from gisttracker.services.patients.bulk import BulkLoad, bulk_load
-from gisttracker.services.patients.enrollment import EnrollmentMixin, recompute_duration_group
+from gisttracker.services.patients.enrollment import EnrollmentMixin, recompute_group
 from gisttracker.services.patients.listing import ListingMixin
 from gisttracker.services.patients.participation import ParticipationMixin
 from gisttracker.services.patients.registration import RegistrationMixin
@@ -67,6 +67,6 @@ __all__ = [
     "STATUS_LABELS", "TEXT_COLUMNS", "Accrual", "BulkLoad", "EnrollmentPreview",
     "EnrollmentResult", "Identity", "LabEntry", "LogEntry", "PatientFilter", "PatientRow",
     "PatientService", "ScreeningData", "ScreeningLog", "SortKey", "bulk_load",
-    "evaluate_screening", "recompute_duration_group", "screening_facts", "validate_lab",
+    "evaluate_screening", "recompute_group", "screening_facts", "validate_lab",
     "validate_screening",
 ]

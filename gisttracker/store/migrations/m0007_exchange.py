@@ -1,4 +1,4 @@
-"""Schema 6: data exchange between sites and a coordinating centre, and the demo's own marks.
+"""Schema 7: data exchange between sites and a coordinating centre, and the demo's own marks.
 
 - ``demo_run``: which patients the demo generator made (site code and number range) and
   with which seed, so that ``gisttracker demo`` can refuse a file holding anyone else.
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import peewee
 
-VERSION = 6
+VERSION = 7
 
 STATEMENTS = [
     """CREATE TABLE demo_run (
