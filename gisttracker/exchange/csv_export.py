@@ -55,7 +55,14 @@ from gisttracker.exchange.catalogue import (
     item_label,
     item_type,
 )
-from gisttracker.exchange.tables import TableInfo, patient_join, read_snapshot, record_tables
+from gisttracker.exchange.tables import (
+    NATURAL_KEYS,
+    TableInfo,
+    natural_key,
+    patient_join,
+    read_snapshot,
+    record_tables,
+)
 from gisttracker.forms import FormSpec, spec_for
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
@@ -214,6 +221,8 @@ def export_csv(session: Session, target: Path, *, study: str | None = None,
             keys = [s.key for s in studies]
             report("tables", 0.0)
             for n, info in enumerate(infos.values()):
+                if info.name in NATURAL_KEYS:
+                    continue  # protocol files and form definitions: named where referenced
                 tables.append(_table_file(conn, folder, info, infos, keys, studies, bom))
                 report("tables", 0.5 * (n + 1) / len(infos))
             kinds = [r[0] for r in conn.execute(
@@ -267,7 +276,12 @@ def _table_file(conn: sqlite3.Connection, folder: Path, info: TableInfo,
     for col in columns:
         if col.name == "patient_id" and patient:
             continue  # the study identifier says it
-        if col.reference:
+        if col.reference in NATURAL_KEYS:
+            # A protocol or form version, by what it is: key|SHA-256 of the file's text.
+            name = var_name(re.sub(r"_id$", "", col.name), used)
+            select.append(f"(SELECT {natural_key(col.reference, 'q')} FROM "
+                          f"{_q(col.reference)} q WHERE q.id = t.{_q(col.name)})")
+        elif col.reference:
             name = var_name(re.sub(r"_id$", "", col.name) + "_uid", used)
             select.append(f"(SELECT uid FROM {_q(col.reference)} WHERE id = t.{_q(col.name)})")
         else:

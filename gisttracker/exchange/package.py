@@ -52,7 +52,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from gisttracker import __version__
 from gisttracker.atomic import atomic_path
-from gisttracker.exchange.tables import IDENTIFYING, TableInfo, record_tables
+from gisttracker.exchange.tables import (
+    IDENTIFYING,
+    NATURAL_KEYS,
+    TableInfo,
+    natural_key,
+    record_tables,
+)
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
 
@@ -128,16 +134,27 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _select_columns(info: TableInfo, alias: str, schema: str) -> str:
-    """The columns of ``info`` with references turned into the referenced uid."""
+def _select_columns(info: TableInfo, alias: str, schema: str, *,
+                    natural: bool = False) -> str:
+    """The columns of ``info`` with references turned into the referenced uid (or, with
+    ``natural``, into the natural key of a shared reference record, see ``NATURAL_KEYS``)."""
+    return ", ".join(select_list(info, alias, schema, natural=natural))
+
+
+def select_list(info: TableInfo, alias: str, schema: str, *,
+                natural: bool = False) -> list[str]:
+    """:func:`_select_columns` as a list, one expression per column."""
     out = []
     for column in info.columns:
         parent = info.refs.get(column)
         if parent is None:
             out.append(f"{alias}.{_q(column)}")
+        elif natural and parent in NATURAL_KEYS:
+            out.append(f"(SELECT {natural_key(parent, 'q')} FROM {schema}.{_q(parent)} q "
+                       f"WHERE q.id = {alias}.{_q(column)})")
         else:
             out.append(f"(SELECT uid FROM {schema}.{_q(parent)} WHERE id = {alias}.{_q(column)})")
-    return ", ".join(out)
+    return out
 
 
 @dataclass(frozen=True)
@@ -183,7 +200,9 @@ def write_payload(db_path: Path, payload: Path, request: PackageRequest,
             sql = (f"INSERT INTO main.{_q(info.name)} SELECT {select} "
                    f"FROM site.{_q(info.name)} s")
             params: tuple[Any, ...] = ()
-            if not full:
+            # Shared reference records (protocol and form versions: a handful) always travel
+            # whole: the centre matches the site's references to them by their natural key.
+            if not full and info.name not in NATURAL_KEYS:
                 sql += (" WHERE s.uid IN (SELECT record_uid FROM site.audit_log WHERE id > ? "
                         "AND id <= ? AND table_name = ?)")
                 params = (request.audit_from, audit_to, info.name)

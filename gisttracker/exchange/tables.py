@@ -24,7 +24,21 @@ from urllib.request import pathname2url
 NOT_EXCHANGED = frozenset({
     "setting", "randomization_seed", "demo_run", "exchange_site", "exchange_package",
     "exchange_conflict", "account", "key_wrap",
+    # The protocol version in force *at this site*: each file has its own.
+    "study_protocol",
 })
+# Shared reference records: the same protocol file text or form definition is the same thing
+# at every site, but each file gives it its own uid when it first meets it. They are matched
+# by this natural key (never by uid), and never changed (triggers refuse it).
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "protocol_version": ("study_key", "digest"),
+    "form_version": ("kind", "digest"),
+}
+
+
+def natural_key(table: str, alias: str) -> str:
+    """SQL for the natural key of a row of ``table`` (``NCT04933669|<sha-256>``)."""
+    return " || '|' || ".join(f"{alias}.{_q(c)}" for c in NATURAL_KEYS[table])
 # Tables of personal identifiers: exchanged only when identifiers are asked for.
 IDENTIFYING = frozenset({"patient_identity"})
 

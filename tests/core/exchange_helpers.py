@@ -10,7 +10,7 @@ from typing import Any
 
 from gisttracker.demo import generate
 from gisttracker.exchange.package import _select_columns
-from gisttracker.exchange.tables import record_tables
+from gisttracker.exchange.tables import NATURAL_KEYS, record_tables
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session, open_session
 
@@ -39,13 +39,17 @@ def make_site(path: Path, code: str, *, patients: int, seed: int) -> Path:
 
 
 def dump(path: Path, *, identifiers: bool = False, site: str | None = None) -> Dump:
-    """Every record of every exchanged table, by uid, references as uids."""
+    """Every record of every exchanged table, by uid, references as uids — a reference to a
+    protocol or form version as its natural key (each file gives a version its own uid)."""
     conn = sqlite3.connect(path)
     try:
         out: Dump = {}
         for info in record_tables(conn, identifiers=identifiers):
+            if info.name in NATURAL_KEYS:
+                continue
             rows = conn.execute(
-                f'SELECT {_select_columns(info, "s", "main")} FROM "{info.name}" s').fetchall()
+                f'SELECT {_select_columns(info, "s", "main", natural=True)} '
+                f'FROM "{info.name}" s').fetchall()
             table = {}
             uid_at = info.columns.index("uid")
             for row in rows:
@@ -90,8 +94,13 @@ def replay_problems(path: Path) -> list[str]:
     conn = sqlite3.connect(path)
     problems = []
     try:
+        from gisttracker.services.exchange.common import field_of_column, models_by_table
+
         for info in record_tables(conn):
-            fields = [c for c in info.columns if c not in ("uid", "study_key")]
+            model = models_by_table().get(info.name)
+            skipped = set(model.audit_exclude) if model is not None else set()
+            fields = [c for c in info.columns if c not in ("uid", "study_key")
+                      and (model is None or field_of_column(model, c) not in skipped)]
             last: dict[tuple[str, str], str | None] = {}
             for uid, field, action, new in conn.execute(
                     "SELECT record_uid, field, action, new_value FROM audit_log "

@@ -39,9 +39,11 @@ from gisttracker.exchange.odm.metadata import (
     study_metadata,
 )
 from gisttracker.exchange.odm.schema import validate_file
-from gisttracker.exchange.package import _select_columns
+from gisttracker.exchange.package import _select_columns, select_list
 from gisttracker.exchange.tables import (
+    NATURAL_KEYS,
     TableInfo,
+    natural_key,
     patient_join,
     read_snapshot,
     record_tables,
@@ -192,7 +194,7 @@ def _record_rows(conn: sqlite3.Connection, info: TableInfo, infos: dict[str, Tab
     from_sql, patient = patient_join(info, infos)
     if not patient:
         return {}
-    select = _select_columns(info, "t", "main")
+    select = _select_columns(info, "t", "main", natural=True)
     out: dict[int, list[dict[str, Any]]] = {}
     cursor = conn.execute(
         f"SELECT {patient}.id, {select} FROM {from_sql} WHERE {patient}.study_key = ? "
@@ -238,16 +240,20 @@ def write_snapshot(xf: Any, conn: sqlite3.Connection, meta: StudyMeta,
     key = meta.study.key
     infos = {t.name: t for t in tables}
     record_forms = [(meta.forms[f"F.REC.{t.name}"], _record_rows(conn, t, infos, key))
-                    for t in tables if t.name not in STRUCTURAL and t.name != "patient"]
+                    for t in tables if t.name not in STRUCTURAL and t.name != "patient"
+                    and t.name not in NATURAL_KEYS]
     visits: dict[int, list[dict[str, Any]]] = {}
     for row in _rows(conn, "SELECT v.* FROM visit v JOIN patient p ON p.id = v.patient_id "
                      "WHERE p.study_key = ? ORDER BY v.patient_id, v.seq, v.planned_on, v.id",
                      (key,)):
         visits.setdefault(row["patient_id"], []).append(row)
     forms: dict[int, list[dict[str, Any]]] = {}
-    for row in _rows(conn, "SELECT f.* FROM form f JOIN visit v ON v.id = f.visit_id JOIN "
-                     "patient p ON p.id = v.patient_id WHERE p.study_key = ? ORDER BY f.id",
-                     (key,)):
+    version = (f"(SELECT {natural_key('form_version', 'q')} FROM form_version q "
+               "WHERE q.id = f.form_version_id)") if "form_version" in infos and \
+        "form_version_id" in infos["form"].columns else "NULL"
+    for row in _rows(conn, f"SELECT f.*, {version} AS __version FROM form f JOIN visit v ON "
+                     "v.id = f.visit_id JOIN patient p ON p.id = v.patient_id WHERE "
+                     "p.study_key = ? ORDER BY f.id", (key,)):
         forms.setdefault(row["visit_id"], []).append(row)
     values: dict[int, list[tuple[Any, ...]]] = {}
     for form_id, *rest in conn.execute(
@@ -258,8 +264,12 @@ def write_snapshot(xf: Any, conn: sqlite3.Connection, meta: StudyMeta,
     patient_form = meta.forms["F.REC.patient"]
     subjects = 0
     with xf.element(q("ClinicalData"), StudyOID=meta.oid, MetaDataVersionOID=meta.mdv):
-        for patient in _rows(conn, "SELECT * FROM patient WHERE study_key = ? ORDER BY "
-                             "study_id", (key,)):
+        patient_columns = ", ".join(
+            f'{expr} AS "{column}"' for expr, column in zip(
+                select_list(infos["patient"], "t", "main", natural=True),
+                infos["patient"].columns, strict=True))
+        for patient in _rows(conn, f"SELECT t.id AS id, {patient_columns} FROM patient t "
+                             "WHERE t.study_key = ? ORDER BY t.study_id", (key,)):
             pid = patient["id"]
             subject = etree.Element(q("SubjectData"), SubjectKey=patient["study_id"],
                                     nsmap=NSMAP)
@@ -300,6 +310,7 @@ def _visit(subject: etree._Element, meta: StudyMeta, visit: dict[str, Any],
     _set(event, "WindowEnd", visit["window_end"])
     _set(event, "VisitStatus", visit["state"])
     _set(event, "DoneDate", visit["done_on"])
+    _set(event, "DoneRecordedAt", visit.get("done_recorded_at"))
     _set(event, "Reason", visit["reason"])
     if visit["unscheduled"] or not scheduled:
         event.set(gt("Unscheduled"), "true" if visit["unscheduled"] else "false")
@@ -309,6 +320,7 @@ def _visit(subject: etree._Element, meta: StudyMeta, visit: dict[str, Any],
         fd = etree.SubElement(event, q("FormData"), FormOID=f"F.{form['kind']}")
         fd.set(gt("UID"), form["uid"])
         _set(fd, "FormStatus", form["state"])
+        _set(fd, "FormVersion", form.get("__version"))
         _set(fd, "NotDoneReason", form["not_done_reason"])
         _set(fd, "CompletedAt", form["completed_at"])
         _set(fd, "CompletedBy", form["completed_by"])
@@ -339,7 +351,8 @@ def write_transactional(xf: Any, conn: sqlite3.Connection, meta: StudyMeta,
     parents = reference_fields(conn, tables)
 
     def uid_of(parent: str, value: str) -> str:
-        return (f"(SELECT json_quote(uid) FROM main.\"{parent}\" WHERE id = "
+        identity = natural_key(parent, "q") if parent in NATURAL_KEYS else "q.uid"
+        return (f"(SELECT json_quote({identity}) FROM main.\"{parent}\" q WHERE q.id = "
                 f"CAST({value} AS INTEGER))")
 
     old = translated("a.old_value", parents, uid_of)

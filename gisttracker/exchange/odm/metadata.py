@@ -38,7 +38,7 @@ from gisttracker.exchange.catalogue import (
     item_codes,
     item_type,
 )
-from gisttracker.exchange.tables import TableInfo
+from gisttracker.exchange.tables import NATURAL_KEYS, TableInfo
 from gisttracker.forms import FormSpec, spec_for
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
@@ -183,7 +183,9 @@ def table_form(info: TableInfo, study: Study) -> FormMeta:
 def study_metadata(study: Study, tables: list[TableInfo]) -> StudyMeta:
     """The ODM metadata of ``study`` given the record ``tables`` of the file."""
     meta = StudyMeta(study)
-    record_forms = [table_form(info, study) for info in tables]
+    # Protocol and form versions are not a patient's records: a reference to one is written
+    # as its natural key (``NCT04933669|<sha-256>``), the same in every file.
+    record_forms = [table_form(info, study) for info in tables if info.name not in NATURAL_KEYS]
     for form in record_forms:
         meta.forms[form.oid] = form
     record_forms.sort(key=lambda f: f.table != "patient")  # the patient's own record first

@@ -43,7 +43,14 @@ from gisttracker.exchange.package import (
     PackageError,
     open_package,
 )
-from gisttracker.exchange.tables import TableInfo, record_tables, reference_fields, translated
+from gisttracker.exchange.tables import (
+    NATURAL_KEYS,
+    TableInfo,
+    natural_key,
+    record_tables,
+    reference_fields,
+    translated,
+)
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.exchange.common import (
@@ -257,25 +264,50 @@ def _package_tables(conn: sqlite3.Connection, local: dict[str, TableInfo],
     return out
 
 
+# Values are compared in one *identity space*: a plain value as it is, a reference as the
+# referenced record's uid, a reference to a shared reference record (a protocol or form
+# version) as its natural key — the same at the site and here, whatever the ids and uids.
+
+def _site_expr(info: TableInfo, column: str, alias: str = "p") -> str:
+    """A package row's value in identity space."""
+    parent = info.refs.get(column)
+    if parent in NATURAL_KEYS:
+        return (f"(SELECT {natural_key(parent, 'q')} FROM pkg.{_q(parent)} q "
+                f"WHERE q.uid = {alias}.{_q(column)})")
+    return f"{alias}.{_q(column)}"
+
+
 def _centre_expr(info: TableInfo, column: str, alias: str) -> str:
+    """This file's value in identity space."""
     parent = info.refs.get(column)
     if parent is None:
         return f"{alias}.{_q(column)}"
+    if parent in NATURAL_KEYS:
+        return (f"(SELECT {natural_key(parent, 'q')} FROM main.{_q(parent)} q "
+                f"WHERE q.id = {alias}.{_q(column)})")
     return f"(SELECT uid FROM main.{_q(parent)} WHERE id = {alias}.{_q(column)})"
 
 
-def _local_expr(info: TableInfo, column: str, alias: str) -> str:
+def _to_local(info: TableInfo, column: str, value: str) -> str:
+    """SQL turning ``value`` (identity space) into what this file stores."""
     parent = info.refs.get(column)
     if parent is None:
-        return f"{alias}.{_q(column)}"
-    return f"(SELECT id FROM main.{_q(parent)} WHERE uid = {alias}.{_q(column)})"
+        return value
+    if parent in NATURAL_KEYS:
+        return f"(SELECT q.id FROM main.{_q(parent)} q WHERE {natural_key(parent, 'q')} = {value})"
+    return f"(SELECT id FROM main.{_q(parent)} WHERE uid = {value})"
 
 
-def _json_object(columns: tuple[str, ...], alias: str) -> str:
+def _local_expr(info: TableInfo, column: str, alias: str) -> str:
+    return _to_local(info, column, _site_expr(info, column, alias))
+
+
+def _json_object(info: TableInfo, columns: tuple[str, ...], alias: str) -> str:
     # SQLite functions take at most 100 arguments by default: join groups of 40 columns.
     parts = []
     for start in range(0, len(columns), 40):
-        pairs = ", ".join(f"'{c}', {alias}.{_q(c)}" for c in columns[start:start + 40])
+        pairs = ", ".join(f"'{c}', {_site_expr(info, c, alias)}"
+                          for c in columns[start:start + 40])
         parts.append(f"json_object({pairs})")
     expr = parts[0]
     for part in parts[1:]:
@@ -317,10 +349,15 @@ def _merge(conn: sqlite3.Connection, w: Writer, m: Manifest, when: datetime) -> 
     parents = reference_fields(conn, list(local.values()))
 
     def local_id(parent: str, value: str) -> str:
-        # The site's id → the record's uid (the package's ``ids``) → this file's id.
-        return (f"(SELECT CAST(m.id AS TEXT) FROM main.{_q(parent)} m WHERE m.uid = "
-                f"(SELECT i.uid FROM pkg.ids i WHERE i.table_name = '{parent}' AND "
-                f"i.id = CAST({value} AS INTEGER)))")
+        # The site's id → the record's uid (the package's ``ids``) → this file's id (a shared
+        # reference record through its natural key: its uid here may differ).
+        site_uid = (f"(SELECT i.uid FROM pkg.ids i WHERE i.table_name = '{parent}' AND "
+                    f"i.id = CAST({value} AS INTEGER))")
+        if parent in NATURAL_KEYS:
+            same_key = " AND ".join(f"q.{_q(k)} = m.{_q(k)}" for k in NATURAL_KEYS[parent])
+            return (f"(SELECT CAST(m.id AS TEXT) FROM main.{_q(parent)} m JOIN "
+                    f"pkg.{_q(parent)} q ON {same_key} WHERE q.uid = {site_uid})")
+        return f"(SELECT CAST(m.id AS TEXT) FROM main.{_q(parent)} m WHERE m.uid = {site_uid})"
 
     old = translated("a.old_value", parents, local_id)
     new = translated("a.new_value", parents, local_id)
@@ -371,8 +408,11 @@ def _delete(conn: sqlite3.Connection, w: Writer, m: Manifest,
 def _upsert(conn: sqlite3.Connection, w: Writer, info: TableInfo, columns: tuple[str, ...],
             m: Manifest, result: ImportResult, conflicts: list[dict[str, Any]]) -> None:
     table = _q(info.name)
+    if info.name in NATURAL_KEYS:
+        _add_reference_records(conn, w, info, columns, result)
+        return
     compare = [c for c in columns if c != "uid"]
-    site_cols = ", ".join(f"p.{_q(c)}" for c in compare)
+    site_cols = ", ".join(_site_expr(info, c) for c in compare)
     centre_cols = ", ".join(_centre_expr(info, c, "t") for c in compare)
     updates: dict[str, list[tuple[Any, str]]] = {}
     changed_uids: set[str] = set()
@@ -400,10 +440,8 @@ def _upsert(conn: sqlite3.Connection, w: Writer, info: TableInfo, columns: tuple
                 conflicts.append({"table": info.name, "uid": uid, "column": column,
                                   "base": b, "site": s, "centre": c})
     for column, values in updates.items():
-        parent = info.refs.get(column)
-        value_sql = "?" if parent is None else f"(SELECT id FROM main.{_q(parent)} WHERE uid = ?)"
-        conn.executemany(f"UPDATE main.{table} SET {_q(column)} = {value_sql} WHERE uid = ?",
-                         values)
+        conn.executemany(f"UPDATE main.{table} SET {_q(column)} = "
+                         f"{_to_local(info, column, '?')} WHERE uid = ?", values)
     if changed_uids:
         result.updated[info.name] = len(changed_uids)
     select = ", ".join(_local_expr(info, c, "p") for c in columns)
@@ -423,8 +461,23 @@ def _upsert(conn: sqlite3.Connection, w: Writer, info: TableInfo, columns: tuple
         w.changes.tables.add(info.name)
     conn.execute(
         "INSERT OR REPLACE INTO main.exchange_base (record_uid, site_code, table_name, data) "
-        f"SELECT p.uid, ?, ?, {_json_object(tuple(compare), 'p')} FROM pkg.{table} p",
+        f"SELECT p.uid, ?, ?, {_json_object(info, tuple(compare), 'p')} FROM pkg.{table} p",
         (m.site_code, info.name))
+
+
+def _add_reference_records(conn: sqlite3.Connection, w: Writer, info: TableInfo,
+                           columns: tuple[str, ...], result: ImportResult) -> None:
+    """Protocol and form versions this file does not have yet (by natural key); never
+    changed, so nothing to compare or keep a base of."""
+    keys = NATURAL_KEYS[info.name]
+    same_key = " AND ".join(f"t.{_q(k)} = p.{_q(k)}" for k in keys)
+    added = conn.execute(
+        f"INSERT INTO main.{_q(info.name)} ({', '.join(_q(c) for c in columns)}) "
+        f"SELECT {', '.join(f'p.{_q(c)}' for c in columns)} FROM pkg.{_q(info.name)} p "
+        f"WHERE NOT EXISTS (SELECT 1 FROM main.{_q(info.name)} t WHERE {same_key})").rowcount
+    if added:
+        result.added[info.name] = added
+        w.changes.tables.add(info.name)
 
 
 def _record_conflicts(conn: sqlite3.Connection, w: Writer, m: Manifest,
@@ -451,12 +504,11 @@ def _record_conflicts(conn: sqlite3.Connection, w: Writer, m: Manifest,
 
 
 def _as_local(conn: sqlite3.Connection, table: str, column: str, value: Any) -> Any:
-    """A value in uid form as this file stores it (a referenced uid becomes the local id)."""
+    """A value in identity space as this file stores it (a reference becomes the local id)."""
     info = {t.name: t for t in record_tables(conn, schema="main")}.get(table)
     if info is None or column not in info.refs or value is None:
         return value
-    found = conn.execute(f"SELECT id FROM main.{_q(info.refs[column])} WHERE uid = ?",
-                         (value,)).fetchone()
+    found = conn.execute(f"SELECT {_to_local(info, column, '?')}", (value,)).fetchone()
     return found[0] if found else None
 
 

@@ -48,7 +48,7 @@ from gisttracker.exchange.odm.metadata import (
     study_metadata,
 )
 from gisttracker.exchange.odm.schema import validate_file
-from gisttracker.exchange.tables import TableInfo, record_tables
+from gisttracker.exchange.tables import NATURAL_KEYS, TableInfo, record_tables
 from gisttracker.forms import check_value, spec_for
 from gisttracker.i18n import _, ngettext
 from gisttracker.services.base import ServiceError
@@ -265,6 +265,7 @@ class _Reader:
                 row[column] = parse_value(text, kind)  # the schema has checked the form
         row["state"] = event.get(gt("VisitStatus")) or ("done" if forms else "planned")
         row["reason"] = event.get(gt("Reason"))
+        row["done_recorded_at"] = event.get(gt("DoneRecordedAt"))
         if scheduled and row["anchor_key"] is None:
             visit = next(v for v in self.meta.study.visits if v.key == meta.visit_key)
             row["anchor_key"] = visit.anchor
@@ -312,10 +313,14 @@ class _Reader:
                                "form_id": form_uid, "item": item.key, "value": stored,
                                "missing": missing})
         state = form_el.get(gt("FormStatus")) or ("in_progress" if values else "not_started")
-        draft.add("form", {"uid": form_uid, "visit_id": visit_uid, "kind": kind, "state": state,
-                           "not_done_reason": form_el.get(gt("NotDoneReason")),
-                           "completed_at": form_el.get(gt("CompletedAt")),
-                           "completed_by": form_el.get(gt("CompletedBy"))})
+        form_row = {"uid": form_uid, "visit_id": visit_uid, "kind": kind, "state": state,
+                    "not_done_reason": form_el.get(gt("NotDoneReason")),
+                    "completed_at": form_el.get(gt("CompletedAt")),
+                    "completed_by": form_el.get(gt("CompletedBy"))}
+        version = form_el.get(gt("FormVersion"))
+        if version is not None and "form_version_id" in self.tables["form"].columns:
+            form_row["form_version_id"] = version  # its natural key: kind|digest
+        draft.add("form", form_row)
         for value in values:
             draft.add("form_value", value)
 
@@ -399,6 +404,13 @@ def _check_against_database(drafts: list[_Draft], tables: list[TableInfo]) -> No
                                  _("this record is already in this database"))
                 for column, parent in info.refs.items():
                     ref = row.get(column)
+                    if parent in NATURAL_KEYS:
+                        if ref is not None and _version_id(parent, str(ref)) is None \
+                                and not _current_form(parent, str(ref)):
+                            draft.refuse(f"{table}[{row['uid']}] {column}", _(
+                                "entered under a version ({version}) this site does not have"
+                            ).format(version=str(ref)[:60]))
+                        continue
                     if ref is None or ref in in_file.get(parent, set()) \
                             or ref in draft.refused_uids:
                         continue
@@ -408,6 +420,44 @@ def _check_against_database(drafts: list[_Draft], tables: list[TableInfo]) -> No
                     draft.refuse(f"IG.REC.{table}[{row['uid']}] {column}", _(
                         "refers to a {parent} record ({uid}) that is neither in the file nor in "
                         "this database").format(parent=parent.replace("_", " "), uid=ref))
+
+
+def _version_id(table: str, key: str) -> int | None:
+    """The id of the protocol or form version with natural key ``key`` here, if any."""
+    model = models_by_table()[table]
+    fields = NATURAL_KEYS[table]
+    parts = key.split("|", len(fields) - 1)
+    if len(parts) != len(fields):
+        return None
+    query = model.select(model._meta.primary_key)
+    for name, value in zip(fields, parts, strict=True):
+        query = query.where(getattr(model, name) == value)
+    found = query.scalar()
+    return None if found is None else int(found)
+
+
+def _current_form(table: str, key: str) -> bool:
+    """True when ``key`` names the form definition this program uses now (its version is
+    stored the first time it is used, as when a form is saved)."""
+    if table != "form_version" or "|" not in key:
+        return False
+    kind, digest = key.split("|", 1)
+    try:
+        return spec_for(kind).digest() == digest
+    except KeyError:
+        return False
+
+
+def _resolve_version(w: Any, table: str, key: str) -> int:
+    found = _version_id(table, key)
+    if found is None and _current_form(table, key):
+        from gisttracker.services.versions import form_version_id
+
+        found = form_version_id(w, spec_for(key.split("|", 1)[0]))
+    if found is None:
+        raise ServiceError(_("entered under a version ({version}) this site does not have")
+                           .format(version=key[:60]))
+    return found
 
 
 def _write(session: Session, drafts: list[_Draft], tables: list[TableInfo], name: str) -> int:
@@ -434,7 +484,9 @@ def _write(session: Session, drafts: list[_Draft], tables: list[TableInfo], name
                     if column not in fields:
                         continue  # filled by the database itself (visit.study_key)
                     parent = info.refs.get(column)
-                    if parent is not None and value is not None:
+                    if parent in NATURAL_KEYS and value is not None:
+                        value = _resolve_version(w, parent, str(value))
+                    elif parent is not None and value is not None:
                         value = _lookup(ids, models, parent, str(value))
                     out[field_of_column(model, column)] = value
                 prepared.append(out)
