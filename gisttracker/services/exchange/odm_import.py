@@ -36,6 +36,7 @@ from typing import Any
 import peewee
 from lxml import etree
 
+from gisttracker.errors import InputError
 from gisttracker.exchange.catalogue import VarType
 from gisttracker.exchange.odm import gt, q
 from gisttracker.exchange.odm.metadata import (
@@ -306,7 +307,7 @@ class _Reader:
                 else:
                     try:
                         stored = json.dumps(check_value(item, text), ensure_ascii=False)
-                    except ValueError as exc:
+                    except (ValueError, InputError) as exc:
                         draft.refuse(f"{where} {oid} {item_oid}", str(exc))
                         continue
                 values.append({"uid": item_el.get(gt("UID")) or new_uid(),
