@@ -66,7 +66,7 @@ STATEMENTS = [
         site_code TEXT NOT NULL,
         table_name TEXT NOT NULL,
         data TEXT NOT NULL
-    ) WITHOUT ROWID""",
+    )""",
     """CREATE TABLE exchange_conflict (
         id INTEGER PRIMARY KEY,
         uid TEXT NOT NULL UNIQUE,
