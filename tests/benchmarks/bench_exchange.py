@@ -165,7 +165,9 @@ def centre_baseline(db: Path, package_payload: Path) -> Callable[[Path], object]
             if not columns:
                 continue  # not in the package (personal identifiers)
             cols = ", ".join(f'"{c}"' for c in columns)
-            conn.execute(f'INSERT INTO main."{name}" ({cols}) SELECT {cols} FROM pkg."{name}"')
+            # (OR IGNORE: the centre has its own rows of the same protocol and form versions.)
+            conn.execute(f'INSERT OR IGNORE INTO main."{name}" ({cols}) '
+                         f'SELECT {cols} FROM pkg."{name}"')
         conn.execute("INSERT INTO main.audit_log (at, user, action, table_name, record_uid, "
                      "field, old_value, new_value, reason, patient_uid) SELECT at, user, "
                      "action, table_name, record_uid, field, old_value, new_value, reason, "
