@@ -27,7 +27,7 @@ from gisttracker.protocols.loader import SEEDS_DIR
 from gisttracker.services.audit import AuditReport, check_at_open
 from gisttracker.services.base import Tracker
 from gisttracker.services.policy import REGISTRATION, Actor, Permission, system_actor
-from gisttracker.store.db import open_database
+from gisttracker.store.db import inspect_file, open_database
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,17 @@ class Session:
     # The quick check of the audit trail made at open (chain since the last checkpoint and
     # the user's witness); `gisttracker audit verify` makes the full one.
     audit: AuditReport | None = None
+    # Why the file is open for viewing and printing only (an archive copy, a network share);
+    # None when it may be written.
+    read_only_reason: str | None = None
+    #: Study key -> the refusals that block it (see the module docstring).
+    blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
 
     def has_accounts(self) -> bool:
         """True once the site has an account: from then on people sign in."""
         from gisttracker.store.models_accounts import Account
 
         return bool(Account.select().exists())
-    #: Study key -> the refusals that block it (see the module docstring).
-    blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
 
     def study(self, key: str) -> Study:
         """The study with ``key``. :class:`StudyUnavailable` when the site's protocol file
@@ -150,16 +153,31 @@ def open_session(path: Path, *, user: str | Actor | None = None,
     *trusted* actor for Python code that already holds the file (tests, scripts); see
     :mod:`gisttracker.services.policy`. With ``check_audit`` the audit chain is checked
     quickly (:func:`gisttracker.services.audit.check_at_open`); the result is ``audit``.
+
+    A file that must not be written (read-only copy, network share: see
+    :func:`gisttracker.store.db.inspect_file`) opens read-only; its tracker then refuses
+    every transaction with the reason, its protocol versions are not recorded (it is shown
+    as it was recorded) and the audit check at open writes no checkpoint.
     """
+    state = inspect_file(path)
     protocols = load_protocols(path)
-    db = open_database(path)
+    db = open_database(path, read_only=state.read_only)
     for error in protocols.errors:
         log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)
+    tracker.read_only = state.reason if state.read_only else None
     blocked = {key: tuple(errors) for key, errors in protocols.blocked.items()}
     session = Session(path=path, db=db, tracker=tracker,
                       studies={s.key: s for s in protocols.studies},
-                      protocol_errors=protocols.errors, blocked=blocked)
+                      protocol_errors=protocols.errors, blocked=blocked,
+                      read_only_reason=tracker.read_only)
+    if tracker.read_only:
+        try:
+            session.audit = check_at_open(db, path) if check_audit else None
+        except BaseException:
+            db.close()
+            raise
+        return session
     from gisttracker.services.versions import register_protocols
 
     try:

@@ -30,7 +30,8 @@ EXIT_BUG = 70
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "users",
-            "audit", "queries", "allocation"]
+            "audit", "queries", "allocation", "export", "import_", "centre", "backup",
+            "restore", "verify"]
 
 
 class CliError(Exception):

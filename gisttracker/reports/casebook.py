@@ -98,7 +98,7 @@ class CasebookData:
     course: Rows
     audit: Rows
     # Electronic signatures and source verification marks (what, by whom, when, meaning),
-    # and the audit trail's head when the casebook was made (schema 7).
+    # and the audit trail's head when the casebook was made (schema 8).
     signatures: Rows = ()
     audit_head: str = ""
 
@@ -229,7 +229,7 @@ def _label(labels: Mapping[str, str], code: str | None, empty: str = "—") -> s
 def _audit(session: Session, patient_uid: str, include_identifiers: bool) -> Rows:
     rows = []
     for a in patient_entries(session.db, patient_uid=patient_uid):
-        # An insert is one entry holding every value (schema 7): one line per field here.
+        # An insert is one entry holding every value (schema 8): one line per field here.
         for name, old_value, new_value in expand(a):
             old, new = old_value or "", new_value or ""
             if a.table == IDENTITY_TABLE and not include_identifiers:

@@ -196,8 +196,11 @@ class AccountService:
         key = self._unlock_key(account, password)
         actor = account_actor(str(account.name), str(account.full_name), str(account.role),
                               str(account.uid), key)
-        if account.failed_sign_ins or account.locked_until or HASHER.check_needs_rehash(
-                str(account.password_hash)):
+        # A read-only copy (an archive, a network share) is signed into without a write:
+        # nothing to reset there, and nothing could be.
+        if not self.tracker.read_only and (
+                account.failed_sign_ins or account.locked_until
+                or HASHER.check_needs_rehash(str(account.password_hash))):
             with self.tracker.transaction(_("signed in"), actor=_system(
                     str(account.name), Permission.MANAGE_USERS)) as w:
                 changes: dict[str, object] = {"failed_sign_ins": 0, "locked_until": None}
@@ -216,6 +219,8 @@ class AccountService:
             return False
 
     def _failed(self, account: Account, now: datetime) -> None:
+        if self.tracker.read_only:
+            return  # a read-only copy cannot count; it cannot be changed either
         limit = self._setting("sign_in_attempts")
         minutes = self._setting("lockout_minutes")
         with self.tracker.transaction(_("wrong password"), actor=_system(
@@ -237,7 +242,7 @@ class AccountService:
         if Permission.RANDOMIZE not in ROLE_PERMISSIONS[Role(account.role)]:
             return None
         key = self.keyring.unwrap_for(account, password)
-        if key is not None:
+        if key is not None or self.tracker.read_only:
             return key
         open_wrap = self.keyring.open_wrap()
         if open_wrap is None and self.keyring.any_wrap():

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -364,7 +365,22 @@ class Witness:
 
 def check_at_open(db: peewee.Database, db_path: Path | None = None) -> AuditReport:
     """The chain from the last checkpoint (all of it the first time) and the user's
-    witness. Records a new checkpoint when all is well."""
+    witness. Records a new checkpoint when all is well.
+
+    Damaged pages under the trail do not stop the file from opening (what can be read stays
+    readable; the full check of the file names the damage): they are a finding."""
+    try:
+        return _check_at_open(db, db_path)
+    except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
+        if not any(word in str(exc) for word in ("malformed", "corrupt")):
+            raise
+        report = AuditReport(full=False)
+        report.findings.append(Finding(_("the audit trail could not be read ({error}): the "
+                                         "file is damaged").format(error=exc)))
+        return report
+
+
+def _check_at_open(db: peewee.Database, db_path: Path | None) -> AuditReport:
     started = time.perf_counter()
     report = AuditReport(full=False)
     row = db.execute_sql("SELECT entry_id, hash FROM audit_checkpoint WHERE id = 1").fetchone()

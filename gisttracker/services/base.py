@@ -23,7 +23,7 @@ What every write gets here, whoever wrote the service:
   :class:`StaleRecordError`, which says who changed what meanwhile.
 * **Signed data is locked.** A write under a signature (the patient's casebook, a visit or
   a form) is refused with :class:`RecordLocked` until an investigator unlocks it.
-* **A compact, chained audit trail** (schema 7, :class:`gisttracker.store.models.AuditLog`):
+* **A compact, chained audit trail** (schema 8, :class:`gisttracker.store.models.AuditLog`):
   one ``audit_txn`` per transaction (who, when, why), one entry per insert carrying all its
   values, one per changed field (old, new, reason), one per delete carrying the last values;
   each entry's hash chains it to the one before (:mod:`gisttracker.store.chain`). A delete
@@ -39,7 +39,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -167,9 +167,52 @@ class Changes:
 # Tables a signature never locks: the signatures themselves, the monitor's and the
 # administrator's work, and bookkeeping.
 LOCK_EXEMPT = frozenset({"signature", "source_verification", "data_query", "account",
-                         "key_wrap", "setting", "security_event", "randomization_seed"})
+                         "key_wrap", "setting", "security_event", "randomization_seed",
+                         "demo_run", "exchange_site", "exchange_package",
+                         "exchange_conflict"})
 # Scopes a signature can lock, and the table whose row is the scope's target.
 SCOPE_TABLES = {"casebook": "patient", "visit": "visit", "form": "form"}
+
+
+@dataclass
+class _Segment:
+    """One audit_txn being written: who, when, why, and where its entries end so far."""
+
+    txn: int
+    at: str
+    user: str
+    reason: str | None
+    own: bool
+    last: int | None = None
+    hash: bytes | None = None
+
+
+def _column(columns: set[str], name: str) -> str:
+    """The column an audit row's field names (before schema 8 a reference was named by its
+    field: ``patient`` for ``patient_id``)."""
+    if name not in columns and f"{name}_id" in columns:
+        return f"{name}_id"
+    return name
+
+
+def _foreign_runs(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
+    """Consecutive rows of one change of one record (same who, when, why, action, record);
+    each insert or delete given as one object row is a run of its own."""
+    run: list[Sequence[Any]] = []
+    key: tuple[Any, ...] | None = None
+    for row in rows:
+        this = (row[0], row[1], row[2], row[3], row[4], row[8])
+        whole = row[2] != "update" and row[5] is None
+        if run and (this != key or whole):
+            yield run
+            run = []
+        key = this
+        run.append(row)
+        if whole:
+            yield run
+            run, key = [], None
+    if run:
+        yield run
 
 
 class Writer:
@@ -191,6 +234,7 @@ class Writer:
         self.base_versions: dict[str, int] = {}
         self.new_versions: dict[str, int] = {}
         self._begun: tuple[int, int, bytes] | None = None
+        self._segments: list[_Segment] = []
         self._reset_cache()
 
     # ----- audit trail plumbing ----------------------------------------------------------
@@ -207,9 +251,10 @@ class Writer:
         self._pending_records: list[tuple[int, str, bytes, int | None]] = []
         self._pending_shapes: list[tuple[int, str, str]] = []
         self._pending_entries: list[tuple[Any, ...]] = []
+        self._versions: dict[str, int] = {}  # record uid -> its last audited version
 
     def _start(self) -> tuple[int, int, bytes]:
-        """(transaction id, its first entry id, the chain value before it), read once."""
+        """(first transaction id, first entry id, the chain value before), read once."""
         if self._begun is None:
             last_txn = self.db.execute_sql(
                 "SELECT id, hash FROM audit_txn ORDER BY id DESC LIMIT 1").fetchone()
@@ -218,28 +263,45 @@ class Writer:
                            bytes(last_txn[1]) if last_txn else ZERO_HASH)
         return self._begun
 
-    def _txn(self) -> int:
-        """This transaction's audit_txn id (its row is written by :meth:`finish`)."""
-        return self._start()[0]
+    def _segment(self, at: str, user: str, reason: str | None, own: bool) -> _Segment:
+        """The audit_txn the next entry belongs to: the current one if it is the same who,
+        when and why (and both are this transaction's own, or both foreign), else a new
+        one. Entries of one audit_txn are always consecutive."""
+        if self._segments:
+            last = self._segments[-1]
+            if (last.own, last.at, last.user, last.reason) == (own, at, user, reason):
+                return last
+            txn = last.txn + 1
+        else:
+            txn = self._start()[0]
+        segment = _Segment(txn, at, user, reason, own)
+        self._segments.append(segment)
+        return segment
 
     def _load_chain(self) -> None:
         """The chain value and last entry id to continue from: the chain before this
         transaction, then its own entries written so far (re-read after a savepoint rolled
-        some back)."""
+        some back; the audit_txn groups left without entries are forgotten)."""
         _txn, first, chain = self._start()
         last_id = first - 1
+        by_txn = {s.txn: s for s in self._segments}
+        seen: set[int] = set()
         rows = self.db.execute_sql(
             "SELECT e.id, e.action, r.table_name, r.record_key, e.field, s.columns, "
-            "e.old_value, e.new_value, e.reason, p.record_key, e.version FROM audit_entry e "
-            "JOIN audit_record r ON r.id = e.record LEFT JOIN audit_record p ON "
-            "p.id = r.patient LEFT JOIN audit_shape s ON s.id = e.shape WHERE e.id >= ? "
-            "ORDER BY e.id", (first,)).fetchall()
+            "e.old_value, e.new_value, e.reason, p.record_key, e.version, e.txn "
+            "FROM audit_entry e JOIN audit_record r ON r.id = e.record LEFT JOIN "
+            "audit_record p ON p.id = r.patient LEFT JOIN audit_shape s ON s.id = e.shape "
+            "WHERE e.id >= ? ORDER BY e.id", (first,)).fetchall()
         for r in rows:
-            chain = step(chain, [r[0], self.at, self.user, ACTIONS[r[1]], r[2], key_uid(r[3]),
-                                 r[4], r[5], r[6], r[7],
-                                 r[8] if r[8] is not None else self.reason,
+            segment = by_txn[int(r[11])]
+            chain = step(chain, [r[0], segment.at, segment.user, ACTIONS[r[1]], r[2],
+                                 key_uid(r[3]), r[4], r[5], r[6], r[7],
+                                 r[8] if r[8] is not None else segment.reason,
                                  None if r[9] is None else key_uid(r[9]), r[10]])
             last_id = int(r[0])
+            segment.last, segment.hash = last_id, chain
+            seen.add(segment.txn)
+        self._segments = [s for s in self._segments if s.txn in seen]
         self._chain, self._last_entry = chain, last_id
 
     def _record_ref(self, table: str, uid: str, patient_uid: str | None,
@@ -298,18 +360,20 @@ class Writer:
 
     def _emit(self, action: str, table: str, uid: str, patient_uid: str | None,
               field_name: str | None, old: Any, new: Any, reason: str | None,
-              version: int) -> None:
+              version: int, segment: _Segment | None = None) -> None:
         """Queue one audit entry (written by :meth:`_flush`), chained to the one before.
 
         An insert's ``new`` (a delete's ``old``) is a dict of JSON-ready values by column,
         stored as an array in the order of its shape; an update's ``old``/``new`` are JSON
-        texts of one field.
+        texts of one field. ``segment``: the who / when / why of an entry written elsewhere
+        (:meth:`append_foreign`); by default this transaction's own.
         """
         ref, patient = self._record_ref(table, uid, patient_uid)
-        txn = self._txn()
         if self._chain is None or self._last_entry is None:
             self._load_chain()
         assert self._chain is not None and self._last_entry is not None
+        if segment is None:
+            segment = self._segment(self.at, self.user, self.reason, own=True)
         columns: str | None = None
         shape: int | None = None
         if action != "update":
@@ -321,14 +385,16 @@ class Writer:
                                separators=(",", ":"))
             old, new = (None, array) if action == "insert" else (array, None)
         entry_id = self._last_entry + 1
-        effective = reason if reason is not None else self.reason
-        self._chain = step(self._chain, [entry_id, self.at, self.user, action, table, uid,
-                                         field_name, columns, old, new, effective, patient,
-                                         version])
+        effective = reason if reason is not None else segment.reason
+        self._chain = step(self._chain, [entry_id, segment.at, segment.user, action, table,
+                                         uid, field_name, columns, old, new, effective,
+                                         patient, version])
         self._last_entry = entry_id
-        own_reason = reason if reason is not None and reason != self.reason else None
-        self._pending_entries.append((entry_id, txn, ref, CODES[action], field_name, shape,
-                                      old, new, own_reason, version, tag(self._chain)))
+        segment.last, segment.hash = entry_id, self._chain
+        self._versions[uid] = version
+        own_reason = reason if reason is not None and reason != segment.reason else None
+        self._pending_entries.append((entry_id, segment.txn, ref, CODES[action], field_name,
+                                      shape, old, new, own_reason, version, tag(self._chain)))
 
     def _flush(self) -> None:
         cursor = self.db.cursor()
@@ -348,20 +414,89 @@ class Writer:
             self._pending_entries = []
 
     def finish(self) -> None:
-        """Close the transaction's audit: its audit_txn row with the chain's hash (called
-        by :meth:`Tracker.transaction` just before it commits)."""
+        """Close the transaction's audit: an audit_txn row per run of entries with one who,
+        when and why (one, unless :meth:`append_foreign` added others' entries), each with
+        the chain's hash after its last entry (called by :meth:`Tracker.transaction` just
+        before it commits)."""
         self._flush()
         if self._begun is None:
             return  # nothing was audited
         if self._chain is None or self._last_entry is None:
             self._load_chain()
-        txn, first, _before = self._begun
-        assert self._last_entry is not None
-        if self._last_entry >= first:
-            self.db.execute_sql("INSERT INTO audit_txn (id, at, user, reason, last_entry, "
-                                "hash) VALUES (?, ?, ?, ?, ?, ?)",
-                                (txn, self.at, self.user, self.reason, self._last_entry,
-                                 self._chain))
+        rows = [(s.txn, s.at, s.user, s.reason, s.last, s.hash)
+                for s in self._segments if s.last is not None]
+        if rows:
+            self.db.cursor().executemany(
+                "INSERT INTO audit_txn (id, at, user, reason, last_entry, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def _last_version(self, uid: str, ref: int) -> int:
+        """The version the trail gave ``uid`` last (0 if it never did)."""
+        known = self._versions.get(uid)
+        if known is None:
+            found = self.db.execute_sql(
+                "SELECT version FROM audit_entry WHERE record = ? ORDER BY id DESC LIMIT 1",
+                (ref,)).fetchone()
+            known = int(found[0]) if found else 0
+        return known
+
+    def append_foreign(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Append entries someone else wrote — a site's audit trail, merged at the
+        coordinating centre — chained into this file's trail with their own who, when and
+        why (each run of them its own audit_txn). Returns the number of entries.
+
+        ``rows`` are as the ``audit_log`` view shows them: ``(at, user, action, table_name,
+        record_uid, field, old_value, new_value, reason, patient_uid)``, references already
+        in this file's ids. An insert (delete) is either one row whose ``new_value``
+        (``old_value``) is a JSON object of every value, or — from a site before schema 8 —
+        one row per field; the rows of one change of one record are one change (one
+        version). The records' ``version`` columns are set to what the trail now says.
+        The caller has written the records themselves and holds the permission to.
+        """
+        if self._chain is None or self._last_entry is None:
+            self._load_chain()
+        touched: dict[str, str] = {}
+        count = 0
+        for run in _foreign_runs(rows):
+            at, user, action, table, uid, _f, _o, _n, reason, patient_uid = run[0]
+            segment = self._segment(str(at), str(user), reason, own=False)
+            ref, _patient = self._record_ref(table, uid, patient_uid)
+            columns = {c for c, _a in self.schema.columns(table)}
+            last = self._last_version(uid, ref)
+            if action == "update":
+                version = last + 1
+                for row in run:
+                    self._emit("update", table, uid, patient_uid, _column(columns, str(row[5])),
+                               row[6], row[7], None, version, segment)
+                    count += 1
+            else:
+                values: dict[str, Any] = {}
+                for row in run:
+                    text = row[7] if action == "insert" else row[6]
+                    if row[5] is None:
+                        values.update(json.loads(text) if text else {})
+                    else:
+                        values[_column(columns, str(row[5]))] = (
+                            None if text is None else json.loads(text))
+                version = 1 if action == "insert" else max(last, 1)
+                self._emit(action, table, uid, patient_uid, None,
+                           values if action == "delete" else None,
+                           values if action == "insert" else None, None, version, segment)
+                count += 1
+            touched[uid] = table
+            self._note(table, uid)
+        self._flush()
+        by_table: dict[str, list[tuple[int, str]]] = {}
+        for uid, table in touched.items():
+            by_table.setdefault(table, []).append((self._versions[uid], uid))
+        for table, pairs in by_table.items():
+            if "version" in {c for c, _a in self.schema.columns(table)}:
+                # Only where it differs: rows that never change (a randomization) refuse
+                # any UPDATE, and stay at version 1.
+                self.db.cursor().executemany(
+                    f'UPDATE "{table}" SET version = ?1 WHERE uid = ?2 AND version IS NOT ?1',
+                    pairs)
+        return count
 
     def _note(self, table: str, uid: str) -> None:
         self.changes.tables.add(table)
@@ -800,6 +935,8 @@ class Tracker:
         self.schema = Schema(db)
         self._actor: Actor | None = trusted_actor(user) if isinstance(user, str) else user
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Why this database may not be written (read-only copy, network share), else None.
+        self.read_only: str | None = None
         self._listeners: list[Listener] = []
         # The open transaction of each thread: the window's worker and a command's main
         # thread must never share a Writer (its reason, time and changes are per unit of work).
@@ -892,6 +1029,10 @@ class Tracker:
         nobody acts and :class:`~gisttracker.store.db.DatabaseLockedError` when the write
         lock cannot be had.
         """
+        if self.read_only:
+            from gisttracker.store.db import ReadOnlyError
+
+            raise ReadOnlyError(self.read_only)
         if self._open is not None:
             # Nested: a savepoint inside the caller's transaction; the outermost one reports.
             writer, depth = self._open

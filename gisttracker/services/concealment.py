@@ -116,7 +116,7 @@ def unwrap_key(wrapped: str, kdf: str | None, password: str, account_uid: str) -
 
 
 def seed_commitment(study_key: str, seed: str) -> str:
-    """SHA-256 digest committing to ``seed`` (the same as migration 7 computes)."""
+    """SHA-256 digest committing to ``seed`` (the same as migration 8 computes)."""
     return hashlib.sha256(
         f"gisttracker seed commitment v1:{study_key}:{seed}".encode()).hexdigest()
 

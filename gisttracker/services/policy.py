@@ -114,6 +114,13 @@ TABLE_WRITES: Mapping[str, Mapping[str, frozenset[Permission]]] = {
     "source_verification": {"*": frozenset({P.VERIFY})},
     "data_query": {"*": frozenset({P.RAISE_QUERY, P.ANSWER_QUERY, P.CLOSE_QUERY})},
     "security_event": {"*": ALL_PERMISSIONS},  # whoever triggers the event records it
+    # Data exchange: registering a site's key is the administrator's; a package sent is
+    # recorded by whoever makes it; a package received (a centre's import, which merges
+    # a site's records) needs the administrator; resolving a conflict changes study data.
+    "exchange_site": {"*": frozenset({P.MANAGE_SETTINGS})},
+    "exchange_package": {"*": frozenset({P.ENTER_DATA, P.MANAGE_SETTINGS})},
+    "exchange_conflict": {"insert": frozenset({P.MANAGE_SETTINGS}),
+                          "*": frozenset({P.ENTER_DATA})},
 }
 STUDY_DATA = frozenset({P.ENTER_DATA})
 

@@ -1,4 +1,4 @@
-"""The audit trail's hash chain (schema 7): how entries are chained and what is stored.
+"""The audit trail's hash chain (schema 8): how entries are chained and what is stored.
 
 The chain runs over every entry in order: ``chain[i] = SHA-256(chain[i-1] ‖ entry[i])``,
 starting from 32 zero bytes. ``entry[i]`` is the compact JSON (UTF-8) of::
@@ -19,7 +19,7 @@ transaction's full hash stop matching; no one can alter an entry and keep the fu
 its transaction without recomputing (and rewriting) the whole chain after it — which the
 witnesses of :mod:`gisttracker.services.audit` and any recorded head would expose.
 
-This is part of the file format: the writer, the verifier and migration 7 (which keeps its
+This is part of the file format: the writer, the verifier and migration 8 (which keeps its
 own frozen copy) agree on it. Changing it needs a migration that re-chains the trail.
 """
 

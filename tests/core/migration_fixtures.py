@@ -25,7 +25,7 @@ def fill_v1(db: peewee.SqliteDatabase) -> None:
             "new_value, reason, patient_uid) VALUES ('2026-01-02T03:04:05+00:00', 'nurse', "
             "'insert', 'setting', 'u-site', 'value', NULL, '\"ZJU\"', NULL, NULL)")
         return
-    # schema 7 on: a transaction, a record, a shape and one chained entry with all values
+    # schema 8 on: a transaction, a record, a shape and one chained entry with all values
     at, columns, values = "2026-01-02T03:04:05+00:00", '["value"]', '["ZJU"]'
     chain = step(ZERO_HASH, [1, at, "nurse", "insert", "setting", "u-site", None, columns,
                              None, values, None, None, 1])
@@ -165,6 +165,28 @@ def check_v6(db: peewee.SqliteDatabase) -> None:
 
 def fill_v7(db: peewee.SqliteDatabase) -> None:
     db.execute_sql(
+        "INSERT INTO demo_run (uid, seed, site_code, first_seq, last_seq, patients, made_on) "
+        "VALUES ('u-d1', '7', 'DEMO', 1, 40, 40, '2026-01-02')")
+    db.execute_sql(
+        "INSERT INTO exchange_site (uid, site_code, site_name, public_key, trusted_on, "
+        "audit_mark) VALUES ('u-x1', 'PUMCH', 'Peking Union', 'ab' , '2026-01-03', 120)")
+    db.execute_sql(
+        "INSERT INTO exchange_conflict (uid, site_code, package_seq, table_name, record_uid, "
+        "field, site_value, centre_value) VALUES ('u-c6', 'PUMCH', 2, 'visit', 'u-v1', "
+        "'done_on', '\"2025-08-12\"', '\"2025-08-13\"')")
+
+
+def check_v7(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql("SELECT seed, last_seq FROM demo_run").fetchall() == [("7", 40)]
+    assert db.execute_sql("SELECT site_code, audit_mark FROM exchange_site").fetchall() == [
+        ("PUMCH", 120)]
+    assert db.execute_sql(
+        "SELECT state, site_value, centre_value FROM exchange_conflict").fetchall() == [
+            ("open", '"2025-08-12"', '"2025-08-13"')]
+
+
+def fill_v8(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
         "INSERT INTO account (uid, name, full_name, role, password_hash, created_at) VALUES "
         "('u-acc1', 'li.wei', 'Li Wei', 'investigator', '$argon2id$x', "
         "'2026-01-02T03:04:05+00:00')")
@@ -175,7 +197,7 @@ def fill_v7(db: peewee.SqliteDatabase) -> None:
         "'2026-01-03T00:00:00+00:00')")
 
 
-def check_v7(db: peewee.SqliteDatabase) -> None:
+def check_v8(db: peewee.SqliteDatabase) -> None:
     assert db.execute_sql("SELECT name, role, active, version FROM account").fetchall() == [
         ("li.wei", "investigator", 1, 1)]
     assert db.execute_sql("SELECT state, question FROM data_query").fetchall() == [
@@ -183,6 +205,6 @@ def check_v7(db: peewee.SqliteDatabase) -> None:
 
 
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
-                         6: fill_v6, 7: fill_v7}
+                         6: fill_v6, 7: fill_v7, 8: fill_v8}
 CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
-                          6: check_v6, 7: check_v7}
+                          6: check_v6, 7: check_v7, 8: check_v8}

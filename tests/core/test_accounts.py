@@ -278,3 +278,31 @@ def test_lockout_time_and_attempts_are_site_settings(site: Any) -> None:
     assert settings.get("idle_lock_minutes") == "3"
     locked_until = Account.get(Account.name == "ada").locked_until
     assert locked_until is None or datetime.fromisoformat(locked_until) < FIXED_NOW
+
+
+def test_a_read_only_copy_is_signed_into_without_writing_it(tmp_path: Path) -> None:
+    import hashlib
+    import stat
+
+    from gisttracker.store.db import ReadOnlyError
+    from tests.core.accounts_helpers import make_people
+
+    path = tmp_path / "archive.db"
+    s = open_site(path)
+    make_people(s)
+    s.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    s.close()
+    os.chmod(path, stat.S_IRUSR | stat.S_IRGRP)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    s = open_site(path)
+    try:
+        assert s.read_only_reason is not None
+        with pytest.raises(SignInError, match="wrong"):
+            AccountService(s.tracker).sign_in("nora", "not the password")
+        actor = AccountService(s.tracker).sign_in("nora", PASSWORD)
+        assert actor.name == "nora" and s.tracker.actor == actor
+        with pytest.raises(ReadOnlyError):
+            SettingsService(s.tracker).set("paper", "letter")
+    finally:
+        s.close()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before

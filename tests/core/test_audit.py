@@ -193,3 +193,49 @@ def test_the_chain_encodes_entries_exactly_as_json_dumps_does() -> None:
     ]
     for entry in samples:
         assert _ENCODE(entry) == json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_entries_written_elsewhere_join_the_chain_with_their_own_who_when_and_why(
+        session: Session) -> None:
+    """A centre appends a site's entries between its own: each run is an audit_txn of its
+    own, a savepoint rolled back takes its entries (own and foreign) with it, the records'
+    versions follow the trail, and the whole still verifies."""
+    from gisttracker.services.audit import verify
+
+    settings = SettingsService(session.tracker)
+    settings.set("site_code", "ZJU")
+    record = Setting.get(Setting.key == "site_code")
+    site_at = "2026-01-05T08:00:00+00:00"
+    before = session.db.execute_sql("SELECT count(*) FROM audit_txn").fetchone()[0]
+    with session.tracker.transaction("site package imported") as w:
+        w.update(record, {"value": "CEN"})
+        # What a site's package brings: a change of the same record (two fields, one
+        # change), by the site's nurse, at the site's time.
+        assert w.append_foreign([
+            (site_at, "nurse@ZJU", "update", "setting", record.uid, "value", '"CEN"',
+             '"ZJU2"', "site correction", None),
+            (site_at, "nurse@ZJU", "update", "setting", record.uid, "key", '"site_code"',
+             '"site_code"', "site correction", None),
+        ]) == 2
+        session.db.execute_sql("UPDATE setting SET value = 'ZJU2' WHERE uid = ?",
+                               (record.uid,))
+        with pytest.raises(RuntimeError), session.tracker.transaction():
+            w.append_foreign([(site_at, "li@ZJU", "update", "setting", record.uid, "value",
+                               '"ZJU2"', '"lost"', None, None)])
+            raise RuntimeError("the savepoint is rolled back")
+        w.update(Setting.get(Setting.uid == record.uid), {"value": "CEN2"})
+    rows = list(AuditLog.select().where(AuditLog.record_uid == record.uid)
+                .order_by(AuditLog.id))
+    assert [(r.user, r.field, r.new_value, r.version) for r in rows] == [
+        ("nurse", None, rows[0].new_value, 1), ("nurse", "value", '"CEN"', 2),
+        ("nurse@ZJU", "value", '"ZJU2"', 3), ("nurse@ZJU", "key", '"site_code"', 3),
+        ("nurse", "value", '"CEN2"', 4)]
+    assert (rows[2].at, rows[2].reason) == (site_at, "site correction")
+    # Own, foreign, own again: three transactions, in the order of their entries.
+    txns = session.db.execute_sql("SELECT id, user, last_entry FROM audit_txn WHERE id > ? "
+                                  "ORDER BY id", (before,)).fetchall()
+    assert [(user, last) for _i, user, last in txns] == [
+        ("nurse", rows[1].id), ("nurse@ZJU", rows[3].id), ("nurse", rows[4].id)]
+    assert Setting.get(Setting.uid == record.uid).version == 4
+    report = verify(session.db)
+    assert report.ok, report.findings

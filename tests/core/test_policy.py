@@ -90,6 +90,24 @@ def _audit(s: Session) -> object:
     return entry_rows(s, patient_ref="ZJU-0001")
 
 
+def _export_identifiers(s: Session) -> object:
+    from gisttracker.exchange.csv_export import export_csv
+
+    return export_csv(s, s.path.parent / "export-with-names", identifiers=True)
+
+
+def _export_pseudonymous(s: Session) -> object:
+    from gisttracker.exchange.odm.export import export_odm
+
+    return export_odm(s, s.path.parent / "export.xml", kind="snapshot", validate=False)
+
+
+def _send_package(s: Session) -> object:
+    from gisttracker.services.exchange.packages import make_package
+
+    return make_package(s, s.path.parent / "zju-1.zip")
+
+
 ACTIONS: dict[str, tuple[Action, set[str]]] = {
     "register a patient": (_register, {"ada", "ines", "nora"}),
     "correct a screening": (_correct_screening, {"ada", "ines", "nora"}),
@@ -104,6 +122,9 @@ ACTIONS: dict[str, tuple[Action, set[str]]] = {
     "close a query": (_close, {"mona"}),
     "reveal the allocation list": (_reveal, {"ada"}),
     "read the audit trail": (_audit, {"ada", "ines", "nora", "mona", "rita"}),
+    "export with identifiers": (_export_identifiers, {"ada", "ines", "nora", "mona"}),
+    "export pseudonymous data": (_export_pseudonymous, {"ada", "ines", "nora", "mona", "rita"}),
+    "send the site's package": (_send_package, {"ada", "ines", "nora"}),
 }
 PEOPLE = ("ada", "ines", "nora", "mona", "rita")
 
@@ -193,3 +214,19 @@ def test_identifiers_are_masked_in_the_trail_for_a_read_only_account(copy: Sessi
     rows = [r for r in entry_rows(copy, patient_ref="ZJU-0001")
             if r.table == "patient_identity"]
     assert "MRN-1" in rows[0].new
+
+
+def test_only_the_administrator_registers_sites_and_merges_their_packages(
+        copy: Session, tmp_path: Path) -> None:
+    from gisttracker.exchange.keys import public_of, site_key
+    from gisttracker.services.exchange.centre import import_package, trust_site
+
+    key = public_of("PUMCH", site_key(tmp_path / "pumch" / "site.db", "PUMCH")).text()
+    for person in ("ines", "nora", "mona", "rita"):
+        sign_in(copy, person)
+        with pytest.raises(PermissionDenied, match=f"^{person} \\("):
+            trust_site(copy, "PUMCH", key)
+        with pytest.raises(PermissionDenied, match=f"^{person} \\("):
+            import_package(copy, tmp_path / "pumch-1.zip")
+    sign_in(copy, "ada")
+    assert trust_site(copy, "PUMCH", key)[1]

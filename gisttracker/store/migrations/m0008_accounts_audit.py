@@ -1,8 +1,8 @@
-"""Schema 7: accounts, signatures, source verification, queries; record versions; a compact,
+"""Schema 8: accounts, signatures, source verification, queries; record versions; a compact,
 hash-chained audit trail; the randomization seed sealed.
 
 Frozen: this module never imports today's models or services. It carries its own copies of
-the few functions it needs (the row hash, the seed sealing), as they were at schema 7.
+the few functions it needs (the row hash, the seed sealing), as they were at schema 8.
 
 What the upgrade does to data already in the file:
 
@@ -20,8 +20,8 @@ What the upgrade does to data already in the file:
   the upgrade sets it from the audit trail, so a form loaded before the upgrade is not
   mistaken for a stale one and the table replays to its versions.
 * **What the audit trail did not explain.** A record with no audit row at all, or whose
-  audit rows do not replay to the value now in the table (possible before schema 7: nothing
-  protected the file), gets an entry by ``(upgrade to schema 7)`` recording what was found,
+  audit rows do not replay to the value now in the table (possible before schema 8: nothing
+  protected the file), gets an entry by ``(upgrade to schema 8)`` recording what was found,
   with that reason. From here on any difference between a table and its audit trail is
   new, and ``gisttracker audit verify`` reports it.
 * **Seed sealed.** The seed of each randomized study is encrypted (AES-256-GCM) with a new
@@ -47,20 +47,22 @@ from typing import Any
 import peewee
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-VERSION = 7
+VERSION = 8
 # Run VACUUM once this migration has committed: the old audit rows (and the clear seed)
 # leave free pages behind.
 VACUUM_AFTER = True
 
-UPGRADE_USER = "(upgrade to schema 7)"
+UPGRADE_USER = "(upgrade to schema 8)"
 
-# Tables of schema 6 whose rows the service layer audits (they carry a uid).
-AUDITED_V6 = [
+# Tables of schema 7 whose rows the service layer audits (they carry a uid).
+AUDITED_V7 = [
     "setting", "patient", "patient_identity", "screening", "screening_judgement",
     "lab_result", "randomization", "anchor_date", "visit", "form", "form_value",
     "adverse_event", "tumour_assessment", "lesion_measurement", "treatment_exposure",
     "treatment_interruption", "surgery", "pathology", "course_event", "protocol_version",
     "study_protocol", "form_version",
+    # schema 7 (exchange): the demo's runs, a centre's sites, packages and conflicts
+    "demo_run", "exchange_site", "exchange_package", "exchange_conflict",
 ]
 # Columns not audited: filled by the database itself (a trigger), or kept once in the
 # table and recorded in the trail by their digest (a protocol file's text, a form's
@@ -298,7 +300,7 @@ AFTER = [
     # A randomization can be neither changed, undone nor replaced by another row.
     """CREATE TRIGGER randomization_no_replace BEFORE INSERT ON randomization
        WHEN EXISTS (SELECT 1 FROM randomization WHERE id = NEW.id OR uid = NEW.uid
-                    OR patient_id = NEW.patient_id OR number = NEW.number
+                    OR patient_id = NEW.patient_id
                     OR (study_key = NEW.study_key AND stratum = NEW.stratum
                         AND position = NEW.position))
        BEGIN SELECT RAISE(ABORT, 'a randomization cannot be replaced'); END""",
@@ -313,7 +315,7 @@ AFTER = [
 ]
 
 
-# ---- frozen helpers (schema 7) ---------------------------------------------------------------
+# ---- frozen helpers (schema 8) ---------------------------------------------------------------
 
 ZERO_HASH = bytes(32)
 TAG_BYTES = 8
@@ -323,7 +325,7 @@ ACTION_CODES = {"insert": "i", "update": "u", "delete": "d"}
 def chain_step(previous: bytes, entry: Sequence[Any]) -> bytes:
     """SHA-256 of the previous chain value followed by the entry: [id, at, user, action,
     table_name, record_uid, field, columns, old_value, new_value, reason, patient_uid,
-    version] as compact JSON (UTF-8). The same as gisttracker/store/chain.py at schema 7."""
+    version] as compact JSON (UTF-8). The same as gisttracker/store/chain.py at schema 8."""
     text = json.dumps(list(entry), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(previous + text.encode("utf-8")).digest()
 
@@ -378,8 +380,11 @@ def _columns(db: peewee.SqliteDatabase, table: str) -> list[str]:
 
 
 class _Writer:
-    """Appends converted entries with their chain; ids assigned in order. A transaction
-    is a run of consecutive entries with the same time, user and reason."""
+    """Appends converted entries with their chain, in order. A transaction is a run of
+    consecutive entries with the same time, user and reason. An entry converted from old
+    rows takes the id of the last of them (so an audit id recorded before the upgrade —
+    the range of a site package, a centre's mark of a site's trail — still falls between
+    the same entries); later entries continue from the largest id."""
 
     def __init__(self, db: peewee.SqliteDatabase) -> None:
         self.db = db
@@ -426,9 +431,10 @@ class _Writer:
 
     def add(self, at: str, user: str, reason: str | None, action: str, table: str, uid: str,
             patient_uid: str | None, field: str | None, old: Any, new: Any,
-            version: int) -> None:
+            version: int, entry_id: int | None = None) -> None:
         """One entry. An insert's ``new`` (a delete's ``old``) is a dict of values; an
-        update's ``old``/``new`` are JSON texts."""
+        update's ``old``/``new`` are JSON texts. ``entry_id``: the old row's id, else the
+        next one."""
         key = (at, user, reason)
         if key != self.txn_key:
             self._close_txn()
@@ -444,7 +450,7 @@ class _Writer:
             array = json.dumps([values[k] for k in names], ensure_ascii=False,
                                separators=(",", ":"))
             old, new = (None, array) if action == "insert" else (array, None)
-        self.entry_id += 1
+        self.entry_id = max(self.entry_id + 1, entry_id or 0)
         self.chain = chain_step(self.chain, [self.entry_id, at, user, action, table, uid,
                                              field, columns, old, new, reason, patient,
                                              version])
@@ -488,7 +494,7 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("PRAGMA secure_delete = 1")
     for statement in BEFORE:
         db.execute_sql(statement)
-    for table in AUDITED_V6:
+    for table in AUDITED_V7:
         db.execute_sql(f"ALTER TABLE {table} ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
     now = datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -512,7 +518,7 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
                 (rid, uid, study_key, seal_seed(key, study_key, seed), commitments[uid],
                  created_at, created_by))
 
-    columns = {t: _columns(db, t) for t in [*AUDITED_V6, "randomization_seed_v6"]}
+    columns = {t: _columns(db, t) for t in [*AUDITED_V7, "randomization_seed_v6"]}
 
     def column_of(table: str, name: str) -> str:
         cols = columns.get(table, [])
@@ -545,7 +551,8 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
                 values["commitment"] = commitments.get(uid, "")
             state[uid] = dict(values)
             versions[uid] = 1
-            out.add(at, user, reason, "insert", table, uid, patient, None, None, values, 1)
+            out.add(at, user, reason, "insert", table, uid, patient, None, None, values, 1,
+                    run[-1][0])
         elif action == "update":
             versions[uid] = versions.get(uid, 1) + 1
             for r in run:
@@ -555,22 +562,22 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
                     continue
                 state.setdefault(uid, {})[col] = None if new is None else json.loads(new)
                 out.add(at, user, reason, "update", table, uid, patient, col, old, new,
-                        versions[uid])
+                        versions[uid], r[0])
         else:
             values = {column_of(table, r[6]): None if r[7] is None else json.loads(r[7])
                       for r in run}
             values.pop("seed", None)
             state.pop(uid, None)
             out.add(at, user, reason, "delete", table, uid, patient, None, values, None,
-                    versions.get(uid, 1))
+                    versions.get(uid, 1), run[-1][0])
             versions.pop(uid, None)
         if len(out.entries) > 50_000:
             out.flush()
 
     # What the table holds that the trail does not explain: recorded now, by the upgrade.
-    reason = "recorded at the upgrade to schema 7: not explained by the earlier audit trail"
+    reason = "recorded at the upgrade to schema 8: not explained by the earlier audit trail"
     seen: set[str] = set()
-    for table in [*AUDITED_V6, "randomization_seed_v6"]:
+    for table in [*AUDITED_V7, "randomization_seed_v6"]:
         shown = "randomization_seed" if table == "randomization_seed_v6" else table
         cols = [c for c in columns[table]
                 if c not in NOT_AUDITED and c not in DERIVED.get(shown, set())]
