@@ -195,6 +195,17 @@ def _column(columns: set[str], name: str) -> str:
     return name
 
 
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _foreign_runs(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
     """Consecutive rows of one change of one record (same who, when, why, action, record);
     each insert or delete given as one object row is a run of its own."""
@@ -440,6 +451,36 @@ class Writer:
             known = int(found[0]) if found else 0
         return known
 
+    def _append_run(self, run: list[Sequence[Any]], columns_of: dict[str, set[str]]) -> int:
+        """One change of one record written elsewhere (see :meth:`append_foreign`)."""
+        at, user, action, table, uid, _f, _o, _n, reason, patient_uid = run[0]
+        segment = self._segment(str(at), str(user), reason, own=False)
+        # Prefetched: a uid not among the records now is new to this file.
+        ref, _patient = self._record_ref(table, uid, patient_uid, lookup=False)
+        columns = columns_of.get(table)
+        if columns is None:
+            columns = columns_of[table] = {c for c, _a in self.schema.columns(table)}
+        self._note(table, uid)
+        if action == "update":
+            version = self._last_version(uid, ref) + 1
+            for row in run:
+                self._emit("update", table, uid, patient_uid, _column(columns, str(row[5])),
+                           row[6], row[7], None, version, segment)
+            return len(run)
+        values: dict[str, Any] = {}
+        for row in run:
+            text = row[7] if action == "insert" else row[6]
+            if row[5] is None:
+                values.update(json.loads(text) if text else {})
+            else:
+                values[_column(columns, str(row[5]))] = (
+                    None if text is None else json.loads(text))
+        version = 1 if action == "insert" else max(self._last_version(uid, ref), 1)
+        self._emit(action, table, uid, patient_uid, None,
+                   values if action == "delete" else None,
+                   values if action == "insert" else None, None, version, segment)
+        return 1
+
     def append_foreign(self, rows: Iterable[Sequence[Any]]) -> int:
         """Append entries someone else wrote — a site's audit trail, merged at the
         coordinating centre — chained into this file's trail with their own who, when and
@@ -457,34 +498,14 @@ class Writer:
             self._load_chain()
         touched: dict[str, str] = {}
         count = 0
-        for run in _foreign_runs(rows):
-            at, user, action, table, uid, _f, _o, _n, reason, patient_uid = run[0]
-            segment = self._segment(str(at), str(user), reason, own=False)
-            ref, _patient = self._record_ref(table, uid, patient_uid)
-            columns = {c for c, _a in self.schema.columns(table)}
-            last = self._last_version(uid, ref)
-            if action == "update":
-                version = last + 1
-                for row in run:
-                    self._emit("update", table, uid, patient_uid, _column(columns, str(row[5])),
-                               row[6], row[7], None, version, segment)
-                    count += 1
-            else:
-                values: dict[str, Any] = {}
-                for row in run:
-                    text = row[7] if action == "insert" else row[6]
-                    if row[5] is None:
-                        values.update(json.loads(text) if text else {})
-                    else:
-                        values[_column(columns, str(row[5]))] = (
-                            None if text is None else json.loads(text))
-                version = 1 if action == "insert" else max(last, 1)
-                self._emit(action, table, uid, patient_uid, None,
-                           values if action == "delete" else None,
-                           values if action == "insert" else None, None, version, segment)
-                count += 1
-            touched[uid] = table
-            self._note(table, uid)
+        columns_of: dict[str, set[str]] = {}
+        for batch in _batched(_foreign_runs(rows), 5_000):
+            # The batch's records looked up at once; those not found are new to this file.
+            self._prefetch_records([u for run in batch for u in (run[0][4], run[0][9]) if u])
+            for run in batch:
+                count += self._append_run(run, columns_of)
+                touched[str(run[0][4])] = str(run[0][3])
+            self._flush()
         self._flush()
         by_table: dict[str, list[tuple[int, str]]] = {}
         for uid, table in touched.items():
