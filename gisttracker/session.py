@@ -10,14 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import peewee
+from typing import TYPE_CHECKING
 
 from gisttracker.i18n import _
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
-from gisttracker.services.base import Tracker
-from gisttracker.store.db import open_database
+
+if TYPE_CHECKING:
+    # The ORM is imported by open_session, so that a caller that only loads the protocols
+    # (``gisttracker studies`` on a current database) does not pay for it.
+    import peewee
+
+    from gisttracker.services.base import Tracker
 
 
 def site_protocol_dir(db_path: Path) -> Path:
@@ -53,6 +57,9 @@ def load_protocols(db_path: Path) -> LoadResult:
 def open_session(path: Path, *, user: str | None = None,
                  clock: Callable[[], datetime] | None = None) -> Session:
     """Open the database at ``path`` (created and migrated if needed) and load the studies."""
+    from gisttracker.services.base import Tracker
+    from gisttracker.store.db import open_database
+
     db = open_database(path)
     protocols = load_protocols(path)
     tracker = Tracker(db, user=user, clock=clock)

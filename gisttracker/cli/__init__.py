@@ -1,8 +1,47 @@
 """The ``gisttracker`` command: the window with no arguments, headless subcommands otherwise.
 
-Every subcommand lives in its own module here with ``register(subparsers)``; each handler
-gets the parsed arguments and returns an exit code. User errors print one line on stderr
-and exit non-zero — never a traceback.
+Adding a subcommand
+-------------------
+
+Every call of the command builds the whole argument parser, so registering a subcommand
+must cost next to nothing; only the subcommand that runs may load what it needs. One module
+per subcommand, ``gisttracker/cli/<name>.py``, listed in :data:`COMMANDS`, shaped like this::
+
+    \"\"\"``gisttracker export …``: what it does.\"\"\"
+
+    from __future__ import annotations
+
+    import argparse
+    from typing import TYPE_CHECKING, Any
+
+    from gisttracker.cli.common import add_json_flag   # light helpers only
+    from gisttracker.i18n import _
+
+    if TYPE_CHECKING:                                   # types for annotations: free
+        from gisttracker.services.export import Package
+
+    def register(sub: Any) -> None:                     # argument definitions only
+        parser = sub.add_parser("export", help=_("…"))
+        parser.add_argument(...)
+        parser.set_defaults(handler=run)
+
+    def run(args: argparse.Namespace) -> int:           # runs only for this subcommand
+        from gisttracker.cli.common import session      # the heavy imports live here
+        from gisttracker.services.export import write_package
+        ...
+        return 0
+
+At module level a subcommand imports only the standard library, :mod:`gisttracker.i18n`,
+:mod:`gisttracker.cli.common` and other ``gisttracker.cli`` modules (which follow the same
+rule); everything else — the session, services, reports, reportlab, icalendar, dateutil,
+Qt — is imported inside ``run`` (or a helper it calls). ``tests/core/test_cli_imports.py``
+fails, naming the module, when building the parser loads anything more, and checks that
+``gisttracker studies`` loads none of the other subcommands' heavy dependencies.
+
+Handlers get the parsed arguments and return an exit code. User errors print one line on
+stderr and exit non-zero — never a traceback: raise :class:`CliError` (via :func:`fail`) for
+a bad argument, or let a service's user error (``StoreError``, ``ServiceError``,
+``ProtocolError``) propagate.
 """
 
 from __future__ import annotations
@@ -16,12 +55,18 @@ from typing import NoReturn
 
 from gisttracker import __version__
 from gisttracker.i18n import _
-from gisttracker.protocols import ProtocolError
-from gisttracker.services.base import ServiceError
-from gisttracker.store.db import StoreError
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report"]
+
+# The user-error classes a handler may let through, as (module, class): looked up only when
+# an exception arrives, so that no subcommand pays for importing them. An exception whose
+# module was never imported cannot be an instance of its class.
+USER_ERRORS = (
+    ("gisttracker.store.db", "StoreError"),
+    ("gisttracker.services.base", "ServiceError"),
+    ("gisttracker.protocols.loader", "ProtocolError"),
+)
 
 
 class CliError(Exception):
@@ -35,14 +80,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole parser: every subcommand's arguments, none of their handlers' imports."""
     parser = _Parser(prog="gisttracker", description=_(
         "GIST Study Tracker: screening, enrollment, visits and reports for GIST studies."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--db", metavar="PATH", help=_(
         "site database file (default: $GISTTRACKER_DB, else the user data folder)"))
     parser.add_argument("--startup-check", action="store_true", help=_(
-        "open the database and the main window, print the seconds until the first screen "
-        "has its data, and exit"))
+        "open the database and the main window, print the seconds from the start of the "
+        "process until the first screen shows its data, and exit"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"gisttracker.cli.{name}").register(sub)
@@ -51,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def fail(message: str) -> NoReturn:
     raise CliError(message)
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an expected error whose message is meant for the user."""
+    for module_name, class_name in USER_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return True
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,9 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"gisttracker: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, ServiceError, ProtocolError) as exc:
-        print(f"gisttracker: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -74,6 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
+        print(f"gisttracker: {exc}", file=sys.stderr)
+        return 1
 
 
 def _window(args: argparse.Namespace) -> int:

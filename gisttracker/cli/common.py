@@ -1,21 +1,31 @@
-"""Helpers shared by the subcommands: opening the session, parsing dates, printing JSON."""
+"""Helpers shared by the subcommands: opening the session, parsing dates, printing JSON.
+
+Every subcommand module imports this one at its top, so it stays light: the session, the
+store and the protocols are imported inside the functions that need them (see the
+``gisttracker.cli`` docstring).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gisttracker.i18n import _
-from gisttracker.protocols import Study
-from gisttracker.session import Session, open_session
-from gisttracker.store.db import resolve_path
+
+if TYPE_CHECKING:
+    from gisttracker.protocols import Study
+    from gisttracker.session import Session
 
 
 def session(args: argparse.Namespace) -> Session:
     """The session for ``--db`` (or the environment / default path)."""
+    from gisttracker.session import open_session
+    from gisttracker.store.db import resolve_path
+
     return open_session(resolve_path(getattr(args, "db", None)))
 
 
@@ -39,12 +49,61 @@ def parse_date(text: str, what: str) -> date:
 
 
 def print_json(data: Any) -> None:
+    import json
+
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write("\n")
 
 
+def stream_json(items: Iterable[Any]) -> int:
+    """Print ``items`` as a JSON array, each written as soon as it is read (a listing of
+    100,000 rows never sits in memory whole); the same text :func:`print_json` prints.
+    Returns how many items were written."""
+    import json
+
+    write = sys.stdout.write
+    count = 0
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=2, default=str)
+        write(("[\n  " if count == 0 else ",\n  ") + text.replace("\n", "\n  "))
+        count += 1
+    write("\n]\n" if count else "[]\n")
+    return count
+
+
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
+
+
+class LazyChoices:
+    """``choices=`` for an argument whose values live in a heavy module: the module is
+    imported only when the value is checked or the help is printed, not when the parser is
+    built. Give the argument a ``metavar`` (argparse lists the choices there otherwise)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def _values(self) -> list[str]:
+        return sorted(getattr(importlib.import_module(self.module), self.name))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+
+def stream_table(headers: list[str], rows: Callable[[], Iterable[list[str]]]) -> None:
+    """:func:`print_table` for a listing too long to hold: ``rows()`` is read twice, once for
+    the column widths and once to print, each row written as it is read."""
+    widths = [len(h) for h in headers]
+    for row in rows():
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    write = sys.stdout.write
+    for line in ([headers, ["-" * w for w in widths]], rows()):
+        for row in line:
+            write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                  + "\n")
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:

@@ -8,8 +8,7 @@ import time
 from datetime import date
 from typing import Any
 
-from gisttracker.cli import fail
-from gisttracker.cli.common import parse_date, session
+from gisttracker.cli.common import parse_date
 from gisttracker.i18n import _
 
 
@@ -27,6 +26,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gisttracker.cli import fail
+    from gisttracker.cli.common import session
     from gisttracker.demo import generate
 
     if args.patients < 0:

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from gisttracker.cli.common import parse_date, session
+from gisttracker.cli.common import parse_date
 from gisttracker.i18n import _
-from gisttracker.reports import KINDS, ReportRequest, build
+from gisttracker.reports import KINDS  # the table of report kinds: no reportlab behind it
 
 
 def register(sub: Any) -> None:
@@ -49,6 +49,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gisttracker.cli import fail
+    from gisttracker.cli.common import session
+    from gisttracker.reports import ReportRequest, build
 
     out = Path(args.output)
     if not out.parent.is_dir():

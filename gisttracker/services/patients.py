@@ -955,12 +955,19 @@ class PatientService:
         return int(self._sql(f"SELECT count(*) FROM patient p {where}", params)[0][0])
 
     def page(self, flt: PatientFilter, sort: str = "patient", *, descending: bool = False,
-             offset: int = 0, limit: int = 200) -> list[PatientRow]:
-        """Rows ``offset`` … ``offset + limit`` of the list, sorted in SQL (never all rows)."""
+             offset: int = 0, limit: int = 200, after: str | None = None) -> list[PatientRow]:
+        """Rows ``offset`` … ``offset + limit`` of the list, sorted in SQL (never all rows).
+
+        ``after`` (a study id, list sorted by patient) pages by key instead of by offset:
+        the rows that follow it, found through the index, however deep in the list."""
         column = _SORT_COLUMNS.get(sort)
-        if column is None:
+        if column is None or (after is not None and sort != "patient"):
             raise ServiceError(_("cannot sort by {key!r}").format(key=sort))
         where, params = _where(flt)
+        if after is not None:
+            where = f"{where} AND" if where else "WHERE"
+            where += " p.study_id < ?" if descending else " p.study_id > ?"
+            params.append(after)
         direction = "DESC" if descending else "ASC"
         order = f"{column} {direction}" + ("" if sort == "patient" else f", p.study_id {direction}")
         sql = (f"SELECT p.uid, p.study_id, p.study_key, p.arm_code, p.status, p.enrolled_on, "

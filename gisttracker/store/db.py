@@ -9,19 +9,22 @@ anything is written to it.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
 import peewee
-from platformdirs import user_data_dir
 
 from gisttracker.i18n import _
+from gisttracker.store.paths import (  # re-exported: where the file is lives in .paths
+    APP_NAME,
+    APPLICATION_ID,
+    ENV_VAR,
+    default_path,
+    resolve_path,
+)
 
-APP_NAME = "gisttracker"
-# PRAGMA application_id marks our files, so a foreign SQLite file is not migrated by mistake.
-APPLICATION_ID = 0x47495354  # "GIST"
-ENV_VAR = "GISTTRACKER_DB"
+__all__ = ["APPLICATION_ID", "APP_NAME", "ENV_VAR", "NewerSchemaError", "StoreError",
+           "connect", "database", "default_path", "open_database", "resolve_path"]
 
 database = peewee.DatabaseProxy()
 
@@ -32,21 +35,6 @@ class StoreError(Exception):
 
 class NewerSchemaError(StoreError):
     """The file was written by a newer release; it is left untouched."""
-
-
-def default_path() -> Path:
-    """The platform's per-user data directory, e.g. ``~/.local/share/gisttracker/site.db``."""
-    return Path(user_data_dir(APP_NAME, appauthor=False)) / "site.db"
-
-
-def resolve_path(cli_path: str | os.PathLike[str] | None) -> Path:
-    """``--db PATH``, else ``$GISTTRACKER_DB``, else :func:`default_path`."""
-    if cli_path:
-        return Path(cli_path).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return default_path()
 
 
 def connect(path: Path) -> peewee.SqliteDatabase:
