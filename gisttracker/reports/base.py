@@ -4,6 +4,17 @@ A report is two steps: gather the data into plain values (a query step that know
 store), then lay it out here (no queries). :meth:`Report.render` returns the PDF as bytes.
 Every page carries the report title and study in the header and, in the footer, when the
 report was made, the application version and "Page N of M".
+
+Two promises hold whatever the data:
+
+* **Long tables cost linear time**: :meth:`Report.table` lays a table out a page at a time
+  (:class:`~gisttracker.reports.pieces.PiecewiseTable`), header repeated on every page.
+* **Any text fits**: a table cell or particulars value never grows taller than
+  :data:`MAX_CELL_HEIGHT` (a third of a page). Longer text — a 10,000-character note, a
+  word with no space to break at, Chinese and Latin mixed — is cut where the cell is full
+  with a visible mark saying how much was left out, and printed whole in the "Texts cut
+  short above" section at the end of the report, so nothing recorded is lost on paper and
+  reportlab never meets a cell taller than its frame.
 """
 
 from __future__ import annotations
@@ -27,7 +38,6 @@ from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
     Frame,
-    LongTable,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -38,12 +48,18 @@ from reportlab.platypus import (
 from gisttracker import __version__
 from gisttracker.i18n import _
 from gisttracker.reports.fonts import _CJK, fonts, markup
+from gisttracker.reports.pieces import PiecewiseTable
 
 PAPERS = {"a4": A4, "letter": LETTER}
 MARGIN = 16 * mm
 HEADER_RULE = colors.HexColor("#1f5f8b")
 ZEBRA = colors.HexColor("#f2f6f9")
 GRID = colors.HexColor("#b8c7d3")
+# The tallest a table cell (or a particulars value) may grow, in points: a third of an A4
+# or letter page body, so a row always fits on a page with the header above it.
+MAX_CELL_HEIGHT = 230.0
+# A title or heading longer than this many characters is cut short (see Report._cut).
+MAX_HEADING = 300
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,7 @@ class Report(ABC):
                        for k, v in self.styles.items()}
         self.fonts = fonts()
         self.pagesize = PAPERS[context.paper]
+        self.cut_texts: list[str] = []  # texts cut short in a cell, printed whole at the end
 
     @property
     def width(self) -> float:
@@ -139,6 +156,8 @@ class Report(ABC):
         """A paragraph of plain text; text without CJK characters wraps at spaces (CJK
         wrapping would break words and dates anywhere, and lays out far slower)."""
         plain = "" if text is None else str(text)
+        if style in ("title", "h2", "h3") and len(plain) > MAX_HEADING:
+            plain = self._cut(plain, MAX_HEADING - 60)  # a title, not a text: kept short
         if _CJK.search(plain):
             return Paragraph(markup(plain), self.styles[style])
         return Paragraph(markup(plain), self._latin[style])
@@ -150,26 +169,58 @@ class Report(ABC):
     def heading(self, text: object, level: int = 2) -> Paragraph:
         return self.para(text, f"h{level}")
 
+    def _cut(self, text: str, keep: int) -> str:
+        """The first ``keep`` characters of ``text`` and the mark saying what was cut; the
+        whole text is printed at the end of the report."""
+        self.cut_texts.append(text)
+        return _("{start} … [text cut short: {left:,} of {total:,} characters left out; "
+                 "in full as note {n} at the end]").format(
+            start=text[:keep].rstrip(), left=len(text) - keep, total=len(text),
+            n=len(self.cut_texts))
+
+    def fitted(self, text: str, style: str, room: float) -> Paragraph:
+        """``text`` as a paragraph ``room`` points wide that is at most
+        :data:`MAX_CELL_HEIGHT` tall: cut short (with the mark, see :meth:`_cut`) if the
+        whole of it would be taller."""
+        ps = self.styles[style]
+        # Every character is at most 1 em wide, so this bounds the lines without measuring.
+        if ((len(text) * ps.fontSize / max(room, 1.0) + text.count("\n") + 1) * ps.leading
+                <= MAX_CELL_HEIGHT):
+            return self.para(text, style)
+        para = self.para(text, style)
+        _w, height = para.wrap(room, 1e9)
+        if height <= MAX_CELL_HEIGHT:
+            return para
+        keep = int(len(text) * MAX_CELL_HEIGHT / height * 0.9)
+        while True:
+            shown = self._cut(text, keep)
+            para = self.para(shown, style)
+            _w, height = para.wrap(room, 1e9)
+            if height <= MAX_CELL_HEIGHT or keep <= 1:
+                return para
+            self.cut_texts.pop()  # measured again shorter; only the last cut counts
+            keep = int(keep * 0.8)
+
     def spacer(self, height_mm: float = 3) -> Spacer:
         return Spacer(1, height_mm * mm)
 
     def table(self, header: Sequence[object], rows: Sequence[Sequence[object]],
               widths: Sequence[float], *, zebra: bool = True,
-              extra_style: Sequence[tuple[Any, ...]] = ()) -> Table:
-        """A table whose header row repeats on every page and whose cells wrap.
+              extra_style: Sequence[tuple[Any, ...]] = ()) -> Flowable:
+        """A table of any length whose header row repeats on every page and whose cells
+        wrap (each at most :data:`MAX_CELL_HEIGHT` tall), laid out a page at a time.
 
         ``widths`` are fractions of the usable width. Cells may be text (wrapped in a
-        Paragraph here) or ready flowables.
+        Paragraph here) or ready flowables. ``extra_style`` commands address the rows of
+        the whole table (0 the header), as reportlab's do.
         """
         total = sum(widths)
         col_widths = [self.width * w / total for w in widths]
-        data: list[list[Any]] = [[self.para(h, "cell_head") for h in header]]
         # Room for a one-line cell: the column less its padding (3 pt each side).
         room = [w - 6.5 for w in col_widths]
-        for row in rows:
-            data.append([self._cell(c, room[i]) for i, c in enumerate(row)])
-        table_class = LongTable if len(data) > 200 else Table
-        table = table_class(data, colWidths=col_widths, repeatRows=1, splitByRow=True)
+        head = [self.fitted("" if h is None else str(h), "cell_head", room[i])
+                for i, h in enumerate(header)]
+        data = [[self._cell(c, room[i]) for i, c in enumerate(row)] for row in rows]
         cell = self.styles["cell"]
         style: list[tuple[Any, ...]] = [
             # Plain-text cells (see _cell) use the cell style's font.
@@ -187,12 +238,12 @@ class Report(ABC):
         if zebra:
             style.append(("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, ZEBRA]))
         style.extend(extra_style)
-        table.setStyle(TableStyle(style))
-        return table
+        return PiecewiseTable(head, data, col_widths, style)
 
     def _cell(self, value: object, room: float) -> Any:
         """A table cell: flowables as they are; short Latin text that fits on one line as a
-        plain string (laid out many times faster than a Paragraph); anything else wrapped.
+        plain string (laid out many times faster than a Paragraph); anything else wrapped,
+        and cut short if it would be taller than :data:`MAX_CELL_HEIGHT`.
         """
         if isinstance(value, Flowable):
             return value
@@ -201,12 +252,16 @@ class Report(ABC):
                 and stringWidth(text, self.fonts.regular, self.styles["cell"].fontSize)
                 <= room):
             return text
-        return self.para(text, "cell")
+        return self.fitted(text, "cell", room)
 
     def key_values(self, pairs: Sequence[tuple[object, object]]) -> Table:
-        """A two-column label/value block (patient or study particulars)."""
-        data = [[self.para(k, "small"), self.para(v)] for k, v in pairs]
-        table = Table(data, colWidths=[self.width * 0.25, self.width * 0.75])
+        """A two-column label/value block (patient or study particulars); labels and values
+        are cut short, like table cells, if they would be taller than a third of a page."""
+        label_w, value_w = self.width * 0.25, self.width * 0.75
+        data = [[self.fitted("" if k is None else str(k), "small", label_w - 6),
+                 self.fitted("" if v is None else str(v), "body", value_w - 6)]
+                for k, v in pairs]
+        table = Table(data, colWidths=[label_w, value_w])
         table.setStyle(TableStyle([
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("TOPPADDING", (0, 0), (-1, -1), 1),
@@ -232,9 +287,31 @@ class Report(ABC):
 
     def _header_text(self, canvas: rl_canvas.Canvas, x: float, y: float, text: str, font: str,
                      size: float, right: bool = False) -> None:
-        """Draw one header line; CJK characters switch to the CJK font."""
+        """Draw one header line, cut with "…" to half the page width; CJK characters switch
+        to the CJK font."""
+        limit = self.width / 2 - 6
         pieces = [p for p in _CJK.split(text) if p]
         runs = [(p, self.fonts.cjk if _CJK.fullmatch(p) else font) for p in pieces]
+        if sum(canvas.stringWidth(p, f, size) for p, f in runs) > limit:
+            room = limit - canvas.stringWidth("…", font, size)
+            kept: list[tuple[str, str]] = []
+            for piece, f in runs:
+                width = canvas.stringWidth(piece, f, size)
+                if width <= room:
+                    kept.append((piece, f))
+                    room -= width
+                    continue
+                n = int(len(piece) * room / width)
+                while n > 0 and canvas.stringWidth(piece[:n], f, size) > room:
+                    n -= 1
+                if n > 0:
+                    kept.append((piece[:n], f))
+                break
+            if kept and kept[-1][1] == font:
+                kept[-1] = (kept[-1][0] + "…", font)  # one string: read as one line
+            else:
+                kept.append(("…", font))
+            runs = kept
         total = sum(canvas.stringWidth(p, f, size) for p, f in runs)
         cursor = x - total if right else x
         for piece, f in runs:
@@ -258,9 +335,22 @@ class Report(ABC):
         footer = _("Made {when} · GIST Study Tracker {version}{site}").format(
             when=made, version=self.context.version,
             site=f" · {self.context.site}" if self.context.site else "")
+        self.cut_texts = []
         story = self.story() or [self.para(_("Nothing to report."))]
+        if self.cut_texts:
+            story += self.cut_texts_section()
         doc.build(story, canvasmaker=_numbered_canvas(footer, self.fonts.regular))
         return buffer.getvalue()
+
+    def cut_texts_section(self) -> list[Flowable]:
+        """Every text cut short in a cell, whole, numbered as its mark says (paragraphs,
+        which reportlab may split across pages at any line)."""
+        out: list[Flowable] = [self.heading(_("Texts cut short above, in full")), self.para(
+            _("Each of these texts was too long for its place in a table; it is printed "
+              "here whole, under the number its mark gives."), "small")]
+        for n, text in enumerate(self.cut_texts, start=1):
+            out += [self.para(_("Note {n}").format(n=n), "h3"), self.para(text)]
+        return out
 
     def write(self, path: Path) -> None:
         """Render and write to ``path`` (written whole, via a temporary file)."""

@@ -19,6 +19,7 @@ from gisttracker.domain import eligibility
 from gisttracker.i18n import N_, _
 from gisttracker.reports.base import HEADER_RULE, Report, ReportContext
 from gisttracker.reports.common import day
+from gisttracker.reports.fonts import _CJK
 from gisttracker.services.patients import STATUS_LABELS, PatientService
 from gisttracker.session import Session
 
@@ -101,15 +102,42 @@ def gather_screening(session: Session, study_key: str, *,
     return ScreeningData(study.key, study.short_title or study.title, rows, counts)
 
 
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+# Lines one text may take in a box of the CONSORT diagram (a drawing cannot break across
+# pages, so its text is bounded; the whole reason is in the "Excluded, by reason" table).
+MAX_BOX_LINES = 3
+
+
+def _wrap(text: str, font: str, size: float, width: float,
+          max_lines: int = MAX_BOX_LINES) -> list[str]:
+    """``text`` in lines at most ``width`` points wide, at spaces or, for a word longer
+    than a line, anywhere; at most ``max_lines`` of them, the last ending in "…" if the
+    text went on."""
     from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    def fits(line: str) -> bool:
+        return bool(stringWidth(line, font, size) <= width)
 
     lines: list[str] = []
     for word in text.split():
-        if lines and stringWidth(f"{lines[-1]} {word}", font, size) <= width:
+        if lines and fits(f"{lines[-1]} {word}"):
             lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
+            continue
+        while not fits(word):  # no space to break at: break the word where the line ends
+            n = max(1, int(len(word) * width / stringWidth(word, font, size)))
+            while n > 1 and not fits(word[:n]):
+                n -= 1
+            lines.append(word[:n])
+            word = word[n:]
+            if len(lines) > max_lines:
+                break
+        if len(lines) > max_lines:
+            break
+        lines.append(word)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and not fits(last + "…"):
+            last = last[:-1]
+        lines = [*lines[:max_lines - 1], last + "…"]
     return lines or [""]
 
 
@@ -126,6 +154,10 @@ class ScreeningReport(Report):
         return self.data.study_key
 
     # ----- the diagram --------------------------------------------------------------------
+    def _font_for(self, text: str, font: str) -> str:
+        """The CJK font (which has Latin letters too) for a line with Chinese in it."""
+        return self.fonts.cjk if _CJK.search(text) else font
+
     def _box(self, drawing: Drawing, x: float, y_top: float, w: float, lines: list[str],
              bold_first: bool = True) -> float:
         """Draw a box whose top edge is at ``y_top``; returns its height."""
@@ -136,7 +168,7 @@ class ScreeningReport(Report):
         for i, text in enumerate(lines):
             font = self.fonts.bold if bold_first and i == 0 else self.fonts.regular
             drawing.add(String(x + 5, y_top - 4 - leading * (i + 1) + 2.5, text,
-                               fontName=font, fontSize=size))
+                               fontName=self._font_for(text, font), fontSize=size))
         return height
 
     @staticmethod
@@ -155,9 +187,9 @@ class ScreeningReport(Report):
         font = self.fonts.regular
 
         def lines(head: str, body: list[str], w: float) -> list[str]:
-            out = _wrap(head, self.fonts.bold, 7.5, w - 10)
+            out = _wrap(head, self._font_for(head, self.fonts.bold), 7.5, w - 10)
             for b in body:
-                out += _wrap(b, font, 7.5, w - 10)
+                out += _wrap(b, self._font_for(b, font), 7.5, w - 10)
             return out
 
         main_w, side_w = width * 0.42, width * 0.46
