@@ -79,8 +79,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole parser: every subcommand's arguments, none of their handlers' imports."""
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The whole parser: every subcommand's arguments, none of their handlers' imports
+    (without ``commands``, only the options of the window)."""
     parser = _Parser(prog="gisttracker", description=_(
         "GIST Study Tracker: screening, enrollment, visits and reports for GIST studies."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -89,10 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--startup-check", action="store_true", help=_(
         "open the database and the main window, print the seconds from the start of the "
         "process until the first screen shows its data, and exit"))
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        importlib.import_module(f"gisttracker.cli.{name}").register(sub)
+    if commands:
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+        for name in COMMANDS:
+            importlib.import_module(f"gisttracker.cli.{name}").register(sub)
     return parser
+
+
+def _window_only(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` holds only the window's own options (``--db PATH``,
+    ``--startup-check``): then the subcommands' parsers are not built (10 ms of start-up)."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--db":
+            if next(tokens, None) is None:
+                return False  # let the whole parser say what is missing
+        elif not (token == "--startup-check" or token.startswith("--db=")):
+            return False
+    return True
 
 
 def fail(message: str) -> NoReturn:
@@ -110,10 +125,11 @@ def is_user_error(exc: BaseException) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(commands=not _window_only(given))
+    args = parser.parse_args(given)
     try:
-        if args.command is None:
+        if getattr(args, "command", None) is None:
             return _window(args)
         return int(args.handler(args))
     except CliError as exc:

@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final
 
 import peewee
 
@@ -30,6 +30,13 @@ from gisttracker.i18n import N_, _
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
 from gisttracker.services.base import ServiceError, Writer
+
+# The patient list lives in its own light module (the window's first screen); its names
+# are still found here.
+from gisttracker.services.patient_list import STATUS_LABELS as STATUS_LABELS
+from gisttracker.services.patient_list import PatientFilter as PatientFilter
+from gisttracker.services.patient_list import PatientList
+from gisttracker.services.patient_list import PatientRow as PatientRow
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
 from gisttracker.store.models import Record, new_uid
@@ -44,15 +51,6 @@ from gisttracker.store.models_patients import (
 )
 from gisttracker.store.models_visits import AnchorDate
 
-STATUS_LABELS: Final[Mapping[str, str]] = {
-    "screened": N_("screened"),
-    "screen_failed": N_("screen failed"),
-    "enrolled": N_("enrolled"),
-    "withdrawn": N_("withdrawn"),
-    "lost_to_follow_up": N_("lost to follow-up"),
-    "died": N_("died"),
-    "completed": N_("completed"),
-}
 END_STATUSES: Final = ("withdrawn", "lost_to_follow_up", "died", "completed")
 ENROLLED_STATUSES: Final = ("enrolled", *END_STATUSES)
 
@@ -135,37 +133,6 @@ class EnrollmentResult:
     randomization_number: str | None = None
     stratum: str | None = None
     randomized_at: str | None = None
-
-
-class PatientRow(NamedTuple):
-    """One row of the patient list (no personal identifiers); a tuple: cheap by the 100."""
-
-    uid: str
-    patient: str
-    study_key: str
-    arm_code: str | None
-    status: str
-    enrolled_on: date | None
-    randomization_number: str | None
-    sex: str | None
-
-
-@dataclass(frozen=True)
-class PatientFilter:
-    """Filters of the patient list. ``text`` searches study ids (prefix), record numbers,
-    names and initials (prefix, case-insensitive)."""
-
-    text: str = ""
-    study_key: str | None = None
-    arm_code: str | None = None
-    status: str | None = None
-
-
-SortKey = Literal["patient", "study", "arm", "status", "enrolled_on", "randomization_number"]
-_SORT_COLUMNS: Final[Mapping[str, str]] = {
-    "patient": "p.study_id", "study": "p.study_key", "arm": "p.arm_code", "status": "p.status",
-    "enrolled_on": "p.enrolled_on", "randomization_number": "p.randomization_number",
-}
 
 
 @dataclass(frozen=True)
@@ -950,33 +917,14 @@ class PatientService:
 
     # ----- the patient list ---------------------------------------------------------------
     def count(self, flt: PatientFilter) -> int:
-        """How many patients match ``flt`` (one indexed query)."""
-        where, params = _where(flt)
-        return int(self._sql(f"SELECT count(*) FROM patient p {where}", params)[0][0])
+        """How many patients match ``flt`` (see :mod:`gisttracker.services.patient_list`)."""
+        return PatientList(self.session).count(flt)
 
     def page(self, flt: PatientFilter, sort: str = "patient", *, descending: bool = False,
              offset: int = 0, limit: int = 200, after: str | None = None) -> list[PatientRow]:
-        """Rows ``offset`` … ``offset + limit`` of the list, sorted in SQL (never all rows).
-
-        ``after`` (a study id, list sorted by patient) pages by key instead of by offset:
-        the rows that follow it, found through the index, however deep in the list."""
-        column = _SORT_COLUMNS.get(sort)
-        if column is None or (after is not None and sort != "patient"):
-            raise ServiceError(_("cannot sort by {key!r}").format(key=sort))
-        where, params = _where(flt)
-        if after is not None:
-            where = f"{where} AND" if where else "WHERE"
-            where += " p.study_id < ?" if descending else " p.study_id > ?"
-            params.append(after)
-        direction = "DESC" if descending else "ASC"
-        order = f"{column} {direction}" + ("" if sort == "patient" else f", p.study_id {direction}")
-        sql = (f"SELECT p.uid, p.study_id, p.study_key, p.arm_code, p.status, p.enrolled_on, "
-               f"p.randomization_number, p.sex FROM patient p {where} ORDER BY {order} "
-               f"LIMIT ? OFFSET ?")
-        return [PatientRow(uid, sid, key, arm, status,
-                           date.fromisoformat(on) if on else None, number, sex)
-                for uid, sid, key, arm, status, on, number, sex
-                in self._sql(sql, [*params, int(limit), int(offset)])]
+        """A window of the list (see :meth:`PatientList.page`)."""
+        return PatientList(self.session).page(flt, sort, descending=descending, offset=offset,
+                                              limit=limit, after=after)
 
     def _sql(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         cursor = self.session.db.execute_sql(sql, params)
@@ -991,39 +939,6 @@ class PatientService:
         return _("{patient} · {study} · arm {arm} · {status}").format(
             patient=p.study_id, study=p.study_key, arm=arm,
             status=_(STATUS_LABELS.get(p.status, p.status)))
-
-
-def _prefix_bounds(text: str) -> tuple[str, str]:
-    """``[low, high)`` of every string starting with ``text`` (index range, not LIKE)."""
-    return text, text + "\U0010ffff"
-
-
-def _where(flt: PatientFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if flt.study_key:
-        clauses.append("p.study_key = ?")
-        params.append(flt.study_key)
-    if flt.arm_code:
-        clauses.append("p.arm_code = ?")
-        params.append(flt.arm_code)
-    if flt.status:
-        clauses.append("p.status = ?")
-        params.append(flt.status)
-    text = flt.text.strip()
-    if text:
-        low, high = _prefix_bounds(text.upper())
-        # The identity table is joined only for this search, through its own indexes.
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(
-            "(p.study_id >= ? AND p.study_id < ? OR p.id IN ("
-            "SELECT patient_id FROM patient_identity WHERE record_number >= ? "
-            "AND record_number < ? UNION SELECT patient_id FROM patient_identity "
-            "WHERE name LIKE ? ESCAPE '\\' UNION SELECT patient_id FROM patient_identity "
-            "WHERE initials LIKE ? ESCAPE '\\'))")
-        rlow, rhigh = _prefix_bounds(text)
-        params += [low, high, rlow, rhigh, escaped + "%", escaped + "%"]
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def recompute_duration_group(writer: Writer, session: Session, patient: Patient) -> str | None:
