@@ -19,6 +19,7 @@ Two promises hold whatever the data:
 
 from __future__ import annotations
 
+import gc
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,6 +76,24 @@ class ReportContext:
         if self.paper not in PAPERS:
             raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
                 papers=", ".join(PAPERS), paper=self.paper))
+
+
+class _Paragraph(Paragraph):
+    """A Paragraph that keeps its last line breaking: a table cell is wrapped when its page
+    is measured, again when the page's table is split off and again when it is drawn,
+    always at its column's width (reportlab breaks the lines anew each time)."""
+
+    _wrapped: tuple[float, float, float] | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        # The height of a paragraph depends on the width only (availHeight is not read);
+        # reportlab drops the line breaking (blPara) when it wants the lines broken again.
+        if (self._wrapped is not None and self._wrapped[0] == availWidth
+                and "blPara" in self.__dict__):
+            return self._wrapped[1], self._wrapped[2]
+        width, height = super().wrap(availWidth, availHeight)
+        self._wrapped = (availWidth, width, height)
+        return width, height
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -159,12 +178,12 @@ class Report(ABC):
         if style in ("title", "h2", "h3") and len(plain) > MAX_HEADING:
             plain = self._cut(plain, MAX_HEADING - 60)  # a title, not a text: kept short
         if _CJK.search(plain):
-            return Paragraph(markup(plain), self.styles[style])
-        return Paragraph(markup(plain), self._latin[style])
+            return _Paragraph(markup(plain), self.styles[style])
+        return _Paragraph(markup(plain), self._latin[style])
 
     def rich(self, html: str, style: str = "body") -> Paragraph:
         """A paragraph from trusted markup (already escaped by the caller)."""
-        return Paragraph(html, self.styles[style])
+        return _Paragraph(html, self.styles[style])
 
     def heading(self, text: object, level: int = 2) -> Paragraph:
         return self.para(text, f"h{level}")
@@ -339,7 +358,14 @@ class Report(ABC):
         story = self.story() or [self.para(_("Nothing to report."))]
         if self.cut_texts:
             story += self.cut_texts_section()
-        doc.build(story, canvasmaker=_numbered_canvas(footer, self.fonts.regular))
+        # The story of a long report is hundreds of thousands of objects that live until
+        # the end; without this, each of Python's full collections during the layout walks
+        # them all again, and a report twice as long takes more than twice as long.
+        gc.freeze()
+        try:
+            doc.build(story, canvasmaker=_numbered_canvas(footer, self.fonts.regular))
+        finally:
+            gc.unfreeze()
         return buffer.getvalue()
 
     def cut_texts_section(self) -> list[Flowable]:

@@ -73,13 +73,15 @@ class PiecewiseTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
 
     def __init__(self, header: Sequence[Any], rows: Sequence[Sequence[Any]],
                  col_widths: Sequence[float], style: Sequence[StyleCommand] = (), *,
-                 _styles: _Styles | None = None, _start: int = 0) -> None:
+                 _styles: _Styles | None = None, _start: int = 0,
+                 _try: int = FIRST_TRY) -> None:
         super().__init__()
         self.header = list(header)
         self.rows = rows
         self.col_widths = list(col_widths)
         self.styles = _styles or _Styles(style, len(rows))
         self.start = _start  # the first row (0-based) not yet laid out
+        self.first_try = _try  # rows tried for a page: a few more than the last page held
         self._tried: tuple[float, float, Table, bool] | None = None
         self._current: Table | None = None
 
@@ -94,7 +96,7 @@ class PiecewiseTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
         holds every remaining row."""
         if self._tried is not None and self._tried[:2] == (width, height):
             return self._tried[2], self._tried[3]
-        count = FIRST_TRY
+        count = self.first_try
         while True:
             end = min(len(self.rows), self.start + count)
             table = self._table(end)
@@ -122,8 +124,10 @@ class PiecewiseTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
         placed = len(parts[0]._cellvalues) - 1  # less the header row
         if placed <= 0:
             return []
+        # Rows tried for the next page: what this one held and a few more (rows that do
+        # not fit are measured for nothing), never fewer than a dozen.
         rest = PiecewiseTable(self.header, self.rows, self.col_widths, _styles=self.styles,
-                              _start=self.start + placed)
+                              _start=self.start + placed, _try=max(12, placed + 6))
         return [parts[0], rest]
 
     def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:
