@@ -3,9 +3,10 @@
 Adding a subcommand
 -------------------
 
-Every call of the command builds the whole argument parser, so registering a subcommand
-must cost next to nothing; only the subcommand that runs may load what it needs. One module
-per subcommand, ``gisttracker/cli/<name>.py``, listed in :data:`COMMANDS`, shaped like this::
+Every call of the command builds an argument parser — ``--help`` or a typo all of the
+subcommands' — so registering a subcommand must cost next to nothing; only the subcommand
+that runs may load what it needs. One module per subcommand, ``gisttracker/cli/<name>.py``,
+listed in :data:`COMMANDS`, shaped like this::
 
     \"\"\"``gisttracker export …``: what it does.\"\"\"
 
@@ -79,9 +80,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message}\n")
 
 
-def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
-    """The whole parser: every subcommand's arguments, none of their handlers' imports
-    (without ``commands``, only the options of the window)."""
+def build_parser(*, commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser with the subcommands ``commands`` (all by default): their arguments,
+    none of their handlers' imports."""
     parser = _Parser(prog="gisttracker", description=_(
         "GIST Study Tracker: screening, enrollment, visits and reports for GIST studies."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -92,22 +93,27 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
         "process until the first screen shows its data, and exit"))
     if commands:
         sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-        for name in COMMANDS:
+        for name in commands:
             importlib.import_module(f"gisttracker.cli.{name}").register(sub)
     return parser
 
 
-def _window_only(argv: Sequence[str]) -> bool:
-    """Whether ``argv`` holds only the window's own options (``--db PATH``,
-    ``--startup-check``): then the subcommands' parsers are not built (10 ms of start-up)."""
+def _needed(argv: Sequence[str]) -> Sequence[str]:
+    """The subcommands whose parsers ``argv`` needs: none for the window (``--db PATH``,
+    ``--startup-check`` only), the one it names, else all of them (for ``--help``, a typo,
+    anything unusual). Each parser not built saves a module import and its set-up."""
     tokens = iter(argv)
     for token in tokens:
         if token == "--db":
             if next(tokens, None) is None:
-                return False  # let the whole parser say what is missing
-        elif not (token == "--startup-check" or token.startswith("--db=")):
-            return False
-    return True
+                return COMMANDS  # let the whole parser say what is missing
+        elif token == "--startup-check" or token.startswith("--db="):
+            continue
+        elif token in COMMANDS:
+            return [token]
+        else:
+            return COMMANDS
+    return []
 
 
 def fail(message: str) -> NoReturn:
@@ -126,7 +132,7 @@ def is_user_error(exc: BaseException) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     given = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(commands=not _window_only(given))
+    parser = build_parser(commands=_needed(given))
     args = parser.parse_args(given)
     try:
         if getattr(args, "command", None) is None:

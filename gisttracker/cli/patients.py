@@ -16,10 +16,10 @@ from gisttracker.cli.common import LazyChoices, add_json_flag, stream_json, stre
 from gisttracker.i18n import _
 
 if TYPE_CHECKING:
-    from gisttracker.services.patients import PatientFilter, PatientRow, PatientService
+    from gisttracker.services.patient_list import PatientFilter, PatientList, PatientRow
 
 PAGE = 1000
-STATUSES = LazyChoices("gisttracker.services.patients", "STATUS_LABELS")
+STATUSES = LazyChoices("gisttracker.services.patient_list", "STATUS_LABELS")
 
 
 def register(sub: Any) -> None:
@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def rows(service: PatientService, flt: PatientFilter) -> Iterator[PatientRow]:
+def rows(service: PatientList, flt: PatientFilter) -> Iterator[PatientRow]:
     """Every patient matching ``flt`` in study-id order, one keyset page at a time."""
     after: str | None = None
     while True:
@@ -44,13 +44,13 @@ def rows(service: PatientService, flt: PatientFilter) -> Iterator[PatientRow]:
 
 def run(args: argparse.Namespace) -> int:
     from gisttracker.cli.common import session, study
-    from gisttracker.services.patients import STATUS_LABELS, PatientFilter, PatientService
+    from gisttracker.services.patient_list import STATUS_LABELS, PatientFilter, PatientList
 
     s = session(args)
     try:
         if args.study:
             study(s, args.study)
-        service = PatientService(s)
+        service = PatientList(s)
         flt = PatientFilter(study_key=args.study, status=args.status)
         if args.json:
             stream_json({
