@@ -49,13 +49,14 @@ from reportlab.platypus import (
 from gisttracker import __version__
 from gisttracker.i18n import _
 from gisttracker.reports.fonts import _CJK, fonts, markup
-from gisttracker.reports.pieces import PiecewiseTable
+from gisttracker.reports.pieces import Caption, PiecewiseTable
 
 PAPERS = {"a4": A4, "letter": LETTER}
 MARGIN = 16 * mm
 HEADER_RULE = colors.HexColor("#1f5f8b")
 ZEBRA = colors.HexColor("#f2f6f9")
 GRID = colors.HexColor("#b8c7d3")
+BAND = colors.HexColor("#dde8f0")  # a caption band across a table (a calendar's day)
 # The tallest a table cell (or a particulars value) may grow, in points: a third of an A4
 # or letter page body, so a row always fits on a page with the header above it.
 MAX_CELL_HEIGHT = 230.0
@@ -76,6 +77,22 @@ class ReportContext:
         if self.paper not in PAPERS:
             raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
                 papers=", ".join(PAPERS), paper=self.paper))
+
+
+NOTE_PIECE = 1500  # characters per paragraph of a note printed in full
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` in paragraphs of about :data:`NOTE_PIECE` characters, cut at a space where
+    there is one: reportlab breaks a long paragraph of Chinese into lines in time that
+    grows faster than its length (60,000 characters took 19 s)."""
+    out = []
+    while len(text) > NOTE_PIECE:
+        cut = text.rfind(" ", NOTE_PIECE // 2, NOTE_PIECE)
+        cut = NOTE_PIECE if cut < 0 else cut
+        out.append(text[:cut])
+        text = text[cut:].lstrip(" ")
+    return [*out, text]
 
 
 class _Paragraph(Paragraph):
@@ -106,6 +123,8 @@ def _styles() -> dict[str, ParagraphStyle]:
         "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=10),
         "cell_head": ParagraphStyle("cell_head", parent=base, fontName=f.bold, fontSize=8,
                                     leading=10, textColor=colors.white),
+        "cell_band": ParagraphStyle("cell_band", parent=base, fontName=f.bold, fontSize=8,
+                                    leading=10),
         "title": ParagraphStyle("title", parent=base, fontName=f.bold, fontSize=15,
                                 leading=19, spaceAfter=4),
         "h2": ParagraphStyle("h2", parent=base, fontName=f.bold, fontSize=11.5, leading=14,
@@ -202,15 +221,20 @@ class Report(ABC):
         :data:`MAX_CELL_HEIGHT` tall: cut short (with the mark, see :meth:`_cut`) if the
         whole of it would be taller."""
         ps = self.styles[style]
+        room = max(room, 1.0)
+        lines = MAX_CELL_HEIGHT / ps.leading
         # Every character is at most 1 em wide, so this bounds the lines without measuring.
-        if ((len(text) * ps.fontSize / max(room, 1.0) + text.count("\n") + 1) * ps.leading
-                <= MAX_CELL_HEIGHT):
+        if len(text) * ps.fontSize / room + text.count("\n") + 1 <= lines:
             return self.para(text, style)
-        para = self.para(text, style)
+        # And at least a quarter of an em: a text longer than this cannot fit, and only this
+        # much of it is measured (breaking 60,000 characters into lines takes seconds).
+        most = int(lines * room / (0.25 * ps.fontSize)) + 1
+        sample = text[:most]
+        para = self.para(sample, style)
         _w, height = para.wrap(room, 1e9)
-        if height <= MAX_CELL_HEIGHT:
+        if len(text) <= most and height <= MAX_CELL_HEIGHT:
             return para
-        keep = int(len(text) * MAX_CELL_HEIGHT / height * 0.9)
+        keep = min(len(sample), int(len(sample) * MAX_CELL_HEIGHT / max(height, 1.0) * 0.9))
         while True:
             shown = self._cut(text, keep)
             para = self.para(shown, style)
@@ -225,13 +249,16 @@ class Report(ABC):
 
     def table(self, header: Sequence[object], rows: Sequence[Sequence[object]],
               widths: Sequence[float], *, zebra: bool = True,
-              extra_style: Sequence[tuple[Any, ...]] = ()) -> Flowable:
+              extra_style: Sequence[tuple[Any, ...]] = (), caption: str | None = None,
+              continued: str | None = None) -> Flowable:
         """A table of any length whose header row repeats on every page and whose cells
         wrap (each at most :data:`MAX_CELL_HEIGHT` tall), laid out a page at a time.
 
         ``widths`` are fractions of the usable width. Cells may be text (wrapped in a
         Paragraph here) or ready flowables. ``extra_style`` commands address the rows of
-        the whole table (0 the header), as reportlab's do.
+        the whole table (0 the header), as reportlab's do. ``caption`` is a band above the
+        header on the table's first page, ``continued`` the band on the pages it runs on
+        to (so a page in the middle of a long table says what it continues).
         """
         total = sum(widths)
         col_widths = [self.width * w / total for w in widths]
@@ -257,7 +284,17 @@ class Report(ABC):
         if zebra:
             style.append(("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, ZEBRA]))
         style.extend(extra_style)
-        return PiecewiseTable(head, data, col_widths, style)
+        band = None
+        if caption is not None or continued is not None:
+            room_all = sum(col_widths) - 6.5
+            band = Caption(
+                None if caption is None else self.fitted(caption, "cell_band", room_all),
+                None if continued is None else self.fitted(continued, "cell_band", room_all),
+                (("SPAN", (0, 0), (-1, 0)), ("BACKGROUND", (0, 0), (-1, 0), BAND),
+                 ("VALIGN", (0, 0), (-1, 0), "TOP"), ("LINEBELOW", (0, 0), (-1, 0), 0.25, GRID),
+                 ("TOPPADDING", (0, 0), (-1, 0), 2.5), ("BOTTOMPADDING", (0, 0), (-1, 0), 2.5),
+                 ("LEFTPADDING", (0, 0), (-1, 0), 3), ("RIGHTPADDING", (0, 0), (-1, 0), 3)))
+        return PiecewiseTable(head, data, col_widths, style, caption=band)
 
     def _cell(self, value: object, room: float) -> Any:
         """A table cell: flowables as they are; short Latin text that fits on one line as a
@@ -375,7 +412,8 @@ class Report(ABC):
             _("Each of these texts was too long for its place in a table; it is printed "
               "here whole, under the number its mark gives."), "small")]
         for n, text in enumerate(self.cut_texts, start=1):
-            out += [self.para(_("Note {n}").format(n=n), "h3"), self.para(text)]
+            out.append(self.para(_("Note {n}").format(n=n), "h3"))
+            out += [self.para(piece) for piece in _pieces(text)]
         return out
 
     def write(self, path: Path) -> None:

@@ -315,7 +315,8 @@ class CasebookReport(Report):
                  empty: str) -> list[Flowable]:
         out: list[Flowable] = [self.heading(title)]
         if rows:
-            out.append(self.table(header, [list(r) for r in rows], widths))
+            out.append(self.table(header, [list(r) for r in rows], widths,
+                                  continued=_("{title} (continued)").format(title=title)))
         else:
             out.append(self.para(empty))
         return out

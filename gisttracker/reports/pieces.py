@@ -16,6 +16,7 @@ own rows, alternating row colours continuing where the previous page stopped.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from reportlab.platypus import Flowable, Table, TableStyle
@@ -66,29 +67,61 @@ class _Styles:
         return out
 
 
+@dataclass(frozen=True)
+class Caption:
+    """A band across the table above its header row: ``text`` on the table's first page
+    (None: not there), ``continued`` on the pages it runs on to (None: not there)."""
+
+    text: Any
+    continued: Any
+    style: tuple[StyleCommand, ...]  # for a one-row table: the band is row 0
+
+
 class PiecewiseTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
     """A table of any length: ``header`` (one row of cells) repeated on every page above
-    the ``rows`` that page holds. Cells are what reportlab's Table takes (text or
-    flowables); ``col_widths`` in points."""
+    the ``rows`` that page holds, under an optional ``caption`` band that says which table
+    a page continues. Cells are what reportlab's Table takes (text or flowables);
+    ``col_widths`` in points."""
 
     def __init__(self, header: Sequence[Any], rows: Sequence[Sequence[Any]],
                  col_widths: Sequence[float], style: Sequence[StyleCommand] = (), *,
-                 _styles: _Styles | None = None, _start: int = 0,
-                 _try: int = FIRST_TRY) -> None:
+                 caption: Caption | None = None, _styles: _Styles | None = None,
+                 _start: int = 0, _try: int = FIRST_TRY) -> None:
         super().__init__()
         self.header = list(header)
         self.rows = rows
         self.col_widths = list(col_widths)
         self.styles = _styles or _Styles(style, len(rows))
+        self.caption = caption
         self.start = _start  # the first row (0-based) not yet laid out
         self.first_try = _try  # rows tried for a page: a few more than the last page held
         self._tried: tuple[float, float, Table, bool] | None = None
         self._current: Table | None = None
 
+    def _band(self) -> Any:
+        if self.caption is None:
+            return None
+        return self.caption.text if self.start == 0 else self.caption.continued
+
+    def piece(self, end: int) -> tuple[list[Sequence[Any]], list[StyleCommand], int]:
+        """The cells (head rows first), the style commands and the number of head rows of
+        the table of rows ``start``…``end - 1`` (what one page's Table is made of)."""
+        band = self._band()
+        head: list[Sequence[Any]] = [self.header] if band is None else [
+            [band, *[""] * (len(self.header) - 1)], self.header]
+        style = self.styles.for_rows(self.start + 1, end)
+        if band is not None:
+            assert self.caption is not None
+            # Everything moves down one row under the band.
+            style = [*self.caption.style, *[
+                (name, (c0, r0 + 1 if r0 >= 0 else r0), (c1, r1 + 1 if r1 >= 0 else r1), *args)
+                for name, (c0, r0), (c1, r1), *args in style]]
+        return [*head, *self.rows[self.start:end]], style, len(head)
+
     def _table(self, end: int) -> Table:
-        table = Table([self.header, *self.rows[self.start:end]], colWidths=self.col_widths,
-                      repeatRows=1, splitByRow=True)
-        table.setStyle(TableStyle(self.styles.for_rows(self.start + 1, end)))
+        cells, style, heads = self.piece(end)
+        table = Table(cells, colWidths=self.col_widths, repeatRows=heads, splitByRow=True)
+        table.setStyle(TableStyle(style))
         return table
 
     def _page(self, width: float, height: float) -> tuple[Table, bool]:
@@ -121,13 +154,14 @@ class PiecewiseTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
         parts = table.split(availWidth, availHeight)
         if not parts:
             return []  # not even one row fits below what is already on this page
-        placed = len(parts[0]._cellvalues) - 1  # less the header row
+        placed = len(parts[0]._cellvalues) - (1 if self._band() is None else 2)  # less head
         if placed <= 0:
             return []
         # Rows tried for the next page: what this one held and a few more (rows that do
         # not fit are measured for nothing), never fewer than a dozen.
-        rest = PiecewiseTable(self.header, self.rows, self.col_widths, _styles=self.styles,
-                              _start=self.start + placed, _try=max(12, placed + 6))
+        rest = PiecewiseTable(self.header, self.rows, self.col_widths, caption=self.caption,
+                              _styles=self.styles, _start=self.start + placed,
+                              _try=max(12, placed + 6))
         return [parts[0], rest]
 
     def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:

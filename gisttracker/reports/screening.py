@@ -277,5 +277,6 @@ class ScreeningReport(Report):
         widths = [1.0, *([1.3] if with_names else []), 1.2, 1.0, 1.1, 4.0]
         rows = [[r.patient, *([r.name or ""] if with_names else []), day(r.screened_on),
                  r.outcome, r.status, "; ".join(r.reasons)] for r in d.rows]
-        out.append(self.table(header, rows, widths))
+        out.append(self.table(header, rows, widths,
+                              continued=_("Screening log (continued)")))
         return out

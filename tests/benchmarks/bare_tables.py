@@ -5,8 +5,8 @@ the same pieces as a report did.
 
 ``CELLS.json`` (written by ``bench_reports.py`` from a real report) holds the page size, the
 frame, the fonts, the paragraph styles and, for every page-sized piece of every table, its
-column widths, style commands, header row and rows: each cell a plain string or a
-paragraph (markup and style). This script registers the same TrueType fonts, builds one
+column widths, style commands, head rows (repeated) and rows: each cell a plain string or
+a paragraph (markup and style). This script registers the same TrueType fonts, builds one
 reportlab ``Table`` per piece (header repeated) and lays them all out in one document,
 timed as a whole process like the report itself. No page header, footer or page count.
 """
@@ -42,8 +42,8 @@ def main() -> int:
 
     story = []
     for piece in spec["pieces"]:
-        data = [[cell(c) for c in row] for row in [piece["header"], *piece["rows"]]]
-        table = Table(data, colWidths=piece["widths"], repeatRows=1)
+        data = [[cell(c) for c in row] for row in piece["rows"]]
+        table = Table(data, colWidths=piece["widths"], repeatRows=piece["heads"])
         table.setStyle(TableStyle([(cmd[0], tuple(cmd[1]), tuple(cmd[2]),
                                     *[_value(a) for a in cmd[3:]])
                                    for cmd in piece["style"]]))

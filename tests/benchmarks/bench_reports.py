@@ -95,6 +95,14 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _piece(table: PiecewiseTable, end: int, cell: Any) -> dict[str, Any]:
+    rows, style, heads = table.piece(end)
+    return {"widths": table.col_widths, "heads": heads,
+            "rows": [[cell(c) for c in r] for r in rows],
+            "style": [[c[0], list(c[1]), list(c[2]), *[_json_value(a) for a in c[3:]]]
+                      for c in style]}
+
+
 def record_pieces(session: Session, request: ReportRequest, path: Path) -> int:
     """Render ``request`` here, writing its tables' pieces to ``path``; its page count."""
     pieces: list[tuple[PiecewiseTable, int, int]] = []
@@ -139,13 +147,7 @@ def record_pieces(session: Session, request: ReportRequest, path: Path) -> int:
         "fonts": [[f.regular, str(f.latin_path), 0],
                   [f.bold, str(_find("DejaVuSans-Bold.ttf")), 0],
                   [f.cjk, str(f.cjk_path), 0]],
-        "pieces": [{
-            "widths": table.col_widths,
-            "header": [cell(c) for c in table.header],
-            "rows": [[cell(c) for c in r] for r in table.rows[start:start + count]],
-            "style": [[c[0], list(c[1]), list(c[2]), *[_json_value(a) for a in c[3:]]]
-                      for c in table.styles.for_rows(start + 1, start + count)],
-        } for table, start, count in pieces],
+        "pieces": [_piece(table, start + count, cell) for table, start, count in pieces],
         "styles": styles,
     }
     path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
