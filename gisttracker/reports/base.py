@@ -211,10 +211,10 @@ class Report(ABC):
         """The first ``keep`` characters of ``text`` and the mark saying what was cut; the
         whole text is printed at the end of the report."""
         self.cut_texts.append(text)
-        return _("{start} … [text cut short: {left:,} of {total:,} characters left out; "
-                 "in full as note {n} at the end]").format(
-            start=text[:keep].rstrip(), left=len(text) - keep, total=len(text),
-            n=len(self.cut_texts))
+        # Short, so that the mark itself does not fill a narrow column.
+        return _("{start} … [cut: {left:,} more characters, whole in note {n} at the end]"
+                 ).format(start=text[:keep].rstrip(), left=len(text) - keep,
+                          n=len(self.cut_texts))
 
     def fitted(self, text: str, style: str, room: float) -> Paragraph:
         """``text`` as a paragraph ``room`` points wide that is at most

@@ -144,9 +144,10 @@ def record_pieces(session: Session, request: ReportRequest, path: Path) -> int:
     spec = {
         "pagesize": [width, height],
         "frame": [MARGIN, 16 * mm, width - 2 * MARGIN, height - 36 * mm],
+        # The fonts the report registered (the CJK one only if it had Chinese to set).
         "fonts": [[f.regular, str(f.latin_path), 0],
                   [f.bold, str(_find("DejaVuSans-Bold.ttf")), 0],
-                  [f.cjk, str(f.cjk_path), 0]],
+                  *([[f.cjk_name, str(f.cjk_path), 0]] if b"ZenHei" in pdf else [])],
         "pieces": [_piece(table, start + count, cell) for table, start, count in pieces],
         "styles": styles,
     }
