@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import itertools
 import pkgutil
 import re
 import sqlite3
@@ -127,7 +128,8 @@ def _samples(session: Session) -> dict[str, list[Any]]:
             "qlq_c30", "labs", "physical_exam"], "analyte": ["alt", "anc"],
         "flt": [PatientFilter(), PatientFilter(study_key="NCT03862768", status="enrolled"),
                 PatientFilter(text="zhang"), PatientFilter(text=patient.study_id[:5])],
-        "sort": ["patient", "enrolled_on", "status"], "today": [TODAY],
+        "sort": ["patient", "study", "arm", "status", "enrolled_on", "randomization_number"],
+        "descending": [False, True], "today": [TODAY],
         "start": [date(2026, 3, 9)], "end": [date(2026, 3, 15)], "year": [2026],
         "month": [3], "patient": [patient], "visit": [visit], "screening": [screening],
     }
@@ -141,15 +143,21 @@ def _calls(session: Session) -> Iterator[tuple[str, Callable[[], object]]]:
         for name, function in inspect.getmembers(cls, inspect.isfunction):
             if name.startswith("_") or name in WRITES:
                 continue
-            params = [p for p in inspect.signature(function).parameters.values()
-                      if p.name != "self" and p.default is inspect.Parameter.empty]
-            if any(p.name not in samples for p in params):
+            every = [p for p in inspect.signature(function).parameters.values()
+                     if p.name != "self"]
+            if any(p.name not in samples for p in every
+                   if p.default is inspect.Parameter.empty):
                 continue
+            # Optional parameters with samples are varied too (a sort order, a study).
+            params = [p for p in every if p.name in samples]
             method = getattr(service, name)
             choices = [samples[p.name] for p in params]
-            for i in range(max((len(c) for c in choices), default=1)):
-                args = {p.name: c[min(i, len(c) - 1)] for p, c in zip(params, choices,
-                                                                       strict=True)}
+            combos: list[tuple[Any, ...]] = list(itertools.product(*choices))
+            if len(combos) > 100:  # too many: each sample once, side by side
+                combos = [tuple(c[min(i, len(c) - 1)] for c in choices)
+                          for i in range(max(len(c) for c in choices))]
+            for combo in combos:
+                args = {p.name: value for p, value in zip(params, combo, strict=True)}
                 positional = [args[p.name] for p in params
                               if p.kind is not inspect.Parameter.KEYWORD_ONLY]
                 keywords = {p.name: args[p.name] for p in params
@@ -201,7 +209,8 @@ def _aliases(sql: str) -> dict[str, str]:
 
 
 def full_scans(con: sqlite3.Connection, statements: list[str]) -> dict[str, str]:
-    """``{plan line: statement}`` for every plan that reads a growing table whole."""
+    """``{what is wrong · statement: statement}`` for every plan that reads a growing table
+    whole without an index, builds an index for one query, or sorts a whole table."""
     bad: dict[str, str] = {}
     seen: set[str] = set()
     for sql in statements:
@@ -215,15 +224,23 @@ def full_scans(con: sqlite3.Connection, statements: list[str]) -> dict[str, str]
         except sqlite3.Error:
             continue  # a statement of a table dropped since (none today)
         aliases = _aliases(text)
-        for row in plan:
-            detail = str(row[-1])
+        details = [str(row[-1]) for row in plan]
+        scanned = []  # growing tables read whole, through an index or not
+        for detail in details:
             match = re.match(r"SCAN (\w+)(.*)", detail)
             if "AUTOMATIC" in detail:
-                bad[f"{detail}"] = text
-            elif match and not match.group(2).strip():
+                bad[f"{detail} · {text[:60]}"] = text
+            elif match:
                 table = aliases.get(match.group(1), match.group(1))
-                if table not in FIXED_TABLES:
-                    bad[f"SCAN {table} ({detail})"] = text
+                if table in FIXED_TABLES:
+                    continue
+                scanned.append(table)
+                if not match.group(2).strip():
+                    bad[f"SCAN {table} ({detail}) · {text[:60]}"] = text
+        # Reading every row to sort them all, where an index in that order would give the
+        # first page at once.
+        if scanned and "USE TEMP B-TREE FOR ORDER BY" in details:
+            bad[f"sorts every row of {', '.join(scanned)} · {text[:60]}"] = text
     return bad
 
 
@@ -244,7 +261,7 @@ def test_every_screen_and_report_query_uses_an_index(site: tuple[Session, Record
     finally:
         con.close()
     assert not bad, "full scans of growing tables:\n" + "\n".join(
-        f"  {line}\n      {sql[:300]}" for line, sql in sorted(bad.items()))
+        f"  {line.split(' · ')[0]}\n      {sql[:300]}" for line, sql in sorted(bad.items()))
 
 
 def test_every_public_service_method_is_walked_or_declared_a_write(
@@ -272,9 +289,12 @@ def test_the_check_sees_a_missing_index(tmp_path: Path) -> None:
     con.execute("CREATE TABLE setting (key TEXT, value TEXT)")
     bad = full_scans(con, ['SELECT * FROM "visit" AS "t1" WHERE "t1"."note" = \'x\'',
                            "SELECT * FROM visit v WHERE v.patient_id = 3",
+                           "SELECT * FROM visit v ORDER BY v.patient_id LIMIT 20",
+                           "SELECT * FROM visit v ORDER BY v.note LIMIT 20",
                            "SELECT value FROM setting WHERE key = 'paper'"])
     con.close()
-    assert list(bad) == ["SCAN visit (SCAN t1)"]
+    assert [line.split(" · ")[0] for line in bad] == [
+        "SCAN visit (SCAN t1)", "SCAN visit (SCAN v)", "sorts every row of visit"]
 
 
 def test_every_foreign_key_leads_an_index(site: tuple[Session, Recorder]) -> None:

@@ -23,4 +23,7 @@ STATEMENTS = [
     "CREATE INDEX tumour_assessment_visit ON tumour_assessment (visit_id)",
     "CREATE INDEX treatment_interruption_exposure ON treatment_interruption (exposure_id, "
     "start_on)",
+    # The patient list sorted by randomization number reads its first page in index order
+    # (the other sort keys had theirs since schema 2).
+    "CREATE INDEX patient_randomization ON patient (randomization_number, study_id)",
 ]
