@@ -58,9 +58,9 @@ import json, sqlite3, sys
 con = sqlite3.connect(sys.argv[1])
 rows = con.execute("SELECT study_id, study_key, arm_code, status, enrolled_on, "
                    "randomization_number FROM patient ORDER BY study_id")
-json.dump([{"patient": r[0], "study": r[1], "arm": r[2], "status": r[3],
-            "enrolled_on": r[4], "randomization_number": r[5]} for r in rows],
-          sys.stdout, ensure_ascii=False, indent=2)
+sys.stdout.write(json.dumps([{"patient": r[0], "study": r[1], "arm": r[2], "status": r[3],
+                              "enrolled_on": r[4], "randomization_number": r[5]}
+                             for r in rows], ensure_ascii=False, indent=2))
 """
 
 WORKLIST_BARE = """
@@ -69,7 +69,7 @@ con = sqlite3.connect(sys.argv[1])
 out = []
 for sql, params in json.load(open(sys.argv[2])):
     out += [list(r) for r in con.execute(sql, params)]
-json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2))
 """
 
 
