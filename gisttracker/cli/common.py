@@ -55,18 +55,22 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def stream_json(items: Iterable[Any]) -> int:
-    """Print ``items`` as a JSON array, each written as soon as it is read (a listing of
-    100,000 rows never sits in memory whole); the same text :func:`print_json` prints.
-    Returns how many items were written."""
+def stream_json(items: Iterable[Any], chunk: int = 1000) -> int:
+    """Print ``items`` as a JSON array (the text :func:`print_json` prints), written
+    ``chunk`` items at a time as they are read: a listing of 100,000 rows never sits in
+    memory whole. Returns how many items were written."""
+    import itertools
     import json
 
     write = sys.stdout.write
     count = 0
-    for item in items:
-        text = json.dumps(item, ensure_ascii=False, indent=2, default=str)
-        write(("[\n  " if count == 0 else ",\n  ") + text.replace("\n", "\n  "))
-        count += 1
+    source = iter(items)
+    while batch := list(itertools.islice(source, chunk)):
+        # A list dumped with indent 2 holds its items at the indent an item of the whole
+        # array has: write it without its brackets.
+        text = json.dumps(batch, ensure_ascii=False, indent=2, default=str)
+        write(("[\n" if count == 0 else ",\n") + text[2:-2])
+        count += len(batch)
     write("\n]\n" if count else "[]\n")
     return count
 
