@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gisttracker.domain.schedule import status_label
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import ASSESSMENTS
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _description(visit: CalendarVisit) -> str:
         lines.append(_("Window: {start} – {end}").format(
             start=visit.window_start.isoformat(), end=visit.window_end.isoformat()))
     if visit.assessments:
-        names = ", ".join(_(ASSESSMENTS[a]) if a in ASSESSMENTS else a for a in visit.assessments)
+        names = join_list(_(ASSESSMENTS[a]) if a in ASSESSMENTS else a for a in visit.assessments)
         lines.append(_("Assessments: {names}").format(names=names))
     if visit.status:
         lines.append(_("Status: {status}").format(status=status_label(visit.status)))

@@ -2,17 +2,24 @@
 
 The window, the command line and the tests all start from :func:`open_session`, so they
 see the same database path rules and the same protocol loading.
+
+Loud site protocols. A study whose site protocol file was refused (it does not load, its key
+belongs to another file, two site files claim it) or would orphan data already recorded is
+*blocked*: it is not replaced by the shipped file, because data entered under rules the site
+did not mean would be worse than no data. Every screen and command that needs the study
+raises :class:`StudyUnavailable`, saying which file was refused and why; the window shows
+the refusals in its banner at start and the command line prints them before any command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
 
@@ -29,6 +36,29 @@ def site_protocol_dir(db_path: Path) -> Path:
     return db_path.parent / "protocols"
 
 
+class StudyUnavailable(ProtocolError):
+    """The study's protocol file was refused at this site: nothing is done on the study."""
+
+    def __init__(self, study: str, errors: tuple[ProtocolError, ...]) -> None:
+        first = errors[0]
+        self.reasons = "; ".join(f"{e.file}: {e.key}: {e.message}" for e in errors)
+        super().__init__(first.file, first.key, self.reasons, study=study)
+        # The whole sentence, for the command line (whose messages start in lower case).
+        self.args = (_("study {study} is not available: its protocol file was refused "
+                       "({reasons}). Nothing is done on this study until the file in the "
+                       "site's protocols folder is corrected or removed.").format(
+            study=study, reasons=self.reasons),)
+
+    def sentence(self) -> str:
+        """The same, as a sentence of its own (the window's banner and message boxes)."""
+        return _("Study {study} is not available: its protocol file was refused ({reasons}). "
+                 "Nothing is done on this study until the file in the site's protocols folder "
+                 "is corrected or removed.").format(study=self.study, reasons=self.reasons)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass
 class Session:
     path: Path
@@ -36,33 +66,97 @@ class Session:
     tracker: Tracker
     studies: dict[str, Study]
     protocol_errors: tuple[ProtocolError, ...]
+    #: Study key -> the refusals that block it (see the module docstring).
+    blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
 
     def study(self, key: str) -> Study:
-        """The study with ``key``; :class:`KeyError` with a user message if unknown."""
+        """The study with ``key``. :class:`StudyUnavailable` when the site's protocol file
+        for it was refused; :class:`KeyError` with a user message if it is unknown."""
+        if key in self.blocked:
+            raise StudyUnavailable(key, self.blocked[key])
         try:
             return self.studies[key]
         except KeyError:
             raise KeyError(_("unknown study {key!r} (known: {known})").format(
-                key=key, known=", ".join(sorted(self.studies)))) from None
+                key=key, known=join_list(sorted(self.studies)))) from None
+
+    def unavailable(self) -> list[StudyUnavailable]:
+        """One error per blocked study, for a banner or a warning line."""
+        return [StudyUnavailable(key, errors) for key, errors in sorted(self.blocked.items())]
 
     def close(self) -> None:
         self.db.close()
 
 
+class NoStudiesError(ProtocolError):
+    """Not one study could be loaded: a damaged installation, never a site to open.
+
+    A site with no study is useless and its database would be created for nothing, so the
+    command line and the window refuse to go on (the message names the folders searched).
+    """
+
+    def __init__(self, folders: tuple[Path, ...], errors: tuple[ProtocolError, ...]) -> None:
+        message = _(
+            "no study protocol could be loaded, so there is no study to work on. The "
+            "installation is incomplete or damaged: reinstall GIST Study Tracker. "
+            "Folders searched: {folders}.").format(folders=", ".join(str(f) for f in folders))
+        if errors:
+            message += " " + _("Files that failed: {errors}").format(
+                errors="; ".join(str(e) for e in errors))
+        super().__init__(str(folders[0]), "*.toml", message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def load_protocols(db_path: Path) -> LoadResult:
-    """The shipped protocols, replaced by the site's own copies where it has them."""
-    return load_studies(SEEDS_DIR, site_protocol_dir(db_path))
+    """The shipped protocols, replaced by the site's own copies where it has them.
+
+    :class:`NoStudiesError` if not a single study loads from either place.
+    """
+    folders = (SEEDS_DIR, site_protocol_dir(db_path))
+    result = load_studies(*folders)
+    if not result.studies and not result.blocked:
+        # (Studies blocked by a refused site file are the site's to fix, and said so.)
+        raise NoStudiesError(folders, result.errors)
+    return result
 
 
 def open_session(path: Path, *, user: str | None = None,
-                 clock: Callable[[], datetime] | None = None) -> Session:
-    """Open the database at ``path`` (created and migrated if needed) and load the studies."""
+                 clock: Callable[[], datetime] | None = None,
+                 protocols: LoadResult | None = None) -> Session:
+    """Open the database at ``path`` (created and migrated if needed) and load the studies.
+
+    The protocols are loaded first, so a broken installation that knows no study creates no
+    empty database file (:class:`NoStudiesError`). Each loaded study is then checked against
+    the database (a file that would orphan recorded data is refused and its study blocked)
+    and its version recorded (:func:`gisttracker.services.versions.register_protocols`).
+
+    ``protocols``: what :func:`load_protocols` just returned for ``path`` (the window's
+    start-up check), so the files are not read twice; loaded here when None.
+    """
+    # The ORM is imported here, not at the top: a caller that only loads the protocols
+    # (``gisttracker studies`` on a current database) does not pay for it.
     from gisttracker.services.base import Tracker
+    from gisttracker.services.versions import register_protocols
     from gisttracker.store.db import open_database
 
+    if protocols is None:
+        protocols = load_protocols(path)
     db = open_database(path)
-    protocols = load_protocols(path)
     tracker = Tracker(db, user=user, clock=clock)
-    return Session(path=path, db=db, tracker=tracker,
-                   studies={s.key: s for s in protocols.studies},
-                   protocol_errors=protocols.errors)
+    blocked = {key: tuple(errors) for key, errors in protocols.blocked.items()}
+    session = Session(path=path, db=db, tracker=tracker,
+                      studies={s.key: s for s in protocols.studies},
+                      protocol_errors=protocols.errors, blocked=blocked)
+    try:
+        refused = register_protocols(session)
+    except BaseException:
+        db.close()
+        raise
+    for key, error in refused.items():
+        session.studies.pop(key, None)
+        blocked[key] = (*blocked.get(key, ()), error)
+    session.protocol_errors = (*protocols.errors, *refused.values())
+    return session

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+from gisttracker import i18n
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("LANG", "C.UTF-8")
@@ -15,5 +20,14 @@ _runtime = tempfile.mkdtemp(prefix="gisttracker-xdg-")
 os.chmod(_runtime, 0o700)
 os.environ["XDG_RUNTIME_DIR"] = _runtime
 os.environ.pop("GISTTRACKER_DB", None)
+# English unless a test chooses otherwise, whatever the developer's own locale.
+os.environ["LANGUAGE"] = "en"
 
 pytest_plugins = ["tests.helpers"]
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test() -> Iterator[None]:
+    """A test that switches the language (the command line does) leaves English behind."""
+    yield
+    i18n.install(None)

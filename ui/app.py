@@ -19,13 +19,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gisttracker import resources
 from gisttracker.store.paths import resolve_path
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
 
+    from gisttracker.session import Session
+
 STARTUP_TIMEOUT_MS = 60_000
-ICON = Path(__file__).resolve().parent.parent / "resources" / "icons" / "gisttracker.svg"
+ICON = resources.icon_path()
 # Where start-up is counted from when the kernel cannot say (not Linux): this module is
 # imported by the console entry point before Qt and the core.
 _IMPORTED_AT = time.monotonic()
@@ -60,16 +63,45 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QWidget
 
-    from ui.main_window import MainWindow
-    from ui.tasks import TaskManager
+    from gisttracker.logs import setup_logging
+    from gisttracker.session import NoStudiesError, load_protocols, open_session
+    from ui.errors import install_excepthook
+    from ui.language import start_language
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("GIST Study Tracker")
     app.setOrganizationName("gisttracker")
     app.setWindowIcon(QIcon(str(ICON)))
+    setup_logging()
+    install_excepthook()
+    settings = app_settings()
+    # Before the first window text is built: the language applies to everything after it.
+    start_language(settings, path)
+    try:
+        # A program that knows no study must not open an empty site.
+        protocols = load_protocols(path)
+    except NoStudiesError as exc:
+        print(f"gisttracker: {exc}", file=sys.stderr)
+        if not startup_check:
+            from PySide6.QtWidgets import QMessageBox
+
+            from gisttracker.i18n import _
+
+            QMessageBox.critical(None, _("GIST Study Tracker cannot start"), str(exc))
+        return 1
+    from ui.main_window import MainWindow
+    from ui.tasks import TaskManager
+
+    # The first opening of this file uses the protocols just read (not read twice: 30 ms);
+    # any later one (File → Open) reads them afresh.
+    preloaded = {path: protocols}
+
+    def opener(chosen: Path) -> Session:
+        return open_session(chosen, protocols=preloaded.pop(chosen, None))
+
     tasks = TaskManager()
-    window = MainWindow(app_settings(), tasks)
+    window = MainWindow(settings, tasks, opener=opener)
     outcome: dict[str, int] = {}
     if startup_check:
         window.setProperty("headless", True)

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.services.base import Changes
@@ -90,7 +90,7 @@ def week_of(day: date) -> tuple[date, date]:
 
 
 def assessment_names(keys: Sequence[str]) -> str:
-    return ", ".join(_(ASSESSMENTS[k]) if k in ASSESSMENTS else k for k in keys)
+    return join_list(_(ASSESSMENTS[k]) if k in ASSESSMENTS else k for k in keys)
 
 
 class WorklistModel(QAbstractTableModel):
@@ -568,7 +568,8 @@ class CalendarPage(AreaPage):
 
         def done(count: int) -> None:
             self.status.setStyleSheet("QLabel { color: #146c43; }")
-            self.status.setText(_("Wrote {n} events to {path}").format(n=count, path=target))
+            self.status.setText(ngettext("Wrote {n} event to {path}", "Wrote {n} events to {path}",
+                                         count).format(n=count, path=target))
 
         def failed(exc: BaseException) -> None:
             self.status.setStyleSheet("QLabel { color: #b02a37; }")

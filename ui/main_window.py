@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker import __version__
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _, local
 from ui.areas import AREAS, AreaPage
+from ui.help import HelpMenu
+from ui.language import language_menu
 from ui.tasks import TaskManager
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from gisttracker.session import Session
 
 MAX_RECENT = 8
-DB_FILTER = "GIST Study Tracker database (*.db *.sqlite);;All files (*)"
+DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
 FIRST_AREA = "patients"  # what a nurse opens the program for, until another area was used
 
 
@@ -142,6 +143,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
+        file_menu.addMenu(language_menu(self, self.settings))
+        file_menu.addSeparator()
         file_menu.addAction(self._action(_("&Quit"), self.close, QKeySequence.StandardKey.Quit))
 
         go_menu = self.menuBar().addMenu(_("&Go"))
@@ -152,8 +155,8 @@ class MainWindow(QMainWindow):
         go_menu.addSeparator()
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
 
-        help_menu = self.menuBar().addMenu(_("&Help"))
-        help_menu.addAction(self._action(_("&About GIST Study Tracker"), self.about, "F1"))
+        # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
+        self.help_menu = HelpMenu(self, self.menuBar().addMenu(_("&Help")))
 
     # ----- areas ---------------------------------------------------------------------------
     def _build_page(self, key: str) -> AreaPage:
@@ -229,18 +232,15 @@ class MainWindow(QMainWindow):
         self.study_box.blockSignals(True)
         self.study_box.clear()
         for study in sorted(session.studies.values(), key=lambda s: s.key):
-            label = f"{study.short_title} ({study.registration or study.key})"
+            label = _("{title} ({registration})").format(
+                title=local(study.short_title), registration=study.registration or study.key)
             self.study_box.addItem(label, study.key)
         self.study_box.blockSignals(False)
         index = max(0, self.study_box.findData(previous))
         self.study_box.setCurrentIndex(index)
         self._study_selected(index)
-        if session.protocol_errors:
-            self.banner.setText(_("Some protocol files could not be loaded:") + "\n" + "\n".join(
-                str(e) for e in session.protocol_errors))
-            self.banner.show()
-        else:
-            self.banner.hide()
+        self.banner.setText(protocol_banner(session))
+        self.banner.setVisible(bool(session.protocol_errors or session.blocked))
         self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
         from gisttracker.store.migrations import schema_version
 
@@ -251,7 +251,7 @@ class MainWindow(QMainWindow):
 
     def new_database(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
-                                                    DB_FILTER)
+                                                    _(DB_FILTER))
         if name:
             path = Path(name)
             if path.exists():
@@ -261,7 +261,8 @@ class MainWindow(QMainWindow):
             self.open_database(path)
 
     def choose_database(self) -> None:
-        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "", DB_FILTER)
+        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
+                                                  _(DB_FILTER))
         if name:
             self.open_database(Path(name))
 
@@ -299,17 +300,20 @@ class MainWindow(QMainWindow):
         for page in self.pages.values():
             page.set_study(study)
 
-    def about(self) -> None:
-        from html import escape
-
-        path = self.session.path if self.session else _("no database open")
-        QMessageBox.about(self, _("About GIST Study Tracker"), _(
-            "<h3>GIST Study Tracker {version}</h3>"
-            "<p>Screening, enrollment, visit schedules, data entry and reports for clinical "
-            "studies of gastrointestinal stromal tumour treated with imatinib.</p>"
-            "<p>Database: {path}</p>").format(version=__version__, path=escape(str(path))))
-
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)
+
+
+def protocol_banner(session: Session) -> str:
+    """What the banner says about the protocol files: the studies that cannot be used (a
+    site file refused: the shipped one is not used in its place) and the other files that
+    did not load."""
+    blocked = set(session.blocked)
+    lines = [error.sentence() for error in session.unavailable()]
+    others = [str(e) for e in session.protocol_errors if e.study not in blocked]
+    if others:
+        lines.append(_("Some protocol files could not be loaded:"))
+        lines.extend(others)
+    return "\n".join(lines)

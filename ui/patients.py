@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, local, ngettext
 
 # The list's own light module: the patient service behind it (screening, enrollment) is
 # imported when a patient is registered or opened, not before the first screen.
@@ -59,7 +59,7 @@ WINDOW = 200
 MAX_WINDOWS = 40
 COLUMNS: list[tuple[str, str]] = [
     ("patient", N_("Patient")), ("study", N_("Study")), ("arm", N_("Arm")),
-    ("status", N_("Status")), ("enrolled_on", N_("Enrolled")),
+    ("status", N_("Status")), ("enrolled_on", N_("Enrolled on")),
     ("randomization_number", N_("Randomization")),
 ]
 UID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -228,7 +228,7 @@ class NewPatientDialog(QDialog):
         self.patient_uid: str | None = None
         self.study_box = QComboBox(self)
         for s in sorted(session.studies.values(), key=lambda s: s.key):
-            self.study_box.addItem(f"{s.key} — {s.short_title}", s.key)
+            self.study_box.addItem(f"{s.key} — {local(s.short_title)}", s.key)
         if study is not None:
             self.study_box.setCurrentIndex(max(0, self.study_box.findData(study.key)))
         self.sex_box = QComboBox(self)
@@ -397,7 +397,7 @@ class PatientsPage(AreaPage):
             codes: dict[str, str] = {}
             for s in studies:
                 for arm in s.arms:
-                    codes.setdefault(arm.code, arm.name)
+                    codes.setdefault(arm.code, local(arm.name))
             for code, name in codes.items():
                 self.arm_filter.addItem(f"{code} — {name}", code)
         self.arm_filter.blockSignals(False)
@@ -418,7 +418,8 @@ class PatientsPage(AreaPage):
         self.model.set_filter(replace(flt))
 
     def _loaded(self, count: int) -> None:
-        self.count_label.setText(_("{n} patients").format(n=f"{count:,}"))
+        self.count_label.setText(ngettext("{n} patient", "{n} patients", count).format(
+            n=f"{count:,}"))
         self.data_shown.emit()
 
     def _failed(self, message: str) -> None:

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, local
 from gisttracker.protocols import Study
 from gisttracker.reports import KINDS, ReportRequest, build
 from gisttracker.services.patients import PatientFilter, PatientService
@@ -189,7 +189,7 @@ class ReportsPage(AreaPage):
         if session is None:
             return
         for key, study in sorted(session.studies.items()):
-            self.study_box.addItem(f"{key} — {study.short_title or study.title}", key)
+            self.study_box.addItem(f"{key} — {local(study.short_title or study.title)}", key)
         self._kind_changed()
         tasks.run(lambda: SettingsService(session.tracker).get("paper"), self._paper_loaded)
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError
 from gisttracker.services.visits import AnchorChange, ScheduleRow, VisitService
@@ -191,7 +191,8 @@ class ScheduleTab(PatientTabPage):
         if problems:
             self.timing.setStyleSheet("QLabel { color: #b02a37; font-weight: 600; }")
             self.timing.setText("\n".join(
-                f"⚠ {t.rule.description}: {t.message}" for t in problems))
+                _("⚠ {rule}: {problem}").format(rule=local(t.rule.description), problem=t.message)
+                for t in problems))
             self.timing.show()
         else:
             self.timing.hide()
@@ -235,7 +236,7 @@ class ScheduleTab(PatientTabPage):
             return
         for r, anchor in enumerate(self.study.anchors):
             known = self.anchor_dates.get(anchor.key)
-            name = QLabel(anchor.label, self.anchor_box)
+            name = QLabel(local(anchor.label), self.anchor_box)
             value = QLabel(known.isoformat() if known else _("not entered yet"),
                            self.anchor_box)
             if known is None:
@@ -245,7 +246,7 @@ class ScheduleTab(PatientTabPage):
             self.anchor_grid.addWidget(value, r, 1)
             if anchor.source == "entered" or known is not None:
                 button = QPushButton(_("Correct…") if known else _("Enter…"), self.anchor_box)
-                button.setToolTip(anchor.description)
+                button.setToolTip(local(anchor.description))
                 button.clicked.connect(lambda _c=False, k=anchor.key: self.ask_anchor(k))
                 self.anchor_grid.addWidget(button, r, 2)
         self.anchor_grid.setColumnStretch(1, 1)
@@ -293,7 +294,9 @@ class ScheduleTab(PatientTabPage):
         def done(result: Any) -> None:
             text = success
             if isinstance(result, AnchorChange):
-                text += " " + _("{n} planned visits moved.").format(n=len(result.moved))
+                n = len(result.moved)
+                text += " " + ngettext("{n} planned visit moved.", "{n} planned visits moved.",
+                                       n).format(n=n)
             self._ok(text)
             self.saved.emit(result)
             self.refresh()
@@ -337,11 +340,11 @@ class ScheduleTab(PatientTabPage):
         anchor = self.study.anchor(key)
         known = self.anchor_dates.get(key)
         dialog = DateReasonDialog(
-            _("Correct {anchor}").format(anchor=anchor.label) if known
-            else _("Enter {anchor}").format(anchor=anchor.label),
+            _("Correct {anchor}").format(anchor=local(anchor.label)) if known
+            else _("Enter {anchor}").format(anchor=local(anchor.label)),
             self, day=known or self.today_fn(), reason="required" if known else "none",
             prompt=_("Planned visits counted from this date will move; visits already done "
-                     "keep their dates.") if known else anchor.description)
+                     "keep their dates.") if known else local(anchor.description))
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day, _name, reason = dialog.values()
             self.set_anchor(key, day, reason)
@@ -414,5 +417,6 @@ class ScheduleTab(PatientTabPage):
                                           name=_("{patient} visits").format(
                                               patient=patient.study_id))
 
-        self.tasks.run(work, lambda n: self._ok(_("Wrote {n} events to {path}").format(
+        self.tasks.run(work, lambda n: self._ok(ngettext(
+            "Wrote {n} event to {path}", "Wrote {n} events to {path}", n).format(
             n=n, path=target)), self._error)

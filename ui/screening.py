@@ -40,7 +40,7 @@ from shiboken6 import isValid
 
 from gisttracker.domain import eligibility
 from gisttracker.grading.units import LABS
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
 from gisttracker.services.base import ServiceError
@@ -362,8 +362,10 @@ class ScreeningTab(PatientTabPage):
         self.criteria.setRowCount(len(self.study.criteria))
         for row, criterion in enumerate(self.study.criteria):
             kind = _("Inclusion") if criterion.kind == "inclusion" else _("Exclusion")
-            item = QTableWidgetItem(f"{criterion.id} · {criterion.short or criterion.text}")
-            item.setToolTip(f"{kind}: {criterion.text}")
+            item = QTableWidgetItem(
+                f"{criterion.id} · {local(criterion.short or criterion.text)}")
+            item.setToolTip(_("{kind}: {criterion}").format(kind=kind,
+                                                             criterion=local(criterion.text)))
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.criteria.setItem(row, 0, item)
             for column in (1, 2):
@@ -505,9 +507,11 @@ class ScreeningTab(PatientTabPage):
         colour = {"eligible": "#1b7f3b", "ineligible": "#b00020"}.get(outcome, "#8a6d00")
         text = _(eligibility.OUTCOME_LABELS[outcome])
         if outcome == eligibility.INCOMPLETE:
-            text += " — " + _("{n} criteria not yet known").format(n=len(self.result.unknown))
+            n = len(self.result.unknown)
+            text += " — " + ngettext("{n} criterion not yet known", "{n} criteria not yet known",
+                                     n).format(n=n)
         elif outcome == eligibility.INELIGIBLE:
-            text += " — " + ", ".join(r.criterion.id for r in self.result.failures)
+            text += " — " + join_list(r.criterion.id for r in self.result.failures)
         self.outcome.setText(text)
         self.outcome.setStyleSheet(f"font-weight: 600; padding: 4px; color: {colour};")
 

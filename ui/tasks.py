@@ -11,35 +11,44 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 
 class TaskManager(QObject):
     """Runs callables on a single background thread (SQLite likes one writer)."""
 
-    _finished = Signal(object, object, object)  # future, on_done, on_error
+    _finished = Signal(object)  # the future, emitted on the worker thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gisttracker-db")
-        self._finished.connect(self._deliver)
+        # Queued even when a task is already done at submit: delivery always comes from the
+        # event loop, after run() has recorded the task.
+        self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._pending = 0
+        # The callables of running tasks, held here (and nowhere the worker thread owns)
+        # until their result is delivered. They close over widgets; if the worker thread
+        # dropped the last reference, Python would destroy a QWidget on the worker thread,
+        # and Qt would crash later (a timer firing on a deleted object).
+        self._alive: dict[int, tuple[Callable[[], Any], Callable[[Any], None],
+                                     Callable[[BaseException], None] | None]] = {}
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
             on_error: Callable[[BaseException], None] | None = None) -> Future[Any]:
         """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread."""
         self._pending += 1
         future = self._pool.submit(fn)
-        future.add_done_callback(lambda f: self._finished.emit(f, on_done, on_error))
+        self._alive[id(future)] = (fn, on_done, on_error)
+        future.add_done_callback(self._finished.emit)
         return future
 
     @property
     def busy(self) -> bool:
         return self._pending > 0
 
-    def _deliver(self, future: Future[Any], on_done: Callable[[Any], None],
-                 on_error: Callable[[BaseException], None] | None) -> None:
+    def _deliver(self, future: Future[Any]) -> None:
         self._pending -= 1
+        _fn, on_done, on_error = self._alive.pop(id(future))
         if future.cancelled():
             return  # dropped at shutdown: nobody is waiting for it any more
         error = future.exception()
@@ -48,7 +57,10 @@ class TaskManager(QObject):
         elif on_error is not None:
             on_error(error)
         else:
-            raise error
+            # Nobody handles it here: an expected error is shown, a bug is reported.
+            from ui.errors import show_error
+
+            show_error(None, error, context=getattr(on_done, "__qualname__", str(on_done)))
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -296,11 +296,12 @@ class TumourTab(PatientTabPage):
 
     # ----- the editor ---------------------------------------------------------------------
     def _set_title(self) -> None:
-        kind = _("Baseline") if self.editing_baseline else _("Follow-up")
         if self.editing_uid is None:
-            self.editor.setTitle(_("New assessment: {kind}").format(kind=kind.lower()))
+            self.editor.setTitle(_("New baseline assessment") if self.editing_baseline
+                                 else _("New follow-up assessment"))
         else:
-            self.editor.setTitle(_("Assessment ({kind})").format(kind=kind.lower()))
+            self.editor.setTitle(_("Baseline assessment") if self.editing_baseline
+                                 else _("Follow-up assessment"))
 
     def add_lesion_row(self, lesion: LesionInput | None = None) -> int:
         self._filling = True

@@ -41,8 +41,8 @@ fails, naming the module, when building the parser loads anything more, and chec
 
 Handlers get the parsed arguments and return an exit code. User errors print one line on
 stderr and exit non-zero — never a traceback: raise :class:`CliError` (via :func:`fail`) for
-a bad argument, or let a service's user error (``StoreError``, ``ServiceError``,
-``ProtocolError``) propagate.
+a bad argument, or let a user error (:class:`gisttracker.errors.UserError`: ``StoreError``,
+``ServiceError``, ``ProtocolError``, …) propagate.
 """
 
 from __future__ import annotations
@@ -51,30 +51,47 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
 
-from gisttracker import __version__
-from gisttracker.i18n import _
+from gisttracker import __version__, i18n
+from gisttracker.errors import UserError
+from gisttracker.i18n import _, join_list
 
+LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report"]
-
-# The user-error classes a handler may let through, as (module, class): looked up only when
-# an exception arrives, so that no subcommand pays for importing them. An exception whose
-# module was never imported cannot be an instance of its class.
-USER_ERRORS = (
-    ("gisttracker.store.db", "StoreError"),
-    ("gisttracker.services.base", "ServiceError"),
-    ("gisttracker.protocols.loader", "ProtocolError"),
-)
 
 
 class CliError(Exception):
     """A user error on the command line; the message is printed as one line."""
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's layout with our translation of its one heading word."""
+
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup],
+                  prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
+
+
 class _Parser(argparse.ArgumentParser):
+    """A parser whose help is in the installed language and whose errors are one line.
+
+    argparse's own words (``usage:``, the section titles, ``-h``) go through our catalogue;
+    its error messages about malformed arguments stay in Python's English.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                          help=_("show this help and exit"))
+
     def error(self, message: str) -> NoReturn:
         # One clear line instead of argparse's usage block.
         self.exit(2, f"{self.prog}: {message}\n")
@@ -85,9 +102,13 @@ def build_parser(*, commands: Sequence[str] = COMMANDS) -> argparse.ArgumentPars
     none of their handlers' imports."""
     parser = _Parser(prog="gisttracker", description=_(
         "GIST Study Tracker: screening, enrollment, visits and reports for GIST studies."))
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help=_("show the version and exit"))
     parser.add_argument("--db", metavar="PATH", help=_(
         "site database file (default: $GISTTRACKER_DB, else the user data folder)"))
+    parser.add_argument("--language", metavar="LANG", choices=LANGUAGE_CHOICES, help=_(
+        "language of messages and reports: {choices} (default: the site's language, else "
+        "the system's)").format(choices=join_list(LANGUAGE_CHOICES)))
     parser.add_argument("--startup-check", action="store_true", help=_(
         "open the database and the main window, print the seconds from the start of the "
         "process until the first screen shows its data, and exit"))
@@ -100,14 +121,15 @@ def build_parser(*, commands: Sequence[str] = COMMANDS) -> argparse.ArgumentPars
 
 def _needed(argv: Sequence[str]) -> Sequence[str]:
     """The subcommands whose parsers ``argv`` needs: none for the window (``--db PATH``,
-    ``--startup-check`` only), the one it names, else all of them (for ``--help``, a typo,
-    anything unusual). Each parser not built saves a module import and its set-up."""
+    ``--language LANG``, ``--startup-check`` only), the one it names, else all of them (for
+    ``--help``, a typo, anything unusual). Each parser not built saves a module import and
+    its set-up."""
     tokens = iter(argv)
     for token in tokens:
-        if token == "--db":
+        if token in ("--db", "--language"):
             if next(tokens, None) is None:
                 return COMMANDS  # let the whole parser say what is missing
-        elif token == "--startup-check" or token.startswith("--db="):
+        elif token == "--startup-check" or token.startswith(("--db=", "--language=")):
             continue
         elif token in COMMANDS:
             return [token]
@@ -120,18 +142,26 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
-def is_user_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is an expected error whose message is meant for the user."""
-    for module_name, class_name in USER_ERRORS:
-        module = sys.modules.get(module_name)
-        if module is not None and isinstance(exc, getattr(module, class_name)):
-            return True
-    return False
+def start_language(argv: Sequence[str]) -> str:
+    """Install the language of this run, before any text (``--help`` included) is built:
+    ``--language``, else the site's default language (``--db``), else the system's.
+
+    The site's language is read with :mod:`gisttracker.store.paths` (sqlite3 alone, read
+    only): every call of the command pays for this, so it must not load the ORM."""
+    from gisttracker.store.paths import read_site_language, resolve_path
+
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--language")
+    early.add_argument("--db")
+    known, _rest = early.parse_known_args(argv)
+    site = read_site_language(resolve_path(known.db)) if known.language is None else None
+    return i18n.install(i18n.choose_language(known.language, site, i18n.system_language()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     given = sys.argv[1:] if argv is None else list(argv)
+    start_language(given)
     parser = build_parser(commands=_needed(given))
     args = parser.parse_args(given)
     try:
@@ -148,9 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except Exception as exc:
-        if not is_user_error(exc):
-            raise
+    except UserError as exc:
+        # StoreError, ServiceError, ProtocolError, FactError…: a message meant for the user.
         print(f"gisttracker: {exc}", file=sys.stderr)
         return 1
 

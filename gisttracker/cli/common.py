@@ -10,23 +10,45 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from gisttracker.i18n import _
 
 if TYPE_CHECKING:
-    from gisttracker.protocols import Study
+    from gisttracker.protocols import ProtocolError, Study
     from gisttracker.session import Session
 
 
 def session(args: argparse.Namespace) -> Session:
-    """The session for ``--db`` (or the environment / default path)."""
+    """The session for ``--db`` (or the environment / default path).
+
+    Every command says first, on stderr, which protocol files were refused and which
+    studies are therefore not available: a refused site file is never silently replaced by
+    the shipped one, and a command on such a study then fails with the reason.
+    """
     from gisttracker.session import open_session
     from gisttracker.store.db import resolve_path
 
-    return open_session(resolve_path(getattr(args, "db", None)))
+    opened = open_session(resolve_path(getattr(args, "db", None)))
+    warn_protocols(opened.protocol_errors, opened.blocked)
+    return opened
+
+
+def warn_protocols(errors: Iterable[ProtocolError],
+                   blocked: Mapping[str, tuple[ProtocolError, ...]]) -> None:
+    """Say on stderr which protocol files were not loaded and which studies they make
+    unavailable (``blocked``: study key -> the refusals that block it)."""
+    from gisttracker.session import StudyUnavailable
+
+    for error in errors:
+        if error.study not in blocked:
+            print(_("warning: protocol file not loaded: {error}").format(error=error),
+                  file=sys.stderr)
+    for key, refusals in sorted(blocked.items()):
+        print(_("warning: {error}").format(error=StudyUnavailable(key, refusals)),
+              file=sys.stderr)
 
 
 def study(session: Session, key: str) -> Study:

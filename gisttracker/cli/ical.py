@@ -11,7 +11,7 @@ from typing import Any
 
 from gisttracker.cli.common import parse_date
 from gisttracker.cli.worklist import add_study, period
-from gisttracker.i18n import _
+from gisttracker.i18n import _, ngettext
 
 
 def register(sub: Any) -> None:
@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
             events = service.worklist_calendar(start, end, today=today, study_key=args.study)
             name = _("Site visits {start} – {end}").format(start=start, end=end)
         count = service.write_calendar(args.output, events, name=name)
-        print(_("wrote {n} events to {path}").format(n=count, path=args.output))
+        print(ngettext("wrote {n} event to {path}", "wrote {n} events to {path}", count).format(
+            n=count, path=args.output))
     finally:
         s.close()
     return 0

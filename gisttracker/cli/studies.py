@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
 
 from gisttracker.cli.common import add_json_flag, print_json, print_table
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, local
 
 if TYPE_CHECKING:
     from gisttracker.protocols import Study
@@ -32,35 +31,45 @@ def study_json(study: Study) -> dict[str, Any]:
         "arms": [{"code": a.code, "name": a.name} for a in study.arms],
         "anchors": [a.key for a in study.anchors],
         "visits": len(study.visits),
+        "protocol_file": study.path,
+        "protocol_version": study.digest,
         "criteria": {"inclusion": len(study.inclusion), "exclusion": len(study.exclusion)},
     }
 
 
 def run(args: argparse.Namespace) -> int:
     from gisttracker.session import load_protocols
-    from gisttracker.store.paths import is_current, resolve_path
+    from gisttracker.store.paths import is_current, protocols_in_force, resolve_path
 
     path = resolve_path(getattr(args, "db", None))
+    studies: list[Study] | None = None
     if is_current(path):
-        # Nothing to create or migrate: read the protocols without opening the ORM.
+        # Nothing to create or migrate, and every protocol file the version in force (so
+        # opening would record and refuse nothing): read the protocols without the ORM.
         loaded = load_protocols(path)
-        studies, errors = list(loaded.studies), loaded.errors
-    else:
+        in_force = protocols_in_force(path)
+        if in_force is not None and all(in_force.get(st.key) == st.digest
+                                        for st in loaded.studies):
+            from gisttracker.cli.common import warn_protocols
+
+            warn_protocols(loaded.errors, loaded.blocked)
+            studies = list(loaded.studies)
+    if studies is None:
         from gisttracker.cli.common import session
 
-        s = session(args)  # creates, migrates or refuses the file, with a clear message
+        # Creates, migrates or refuses the file with a clear message, records the protocol
+        # versions in force and refuses files that would orphan data (warning about them).
+        s = session(args)
         s.close()
-        studies, errors = list(s.studies.values()), s.protocol_errors
+        studies = list(s.studies.values())
     studies.sort(key=lambda st: st.key)
-    for error in errors:
-        print(_("warning: protocol not loaded: {error}").format(error=error), file=sys.stderr)
     if args.json:
         print_json([study_json(st) for st in studies])
     else:
         print_table(
             [_("Key"), _("Registration"), _("Design"), _("Target"), _("Arms"), _("Title")],
-            [[st.key, st.registration or "—", st.design,
-              str(st.target_enrollment or "—"), ", ".join(a.code for a in st.arms),
-              st.short_title] for st in studies],
+            [[st.key, st.registration or "—", local(st.design),
+              str(st.target_enrollment or "—"), join_list(a.code for a in st.arms),
+              local(st.short_title)] for st in studies],
         )
     return 0

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gisttracker.cli.common import add_json_flag, parse_date, print_table, stream_json
-from gisttracker.i18n import _
+from gisttracker.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from gisttracker.services.visits import WorklistItem
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         # The heading counts the lines, so the (short, printable) lines are kept as text.
         lines = [[i.patient_study_id, i.study_key, i.visit_name, _iso(i.target) or "—",
                   f"{i.window_start} – {i.window_end}", i.describe()] for i in items]
-        print(_("Worklist {start} – {end} (today {today}): {n} visits").format(
+        print(ngettext("Worklist {start} – {end} (today {today}): {n} visit",
+                       "Worklist {start} – {end} (today {today}): {n} visits", len(lines)).format(
             start=start, end=end, today=today, n=len(lines)))
         print_table(
             [_("Patient"), _("Study"), _("Visit"), _("Target"), _("Window"), _("Status")],

@@ -39,6 +39,7 @@ from gisttracker.services.patients import (
     evaluate_screening,
 )
 from gisttracker.services.settings import SettingsService
+from gisttracker.services.versions import protocol_version_id
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient, Randomization, RandomizationSeed
 
@@ -298,13 +299,15 @@ def _allocate(draft: _Draft, rng: random.Random, enrolled_on: date) -> None:
     elif method == "treatment_received":
         procs = rng.choice(((), (), ("hepatic_resection",), ("rfa",), ("tace",),
                             ("hepatic_resection", "rfa")))
-        draft.values["arm_code"] = alloc.group_from_treatment(procs)
+        draft.values["arm_code"] = alloc.group_from_treatment(study.allocation, procs)
         draft.values["treatment_procedures"] = json.dumps(sorted(procs))
     elif method == "derived_duration":
         months = rng.choice((3, 4, 5, 6, 6, 7, 8, 9, 10, 11, 12, 12, 14, 18))
         last = enrolled_on - timedelta(days=rng.randrange(200, 900))
         start = last - relativedelta(months=months) + timedelta(days=rng.choice((0, 0, -3, 5)))
-        draft.anchors = {"imatinib_start": start, "last_preop_dose": last}
+        span = study.allocation.duration
+        assert span is not None  # the loader requires it for derived durations
+        draft.anchors = {span.start: start, span.end: last}
         draft.values["arm_code"] = alloc.duration_group(study.allocation, start, last)
     # randomized: arms are assigned in _write, in enrollment order, from the list
 
@@ -332,13 +335,17 @@ def _maybe_end(draft: _Draft, rng: random.Random, enrolled_on: date, today: date
 def _load(drafts: list[_Draft], site: str, last_seq: int, rng: random.Random, user: str,
           seeds: dict[str, str], today: date) -> BulkLoad:
     load = BulkLoad()
+    versions = {d.study.key: protocol_version_id(d.study) for d in drafts}
     for i, d in enumerate(drafts, start=1):
         seq = last_seq + i
         load.patients.append({
             "uid": d.uid, "study_key": d.study.key, "study_id": f"{site}-{seq:04d}",
             "site_code": site, "seq": seq, "sex": d.sex, "status": d.status,
             "created_on": d.screenings[0][0],
-            "enrolled_by": user if d.values.get("enrolled_on") else None, **d.values})
+            "enrolled_by": user if d.values.get("enrolled_on") else None,
+            # Enrolled under the protocol version in force, like a patient enrolled by hand.
+            "protocol_version_id": versions[d.study.key] if d.values.get(
+                "enrolled_on") else None, **d.values})
         load.identities.append({
             "uid": _uid(rng), "patient_uid": d.uid,
             "record_number": f"MRN{rng.randrange(10**7, 10**8)}",

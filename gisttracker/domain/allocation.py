@@ -39,24 +39,15 @@ from gisttracker.protocols.model import Allocation, Study
 ALGORITHM: Final = "gisttracker-pbr-v1"
 """Name of this list-generation algorithm; part of every stratum seed (see stratum_seed)."""
 
-# Groups of NCT06038552 (liver metastases), by the liver-directed treatment received.
-IMATINIB_ALONE: Final = "IM"
-IMATINIB_HEPATIC_RESECTION: Final = "IM_HR"
-IMATINIB_LOCAL_THERAPY: Final = "IM_LOCAL"
-
-HEPATIC_RESECTION: Final = "hepatic_resection"
-RFA: Final = "rfa"
-TACE: Final = "tace"
+# Other spellings of the procedure codes of the protocol catalogue (a list typed at
+# enrollment or brought from another system).
 _PROCEDURE_SPELLINGS: Final[Mapping[str, str]] = {
-    "hepatic_resection": HEPATIC_RESECTION,
-    "liver_resection": HEPATIC_RESECTION,
-    "hepatectomy": HEPATIC_RESECTION,
-    "hr": HEPATIC_RESECTION,
-    "rfa": RFA,
-    "radiofrequency_ablation": RFA,
-    "tace": TACE,
-    "transarterial_chemoembolization": TACE,
-    "transarterial_chemoembolisation": TACE,
+    "liver_resection": "hepatic_resection",
+    "hepatectomy": "hepatic_resection",
+    "hr": "hepatic_resection",
+    "radiofrequency_ablation": "rfa",
+    "transarterial_chemoembolization": "tace",
+    "transarterial_chemoembolisation": "tace",
 }
 
 
@@ -230,7 +221,8 @@ class Randomizer:
 
 
 def duration_group(allocation: Allocation, preop_start: date, last_preop_dose: date) -> str:
-    """The retrospective cohort's group from the duration of preoperative imatinib.
+    """The group a duration places a patient in (the retrospective cohort: the duration of
+    preoperative imatinib, between the two anchors of ``allocation.duration``).
 
     Durations are in calendar months (:mod:`dateutil.relativedelta`, month ends clipped):
     a patient is in the group with the smallest ``max_months`` such that
@@ -258,26 +250,30 @@ def duration_group(allocation: Allocation, preop_start: date, last_preop_dose: d
     raise ValueError(_("no group covers a preoperative treatment this long"))
 
 
-def _procedure_code(name: str) -> str:
+def procedure_code(name: str) -> str:
+    """The catalogue code of a procedure name (case, spaces and hyphens do not matter)."""
     text = "_".join(name.strip().lower().replace("-", " ").replace("/", " ").split())
     return _PROCEDURE_SPELLINGS.get(text, text)
 
 
-def group_from_treatment(procedures: Iterable[str]) -> str:
-    """The NCT06038552 group from the liver-directed procedures a patient received.
+def group_from_treatment(allocation: Allocation, procedures: Iterable[str]) -> str:
+    """The group a patient's treatment places them in, by the protocol's group rules.
 
-    ``procedures``: procedure names (``"hepatic_resection"``, ``"rfa"``, ``"tace"``, or the
-    spellings in ``_PROCEDURE_SPELLINGS``; case, spaces and hyphens do not matter). Any
-    hepatic resection gives ``"IM_HR"``, even when RFA or TACE was also done (resection is
-    the defining, more radical treatment, and each patient belongs to one group); RFA or
-    TACE without resection gives ``"IM_LOCAL"``; neither gives ``"IM"`` (imatinib alone).
-    Other procedures (e.g. resection of the primary) do not change the group.
+    ``procedures``: the procedures received (catalogue codes, or the spellings of
+    ``_PROCEDURE_SPELLINGS``; case, spaces and hyphens do not matter). The rules
+    (``[[allocation.rules]]``) are tried in order: the first whose procedures include one
+    the patient received gives the group, and the last rule, without procedures, takes
+    everybody else. NCT06038552 declares: any hepatic resection → IM_HR (even with RFA or
+    TACE: each patient belongs to one group), else RFA or TACE → IM_LOCAL, else IM.
+    Procedures no rule names (a resection of the primary) do not change the group.
+    ValueError when the study derives no group from the treatment.
     """
     if isinstance(procedures, str):
         raise TypeError(_("expected a list of procedures, not one name"))
-    codes = {_procedure_code(p) for p in procedures}
-    if HEPATIC_RESECTION in codes:
-        return IMATINIB_HEPATIC_RESECTION
-    if codes & {RFA, TACE}:
-        return IMATINIB_LOCAL_THERAPY
-    return IMATINIB_ALONE
+    if allocation.method != "treatment_received" or not allocation.rules:
+        raise ValueError(_("this study does not derive groups from the treatment received"))
+    codes = {procedure_code(p) for p in procedures}
+    for rule in allocation.rules:
+        if not rule.procedures or codes & set(rule.procedures):
+            return rule.arm
+    raise ValueError(_("no group rule applies"))  # the loader requires a last, open rule

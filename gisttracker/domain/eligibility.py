@@ -33,7 +33,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final, Literal
 
-from gisttracker.i18n import N_, _
+from gisttracker.errors import UserError
+from gisttracker.i18n import N_, _, join_list, join_sentences
 from gisttracker.protocols.catalogue import NIH_RISKS, SCREENING_FIELDS, ScreeningField
 from gisttracker.protocols.model import Criterion, Rule, Study
 
@@ -73,7 +74,7 @@ FactValue = bool | int | float | str | LabValue
 NihRiskFunction = Callable[..., object]
 
 
-class FactError(ValueError):
+class FactError(UserError, ValueError):
     """A screening fact that cannot be right; ``field`` names it so the form can point at it."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -116,7 +117,7 @@ def _check_fact(key: str, value: object) -> FactValue:
     if spec.kind == "enum":
         if not isinstance(value, str) or value not in spec.values:
             raise FactError(key, _("{field}: {value!r} is not one of {allowed}").format(
-                field=label, value=value, allowed=", ".join(spec.values)))
+                field=label, value=value, allowed=join_list(spec.values)))
         return value
     if spec.kind == "lab":
         if not isinstance(value, LabValue):
@@ -337,6 +338,10 @@ _VALUE_LABELS: Final[Mapping[str, str]] = {
     "PDGFRA_14": N_("PDGFRA exon 14"), "PDGFRA_18": N_("PDGFRA exon 18 (not D842V)"),
     "PDGFRA_18_D842V": N_("PDGFRA D842V"), "WILD_TYPE": N_("wild type"),
     "NOT_TESTED": N_("not tested"), "small_intestine": N_("small intestine"),
+    "stomach": N_("stomach"), "duodenum": N_("duodenum"), "colon": N_("colon"),
+    "rectum": N_("rectum"), "oesophagus": N_("oesophagus"), "other": N_("other"),
+    "very low": N_("very low"), "low": N_("low"), "intermediate": N_("intermediate"),
+    "high": N_("high"), "male": N_("male"), "female": N_("female"),
 }
 
 # Enumerations whose values have a natural order (the catalogue lists them in it).
@@ -357,6 +362,16 @@ def _short(key: str) -> str:
 
 def _value_label(value: str) -> str:
     return _(_VALUE_LABELS[value]) if value in _VALUE_LABELS else _(value.replace("_", " "))
+
+
+def value_label(value: str) -> str:
+    """The translated name of an enumerated screening value (``rectum``, ``KIT_11``)."""
+    return _value_label(value)
+
+
+def with_unit(number: float | int, unit: str | None) -> str:
+    """A threshold or value with its unit as criteria show it (``1.5 ×10⁹/L``, ``18``)."""
+    return _with_unit(_dec(number), unit)
 
 
 def _canonical_unit(unit: str) -> str:
@@ -466,7 +481,7 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
         if not isinstance(fact, str) or spec.kind != "enum":
             return _cannot(key)
         holds = fact in rule.values
-        listed = ", ".join(_value_label(v) for v in rule.values)
+        listed = join_list(_value_label(v) for v in rule.values)
         message = (_("{field} {value} is one of {values}") if holds
                    else _("{field} {value} is not one of {values}"))
         return RuleResult(_verdict(holds), message.format(
@@ -510,7 +525,7 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
 
 def _join(results: list[RuleResult]) -> str:
     reasons = list(dict.fromkeys(r.reason for r in results))  # ordered, without repeats
-    return "; ".join(reasons)
+    return join_sentences(reasons)
 
 
 def evaluate_rule(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:

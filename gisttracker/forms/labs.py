@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gisttracker.grading import ctcae, units
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import LAB_FIELDS, SCREENING_FIELDS
 from gisttracker.protocols.model import Study
 
@@ -80,7 +80,7 @@ def normalize(an: Analyte, unit: str) -> str:
         spelled = ""
     if spelled not in an.units:
         raise ValueError(_("unit {unit!r} is not used for {label}; use one of: {units}").format(
-            unit=unit, label=_(an.label), units=", ".join(an.units)))
+            unit=unit, label=_(an.label), units=join_list(an.units)))
     return spelled
 
 

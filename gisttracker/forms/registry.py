@@ -13,6 +13,8 @@ Values are kept as JSON-able Python values: ``int``/``float`` numbers, the choic
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 
 ItemType = Literal["int", "float", "choice", "date", "text", "bool"]
 EditorKind = Literal["items", "labs", "adverse_events"]
@@ -120,6 +122,32 @@ class FormSpec:
     scorer: Scorer | None = None
     cross_check: CrossCheck | None = None
     note: str | None = None  # N_-marked text shown above the items
+    #: Bumped by hand when scoring, applicability or a cross-check changes in code (the
+    #: declared parts — items, ranges, choices — are in the definition by themselves).
+    revision: int = 1
+
+    def definition(self) -> str:
+        """The definition a form's answers are captured under, as canonical JSON: every item
+        (key, label, type, range, choices, required, unit, applicability) and the names
+        of the scoring and checking code with :attr:`revision`. Stored once per version
+        (``form_version``); :meth:`digest` identifies it."""
+        def name(fn: Callable[..., object] | None) -> str | None:
+            return None if fn is None else f"{fn.__module__}.{fn.__qualname__}"
+
+        items = [{"key": i.key, "label": i.label, "type": i.type, "number": i.number,
+                  "minimum": i.minimum, "maximum": i.maximum,
+                  "choices": [[c.value, c.label] for c in i.choices], "required": i.required,
+                  "unit": i.unit, "hint": i.hint, "section": i.section,
+                  "applies": name(i.applies)} for i in self.items]
+        return json.dumps({"kind": self.kind, "title": self.title, "editor": self.editor,
+                           "questionnaire": self.questionnaire, "note": self.note,
+                           "scorer": name(self.scorer), "cross_check": name(self.cross_check),
+                           "revision": self.revision, "items": items},
+                          ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+    def digest(self) -> str:
+        """The SHA-256 (hex) of :meth:`definition`: the identity of this form version."""
+        return hashlib.sha256(self.definition().encode("utf-8")).hexdigest()
 
     def item(self, key: str) -> Item:
         for item in self.items:
@@ -211,7 +239,7 @@ def check_value(item: Item, raw: object) -> object:
             if raw == choice.value or (text is not None and text == str(choice.value)):
                 return choice.value
         raise ValueError(_("choose one of: {choices}").format(
-            choices=", ".join(_(c.label) for c in item.choices)))
+            choices=join_list(_(c.label) for c in item.choices)))
     if item.type == "bool":
         if isinstance(raw, bool):
             return raw

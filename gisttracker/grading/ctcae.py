@@ -66,7 +66,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list
 
 __all__ = [
     "AE_GRADE_THRESHOLD",
@@ -181,7 +181,7 @@ def grade(
     if term not in TERMS:
         raise ValueError(
             _("term must be one of {terms}, not {term!r}.").format(
-                terms=", ".join(TERMS), term=term
+                terms=join_list(TERMS), term=term
             )
         )
     v = _number("value", value, positive=False)

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from types import MappingProxyType
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list
 
 __all__ = ["LABS", "Lab", "convert", "normalize_unit", "plausibility"]
 
@@ -157,7 +157,7 @@ def _lab(analyte: str) -> Lab:
     if analyte not in LABS:
         raise ValueError(
             _("analyte must be one of {keys}, not {analyte!r}.").format(
-                keys=", ".join(LABS), analyte=analyte
+                keys=join_list(LABS), analyte=analyte
             )
         )
     return LABS[analyte]
@@ -169,14 +169,14 @@ def _unit_for(lab: Lab, argument: str, unit: str) -> str:
     except ValueError:
         raise ValueError(
             _("{argument}: unknown unit {unit!r} for {analyte}; accepted: {units}.").format(
-                argument=argument, unit=unit, analyte=lab.key, units=", ".join(lab.units)
+                argument=argument, unit=unit, analyte=lab.key, units=join_list(lab.units)
             )
         ) from None
     if canonical not in lab.units:
         raise ValueError(
             _("{argument}: {analyte} is not converted from or to {unit!r}; "
               "accepted: {units}.").format(
-                argument=argument, analyte=lab.key, unit=unit, units=", ".join(lab.units)
+                argument=argument, analyte=lab.key, unit=unit, units=join_list(lab.units)
             )
         )
     return canonical
@@ -256,8 +256,12 @@ def plausibility(analyte: str, value: float | Decimal, unit: str) -> str | None:
         if other != source and low <= _to_unit(lab.key, d, other, lab.canonical_unit) <= high
     ]
     if fits:
+        units = fits[0]
+        for unit in fits[1:]:
+            # TRANSLATORS: one more unit in a list of alternatives ("mmol/L or mg/dL").
+            units = _("{units} or {unit}").format(units=units, unit=unit)
         message += " " + _("Check the unit: the number would be plausible in {units}.").format(
-            units=" or ".join(fits)
+            units=units
         )
     else:
         message += " " + _("Check the value and its unit.")

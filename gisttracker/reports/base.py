@@ -20,6 +20,7 @@ Two promises hold whatever the data:
 from __future__ import annotations
 
 import gc
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, LETTER
@@ -47,7 +49,7 @@ from reportlab.platypus import (
 )
 
 from gisttracker import __version__
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.reports.fonts import _CJK, fonts, markup
 from gisttracker.reports.pieces import Caption, PiecewiseTable
 
@@ -76,7 +78,7 @@ class ReportContext:
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
             raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
-                papers=", ".join(PAPERS), paper=self.paper))
+                papers=join_list(PAPERS), paper=self.paper))
 
 
 NOTE_PIECE = 1500  # characters per paragraph of a note printed in full
@@ -134,7 +136,130 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _numbered_canvas(footer_left: str, font: str) -> type[rl_canvas.Canvas]:
+def draw_text(canvas: rl_canvas.Canvas, x: float, y: float, text: str, font: str,
+              cjk_font: str, size: float, right: bool = False,
+              limit: float | None = None) -> None:
+    """Draw one line straight on the canvas (header, footer): runs of CJK characters in the
+    CJK font, the rest in ``font``; ``right`` aligns the line's end at ``x``. A line wider
+    than ``limit`` points (when given) is cut with "…" to fit."""
+    runs = text_runs(text, font, cjk_font)
+    if limit is not None and sum(canvas.stringWidth(p, f, size) for p, f in runs) > limit:
+        runs = _cut_runs(canvas, runs, font, size, limit)
+    total = sum(canvas.stringWidth(p, f, size) for p, f in runs)
+    # One text object, the font switched between runs: the line is one line to a reader
+    # (copying it, or a PDF's text extraction), not a string per run.
+    line = canvas.beginText(x - total if right else x, y)
+    for i, (piece, f) in enumerate(runs):
+        line.setFont(f, size)
+        if i < len(runs) - 1:
+            line.textOut(piece)
+        else:
+            line.textLine(piece)  # ends the line, as drawString does
+    canvas.drawText(line)
+
+
+def text_runs(text: str, font: str, cjk_font: str) -> list[tuple[str, str]]:
+    """``text`` cut into (piece, font) runs: CJK characters in ``cjk_font``, the rest in
+    ``font`` (for text drawn straight on a canvas or in a drawing, not in a Paragraph)."""
+    return [(p, cjk_font if _CJK.fullmatch(p) else font) for p in _CJK.split(text) if p]
+
+
+def _cut_runs(canvas: rl_canvas.Canvas, runs: list[tuple[str, str]], font: str, size: float,
+              limit: float) -> list[tuple[str, str]]:
+    """``runs`` cut to ``limit`` points wide, "…" (in ``font``) included."""
+    room = limit - canvas.stringWidth("…", font, size)
+    kept: list[tuple[str, str]] = []
+    for piece, f in runs:
+        width = canvas.stringWidth(piece, f, size)
+        if width <= room:
+            kept.append((piece, f))
+            room -= width
+            continue
+        n = int(len(piece) * room / width)
+        while n > 0 and canvas.stringWidth(piece[:n], f, size) > room:
+            n -= 1
+        if n > 0:
+            kept.append((piece[:n], f))
+        break
+    if kept and kept[-1][1] == font:
+        kept[-1] = (kept[-1][0] + "…", font)  # one string: read as one line
+    else:
+        kept.append(("…", font))
+    return kept
+
+
+def text_width(text: str, font: str, cjk_font: str, size: float) -> float:
+    """The width in points of ``text`` set as :func:`text_runs` sets it."""
+    return float(sum(stringWidth(p, f, size) for p, f in text_runs(text, font, cjk_font)))
+
+
+def add_text(drawing: Drawing, x: float, y: float, text: str, font: str, cjk_font: str,
+             size: float, **style: Any) -> None:
+    """Add ``text`` to a reportlab ``drawing`` (charts, diagrams) as :func:`text_runs`:
+    a Latin font has no Chinese glyphs, and a missing glyph is silently left out."""
+    for piece, run_font in text_runs(text, font, cjk_font):
+        drawing.add(String(x, y, piece, fontName=run_font, fontSize=size, **style))
+        x += stringWidth(piece, run_font, size)
+
+
+# One token per CJK character (Chinese breaks between any two), one per Latin word or space.
+_CJK_CHARS = _CJK.pattern[2:-3]  # the character ranges inside "([...]+)"
+_TOKENS = re.compile(rf"[{_CJK_CHARS}]|[^\s{_CJK_CHARS}]+|\s+")
+# Chinese punctuation that must not begin a line (it stays with the character before it).
+_NO_LINE_START = set("，。、；：？！）》」』”’%…")
+
+
+def wrap_text(text: str, font: str, cjk_font: str, size: float, width: float,
+              max_lines: int | None = None) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` points: at spaces between Latin
+    words, and between any two Chinese characters (never before closing punctuation); a
+    word wider than a line is broken where the line ends. With ``max_lines``, at most that
+    many lines, the last ending in "…" if the text went on (for text in a drawing, which
+    cannot break across pages)."""
+    # No glyph is narrower than a fifth of the font size: a longer line surely overflows,
+    # and a 10,000-character word is never measured whole.
+    surely_long = int(5 * width / size) + 2
+
+    def fits(line: str) -> bool:
+        return len(line) < surely_long and text_width(line, font, cjk_font, size) <= width
+
+    lines: list[str] = []
+    line = ""
+    for token in _TOKENS.findall(text):
+        candidate = line + token
+        if (not line or fits(candidate.rstrip()) or token.isspace()
+                or token in _NO_LINE_START):
+            line = candidate
+        else:
+            lines.append(line.rstrip())
+            line = token
+        # One word alone, wider than a line, with no space to break at: break it where the
+        # line ends (a first guess in proportion to the width, then by character).
+        one_word = not fits(line) and _TOKENS.fullmatch(line) is not None
+        while one_word and len(line) > 1 and not fits(line):
+            probe = line[:surely_long]
+            n = max(1, int(len(probe) * width / text_width(probe, font, cjk_font, size)))
+            while n > 1 and not fits(line[:n]):
+                n -= 1
+            while n + 1 < len(line) and fits(line[:n + 1]):
+                n += 1
+            lines.append(line[:n])
+            line = line[n:]
+            if max_lines is not None and len(lines) > max_lines:
+                break
+        if max_lines is not None and len(lines) > max_lines:
+            break
+    lines.append(line.rstrip())
+    lines = [x for x in lines if x] or [""]
+    if max_lines is not None and len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and not fits(last + "…"):
+            last = last[:-1]
+        lines = [*lines[:max_lines - 1], last + "…"]
+    return lines
+
+
+def _numbered_canvas(footer_left: str, font: str, cjk_font: str) -> type[rl_canvas.Canvas]:
     """A canvas that writes "Page N of M" once the page count is known."""
 
     class NumberedCanvas(rl_canvas.Canvas):
@@ -151,11 +276,12 @@ def _numbered_canvas(footer_left: str, font: str) -> type[rl_canvas.Canvas]:
             for state in self._pages:
                 self.__dict__.update(state)
                 width, _height = self._pagesize
-                self.setFont(font, 7.5)
                 self.setFillColor(colors.HexColor("#555555"))
-                self.drawString(MARGIN, 9 * mm, footer_left)
-                self.drawRightString(width - MARGIN, 9 * mm, _("Page {n} of {m}").format(
-                    n=self._pageNumber, m=total))
+                label = _("Page {n} of {m}").format(n=self._pageNumber, m=total)
+                # A long site name is cut before it reaches the page number.
+                room = width - 2 * MARGIN - text_width(label, font, cjk_font, 7.5) - 12
+                draw_text(self, MARGIN, 9 * mm, footer_left, font, cjk_font, 7.5, limit=room)
+                draw_text(self, width - MARGIN, 9 * mm, label, font, cjk_font, 7.5, right=True)
                 super().showPage()
             super().save()
 
@@ -345,35 +471,8 @@ class Report(ABC):
                      size: float, right: bool = False) -> None:
         """Draw one header line, cut with "…" to half the page width; CJK characters switch
         to the CJK font."""
-        limit = self.width / 2 - 6
-        pieces = [p for p in _CJK.split(text) if p]
-        runs = [(p, self.fonts.cjk if _CJK.fullmatch(p) else font) for p in pieces]
-        if sum(canvas.stringWidth(p, f, size) for p, f in runs) > limit:
-            room = limit - canvas.stringWidth("…", font, size)
-            kept: list[tuple[str, str]] = []
-            for piece, f in runs:
-                width = canvas.stringWidth(piece, f, size)
-                if width <= room:
-                    kept.append((piece, f))
-                    room -= width
-                    continue
-                n = int(len(piece) * room / width)
-                while n > 0 and canvas.stringWidth(piece[:n], f, size) > room:
-                    n -= 1
-                if n > 0:
-                    kept.append((piece[:n], f))
-                break
-            if kept and kept[-1][1] == font:
-                kept[-1] = (kept[-1][0] + "…", font)  # one string: read as one line
-            else:
-                kept.append(("…", font))
-            runs = kept
-        total = sum(canvas.stringWidth(p, f, size) for p, f in runs)
-        cursor = x - total if right else x
-        for piece, f in runs:
-            canvas.setFont(f, size)
-            canvas.drawString(cursor, y, piece)
-            cursor += canvas.stringWidth(piece, f, size)
+        draw_text(canvas, x, y, text, font, self.fonts.cjk_for(text), size, right,
+                  limit=self.width / 2 - 6)
 
     def render(self) -> bytes:
         """The finished PDF."""
@@ -400,7 +499,8 @@ class Report(ABC):
         # them all again, and a report twice as long takes more than twice as long.
         gc.freeze()
         try:
-            doc.build(story, canvasmaker=_numbered_canvas(footer, self.fonts.regular))
+            doc.build(story, canvasmaker=_numbered_canvas(
+                footer, self.fonts.regular, self.fonts.cjk_for(footer + _("Page {n} of {m}"))))
         finally:
             gc.unfreeze()
         return buffer.getvalue()

@@ -12,8 +12,7 @@ from datetime import date, datetime
 
 from gisttracker.i18n import _
 from gisttracker.reports.base import ReportContext
-from gisttracker.services.base import ServiceError
-from gisttracker.services.common import as_date
+from gisttracker.services.common import as_date, find_patient
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient, PatientIdentity
@@ -36,15 +35,6 @@ def context_for(session: Session, *, generated_at: datetime,
     site = f"{code} {name}".strip() if name else code
     return ReportContext(generated_at=generated_at, paper=paper or settings.get("paper"),
                          site=site)
-
-
-def find_patient(ref: str) -> Patient:
-    """The patient with study identifier or uid ``ref``; ServiceError with one clear line."""
-    text = ref.strip()
-    patient = Patient.get_or_none((Patient.study_id == text.upper()) | (Patient.uid == text))
-    if patient is None:
-        raise ServiceError(_("no patient {ref!r}").format(ref=ref))
-    return patient
 
 
 @dataclass(frozen=True)

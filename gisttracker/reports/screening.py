@@ -11,15 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from reportlab.graphics.shapes import Drawing, Line, Polygon, Rect, String
+from reportlab.graphics.shapes import Drawing, Line, Polygon, Rect
 from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
 from gisttracker.domain import eligibility
-from gisttracker.i18n import N_, _
-from gisttracker.reports.base import HEADER_RULE, Report, ReportContext
+from gisttracker.i18n import N_, _, join_sentences, local
+from gisttracker.reports.base import (
+    HEADER_RULE,
+    Report,
+    ReportContext,
+    add_text,
+    wrap_text,
+)
 from gisttracker.reports.common import day
-from gisttracker.reports.fonts import _CJK
 from gisttracker.services.patients import STATUS_LABELS, PatientService
 from gisttracker.session import Session
 
@@ -73,7 +78,7 @@ def gather_screening(session: Session, study_key: str, *,
             "SELECT p.study_id, i.name FROM patient p JOIN patient_identity i "
             "ON i.patient_id = p.id WHERE p.study_key = ?", [study_key])
         names = {sid: name or "" for sid, name in cursor.fetchall()}
-    short = {c.id: c.short or c.text for c in study.criteria}
+    short = {c.id: local(c.short or c.text) for c in study.criteria}
     rows = tuple(ScreeningRow(
         patient=e.patient, screened_on=e.screened_on,
         outcome=_(OUTCOMES.get(e.outcome, e.outcome)),
@@ -94,51 +99,17 @@ def gather_screening(session: Session, study_key: str, *,
         completed = ended.get((arm.code, "completed"), 0)
         stopped = sum(ended.get((arm.code, s), 0)
                       for s in ("withdrawn", "lost_to_follow_up", "died"))
-        arms.append((arm.code, _(arm.name), n, n - completed - stopped, completed, stopped))
+        arms.append((arm.code, local(arm.name), n, n - completed - stopped, completed, stopped))
     counts = ConsortCounts(
         assessed=log.screened, excluded=log.screen_failed, excluded_by_reason=tuple(by_reason),
         not_yet_decided=max(0, log.screened - log.screen_failed - log.enrolled),
         enrolled=log.enrolled, arms=tuple(arms))
-    return ScreeningData(study.key, study.short_title or study.title, rows, counts)
+    return ScreeningData(study.key, local(study.short_title or study.title), rows, counts)
 
 
 # Lines one text may take in a box of the CONSORT diagram (a drawing cannot break across
 # pages, so its text is bounded; the whole reason is in the "Excluded, by reason" table).
 MAX_BOX_LINES = 3
-
-
-def _wrap(text: str, font: str, size: float, width: float,
-          max_lines: int = MAX_BOX_LINES) -> list[str]:
-    """``text`` in lines at most ``width`` points wide, at spaces or, for a word longer
-    than a line, anywhere; at most ``max_lines`` of them, the last ending in "…" if the
-    text went on."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    def fits(line: str) -> bool:
-        return bool(stringWidth(line, font, size) <= width)
-
-    lines: list[str] = []
-    for word in text.split():
-        if lines and fits(f"{lines[-1]} {word}"):
-            lines[-1] = f"{lines[-1]} {word}"
-            continue
-        while not fits(word):  # no space to break at: break the word where the line ends
-            n = max(1, int(len(word) * width / stringWidth(word, font, size)))
-            while n > 1 and not fits(word[:n]):
-                n -= 1
-            lines.append(word[:n])
-            word = word[n:]
-            if len(lines) > max_lines:
-                break
-        if len(lines) > max_lines:
-            break
-        lines.append(word)
-    if len(lines) > max_lines:
-        last = lines[max_lines - 1]
-        while last and not fits(last + "…"):
-            last = last[:-1]
-        lines = [*lines[:max_lines - 1], last + "…"]
-    return lines or [""]
 
 
 class ScreeningReport(Report):
@@ -154,10 +125,6 @@ class ScreeningReport(Report):
         return self.data.study_key
 
     # ----- the diagram --------------------------------------------------------------------
-    def _font_for(self, text: str, font: str) -> str:
-        """The CJK font (which has Latin letters too) for a line with Chinese in it."""
-        return self.fonts.cjk if _CJK.search(text) else font
-
     def _box(self, drawing: Drawing, x: float, y_top: float, w: float, lines: list[str],
              bold_first: bool = True) -> float:
         """Draw a box whose top edge is at ``y_top``; returns its height."""
@@ -167,8 +134,8 @@ class ScreeningReport(Report):
                          fillColor=colors.HexColor("#f4f8fb"), strokeWidth=0.8))
         for i, text in enumerate(lines):
             font = self.fonts.bold if bold_first and i == 0 else self.fonts.regular
-            drawing.add(String(x + 5, y_top - 4 - leading * (i + 1) + 2.5, text,
-                               fontName=self._font_for(text, font), fontSize=size))
+            add_text(drawing, x + 5, y_top - 4 - leading * (i + 1) + 2.5, text, font,
+                     self.fonts.cjk_for(text), size)
         return height
 
     @staticmethod
@@ -187,9 +154,11 @@ class ScreeningReport(Report):
         font = self.fonts.regular
 
         def lines(head: str, body: list[str], w: float) -> list[str]:
-            out = _wrap(head, self._font_for(head, self.fonts.bold), 7.5, w - 10)
+            out = wrap_text(head, self.fonts.bold, self.fonts.cjk_for(head), 7.5, w - 10,
+                            max_lines=MAX_BOX_LINES)
             for b in body:
-                out += _wrap(b, self._font_for(b, font), 7.5, w - 10)
+                out += wrap_text(b, font, self.fonts.cjk_for(b), 7.5, w - 10,
+                                 max_lines=MAX_BOX_LINES)
             return out
 
         main_w, side_w = width * 0.42, width * 0.46
@@ -276,7 +245,7 @@ class ScreeningReport(Report):
                   _("Outcome"), _("Status"), _("Reasons")]
         widths = [1.0, *([1.3] if with_names else []), 1.2, 1.0, 1.1, 4.0]
         rows = [[r.patient, *([r.name or ""] if with_names else []), day(r.screened_on),
-                 r.outcome, r.status, "; ".join(r.reasons)] for r in d.rows]
+                 r.outcome, r.status, join_sentences(r.reasons)] for r in d.rows]
         out.append(self.table(header, rows, widths,
                               continued=_("Screening log (continued)")))
         return out

@@ -4,7 +4,8 @@ Reference: Eisenhauer EA, Therasse P, Bogaerts J, et al. New response evaluation
 solid tumours: revised RECIST guideline (version 1.1). Eur J Cancer 2009;45:228-247
 (section 3 for measurability and target selection, section 4.3 for target / non-target
 response, tables 1 and 2 for the time-point response, section 4.4 for the best overall
-response).
+response; the minimum duration of SD and the confirmation of CR/PR are the protocol's,
+:func:`best_response`).
 
 Units: every diameter and every sum of diameters is in millimetres (mm): the longest
 diameter of a non-nodal lesion, the short axis of a lymph node. Changes are in per cent.
@@ -29,7 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, cast
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
+from gisttracker.protocols.model import Period
 
 TargetResponse = Literal["CR", "PR", "SD", "PD"]
 OverallResponse = Literal["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"]
@@ -85,7 +87,7 @@ def validate_mm(name: str, value: float) -> float:
 def _validate_code(name: str, value: str, codes: Sequence[str]) -> str:
     if value not in codes:
         raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
-            name=name, choices=", ".join(codes), value=value))
+            name=name, choices=join_list(codes), value=value))
     return value
 
 
@@ -185,13 +187,14 @@ def overall_response(target: str | None, non_target: str | None,
 
 
 def best_overall_response(responses: Iterable[str]) -> OverallResponse:
-    """Best overall response from time-point responses in date order (RECIST 1.1 §4.4.1).
+    """Best overall response from time-point responses in date order (RECIST 1.1 §4.4.1),
+    without dates: no minimum duration of SD and no confirmation.
 
-    This is the variant *without confirmation* of CR/PR and without a minimum duration of
-    SD: the best response recorded from the first assessment up to and including the first
-    PD; responses after the first PD are ignored. The order is
+    The best response recorded from the first assessment up to and including the first PD;
+    responses after the first PD are ignored. The order is
     CR > PR > SD > NON-CR/NON-PD > PD > NE. An empty sequence (no assessment after
-    baseline) gives "NE". Trials that require confirmation must confirm CR/PR separately.
+    baseline) gives "NE". A protocol that declares a minimum SD duration or confirmation
+    uses :func:`best_response` instead.
     """
     best: OverallResponse = "NE"
     for index, response in enumerate(responses):
@@ -201,6 +204,57 @@ def best_overall_response(responses: Iterable[str]) -> OverallResponse:
         if code == "PD":
             break
     return best
+
+
+def best_response(timepoints: Sequence[tuple[dt.date, str]], *, start: dt.date,
+                  sd_min: Period | None = None, confirm_after: Period | None = None
+                  ) -> OverallResponse:
+    """Best overall response by RECIST 1.1 §4.4 with the protocol's rules (also used for
+    Choi, whose codes are a subset).
+
+    ``timepoints``: (assessment date, time-point response) after baseline, in any order;
+    ``start``: the start of treatment (the protocol's ``[response] start`` anchor);
+    ``sd_min``: the minimum duration of stable disease (RECIST 1.1 leaves it to the protocol,
+    usually 6–8 weeks; None: no minimum); ``confirm_after``: None when CR/PR need no
+    confirmation, else the shortest interval (usually 4 weeks) to the assessment that
+    confirms them.
+
+    Only the assessments up to and including the first PD count. Then:
+
+    * CR: a CR (without confirmation), or a CR followed at least ``confirm_after`` later
+      by another CR;
+    * PR: a PR (without confirmation), or a PR followed at least ``confirm_after`` later by
+      a PR or a CR (RECIST 1.1 table 3: PR then CR is PR; CR then PR is not);
+    * SD: any CR, PR or SD dated at least ``sd_min`` after ``start`` (an unconfirmed
+      response counts as SD once the minimum duration is met); NON-CR/NON-PD likewise for
+      non-target disease only;
+    * otherwise PD when the series reached a PD (an early SD followed by PD is PD, as in
+      RECIST 1.1's examples), else NE (an early SD and nothing after it is not evaluable).
+    """
+    ordered = sorted(timepoints, key=lambda item: item[0])
+    series: list[tuple[dt.date, str]] = []
+    for index, (day, response) in enumerate(ordered):
+        code = _validate_code(f"timepoints[{index}]", response, OVERALL_CODES)
+        series.append((day, code))
+        if code == "PD":
+            break
+    earliest_sd = sd_min.after(start) if sd_min is not None else dt.date.min
+    candidates: list[str] = []
+    for i, (day, code) in enumerate(series):
+        later = [(d, c) for d, c in series[i + 1:]
+                 if confirm_after is not None and d >= confirm_after.after(day)]
+        if code == "CR" and (confirm_after is None or any(c == "CR" for _d, c in later)):
+            candidates.append("CR")
+        if code == "PR" and (confirm_after is None or any(c in ("PR", "CR") for _d, c in later)):
+            candidates.append("PR")
+        if day >= earliest_sd:
+            if code in ("CR", "PR", "SD"):
+                candidates.append("SD")
+            elif code == "NON-CR/NON-PD":
+                candidates.append("NON-CR/NON-PD")
+    if candidates:
+        return cast(OverallResponse, max(candidates, key=lambda c: _BEST_ORDER[c]))
+    return "PD" if any(code == "PD" for _day, code in series) else "NE"
 
 
 # --- lesions and target selection --------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,13 +20,14 @@ from typing import Any, TypeVar
 
 import peewee
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import _
 from gisttracker.store.models import AuditLog, Record, new_uid
 
 M = TypeVar("M", bound=Record)
 
 
-class ServiceError(Exception):
+class ServiceError(UserError):
     """A request the rules refuse (bad input, an ineligible patient…). Message is for users."""
 
 
@@ -242,7 +244,18 @@ class Tracker:
         self.user = user or current_user()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._listeners: list[Listener] = []
-        self._open: tuple[Writer, int] | None = None
+        # The open transaction of each thread: the window's worker and a command's main
+        # thread must never share a Writer (its reason, time and changes are per unit of work).
+        self._local = threading.local()
+
+    @property
+    def _open(self) -> tuple[Writer, int] | None:
+        value: tuple[Writer, int] | None = getattr(self._local, "open", None)
+        return value
+
+    @_open.setter
+    def _open(self, value: tuple[Writer, int] | None) -> None:
+        self._local.open = value
 
     def now(self) -> datetime:
         return self._clock()

@@ -40,6 +40,22 @@ def id_column(model: type[Record]) -> Any:
     return model._meta.primary_key
 
 
+def find_patient(ref: str) -> Patient:
+    """The patient whose study identifier or uid is ``ref``: the one look-up every command,
+    report and screen uses. Surrounding spaces are ignored and case does not matter
+    (``zju-0007`` finds ZJU-0007). ServiceError with one clear line when there is none."""
+    if not isinstance(ref, str):
+        raise ServiceError(_("a patient is named by a study identifier such as ZJU-0007"))
+    text = ref.strip()
+    patient = None
+    if text:
+        patient = Patient.get_or_none((Patient.study_id == text.upper())
+                                      | (Patient.uid == text.lower()))
+    if patient is None:
+        raise ServiceError(_("no patient {ref!r}").format(ref=text or ref))
+    return patient
+
+
 class SiteService:
     """Base of the feature services: one open site, its tracker, patients by key."""
 
@@ -48,11 +64,8 @@ class SiteService:
         self.tracker = session.tracker
 
     def patient(self, key: str) -> Patient:
-        """The patient with uid or study identifier ``key``; ServiceError if none."""
-        patient = Patient.get_or_none((Patient.uid == key) | (Patient.study_id == key))
-        if patient is None:
-            raise ServiceError(_("no patient {key!r}").format(key=key))
-        return patient
+        """The patient with uid or study identifier ``key`` (:func:`find_patient`)."""
+        return find_patient(key)
 
     def study_of(self, patient: Patient) -> Study:
         """The patient's study protocol; ServiceError if this site no longer loads it."""

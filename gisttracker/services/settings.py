@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import LANGUAGES, N_, _, join_list
 from gisttracker.services.base import ServiceError, Tracker
 from gisttracker.store.models import Setting
+
+# Read before the database is opened (the language must be chosen before the first text),
+# without the ORM: it lives with the store's other read-only looks.
+from gisttracker.store.paths import read_site_language as read_site_language
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,8 @@ SPECS: dict[str, SettingSpec] = {
                     hint=N_("2–8 capital letters or digits, starting with a letter, e.g. ZJU")),
         SettingSpec("site_name", N_("Site name"), ""),
         SettingSpec("paper", N_("Paper size"), "a4", allowed=("a4", "letter")),
-        SettingSpec("language", N_("Language"), "en", allowed=("en", "zh_CN")),
+        # "system": each workstation follows its person's choice, else its system's language.
+        SettingSpec("language", N_("Language"), "system", allowed=("system", *LANGUAGES)),
     )
 }
 
@@ -51,7 +56,7 @@ class SettingsService:
         spec = self._spec(key)
         if spec.allowed and value not in spec.allowed:
             return _("{label} must be one of: {allowed}").format(
-                label=_(spec.label), allowed=", ".join(spec.allowed))
+                label=_(spec.label), allowed=join_list(spec.allowed))
         if spec.pattern and not re.fullmatch(spec.pattern, value):
             return _("{label}: {hint}").format(label=_(spec.label), hint=_(spec.hint))
         return None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import peewee
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import _
 from gisttracker.store.paths import (  # re-exported: where the file is lives in .paths
     APP_NAME,
@@ -29,7 +30,7 @@ __all__ = ["APPLICATION_ID", "APP_NAME", "ENV_VAR", "NewerSchemaError", "StoreEr
 database = peewee.DatabaseProxy()
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """The database cannot be used (an environment problem, not a bug). Message is for users."""
 
 

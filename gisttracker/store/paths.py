@@ -46,6 +46,14 @@ def latest_version() -> int:
     return max(numbers, default=0)
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to ``path`` (nothing created, nothing written, a short wait
+    for a writer's lock); raises :class:`sqlite3.Error` when it cannot be opened."""
+    # Only these three characters need escaping in an SQLite file URI path.
+    name = str(path.resolve()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return sqlite3.connect(f"file:{name}?mode=ro", uri=True, timeout=1)
+
+
 def is_current(path: Path) -> bool:
     """Whether ``path`` is one of our databases at the latest schema, looked at read-only.
 
@@ -54,11 +62,8 @@ def is_current(path: Path) -> bool:
     """
     if not path.is_file():
         return False
-    # A read-only URI (nothing created, nothing written); only these three characters
-    # need escaping in an SQLite file URI path.
-    name = str(path.resolve()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     try:
-        con = sqlite3.connect(f"file:{name}?mode=ro", uri=True)
+        con = _open_read_only(path)
     except sqlite3.Error:
         return False
     try:
@@ -69,3 +74,61 @@ def is_current(path: Path) -> bool:
     finally:
         con.close()
     return bool(app_id == APPLICATION_ID and version == latest_version() and version > 0)
+
+
+def read_setting(path: Path, key: str) -> str | None:
+    """The stored value of site setting ``key`` in the database at ``path``, read before
+    anything opens it (the language must be chosen before the first text is built). None
+    when the file does not exist, is not a site database, or has no such setting.
+
+    Read-only: this never creates, migrates or locks the file for long. The value is as
+    stored; the caller checks it against what the setting allows.
+    """
+    if not path.is_file():
+        return None
+    try:
+        con = _open_read_only(path)
+    except sqlite3.Error:
+        return None
+    try:
+        row = con.execute("SELECT value FROM setting WHERE key = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+    return str(row[0]) if row and row[0] is not None else None
+
+
+def read_site_language(path: Path) -> str | None:
+    """The site's default language (the ``language`` site setting: ``system`` or a code of
+    :data:`gisttracker.i18n.LANGUAGES`) from the database at ``path``, read before anything
+    opens it; None when the file does not exist, is not a site database, or holds no
+    language this release knows."""
+    from gisttracker.i18n import LANGUAGES
+
+    value = read_setting(path, "language")
+    return value if value == "system" or value in LANGUAGES else None
+
+
+def protocols_in_force(path: Path) -> dict[str, str] | None:
+    """Study key -> the SHA-256 of its protocol version in force, read-only from ``path``
+    (schema 6 and later). None when the file cannot be read this way; a study with no
+    version in force yet is absent.
+
+    A caller that finds every loaded protocol file equal to its version in force knows that
+    opening the session would record nothing and refuse nothing
+    (:func:`gisttracker.services.versions.register_protocols`).
+    """
+    try:
+        con = _open_read_only(path)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = con.execute(
+            "SELECT sp.study_key, pv.digest FROM study_protocol sp "
+            "JOIN protocol_version pv ON pv.id = sp.protocol_version_id").fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+    return {str(key): str(digest) for key, digest in rows}

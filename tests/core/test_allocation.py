@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -19,7 +20,7 @@ from gisttracker.domain.allocation import (
     stratum_seed,
 )
 from gisttracker.protocols import Study, load_studies
-from gisttracker.protocols.model import Allocation, DurationGroup
+from gisttracker.protocols.model import Allocation, DurationGroup, GroupRule
 
 
 def real_study(key: str) -> Study:
@@ -248,17 +249,31 @@ def test_duration_group_refuses_a_stop_before_the_start_or_an_uncovered_duration
     (("tace", "liver-resection"), "IM_HR"),
 ])
 def test_group_from_treatment(procedures: list[str], group: str) -> None:
-    assert group_from_treatment(procedures) == group
+    study = real_study("NCT06038552")
+    assert group_from_treatment(study.allocation, procedures) == group
 
 
 def test_treatment_groups_are_the_arms_of_the_liver_metastases_study() -> None:
     study = real_study("NCT06038552")
     assert study.allocation.method == "treatment_received"
     assert {a.code for a in study.arms} == {
-        group_from_treatment([]), group_from_treatment(["rfa"]),
-        group_from_treatment(["hepatic_resection"])}
+        group_from_treatment(study.allocation, []),
+        group_from_treatment(study.allocation, ["rfa"]),
+        group_from_treatment(study.allocation, ["hepatic_resection"])}
+
+
+def test_group_rules_come_from_the_protocol_not_the_code() -> None:
+    # A protocol that puts RFA/TACE first: a patient with both goes to IM_LOCAL.
+    study = real_study("NCT06038552")
+    swapped = replace(study.allocation, rules=(
+        GroupRule("IM_LOCAL", ("rfa", "tace")), GroupRule("IM_HR", ("hepatic_resection",)),
+        GroupRule("IM")))
+    assert group_from_treatment(swapped, ["hepatic_resection", "rfa"]) == "IM_LOCAL"
+    assert group_from_treatment(study.allocation, ["hepatic_resection", "rfa"]) == "IM_HR"
+    with pytest.raises(ValueError, match="does not derive groups"):
+        group_from_treatment(real_study("NCT04933669").allocation, [])
 
 
 def test_group_from_treatment_refuses_a_bare_string() -> None:
     with pytest.raises(TypeError):
-        group_from_treatment("rfa")
+        group_from_treatment(real_study("NCT06038552").allocation, "rfa")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 from pathlib import Path
 
 import peewee
@@ -144,3 +145,28 @@ def test_bulk_insert_is_audited_like_single_inserts(session: Session) -> None:
         ("value", '"letter"')}
     assert {r.reason for r in rows} == {"initial load"}
     assert {r.action for r in rows} == {"insert"}
+
+
+def test_transactions_of_two_threads_never_share_a_writer(session: Session) -> None:
+    """The window's worker and another thread each get their own unit of work: a change on
+    one thread is never audited with the other's reason or time."""
+    started, release = threading.Event(), threading.Event()
+    seen: dict[str, str | None] = {}
+
+    def slow() -> None:
+        with session.tracker.transaction("reason of the worker") as w:
+            seen["worker"] = w.reason
+            started.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    assert started.wait(5)
+    # Meanwhile this thread is outside any transaction: it must not join the worker's.
+    assert session.tracker._open is None
+    release.set()
+    worker.join(5)
+    SettingsService(session.tracker).set("site_name", "Hangzhou", reason="own reason")
+    rows = list(AuditLog.select().where(AuditLog.table_name == "setting"))
+    assert {r.reason for r in rows} == {"own reason"}
+    assert seen["worker"] == "reason of the worker"

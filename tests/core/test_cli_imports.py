@@ -15,9 +15,14 @@ from gisttracker.cli import COMMANDS
 ROOT = Path(__file__).resolve().parents[2]
 
 # The gisttracker modules building the parser may load: the command line's own light
-# modules, the translation hook, and the table of report kinds (no reportlab behind it).
-PARSER_MAY_LOAD = {"gisttracker", "gisttracker.i18n", "gisttracker.reports", "gisttracker.cli",
+# modules, the translation hook (and where its catalogues are), the user-error base class,
+# and the table of report kinds (no reportlab behind it).
+PARSER_MAY_LOAD = {"gisttracker", "gisttracker.i18n", "gisttracker.resources",
+                   "gisttracker.errors", "gisttracker.reports", "gisttracker.cli",
                    "gisttracker.cli.common", *(f"gisttracker.cli.{name}" for name in COMMANDS)}
+# What choosing the language before any text is built may add: reading the site's language
+# from the database file with sqlite3 alone.
+LANGUAGE_MAY_LOAD = {"gisttracker.store", "gisttracker.store.paths"}
 
 # What `gisttracker studies` must not load: other subcommands' heavy dependencies.
 STUDIES_MUST_NOT_LOAD = ("reportlab", "icalendar", "PySide6", "shiboken6", "ui",
@@ -49,6 +54,24 @@ def test_building_the_parser_loads_no_handler_dependencies() -> None:
         "registering the subcommands imported " + ", ".join(extra) + ": move those imports "
         "into the subcommand's run() (see the gisttracker.cli docstring)")
     assert {f"gisttracker.cli.{name}" for name in COMMANDS} <= set(loaded)
+
+
+def test_help_in_the_sites_language_loads_no_orm(tmp_path: Path) -> None:
+    db = tmp_path / "site.db"
+    code = ("import io, contextlib\n"
+            "from gisttracker.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    try:\n"
+            "        main(['--db', sys.argv[1], '--help'])\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "assert '--language' in out.getvalue()\n")
+    subprocess.run([sys.executable, "-m", "gisttracker", "--db", str(db), "studies"], cwd=ROOT,
+                   capture_output=True, timeout=120, check=True)  # a real site file to read
+    loaded = _loaded_after(code, str(db))
+    extra = [m for m in loaded if m not in PARSER_MAY_LOAD | LANGUAGE_MAY_LOAD]
+    assert not extra, "gisttracker --help loaded " + ", ".join(extra)
 
 
 def test_studies_loads_none_of_the_other_subcommands_dependencies(tmp_path: Path) -> None:

@@ -10,7 +10,10 @@ gets slower with every patient.
 
 When a new service method has a parameter this walk cannot fill, the completeness test
 says so: give the parameter a sample value in :func:`_samples` (or, for a method that only
-writes from an input object, add its name to :data:`WRITES`).
+writes from an input object, add its name to :data:`WRITES`). The protocol-version
+functions (:mod:`gisttracker.services.versions`, run when a session opens) are module
+functions, not a service class: :func:`_version_calls` calls each, and the completeness
+test fails for one it does not.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import pytest
 
 import gisttracker.services
+import gisttracker.services.versions
 from gisttracker.demo import generate
 from gisttracker.reports import ReportRequest, build
 from gisttracker.services.base import ServiceError
@@ -58,6 +62,7 @@ WRITES = {
     "record_surgery", "register", "reopen", "rescreen", "save_adverse_event", "save_answers",
     "save_lab", "save_screening", "set", "set_anchor", "update_exposure", "update_identity",
     "update_sex", "validate", "write_calendar", "calendar_bytes", "missing_required",
+    "form_version_id",  # stores a form definition the first time it is used (a Writer's)
 }
 
 
@@ -171,6 +176,17 @@ def _calls(session: Session) -> Iterator[tuple[str, Callable[[], object]]]:
                 yield f"{cls.__name__}.{name}", call
 
 
+def _version_calls(session: Session) -> Iterator[tuple[str, Callable[[], object]]]:
+    """The protocol-version functions, as (name, call): what opening a session runs when
+    every file is the version in force, the orphan check a changed file gets (for every
+    study, its design compared with itself), and a study's version id."""
+    versions = gisttracker.services.versions
+    yield "register_protocols", lambda: versions.register_protocols(session)
+    for study in session.studies.values():
+        yield "orphans", lambda study=study: versions.orphans(study, session.db, study)
+        yield "protocol_version_id", lambda study=study: versions.protocol_version_id(study)
+
+
 def _service_classes() -> list[type]:
     found = []
     for info in pkgutil.walk_packages(gisttracker.services.__path__, "gisttracker.services."):
@@ -252,6 +268,9 @@ def test_every_screen_and_report_query_uses_an_index(site: tuple[Session, Record
         # A sample that does not fit this method is refused: its queries still ran.
         with contextlib.suppress(ServiceError, KeyError, ValueError):
             call()
+    for name, call in _version_calls(session):
+        names.append(name)
+        call()
     for request in _reports(session):
         build(session, request, today=TODAY, generated_at=MADE)
     assert len(set(names)) >= 40, sorted(set(names))  # the walk really called the services
@@ -276,6 +295,9 @@ def test_every_public_service_method_is_walked_or_declared_a_write(
             params = [p.name for p in inspect.signature(function).parameters.values()
                       if p.name != "self" and p.default is inspect.Parameter.empty]
             missing.append(f"{cls.__name__}.{name}({', '.join(params)})")
+    called = {name for name, _call in _version_calls(session)}
+    missing += [f"versions.{name}" for name in gisttracker.services.versions.__all__
+                if name[0].islower() and name not in called and name not in WRITES]
     assert not missing, ("service methods the query-plan walk cannot call (give their "
                          "parameters a sample in _samples, or list a pure write in WRITES): "
                          + "; ".join(missing))

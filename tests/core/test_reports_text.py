@@ -61,6 +61,7 @@ def check_pdf(report: Report, texts: list[str]) -> tuple[int, str]:
         # Footer: when it was made, then "Page N of M"; header: the title, then the
         # subtitle (if the report has one).
         assert lines[-1] == f"Page {n} of {pages}" and lines[-2].startswith("Made ")
+        assert len(lines[-2]) < 200, "the footer (a long site name) runs off the page"
         assert lines[0] == report.title
         kept = lines[2 if report.subtitle() else 1:-2]
         assert len("".join(kept).strip()) > 20, f"page {n} is empty"

@@ -1,4 +1,4 @@
-"""Schema 6: an index behind every foreign key and every column a screen or report looks
+"""Schema 7: an index behind every foreign key and every column a screen or report looks
 rows up by, so that no read of one patient's or one visit's data scans a whole table.
 
 Measured before this migration: each visit's laboratory values were a full scan of
@@ -7,7 +7,7 @@ pathology were found by scanning for the patient, so the same casebook took five
 long to gather at the larger site. Indexes only: no data changes.
 """
 
-VERSION = 6
+VERSION = 7
 
 STATEMENTS = [
     # A visit's laboratory values (visit forms, casebook) and a screening's.
@@ -23,6 +23,12 @@ STATEMENTS = [
     "CREATE INDEX tumour_assessment_visit ON tumour_assessment (visit_id)",
     "CREATE INDEX treatment_interruption_exposure ON treatment_interruption (exposure_id, "
     "start_on)",
+    # Schema 6's references to the protocol and form versions: the patients enrolled, the
+    # forms saved, under a version are found without a scan (a version is never deleted, so
+    # these serve reads, such as an audit of what was captured under which file).
+    "CREATE INDEX patient_protocol_version ON patient (protocol_version_id)",
+    "CREATE INDEX form_form_version ON form (form_version_id)",
+    "CREATE INDEX study_protocol_version ON study_protocol (protocol_version_id)",
     # The patient list sorted by randomization number reads its first page in index order
     # (the other sort keys had theirs since schema 2).
     "CREATE INDEX patient_randomization ON patient (randomization_number, study_id)",

@@ -1,0 +1,42 @@
+"""The end of participation: withdrawal, loss to follow-up, death, completion."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from gisttracker.i18n import _, join_list
+from gisttracker.services.base import ServiceError
+from gisttracker.services.patients.base import PatientServiceBase
+from gisttracker.services.patients.values import END_STATUSES, STATUS_LABELS, _text
+
+
+class ParticipationMixin(PatientServiceBase):
+    """The end of a patient's participation."""
+
+    def end_participation(self, ref: str, status: str, *, on: date, today: date,
+                          reason: str | None = None) -> None:
+        """Withdrawal (reason required), lost to follow-up, death or completion, on ``on``.
+
+        Visits planned after ``on`` are cancelled by the visits service.
+        """
+        patient = self.get(ref)
+        if status not in END_STATUSES:
+            raise ServiceError(_("end of participation must be one of: {allowed}").format(
+                allowed=join_list(_(STATUS_LABELS[s]) for s in END_STATUSES)))
+        if patient.status != "enrolled":
+            raise ServiceError(_("{patient} is {status}, not enrolled").format(
+                patient=patient.study_id, status=_(STATUS_LABELS[patient.status])))
+        if status == "withdrawn" and not (reason and reason.strip()):
+            raise ServiceError(_("Withdrawal: give the reason"))
+        if on > today:
+            raise ServiceError(_("End date {date} is in the future").format(date=on.isoformat()))
+        if patient.enrolled_on is not None and on < patient.enrolled_on:
+            raise ServiceError(_("End date {date} is before enrollment ({enrolled})").format(
+                date=on.isoformat(), enrolled=patient.enrolled_on.isoformat()))
+        with self.tracker.transaction(reason or _(STATUS_LABELS[status])) as w:
+            w.update(patient, {"status": status, "ended_on": on,
+                               "end_reason": _text(reason)}, patient_uid=patient.uid)
+            from gisttracker.services.visits import end_participation_visits
+
+            end_participation_visits(w, self.session, patient)
+

@@ -1,0 +1,98 @@
+"""Registering a patient and correcting identity and sex."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import peewee
+
+from gisttracker.i18n import _
+from gisttracker.services.base import ServiceError
+from gisttracker.services.patients.base import PatientServiceBase
+from gisttracker.services.patients.values import Identity, _text
+from gisttracker.services.settings import SettingsService
+from gisttracker.store.models import new_uid
+from gisttracker.store.models_patients import (
+    Patient,
+    PatientIdentity,
+)
+
+
+class RegistrationMixin(PatientServiceBase):
+    """Registration and corrections of identity and sex."""
+
+    def next_study_id(self) -> tuple[str, int, str]:
+        site = SettingsService(self.tracker).get("site_code")
+        last = Patient.select(peewee.fn.MAX(Patient.seq)).where(
+            Patient.site_code == site).scalar()
+        seq = int(last or 0) + 1
+        return site, seq, f"{site}-{seq:04d}"
+
+    def _check_identity(self, identity: Identity, today: date,
+                        editing: int | None = None) -> None:
+        dob = identity.date_of_birth
+        if dob is not None:
+            if not isinstance(dob, date):
+                raise ServiceError(_("Date of birth: expected a date"))
+            if dob > today:
+                raise ServiceError(_("Date of birth {dob} is in the future").format(
+                    dob=dob.isoformat()))
+            if dob.year < today.year - 120:
+                raise ServiceError(_("Date of birth {dob} is more than 120 years ago").format(
+                    dob=dob.isoformat()))
+        initials = _text(identity.initials)
+        if initials is not None and len(initials) > 10:
+            raise ServiceError(_("Initials: at most 10 characters"))
+        if not any(_text(x) for x in (identity.record_number, identity.name, initials)):
+            raise ServiceError(_(
+                "Identity: give at least a record number, a name or initials, so the "
+                "patient can be found again"))
+        if _text(identity.record_number):
+            clash = (PatientIdentity.select().where(
+                PatientIdentity.record_number == _text(identity.record_number)).first())
+            if clash is not None and clash.patient_id != editing:
+                raise ServiceError(_("Record number {number} is already registered as {pid}")
+                                   .format(number=_text(identity.record_number),
+                                           pid=clash.patient.study_id))
+
+    def register(self, study_key: str, *, sex: str | None, identity: Identity,
+                 today: date) -> Patient:
+        """A new patient of ``study_key`` with the next study identifier (e.g. ZJU-0007)."""
+        self.study(study_key)
+        if sex not in ("male", "female"):
+            raise ServiceError(_("Sex: choose male or female"))
+        self._check_identity(identity, today)
+        uid = new_uid()
+        with self.tracker.transaction(_("patient registered")) as w:
+            site, seq, study_id = self.next_study_id()
+            patient = w.insert(Patient, patient_uid=uid, uid=uid, study_key=study_key,
+                               study_id=study_id, site_code=site, seq=seq, sex=sex,
+                               status="screened", created_on=today)
+            w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient,
+                     record_number=_text(identity.record_number), name=_text(identity.name),
+                     initials=_text(identity.initials), date_of_birth=identity.date_of_birth)
+        return patient
+
+    def update_identity(self, ref: str, identity: Identity, *, today: date,
+                        reason: str | None = None) -> list[str]:
+        """Change personal identifiers; returns the fields that changed."""
+        patient = self.get(ref)
+        self._check_identity(identity, today, editing=patient.id)
+        row = PatientIdentity.get_or_none(PatientIdentity.patient == patient)
+        values: dict[str, Any] = {
+            "record_number": _text(identity.record_number), "name": _text(identity.name),
+                  "initials": _text(identity.initials), "date_of_birth": identity.date_of_birth}
+        with self.tracker.transaction(reason or _("identity corrected")) as w:
+            if row is None:
+                w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient, **values)
+                return [k for k, v in values.items() if v is not None]
+            return w.update(row, values, patient_uid=patient.uid)
+
+    def update_sex(self, ref: str, sex: str, *, reason: str | None = None) -> None:
+        if sex not in ("male", "female"):
+            raise ServiceError(_("Sex: choose male or female"))
+        patient = self.get(ref)
+        with self.tracker.transaction(reason or _("sex corrected")) as w:
+            w.update(patient, {"sex": sex}, patient_uid=patient.uid)
+

@@ -1,0 +1,56 @@
+"""The background worker: results come back on the GUI thread, and what a task closes over
+is released on the GUI thread too (a QWidget destroyed on the worker crashes Qt later)."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from typing import Any, ClassVar
+
+from pytestqt.qtbot import QtBot
+
+from gisttracker.errors import UserError
+from ui.tasks import TaskManager
+
+
+class Tracked:
+    """Stands in for a widget a task's closure holds: remembers the thread it died on."""
+
+    died_on: ClassVar[list[str]] = []
+
+    def __del__(self) -> None:
+        Tracked.died_on.append(threading.current_thread().name)
+
+
+def test_a_tasks_closure_is_released_on_the_gui_thread(qtbot: QtBot) -> None:
+    tasks = TaskManager()
+    results: list[Any] = []
+    Tracked.died_on.clear()
+    for _i in range(20):
+        held = Tracked()
+        tasks.run(lambda held=held: id(held), results.append)
+        del held
+    qtbot.waitUntil(lambda: len(results) == 20, timeout=5000)
+    gc.collect()
+    assert len(Tracked.died_on) == 20
+    assert set(Tracked.died_on) == {threading.main_thread().name}
+    tasks.shutdown()
+
+
+def test_results_and_errors_arrive_on_the_gui_thread(qtbot: QtBot) -> None:
+    tasks = TaskManager()
+    seen: list[tuple[str, str]] = []
+
+    def fail() -> None:
+        raise UserError("refused")
+
+    tasks.run(lambda: threading.current_thread().name,
+              lambda worker: seen.append((worker, threading.current_thread().name)))
+    tasks.run(fail, lambda _r: None,
+              lambda exc: seen.append((str(exc), threading.current_thread().name)))
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
+    main = threading.main_thread().name
+    assert seen[0][0].startswith("gisttracker-db") and seen[0][1] == main
+    assert seen[1] == ("refused", main)
+    assert not tasks.busy
+    tasks.shutdown()

@@ -1,0 +1,279 @@
+"""What the visit-form editors share: styles, value formatting and parsing, and the
+dialog base with state buttons, the unsaved-change guard and the reason prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QWidget,
+)
+
+from gisttracker.forms import FormSpec
+from gisttracker.i18n import N_, _
+from gisttracker.services.base import ServiceError
+from gisttracker.services.forms import (
+    NOT_DONE_REASONS,
+    FormData,
+    FormInputError,
+    FormService,
+    state_label,
+)
+from gisttracker.session import Session
+from ui.tasks import TaskManager
+from ui.visit_forms.visit_date import settle_with_visit_date
+
+ERROR_STYLE = "QLabel { color: #b00020; }"
+MUTED_STYLE = "QLabel { color: #666; }"
+STATE_COLOURS = {"not_started": "#666666", "in_progress": "#8a5a00", "complete": "#1b7f3b",
+                 "not_done": "#6b3fa0"}
+VISIT_STATES = {"planned": N_("planned"), "done": N_("done"), "missed": N_("missed"),
+                "cancelled": N_("cancelled"), "not_applicable": N_("not applicable")}
+GRADE_COLOURS = {0: "#1b7f3b", 1: "#5b7f1b", 2: "#8a5a00", 3: "#b00020", 4: "#7a0015"}
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return _(value) if isinstance(value, str) else str(value)
+
+
+def _number(text: str) -> float | None:
+    text = text.strip().replace(",", ".")
+    if not text:
+        return None
+    return float(text)
+
+
+def _date_or_none(text: str) -> date | None:
+    text = text.strip()
+    return date.fromisoformat(text) if text else None
+
+
+# --------------------------------------------------------------------------------------
+# Shared dialog behaviour
+
+
+class FormDialogBase(QDialog):
+    """State buttons, unsaved-change guard and reason prompts shared by the editors."""
+
+    changed = Signal()  # something was written: the visit list refreshes
+
+    def __init__(self, session: Session, tasks: TaskManager, data: FormData, spec: FormSpec,
+                 today: date, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.tasks = tasks
+        self.data = data
+        self.spec = spec
+        self.today = today
+        self.dirty = False
+        self.busy = False
+        self.setWindowTitle(_(spec.title))
+        self.state_label = QLabel(self)
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.save_button = QPushButton(_("&Save"), self)
+        self.complete_button = QPushButton(_("Mark &complete"), self)
+        self.not_done_button = QPushButton(_("&Not done…"), self)
+        self.close_button = QPushButton(_("Close"), self)
+        self.save_button.clicked.connect(lambda: self.save_changes())
+        self.complete_button.clicked.connect(lambda: self.mark_complete())
+        self.not_done_button.clicked.connect(lambda: self.mark_not_done())
+        self.close_button.clicked.connect(self.close)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=lambda: self.save_changes())
+        for button in (self.save_button, self.complete_button, self.not_done_button,
+                       self.close_button):
+            button.setAutoDefault(False)
+
+    def service(self) -> FormService:
+        return FormService(self.session)
+
+    def button_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(self.state_label, 1)
+        for button in (self.save_button, self.complete_button, self.not_done_button,
+                       self.close_button):
+            row.addWidget(button)
+        return row
+
+    def show_state(self) -> None:
+        text = state_label(self.data.state)
+        if self.data.state == "not_done" and self.data.not_done_reason:
+            text += f" — {self.data.not_done_reason}"
+        elif self.data.state == "complete" and self.data.completed_by:
+            text += " — " + _("{who}, {when}").format(
+                who=self.data.completed_by,
+                when=(self.data.completed_at or "")[:16].replace("T", " "))
+        if self.dirty:
+            text += "  " + _("(unsaved changes)")
+        self.complete_button.setEnabled(self.data.state != "complete")
+        colour = STATE_COLOURS.get(self.data.state, "#333")
+        self.state_label.setText(f"<b style='color:{colour}'>{text}</b>")
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet(ERROR_STYLE if error else MUTED_STYLE)
+        self.status.setText(text)
+
+    # ----- prompts (methods so tests can answer them) -------------------------------------
+    def ask_reason(self) -> str | None:
+        """The reason for changing a completed form, or None when the user cancels."""
+        text, ok = QInputDialog.getText(
+            self, _("Reason for change"),
+            _("This form is already marked “{state}”. Why is it changed?").format(
+                state=state_label(self.data.state)))
+        return text.strip() if ok and text.strip() else None
+
+    def ask_not_done_reason(self) -> str | None:
+        """Why the form was not done, or None when the user cancels."""
+        reasons = [_(r) for r in NOT_DONE_REASONS]
+        text, ok = QInputDialog.getItem(self, _("Form not done"),
+                                        _("Why was this form not done?"), reasons, 0, True)
+        return text.strip() if ok and text.strip() else None
+
+    def ask_unsaved(self) -> QMessageBox.StandardButton:
+        """Save, Discard or Cancel for a close with unsaved changes."""
+        return QMessageBox.question(
+            self, _("Unsaved changes"),
+            _("{form} has changes that are not saved. Save them?").format(
+                form=_(self.spec.title)),
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+
+    # ----- closing ------------------------------------------------------------------------
+    def may_close(self) -> bool:
+        """Whether the dialog may close now; asks first when there are unsaved changes."""
+        if not self.dirty:
+            return True
+        answer = self.ask_unsaved()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.dirty = False
+            return True
+        if answer == QMessageBox.StandardButton.Save:
+            self.save_changes(then=self.close)
+        return False
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.busy or not self.may_close():
+            event.ignore()
+            return
+        event.accept()
+
+    def reject(self) -> None:  # Escape goes through the same guard as the close button
+        self.close()
+
+    # ----- running service calls ----------------------------------------------------------
+    def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        self.busy = True
+        self.set_status(_("Saving…"))
+
+        def done(result: Any) -> None:
+            self.busy = False
+            self.set_status("")
+            on_done(result)
+
+        self.tasks.run(fn, done, self.failed)
+
+    def failed(self, error: BaseException) -> None:
+        self.busy = False
+        if isinstance(error, FormInputError):
+            self.show_errors(error.errors)
+            self.set_status(str(error), error=True)
+        elif isinstance(error, ServiceError | ValueError):
+            self.set_status(str(error), error=True)
+        else:
+            self.set_status(_("Unexpected error: {error}").format(error=error), error=True)
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """Show messages beside the fields (the subclasses know their fields)."""
+
+    def loaded(self, data: FormData) -> None:
+        self.data = data
+        self.dirty = False
+        self.show_state()
+        self.changed.emit()
+
+    # ----- actions ------------------------------------------------------------------------
+    def save_changes(self, then: Callable[[], object] | None = None) -> None:
+        raise NotImplementedError
+
+    def nothing_to_save(self, then: Callable[[], object] | None) -> None:
+        """Saving found no change: the form is clean; carry on with ``then``."""
+        self.dirty = False
+        self.show_state()
+        if then is not None:
+            then()
+
+    def reason_for_change(self) -> tuple[bool, str | None]:
+        """(go on?, reason): a completed or not-done form changes only with a reason."""
+        if not self.data.locked:
+            return True, None
+        reason = self.ask_reason()
+        if reason is None:
+            self.set_status(_("Not saved: a reason is needed to change a completed form."),
+                            error=True)
+            return False, None
+        return True, reason
+
+    def mark_complete(self) -> None:
+        def complete() -> None:
+            reason = None
+            if self.data.state == "not_done":
+                reason = self.ask_reason()
+                if reason is None:
+                    return
+            visit, kind = self.data.visit_uid, self.data.kind
+
+            def go(visit_date: date | None) -> None:
+                self.run(lambda: self.service().complete(
+                    visit, kind, today=self.today, reason=reason, visit_date=visit_date),
+                    self._completed)
+
+            # The last form of a visit settles it: ask the day the visit took place first.
+            settle_with_visit_date(self, self.session, self.tasks, visit, kind, self.today,
+                                   go, self._no_visit_date, self.failed)
+        if self.dirty:
+            self.save_changes(then=complete)
+        else:
+            complete()
+
+    def _completed(self, data: FormData) -> None:
+        self.loaded(data)
+        self.set_status(_("Form complete."))
+
+    def mark_not_done(self) -> None:
+        reason = self.ask_not_done_reason()
+        if reason is None:
+            return
+        visit, kind = self.data.visit_uid, self.data.kind
+
+        def go(visit_date: date | None) -> None:
+            self.dirty = False
+            self.run(lambda: self.service().mark_not_done(
+                visit, kind, reason, today=self.today, visit_date=visit_date), self.loaded)
+
+        settle_with_visit_date(self, self.session, self.tasks, visit, kind, self.today, go,
+                               self._no_visit_date, self.failed)
+
+    def _no_visit_date(self) -> None:
+        self.set_status(_("Not saved: the date of the visit is needed to complete it."),
+                        error=True)
+
+
+# --------------------------------------------------------------------------------------
+# Item forms
+
+

@@ -1,0 +1,279 @@
+"""The laboratory-values editor of a visit: unit, reference range, protocol unit, CTCAE
+grade, and the offer to record an adverse event for a grade of 3 or more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gisttracker.forms import labs as lab_rules
+from gisttracker.forms import spec_for
+from gisttracker.i18n import N_, _
+from gisttracker.services.forms import (
+    FormData,
+    LabRow,
+)
+from gisttracker.session import Session
+from ui.tasks import TaskManager
+from ui.visit_forms.adverse_events import AdverseEventDialog
+from ui.visit_forms.common import GRADE_COLOURS, MUTED_STYLE, FormDialogBase, _date_or_none, _number
+
+
+class LabsDialog(FormDialogBase):
+    """The visit's laboratory values: one row per analyte, graded as they are typed."""
+
+    COLUMNS = (N_("Analyte"), N_("Value"), N_("Unit"), N_("LLN"), N_("ULN"),
+               N_("Protocol unit"), N_("CTCAE grade"), N_("Adverse event"))
+
+    def __init__(self, session: Session, tasks: TaskManager, data: FormData, today: date,
+                 labs: list[LabRow], baselines: dict[str, float | None],
+                 parent: QWidget | None = None,
+                 analytes: list[lab_rules.Analyte] | None = None) -> None:
+        super().__init__(session, tasks, data, spec_for("labs"), today, parent)
+        self.labs = {row.analyte: row for row in labs}
+        self.baselines = baselines
+        self.analytes = analytes or list(lab_rules.ANALYTES.values())
+        self.sample_date = QLineEdit(self)
+        self.sample_date.setPlaceholderText(_("YYYY-MM-DD"))
+        first = next((r.sampled_on for r in labs if r.sampled_on), None)
+        self.sample_date.setText((first or today).isoformat())
+        self.sample_date.textEdited.connect(lambda _t: self.mark_dirty())
+        self.table = QTableWidget(len(self.analytes), len(self.COLUMNS), self)
+        self.table.setHorizontalHeaderLabels([_(c) for c in self.COLUMNS])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(7, QHeaderView.ResizeMode.Stretch)
+        self.units: list[QComboBox] = []
+        self.ae_buttons: dict[int, QPushButton] = {}
+        self.messages: dict[str, str] = {}
+        self._loading = True
+        for r, an in enumerate(self.analytes):
+            name = QTableWidgetItem(_(an.label))
+            name.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.table.setItem(r, 0, name)
+            stored = self.labs.get(an.key)
+            for c, value in ((1, stored.value if stored else None),
+                             (3, stored.lln if stored else None),
+                             (4, stored.uln if stored else None)):
+                self.table.setItem(r, c, QTableWidgetItem("" if value is None else f"{value:g}"))
+            combo = QComboBox(self.table)
+            combo.addItems(list(an.units))
+            if stored:
+                combo.setCurrentText(stored.unit)
+            combo.currentIndexChanged.connect(lambda _i, row=r: self.row_changed(row))
+            self.table.setCellWidget(r, 2, combo)
+            self.units.append(combo)
+            for c in (5, 6, 7):
+                cell = QTableWidgetItem("")
+                cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.table.setItem(r, c, cell)
+        self.table.itemChanged.connect(lambda item: self.row_changed(item.row()))
+        self._loading = False
+        for r in range(len(self.analytes)):
+            self.row_changed(r, initial=True)
+
+        top = QFormLayout()
+        top.addRow(_("Sample date"), self.sample_date)
+        layout = QVBoxLayout(self)
+        if self.spec.note:
+            note = QLabel(_(self.spec.note), self)
+            note.setStyleSheet(MUTED_STYLE)
+            layout.addWidget(note)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status)
+        layout.addLayout(self.button_row())
+        self.show_state()
+        self.resize(1040, 420)
+
+    def mark_dirty(self) -> None:
+        self.dirty = True
+        self.show_state()
+
+    def _entry(self, r: int) -> tuple[float | None, str, float | None, float | None]:
+        def cell(c: int) -> str:
+            item = self.table.item(r, c)
+            return item.text() if item is not None else ""
+        return (_number(cell(1)), self.units[r].currentText(), _number(cell(3)),
+                _number(cell(4)))
+
+    def row_changed(self, r: int, initial: bool = False) -> None:
+        """Recompute the converted value, the grade and the AE suggestion of row ``r``."""
+        if self._loading:
+            return
+        an = self.analytes[r]
+        converted, grade_cell = self.table.item(r, 5), self.table.item(r, 6)
+        self.show_ae_button(r, None)
+        self.table.blockSignals(True)
+        try:
+            try:
+                value, unit, lln, uln = self._entry(r)
+            except ValueError:
+                self._row_message(r, _("enter numbers"))
+                return
+            if value is None:
+                converted.setText("")
+                grade_cell.setText("")
+                self.messages.pop(an.key, None)
+                return
+            try:
+                graded = lab_rules.grade_lab(an, value, unit, lln=lln, uln=uln,
+                                             baseline=self.baselines.get(an.key))
+            except ValueError as exc:
+                self._row_message(r, str(exc))
+                return
+            self.messages.pop(an.key, None)
+            converted.setText(f"{graded.value:.4g} {graded.unit}")
+            converted.setToolTip("")
+            if an.term is None:
+                grade_cell.setText(_("no CTCAE grade"))
+                grade_cell.setToolTip(_("an analyte this protocol adds; CTCAE does not grade it"))
+            elif graded.grade is None:
+                grade_cell.setText(_("undecided"))
+                grade_cell.setToolTip(_("give the reference range to grade this value"))
+            else:
+                grade_cell.setText(_("Grade {n}").format(n=graded.grade))
+                grade_cell.setForeground(QColor(GRADE_COLOURS.get(graded.grade, "#000")))
+            stored = self.labs.get(an.key)
+            if graded.suggests_adverse_event:
+                recorded = stored is not None and stored.adverse_event_uid is not None
+                self.show_ae_button(r, recorded)
+        finally:
+            self.table.blockSignals(False)
+            if not initial:
+                self.mark_dirty()
+            self.set_status("\n".join(self.messages.values()), error=bool(self.messages))
+
+    def show_ae_button(self, r: int, recorded: bool | None) -> None:
+        """The suggestion in the AE column: None (no suggestion), a button to record the
+        adverse event, or a note that one is recorded."""
+        if r in self.ae_buttons:
+            self.table.removeCellWidget(r, 7)
+            del self.ae_buttons[r]
+        cell = self.table.item(r, 7)
+        if recorded is None:
+            cell.setText("")
+        elif recorded:
+            cell.setText(_("adverse event recorded"))
+        else:
+            cell.setText("")
+            button = QPushButton(_("Record adverse event…"), self.table)
+            button.setToolTip(_("Grade 3 or higher: an adverse event is suggested"))
+            button.setAutoDefault(False)
+            button.clicked.connect(lambda _c=False, row=r: self.record_ae(row))
+            self.table.setCellWidget(r, 7, button)
+            self.ae_buttons[r] = button
+
+    def _row_message(self, r: int, message: str) -> None:
+        an = self.analytes[r]
+        self.messages[an.key] = f"{_(an.label)}: {message}"
+        self.table.item(r, 6).setText(_("check"))
+        self.table.item(r, 6).setToolTip(message)
+        self.table.item(r, 5).setText("")
+
+    def grade_text(self, analyte: str) -> str:
+        r = [a.key for a in self.analytes].index(analyte)
+        return self.table.item(r, 6).text()
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for key, message in errors.items():
+            keys = [a.key for a in self.analytes]
+            if key in keys:
+                self._row_message(keys.index(key), message)
+
+    def save_changes(self, then: Callable[[], object] | None = None) -> None:
+        try:
+            sampled = _date_or_none(self.sample_date.text())
+        except ValueError:
+            self.set_status(_("Sample date: enter a date as YYYY-MM-DD"), error=True)
+            return
+        if self.messages:
+            self.set_status("\n".join(self.messages.values()), error=True)
+            return
+        entries = []
+        for r, an in enumerate(self.analytes):
+            value, unit, lln, uln = self._entry(r)
+            stored = self.labs.get(an.key)
+            if value is None:
+                continue
+            if stored and (stored.value, stored.unit, stored.lln, stored.uln,
+                           stored.sampled_on) == (value, unit, lln, uln, sampled):
+                continue
+            entries.append((an.key, value, unit, lln, uln))
+        if not entries:
+            self.nothing_to_save(then)
+            return
+        proceed, reason = self.reason_for_change()
+        if not proceed:
+            return
+        visit = self.data.visit_uid
+        today = self.today
+
+        def work() -> tuple[FormData, list[LabRow]]:
+            service = self.service()
+            for key, value, unit, lln, uln in entries:
+                service.save_lab(visit, key, value, unit, lln=lln, uln=uln, sampled_on=sampled,
+                                 today=today, reason=reason)
+            return service.load(visit, "labs"), service.labs(visit)
+
+        def saved(result: tuple[FormData, list[LabRow]]) -> None:
+            data, labs = result
+            self.labs = {row.analyte: row for row in labs}
+            self.loaded(data)
+            for r in range(len(self.analytes)):
+                self.row_changed(r, initial=True)
+            self.set_status(_("Saved."))
+            if then is not None:
+                then()
+
+        self.run(work, saved)
+
+    def record_ae(self, r: int) -> None:
+        """Open the adverse-event editor filled from the graded value (the user decides)."""
+        an = self.analytes[r]
+        stored = self.labs.get(an.key)
+        if stored is None or self.dirty:
+            self.set_status(_("Save the values first, then record the adverse event."),
+                            error=True)
+            return
+        suggestion = stored.suggestion()
+        if suggestion is None:
+            return
+        suggestion.visit_uid = self.data.visit_uid
+        dialog = AdverseEventDialog(self.session, self.tasks, self.data.patient_uid,
+                                    suggestion, self.today, parent=self)
+        dialog.saved.connect(lambda _row: self._reload_labs())
+        dialog.open()
+
+    def _reload_labs(self) -> None:
+        visit = self.data.visit_uid
+
+        def done(labs: list[LabRow]) -> None:
+            self.labs = {row.analyte: row for row in labs}
+            for r in range(len(self.analytes)):
+                self.row_changed(r, initial=True)
+            self.changed.emit()
+
+        self.tasks.run(lambda: self.service().labs(visit), done, self.failed)
+
+
+# --------------------------------------------------------------------------------------
+# Adverse events
+
+
