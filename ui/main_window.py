@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import N_, _, local
 from ui.areas import AREAS, AreaPage
+from ui.errors import error_message, open_log_folder
 from ui.help import HelpMenu
 from ui.language import language_menu
 from ui.tasks import TaskManager
@@ -156,7 +157,12 @@ class MainWindow(QMainWindow):
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
 
         # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
-        self.help_menu = HelpMenu(self, self.menuBar().addMenu(_("&Help")))
+        help_menu = self.menuBar().addMenu(_("&Help"))
+        self.help_menu = HelpMenu(self, help_menu)
+        # The log and crash reports a site sends us, in their own group before About.
+        help_menu.insertAction(self.help_menu.about_action,
+                               self._action(_("Open &log folder"), open_log_folder))
+        help_menu.insertSeparator(self.help_menu.about_action)
 
     # ----- areas ---------------------------------------------------------------------------
     def _build_page(self, key: str) -> AreaPage:
@@ -212,9 +218,10 @@ class MainWindow(QMainWindow):
             self._install_session(session)
 
         def error(exc: BaseException) -> None:
-            message = _("Could not open {path}:\n{error}").format(path=path, error=exc)
+            text = error_message(exc, context="opening a database")
+            message = _("Could not open {path}:\n{error}").format(path=path, error=text)
             self.statusBar().showMessage(_("Could not open {path}").format(path=path))
-            self.failed.emit(str(exc))
+            self.failed.emit(text)
             if not self.property("headless"):
                 QMessageBox.critical(self, _("Database not opened"), message)
 

@@ -42,12 +42,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _, local, ngettext
 
 # The list's own light module: the patient service behind it (screening, enrollment) is
 # imported when a patient is registered or opened, not before the first screen.
 from gisttracker.services.patient_list import STATUS_LABELS, PatientFilter, PatientList, PatientRow
 from ui.areas import AreaPage
+from ui.errors import error_message
 from ui.tasks import TaskManager
 
 if TYPE_CHECKING:
@@ -133,7 +135,7 @@ class PatientListModel(QAbstractTableModel):
 
     def _error(self, exc: BaseException) -> None:
         self.reloading = False
-        self.failed.emit(str(exc))
+        self.failed.emit(error_message(exc, context="listing patients"))
 
     def _reset(self, count: int, first: list[PatientRow] | None) -> None:
         self.reloading = False
@@ -272,7 +274,6 @@ class NewPatientDialog(QDialog):
         return date(value.year(), value.month(), value.day())
 
     def register(self) -> None:
-        from gisttracker.services.base import ServiceError
         from gisttracker.services.patients import Identity, PatientService
 
         identity = Identity(self.record.text(), self.name.text(), self.initials.text(),
@@ -281,7 +282,7 @@ class NewPatientDialog(QDialog):
             patient = PatientService(self.session).register(
                 self.study_box.currentData(), sex=self.sex_box.currentData(),
                 identity=identity, today=self.today)
-        except ServiceError as exc:
+        except UserError as exc:
             self.message.setText(str(exc))  # the dialog stays open: nothing typed is lost
             return
         self.patient_uid = patient.uid

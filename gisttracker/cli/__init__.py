@@ -39,10 +39,13 @@ Qt — is imported inside ``run`` (or a helper it calls). ``tests/core/test_cli_
 fails, naming the module, when building the parser loads anything more, and checks that
 ``gisttracker studies`` loads none of the other subcommands' heavy dependencies.
 
-Handlers get the parsed arguments and return an exit code. User errors print one line on
-stderr and exit non-zero — never a traceback: raise :class:`CliError` (via :func:`fail`) for
-a bad argument, or let a user error (:class:`gisttracker.errors.UserError`: ``StoreError``,
-``ServiceError``, ``ProtocolError``, …) propagate.
+Handlers get the parsed arguments and return an exit code: raise :class:`CliError` (via
+:func:`fail`) for a bad argument, or let a user error (:class:`gisttracker.errors.UserError`:
+``StoreError``, ``ServiceError``, ``ProtocolError``, …) propagate. Exit codes: 0 done; 1 an
+expected error (a ``UserError``: unknown patient, full disk, locked database…); 2 a usage
+error (bad arguments, :class:`CliError`); 70 a bug (``EX_SOFTWARE``), for which a crash
+report is saved and its path printed; 130 interrupted. Every error is one line on stderr —
+never a traceback.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ from typing import Any, NoReturn
 from gisttracker import __version__, i18n
 from gisttracker.errors import UserError
 from gisttracker.i18n import _, join_list
+
+#: Exit code of a bug (BSD sysexits ``EX_SOFTWARE``: internal software error).
+EXIT_BUG = 70
 
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
@@ -161,16 +167,31 @@ def start_language(argv: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     given = sys.argv[1:] if argv is None else list(argv)
-    start_language(given)
-    parser = build_parser(commands=_needed(given))
-    args = parser.parse_args(given)
+    # Imported here, not at the top: building the parser (tests/core/test_cli_imports.py)
+    # stays light.
+    from gisttracker.logs import log, setup_logging, write_crash_report
+
+    setup_logging()
+    command = "window"
     try:
+        start_language(given)
+        parser = build_parser(commands=_needed(given))
+        args = parser.parse_args(given)
+        # (No subcommand parser is built for the window, so args may have no `command`.)
+        command = getattr(args, "command", None) or "window"
+        log.info("command %s", command)
+        _check_text_arguments(args)
         if getattr(args, "command", None) is None:
             return _window(args)
         return int(args.handler(args))
     except CliError as exc:
-        print(f"gisttracker: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
+    except UserError as exc:
+        # The message may quote what was typed (a name typed for a patient): not logged.
+        log.info("command %s refused (%s)", command, type(exc).__name__)
+        _say(str(exc))
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -178,10 +199,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except UserError as exc:
-        # StoreError, ServiceError, ProtocolError, FactError…: a message meant for the user.
-        print(f"gisttracker: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:  # a bug: logged with its traceback, reported, never shown raw
+        path = write_crash_report(exc, context=f"the command {command!r}")
+        if path is None:
+            _say(_("something went wrong inside the program; the report could not be saved "
+                   "(see the log)"))
+        else:
+            _say(_("something went wrong inside the program; a report was saved at {path}. "
+                   "Please send it to the study's data manager.").format(path=path))
+        return EXIT_BUG
+
+
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse an argument that is not valid UTF-8 (Python hands such bytes over as lone
+    surrogates): it could be neither stored, nor printed, nor written into a report."""
+    for name, value in sorted(vars(args).items()):
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    fail(_("the value of {option} is not valid text (it is not UTF-8); type "
+                           "it again").format(option="--" + name.replace("_", "-")))
+
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever the message holds (line breaks become spaces)."""
+    print(f"gisttracker: {' '.join(message.split())}", file=sys.stderr)
 
 
 def _window(args: argparse.Namespace) -> int:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-from gisttracker.cli.common import parse_date
+from gisttracker.cli.common import output_file, parse_date
 from gisttracker.i18n import _
 from gisttracker.reports import KINDS  # the table of report kinds: no reportlab behind it
 
@@ -52,9 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from gisttracker.cli.common import session
     from gisttracker.reports import ReportRequest, build
 
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        fail(_("cannot write {path}: the folder does not exist").format(path=out))
+    out = output_file(args.output, "--output")
     start = parse_date(args.start, "--from") if getattr(args, "start", None) else None
     end = parse_date(args.end, "--to") if getattr(args, "end", None) else None
     if start and end and start > end:

@@ -20,6 +20,7 @@ Two promises hold whatever the data:
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -49,6 +50,7 @@ from reportlab.platypus import (
 )
 
 from gisttracker import __version__
+from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_list
 from gisttracker.reports.fonts import _CJK, fonts, markup
 from gisttracker.reports.pieces import Caption, PiecewiseTable
@@ -65,6 +67,8 @@ MAX_CELL_HEIGHT = 230.0
 # A title or heading longer than this many characters is cut short (see Report._cut).
 MAX_HEADING = 300
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ReportContext:
@@ -77,7 +81,7 @@ class ReportContext:
 
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
-            raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
+            raise InputError(_("paper must be one of {papers}, not {paper!r}").format(
                 papers=join_list(PAPERS), paper=self.paper))
 
 
@@ -522,3 +526,4 @@ class Report(ABC):
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(data)
         tmp.replace(path)
+        log.info("report written: %s (%d bytes)", path.name, len(data))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,9 +24,16 @@ import peewee
 
 from gisttracker.errors import UserError
 from gisttracker.i18n import _
+
+# The guard of every facade method lives in its own light module (the patient list uses it
+# before the ORM is loaded); found here too, where the facades have always imported it.
+from gisttracker.services.guard import service as service
+from gisttracker.store.db import environment_error
 from gisttracker.store.models import AuditLog, Record, new_uid
 
 M = TypeVar("M", bound=Record)
+_DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
+log = logging.getLogger(__name__)
 
 
 class ServiceError(UserError):
@@ -284,8 +293,18 @@ class Tracker:
         try:
             with self.db.atomic():
                 yield writer
+        except _DB_ERRORS as exc:
+            # A full disk, a lock held elsewhere, a read-only file: the user's message, not
+            # SQLite's (nor the "cannot rollback" that follows a failed COMMIT).
+            known = environment_error(exc, self.db.database)
+            if known is None:
+                raise
+            raise known from exc
         finally:
             self._open = None
         if changes.tables:
+            # What changed, never the values or the reason typed (they may name a patient).
+            log.info("saved %d records in %s", len(changes.records),
+                     ", ".join(sorted(changes.tables)))
             for listener in list(self._listeners):
                 listener(changes)

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from gisttracker.i18n import N_, _
+from gisttracker.services.guard import service
 
 if TYPE_CHECKING:
     from gisttracker.session import Session
@@ -62,8 +63,10 @@ _SORT_COLUMNS: Final[Mapping[str, str]] = {
 }
 
 
+@service
 class PatientList:
-    """The list's queries on the open site (each one indexed statement)."""
+    """The list's queries on the open site (each one indexed statement); its methods are
+    guarded entry points like every facade's (:func:`gisttracker.services.guard.service`)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from gisttracker.i18n import LANGUAGES, N_, _, join_list
-from gisttracker.services.base import ServiceError, Tracker
+from gisttracker.services.base import ServiceError, Tracker, service
 from gisttracker.store.models import Setting
 
 # Read before the database is opened (the language must be chosen before the first text),
@@ -37,6 +37,7 @@ SPECS: dict[str, SettingSpec] = {
 }
 
 
+@service
 class SettingsService:
     """Read and change site settings through the audited service layer."""
 

@@ -65,10 +65,13 @@ def test_an_empty_listing_is_an_empty_json_array(session: Session,
 
 def test_worklist_json_streams_the_services_whole_list(
         site: Session, capsys: pytest.CaptureFixture[str]) -> None:
-    start, end = date(2026, 3, 1), date(2026, 3, 31)
+    # Half a year around the demo's today: every section (overdue, due, done out of window)
+    # has rows, and the chunks of 3 fall across their boundaries.
+    start, end = date(2026, 1, 1), date(2026, 6, 30)
     items = VisitService(site).worklist(start, end, today=TODAY)
     streamed = list(VisitService(site).iter_worklist(start, end, today=TODAY, chunk=3))
     assert len(items) > 20 and streamed == items
+    assert {i.reason for i in items} == {"overdue", "due", "done_out_of_window"}
     assert main(["--db", str(site.path), "worklist", "--from", start.isoformat(), "--to",
                  end.isoformat(), "--today", TODAY.isoformat(), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
