@@ -142,8 +142,8 @@ def open_session(path: Path, *, user: str | None = None,
     # The ORM is imported here, not at the top: a caller that only loads the protocols
     # (``gisttracker studies`` on a current database) does not pay for it.
     from gisttracker.services.base import Tracker
-    from gisttracker.services.versions import register_protocols
     from gisttracker.store.db import open_database
+    from gisttracker.store.paths import IN_FORCE_SQL
 
     if protocols is None:
         protocols = load_protocols(path)
@@ -156,7 +156,16 @@ def open_session(path: Path, *, user: str | None = None,
                       studies={s.key: s for s in protocols.studies},
                       protocol_errors=protocols.errors, blocked=blocked)
     try:
-        refused = register_protocols(session)
+        in_force = dict(db.execute_sql(IN_FORCE_SQL).fetchall())
+        if all(in_force.get(s.key) == s.digest for s in protocols.studies):
+            # The usual start: every file is the version in force, so there is nothing to
+            # record or refuse (register_protocols would only look that up, study by study,
+            # after importing what a changed file needs).
+            refused = {}
+        else:
+            from gisttracker.services.versions import register_protocols
+
+            refused = register_protocols(session)
     except BaseException:
         db.close()
         raise

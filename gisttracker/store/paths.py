@@ -110,6 +110,11 @@ def read_site_language(path: Path) -> str | None:
     return value if value == "system" or value in LANGUAGES else None
 
 
+# Study key and the SHA-256 of its protocol version in force (schema 6 and later).
+IN_FORCE_SQL = ("SELECT sp.study_key, pv.digest FROM study_protocol sp "
+                "JOIN protocol_version pv ON pv.id = sp.protocol_version_id")
+
+
 def protocols_in_force(path: Path) -> dict[str, str] | None:
     """Study key -> the SHA-256 of its protocol version in force, read-only from ``path``
     (schema 6 and later). None when the file cannot be read this way; a study with no
@@ -124,9 +129,7 @@ def protocols_in_force(path: Path) -> dict[str, str] | None:
     except sqlite3.Error:
         return None
     try:
-        rows = con.execute(
-            "SELECT sp.study_key, pv.digest FROM study_protocol sp "
-            "JOIN protocol_version pv ON pv.id = sp.protocol_version_id").fetchall()
+        rows = con.execute(IN_FORCE_SQL).fetchall()
     except sqlite3.Error:
         return None
     finally:
