@@ -66,7 +66,8 @@ EXIT_BUG = 70
 
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report"]
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report",
+            "export", "import_", "centre", "backup", "restore", "verify"]
 
 
 class CliError(Exception):
@@ -130,6 +131,8 @@ def _needed(argv: Sequence[str]) -> Sequence[str]:
     ``--language LANG``, ``--startup-check`` only), the one it names, else all of them (for
     ``--help``, a typo, anything unusual). Each parser not built saves a module import and
     its set-up."""
+    # A module is named after its subcommand, with "_" after a Python keyword ("import_").
+    modules = {name.rstrip("_"): name for name in COMMANDS}
     tokens = iter(argv)
     for token in tokens:
         if token in ("--db", "--language"):
@@ -137,8 +140,8 @@ def _needed(argv: Sequence[str]) -> Sequence[str]:
                 return COMMANDS  # let the whole parser say what is missing
         elif token == "--startup-check" or token.startswith(("--db=", "--language=")):
             continue
-        elif token in COMMANDS:
-            return [token]
+        elif token in modules:
+            return [modules[token]]
         else:
             return COMMANDS
     return []

@@ -100,3 +100,13 @@ def test_a_bad_status_is_refused_and_the_choices_are_listed(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "invalid choice: 'asleep'" in result.stderr and "'enrolled'" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_command_line_builds_the_parser_of_the_subcommand_it_names_only() -> None:
+    from gisttracker.cli import _needed
+
+    assert _needed(["--db", "x.db", "import", "odm", "data.xml"]) == ["import_"]
+    assert _needed(["--language", "zh_CN", "--db=x.db", "studies", "--json"]) == ["studies"]
+    assert _needed(["--db", "x.db", "--startup-check"]) == []  # the window: none
+    assert _needed(["--help"]) == COMMANDS and _needed(["stuides"]) == COMMANDS
+    assert _needed(["--db"]) == COMMANDS  # the whole parser says what is missing

@@ -1,4 +1,4 @@
-"""Schema 7: an index behind every foreign key and every column a screen or report looks
+"""Schema 8: an index behind every foreign key and every column a screen or report looks
 rows up by, so that no read of one patient's or one visit's data scans a whole table.
 
 Measured before this migration: each visit's laboratory values were a full scan of
@@ -7,7 +7,7 @@ pathology were found by scanning for the patient, so the same casebook took five
 long to gather at the larger site. Indexes only: no data changes.
 """
 
-VERSION = 7
+VERSION = 8
 
 STATEMENTS = [
     # A visit's laboratory values (visit forms, casebook) and a screening's.
