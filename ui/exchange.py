@@ -6,8 +6,9 @@ watches each database the window opens (``MainWindow.session_changed``):
 
 - a read-only copy or a file on a network share gets a banner saying so, and the actions
   that would write are disabled (the services refuse writes there anyway);
-- the whole file is checked for damaged pages in the background (the check at open stops
-  after a fraction of a second on a large file), with a warning if any are found;
+- once the first screen shows its data, the whole file is checked for damaged pages in the
+  background (the check at open stops after a fraction of a second on a large file), with a
+  warning if any are found;
 - the site's scheduled backups are made while the window is open (settings
   ``backup_folder``, ``backup_every_hours``, ``backup_keep``).
 """
@@ -693,6 +694,10 @@ class ExchangeMenu(QObject):
         self.timer.setInterval(10 * 60 * 1000)
         self.timer.timeout.connect(self.check_schedule)
         window.session_changed.connect(self._session)
+        # The whole-file check waits until the first screen shows the data: on a large file
+        # it reads for minutes, and reading it beside the first queries would delay them.
+        self._unchecked: Session | None = None
+        window.ready.connect(self._first_screen_shown)
 
     def open(self, dialog: type[TaskDialog], *args: Any) -> TaskDialog:
         if self.window_.session is None:
@@ -714,12 +719,17 @@ class ExchangeMenu(QObject):
             banner.setText((text + "\n" if text else "") + reason)
             banner.show()
             self.window_.setWindowTitle(self.window_.windowTitle() + " " + _("(read-only)"))
-        self._check_pages(session)
+        self._unchecked = session
         if reason is None:
             self.timer.start()
             QTimer.singleShot(60_000, self.check_schedule)
         else:
             self.timer.stop()
+
+    def _first_screen_shown(self) -> None:
+        session, self._unchecked = self._unchecked, None
+        if session is not None and session is self.window_.session:
+            self._check_pages(session)
 
     def _check_pages(self, session: Session) -> None:
         """The whole file, checked on a thread of its own with its own read-only connection

@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.request import pathname2url
 
 import peewee
 
@@ -254,6 +253,9 @@ def inspect_file(path: Path, *, mounts_text: str | None = None) -> FileState:
 
 
 def _read_only_uri(path: Path, immutable: bool) -> str:
+    # urllib.request imports ssl, http and email (10 ms): only a read-only opening needs it.
+    from urllib.request import pathname2url
+
     uri = "file:" + pathname2url(str(Path(path).resolve())) + "?mode=ro"
     return uri + "&immutable=1" if immutable else uri
 
