@@ -441,8 +441,8 @@ def _check_at_open(db: peewee.Database, db_path: Path | None) -> AuditReport:
 def head(db: peewee.Database) -> tuple[int, str]:
     """The last committed entry's id and its transaction's full chain hash (hex): what a
     signature or a printed report cites, and ``audit verify`` prints."""
-    row = db.execute_sql("SELECT last_entry, hash FROM audit_txn ORDER BY id DESC "
-                         "LIMIT 1").fetchone()
+    row = db.execute_sql("SELECT last_entry, hash FROM audit_txn WHERE id = "
+                         "(SELECT max(id) FROM audit_txn)").fetchone()
     return (0, ZERO_HASH.hex()) if row is None else (int(row[0]), bytes(row[1]).hex())
 
 
