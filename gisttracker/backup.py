@@ -261,6 +261,11 @@ def restore(backup_file: Path, database: Path, *, now: datetime | None = None,
         raise BackupError(_("the restored database did not verify ({problems}); the database "
                             "as it was is kept in {kept}").format(
                                 problems="; ".join(problems), kept=kept))
+    # The user replaced the file on purpose: their witness of its audit trail (what they
+    # last saw of it) follows, so the restored trail is not taken for a rewritten one.
+    from gisttracker.services.audit import Witness
+
+    Witness(database).forget()
     report("done", 1.0)
     return RestoreResult(database, kept, expected)
 

@@ -355,6 +355,12 @@ class Witness:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def forget(self) -> None:
+        """Forget this file's head: the user replaced the file on purpose (a restore), so
+        the next open remembers the new file's head instead of calling it rewritten."""
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
+
     def save(self, entry_id: int, digest: str) -> None:
         try:
             make_private_dir(self.path.parent)
