@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Final, Literal
 
@@ -321,19 +321,28 @@ def _when(fact: Fact) -> date:
 # --- proportions ----------------------------------------------------------------------------
 
 
-def _until(endpoint: Endpoint, origin: date) -> date:
-    """The last day of a proportion's time frame (the origin itself for a zero horizon)."""
-    return endpoint.horizon.after(origin)
+def _until(endpoint: Endpoint, origin: date | None) -> date:
+    """The last day of a proportion's time frame (the origin itself for a zero horizon;
+    no end without an origin)."""
+    return date.max if origin is None else endpoint.horizon.after(origin)
 
 
 def proportion(ctx: _Context, endpoint: Endpoint) -> Binary:
     """One patient's yes/no outcome of a proportion endpoint (see the module docstring)."""
     origin, origin_fact = ctx.origin(endpoint.measured_from)
-    if origin is None:
-        return Binary(None, None, excluded="no_origin")
-    if origin > ctx.as_of:
+    if origin is not None and origin > ctx.as_of:
         return Binary(origin, origin_fact, excluded="origin_after_cut_off")
     measure = endpoint.measure
+    if origin is None:
+        # Without the origin the time frame is unknown: the patient is left out of the
+        # rate, but the value found without a time frame is kept for the patient's view.
+        if measure == "objective_response":
+            found = _objective_response(ctx, endpoint, None, None)
+        elif measure == "r0_resection":
+            found = _r0(ctx, endpoint, None, None)
+        else:
+            return Binary(None, None, excluded="no_origin")
+        return replace(found, excluded="no_origin")
     if measure == "objective_response":
         return _objective_response(ctx, endpoint, origin, origin_fact)
     if measure == "r0_resection":
@@ -353,7 +362,7 @@ def proportion(ctx: _Context, endpoint: Endpoint) -> Binary:
     return Binary(origin, origin_fact, excluded="not_computed")
 
 
-def _objective_response(ctx: _Context, endpoint: Endpoint, origin: date,
+def _objective_response(ctx: _Context, endpoint: Endpoint, origin: date | None,
                         origin_fact: Fact | None) -> Binary:
     criterion = _criterion(ctx.study, endpoint)
     until = _until(endpoint, origin)
@@ -377,7 +386,8 @@ def _objective_response(ctx: _Context, endpoint: Endpoint, origin: date,
     return Binary(origin, origin_fact, False, best, fact)
 
 
-def _r0(ctx: _Context, endpoint: Endpoint, origin: date, origin_fact: Fact | None) -> Binary:
+def _r0(ctx: _Context, endpoint: Endpoint, origin: date | None,
+        origin_fact: Fact | None) -> Binary:
     last_day = min(_until(endpoint, origin), ctx.as_of)
     first = next((s for s in ctx.facts.surgeries if s.on <= last_day), None)
     if first is None:
