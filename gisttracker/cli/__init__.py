@@ -23,7 +23,8 @@ from gisttracker.store.db import StoreError, resolve_path
 
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report"]
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "outcomes",
+            "export"]
 
 
 class CliError(Exception):

@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from gisttracker.errors import UserError
 from gisttracker.i18n import _, join_list
+from gisttracker.services.base import ServiceError
 
 if TYPE_CHECKING:
     from gisttracker.outcomes.analyse import Result
@@ -42,7 +42,7 @@ CONF_TYPES = ("log", "log-log", "plain")
 Progress = Callable[[int, int], None]
 
 
-class OutcomeError(UserError):
+class OutcomeError(ServiceError):
     """Outcomes cannot be computed as asked (unknown study or endpoint, a cut-off before the
     first enrollment…); the message says why, for the user."""
 

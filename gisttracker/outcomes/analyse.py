@@ -586,9 +586,13 @@ def _cox(study: Study, data: _Times, patients: dict[str, PatientOutcome], terms:
         return CoxFit(tuple(terms), n=len(keep), events=int((part.status == 1).sum()),
                       missing=missing, patients=tuple(part.uids), note=str(exc))
     rows = []
+    order = {a.code: i for i, a in enumerate(study.arms)}
     for term in terms:
         label = labels[term]
-        for column in model.covariates[label]:
+        columns_of = list(model.covariates[label])
+        if term == "group":  # the groups in protocol order, not R's alphabetical one
+            columns_of.sort(key=lambda c: order.get(c[len(label):], len(order)))
+        for column in columns_of:
             c = model.terms[column]
             level = column[len(label):] or None
             if level == "TRUE":

@@ -338,3 +338,74 @@ def covariate_text(study: Study, cov: Covariate) -> str:
         return _("{endpoint}: yes when at least {bound:g} months.").format(
             endpoint=local(target.name), bound=cov.at_least)
     return _("{endpoint}: yes for a patient who meets it.").format(endpoint=local(target.name))
+
+
+# --- numbers as every output prints them ----------------------------------------------------
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    """A number with ``digits`` decimals; an em dash when there is none."""
+    if value is None:
+        return "—"
+    text = f"{value:.{digits}f}"
+    # -0.04 to one decimal is "-0.0": no sign on a zero.
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def p_value(p: float | None) -> str:
+    """A p-value to three decimals, ``<0.001`` below that."""
+    if p is None:
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def not_reached() -> str:
+    # TRANSLATORS: a median survival time that the curve has not reached (short, in tables).
+    return _("NR")
+
+
+def months_ci(value: float | None, lower: float | None, upper: float | None) -> str:
+    """A median with its interval in months: ``9.6 (6.0–NR)``; NR = not reached."""
+    def one(x: float | None) -> str:
+        return not_reached() if x is None else f"{x:.1f}"
+
+    return _("{value} ({lower}–{upper})").format(value=one(value), lower=one(lower),
+                                                 upper=one(upper))
+
+
+def percent_ci(value: float | None, lower: float | None, upper: float | None) -> str:
+    """A share with its interval in per cent: ``87.1% (79.5–95.4)``; — beyond the data."""
+    if value is None:
+        return "—"
+    def one(x: float | None) -> str:
+        return "—" if x is None else f"{100 * x:.1f}"
+
+    return _("{value}% ({lower}–{upper})").format(value=one(value), lower=one(lower),
+                                                  upper=one(upper))
+
+
+def hr_ci(hr: float, lower: float, upper: float) -> str:
+    """A hazard ratio with its interval: ``0.42 (0.18–0.97)``."""
+    return _("{value} ({lower}–{upper})").format(value=f"{hr:.2f}", lower=f"{lower:.2f}",
+                                                 upper=f"{upper:.2f}")
+
+
+def landmark_name(months: float) -> str:
+    """A landmark as a column heading: ``12 months``."""
+    from gisttracker.i18n import ngettext
+    from gisttracker.outcomes.analyse import landmark_label
+
+    label = landmark_label(months)
+    if label == int(label):
+        return ngettext("{n} month", "{n} months", int(label)).format(n=int(label))
+    return _("{n} months").format(n=f"{label:.1f}")
+
+
+def level_text(study: Study, term: str, level: str | None) -> str:
+    """A Cox coefficient's row name: a group against the reference, or a covariate."""
+    if term == "group" and level is not None:
+        return group_label(study, level)
+    if level is not None:
+        return _("{term}: {level}").format(term=term_label(study, term),
+                                           level=value_label(level))
+    return term_label(study, term)
