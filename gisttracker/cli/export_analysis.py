@@ -60,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
                    "{dictionary}, an R script in {script}",
                    "{n} patients written to {data}; scores in {scores}, the data dictionary "
                    "in {dictionary}, an R script in {script}", files.patients).format(
-        n=files.patients, data=files.data, scores=files.scores.name,
-        dictionary=files.dictionary.name, script=files.script.name))
+        n=files.patients, data=files.data, scores=files.scores,
+        dictionary=files.dictionary, script=files.script))
     return 0

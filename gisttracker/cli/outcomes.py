@@ -28,8 +28,10 @@ from gisttracker.outcomes.analyse import (
     TimeToEventResult,
 )
 from gisttracker.outcomes.text import (
+    conf_label,
     endpoint_sentences,
     exclusion_text,
+    found_label,
     group_label,
     hr_ci,
     landmark_name,
@@ -61,8 +63,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--landmark", action="append", type=float, metavar="MONTHS", help=_(
         "also read survival at this many months (may be given more than once)"))
     parser.add_argument("--conf-type", dest="conf_type", default="log", choices=CONF_TYPES,
-                        help=_("confidence interval of the survival curves (default: log, "
-                               "as R)"))
+                        metavar="TYPE", help=_(
+                            "confidence interval of the survival curves: log (the default, "
+                            "as R), log-log or plain"))
     parser.add_argument("--no-models", dest="models", action="store_false", help=_(
         "leave out the Cox models"))
     add_json_flag(parser)
@@ -108,7 +111,7 @@ def print_outcomes(o: StudyOutcomes) -> None:
                    "{n} patients enrolled by then (first enrollment {first}).",
                    len(o.patients)).format(n=len(o.patients), first=o.first_enrollment))
     print(_("Times in months; 95% confidence intervals ({kind} for survival curves).").format(
-        kind=o.conf_type))
+        kind=conf_label(o.conf_type)))
     for result in o.results.values():
         endpoint = result.endpoint
         print()
@@ -271,5 +274,5 @@ def _descriptive(o: StudyOutcomes, r: DescriptiveResult) -> None:
                      for x in r.numbers])
     if r.counts:
         print_table([_("Measure"), _("Value"), _("Group"), _("Patients")],
-                    [[measure_label(x.measure), x.value, group_label(o.study, x.group),
-                      str(x.count)] for x in r.counts])
+                    [[measure_label(x.measure), found_label(x.value),
+                      group_label(o.study, x.group), str(x.count)] for x in r.counts])

@@ -31,7 +31,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _
 from gisttracker.services.common import id_column as _col
 from gisttracker.session import Session
 from gisttracker.store.models_course import (
@@ -53,8 +53,10 @@ MEDIAN_MONTHS: dict[str, dict[str | None, float]] = {
     "PREOP-DURATION": {"SHORT": 55.0, "MID": 150.0, "LONG": 100.0},
     "RECTAL-LE": {None: 110.0},
 }
-ORGANS = {"NCT03862768": "liver", "NCT04933669": "stomach", "PREOP-DURATION": "stomach",
-          "RECTAL-LE": "rectum", "NCT06038552": "liver"}
+# Organs and sites are free text a nurse types in her own language: stored translated, so a
+# demo made in Chinese (or the pseudo-locale) reads as the site would have typed it.
+ORGANS = {"NCT03862768": N_("liver"), "NCT04933669": N_("stomach"),
+          "PREOP-DURATION": N_("stomach"), "RECTAL-LE": N_("rectum"), "NCT06038552": N_("liver")}
 PATHOLOGY_MUTATIONS = ("KIT_11",) * 14 + ("KIT_9",) * 3 + ("PDGFRA_18",) * 2 + ("WILD_TYPE",)
 
 
@@ -118,7 +120,8 @@ def enrich(session: Session, rng: random.Random, today: date) -> None:
                     assessments, assessment_patients, lesions)
         if progression is not None:
             events.append({"uid": _uid(rng), "patient": pid, "kind": "progression",
-                           "occurred_on": progression, "criterion": "recist", "site": "liver"})
+                           "occurred_on": progression, "criterion": "recist",
+                           "site": _(N_("liver"))})
             event_patients.append(uid)
         medians = MEDIAN_MONTHS.get(study_key)
         if operated is not None and medians is not None and study_key != "NCT03862768":
@@ -161,7 +164,7 @@ def _series(rng: random.Random, study_key: str, start: date, until: date,
     if baseline_on > until:
         return
     count = rng.choice((1, 1, 2, 2, 3))
-    organ = ORGANS.get(study_key, "liver")
+    organ = _(ORGANS.get(study_key, N_("liver")))
     sizes = [rng.uniform(25.0, 110.0) for _ in range(count)]
     densities = [rng.uniform(45.0, 75.0) for _ in range(count)]
     roll = rng.random()
@@ -205,10 +208,10 @@ def _recurrence(rng: random.Random, study_key: str, pid: int, on: date) -> dict[
                        salvage_margin="R0" if salvaged else None)
         else:
             row.update(kind="local_recurrence" if roll < 0.8 else "distant_recurrence",
-                       site="rectum" if roll < 0.8 else "liver")
+                       site=_(N_("rectum")) if roll < 0.8 else _(N_("liver")))
     else:
         row.update(kind="distant_recurrence" if roll < 0.7 else "local_recurrence",
-                   site="liver" if roll < 0.7 else "peritoneum")
+                   site=_(N_("liver")) if roll < 0.7 else _(N_("peritoneum")))
     return row
 
 

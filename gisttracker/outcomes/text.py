@@ -28,6 +28,7 @@ from gisttracker.services.course.values import (
 __all__ = [
     "MEASURE_LABELS",
     "binary_text",
+    "conf_label",
     "covariate_text",
     "criterion_name",
     "describe_fact",
@@ -60,6 +61,7 @@ _REASONS: Final[Mapping[str, str]] = {
     "no_follow_up": N_("no follow-up assessment in the time frame"),
     "invalid": N_("not evaluable: the record cannot be judged"),
 }
+_NOT_EVALUABLE: Final = N_("not evaluable")
 #: Names of the descriptive measures and of what a proportion found.
 MEASURE_LABELS: Final[Mapping[str, str]] = {
     "before_cm": N_("Maximum tumour diameter before imatinib (cm)"),
@@ -75,13 +77,22 @@ _FOUND: Final[Mapping[str, str]] = {
 }
 
 
+_CONF: Final[Mapping[str, str]] = {"log": N_("log"), "log-log": N_("log-log"),
+                                   "plain": N_("plain")}
+
+
+def conf_label(kind: str) -> str:
+    """The name of a confidence interval type (R's ``conf.type``) in the reader's words."""
+    return _(_CONF.get(kind, kind))
+
+
 def record(uid: str | None) -> str:
     """How a record is named in text: ``#`` and the first eight characters of its uid."""
     return f"#{uid[:8]}" if uid else ""
 
 
 def type_label(endpoint: Endpoint) -> str:
-    return _(_TYPES.get(endpoint.type or "", N_("not computed")))
+    return _(_TYPES.get(endpoint.type or "", _EXCLUSIONS["not_computed"]))
 
 
 def criterion_name(criterion: str | None) -> str:
@@ -115,7 +126,7 @@ def found_label(value: str) -> str:
 
 
 def exclusion_text(code: str) -> str:
-    return _(_EXCLUSIONS.get(code, N_("not computed")))
+    return _(_EXCLUSIONS.get(code, _EXCLUSIONS["not_computed"]))
 
 
 def status_text(value: TimeToEvent) -> str:
@@ -134,7 +145,7 @@ def binary_text(value: Binary) -> str:
     if value.excluded:
         return exclusion_text(value.excluded)
     if value.outcome is None:
-        return _(_REASONS.get(value.reason, N_("not evaluable")))
+        return _(_REASONS.get(value.reason, _NOT_EVALUABLE))
     if value.reason == "no_follow_up":
         return _(_REASONS["no_follow_up"])
     return _("yes") if value.outcome else _("no")

@@ -32,6 +32,7 @@ from gisttracker.outcomes.analyse import (
 )
 from gisttracker.outcomes.curves import Curve, curve_of, nice_ticks
 from gisttracker.outcomes.text import (
+    conf_label,
     endpoint_sentences,
     exclusion_text,
     found_label,
@@ -47,7 +48,7 @@ from gisttracker.outcomes.text import (
     term_label,
     type_label,
 )
-from gisttracker.reports.base import Report, ReportContext, add_text, text_width
+from gisttracker.reports.base import Report, ReportContext, add_text, text_width, wrap_text
 from gisttracker.reports.fonts import markup
 from gisttracker.session import Session
 
@@ -166,9 +167,9 @@ class OutcomesReport(Report):
         """Mean score (with its 95% interval from the paired change, when known) at each
         visit, for one scale."""
         f = self.fonts
-        width, height = self.width, 120.0
+        width, height = self.width, 136.0
         d = Drawing(width, height)
-        x0, y0, plot_w, plot_h = 40.0, 26.0, width - 60.0, height - 40.0
+        x0, y0, plot_w, plot_h = 40.0, 42.0, width - 60.0, height - 56.0
         visits = [r for r in rows]
         top = 42.0 if rows and rows[0].instrument == "lars" else 100.0
         grey = colors.HexColor("#888888")
@@ -187,10 +188,13 @@ class OutcomesReport(Report):
         for i, r in enumerate(visits):
             x = x0 + step * (i + 0.5)
             name = self.data.study.visit_name(r.visit, r.visit)
-            add_text(d, x - min(step / 2 - 2, text_width(name, f.regular, f.cjk, 6.5) / 2),
-                     y0 - 10, name if text_width(name, f.regular, f.cjk, 6.5) < step - 4
-                     else r.visit, f.regular, f.cjk, 6.5)
-            add_text(d, x - 8, y0 - 19, f"n={r.n}", f.regular, f.cjk, 6.5)
+            lines = wrap_text(name, f.regular, f.cjk, 6.5, step - 4)
+            for i, line in enumerate(lines[:3]):
+                add_text(d, x - text_width(line, f.regular, f.cjk, 6.5) / 2, y0 - 10 - 8 * i,
+                         line, f.regular, f.cjk, 6.5)
+            label = _("n = {n}").format(n=r.n)
+            add_text(d, x - text_width(label, f.regular, f.cjk, 6.5) / 2,
+                     y0 - 12 - 8 * min(len(lines), 3), label, f.regular, f.cjk, 6.5)
             if r.mean is None:
                 continue
             y = y0 + plot_h * r.mean / top
@@ -421,8 +425,8 @@ class OutcomesReport(Report):
         if r.counts:
             out.append(self.table(
                 [_("Measure"), _("Value"), _("Group"), _("Patients")],
-                [[measure_label(x.measure), x.value, group_label(study, x.group), str(x.count)]
-                 for x in r.counts], [2.6, 1.6, 2.4, 0.8]))
+                [[measure_label(x.measure), found_label(x.value), group_label(study, x.group),
+                  str(x.count)] for x in r.counts], [2.6, 1.6, 2.4, 0.8]))
         return out
 
     # ----- the story --------------------------------------------------------------------
@@ -445,7 +449,7 @@ class OutcomesReport(Report):
                                  "Greenwood's variance and {kind} 95% confidence intervals; "
                                  "log-rank tests; Cox models with Efron's ties; "
                                  "Clopper–Pearson intervals; chi-square or Fisher's exact "
-                                 "test.").format(kind=o.conf_type)),
+                                 "test.").format(kind=conf_label(o.conf_type))),
                 (_("Patients named"), _("none: the report is pseudonymous"))])]
         for result in o.results.values():
             endpoint = result.endpoint
