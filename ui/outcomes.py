@@ -598,18 +598,8 @@ class OutcomesPage(AreaPage):
         elif isinstance(result, RepeatedResult):
             chosen = self.scale_box.currentData()
             rows = [r for r in result.scales if chosen and (r.instrument, r.scale) == tuple(chosen)]
-            points = []
-            for r in rows:
-                half = None
-                if r.sd is not None and r.n > 1 and r.mean is not None:
-                    from scipy.stats import t as t_dist
-
-                    half = float(t_dist.ppf(0.975, r.n - 1)) * r.sd / r.n ** 0.5
-                points.append(ScorePoint(o.study.visit_name(r.visit, r.visit), r.n, r.mean,
-                                         None if half is None or r.mean is None
-                                         else r.mean - half,
-                                         None if half is None or r.mean is None
-                                         else r.mean + half))
+            points = [ScorePoint(o.study.visit_name(r.visit, r.visit), r.n, r.mean,
+                                 r.mean_lower, r.mean_upper) for r in rows]
             top = 42.0 if rows and rows[0].instrument == "lars" else 100.0
             self.score_chart.set_points(points, top)
             self.charts.setCurrentWidget(self.score_chart)

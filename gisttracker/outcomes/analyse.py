@@ -278,7 +278,8 @@ class ProportionResult:
 
 @dataclass(frozen=True)
 class ScaleRow:
-    """A scale at a visit: distribution and paired change from the first visit."""
+    """A scale at a visit: distribution (with the 95% t interval of the mean, for the
+    chart) and the paired change from the first visit."""
 
     instrument: str
     scale: str
@@ -295,6 +296,8 @@ class ScaleRow:
     change_lower: float | None
     change_upper: float | None
     patients: Uids
+    mean_lower: float | None = None
+    mean_upper: float | None = None
 
 
 @dataclass(frozen=True)
@@ -722,6 +725,8 @@ def scale_labels(kind: str) -> list[tuple[str, str]]:
 
 def _repeated(study: Study, endpoint: Endpoint, patients: Sequence[PatientOutcome],
               group: str | None) -> RepeatedResult:
+    from scipy.stats import t as t_dist
+
     from gisttracker.analysis import repeated
     from gisttracker.scoring import lars
 
@@ -747,11 +752,16 @@ def _repeated(study: Study, endpoint: Endpoint, patients: Sequence[PatientOutcom
             for summary in summaries:
                 c = changes.get(summary.timepoint)
                 who = tuple(str(u) for u, tp, _v in records if tp == summary.timepoint)
+                low = high = None
+                if summary.mean is not None and summary.sd is not None and summary.n > 1:
+                    half = (float(t_dist.ppf(0.975, summary.n - 1)) * summary.sd
+                            / math.sqrt(summary.n))
+                    low, high = summary.mean - half, summary.mean + half
                 scale_rows.append(ScaleRow(
                     kind, scale, label, str(summary.timepoint), summary.n, summary.mean,
                     summary.sd, summary.median, summary.q1, summary.q3,
                     c.n if c else None, c.mean if c else None, c.lower if c else None,
-                    c.upper if c else None, who))
+                    c.upper if c else None, who, low, high))
             if kind == "lars" and scale == "total":
                 for counts in repeated.lars_categories(records, visits):
                     cells: list[tuple[str, int, Uids]] = []

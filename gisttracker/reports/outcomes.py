@@ -164,8 +164,7 @@ class OutcomesReport(Report):
                        strokeWidth=0.8))
 
     def score_chart(self, rows: Sequence[ScaleRow]) -> Drawing:
-        """Mean score (with its 95% interval from the paired change, when known) at each
-        visit, for one scale."""
+        """Mean score with its 95% interval (t) at each visit, for one scale."""
         f = self.fonts
         width, height = self.width, 136.0
         d = Drawing(width, height)
@@ -200,10 +199,9 @@ class OutcomesReport(Report):
             y = y0 + plot_h * r.mean / top
             points += [x, y]
             d.add(Circle(x, y, 2.2, fillColor=colour, strokeColor=colour))
-            if r.sd is not None and r.n > 1:
-                half = 1.96 * r.sd / (r.n ** 0.5)
-                lo = y0 + plot_h * max(0.0, r.mean - half) / top
-                hi = y0 + plot_h * min(top, r.mean + half) / top
+            if r.mean_lower is not None and r.mean_upper is not None:
+                lo = y0 + plot_h * max(0.0, r.mean_lower) / top
+                hi = y0 + plot_h * min(top, r.mean_upper) / top
                 d.add(Line(x, lo, x, hi, strokeColor=colour, strokeWidth=0.8))
         if len(points) >= 4:
             d.add(PolyLine(points, strokeColor=colour, strokeWidth=1.1))
