@@ -13,6 +13,7 @@ the refusals in its banner at start and the command line prints them before any 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,8 @@ from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
 from gisttracker.services.base import Tracker
 from gisttracker.store.db import open_database
+
+log = logging.getLogger(__name__)
 
 
 def site_protocol_dir(db_path: Path) -> Path:
@@ -130,6 +133,8 @@ def open_session(path: Path, *, user: str | None = None,
     """
     protocols = load_protocols(path)
     db = open_database(path)
+    for error in protocols.errors:
+        log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)
     blocked = {key: tuple(errors) for key, errors in protocols.blocked.items()}
     session = Session(path=path, db=db, tracker=tracker,

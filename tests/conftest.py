@@ -20,6 +20,10 @@ _runtime = tempfile.mkdtemp(prefix="gisttracker-xdg-")
 os.chmod(_runtime, 0o700)
 os.environ["XDG_RUNTIME_DIR"] = _runtime
 os.environ.pop("GISTTRACKER_DB", None)
+# Crash reports and the log of the tests go to a private folder, never the user's own; and
+# no error dialog may wait for a click that never comes.
+os.environ["GISTTRACKER_LOG_DIR"] = tempfile.mkdtemp(prefix="gisttracker-logs-")
+os.environ["GISTTRACKER_HEADLESS"] = "1"
 # English unless a test chooses otherwise, whatever the developer's own locale.
 os.environ["LANGUAGE"] = "en"
 

@@ -47,6 +47,7 @@ from gisttracker.services.base import Changes
 from gisttracker.services.visits import DayCount, VisitService, WorklistItem
 from gisttracker.session import Session
 from ui.areas import AreaPage
+from ui.errors import error_message
 from ui.tasks import TaskManager
 
 COLUMNS = (N_("Patient"), N_("Study"), N_("Visit"), N_("Target"), N_("Window"), N_("Status"),
@@ -573,8 +574,9 @@ class CalendarPage(AreaPage):
 
         def failed(exc: BaseException) -> None:
             self.status.setStyleSheet("QLabel { color: #b02a37; }")
-            self.status.setText(str(exc))
+            message = error_message(exc, context="exporting the worklist calendar")
+            self.status.setText(message)
             if not self.property("headless"):
-                QMessageBox.warning(self, _("Export failed"), str(exc))
+                QMessageBox.warning(self, _("Export failed"), message)
 
         self.tasks.run(work, done, failed)

@@ -37,10 +37,10 @@ from PySide6.QtWidgets import (
 from gisttracker.domain import course as course_rules
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.course import OrganPreservation
+from gisttracker.errors import InputError, UserError
 from gisttracker.i18n import N_, _, join_list, join_sentences, local, ngettext
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
 from gisttracker.protocols.model import Period
-from gisttracker.services.base import ServiceError
 from gisttracker.services.course import (
     EVENT_LABELS,
     PHASE_LABELS,
@@ -520,7 +520,7 @@ class CourseTab(PatientTabPage):
         def failed(exc: BaseException) -> None:
             if isinstance(exc, CourseInputError):
                 form.show_errors(exc.errors)
-            elif isinstance(exc, ServiceError):
+            elif isinstance(exc, UserError):
                 form.show_errors({"": str(exc)})
             else:
                 raise exc
@@ -632,7 +632,7 @@ class CourseTab(PatientTabPage):
         try:
             data = self._pathology_input()
             risk, missing = risk_of(data)
-        except ValueError:
+        except (FieldError, InputError):
             self.live_risk.setText("—")
             return
         self.live_risk.setText(_(risk) if risk else _("needs {missing}").format(
@@ -659,7 +659,7 @@ class CourseTab(PatientTabPage):
         self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today))
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ServiceError):
+        if isinstance(exc, UserError):
             self.event_form.show_errors({"": str(exc)})
             return
         raise exc

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import _, local
-from gisttracker.services.base import ServiceError
 from gisttracker.services.course import procedure_label
 from gisttracker.services.patients import EnrollmentResult, PatientService
 
@@ -139,7 +139,7 @@ class EnrollmentDialog(QDialog):
         try:
             result = self.service.enroll(self.patient_uid, today=self.today, rng=self.rng,
                                          **kwargs)  # type: ignore[arg-type]
-        except ServiceError as exc:
+        except UserError as exc:
             self.message.setText(str(exc))
             return
         self.result_value = result

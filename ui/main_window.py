@@ -27,6 +27,7 @@ from gisttracker.protocols import Study
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
+from ui.errors import error_message, open_log_folder
 from ui.help import HelpMenu
 from ui.language import language_menu
 from ui.tasks import TaskManager
@@ -130,7 +131,12 @@ class MainWindow(QMainWindow):
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
 
         # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
-        self.help_menu = HelpMenu(self, self.menuBar().addMenu(_("&Help")))
+        help_menu = self.menuBar().addMenu(_("&Help"))
+        self.help_menu = HelpMenu(self, help_menu)
+        # The log and crash reports a site sends us, in their own group before About.
+        help_menu.insertAction(self.help_menu.about_action,
+                               self._action(_("Open &log folder"), open_log_folder))
+        help_menu.insertSeparator(self.help_menu.about_action)
 
     def _focus_study(self) -> None:
         self.study_box.setFocus()
@@ -145,9 +151,10 @@ class MainWindow(QMainWindow):
             self._install_session(session)
 
         def error(exc: BaseException) -> None:
-            message = _("Could not open {path}:\n{error}").format(path=path, error=exc)
+            text = error_message(exc, context="opening a database")
+            message = _("Could not open {path}:\n{error}").format(path=path, error=text)
             self.statusBar().showMessage(_("Could not open {path}").format(path=path))
-            self.failed.emit(str(exc))
+            self.failed.emit(text)
             if not self.property("headless"):
                 QMessageBox.critical(self, _("Database not opened"), message)
 

@@ -42,9 +42,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.protocols import Study
-from gisttracker.services.base import Changes, ServiceError
+from gisttracker.services.base import Changes
 from gisttracker.services.patients import (
     STATUS_LABELS,
     Identity,
@@ -54,6 +55,7 @@ from gisttracker.services.patients import (
 )
 from gisttracker.session import Session
 from ui.areas import AreaPage
+from ui.errors import error_message
 from ui.tasks import TaskManager
 
 WINDOW = 200
@@ -131,7 +133,7 @@ class PatientListModel(QAbstractTableModel):
         tasks.run(query, done, self._error)
 
     def _error(self, exc: BaseException) -> None:
-        self.failed.emit(str(exc))
+        self.failed.emit(error_message(exc, context="listing patients"))
 
     def _reset(self, count: int, first: list[PatientRow] | None) -> None:
         self.beginResetModel()
@@ -275,7 +277,7 @@ class NewPatientDialog(QDialog):
             patient = PatientService(self.session).register(
                 self.study_box.currentData(), sex=self.sex_box.currentData(),
                 identity=identity, today=self.today)
-        except ServiceError as exc:
+        except UserError as exc:
             self.message.setText(str(exc))  # the dialog stays open: nothing typed is lost
             return
         self.patient_uid = patient.uid

@@ -42,6 +42,7 @@ from gisttracker.services.patients import PatientFilter, PatientService
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
 from ui.areas import AreaPage
+from ui.errors import error_message
 from ui.tasks import TaskManager
 
 PATIENT_CHOICES = 2000  # study identifiers offered by the completer (prefix search)
@@ -265,7 +266,7 @@ class ReportsPage(AreaPage):
         self.progress.show()
         self.status.setText(_("Making the PDF…"))
         tasks.run(lambda: make_pdf(session, request, today, path), self._done,
-                  lambda exc: self._failed(str(exc)))
+                  lambda exc: self._failed(error_message(exc, context="making a report")))
 
     def _done(self, path: Path) -> None:
         self.path = path
@@ -318,5 +319,5 @@ def print_schedule(parent: QWidget, session: Session, tasks: TaskManager,
         else:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
-    tasks.run(work, opened, lambda exc: QMessageBox.warning(parent, _("Print schedule"),
-                                                             str(exc)))
+    tasks.run(work, opened, lambda exc: QMessageBox.warning(
+        parent, _("Print schedule"), error_message(exc, context="printing a schedule")))

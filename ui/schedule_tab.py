@@ -36,11 +36,11 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError
 from gisttracker.services.visits import AnchorChange, ScheduleRow, VisitService
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
 from ui.calendar import STATUS_COLOURS, assessment_names, to_date, to_qdate
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 
@@ -253,10 +253,7 @@ class ScheduleTab(PatientTabPage):
 
     def _error(self, exc: BaseException) -> None:
         self.message.setStyleSheet("QLabel { color: #b02a37; }")
-        if isinstance(exc, ServiceError):
-            self.message.setText(str(exc))
-        else:
-            self.message.setText(_("Something went wrong: {error}").format(error=exc))
+        self.message.setText(error_message(exc, context="changing the schedule"))
 
     def _ok(self, text: str) -> None:
         self.message.setStyleSheet("QLabel { color: #146c43; }")

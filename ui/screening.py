@@ -39,11 +39,11 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError, UserError
 from gisttracker.grading.units import LABS
 from gisttracker.i18n import N_, _, join_list, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
-from gisttracker.services.base import ServiceError
 from gisttracker.services.patients import (
     BOOL_COLUMNS,
     LAB_ANALYTES,
@@ -467,8 +467,8 @@ class ScreeningTab(PatientTabPage):
         try:
             self.result = evaluate_screening(self.study, usable, sex=self.sex,
                                              date_of_birth=self.dob, screened_on=screened_on)
-        except (eligibility.FactError, ValueError) as exc:
-            key = getattr(exc, "field", "screened_on")
+        except InputError as exc:
+            key = exc.field or "screened_on"
             problems.setdefault(key if key in self.messages else "screened_on", str(exc))
             self.result = None
         self.problems = problems
@@ -547,7 +547,7 @@ class ScreeningTab(PatientTabPage):
         try:
             self.service.save_screening(self.patient_uid, data, today=self.today(),
                                         screened_on=_to_date(self.screened_on.date()))
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return False
         self.reload()
@@ -574,7 +574,7 @@ class ScreeningTab(PatientTabPage):
             reason = text
         try:
             self.service.close_screen_failure(self.patient_uid, reason=reason or None)
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         self.reload()
@@ -584,7 +584,7 @@ class ScreeningTab(PatientTabPage):
             return
         try:
             self.service.rescreen(self.patient_uid, today=self.today())
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         self.reload()
@@ -596,7 +596,7 @@ class ScreeningTab(PatientTabPage):
 
         try:
             dialog = EnrollmentDialog(self.service, self.patient_uid, self.today(), self)
-        except ServiceError as exc:
+        except UserError as exc:
             self.status_line.setText(str(exc))
             return
         dialog.exec()

@@ -7,6 +7,7 @@ the GUI thread through a queued Qt signal.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 class TaskManager(QObject):
     """Runs callables on a single background thread (SQLite likes one writer)."""
 
-    _finished = Signal(object)  # the future, emitted on the worker thread
+    _finished = Signal(int)  # a task's key, emitted on the worker thread when it is over
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -26,41 +27,65 @@ class TaskManager(QObject):
         # event loop, after run() has recorded the task.
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._pending = 0
+        self._keys = itertools.count()
         # The callables of running tasks, held here (and nowhere the worker thread owns)
         # until their result is delivered. They close over widgets; if the worker thread
         # dropped the last reference, Python would destroy a QWidget on the worker thread,
         # and Qt would crash later (a timer firing on a deleted object).
         self._alive: dict[int, tuple[Callable[[], Any], Callable[[Any], None],
                                      Callable[[BaseException], None] | None]] = {}
+        # What each finished task returned or raised, handed over by the worker: the worker
+        # keeps no reference to it (nor to the callable) once it says the task is over, so
+        # the last reference — and a traceback's frames, which hold the closure — always
+        # dies on the GUI thread, however the two threads are scheduled.
+        self._outcomes: dict[int, tuple[bool, Any]] = {}
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-            on_error: Callable[[BaseException], None] | None = None) -> Future[Any]:
-        """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread."""
+            on_error: Callable[[BaseException], None] | None = None) -> Future[None]:
+        """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread.
+
+        The returned future only tells when the work is over; the result goes to
+        ``on_done`` (or the exception to ``on_error``, else to :func:`ui.errors.show_error`).
+        """
         self._pending += 1
-        future = self._pool.submit(fn)
-        self._alive[id(future)] = (fn, on_done, on_error)
-        future.add_done_callback(self._finished.emit)
+        key = next(self._keys)
+        self._alive[key] = (fn, on_done, on_error)
+        future = self._pool.submit(self._call, key)
+        future.add_done_callback(lambda _future, key=key: self._finished.emit(key))
         return future
+
+    def _call(self, key: int) -> None:
+        """On the worker thread: run the task and hand its outcome over."""
+        fn = self._alive[key][0]
+        outcome: tuple[bool, Any]
+        try:
+            outcome = (True, fn())
+        except BaseException as exc:  # delivered to on_error or show_error, not lost
+            outcome = (False, exc)
+        del fn
+        self._outcomes[key] = outcome
+        del outcome
 
     @property
     def busy(self) -> bool:
         return self._pending > 0
 
-    def _deliver(self, future: Future[Any]) -> None:
+    def _deliver(self, key: int) -> None:
         self._pending -= 1
-        _fn, on_done, on_error = self._alive.pop(id(future))
-        if future.cancelled():
-            return  # dropped at shutdown: nobody is waiting for it any more
-        error = future.exception()
-        if error is None:
-            on_done(future.result())
+        _fn, on_done, on_error = self._alive.pop(key)
+        outcome = self._outcomes.pop(key, None)
+        if outcome is None:
+            return  # cancelled at shutdown: nobody is waiting for it any more
+        ok, value = outcome
+        if ok:
+            on_done(value)
         elif on_error is not None:
-            on_error(error)
+            on_error(value)
         else:
             # Nobody handles it here: an expected error is shown, a bug is reported.
             from ui.errors import show_error
 
-            show_error(None, error, context=getattr(on_done, "__qualname__", str(on_done)))
+            show_error(None, value, context=getattr(on_done, "__qualname__", str(on_done)))
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

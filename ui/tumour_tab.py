@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import ServiceError
 from gisttracker.services.tumour import (
     MODALITIES,
     NON_TARGET_STATES,
@@ -525,7 +525,7 @@ class TumourTab(PatientTabPage):
         self._failed(exc)
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ServiceError):
+        if isinstance(exc, UserError):
             self.show_error(str(exc))
             return
         raise exc

@@ -1,8 +1,11 @@
 """The ``gisttracker`` command: the window with no arguments, headless subcommands otherwise.
 
 Every subcommand lives in its own module here with ``register(subparsers)``; each handler
-gets the parsed arguments and returns an exit code. User errors print one line on stderr
-and exit non-zero — never a traceback.
+gets the parsed arguments and returns an exit code. Exit codes: 0 done; 1 an expected error
+(a :class:`~gisttracker.errors.UserError`: unknown patient, full disk, locked database…);
+2 a usage error (bad arguments, :class:`CliError`); 70 a bug (``EX_SOFTWARE``), for which a
+crash report is saved and its path printed; 130 interrupted. Every error is one line on
+stderr — never a traceback.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 from gisttracker import __version__, i18n
+from gisttracker.errors import UserError
 from gisttracker.i18n import _, join_list
-from gisttracker.protocols import ProtocolError
-from gisttracker.services.base import ServiceError
+from gisttracker.logs import log, setup_logging, write_crash_report
 from gisttracker.services.settings import read_site_language
-from gisttracker.store.db import StoreError, resolve_path
+from gisttracker.store.db import resolve_path
+
+#: Exit code of a bug (BSD sysexits ``EX_SOFTWARE``: internal software error).
+EXIT_BUG = 70
 
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
@@ -97,18 +103,25 @@ def start_language(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    start_language(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    setup_logging()
+    command = "window"
     try:
+        start_language(sys.argv[1:] if argv is None else argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command or "window"
+        log.info("command %s", command)
+        _check_text_arguments(args)
         if args.command is None:
             return _window(args)
         return int(args.handler(args))
     except CliError as exc:
-        print(f"gisttracker: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
-    except (StoreError, ServiceError, ProtocolError) as exc:
-        print(f"gisttracker: {exc}", file=sys.stderr)
+    except UserError as exc:
+        # The message may quote what was typed (a name typed for a patient): not logged.
+        log.info("command %s refused (%s)", command, type(exc).__name__)
+        _say(str(exc))
         return 1
     except KeyboardInterrupt:
         return 130
@@ -117,6 +130,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug: logged with its traceback, reported, never shown raw
+        path = write_crash_report(exc, context=f"the command {command!r}")
+        if path is None:
+            _say(_("something went wrong inside the program; the report could not be saved "
+                   "(see the log)"))
+        else:
+            _say(_("something went wrong inside the program; a report was saved at {path}. "
+                   "Please send it to the study's data manager.").format(path=path))
+        return EXIT_BUG
+
+
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse an argument that is not valid UTF-8 (Python hands such bytes over as lone
+    surrogates): it could be neither stored, nor printed, nor written into a report."""
+    for name, value in sorted(vars(args).items()):
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    fail(_("the value of {option} is not valid text (it is not UTF-8); type "
+                           "it again").format(option="--" + name.replace("_", "-")))
+
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever the message holds (line breaks become spaces)."""
+    print(f"gisttracker: {' '.join(message.split())}", file=sys.stderr)
 
 
 def _window(args: argparse.Namespace) -> int:

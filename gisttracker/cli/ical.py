@@ -9,7 +9,7 @@ import argparse
 from datetime import date
 from typing import Any
 
-from gisttracker.cli.common import parse_date, session
+from gisttracker.cli.common import output_file, parse_date, session
 from gisttracker.cli.common import study as get_study
 from gisttracker.cli.worklist import add_study, period
 from gisttracker.i18n import _, ngettext
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         fail(_("give either --patient or --from/--to, not both"))
     if not args.patient and not (args.start and args.end):
         fail(_("give --patient ID, or --from DATE and --to DATE"))
+    output_file(args.output, "--output")
     s = session(args)
     try:
         service = VisitService(s)

@@ -8,7 +8,10 @@ participations. Everything is written in one audited transaction with
 :meth:`Writer.insert_many`, so 100,000 patients take a minute or so, not hours.
 
 Deterministic: the same ``seed`` (and the same starting database and ``today``) gives the
-same data, identities included (record uids are drawn from the seeded generator).
+same data, identities included (record uids are drawn from the seeded generator). On a
+database that already holds data, the generators are also seeded with the size of its audit
+trail, so running the demo twice with one seed adds new records instead of colliding with
+the uids of the first run.
 
 Other features add their own synthetic data after the patients exist: each module named in
 :data:`ENRICHERS` has ``enrich(session, rng, today) -> None``.
@@ -28,6 +31,7 @@ from dateutil.relativedelta import relativedelta
 
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.patients import (
@@ -41,6 +45,7 @@ from gisttracker.services.patients import (
 from gisttracker.services.settings import SettingsService
 from gisttracker.services.versions import protocol_version_id
 from gisttracker.session import Session
+from gisttracker.store.models import AuditLog
 from gisttracker.store.models_patients import Patient, Randomization, RandomizationSeed
 
 # Modules with ``enrich(session, rng, today)``, run in this order after the patients exist.
@@ -235,11 +240,13 @@ def generate(session: Session, *, patients: int, seed: int, today: date,
     ``enrich`` runs :data:`ENRICHERS`; a benchmark of the patient list may leave both out.
     """
     if patients < 0:
-        raise ValueError(_("the number of patients must be 0 or more"))
-    rng = random.Random(seed)
+        raise InputError(_("the number of patients must be 0 or more"))
+    # The audit trail only grows: its size tells this database's state from any earlier one.
+    salt = AuditLog.select().count()
+    rng = random.Random(seed if not salt else f"{seed}:{salt}")
     studies = sorted(session.studies.values(), key=lambda s: s.key)
     if not studies:
-        raise ValueError(_("no study is loaded"))
+        raise InputError(_("no study is loaded"))
     weights = [STUDY_WEIGHTS.get(s.key, 10) for s in studies]
     site = SettingsService(session.tracker).get("site_code")
     last_seq = Patient.select(Patient.seq).where(Patient.site_code == site).order_by(
@@ -258,7 +265,9 @@ def generate(session: Session, *, patients: int, seed: int, today: date,
     for d in drafts:
         summary.by_study[d.study.key] = summary.by_study.get(d.study.key, 0) + 1
     for name in ENRICHERS if enrich else []:
-        importlib.import_module(name).enrich(session, random.Random(f"{seed}:{name}"), today)
+        importlib.import_module(name).enrich(
+            session, random.Random(f"{seed}:{name}" if not salt else f"{seed}:{name}:{salt}"),
+            today)
     return summary
 
 

@@ -33,6 +33,7 @@ from typing import Final
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.protocols.model import Allocation, Study
 
@@ -61,7 +62,7 @@ def stratum_seed(seed: str | int, stratum_key: str) -> str:
         raise TypeError(_("the randomization seed must be text or a whole number"))
     text = str(seed)
     if not text:
-        raise ValueError(_("the randomization seed is empty"))
+        raise InputError(_("the randomization seed is empty"))
     return f"{ALGORITHM}:{len(text)}:{text}:{stratum_key}"
 
 
@@ -75,23 +76,23 @@ def _below(rng: random.Random, n: int) -> int:
 
 def _check_design(arms: Sequence[str], ratio: Sequence[int],
                   block_sizes: Sequence[int]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Arms and ratio validated; ratio () means equal allocation. ValueError says why not."""
+    """Arms and ratio validated; ratio () means equal allocation. InputError says why not."""
     arm_codes = tuple(arms)
     if not arm_codes or len(set(arm_codes)) != len(arm_codes):
-        raise ValueError(_("randomization needs at least one arm, each listed once"))
+        raise InputError(_("randomization needs at least one arm, each listed once"))
     weights = tuple(ratio) or tuple(1 for _arm in arm_codes)
     if len(weights) != len(arm_codes):
-        raise ValueError(_("the allocation ratio has {n} parts for {m} arms").format(
+        raise InputError(_("the allocation ratio has {n} parts for {m} arms").format(
             n=len(weights), m=len(arm_codes)))
     for number in (*weights, *block_sizes):
         if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
-            raise ValueError(_("ratio and block sizes must be positive whole numbers"))
+            raise InputError(_("ratio and block sizes must be positive whole numbers"))
     if not block_sizes:
-        raise ValueError(_("randomization needs at least one block size"))
+        raise InputError(_("randomization needs at least one block size"))
     unit = sum(weights)
     for size in block_sizes:
         if size % unit:
-            raise ValueError(_(
+            raise InputError(_(
                 "block size {size} is not a multiple of the allocation ratio total {unit}"
             ).format(size=size, unit=unit))
     return arm_codes, weights
@@ -109,7 +110,7 @@ def generate_blocks(arms: Sequence[str], ratio: Sequence[int], block_sizes: Sequ
     """
     arm_codes, weights = _check_design(arms, ratio, block_sizes)
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(_("the list length must be a whole number of 0 or more"))
+        raise InputError(_("the list length must be a whole number of 0 or more"))
     if isinstance(seed, bool) or not isinstance(seed, str | int):
         raise TypeError(_("the randomization seed must be text or a whole number"))
     sizes = sorted(block_sizes)
@@ -150,13 +151,13 @@ def allocation_at(study_allocation: Allocation, arms: Sequence[str], seed: str |
     service layer calls this once, when it randomizes the patient who takes ``position``
     (the count of patients already randomized in the stratum). ``arms`` are the study's
     arm codes in protocol order; ``seed`` is the study's secret seed; ``stratum`` a key from
-    :func:`stratum_key`. ValueError if the study is not randomized.
+    :func:`stratum_key`. InputError if the study is not randomized.
     """
     if study_allocation.method != "randomized":
-        raise ValueError(_("this study does not randomize (allocation by {method})").format(
+        raise InputError(_("this study does not randomize (allocation by {method})").format(
             method=study_allocation.method))
     if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-        raise ValueError(_("the position in the allocation list must be 0 or more"))
+        raise InputError(_("the position in the allocation list must be 0 or more"))
     codes = generate_list(arms, study_allocation.ratio, study_allocation.block_sizes,
                           seed=stratum_seed(seed, stratum), length=position + 1)
     return codes[position]
@@ -176,7 +177,7 @@ def stratum_key(strata_factors: Sequence[str], facts: Mapping[str, object]) -> s
     ``strata_factors``: the protocol's stratification factors; ``facts``: the patient's value
     for each. Factors are sorted by name and joined with ``;`` (``"prior_line=2;site=ZJU"``),
     so reordering the factors in a protocol file does not move anybody to another stratum.
-    An unstratified study has one stratum, key ``""``. ValueError naming the factor when a
+    An unstratified study has one stratum, key ``""``. InputError naming the factor when a
     value is missing or empty, or contains ``=`` or ``;``.
     """
     parts = []
@@ -184,9 +185,9 @@ def stratum_key(strata_factors: Sequence[str], facts: Mapping[str, object]) -> s
         value = facts.get(name)
         text = "" if value is None else _factor_text(value)
         if not text:
-            raise ValueError(_("stratification factor {name} is missing").format(name=name))
+            raise InputError(_("stratification factor {name} is missing").format(name=name))
         if "=" in text or ";" in text:
-            raise ValueError(_("stratification factor {name}: {value!r} may not contain = or ;")
+            raise InputError(_("stratification factor {name}: {value!r} may not contain = or ;")
                              .format(name=name, value=text))
         parts.append(f"{name}={text}")
     return ";".join(parts)
@@ -207,7 +208,7 @@ class Randomizer:
     def for_study(cls, study: Study, seed: str | int) -> Randomizer:
         """The randomizer of ``study`` with the study's secret ``seed``."""
         if study.allocation.method != "randomized":
-            raise ValueError(_("this study does not randomize (allocation by {method})").format(
+            raise InputError(_("this study does not randomize (allocation by {method})").format(
                 method=study.allocation.method))
         return cls(study.allocation, tuple(arm.code for arm in study.arms), seed)
 
@@ -229,25 +230,25 @@ def duration_group(allocation: Allocation, preop_start: date, last_preop_dose: d
     ``preop_start + max_months months >= last_preop_dose``, else in the open-ended group
     (``max_months`` None). With groups 6 / 12 / open: exactly 6 months is the first group,
     6 months and 1 day the second, exactly 12 months the second, a day more the third.
-    Start 31 Aug + 6 months is 28 (or 29) Feb. ValueError if the last dose is before the
+    Start 31 Aug + 6 months is 28 (or 29) Feb. InputError if the last dose is before the
     start, or the groups do not cover the duration.
     """
     if last_preop_dose < preop_start:
-        raise ValueError(_("the last preoperative dose {stop} is before the start {start}")
+        raise InputError(_("the last preoperative dose {stop} is before the start {start}")
                          .format(stop=last_preop_dose.isoformat(),
                                  start=preop_start.isoformat()))
     bounded = sorted((g for g in allocation.groups if g.max_months is not None),
                      key=lambda g: g.max_months or 0)
     open_ended = [g for g in allocation.groups if g.max_months is None]
     if len(open_ended) > 1:
-        raise ValueError(_("more than one group without an upper limit"))
+        raise InputError(_("more than one group without an upper limit"))
     for group in bounded:
         assert group.max_months is not None
         if preop_start + relativedelta(months=group.max_months) >= last_preop_dose:
             return group.arm
     if open_ended:
         return open_ended[0].arm
-    raise ValueError(_("no group covers a preoperative treatment this long"))
+    raise InputError(_("no group covers a preoperative treatment this long"))
 
 
 def procedure_code(name: str) -> str:

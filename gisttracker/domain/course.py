@@ -28,6 +28,7 @@ from typing import ClassVar, Final, TypeAlias
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_list, join_sentences
 
 # The vocabulary lives in the protocol catalogue (protocol files name these codes).
@@ -48,7 +49,7 @@ def _check_choice(name: str, value: str | None, choices: tuple[str, ...], *,
     if value is None and optional:
         return
     if value not in choices:
-        raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
+        raise InputError(_("{name} must be one of {choices}, got {value!r}").format(
             name=name, choices=join_list(choices), value=value))
 
 
@@ -119,7 +120,7 @@ def validate_event_date(kind: str, event_date: dt.date, *, today: dt.date,
     * an event other than death is after ``death_date`` (the day of death is allowed);
       a death dated differently from an already recorded ``death_date`` is reported too.
 
-    Raises ValueError for an unknown ``kind``.
+    Raises InputError for an unknown ``kind``.
     """
     _check_choice("kind", kind, EVENT_KINDS)
     problems: list[str] = []
@@ -172,9 +173,9 @@ class Stoma:
         _check_choice("kind", self.kind, STOMA_KINDS)
         if self.reversed_on is not None:
             if self.kind == "permanent":
-                raise ValueError(_("a permanent stoma cannot have reversed_on"))
+                raise InputError(_("a permanent stoma cannot have reversed_on"))
             if self.reversed_on < self.created:
-                raise ValueError(_("reversed_on ({reversed}) must not be before created "
+                raise InputError(_("reversed_on ({reversed}) must not be before created "
                                    "({created})").format(reversed=self.reversed_on.isoformat(),
                                                          created=self.created.isoformat()))
 
@@ -226,15 +227,15 @@ def organ_preservation(surgeries: Iterable[Surgery], stomas: Iterable[Stoma],
     the horizon day (before that an unsalvaged regrowth leaves the result open).
 
     Without a failure: True when ``today`` is on or after the horizon day, else None.
-    Raises ValueError when ``today`` is before ``surgery_date`` or the horizon is not a
-    positive number of months.
+    Raises InputError when ``today`` is before ``surgery_date``, ValueError (a bug: the
+    protocol loader refuses it) when the horizon is not a positive number of months.
     """
     if isinstance(horizon_months, bool) or not isinstance(horizon_months, int) or (
             horizon_months <= 0):
         raise ValueError(_("the organ-preservation horizon must be a positive number of "
                            "months"))
     if today < surgery_date:
-        raise ValueError(_("today ({today}) is before the surgery ({surgery})").format(
+        raise InputError(_("today ({today}) is before the surgery ({surgery})").format(
             today=today.isoformat(), surgery=surgery_date.isoformat()))
     horizon = surgery_date + relativedelta(months=horizon_months)
     complete = today >= horizon

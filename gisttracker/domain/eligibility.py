@@ -33,7 +33,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final, Literal
 
-from gisttracker.errors import UserError
+from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _, join_list, join_sentences
 from gisttracker.protocols.catalogue import NIH_RISKS, SCREENING_FIELDS, ScreeningField
 from gisttracker.protocols.model import Criterion, Rule, Study
@@ -74,13 +74,14 @@ FactValue = bool | int | float | str | LabValue
 NihRiskFunction = Callable[..., object]
 
 
-class FactError(UserError, ValueError):
+class FactError(InputError):
     """A screening fact that cannot be right; ``field`` names it so the form can point at it."""
 
+    field: str
+
     def __init__(self, field: str, message: str) -> None:
-        self.field = field
+        super().__init__(message, field=field)
         self.message = message
-        super().__init__(message)
 
 
 # Plausible ranges: (minimum, maximum) inclusive; None = unbounded on that side.
@@ -199,11 +200,11 @@ def age_on(date_of_birth: date, on_date: date) -> int:
 
     A birthday counts once the calendar date is reached; someone born on 29 February turns a
     year older on 1 March in common years (28 February is still the day before the birthday),
-    which is the conservative reading for a lower age limit. ValueError if ``on_date`` is
+    which is the conservative reading for a lower age limit. InputError if ``on_date`` is
     before ``date_of_birth``.
     """
     if on_date < date_of_birth:
-        raise ValueError(_("the date of birth {dob} is after {on}").format(
+        raise InputError(_("the date of birth {dob} is after {on}").format(
             dob=date_of_birth.isoformat(), on=on_date.isoformat()))
     before_birthday = (on_date.month, on_date.day) < (date_of_birth.month, date_of_birth.day)
     return on_date.year - date_of_birth.year - int(before_birthday)
@@ -286,7 +287,7 @@ def facts_from_patient(values: Mapping[str, object], *, date_of_birth: date | No
         plain[key] = value  # checked by Facts below
     if date_of_birth is not None:
         if screening_date is None:
-            raise ValueError(_("the screening date is needed to compute the age"))
+            raise InputError(_("the screening date is needed to compute the age"))
         plain["age"] = age_on(date_of_birth, screening_date)
     facts = Facts(plain)
     derived = derive_nih_risk(facts, nih2008)
@@ -535,7 +536,7 @@ def evaluate_rule(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
     ``any``: met if any part is met, else unknown if any is unknown, else not met.
     ``not``: swaps met and not met; unknown stays unknown. A comparison whose fact is absent
     is unknown. The reason lists the parts that decided the verdict.
-    ValueError for a rule naming an unknown field or operator (the loader prevents both).
+    ValueError (a bug) for a rule naming an unknown field or operator (the loader prevents both).
     """
     if rule.op in ("all", "any"):
         if not rule.rules:

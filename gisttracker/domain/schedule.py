@@ -29,6 +29,7 @@ from typing import Final, Literal
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _, join_list, local, ngettext
 from gisttracker.protocols.model import Period, Study, TimingRule
 
@@ -120,7 +121,7 @@ class PlannedVisit:
     def deviation(self, day: date) -> int:
         """Signed days ``day`` lies outside the window: negative early, positive late, 0 in.
 
-        Raises ValueError if the visit has no window yet.
+        Raises ValueError (a caller's bug) if the visit has no window yet.
         """
         if self.window_start is None or self.window_end is None:
             raise ValueError(f"visit {self.visit_key!r} has no window: its anchor date is unknown")
@@ -214,7 +215,7 @@ def status(
     """The status of ``planned`` on ``today``.
 
     What a person decided comes first and is exclusive (at most one of ``done_on``,
-    ``missed``, ``cancelled``, ``not_applicable``; ValueError otherwise):
+    ``missed``, ``cancelled``, ``not_applicable``; ValueError, a caller's bug, otherwise):
 
     * ``not_applicable`` / ``missed`` / ``cancelled`` as marked (reasons are stored
       elsewhere);
@@ -229,7 +230,8 @@ def status(
     * ``waiting``: anchor date unknown;
     * ``upcoming``: today before the window; ``due``: inside it; ``overdue``: after it.
 
-    A ``done_on`` after ``today`` is refused (ValueError).
+    A ``done_on`` after ``today`` is accepted here (a worklist judged "as of" an earlier day);
+    the visit service refuses entering one.
     """
     today = _require_date(today, "today")
     decided = sum((done_on is not None, missed, cancelled, not_applicable))
@@ -457,7 +459,8 @@ def worklist(
     """
     start, end = _require_date(start, "start"), _require_date(end, "end")
     if start > end:
-        raise ValueError(f"period starts ({start}) after it ends ({end})")
+        raise InputError(_("the period starts ({start}) after it ends ({end})").format(
+            start=start, end=end))
     rows = []
     for entry in entries:
         planned = entry.planned

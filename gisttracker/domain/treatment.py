@@ -32,6 +32,7 @@ from typing import Final
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import TREATMENT_PHASES
 from gisttracker.protocols.model import Period, TreatmentRule
@@ -55,13 +56,13 @@ class Exposure:
 
     def __post_init__(self) -> None:
         if not self.dose_mg_per_day > 0:
-            raise ValueError(_("dose_mg_per_day must be > 0, got {value}").format(
+            raise InputError(_("dose_mg_per_day must be > 0, got {value}").format(
                 value=f"{self.dose_mg_per_day:g}"))
         if self.stop is not None and self.stop < self.start:
-            raise ValueError(_("stop ({stop}) must not be before start ({start})").format(
+            raise InputError(_("stop ({stop}) must not be before start ({start})").format(
                 stop=self.stop.isoformat(), start=self.start.isoformat()))
         if self.phase not in PHASES:
-            raise ValueError(_("phase must be one of {choices}, got {value!r}").format(
+            raise InputError(_("phase must be one of {choices}, got {value!r}").format(
                 choices=join_list(PHASES), value=self.phase))
 
 
@@ -75,7 +76,7 @@ class Interruption:
 
     def __post_init__(self) -> None:
         if self.end is not None and self.end < self.start:
-            raise ValueError(_("end ({end}) must not be before start ({start})").format(
+            raise InputError(_("end ({end}) must not be before start ({start})").format(
                 end=self.end.isoformat(), start=self.start.isoformat()))
 
 
@@ -139,11 +140,11 @@ def calendar_months_between(start: dt.date, stop: dt.date) -> tuple[int, int]:
 
     Adding months to a day missing from the target month lands on that month's last day,
     so 31 January → 29 February 2024 is exactly 1 month and 31 August 2024 → 28 February
-    2025 exactly 6 months (as is 30 August → 28 February). Raises ValueError when ``stop``
+    2025 exactly 6 months (as is 30 August → 28 February). Raises InputError when ``stop``
     is before ``start``.
     """
     if stop < start:
-        raise ValueError(_("stop ({stop}) must not be before start ({start})").format(
+        raise InputError(_("stop ({stop}) must not be before start ({start})").format(
             stop=stop.isoformat(), start=start.isoformat()))
     delta = relativedelta(stop, start)
     months = delta.years * 12 + delta.months
@@ -164,7 +165,7 @@ def preoperative_duration(exposures: Iterable[Exposure],
     """Duration of the exposures of phase "preoperative"; None when there are none.
 
     Every preoperative exposure must start before ``surgery_date`` and have a stop date
-    (ValueError otherwise: the last dose must be recorded to know the duration). A stop on
+    (InputError otherwise: the last dose must be recorded to know the duration). A stop on
     or after the surgery day is kept as recorded; the protocol's timing rules report it.
     """
     preop = [e for e in exposures if e.phase == "preoperative"]
@@ -173,11 +174,11 @@ def preoperative_duration(exposures: Iterable[Exposure],
     stops: list[dt.date] = []
     for e in preop:
         if e.start >= surgery_date:
-            raise ValueError(_("preoperative exposure to {drug} starts on {start}, not before "
+            raise InputError(_("preoperative exposure to {drug} starts on {start}, not before "
                                "the surgery ({surgery})").format(
                 drug=e.drug, start=e.start.isoformat(), surgery=surgery_date.isoformat()))
         if e.stop is None:
-            raise ValueError(_("preoperative exposure to {drug} from {start} has no stop "
+            raise InputError(_("preoperative exposure to {drug} from {start} has no stop "
                                "date").format(drug=e.drug, start=e.start.isoformat()))
         stops.append(e.stop)
     return _phase_duration(preop, interruptions, max(stops))
@@ -190,12 +191,12 @@ def postoperative_duration(exposures: Iterable[Exposure],
 
     An exposure without stop, or stopping after ``until``, counts up to ``until``; the last
     stop is then ``until``. None when there is no postoperative exposure or none started by
-    ``until``. An exposure starting before ``surgery_date`` raises ValueError.
+    ``until``. An exposure starting before ``surgery_date`` raises InputError.
     """
     postop = [e for e in exposures if e.phase == "postoperative"]
     for e in postop:
         if e.start < surgery_date:
-            raise ValueError(_("postoperative exposure to {drug} starts on {start}, before "
+            raise InputError(_("postoperative exposure to {drug} starts on {start}, before "
                                "the surgery ({surgery})").format(
                 drug=e.drug, start=e.start.isoformat(), surgery=surgery_date.isoformat()))
     postop = [e for e in postop if e.start <= until]

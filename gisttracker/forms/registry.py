@@ -22,6 +22,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_list
 
 ItemType = Literal["int", "float", "choice", "date", "text", "bool"]
@@ -201,7 +202,7 @@ def _number_text(x: float) -> str:
 def check_value(item: Item, raw: object) -> object:
     """``raw`` (typed text from a field, or a Python value) as ``item`` stores it.
 
-    Blank text and None give None. Raises ValueError with a message for the user (without
+    Blank text and None give None. Raises InputError with a message for the user (without
     the item's name: the caller shows it beside the field or prefixes the label).
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -210,7 +211,7 @@ def check_value(item: Item, raw: object) -> object:
     value: object
     if item.type == "int":
         if isinstance(raw, bool):
-            raise ValueError(_("enter a whole number"))
+            raise InputError(_("enter a whole number"))
         if isinstance(raw, int):
             value = raw
         elif isinstance(raw, float) and raw.is_integer():
@@ -219,26 +220,26 @@ def check_value(item: Item, raw: object) -> object:
             try:
                 value = int(text if text is not None else str(raw))
             except ValueError:
-                raise ValueError(_("enter a whole number")) from None
+                raise InputError(_("enter a whole number")) from None
         _check_range(item, float(value))
         return value
     if item.type == "float":
         if isinstance(raw, bool):
-            raise ValueError(_("enter a number"))
+            raise InputError(_("enter a number"))
         try:
             number = float(raw) if isinstance(raw, int | float) else float(
                 (text or "").replace(",", "."))
         except ValueError:
-            raise ValueError(_("enter a number")) from None
+            raise InputError(_("enter a number")) from None
         if not math.isfinite(number):
-            raise ValueError(_("enter a number"))
+            raise InputError(_("enter a number"))
         _check_range(item, number)
         return number
     if item.type == "choice":
         for choice in item.choices:
             if raw == choice.value or (text is not None and text == str(choice.value)):
                 return choice.value
-        raise ValueError(_("choose one of: {choices}").format(
+        raise InputError(_("choose one of: {choices}").format(
             choices=join_list(_(c.label) for c in item.choices)))
     if item.type == "bool":
         if isinstance(raw, bool):
@@ -248,14 +249,14 @@ def check_value(item: Item, raw: object) -> object:
             return True
         if folded in ("no", "n", "false", "0", _("no").lower()):
             return False
-        raise ValueError(_("answer yes or no"))
+        raise InputError(_("answer yes or no"))
     if item.type == "date":
         if isinstance(raw, date):
             return raw.isoformat()
         try:
             return date.fromisoformat(text or str(raw)).isoformat()
         except ValueError:
-            raise ValueError(_("enter a date as YYYY-MM-DD")) from None
+            raise InputError(_("enter a date as YYYY-MM-DD")) from None
     # text
     return text if text is not None else str(raw)
 
@@ -269,7 +270,7 @@ def _check_range(item: Item, number: float) -> None:
             message = _("must be at least {low}")
         else:
             message = _("must be at most {high}")
-        raise ValueError(message.format(
+        raise InputError(message.format(
             low=_number_text(low) if low is not None else "",
             high=_number_text(high) if high is not None else ""))
 

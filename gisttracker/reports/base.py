@@ -8,6 +8,7 @@ report was made, the application version and "Page N of M".
 
 from __future__ import annotations
 
+import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from reportlab.platypus import (
 )
 
 from gisttracker import __version__
+from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_list
 from gisttracker.reports.fonts import _CJK, fonts, markup
 
@@ -46,6 +48,8 @@ MARGIN = 16 * mm
 HEADER_RULE = colors.HexColor("#1f5f8b")
 ZEBRA = colors.HexColor("#f2f6f9")
 GRID = colors.HexColor("#b8c7d3")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class ReportContext:
 
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
-            raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
+            raise InputError(_("paper must be one of {papers}, not {paper!r}").format(
                 papers=join_list(PAPERS), paper=self.paper))
 
 
@@ -321,3 +325,4 @@ class Report(ABC):
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(data)
         tmp.replace(path)
+        log.info("report written: %s (%d bytes)", path.name, len(data))

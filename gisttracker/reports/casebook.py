@@ -24,6 +24,7 @@ from datetime import date
 from reportlab.platypus import Flowable, KeepTogether
 
 from gisttracker.domain.eligibility import OUTCOME_LABELS, value_label
+from gisttracker.errors import InputError
 from gisttracker.forms import spec_for
 from gisttracker.i18n import N_, _, join_list, join_sentences, local
 from gisttracker.reports.base import Report, ReportContext
@@ -174,7 +175,7 @@ def _target_sum(targets: list[LesionInput]) -> float | None:
     try:
         return math.fsum(recist.recorded_diameter(m.diameter_mm, too_small=m.too_small)
                          for m in targets) if targets else None
-    except ValueError:
+    except InputError:
         return None
 
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, cast
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols.model import Period
 
@@ -74,19 +75,19 @@ def _num(value: float) -> str:
 
 
 def validate_mm(name: str, value: float) -> float:
-    """Return ``value`` if it is a finite length ≥ 0 mm; else raise ValueError naming ``name``."""
+    """Return ``value`` if it is a finite length ≥ 0 mm; else raise InputError naming ``name``."""
     if not math.isfinite(value):
-        raise ValueError(_("{name} must be a finite number, got {value}").format(
+        raise InputError(_("{name} must be a finite number, got {value}").format(
             name=name, value=value))
     if value < 0:
-        raise ValueError(_("{name} must be ≥ 0, got {value}").format(
+        raise InputError(_("{name} must be ≥ 0, got {value}").format(
             name=name, value=_num(value)))
     return value
 
 
 def _validate_code(name: str, value: str, codes: Sequence[str]) -> str:
     if value not in codes:
-        raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
+        raise InputError(_("{name} must be one of {choices}, got {value!r}").format(
             name=name, choices=join_list(codes), value=value))
     return value
 
@@ -115,17 +116,17 @@ def target_response(baseline_mm: float, nadir_mm: float, current_mm: float, *,
     * PR when the sum is ≥ 30 % below the baseline sum;
     * SD otherwise.
 
-    Raises ValueError for a negative or non-finite argument, a baseline of 0 mm (no target
+    Raises InputError for a negative or non-finite argument, a baseline of 0 mm (no target
     disease: use :func:`overall_response` with ``target=None``), or a nadir above baseline.
     """
     validate_mm("baseline_mm", baseline_mm)
     validate_mm("nadir_mm", nadir_mm)
     validate_mm("current_mm", current_mm)
     if baseline_mm == 0:
-        raise ValueError(_("baseline_mm must be > 0, got {value}").format(
+        raise InputError(_("baseline_mm must be > 0, got {value}").format(
             value=_num(baseline_mm)))
     if nadir_mm > baseline_mm:
-        raise ValueError(_("nadir_mm must not exceed baseline_mm ({baseline}), got {value}")
+        raise InputError(_("nadir_mm must not exceed baseline_mm ({baseline}), got {value}")
                          .format(baseline=_num(baseline_mm), value=_num(nadir_mm)))
     if complete:
         return "CR"
@@ -160,7 +161,7 @@ def overall_response(target: str | None, non_target: str | None,
 
     The combination "target NE, non-target NE" is not printed in table 1; it is NE.
     With neither target nor non-target disease a new lesion is still PD; without one there
-    is nothing to evaluate and ValueError is raised (a caller error, never a silent "NE").
+    is nothing to evaluate and InputError is raised (a caller error, never a silent "NE").
     """
     if target is not None:
         _validate_code("target", target, TARGET_CODES)
@@ -170,7 +171,7 @@ def overall_response(target: str | None, non_target: str | None,
         return "PD"
     if target is None:
         if non_target is None:
-            raise ValueError(_("no evaluable disease: target and non_target are both None "
+            raise InputError(_("no evaluable disease: target and non_target are both None "
                                "and there are no new lesions"))
         if non_target == "CR":
             return "CR"
@@ -293,13 +294,13 @@ def recorded_diameter(diameter_mm: float | None, *, too_small: bool = False) -> 
 
     An actual measurement always wins, even below 5 mm; without one, a lesion flagged
     "present but too small to measure" counts 5 mm. A missing measurement without that flag
-    raises ValueError: the target lesions are then not all evaluated (NE).
+    raises InputError: the target lesions are then not all evaluated (NE).
     """
     if diameter_mm is not None:
         return validate_mm("diameter_mm", diameter_mm)
     if too_small:
         return TOO_SMALL_TO_MEASURE_MM
-    raise ValueError(_("diameter_mm is missing and the lesion is not marked too small "
+    raise InputError(_("diameter_mm is missing and the lesion is not marked too small "
                        "to measure"))
 
 
@@ -417,22 +418,22 @@ def evaluate_series(visits: Sequence[Timepoint]) -> SeriesEvaluation:
     non-target disease existed at baseline counts as non-target "NE". The best overall
     response is :func:`best_overall_response` of the follow-ups.
 
-    Raises ValueError for no assessment, a baseline without any disease or with ``complete``
+    Raises InputError for no assessment, a baseline without any disease or with ``complete``
     or new lesions flagged, a follow-up giving a target sum or a non-target status for
     disease absent at baseline, or dates going back.
     """
     if not visits:
-        raise ValueError(_("visits must contain at least the baseline assessment"))
+        raise InputError(_("visits must contain at least the baseline assessment"))
     baseline = visits[0]
     if baseline.target_sum_mm is None and baseline.non_target is None:
-        raise ValueError(_("no evaluable disease at baseline: neither a target sum nor "
+        raise InputError(_("no evaluable disease at baseline: neither a target sum nor "
                            "non-target disease"))
     if baseline.complete or baseline.new_lesions:
-        raise ValueError(_("the baseline assessment cannot be complete or have new lesions"))
+        raise InputError(_("the baseline assessment cannot be complete or have new lesions"))
     if baseline.target_sum_mm is not None:
         validate_mm("visits[0].target_sum_mm", baseline.target_sum_mm)
         if baseline.target_sum_mm == 0:
-            raise ValueError(_("visits[0].target_sum_mm must be > 0, got 0"))
+            raise InputError(_("visits[0].target_sum_mm must be > 0, got 0"))
     if baseline.non_target is not None:
         _validate_code("visits[0].non_target", baseline.non_target, NON_TARGET_CODES)
     base_sum = baseline.target_sum_mm
@@ -443,7 +444,7 @@ def evaluate_series(visits: Sequence[Timepoint]) -> SeriesEvaluation:
     for index, visit in enumerate(visits[1:], start=1):
         if visit.assessed_on is not None:
             if last_date is not None and visit.assessed_on < last_date:
-                raise ValueError(_("visits[{index}] is dated {date}, before the previous "
+                raise InputError(_("visits[{index}] is dated {date}, before the previous "
                                    "assessment ({previous})").format(
                     index=index, date=visit.assessed_on.isoformat(),
                     previous=last_date.isoformat()))
@@ -456,7 +457,7 @@ def evaluate_series(visits: Sequence[Timepoint]) -> SeriesEvaluation:
         nadir_used = nadir
         if base_sum is None or nadir is None:
             if current is not None or visit.complete:
-                raise ValueError(_("visits[{index}] gives target lesions, but there was no "
+                raise InputError(_("visits[{index}] gives target lesions, but there was no "
                                    "target disease at baseline").format(index=index))
             target = None
         elif current is None:
@@ -468,7 +469,7 @@ def evaluate_series(visits: Sequence[Timepoint]) -> SeriesEvaluation:
             nadir = min(nadir, current)
         non_target = visit.non_target
         if non_target is not None and not has_non_target:
-            raise ValueError(_("visits[{index}] gives a non-target status, but there was no "
+            raise InputError(_("visits[{index}] gives a non-target status, but there was no "
                                "non-target disease at baseline").format(index=index))
         if non_target is None and has_non_target:
             non_target = "NE"

@@ -34,13 +34,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from gisttracker.errors import InputError
 from gisttracker.forms import FormContext, FormSpec, Missing, Score, check_value, spec_for
 from gisttracker.forms import labs as lab_rules
 from gisttracker.forms.registry import describe_item
 from gisttracker.grading import ctcae
 from gisttracker.i18n import N_, _, join_sentences
 from gisttracker.protocols.catalogue import ASSESSMENTS
-from gisttracker.services.base import ReasonRequired, ServiceError, Writer
+from gisttracker.services.base import ReasonRequired, ServiceError, Writer, service
 from gisttracker.services.common import SiteService, as_date, find_patient
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
@@ -267,6 +268,7 @@ def _load(text: str | None) -> object:
     return None if text is None else json.loads(text)
 
 
+@service
 class FormService(SiteService):
     """Forms, labs and adverse events of one open site."""
 
@@ -381,7 +383,7 @@ class FormService(SiteService):
                 continue
             try:
                 typed[key] = check_value(item, raw)
-            except ValueError as exc:
+            except InputError as exc:
                 errors[key] = str(exc)
         answers = {k: v for k, v in typed.items() if not isinstance(v, Missing)}
         if spec.cross_check is not None:
@@ -587,7 +589,7 @@ class FormService(SiteService):
             return None
         try:
             return lab_rules.to_canonical(an, base.value, base.unit)
-        except ValueError:
+        except InputError:
             return None
 
     def _lab_row(self, patient: Patient, row: LabResult,
@@ -646,7 +648,7 @@ class FormService(SiteService):
             spelled = lab_rules.normalize(an, unit)
             number = float(value)
             lab_rules.grade_lab(an.key, number, spelled, lln=lln, uln=uln, study=study)
-        except (TypeError, ValueError) as exc:
+        except InputError as exc:
             raise FormInputError({analyte: str(exc)}, str(exc)) from None
         if sampled_on is not None and sampled_on > today:
             raise FormInputError({analyte: _("the sample date is in the future")},

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gisttracker.i18n import N_, _, join_list
-from gisttracker.services.base import ServiceError, Tracker
+from gisttracker.services.base import ServiceError, Tracker, service
 from gisttracker.store.models import Setting
 
 
@@ -54,6 +54,7 @@ def read_site_language(db_path: Path) -> str | None:
     return str(row[0]) if row and row[0] in SPECS["language"].allowed else None
 
 
+@service
 class SettingsService:
     """Read and change site settings through the audited service layer."""
 

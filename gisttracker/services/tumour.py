@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _, join_list, join_sentences
 from gisttracker.protocols.model import ResponseRules
 from gisttracker.response import choi, recist
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ServiceError, Writer, service
 from gisttracker.services.common import SiteService
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
@@ -191,7 +192,7 @@ def selection_problems(baseline: AssessmentInput) -> list[str]:
                 lesion.label, lesion.organ,
                 recist.recorded_diameter(lesion.diameter_mm, too_small=lesion.too_small),
                 lesion.is_node))
-        except ValueError as exc:
+        except InputError as exc:
             problems.append(f"{lesion.label}: {exc}")
     return problems + recist.check_target_selection(lesions)
 
@@ -205,7 +206,7 @@ def _sum(lesions: Sequence[LesionInput]) -> float | None:
     try:
         return math.fsum(recist.recorded_diameter(lesion.diameter_mm, too_small=lesion.too_small)
                          for lesion in lesions)
-    except ValueError:
+    except InputError:
         return None
 
 
@@ -316,7 +317,7 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
                                                a.assessed_on))
     try:
         series = recist.evaluate_series(timepoints)
-    except ValueError as exc:
+    except InputError as exc:
         problems.append(str(exc))
         return SeriesResult(problems=tuple(problems),
                             selection_problems=tuple(selection_problems(baseline)),
@@ -333,7 +334,7 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
                 choi_code = choi.response(
                     base_sum, base_hu, tp.sum_mm, hu, nadir_mm=tp.nadir_mm,
                     complete=tp.target_response == "CR" and a.non_target in ("none", "absent"))
-            except ValueError as exc:
+            except InputError as exc:
                 problems.append(str(exc))
                 choi_code = "NE"
         else:
@@ -381,7 +382,7 @@ def _check_input(data: AssessmentInput, today: date) -> dict[str, str]:
         if lesion.diameter_mm is not None:
             try:
                 recist.validate_mm(_("diameter"), lesion.diameter_mm)
-            except ValueError as exc:
+            except InputError as exc:
                 errors[f"lesions[{i}].diameter_mm"] = str(exc)
         if lesion.density_hu is not None and not (
                 math.isfinite(lesion.density_hu)
@@ -417,6 +418,7 @@ def _float(value: float | None) -> float | None:
 
 
 
+@service
 class TumourService(SiteService):
     """Tumour assessments of one open site; every write audited."""
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from gisttracker.errors import InputError
 from gisttracker.forms import FormSpec
 from gisttracker.forms import labs as lab_rules
 from gisttracker.i18n import _, ngettext
@@ -123,7 +124,7 @@ def orphans(study: Study, db: peewee.SqliteDatabase,
                             key):
         try:
             lab_rules.analyte(analyte, study)
-        except (KeyError, ValueError):
+        except (KeyError, InputError):
             found.append(Orphan("lab", analyte, n, ngettext(
                 "laboratory value {key!r} is no longer recorded, and {n} value is stored",
                 "laboratory value {key!r} is no longer recorded, and {n} values are stored",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -34,15 +35,17 @@ from gisttracker.domain.schedule import (
     status_label,
     worklist,
 )
+from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_list, local
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ServiceError, Writer, service
 from gisttracker.services.common import SiteService, as_date
 from gisttracker.session import Session
 from gisttracker.store.models import Record
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import AnchorDate, Visit
+from gisttracker.validation import check_date
 
 __all__ = [
     "REASONS",
@@ -379,6 +382,7 @@ def window_slack(studies: Iterable[Study]) -> relativedelta:
 # The service
 
 
+@service
 class VisitService(SiteService):
     """Schedules of one open site: reads for the window and CLI, audited writes."""
 
@@ -699,7 +703,10 @@ class VisitService(SiteService):
     def month(self, year: int, month: int, *,
               study_key: str | None = None) -> dict[date, DayCount]:
         """Visits per day of a month: open visits by target date, done visits by done date."""
-        first = date(year, month, 1)
+        if not 1 <= month <= 12:
+            raise InputError(_("month must be 1 to 12, not {month}").format(month=month),
+                             field="month")
+        first = check_date(date(max(1, min(year, 9998)), month, 1), "year")
         last = date(year + (month == 12), month % 12 + 1, 1)
         only = " AND v.study_key = ?" if study_key else ""
         extra = [study_key] if study_key else []
@@ -739,6 +746,10 @@ class VisitService(SiteService):
     def write_calendar(self, path: str, events: Iterable[CalendarVisit],
                        name: str | None = None) -> int:
         """Write ``events`` to ``path`` as an iCalendar file; returns the number of events."""
+        target = Path(path)
+        if not path.strip() or target.is_dir() or (target.exists() and not target.is_file()):
+            raise InputError(_("cannot write {path}: it is not an ordinary file").format(
+                path=path), field="path")
         try:
             return write_calendar(path, events, prodid_version=__version__,
                                   stamp=self.tracker.now(), name=name)

@@ -19,6 +19,7 @@ from gisttracker.domain.allocation import (
     stratum_key,
     stratum_seed,
 )
+from gisttracker.errors import InputError
 from gisttracker.protocols import Study, load_studies
 from gisttracker.protocols.model import Allocation, DurationGroup, GroupRule
 
@@ -71,7 +72,7 @@ def test_different_strata_and_seeds_give_different_lists() -> None:
 def test_stratum_seeds_do_not_collide_across_the_separator() -> None:
     assert stratum_seed("a;b", "c") != stratum_seed("a", "b;c")
     assert stratum_seed("a:1", "x") != stratum_seed("a", "1:x")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         stratum_seed("", "site=ZJU")
     with pytest.raises(TypeError):
         stratum_seed(True, "site=ZJU")
@@ -135,14 +136,14 @@ def test_block_sizes_and_orders_vary() -> None:
 ])
 def test_impossible_designs_are_refused(ratio: tuple[int, ...],
                                         block_sizes: tuple[int, ...]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         generate_list(AB, ratio, block_sizes, seed="s", length=4)
 
 
 def test_duplicate_arms_and_negative_length_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         generate_list(("A", "A"), (1, 1), (2,), seed="s", length=4)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         generate_list(AB, (1, 1), (2,), seed="s", length=-1)
 
 
@@ -174,12 +175,12 @@ def test_randomizer_matches_the_function_and_hides_its_seed() -> None:
 
 def test_only_randomized_studies_randomize() -> None:
     single = Allocation(method="single_arm")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         allocation_at(single, ["A"], "s", "", 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         Randomizer.for_study(real_study("RECTAL-LE"), "s")
     randomized = Allocation(method="randomized", block_sizes=(2,), ratio=(1, 1))
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         allocation_at(randomized, AB, "s", "", -1)
 
 
@@ -197,7 +198,7 @@ def test_stratum_key_is_canonical() -> None:
 @pytest.mark.parametrize("facts", [{}, {"site": None}, {"site": "  "}, {"site": "a=b"}])
 def test_stratum_key_refuses_a_missing_or_unsafe_factor_by_name(
         facts: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="site"):
+    with pytest.raises(InputError, match="site"):
         stratum_key(("site",), facts)
 
 
@@ -228,10 +229,10 @@ def test_duration_group_boundaries_in_calendar_months(start: date, stop: date,
 
 
 def test_duration_group_refuses_a_stop_before_the_start_or_an_uncovered_duration() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         duration_group(CODED_GROUPS, date(2024, 3, 2), date(2024, 3, 1))
     bounded = Allocation(method="derived_duration", groups=(DurationGroup("SHORT", 6),))
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         duration_group(bounded, date(2024, 1, 1), date(2024, 9, 1))
 
 

@@ -23,6 +23,7 @@ from gisttracker.domain.course import (
     organ_preservation,
     validate_event_date,
 )
+from gisttracker.errors import InputError
 
 TODAY = date(2025, 6, 1)
 ENROLLED = date(2023, 1, 5)
@@ -45,7 +46,7 @@ def test_event_kinds_match_the_store_codes() -> None:
 
 def test_progression_criterion_is_checked() -> None:
     assert Progression(date(2024, 1, 1), "choi").site is None
-    with pytest.raises(ValueError, match="criterion must be one of"):
+    with pytest.raises(InputError, match="criterion must be one of"):
         Progression(date(2024, 1, 1), "WHO")
 
 
@@ -114,7 +115,7 @@ def test_several_date_problems_are_all_reported() -> None:
 
 
 def test_unknown_kind_raises() -> None:
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(InputError, match="kind must be one of"):
         validate_event_date("relapse", date(2024, 1, 1), today=TODAY)
 
 
@@ -257,7 +258,7 @@ def test_horizon_at_month_end() -> None:
 
 
 def test_today_before_surgery_raises() -> None:
-    with pytest.raises(ValueError, match="before the surgery"):
+    with pytest.raises(InputError, match="before the surgery"):
         organ_preservation([], [], [], surgery_date=INDEX, today=date(2023, 1, 9),
                            horizon_months=18)
 
@@ -275,15 +276,15 @@ def test_the_horizon_is_the_protocols_not_a_constant() -> None:
 
 
 def test_input_validation() -> None:
-    with pytest.raises(ValueError, match="procedure must be one of"):
+    with pytest.raises(InputError, match="procedure must be one of"):
         Surgery(INDEX, "hartmann")
-    with pytest.raises(ValueError, match="margin must be one of"):
+    with pytest.raises(InputError, match="margin must be one of"):
         Surgery(INDEX, "tme", "R3")
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(InputError, match="kind must be one of"):
         Stoma(INDEX, "loop")
-    with pytest.raises(ValueError, match="permanent"):
+    with pytest.raises(InputError, match="permanent"):
         Stoma(INDEX, "permanent", date(2023, 5, 1))
-    with pytest.raises(ValueError, match="must not be before created"):
+    with pytest.raises(InputError, match="must not be before created"):
         Stoma(INDEX, "temporary", date(2023, 1, 1))
-    with pytest.raises(ValueError, match="salvage_margin must be one of"):
+    with pytest.raises(InputError, match="salvage_margin must be one of"):
         Regrowth(INDEX, "local_excision_tamis", "clear")

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.protocols.model import Period
 from gisttracker.response.recist import (
     TOO_SMALL_TO_MEASURE_MM,
@@ -104,28 +105,28 @@ def test_complete_wins_over_a_pd_sized_sum() -> None:
     ("current_mm", (10, 10, -3)),
 ])
 def test_negative_diameter_names_the_argument(name: str, args: tuple[float, ...]) -> None:
-    with pytest.raises(ValueError, match=f"^{name} must be ≥ 0, got -"):
+    with pytest.raises(InputError, match=f"^{name} must be ≥ 0, got -"):
         target_response(*args)
 
 
 def test_current_mm_message_is_exact() -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(InputError) as info:
         target_response(10, 10, -3)
     assert str(info.value) == "current_mm must be ≥ 0, got -3"
 
 
 def test_nan_is_rejected() -> None:
-    with pytest.raises(ValueError, match="current_mm"):
+    with pytest.raises(InputError, match="current_mm"):
         target_response(10, 10, float("nan"))
 
 
 def test_zero_baseline_is_rejected() -> None:
-    with pytest.raises(ValueError, match="baseline_mm must be > 0"):
+    with pytest.raises(InputError, match="baseline_mm must be > 0"):
         target_response(0, 0, 0)
 
 
 def test_nadir_above_baseline_is_rejected() -> None:
-    with pytest.raises(ValueError, match="nadir_mm must not exceed baseline_mm"):
+    with pytest.raises(InputError, match="nadir_mm must not exceed baseline_mm"):
         target_response(50, 60, 50)
 
 
@@ -204,7 +205,7 @@ def test_no_disease_with_new_lesion_is_pd() -> None:
 
 
 def test_no_evaluable_disease_raises() -> None:
-    with pytest.raises(ValueError, match="no evaluable disease"):
+    with pytest.raises(InputError, match="no evaluable disease"):
         overall_response(None, None, False)
 
 
@@ -217,7 +218,7 @@ def test_no_evaluable_disease_raises() -> None:
 ])
 def test_unknown_codes_raise_naming_the_argument(target: str | None, non_target: str | None,
                                                  name: str) -> None:
-    with pytest.raises(ValueError, match=f"^{name} must be one of"):
+    with pytest.raises(InputError, match=f"^{name} must be one of"):
         overall_response(target, non_target, False)
 
 
@@ -246,7 +247,7 @@ def test_no_response_at_all_is_ne() -> None:
 
 
 def test_best_response_rejects_unknown_code() -> None:
-    with pytest.raises(ValueError, match=r"responses\[1\] must be one of"):
+    with pytest.raises(InputError, match=r"responses\[1\] must be one of"):
         best_overall_response(["SD", "MR"])
 
 
@@ -332,7 +333,7 @@ def test_several_problems_are_all_reported() -> None:
 
 
 def test_lesion_rejects_negative_diameter() -> None:
-    with pytest.raises(ValueError, match="diameter_mm must be ≥ 0, got -1"):
+    with pytest.raises(InputError, match="diameter_mm must be ≥ 0, got -1"):
         Lesion("T1", "liver", -1)
 
 
@@ -347,9 +348,9 @@ def test_recorded_diameter() -> None:
     assert recorded_diameter(None, too_small=True) == 5.0
     assert recorded_diameter(3.0, too_small=True) == 3.0  # a real measure wins
     assert recorded_diameter(0.0) == 0.0
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(InputError, match="missing"):
         recorded_diameter(None)
-    with pytest.raises(ValueError, match="diameter_mm must be ≥ 0"):
+    with pytest.raises(InputError, match="diameter_mm must be ≥ 0"):
         recorded_diameter(-1.0)
 
 
@@ -465,7 +466,7 @@ def test_series_nadir_of_zero_gives_no_percentage_from_nadir() -> None:
       Timepoint(40, assessed_on=dt.date(2024, 2, 1))], "before the previous"),
 ])
 def test_series_rejects_bad_input(visits: list[Timepoint], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         evaluate_series(visits)
 
 
@@ -567,5 +568,5 @@ def test_non_target_only_disease_needs_the_minimum_duration_too() -> None:
 
 
 def test_best_response_checks_its_codes() -> None:
-    with pytest.raises(ValueError, match="timepoints"):
+    with pytest.raises(InputError, match="timepoints"):
         _best((8, "XX"))

@@ -21,6 +21,7 @@ from gisttracker.domain.schedule import (
     timing_problems,
     worklist,
 )
+from gisttracker.errors import InputError
 from gisttracker.protocols.loader import SEEDS_DIR, load_studies, load_study
 from gisttracker.protocols.model import (
     Allocation,
@@ -480,7 +481,7 @@ def test_worklist_edges_of_the_period() -> None:
 def test_worklist_skips_waiting_and_refuses_reversed_period() -> None:
     entries = [WorklistEntry("S-9", "TEST", p) for p in plan(WL_STUDY, {})]
     assert worklist(entries, start=D(2025, 1, 1), end=D(2030, 1, 1), today=D(2030, 1, 1)) == ()
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         worklist([], start=D(2025, 1, 2), end=D(2025, 1, 1), today=D(2025, 1, 1))
 
 

@@ -73,6 +73,7 @@ def test_foreign_sqlite_file_is_refused_without_changes(tmp_path: Path) -> None:
     assert _digest(path) == before
 
 
+@pytest.mark.expect_log(r"database problem")
 def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("these are my notes, not a database\n" * 100)

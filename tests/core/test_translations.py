@@ -124,6 +124,7 @@ def test_the_site_language_is_read_without_opening_the_database(session: Session
     assert read_site_language(not_a_db) is None
 
 
+@pytest.mark.expect_log(r"no compiled catalogue for zh_CN")
 def test_a_missing_catalogue_falls_back_to_english(monkeypatch: pytest.MonkeyPatch,
                                                    tmp_path: Path) -> None:
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)

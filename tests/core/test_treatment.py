@@ -18,6 +18,7 @@ from gisttracker.domain.treatment import (
     postoperative_duration,
     preoperative_duration,
 )
+from gisttracker.errors import InputError
 from gisttracker.protocols import load_studies
 from gisttracker.protocols.model import Period, TreatmentRule
 
@@ -108,13 +109,13 @@ def test_no_exposure_is_zero_days() -> None:
 
 
 def test_exposure_validation() -> None:
-    with pytest.raises(ValueError, match="dose_mg_per_day must be > 0"):
+    with pytest.raises(InputError, match="dose_mg_per_day must be > 0"):
         _imatinib(date(2024, 1, 1), None, dose=0)
-    with pytest.raises(ValueError, match="must not be before start"):
+    with pytest.raises(InputError, match="must not be before start"):
         _imatinib(date(2024, 1, 2), date(2024, 1, 1))
-    with pytest.raises(ValueError, match="phase must be one of"):
+    with pytest.raises(InputError, match="phase must be one of"):
         _imatinib(date(2024, 1, 1), None, phase="adjuvant-ish")
-    with pytest.raises(ValueError, match="must not be before start"):
+    with pytest.raises(InputError, match="must not be before start"):
         Interruption(date(2024, 1, 2), date(2024, 1, 1))
 
 
@@ -165,17 +166,17 @@ def test_no_exposure_of_the_phase_gives_none() -> None:
 
 
 def test_preoperative_exposure_without_stop_is_an_error() -> None:
-    with pytest.raises(ValueError, match="no stop date"):
+    with pytest.raises(InputError, match="no stop date"):
         preoperative_duration([_imatinib(date(2024, 1, 1), None)], [], SURGERY)
 
 
 def test_preoperative_exposure_starting_at_surgery_is_an_error() -> None:
-    with pytest.raises(ValueError, match="not before the surgery"):
+    with pytest.raises(InputError, match="not before the surgery"):
         preoperative_duration([_imatinib(SURGERY, SURGERY)], [], SURGERY)
 
 
 def test_postoperative_exposure_before_surgery_is_an_error() -> None:
-    with pytest.raises(ValueError, match="before the surgery"):
+    with pytest.raises(InputError, match="before the surgery"):
         postoperative_duration([_imatinib(date(2024, 8, 1), None, phase="postoperative")],
                                [], SURGERY, until=date(2025, 1, 1))
 

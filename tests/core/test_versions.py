@@ -208,6 +208,7 @@ def test_a_removed_group_with_patients_in_it_is_refused(session: Session) -> Non
 # ---------------------------------------------------------------- refused files are loud
 
 
+@pytest.mark.expect_log(r"^protocol file refused")
 def test_a_file_nested_3000_levels_deep_does_not_stop_the_program_from_starting(
         db_path: Path) -> None:
     folder = site_protocol_dir(db_path)
@@ -223,6 +224,7 @@ def test_a_file_nested_3000_levels_deep_does_not_stop_the_program_from_starting(
         session.close()
 
 
+@pytest.mark.expect_log(r"^protocol file refused")
 def test_every_command_says_the_site_file_was_refused_and_commands_on_it_fail(
         db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     site_copy(db_path, "NCT04933669", ('max = { days = 7 }', 'max = { days = 10000000 }'))

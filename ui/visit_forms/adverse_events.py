@@ -39,6 +39,7 @@ from gisttracker.services.forms import (
     FormService,
 )
 from gisttracker.session import Session
+from ui.errors import error_message
 from ui.tasks import TaskManager
 from ui.visit_forms.common import ERROR_STYLE, _date_or_none
 from ui.visit_forms.item_form import FormEditorDialog
@@ -170,7 +171,7 @@ class AdverseEventDialog(QDialog):
             for key, message in error.errors.items():
                 if key in self.messages:
                     self.messages[key].setText(message)
-        self.status.setText(str(error))
+        self.status.setText(error_message(error, context="saving an adverse event"))
 
 
 class AdverseEventsDialog(FormEditorDialog):

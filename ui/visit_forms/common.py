@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 
 from gisttracker.forms import FormSpec
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import ServiceError
 from gisttracker.services.forms import (
     NOT_DONE_REASONS,
     FormData,
@@ -31,6 +30,7 @@ from gisttracker.services.forms import (
     state_label,
 )
 from gisttracker.session import Session
+from ui.errors import error_message
 from ui.tasks import TaskManager
 from ui.visit_forms.visit_date import settle_with_visit_date
 
@@ -191,11 +191,7 @@ class FormDialogBase(QDialog):
         self.busy = False
         if isinstance(error, FormInputError):
             self.show_errors(error.errors)
-            self.set_status(str(error), error=True)
-        elif isinstance(error, ServiceError | ValueError):
-            self.set_status(str(error), error=True)
-        else:
-            self.set_status(_("Unexpected error: {error}").format(error=error), error=True)
+        self.set_status(error_message(error, context="saving a form"), error=True)
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Show messages beside the fields (the subclasses know their fields)."""

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import InputError
 from gisttracker.forms import FormContext, Item, Missing, check_value, spec_for
 from gisttracker.i18n import _
 from gisttracker.services.forms import (
@@ -258,7 +259,7 @@ class FormEditorDialog(FormDialogBase):
         row = self.rows[key]
         try:
             value = check_value(row.item, text)
-        except ValueError as exc:
+        except InputError as exc:
             row.message.setText(str(exc))
             self.values[key] = text  # kept as typed: saving refuses it beside the field
             self.dirty = True
@@ -305,7 +306,7 @@ class FormEditorDialog(FormDialogBase):
         if self.spec.scorer is not None:
             try:
                 scores = self.spec.scores(answers, context)
-            except ValueError:
+            except InputError:
                 scores = ()
             self.scores_table.setRowCount(len(scores))
             for i, score in enumerate(scores):

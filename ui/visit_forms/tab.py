@@ -34,6 +34,7 @@ from gisttracker.services.forms import (
     state_label,
 )
 from gisttracker.session import Session
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 from ui.visit_forms.adverse_events import AdverseEventsDialog
@@ -121,7 +122,7 @@ class VisitFormsTab(PatientTabPage):
         if not shiboken6.isValid(self):
             return
         self.message.setStyleSheet(ERROR_STYLE)
-        self.message.setText(str(error))
+        self.message.setText(error_message(error, context="loading the visit forms"))
 
     def show_visits(self, rows: list[VisitForms]) -> None:
         current = self.current_visit()

@@ -27,6 +27,7 @@ Endpoints (:meth:`CourseService.endpoints`) are computed from the protocol's dec
 rules and treatment rules.
 """
 
+from gisttracker.services.base import service
 from gisttracker.services.course.endpoints import EndpointsMixin
 from gisttracker.services.course.values import (
     DEFAULT_DRUGS,
@@ -53,6 +54,7 @@ from gisttracker.services.course.values import (
 )
 
 
+@service
 class CourseService(EndpointsMixin):
     """Treatment, surgery, pathology and course events of one open site (audited).
 

@@ -14,6 +14,7 @@ from dateutil.relativedelta import relativedelta
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.schedule import check_timing
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
 from gisttracker.services.common import as_date as _as_date
@@ -201,11 +202,11 @@ class TreatmentMixin(CourseServiceBase):
         if surgery is not None:
             try:
                 pre = tx.preoperative_duration(exposures, interruptions, surgery)
-            except ValueError as exc:
+            except InputError as exc:
                 flags.append(str(exc))
             try:
                 post = tx.postoperative_duration(exposures, interruptions, surgery, until=until)
-            except ValueError as exc:
+            except InputError as exc:
                 flags.append(str(exc))
         anchors = VisitService(self.session).anchors(patient.uid)
         flags.extend(check.message for check in check_timing(study, anchors) if check.problem)
@@ -220,6 +221,6 @@ class TreatmentMixin(CourseServiceBase):
             if start is not None and end is not None:
                 try:
                     group = alloc.duration_group(study.allocation, start, end)
-                except ValueError as exc:
+                except InputError as exc:
                     flags.append(str(exc))
         return TreatmentSummary(tuple(rows), surgery, pre, post, group, tuple(flags))

@@ -13,6 +13,7 @@ allocation it needs, at the moment of randomization, inside the transaction that
 
 """
 
+from gisttracker.services.base import service
 from gisttracker.services.patients.base import PatientServiceBase
 from gisttracker.services.patients.bulk import BulkLoad, bulk_load
 from gisttracker.services.patients.enrollment import EnrollmentMixin, recompute_group
@@ -53,6 +54,7 @@ from gisttracker.services.patients.values import (
 )
 
 
+@service
 class PatientService(RegistrationMixin, EnrollmentMixin, ParticipationMixin, ReportingMixin,
                      ListingMixin, PatientServiceBase):
     """Patients of one open site: every write audited through the session's tracker.

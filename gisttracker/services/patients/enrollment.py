@@ -23,6 +23,7 @@ from typing import Any
 
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_sentences, local
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import stratum_source
@@ -95,7 +96,7 @@ class EnrollmentMixin(ScreeningMixin):
             values[name] = facts.get(column)
         try:
             return alloc.stratum_key(study.allocation.strata, values)
-        except ValueError as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
 
     def preview_enrollment(self, ref: str) -> EnrollmentPreview:
@@ -246,7 +247,7 @@ class EnrollmentMixin(ScreeningMixin):
             raise ServiceError(_("preoperative imatinib dates may not be in the future"))
         try:
             return alloc.duration_group(study.allocation, start, last)
-        except ValueError as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
 
     def _set_anchor(self, w: Writer, patient: Patient, key: str, on: date,
@@ -338,7 +339,7 @@ def recompute_group(writer: Writer, session: Session, patient: Patient,
             return None
         try:
             group = alloc.duration_group(allocation, start, last)
-        except ValueError as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
     elif allocation.method == "treatment_received" and allocation.rules:
         declared = json.loads(patient.treatment_procedures or "[]")

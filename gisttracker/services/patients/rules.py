@@ -8,6 +8,7 @@ import json
 from datetime import date
 
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.grading import units
 from gisttracker.i18n import N_, _, join_list
 from gisttracker.protocols import Study
@@ -118,7 +119,7 @@ def validate_lab(key: str, lab: LabEntry, *, today: date | None = None) -> str |
     analyte = LAB_ANALYTES[key]
     try:
         problem = units.plausibility(analyte, lab.value, lab.unit)
-    except ValueError as exc:
+    except InputError as exc:
         return f"{label}: {exc}"
     if problem:
         return problem

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.patients.base import PatientServiceBase
@@ -109,7 +110,7 @@ class ScreeningMixin(PatientServiceBase):
         try:
             result = evaluate_screening(study, data, sex=patient.sex, date_of_birth=dob,
                                         screened_on=on)
-        except (eligibility.FactError, ValueError) as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
         values: dict[str, Any] = {name: data.values.get(name) for name in SCREENING_COLUMNS}
         with self.tracker.transaction(_("screening saved")) as w:
