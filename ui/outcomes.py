@@ -116,7 +116,7 @@ class Cell:
     """A table cell: its text and, for a number that counts patients, who they are."""
 
     text: str
-    patients: tuple[str, ...] | None = None
+    patients: Sequence[str] | None = None
     title: str = ""
     scale: str | None = None
     visit: str | None = None
@@ -513,10 +513,10 @@ class OutcomesPage(AreaPage):
     def _failed(self, generation: int, exc: BaseException) -> None:
         if generation != self.generation:
             return
-        from gisttracker.errors import UserError
+        from ui.errors import is_expected
 
         self.progress.hide()
-        if isinstance(exc, UserError):
+        if is_expected(exc):
             # An expected refusal (a cut-off before the first enrollment…): said here.
             self.outcomes = None
             self._clear()
@@ -911,8 +911,16 @@ class OutcomesPage(AreaPage):
             if not self.property("headless"):
                 QDesktopServices.openUrl(QUrl.fromLocalFile(str(done)))
 
-        self.tasks.run(lambda: make_pdf(session, request, today, path), opened,
-                       lambda exc: self._say(str(exc), error=True))
+        def failed(exc: BaseException) -> None:
+            from ui.errors import is_expected, show_error
+
+            if is_expected(exc):
+                self._say(str(exc), error=True)
+            else:  # a bug: a crash report, never its raw message on the page
+                self._say(_("The PDF could not be made."), error=True)
+                show_error(self, exc, context="outcomes PDF")
+
+        self.tasks.run(lambda: make_pdf(session, request, today, path), opened, failed)
 
 
 __all__ = ["FACT_TABS", "Cell", "CellTable", "CellView", "OutcomesPage", "PatientListDialog"]

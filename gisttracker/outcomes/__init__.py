@@ -19,7 +19,9 @@ The steps, each its own module:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -112,6 +114,20 @@ def check_request(study: Study, endpoints: Sequence[str] | None, conf_type: str,
                                  "{value:g}").format(value=value))
 
 
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """No cyclic garbage collection while a study's facts and results are built: they are
+    hundreds of thousands of small objects without cycles, and the collector scanning them
+    again and again took half the time of a 10,000-patient study. It runs as usual after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def compute(session: Session, study_key: str, *, as_of: date, conf_type: str = "log",
             landmarks: Sequence[float] = (), endpoints: Sequence[str] | None = None,
             progress: Progress | None = None) -> StudyOutcomes:
@@ -121,6 +137,14 @@ def compute(session: Session, study_key: str, *, as_of: date, conf_type: str = "
     Raises :class:`OutcomeError` for an unknown study, endpoint or interval type, a study
     nobody is enrolled in yet, or a cut-off before the first enrollment.
     """
+    with _bulk():
+        return _compute(session, study_key, as_of=as_of, conf_type=conf_type,
+                        landmarks=landmarks, endpoints=endpoints, progress=progress)
+
+
+def _compute(session: Session, study_key: str, *, as_of: date, conf_type: str,
+             landmarks: Sequence[float], endpoints: Sequence[str] | None,
+             progress: Progress | None) -> StudyOutcomes:
     from gisttracker.outcomes.analyse import analyse_endpoint
     from gisttracker.outcomes.derive import derive_patient
     from gisttracker.outcomes.gather import gather
@@ -185,7 +209,8 @@ def add_models(outcomes: StudyOutcomes, progress: Progress | None = None) -> Stu
             progress(done, total)
 
     results = dict(outcomes.results)
-    for key, result in results.items():
-        if isinstance(result, TimeToEventResult):
-            results[key] = fit_models(outcomes.study, result, outcomes.patients, step)
+    with _bulk():
+        for key, result in results.items():
+            if isinstance(result, TimeToEventResult):
+                results[key] = fit_models(outcomes.study, result, outcomes.patients, step)
     return replace(outcomes, results=results, models=True)

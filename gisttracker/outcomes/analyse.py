@@ -31,10 +31,11 @@ instead of a number.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, overload
 
 import numpy as np
 
@@ -51,7 +52,7 @@ from gisttracker.outcomes.derive import (
     TimeToEvent,
 )
 from gisttracker.protocols import Study
-from gisttracker.protocols.model import Endpoint
+from gisttracker.protocols.model import Endpoint, Period
 
 __all__ = [
     "CategoryRow",
@@ -78,9 +79,16 @@ __all__ = [
     "scale_labels",
 ]
 
-Uids = tuple[str, ...]
+Uids = Sequence[str]
 #: Default landmarks, months from the origin (1, 3 and 5 years).
 DEFAULT_LANDMARKS = (12.0, 36.0, 60.0)
+
+
+@lru_cache(maxsize=256)
+def _shortest_days(horizon: Period) -> int:
+    start = date(2001, 1, 1)
+    return min((horizon.after(day) - day).days
+               for day in (start + timedelta(days=i) for i in range(1461)))
 
 
 def _horizon_months(endpoint: Endpoint) -> float:
@@ -91,10 +99,7 @@ def _horizon_months(endpoint: Endpoint) -> float:
     still observed (a 1-year landmark read at 365.25 days would fall after the end of
     follow-up of a patient censored at the horizon, and the curve says nothing there).
     """
-    start = date(2001, 1, 1)
-    days = min((endpoint.horizon.after(day) - day).days
-               for day in (start + timedelta(days=i) for i in range(1461)))
-    return days / DAYS_PER_MONTH
+    return _shortest_days(endpoint.horizon) / DAYS_PER_MONTH
 
 
 def default_landmarks(study: Study, endpoint: Endpoint) -> tuple[float, ...]:
@@ -393,12 +398,56 @@ def _excluded(patients: Sequence[PatientOutcome], key: str) -> tuple[tuple[str, 
 # --- time to event --------------------------------------------------------------------------
 
 
+class Who(Sequence[str]):
+    """The patients behind a number, as uids: a view of the endpoint's patients by index,
+    turned into uids only when someone asks (a 10,000-patient study's landmarks and
+    subgroups would otherwise build hundreds of thousands of tuples nobody opens)."""
+
+    __slots__ = ("_index", "_uids")
+
+    def __init__(self, uids: Sequence[str], index: np.ndarray | None = None) -> None:
+        self._uids = uids
+        self._index = np.arange(len(uids)) if index is None else index
+
+    def __len__(self) -> int:
+        return int(self._index.size)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        if isinstance(i, slice):
+            return [self._uids[j] for j in self._index[i].tolist()]
+        return self._uids[int(self._index[i])]
+
+    def __iter__(self) -> Iterator[str]:
+        uids = self._uids
+        return (uids[j] for j in self._index.tolist())
+
+    def __repr__(self) -> str:
+        return f"Who({len(self)} patients)"
+
+
 @dataclass(frozen=True)
 class _Times:
+    """An endpoint's analysable patients: positions into ``uids`` (every analysable patient
+    of the endpoint), their times (months), statuses and groups ("" for none yet)."""
+
     uids: list[str]
+    index: np.ndarray
     months: np.ndarray
     status: np.ndarray
-    groups: list[str | None]
+    groups: np.ndarray
+
+    def who(self, mask: np.ndarray | None = None) -> Who:
+        return Who(self.uids, self.index if mask is None else self.index[mask])
+
+    @property
+    def size(self) -> int:
+        return int(self.index.size)
 
 
 def _times(patients: Sequence[PatientOutcome], key: str) -> _Times:
@@ -410,27 +459,24 @@ def _times(patients: Sequence[PatientOutcome], key: str) -> _Times:
         uids.append(p.uid)
         months.append(value.months)
         status.append(value.status)
-        groups.append(p.group)
-    return _Times(uids, np.asarray(months, dtype=np.float64),
-                  np.asarray(status, dtype=np.int64), groups)
+        groups.append(p.group or "")
+    return _Times(uids, np.arange(len(uids)), np.asarray(months, dtype=np.float64),
+                  np.asarray(status, dtype=np.int64), np.asarray(groups, dtype=object))
 
 
 def _subset(data: _Times, mask: np.ndarray) -> _Times:
-    idx = np.flatnonzero(mask)
-    return _Times([data.uids[i] for i in idx], data.months[idx], data.status[idx],
-                  [data.groups[i] for i in idx])
+    return _Times(data.uids, data.index[mask], data.months[mask], data.status[mask],
+                  data.groups[mask])
 
 
-def _landmarks(curve: Any, landmarks: Sequence[float], times: np.ndarray, uids: list[str],
-               *, incidence: bool = False) -> tuple[Landmark, ...]:
+def _landmarks(curve: Any, landmarks: Sequence[float], data: _Times) -> tuple[Landmark, ...]:
     out = []
     for t in landmarks:
-        at_risk = times >= t
+        at_risk = data.months >= t
         estimate, lower, upper = curve.at(t)
         se = curve.std_err_at(t)
         out.append(Landmark(t, estimate, lower, upper, se, int(at_risk.sum()),
-                            tuple(u for u, r in zip(uids, at_risk, strict=True) if r)))
-    del incidence
+                            data.who(at_risk)))
     return tuple(out)
 
 
@@ -438,16 +484,13 @@ def _summary(data: _Times, group: str | None, landmarks: Sequence[float], conf_t
              competing: bool) -> SurvivalSummary:
     from gisttracker.analysis import survival
 
-    n = len(data.uids)
-
-    def pick(code: int) -> Uids:
-        return tuple(u for u, s in zip(data.uids, data.status, strict=True) if s == code)
-
+    n = data.size
     base: dict[str, Any] = dict(
         group=group, n=n, events=int((data.status == 1).sum()),
         censored=int((data.status == 0).sum()), competing=int((data.status == 2).sum()),
-        patients=tuple(data.uids), event_patients=pick(1), censored_patients=pick(0),
-        competing_patients=pick(2))
+        patients=data.who(), event_patients=data.who(data.status == 1),
+        censored_patients=data.who(data.status == 0),
+        competing_patients=data.who(data.status == 2))
     if n == 0:
         return SurvivalSummary(**base, note=_("No patients in this group."))
     # The Kaplan–Meier curve of the event itself: a competing event censors it
@@ -466,31 +509,27 @@ def _summary(data: _Times, group: str | None, landmarks: Sequence[float], conf_t
         else:
             if 1 in cif.causes:
                 extra["cif"] = cif.causes[1]
-                extra["incidence"] = _landmarks(cif.causes[1], landmarks, data.months,
-                                                data.uids, incidence=True)
+                extra["incidence"] = _landmarks(cif.causes[1], landmarks, data)
             if 2 in cif.causes:
-                extra["competing_incidence"] = _landmarks(cif.causes[2], landmarks,
-                                                          data.months, data.uids,
-                                                          incidence=True)
+                extra["competing_incidence"] = _landmarks(cif.causes[2], landmarks, data)
     return SurvivalSummary(**base, median=km.median, median_lower=km.median_lower,
                            median_upper=km.median_upper,
-                           landmarks=_landmarks(km, landmarks, data.months, data.uids),
-                           km=km, **extra)
+                           landmarks=_landmarks(km, landmarks, data), km=km, **extra)
 
 
 def _log_rank(data: _Times, groups: Sequence[str]) -> Comparison:
     from gisttracker.analysis import survival
 
-    mask = np.array([g in groups for g in data.groups], dtype=bool)
-    part = _subset(data, mask)
-    present = [g for g in groups if g in set(part.groups)]
-    uids = tuple(part.uids)
+    part = _subset(data, np.isin(data.groups, list(groups)))
+    found = set(part.groups.tolist())
+    present = [g for g in groups if g in found]
+    uids = part.who()
     if len(present) < 2:
         return Comparison(tuple(groups), patients=uids, note=_(
             "The test needs at least two groups with patients."))
     try:
         test = survival.log_rank(part.months, (part.status == 1).astype(np.float64),
-                                 [str(g) for g in part.groups], levels=present)
+                                 part.groups.tolist(), levels=present)
     except AnalysisError as exc:
         return Comparison(tuple(present), patients=uids, note=str(exc))
     return Comparison(tuple(present), test.chi2, test.df, test.p,
@@ -499,17 +538,17 @@ def _log_rank(data: _Times, groups: Sequence[str]) -> Comparison:
 
 
 def _by_group(data: _Times, groups: Sequence[str], landmarks: Sequence[float], conf_type: str,
-              competing: bool, reference: str | None
+              competing: bool, reference: str | None, *, pairwise: bool = True
               ) -> tuple[tuple[SurvivalSummary, ...], Comparison | None, tuple[Comparison, ...]]:
-    codes = np.array([g if g is not None else "" for g in data.groups], dtype=object)
-    summaries = tuple(_summary(_subset(data, codes == g), g, landmarks, conf_type, competing)
-                      for g in groups)
+    summaries = tuple(_summary(_subset(data, data.groups == g), g, landmarks, conf_type,
+                               competing) for g in groups)
     if len(groups) < 2:
         return summaries, None, ()
     overall = _log_rank(data, groups)
-    pairwise = tuple(_log_rank(data, [reference, g]) for g in groups
-                     if reference is not None and g != reference) if len(groups) > 2 else ()
-    return summaries, overall, pairwise
+    pairs = tuple(_log_rank(data, [reference, g]) for g in groups
+                  if reference is not None and g != reference) if (
+        pairwise and len(groups) > 2) else ()
+    return summaries, overall, pairs
 
 
 def _time_to_event(study: Study, endpoint: Endpoint, patients: Sequence[PatientOutcome],
@@ -525,15 +564,17 @@ def _time_to_event(study: Study, endpoint: Endpoint, patients: Sequence[PatientO
                                               reference)
     subgroups: list[Subgroup] = []
     if len(groups) > 1:
+        by_uid = {p.uid: p for p in patients}
         for key in study.analysis.subgroups:
-            values = {p.uid: p.covariates.get(key) for p in patients}
+            values = np.array([getattr(by_uid[u].covariates.get(key), "value", None)
+                               for u in data.uids], dtype=object)
             for level in (True, False):
-                mask = np.array([getattr(values.get(u), "value", None) is level
-                                 for u in data.uids], dtype=bool)
-                part = _subset(data, mask)
+                part = _subset(data, values == level)
+                # Within a subgroup the groups are compared all together (the source's
+                # stratified analysis); each against the reference is the whole cohort's.
                 sums, test, pairs = _by_group(part, groups, landmarks, conf_type, False,
-                                              reference)
-                subgroups.append(Subgroup(key, level, sums, test, pairs, tuple(part.uids)))
+                                              reference, pairwise=False)
+                subgroups.append(Subgroup(key, level, sums, test, pairs, part.who()))
     return TimeToEventResult(endpoint, landmarks, overall, summaries, reference, log_rank,
                              pairwise, tuple(subgroups), _excluded(patients, endpoint.key),
                              competing=competing)
@@ -553,8 +594,8 @@ def _cox(study: Study, data: _Times, patients: dict[str, PatientOutcome], terms:
     for term in terms:
         labels[term] = (_("Group") if term == "group"
                         else local(study.covariate(term).name))
-    for i, uid in enumerate(data.uids):
-        p = patients[uid]
+    for i in data.index.tolist():
+        p = patients[data.uids[i]]
         row: list[object] = []
         for term in terms:
             if term == "group":
@@ -566,8 +607,8 @@ def _cox(study: Study, data: _Times, patients: dict[str, PatientOutcome], terms:
             keep.append(i)
             for term, value in zip(terms, row, strict=True):
                 columns.setdefault(term, []).append(value)
-    part = _subset(data, np.isin(np.arange(len(data.uids)), keep))
-    missing = len(data.uids) - len(keep)
+    part = _subset(data, np.isin(data.index, keep))
+    missing = data.size - len(keep)
     reference_levels: dict[str, str] = {}
     if "group" in terms and reference is not None and reference in set(columns.get("group", [])):
         refs[labels["group"]] = reference
@@ -587,7 +628,7 @@ def _cox(study: Study, data: _Times, patients: dict[str, PatientOutcome], terms:
                              {labels[t]: columns[t] for t in terms}, reference=refs)
     except AnalysisError as exc:
         return CoxFit(tuple(terms), n=len(keep), events=int((part.status == 1).sum()),
-                      missing=missing, patients=tuple(part.uids), note=str(exc))
+                      missing=missing, patients=part.who(), note=str(exc))
     rows = []
     order = {a.code: i for i, a in enumerate(study.arms)}
     for term in terms:
@@ -614,7 +655,7 @@ def _cox(study: Study, data: _Times, patients: dict[str, PatientOutcome], terms:
         ph.append(PHRow(None, zph.global_test.chisq, zph.global_test.df, zph.global_test.p))
     return CoxFit(tuple(terms), model.n, model.n_events, tuple(rows), model.lr_chi2, model.df,
                   model.lr_p, tuple(ph), model.notes, missing, reference_levels,
-                  tuple(part.uids))
+                  part.who())
 
 
 def model_terms(study: Study, groups: Sequence[str]) -> tuple[str, ...]:
@@ -688,15 +729,24 @@ def _proportion(study: Study, endpoint: Endpoint, patients: Sequence[PatientOutc
         if len(compared) < 2:
             note = _("The comparison needs at least two groups with evaluable patients.")
         else:
-            try:
-                cmp = proportions.compare_proportions(
-                    [r.successes for r in compared], [r.total for r in compared],
-                    [r.group for r in compared])
-            except AnalysisError as exc:
-                note = str(exc)
+            table = [[r.successes for r in compared],
+                     [r.total - r.successes for r in compared]]
+            if sum(table[0]) == 0 or sum(table[1]) == 0:
+                note = _("Every patient has the same outcome, so the groups cannot be "
+                         "compared.")
             else:
-                test, p_value = cmp.recommended, cmp.p
-                statistic = cmp.chi_square.chi2 if test == "chi_square" else None
+                # The engine's rule (compare_proportions): Fisher's exact test when an
+                # expected count is below 5, else Pearson's chi-square. The chi-square comes
+                # first so that a large study's exact test is never enumerated for nothing.
+                chi = proportions.chi_square(table)
+                if min(min(row) for row in chi.expected) < 5:
+                    try:
+                        test, p_value = "fisher", proportions.fisher_exact(table).p
+                    except AnalysisError:
+                        test, p_value = "chi_square", chi.p
+                else:
+                    test, p_value = "chi_square", chi.p
+                statistic = chi.chi2 if test == "chi_square" else None
                 if len(compared) < len(rows):
                     note = _("Groups without evaluable patients are left out of the "
                              "comparison.")
@@ -794,15 +844,17 @@ def _descriptive(study: Study, endpoint: Endpoint, patients: Sequence[PatientOut
     values = [(p.uid, p.group, v) for p in patients
               if isinstance(v := p.endpoints.get(endpoint.key), Descriptive)]
     for measure in _NUMBERS.get(endpoint.measure or "", ()):
-        for g in groups:
-            records = [(u, "all", float(v.values[measure]))  # type: ignore[arg-type]
-                       for u, gg, v in values
-                       if (g is None or gg == g) and isinstance(v.values.get(measure),
-                                                                 int | float)
-                       and not isinstance(v.values.get(measure), bool)]
-            (s,) = repeated.summarise_scores(records, ["all"])
+        records = [(u, gg or "", float(v.values[measure]))  # type: ignore[arg-type]
+                   for u, gg, v in values
+                   if isinstance(v.values.get(measure), int | float)
+                   and not isinstance(v.values.get(measure), bool)]
+        everyone = repeated.summarise_scores([(u, "all", x) for u, _g, x in records], ["all"])
+        by_group = repeated.summarise_scores(
+            [r for r in records if r[1] in groups[1:]], [g for g in groups[1:] if g])
+        for g, s in zip(groups, [*everyone, *by_group], strict=True):
             numbers.append(NumberRow(measure, g, s.n, s.mean, s.sd, s.median, s.q1, s.q3,
-                                     s.minimum, s.maximum, tuple(str(u) for u, _t, _v in records)))
+                                     s.minimum, s.maximum,
+                                     tuple(u for u, gg, _x in records if g is None or gg == g)))
     if endpoint.measure in ("pathological_response_grade", "treatment_duration"):
         measure = "grade" if endpoint.measure == "pathological_response_grade" else "ongoing"
         for g in groups:

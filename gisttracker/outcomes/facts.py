@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from gisttracker.services.tumour import AssessmentInput
 
@@ -41,8 +41,7 @@ FACT_KINDS: Final[tuple[FactKind, ...]] = (
     "anchor", "enrollment", "screening", "form", "patient", "cut_off", "horizon")
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+class Fact(NamedTuple):
     """The recorded fact (or rule) that decided a value.
 
     ``kind`` says which record it is (a course event, a tumour assessment, a visit, a
@@ -50,7 +49,8 @@ class Fact:
     endpoint's time frame); ``uid`` is the record's identity (None for a rule or the
     enrollment, which is the patient's own record); ``on`` its date; ``code`` what it is
     (an event kind, a procedure, an anchor key, a response code, a form kind); ``detail``
-    a further code (a criterion, a margin, a grade, a visit key).
+    a further code (a criterion, a margin, a grade, a visit key). A named tuple: a large
+    study makes hundreds of thousands of them.
     """
 
     kind: FactKind
@@ -141,7 +141,9 @@ class PatientFacts:
     ``anchors`` maps an anchor key to its date and the uid of its record; ``screening`` the
     last screening's values by column (``primary_site``, ``mutation``, ``ecog``…) with
     ``screening_uid``/``screening_on``; ``age`` is in whole years at enrollment (None
-    without a date of birth). Lists are in date order.
+    without a date of birth). Lists are in date order; of the visits done, only those a
+    derivation reads are gathered: the last one on or before the data cut-off and the first
+    one after it.
     """
 
     uid: str

@@ -18,6 +18,8 @@ from collections.abc import Collection, Iterator
 from datetime import date
 from typing import Any
 
+from peewee import fn
+
 from gisttracker.forms import FormContext, spec_for
 from gisttracker.outcomes.facts import (
     Assessment,
@@ -34,6 +36,7 @@ from gisttracker.risk import mitoses_per_50hpf_from_5mm2
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.tumour import AssessmentInput, LesionInput
 from gisttracker.session import Session
+from gisttracker.store.db import database
 from gisttracker.store.models_course import (
     CourseEvent,
     LesionMeasurement,
@@ -48,23 +51,30 @@ from gisttracker.store.models_visits import AnchorDate, Visit
 
 __all__ = ["gather"]
 
-# SQLite limits the variables of one statement; patient id lists are sent in chunks.
-_CHUNK = 900
 #: Screening columns a covariate may read (``mitotic_count`` is converted to per 50 HPF).
 _SCREENING_COLUMNS = ("ecog", "asa", "primary_site", "tumour_size_cm", "mutation", "ruptured")
 
 
+_DAYS: dict[object, date] = {}
+
+
 def _day(value: object) -> date | None:
+    """A stored date as ``date``; the few thousand distinct days of a study are parsed once."""
     if value is None or value == "":
         return None
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+    found = _DAYS.get(value)
+    if found is None:
+        found = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        if len(_DAYS) < 100_000:
+            _DAYS[value] = found
+    return found
 
 
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start:start + _CHUNK]
+def _rows(query: Any) -> Iterator[tuple[Any, ...]]:
+    """The raw rows of a peewee query: the values as the database holds them (dates as ISO
+    text), without peewee's per-value conversion — most of the time of reading a large
+    study otherwise."""
+    return iter(database.execute(query))
 
 
 def _age(born: date | None, on: date) -> int | None:
@@ -92,68 +102,69 @@ def gather(session: Session, study: Study, *, as_of: date,
     """The facts of every patient of ``study`` enrolled on or before ``as_of`` (all of them,
     or only those in ``patient_uids``), in study-identifier order."""
     del session  # the models are bound to the open database; kept for the callers' symmetry
-    query: Any = (Patient.select(_col(Patient), Patient.uid, Patient.study_id, Patient.arm_code,
-                            Patient.sex, Patient.status, Patient.enrolled_on, Patient.ended_on)
-             .where((Patient.study_key == study.key) & Patient.enrolled_on.is_null(False)
-                    & (Patient.enrolled_on <= as_of))
-             .order_by(Patient.study_id))
+    where = ((Patient.study_key == study.key) & Patient.enrolled_on.is_null(False)
+             & (Patient.enrolled_on <= as_of))
     if patient_uids is not None:
-        query = query.where(Patient.uid.in_(list(patient_uids)))
+        where &= Patient.uid.in_(list(patient_uids))
+    query: Any = (Patient.select(_col(Patient), Patient.uid, Patient.study_id, Patient.arm_code,
+                                 Patient.sex, Patient.status, Patient.enrolled_on,
+                                 Patient.ended_on)
+                  .where(where).order_by(Patient.study_id))
     by_id: dict[int, PatientFacts] = {}
-    for pid, uid, study_id, arm, sex, status, enrolled, ended in query.tuples():
+    for pid, uid, study_id, arm, sex, status, enrolled, ended in _rows(query):
         enrolled_on = _day(enrolled)
         assert enrolled_on is not None  # selected above
         by_id[pid] = PatientFacts(uid=uid, study_id=study_id, arm=arm, sex=sex, status=status,
                                   enrolled_on=enrolled_on, ended_on=_day(ended))
-    ids = list(by_id)
-    if not ids:
+    if not by_id:
         return []
-    for chunk in _chunks(ids):
-        _anchors(by_id, chunk)
-        _events(by_id, chunk)
-        _surgeries(by_id, chunk)
-        _pathology(by_id, chunk)
-        _exposures(by_id, chunk)
-        _assessments(by_id, chunk)
-        _visits(by_id, chunk)
-        _screening(by_id, chunk)
+    # Every other table is read once for the whole study: its rows whose patient is one of
+    # these (a subquery, so no list of ids is sent, however many patients there are).
+    who: Any = Patient.select(_col(Patient)).where(where)
+    _anchors(by_id, who)
+    _events(by_id, who)
+    _surgeries(by_id, who)
+    _pathology(by_id, who)
+    _exposures(by_id, who)
+    _assessments(by_id, who)
+    _visits(by_id, who, as_of)
+    _screening(by_id, who)
     kinds = sorted({k for e in study.endpoints if e.type == "repeated_measure"
                     for k in e.instruments})
     if kinds:
-        for chunk in _chunks(ids):
-            _scores(by_id, chunk, kinds, as_of)
+        _scores(by_id, who, kinds, as_of)
     return list(by_id.values())
 
 
-def _anchors(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
-    rows: Any = (
+def _anchors(by_id: dict[int, PatientFacts], ids: Any) -> None:
+    rows: Any = _rows(
         AnchorDate.select(AnchorDate.patient, AnchorDate.anchor_key, AnchorDate.date,
                           AnchorDate.uid)
-        .where(AnchorDate.patient.in_(ids)).tuples())
+        .where(AnchorDate.patient.in_(ids)))
     for pid, key, day, uid in rows:
         on = _day(day)
         if on is not None:
             by_id[pid].anchors[key] = (on, uid)
 
 
-def _events(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
-    rows: Any = (
+def _events(by_id: dict[int, PatientFacts], ids: Any) -> None:
+    rows: Any = _rows(
         CourseEvent.select(CourseEvent.patient, CourseEvent.uid, CourseEvent.kind,
                            CourseEvent.occurred_on, CourseEvent.criterion,
                            CourseEvent.salvage_procedure, CourseEvent.salvage_margin)
         .where(CourseEvent.patient.in_(ids))
-        .order_by(CourseEvent.occurred_on, _col(CourseEvent)).tuples())
+        .order_by(CourseEvent.occurred_on, _col(CourseEvent)))
     for pid, uid, kind, on, criterion, procedure, margin in rows:
         day = _day(on)
         if day is not None:
             by_id[pid].events.append(Event(uid, kind, day, criterion, procedure, margin))
 
 
-def _surgeries(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
-    rows: Any = (
+def _surgeries(by_id: dict[int, PatientFacts], ids: Any) -> None:
+    rows: Any = _rows(
         Surgery.select(Surgery.patient, Surgery.uid, Surgery.performed_on, Surgery.procedure,
                        Surgery.margin, Surgery.stoma, Surgery.stoma_reversed_on)
-        .where(Surgery.patient.in_(ids)).order_by(Surgery.performed_on, _col(Surgery)).tuples())
+        .where(Surgery.patient.in_(ids)).order_by(Surgery.performed_on, _col(Surgery)))
     for pid, uid, on, procedure, margin, stoma, reversed_on in rows:
         day = _day(on)
         if day is not None:
@@ -161,26 +172,26 @@ def _surgeries(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
                                                       _day(reversed_on)))
 
 
-def _pathology(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
-    rows: Any = (
+def _pathology(by_id: dict[int, PatientFacts], ids: Any) -> None:
+    rows: Any = _rows(
         Pathology.select(Pathology.patient, Pathology.uid, Pathology.reported_on,
                          Pathology.primary_site, Pathology.tumour_size_cm, Pathology.mutation,
                          Pathology.ruptured, Pathology.response_grade)
         .where(Pathology.patient.in_(ids)).order_by(Pathology.reported_on, _col(Pathology))
-        .tuples())
+        )
     for pid, uid, on, site, size, mutation, ruptured, grade in rows:
         by_id[pid].pathology.append(PathologyReport(
             uid, _day(on), site or None, size, mutation or None,
             None if ruptured is None else bool(ruptured), (grade or "").strip() or None))
 
 
-def _exposures(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
-    rows: Any = (
+def _exposures(by_id: dict[int, PatientFacts], ids: Any) -> None:
+    rows: Any = _rows(
         TreatmentExposure.select(TreatmentExposure.patient, TreatmentExposure.uid,
                                  TreatmentExposure.drug, TreatmentExposure.phase,
                                  TreatmentExposure.start_on, TreatmentExposure.stop_on)
         .where(TreatmentExposure.patient.in_(ids))
-        .order_by(TreatmentExposure.start_on, _col(TreatmentExposure)).tuples())
+        .order_by(TreatmentExposure.start_on, _col(TreatmentExposure)))
     for pid, uid, drug, phase, start, stop in rows:
         day = _day(start)
         if day is not None:
@@ -188,27 +199,27 @@ def _exposures(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
                                                  _day(stop)))
 
 
-def _assessments(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
-    found: Any = (
+def _assessments(by_id: dict[int, PatientFacts], ids: Any) -> None:
+    found: Any = _rows(
         TumourAssessment.select(_col(TumourAssessment), TumourAssessment.patient,
                                 TumourAssessment.uid, TumourAssessment.assessed_on,
                                 TumourAssessment.is_baseline, TumourAssessment.non_target,
                                 TumourAssessment.new_lesions, TumourAssessment.new_nodules,
                                 TumourAssessment.modality)
         .where(TumourAssessment.patient.in_(ids))
-        .order_by(TumourAssessment.assessed_on, _col(TumourAssessment)).tuples())
+        .order_by(TumourAssessment.assessed_on, _col(TumourAssessment)))
     rows: list[tuple[Any, ...]] = list(found)
     if not rows:
         return
     lesions: dict[int, list[LesionInput]] = {}
-    query: Any = (
+    query: Any = _rows(
         LesionMeasurement.select(LesionMeasurement.assessment, LesionMeasurement.label,
                                  LesionMeasurement.organ, LesionMeasurement.diameter_mm,
                                  LesionMeasurement.density_hu, LesionMeasurement.is_node,
                                  LesionMeasurement.too_small, LesionMeasurement.is_target)
         .join(TumourAssessment)
         .where(TumourAssessment.patient.in_(ids))
-        .order_by(_col(LesionMeasurement)).tuples())
+        .order_by(_col(LesionMeasurement)))
     for aid, label, organ, diameter, density, node, small, target in query:
         lesions.setdefault(aid, []).append(LesionInput(
             label, organ, diameter, density, bool(node), bool(small), bool(target)))
@@ -222,24 +233,38 @@ def _assessments(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
             new_nodules=bool(nodules), modality=modality)))
 
 
-def _visits(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
-    rows: Any = (
-        Visit.select(Visit.patient, Visit.uid, Visit.visit_key, Visit.done_on)
-        .where(Visit.patient.in_(ids) & Visit.done_on.is_null(False) & (Visit.state == "done"))
-        .order_by(Visit.done_on, _col(Visit)).tuples())
-    for pid, uid, key, on in rows:
-        day = _day(on)
-        if day is not None:
-            by_id[pid].visits.append(VisitDone(uid, key, day))
+def _visits(by_id: dict[int, PatientFacts], ids: Any, as_of: date) -> None:
+    """Per patient, the last visit done on or before the cut-off and the first one after it:
+    all a time to event reads from visits (the last contact, and whether the patient was
+    seen later), with two grouped queries rather than every visit of the study."""
+    done = ((Visit.state == "done") & Visit.done_on.is_null(False)
+            & Visit.patient.in_(ids))
+    for after, pick in ((False, fn.MAX), (True, fn.MIN)):
+        when = (Visit.done_on > as_of) if after else (Visit.done_on <= as_of)
+        edge: Any = (Visit.select(Visit.patient.alias("pid"), pick(Visit.done_on).alias("day"))
+                     .where(done & when).group_by(Visit.patient))
+        rows: Any = _rows(
+            Visit.select(Visit.patient, Visit.uid, Visit.visit_key, Visit.done_on)
+            .join(edge, on=((Visit.patient == edge.c.pid) & (Visit.done_on == edge.c.day)))
+            .where(Visit.state == "done")
+            .order_by(Visit.patient, _col(Visit)))
+        seen: set[int] = set()
+        for pid, uid, key, on in rows:
+            day = _day(on)
+            if day is not None and pid not in seen:  # one visit per patient and side
+                seen.add(pid)
+                by_id[pid].visits.append(VisitDone(uid, key, day))
+    for facts in by_id.values():
+        facts.visits.sort(key=lambda v: v.on)
 
 
-def _screening(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
-    rows: Any = (
+def _screening(by_id: dict[int, PatientFacts], ids: Any) -> None:
+    rows: Any = _rows(
         Screening.select(Screening.patient, Screening.uid, Screening.screened_on,
                          Screening.mitotic_count, Screening.mitotic_unit,
                          *(getattr(Screening, c) for c in _SCREENING_COLUMNS))
         .where(Screening.patient.in_(ids)).order_by(Screening.screened_on, Screening.id)
-        .tuples())
+        )
     for pid, uid, on, mitoses, unit, *values in rows:
         facts = by_id[pid]  # the last screening wins (rows are in date order)
         facts.screening_uid, facts.screening_on = uid, _day(on)
@@ -250,38 +275,38 @@ def _screening(by_id: dict[int, PatientFacts], ids: list[int]) -> None:
             screening["mitoses_per_50hpf"] = (mitoses_per_50hpf_from_5mm2(mitoses)
                                               if unit == "5mm2" else float(mitoses))
         facts.screening = screening
-    born: Any = (
+    born: Any = _rows(
         PatientIdentity.select(PatientIdentity.patient, PatientIdentity.date_of_birth)
         .where(PatientIdentity.patient.in_(ids) & PatientIdentity.date_of_birth.is_null(False))
-        .tuples())
+        )
     for pid, dob in born:
         facts = by_id[pid]
         facts.age = _age(_day(dob), facts.enrolled_on)
 
 
-def _scores(by_id: dict[int, PatientFacts], ids: list[int], kinds: list[str],
+def _scores(by_id: dict[int, PatientFacts], ids: Any, kinds: list[str],
             as_of: date) -> None:
     """Score every complete questionnaire of ``kinds`` at a visit done by ``as_of``."""
     forms: dict[int, tuple[int, str, str, str | None, date | None]] = {}
-    rows: Any = (
+    rows: Any = _rows(
         Form.select(_col(Form), Form.uid, Form.kind, Visit.patient, Visit.visit_key,
                     Visit.done_on)
         .join(Visit)
         .where(Visit.patient.in_(ids) & Form.kind.in_(kinds) & (Form.state == "complete")
                & Visit.done_on.is_null(False) & (Visit.done_on <= as_of))
-        .order_by(Visit.done_on, _col(Form)).tuples())
+        .order_by(Visit.done_on, _col(Form)))
     for fid, uid, kind, pid, key, on in rows:
         forms[fid] = (pid, uid, kind, key, _day(on))
     if not forms:
         return
     answers: dict[int, dict[str, object]] = {fid: {} for fid in forms}
-    values: Any = (
+    values: Any = _rows(
         FormValue.select(FormValue.form, FormValue.item, FormValue.value)
         .join(Form).join(Visit)
         .where(Visit.patient.in_(ids) & Form.kind.in_(kinds) & (Form.state == "complete")
                & Visit.done_on.is_null(False) & (Visit.done_on <= as_of)
                & FormValue.value.is_null(False))
-        .tuples())
+        )
     for fid, item, text in values:
         if fid in answers:
             answers[fid][item] = _value(text)

@@ -272,3 +272,18 @@ def test_os_counts_from_the_diagnosis_of_liver_metastases(studies: dict[str, Stu
                     events=[Event("d1", "death", date(2025, 11, 20))])
     os_ = tte(studies["NCT06038552"], facts, "os", date(2026, 1, 1))
     assert (os_.origin, os_.status, os_.days) == (date(2023, 11, 20), 1, 731)
+
+
+def test_whole_months_are_added_as_relativedelta_adds_them() -> None:
+    from datetime import timedelta
+
+    from gisttracker.outcomes.derive import after
+    from gisttracker.protocols.model import Period
+
+    start = date(2023, 1, 1)
+    for months in (1, 11, 12, 18, 36, 60, 200):
+        period = Period(months=months)
+        for i in range(1461):  # every day of four years, 29 February included
+            day = start + timedelta(days=i)
+            assert after(period, day) == period.after(day), (months, day)
+    assert after(Period(months=1, days=3), date(2024, 1, 31)) == date(2024, 3, 3)
