@@ -204,13 +204,14 @@ class _Context:
         rules = study.response
         self.response_start = (facts.anchors[rules.start][0]
                                if rules is not None and rules.start in facts.anchors else None)
-        if rules is not None and self.response_start is None and any(
-                a.key == rules.start and a.source == "enrollment" for a in study.anchors):
+        if (rules is not None and self.response_start is None
+                and rules.start in study.enrollment_anchors):
             self.response_start = facts.enrolled_on
         self.assessments = [a for a in facts.assessments if a.data.assessed_on <= as_of]
         self._series: SeriesResult | None = None
         self._contacts: list[Fact] | None = None
         self._last: tuple[Fact | None, bool] | None = None
+        self._origins: dict[str | None, tuple[date | None, Fact | None]] = {}
         self._death: Fact | bool | None = False  # False: not looked up yet
 
     @property
@@ -230,14 +231,20 @@ class _Context:
         return Fact("tumour_assessment", on, uid, code, detail)
 
     def origin(self, anchor_key: str | None) -> tuple[date | None, Fact | None]:
-        facts = self.facts
-        if anchor_key is None or any(a.key == anchor_key and a.source == "enrollment"
-                                     for a in self.study.anchors):
-            return facts.enrolled_on, Fact("enrollment", facts.enrolled_on, code=anchor_key)
-        found = facts.anchors.get(anchor_key)
-        if found is None:
-            return None, None
-        return found[0], Fact("anchor", found[0], found[1], anchor_key)
+        """The origin's date and fact (an endpoint's ``measured_from``), once per anchor."""
+        known = self._origins.get(anchor_key)
+        if known is None:
+            facts = self.facts
+            found = facts.anchors.get(anchor_key or "")
+            if anchor_key is None or anchor_key in self.study.enrollment_anchors:
+                known = (facts.enrolled_on, Fact("enrollment", facts.enrolled_on,
+                                                 code=anchor_key))
+            elif found is None:
+                known = (None, None)
+            else:
+                known = (found[0], Fact("anchor", found[0], found[1], anchor_key))
+            self._origins[anchor_key] = known
+        return known
 
     def death(self) -> Fact | None:
         if self._death is False:

@@ -469,6 +469,11 @@ class Study:
                 return endpoint
         raise KeyError(key)
 
+    @cached_property
+    def enrollment_anchors(self) -> frozenset[str]:
+        """The keys of the anchors whose date is the enrollment date."""
+        return frozenset(a.key for a in self.anchors if a.source == "enrollment")
+
     def anchor(self, key: str) -> Anchor:
         """The anchor with ``key``; KeyError if the study has none."""
         for anchor in self.anchors:
