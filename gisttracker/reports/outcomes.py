@@ -93,7 +93,10 @@ class OutcomesReport(Report):
         curves = [c for s in summaries
                   if (c := curve_of(s, incidence=incidence, ticks=ticks)) is not None]
         rows = len(curves)
-        left, right, top = 62.0, 12.0, 16.0
+        names = [group_label(self.data.study, c.group) for c in curves]
+        widest = max([text_width(n, f.regular, f.cjk, 6.5) for n in names]
+                     + [text_width(_("Number at risk"), f.bold, f.cjk, 7)], default=0.0)
+        left, right, top = min(max(62.0, widest + 10), 150.0), 12.0, 16.0
         risk_height = 12.0 * (rows + 1) + 6
         width, plot_h = self.width, 150.0
         height = top + plot_h + 22 + risk_height
