@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -57,17 +57,7 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.outcomes import CONF_TYPES, StudyOutcomes, add_models, compute
-from gisttracker.outcomes.analyse import (
-    CoxFit,
-    DescriptiveResult,
-    ProportionResult,
-    RepeatedResult,
-    SurvivalSummary,
-    TimeToEventResult,
-)
-from gisttracker.outcomes.curves import curve_of, nice_ticks
 from gisttracker.outcomes.facts import Fact
-from gisttracker.outcomes.listing import PatientList, patient_list
 from gisttracker.outcomes.text import (
     endpoint_sentences,
     exclusion_text,
@@ -97,6 +87,19 @@ from ui.outcomes_chart import (
     Series,
 )
 from ui.tasks import TaskManager
+
+if TYPE_CHECKING:
+    # The analysis modules load numpy, scipy and statsmodels: only when outcomes are first
+    # computed, not when the window opens.
+    from gisttracker.outcomes.analyse import (
+        CoxFit,
+        DescriptiveResult,
+        ProportionResult,
+        RepeatedResult,
+        SurvivalSummary,
+        TimeToEventResult,
+    )
+    from gisttracker.outcomes.listing import PatientList
 
 PATIENTS_ROLE = Qt.ItemDataRole.UserRole + 1
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -564,11 +567,11 @@ class OutcomesPage(AreaPage):
         self._fill_scales(result)
         self._show_chart()
 
-    def _fill_scales(self, result: object) -> None:
+    def _fill_scales(self, result: Any) -> None:
         self.scale_box.blockSignals(True)
         previous = self.scale_box.currentData()
         self.scale_box.clear()
-        if isinstance(result, RepeatedResult):
+        if getattr(result, "kind", "") == "repeated_measure":
             seen = []
             for row in result.scales:
                 if (row.instrument, row.scale) not in seen:
@@ -577,7 +580,7 @@ class OutcomesPage(AreaPage):
             index = self.scale_box.findData(previous)
             self.scale_box.setCurrentIndex(max(0, index))
         self.scale_box.blockSignals(False)
-        self.scale_row.setVisible(isinstance(result, RepeatedResult))
+        self.scale_row.setVisible(getattr(result, "kind", "") == "repeated_measure")
 
     def _show_chart(self) -> None:
         o = self.outcomes
@@ -585,17 +588,17 @@ class OutcomesPage(AreaPage):
         if o is None or key is None or key not in o.results:
             return
         result = o.results[key]
-        if isinstance(result, TimeToEventResult):
+        if getattr(result, "kind", "") == "time_to_event":
             summaries = list(result.groups) if len(result.groups) > 1 else [result.overall]
             self._curves(o, summaries, incidence=result.competing)
-        elif isinstance(result, ProportionResult):
+        elif getattr(result, "kind", "") == "proportion":
             rows = [result.overall, *result.groups] if len(result.groups) > 1 else [
                 result.overall]
             self.rate_chart.set_rates([Rate(
                 group_label(o.study, r.group), self._colour(o.study, r.group), r.estimate,
                 r.lower, r.upper, percent_ci(r.estimate, r.lower, r.upper)) for r in rows])
             self.charts.setCurrentWidget(self.rate_chart)
-        elif isinstance(result, RepeatedResult):
+        elif getattr(result, "kind", "") == "repeated_measure":
             chosen = self.scale_box.currentData()
             rows = [r for r in result.scales if chosen and (r.instrument, r.scale) == tuple(chosen)]
             points = [ScorePoint(o.study.visit_name(r.visit, r.visit), r.n, r.mean,
@@ -617,6 +620,8 @@ class OutcomesPage(AreaPage):
                 incidence: bool) -> None:
         end = max((float(s.km.time[-1]) for s in summaries
                    if s.km is not None and s.km.time.size), default=1.0)
+        from gisttracker.outcomes.curves import curve_of, nice_ticks
+
         ticks = nice_ticks(end)
         series = []
         for s in summaries:
@@ -629,9 +634,9 @@ class OutcomesPage(AreaPage):
         self.charts.setCurrentWidget(self.curve_chart)
 
     # ----- the tables -------------------------------------------------------------------
-    def _tables(self, o: StudyOutcomes, result: object) -> list[tuple[str, CellTable]]:
+    def _tables(self, o: StudyOutcomes, result: Any) -> list[tuple[str, CellTable]]:
         out: list[tuple[str, CellTable]] = []
-        if isinstance(result, TimeToEventResult):
+        if getattr(result, "kind", "") == "time_to_event":
             out.append((_("Survival"), self._survival(o, result, incidence=False)))
             if result.competing:
                 out.append((_("Cumulative incidence"), self._survival(o, result,
@@ -642,13 +647,13 @@ class OutcomesPage(AreaPage):
                 out.append((_("Cox models"), self._cox(o, result)))
             if result.subgroups:
                 out.append((_("Subgroups"), self._subgroups(o, result)))
-        elif isinstance(result, ProportionResult):
+        elif getattr(result, "kind", "") == "proportion":
             out.append((_("Rates"), self._rates(o, result)))
-        elif isinstance(result, RepeatedResult):
+        elif getattr(result, "kind", "") == "repeated_measure":
             out.append((_("Scores"), self._scores(o, result)))
             if result.categories:
                 out.append((_("Categories"), self._categories(o, result)))
-        elif isinstance(result, DescriptiveResult):
+        elif getattr(result, "kind", "") == "descriptive":
             out.append((_("Values"), self._descriptive(o, result)))
         excluded = getattr(result, "excluded", ())
         if excluded:
@@ -857,6 +862,8 @@ class OutcomesPage(AreaPage):
         o = self.outcomes
         if o is None or cell.patients is None:
             return None
+        from gisttracker.outcomes.listing import patient_list
+
         listing = patient_list(o, self.current_key(), cell.patients, scale=cell.scale,
                                visit=cell.visit)
         dialog = PatientListDialog(cell.title or _("Patients"), listing, self)

@@ -13,20 +13,11 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gisttracker.cli.common import add_json_flag, parse_date, print_json, print_table, session
 from gisttracker.i18n import _, local, ngettext
 from gisttracker.outcomes import CONF_TYPES, OutcomeError, StudyOutcomes, add_models, compute
-from gisttracker.outcomes.analyse import (
-    Comparison,
-    CoxFit,
-    DescriptiveResult,
-    ProportionResult,
-    RepeatedResult,
-    SurvivalSummary,
-    TimeToEventResult,
-)
 from gisttracker.outcomes.text import (
     conf_label,
     endpoint_sentences,
@@ -45,6 +36,19 @@ from gisttracker.outcomes.text import (
     type_label,
 )
 
+if TYPE_CHECKING:
+    from gisttracker.outcomes.analyse import (
+        Comparison,
+        CoxFit,
+        DescriptiveResult,
+        ProportionResult,
+        RepeatedResult,
+        SurvivalSummary,
+        TimeToEventResult,
+    )
+
+# The analysis modules (numpy, scipy, statsmodels) load when the command runs, not when the
+# program starts: `gisttracker --version` must not pay for them.
 
 def add_outcome_options(parser: argparse.ArgumentParser) -> None:
     """``--study``, ``--as-of``: what every outcomes command takes."""
@@ -105,6 +109,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_outcomes(o: StudyOutcomes) -> None:
+    from gisttracker.outcomes.analyse import (
+        DescriptiveResult,
+        ProportionResult,
+        RepeatedResult,
+        TimeToEventResult,
+    )
+
     print(_("{study}: outcomes as of {as_of}").format(study=o.study.key,
                                                      as_of=o.as_of.isoformat()))
     print(ngettext("{n} patient enrolled by then (first enrollment {first}).",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gisttracker.outcomes.analyse import SurvivalSummary
+if TYPE_CHECKING:
+    from gisttracker.outcomes.analyse import SurvivalSummary
 
 __all__ = ["Curve", "curve_of", "nice_ticks"]
 

@@ -125,6 +125,7 @@ def test_endpoint_switch_and_the_patients_behind_a_number(window: MainWindow,
     patient_window = page.windows[-1]
     assert lines[0].study_id in patient_window.windowTitle()
     assert patient_window.tabs.currentWidget() is patient_window.pages["course"]
+    qtbot.waitUntil(lambda: not window.tasks.busy, timeout=20_000)  # its tabs have loaded
     patient_window.close()
     dialog.close()
 
