@@ -114,6 +114,12 @@ def test_demo_then_a_report_with_the_bundled_fonts(bundle: Bundle) -> None:
     embedded = {str(font["/BaseFont"]) for page in reader.pages
                 for font in page["/Resources"]["/Font"].values()}
     assert any("DejaVuSans" in name for name in embedded), embedded
+    # The statistics run in the bundle too (numpy's OpenBLAS survives the build's strip).
+    result = bundle.run("--db", str(db), "outcomes", "--study", "NCT03862768", "--as-of",
+                        "2026-03-01", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [e["key"] for e in data["endpoints"]] == ["pfs", "os"] and data["patients"] > 0
 
 
 def test_the_fonts_and_their_licences_travel_in_the_bundle(bundle: Bundle) -> None:
