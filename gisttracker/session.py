@@ -25,7 +25,7 @@ from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
 from gisttracker.services.base import Tracker
-from gisttracker.store.db import open_database
+from gisttracker.store.db import inspect_file, open_database
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ class Session:
     tracker: Tracker
     studies: dict[str, Study]
     protocol_errors: tuple[ProtocolError, ...]
+    # Why the file is open for viewing and printing only (an archive copy, a network share);
+    # None when it may be written.
+    read_only_reason: str | None = None
     #: Study key -> the refusals that block it (see the module docstring).
     blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
 
@@ -126,20 +129,29 @@ def open_session(path: Path, *, user: str | None = None,
                  clock: Callable[[], datetime] | None = None) -> Session:
     """Open the database at ``path`` (created and migrated if needed) and load the studies.
 
-    The protocols are loaded first, so a broken installation that knows no study creates no
-    empty database file (:class:`NoStudiesError`). Each loaded study is then checked against
-    the database (a file that would orphan recorded data is refused and its study blocked)
-    and its version recorded (:func:`gisttracker.services.versions.register_protocols`).
+    A file that must not be written (read-only copy, network share: see
+    :func:`gisttracker.store.db.inspect_file`) opens read-only; its tracker then refuses
+    every transaction with the reason. The protocols are loaded first, so a broken
+    installation that knows no study creates no empty database file (:class:`NoStudiesError`).
+    Each loaded study is then checked against the database (a file that would orphan
+    recorded data is refused and its study blocked) and its version recorded
+    (:func:`gisttracker.services.versions.register_protocols`) — except in a read-only copy,
+    which is shown as it was recorded.
     """
+    state = inspect_file(path)
     protocols = load_protocols(path)
-    db = open_database(path)
+    db = open_database(path, read_only=state.read_only)
     for error in protocols.errors:
         log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)
+    tracker.read_only = state.reason if state.read_only else None
     blocked = {key: tuple(errors) for key, errors in protocols.blocked.items()}
     session = Session(path=path, db=db, tracker=tracker,
                       studies={s.key: s for s in protocols.studies},
-                      protocol_errors=protocols.errors, blocked=blocked)
+                      protocol_errors=protocols.errors, blocked=blocked,
+                      read_only_reason=tracker.read_only)
+    if tracker.read_only:
+        return session
     from gisttracker.services.versions import register_protocols
 
     try:

@@ -120,6 +120,11 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addMenu(language_menu(self, self.settings))
         file_menu.addSeparator()
+        # Export, import, back up, restore, verify, the coordinating centre (ui/exchange.py).
+        from ui.exchange import install as install_exchange
+
+        self.exchange = install_exchange(self, file_menu)
+        file_menu.addSeparator()
         file_menu.addAction(self._action(_("&Quit"), self.close, QKeySequence.StandardKey.Quit))
 
         go_menu = self.menuBar().addMenu(_("&Go"))

@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
                                                                 n=args.patients))
     if args.demo_db:
         args.db = args.demo_db
+    if not args.db:
+        # Never the user's site database by default (nor $GISTTRACKER_DB): name the file.
+        fail(_("the demo needs --db PATH naming a new file (or one the demo filled before); "
+               "it never writes into your site database by default"))
     today = parse_date(args.today, "--today") if args.today else date.today()
     s = session(args)
     try:

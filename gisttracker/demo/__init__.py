@@ -15,6 +15,11 @@ the uids of the first run.
 
 Other features add their own synthetic data after the patients exist: each module named in
 :data:`ENRICHERS` has ``enrich(session, rng, today) -> None``.
+
+The demo never touches real data: it refuses a database that holds any patient it did not
+make itself (each run is recorded in ``demo_run`` with its site code, number range and
+seed), and refuses a seed already used for the file (the same seed would make the same
+record identities again). Everything of one run commits together or not at all.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from dateutil.relativedelta import relativedelta
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility
 from gisttracker.errors import InputError
-from gisttracker.i18n import _
+from gisttracker.i18n import _, ngettext
 from gisttracker.protocols import Study
+from gisttracker.services.base import ServiceError
 from gisttracker.services.patients import (
     SCREENING_COLUMNS,
     BulkLoad,
@@ -46,6 +52,7 @@ from gisttracker.services.settings import SettingsService
 from gisttracker.services.versions import protocol_version_id
 from gisttracker.session import Session
 from gisttracker.store.models import AuditLog
+from gisttracker.store.models_exchange import DemoRun
 from gisttracker.store.models_patients import Patient, Randomization, RandomizationSeed
 
 # Modules with ``enrich(session, rng, today)``, run in this order after the patients exist.
@@ -78,6 +85,33 @@ LAB_NORMALS = {
     "bilirubin": ((4.0, 20.0), "µmol/L", 0.0, 21.0),
     "creatinine": ((45.0, 98.0), "µmol/L", 45.0, 104.0),
 }
+
+
+class DemoRefused(ServiceError):
+    """The demo will not write into this database (real patients, a seed used before)."""
+
+
+def check_target(session: Session, seed: int) -> None:
+    """Refuse a database holding patients the demo did not make, or a seed used before."""
+    used = DemoRun.get_or_none(DemoRun.seed == str(seed))
+    if used is not None:
+        raise DemoRefused(_(
+            "seed {seed} was already used for this database on {day} ({n} patients); the "
+            "same seed would make the same records again. Use another --seed."
+        ).format(seed=seed, day=used.made_on, n=used.patients))
+    runs = [(r.site_code, r.first_seq, r.last_seq) for r in DemoRun.select()]
+    query = Patient.select(Patient.study_id)
+    for site, first, last in runs:
+        query = query.where(~((Patient.site_code == site) & Patient.seq.between(first, last)))
+    others = [p.study_id for p in query.order_by(Patient.study_id).limit(3)]
+    if others:
+        total = query.count()
+        raise DemoRefused(ngettext(
+            "this database holds {n} patient the demo did not create ({examples}); the demo "
+            "only writes into a new file or one it filled itself, never into real data",
+            "this database holds {n} patients the demo did not create ({examples}…); the "
+            "demo only writes into a new file or one it filled itself, never into real data",
+            total).format(n=total, examples=", ".join(others)))
 
 
 @dataclass
@@ -241,7 +275,22 @@ def generate(session: Session, *, patients: int, seed: int, today: date,
     """
     if patients < 0:
         raise InputError(_("the number of patients must be 0 or more"))
-    # The audit trail only grows: its size tells this database's state from any earlier one.
+    check_target(session, seed)
+    with session.tracker.transaction(_("demo data")) as w:
+        summary = _generate(session, patients=patients, seed=seed, today=today,
+                            plan_visits=plan_visits, enrich=enrich)
+        site = SettingsService(session.tracker).get("site_code")
+        last = int(Patient.select(Patient.seq).where(Patient.site_code == site).order_by(
+            Patient.seq.desc()).scalar() or 0)
+        w.insert(DemoRun, seed=str(seed), site_code=site, first_seq=last - patients + 1,
+                 last_seq=last, patients=patients, made_on=today.isoformat())
+    return summary
+
+
+def _generate(session: Session, *, patients: int, seed: int, today: date,
+              plan_visits: bool, enrich: bool) -> DemoSummary:
+    # The audit trail only grows: its size tells this database's state from any earlier one
+    # (a second run with another seed never repeats the first one's record identities).
     salt = AuditLog.select().count()
     rng = random.Random(seed if not salt else f"{seed}:{salt}")
     studies = sorted(session.studies.values(), key=lambda s: s.key)

@@ -22,7 +22,8 @@ A dictionary file beside the data (rather than a header block inside the CSV) ke
 data file readable by every statistics package as it is (R ``read.csv``, SAS ``PROC IMPORT``,
 Stata ``import delimited``). Files are UTF-8 with a byte-order mark (so that Excel shows
 Chinese text); ``bom=False`` writes plain UTF-8. Empty cells are missing values. Each file is
-written whole through a temporary file, and nothing is written when any of them exists.
+written whole through a temporary file and readable by its owner only
+(:mod:`gisttracker.atomic`), and nothing is written when any of them exists.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gisttracker.atomic import atomic_open
 from gisttracker.i18n import N_, _, local
 from gisttracker.outcomes import OutcomeError, StudyOutcomes
 from gisttracker.outcomes.analyse import scale_labels
@@ -388,12 +390,12 @@ def write_dataset(outcomes: StudyOutcomes, path: Path, *, bom: bool = True) -> D
     written: list[Path] = []
     try:
         for file, text in texts.items():
-            part = file.with_name(file.name + ".part")
             encoding = "utf-8-sig" if bom and file.suffix == ".csv" else "utf-8"
-            part.write_text(text, encoding=encoding, newline="")
-            part.replace(file)
+            with atomic_open(file, "w", encoding=encoding, newline="") as handle:
+                handle.write(text)
             written.append(file)
     except OSError:
+        # All four or none: the data set without its dictionary would be misread.
         for file in written:
             file.unlink(missing_ok=True)
         raise

@@ -252,6 +252,8 @@ class Tracker:
         self.db = db
         self.user = user or current_user()
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Why this database may not be written (read-only copy, network share), else None.
+        self.read_only: str | None = None
         self._listeners: list[Listener] = []
         # The open transaction of each thread: the window's worker and a command's main
         # thread must never share a Writer (its reason, time and changes are per unit of work).
@@ -276,6 +278,10 @@ class Tracker:
     @contextmanager
     def transaction(self, reason: str | None = None) -> Iterator[Writer]:
         """One unit of work: everything inside commits together or not at all."""
+        if self.read_only:
+            from gisttracker.store.db import ReadOnlyError
+
+            raise ReadOnlyError(self.read_only)
         if self._open is not None:
             # Nested: a savepoint inside the caller's transaction; the outermost one reports.
             writer, depth = self._open

@@ -32,6 +32,13 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("paper", N_("Paper size"), "a4", allowed=("a4", "letter")),
         # "system": each workstation follows its person's choice, else its system's language.
         SettingSpec("language", N_("Language"), "system", allowed=("system", "en", "zh_CN")),
+        # Scheduled backups (gisttracker.backup): made while the window is open.
+        SettingSpec("backup_folder", N_("Backup folder"), "",
+                    hint=N_("a folder, best on another disk; empty: no scheduled backups")),
+        SettingSpec("backup_keep", N_("Backups kept"), "7", pattern=r"[1-9][0-9]{0,2}",
+                    hint=N_("how many scheduled backups to keep, 1 to 999")),
+        SettingSpec("backup_every_hours", N_("Hours between backups"), "24",
+                    pattern=r"[1-9][0-9]{0,3}", hint=N_("1 to 9999 hours, e.g. 24")),
     )
 }
 

@@ -143,7 +143,29 @@ def check_v6(db: peewee.SqliteDatabase) -> None:
                           ).fetchone() == ("2025-08-12", "2025-08-20T10:00:00+00:00")
 
 
+def fill_v7(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO demo_run (uid, seed, site_code, first_seq, last_seq, patients, made_on) "
+        "VALUES ('u-d1', '7', 'DEMO', 1, 40, 40, '2026-01-02')")
+    db.execute_sql(
+        "INSERT INTO exchange_site (uid, site_code, site_name, public_key, trusted_on, "
+        "audit_mark) VALUES ('u-x1', 'PUMCH', 'Peking Union', 'ab' , '2026-01-03', 120)")
+    db.execute_sql(
+        "INSERT INTO exchange_conflict (uid, site_code, package_seq, table_name, record_uid, "
+        "field, site_value, centre_value) VALUES ('u-c6', 'PUMCH', 2, 'visit', 'u-v1', "
+        "'done_on', '\"2025-08-12\"', '\"2025-08-13\"')")
+
+
+def check_v7(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql("SELECT seed, last_seq FROM demo_run").fetchall() == [("7", 40)]
+    assert db.execute_sql("SELECT site_code, audit_mark FROM exchange_site").fetchall() == [
+        ("PUMCH", 120)]
+    assert db.execute_sql(
+        "SELECT state, site_value, centre_value FROM exchange_conflict").fetchall() == [
+            ("open", '"2025-08-12"', '"2025-08-13"')]
+
+
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
-                         6: fill_v6}
+                         6: fill_v6, 7: fill_v7}
 CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
-                          6: check_v6}
+                          6: check_v6, 7: check_v7}

@@ -158,7 +158,7 @@ def _can_make_read_only() -> bool:
         probe.rmdir()
 
 
-def test_a_read_only_database_is_refused_at_open_with_its_own_message(
+def test_a_read_only_database_opens_for_viewing_and_refuses_writes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "archive"
     folder.mkdir()
@@ -176,17 +176,21 @@ def test_a_read_only_database_is_refused_at_open_with_its_own_message(
         session.close()
     else:
         with read_only(folder):
+            # A read-only copy (an archive) opens for viewing and printing; writes are
+            # refused with the reason (issue 12, point 6).
+            session = open_session(path, user="nurse", clock=lambda: NOW)
+            assert session.read_only_reason is not None
             with pytest.raises(ReadOnlyDatabaseError) as refused:
-                open_session(path, user="nurse", clock=lambda: NOW)
-            assert "cannot be written" in str(refused.value)
-            # Nor is a new database created in a folder that cannot be written.
-            with pytest.raises(ReadOnlyDatabaseError):
+                register(session, "refused")
+            assert "viewing and printing only" in str(refused.value)
+            session.close()
+            # No new database is created in a folder that cannot be written.
+            with pytest.raises(ReadOnlyDatabaseError) as refused:
                 open_session(folder / "new.db", user="nurse")
+            assert "cannot be written" in str(refused.value)
             assert not (folder / "new.db").exists()
-            assert main(["--db", str(path), "studies"]) == 1
-            err = capsys.readouterr().err
-            assert err.count("\n") == 1 and "cannot be written" in err
-            assert "Traceback" not in err
+            assert main(["--db", str(path), "studies"]) == 0
+            assert "Traceback" not in capsys.readouterr().err
     assert digest(path) == before
     assert names_in(path) == ["kept"]
 
