@@ -28,8 +28,9 @@ pytestmark = [
 # The aim was 150 MB. The statistics engine (numpy, scipy, and statsmodels with the pandas it
 # requires) adds about 145 MB, so the bundle is about 295 MB: the aim is missed, knowingly
 # (issue 15's closing note). This bound catches a regression (a Qt module or a library
-# dragged in by mistake) without failing on what the statistics cost.
-SIZE_LIMIT_MB = 320
+# dragged in by mistake) without failing on what the statistics cost. numpy's and scipy's
+# OpenBLAS must stay unstripped (strip breaks them: no analysis would run), a few MB more.
+SIZE_LIMIT_MB = 335
 
 
 @dataclass(frozen=True)
