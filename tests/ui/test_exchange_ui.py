@@ -289,3 +289,24 @@ def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
         qtbot.waitUntil(lambda: "Damaged pages" in banner.text(), timeout=30_000)
         assert not banner.isHidden() and "restore the latest backup" in banner.text()
         assert Patient.select().count() == 25  # what can still be read stays readable
+
+
+def test_the_whole_file_is_checked_after_the_first_screen_shows_its_data(
+        qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reading the whole file beside the first screen's queries would delay them (for
+    # minutes on a large site): the check starts once the patient list shows its rows.
+    from ui.exchange import ExchangeMenu
+
+    seen: list[tuple[bool, str]] = []
+    original = ExchangeMenu._check_pages
+
+    def check_pages(menu: ExchangeMenu, session: object) -> None:
+        page = menu.window_.current_page()
+        seen.append((page.loading(), page.count_label.text()))  # type: ignore[attr-defined]
+        original(menu, session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ExchangeMenu, "_check_pages", check_pages)
+    with _window(qtbot, tmp_path, site):
+        qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+    [(loading, label)] = seen  # once per database opened
+    assert not loading and label.endswith(" patients") and label[0].isdigit()
