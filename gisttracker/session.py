@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
@@ -131,7 +131,8 @@ def load_protocols(db_path: Path) -> LoadResult:
 
 def open_session(path: Path, *, user: str | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 protocols: LoadResult | None = None) -> Session:
+                 protocols: LoadResult | None = None,
+                 page_check: float | Literal["default"] | None = "default") -> Session:
     """Open the database at ``path`` (created and migrated if needed) and load the studies.
 
     A file that must not be written (read-only copy, network share: see
@@ -145,6 +146,11 @@ def open_session(path: Path, *, user: str | None = None,
 
     ``protocols``: what :func:`load_protocols` just returned for ``path`` (the window's
     start-up check), so the files are not read twice; loaded here when None.
+
+    ``page_check``: seconds the look for damaged pages may take before the database is used
+    (:func:`gisttracker.store.db.open_database`; None: the whole file; 0: none). The window
+    passes 0: it checks the whole file on a thread of its own once the first screen shows
+    its data, and stops writing if damage is found, instead of making every start wait.
     """
     # The ORM is imported here, not at the top: a caller that only loads the protocols
     # (``gisttracker studies`` on a current database) does not pay for it.
@@ -155,7 +161,7 @@ def open_session(path: Path, *, user: str | None = None,
     state = inspect_file(path)
     if protocols is None:
         protocols = load_protocols(path)
-    db = open_database(path, read_only=state.read_only)
+    db = open_database(path, read_only=state.read_only, check_budget=page_check)
     for error in protocols.errors:
         log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)

@@ -98,7 +98,9 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
     preloaded = {path: protocols}
 
     def opener(chosen: Path) -> Session:
-        return open_session(chosen, protocols=preloaded.pop(chosen, None))
+        # No timed look for damaged pages before the first screen: the window checks the
+        # whole file in the background right after it (ui/exchange.py).
+        return open_session(chosen, protocols=preloaded.pop(chosen, None), page_check=0)
 
     tasks = TaskManager()
     window = MainWindow(settings, tasks, opener=opener)

@@ -807,6 +807,9 @@ class ExchangeMenu(QObject):
         text = _("Damaged pages were found in this database ({detail}). Stop entering data "
                  "and restore the latest backup (File > Restore from a backup).").format(
                      detail="; ".join(problems[:2]))
+        # From now on nothing is written to the damaged file: every change is refused with
+        # this reason (a transaction already running finishes).
+        session.tracker.read_only = text
         self.window_.banner.setText(text)
         self.window_.banner.show()
         if not self.window_.property("headless"):

@@ -44,7 +44,7 @@ FIRST_AREA = "patients"  # what a nurse opens the program for, until another are
 def _open_session(path: Path) -> Session:
     from gisttracker.session import open_session
 
-    return open_session(path)
+    return open_session(path, page_check=0)  # checked in the background (ui/exchange.py)
 
 
 class _Pages(dict[str, AreaPage]):

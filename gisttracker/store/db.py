@@ -358,7 +358,7 @@ def open_database(path: Path, *, read_only: bool = False,
 
     Raises :class:`NewerSchemaError` for a file from a newer release, :class:`EmptyFileError`
     for a zero-byte file, :class:`DamagedFileError` when damaged pages are found within
-    ``check_budget`` seconds (None: check the whole file; by default
+    ``check_budget`` seconds (None: check the whole file; 0: do not look; by default
     :data:`QUICK_CHECK_BUDGET`) and :class:`StoreError` for a file
     that is not ours or cannot be read; in every case nothing is written. ``read_only``
     opens without migrating (the file must already be at the latest schema).
@@ -372,8 +372,8 @@ def open_database(path: Path, *, read_only: bool = False,
     try:
         # Check before anything that writes: WAL mode itself changes the file header.
         found = version = check_compatible(db)
-        if version:
-            budget = QUICK_CHECK_BUDGET if check_budget == "default" else check_budget
+        budget = QUICK_CHECK_BUDGET if check_budget == "default" else check_budget
+        if version and budget != 0:
             problems = quick_check(db, budget)
             if problems:
                 raise DamagedFileError(_damaged_message(path, "; ".join(problems[:3])))

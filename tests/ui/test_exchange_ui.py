@@ -18,7 +18,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
-import gisttracker.store.db as store_db
+from gisttracker.errors import UserError
 from gisttracker.exchange.keys import public_key_path
 from gisttracker.exchange.odm.export import export_odm
 from gisttracker.services.exchange.centre import import_package, trust_site
@@ -282,13 +282,18 @@ def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
     at = (root + 5) * page_size
     data[at:at + page_size] = bytes(range(256)) * (page_size // 256)
     site.write_bytes(bytes(data))
-    # As if the file were too large to read whole in the fraction of a second spent at open.
-    monkeypatch.setattr(store_db, "QUICK_CHECK_BUDGET", 0.0)
+    # The window does not look for damage before its first screen (every start would wait
+    # for it): the whole-file check in the background finds it.
     with _window(qtbot, tmp_path, site) as window:
         banner = window.banner
         qtbot.waitUntil(lambda: "Damaged pages" in banner.text(), timeout=30_000)
         assert not banner.isHidden() and "restore the latest backup" in banner.text()
         assert Patient.select().count() == 25  # what can still be read stays readable
+        # From then on nothing more is written to the damaged file.
+        assert window.session is not None
+        with pytest.raises(UserError, match="Damaged pages"), \
+                window.session.tracker.transaction("after the damage was found"):
+            pass
 
 
 def test_the_whole_file_is_checked_after_the_first_screen_shows_its_data(
