@@ -251,11 +251,11 @@ class OutcomesReport(Report):
                 label=label, chi2=f"{c.chi2:.2f}", df=c.df, p=p_value(c.p))
 
         if result.log_rank is not None:
-            out.append(self.para(line(_("Log-rank test, all groups"), result.log_rank)))
+            out.append(self.para(line(_("Log-rank test, all groups"), result.log_rank), "small"))
             for c in result.pairwise:
                 out.append(self.para(line(_("{group} against {reference}").format(
                     group=group_label(study, c.groups[-1]),
-                    reference=group_label(study, result.reference)), c)))
+                    reference=group_label(study, result.reference)), c), "small"))
         return out
 
     def _cox_table(self, fits: Sequence[CoxFit], title: str) -> list[Flowable]:
@@ -393,12 +393,13 @@ class OutcomesReport(Report):
             if scores:
                 out.append(self.para(_("Scores: mean (SD), median [IQR] and n at each visit."),
                                      "small"))
+                # Visit columns wide enough for "83.3 [50.0–100.0]" on one line.
                 out.append(self.table([_("Scale"), *names], scores,
-                                      [2.2] + [1.3] * len(visits)))
+                                      [1.7] + [1.45] * len(visits)))
                 out.append(self.para(_("Change from the first visit: mean (95% CI) of the "
                                        "patients with both."), "small"))
                 out.append(self.table([_("Scale"), *names[1:]], changes,
-                                      [2.2] + [1.3] * (len(visits) - 1)))
+                                      [1.7] + [1.45] * (len(visits) - 1)))
         if r.categories:
             categories = [name for name, _count, _who in r.categories[0].counts]
             out.append(self.table(
