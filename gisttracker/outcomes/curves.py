@@ -63,6 +63,10 @@ def _band(times: Any, lower: Any, upper: Any, start: float) -> list[Point]:
     for t, lo, up in zip(times, lower, upper, strict=True):
         t, lo, up = float(t), float(lo), float(up)
         if not (_finite(lo) and _finite(up)):
+            if len(top) == 1:
+                # Before the first event a cumulative incidence is 0 with no interval
+                # (NaN); the band starts at the first event rather than never.
+                continue
             break
         top += [(t, last_up), (t, up)]
         bottom += [(t, last_low), (t, lo)]

@@ -24,6 +24,7 @@ from gisttracker.outcomes.analyse import (
     RepeatedResult,
     TimeToEventResult,
 )
+from gisttracker.outcomes.curves import curve_of
 from gisttracker.outcomes.derive import Binary, Repeated, TimeToEvent
 from gisttracker.outcomes.gather import gather
 from gisttracker.outcomes.listing import patient_list
@@ -110,6 +111,14 @@ def test_competing_risks_rates_and_scores_equal_the_engine(site: Session) -> Non
         cif = survival.cumulative_incidence(times, causes)
         for point in lr.overall.incidence:
             assert point.estimate == cif.causes[1].at(point.months)[0]
+        # The drawn incidence curve has its confidence band (it starts at the first event:
+        # before it the incidence is 0 with no interval), whose top is the engine's upper
+        # limits.
+        curve = curve_of(lr.overall, incidence=True)
+        assert curve is not None and curve.band
+        upper = cif.causes[1].upper
+        top = {round(v, 12) for _t, v in curve.band[:len(curve.band) // 2]}
+        assert {round(float(u), 12) for u in upper if np.isfinite(u)} <= top
     op = o.results["organ_preservation"]
     assert isinstance(op, ProportionResult)
     outcomes = [v.outcome for p in o.patients
