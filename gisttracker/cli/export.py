@@ -48,9 +48,9 @@ def register(sub: Any) -> None:
         p.add_argument("-o", "--output", required=True, metavar="PATH", help=_(
             "where to write (for csv: a new folder)"))
         p.set_defaults(handler=run)
-    from gisttracker.cli import export_analysis
+    from gisttracker.cli import outcomes
 
-    export_analysis.register_kind(kinds)  # its own handler: it derives the endpoints first
+    outcomes.register_export_kind(kinds)  # its own handler: it derives the endpoints first
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,33 +6,17 @@ time in days and months, event flag and what decided it), with the questionnaire
 reproducing the survival figures in ``FILE.R`` (:mod:`gisttracker.outcomes.dataset`).
 Pseudonymous: patients are named by their study identifier only. Nothing is overwritten.
 
-This module adds the ``analysis`` kind to the ``export`` command family
-(:func:`register_kind`), so it sits beside the other export kinds.
+The ``analysis`` kind of the ``export`` command family is registered by
+:func:`gisttracker.cli.outcomes.register_export_kind` (so building the parser does not load
+this module); this is its handler.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from gisttracker.i18n import _, ngettext
-
-
-def register_kind(kinds: Any) -> None:
-    """Add ``analysis`` to the ``export`` command's kinds."""
-    from gisttracker.cli.outcomes import add_outcome_options
-
-    parser = kinds.add_parser("analysis", help=_(
-        "the analysis data set of a study's endpoints (CSV, data dictionary, R script)"))
-    add_outcome_options(parser)
-    parser.add_argument("--no-bom", action="store_true", help=_(
-        "write plain UTF-8 (by default files start with a byte-order mark so that Excel "
-        "shows Chinese text correctly)"))
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.csv", help=_(
-        "where to write the data set (the dictionary, the scores and the R script go beside "
-        "it)"))
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

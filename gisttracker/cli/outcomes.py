@@ -50,6 +50,28 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def register_export_kind(kinds: Any) -> None:
+    """Add ``analysis`` to the ``export`` command's kinds; its handler is
+    :mod:`gisttracker.cli.export_analysis`, loaded when the command runs."""
+    parser = kinds.add_parser("analysis", help=_(
+        "the analysis data set of a study's endpoints (CSV, data dictionary, R script)"))
+    add_outcome_options(parser)
+    parser.add_argument("--no-bom", action="store_true", help=_(
+        "write plain UTF-8 (by default files start with a byte-order mark so that Excel "
+        "shows Chinese text correctly)"))
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.csv", help=_(
+        "where to write the data set (the dictionary, the scores and the R script go beside "
+        "it)"))
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``gisttracker export analysis``."""
+    from gisttracker.cli.export_analysis import run as run_analysis
+
+    return run_analysis(args)
+
+
 def as_of_of(args: argparse.Namespace) -> date:
     """The cut-off the user gave, else today (the command line is where the clock is read)."""
     return parse_date(args.as_of, "--as-of") if args.as_of else date.today()

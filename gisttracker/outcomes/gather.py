@@ -236,23 +236,24 @@ def _assessments(by_id: dict[int, PatientFacts], ids: Any) -> None:
 def _visits(by_id: dict[int, PatientFacts], ids: Any, as_of: date) -> None:
     """Per patient, the last visit done on or before the cut-off and the first one after it:
     all a time to event reads from visits (the last contact, and whether the patient was
-    seen later), with two grouped queries rather than every visit of the study."""
+    seen later), with two grouped queries rather than every visit of the study.
+
+    SQLite takes the other columns of a query with a single ``max()`` / ``min()`` from the
+    row holding that value (its documented "bare columns"), so each query gives the visit
+    itself, through the patient index, without joining the visits to their own summary
+    (which made SQLite build an index for the one query). Of two visits done the same day
+    either may be named; the day is the same.
+    """
     done = ((Visit.state == "done") & Visit.done_on.is_null(False)
             & Visit.patient.in_(ids))
     for after, pick in ((False, fn.MAX), (True, fn.MIN)):
         when = (Visit.done_on > as_of) if after else (Visit.done_on <= as_of)
-        edge: Any = (Visit.select(Visit.patient.alias("pid"), pick(Visit.done_on).alias("day"))
-                     .where(done & when).group_by(Visit.patient))
         rows: Any = _rows(
-            Visit.select(Visit.patient, Visit.uid, Visit.visit_key, Visit.done_on)
-            .join(edge, on=((Visit.patient == edge.c.pid) & (Visit.done_on == edge.c.day)))
-            .where(Visit.state == "done")
-            .order_by(Visit.patient, _col(Visit)))
-        seen: set[int] = set()
+            Visit.select(Visit.patient, Visit.uid, Visit.visit_key, pick(Visit.done_on))
+            .where(done & when).group_by(Visit.patient))
         for pid, uid, key, on in rows:
             day = _day(on)
-            if day is not None and pid not in seen:  # one visit per patient and side
-                seen.add(pid)
+            if day is not None:
                 by_id[pid].visits.append(VisitDone(uid, key, day))
     for facts in by_id.values():
         facts.visits.sort(key=lambda v: v.on)
