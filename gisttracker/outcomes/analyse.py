@@ -31,7 +31,7 @@ instead of a number.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -784,24 +784,29 @@ def _repeated(study: Study, endpoint: Endpoint, patients: Sequence[PatientOutcom
     visits = list(endpoint.visits)
     scale_rows: list[ScaleRow] = []
     categories: list[CategoryRow] = []
+    # One pass over the patients for every scale: each questionnaire's scores by kind, in
+    # patient and visit order.
+    taken: dict[str, list[tuple[str, Hashable, Mapping[str, object]]]] = {}
+    for p in chosen:
+        value = p.endpoints.get(endpoint.key)
+        if isinstance(value, Repeated):
+            for visit, sets in value.by_visit.items():
+                for s in sets:
+                    taken.setdefault(s.kind, []).append((p.uid, visit, s.scores))
     for kind in endpoint.instruments:
         for scale, label in scale_labels(kind):
             records: list[tuple[Hashable, Hashable, float | None]] = []
-            for p in chosen:
-                value = p.endpoints.get(endpoint.key)
-                if not isinstance(value, Repeated):
-                    continue
-                for visit, sets in value.by_visit.items():
-                    for s in sets:
-                        score = s.scores.get(scale)
-                        if s.kind == kind and isinstance(score, int | float) and not isinstance(
-                                score, bool):
-                            records.append((p.uid, visit, float(score)))
+            by_visit: dict[Hashable, list[str]] = {}
+            for uid, when, scores in taken.get(kind, ()):
+                score = scores.get(scale)
+                if isinstance(score, int | float) and not isinstance(score, bool):
+                    records.append((uid, when, float(score)))
+                    by_visit.setdefault(when, []).append(uid)
             summaries = repeated.summarise_scores(records, visits)
             changes = {c.timepoint: c for c in repeated.change_from_baseline(records, visits)}
             for summary in summaries:
                 c = changes.get(summary.timepoint)
-                who = tuple(str(u) for u, tp, _v in records if tp == summary.timepoint)
+                who = tuple(by_visit.get(summary.timepoint, ()))
                 low = high = None
                 if summary.mean is not None and summary.sd is not None and summary.n > 1:
                     half = (float(t_dist.ppf(0.975, summary.n - 1)) * summary.sd
