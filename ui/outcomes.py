@@ -159,7 +159,9 @@ class CellTable(QAbstractTableModel):
             return cell.text
         if role == PATIENTS_ROLE:
             return cell.patients
-        if role == Qt.ItemDataRole.ToolTipRole and cell.patients is not None:
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if cell.patients is None:
+                return cell.text or None  # the whole text where the column cuts it short
             return ngettext("Double-click to see this patient",
                             "Double-click to see these {n} patients",
                             len(cell.patients)).format(n=len(cell.patients))
@@ -241,7 +243,9 @@ class PatientListDialog(QDialog):
         layout.addWidget(heading)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
-        self.resize(980, 460)
+        # As wide as the window allows, so that what decided each time is read whole.
+        wide = int(parent.window().width() * 0.9) if parent is not None else 0
+        self.resize(max(980, min(wide, 1500)), 460)
         if listing.lines:
             self.table.selectRow(0)
             self.table.setFocus()
