@@ -84,6 +84,10 @@ def _queries() -> AreaPage:
     from ui.queries import QueriesPage
 
     return QueriesPage()
+def _outcomes() -> AreaPage:
+    from ui.outcomes import OutcomesPage
+
+    return OutcomesPage()
 
 
 AREAS: list[Area] = [
@@ -92,4 +96,5 @@ AREAS: list[Area] = [
     Area("calendar", N_("Schedule & calendar"), "Ctrl+3", _calendar),
     Area("reports", N_("Reports"), "Ctrl+4", _reports),
     Area("queries", N_("Queries"), "Ctrl+5", _queries),
+    Area("outcomes", N_("Outcomes"), "Ctrl+6", _outcomes),
 ]

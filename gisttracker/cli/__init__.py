@@ -66,8 +66,8 @@ EXIT_BUG = 70
 
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "users",
-            "audit", "queries", "allocation", "export", "import_", "centre", "backup",
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "outcomes",
+            "users", "audit", "queries", "allocation", "export", "import_", "centre", "backup",
             "restore", "verify"]
 
 
