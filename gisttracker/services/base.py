@@ -60,7 +60,16 @@ from gisttracker.services.policy import (
     trusted_actor,
     write_permissions,
 )
-from gisttracker.store.chain import ACTIONS, CODES, ZERO_HASH, key_uid, step, tag, uid_key
+from gisttracker.store.chain import (
+    _ENCODE,
+    ACTIONS,
+    CODES,
+    ZERO_HASH,
+    key_uid,
+    step,
+    tag,
+    uid_key,
+)
 from gisttracker.store.db import environment_error
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
@@ -258,6 +267,9 @@ class Writer:
         self._next_record: int | None = None
         self._records: dict[str, tuple[int, str | None]] = {}
         self._shapes: dict[tuple[str, str], int] | None = None
+        # (table, sorted non-null column names) -> (the shape's columns text, its id): an
+        # import meets the same few shapes hundreds of thousands of times.
+        self._shape_of: dict[tuple[str, tuple[str, ...]], tuple[str, int]] = {}
         self._signed: bool | None = None
         self._pending_records: list[tuple[int, str, bytes, int | None]] = []
         self._pending_shapes: list[tuple[int, str, str]] = []
@@ -390,11 +402,15 @@ class Writer:
         shape: int | None = None
         if action != "update":
             values = new if action == "insert" else old
-            names = sorted(k for k, v in values.items() if v is not None)
-            columns = json.dumps(names, separators=(",", ":"))
-            shape = self._shape(table, columns)
-            array = json.dumps([values[k] for k in names], ensure_ascii=False,
-                               separators=(",", ":"))
+            names = tuple(sorted(k for k, v in values.items() if v is not None))
+            known = self._shape_of.get((table, names))
+            if known is None:
+                columns = json.dumps(list(names), separators=(",", ":"))
+                known = self._shape_of[(table, names)] = (columns, self._shape(table, columns))
+            columns, shape = known
+            # The same text as json.dumps(..., ensure_ascii=False, separators=(",", ":")),
+            # without building an encoder per entry.
+            array = _ENCODE([values[k] for k in names])
             old, new = (None, array) if action == "insert" else (array, None)
         entry_id = self._last_entry + 1
         effective = reason if reason is not None else segment.reason
@@ -472,7 +488,10 @@ class Writer:
         for row in run:
             text = row[7] if action == "insert" else row[6]
             if row[5] is None:
-                values.update(json.loads(text) if text else {})
+                if isinstance(text, Mapping):
+                    values.update(text)  # already decoded by the caller
+                elif text:
+                    values.update(json.loads(text))
             else:
                 values[_column(columns, str(row[5]))] = (
                     None if text is None else json.loads(text))
@@ -492,7 +511,8 @@ class Writer:
         in this file's ids. An insert (delete) is either one row whose ``new_value``
         (``old_value``) is a JSON object of every value, or — from a site before schema 9 —
         one row per field; the rows of one change of one record are one change (one
-        version). The records' ``version`` columns are set to what the trail now says.
+        version). Such an object may also be given already decoded (a mapping), which spares
+        a caller that had to read it (to translate references) encoding it again. The records' ``version`` columns are set to what the trail now says.
         The caller has written the records themselves and holds the permission to.
         """
         if self._chain is None or self._last_entry is None:

@@ -407,7 +407,7 @@ def _translated(row: tuple[Any, ...], refs: dict[str, dict[str, str]],
         old, new = (None if v is None else json.dumps(local(parent, json.loads(v)))
                     for v in (old, new))
     else:
-        def mapped(text: str | None) -> str | None:
+        def mapped(text: str | None) -> str | dict[str, Any] | None:
             if not text:
                 return text
             values = json.loads(text)
@@ -416,7 +416,7 @@ def _translated(row: tuple[Any, ...], refs: dict[str, dict[str, str]],
             for column, value in values.items():
                 if column in fields:
                     values[column] = local(fields[column], value)
-            return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+            return values  # handed on decoded (Writer.append_foreign takes it so)
 
         old, new = mapped(old), mapped(new)
     return (*row[:6], old, new, *row[8:])
