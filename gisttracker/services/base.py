@@ -68,7 +68,6 @@ from gisttracker.store.chain import (
     ZERO_HASH,
     key_uid,
     step,
-    tag,
     uid_key,
 )
 from gisttracker.store.db import environment_error
