@@ -277,6 +277,9 @@ class Writer:
         self._pending_shapes: list[tuple[int, str, str]] = []
         self._pending_entries: list[tuple[Any, ...]] = []
         self._versions: dict[str, int] = {}  # record uid -> its last audited version
+        # audit_record id -> its last version, of every record audited before, when read
+        # at once (:meth:`remember_versions`); None: look each up when needed.
+        self._ref_versions: dict[int, int] | None = None
 
     def _start(self) -> tuple[int, int, bytes]:
         """(first transaction id, first entry id, the chain value before), read once."""
@@ -480,12 +483,24 @@ class Writer:
     def _last_version(self, uid: str, ref: int) -> int:
         """The version the trail gave ``uid`` last (0 if it never did)."""
         known = self._versions.get(uid)
+        if known is None and self._ref_versions is not None:
+            known = self._ref_versions.get(ref, 0)
         if known is None:
             found = self.db.execute_sql(
                 "SELECT version FROM audit_entry WHERE record = ? ORDER BY id DESC LIMIT 1",
                 (ref,)).fetchone()
             known = int(found[0]) if found else 0
         return known
+
+    def remember_versions(self) -> None:
+        """Read the last audited version of every record at once, so that
+        :meth:`append_foreign` needs no look-up by record — before a bulk load sets the
+        index on ``audit_entry.record`` aside. Reads the whole trail once: for a load at
+        least as large as the trail."""
+        self._flush()
+        self._ref_versions = {int(ref): int(version) for ref, version in self.db.execute_sql(
+            "SELECT e.record, e.version FROM audit_entry e WHERE e.id IN "
+            "(SELECT max(id) FROM audit_entry GROUP BY record)").fetchall()}
 
     def _append_run(self, run: list[Sequence[Any]], columns_of: dict[str, set[str]]) -> int:
         """One change of one record written elsewhere (see :meth:`append_foreign`)."""
