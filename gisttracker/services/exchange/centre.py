@@ -393,43 +393,42 @@ def _id_maps(conn: sqlite3.Connection, parents: list[str]) -> dict[str, dict[int
     return maps
 
 
+def _local_id(ids: dict[int, int], value: Any) -> Any:
+    """A site's id (as its audit trail gives it) as this file's id of the same record."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        return ids.get(int(value))
+    except (TypeError, ValueError):
+        return None
+
+
 def _translated(row: tuple[Any, ...], refs: dict[str, dict[str, str]],
                 ids: dict[str, dict[int, int]]) -> tuple[Any, ...]:
     """A site's audit row with its references turned into this file's ids: the value of a
-    reference field, or the reference columns inside an insert's (delete's) object."""
-    table, field_name, old, new = row[3], row[5], row[6], row[7]
-    fields = refs.get(table)
+    reference field, or the reference columns inside an insert's (delete's) object — which
+    is handed on decoded (:meth:`Writer.append_foreign` takes it so) rather than encoded
+    again only to be decoded there."""
+    fields = refs.get(row[3])
     if not fields:
         return row
-
-    def local(parent: str, value: Any) -> Any:
-        if value is None or isinstance(value, bool):
-            return value
-        try:
-            return ids[parent].get(int(value))
-        except (TypeError, ValueError):
-            return None
-
+    field_name = row[5]
     if field_name is not None:
         parent = fields.get(field_name)
         if parent is None:
             return row
-        old, new = (None if v is None else json.dumps(local(parent, json.loads(v)))
-                    for v in (old, new))
-    else:
-        def mapped(text: str | None) -> str | dict[str, Any] | None:
-            if not text:
-                return text
-            values = json.loads(text)
-            if not isinstance(values, dict):
-                return text
-            for column, value in values.items():
-                if column in fields:
-                    values[column] = local(fields[column], value)
-            return values  # handed on decoded (Writer.append_foreign takes it so)
-
-        old, new = mapped(old), mapped(new)
-    return (*row[:6], old, new, *row[8:])
+        old, new = (None if v is None else json.dumps(_local_id(ids[parent], json.loads(v)))
+                    for v in (row[6], row[7]))
+        return (*row[:6], old, new, *row[8:])
+    # An insert carries its values as new_value, a delete as old_value; the other is empty.
+    index = 7 if row[7] else 6
+    values = json.loads(row[index]) if row[index] else None
+    if not isinstance(values, dict):
+        return row
+    for column, parent in fields.items():
+        if column in values:
+            values[column] = _local_id(ids[parent], values[column])
+    return (*row[:index], values, *row[index + 1:])
 
 
 def _delete(conn: sqlite3.Connection, w: Writer, m: Manifest,
