@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QCalendarWidget,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -48,6 +47,7 @@ from gisttracker.services.visits import DayCount, VisitService, WorklistItem
 from gisttracker.session import Session
 from ui.areas import AreaPage
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField
 
 COLUMNS = (N_("Patient"), N_("Study"), N_("Visit"), N_("Target"), N_("Window"), N_("Status"),
            N_("Assessments"))
@@ -268,14 +268,13 @@ class CalendarPage(AreaPage):
         self.windows: list[QWidget] = []
 
         start, end = week_of(self.today_fn())
-        self.from_edit = QDateEdit(to_qdate(start), self)
-        self.to_edit = QDateEdit(to_qdate(end), self)
+        self._start, self._end = start, end
+        self.from_edit = DateField(self, kind="any", today=self.today_fn, label=_("From"))
+        self.to_edit = DateField(self, kind="any", today=self.today_fn, label=_("To"))
+        self.from_edit.set_value(start)
+        self.to_edit.set_value(end)
         for edit in (self.from_edit, self.to_edit):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
-            edit.dateChanged.connect(lambda _d: self.refresh())
-        self.from_edit.setAccessibleName(_("From"))
-        self.to_edit.setAccessibleName(_("To"))
+            edit.edited.connect(self._period_typed)
         self.prev_button = QPushButton(_("◀ Previous week"), self)
         self.this_button = QPushButton(_("This &week"), self)
         self.next_button = QPushButton(_("Next week ▶"), self)
@@ -404,15 +403,21 @@ class CalendarPage(AreaPage):
 
     # ----- period ---------------------------------------------------------------------------
     def period(self) -> tuple[date, date]:
-        return to_date(self.from_edit.date()), to_date(self.to_edit.date())
+        """The period shown: the last complete dates typed in From and To."""
+        return self._start, self._end
+
+    def _period_typed(self) -> None:
+        start, end = self.from_edit.date_or_none(), self.to_edit.date_or_none()
+        if start is None or end is None or self.from_edit.problem() or self.to_edit.problem():
+            return  # still typing: the list keeps the last complete period
+        if (start, end) != (self._start, self._end):
+            self._start, self._end = start, end
+            self.refresh()
 
     def set_period(self, start: date, end: date) -> None:
-        for edit in (self.from_edit, self.to_edit):
-            edit.blockSignals(True)
-        self.from_edit.setDate(to_qdate(start))
-        self.to_edit.setDate(to_qdate(end))
-        for edit in (self.from_edit, self.to_edit):
-            edit.blockSignals(False)
+        self._start, self._end = start, end
+        self.from_edit.set_value(start)
+        self.to_edit.set_value(end)
         self.refresh()
 
     def this_week(self) -> None:

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from gisttracker.domain import course as course_rules
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.course import OrganPreservation
+from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
 from gisttracker.services.base import ServiceError
@@ -56,18 +57,12 @@ from gisttracker.services.course import (
     SurgeryRow,
     TreatmentSummary,
 )
+from ui.errors import show_error
 from ui.patient_view import PatientTabPage
+from ui.widgets.date_field import DateField, DateInputError
+from ui.widgets.record_dialog import FieldError, RecordDialog
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
-DATE_HINT = N_("YYYY-MM-DD")
-
-
-class FieldError(ValueError):
-    """A field the form could not read; ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _table(headers: Sequence[str], parent: QWidget) -> QTableWidget:
@@ -124,6 +119,8 @@ class EntryForm(QWidget):
         message = QLabel(self)
         message.setStyleSheet(ERROR_STYLE)
         message.setWordWrap(True)
+        if isinstance(widget, DateField):
+            widget.problem_changed.connect(message.setText)
         row = QHBoxLayout()
         row.addWidget(widget, 2)
         row.addWidget(message, 3)
@@ -151,17 +148,13 @@ class EntryForm(QWidget):
 
     def date(self, name: str, *, required: bool = True) -> date | None:
         widget = self.fields[name]
-        assert isinstance(widget, QLineEdit)
-        text = widget.text().strip()
-        if not text:
-            if required:
-                raise FieldError(name, _("enter a date"))
+        assert isinstance(widget, DateField)
+        if not required and not widget.text().strip():
             return None
         try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise FieldError(name, _("{text!r} is not a date (YYYY-MM-DD)").format(
-                text=text)) from None
+            return widget.value()
+        except DateInputError:
+            raise FieldError(name, widget.problem() or "") from None
 
     def number(self, name: str, *, required: bool = False) -> float | None:
         widget = self.fields[name]
@@ -175,12 +168,6 @@ class EntryForm(QWidget):
             return float(text)
         except ValueError:
             raise FieldError(name, _("{text!r} is not a number").format(text=text)) from None
-
-
-def _date_edit(parent: QWidget) -> QLineEdit:
-    edit = QLineEdit(parent)
-    edit.setPlaceholderText(_(DATE_HINT))
-    return edit
 
 
 def _combo(parent: QWidget, items: Sequence[tuple[str | None, str]]) -> QComboBox:
@@ -216,7 +203,7 @@ class CourseTab(PatientTabPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.today = date.today()
+        self.today_fn: Callable[[], date] = date.today  # read when needed, not frozen
         self.loaded: Loaded | None = None
         body = QWidget(self)
         layout = QVBoxLayout(body)
@@ -232,6 +219,12 @@ class CourseTab(PatientTabPage):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
+
+    def _date(self, parent: QWidget, *, optional: bool = False,
+              inline: bool = False) -> DateField:
+        """A date field judged as of today (read when it checks, never frozen)."""
+        return DateField(parent, optional=optional, today=lambda: self.today_fn(),
+                         inline_message=inline)
 
     # ----- sections -----------------------------------------------------------------------
     def _treatment_box(self, parent: QWidget) -> QGroupBox:
@@ -252,8 +245,9 @@ class CourseTab(PatientTabPage):
         f.add("dose_mg_per_day", _("Dose (mg/day)"), self.dose)
         self.phase = _combo(f, [(k, _(v)) for k, v in PHASE_LABELS.items()])
         f.add("phase", _("Phase"), self.phase)
-        self.start_on = f.add("start_on", _("First dose"), _date_edit(f))
-        self.stop_on = f.add("stop_on", _("Last dose (empty: ongoing)"), _date_edit(f))
+        self.start_on = f.add("start_on", _("First dose"), self._date(f))
+        self.stop_on = f.add("stop_on", _("Last dose (empty: ongoing)"),
+                             self._date(f, optional=True))
         self.exposure_reason = QLineEdit(f)
         f.add("reason", _("Reason / note"), self.exposure_reason)
         add = QPushButton(_("Add exposure"), f)
@@ -275,7 +269,7 @@ class CourseTab(PatientTabPage):
         self.surgery_table = _table((N_("Date"), N_("Procedure"), N_("Margin"), N_("Rupture"),
                                      N_("Stoma"), N_("Reversed"), N_("Complications")), box)
         f = self.surgery_form = EntryForm(box)
-        self.performed_on = f.add("performed_on", _("Date"), _date_edit(f))
+        self.performed_on = f.add("performed_on", _("Date"), self._date(f))
         self.procedure = _combo(f, [(None, _("choose…"))]
                                 + [(k, _(v)) for k, v in PROCEDURE_LABELS.items()])
         f.add("procedure", _("Procedure"), self.procedure)
@@ -286,10 +280,11 @@ class CourseTab(PatientTabPage):
         self.stoma = _combo(f, [("none", _("none")), ("temporary", _("temporary")),
                                 ("permanent", _("permanent"))])
         f.add("stoma", _("Stoma"), self.stoma)
-        self.reversed_on = f.add("stoma_reversed_on", _("Stoma reversed on"), _date_edit(f))
+        self.reversed_on = f.add("stoma_reversed_on", _("Stoma reversed on"),
+                                 self._date(f, optional=True))
         self.complications = QLineEdit(f)
         f.add("complications", _("Complications"), self.complications)
-        add = QPushButton(_("Add surgery"), f)
+        add = self.add_surgery_button = QPushButton(_("Add surgery"), f)
         add.clicked.connect(self.add_surgery)
         f.finish(add)
         v = QVBoxLayout(box)
@@ -303,7 +298,8 @@ class CourseTab(PatientTabPage):
                                        N_("Mitoses"), N_("Mutation"), N_("Rupture"),
                                        N_("Response grade"), N_("NIH-2008 risk")), box)
         f = self.pathology_form = EntryForm(box)
-        self.reported_on = f.add("reported_on", _("Reported on"), _date_edit(f))
+        self.reported_on = f.add("reported_on", _("Reported on"),
+                                 self._date(f, optional=True))
         self.site = _combo(f, [(None, _("unknown"))] + [(s, _(s.replace("_", " ")))
                                                           for s in PRIMARY_SITES])
         f.add("primary_site", _("Primary site"), self.site)
@@ -346,7 +342,7 @@ class CourseTab(PatientTabPage):
         self.kind = _combo(f, [(None, _("choose…"))]
                            + [(k, _(v)) for k, v in EVENT_LABELS.items()])
         f.add("kind", _("Event"), self.kind)
-        self.occurred_on = f.add("occurred_on", _("Date"), _date_edit(f))
+        self.occurred_on = f.add("occurred_on", _("Date"), self._date(f))
         self.criterion = _combo(f, [(None, "—")] + [
             (c, {"recist": "RECIST 1.1", "choi": "Choi"}.get(c, _(c)))
             for c in course_rules.PROGRESSION_CRITERIA])
@@ -397,7 +393,7 @@ class CourseTab(PatientTabPage):
     def reload(self) -> None:
         if self.tasks is None or self.patient_uid is None:
             return
-        service, patient, today = self.service(), self.patient_uid, self.today
+        service, patient, today = self.service(), self.patient_uid, self.today_fn()
 
         def load() -> Loaded:
             return Loaded(service.treatment(patient, today=today), service.surgeries(patient),
@@ -532,52 +528,83 @@ class CourseTab(PatientTabPage):
                                  start, f.date("stop_on", required=False),
                                  self.exposure_reason.text())
 
-        patient, today = self.patient_uid or "", self.today
+        patient, today = self.patient_uid or "", self.today_fn()
         self._submit(f, build, lambda s, d: s.add_exposure(patient, d, today=today))
+
+    def interruption_dialog(self) -> RecordDialog:
+        """Days off drug for the selected exposure (first and last day, reason)."""
+        dialog = RecordDialog(_("Interruption"), self, reason="required",
+                              reason_label=_("&Reason"))
+        dialog.add("start_on", _("&First day off drug"), self._date(dialog))
+        dialog.add("end_on", _("&Last day off drug (empty: still off)"),
+                   self._date(dialog, optional=True))
+        dialog.read = lambda d: (d.date("start_on"), d.date("end_on"))
+        return dialog
+
+    def dose_change_dialog(self) -> RecordDialog:
+        """A new daily dose of the selected exposure from a date, with the reason."""
+        dialog = RecordDialog(_("Dose change"), self, reason="required",
+                              reason_label=_("&Reason"))
+        dialog.add("on", _("New dose &from"), self._date(dialog))
+        dialog.add("dose", _("New &dose (mg/day)"), QLineEdit(dialog))
+        dialog.read = lambda d: (d.date("on"), d.number("dose", required=True))
+        return dialog
 
     def _interrupt(self) -> None:
         uid = _selected_uid(self.exposures)
         if uid is None:
             self.exposure_form.show_errors({"": _("select an exposure first")})
             return
-        start = self.ask_text(_("Interruption"), _("First day off drug (YYYY-MM-DD):"))
-        if start is None:
-            return
-        end = self.ask_text(_("Interruption"),
-                            _("Last day off drug (YYYY-MM-DD; empty: still off):"))
-        reason = self.ask_text(_("Interruption"), _("Reason:"))
-        today = self.today
+        dialog = self.interruption_dialog()
+        today = self.today_fn()
 
-        def build() -> tuple[date, date | None]:
-            try:
-                return date.fromisoformat(start), date.fromisoformat(end) if end else None
-            except ValueError:
-                raise FieldError("", _("not a date (YYYY-MM-DD)")) from None
+        def submit(value: tuple[date, date | None]) -> None:
+            self._save_in(dialog, lambda s: s.add_interruption(
+                uid, value[0], value[1], reason=dialog.reason_text(), today=today))
 
-        self._submit(self.exposure_form, build, lambda s, d: s.add_interruption(
-            uid, d[0], d[1], reason=reason or "", today=today))
+        dialog.submit = submit
+        dialog.open()
 
     def _change_dose(self) -> None:
         uid = _selected_uid(self.exposures)
         if uid is None:
             self.exposure_form.show_errors({"": _("select an exposure first")})
             return
-        on = self.ask_text(_("Dose change"), _("New dose from (YYYY-MM-DD):"))
-        dose = self.ask_text(_("Dose change"), _("New dose (mg/day):"))
-        reason = self.ask_text(_("Dose change"), _("Reason:"))
-        if on is None or dose is None:
+        dialog = self.dose_change_dialog()
+        today = self.today_fn()
+
+        def submit(value: tuple[date, float]) -> None:
+            self._save_in(dialog, lambda s: s.change_dose(
+                uid, value[0], value[1], today=today, reason=dialog.reason_text()))
+
+        dialog.submit = submit
+        dialog.open()
+
+    def _save_in(self, dialog: RecordDialog, call: Callable[[CourseService], Any]) -> None:
+        """Save on the worker; the dialog closes when it went through, else shows why."""
+        if self.tasks is None:
             return
-        today = self.today
+        service = self.service()
 
-        def build() -> tuple[date, float]:
-            try:
-                return date.fromisoformat(on), float(dose.replace(",", "."))
-            except ValueError:
-                raise FieldError("", _("give a date (YYYY-MM-DD) and a dose in mg/day")) \
-                    from None
+        def done(_result: object) -> None:
+            dialog.done_ok()
+            self.reload()
 
-        self._submit(self.exposure_form, build, lambda s, d: s.change_dose(
-            uid, d[0], d[1], today=today, reason=reason or ""))
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, CourseInputError):
+                errors = dict(exc.errors)
+                if "start_on" in errors and "on" in dialog.fields:
+                    errors["on"] = errors.pop("start_on")
+                if "dose_mg_per_day" in errors:
+                    errors["dose"] = errors.pop("dose_mg_per_day")
+                dialog.show_errors(errors)
+            elif isinstance(exc, UserError):
+                dialog.show_errors({"": str(exc)})
+            else:
+                dialog.show_errors({"": ""})
+                show_error(self, exc, context="course tab")
+
+        self.tasks.run(lambda: call(service), done, failed)
 
     def add_surgery(self) -> None:
         f = self.surgery_form
@@ -592,7 +619,7 @@ class CourseTab(PatientTabPage):
                                 f.date("stoma_reversed_on", required=False),
                                 self.complications.text())
 
-        patient, today = self.patient_uid or "", self.today
+        patient, today = self.patient_uid or "", self.today_fn()
         self._submit(f, build, lambda s, d: s.record_surgery(patient, d, today=today))
 
     def _pathology_input(self) -> PathologyInput:
@@ -626,7 +653,7 @@ class CourseTab(PatientTabPage):
             missing=", ".join(missing)))
 
     def add_pathology(self) -> None:
-        patient, today = self.patient_uid or "", self.today
+        patient, today = self.patient_uid or "", self.today_fn()
         self._submit(self.pathology_form, self._pathology_input,
                      lambda s, d: s.record_pathology(patient, d, today=today))
 
@@ -642,7 +669,7 @@ class CourseTab(PatientTabPage):
                               self.event_site.text(), self.cause.text(),
                               self.salvage.currentData(), self.salvage_margin.currentData())
 
-        patient, today = self.patient_uid or "", self.today
+        patient, today = self.patient_uid or "", self.today_fn()
         self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today))
 
     def _failed(self, exc: BaseException) -> None:

@@ -14,13 +14,12 @@ from datetime import date
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QMarginsF
+from PySide6.QtCore import QMarginsF
 from PySide6.QtGui import QPageLayout, QPageSize, QTextDocument
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -33,21 +32,10 @@ from PySide6.QtWidgets import (
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
 from gisttracker.services.patients import EnrollmentResult, PatientService
+from ui.widgets.date_field import DateField, DateInputError
 
 PROCEDURES = [("hepatic_resection", "Hepatic resection"), ("rfa", "Radiofrequency ablation"),
               ("tace", "Transarterial chemoembolization")]
-
-
-def _date_edit(parent: QWidget, value: date) -> QDateEdit:
-    edit = QDateEdit(parent)
-    edit.setDisplayFormat("yyyy-MM-dd")
-    edit.setCalendarPopup(True)
-    edit.setDate(QDate(value.year, value.month, value.day))
-    return edit
-
-
-def _py(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
 
 
 class EnrollmentDialog(QDialog):
@@ -79,8 +67,8 @@ class EnrollmentDialog(QDialog):
         form.setContentsMargins(0, 0, 0, 0)
         self.option: QComboBox | None = None
         self.procedures: dict[str, QCheckBox] = {}
-        self.start: QDateEdit | None = None
-        self.last: QDateEdit | None = None
+        self.start: DateField | None = None
+        self.last: DateField | None = None
         if randomized:
             optional = [a for a in self.study.arms if a.options]
             for arm in optional[:1]:
@@ -97,8 +85,10 @@ class EnrollmentDialog(QDialog):
                 form.addRow("", box)
             form.addRow("", QLabel(_("None ticked: imatinib alone."), self))
         elif self.preview.method == "derived_duration":
-            self.start = _date_edit(self, today)
-            self.last = _date_edit(self, today)
+            self.start = DateField(self, today=lambda: self.today,
+                                   label=_("Start of preoperative imatinib"))
+            self.last = DateField(self, today=lambda: self.today,
+                                  label=_("Last preoperative dose"))
             form.addRow(_("Start of preoperative imatinib"), self.start)
             form.addRow(_("Last preoperative dose"), self.last)
         self.message = QLabel(self)
@@ -132,8 +122,12 @@ class EnrollmentDialog(QDialog):
         if self.preview.method == "treatment_received":
             kwargs["procedures"] = [c for c, box in self.procedures.items() if box.isChecked()]
         if self.start is not None and self.last is not None:
-            kwargs["preop_start"] = _py(self.start.date())
-            kwargs["last_preop_dose"] = _py(self.last.date())
+            try:
+                kwargs["preop_start"] = self.start.value()
+                kwargs["last_preop_dose"] = self.last.value()
+            except DateInputError as exc:
+                self.message.setText(str(exc))
+                return
         try:
             result = self.service.enroll(self.patient_uid, today=self.today, rng=self.rng,
                                          **kwargs)  # type: ignore[arg-type]

@@ -16,7 +16,6 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QDate,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -28,7 +27,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -55,6 +53,7 @@ from gisttracker.services.patients import (
 from gisttracker.session import Session
 from ui.areas import AreaPage
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField, DateInputError
 
 WINDOW = 200
 MAX_WINDOWS = 40
@@ -236,12 +235,8 @@ class NewPatientDialog(QDialog):
         self.name = QLineEdit(self)
         self.initials = QLineEdit(self)
         self.initials.setMaxLength(10)
-        self.dob = QDateEdit(self)
-        self.dob.setDisplayFormat("yyyy-MM-dd")
-        self.dob.setCalendarPopup(True)
-        self.dob.setMinimumDate(QDate(1900, 1, 1))
-        self.dob.setSpecialValueText("—")
-        self.dob.setDate(self.dob.minimumDate())
+        self.dob = DateField(self, optional=True, kind="birth", today=lambda: self.today,
+                             label=_("Date of birth"))
         self.message = QLabel(self)
         self.message.setStyleSheet("color: #b00020;")
         self.message.setWordWrap(True)
@@ -262,15 +257,14 @@ class NewPatientDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
-    def _dob(self) -> date | None:
-        if self.dob.date() == self.dob.minimumDate():
-            return None
-        value = self.dob.date()
-        return date(value.year(), value.month(), value.day())
-
     def register(self) -> None:
-        identity = Identity(self.record.text(), self.name.text(), self.initials.text(),
-                            self._dob())
+        try:
+            dob = self.dob.value()
+        except DateInputError as exc:
+            self.message.setText(str(exc))
+            self.dob.setFocus()
+            return
+        identity = Identity(self.record.text(), self.name.text(), self.initials.text(), dob)
         try:
             patient = PatientService(self.session).register(
                 self.study_box.currentData(), sex=self.sex_box.currentData(),

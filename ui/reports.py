@@ -9,6 +9,7 @@ Windows). Where neither exists, it opens the PDF in the system viewer to print f
 
 from __future__ import annotations
 
+import calendar
 import os
 import shutil
 import sys
@@ -16,13 +17,12 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QProcess, QStringListModel, Qt, QUrl, Signal
+from PySide6.QtCore import QProcess, QStringListModel, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
-    QDateEdit,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -43,6 +43,7 @@ from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
 from ui.areas import AreaPage
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField, DateInputError
 
 PATIENT_CHOICES = 2000  # study identifiers offered by the completer (prefix search)
 
@@ -111,14 +112,11 @@ class ReportsPage(AreaPage):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.patient.setCompleter(completer)
         self.study_box = QComboBox(self)
-        self.start = QDateEdit(self)
-        self.end = QDateEdit(self)
-        for edit in (self.start, self.end):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
-        today = QDate.currentDate()
-        self.start.setDate(QDate(today.year(), today.month(), 1))
-        self.end.setDate(QDate(today.year(), today.month(), today.daysInMonth()))
+        self.start = DateField(self, kind="any", label=_("From"))
+        self.end = DateField(self, kind="any", label=_("To"))
+        today = date.today()
+        self.start.set_value(today.replace(day=1))
+        self.end.set_value(today.replace(day=calendar.monthrange(today.year, today.month)[1]))
         self.paper = QComboBox(self)
         self.paper.addItem(_("A4"), "a4")
         self.paper.addItem(_("Letter"), "letter")
@@ -241,8 +239,8 @@ class ReportsPage(AreaPage):
             patient=self.patient.text().strip() or None if kind.needs_patient else None,
             study_key=self.study_box.currentData() if (kind.needs_study
                                                        or kind.study_optional) else None,
-            start=self.start.date().toPython() if kind.needs_period else None,
-            end=self.end.date().toPython() if kind.needs_period else None,
+            start=self.start.date_or_none() if kind.needs_period else None,
+            end=self.end.date_or_none() if kind.needs_period else None,
             paper=self.paper.currentData(),
             include_identifiers=self.identifiers.isEnabled() and self.identifiers.isChecked())
 
@@ -256,6 +254,13 @@ class ReportsPage(AreaPage):
         if kind.needs_patient and not request.patient:
             self._failed(_("Enter the patient's study identifier."))
             return
+        if kind.needs_period:
+            for field in (self.start, self.end):
+                try:
+                    field.value()
+                except DateInputError as exc:
+                    self._failed(str(exc))
+                    return
         if kind.needs_period and request.start and request.end and request.start > request.end:
             self._failed(_("The period starts after it ends."))
             return

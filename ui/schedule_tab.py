@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -40,9 +39,10 @@ from gisttracker.services.base import ServiceError
 from gisttracker.services.visits import AnchorChange, ScheduleRow, VisitService
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
-from ui.calendar import STATUS_COLOURS, assessment_names, to_date, to_qdate
+from ui.calendar import STATUS_COLOURS, assessment_names
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField, DateInputError, DateKind
 
 COLUMNS = (N_("Visit"), N_("Anchor"), N_("Target"), N_("Window"), N_("Status"),
            N_("Done on"), N_("Note"), N_("Assessments"))
@@ -53,7 +53,9 @@ class DateReasonDialog(QDialog):
 
     def __init__(self, title: str, parent: QWidget | None = None, *, day: date | None = None,
                  with_date: bool = True, with_name: bool = False, reason: str = "none",
-                 prompt: str = "") -> None:
+                 prompt: str = "", kind: DateKind = "past",
+                 today: Callable[[], date] = date.today,
+                 bounds: dict[str, Any] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         form = QFormLayout(self)
@@ -62,11 +64,12 @@ class DateReasonDialog(QDialog):
             label.setWordWrap(True)
             form.addRow(label)
         self.name = QLineEdit(self)
-        self.date = QDateEdit(to_qdate(day or date.today()), self)
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("yyyy-MM-dd")
+        self.date = DateField(self, kind=kind, today=today, reference=lambda: day)
+        self.date.set_bounds(**(bounds or {}))
+        self.date.set_value(day)
         self.reason = QLineEdit(self)
         self.reason_required = reason == "required"
+        self.with_date = with_date
         if with_name:
             form.addRow(_("&Name"), self.name)
         if with_date:
@@ -85,6 +88,13 @@ class DateReasonDialog(QDialog):
         form.addRow(buttons)
 
     def _check(self) -> None:
+        if self.with_date:
+            try:
+                self.date.value()
+            except DateInputError as exc:
+                self.error.setText(str(exc))
+                self.date.setFocus()
+                return
         if self.reason_required and not self.reason.text().strip():
             self.error.setText(_("Please give a reason."))
             self.reason.setFocus()
@@ -92,7 +102,8 @@ class DateReasonDialog(QDialog):
         self.accept()
 
     def values(self) -> tuple[date, str, str]:
-        return to_date(self.date.date()), self.name.text().strip(), self.reason.text().strip()
+        day = self.date.date_or_none() if self.with_date else None
+        return day or date.min, self.name.text().strip(), self.reason.text().strip()
 
 
 class ScheduleTab(PatientTabPage):
@@ -302,7 +313,8 @@ class ScheduleTab(PatientTabPage):
 
     def set_anchor(self, key: str, day: date, reason: str | None = None) -> None:
         uid = self.patient_uid or ""
-        self._write(lambda s: s.set_anchor(uid, key, day, reason=reason or None),
+        today = self.today_fn()
+        self._write(lambda s: s.set_anchor(uid, key, day, reason=reason or None, today=today),
                     _("Anchor date saved."))
 
     def mark_done(self, visit_uid: str, day: date, reason: str | None = None) -> None:
@@ -340,6 +352,7 @@ class ScheduleTab(PatientTabPage):
             _("Correct {anchor}").format(anchor=anchor.label) if known
             else _("Enter {anchor}").format(anchor=anchor.label),
             self, day=known or self.today_fn(), reason="required" if known else "none",
+            kind="planned", today=self.today_fn,
             prompt=_("Planned visits counted from this date will move; visits already done "
                      "keep their dates.") if known else anchor.description)
         if dialog.exec() == QDialog.DialogCode.Accepted:
@@ -355,6 +368,7 @@ class ScheduleTab(PatientTabPage):
         default = row.done_on or (row.target if row.target and row.target <= today else today)
         dialog = DateReasonDialog(_("{visit}: done on").format(visit=row.name), self,
                                   day=default, reason="required" if settled else "none",
+                                  today=self.today_fn,
                                   prompt=_("This visit is already recorded; changing it "
                                            "needs a reason.") if settled else "")
         if dialog.exec() == QDialog.DialogCode.Accepted:
@@ -391,7 +405,8 @@ class ScheduleTab(PatientTabPage):
 
     def ask_unscheduled(self) -> None:
         dialog = DateReasonDialog(_("Add an unscheduled visit"), self, day=self.today_fn(),
-                                  with_name=True, reason="optional")
+                                  with_name=True, reason="optional", kind="planned",
+                                  today=self.today_fn)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day, name, reason = dialog.values()
             self.add_unscheduled(name, day, reason)

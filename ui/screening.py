@@ -13,12 +13,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -57,6 +56,7 @@ from gisttracker.services.patients import (
 from gisttracker.session import Session
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField
 
 STATE_STYLE = {
     eligibility.MET: ("✔", "#1b7f3b"),
@@ -88,27 +88,6 @@ NUMBER_FIELDS = [
     ("progressive_lesions", N_("Progressive lesions"), int),
     ("progressive_organs", N_("Organs with progression"), int),
 ]
-NO_DATE = QDate(1900, 1, 1)
-
-
-def _to_date(value: QDate) -> date | None:
-    if value == NO_DATE:
-        return None
-    return date(value.year(), value.month(), value.day())
-
-
-def _qdate(value: date | None) -> QDate:
-    return NO_DATE if value is None else QDate(value.year, value.month, value.day)
-
-
-def _date_edit(parent: QWidget) -> QDateEdit:
-    edit = QDateEdit(parent)
-    edit.setDisplayFormat("yyyy-MM-dd")
-    edit.setCalendarPopup(True)
-    edit.setMinimumDate(NO_DATE)
-    edit.setSpecialValueText("—")
-    edit.setDate(NO_DATE)
-    return edit
 
 
 def _number(text: str, kind: type) -> tuple[Any, str | None]:
@@ -171,7 +150,8 @@ class ScreeningTab(PatientTabPage):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        self.screened_on = _date_edit(self)
+        self.screened_on = DateField(self, today=lambda: self.today(), inline_message=False,
+                                     label=_("Screening date"))
         self._row(form, _("Screening &date"), self.screened_on, "screened_on")
         self.age_label = QLabel(self)
         form.addRow(_("Age at screening"), self.age_label)
@@ -214,7 +194,8 @@ class ScreeningTab(PatientTabPage):
             self._row(form, _(BOOL_LABELS[key]), box, key)
         self.metastasis_sites = QLineEdit(self)
         self._row(form, _("Metastasis sites"), self.metastasis_sites, "metastasis_sites")
-        self.consent_date = _date_edit(self)
+        self.consent_date = DateField(self, optional=True, today=lambda: self.today(),
+                                      inline_message=False, label=_("Consent date"))
         self._row(form, _("&Consent signed on"), self.consent_date, "consent_date")
 
         labs = QGroupBox(_("Laboratory values (site reference range)"), self)
@@ -302,7 +283,8 @@ class ScreeningTab(PatientTabPage):
         for box in (self.primary_site, self.mutation, self.mitotic_unit, *self.bools.values()):
             box.currentIndexChanged.connect(self._changed)
         for edit_date in (self.screened_on, self.consent_date):
-            edit_date.dateChanged.connect(self._changed)
+            edit_date.edited.connect(self._changed)
+            edit_date.problem_changed.connect(self._changed)
         self.metastasis_sites.textChanged.connect(self._changed)
         for value, unit, low, high in self.labs.values():
             for edit in (value, low, high):
@@ -338,6 +320,8 @@ class ScreeningTab(PatientTabPage):
         patient = loaded["patient"]
         self.study = self.session.studies.get(patient.study_key)
         self.sex, self.dob, self.status = patient.sex, loaded["dob"], patient.status
+        for field in (self.screened_on, self.consent_date):
+            field.set_bounds(birth=self.dob)
         self.judged = loaded["judged"]
         screening = loaded["screening"]
         self.title.setText(_("{patient} · {study} · {status}").format(
@@ -384,7 +368,7 @@ class ScreeningTab(PatientTabPage):
     def fill(self, data: ScreeningData, screened_on: date) -> None:
         """Put stored values into the widgets."""
         v = data.values
-        self.screened_on.setDate(_qdate(screened_on))
+        self.screened_on.set_value(screened_on)
         for key, (edit, _kind) in self.numbers.items():
             value = v.get(key)
             edit.setText("" if value is None else (f"{value:g}" if isinstance(value, float)
@@ -396,7 +380,7 @@ class ScreeningTab(PatientTabPage):
             value = v.get(key)
             box.setCurrentIndex(0 if value is None else (1 if value else 2))
         self.metastasis_sites.setText(v.get("metastasis_sites") or "")
-        self.consent_date.setDate(_qdate(v.get("consent_date")))
+        self.consent_date.set_value(v.get("consent_date"))
         for key, (value_edit, unit, low, high) in self.labs.items():
             lab = data.labs.get(key)
             value_edit.setText(f"{lab.value:g}" if lab else "")
@@ -426,7 +410,14 @@ class ScreeningTab(PatientTabPage):
         for key, box in self.bools.items():
             values[key] = box.currentData()
         values["metastasis_sites"] = self.metastasis_sites.text().strip() or None
-        values["consent_date"] = _to_date(self.consent_date.date())
+        for key, field in (("screened_on", self.screened_on),
+                           ("consent_date", self.consent_date)):
+            if field.problem():
+                # While a date is being typed it is not wrong yet, only unfinished: Save
+                # waits, and the message appears once the field says it.
+                problems[key] = field.shown_problem()
+        values["consent_date"] = (None if "consent_date" in problems
+                                  else self.consent_date.date_or_none())
         labs: dict[str, LabEntry] = {}
         for key, (value_edit, unit, low, high) in self.labs.items():
             value, problem = _number(value_edit.text(), float)
@@ -451,7 +442,7 @@ class ScreeningTab(PatientTabPage):
             return
         self.dirty = True
         data, problems = self.collect()
-        screened_on = _to_date(self.screened_on.date()) or self.today()
+        screened_on = self.screened_on.date_or_none() or self.today()
         problems.update(validate_screening(data, date_of_birth=self.dob,
                                            screened_on=screened_on, today=self.today()))
         if self.dob is not None and screened_on >= self.dob:
@@ -542,7 +533,7 @@ class ScreeningTab(PatientTabPage):
         data, _problems = self.collect()
         try:
             self.service.save_screening(self.patient_uid, data, today=self.today(),
-                                        screened_on=_to_date(self.screened_on.date()))
+                                        screened_on=self.screened_on.date_or_none())
         except ServiceError as exc:
             self.status_line.setText(str(exc))
             return False

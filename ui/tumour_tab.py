@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -54,6 +53,7 @@ from gisttracker.services.tumour import (
     evaluate,
 )
 from ui.patient_view import PatientTabPage
+from ui.widgets.date_field import DateField
 
 LIST_COLUMNS = (N_("Date"), N_("Type"), N_("Sum (mm)"), N_("vs baseline"), N_("vs nadir"),
                 N_("RECIST target"), N_("Non-target"), N_("RECIST overall"), N_("Choi"))
@@ -118,10 +118,9 @@ class TumourTab(PatientTabPage):
         top_layout.addWidget(self.list)
 
         self.editor = QGroupBox(self)
-        self.date = QDateEdit(self.editor)
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("yyyy-MM-dd")
-        self.date.setDate(QDate.currentDate())
+        self.date = DateField(self.editor, today=lambda: self.today, inline_message=False,
+                              label=_("Date of the assessment"))
+        self.date.set_value(self.today)
         self.modality = QComboBox(self.editor)
         for code in MODALITIES:
             self.modality.addItem(_(code) if code == "other" else code, code)
@@ -203,7 +202,8 @@ class TumourTab(PatientTabPage):
 
         for widget in (self.non_target, self.modality):
             widget.currentIndexChanged.connect(self.recompute)
-        self.date.dateChanged.connect(self.recompute)
+        self.date.edited.connect(self.recompute)
+        self.date.problem_changed.connect(lambda _p: self.recompute())
         self.new_lesions.toggled.connect(self.recompute)
         self.new_nodules.toggled.connect(self.recompute)
         self.lesions.itemChanged.connect(self.recompute)
@@ -373,8 +373,7 @@ class TumourTab(PatientTabPage):
 
     def _load_editor(self, data: AssessmentInput) -> None:
         self._filling = True
-        self.date.setDate(QDate(data.assessed_on.year, data.assessed_on.month,
-                                data.assessed_on.day))
+        self.date.set_value(data.assessed_on)
         self.modality.setCurrentIndex(max(0, self.modality.findData(data.modality or "CT")))
         self.non_target.setCurrentIndex(max(0, self.non_target.findData(data.non_target)))
         self.new_lesions.setChecked(data.new_lesions)
@@ -416,9 +415,11 @@ class TumourTab(PatientTabPage):
                     values[name] = None
             lesions.append(LesionInput(label, text(C_ORGAN).strip(), values["diameter"],
                                        values["hu"], checked(C_NODE), checked(C_SMALL)))
-        qd = self.date.date()
+        if self.date.problem():
+            errors["assessed_on"] = self.date.shown_problem() or _(
+                "Date of the assessment: enter a date (YYYY-MM-DD)")
         data = AssessmentInput(
-            date(qd.year(), qd.month(), qd.day()), tuple(lesions),
+            self.date.date_or_none() or self.today, tuple(lesions),
             is_baseline=self.editing_baseline, non_target=self.non_target.currentData(),
             new_lesions=self.new_lesions.isChecked() and not self.editing_baseline,
             new_nodules=self.new_nodules.isChecked() and not self.editing_baseline,

@@ -21,6 +21,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from gisttracker import __version__
+from gisttracker.domain.plausibility import date_problem
 from gisttracker.domain.schedule import (
     MovedVisit,
     PlannedVisit,
@@ -38,7 +39,7 @@ from gisttracker.i18n import _
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer
-from gisttracker.services.common import SiteService, as_date
+from gisttracker.services.common import SiteService, as_date, check_patient_date, date_context
 from gisttracker.session import Session
 from gisttracker.store.models import Record
 from gisttracker.store.models_patients import Patient
@@ -399,13 +400,15 @@ class VisitService(SiteService):
 
     # ----- anchors ------------------------------------------------------------------------
     def set_anchor(self, patient_key: str, anchor_key: str, on: date, *,
-                   reason: str | None = None) -> AnchorChange:
+                   reason: str | None = None, today: date | None = None) -> AnchorChange:
         """Enter or correct an anchor date and replan the visits counted from it.
 
         Correcting a date already entered needs a ``reason`` (ReasonRequired otherwise).
         Planned visits move (each move audited with the anchor change as its reason); visits
         done, missed, cancelled or not applicable keep their dates. Visits that would now
-        fall after the end of participation are cancelled instead.
+        fall after the end of participation are cancelled instead. A date before 1900 or
+        before the patient's birth is refused; with ``today``, so is one more than two
+        years ahead (an anchor may be a planned date, such as an operation).
         """
         patient = self.patient(patient_key)
         study = self.study_of(patient)
@@ -417,6 +420,11 @@ class VisitService(SiteService):
                 known=", ".join(a.key for a in study.anchors))) from None
         if isinstance(on, datetime) or not isinstance(on, date):
             raise ServiceError(_("{anchor}: not a date").format(anchor=anchor.label))
+        ctx = date_context(patient, today or on)
+        problem = date_problem(on, today=today or on, label=anchor.label, past=False,
+                               birth=ctx.birth)
+        if problem:
+            raise ServiceError(problem)
         row = AnchorDate.get_or_none((AnchorDate.patient == _id(patient))
                                      & (AnchorDate.anchor_key == anchor_key))
         old = _as_date(row.date) if row is not None else None
@@ -483,9 +491,11 @@ class VisitService(SiteService):
         another day, missed, …) needs a ``reason``.
         """
         visit, patient = self._visit(visit_uid)
-        if done_on > today:
+        if isinstance(done_on, date) and not isinstance(done_on, datetime) \
+                and done_on > today:
             raise ServiceError(_("{name}: the visit date {date} is after today").format(
                 name=visit.name, date=done_on.isoformat()))
+        check_patient_date(patient, done_on, today=today, label=visit.name)
         settled = visit.state != "planned"
         with self.tracker.transaction(reason) as w:
             w.update(visit, {"state": "done", "done_on": done_on, "reason": None},
@@ -530,6 +540,7 @@ class VisitService(SiteService):
         if patient.status != "enrolled" and on > today:
             raise ServiceError(_("{patient} is no longer followed: no new visits").format(
                 patient=patient.study_id))
+        check_patient_date(patient, on, today=today, label=name, past=False)
         count = Visit.select().where(
             (Visit.patient == _id(patient)) & (Visit.unscheduled == 1)).count()
         with self.tracker.transaction(reason) as w:

@@ -100,7 +100,7 @@ def test_screening_a_patient_by_typing_updates_the_criteria_live(
                         ("distant_metastases", False), ("hiv_positive", False),
                         ("pregnant_or_lactating", False)):
         _choose(tab.bools[key], answer)
-    tab.consent_date.setDate(tab.consent_date.date().fromString("2026-03-10", "yyyy-MM-dd"))
+    qtbot.keyClicks(tab.consent_date.edit, "20260310")
     hb, hb_unit = tab.labs["haemoglobin"][:2]
     qtbot.keyClicks(hb, "120")
     _choose(hb_unit, "g/dL")  # 120 g/dL: the number was typed in g/L
@@ -160,8 +160,8 @@ def test_enrollment_dialog_for_the_duration_cohort_derives_the_group(
     qtbot.addWidget(dialog)
     assert "dates of preoperative imatinib" in dialog.what.text()
     assert dialog.start is not None and dialog.last is not None
-    dialog.start.setDate(dialog.start.date().fromString("2025-01-15", "yyyy-MM-dd"))
-    dialog.last.setDate(dialog.last.date().fromString("2025-12-01", "yyyy-MM-dd"))
+    qtbot.keyClicks(dialog.start.edit, "2025-01-15")
+    qtbot.keyClicks(dialog.last.edit, "2025-12-01")
     dialog.enroll()
     assert dialog.result_value is not None and dialog.result_value.arm_code == "MID"
 
@@ -212,8 +212,6 @@ def test_patient_list_is_lazy_filters_in_sql_and_opens_a_patient(
 
 def test_new_patient_dialog_keeps_what_was_typed_on_error(
         qtbot: QtBot, session: Session, service: PatientService) -> None:
-    from PySide6.QtCore import QDate
-
     from ui.patients import NewPatientDialog
 
     dialog = NewPatientDialog(session, session.studies["RECTAL-LE"], TODAY)
@@ -222,11 +220,12 @@ def test_new_patient_dialog_keeps_what_was_typed_on_error(
     qtbot.keyClicks(dialog.record, "H-77")
     qtbot.keyClicks(dialog.name, "Chen Jie")
     _choose(dialog.sex_box, "male")
-    dialog.dob.setDate(QDate(2027, 1, 1))
+    qtbot.keyClicks(dialog.dob.edit, "2027-01-01")
     dialog.register()
-    assert "Date of birth 2027-01-01 is in the future" in dialog.message.text()
+    assert "Date of birth: 2027-01-01 is in the future" in dialog.message.text()
     assert dialog.patient_uid is None and dialog.record.text() == "H-77"
-    dialog.dob.setDate(QDate(1961, 5, 2))
+    dialog.dob.edit.clear()
+    qtbot.keyClicks(dialog.dob.edit, "19610502")
     dialog.register()
     assert dialog.patient_uid is not None
     assert service.get(dialog.patient_uid).study_id == "ZJU-0001"

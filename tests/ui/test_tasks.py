@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from pytestqt.qtbot import QtBot
 
@@ -16,7 +16,7 @@ from ui.tasks import TaskManager
 class Tracked:
     """Stands in for a widget a task's closure holds: remembers the thread it died on."""
 
-    died_on: list[str] = []
+    died_on: ClassVar[list[str]] = []
 
     def __del__(self) -> None:
         Tracked.died_on.append(threading.current_thread().name)

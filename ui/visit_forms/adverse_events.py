@@ -40,8 +40,9 @@ from gisttracker.services.forms import (
 )
 from gisttracker.session import Session
 from ui.tasks import TaskManager
-from ui.visit_forms.common import ERROR_STYLE, _date_or_none
+from ui.visit_forms.common import ERROR_STYLE
 from ui.visit_forms.item_form import FormEditorDialog
+from ui.widgets.date_field import DateField, DateInputError
 
 
 class AdverseEventDialog(QDialog):
@@ -68,11 +69,11 @@ class AdverseEventDialog(QDialog):
         self.grade = QSpinBox(self)
         self.grade.setRange(1, 5)
         self.grade.setValue(data.grade if 1 <= data.grade <= 5 else 1)
-        self.onset = QLineEdit(data.onset.isoformat() if data.onset != date.min else "", self)
-        self.resolved = QLineEdit(data.resolved_on.isoformat() if data.resolved_on else "",
-                                  self)
-        for edit in (self.onset, self.resolved):
-            edit.setPlaceholderText(_("YYYY-MM-DD"))
+        self.onset = DateField(self, today=lambda: self.today, inline_message=False)
+        self.onset.set_value(data.onset if data.onset != date.min else None)
+        self.resolved = DateField(self, optional=True, today=lambda: self.today,
+                                  inline_message=False)
+        self.resolved.set_value(data.resolved_on)
         self.serious = QCheckBox(_("Serious adverse event"), self)
         self.serious.setChecked(data.serious)
         self.drug = self._combo(AE_DRUGS, data.drug)
@@ -93,6 +94,8 @@ class AdverseEventDialog(QDialog):
             message = QLabel(self)
             message.setStyleSheet(ERROR_STYLE)
             self.messages[key] = message
+            if isinstance(widget, DateField):
+                widget.problem_changed.connect(message.setText)
             row = QHBoxLayout()
             row.addWidget(widget, 1)
             row.addWidget(message)
@@ -129,11 +132,11 @@ class AdverseEventDialog(QDialog):
         index = self.term.findText(text)
         term = self.term.itemData(index) if index >= 0 else text
         dates: dict[str, date | None] = {}
-        for key, edit in (("onset", self.onset), ("resolved_on", self.resolved)):
+        for key, field in (("onset", self.onset), ("resolved_on", self.resolved)):
             try:
-                dates[key] = _date_or_none(edit.text())
-            except ValueError:
-                self.messages[key].setText(_("enter a date as YYYY-MM-DD"))
+                dates[key] = field.value()
+            except DateInputError:
+                self.messages[key].setText(field.problem() or "")
                 return None
         if dates["onset"] is None:
             self.messages["onset"].setText(_("enter the onset date"))

@@ -57,11 +57,6 @@ def _number(text: str) -> float | None:
     return float(text)
 
 
-def _date_or_none(text: str) -> date | None:
-    text = text.strip()
-    return date.fromisoformat(text) if text else None
-
-
 # --------------------------------------------------------------------------------------
 # Shared dialog behaviour
 

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -32,7 +31,8 @@ from gisttracker.services.forms import (
 from gisttracker.session import Session
 from ui.tasks import TaskManager
 from ui.visit_forms.adverse_events import AdverseEventDialog
-from ui.visit_forms.common import GRADE_COLOURS, MUTED_STYLE, FormDialogBase, _date_or_none, _number
+from ui.visit_forms.common import GRADE_COLOURS, MUTED_STYLE, FormDialogBase, _number
+from ui.widgets.date_field import DateField, DateInputError
 
 
 class LabsDialog(FormDialogBase):
@@ -49,11 +49,10 @@ class LabsDialog(FormDialogBase):
         self.labs = {row.analyte: row for row in labs}
         self.baselines = baselines
         self.analytes = analytes or list(lab_rules.ANALYTES.values())
-        self.sample_date = QLineEdit(self)
-        self.sample_date.setPlaceholderText(_("YYYY-MM-DD"))
+        self.sample_date = DateField(self, today=lambda: self.today, label=_("Sample date"))
         first = next((r.sampled_on for r in labs if r.sampled_on), None)
-        self.sample_date.setText((first or today).isoformat())
-        self.sample_date.textEdited.connect(lambda _t: self.mark_dirty())
+        self.sample_date.set_value(first or today)
+        self.sample_date.edited.connect(self.mark_dirty)
         self.table = QTableWidget(len(self.analytes), len(self.COLUMNS), self)
         self.table.setHorizontalHeaderLabels([_(c) for c in self.COLUMNS])
         self.table.verticalHeader().hide()
@@ -199,9 +198,9 @@ class LabsDialog(FormDialogBase):
 
     def save_changes(self, then: Callable[[], object] | None = None) -> None:
         try:
-            sampled = _date_or_none(self.sample_date.text())
-        except ValueError:
-            self.set_status(_("Sample date: enter a date as YYYY-MM-DD"), error=True)
+            sampled = self.sample_date.value()
+        except DateInputError as exc:
+            self.set_status(str(exc), error=True)
             return
         if self.messages:
             self.set_status("\n".join(self.messages.values()), error=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from gisttracker.domain.plausibility import date_problem
 from gisttracker.i18n import _
-from gisttracker.services.common import SiteService
+from gisttracker.services.common import SiteService, date_context
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.course.values import DEFAULT_DRUGS
@@ -52,6 +53,10 @@ class CourseServiceBase(SiteService):
                     patient: Patient, today: date, exclude_death: str | None = None) -> None:
         if on is None:
             return
+        ctx = date_context(patient, today)
+        early = date_problem(on, today=today, birth=ctx.birth)
+        if early is not None and on <= today and (ctx.death is None or on <= ctx.death):
+            errors.setdefault(name, early)  # before 1900 or before birth
         if on > today:
             errors.setdefault(name, _("{date} is in the future (today is {today})").format(
                 date=on.isoformat(), today=today.isoformat()))

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from gisttracker.domain import allocation as alloc
-from gisttracker.domain import eligibility
+from gisttracker.domain import eligibility, plausibility
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer
@@ -204,6 +204,11 @@ class EnrollmentMixin(ScreeningMixin):
     def _duration_group(self, study: Study, start: date, last: date, today: date) -> str:
         if last > today or start > today:
             raise ServiceError(_("preoperative imatinib dates may not be in the future"))
+        for day, label in ((start, _("Start of preoperative imatinib")),
+                           (last, _("Last preoperative dose"))):
+            problem = plausibility.date_problem(day, today=today, label=label)
+            if problem:
+                raise ServiceError(problem)
         try:
             return alloc.duration_group(study.allocation, start, last)
         except ValueError as exc:

@@ -6,6 +6,7 @@ from datetime import date
 
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
+from gisttracker.services.common import check_patient_date
 from gisttracker.services.patients.base import PatientServiceBase
 from gisttracker.services.patients.values import END_STATUSES, STATUS_LABELS, _text
 
@@ -30,6 +31,7 @@ class ParticipationMixin(PatientServiceBase):
             raise ServiceError(_("Withdrawal: give the reason"))
         if on > today:
             raise ServiceError(_("End date {date} is in the future").format(date=on.isoformat()))
+        check_patient_date(patient, on, today=today, label=_("End date"), death=False)
         if patient.enrolled_on is not None and on < patient.enrolled_on:
             raise ServiceError(_("End date {date} is before enrollment ({enrolled})").format(
                 date=on.isoformat(), enrolled=patient.enrolled_on.isoformat()))

@@ -16,7 +16,28 @@ from gisttracker.store.models import new_uid
 from gisttracker.store.models_patients import (
     Patient,
     PatientIdentity,
+    Screening,
 )
+
+
+def _first_recorded_date(patient_id: int) -> tuple[date, str] | None:
+    """The earliest clinical date recorded for a patient (screening, consent, visit done)."""
+    from gisttracker.services.common import as_date
+    from gisttracker.store.models_visits import Visit
+
+    found: list[tuple[date, str]] = []
+    for s in Screening.select(Screening.screened_on, Screening.consent_date).where(
+            Screening.patient == patient_id):
+        for value, what in ((s.screened_on, _("screening")), (s.consent_date, _("consent"))):
+            day = as_date(value)
+            if day is not None:
+                found.append((day, what))
+    first_visit = (Visit.select(Visit.done_on).where((Visit.patient == patient_id)
+                                                    & Visit.done_on.is_null(False))
+                   .order_by(Visit.done_on).first())
+    if first_visit is not None and as_date(first_visit.done_on) is not None:
+        found.append((as_date(first_visit.done_on) or date.max, _("visit")))
+    return min(found) if found else None
 
 
 class RegistrationMixin(PatientServiceBase):
@@ -41,6 +62,13 @@ class RegistrationMixin(PatientServiceBase):
             if dob.year < today.year - 120:
                 raise ServiceError(_("Date of birth {dob} is more than 120 years ago").format(
                     dob=dob.isoformat()))
+            if editing is not None:
+                # Nothing already recorded for the patient may come before their birth.
+                first = _first_recorded_date(editing)
+                if first is not None and first[0] < dob:
+                    raise ServiceError(_(
+                        "Date of birth {dob} is after the {what} recorded on {date}").format(
+                        dob=dob.isoformat(), what=first[1], date=first[0].isoformat()))
         initials = _text(identity.initials)
         if initials is not None and len(initials) > 10:
             raise ServiceError(_("Initials: at most 10 characters"))
