@@ -7,6 +7,7 @@ the GUI thread through a queued Qt signal.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 class TaskManager(QObject):
     """Runs callables on a single background thread (SQLite likes one writer)."""
 
-    _finished = Signal(object)  # the future, emitted on the worker thread
+    _finished = Signal(object, object)  # (task key, future), emitted on the worker thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -32,23 +33,30 @@ class TaskManager(QObject):
         # and Qt would crash later (a timer firing on a deleted object).
         self._alive: dict[int, tuple[Callable[[], Any], Callable[[Any], None],
                                      Callable[[BaseException], None] | None]] = {}
+        self._keys = itertools.count()
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
             on_error: Callable[[BaseException], None] | None = None) -> Future[Any]:
         """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread."""
         self._pending += 1
-        future = self._pool.submit(fn)
-        self._alive[id(future)] = (fn, on_done, on_error)
-        future.add_done_callback(self._finished.emit)
+        key = next(self._keys)
+        self._alive[key] = (fn, on_done, on_error)
+        # The pool's work item holds only the key: were it to hold ``fn``, the worker could
+        # drop the last reference to it after the result was delivered.
+        future = self._pool.submit(self._call, key)
+        future.add_done_callback(lambda f, k=key: self._finished.emit(k, f))
         return future
+
+    def _call(self, key: int) -> Any:
+        return self._alive[key][0]()
 
     @property
     def busy(self) -> bool:
         return self._pending > 0
 
-    def _deliver(self, future: Future[Any]) -> None:
+    def _deliver(self, key: int, future: Future[Any]) -> None:
         self._pending -= 1
-        _fn, on_done, on_error = self._alive.pop(id(future))
+        _fn, on_done, on_error = self._alive.pop(key)
         if future.cancelled():
             return  # dropped at shutdown: nobody is waiting for it any more
         error = future.exception()
