@@ -46,6 +46,7 @@ from gisttracker.services.base import Changes
 from gisttracker.services.visits import DayCount, VisitService, WorklistItem
 from gisttracker.session import Session
 from ui.areas import AreaPage
+from ui.errors import is_expected, show_error
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField
 
@@ -253,7 +254,6 @@ class CalendarPage(AreaPage):
     counted = Signal()
     page_loaded = Signal()
     month_loaded = Signal()
-    _changed = Signal()
 
     def __init__(self, parent: QWidget | None = None,
                  today: Callable[[], date] = date.today, eager: bool = False) -> None:
@@ -264,13 +264,13 @@ class CalendarPage(AreaPage):
         self._stale = True
         self.counts: dict[str, int] = {}
         self._generation = 0
-        self._subscribed: Session | None = None
-        self.windows: list[QWidget] = []
 
         start, end = week_of(self.today_fn())
         self._start, self._end = start, end
-        self.from_edit = DateField(self, kind="any", today=self.today_fn, label=_("From"))
-        self.to_edit = DateField(self, kind="any", today=self.today_fn, label=_("To"))
+        self.from_edit = DateField(self, kind="any", today=lambda: self.today_fn(),
+                                   label=_("From"))
+        self.to_edit = DateField(self, kind="any", today=lambda: self.today_fn(),
+                                 label=_("To"))
         self.from_edit.set_value(start)
         self.to_edit.set_value(end)
         for edit in (self.from_edit, self.to_edit):
@@ -291,7 +291,8 @@ class CalendarPage(AreaPage):
             box.setChecked(True)
             box.toggled.connect(lambda _c: self.refresh())
         self.export_button = QPushButton(_("Export &iCalendar…"), self)
-        self.export_button.clicked.connect(self.export_ical)
+        # clicked(bool) would arrive as the path: a lambda asks for the file instead.
+        self.export_button.clicked.connect(lambda _checked=False: self.export_ical())
 
         top = QHBoxLayout()
         from_label = QLabel(_("&From"), self)
@@ -362,14 +363,10 @@ class CalendarPage(AreaPage):
         layout.addLayout(filters)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status)
-        self._changed.connect(self._after_change)
 
     # ----- session and study ----------------------------------------------------------------
     def set_session(self, session: Session | None, tasks: TaskManager) -> None:
         super().set_session(session, tasks)
-        if session is not None and self._subscribed is not session:
-            self._subscribed = session
-            session.tracker.subscribe(self._tracker_changed)
         self._fill_studies()
 
     def set_study(self, study: Study | None) -> None:
@@ -393,13 +390,9 @@ class CalendarPage(AreaPage):
         if self._stale:
             self.refresh()
 
-    def _tracker_changed(self, changes: Changes) -> None:
-        # May run on the worker thread: hop to the GUI thread through a queued signal.
+    def on_changes(self, changes: Changes) -> None:
         if changes.touched("visit", "anchor_date", "patient"):
-            self._changed.emit()
-
-    def _after_change(self) -> None:
-        self.refresh()
+            self.refresh()  # only while shown; else at the next show
 
     # ----- period ---------------------------------------------------------------------------
     def period(self) -> tuple[date, date]:
@@ -537,19 +530,17 @@ class CalendarPage(AreaPage):
 
     def _failed(self, exc: BaseException) -> None:
         self.summary.clear()
-        self.status.setText(_("Could not load the worklist: {error}").format(error=exc))
+        if is_expected(exc):
+            self.status.setText(_("Could not load the worklist: {error}").format(error=exc))
+        else:
+            self.status.setText(_("Could not load the worklist."))
+            show_error(self, exc, context="worklist")
 
     # ----- actions --------------------------------------------------------------------------
     def _open_patient(self, index: QModelIndex) -> None:
-        if not index.isValid() or self.session is None or self.tasks is None:
+        if not index.isValid():
             return
-        from ui.patient_view import PatientWindow
-
-        item = self.model.item(index.row())
-        header = f"{item.patient_study_id} · {item.study_key}"
-        window = PatientWindow(self.session, self.tasks, item.patient_uid, header)
-        self.windows = [w for w in self.windows if w.isVisible()] + [window]
-        window.show()
+        self.open_patient(self.model.item(index.row()).patient_uid)
 
     def export_ical(self, path: str | None = None) -> None:
         """Write the worklist of the period to an iCalendar file (asks where if not given)."""
@@ -577,8 +568,12 @@ class CalendarPage(AreaPage):
 
         def failed(exc: BaseException) -> None:
             self.status.setStyleSheet("QLabel { color: #b02a37; }")
-            self.status.setText(str(exc))
-            if not self.property("headless"):
-                QMessageBox.warning(self, _("Export failed"), str(exc))
+            if is_expected(exc):
+                self.status.setText(str(exc))
+                if not self.property("headless"):
+                    QMessageBox.warning(self, _("Export failed"), str(exc))
+            else:
+                self.status.setText(_("The calendar could not be written."))
+                show_error(self, exc, context="iCalendar export")
 
         self.tasks.run(work, done, failed)

@@ -40,7 +40,7 @@ from gisttracker.domain.course import OrganPreservation
 from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import Changes
 from gisttracker.services.course import (
     EVENT_LABELS,
     PHASE_LABELS,
@@ -57,7 +57,7 @@ from gisttracker.services.course import (
     SurgeryRow,
     TreatmentSummary,
 )
-from ui.errors import show_error
+from ui.errors import is_expected, show_error
 from ui.patient_view import PatientTabPage
 from ui.widgets.date_field import DateField, DateInputError
 from ui.widgets.record_dialog import FieldError, RecordDialog
@@ -390,6 +390,12 @@ class CourseTab(PatientTabPage):
         assert self.session is not None
         return CourseService(self.session)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("treatment_exposure", "treatment_interruption", "surgery",
+                           "pathology", "course_event", "anchor_date", "patient", "visit",
+                           "tumour_assessment"):
+            self.request_reload()
+
     def reload(self) -> None:
         if self.tasks is None or self.patient_uid is None:
             return
@@ -405,6 +411,8 @@ class CourseTab(PatientTabPage):
         self.tasks.run(load, self._loaded, self._failed)
 
     def _loaded(self, loaded: Loaded) -> None:
+        if not self.alive():
+            return
         first = self.loaded is None
         self.loaded = loaded
         t = loaded.treatment
@@ -504,16 +512,22 @@ class CourseTab(PatientTabPage):
         service = self.service()
 
         def done(_result: object) -> None:
+            if not self.alive():
+                return
             form.clear_errors()
-            self.reload()
+            self.request_reload()
 
         def failed(exc: BaseException) -> None:
+            if not self.alive():
+                return
             if isinstance(exc, CourseInputError):
                 form.show_errors(exc.errors)
-            elif isinstance(exc, ServiceError):
+            elif is_expected(exc):
                 form.show_errors({"": str(exc)})
             else:
-                raise exc
+                form.show_errors({"": _("Not saved: something went wrong inside the "
+                                        "program.")})
+                show_error(self, exc, context="treatment & course tab")
 
         self.tasks.run(lambda: call(service, data), done, failed)
 
@@ -588,7 +602,7 @@ class CourseTab(PatientTabPage):
 
         def done(_result: object) -> None:
             dialog.done_ok()
-            self.reload()
+            self.request_reload()
 
         def failed(exc: BaseException) -> None:
             if isinstance(exc, CourseInputError):
@@ -673,7 +687,9 @@ class CourseTab(PatientTabPage):
         self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today))
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ServiceError):
+        if not self.alive():
+            return
+        if is_expected(exc):
             self.event_form.show_errors({"": str(exc)})
             return
-        raise exc
+        show_error(self, exc, context="treatment & course tab")

@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import _
-from gisttracker.services.base import ServiceError
-from gisttracker.services.patients import EnrollmentResult, PatientService
+from gisttracker.services.patients import EnrollmentPreview, EnrollmentResult, PatientService
+from ui.errors import is_expected, show_error
+from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError
 
 PROCEDURES = [("hepatic_resection", "Hepatic resection"), ("rfa", "Radiofrequency ablation"),
@@ -42,14 +43,18 @@ class EnrollmentDialog(QDialog):
     """Enroll one eligible patient. ServiceError from the constructor if they cannot be."""
 
     def __init__(self, service: PatientService, patient_uid: str, today: date,
-                 parent: QWidget | None = None, rng: random.Random | None = None) -> None:
+                 parent: QWidget | None = None, rng: random.Random | None = None, *,
+                 preview: EnrollmentPreview | None = None,
+                 tasks: TaskManager | None = None) -> None:
         super().__init__(parent)
         self.service = service
         self.patient_uid = patient_uid
         self.today = today
+        self.tasks = tasks or TaskManager(self)
         # The seed of a study's list is drawn once, from the operating system's generator.
         self.rng = rng or random.SystemRandom()
-        self.preview = service.preview_enrollment(patient_uid)
+        # The window reads the preview on its worker before opening the dialog.
+        self.preview = preview or service.preview_enrollment(patient_uid)
         self.study = service.study(self.preview.study_key)
         self.result_value: EnrollmentResult | None = None
         randomized = self.preview.method == "randomized"
@@ -128,12 +133,23 @@ class EnrollmentDialog(QDialog):
             except DateInputError as exc:
                 self.message.setText(str(exc))
                 return
-        try:
-            result = self.service.enroll(self.patient_uid, today=self.today, rng=self.rng,
-                                         **kwargs)  # type: ignore[arg-type]
-        except ServiceError as exc:
+        service, uid, today, rng = self.service, self.patient_uid, self.today, self.rng
+        self.go.setEnabled(False)
+        self.message.setText(_("Working…"))
+        self.tasks.run(lambda: service.enroll(uid, today=today, rng=rng,
+                                              **kwargs),  # type: ignore[arg-type]
+                       self._enrolled, self._refused)
+
+    def _refused(self, exc: BaseException) -> None:
+        self.go.setEnabled(True)
+        if is_expected(exc):
             self.message.setText(str(exc))
-            return
+        else:
+            self.message.clear()
+            show_error(self, exc, context="enrollment")
+
+    def _enrolled(self, result: EnrollmentResult) -> None:
+        self.go.setEnabled(True)
         self.result_value = result
         self.message.clear()
         self.what.setStyleSheet("font-size: 14px; font-weight: 600; padding: 6px;"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from datetime import date
 from html import escape
 from pathlib import Path
 
@@ -26,9 +28,11 @@ from PySide6.QtWidgets import (
 from gisttracker import __version__
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
+from gisttracker.services.base import Changes
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
+from ui.context import WindowContext
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
@@ -43,12 +47,15 @@ class MainWindow(QMainWindow):
     failed = Signal(str)
 
     def __init__(self, settings: QSettings, tasks: TaskManager,
-                 opener: Callable[[Path], Session] = open_session) -> None:
+                 opener: Callable[[Path], Session] = open_session,
+                 today: Callable[[], date] = date.today) -> None:
         super().__init__()
         self.settings = settings
         self.tasks = tasks
         self.opener = opener
+        self.today = today
         self.session: Session | None = None
+        self.context: WindowContext | None = None
         self.setWindowTitle(_("GIST Study Tracker"))
         self.setMinimumSize(720, 480)
 
@@ -139,8 +146,8 @@ class MainWindow(QMainWindow):
         """Open ``path`` in the background; on success it becomes the window's database."""
         self.statusBar().showMessage(_("Opening {path}…").format(path=path))
 
-        def done(session: Session) -> None:
-            self._install_session(session)
+        def done(opened: tuple[Session, int]) -> None:
+            self._install_session(*opened)
 
         def error(exc: BaseException) -> None:
             message = _("Could not open {path}:\n{error}").format(path=path, error=exc)
@@ -149,16 +156,29 @@ class MainWindow(QMainWindow):
             if not self.property("headless"):
                 QMessageBox.critical(self, _("Database not opened"), message)
 
-        self.tasks.run(lambda: self.opener(path), done, error)
+        def work() -> tuple[Session, int]:
+            session = self.opener(path)
+            return session, schema_version(session.db)
 
-    def _install_session(self, session: Session) -> None:
+        self.tasks.run(work, done, error)
+
+    def _install_session(self, session: Session, version: int) -> None:
         old = self.session
+        if self.context is not None:
+            self.context.close()  # its patient windows belong to the old site
+            self.context.deleteLater()
         self.session = session
         if old is not None and old is not session:
             old.close()
         self._remember(session.path)
+        # Every write of the window runs on the background worker; one on this (GUI) thread
+        # is a bug, and the tracker refuses it rather than racing the worker for the file.
+        session.tracker.refuse_writes_on(threading.current_thread())
+        self.context = WindowContext(session, self.tasks, today=self.today, parent=self)
+        self.context.changed.connect(self._changed)
         for page in self.pages.values():
-            page.set_session(session, self.tasks)
+            page.attach(self.context)
+        self.context.start_watching()
         previous = self.settings.value("study/current")
         self.study_box.blockSignals(True)
         self.study_box.clear()
@@ -177,7 +197,7 @@ class MainWindow(QMainWindow):
             self.banner.hide()
         self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
         self.statusBar().showMessage(_("{path} · schema {version} · user {user}").format(
-            path=session.path, version=schema_version(session.db), user=session.tracker.user))
+            path=session.path, version=version, user=session.tracker.user))
         self.session_changed.emit(session)
         self.ready.emit()
 
@@ -217,6 +237,10 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(action)
         self.recent_menu.setEnabled(bool(files))
 
+    def _changed(self, changes: Changes) -> None:
+        for page in self.pages.values():
+            page.on_changes(changes)
+
     # ----- studies -------------------------------------------------------------------------
     def current_study(self) -> Study | None:
         key = self.study_box.currentData()
@@ -240,6 +264,11 @@ class MainWindow(QMainWindow):
             "<p>Database: {path}</p>").format(version=__version__, path=escape(str(path))))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.context is not None:
+            for window in self.context.open_windows():
+                if not window.close():  # a patient window with unsaved changes it keeps
+                    event.ignore()
+                    return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)

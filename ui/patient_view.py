@@ -1,15 +1,21 @@
 """A patient's own window: a header (study identifier, arm, status) and tabs that the
 feature areas contribute (screening, schedule, visits and forms, tumour and course…).
 
-To add a tab, append a :class:`PatientTab` to :data:`PATIENT_TABS`.
+To add a tab, append a :class:`PatientTab` to :data:`PATIENT_TABS`. There is one window per
+patient (:meth:`ui.context.WindowContext.open_patient`); the header and every tab refresh
+from the context's one change signal, whoever committed the change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+import shiboken6
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,23 +26,66 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import N_, _
+from gisttracker.services.base import Changes
 from gisttracker.session import Session
 from ui.tasks import TaskManager
 
+if TYPE_CHECKING:
+    from ui.context import WindowContext
+
+#: Tables whose change can alter the header (status, arm, option).
+HEADER_TABLES = ("patient", "course_event")
+
 
 class PatientTabPage(QWidget):
-    """One tab of the patient window; told which patient (by uid) to show."""
+    """One tab of the patient window; told which patient (by uid) to show.
+
+    ``today_fn`` is the clock (read when needed: a window left open over midnight judges
+    as of the new day). :meth:`on_changes` is called after every commit anywhere; a tab
+    reloads what it shows when one of its tables changed.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session: Session | None = None
         self.tasks: TaskManager | None = None
         self.patient_uid: str | None = None
+        self.context: WindowContext | None = None
+        self.today_fn: Callable[[], date] = date.today
+        self._reload_pending = False
+
+    def attach(self, context: WindowContext, patient_uid: str) -> None:
+        """Show ``patient_uid`` of the context's site, with the context's clock."""
+        self.context = context
+        self.today_fn = context.today
+        self.set_patient(context.session, context.tasks, patient_uid)
 
     def set_patient(self, session: Session, tasks: TaskManager, patient_uid: str) -> None:
         self.session = session
         self.tasks = tasks
         self.patient_uid = patient_uid
+
+    def on_changes(self, changes: Changes) -> None:
+        """Something was committed (here or elsewhere): reload what this tab shows."""
+
+    def reload(self) -> None:
+        """Read what the tab shows (on the worker) and show it."""
+
+    def request_reload(self) -> None:
+        """Reload once, soon: the change signal and a save's own answer arrive one after the
+        other, and one query answers both."""
+        if self._reload_pending:
+            return
+        self._reload_pending = True
+        QTimer.singleShot(0, self, self._reload_now)
+
+    def _reload_now(self) -> None:
+        self._reload_pending = False
+        self.reload()
+
+    def alive(self) -> bool:
+        """False once Qt deleted the tab (a result arriving after its window closed)."""
+        return bool(shiboken6.isValid(self))
 
     def maybe_close(self) -> bool:
         """Return False to keep the window open (e.g. unsaved changes the user keeps)."""
@@ -89,45 +138,99 @@ PATIENT_TABS: list[PatientTab] = [
 ]
 
 
-def _print_schedule(parent: QWidget, session: Session, tasks: TaskManager,
-                    patient_uid: str) -> None:
-    from ui.reports import print_schedule
-
-    print_schedule(parent, session, tasks, patient_uid)
-
-
 class PatientWindow(QWidget):
-    """Top-level window for one patient."""
+    """Top-level window for one patient; opened through :meth:`WindowContext.open_patient`."""
 
-    def __init__(self, session: Session, tasks: TaskManager, patient_uid: str,
-                 header: str, parent: QWidget | None = None) -> None:
+    header_loaded = Signal(str)
+
+    def __init__(self, context: WindowContext, patient_uid: str,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.setWindowTitle(header)
-        self.header = QLabel(header, self)
+        self.context = context
+        self.patient_uid = patient_uid
+        self.status: str | None = None
+        self._forced = False
+        self.setWindowTitle(_("Patient"))
+        self.header = QLabel(_("Loading…"), self)
         self.header.setStyleSheet("QLabel { font-size: 15px; font-weight: 600; padding: 4px; }")
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.tabs = QTabWidget(self)
         self.pages: dict[str, PatientTabPage] = {}
         for tab in PATIENT_TABS:
             page = tab.factory()
-            page.set_patient(session, tasks, patient_uid)
             self.pages[tab.key] = page
             # "&" would become a keyboard mnemonic in a tab title; "&&" shows it.
             self.tabs.addTab(page, _(tab.title).replace("&", "&&"))
-        layout = QVBoxLayout(self)
         # One click from the patient to the printed visit schedule (ui/reports.py).
-        self.print_schedule = QPushButton(_("Print schedule"), self)
-        self.print_schedule.clicked.connect(
-            lambda: _print_schedule(self, session, tasks, patient_uid))
-        top = QHBoxLayout()
-        top.addWidget(self.header, 1)
-        top.addWidget(self.print_schedule)
-        layout.addLayout(top)
+        self.print_schedule = QPushButton(_("&Print schedule"), self)
+        self.print_schedule.clicked.connect(self._print_schedule)
+        self.top = QHBoxLayout()
+        self.top.addWidget(self.header, 1)
+        self.top.addWidget(self.print_schedule)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.top)
         layout.addWidget(self.tabs, 1)
         self.resize(1000, 720)
+        context.changed.connect(self._changed)
+        self._listening = True
+        for page in self.pages.values():
+            page.attach(context, patient_uid)
+        self.reload_header()
 
-    def closeEvent(self, event):  # type: ignore[no-untyped-def]
-        if all(page.maybe_close() for page in self.pages.values()):
+    # ----- header ---------------------------------------------------------------------------
+    def reload_header(self) -> None:
+        from gisttracker.services.patients import PatientService
+
+        session, uid = self.context.session, self.patient_uid
+
+        def load() -> tuple[str, str]:
+            service = PatientService(session)
+            return service.header(uid), service.get(uid).status
+
+        self.context.tasks.run(load, self._header_loaded, self._header_failed)
+
+    def _header_loaded(self, result: tuple[str, str]) -> None:
+        if not shiboken6.isValid(self):
+            return
+        text, self.status = result
+        self.header.setText(text)
+        self.setWindowTitle(text)
+        self.header_loaded.emit(text)
+
+    def _header_failed(self, exc: BaseException) -> None:
+        if not shiboken6.isValid(self):
+            return
+        from ui.errors import show_error
+
+        self.header.setText(_("This patient could not be read."))
+        show_error(self, exc, context="patient window header")
+
+    def _changed(self, changes: Changes) -> None:
+        if not shiboken6.isValid(self):
+            return
+        if changes.touched(*HEADER_TABLES):
+            self.reload_header()
+        for page in self.pages.values():
+            page.on_changes(changes)
+
+    # ----- actions --------------------------------------------------------------------------
+    def _print_schedule(self) -> None:
+        from ui.reports import print_schedule
+
+        print_schedule(self, self.context, self.patient_uid)
+
+    # ----- closing --------------------------------------------------------------------------
+    def force_close(self) -> None:
+        """Close without asking (the site itself is closing)."""
+        self._forced = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._forced or all(page.maybe_close() for page in self.pages.values()):
+            if self._listening:
+                self._listening = False
+                self.context.changed.disconnect(self._changed)
             event.accept()
         else:
             event.ignore()

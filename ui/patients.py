@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import N_, _
 from gisttracker.protocols import Study
-from gisttracker.services.base import Changes, ServiceError
+from gisttracker.services.base import Changes
 from gisttracker.services.patients import (
     STATUS_LABELS,
     Identity,
@@ -52,6 +52,7 @@ from gisttracker.services.patients import (
 )
 from gisttracker.session import Session
 from ui.areas import AreaPage
+from ui.errors import is_expected, show_error
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError
 
@@ -213,14 +214,19 @@ class PatientListModel(QAbstractTableModel):
 
 
 class NewPatientDialog(QDialog):
-    """Register a patient: study, sex and the personal identifiers (kept apart)."""
+    """Register a patient: study, sex and the personal identifiers (kept apart).
+
+    The registration runs on the background worker; a refusal is shown in the dialog and
+    nothing typed is lost.
+    """
 
     def __init__(self, session: Session, study: Study | None, today: date,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, tasks: TaskManager | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("New patient"))
         self.session = session
         self.today = today
+        self.tasks = tasks or TaskManager(self)
         self.patient_uid: str | None = None
         self.study_box = QComboBox(self)
         for s in sorted(session.studies.values(), key=lambda s: s.key):
@@ -241,7 +247,7 @@ class NewPatientDialog(QDialog):
         self.message.setStyleSheet("color: #b00020;")
         self.message.setWordWrap(True)
         form = QFormLayout()
-        form.addRow(_("&Study"), self.study_box)
+        form.addRow(_("S&tudy"), self.study_box)
         form.addRow(_("Se&x"), self.sex_box)
         form.addRow(_("&Record number"), self.record)
         form.addRow(_("&Name"), self.name)
@@ -249,7 +255,7 @@ class NewPatientDialog(QDialog):
         form.addRow(_("Date of &birth"), self.dob)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Register"))
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Re&gister"))
         self.buttons.accepted.connect(self.register)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -257,35 +263,45 @@ class NewPatientDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
+    def identity(self) -> Identity:
+        """What was typed (:class:`DateInputError` for a date of birth that cannot be)."""
+        return Identity(self.record.text(), self.name.text(), self.initials.text(),
+                        self.dob.value())
+
     def register(self) -> None:
         try:
-            dob = self.dob.value()
+            identity = self.identity()
         except DateInputError as exc:
             self.message.setText(str(exc))
             self.dob.setFocus()
             return
-        identity = Identity(self.record.text(), self.name.text(), self.initials.text(), dob)
-        try:
-            patient = PatientService(self.session).register(
-                self.study_box.currentData(), sex=self.sex_box.currentData(),
-                identity=identity, today=self.today)
-        except ServiceError as exc:
-            self.message.setText(str(exc))  # the dialog stays open: nothing typed is lost
-            return
-        self.patient_uid = patient.uid
+        session, study_key, sex = self.session, self.study_box.currentData(), \
+            self.sex_box.currentData()
+        today = self.today
+        self.buttons.setEnabled(False)
+        self.message.setText(_("Registering…"))
+        self.tasks.run(lambda: PatientService(session).register(
+            study_key, sex=sex, identity=identity, today=today).uid,
+            self._registered, self._refused)
+
+    def _registered(self, uid: str) -> None:
+        self.patient_uid = uid
+        self.buttons.setEnabled(True)
         self.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        self.buttons.setEnabled(True)
+        self.message.setText(str(exc) if is_expected(exc) else "")
+        if not is_expected(exc):
+            show_error(self, exc, context="registering a patient")
 
 
 class PatientsPage(AreaPage):
     """Every patient of the site: search, filter by study, arm and status, open one."""
 
-    changed = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.service: PatientService | None = None
-        self.windows: list[QWidget] = []
-        self.today = date.today
         self.model = PatientListModel(self)
         self.search = QLineEdit(self)
         self.search.setPlaceholderText(_("Search study id, record number, name or initials…"))
@@ -331,7 +347,6 @@ class PatientsPage(AreaPage):
         self.model.loaded.connect(self._loaded)
         self.model.failed.connect(lambda m: self.count_label.setText(
             _("The list could not be read: {error}").format(error=m)))
-        self.changed.connect(self.model.reload)
 
         bar = QHBoxLayout()
         bar.addWidget(self.search, 3)
@@ -354,16 +369,15 @@ class PatientsPage(AreaPage):
         if session is not None:
             for s in sorted(session.studies.values(), key=lambda s: s.key):
                 self.study_filter.addItem(s.key, s.key)
-            # A write anywhere (this window, a patient window) refreshes the list once.
-            session.tracker.subscribe(self._on_changes)
         self.study_filter.blockSignals(False)
         self._fill_arms()
         self.model.filter = self.current_filter()
         self.model.set_source(self.service, tasks)
 
-    def _on_changes(self, changes: Changes) -> None:
-        if changes.touched("patient"):
-            self.changed.emit()  # queued to the GUI thread when committed elsewhere
+    def on_changes(self, changes: Changes) -> None:
+        # A write anywhere (this window, a patient window, another program) refreshes once.
+        if changes.touched("patient", "patient_identity"):
+            self.model.reload()
 
     def set_study(self, study: Study | None) -> None:
         super().set_study(study)
@@ -414,19 +428,9 @@ class PatientsPage(AreaPage):
         if uid:
             self.open_patient(uid)
 
-    def open_patient(self, uid: str) -> QWidget | None:
-        if self.session is None or self.tasks is None or self.service is None:
-            return None
-        from ui.patient_view import PatientWindow
-
-        window = PatientWindow(self.session, self.tasks, uid, self.service.header(uid))
-        self.windows = [w for w in self.windows if w.isVisible()] + [window]
-        window.show()
-        return window
-
     def new_patient(self) -> None:
-        if self.session is None:
+        if self.session is None or self.tasks is None:
             return
-        dialog = NewPatientDialog(self.session, self.study, self.today(), self)
+        dialog = NewPatientDialog(self.session, self.study, self.today_fn(), self, self.tasks)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.patient_uid:
             self.open_patient(dialog.patient_uid)

@@ -14,8 +14,10 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QProcess, QStringListModel, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -42,8 +44,12 @@ from gisttracker.services.patients import PatientFilter, PatientService
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
 from ui.areas import AreaPage
+from ui.errors import is_expected, show_error
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError
+
+if TYPE_CHECKING:
+    from ui.context import WindowContext
 
 PATIENT_CHOICES = 2000  # study identifiers offered by the completer (prefix search)
 
@@ -53,6 +59,11 @@ def _output_dir() -> Path:
     folder = Path(tempfile.gettempdir()) / f"gisttracker-reports-{user}"
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
+
+
+def open_in_viewer(path: Path) -> bool:
+    """Open ``path`` in the system's program for it; False when none could be started."""
+    return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
 
 
 def make_pdf(session: Session, request: ReportRequest, today: date, path: Path) -> Path:
@@ -75,7 +86,8 @@ def print_pdf(parent: QWidget, path: Path) -> None:
 
     lp = shutil.which("lp")
     if not (lp or sys.platform == "win32"):
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if not open_in_viewer(path):
+            show_saved(parent, path)
         return
     printer = QPrinter()
     dialog = QPrintDialog(printer, parent)
@@ -265,12 +277,19 @@ class ReportsPage(AreaPage):
             self._failed(_("The period starts after it ends."))
             return
         path = _output_dir() / file_name(request)
-        today = date.today()  # the window is where the clock is read
+        today = self.today_fn()  # the window is where the clock is read
         self.make.setEnabled(False)
         self.progress.show()
         self.status.setText(_("Making the PDF…"))
         tasks.run(lambda: make_pdf(session, request, today, path), self._done,
-                  lambda exc: self._failed(str(exc)))
+                  self._make_failed)
+
+    def _make_failed(self, exc: BaseException) -> None:
+        if is_expected(exc):
+            self._failed(str(exc))
+        else:
+            self._failed(_("The PDF could not be made."))
+            show_error(self, exc, context="making a report")
 
     def _done(self, path: Path) -> None:
         self.path = path
@@ -288,8 +307,8 @@ class ReportsPage(AreaPage):
         self.report_failed.emit(message)
 
     def open_pdf(self) -> None:
-        if self.path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path)))
+        if self.path is not None and not open_in_viewer(self.path):
+            show_saved(self, self.path)
 
     def save_as(self) -> None:
         if self.path is None:
@@ -307,21 +326,54 @@ class ReportsPage(AreaPage):
         self.status.setText(_("Saved: {path}").format(path=target))
 
 
-def print_schedule(parent: QWidget, session: Session, tasks: TaskManager,
-                   patient_uid: str, done: object = None) -> None:
-    """Make the patient's visit schedule in the background and open it in the viewer."""
+def print_schedule(parent: QWidget, context: WindowContext, patient_uid: str,
+                   done: Callable[[Path], None] | None = None) -> None:
+    """Make the patient's visit schedule in the background, then open it in the viewer.
+
+    Where no PDF viewer opens it, the user is told where the PDF was saved and may open its
+    folder: the click always has a visible result. ``done`` (tests, tools) receives the path
+    instead of the viewer.
+    """
     from gisttracker.store.models_patients import Patient
+
+    session, today = context.session, context.today()
 
     def work() -> Path:
         patient = Patient.get(Patient.uid == patient_uid)
         request = ReportRequest("schedule", patient=patient.study_id)
-        return make_pdf(session, request, date.today(), _output_dir() / file_name(request))
+        return make_pdf(session, request, today, _output_dir() / file_name(request))
 
-    def opened(path: Path) -> None:
-        if callable(done):
+    def made(path: Path) -> None:
+        if done is not None:
             done(path)
-        else:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        elif not open_in_viewer(path):
+            show_saved(parent, path)
 
-    tasks.run(work, opened, lambda exc: QMessageBox.warning(parent, _("Print schedule"),
-                                                             str(exc)))
+    def failed(exc: BaseException) -> None:
+        if is_expected(exc):
+            QMessageBox.warning(parent, _("Print schedule"), str(exc))
+        else:
+            show_error(parent, exc, context="printing a schedule")
+
+    context.tasks.run(work, made, failed)
+
+
+def show_saved(parent: QWidget, path: Path) -> QMessageBox:
+    """Say where a PDF was saved when no viewer could open it; offer to open the folder."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setWindowTitle(_("PDF saved"))
+    box.setText(_("No program to show PDF files could be started. The PDF was saved as:\n"
+                  "{path}").format(path=path))
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    folder = box.addButton(_("Open &folder"), QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Close)
+    box.setObjectName("pdf_saved")
+
+    def clicked(button: object) -> None:
+        if button is folder:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+
+    box.buttonClicked.connect(clicked)
+    box.open()
+    return box

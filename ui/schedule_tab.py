@@ -35,11 +35,12 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import N_, _
 from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import Changes
 from gisttracker.services.visits import AnchorChange, ScheduleRow, VisitService
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
 from ui.calendar import STATUS_COLOURS, assessment_names
+from ui.errors import is_expected, show_error
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError, DateKind
@@ -178,6 +179,13 @@ class ScheduleTab(PatientTabPage):
         assert self.session is not None
         return VisitService(self.session)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("visit", "anchor_date", "patient"):
+            self.request_reload()
+
+    def reload(self) -> None:
+        self.refresh()
+
     def refresh(self) -> None:
         if self.session is None or self.tasks is None or self.patient_uid is None:
             return
@@ -192,6 +200,8 @@ class ScheduleTab(PatientTabPage):
         self.tasks.run(query, self._show, self._error)
 
     def _show(self, result: tuple[Patient, list[ScheduleRow], dict[str, date], Any]) -> None:
+        if not self.alive():
+            return
         patient, rows, anchors, timing = result
         assert self.session is not None
         self.study = self.session.studies.get(patient.study_key)
@@ -262,11 +272,14 @@ class ScheduleTab(PatientTabPage):
         self.anchor_grid.setColumnStretch(1, 1)
 
     def _error(self, exc: BaseException) -> None:
+        if not self.alive():
+            return
         self.message.setStyleSheet("QLabel { color: #b02a37; }")
-        if isinstance(exc, ServiceError):
+        if is_expected(exc):
             self.message.setText(str(exc))
         else:
-            self.message.setText(_("Something went wrong: {error}").format(error=exc))
+            self.message.setText(_("Not done: something went wrong inside the program."))
+            show_error(self, exc, context="schedule tab")
 
     def _ok(self, text: str) -> None:
         self.message.setStyleSheet("QLabel { color: #146c43; }")
@@ -305,9 +318,11 @@ class ScheduleTab(PatientTabPage):
             text = success
             if isinstance(result, AnchorChange):
                 text += " " + _("{n} planned visits moved.").format(n=len(result.moved))
+            if not self.alive():
+                return
             self._ok(text)
             self.saved.emit(result)
-            self.refresh()
+            self.request_reload()
 
         self.tasks.run(lambda: fn(VisitService(session)), done, self._error)
 

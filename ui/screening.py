@@ -10,6 +10,7 @@ yet), and who ticked them and when is shown once saved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -23,7 +24,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -42,11 +42,12 @@ from gisttracker.grading.units import LABS
 from gisttracker.i18n import N_, _
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import Changes
 from gisttracker.services.patients import (
     BOOL_COLUMNS,
     LAB_ANALYTES,
     STATUS_LABELS,
+    EnrollmentPreview,
     LabEntry,
     PatientService,
     ScreeningData,
@@ -54,9 +55,11 @@ from gisttracker.services.patients import (
     validate_screening,
 )
 from gisttracker.session import Session
+from ui.errors import is_expected, show_error
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField
+from ui.widgets.record_dialog import FieldError, RecordDialog
 
 STATE_STYLE = {
     eligibility.MET: ("✔", "#1b7f3b"),
@@ -116,7 +119,9 @@ class ScreeningTab(PatientTabPage):
         self.sex: str | None = None
         self.dob: date | None = None
         self.status = "screened"
-        self.today = date.today
+        self.screening_open = False
+        self.busy = False
+        self.enrollment_dialog: QWidget | None = None
         self.dirty = False
         self._loading = False
         self.problems: dict[str, str] = {}
@@ -150,7 +155,7 @@ class ScreeningTab(PatientTabPage):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        self.screened_on = DateField(self, today=lambda: self.today(), inline_message=False,
+        self.screened_on = DateField(self, today=lambda: self.today_fn(), inline_message=False,
                                      label=_("Screening date"))
         self._row(form, _("Screening &date"), self.screened_on, "screened_on")
         self.age_label = QLabel(self)
@@ -194,7 +199,7 @@ class ScreeningTab(PatientTabPage):
             self._row(form, _(BOOL_LABELS[key]), box, key)
         self.metastasis_sites = QLineEdit(self)
         self._row(form, _("Metastasis sites"), self.metastasis_sites, "metastasis_sites")
-        self.consent_date = DateField(self, optional=True, today=lambda: self.today(),
+        self.consent_date = DateField(self, optional=True, today=lambda: self.today_fn(),
                                       inline_message=False, label=_("Consent date"))
         self._row(form, _("&Consent signed on"), self.consent_date, "consent_date")
 
@@ -257,8 +262,8 @@ class ScreeningTab(PatientTabPage):
 
         self.save_button = QPushButton(_("&Save screening"), self)
         self.save_button.setEnabled(False)
-        self.save_button.clicked.connect(self.save_screening)
-        QShortcut(QKeySequence.StandardKey.Save, self, self.save_screening)
+        self.save_button.clicked.connect(lambda: self.save_screening())
+        QShortcut(QKeySequence.StandardKey.Save, self, lambda: self.save_screening())
         self.fail_button = QPushButton(_("Screen &failure…"), self)
         self.fail_button.clicked.connect(self.screen_failure)
         self.rescreen_button = QPushButton(_("&Re-screen"), self)
@@ -295,7 +300,13 @@ class ScreeningTab(PatientTabPage):
     def set_patient(self, session: Session, tasks: TaskManager, patient_uid: str) -> None:
         super().set_patient(session, tasks, patient_uid)
         self.service = PatientService(session)
-        service = self.service
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the patient and their screening on the worker, then show them."""
+        if self.service is None or self.tasks is None or self.patient_uid is None:
+            return
+        service, patient_uid = self.service, self.patient_uid
 
         def load() -> dict[str, Any]:
             patient = service.get(patient_uid)
@@ -308,11 +319,19 @@ class ScreeningTab(PatientTabPage):
                 "judged": service.judgement_records(screening) if screening else {},
             }
 
+        tasks = self.tasks
         tasks.run(load, self._loaded, self._load_failed)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("patient", "patient_identity", "screening", "lab_result",
+                           "screening_judgement"):
+            self.reload()
+
     def _load_failed(self, exc: BaseException) -> None:
-        self.status_line.setText(_("The screening could not be read: {error}").format(
-            error=exc))
+        if not isValid(self):
+            return
+        self.status_line.setText(_("The screening could not be read."))
+        show_error(self, exc, context="screening tab")
 
     def _loaded(self, loaded: dict[str, Any]) -> None:
         if not isValid(self) or self.session is None:
@@ -320,17 +339,22 @@ class ScreeningTab(PatientTabPage):
         patient = loaded["patient"]
         self.study = self.session.studies.get(patient.study_key)
         self.sex, self.dob, self.status = patient.sex, loaded["dob"], patient.status
-        for field in (self.screened_on, self.consent_date):
-            field.set_bounds(birth=self.dob)
         self.judged = loaded["judged"]
         screening = loaded["screening"]
+        self.screening_open = screening is not None and not screening.closed
         self.title.setText(_("{patient} · {study} · {status}").format(
             patient=patient.study_id, study=patient.study_key,
             status=_(STATUS_LABELS.get(patient.status, patient.status))))
+        for field in (self.screened_on, self.consent_date):
+            field.set_bounds(birth=self.dob)
+        if self.dirty and self.status == "screened":
+            # Typed and not saved yet: a change made elsewhere must not wipe it out.
+            self._changed()
+            return
         self._build_criteria()
         self._loading = True
         try:
-            self.fill(loaded["data"], screening.screened_on if screening else self.today())
+            self.fill(loaded["data"], screening.screened_on if screening else self.today_fn())
         finally:
             self._loading = False
         self.dirty = False
@@ -442,9 +466,9 @@ class ScreeningTab(PatientTabPage):
             return
         self.dirty = True
         data, problems = self.collect()
-        screened_on = self.screened_on.date_or_none() or self.today()
+        screened_on = self.screened_on.date_or_none() or self.today_fn()
         problems.update(validate_screening(data, date_of_birth=self.dob,
-                                           screened_on=screened_on, today=self.today()))
+                                           screened_on=screened_on, today=self.today_fn()))
         if self.dob is not None and screened_on >= self.dob:
             self.age_label.setText(str(eligibility.age_on(self.dob, screened_on)))
         else:
@@ -504,11 +528,13 @@ class ScreeningTab(PatientTabPage):
 
     def _update_buttons(self) -> None:
         open_screening = self.status == "screened"
-        self.save_button.setEnabled(open_screening and self.dirty and not self.problems)
-        self.fail_button.setEnabled(open_screening and not self.dirty)
-        self.rescreen_button.setEnabled(self.status == "screen_failed")
+        idle = not self.busy
+        self.save_button.setEnabled(idle and open_screening and self.dirty and not self.problems)
+        # A screen failure is always possible while screening (consent declined…).
+        self.fail_button.setEnabled(idle and open_screening and not self.dirty)
+        self.rescreen_button.setEnabled(idle and self.status == "screen_failed")
         self.enroll_button.setEnabled(
-            open_screening and not self.dirty and self.result is not None
+            idle and open_screening and not self.dirty and self.result is not None
             and self.result.outcome == eligibility.ELIGIBLE)
         for widget in (*[e for e, _k in self.numbers.values()], self.primary_site,
                        self.mutation, self.mitotic_unit, *self.bools.values(),
@@ -527,76 +553,169 @@ class ScreeningTab(PatientTabPage):
             self.status_line.setText("")
 
     # ----- actions -------------------------------------------------------------------------
-    def save_screening(self) -> bool:
+    def _run(self, work: Callable[[], object], done: Callable[[object], None],
+             what: str) -> None:
+        """Run a write on the worker; a refusal is shown on the status line, a bug reported."""
+        if self.tasks is None:
+            return
+        self.busy = True
+        self._update_buttons()
+
+        def finished(result: object) -> None:
+            self.busy = False
+            if isValid(self):
+                done(result)
+                self._update_buttons()
+
+        def failed(exc: BaseException) -> None:
+            self.busy = False
+            if not isValid(self):
+                return
+            self._update_buttons()
+            if is_expected(exc):
+                self.status_line.setText(str(exc))
+            else:
+                self.status_line.setText("")
+                show_error(self, exc, context=what)
+
+        self.tasks.run(work, finished, failed)
+
+    def save_screening(self, then: Callable[[], object] | None = None) -> bool:
+        """Save the form on the worker (``then`` runs once it is saved); False when there is
+        nothing that may be saved now."""
         if self.service is None or self.patient_uid is None or not self.save_button.isEnabled():
             return False
         data, _problems = self.collect()
-        try:
-            self.service.save_screening(self.patient_uid, data, today=self.today(),
-                                        screened_on=self.screened_on.date_or_none())
-        except ServiceError as exc:
-            self.status_line.setText(str(exc))
-            return False
-        self.reload()
+        service, uid, today = self.service, self.patient_uid, self.today_fn()
+        screened_on = self.screened_on.date_or_none()
+
+        def saved(_result: object) -> None:
+            self.dirty = False
+            self.reload()
+            if then is not None:
+                then()
+
+        self._run(lambda: service.save_screening(uid, data, today=today,
+                                                 screened_on=screened_on),
+                  saved, "saving a screening")
         return True
 
-    def reload(self) -> None:
-        if self.session is not None and self.tasks is not None and self.patient_uid:
-            self.set_patient(self.session, self.tasks, self.patient_uid)
-            header = self.window()
-            if hasattr(header, "header") and self.service is not None:
-                text = self.service.header(self.patient_uid)
-                header.header.setText(text)
-                header.setWindowTitle(text)
+    def screen_failure_dialog(self) -> ScreenFailureDialog:
+        """Why the screening failed: the criteria not met (ticked), others, or typed."""
+        failing = {r.criterion.id for r in self.result.failures} if self.result else set()
+        assert self.study is not None
+        return ScreenFailureDialog(self.study, failing, self)
 
-    def screen_failure(self, reason: str | None = None) -> None:
-        if self.service is None or self.patient_uid is None:
+    def screen_failure(self) -> None:
+        """Record a screen failure, always possible while screening (consent declined…)."""
+        if self.service is None or self.patient_uid is None or self.study is None:
             return
-        if reason is None and (self.result is None
-                               or self.result.outcome != eligibility.INELIGIBLE):
-            text, ok = QInputDialog.getText(self, _("Screen failure"),
-                                            _("Why did the screening fail?"))
-            if not ok:
-                return
-            reason = text
-        try:
-            self.service.close_screen_failure(self.patient_uid, reason=reason or None)
-        except ServiceError as exc:
-            self.status_line.setText(str(exc))
-            return
-        self.reload()
+        dialog = self.screen_failure_dialog()
+        service, uid, today = self.service, self.patient_uid, self.today_fn()
+
+        def submit(value: tuple[list[str], str]) -> None:
+            criteria, reason = value
+
+            def done(_result: object) -> None:
+                dialog.done_ok()
+                self.dirty = False
+                self.reload()
+
+            def failed(exc: BaseException) -> None:
+                if is_expected(exc):
+                    dialog.show_errors({"": str(exc)})
+                else:
+                    dialog.show_errors({"": ""})
+                    show_error(self, exc, context="screen failure")
+
+            assert self.tasks is not None
+            self.tasks.run(lambda: service.close_screen_failure(
+                uid, reason=reason or None, criteria=criteria, today=today), done, failed)
+
+        dialog.submit = submit
+        dialog.open()
 
     def rescreen(self) -> None:
         if self.service is None or self.patient_uid is None:
             return
-        try:
-            self.service.rescreen(self.patient_uid, today=self.today())
-        except ServiceError as exc:
-            self.status_line.setText(str(exc))
-            return
-        self.reload()
+        service, uid, today = self.service, self.patient_uid, self.today_fn()
+        self._run(lambda: service.rescreen(uid, today=today), lambda _r: self.reload(),
+                  "re-screening")
 
     def enroll(self) -> None:
-        if self.service is None or self.patient_uid is None:
+        """Read what enrollment will do (on the worker), then open the enrollment dialog."""
+        if self.service is None or self.patient_uid is None or self.tasks is None:
             return
-        from ui.enrollment import EnrollmentDialog
+        service, uid = self.service, self.patient_uid
 
-        try:
-            dialog = EnrollmentDialog(self.service, self.patient_uid, self.today(), self)
-        except ServiceError as exc:
-            self.status_line.setText(str(exc))
-            return
-        dialog.exec()
-        if dialog.result_value is not None:
-            self.reload()
+        def opened(preview: object) -> None:
+            from ui.enrollment import EnrollmentDialog
+
+            assert isinstance(preview, EnrollmentPreview) and self.tasks is not None
+            dialog = EnrollmentDialog(service, uid, self.today_fn(), self, preview=preview,
+                                      tasks=self.tasks)
+            self.enrollment_dialog = dialog
+            dialog.finished.connect(lambda _code: self.reload())
+            dialog.open()
+
+        self._run(lambda: service.preview_enrollment(uid), opened, "enrollment")
+
+    def ask_unsaved(self) -> QMessageBox.StandardButton:
+        """Save, Discard or Cancel for closing with unsaved changes (tests answer it)."""
+        return QMessageBox.question(
+            self, _("Unsaved screening"), _("Save the screening before closing?"),
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel)
 
     def maybe_close(self) -> bool:
         if not self.dirty or self.property("headless"):
             return True
-        answer = QMessageBox.question(
-            self, _("Unsaved screening"), _("Save the screening before closing?"),
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel)
+        answer = self.ask_unsaved()
         if answer == QMessageBox.StandardButton.Save:
-            return self.save_screening()
-        return answer == QMessageBox.StandardButton.Discard
+            window = self.window()
+            # Saved on the worker; the window closes once the screening is stored.
+            self.save_screening(then=window.close)
+            return False
+        if answer == QMessageBox.StandardButton.Discard:
+            self.dirty = False
+            return True
+        return False
+
+
+class ScreenFailureDialog(RecordDialog):
+    """The reasons of a screen failure: criteria of the study (those not met are ticked)
+    and/or a reason typed (consent declined, withdrew before enrollment…)."""
+
+    def __init__(self, study: Study, failing: set[str], parent: QWidget | None = None) -> None:
+        super().__init__(_("Screen failure"), parent, prompt=_(
+            "Why did the screening fail? Tick the criteria it failed on, or type the reason "
+            "(for example: consent declined). The screening log keeps these reasons."))
+        self.boxes: dict[str, QCheckBox] = {}
+        host = QWidget(self)
+        column = QVBoxLayout(host)
+        column.setContentsMargins(0, 0, 0, 0)
+        for criterion in study.criteria:
+            box = QCheckBox(f"{criterion.id} · {criterion.short or criterion.text}", host)
+            box.setToolTip(criterion.text)
+            box.setChecked(criterion.id in failing)
+            self.boxes[criterion.id] = box
+            column.addWidget(box)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(host)
+        scroll.setMinimumHeight(220)
+        self.add("criteria", _("Criteria"), scroll)
+        self.reason_edit = QLineEdit(self)
+        self.reason_edit.setPlaceholderText(_("e.g. consent declined"))
+        self.add("typed", _("Other &reason"), self.reason_edit)
+        self.read = ScreenFailureDialog._read
+        self.resize(620, 480)
+
+    @staticmethod
+    def _read(dialog: RecordDialog) -> tuple[list[str], str]:
+        assert isinstance(dialog, ScreenFailureDialog)
+        chosen = [cid for cid, box in dialog.boxes.items() if box.isChecked()]
+        typed = dialog.reason_edit.text().strip()
+        if not chosen and not typed:
+            raise FieldError("typed", _("tick a criterion or type the reason"))
+        return chosen, typed

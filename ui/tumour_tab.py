@@ -13,7 +13,6 @@ a selection asks for confirmation.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import Changes
 from gisttracker.services.tumour import (
     MODALITIES,
     NON_TARGET_STATES,
@@ -52,6 +51,7 @@ from gisttracker.services.tumour import (
     TumourService,
     evaluate,
 )
+from ui.errors import is_expected, show_error
 from ui.patient_view import PatientTabPage
 from ui.widgets.date_field import DateField
 
@@ -84,7 +84,7 @@ class TumourTab(PatientTabPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.today = date.today()
+        self.editor_dirty = False  # typed in the editor since it was filled
         self.records: list[AssessmentRecord] = []
         self.result = SeriesResult()
         self.editing_uid: str | None = None
@@ -118,9 +118,9 @@ class TumourTab(PatientTabPage):
         top_layout.addWidget(self.list)
 
         self.editor = QGroupBox(self)
-        self.date = DateField(self.editor, today=lambda: self.today, inline_message=False,
+        self.date = DateField(self.editor, today=lambda: self.today_fn(), inline_message=False,
                               label=_("Date of the assessment"))
-        self.date.set_value(self.today)
+        self.date.set_value(self.today_fn())
         self.modality = QComboBox(self.editor)
         for code in MODALITIES:
             self.modality.addItem(_(code) if code == "other" else code, code)
@@ -234,6 +234,10 @@ class TumourTab(PatientTabPage):
         assert self.session is not None
         return TumourService(self.session)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("tumour_assessment", "lesion_measurement", "course_event"):
+            self.request_reload()
+
     def reload(self, select_uid: str | None = None) -> None:
         if self.tasks is None or self.patient_uid is None:
             return
@@ -248,11 +252,20 @@ class TumourTab(PatientTabPage):
 
     def _loaded(self, loaded: tuple[list[AssessmentRecord], SeriesResult, str | None],
                 select_uid: str | None) -> None:
+        if not self.alive():
+            return
         self.records, self.result, self.primary = loaded
+        if self.editor_dirty and select_uid is None:
+            # Typed and not saved: a change made elsewhere refreshes the list only.
+            self._fill_list()
+            self.recompute()
+            return
         self._fill_list()
+        select_uid = select_uid or self.editing_uid
         row = next((i for i, r in enumerate(self._ordered()) if r.uid == select_uid), None)
         if row is not None:
             self.list.selectRow(row)
+            self._row_selected()
         else:
             self.new_assessment()
 
@@ -355,7 +368,7 @@ class TumourTab(PatientTabPage):
         self.editing_uid = None
         self.editing_baseline = base is None
         self._load_editor(AssessmentInput(
-            self.today, tuple(LesionInput(lesion.label, lesion.organ, is_node=lesion.is_node)
+            self.today_fn(), tuple(LesionInput(lesion.label, lesion.organ, is_node=lesion.is_node)
                                 for lesion in base.lesions if lesion.is_target)
             if base else (), is_baseline=base is None,
             non_target=("none" if base is None or base.non_target == "none" else "present")))
@@ -388,6 +401,7 @@ class TumourTab(PatientTabPage):
         self._set_title()
         self.delete_button.setEnabled(self.editing_uid is not None)
         self.recompute()
+        self.editor_dirty = False
 
     def editor_input(self) -> tuple[AssessmentInput, dict[str, str]]:
         """What the editor holds, and the errors of cells that are not numbers."""
@@ -419,7 +433,7 @@ class TumourTab(PatientTabPage):
             errors["assessed_on"] = self.date.shown_problem() or _(
                 "Date of the assessment: enter a date (YYYY-MM-DD)")
         data = AssessmentInput(
-            self.date.date_or_none() or self.today, tuple(lesions),
+            self.date.date_or_none() or self.today_fn(), tuple(lesions),
             is_baseline=self.editing_baseline, non_target=self.non_target.currentData(),
             new_lesions=self.new_lesions.isChecked() and not self.editing_baseline,
             new_nodules=self.new_nodules.isChecked() and not self.editing_baseline,
@@ -444,6 +458,7 @@ class TumourTab(PatientTabPage):
         """Recompute the responses with what the editor holds (pure rules, instant)."""
         if self._filling:
             return
+        self.editor_dirty = True
         data, errors = self.editor_input()
         others = [r.data for r in self.records if r.uid != self.editing_uid]
         result = evaluate([*others, data], primary=self.primary)
@@ -498,7 +513,7 @@ class TumourTab(PatientTabPage):
             if reason is None:
                 return
         service, patient, uid, today = self.service(), self.patient_uid, self.editing_uid, \
-            self.today
+            self.today_fn()
         data = replace(data, lesions=tuple(data.lesions))
         self.save_button.setEnabled(False)
         self.tasks.run(
@@ -507,9 +522,12 @@ class TumourTab(PatientTabPage):
             self._saved, lambda exc: self._save_failed(exc, reason))
 
     def _saved(self, uid: str) -> None:
+        if not self.alive():
+            return
         self.save_button.setEnabled(True)
         self.errors.clear()
         self.editing_uid = uid
+        self.editor_dirty = False
         self.reload(select_uid=uid)
 
     def _save_failed(self, exc: BaseException, reason: str | None) -> None:
@@ -525,10 +543,13 @@ class TumourTab(PatientTabPage):
         self._failed(exc)
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ServiceError):
+        if not self.alive():
+            return
+        if is_expected(exc):
             self.show_error(str(exc))
             return
-        raise exc
+        self.show_error(_("Not done: something went wrong inside the program."))
+        show_error(self, exc, context="tumour assessments tab")
 
     def _delete(self) -> None:
         if self.editing_uid is None or self.tasks is None:
@@ -537,5 +558,7 @@ class TumourTab(PatientTabPage):
         if reason is None:
             return
         service, uid = self.service(), self.editing_uid
+        self.editor_dirty = False
+        self.editing_uid = None
         self.tasks.run(lambda: service.delete(uid, reason=reason),
                        lambda _result: self.reload(), self._failed)

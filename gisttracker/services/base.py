@@ -35,6 +35,13 @@ class ReasonRequired(ServiceError):
     """The change touches data that may only change with a stated reason."""
 
 
+class WrongThreadError(RuntimeError):
+    """A transaction opened on a thread that must not write (the window's GUI thread).
+
+    A bug, not a user error: the window does every write on its background worker.
+    """
+
+
 def current_user() -> str:
     """Until accounts exist, the operating-system user."""
     try:
@@ -244,6 +251,7 @@ class Tracker:
         self.user = user or current_user()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._listeners: list[Listener] = []
+        self._refused_thread: threading.Thread | None = None
         # The open transaction of each thread: the window's worker and a command's main
         # thread must never share a Writer (its reason, time and changes are per unit of work).
         self._local = threading.local()
@@ -264,9 +272,24 @@ class Tracker:
         """Call ``listener`` with a :class:`Changes` after every committed transaction."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (a window that closes its site)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def refuse_writes_on(self, thread: threading.Thread | None) -> None:
+        """Refuse (:class:`WrongThreadError`) every transaction opened on ``thread``: the
+        window's GUI thread, whose writes belong on its background worker. None lifts it."""
+        self._refused_thread = thread
+
     @contextmanager
     def transaction(self, reason: str | None = None) -> Iterator[Writer]:
         """One unit of work: everything inside commits together or not at all."""
+        if self._refused_thread is not None \
+                and threading.current_thread() is self._refused_thread:
+            raise WrongThreadError(
+                "a transaction was opened on the window's GUI thread; database writes run "
+                "on the background worker (ui.tasks.TaskManager)")
         if self._open is not None:
             # Nested: a savepoint inside the caller's transaction; the outermost one reports.
             writer, depth = self._open

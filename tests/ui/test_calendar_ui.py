@@ -13,6 +13,7 @@ import ui.patient_view
 from gisttracker.services.visits import VisitService
 from gisttracker.session import Session
 from tests.core.visit_helpers import enroll
+from tests.ui.helpers import double_click
 from ui.calendar import CalendarPage
 from ui.patient_view import PatientTab, PatientWindow
 from ui.schedule_tab import ScheduleTab
@@ -107,8 +108,8 @@ def test_month_view_and_marking_done_refreshes_the_worklist(qtbot: QtBot, site: 
     assert [cell(page, r, 0) for r in range(page.model.rowCount())] == ["ZJU-0002", "ZJU-0003"]
 
 
-# Showing a top-level window offscreen makes Qt say it cannot propagate size hints.
-@pytest.mark.qt_log_ignore("propagateSizeHints")
+# Showing (and raising) a top-level window offscreen makes Qt say it cannot do either.
+@pytest.mark.qt_log_ignore("propagateSizeHints", "support raise")
 def test_double_click_opens_the_patient_window(qtbot: QtBot, site: Session, tasks: TaskManager,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from ui.patient_view import PATIENT_TABS
@@ -120,12 +121,26 @@ def test_double_click_opens_the_patient_window(qtbot: QtBot, site: Session, task
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.counted, timeout=10_000):
         page.set_session(site, tasks)
-    page._open_patient(page.model.index(1, 0))
-    window = page.windows[-1]
-    qtbot.addWidget(window)
+    page.resize(1200, 600)
+    page.show()
+    qtbot.waitExposed(page)
+    double_click(qtbot, page.table, page.model.index(1, 0))
+    assert page.context is not None
+    windows = page.context.open_windows()
+    assert len(windows) == 1  # a double click opens one window, not two
+    window = windows[0]
     assert isinstance(window, PatientWindow)
-    assert window.windowTitle() == "ZJU-0001 · NCT03862768"
+    qtbot.waitUntil(lambda: window.windowTitle().startswith("ZJU-0001 · NCT03862768"),
+                    timeout=5000)
     assert isinstance(window.pages["schedule"], ScheduleTab)
+    # Closing it and opening it again works any number of times.
+    for _round in range(3):
+        window.close()
+        qtbot.waitUntil(lambda: not page.context.open_windows(), timeout=5000)  # type: ignore[union-attr]
+        double_click(qtbot, page.table, page.model.index(1, 0))
+        window = page.context.open_windows()[0]
+        assert window.isVisible()
+    window.close()
 
 
 def test_schedule_tab_shows_visits_and_marking_done_updates_status(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from gisttracker.demo import generate
@@ -50,7 +51,7 @@ def test_screening_a_patient_by_typing_updates_the_criteria_live(
         qtbot: QtBot, session: Session, service: PatientService, tasks: TaskManager) -> None:
     patient = new_patient(service, "NCT04933669")
     tab = ScreeningTab()
-    tab.today = lambda: TODAY
+    tab.today_fn = lambda: TODAY
     qtbot.addWidget(tab)
     tab.set_patient(session, tasks, patient.uid)
     qtbot.waitUntil(lambda: tab.criteria.rowCount() > 0, timeout=5000)
@@ -124,6 +125,7 @@ def test_screening_a_patient_by_typing_updates_the_criteria_live(
     assert tab.save_button.isEnabled() and not tab.enroll_button.isEnabled()
 
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: Screening.select().count() == 1, timeout=5000)
     stored = Screening.get()
     assert (stored.outcome, stored.ecog, stored.tumour_size_cm) == ("eligible", 1, 12.5)
     qtbot.waitUntil(lambda: tab.enroll_button.isEnabled(), timeout=5000)
@@ -135,12 +137,14 @@ def test_enrollment_dialog_says_what_will_happen_randomizes_and_prints(
     patient = eligible_patient(service, "NCT03862768")
     dialog = EnrollmentDialog(service, patient.uid, TODAY, rng=random.Random(8))
     qtbot.addWidget(dialog)
+    assert dialog.go.text() == "Randomize"
     assert dialog.what.text() == ("ZJU-0001 will be randomized in stratum site=ZJU of "
                                   "NCT03862768; this cannot be undone.")
     assert Randomization.select().count() == 0
     assert dialog.option is not None
     _choose(dialog.option, "SU37.5")
     qtbot.mouseClick(dialog.go, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=5000)
     row = Randomization.get()
     assert dialog.result_value is not None and dialog.result_value.arm_code == row.arm_code
     assert dialog.what.text().startswith(f"ZJU-0001 randomized to arm {row.arm_code}")
@@ -162,7 +166,8 @@ def test_enrollment_dialog_for_the_duration_cohort_derives_the_group(
     assert dialog.start is not None and dialog.last is not None
     qtbot.keyClicks(dialog.start.edit, "2025-01-15")
     qtbot.keyClicks(dialog.last.edit, "2025-12-01")
-    dialog.enroll()
+    qtbot.mouseClick(dialog.go, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=5000)
     assert dialog.result_value is not None and dialog.result_value.arm_code == "MID"
 
 
@@ -201,8 +206,8 @@ def test_patient_list_is_lazy_filters_in_sql_and_opens_a_patient(
     first = model.data(model.index(0, 0))
     window = page.open_patient(model.data(model.index(0, 0), Qt.ItemDataRole.UserRole + 1))
     assert window is not None
-    assert window.header.text().startswith(f"{first} · ")  # type: ignore[attr-defined]
-    assert window.header.text().endswith("screen failed")  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: window.header.text().startswith(f"{first} · "), timeout=5000)
+    assert window.header.text().endswith("screen failed")
     tab = window.pages["screening"]  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: tab.title.text() != "", timeout=5000)
     assert tab.rescreen_button.isEnabled()
@@ -216,17 +221,18 @@ def test_new_patient_dialog_keeps_what_was_typed_on_error(
 
     dialog = NewPatientDialog(session, session.studies["RECTAL-LE"], TODAY)
     qtbot.addWidget(dialog)
+    register = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert dialog.study_box.currentData() == "RECTAL-LE"
     qtbot.keyClicks(dialog.record, "H-77")
     qtbot.keyClicks(dialog.name, "Chen Jie")
     _choose(dialog.sex_box, "male")
     qtbot.keyClicks(dialog.dob.edit, "2027-01-01")
-    dialog.register()
+    qtbot.mouseClick(register, Qt.MouseButton.LeftButton)
     assert "Date of birth: 2027-01-01 is in the future" in dialog.message.text()
     assert dialog.patient_uid is None and dialog.record.text() == "H-77"
     dialog.dob.edit.clear()
     qtbot.keyClicks(dialog.dob.edit, "19610502")
-    dialog.register()
-    assert dialog.patient_uid is not None
+    qtbot.mouseClick(register, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.patient_uid is not None, timeout=5000)
     assert service.get(dialog.patient_uid).study_id == "ZJU-0001"
     assert service.identity("ZJU-0001").name == "Chen Jie"  # type: ignore[union-attr]

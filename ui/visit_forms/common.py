@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import UserError
 from gisttracker.forms import FormSpec
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import ServiceError
 from gisttracker.services.forms import (
     NOT_DONE_REASONS,
     FormData,
@@ -31,6 +31,7 @@ from gisttracker.services.forms import (
     state_label,
 )
 from gisttracker.session import Session
+from ui.errors import show_error
 from ui.tasks import TaskManager
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
@@ -186,10 +187,12 @@ class FormDialogBase(QDialog):
         if isinstance(error, FormInputError):
             self.show_errors(error.errors)
             self.set_status(str(error), error=True)
-        elif isinstance(error, ServiceError | ValueError):
+        elif isinstance(error, UserError):
             self.set_status(str(error), error=True)
         else:
-            self.set_status(_("Unexpected error: {error}").format(error=error), error=True)
+            self.set_status(_("Not saved: something went wrong inside the program."),
+                            error=True)
+            show_error(self, error, context=f"form {self.data.kind}")
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Show messages beside the fields (the subclasses know their fields)."""

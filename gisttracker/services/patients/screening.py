@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -156,29 +156,52 @@ class ScreeningMixin(PatientServiceBase):
                 w.update(row, {"met": tick, "judged_by": w.user, "judged_at": w.at},
                          patient_uid=patient.uid)
 
-    def close_screen_failure(self, ref: str, *, reason: str | None = None) -> None:
+    def close_screen_failure(self, ref: str, *, reason: str | None = None,
+                             criteria: Sequence[str] = (), today: date | None = None) -> None:
         """Close the open screening as a screen failure; its reasons stay in the log.
 
-        A screening that is not ineligible by the criteria needs ``reason`` (e.g. consent
-        declined), which is kept as its reason.
+        Always possible while the patient is being screened, whatever the criteria say: a
+        patient who declines consent is a screen failure before anything is measured. The
+        reasons are the ``criteria`` chosen (ids of the study's criteria) and/or the typed
+        ``reason``; at least one is needed unless the criteria already make the patient
+        ineligible (their failures are then the reasons). A patient with no screening yet
+        gets one, dated ``today`` (default: the registration day), so the log has the row.
         """
         patient = self.get(ref)
+        if patient.status != "screened":
+            raise ServiceError(_("{patient} is {status}: only a patient being screened can be "
+                                 "a screen failure").format(
+                patient=patient.study_id, status=_(STATUS_LABELS[patient.status])))
+        study = self.study(patient.study_key)
+        known = {c.id: c for c in study.criteria}
+        unknown = [cid for cid in criteria if cid not in known]
+        if unknown:
+            raise ServiceError(_("{criterion} is not a criterion of {study}").format(
+                criterion=unknown[0], study=study.key))
         screening = self.latest_screening(ref)
-        if patient.status != "screened" or screening is None or screening.closed:
-            raise ServiceError(_("{patient} has no open screening to close").format(
-                patient=patient.study_id))
-        reasons = json.loads(screening.reasons or "[]")
-        if screening.outcome == eligibility.INELIGIBLE:
-            if reason:
-                reasons.append({"criterion": None, "reason": reason})
-        elif not (reason and reason.strip()):
+        if screening is not None and screening.closed:
+            screening = None
+        typed = (reason or "").strip()
+        chosen = [{"criterion": cid, "reason": known[cid].short or known[cid].text}
+                  for cid in dict.fromkeys(criteria)]
+        ineligible = screening is not None and screening.outcome == eligibility.INELIGIBLE
+        if not (typed or chosen or ineligible):
             raise ServiceError(_("{patient} is not ineligible by the criteria: say why the "
                                  "screening failed").format(patient=patient.study_id))
-        else:
-            reasons = [{"criterion": None, "reason": reason.strip()}]
-        with self.tracker.transaction(reason or _("screen failure")) as w:
-            w.update(screening, {"closed": True, "reasons": json.dumps(reasons,
-                                                                       ensure_ascii=False)},
+        reasons = json.loads(screening.reasons or "[]") if ineligible and screening else []
+        listed = {r.get("criterion") for r in reasons}
+        reasons += [r for r in chosen if r["criterion"] not in listed]
+        if typed:
+            reasons.append({"criterion": None, "reason": typed})
+        why = typed or "; ".join(f"{r['criterion']}: {r['reason']}" for r in chosen) \
+            or _("screen failure")
+        with self.tracker.transaction(why) as w:
+            if screening is None:
+                screening = w.insert(Screening, patient_uid=patient.uid, patient=patient,
+                                     screened_on=today or patient.created_on,
+                                     screened_by=w.user)
+            w.update(screening, {"closed": True,
+                                 "reasons": json.dumps(reasons, ensure_ascii=False)},
                      patient_uid=patient.uid)
             w.update(patient, {"status": "screen_failed"}, patient_uid=patient.uid)
 
