@@ -445,6 +445,57 @@ class VisitService(SiteService):
         return AnchorChange(anchor_key, old, on, moved, check_timing(
             study, _anchor_dates(_id(patient))))
 
+    def replan(self, w: Writer, patient: Patient, why: str) -> tuple[MovedVisit, ...]:
+        """Replan the patient's planned (and end-cancelled) visits from the stored anchors,
+        inside the caller's transaction (after an anchor or the end of participation
+        changed)."""
+        return self._replan(w, self.study_of(patient), patient, why)
+
+    def clear_anchor(self, patient_key: str, anchor_key: str, *, reason: str) -> AnchorChange:
+        """Remove an anchor date entered by mistake (``reason`` required): the visits counted
+        from it wait for it again; visits already done keep their dates."""
+        patient = self.patient(patient_key)
+        study = self.study_of(patient)
+        try:
+            anchor = study.anchor(anchor_key)
+        except KeyError:
+            raise ServiceError(_("unknown anchor {key!r} for {study}").format(
+                key=anchor_key, study=study.key)) from None
+        if anchor.source != "entered":
+            raise ServiceError(_("{anchor} follows from the enrollment and cannot be removed")
+                               .format(anchor=anchor.label))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to remove an anchor date"))
+        row = AnchorDate.get_or_none((AnchorDate.patient == _id(patient))
+                                     & (AnchorDate.anchor_key == anchor_key))
+        if row is None:
+            raise ServiceError(_("{anchor} has no date to remove").format(anchor=anchor.label))
+        old = _as_date(row.date)
+        with self.tracker.transaction(reason.strip()) as w:
+            w.delete(row, patient_uid=patient.uid)
+            why = _("{anchor} {old} removed: {reason}").format(
+                anchor=anchor.label, old=old.isoformat() if old else "—", reason=reason.strip())
+            moved = self._replan(w, study, patient, why)
+        return AnchorChange(anchor_key, old, old or date.min, moved, check_timing(
+            study, _anchor_dates(_id(patient))))
+
+    def delete_unscheduled(self, visit_uid: str, *, reason: str) -> None:
+        """Remove an unscheduled visit added by mistake (``reason`` required). A visit of the
+        protocol cannot be removed (mark it missed or not applicable), nor one with forms."""
+        visit, patient = self._visit(visit_uid)
+        if not visit.unscheduled:
+            raise ServiceError(_("{name} is a visit of the protocol: mark it missed or not "
+                                 "applicable instead").format(name=visit.name))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to remove a visit"))
+        from gisttracker.store.models_forms import Form
+
+        if Form.select().where(Form.visit == _id(visit)).exists():
+            raise ServiceError(_("{name} has forms: correct or clear them first").format(
+                name=visit.name))
+        with self.tracker.transaction(reason.strip()) as w:
+            w.delete(visit, patient_uid=patient.uid)
+
     def _replan(self, w: Writer, study: Study, patient: Patient,
                 why: str) -> tuple[MovedVisit, ...]:
         anchors = _anchor_dates(_id(patient))

@@ -138,8 +138,9 @@ class DateField(QWidget):
         if inline_message:
             layout.addSpacing(6)
             layout.addWidget(self.message, 1)
-        else:
-            layout.addStretch(1)
+        # The field keeps its width on the left; the rest of the row stays empty (a hidden
+        # message takes no room, and Qt would otherwise centre the field in its cell).
+        layout.addStretch(0 if inline_message else 1)
         self.setFocusProxy(self.edit)
 
     # ----- value --------------------------------------------------------------------------

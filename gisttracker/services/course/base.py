@@ -76,3 +76,18 @@ class CourseServiceBase(SiteService):
         VisitService(self.session).set_anchor(
             patient.uid, key, on, reason=reason or _("{anchor} recorded").format(anchor=key))
 
+
+    def _clear_anchor(self, patient: Patient, key: str, reason: str | None) -> None:
+        """Remove an entered anchor the protocol declares, if it has a date (inside the
+        caller's transaction); the visits counted from it wait for it again."""
+        study = self.study_of(patient)
+        if not any(a.key == key and a.source == "entered" for a in study.anchors):
+            return
+        from gisttracker.services.visits import VisitService
+        from gisttracker.store.models_visits import AnchorDate
+
+        if AnchorDate.get_or_none((AnchorDate.patient == patient)
+                                  & (AnchorDate.anchor_key == key)) is None:
+            return
+        VisitService(self.session).clear_anchor(
+            patient.uid, key, reason=reason or _("{anchor} removed").format(anchor=key))

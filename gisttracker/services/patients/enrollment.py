@@ -18,7 +18,7 @@ from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility, plausibility
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ReasonRequired, ServiceError, Writer
 from gisttracker.services.patients.screening import ScreeningMixin
 from gisttracker.services.patients.values import (
     ENROLLED_STATUSES,
@@ -197,9 +197,40 @@ class EnrollmentMixin(ScreeningMixin):
         if option not in {o.code for o in arm.options}:
             raise ServiceError(_("{option!r} is not an option of arm {arm}").format(
                 option=option, arm=arm.code))
+        if patient.arm_option is not None and patient.arm_option != option and not (
+                reason and reason.strip()):
+            raise ReasonRequired(_("a reason is required to change the recorded choice"))
         with self.tracker.transaction(reason or _("treatment choice recorded")) as w:
-            w.update(patient, {"arm_option": option}, patient_uid=patient.uid,
-                     require_reason=patient.arm_option is not None)
+            w.update(patient, {"arm_option": option}, patient_uid=patient.uid)
+
+    def correct_enrollment_date(self, ref: str, on: date, *, today: date,
+                                reason: str) -> None:
+        """Correct the date of enrollment (``reason`` required); the anchors the protocol
+        counts from the enrollment move with it and their planned visits are replanned. A
+        randomization keeps its own record (number, time) untouched."""
+        patient = self.get(ref)
+        if patient.status not in ENROLLED_STATUSES or patient.enrolled_on is None:
+            raise ServiceError(_("{patient} is not enrolled").format(patient=patient.study_id))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to correct the enrollment date"))
+        problem = plausibility.date_problem(on, today=today, label=_("Enrollment date"))
+        if problem:
+            raise ServiceError(problem)
+        screening = self.latest_screening(patient.uid)
+        if screening is not None and on < screening.screened_on:
+            raise ServiceError(_("Enrollment date {date} is before the screening ({screened})")
+                               .format(date=on.isoformat(),
+                                       screened=screening.screened_on.isoformat()))
+        study = self.study(patient.study_key)
+        from gisttracker.services.visits import VisitService
+
+        visits = VisitService(self.session)
+        with self.tracker.transaction(reason.strip()) as w:
+            w.update(patient, {"enrolled_on": on}, patient_uid=patient.uid)
+            for anchor in study.anchors:
+                if anchor.source == "enrollment":
+                    visits.set_anchor(patient.uid, anchor.key, on, reason=reason.strip(),
+                                      today=today)
 
     def _duration_group(self, study: Study, start: date, last: date, today: date) -> str:
         if last > today or start > today:

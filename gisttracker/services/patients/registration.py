@@ -124,3 +124,27 @@ class RegistrationMixin(PatientServiceBase):
         with self.tracker.transaction(reason or _("sex corrected")) as w:
             w.update(patient, {"sex": sex}, patient_uid=patient.uid)
 
+
+    def correct_registration(self, ref: str, *, sex: str, identity: Identity, today: date,
+                             reason: str) -> list[str]:
+        """Correct what was registered — sex, record number, name, initials, date of birth —
+        in one audited change with ``reason``; returns the fields that changed.
+
+        The same checks as at registration hold (a date of birth in the future, after what
+        is recorded for the patient, a record number already used…), and nothing is written
+        when one fails. The study identifier never changes.
+        """
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to correct a registration"))
+        if sex not in ("male", "female"):
+            raise ServiceError(_("Sex: choose male or female"))
+        patient = self.get(ref)
+        self._check_identity(identity, today, editing=patient.id)
+        changed: list[str] = []
+        with self.tracker.transaction(reason.strip()):
+            changed += self.update_identity(patient.uid, identity, today=today,
+                                            reason=reason.strip())
+            if patient.sex != sex:
+                self.update_sex(patient.uid, sex, reason=reason.strip())
+                changed.append("sex")
+        return changed

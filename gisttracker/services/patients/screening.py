@@ -17,6 +17,7 @@ from gisttracker.services.patients.rules import (
     validate_screening,
 )
 from gisttracker.services.patients.values import (
+    ENROLLED_STATUSES,
     SCREENING_COLUMNS,
     STATUS_LABELS,
     LabEntry,
@@ -122,6 +123,51 @@ class ScreeningMixin(PatientServiceBase):
                 w.update(current, {"screened_on": on, **values, **outcome}, patient_uid=pu)
             self._save_labs(w, patient, current, data.labs, on)
             self._save_judgements(w, patient, current, data.judgements)
+        return result
+
+    def correct_screening(self, ref: str, data: ScreeningData, *, today: date, reason: str,
+                          screened_on: date | None = None) -> eligibility.Screening:
+        """Correct the screening of a patient already enrolled (``reason`` required, every
+        change audited with it) and evaluate the criteria again over it.
+
+        The enrollment stands whatever the new outcome (it cannot be undone); the returned
+        evaluation says whether the patient met the criteria on the corrected data, so the
+        window can say so (a protocol deviation to report). A screening still open is saved
+        with :meth:`save_screening`; a screen failure is re-screened.
+        """
+        patient = self.get(ref)
+        if patient.status not in ENROLLED_STATUSES:
+            raise ServiceError(_("{patient} is {status}: only the screening of an enrolled "
+                                 "patient is corrected this way").format(
+                patient=patient.study_id, status=_(STATUS_LABELS[patient.status])))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to correct a screening"))
+        screening = self.latest_screening(ref)
+        if screening is None:
+            raise ServiceError(_("{patient} has not been screened").format(
+                patient=patient.study_id))
+        study = self.study(patient.study_key)
+        on = screened_on or screening.screened_on
+        if patient.enrolled_on is not None and on > patient.enrolled_on:
+            raise ServiceError(_("Screening date {date} is after the enrollment ({enrolled})")
+                               .format(date=on.isoformat(),
+                                       enrolled=patient.enrolled_on.isoformat()))
+        ident = PatientIdentity.get_or_none(PatientIdentity.patient == patient)
+        dob = ident.date_of_birth if ident else None
+        problems = validate_screening(data, date_of_birth=dob, screened_on=on, today=today)
+        if problems:
+            raise ServiceError(next(iter(problems.values())))
+        try:
+            result = evaluate_screening(study, data, sex=patient.sex, date_of_birth=dob,
+                                        screened_on=on)
+        except (eligibility.FactError, ValueError) as exc:
+            raise ServiceError(str(exc)) from None
+        values: dict[str, Any] = {name: data.values.get(name) for name in SCREENING_COLUMNS}
+        with self.tracker.transaction(reason.strip()) as w:
+            w.update(screening, {"screened_on": on, **values, "outcome": result.outcome,
+                                 "reasons": _reasons_json(result)}, patient_uid=patient.uid)
+            self._save_labs(w, patient, screening, data.labs, on)
+            self._save_judgements(w, patient, screening, data.judgements)
         return result
 
     def _save_labs(self, w: Writer, patient: Patient, screening: Screening,
