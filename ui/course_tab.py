@@ -187,6 +187,22 @@ def _bool_of(box: QComboBox) -> bool | None:
 
 
 @dataclass
+class Section:
+    """One part of the tab (exposures, surgery, pathology, events): its table, its entry
+    form, and the record being corrected (None: the form adds a new one)."""
+
+    name: str  # marked with N_, e.g. "surgery"
+    table: QTableWidget
+    form: EntryForm
+    save: QPushButton
+    add_text: str
+    correct: QPushButton
+    delete: QPushButton
+    cancel: QPushButton
+    editing: str | None = None
+
+
+@dataclass
 class Loaded:
     treatment: TreatmentSummary
     surgeries: list[SurgeryRow]
@@ -256,9 +272,21 @@ class CourseTab(PatientTabPage):
         pause.clicked.connect(self._interrupt)
         dose = QPushButton(_("Dose change of selected…"), f)
         dose.clicked.connect(self._change_dose)
-        f.finish(add, pause, dose)
+        self.exposure_section = self._section(N_("treatment exposure"), self.exposures, f, add,
+                                              _("Add exposure"), extra=(pause, dose))
+        self.interruptions = _table((N_("Drug"), N_("First day off"), N_("Last day off"),
+                                     N_("Reason")), box)
+        self.interruptions.setMaximumHeight(110)
+        self.interruptions.setMinimumHeight(70)
+        self.delete_interruption_button = QPushButton(_("Delete selected interruption…"), box)
+        self.delete_interruption_button.clicked.connect(self._delete_interruption)
         v = QVBoxLayout(box)
         v.addWidget(self.exposures)
+        v.addWidget(QLabel(_("Interruptions"), box))
+        row = QHBoxLayout()
+        row.addWidget(self.interruptions, 1)
+        row.addWidget(self.delete_interruption_button, 0, Qt.AlignmentFlag.AlignTop)
+        v.addLayout(row)
         v.addWidget(self.durations)
         v.addWidget(self.treatment_flags)
         v.addWidget(f)
@@ -286,7 +314,8 @@ class CourseTab(PatientTabPage):
         f.add("complications", _("Complications"), self.complications)
         add = self.add_surgery_button = QPushButton(_("Add surgery"), f)
         add.clicked.connect(self.add_surgery)
-        f.finish(add)
+        self.surgery_section = self._section(N_("surgery"), self.surgery_table, f, add,
+                                             _("Add surgery"))
         v = QVBoxLayout(box)
         v.addWidget(self.surgery_table)
         v.addWidget(f)
@@ -328,7 +357,8 @@ class CourseTab(PatientTabPage):
             combo.currentIndexChanged.connect(self._update_risk)
         add = QPushButton(_("Add pathology"), f)
         add.clicked.connect(self.add_pathology)
-        f.finish(add)
+        self.pathology_section = self._section(N_("pathology report"), self.pathology_table,
+                                               f, add, _("Add pathology"))
         v = QVBoxLayout(box)
         v.addWidget(self.pathology_table)
         v.addWidget(f)
@@ -357,9 +387,10 @@ class CourseTab(PatientTabPage):
         self.salvage_margin = _combo(f, [(None, "—")]
                                      + [(m, m) for m in course_rules.MARGINS])
         f.add("salvage_margin", _("Salvage margin"), self.salvage_margin)
-        add = QPushButton(_("Add event"), f)
+        add = self.add_event_button = QPushButton(_("Add event"), f)
         add.clicked.connect(self.add_event)
-        f.finish(add)
+        self.event_section = self._section(N_("event"), self.events_table, f, add,
+                                           _("Add event"))
         v = QVBoxLayout(box)
         v.addWidget(self.events_table)
         v.addWidget(f)
@@ -376,10 +407,163 @@ class CourseTab(PatientTabPage):
         v.addWidget(self.endpoint_table)
         return box
 
+    def _section(self, name: str, table: QTableWidget, form: EntryForm, save: QPushButton,
+                 add_text: str, extra: Sequence[QPushButton] = ()) -> Section:
+        correct = QPushButton(_("Correct selected…"), form)
+        delete = QPushButton(_("Delete selected…"), form)
+        cancel = QPushButton(_("Cancel correction"), form)
+        cancel.hide()
+        section = Section(name, table, form, save, add_text, correct, delete, cancel)
+        correct.clicked.connect(lambda: self.start_correction(section))
+        delete.clicked.connect(lambda: self.delete_selected(section))
+        cancel.clicked.connect(lambda: self.end_correction(section))
+        table.doubleClicked.connect(lambda _i: self.start_correction(section))
+        form.finish(save, *extra, correct, delete, cancel)
+        return section
+
+    def sections(self) -> tuple[Section, ...]:
+        return (self.exposure_section, self.surgery_section, self.pathology_section,
+                self.event_section)
+
+    # ----- corrections --------------------------------------------------------------------
+    def start_correction(self, section: Section) -> None:
+        """Load the selected record into the form; saving it then corrects it (reason asked)."""
+        uid = _selected_uid(section.table)
+        if uid is None or self.loaded is None:
+            section.form.show_errors({"": _("select a row first")})
+            return
+        fill = {"treatment exposure": self._fill_exposure, "surgery": self._fill_surgery,
+                "pathology report": self._fill_pathology, "event": self._fill_event}
+        if not fill[section.name](uid):
+            return
+        section.editing = uid
+        section.save.setText(_("Save correction…"))
+        section.cancel.show()
+        section.form.clear_errors()
+        section.form.general.setStyleSheet("QLabel { color: #8a5a00; }")
+        section.form.general.setText(_("Correcting the selected {what}: change what is wrong, "
+                                       "then save the correction.").format(what=_(section.name)))
+
+    def end_correction(self, section: Section) -> None:
+        section.editing = None
+        section.save.setText(section.add_text)
+        section.cancel.hide()
+        section.form.general.setStyleSheet(ERROR_STYLE)
+        section.form.general.clear()
+
+    def delete_selected(self, section: Section) -> None:
+        """Delete the selected record, with a reason; what depended on it is recomputed."""
+        uid = _selected_uid(section.table)
+        if uid is None or self.tasks is None:
+            section.form.show_errors({"": _("select a row first")})
+            return
+        reason = self.ask_reason(_("Delete {what}").format(what=_(section.name)))
+        if reason is None:
+            return
+        today = self.today_fn()
+        call: dict[str, Callable[[CourseService], object]] = {
+            "treatment exposure": lambda s: s.delete_exposure(uid, reason=reason),
+            "surgery": lambda s: s.delete_surgery(uid, reason=reason),
+            "pathology report": lambda s: s.delete_pathology(uid, reason=reason),
+            "event": lambda s: s.delete_event(uid, reason=reason, today=today),
+        }
+        if section.editing == uid:
+            self.end_correction(section)
+        self._submit(section.form, lambda: None, lambda s, _d: call[section.name](s))
+
+    def _delete_interruption(self) -> None:
+        uid = _selected_uid(self.interruptions)
+        if uid is None:
+            self.exposure_form.show_errors({"": _("select an interruption first")})
+            return
+        reason = self.ask_reason(_("Delete interruption"))
+        if reason is None:
+            return
+        self._submit(self.exposure_form, lambda: None,
+                     lambda s, _d: s.delete_interruption(uid, reason=reason))
+
+    def _row(self, rows: Sequence[Any], uid: str) -> Any:
+        return next((r for r in rows if r.uid == uid), None)
+
+    def _fill_exposure(self, uid: str) -> bool:
+        assert self.loaded is not None
+        row = self._row(self.loaded.treatment.exposures, uid)
+        if row is None:
+            return False
+        d = row.data
+        self.drug.setCurrentText(d.drug)
+        self.dose.setText(f"{d.dose_mg_per_day:g}")
+        self.phase.setCurrentIndex(max(0, self.phase.findData(d.phase)))
+        self.start_on.set_value(d.start_on)  # type: ignore[attr-defined]
+        self.stop_on.set_value(d.stop_on)  # type: ignore[attr-defined]
+        self.exposure_reason.setText(d.reason or "")
+        return True
+
+    def _fill_surgery(self, uid: str) -> bool:
+        assert self.loaded is not None
+        row = self._row(self.loaded.surgeries, uid)
+        if row is None:
+            return False
+        d = row.data
+        self.performed_on.set_value(d.performed_on)  # type: ignore[attr-defined]
+        self.procedure.setCurrentIndex(max(0, self.procedure.findData(d.procedure)))
+        self.margin.setCurrentIndex(max(0, self.margin.findData(d.margin)))
+        self.surgery_rupture.setCurrentIndex(max(0, self.surgery_rupture.findData(
+            None if d.ruptured is None else "yes" if d.ruptured else "no")))
+        self.stoma.setCurrentIndex(max(0, self.stoma.findData(d.stoma)))
+        self.reversed_on.set_value(d.stoma_reversed_on)  # type: ignore[attr-defined]
+        self.complications.setText(d.complications or "")
+        return True
+
+    def _fill_pathology(self, uid: str) -> bool:
+        assert self.loaded is not None
+        row = self._row(self.loaded.pathology, uid)
+        if row is None:
+            return False
+        d = row.data
+        self.reported_on.set_value(d.reported_on)  # type: ignore[attr-defined]
+        self.site.setCurrentIndex(max(0, self.site.findData(d.primary_site)))
+        self.size.setText("" if d.tumour_size_cm is None  # type: ignore[attr-defined]
+                          else f"{d.tumour_size_cm:g}")
+        self.mitoses.setText("" if d.mitotic_count is None else f"{d.mitotic_count:g}")
+        self.mitotic_unit.setCurrentIndex(max(0, self.mitotic_unit.findData(d.mitotic_unit)))
+        self.mutation.setCurrentIndex(max(0, self.mutation.findData(d.mutation)))
+        self.pathology_rupture.setCurrentIndex(max(0, self.pathology_rupture.findData(
+            None if d.ruptured is None else "yes" if d.ruptured else "no")))
+        self.grade.setText(d.response_grade or "")
+        return True
+
+    def _fill_event(self, uid: str) -> bool:
+        assert self.loaded is not None
+        row = self._row(self.loaded.events, uid)
+        if row is None:
+            return False
+        d = row.data
+        self.kind.setCurrentIndex(max(0, self.kind.findData(d.kind)))
+        self.occurred_on.set_value(d.occurred_on)  # type: ignore[attr-defined]
+        self.criterion.setCurrentIndex(max(0, self.criterion.findData(d.criterion)))
+        self.event_site.setText(d.site or "")
+        self.cause.setText(d.cause or "")
+        self.salvage.setCurrentIndex(max(0, self.salvage.findData(d.salvage_procedure)))
+        self.salvage_margin.setCurrentIndex(max(0, self.salvage_margin.findData(
+            d.salvage_margin)))
+        return True
+
+    def _correction_reason(self, section: Section) -> tuple[bool, str | None]:
+        """(go on?, reason): a correction needs its reason; a new record does not."""
+        if section.editing is None:
+            return True, None
+        reason = self.ask_reason(_("Correct {what}").format(what=_(section.name)))
+        return reason is not None, reason
+
     # ----- hooks --------------------------------------------------------------------------
     def ask_text(self, title: str, label: str) -> str | None:
         text, ok = QInputDialog.getText(self, title, label)
         return text.strip() if ok and text.strip() else None
+
+    def ask_reason(self, title: str) -> str | None:
+        """The reason for a correction or a deletion; None when the user cancels."""
+        return self.ask_text(title, _("Reason for the change:"))
 
     # ----- loading ------------------------------------------------------------------------
     def set_patient(self, session, tasks, patient_uid):  # type: ignore[no-untyped-def]
@@ -422,6 +606,9 @@ class CourseTab(PatientTabPage):
             _d(r.data.start_on), _d(r.data.stop_on) if r.data.stop_on else _("ongoing"),
             "; ".join(f"{_d(i.start_on)} – {_d(i.end_on)} ({i.reason or ''})"
                       for i in r.interruptions), r.data.reason or "")) for r in t.exposures])
+        _fill(self.interruptions, [(i.uid, (
+            r.data.drug, _d(i.start_on), _d(i.end_on) if i.end_on else _("still off"),
+            i.reason or "")) for r in t.exposures for i in r.interruptions])
         self.durations.setText(self._duration_text(t))
         self.treatment_flags.setText("\n".join(f"• {flag}" for flag in t.flags))
         if first:
@@ -500,8 +687,10 @@ class CourseTab(PatientTabPage):
 
     # ----- saving -------------------------------------------------------------------------
     def _submit(self, form: EntryForm, build: Callable[[], Any],
-                call: Callable[[CourseService, Any], Any]) -> None:
-        """Read the form (errors beside fields), then run the save on the task thread."""
+                call: Callable[[CourseService, Any], Any],
+                section: Section | None = None) -> None:
+        """Read the form (errors beside fields), then run the save on the task thread; a
+        correction that went through ends the form's correction mode."""
         if self.tasks is None:
             return
         try:
@@ -515,6 +704,8 @@ class CourseTab(PatientTabPage):
             if not self.alive():
                 return
             form.clear_errors()
+            if section is not None and section.editing is not None:
+                self.end_correction(section)
             self.request_reload()
 
         def failed(exc: BaseException) -> None:
@@ -542,8 +733,15 @@ class CourseTab(PatientTabPage):
                                  start, f.date("stop_on", required=False),
                                  self.exposure_reason.text())
 
-        patient, today = self.patient_uid or "", self.today_fn()
-        self._submit(f, build, lambda s, d: s.add_exposure(patient, d, today=today))
+        section = self.exposure_section
+        go, reason = self._correction_reason(section)
+        if not go:
+            return
+        patient, today, uid = self.patient_uid or "", self.today_fn(), section.editing
+        self._submit(f, build, lambda s, d: s.add_exposure(patient, d, today=today)
+                     if uid is None else s.update_exposure(uid, d, today=today,
+                                                           reason=reason or ""),
+                     section)
 
     def interruption_dialog(self) -> RecordDialog:
         """Days off drug for the selected exposure (first and last day, reason)."""
@@ -633,8 +831,13 @@ class CourseTab(PatientTabPage):
                                 f.date("stoma_reversed_on", required=False),
                                 self.complications.text())
 
-        patient, today = self.patient_uid or "", self.today_fn()
-        self._submit(f, build, lambda s, d: s.record_surgery(patient, d, today=today))
+        section = self.surgery_section
+        go, reason = self._correction_reason(section)
+        if not go:
+            return
+        patient, today, uid = self.patient_uid or "", self.today_fn(), section.editing
+        self._submit(f, build, lambda s, d: s.record_surgery(patient, d, today=today, uid=uid,
+                                                             reason=reason), section)
 
     def _pathology_input(self) -> PathologyInput:
         f = self.pathology_form
@@ -667,9 +870,14 @@ class CourseTab(PatientTabPage):
             missing=", ".join(missing)))
 
     def add_pathology(self) -> None:
-        patient, today = self.patient_uid or "", self.today_fn()
+        section = self.pathology_section
+        go, reason = self._correction_reason(section)
+        if not go:
+            return
+        patient, today, uid = self.patient_uid or "", self.today_fn(), section.editing
         self._submit(self.pathology_form, self._pathology_input,
-                     lambda s, d: s.record_pathology(patient, d, today=today))
+                     lambda s, d: s.record_pathology(patient, d, today=today, uid=uid,
+                                                     reason=reason), section)
 
     def add_event(self) -> None:
         f = self.event_form
@@ -683,8 +891,13 @@ class CourseTab(PatientTabPage):
                               self.event_site.text(), self.cause.text(),
                               self.salvage.currentData(), self.salvage_margin.currentData())
 
-        patient, today = self.patient_uid or "", self.today_fn()
-        self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today))
+        section = self.event_section
+        go, reason = self._correction_reason(section)
+        if not go:
+            return
+        patient, today, uid = self.patient_uid or "", self.today_fn(), section.editing
+        self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today, uid=uid,
+                                                           reason=reason), section)
 
     def _failed(self, exc: BaseException) -> None:
         if not self.alive():

@@ -165,8 +165,19 @@ class PatientWindow(QWidget):
         # One click from the patient to the printed visit schedule (ui/reports.py).
         self.print_schedule = QPushButton(_("&Print schedule"), self)
         self.print_schedule.clicked.connect(self._print_schedule)
+        self.details_button = QPushButton(_("Patient &details…"), self)
+        self.details_button.setToolTip(_("Correct sex, record number, name, initials or date "
+                                         "of birth"))
+        self.details_button.clicked.connect(self.correct_registration)
+        self.status_button = QPushButton(_("S&tatus…"), self)
+        self.status_button.setToolTip(_("Withdrawn, lost to follow-up, completed, died — or "
+                                        "undo an end recorded by mistake"))
+        self.status_button.clicked.connect(self.change_status)
+        self.dialog: QWidget | None = None
         self.top = QHBoxLayout()
         self.top.addWidget(self.header, 1)
+        self.top.addWidget(self.details_button)
+        self.top.addWidget(self.status_button)
         self.top.addWidget(self.print_schedule)
         layout = QVBoxLayout(self)
         layout.addLayout(self.top)
@@ -215,6 +226,54 @@ class PatientWindow(QWidget):
             page.on_changes(changes)
 
     # ----- actions --------------------------------------------------------------------------
+    def _with_facts(self, open_dialog: Callable[[object], None]) -> None:
+        from ui.patient_actions import read_facts
+
+        context, uid = self.context, self.patient_uid
+
+        def failed(exc: BaseException) -> None:
+            from ui.errors import show_error
+
+            show_error(self, exc, context="patient window")
+
+        context.tasks.run(lambda: read_facts(context, uid),
+                          lambda facts: open_dialog(facts) if shiboken6.isValid(self) else None,
+                          failed)
+
+    def correct_registration(self) -> None:
+        """Open the registration correction (after reading what is registered)."""
+        from ui.patient_actions import RegistrationDialog
+
+        def opened(facts: object) -> None:
+            self.dialog = RegistrationDialog(self.context, self.patient_uid,
+                                             facts, self)  # type: ignore[arg-type]
+            self.dialog.open()
+
+        self._with_facts(opened)
+
+    def change_status(self) -> None:
+        """End the participation of an enrolled patient, or undo an end made by mistake."""
+        from ui.patient_actions import EndParticipationDialog, ResumeParticipationDialog
+
+        def opened(facts: object) -> None:
+            status = getattr(facts, "status", "")
+            if status == "enrolled":
+                self.dialog = EndParticipationDialog(self.context, self.patient_uid,
+                                                     facts, self)  # type: ignore[arg-type]
+            elif status in ("withdrawn", "lost_to_follow_up", "died", "completed"):
+                self.dialog = ResumeParticipationDialog(self.context, self.patient_uid,
+                                                        facts, self)  # type: ignore[arg-type]
+            else:
+                from PySide6.QtWidgets import QMessageBox
+
+                QMessageBox.information(self, _("Status"), _(
+                    "The participation of a patient starts at enrollment; before that, use "
+                    "the Screening & enrollment tab (screen failure, re-screening)."))
+                return
+            self.dialog.open()
+
+        self._with_facts(opened)
+
     def _print_schedule(self) -> None:
         from ui.reports import print_schedule
 

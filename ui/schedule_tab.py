@@ -146,6 +146,9 @@ class ScheduleTab(PatientTabPage):
         self.na_button = QPushButton(_("&Not applicable…"), self)
         self.reopen_button = QPushButton(_("&Reopen…"), self)
         self.add_button = QPushButton(_("Add &unscheduled visit…"), self)
+        self.remove_button = QPushButton(_("Remo&ve visit…"), self)
+        self.remove_button.setToolTip(_("Remove an unscheduled visit added by mistake"))
+        self.remove_button.clicked.connect(self.ask_remove_visit)
         self.export_button = QPushButton(_("Export &iCalendar…"), self)
         self.done_button.clicked.connect(self.ask_done)
         self.missed_button.clicked.connect(self.ask_missed)
@@ -158,6 +161,7 @@ class ScheduleTab(PatientTabPage):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
         buttons.addWidget(self.export_button)
 
         self.message = QLabel(self)
@@ -269,6 +273,12 @@ class ScheduleTab(PatientTabPage):
                 button.setToolTip(anchor.description)
                 button.clicked.connect(lambda _c=False, k=anchor.key: self.ask_anchor(k))
                 self.anchor_grid.addWidget(button, r, 2)
+            if anchor.source == "entered" and known is not None:
+                remove = QPushButton(_("Remove…"), self.anchor_box)
+                remove.setToolTip(_("Remove a date entered by mistake: the visits counted "
+                                    "from it wait for it again"))
+                remove.clicked.connect(lambda _c=False, k=anchor.key: self.ask_clear_anchor(k))
+                self.anchor_grid.addWidget(remove, r, 3)
         self.anchor_grid.setColumnStretch(1, 1)
 
     def _error(self, exc: BaseException) -> None:
@@ -307,6 +317,7 @@ class ScheduleTab(PatientTabPage):
         for button in (self.done_button, self.missed_button, self.na_button):
             button.setEnabled(row is not None)
         self.reopen_button.setEnabled(row is not None and row.state != "planned")
+        self.remove_button.setEnabled(row is not None and row.unscheduled)
 
     # ----- writes ---------------------------------------------------------------------------
     def _write(self, fn: Callable[[VisitService], Any], success: str) -> None:
@@ -373,6 +384,31 @@ class ScheduleTab(PatientTabPage):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day, _name, reason = dialog.values()
             self.set_anchor(key, day, reason)
+
+    def ask_clear_anchor(self, key: str) -> None:
+        if self.study is None:
+            return
+        anchor = self.study.anchor(key)
+        dialog = DateReasonDialog(_("Remove {anchor}").format(anchor=anchor.label), self,
+                                  with_date=False, reason="required", prompt=_(
+            "The visits counted from this date will wait for it again; visits already done "
+            "keep their dates."))
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            reason = dialog.values()[2]
+            uid = self.patient_uid or ""
+            self._write(lambda s: s.clear_anchor(uid, key, reason=reason),
+                        _("Anchor date removed."))
+
+    def ask_remove_visit(self) -> None:
+        row = self.selected_row()
+        if row is None or not row.unscheduled:
+            return
+        dialog = DateReasonDialog(_("{visit}: remove").format(visit=row.name), self,
+                                  with_date=False, reason="required")
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            reason, uid = dialog.values()[2], row.uid
+            self._write(lambda s: s.delete_unscheduled(uid, reason=reason),
+                        _("Visit removed."))
 
     def ask_done(self) -> None:
         row = self.selected_row()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -45,6 +46,7 @@ from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_
 from gisttracker.services.base import Changes
 from gisttracker.services.patients import (
     BOOL_COLUMNS,
+    ENROLLED_STATUSES,
     LAB_ANALYTES,
     STATUS_LABELS,
     EnrollmentPreview,
@@ -122,6 +124,7 @@ class ScreeningTab(PatientTabPage):
         self.screening_open = False
         self.busy = False
         self.enrollment_dialog: QWidget | None = None
+        self.dialog: QWidget | None = None
         self.dirty = False
         self._loading = False
         self.problems: dict[str, str] = {}
@@ -271,6 +274,7 @@ class ScreeningTab(PatientTabPage):
         self.enroll_button = QPushButton(_("&Enroll…"), self)
         self.enroll_button.clicked.connect(self.enroll)
         self.status_line = QLabel(self)
+        self.status_line.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status_line, 1)
         for button in (self.save_button, self.fail_button, self.rescreen_button,
@@ -278,8 +282,35 @@ class ScreeningTab(PatientTabPage):
             button.setEnabled(False)  # until the patient is loaded
             buttons.addWidget(button)
 
+        # Once enrolled: what the enrollment recorded, and its corrections.
+        self.enrollment_line = QLabel(self)
+        self.enrollment_line.setWordWrap(True)
+        self.correct_button = QPushButton(_("Correct &screening…"), self)
+        self.correct_button.setToolTip(_("Correct the screening data of an enrolled patient; "
+                                         "each change needs a reason"))
+        self.correct_button.clicked.connect(self.start_correction)
+        self.choice_button = QPushButton(_("Treatment &choice…"), self)
+        self.choice_button.setToolTip(_("Record the patient's choice within the arm "
+                                        "(e.g. imatinib 600 mg or sunitinib 37.5 mg)"))
+        self.choice_button.clicked.connect(self.record_choice)
+        self.enrolled_on_button = QPushButton(_("Enrollment &date…"), self)
+        self.enrolled_on_button.clicked.connect(self.correct_enrollment_date)
+        self.notice = QLabel(self)
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel { color: #8a5a00; font-weight: 600; }")
+        self.notice.hide()
+        enrollment = QHBoxLayout()
+        enrollment.addWidget(self.enrollment_line, 1)
+        for button in (self.choice_button, self.enrolled_on_button, self.correct_button):
+            button.hide()
+            enrollment.addWidget(button)
+        self.patient: Any = None
+        self.correcting = False
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
+        layout.addLayout(enrollment)
+        layout.addWidget(self.notice)
         layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
 
@@ -300,6 +331,12 @@ class ScreeningTab(PatientTabPage):
     def set_patient(self, session: Session, tasks: TaskManager, patient_uid: str) -> None:
         super().set_patient(session, tasks, patient_uid)
         self.service = PatientService(session)
+        self.reload()
+
+    def reload_after_write(self) -> None:
+        """Reload after a write: the buttons wait for what the database now holds."""
+        self.busy = True
+        self._update_buttons()
         self.reload()
 
     def reload(self) -> None:
@@ -330,24 +367,28 @@ class ScreeningTab(PatientTabPage):
     def _load_failed(self, exc: BaseException) -> None:
         if not isValid(self):
             return
+        self.busy = False
         self.status_line.setText(_("The screening could not be read."))
         show_error(self, exc, context="screening tab")
 
     def _loaded(self, loaded: dict[str, Any]) -> None:
         if not isValid(self) or self.session is None:
             return  # the window was closed while the screening was being read
+        self.busy = False
         patient = loaded["patient"]
         self.study = self.session.studies.get(patient.study_key)
         self.sex, self.dob, self.status = patient.sex, loaded["dob"], patient.status
         self.judged = loaded["judged"]
         screening = loaded["screening"]
         self.screening_open = screening is not None and not screening.closed
+        self.patient = patient
+        self._show_enrollment()
         self.title.setText(_("{patient} · {study} · {status}").format(
             patient=patient.study_id, study=patient.study_key,
             status=_(STATUS_LABELS.get(patient.status, patient.status))))
         for field in (self.screened_on, self.consent_date):
             field.set_bounds(birth=self.dob)
-        if self.dirty and self.status == "screened":
+        if self.dirty and (self.status == "screened" or self.correcting):
             # Typed and not saved yet: a change made elsewhere must not wipe it out.
             self._changed()
             return
@@ -527,15 +568,26 @@ class ScreeningTab(PatientTabPage):
         self.outcome.setStyleSheet(f"font-weight: 600; padding: 4px; color: {colour};")
 
     def _update_buttons(self) -> None:
-        open_screening = self.status == "screened"
+        enrolled = self.status in ENROLLED_STATUSES
+        # The form is editable while screening, and for a correction once enrolled.
+        open_screening = self.status == "screened" or (enrolled and self.correcting)
         idle = not self.busy
+        self.save_button.setText(_("&Save correction…") if self.correcting
+                                 else _("&Save screening"))
         self.save_button.setEnabled(idle and open_screening and self.dirty and not self.problems)
+        self.correct_button.setText(_("Cancel correction") if self.correcting
+                                    else _("Correct &screening…"))
         # A screen failure is always possible while screening (consent declined…).
-        self.fail_button.setEnabled(idle and open_screening and not self.dirty)
+        self.fail_button.setEnabled(idle and self.status == "screened" and not self.dirty)
         self.rescreen_button.setEnabled(idle and self.status == "screen_failed")
         self.enroll_button.setEnabled(
-            idle and open_screening and not self.dirty and self.result is not None
+            idle and self.status == "screened" and not self.dirty and self.result is not None
             and self.result.outcome == eligibility.ELIGIBLE)
+        for button in (self.correct_button, self.enrolled_on_button):
+            button.setVisible(enrolled)
+            button.setEnabled(idle)
+        self.choice_button.setVisible(enrolled and self._arm_options() != [])
+        self.choice_button.setEnabled(idle)
         for widget in (*[e for e, _k in self.numbers.values()], self.primary_site,
                        self.mutation, self.mitotic_unit, *self.bools.values(),
                        self.metastasis_sites, self.consent_date, self.screened_on,
@@ -546,6 +598,9 @@ class ScreeningTab(PatientTabPage):
             self.status_line.setText(_("Fix the values marked in red before saving."))
         elif self.dirty:
             self.status_line.setText(_("Unsaved changes."))
+        elif self.correcting:
+            self.status_line.setText(_("Correcting the screening: change what is wrong, then "
+                                       "save the correction with its reason."))
         elif not open_screening:
             self.status_line.setText(_("This screening is closed ({status}).").format(
                 status=_(STATUS_LABELS.get(self.status, self.status))))
@@ -588,10 +643,38 @@ class ScreeningTab(PatientTabPage):
         data, _problems = self.collect()
         service, uid, today = self.service, self.patient_uid, self.today_fn()
         screened_on = self.screened_on.date_or_none()
+        if self.correcting:
+            reason = self.ask_reason(_("Correct the screening"))
+            if reason is None:
+                return False
+
+            def corrected(result: object) -> None:
+                self.dirty = False
+                self.correcting = False
+                outcome = getattr(result, "outcome", None)
+                if outcome != eligibility.ELIGIBLE:
+                    failing = ", ".join(r.criterion.id for r in (
+                        getattr(result, "failures", ()) or getattr(result, "unknown", ())))
+                    self.notice.setText(_(
+                        "Saved. On the corrected screening the patient is {outcome} ({criteria})"
+                        ": the enrollment stands; report this as a protocol deviation.").format(
+                        outcome=_(eligibility.OUTCOME_LABELS.get(outcome or "", outcome or "")),
+                        criteria=failing or "—"))
+                    self.notice.show()
+                else:
+                    self.notice.hide()
+                self.reload_after_write()
+                if then is not None:
+                    then()
+
+            self._run(lambda: service.correct_screening(uid, data, today=today, reason=reason,
+                                                        screened_on=screened_on),
+                      corrected, "correcting a screening")
+            return True
 
         def saved(_result: object) -> None:
             self.dirty = False
-            self.reload()
+            self.reload_after_write()
             if then is not None:
                 then()
 
@@ -599,6 +682,99 @@ class ScreeningTab(PatientTabPage):
                                                  screened_on=screened_on),
                   saved, "saving a screening")
         return True
+
+    def ask_reason(self, title: str) -> str | None:
+        """The reason for a correction; None when the user cancels."""
+        text, ok = QInputDialog.getText(self, title, _("Reason for the change:"))
+        return text.strip() if ok and text.strip() else None
+
+    def start_correction(self) -> None:
+        """Make the enrolled patient's screening editable (or cancel the correction)."""
+        if self.correcting:
+            self.correcting = False
+            self.dirty = False
+            self.reload()
+            return
+        self.correcting = True
+        self._update_buttons()
+
+    def _arm_options(self) -> list[tuple[str, str]]:
+        if self.study is None or self.patient is None or not self.patient.arm_code:
+            return []
+        try:
+            arm = self.study.arm(self.patient.arm_code)
+        except KeyError:
+            return []
+        return [(o.code, o.label) for o in arm.options]
+
+    def _show_enrollment(self) -> None:
+        p = self.patient
+        if p is None or p.status not in ENROLLED_STATUSES:
+            self.enrollment_line.clear()
+            return
+        options = dict(self._arm_options())
+        parts = [_("Enrolled on {date} in arm {arm}").format(
+            date=p.enrolled_on.isoformat() if p.enrolled_on else "—", arm=p.arm_code or "—")]
+        if p.randomization_number:
+            parts.append(_("randomization {number}").format(number=p.randomization_number))
+        if options:
+            parts.append(_("patient's choice: {choice}").format(
+                choice=options.get(p.arm_option or "", _("not recorded yet"))))
+        self.enrollment_line.setText(" · ".join(parts))
+
+    def record_choice(self) -> None:
+        """The patient's choice within the arm (NCT03862768 arm B: imatinib 600 mg or
+        sunitinib 37.5 mg), recorded after randomization; changing it needs a reason."""
+        options = self._arm_options()
+        if not options or self.service is None or self.patient_uid is None:
+            return
+        current = self.patient.arm_option
+        dialog = RecordDialog(_("Treatment choice"), self,
+                              reason="required" if current else "optional", prompt=_(
+            "The patient's choice within arm {arm}.").format(arm=self.patient.arm_code))
+        box = QComboBox(dialog)
+        for code, label in options:
+            box.addItem(label, code)
+        box.setCurrentIndex(max(0, box.findData(current)))
+        dialog.add("option", _("&Choice"), box)
+        dialog.read = lambda d: box.currentData()
+        service, uid = self.service, self.patient_uid
+        self._submit_dialog(dialog, lambda value: service.record_arm_option(
+            uid, value, reason=dialog.reason_text() or None), "recording a treatment choice")
+
+    def correct_enrollment_date(self) -> None:
+        if self.service is None or self.patient_uid is None or self.patient is None:
+            return
+        dialog = RecordDialog(_("Correct the enrollment date"), self, reason="required",
+                              prompt=_("Visits counted from the enrollment move with it; "
+                                       "visits already done keep their dates."))
+        field = DateField(dialog, today=lambda: self.today_fn(), inline_message=False)
+        field.set_value(self.patient.enrolled_on)
+        dialog.add("on", _("&Enrolled on"), field)
+        dialog.read = lambda d: d.date("on")
+        service, uid, today = self.service, self.patient_uid, self.today_fn()
+        self._submit_dialog(dialog, lambda value: service.correct_enrollment_date(
+            uid, value, today=today, reason=dialog.reason_text()), "correcting an enrollment")
+
+    def _submit_dialog(self, dialog: RecordDialog, work: Callable[[Any], object],
+                       what: str) -> None:
+        """Open ``dialog``; on OK run ``work(value)`` on the worker and close it when done."""
+
+        def submit(value: object) -> None:
+            def failed(exc: BaseException) -> None:
+                if is_expected(exc):
+                    dialog.show_errors({"": str(exc)})
+                else:
+                    dialog.show_errors({"": ""})
+                    show_error(self, exc, context=what)
+
+            assert self.tasks is not None
+            self.tasks.run(lambda: work(value),
+                           lambda _r: (dialog.done_ok(), self.reload_after_write()), failed)
+
+        dialog.submit = submit
+        self.dialog = dialog
+        dialog.open()
 
     def screen_failure_dialog(self) -> ScreenFailureDialog:
         """Why the screening failed: the criteria not met (ticked), others, or typed."""
@@ -619,7 +795,7 @@ class ScreeningTab(PatientTabPage):
             def done(_result: object) -> None:
                 dialog.done_ok()
                 self.dirty = False
-                self.reload()
+                self.reload_after_write()
 
             def failed(exc: BaseException) -> None:
                 if is_expected(exc):
@@ -639,7 +815,7 @@ class ScreeningTab(PatientTabPage):
         if self.service is None or self.patient_uid is None:
             return
         service, uid, today = self.service, self.patient_uid, self.today_fn()
-        self._run(lambda: service.rescreen(uid, today=today), lambda _r: self.reload(),
+        self._run(lambda: service.rescreen(uid, today=today), lambda _r: self.reload_after_write(),
                   "re-screening")
 
     def enroll(self) -> None:

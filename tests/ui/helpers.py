@@ -33,3 +33,40 @@ def double_click(qtbot: object, view: object, index: object) -> None:
     point = view.visualRect(index).center()
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)  # type: ignore[attr-defined]
     qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)  # type: ignore[attr-defined]
+
+
+def click_ok(qtbot: object, dialog: QWidget) -> None:
+    """Click the OK button of ``dialog`` (a QDialogButtonBox's, as a person does)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    box = dialog.findChild(QDialogButtonBox)
+    assert box is not None, dialog
+    button = box.button(QDialogButtonBox.StandardButton.Ok)
+    assert button is not None and button.isEnabled()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+
+
+def type_into_next_dialog(qtbot: object, text: str) -> None:
+    """Answer the next modal prompt (a reason asked with QInputDialog…): type ``text`` into
+    its line and press OK."""
+    from PySide6.QtWidgets import QLineEdit
+
+    def answer(dialog: QWidget) -> None:
+        line = dialog.findChild(QLineEdit)
+        assert line is not None, dialog
+        line.setFocus()
+        qtbot.keyClicks(line, text)  # type: ignore[attr-defined]
+        click_ok(qtbot, dialog)
+
+    when_dialog(answer)
+
+
+def retype(qtbot: object, line: QWidget, text: str) -> None:
+    """Select what a line holds and type ``text`` over it."""
+    from PySide6.QtCore import Qt
+
+    line.setFocus()
+    qtbot.keyClick(line, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # type: ignore[attr-defined]
+    qtbot.keyClick(line, Qt.Key.Key_Delete)  # type: ignore[attr-defined]
+    qtbot.keyClicks(line, text)  # type: ignore[attr-defined]

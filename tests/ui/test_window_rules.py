@@ -8,63 +8,25 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from gisttracker.services.base import WrongThreadError
 from gisttracker.services.patients import PatientService
 from gisttracker.store.models_visits import Visit
 from tests.core.patients_helpers import TODAY, eligible_patient, set_site
+from tests.ui.conftest import Clock, on_worker
 from ui.main_window import MainWindow
 from ui.patients import PatientsPage
-from ui.tasks import TaskManager
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "support raise")
 
 
-class Clock:
-    """A clock the test moves on: the window reads it whenever it needs the date."""
-
-    def __init__(self, day: date) -> None:
-        self.day = day
-
-    def __call__(self) -> date:
-        return self.day
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(TODAY)
-
-
-@pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, clock: Clock) -> Iterator[MainWindow]:
-    tasks = TaskManager()
-    settings = QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, tasks, today=clock)
-    win.setProperty("headless", True)
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(win.ready, timeout=10_000):
-        win.open_database(tmp_path / "site.db")
-    yield win
-    if win.context is not None:
-        win.context.close()
-    tasks.shutdown()
-    if win.session is not None:
-        win.session.close()
-
-
 def _on_worker(qtbot: QtBot, window: MainWindow, fn):  # type: ignore[no-untyped-def]
-    """Run ``fn`` on the window's worker (as the window itself writes) and wait for it."""
-    out: list[object] = []
-    window.tasks.run(fn, out.append)
-    qtbot.waitUntil(lambda: bool(out), timeout=10_000)
-    return out[0]
+    return on_worker(qtbot, window, fn)
 
 
 def test_a_write_on_the_gui_thread_is_refused_while_the_window_runs(

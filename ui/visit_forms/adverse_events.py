@@ -195,10 +195,13 @@ class AdverseEventsDialog(FormEditorDialog):
         add.clicked.connect(lambda: self.edit_event(new=True))
         edit = QPushButton(_("&Edit…"), self)
         edit.clicked.connect(lambda: self.edit_event())
+        delete = self.delete_button = QPushButton(_("De&lete…"), self)
+        delete.clicked.connect(lambda: self.delete_event())
         row = QHBoxLayout()
         row.addWidget(QLabel(f"<b>{_('Adverse events of this patient')}</b>", self), 1)
         row.addWidget(add)
         row.addWidget(edit)
+        row.addWidget(delete)
         layout = self.layout()
         assert isinstance(layout, QVBoxLayout)
         layout.insertLayout(1, row)
@@ -237,6 +240,25 @@ class AdverseEventsDialog(FormEditorDialog):
                                     self.today, uid=uid, needs_reason=locked, parent=self)
         dialog.saved.connect(lambda _r: self.reload_events())
         dialog.open()
+
+    def ask_delete_reason(self) -> str | None:
+        """Why the adverse event is deleted; None when the user cancels."""
+        text, ok = QInputDialog.getText(self, _("Delete adverse event"),
+                                        _("Why is this adverse event deleted?"))
+        return text.strip() if ok and text.strip() else None
+
+    def delete_event(self) -> None:
+        """Delete the selected adverse event (recorded by mistake), with a reason."""
+        row = self.table.currentRow()
+        if not 0 <= row < len(self.events):
+            self.set_status(_("Select an adverse event first."), error=True)
+            return
+        reason = self.ask_delete_reason()
+        if reason is None:
+            return
+        uid = self.events[row].uid
+        self.run(lambda: self.service().delete_adverse_event(uid, reason),
+                 lambda _r: self.reload_events())
 
     def reload_events(self) -> None:
         patient = self.data.patient_uid

@@ -206,16 +206,19 @@ class LabsDialog(FormDialogBase):
             self.set_status("\n".join(self.messages.values()), error=True)
             return
         entries = []
+        removed: list[str] = []
         for r, an in enumerate(self.analytes):
             value, unit, lln, uln = self._entry(r)
             stored = self.labs.get(an.key)
             if value is None:
+                if stored is not None:
+                    removed.append(stored.uid)  # the value was cleared: it goes
                 continue
             if stored and (stored.value, stored.unit, stored.lln, stored.uln,
                            stored.sampled_on) == (value, unit, lln, uln, sampled):
                 continue
             entries.append((an.key, value, unit, lln, uln))
-        if not entries:
+        if not entries and not removed:
             self.nothing_to_save(then)
             return
         proceed, reason = self.reason_for_change()
@@ -226,9 +229,12 @@ class LabsDialog(FormDialogBase):
 
         def work() -> tuple[FormData, list[LabRow]]:
             service = self.service()
-            for key, value, unit, lln, uln in entries:
-                service.save_lab(visit, key, value, unit, lln=lln, uln=uln, sampled_on=sampled,
-                                 today=today, reason=reason)
+            with service.tracker.transaction(reason):
+                for key, value, unit, lln, uln in entries:
+                    service.save_lab(visit, key, value, unit, lln=lln, uln=uln,
+                                     sampled_on=sampled, today=today, reason=reason)
+                for uid in removed:
+                    service.delete_lab(uid, reason=reason)
             return service.load(visit, "labs"), service.labs(visit)
 
         def saved(result: tuple[FormData, list[LabRow]]) -> None:
