@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.today = today
         self.session: Session | None = None
         self.context: WindowContext | None = None
+        self.settings_dialog: QWidget | None = None
         self.setWindowTitle(_("GIST Study Tracker"))
         self.setMinimumSize(720, 480)
 
@@ -124,6 +125,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
+        self.settings_action = self._action(_("&Settings…"), self.open_settings, "Ctrl+,")
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         file_menu.addAction(self._action(_("&Quit"), self.close, QKeySequence.StandardKey.Quit))
 
         go_menu = self.menuBar().addMenu(_("&Go"))
@@ -136,6 +140,14 @@ class MainWindow(QMainWindow):
 
         help_menu = self.menuBar().addMenu(_("&Help"))
         help_menu.addAction(self._action(_("&About GIST Study Tracker"), self.about, "F1"))
+
+    def open_settings(self) -> None:
+        """File > Settings…: the site settings (site code, name, paper size, language)."""
+        if self.context is None:
+            return
+        from ui.settings_dialog import open_settings
+
+        open_settings(self, self.context)
 
     def _focus_study(self) -> None:
         self.study_box.setFocus()

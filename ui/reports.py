@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.reports import KINDS, ReportRequest, build
+from gisttracker.services.base import Changes
 from gisttracker.services.patients import PatientFilter, PatientService
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
@@ -202,6 +203,12 @@ class ReportsPage(AreaPage):
             self.study_box.addItem(f"{key} — {study.short_title or study.title}", key)
         self._kind_changed()
         tasks.run(lambda: SettingsService(session.tracker).get("paper"), self._paper_loaded)
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("setting") and self.session is not None and self.tasks is not None:
+            session = self.session
+            self.tasks.run(lambda: SettingsService(session.tracker).get("paper"),
+                           self._paper_loaded)
 
     def set_study(self, study: Study | None) -> None:
         super().set_study(study)

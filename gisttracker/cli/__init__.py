@@ -21,7 +21,7 @@ from gisttracker.services.base import ServiceError
 from gisttracker.store.db import StoreError
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report"]
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "settings"]
 
 
 class CliError(Exception):

@@ -10,11 +10,13 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 def when_dialog(action: Callable[[QWidget], None], *, tries: int = 200) -> None:
     """Run ``action(dialog)`` on the next modal dialog once it is open (a modal ``exec()``
-    blocks the test, so the answer is scheduled before the click that opens it)."""
+    blocks the test, so the answer is scheduled before the click that opens it). A modal
+    dialog already open when this is called is not the one awaited."""
+    before = QApplication.activeModalWidget()
 
     def poll(left: int) -> None:
         dialog = QApplication.activeModalWidget()
-        if dialog is not None and dialog.isVisible():
+        if dialog is not None and dialog is not before and dialog.isVisible():
             action(dialog)
         elif left > 0:
             QTimer.singleShot(25, lambda: poll(left - 1))
