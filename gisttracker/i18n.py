@@ -10,8 +10,10 @@ from __future__ import annotations
 import gettext
 from pathlib import Path
 
+from gisttracker import resources
+
 DOMAIN = "gisttracker"
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "resources" / "translations"
+LOCALE_DIR: Path = resources.translations_dir()
 
 _translation: gettext.NullTranslations = gettext.NullTranslations()
 

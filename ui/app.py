@@ -8,16 +8,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
+from gisttracker import resources
+from gisttracker.i18n import _
 from gisttracker.logs import setup_logging
+from gisttracker.session import NoStudiesError, load_protocols
 from gisttracker.store.db import resolve_path
 from ui.errors import install_excepthook
 from ui.main_window import MainWindow
 from ui.tasks import TaskManager
 
 STARTUP_TIMEOUT_MS = 60_000
-ICON = Path(__file__).resolve().parent.parent / "resources" / "icons" / "gisttracker.svg"
+ICON = resources.icon_path()
 
 
 def app_settings() -> QSettings:
@@ -36,9 +39,17 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
     app.setWindowIcon(QIcon(str(ICON)))
     setup_logging()
     install_excepthook()
+    path: Path = resolve_path(db)
+    try:
+        # A few milliseconds: a program that knows no study must not open an empty site.
+        load_protocols(path)
+    except NoStudiesError as exc:
+        print(f"gisttracker: {exc}", file=sys.stderr)
+        if not startup_check:
+            QMessageBox.critical(None, _("GIST Study Tracker cannot start"), str(exc))
+        return 1
     tasks = TaskManager()
     window = MainWindow(app_settings(), tasks)
-    path: Path = resolve_path(db)
     outcome: dict[str, int] = {}
     if startup_check:
         window.setProperty("headless", True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import date
-from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker import __version__
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import Changes
@@ -33,6 +31,7 @@ from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
 from ui.context import WindowContext
+from ui.help import HelpMenu
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
@@ -138,8 +137,8 @@ class MainWindow(QMainWindow):
         go_menu.addSeparator()
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
 
-        help_menu = self.menuBar().addMenu(_("&Help"))
-        help_menu.addAction(self._action(_("&About GIST Study Tracker"), self.about, "F1"))
+        # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
+        self.help_menu = HelpMenu(self, self.menuBar().addMenu(_("&Help")))
 
     def open_settings(self) -> None:
         """File > Settings…: the site settings (site code, name, paper size, language)."""
@@ -266,14 +265,6 @@ class MainWindow(QMainWindow):
             self.settings.setValue("study/current", study.key)
         for page in self.pages.values():
             page.set_study(study)
-
-    def about(self) -> None:
-        path = self.session.path if self.session else _("no database open")
-        QMessageBox.about(self, _("About GIST Study Tracker"), _(
-            "<h3>GIST Study Tracker {version}</h3>"
-            "<p>Screening, enrollment, visit schedules, data entry and reports for clinical "
-            "studies of gastrointestinal stromal tumour treated with imatinib.</p>"
-            "<p>Database: {path}</p>").format(version=__version__, path=escape(str(path))))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.context is not None:

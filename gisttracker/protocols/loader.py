@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from gisttracker import resources
 from gisttracker.errors import UserError
 from gisttracker.i18n import _
 from gisttracker.protocols.catalogue import ASSESSMENTS, LAB_FIELDS, SCREENING_FIELDS, STRATA
@@ -41,7 +42,7 @@ from gisttracker.protocols.model import (
 
 SCHEMA_VERSION = 1
 MAX_REPEAT = 1000  # repetitions of one [[visits]] entry: a typo must not hang start-up
-SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "seeds"
+SEEDS_DIR = resources.seeds_dir()
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 

@@ -4,13 +4,18 @@ reportlab embeds (and subsets) TrueType fonts. Latin text is set in DejaVu Sans,
 the clinical symbols (≤ ≥ × µ) that the PDF standard fonts lack; any run of CJK characters is
 switched to WenQuanYi Zen Hei (Debian package ``fonts-wqy-zenhei``; reportlab reads the
 ``.ttc`` with ``subfontIndex=0``). The Noto CJK ``.ttc`` files cannot be used: reportlab
-cannot read their CFF outlines. Fonts are looked up first in ``resources/fonts/``, then in
-the system font folders; without them the reports fall back to Helvetica and say so.
+cannot read their CFF outlines. Fonts are looked up first among the fonts shipped with the
+program (``resources/fonts/``, see :mod:`gisttracker.resources`; the installers bundle both),
+then in the platform's font folders (Linux, Windows and macOS each have their own); without
+them the reports fall back to Helvetica and say so.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,9 +24,34 @@ from xml.sax.saxutils import escape
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-RESOURCE_FONTS = Path(__file__).resolve().parent.parent.parent / "resources" / "fonts"
-SYSTEM_FONTS = (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts"),
-                Path("/usr/local/share/fonts"), Path.home() / ".local/share/fonts")
+from gisttracker import resources
+
+RESOURCE_FONTS = resources.fonts_dir()
+
+
+def system_font_dirs(platform: str, environ: Mapping[str, str], home: Path) -> tuple[Path, ...]:
+    """The folders where ``platform`` (a ``sys.platform`` value) keeps installed fonts.
+
+    System-wide folders first, then the user's own: a font a user installed for themselves is
+    found too (Windows 10+ puts those under ``%LOCALAPPDATA%``, not ``%WINDIR%``).
+    """
+    if platform.startswith("win"):
+        windir = Path(environ.get("WINDIR") or environ.get("SYSTEMROOT") or r"C:\Windows")
+        folders = [windir / "Fonts"]
+        if environ.get("LOCALAPPDATA"):
+            folders.append(Path(environ["LOCALAPPDATA"]) / "Microsoft" / "Windows" / "Fonts")
+        return tuple(folders)
+    if platform == "darwin":
+        return (Path("/Library/Fonts"), Path("/System/Library/Fonts"),
+                home / "Library" / "Fonts")
+    # Linux and other Unix: the TrueType folder first, as most fonts live there and the
+    # whole of /usr/share/fonts is slower to walk.
+    return (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts"),
+            Path("/usr/local/share/fonts"), home / ".local" / "share" / "fonts",
+            home / ".fonts")
+
+
+SYSTEM_FONTS = system_font_dirs(sys.platform, os.environ, Path.home())
 
 # CJK ideographs, punctuation, full-width forms, kana and hangul.
 _CJK = re.compile(

@@ -1,0 +1,168 @@
+"""The Linux bundle, as CI builds it and a user unpacks it: ``packaging/build.py linux`` makes
+the tarball; it is unpacked elsewhere and its program run from there, with no Python
+environment of ours around it. Prints the build time, the size and the start times."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from gisttracker import __version__
+from tests.packaging.helpers import ROOT, STUDY_KEYS, run, user_environment
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"),
+                       reason="CI builds the Linux bundle; Windows and macOS build their own"),
+]
+
+# The aim was 150 MB. The statistics engine (numpy, scipy, and statsmodels with the pandas it
+# requires) adds about 145 MB, so the bundle is about 295 MB: the aim is missed, knowingly
+# (issue 15's closing note). This bound catches a regression (a Qt module or a library
+# dragged in by mistake) without failing on what the statistics cost.
+SIZE_LIMIT_MB = 320
+
+
+@dataclass(frozen=True)
+class Bundle:
+    folder: Path
+    work: Path
+    env: dict[str, str]
+    build_seconds: float
+    tarball_mb: float
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run(self.folder / "gisttracker", args, self.work, self.env)
+
+
+def folder_mb(folder: Path) -> float:
+    return sum(p.lstat().st_size for p in folder.rglob("*")
+               if p.is_file() or p.is_symlink()) / 1e6
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
+    base = tmp_path_factory.mktemp("bundle")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "linux",
+                    "--distpath", str(base / "dist"), "--workpath", str(base / "build")],
+                   check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    tarball = next((base / "dist").glob(f"gisttracker-{__version__}-linux-*.tar.gz"))
+    unpacked = base / "opt"
+    unpacked.mkdir()
+    # Unpacked as a user would, with tar (which also keeps the bundle's symbolic links).
+    subprocess.run(["tar", "-xzf", str(tarball), "-C", str(unpacked)], check=True)
+    tarball_mb = tarball.stat().st_size / 1e6
+    # Only the unpacked copy is used; the build's 300 MB need not stay in /tmp.
+    shutil.rmtree(base / "dist")
+    shutil.rmtree(base / "build")
+    work = base / "work"
+    work.mkdir()
+    yield Bundle(folder=unpacked / f"gisttracker-{__version__}", work=work,
+                 env=user_environment(base / "home"), build_seconds=seconds,
+                 tarball_mb=tarball_mb)
+
+
+def timed(bundle: Bundle, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.perf_counter()
+    result = bundle.run(*args)
+    return result, time.perf_counter() - started
+
+
+def test_version_and_its_figures(bundle: Bundle, capsys: pytest.CaptureFixture[str]) -> None:
+    result, seconds = timed(bundle, "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"gisttracker {__version__}"
+    size = folder_mb(bundle.folder)
+    with capsys.disabled():
+        print(f"\nLinux bundle: built (with tarball) in {bundle.build_seconds:.0f} s, "
+              f"{size:.1f} MB unpacked, tarball {bundle.tarball_mb:.1f} MB, "
+              f"--version {seconds:.2f} s wall")
+    assert size < SIZE_LIMIT_MB
+
+
+def test_studies_lists_the_five_studies(bundle: Bundle) -> None:
+    result = bundle.run("--db", str(bundle.work / "studies.db"), "studies", "--json")
+    assert result.returncode == 0, result.stderr
+    assert {s["key"] for s in json.loads(result.stdout)} == STUDY_KEYS
+
+
+def test_demo_then_a_report_with_the_bundled_fonts(bundle: Bundle) -> None:
+    db = bundle.work / "demo" / "site.db"
+    result = bundle.run("--db", str(db), "demo", "--patients", "40", "--seed", "2",
+                        "--today", "2026-03-01")
+    assert result.returncode == 0, result.stderr
+    assert "40 patients added" in result.stdout
+    pdf = bundle.work / "enrollment.pdf"
+    result = bundle.run("--db", str(db), "report", "enrollment", "--study", "NCT04933669",
+                        "--today", "2026-03-01", "-o", str(pdf))
+    assert result.returncode == 0, result.stderr
+    reader = PdfReader(pdf)
+    assert "NCT04933669" in "".join(page.extract_text() for page in reader.pages)
+    embedded = {str(font["/BaseFont"]) for page in reader.pages
+                for font in page["/Resources"]["/Font"].values()}
+    assert any("DejaVuSans" in name for name in embedded), embedded
+
+
+def test_the_fonts_and_their_licences_travel_in_the_bundle(bundle: Bundle) -> None:
+    fonts = bundle.folder / "_internal" / "gisttracker" / "_data" / "resources" / "fonts"
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "wqy-zenhei.ttc",
+                 "DejaVu-LICENSE.txt", "WenQuanYi-Zen-Hei-LICENSE.txt", "GPL-2.txt"):
+        assert (fonts / name).is_file(), name
+    licence = (fonts / "WenQuanYi-Zen-Hei-LICENSE.txt").read_text(encoding="utf-8")
+    assert "font embedding exception" in licence.lower()
+
+
+def test_startup_check_and_its_time(bundle: Bundle, capsys: pytest.CaptureFixture[str]) -> None:
+    result, seconds = timed(bundle, "--db", str(bundle.work / "window.db"), "--startup-check")
+    assert result.returncode == 0, result.stderr
+    to_first_screen = float(result.stdout.strip())
+    with capsys.disabled():
+        print(f"\nLinux bundle: --startup-check {seconds:.2f} s wall "
+              f"({to_first_screen:.3f} s from start of run() to the first screen)")
+    assert 0 < to_first_screen < 60
+
+
+def test_install_script_adds_a_menu_entry_and_uninstall_keeps_the_data(bundle: Bundle) -> None:
+    home = Path(bundle.env["HOME"])
+    result = run(bundle.folder / "install.sh", [], bundle.work, bundle.env)
+    assert result.returncode == 0, result.stderr
+    entry = (home / ".local/share/applications/gisttracker.desktop").read_text()
+    assert f'Exec="{bundle.folder}/gisttracker"' in entry
+    assert (home / ".local/share/icons/hicolor/scalable/apps/gisttracker.svg").is_file()
+    command = home / ".local/bin/gisttracker"
+    result = run(command, ["--version"], bundle.work, bundle.env)
+    assert result.stdout.strip() == f"gisttracker {__version__}"  # through the link
+
+    data = home / ".local/share/gisttracker/site.db"
+    assert run(command, ["studies"], bundle.work, bundle.env).returncode == 0  # default db
+    assert data.is_file()
+    result = run(bundle.folder / "install.sh", ["--uninstall"], bundle.work, bundle.env)
+    assert result.returncode == 0, result.stderr
+    assert not (home / ".local/share/applications/gisttracker.desktop").exists()
+    assert not command.exists()
+    assert data.is_file()  # the site's records stay
+
+
+def test_a_bundle_without_its_protocols_refuses_loudly(bundle: Bundle) -> None:
+    seeds = bundle.folder / "_internal" / "gisttracker" / "_data" / "seeds"
+    hidden = seeds.with_name("seeds-hidden")
+    seeds.rename(hidden)
+    try:
+        db = bundle.work / "broken" / "site.db"
+        result = bundle.run("--db", str(db), "studies")
+        assert result.returncode == 1
+        assert "no study protocol could be loaded" in result.stderr
+        assert not db.exists()
+    finally:
+        hidden.rename(seeds)
