@@ -286,7 +286,7 @@ class CalendarPage(AreaPage):
         self.study_box.currentIndexChanged.connect(lambda _i: self.refresh())
         self.show_due = QCheckBox(_("&Due"), self)
         self.show_overdue = QCheckBox(_("&Overdue"), self)
-        self.show_deviation = QCheckBox(_("Done out of &window"), self)
+        self.show_deviation = QCheckBox(_("Done out of wi&ndow"), self)
         for box in (self.show_due, self.show_overdue, self.show_deviation):
             box.setChecked(True)
             box.toggled.connect(lambda _c: self.refresh())
@@ -295,7 +295,7 @@ class CalendarPage(AreaPage):
         self.export_button.clicked.connect(lambda _checked=False: self.export_ical())
 
         top = QHBoxLayout()
-        from_label = QLabel(_("&From"), self)
+        from_label = QLabel(_("Fro&m"), self)
         from_label.setBuddy(self.from_edit)
         to_label = QLabel(_("&To"), self)
         to_label.setBuddy(self.to_edit)

@@ -33,6 +33,7 @@ from ui.areas import AREAS, AreaPage
 from ui.context import WindowContext
 from ui.help import HelpMenu
 from ui.tasks import TaskManager
+from ui.widgets.wheel import install_wheel_guard
 
 MAX_RECENT = 8
 DB_FILTER = "GIST Study Tracker database (*.db *.sqlite);;All files (*)"
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
                  opener: Callable[[Path], Session] = open_session,
                  today: Callable[[], date] = date.today) -> None:
         super().__init__()
+        install_wheel_guard()  # the wheel scrolls pages, never a drop-down under the pointer
         self.settings = settings
         self.tasks = tasks
         self.opener = opener

@@ -165,7 +165,7 @@ class PatientWindow(QWidget):
         # One click from the patient to the printed visit schedule (ui/reports.py).
         self.print_schedule = QPushButton(_("&Print schedule"), self)
         self.print_schedule.clicked.connect(self._print_schedule)
-        self.details_button = QPushButton(_("Patient &details…"), self)
+        self.details_button = QPushButton(_("Patient detai&ls…"), self)
         self.details_button.setToolTip(_("Correct sex, record number, name, initials or date "
                                          "of birth"))
         self.details_button.clicked.connect(self.correct_registration)

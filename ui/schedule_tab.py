@@ -71,14 +71,23 @@ class DateReasonDialog(QDialog):
         self.reason = QLineEdit(self)
         self.reason_required = reason == "required"
         self.with_date = with_date
+        self.setMinimumWidth(420)
+        # A field the dialog does not ask for is hidden: left unplaced it would sit over
+        # the others (the blank box that hid the date being confirmed).
         if with_name:
             form.addRow(_("&Name"), self.name)
+        else:
+            self.name.hide()
         if with_date:
             form.addRow(_("&Date"), self.date)
+        else:
+            self.date.hide()
         if reason != "none":
             self.reason.setPlaceholderText(_("required") if self.reason_required
                                            else _("optional"))
             form.addRow(_("&Reason"), self.reason)
+        else:
+            self.reason.hide()
         self.error = QLabel(self)
         self.error.setStyleSheet("QLabel { color: #b02a37; }")
         form.addRow(self.error)

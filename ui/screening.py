@@ -186,7 +186,7 @@ class ScreeningTab(PatientTabPage):
         self.primary_site.addItem("—", None)
         for site in PRIMARY_SITES:
             self.primary_site.addItem(_(SITE_LABELS[site]), site)
-        self._row(form, _("Primary &site"), self.primary_site, "primary_site")
+        self._row(form, _("Primary s&ite"), self.primary_site, "primary_site")
         self.mutation = QComboBox(self)
         self.mutation.addItem("—", None)
         for mutation in MUTATIONS:
@@ -285,15 +285,15 @@ class ScreeningTab(PatientTabPage):
         # Once enrolled: what the enrollment recorded, and its corrections.
         self.enrollment_line = QLabel(self)
         self.enrollment_line.setWordWrap(True)
-        self.correct_button = QPushButton(_("Correct &screening…"), self)
+        self.correct_button = QPushButton(_("C&orrect screening…"), self)
         self.correct_button.setToolTip(_("Correct the screening data of an enrolled patient; "
                                          "each change needs a reason"))
         self.correct_button.clicked.connect(self.start_correction)
-        self.choice_button = QPushButton(_("Treatment &choice…"), self)
+        self.choice_button = QPushButton(_("Treatment c&hoice…"), self)
         self.choice_button.setToolTip(_("Record the patient's choice within the arm "
                                         "(e.g. imatinib 600 mg or sunitinib 37.5 mg)"))
         self.choice_button.clicked.connect(self.record_choice)
-        self.enrolled_on_button = QPushButton(_("Enrollment &date…"), self)
+        self.enrolled_on_button = QPushButton(_("E&nrollment date…"), self)
         self.enrolled_on_button.clicked.connect(self.correct_enrollment_date)
         self.notice = QLabel(self)
         self.notice.setWordWrap(True)
@@ -576,7 +576,7 @@ class ScreeningTab(PatientTabPage):
                                  else _("&Save screening"))
         self.save_button.setEnabled(idle and open_screening and self.dirty and not self.problems)
         self.correct_button.setText(_("Cancel correction") if self.correcting
-                                    else _("Correct &screening…"))
+                                    else _("C&orrect screening…"))
         # A screen failure is always possible while screening (consent declined…).
         self.fail_button.setEnabled(idle and self.status == "screened" and not self.dirty)
         self.rescreen_button.setEnabled(idle and self.status == "screen_failed")

@@ -72,3 +72,41 @@ def retype(qtbot: object, line: QWidget, text: str) -> None:
     qtbot.keyClick(line, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # type: ignore[attr-defined]
     qtbot.keyClick(line, Qt.Key.Key_Delete)  # type: ignore[attr-defined]
     qtbot.keyClicks(line, text)  # type: ignore[attr-defined]
+
+
+def mnemonic_clashes(window: QWidget) -> dict[str, list[str]]:
+    """Alt+letter keys that more than one visible widget of ``window`` claims (a button,
+    a check box, a label with a buddy, a group box, a menu-bar title). Qt does not press a
+    clashing one: Alt+S moves the focus between them instead of saving."""
+    from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QMenuBar
+
+    def letter(text: str) -> str | None:
+        i = 0
+        while i < len(text) - 1:
+            if text[i] == "&":
+                if text[i + 1] != "&":
+                    return text[i + 1].lower()
+                i += 1
+            i += 1
+        return None
+
+    claims: dict[str, list[str]] = {}
+
+    def claim(text: str) -> None:
+        key = letter(text)
+        if key:
+            claims.setdefault(key, []).append(text)
+
+    for widget in window.findChildren(QWidget):
+        if not widget.isVisibleTo(window) or widget.window() is not window:
+            continue
+        buddied = isinstance(widget, QLabel) and widget.buddy() is not None
+        if isinstance(widget, QAbstractButton | QLabel) and (buddied or not isinstance(
+                widget, QLabel)):
+            claim(widget.text())
+        elif isinstance(widget, QGroupBox):
+            claim(widget.title())
+        elif isinstance(widget, QMenuBar):
+            for action in widget.actions():
+                claim(action.text())
+    return {k: v for k, v in claims.items() if len(v) > 1}

@@ -129,3 +129,18 @@ def test_a_surgery_typed_in_another_year_is_recorded_on_that_day(
     qtbot.waitUntil(lambda: Surgery.select().count() == 1, timeout=5000)
     assert Surgery.get().performed_on == date(2016, 1, 5)
     assert PatientService(session).get(patient.uid).status == "enrolled"
+
+
+@pytest.mark.parametrize("reason", ["none", "required"])
+def test_nothing_hides_the_date_being_confirmed(qtbot: QtBot, reason: str) -> None:
+    """The mark-done and anchor-date dialogs showed a blank box over their date field."""
+    dialog = DateReasonDialog("Month 3: done on", None, day=TODAY, reason=reason,
+                              today=lambda: TODAY)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    edit = dialog.date.edit
+    for x in (2, edit.width() // 2, edit.width() - 3):
+        point = edit.mapTo(dialog, edit.rect().topLeft()) + type(edit.pos())(x, 5)
+        assert dialog.childAt(point) is edit, x  # the date's own box is what is there
+    assert edit.text() == "2026-03-14"
