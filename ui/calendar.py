@@ -64,6 +64,7 @@ STATUS_COLOURS = {
     "missed": "#e9ecef",
     "cancelled": "#e9ecef",
     "not_applicable": "#f1f3f5",
+    "to_abstract": "#e9f2ef",
     "waiting": "#ffffff",
 }
 PAGE = 200
@@ -328,7 +329,10 @@ class CalendarPage(AreaPage):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((82, 110, 200, 82, 160, 140)):
+        metrics = self.table.fontMetrics()
+        status = metrics.horizontalAdvance(_("Done {n} days after the window").format(n=88)
+                                           + " " + _("(on {date})").format(date="2026-12-31"))
+        for col, width in enumerate((82, 110, 200, 82, 160, status + 24)):
             self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(self._open_patient)
         self.table.activated.connect(self._open_patient)
@@ -470,6 +474,7 @@ class CalendarPage(AreaPage):
                 return  # a newer request is on its way
             # The first screen shows at once; the counts follow and set the real length.
             self.model.set_items(page, len(page) + (len(page) == PAGE))
+            self._fit_status()
             self.loaded.emit()
 
         def counts_done(found: dict[str, int]) -> None:
@@ -486,6 +491,13 @@ class CalendarPage(AreaPage):
         self.tasks.run(first_page, page_done, self._failed)
         self.tasks.run(counts, counts_done, self._failed)
         self.refresh_month()
+
+    def _fit_status(self) -> None:
+        """The status column is as wide as its longest text among the rows loaded (at most
+        200): "Done 28 days after the window (on 2026-01-05)" is never cut off."""
+        fitted = self.table.sizeHintForColumn(5)
+        if fitted > self.table.columnWidth(5):
+            self.table.setColumnWidth(5, fitted)
 
     def _load_more(self, offset: int) -> None:
         if self.session is None or self.tasks is None:

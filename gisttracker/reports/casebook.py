@@ -26,6 +26,12 @@ from gisttracker.i18n import _
 from gisttracker.reports.base import Report, ReportContext
 from gisttracker.reports.common import as_date, day, find_patient, identifiers_of
 from gisttracker.response import recist
+from gisttracker.services.course.values import (
+    PHASE_LABELS,
+    STOMA_LABELS,
+    event_label,
+    procedure_label,
+)
 from gisttracker.services.forms import STATE_LABELS, FormService
 from gisttracker.services.patients import STATUS_LABELS
 from gisttracker.services.visits import VisitService, status_text
@@ -110,9 +116,11 @@ def _answer(item: object, value: object) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(item, Item):
-        label = item.choice_label(value)
-        if label is not None:
-            return f"{value} · {_(label)}"
+        # The number printed is the answer's position on the questionnaire (1 = first, as it
+        # is typed in the window), not its stored score value (LARS scores start at 0).
+        for position, choice in enumerate(item.choices, start=1):
+            if choice.value == value and type(choice.value) is type(value):
+                return f"{position} · {_(choice.label)}"
         if item.unit and value is not None:
             return f"{value} {item.unit}"
     return "" if value is None else str(value)
@@ -273,12 +281,15 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
             pauses.setdefault(int(p.__data__["exposure"]), []).append(
                 f"{day(as_date(p.start_on))} – {day(as_date(p.end_on), '…')}"
                 + (f" ({p.reason})" if p.reason else ""))
-    treatment = tuple((e.drug, f"{e.dose_mg_per_day:g}", e.phase, day(as_date(e.start_on)),
+    treatment = tuple((e.drug, f"{e.dose_mg_per_day:g}", _(PHASE_LABELS.get(e.phase, e.phase)),
+                       day(as_date(e.start_on)),
                        day(as_date(e.stop_on), "…"), e.reason or "",
                        "; ".join(pauses.get(_pk(e), []))) for e in exposures)
-    surgery_rows = [(day(as_date(s.performed_on)), s.procedure, s.margin or "—",
+    surgery_rows = [(day(as_date(s.performed_on)), procedure_label(s.procedure),
+                     s.margin or "—",
                      _("yes") if s.ruptured else _("no") if s.ruptured is False else "—",
-                     s.stoma or "—", s.complications or "")
+                     _(STOMA_LABELS.get(s.stoma, s.stoma)) if s.stoma else "—",
+                     s.complications or "")
                     for s in Surgery.select().where(Surgery.patient == patient.id)
                     .order_by(Surgery.performed_on)]
     surgery_rows += [(day(as_date(p.reported_on)), _("Pathology"),
@@ -286,7 +297,9 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
                       _("yes") if p.ruptured else _("no") if p.ruptured is False else "—",
                       p.mutation or "—", p.response_grade or "")
                      for p in Pathology.select().where(Pathology.patient == patient.id)]
-    course = tuple((day(as_date(c.occurred_on)), c.kind, c.criterion or "", c.site or "",
+    course = tuple((day(as_date(c.occurred_on)), event_label(c.kind),
+                    {"recist": "RECIST 1.1", "choi": "Choi"}.get(c.criterion or "", c.criterion
+                                                                 or ""), c.site or "",
                     c.cause or "", c.notes or "")
                    for c in CourseEvent.select().where(CourseEvent.patient == patient.id)
                    .order_by(CourseEvent.occurred_on))

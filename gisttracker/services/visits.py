@@ -318,6 +318,28 @@ class WorklistQuery:
     today: date
     study_key: str | None = None
     slack: relativedelta = _YEAR
+    #: Planned visits that are never due: ``(study, visit keys, ending anchor or None)``;
+    #: with an anchor, only once it has a date before the visit's window (see
+    #: :func:`never_due`).
+    never_due: tuple[tuple[str, tuple[str, ...], str | None], ...] = ()
+
+    def _not_due(self) -> tuple[str, list[str]]:
+        """SQL excluding the planned visits :attr:`never_due` lists (cheap: only rows of
+        those visit keys reach the anchor look-up)."""
+        parts: list[str] = []
+        params: list[str] = []
+        for study, keys, anchor in self.never_due:
+            if self.study_key and study != self.study_key:
+                continue
+            marks = ", ".join("?" for _k in keys)
+            clause = f"v.study_key = ? AND v.visit_key IN ({marks})"
+            params += [study, *keys]
+            if anchor is not None:
+                clause += (" AND EXISTS (SELECT 1 FROM anchor_date a WHERE a.patient_id = "
+                           "v.patient_id AND a.anchor_key = ? AND a.date < v.window_start)")
+                params.append(anchor)
+            parts.append(f" AND NOT ({clause})")
+        return "".join(parts), params
 
     def _where(self, reason: WorklistReason) -> tuple[str, list[str]]:
         # A set of the study's patients, probed from the index entries alone (patient_id is
@@ -326,15 +348,16 @@ class WorklistQuery:
         only = " AND v.study_key = ?" if self.study_key else ""
         extra = [self.study_key] if self.study_key else []
         today = self.today.isoformat()
+        skip, skipped = self._not_due()
         if reason == "overdue":
-            return ("v.state = 'planned' AND v.planned_on <= ? AND v.window_end < ?" + only,
-                    [today, today, *extra])
+            return ("v.state = 'planned' AND v.planned_on <= ? AND v.window_end < ?" + only
+                    + skip, [today, today, *extra, *skipped])
         if reason == "due":
             low = max(self.start, self.today)
             return ("v.state = 'planned' AND v.planned_on BETWEEN ? AND ?"
-                    " AND v.window_start <= ? AND v.window_end >= ?" + only,
+                    " AND v.window_start <= ? AND v.window_end >= ?" + only + skip,
                     [(low - self.slack).isoformat(), (self.end + self.slack).isoformat(),
-                     self.end.isoformat(), low.isoformat(), *extra])
+                     self.end.isoformat(), low.isoformat(), *extra, *skipped])
         return ("v.state = 'done' AND v.done_on BETWEEN ? AND ?"
                 " AND (v.done_on < v.window_start OR v.done_on > v.window_end)" + only,
                 [self.start.isoformat(), self.end.isoformat(), *extra])
@@ -358,6 +381,23 @@ class WorklistQuery:
         """SQL and parameters counting one section (an index-only scan without a study)."""
         where, params = self._where(reason)
         return f"SELECT count(*) {self._from(reason).split(' JOIN')[0]} WHERE {where}", params
+
+
+def never_due(studies: Iterable[Study]) -> tuple[tuple[str, tuple[str, ...], str | None], ...]:
+    """The visits of ``studies`` that a worklist never lists as due or overdue, declared in
+    their protocol files: abstraction points of a retrospective study, and visits that end
+    at an anchor (``until``) once that anchor's date is before their window."""
+    out: list[tuple[str, tuple[str, ...], str | None]] = []
+    for study in sorted(studies, key=lambda s: s.key):
+        abstraction = tuple(v.key for v in study.visits if v.abstraction)
+        if abstraction:
+            out.append((study.key, abstraction, None))
+        ends: dict[str, list[str]] = {}
+        for visit in study.visits:
+            if visit.until and not visit.abstraction:
+                ends.setdefault(visit.until, []).append(visit.key)
+        out += [(study.key, tuple(keys), anchor) for anchor, keys in sorted(ends.items())]
+    return tuple(out)
 
 
 def window_slack(studies: Iterable[Study]) -> relativedelta:
@@ -605,8 +645,11 @@ class VisitService(SiteService):
 
     # ----- reading ------------------------------------------------------------------------
     def _row(self, visit: Visit, patient: Patient, today: date,
-             study: Study | None = None) -> ScheduleRow:
+             study: Study | None = None,
+             anchors: Mapping[str, date] | None = None) -> ScheduleRow:
         study = study or self.study_of(patient)
+        if anchors is None:
+            anchors = _anchor_dates(_id(patient))
         by_key = {v.key: v for v in study.visits}
         labels = {a.key: a.label for a in study.anchors}
         spec = by_key.get(visit.visit_key or "")
@@ -617,7 +660,9 @@ class VisitService(SiteService):
                           None, target, start, end,
                           spec.assessments if spec else (),
                           anchor_label=labels.get(visit.anchor_key or "", ""))
-        st = _status(pv, visit.state, done_on, _as_date(patient.ended_on), today)
+        st = _status(pv, visit.state, done_on, _as_date(patient.ended_on), today,
+                     ends_on=anchors.get(spec.until) if spec and spec.until else None,
+                     abstraction=bool(spec and spec.abstraction))
         return ScheduleRow(
             uid=visit.uid, visit_key=visit.visit_key, name=visit.name,
             anchor_key=visit.anchor_key, anchor_label=pv.anchor_label, seq=visit.seq,
@@ -630,7 +675,8 @@ class VisitService(SiteService):
         patient = self.patient(patient_key)
         study = self.study_of(patient)
         visits = Visit.select().where(Visit.patient == _id(patient)).order_by(Visit.seq)
-        rows = [self._row(v, patient, today, study) for v in visits]
+        anchors = _anchor_dates(_id(patient))
+        rows = [self._row(v, patient, today, study, anchors) for v in visits]
         rows.sort(key=lambda r: ((r.target or r.done_on) is None,
                                  r.target or r.done_on or date.max, r.seq))
         return rows
@@ -643,7 +689,8 @@ class VisitService(SiteService):
         if study_key is not None:
             _study(self.session, study_key)
         return WorklistQuery(start, end, today, study_key,
-                             window_slack(self.session.studies.values()))
+                             window_slack(self.session.studies.values()),
+                             never_due(self.session.studies.values()))
 
     def worklist_counts(self, start: date, end: date, *, today: date,
                         study_key: str | None = None) -> dict[str, int]:
@@ -717,12 +764,17 @@ class VisitService(SiteService):
         last = date(year + (month == 12), month % 12 + 1, 1)
         only = " AND v.study_key = ?" if study_key else ""
         extra = [study_key] if study_key else []
+        # Open visits leave out those never due (abstraction points, visits ended).
+        skip, skipped = WorklistQuery(first, last, first, study_key,
+                                      never_due=never_due(self.session.studies.values())
+                                      )._not_due()
         counts: dict[date, list[int]] = {}
         for column, state, slot in (("planned_on", "planned", 0), ("done_on", "done", 1)):
+            more, more_params = (skip, skipped) if state == "planned" else ("", [])
             sql = (f"SELECT v.{column}, count(*) FROM visit v WHERE v.state = ? "
-                   f"AND v.{column} >= ? AND v.{column} < ?{only} GROUP BY v.{column}")
+                   f"AND v.{column} >= ? AND v.{column} < ?{only}{more} GROUP BY v.{column}")
             for day, n in _fetch(self.session, sql, [state, first.isoformat(),
-                                                     last.isoformat(), *extra]):
+                                                     last.isoformat(), *extra, *more_params]):
                 counts.setdefault(date.fromisoformat(day), [0, 0])[slot] = n
         return {day: DayCount(*c) for day, c in sorted(counts.items())}
 
@@ -762,7 +814,16 @@ class VisitService(SiteService):
 
 
 def _status(pv: PlannedVisit, state: str, done_on: date | None, ended_on: date | None,
-            today: date) -> VisitStatus:
+            today: date, *, ends_on: date | None = None,
+            abstraction: bool = False) -> VisitStatus:
+    """The visit's status on ``today``; a planned visit that its protocol ends at an anchor
+    (``ends_on``, the anchor's date) is not applicable once its window would open after it,
+    and a planned abstraction point of a retrospective study is "to abstract", never due."""
+    if state == "planned" and ended_on is None and pv.window_start is not None:
+        if ends_on is not None and pv.window_start > ends_on:
+            return VisitStatus(pv.visit_key, "not_applicable")
+        if abstraction:
+            return VisitStatus(pv.visit_key, "to_abstract")
     if state == "done" and done_on is not None and done_on > today:
         # "Today" given earlier than a recorded visit (a preview): judge as of that visit.
         today = done_on

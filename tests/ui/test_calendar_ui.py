@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -70,6 +71,9 @@ def test_worklist_shows_due_overdue_and_late_rows(qtbot: QtBot, site: Session,
     colour = page.model.data(page.model.index(0, 5), Qt.ItemDataRole.BackgroundRole)
     assert colour.color().name() == "#f8d7da"
     assert page.summary.text() == "1 overdue · 1 due · 1 done out of window"
+    # The status column shows its longest text whole at the default size.
+    widest = max(page.table.fontMetrics().horizontalAdvance(r[5]) for r in rows)
+    assert page.table.columnWidth(5) > widest
 
     with qtbot.waitSignal(page.counted, timeout=10_000):
         page.show_overdue.setChecked(False)
@@ -212,3 +216,27 @@ def test_long_worklists_load_page_by_page(qtbot: QtBot, site: Session, tasks: Ta
     assert [cell(page, r, 0) for r in range(page.model.rowCount())] == [
         "ZJU-0002", "ZJU-0001", "ZJU-0003"]
     assert not page.model.canFetchMore(root)
+
+
+def test_export_icalendar_asks_for_the_file_and_writes_it(
+        qtbot: QtBot, site: Session, tasks: TaskManager, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The button used to fail at once with "expected str … not bool"."""
+    target = tmp_path / "week.ics"
+    asked: list[str] = []
+
+    def save_name(_parent: object, _title: str, suggested: str, _filter: str
+                  ) -> tuple[str, str]:
+        asked.append(suggested)
+        return str(target), ""
+
+    monkeypatch.setattr("ui.calendar.QFileDialog.getSaveFileName", save_name)
+    page = CalendarPage(today=lambda: TODAY, eager=True)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.counted, timeout=10_000):
+        page.set_session(site, tasks)
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    assert asked == ["worklist-2025-09-01-2025-09-07.ics"]  # the file dialog was shown
+    qtbot.waitUntil(lambda: target.exists() and "Wrote" in page.status.text(), timeout=10_000)
+    text = target.read_text(encoding="utf-8")
+    assert text.count("BEGIN:VEVENT") == 3 and "ZJU-0001" in text

@@ -48,6 +48,8 @@ PHASE_LABELS: Final[Mapping[str, str]] = {
 DEFAULT_DRUGS: Final = ("imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib")
 MITOTIC_UNITS: Final = ("50hpf", "5mm2")
 STOMAS: Final = ("none", "temporary", "permanent")
+STOMA_LABELS: Final[Mapping[str, str]] = {
+    "none": N_("none"), "temporary": N_("temporary"), "permanent": N_("permanent")}
 #: Maximum postoperative imatinib of the neoadjuvant protocol (calendar months).
 MAX_POSTOP_MONTHS: Final = 36
 
