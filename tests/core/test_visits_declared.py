@@ -85,3 +85,26 @@ def test_a_visit_ending_at_an_unknown_anchor_is_a_clear_protocol_error(tmp_path)
         load_study(broken)
     assert info.value.key.endswith("until")
     assert "'surgeryy' is not one of" in info.value.message
+
+
+def test_a_retrospective_patients_course_is_recorded_before_the_abstraction_day(
+        session: Session) -> None:
+    """PREOP-DURATION enrolls from records: its events (a recurrence in 2016, a death in
+    2019) come before the day the patient is entered."""
+    from gisttracker.services.course import CourseService, EventInput, SurgeryInput
+
+    set_site(session)
+    patients = PatientService(session)
+    patient = new_patient(patients, "PREOP-DURATION")
+    patients.save_screening(patient.uid, good_data(patients.study("PREOP-DURATION")),
+                            today=TODAY)
+    patients.enroll(patient.uid, today=TODAY, preop_start=date(2014, 2, 1),
+                    last_preop_dose=date(2014, 9, 1))
+    course = CourseService(session)
+    course.record_surgery(patient.uid, SurgeryInput(date(2014, 9, 5), "gastrectomy", "R0",
+                                                    False, "none"), today=TODAY)
+    course.record_event(patient.uid, EventInput("distant_recurrence", date(2016, 5, 1),
+                                                site="liver"), today=TODAY)
+    course.record_event(patient.uid, EventInput("death", date(2019, 2, 1)), today=TODAY)
+    ended = patients.get(patient.uid)
+    assert (ended.status, ended.ended_on) == ("died", date(2019, 2, 1))

@@ -51,9 +51,12 @@ class EventsMixin(CourseServiceBase):
         if data.salvage_margin is not None and data.salvage_margin not in course_rules.MARGINS:
             errors["salvage_margin"] = _("margin must be R0, R1 or R2")
         death = self._death(patient, exclude=uid)
+        # A retrospective study enrolls patients whose course is already written in their
+        # records: its events come before the enrollment (the day of abstraction).
+        retrospective = self.study_of(patient).study_type == "retrospective"
         problems = course_rules.validate_event_date(
             data.kind, data.occurred_on, today=today,
-            enrolled_on=_as_date(patient.enrolled_on),
+            enrolled_on=None if retrospective else _as_date(patient.enrolled_on),
             surgery_date=self.index_surgery_date(patient_key), death_date=death)
         if problems:
             errors["occurred_on"] = "; ".join(problems)

@@ -34,7 +34,8 @@ class ParticipationMixin(PatientServiceBase):
         if on > today:
             raise ServiceError(_("End date {date} is in the future").format(date=on.isoformat()))
         check_patient_date(patient, on, today=today, label=_("End date"), death=False)
-        if patient.enrolled_on is not None and on < patient.enrolled_on:
+        retrospective = self.study(patient.study_key).study_type == "retrospective"
+        if patient.enrolled_on is not None and on < patient.enrolled_on and not retrospective:
             raise ServiceError(_("End date {date} is before enrollment ({enrolled})").format(
                 date=on.isoformat(), enrolled=patient.enrolled_on.isoformat()))
         with self.tracker.transaction(reason or _(STATUS_LABELS[status])) as w:
