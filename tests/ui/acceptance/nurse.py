@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -52,6 +52,12 @@ class Nurse:
     def click(self, button: QWidget) -> None:
         self.settle()
         assert button.isVisible() and button.isEnabled(), button
+        if isinstance(button, QCheckBox):
+            # On the box itself: a check box stretched by its layout reacts only to a click
+            # on its box or its text, not on the empty rest of its row.
+            self.bot.mouseClick(button, Qt.MouseButton.LeftButton,
+                                pos=QPoint(8, button.height() // 2))
+            return
         self.bot.mouseClick(button, Qt.MouseButton.LeftButton)
 
     def type(self, widget: QWidget, text: str) -> None:
@@ -191,11 +197,13 @@ class Nurse:
             if box.checkState() == target:
                 return
             self.bot.mouseClick(box, Qt.MouseButton.LeftButton,
-                                pos=box.rect().topLeft() + type(box.pos())(6, box.height() // 2))
+                                pos=QPoint(8, box.height() // 2))
         assert box.checkState() == target
 
     def screen_failure(self, window: PatientWindow, *, reason: str = "",
-                       criteria: tuple[str, ...] = ()) -> None:
+                       criteria: tuple[str, ...] | None = ()) -> None:
+        """Screen failure…: tick exactly ``criteria`` (None: keep the criteria the dialog
+        ticked, those not met) and/or type the reason; OK."""
         tab: Any = window.pages["screening"]
         window.tabs.setCurrentWidget(tab)
         self.wait(lambda: tab.fail_button.isEnabled())
@@ -206,7 +214,7 @@ class Nurse:
                               for w in tab.findChildren(ScreenFailureDialog)))
         dialog = next(w for w in tab.findChildren(ScreenFailureDialog) if w.isVisible())
         for cid, box in dialog.boxes.items():
-            if box.isChecked() != (cid in criteria):
+            if criteria is not None and box.isChecked() != (cid in criteria):
                 self.click(box)
         if reason:
             self.type(dialog.reason_edit, reason)
