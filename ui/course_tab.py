@@ -771,8 +771,9 @@ class CourseTab(PatientTabPage):
         today = self.today_fn()
 
         def submit(value: tuple[date, date | None]) -> None:
+            reason = dialog.reason_text()  # read here: widgets are never touched on the worker
             self._save_in(dialog, lambda s: s.add_interruption(
-                uid, value[0], value[1], reason=dialog.reason_text(), today=today))
+                uid, value[0], value[1], reason=reason, today=today))
 
         dialog.submit = submit
         dialog.open()
@@ -786,8 +787,9 @@ class CourseTab(PatientTabPage):
         today = self.today_fn()
 
         def submit(value: tuple[date, float]) -> None:
+            reason = dialog.reason_text()  # read here: widgets are never touched on the worker
             self._save_in(dialog, lambda s: s.change_dose(
-                uid, value[0], value[1], today=today, reason=dialog.reason_text()))
+                uid, value[0], value[1], today=today, reason=reason))
 
         dialog.submit = submit
         dialog.open()

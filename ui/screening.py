@@ -737,10 +737,10 @@ class ScreeningTab(PatientTabPage):
             box.addItem(label, code)
         box.setCurrentIndex(max(0, box.findData(current)))
         dialog.add("option", _("&Choice"), box)
-        dialog.read = lambda d: box.currentData()
+        dialog.read = lambda d: (box.currentData(), d.reason_text() or None)
         service, uid = self.service, self.patient_uid
         self._submit_dialog(dialog, lambda value: service.record_arm_option(
-            uid, value, reason=dialog.reason_text() or None), "recording a treatment choice")
+            uid, value[0], reason=value[1]), "recording a treatment choice")
 
     def correct_enrollment_date(self) -> None:
         if self.service is None or self.patient_uid is None or self.patient is None:
@@ -751,14 +751,17 @@ class ScreeningTab(PatientTabPage):
         field = DateField(dialog, today=lambda: self.today_fn(), inline_message=False)
         field.set_value(self.patient.enrolled_on)
         dialog.add("on", _("&Enrolled on"), field)
-        dialog.read = lambda d: d.date("on")
+        dialog.read = lambda d: (d.date("on"), d.reason_text())
         service, uid, today = self.service, self.patient_uid, self.today_fn()
         self._submit_dialog(dialog, lambda value: service.correct_enrollment_date(
-            uid, value, today=today, reason=dialog.reason_text()), "correcting an enrollment")
+            uid, value[0], today=today, reason=value[1]), "correcting an enrollment")
 
     def _submit_dialog(self, dialog: RecordDialog, work: Callable[[Any], object],
                        what: str) -> None:
-        """Open ``dialog``; on OK run ``work(value)`` on the worker and close it when done."""
+        """Open ``dialog``; on OK run ``work(value)`` on the worker and close it when done.
+
+        ``value`` is what ``dialog.read`` took from the widgets on the GUI thread: ``work``
+        never touches a widget (Qt widgets belong to the GUI thread only)."""
 
         def submit(value: object) -> None:
             def failed(exc: BaseException) -> None:

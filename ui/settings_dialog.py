@@ -87,9 +87,10 @@ class SettingsDialog(RecordDialog):
             service = SettingsService(session.tracker, session.studies.values())
             return [n for k, v in changes.items() if (n := service.change_note(k, v))]
 
+        reason = self.reason_text() or None  # read here: the worker never touches widgets
+
         def save() -> None:
             service = SettingsService(session.tracker, session.studies.values())
-            reason = self.reason_text() or None
             with session.tracker.transaction(reason or _("site settings changed")):
                 for key, value in changes.items():
                     service.set(key, value, reason=reason, confirmed=True)

@@ -85,6 +85,7 @@ class TumourTab(PatientTabPage):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.editor_dirty = False  # typed in the editor since it was filled
+        self._select_after_load: str | None = None
         self.records: list[AssessmentRecord] = []
         self.result = SeriesResult()
         self.editing_uid: str | None = None
@@ -239,8 +240,12 @@ class TumourTab(PatientTabPage):
             self.request_reload()
 
     def reload(self, select_uid: str | None = None) -> None:
+        """Read the assessments on the worker; ``select_uid`` (the one just saved) is shown
+        in the editor unless the user has moved on before the answer comes back."""
         if self.tasks is None or self.patient_uid is None:
             return
+        if select_uid is not None:
+            self._select_after_load = select_uid
         patient = self.patient_uid
         service = self.service()
 
@@ -248,15 +253,16 @@ class TumourTab(PatientTabPage):
             primary = service.primary_criterion(service.patient(patient))
             return service.assessments(patient), service.evaluation(patient), primary
 
-        self.tasks.run(load, lambda result: self._loaded(result, select_uid), self._failed)
+        self.tasks.run(load, self._loaded, self._failed)
 
-    def _loaded(self, loaded: tuple[list[AssessmentRecord], SeriesResult, str | None],
-                select_uid: str | None) -> None:
+    def _loaded(self, loaded: tuple[list[AssessmentRecord], SeriesResult, str | None]) -> None:
         if not self.alive():
             return
         self.records, self.result, self.primary = loaded
-        if self.editor_dirty and select_uid is None:
-            # Typed and not saved: a change made elsewhere refreshes the list only.
+        select_uid, self._select_after_load = self._select_after_load, None
+        if self.editor_dirty:
+            # Typed and not saved: a change that arrives now refreshes the list only; what
+            # is being typed stays where it is (a late answer never swaps the editor).
             self._fill_list()
             self.recompute()
             return
@@ -363,6 +369,7 @@ class TumourTab(PatientTabPage):
     def new_assessment(self) -> None:
         """Clear the editor for a new assessment: the baseline first, then follow-ups with
         the baseline target labels pre-filled."""
+        self._select_after_load = None  # the user moved on: a pending answer selects nothing
         self.list.clearSelection()
         base = next((r.data for r in self.records if r.data.is_baseline), None)
         self.editing_uid = None
@@ -377,6 +384,7 @@ class TumourTab(PatientTabPage):
         rows = self.list.selectionModel().selectedRows()
         if not rows:
             return
+        self._select_after_load = None
         uid = self.list.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
         record = next((r for r in self.records if r.uid == uid), None)
         if record is not None:
@@ -528,7 +536,9 @@ class TumourTab(PatientTabPage):
         self.errors.clear()
         self.editing_uid = uid
         self.editor_dirty = False
-        self.reload(select_uid=uid)
+        # One reload answers both this save and the change signal it caused.
+        self._select_after_load = uid
+        self.request_reload()
 
     def _save_failed(self, exc: BaseException, reason: str | None) -> None:
         self.save_button.setEnabled(True)

@@ -81,10 +81,10 @@ class SettingsService:
         note = ngettext(
             "{n} patient is already registered. Existing patients keep their study "
             "identifiers ({old}-0001…): nobody is renumbered. New patients will be numbered "
-            "{new}-0001….",
+            "from {new}-0001 on.",
             "{n} patients are already registered. Existing patients keep their study "
             "identifiers ({old}-0001…): nobody is renumbered. New patients will be numbered "
-            "{new}-0001….", count).format(n=count, old=old, new=value)
+            "from {new}-0001 on.", count).format(n=count, old=old, new=value)
         stratified = sorted(s.key for s in self.studies if "site" in s.allocation.strata)
         if stratified:
             made = Randomization.select().count()

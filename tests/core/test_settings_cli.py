@@ -58,7 +58,7 @@ def test_changing_the_site_code_once_patients_exist_is_confirmed_and_renumbers_n
     assert main(["--db", str(db), "settings", "set", "site_code", "FJC"]) == 2
     err = capsys.readouterr().err
     assert "Existing patients keep their study identifiers (ZJU-0001…)" in err
-    assert "New patients will be numbered FJC-0001" in err
+    assert "New patients will be numbered from FJC-0001 on." in err
     assert "stratification factor of the randomization in NCT03862768" in err
     assert "stratum site=FJC" in err and "--yes" in err
     assert main(["--db", str(db), "settings", "set", "site_code", "FJC", "--yes"]) == 1

@@ -155,3 +155,23 @@ def test_course_tab_shows_messages_beside_fields_and_recorded_data(
     assert CourseService(session).pathology(patient.uid)[0].risk == "high"
     assert CourseService(session).surgeries(patient.uid)[0].data.performed_on == date(
         2024, 7, 1)
+
+
+def test_a_late_answer_after_saving_never_swaps_the_editor_under_the_user(
+        qtbot: QtBot, session: Session, tasks: TaskManager) -> None:
+    """Saving a baseline, then at once starting the follow-up: the reload that answers the
+    save used to select the baseline back into the editor, so the follow-up being typed was
+    saved as a correction of the baseline (the window then asked for a reason)."""
+    patient = enrolled_patient(session, "NCT04933669")
+    tab = TumourTab()
+    open_tab(qtbot, tab, session, tasks, patient)
+    _type_date(qtbot, tab, "2024-01-05")
+    tab.add_lesion_row()
+    tab.set_lesion(0, label="T1", organ="stomach", diameter="60")
+    tab.submit()
+    qtbot.waitUntil(lambda: tab.editing_uid is not None, timeout=5000)  # saved
+    tab.new_assessment()  # the user moves on before the list has come back
+    _type_date(qtbot, tab, "2024-04-05")
+    qtbot.waitUntil(lambda: len(tab.records) == 1 and not tasks.busy, timeout=5000)
+    assert tab.editing_uid is None and not tab.editing_baseline
+    assert tab.date.text() == "2024-04-05"

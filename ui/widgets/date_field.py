@@ -110,10 +110,10 @@ class DateField(QWidget):
             QRegularExpression(r"[0-9\-/. ]{0,10}"), self.edit))
         self.edit.setPlaceholderText(_("not known (YYYY-MM-DD)") if optional
                                      else _("YYYY-MM-DD"))
-        self.edit.setMinimumWidth(self.edit.fontMetrics().horizontalAdvance("0000-00-00 ")
-                                  + 24)
-        self.edit.setMaximumWidth(self.edit.fontMetrics().horizontalAdvance(
-            _("not known (YYYY-MM-DD)")) + 24)
+        # Wide enough for its placeholder: an optional field says "not known" in full.
+        width = self.edit.fontMetrics().horizontalAdvance(self.edit.placeholderText()) + 24
+        self.edit.setMinimumWidth(width)
+        self.edit.setMaximumWidth(width)
         if label:
             self.edit.setAccessibleName(label)
         self.edit.textEdited.connect(self._typed)

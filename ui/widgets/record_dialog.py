@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -82,8 +83,8 @@ class RecordDialog(QDialog):
         message.setStyleSheet(ERROR_STYLE)
         message.setWordWrap(True)
         row = QHBoxLayout()
-        row.addWidget(widget, 2)
-        row.addWidget(message, 3)
+        row.addWidget(widget, 3)
+        row.addWidget(message, 2)
         caption = QLabel(label, self)
         caption.setBuddy(widget)
         self.form.addRow(caption, row)
@@ -181,14 +182,23 @@ class RecordDialog(QDialog):
         self.general.clear()
         self.accept()
 
+    def _focus_first(self) -> None:
+        for widget in self.fields.values():
+            if widget.isEnabled() and widget.focusPolicy() != Qt.FocusPolicy.NoFocus:
+                widget.setFocus()
+                return
+
     def exec(self) -> int:
         self.finish()
+        QTimer.singleShot(0, self, self._focus_first)
         return super().exec()
 
     def open(self) -> None:
         self.finish()
         super().open()
+        self._focus_first()
 
     def show(self) -> None:
         self.finish()
         super().show()
+        self._focus_first()

@@ -49,6 +49,11 @@ class Nurse:
         QApplication.processEvents()
         QApplication.processEvents()
 
+    def idle(self) -> None:
+        """Wait until the worker has answered everything asked of it, and it is shown."""
+        self.wait(lambda: not self.window.tasks.busy)
+        self.settle()
+
     def click(self, button: QWidget) -> None:
         self.settle()
         assert button.isVisible() and button.isEnabled(), button
@@ -262,6 +267,7 @@ class Nurse:
         tab: Any = window.pages["schedule"]
         window.tabs.setCurrentWidget(tab)
         self.wait(lambda: key in tab.anchor_labels)
+        self.idle()  # the anchors are drawn anew by each refresh: take the current button
         row = list(tab.anchor_labels).index(key)
         button = tab.anchor_grid.itemAtPosition(row, 2).widget()
         assert isinstance(button, QPushButton)
