@@ -50,8 +50,11 @@ from ui.errors import is_expected, show_error
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField
 
-COLUMNS = (N_("Patient"), N_("Study"), N_("Visit"), N_("Target"), N_("Window"), N_("Status"),
+# The status comes right after the visit: at the default window size it is in view, not
+# scrolled off to the right (the study, usually chosen in the filter, comes later).
+COLUMNS = (N_("Patient"), N_("Visit"), N_("Status"), N_("Target"), N_("Window"), N_("Study"),
            N_("Assessments"))
+COL_VISIT, COL_STATUS, COL_TARGET, COL_WINDOW, COL_STUDY, COL_ASSESSMENTS = 1, 2, 3, 4, 5, 6
 ItemRole = Qt.ItemDataRole.UserRole + 1
 
 #: Background colour of each status (light, readable with black text).
@@ -174,9 +177,9 @@ class WorklistModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(item, col)
-        if role == Qt.ItemDataRole.ToolTipRole and col == 6:
+        if role == Qt.ItemDataRole.ToolTipRole and col == COL_ASSESSMENTS:
             return assessment_names(item.assessments)
-        if role == Qt.ItemDataRole.BackgroundRole and col == 5:
+        if role == Qt.ItemDataRole.BackgroundRole and col == COL_STATUS:
             return QBrush(QColor(STATUS_COLOURS.get(item.status_code, "#ffffff")))
         if role == ItemRole:
             return item
@@ -186,17 +189,17 @@ class WorklistModel(QAbstractTableModel):
     def _text(item: WorklistItem, col: int) -> str:
         if col == 0:
             return item.patient_study_id
-        if col == 1:
+        if col == COL_STUDY:
             return item.study_key
-        if col == 2:
+        if col == COL_VISIT:
             return item.visit_name
-        if col == 3:
+        if col == COL_TARGET:
             return item.target.isoformat() if item.target else "—"
-        if col == 4:
+        if col == COL_WINDOW:
             if item.window_start and item.window_end:
                 return f"{item.window_start.isoformat()} – {item.window_end.isoformat()}"
             return "—"
-        if col == 5:
+        if col == COL_STATUS:
             text = item.describe()
             if item.reason == "done_out_of_window" and item.done_on:
                 text += " " + _("(on {date})").format(date=item.done_on.isoformat())
@@ -306,6 +309,11 @@ class CalendarPage(AreaPage):
         top.addSpacing(12)
         study_label = QLabel(_("&Study"), self)
         study_label.setBuddy(self.study_box)
+        for label in (from_label, to_label, study_label):
+            # A crowded row squeezes what may shrink: the labels keep their words whole.
+            label.setMinimumWidth(
+                label.fontMetrics().horizontalAdvance(label.text().replace("&", "")) + 8)
+        self.study_box.setMinimumContentsLength(12)
         top.addWidget(study_label)
         top.addWidget(self.study_box, 1)
         filters = QHBoxLayout()
@@ -332,7 +340,7 @@ class CalendarPage(AreaPage):
         metrics = self.table.fontMetrics()
         status = metrics.horizontalAdvance(_("Done {n} days after the window").format(n=88)
                                            + " " + _("(on {date})").format(date="2026-12-31"))
-        for col, width in enumerate((82, 110, 200, 82, 160, status + 24)):
+        for col, width in enumerate((82, 170, status + 24, 82, 160, 100)):
             self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(self._open_patient)
         self.table.activated.connect(self._open_patient)
@@ -495,9 +503,9 @@ class CalendarPage(AreaPage):
     def _fit_status(self) -> None:
         """The status column is as wide as its longest text among the rows loaded (at most
         200): "Done 28 days after the window (on 2026-01-05)" is never cut off."""
-        fitted = self.table.sizeHintForColumn(5)
-        if fitted > self.table.columnWidth(5):
-            self.table.setColumnWidth(5, fitted)
+        fitted = self.table.sizeHintForColumn(COL_STATUS)
+        if fitted > self.table.columnWidth(COL_STATUS):
+            self.table.setColumnWidth(COL_STATUS, fitted)
 
     def _load_more(self, offset: int) -> None:
         if self.session is None or self.tasks is None:

@@ -61,6 +61,7 @@ from ui.errors import is_expected, show_error
 from ui.patient_view import PatientTabPage
 from ui.widgets.date_field import DateField, DateInputError
 from ui.widgets.record_dialog import FieldError, RecordDialog
+from ui.widgets.wheel import guard_wheels
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
 
@@ -235,6 +236,7 @@ class CourseTab(PatientTabPage):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
+        guard_wheels(self)  # the wheel scrolls this long page, never a field under it
 
     def _date(self, parent: QWidget, *, optional: bool = False,
               inline: bool = False) -> DateField:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import Changes
@@ -31,9 +32,9 @@ from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
 from ui.context import WindowContext
+from ui.errors import show_error
 from ui.help import HelpMenu
 from ui.tasks import TaskManager
-from ui.widgets.wheel import install_wheel_guard
 
 MAX_RECENT = 8
 DB_FILTER = "GIST Study Tracker database (*.db *.sqlite);;All files (*)"
@@ -50,7 +51,6 @@ class MainWindow(QMainWindow):
                  opener: Callable[[Path], Session] = open_session,
                  today: Callable[[], date] = date.today) -> None:
         super().__init__()
-        install_wheel_guard()  # the wheel scrolls pages, never a drop-down under the pointer
         self.settings = settings
         self.tasks = tasks
         self.opener = opener
@@ -163,9 +163,12 @@ class MainWindow(QMainWindow):
             self._install_session(*opened)
 
         def error(exc: BaseException) -> None:
-            message = _("Could not open {path}:\n{error}").format(path=path, error=exc)
             self.statusBar().showMessage(_("Could not open {path}").format(path=path))
             self.failed.emit(str(exc))
+            if not isinstance(exc, UserError | OSError):
+                show_error(self, exc, context=f"opening {path}")  # a bug: a crash report
+                return
+            message = _("Could not open {path}:\n{error}").format(path=path, error=exc)
             if not self.property("headless"):
                 QMessageBox.critical(self, _("Database not opened"), message)
 

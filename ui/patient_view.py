@@ -52,7 +52,11 @@ class PatientTabPage(QWidget):
         self.patient_uid: str | None = None
         self.context: WindowContext | None = None
         self.today_fn: Callable[[], date] = date.today
-        self._reload_pending = False
+        # One reload soon, however many times it is asked for before it runs.
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(0)
+        self._reload_timer.timeout.connect(self.reload)
 
     def attach(self, context: WindowContext, patient_uid: str) -> None:
         """Show ``patient_uid`` of the context's site, with the context's clock."""
@@ -74,14 +78,8 @@ class PatientTabPage(QWidget):
     def request_reload(self) -> None:
         """Reload once, soon: the change signal and a save's own answer arrive one after the
         other, and one query answers both."""
-        if self._reload_pending:
-            return
-        self._reload_pending = True
-        QTimer.singleShot(0, self, self._reload_now)
-
-    def _reload_now(self) -> None:
-        self._reload_pending = False
-        self.reload()
+        if not self._reload_timer.isActive():
+            self._reload_timer.start()
 
     def alive(self) -> bool:
         """False once Qt deleted the tab (a result arriving after its window closed)."""

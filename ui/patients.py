@@ -131,7 +131,11 @@ class PatientListModel(QAbstractTableModel):
         tasks.run(query, done, self._error)
 
     def _error(self, exc: BaseException) -> None:
-        self.failed.emit(str(exc))
+        if is_expected(exc):
+            self.failed.emit(str(exc))
+        else:
+            self.failed.emit(_("something went wrong inside the program"))
+            show_error(None, exc, context="patient list")
 
     def _reset(self, count: int, first: list[PatientRow] | None) -> None:
         self.beginResetModel()

@@ -62,6 +62,16 @@ def _output_dir() -> Path:
     return folder
 
 
+def load_report_modules() -> None:
+    """Import the report modules (reportlab, its fonts, PIL) here, on the GUI thread, before
+    the first PDF is made on the worker. Their first import on the worker, while the window
+    collected garbage, crashed the program now and then; a few tenths of a second once, at
+    the first click on a report, is the price."""
+    from gisttracker.reports import calendar, casebook, enrollment, schedule, screening
+
+    del calendar, casebook, enrollment, schedule, screening
+
+
 def open_in_viewer(path: Path) -> bool:
     """Open ``path`` in the system's program for it; False when none could be started."""
     return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
@@ -285,6 +295,7 @@ class ReportsPage(AreaPage):
             return
         path = _output_dir() / file_name(request)
         today = self.today_fn()  # the window is where the clock is read
+        load_report_modules()
         self.make.setEnabled(False)
         self.progress.show()
         self.status.setText(_("Making the PDF…"))
@@ -344,6 +355,7 @@ def print_schedule(parent: QWidget, context: WindowContext, patient_uid: str,
     from gisttracker.store.models_patients import Patient
 
     session, today = context.session, context.today()
+    load_report_modules()
 
     def work() -> Path:
         patient = Patient.get(Patient.uid == patient_uid)

@@ -62,6 +62,7 @@ from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField
 from ui.widgets.record_dialog import FieldError, RecordDialog
+from ui.widgets.wheel import guard_wheels
 
 STATE_STYLE = {
     eligibility.MET: ("✔", "#1b7f3b"),
@@ -314,6 +315,7 @@ class ScreeningTab(PatientTabPage):
         layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
 
+        guard_wheels(self)  # the wheel scrolls this long form, never a field under it
         for edit, _kind in self.numbers.values():
             edit.textChanged.connect(self._changed)
         for box in (self.primary_site, self.mutation, self.mitotic_unit, *self.bools.values()):

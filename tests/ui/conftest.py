@@ -25,6 +25,14 @@ class Clock:
         return self.day
 
 
+@pytest.fixture(autouse=True)
+def _no_answer_outlives_its_test() -> Iterator[None]:
+    yield
+    from tests.ui.helpers import cancel_pending_answers
+
+    cancel_pending_answers()
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(TODAY)

@@ -7,16 +7,31 @@ from collections.abc import Callable
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+#: Answers scheduled and not given yet; cancelled when a test ends, so that an answer a test
+#: did not need never acts on a dialog of the next test.
+_pending: list[dict[str, bool]] = []
+
+
+def cancel_pending_answers() -> None:
+    for flag in _pending:
+        flag["cancelled"] = True
+    _pending.clear()
+
 
 def when_dialog(action: Callable[[QWidget], None], *, tries: int = 200) -> None:
     """Run ``action(dialog)`` on the next modal dialog once it is open (a modal ``exec()``
     blocks the test, so the answer is scheduled before the click that opens it). A modal
     dialog already open when this is called is not the one awaited."""
     before = QApplication.activeModalWidget()
+    flag = {"cancelled": False}
+    _pending.append(flag)
 
     def poll(left: int) -> None:
+        if flag["cancelled"]:
+            return
         dialog = QApplication.activeModalWidget()
         if dialog is not None and dialog is not before and dialog.isVisible():
+            flag["cancelled"] = True
             action(dialog)
         elif left > 0:
             QTimer.singleShot(25, lambda: poll(left - 1))

@@ -50,6 +50,7 @@ def cell(page: CalendarPage, row: int, col: int) -> str:
     return str(page.model.data(page.model.index(row, col)))
 
 
+@pytest.mark.qt_log_ignore("propagateSizeHints")  # shown offscreen to measure the columns
 def test_worklist_shows_due_overdue_and_late_rows(qtbot: QtBot, site: Session,
                                                   tasks: TaskManager) -> None:
     page = CalendarPage(today=lambda: TODAY, eager=True)
@@ -59,21 +60,26 @@ def test_worklist_shows_due_overdue_and_late_rows(qtbot: QtBot, site: Session,
         page.set_session(site, tasks)
     assert page.period() == (D(2025, 9, 1), D(2025, 9, 7))
     rows = [[cell(page, r, c) for c in range(7)] for r in range(page.model.rowCount())]
-    assert [r[:4] for r in rows] == [
+    assert [[r[0], r[5], r[1], r[3]] for r in rows] == [
         ["ZJU-0002", "NCT03862768", "Baseline", "2025-08-01"],
         ["ZJU-0001", "NCT03862768", "Month 3", "2025-09-02"],
         ["ZJU-0003", "RECTAL-LE", "Baseline (before imatinib)", "2025-08-04"],
     ]
-    assert rows[0][5] == "Overdue by 33 days"
-    assert rows[1][4] == "2025-08-19 – 2025-09-16" and rows[1][5] == "Due"
-    assert rows[2][5] == "Done 28 days after the window (on 2025-09-01)"
+    assert rows[0][2] == "Overdue by 33 days"
+    assert rows[1][4] == "2025-08-19 – 2025-09-16" and rows[1][2] == "Due"
+    assert rows[2][2] == "Done 28 days after the window (on 2025-09-01)"
     assert "CT/MRI tumour assessment" in rows[1][6]
-    colour = page.model.data(page.model.index(0, 5), Qt.ItemDataRole.BackgroundRole)
+    colour = page.model.data(page.model.index(0, 2), Qt.ItemDataRole.BackgroundRole)
     assert colour.color().name() == "#f8d7da"
     assert page.summary.text() == "1 overdue · 1 due · 1 done out of window"
-    # The status column shows its longest text whole at the default size.
-    widest = max(page.table.fontMetrics().horizontalAdvance(r[5]) for r in rows)
-    assert page.table.columnWidth(5) > widest
+    # The status column shows its longest text whole, and comes before the dates.
+    widest = max(page.table.fontMetrics().horizontalAdvance(r[2]) for r in rows)
+    assert page.table.columnWidth(2) > widest
+    page.resize(960, 600)  # its size in the main window's default 1200 × 800
+    page.show()
+    qtbot.waitExposed(page)
+    right = page.table.columnViewportPosition(2) + page.table.columnWidth(2)
+    assert right <= page.table.viewport().width()  # in view without scrolling
 
     with qtbot.waitSignal(page.counted, timeout=10_000):
         page.show_overdue.setChecked(False)

@@ -169,9 +169,12 @@ def test_a_late_answer_after_saving_never_swaps_the_editor_under_the_user(
     tab.add_lesion_row()
     tab.set_lesion(0, label="T1", organ="stomach", diameter="60")
     tab.submit()
-    qtbot.waitUntil(lambda: tab.editing_uid is not None, timeout=5000)  # saved
-    tab.new_assessment()  # the user moves on before the list has come back
-    _type_date(qtbot, tab, "2024-04-05")
     qtbot.waitUntil(lambda: len(tab.records) == 1 and not tasks.busy, timeout=5000)
+    saved = tab.editing_uid
+    assert saved is not None
+    tab.new_assessment()  # the user moves on to the follow-up and types
+    _type_date(qtbot, tab, "2024-04-05")
+    tab.reload(select_uid=saved)  # the answer to the save arrives only now
+    qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
     assert tab.editing_uid is None and not tab.editing_baseline
     assert tab.date.text() == "2024-04-05"

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from ui.widgets.wheel import install_wheel_guard
+from ui.widgets.wheel import guard_wheels
 
 
 def _wheel(widget: QWidget, steps: int = -1) -> None:
@@ -29,7 +29,6 @@ def _wheel(widget: QWidget, steps: int = -1) -> None:
 
 
 def test_the_wheel_scrolls_the_page_past_unfocused_boxes(qtbot: QtBot) -> None:
-    install_wheel_guard()
     area = QScrollArea()
     qtbot.addWidget(area)
     body = QWidget()
@@ -42,6 +41,7 @@ def test_the_wheel_scrolls_the_page_past_unfocused_boxes(qtbot: QtBot) -> None:
     column.addWidget(spin)
     column.addSpacing(3000)  # a long page
     area.setWidget(body)
+    guard_wheels(area)  # as each long page does once it is built
     area.resize(300, 200)
     area.show()
     qtbot.waitExposed(area)
@@ -57,3 +57,25 @@ def test_the_wheel_scrolls_the_page_past_unfocused_boxes(qtbot: QtBot) -> None:
     qtbot.waitUntil(combo.hasFocus)
     _wheel(combo)
     assert combo.currentIndex() == 1
+
+
+def test_the_long_pages_guard_their_boxes(qtbot: QtBot) -> None:
+    from PySide6.QtCore import QEvent
+
+    from ui.course_tab import CourseTab
+    from ui.screening import ScreeningTab
+
+    for page in (ScreeningTab(), CourseTab()):
+        qtbot.addWidget(page)
+        boxes = page.findChildren(QComboBox)
+        assert boxes
+        for box in boxes:
+            area = box.parentWidget()
+            while area is not None and not isinstance(area, QScrollArea):
+                area = area.parentWidget()
+            if area is None:
+                continue
+            before = box.currentIndex()
+            _wheel(box)
+            assert box.currentIndex() == before, box
+        assert QEvent.Type.Wheel is not None

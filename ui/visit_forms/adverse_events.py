@@ -43,6 +43,7 @@ from ui.tasks import TaskManager
 from ui.visit_forms.common import ERROR_STYLE
 from ui.visit_forms.item_form import FormEditorDialog
 from ui.widgets.date_field import DateField, DateInputError
+from ui.widgets.wheel import guard_wheel
 
 
 class AdverseEventDialog(QDialog):
@@ -66,7 +67,7 @@ class AdverseEventDialog(QDialog):
             self.term.setCurrentIndex(list(ctcae.TERMS).index(data.term))
         else:
             self.term.setEditText(data.term)
-        self.grade = QSpinBox(self)
+        self.grade = guard_wheel(QSpinBox(self))
         self.grade.setRange(1, 5)
         self.grade.setValue(data.grade if 1 <= data.grade <= 5 else 1)
         self.onset = DateField(self, today=lambda: self.today, inline_message=False)

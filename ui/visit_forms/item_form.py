@@ -32,6 +32,7 @@ from gisttracker.session import Session
 from ui.tasks import TaskManager
 from ui.visit_forms.common import ERROR_STYLE, MUTED_STYLE, FormDialogBase, _fmt
 from ui.widgets.date_field import DateField
+from ui.widgets.wheel import guard_wheels
 
 
 class DigitEdit(QLineEdit):
@@ -187,6 +188,7 @@ class FormEditorDialog(FormDialogBase):
         self.refresh()
         self.show_state()
         self.resize(*((980, 720) if spec.questionnaire else (680, 520)))
+        guard_wheels(self)  # the wheel scrolls the form, never a field under the pointer
         if self.order:
             self.order[0].setFocus()
 

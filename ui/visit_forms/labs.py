@@ -33,6 +33,7 @@ from ui.tasks import TaskManager
 from ui.visit_forms.adverse_events import AdverseEventDialog
 from ui.visit_forms.common import GRADE_COLOURS, MUTED_STYLE, FormDialogBase, _number
 from ui.widgets.date_field import DateField, DateInputError
+from ui.widgets.wheel import guard_wheels
 
 
 class LabRowWidgets:
@@ -127,6 +128,7 @@ class LabsDialog(FormDialogBase):
             QWidget.setTabOrder(before, after)
         self.show_state()
         self.resize(1040, 520)
+        guard_wheels(self)  # the wheel scrolls the form, never a field under the pointer
 
     def mark_dirty(self) -> None:
         self.dirty = True

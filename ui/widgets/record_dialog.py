@@ -190,7 +190,10 @@ class RecordDialog(QDialog):
 
     def exec(self) -> int:
         self.finish()
-        QTimer.singleShot(0, self, self._focus_first)
+        focus = QTimer(self)
+        focus.setSingleShot(True)
+        focus.timeout.connect(self._focus_first)
+        focus.start(0)
         return super().exec()
 
     def open(self) -> None:

@@ -1,10 +1,14 @@
 """The mouse wheel scrolls the page, not the drop-down or number box under the pointer.
 
 Qt gives a wheel event to whatever widget is under the pointer: scrolling down a long form
-(the screening page, the Treatment & course tab) silently changed each combo box or spin
-box the pointer passed over. :class:`WheelGuard`, installed once on the application, lets
-such a widget take the wheel only when it has the keyboard focus (the user chose it) and
-otherwise hands the event to the scroll area around it, which scrolls.
+(the screening page, the Treatment & course tab, a form editor) silently changed each combo
+box or spin box the pointer passed over. On those pages such a widget now takes the wheel
+only when it has the keyboard focus (the user chose it); otherwise the event goes to the
+scroll area around it, which scrolls.
+
+The guard is an event filter on each of those widgets (:func:`guard_wheels` walks a page once
+it is built). Not one filter on the whole application, nor a Python style: those run Python
+for objects Qt is still building or already destroying, and crashed the window now and then.
 """
 
 from __future__ import annotations
@@ -22,27 +26,15 @@ from PySide6.QtWidgets import (
 GUARDED = (QComboBox, QAbstractSpinBox)
 
 
-def _guarded(widget: QWidget | None) -> QWidget | None:
-    """The guarded widget ``widget`` is or belongs to (a spin box's line edit), or None."""
-    while widget is not None:
-        if isinstance(widget, GUARDED):
-            return widget
-        if isinstance(widget, QAbstractScrollArea) or widget.isWindow():
-            return None
-        widget = widget.parentWidget()
-    return None
-
-
 class WheelGuard(QObject):
-    """Application-wide event filter: no wheel for an unfocused combo or spin box."""
+    """Event filter of guarded widgets: no wheel unless the widget has the focus."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget):
             return False
-        target = _guarded(watched)
-        if target is None or target.hasFocus():
+        if watched.hasFocus():
             return False
-        area = target.parentWidget()
+        area = watched.parentWidget()
         while area is not None and not isinstance(area, QAbstractScrollArea):
             area = area.parentWidget()
         if area is not None:
@@ -51,14 +43,16 @@ class WheelGuard(QObject):
         return True  # the value under the pointer never changes
 
 
-_guard: WheelGuard | None = None
+def guard_wheel(box: QWidget) -> QWidget:
+    """Let ``box`` (a combo or spin box) take the wheel only when it has the focus."""
+    guard = WheelGuard(box)
+    box.installEventFilter(guard)
+    return box
 
 
-def install_wheel_guard() -> None:
-    """Install the guard on the running application (once; later calls do nothing)."""
-    global _guard
-    app = QApplication.instance()
-    if app is None or _guard is not None:
-        return
-    _guard = WheelGuard(app)
-    app.installEventFilter(_guard)
+def guard_wheels(root: QWidget) -> None:
+    """Guard every combo and spin box inside ``root`` (a page, a dialog) built so far."""
+    guard = WheelGuard(root)
+    for kind in GUARDED:
+        for box in root.findChildren(kind):
+            box.installEventFilter(guard)
