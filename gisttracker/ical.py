@@ -25,7 +25,8 @@ from pathlib import Path
 from icalendar import Calendar, Event
 
 from gisttracker.domain.schedule import status_label
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import ASSESSMENTS
 
 __all__ = ["UID_DOMAIN", "CalendarVisit", "calendar_bytes", "write_calendar"]
@@ -62,7 +63,7 @@ def _description(visit: CalendarVisit) -> str:
         lines.append(_("Window: {start} – {end}").format(
             start=visit.window_start.isoformat(), end=visit.window_end.isoformat()))
     if visit.assessments:
-        names = ", ".join(_(ASSESSMENTS[a]) if a in ASSESSMENTS else a for a in visit.assessments)
+        names = join_list(_(ASSESSMENTS[a]) if a in ASSESSMENTS else a for a in visit.assessments)
         lines.append(_("Assessments: {names}").format(names=names))
     if visit.status:
         lines.append(_("Status: {status}").format(status=status_label(visit.status)))
@@ -79,15 +80,17 @@ def _build(
     cal.add("prodid", f"-//GIST Study Tracker//{prodid_version}//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    if name:
-        cal.add("x-wr-calname", name)
+    if name and name.strip():
+        # A calendar name is one line in iCalendar: line breaks typed into it become spaces.
+        cal.add("x-wr-calname", " ".join(name.split()))
     seen: set[str] = set()
     visits = [v for v in events if v.target is not None]
     for visit in visits:
         if not visit.uid:
-            raise ValueError("every calendar visit needs a uid")
+            raise InputError(_("every calendar visit needs a uid"))
         if visit.uid in seen:
-            raise ValueError(f"duplicate calendar uid {visit.uid!r}")
+            raise InputError(_("the calendar has two visits with the uid {uid!r}").format(
+                uid=visit.uid))
         seen.add(visit.uid)
     visits.sort(key=lambda v: (v.target or date.min, v.uid))
     for visit in visits:
@@ -117,7 +120,7 @@ def calendar_bytes(
     """The iCalendar file for ``events`` (visits without a target date are skipped).
 
     ``stamp`` (an aware datetime, converted to UTC) becomes every event's ``DTSTAMP``;
-    ``name`` optionally sets ``X-WR-CALNAME``. Duplicate or empty uids raise ValueError.
+    ``name`` optionally sets ``X-WR-CALNAME``. Duplicate or empty uids raise InputError.
     """
     cal, _count = _build(events, prodid_version=prodid_version, stamp=stamp, name=name)
     data: bytes = cal.to_ical()

@@ -57,6 +57,11 @@ def setup_logging(*, directory: Path | None = None, level: int = logging.INFO) -
     path = folder / LOG_FILE
     for old in list(log.handlers):
         if getattr(old, "_gisttracker", False):
+            if (isinstance(old, logging.handlers.RotatingFileHandler)
+                    and Path(old.baseFilename) == path.absolute()):
+                # Already logging there (the command line starting the window): one head.
+                log.setLevel(level)
+                return path
             log.removeHandler(old)
             old.close()
     written: Path | None = path
@@ -66,7 +71,9 @@ def setup_logging(*, directory: Path | None = None, level: int = logging.INFO) -
         handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     except OSError:
+        # Only what matters reaches the terminal: a command's output must stay clean.
         handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
         written = None
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))

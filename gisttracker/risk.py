@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Final, Literal
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 
 RiskCategory = Literal["very low", "low", "intermediate", "high"]
@@ -24,10 +25,10 @@ MITOSES_PER_50HPF_PER_5MM2: Final = 1.0
 
 def _validate(name: str, value: float) -> None:
     if not math.isfinite(value):
-        raise ValueError(_("{name} must be a finite number, got {value}").format(
+        raise InputError(_("{name} must be a finite number, got {value}").format(
             name=name, value=value))
     if value < 0:
-        raise ValueError(_("{name} must be ≥ 0, got {value}").format(
+        raise InputError(_("{name} must be ≥ 0, got {value}").format(
             name=name, value=f"{value:g}"))
 
 
@@ -58,7 +59,7 @@ def nih2008(size_cm: float, mitoses_per_50hpf: float, *, gastric: bool,
     "2.1–5.0". Mitotic counts may be fractional: ≤ 5 is "≤ 5", above 5 up to 10 is "6–10",
     above 10 is "> 10".
 
-    Raises ValueError for a negative or non-finite size or count.
+    Raises InputError for a negative or non-finite size or count.
     """
     _validate("size_cm", size_cm)
     _validate("mitoses_per_50hpf", mitoses_per_50hpf)
@@ -81,7 +82,7 @@ def mitoses_per_50hpf_from_5mm2(mitoses_per_5mm2: float) -> float:
 
     The WHO classification (2013, 2019) counts mitoses per 5 mm² and treats that area as the
     equivalent of the 50 HPF of the older literature (50 fields of about 0.1 mm² each on
-    the microscopes of the time), so the factor is 1. Raises ValueError for a negative
+    the microscopes of the time), so the factor is 1. Raises InputError for a negative
     count.
     """
     _validate("mitoses_per_5mm2", mitoses_per_5mm2)

@@ -2,27 +2,60 @@
 
 The window, the command line and the tests all start from :func:`open_session`, so they
 see the same database path rules and the same protocol loading.
+
+Loud site protocols. A study whose site protocol file was refused (it does not load, its key
+belongs to another file, two site files claim it) or would orphan data already recorded is
+*blocked*: it is not replaced by the shipped file, because data entered under rules the site
+did not mean would be worse than no data. Every screen and command that needs the study
+raises :class:`StudyUnavailable`, saying which file was refused and why; the window shows
+the refusals in its banner at start and the command line prints them before any command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import peewee
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
 from gisttracker.services.base import Tracker
-from gisttracker.store.db import open_database
+from gisttracker.store.db import inspect_file, open_database
+
+log = logging.getLogger(__name__)
 
 
 def site_protocol_dir(db_path: Path) -> Path:
     """Where a site puts its own protocol files (next to the database, ``protocols/``)."""
     return db_path.parent / "protocols"
+
+
+class StudyUnavailable(ProtocolError):
+    """The study's protocol file was refused at this site: nothing is done on the study."""
+
+    def __init__(self, study: str, errors: tuple[ProtocolError, ...]) -> None:
+        first = errors[0]
+        self.reasons = "; ".join(f"{e.file}: {e.key}: {e.message}" for e in errors)
+        super().__init__(first.file, first.key, self.reasons, study=study)
+        # The whole sentence, for the command line (whose messages start in lower case).
+        self.args = (_("study {study} is not available: its protocol file was refused "
+                       "({reasons}). Nothing is done on this study until the file in the "
+                       "site's protocols folder is corrected or removed.").format(
+            study=study, reasons=self.reasons),)
+
+    def sentence(self) -> str:
+        """The same, as a sentence of its own (the window's banner and message boxes)."""
+        return _("Study {study} is not available: its protocol file was refused ({reasons}). "
+                 "Nothing is done on this study until the file in the site's protocols folder "
+                 "is corrected or removed.").format(study=self.study, reasons=self.reasons)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass
@@ -32,14 +65,26 @@ class Session:
     tracker: Tracker
     studies: dict[str, Study]
     protocol_errors: tuple[ProtocolError, ...]
+    # Why the file is open for viewing and printing only (an archive copy, a network share);
+    # None when it may be written.
+    read_only_reason: str | None = None
+    #: Study key -> the refusals that block it (see the module docstring).
+    blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
 
     def study(self, key: str) -> Study:
-        """The study with ``key``; :class:`KeyError` with a user message if unknown."""
+        """The study with ``key``. :class:`StudyUnavailable` when the site's protocol file
+        for it was refused; :class:`KeyError` with a user message if it is unknown."""
+        if key in self.blocked:
+            raise StudyUnavailable(key, self.blocked[key])
         try:
             return self.studies[key]
         except KeyError:
             raise KeyError(_("unknown study {key!r} (known: {known})").format(
-                key=key, known=", ".join(sorted(self.studies)))) from None
+                key=key, known=join_list(sorted(self.studies)))) from None
+
+    def unavailable(self) -> list[StudyUnavailable]:
+        """One error per blocked study, for a banner or a warning line."""
+        return [StudyUnavailable(key, errors) for key, errors in sorted(self.blocked.items())]
 
     def close(self) -> None:
         self.db.close()
@@ -74,7 +119,8 @@ def load_protocols(db_path: Path) -> LoadResult:
     """
     folders = (SEEDS_DIR, site_protocol_dir(db_path))
     result = load_studies(*folders)
-    if not result.studies:
+    if not result.studies and not result.blocked:
+        # (Studies blocked by a refused site file are the site's to fix, and said so.)
         raise NoStudiesError(folders, result.errors)
     return result
 
@@ -83,12 +129,38 @@ def open_session(path: Path, *, user: str | None = None,
                  clock: Callable[[], datetime] | None = None) -> Session:
     """Open the database at ``path`` (created and migrated if needed) and load the studies.
 
-    The protocols are loaded first, so a broken installation that knows no study creates no
-    empty database file (:class:`NoStudiesError`).
+    A file that must not be written (read-only copy, network share: see
+    :func:`gisttracker.store.db.inspect_file`) opens read-only; its tracker then refuses
+    every transaction with the reason. The protocols are loaded first, so a broken
+    installation that knows no study creates no empty database file (:class:`NoStudiesError`).
+    Each loaded study is then checked against the database (a file that would orphan
+    recorded data is refused and its study blocked) and its version recorded
+    (:func:`gisttracker.services.versions.register_protocols`) — except in a read-only copy,
+    which is shown as it was recorded.
     """
+    state = inspect_file(path)
     protocols = load_protocols(path)
-    db = open_database(path)
+    db = open_database(path, read_only=state.read_only)
+    for error in protocols.errors:
+        log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)
-    return Session(path=path, db=db, tracker=tracker,
-                   studies={s.key: s for s in protocols.studies},
-                   protocol_errors=protocols.errors)
+    tracker.read_only = state.reason if state.read_only else None
+    blocked = {key: tuple(errors) for key, errors in protocols.blocked.items()}
+    session = Session(path=path, db=db, tracker=tracker,
+                      studies={s.key: s for s in protocols.studies},
+                      protocol_errors=protocols.errors, blocked=blocked,
+                      read_only_reason=tracker.read_only)
+    if tracker.read_only:
+        return session
+    from gisttracker.services.versions import register_protocols
+
+    try:
+        refused = register_protocols(session)
+    except BaseException:
+        db.close()
+        raise
+    for key, error in refused.items():
+        session.studies.pop(key, None)
+        blocked[key] = (*blocked.get(key, ()), error)
+    session.protocol_errors = (*protocols.errors, *refused.values())
+    return session

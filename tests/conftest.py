@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+from gisttracker import i18n
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("LANG", "C.UTF-8")
@@ -15,5 +20,18 @@ _runtime = tempfile.mkdtemp(prefix="gisttracker-xdg-")
 os.chmod(_runtime, 0o700)
 os.environ["XDG_RUNTIME_DIR"] = _runtime
 os.environ.pop("GISTTRACKER_DB", None)
+# Crash reports and the log of the tests go to a private folder, never the user's own; and
+# no error dialog may wait for a click that never comes.
+os.environ["GISTTRACKER_LOG_DIR"] = tempfile.mkdtemp(prefix="gisttracker-logs-")
+os.environ["GISTTRACKER_HEADLESS"] = "1"
+# English unless a test chooses otherwise, whatever the developer's own locale.
+os.environ["LANGUAGE"] = "en"
 
 pytest_plugins = ["tests.helpers"]
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test() -> Iterator[None]:
+    """A test that switches the language (the command line does) leaves English behind."""
+    yield
+    i18n.install(None)

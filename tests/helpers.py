@@ -1,8 +1,11 @@
-"""Fixtures shared across the test suite (a fresh site database, a fixed clock)."""
+"""Fixtures shared across the test suite (a fresh site database, a fixed clock), and the
+check that fails a test whose code logged a warning or an error it did not expect."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import re
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,3 +27,58 @@ def session(db_path: Path) -> Iterator[Session]:
     s = open_session(db_path, user="nurse", clock=lambda: FIXED_NOW)
     yield s
     s.close()
+
+
+# --- unexpected warnings fail the test --------------------------------------------------------
+
+#: Loggers whose warnings and errors a test must expect: the core and the window.
+WATCHED_LOGGERS = ("gisttracker", "ui")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "expect_log(*patterns): the test expects warnings or errors in the log "
+        "whose message (or exception type) matches one of the regular expressions; any other "
+        "warning or error logged while it runs fails it")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """Fail a test that logs a WARNING or worse under ``gisttracker``/``ui`` unless it
+    declares it with ``@pytest.mark.expect_log(pattern, …)``. A warning in the log is what a
+    site would send us; a test that produces one unnoticed hides a problem."""
+    handler = _Records()
+    loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        result = yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    patterns = [re.compile(p) for m in item.iter_markers("expect_log") for p in m.args]
+    unexpected = [r for r in handler.records if not any(
+        p.search(_describe(r)) for p in patterns)]
+    if unexpected:
+        pytest.fail("unexpected log records (mark the test with expect_log if they are "
+                    "intended):\n" + "\n".join(
+                        f"  {r.levelname} {r.name}: {_describe(r)}" for r in unexpected),
+                    pytrace=False)
+    return result
+
+
+def _describe(record: logging.LogRecord) -> str:
+    text = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        text += f" [{type(exc).__name__}: {exc}]"
+    return text

@@ -16,6 +16,7 @@ from gisttracker.logs import setup_logging
 from gisttracker.session import NoStudiesError, load_protocols
 from gisttracker.store.db import resolve_path
 from ui.errors import install_excepthook
+from ui.language import start_language
 from ui.main_window import MainWindow
 from ui.tasks import TaskManager
 
@@ -40,6 +41,9 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
     setup_logging()
     install_excepthook()
     path: Path = resolve_path(db)
+    settings = app_settings()
+    # Before the first window text is built: the language applies to everything after it.
+    start_language(settings, path)
     try:
         # A few milliseconds: a program that knows no study must not open an empty site.
         load_protocols(path)
@@ -49,7 +53,7 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
             QMessageBox.critical(None, _("GIST Study Tracker cannot start"), str(exc))
         return 1
     tasks = TaskManager()
-    window = MainWindow(app_settings(), tasks)
+    window = MainWindow(settings, tasks)
     outcome: dict[str, int] = {}
     if startup_check:
         window.setProperty("headless", True)

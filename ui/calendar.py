@@ -39,14 +39,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.services.base import Changes
 from gisttracker.services.visits import DayCount, VisitService, WorklistItem
 from gisttracker.session import Session
 from ui.areas import AreaPage
-from ui.errors import is_expected, show_error
+from ui.errors import error_message
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField
 
@@ -95,7 +95,7 @@ def week_of(day: date) -> tuple[date, date]:
 
 
 def assessment_names(keys: Sequence[str]) -> str:
-    return ", ".join(_(ASSESSMENTS[k]) if k in ASSESSMENTS else k for k in keys)
+    return join_list(_(ASSESSMENTS[k]) if k in ASSESSMENTS else k for k in keys)
 
 
 class WorklistModel(QAbstractTableModel):
@@ -550,11 +550,8 @@ class CalendarPage(AreaPage):
 
     def _failed(self, exc: BaseException) -> None:
         self.summary.clear()
-        if is_expected(exc):
-            self.status.setText(_("Could not load the worklist: {error}").format(error=exc))
-        else:
-            self.status.setText(_("Could not load the worklist."))
-            show_error(self, exc, context="worklist")
+        self.status.setText(_("Could not load the worklist: {error}").format(
+            error=error_message(exc, context="worklist")))
 
     # ----- actions --------------------------------------------------------------------------
     def _open_patient(self, index: QModelIndex) -> None:
@@ -584,16 +581,14 @@ class CalendarPage(AreaPage):
 
         def done(count: int) -> None:
             self.status.setStyleSheet("QLabel { color: #146c43; }")
-            self.status.setText(_("Wrote {n} events to {path}").format(n=count, path=target))
+            self.status.setText(ngettext("Wrote {n} event to {path}", "Wrote {n} events to {path}",
+                                         count).format(n=count, path=target))
 
         def failed(exc: BaseException) -> None:
             self.status.setStyleSheet("QLabel { color: #b02a37; }")
-            if is_expected(exc):
-                self.status.setText(str(exc))
-                if not self.property("headless"):
-                    QMessageBox.warning(self, _("Export failed"), str(exc))
-            else:
-                self.status.setText(_("The calendar could not be written."))
-                show_error(self, exc, context="iCalendar export")
+            message = error_message(exc, context="exporting the worklist calendar")
+            self.status.setText(message)
+            if not self.property("headless"):
+                QMessageBox.warning(self, _("Export failed"), message)
 
         self.tasks.run(work, done, failed)

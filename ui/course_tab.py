@@ -37,9 +37,10 @@ from PySide6.QtWidgets import (
 from gisttracker.domain import course as course_rules
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.course import OrganPreservation
-from gisttracker.errors import UserError
-from gisttracker.i18n import N_, _
+from gisttracker.errors import InputError
+from gisttracker.i18n import N_, _, join_list, join_sentences, local, ngettext
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
+from gisttracker.protocols.model import Period
 from gisttracker.services.base import Changes
 from gisttracker.services.course import (
     EVENT_LABELS,
@@ -57,7 +58,8 @@ from gisttracker.services.course import (
     SurgeryRow,
     TreatmentSummary,
 )
-from ui.errors import is_expected, show_error
+from gisttracker.services.course.values import CRITERION_LABELS, STOMA_LABELS, drug_label
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.widgets.date_field import DateField, DateInputError
 from ui.widgets.record_dialog import FieldError, RecordDialog
@@ -376,8 +378,7 @@ class CourseTab(PatientTabPage):
         f.add("kind", _("Event"), self.kind)
         self.occurred_on = f.add("occurred_on", _("Date"), self._date(f))
         self.criterion = _combo(f, [(None, "—")] + [
-            (c, {"recist": "RECIST 1.1", "choi": "Choi"}.get(c, _(c)))
-            for c in course_rules.PROGRESSION_CRITERIA])
+            (c, _(CRITERION_LABELS[c])) for c in course_rules.PROGRESSION_CRITERIA])
         f.add("criterion", _("Criterion (progression)"), self.criterion)
         self.event_site = QLineEdit(f)
         f.add("site", _("Site"), self.event_site)
@@ -493,7 +494,7 @@ class CourseTab(PatientTabPage):
         if row is None:
             return False
         d = row.data
-        self.drug.setCurrentText(d.drug)
+        self.drug.setCurrentText(drug_label(d.drug))
         self.dose.setText(f"{d.dose_mg_per_day:g}")
         self.phase.setCurrentIndex(max(0, self.phase.findData(d.phase)))
         self.start_on.set_value(d.start_on)  # type: ignore[attr-defined]
@@ -603,25 +604,28 @@ class CourseTab(PatientTabPage):
         self.loaded = loaded
         t = loaded.treatment
         _fill(self.exposures, [(r.uid, (
-            r.data.drug, f"{r.data.dose_mg_per_day:g}", _(PHASE_LABELS.get(r.data.phase,
-                                                                          r.data.phase)),
+            drug_label(r.data.drug), f"{r.data.dose_mg_per_day:g}",
+            _(PHASE_LABELS.get(r.data.phase, r.data.phase)),
             _d(r.data.start_on), _d(r.data.stop_on) if r.data.stop_on else _("ongoing"),
-            "; ".join(f"{_d(i.start_on)} – {_d(i.end_on)} ({i.reason or ''})"
-                      for i in r.interruptions), r.data.reason or "")) for r in t.exposures])
+            join_sentences(f"{_d(i.start_on)} – {_d(i.end_on)} ({i.reason or ''})"
+                           for i in r.interruptions), r.data.reason or "")) for r in t.exposures])
         _fill(self.interruptions, [(i.uid, (
-            r.data.drug, _d(i.start_on), _d(i.end_on) if i.end_on else _("still off"),
+            drug_label(r.data.drug), _d(i.start_on), _d(i.end_on) if i.end_on else _("still off"),
             i.reason or "")) for r in t.exposures for i in r.interruptions])
         self.durations.setText(self._duration_text(t))
         self.treatment_flags.setText("\n".join(f"• {flag}" for flag in t.flags))
         if first:
             self.drug.clear()
-            self.drug.addItems(loaded.drugs)
+            # Shown in the reader's language, recorded as the drug's own (English) name.
+            for drug in loaded.drugs:
+                self.drug.addItem(drug_label(drug), drug)
             site = self.site.findData(loaded.primary_site)
             if site >= 0:
                 self.site.setCurrentIndex(site)
         _fill(self.surgery_table, [(s.uid, (
             _d(s.data.performed_on), _(PROCEDURE_LABELS.get(s.data.procedure, s.data.procedure)),
-            s.data.margin or "—", self._yes_no(s.data.ruptured), _(s.data.stoma),
+            s.data.margin or "—", self._yes_no(s.data.ruptured),
+            _(STOMA_LABELS.get(s.data.stoma, s.data.stoma)),
             _d(s.data.stoma_reversed_on) if s.data.stoma_reversed_on else "",
             s.data.complications or "")) for s in loaded.surgeries])
         _fill(self.pathology_table, [(p.uid, (
@@ -632,7 +636,7 @@ class CourseTab(PatientTabPage):
                 unit=_("/50 HPF") if p.data.mitotic_unit == "50hpf" else _("/5 mm²")),
             p.data.mutation or "—", self._yes_no(p.data.ruptured), p.data.response_grade or "",
             _(p.risk) if p.risk else _("unknown: {missing}").format(
-                missing=", ".join(p.risk_missing)))) for p in loaded.pathology])
+                missing=join_list(p.risk_missing)))) for p in loaded.pathology])
         _fill(self.events_table, [(e.uid, (
             _d(e.data.occurred_on), _(EVENT_LABELS.get(e.data.kind, e.data.kind)),
             e.data.criterion or "", e.data.site or "", e.data.cause or "",
@@ -654,7 +658,7 @@ class CourseTab(PatientTabPage):
                     horizon=op.horizon.isoformat(), colour=colour, status=status,
                     reason=op.reason))
         _fill(self.endpoint_table, [(None, (
-            e.name, _d(e.start), self._endpoint_value(e), _d(e.on),
+            local(e.name), _d(e.start), self._endpoint_value(e), _d(e.on),
             "" if e.months is None else f"{e.months:.1f}", e.note)) for e in loaded.endpoints])
 
     @staticmethod
@@ -674,10 +678,12 @@ class CourseTab(PatientTabPage):
         def text(d: tx.PhaseDuration | None) -> str:
             if d is None:
                 return "—"
-            return _("{months} months {days} days ({first} – {last}), {on} days on drug")\
-                .format(months=d.calendar_months, days=d.extra_days,
-                        first=d.first_start.isoformat(), last=d.last_stop.isoformat(),
-                        on=d.days_on_drug)
+            return ngettext("{duration} ({first} – {last}), {on} day on drug",
+                            "{duration} ({first} – {last}), {on} days on drug",
+                            d.days_on_drug).format(
+                duration=Period(d.calendar_months, 0, d.extra_days).describe(),
+                first=d.first_start.isoformat(), last=d.last_stop.isoformat(),
+                on=d.days_on_drug)
 
         parts = [_("<b>Preoperative imatinib</b>: {pre}").format(pre=text(t.preoperative)),
                  _("<b>Postoperative imatinib</b>: {post}").format(post=text(t.postoperative))]
@@ -715,12 +721,8 @@ class CourseTab(PatientTabPage):
                 return
             if isinstance(exc, CourseInputError):
                 form.show_errors(exc.errors)
-            elif is_expected(exc):
-                form.show_errors({"": str(exc)})
             else:
-                form.show_errors({"": _("Not saved: something went wrong inside the "
-                                        "program.")})
-                show_error(self, exc, context="treatment & course tab")
+                form.show_errors({"": error_message(exc, context="treatment & course tab")})
 
         self.tasks.run(lambda: call(service, data), done, failed)
 
@@ -731,7 +733,7 @@ class CourseTab(PatientTabPage):
             dose = f.number("dose_mg_per_day", required=True) or 0.0
             start = f.date("start_on")
             assert start is not None
-            return ExposureInput(self.drug.currentText().strip(), dose, self.phase.currentData(),
+            return ExposureInput(self._drug_typed(), dose, self.phase.currentData(),
                                  start, f.date("stop_on", required=False),
                                  self.exposure_reason.text())
 
@@ -763,6 +765,13 @@ class CourseTab(PatientTabPage):
         dialog.add("dose", _("New &dose (mg/day)"), QLineEdit(dialog))
         dialog.read = lambda d: (d.date("on"), d.number("dose", required=True))
         return dialog
+
+    def _drug_typed(self) -> str:
+        """The drug as it is recorded: a listed drug by its own name, else what was typed."""
+        text = self.drug.currentText().strip()
+        index = self.drug.findText(text)
+        return str(self.drug.itemData(index)) if index >= 0 and self.drug.itemData(index) \
+            else text
 
     def _interrupt(self) -> None:
         uid = _selected_uid(self.exposures)
@@ -814,11 +823,8 @@ class CourseTab(PatientTabPage):
                 if "dose_mg_per_day" in errors:
                     errors["dose"] = errors.pop("dose_mg_per_day")
                 dialog.show_errors(errors)
-            elif isinstance(exc, UserError):
-                dialog.show_errors({"": str(exc)})
             else:
-                dialog.show_errors({"": ""})
-                show_error(self, exc, context="course tab")
+                dialog.show_errors({"": error_message(exc, context="course tab")})
 
         self.tasks.run(lambda: call(service), done, failed)
 
@@ -867,11 +873,11 @@ class CourseTab(PatientTabPage):
         try:
             data = self._pathology_input()
             risk, missing = risk_of(data)
-        except ValueError:
+        except (FieldError, InputError):
             self.live_risk.setText("—")
             return
         self.live_risk.setText(_(risk) if risk else _("needs {missing}").format(
-            missing=", ".join(missing)))
+            missing=join_list(missing)))
 
     def add_pathology(self) -> None:
         section = self.pathology_section
@@ -906,7 +912,4 @@ class CourseTab(PatientTabPage):
     def _failed(self, exc: BaseException) -> None:
         if not self.alive():
             return
-        if is_expected(exc):
-            self.event_form.show_errors({"": str(exc)})
-            return
-        show_error(self, exc, context="treatment & course tab")
+        self.event_form.show_errors({"": error_message(exc, context="treatment & course tab")})

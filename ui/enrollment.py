@@ -29,14 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, local
+from gisttracker.services.course import procedure_label
 from gisttracker.services.patients import EnrollmentPreview, EnrollmentResult, PatientService
-from ui.errors import is_expected, show_error
+from ui.errors import error_message
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError
-
-PROCEDURES = [("hepatic_resection", "Hepatic resection"), ("rfa", "Radiofrequency ablation"),
-              ("tace", "Transarterial chemoembolization")]
 
 
 class EnrollmentDialog(QDialog):
@@ -80,22 +78,26 @@ class EnrollmentDialog(QDialog):
                 self.option = QComboBox(self)
                 self.option.addItem(_("not decided yet"), None)
                 for option in arm.options:
-                    self.option.addItem(option.label, option.code)
+                    self.option.addItem(local(option.label), option.code)
                 form.addRow(_("Patient's choice if allocated to arm {arm}").format(
                     arm=arm.code), self.option)
         elif self.preview.method == "treatment_received":
-            for code, label in PROCEDURES:
-                box = QCheckBox(_(label), self)
+            # The procedures the protocol's group rules name, in rule order.
+            for code in self.study.allocation.group_procedures:
+                box = QCheckBox(procedure_label(code), self)
                 self.procedures[code] = box
                 form.addRow("", box)
-            form.addRow("", QLabel(_("None ticked: imatinib alone."), self))
+            default = self.study.arm(self.study.allocation.rules[-1].arm)
+            form.addRow("", QLabel(_("None ticked: {group}.").format(group=default.name), self))
         elif self.preview.method == "derived_duration":
-            self.start = DateField(self, today=lambda: self.today,
-                                   label=_("Start of preoperative imatinib"))
-            self.last = DateField(self, today=lambda: self.today,
-                                  label=_("Last preoperative dose"))
-            form.addRow(_("Start of preoperative imatinib"), self.start)
-            form.addRow(_("Last preoperative dose"), self.last)
+            span = self.study.allocation.duration
+            assert span is not None  # the loader requires it for this method
+            start_label = local(self.study.anchor(span.start).label)
+            last_label = local(self.study.anchor(span.end).label)
+            self.start = DateField(self, today=lambda: self.today, label=start_label)
+            self.last = DateField(self, today=lambda: self.today, label=last_label)
+            form.addRow(start_label, self.start)
+            form.addRow(last_label, self.last)
         self.message = QLabel(self)
         self.message.setStyleSheet("color: #b00020;")
         self.message.setWordWrap(True)
@@ -142,11 +144,7 @@ class EnrollmentDialog(QDialog):
 
     def _refused(self, exc: BaseException) -> None:
         self.go.setEnabled(True)
-        if is_expected(exc):
-            self.message.setText(str(exc))
-        else:
-            self.message.clear()
-            show_error(self, exc, context="enrollment")
+        self.message.setText(error_message(exc, context="enrollment"))
 
     def _enrolled(self, result: EnrollmentResult) -> None:
         self.go.setEnabled(True)
@@ -167,18 +165,20 @@ class EnrollmentDialog(QDialog):
         assert r is not None
         if r.randomization_number:
             return _("{patient} randomized to arm {arm} ({name}), number {number}.").format(
-                patient=r.patient, arm=r.arm_code, name=r.arm_name, number=r.randomization_number)
+                patient=r.patient, arm=r.arm_code, name=local(r.arm_name),
+                number=r.randomization_number)
         return _("{patient} enrolled in {arm} ({name}).").format(
-            patient=r.patient, arm=r.arm_code, name=r.arm_name)
+            patient=r.patient, arm=r.arm_code, name=local(r.arm_name))
 
     def result_html(self) -> str:
         """The record of the enrollment, as shown and as printed (no personal data)."""
         r = self.result_value
         assert r is not None
-        rows = [(_("Patient"), r.patient), (_("Study"), f"{self.study.key} — {self.study.title}"),
-                (_("Arm"), f"{r.arm_code} — {r.arm_name}")]
+        rows = [(_("Patient"), r.patient),
+                (_("Study"), f"{self.study.key} — {local(self.study.title)}"),
+                (_("Arm"), f"{r.arm_code} — {local(r.arm_name)}")]
         if r.arm_option:
-            option = next((o.label for a in self.study.arms for o in a.options
+            option = next((local(o.label) for a in self.study.arms for o in a.options
                            if o.code == r.arm_option), r.arm_option)
             rows.append((_("Patient's choice"), option))
         if r.randomization_number:
@@ -195,8 +195,10 @@ class EnrollmentDialog(QDialog):
     def _document(self) -> QTextDocument:
         doc = QTextDocument()
         doc.setHtml(f"<div style='font-family: DejaVu Sans'>{self.result_html()}"
-                    f"<p style='margin-top:36px'>{escape(_('Signature'))}: ______________"
-                    f"&nbsp;&nbsp;{escape(_('Date'))}: ____________</p></div>")
+                    "<p style='margin-top:36px'>"
+                    + escape(_("Signature: {line}  Date: {date_line}")).format(
+                        line="______________", date_line="____________").replace(
+                        "  ", "&nbsp;&nbsp;") + "</p></div>")
         return doc
 
     def print_to(self, printer: QPrinter) -> None:

@@ -8,8 +8,10 @@ exception message.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QObject, QUrl, Signal
@@ -25,34 +27,69 @@ def is_expected(exc: BaseException) -> bool:
     return isinstance(exc, UserError)
 
 
+def bug_message(path: Path | None) -> str:
+    """What the user reads about a bug whose crash report was saved at ``path``."""
+    if path is not None:
+        return _("Something went wrong inside the program; nothing you entered was saved by "
+                 "the step that failed. A report was saved at {path}. Please send it to the "
+                 "study's data manager.").format(path=path)
+    return _("Something went wrong inside the program; nothing you entered was saved by the "
+             "step that failed. The report could not be saved.")
+
+
+def error_message(exc: BaseException, *, context: str = "") -> str:
+    """The line to show beside a field or in a status bar for ``exc``.
+
+    An expected error's own message; for a bug, a crash report is saved (and the traceback
+    logged) and the line says where the report is, never the bug's raw message.
+    """
+    if is_expected(exc):
+        return str(exc)
+    return bug_message(write_crash_report(exc, context=context))
+
+
 def show_error(parent: QWidget | None, exc: BaseException, *, title: str | None = None,
                context: str = "") -> None:
     """Tell the user about ``exc``: its message for an expected error, a crash report for
-    a bug. Must be called on the GUI thread."""
+    a bug. Must be called on the GUI thread. In a window marked ``headless`` (the tests)
+    nothing is shown modally: the report is still written."""
     if is_expected(exc):
-        QMessageBox.warning(parent, title or _("Not done"), str(exc))
+        if not _headless(parent):
+            QMessageBox.warning(parent, title or _("Not done"), str(exc))
         return
     path = write_crash_report(exc, context=context)
+    shown.append(path)
+    if QApplication.instance() is None or _headless(parent):
+        return
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Critical)
     box.setWindowTitle(_("Something went wrong"))
-    if path is not None:
-        box.setText(_("Something went wrong inside the program; nothing you entered was "
-                      "saved by the step that failed. A report was saved at {path}. Please "
-                      "send it to the study's data manager.").format(path=path))
-        folder = box.addButton(_("Open report folder"), QMessageBox.ButtonRole.ActionRole)
-    else:
-        box.setText(_("Something went wrong inside the program; nothing you entered was "
-                      "saved by the step that failed. The report could not be saved."))
-        folder = None
+    box.setText(bug_message(path))
+    folder = (box.addButton(_("Open report folder"), QMessageBox.ButtonRole.ActionRole)
+              if path is not None else None)
     box.addButton(QMessageBox.StandardButton.Close)
-    if QApplication.instance() is not None and not _headless(parent):
-        box.exec()
-        if folder is not None and box.clickedButton() is folder:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir())))
+    box.exec()
+    if folder is not None and box.clickedButton() is folder:
+        open_log_folder()
+
+
+def open_log_folder() -> None:
+    """Show the folder of the log and the crash reports in the system's file manager."""
+    folder = log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+#: Crash reports written by :func:`show_error` in this run (newest last); tests read it.
+shown: list[Path | None] = []
+#: When true, no dialog is ever shown: nobody is there to close it, and a modal dialog would
+#: block the run. The test configuration sets ``GISTTRACKER_HEADLESS=1``.
+HEADLESS = os.environ.get("GISTTRACKER_HEADLESS") == "1"
 
 
 def _headless(parent: QWidget | None) -> bool:
+    if HEADLESS:
+        return True
     window = parent.window() if parent is not None else None
     return bool(window is not None and window.property("headless"))
 

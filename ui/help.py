@@ -157,9 +157,13 @@ def _key_text(sequence: QKeySequence | str) -> str:
 
 def guide_html() -> str:
     """The user guide as HTML, in the current language."""
-    parts = [f"<h2>{escape(_('GIST Study Tracker — user guide'))}</h2>",
+    heading = _("GIST Study Tracker — user guide")
+    areas_heading = _("The areas of the window")
+    day_heading = _("A research nurse’s day")
+    keyboard_heading = _("Keyboard")
+    parts = [f"<h2>{escape(heading)}</h2>",
              f"<p>{escape(_(INTRODUCTION))}</p>",
-             f"<h3>{escape(_('The areas of the window'))}</h3>",
+             f"<h3>{escape(areas_heading)}</h3>",
              f"<p>{escape(_(AREAS_INTRODUCTION))}</p>", "<dl>"]
     for area in AREAS:
         title = _("{area} ({shortcut})").format(area=_(area.title),
@@ -169,7 +173,7 @@ def guide_html() -> str:
             parts.append(f"<dd style='margin-bottom: 6px'>{escape(_(AREA_GUIDE[area.key]))}"
                          "</dd>")
     parts.append("</dl>")
-    parts.append(f"<h3>{escape(_('A research nurse’s day'))}</h3><ol>")
+    parts.append(f"<h3>{escape(day_heading)}</h3><ol>")
     for heading, text in WORKFLOW:
         parts.append(f"<li style='margin-bottom: 4px'><b>{escape(_(heading))}.</b> "
                      f"{escape(_(text))}</li>")
@@ -177,7 +181,7 @@ def guide_html() -> str:
     for heading, paragraphs in TOPICS:
         parts.append(f"<h3>{escape(_(heading))}</h3>")
         parts += [f"<p>{escape(_(p))}</p>" for p in paragraphs]
-    parts.append(f"<h3>{escape(_('Keyboard'))}</h3><p>{escape(_(SHORTCUTS_POINTER))}</p>")
+    parts.append(f"<h3>{escape(keyboard_heading)}</h3><p>{escape(_(SHORTCUTS_POINTER))}</p>")
     return "\n".join(parts)
 
 
@@ -332,6 +336,8 @@ def shipped_libraries(root: str = "gisttracker") -> list[Library]:
 def about_html(database: str) -> str:
     """The About text: version, database, runtime, fonts and libraries with licences."""
     fonts_dir = resources.fonts_dir()
+    licence_text = escape(_("licence text"))
+    gpl = escape(_("GNU General Public License, version 2"))
     rows = []
     for font in FONTS:
         where = (_("shipped with the program") if (fonts_dir / font.file).is_file()
@@ -339,9 +345,9 @@ def about_html(database: str) -> str:
         rows.append(
             f"<tr><td>{escape(font.name)}</td><td>{escape(font.licence)}</td>"
             f"<td>{escape(where)}</td><td><a href='licence:{font.licence_file}'>"
-            f"{escape(_('licence text'))}</a></td></tr>")
-    rows.append(f"<tr><td colspan='3'>{escape(_('GNU General Public License, version 2'))}"
-                f"</td><td><a href='licence:{GPL_TEXT}'>{escape(_('licence text'))}</a>"
+            f"{licence_text}</a></td></tr>")
+    rows.append(f"<tr><td colspan='3'>{gpl}"
+                f"</td><td><a href='licence:{GPL_TEXT}'>{licence_text}</a>"
                 "</td></tr>")
     # Python and Qt themselves come first: every bundle carries both (Qt inside PySide6).
     runtimes = [Library("Python", platform.python_version(), "PSF-2.0"),
@@ -355,17 +361,19 @@ def about_html(database: str) -> str:
     where = _("Database: {path}").format(path=database)
     runtime = _("Python {python} · Qt {qt} · PySide6 {pyside}").format(
         python=platform.python_version(), qt=qVersion(), pyside=pyside_version)
+    fonts_heading, libraries_heading = _("Fonts in the PDF reports"), _("Libraries")
+    name, version, licence = _("Name"), _("Version"), _("Licence")
     return "\n".join([
         f"<h2>{escape(title)}</h2>",
         f"<p>{escape(purpose)}</p>",
         f"<p>{escape(where)}</p>",
         f"<p>{escape(runtime)}</p>",
-        f"<h3>{escape(_('Fonts in the PDF reports'))}</h3>",
+        f"<h3>{escape(fonts_heading)}</h3>",
         "<table cellpadding='3'>" + "".join(rows) + "</table>",
-        f"<h3>{escape(_('Libraries'))}</h3>",
-        f"<table cellpadding='3'><tr><th align='left'>{escape(_('Name'))}</th>"
-        f"<th align='left'>{escape(_('Version'))}</th>"
-        f"<th align='left'>{escape(_('Licence'))}</th></tr>{libraries}</table>",
+        f"<h3>{escape(libraries_heading)}</h3>",
+        f"<table cellpadding='3'><tr><th align='left'>{escape(name)}</th>"
+        f"<th align='left'>{escape(version)}</th>"
+        f"<th align='left'>{escape(licence)}</th></tr>{libraries}</table>",
     ])
 
 

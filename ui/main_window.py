@@ -24,20 +24,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.errors import UserError
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _, local
 from gisttracker.protocols import Study
 from gisttracker.services.base import Changes
 from gisttracker.session import Session, open_session
 from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
 from ui.context import WindowContext
-from ui.errors import show_error
+from ui.errors import error_message, open_log_folder
 from ui.help import HelpMenu
+from ui.language import language_menu
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
-DB_FILTER = "GIST Study Tracker database (*.db *.sqlite);;All files (*)"
+DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
 
 
 class MainWindow(QMainWindow):
@@ -128,6 +128,12 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.settings_action = self._action(_("&Settings…"), self.open_settings, "Ctrl+,")
         file_menu.addAction(self.settings_action)
+        file_menu.addMenu(language_menu(self, self.settings))
+        file_menu.addSeparator()
+        # Export, import, back up, restore, verify, the coordinating centre (ui/exchange.py).
+        from ui.exchange import install as install_exchange
+
+        self.exchange = install_exchange(self, file_menu)
         file_menu.addSeparator()
         file_menu.addAction(self._action(_("&Quit"), self.close, QKeySequence.StandardKey.Quit))
 
@@ -140,7 +146,12 @@ class MainWindow(QMainWindow):
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
 
         # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
-        self.help_menu = HelpMenu(self, self.menuBar().addMenu(_("&Help")))
+        help_menu = self.menuBar().addMenu(_("&Help"))
+        self.help_menu = HelpMenu(self, help_menu)
+        # The log and crash reports a site sends us, in their own group before About.
+        help_menu.insertAction(self.help_menu.about_action,
+                               self._action(_("Open &log folder"), open_log_folder))
+        help_menu.insertSeparator(self.help_menu.about_action)
 
     def open_settings(self) -> None:
         """File > Settings…: the site settings (site code, name, paper size, language)."""
@@ -163,12 +174,10 @@ class MainWindow(QMainWindow):
             self._install_session(*opened)
 
         def error(exc: BaseException) -> None:
+            text = error_message(exc, context="opening a database")
+            message = _("Could not open {path}:\n{error}").format(path=path, error=text)
             self.statusBar().showMessage(_("Could not open {path}").format(path=path))
-            self.failed.emit(str(exc))
-            if not isinstance(exc, UserError | OSError):
-                show_error(self, exc, context=f"opening {path}")  # a bug: a crash report
-                return
-            message = _("Could not open {path}:\n{error}").format(path=path, error=exc)
+            self.failed.emit(text)
             if not self.property("headless"):
                 QMessageBox.critical(self, _("Database not opened"), message)
 
@@ -199,18 +208,15 @@ class MainWindow(QMainWindow):
         self.study_box.blockSignals(True)
         self.study_box.clear()
         for study in sorted(session.studies.values(), key=lambda s: s.key):
-            label = f"{study.short_title} ({study.registration or study.key})"
+            label = _("{title} ({registration})").format(
+                title=local(study.short_title), registration=study.registration or study.key)
             self.study_box.addItem(label, study.key)
         self.study_box.blockSignals(False)
         index = max(0, self.study_box.findData(previous))
         self.study_box.setCurrentIndex(index)
         self._study_selected(index)
-        if session.protocol_errors:
-            self.banner.setText(_("Some protocol files could not be loaded:") + "\n" + "\n".join(
-                str(e) for e in session.protocol_errors))
-            self.banner.show()
-        else:
-            self.banner.hide()
+        self.banner.setText(protocol_banner(session))
+        self.banner.setVisible(bool(session.protocol_errors or session.blocked))
         self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
         self.statusBar().showMessage(_("{path} · schema {version} · user {user}").format(
             path=session.path, version=version, user=session.tracker.user))
@@ -219,7 +225,7 @@ class MainWindow(QMainWindow):
 
     def new_database(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
-                                                    DB_FILTER)
+                                                    _(DB_FILTER))
         if name:
             path = Path(name)
             if path.exists():
@@ -229,7 +235,8 @@ class MainWindow(QMainWindow):
             self.open_database(path)
 
     def choose_database(self) -> None:
-        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "", DB_FILTER)
+        name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
+                                                  _(DB_FILTER))
         if name:
             self.open_database(Path(name))
 
@@ -280,3 +287,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)
+
+
+def protocol_banner(session: Session) -> str:
+    """What the banner says about the protocol files: the studies that cannot be used (a
+    site file refused: the shipped one is not used in its place) and the other files that
+    did not load."""
+    blocked = set(session.blocked)
+    lines = [error.sentence() for error in session.unavailable()]
+    others = [str(e) for e in session.protocol_errors if e.study not in blocked]
+    if others:
+        lines.append(_("Some protocol files could not be loaded:"))
+        lines.extend(others)
+    return "\n".join(lines)

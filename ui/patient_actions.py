@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 from gisttracker.i18n import N_, _
 from gisttracker.services.course import CourseInputError, CourseService, EventInput
 from gisttracker.services.patients import STATUS_LABELS, Identity, PatientService
-from ui.errors import is_expected, show_error
+from ui.errors import error_message
 from ui.widgets.date_field import DateField
 from ui.widgets.record_dialog import FieldError, RecordDialog
 
@@ -63,11 +63,8 @@ def _save(dialog: RecordDialog, context: WindowContext, work: Any, what: str,
         if isinstance(exc, CourseInputError):
             errors = {(fields or {}).get(k, k): m for k, m in exc.errors.items()}
             dialog.show_errors(errors)
-        elif is_expected(exc):
-            dialog.show_errors({"": str(exc)})
         else:
-            dialog.show_errors({"": ""})
-            show_error(dialog, exc, context=what)
+            dialog.show_errors({"": error_message(exc, context=what)})
 
     context.tasks.run(work, lambda _r: dialog.done_ok(), failed)
 

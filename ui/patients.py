@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.services.base import Changes
 from gisttracker.services.patients import (
@@ -52,7 +52,7 @@ from gisttracker.services.patients import (
 )
 from gisttracker.session import Session
 from ui.areas import AreaPage
-from ui.errors import is_expected, show_error
+from ui.errors import error_message
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError
 
@@ -60,7 +60,7 @@ WINDOW = 200
 MAX_WINDOWS = 40
 COLUMNS: list[tuple[str, str]] = [
     ("patient", N_("Patient")), ("study", N_("Study")), ("arm", N_("Arm")),
-    ("status", N_("Status")), ("enrolled_on", N_("Enrolled")),
+    ("status", N_("Status")), ("enrolled_on", N_("Enrolled on")),
     ("randomization_number", N_("Randomization")),
 ]
 UID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -131,11 +131,7 @@ class PatientListModel(QAbstractTableModel):
         tasks.run(query, done, self._error)
 
     def _error(self, exc: BaseException) -> None:
-        if is_expected(exc):
-            self.failed.emit(str(exc))
-        else:
-            self.failed.emit(_("something went wrong inside the program"))
-            show_error(None, exc, context="patient list")
+        self.failed.emit(error_message(exc, context="listing patients"))
 
     def _reset(self, count: int, first: list[PatientRow] | None) -> None:
         self.beginResetModel()
@@ -234,7 +230,7 @@ class NewPatientDialog(QDialog):
         self.patient_uid: str | None = None
         self.study_box = QComboBox(self)
         for s in sorted(session.studies.values(), key=lambda s: s.key):
-            self.study_box.addItem(f"{s.key} — {s.short_title}", s.key)
+            self.study_box.addItem(f"{s.key} — {local(s.short_title)}", s.key)
         if study is not None:
             self.study_box.setCurrentIndex(max(0, self.study_box.findData(study.key)))
         self.sex_box = QComboBox(self)
@@ -295,9 +291,7 @@ class NewPatientDialog(QDialog):
 
     def _refused(self, exc: BaseException) -> None:
         self.buttons.setEnabled(True)
-        self.message.setText(str(exc) if is_expected(exc) else "")
-        if not is_expected(exc):
-            show_error(self, exc, context="registering a patient")
+        self.message.setText(error_message(exc, context="registering a patient"))
 
 
 class PatientsPage(AreaPage):
@@ -404,7 +398,7 @@ class PatientsPage(AreaPage):
             codes: dict[str, str] = {}
             for s in studies:
                 for arm in s.arms:
-                    codes.setdefault(arm.code, arm.name)
+                    codes.setdefault(arm.code, local(arm.name))
             for code, name in codes.items():
                 self.arm_filter.addItem(f"{code} — {name}", code)
         self.arm_filter.blockSignals(False)
@@ -425,7 +419,8 @@ class PatientsPage(AreaPage):
         self.model.set_filter(replace(flt))
 
     def _loaded(self, count: int) -> None:
-        self.count_label.setText(_("{n} patients").format(n=f"{count:,}"))
+        self.count_label.setText(ngettext("{n} patient", "{n} patients", count).format(
+            n=f"{count:,}"))
 
     def _open_index(self, index: QModelIndex) -> None:
         uid = self.model.data(index, UID_ROLE)

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, local
 from gisttracker.protocols import Study
 from gisttracker.reports import KINDS, ReportRequest, build
 from gisttracker.services.base import Changes
@@ -45,7 +45,7 @@ from gisttracker.services.patients import PatientFilter, PatientService
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
 from ui.areas import AreaPage
-from ui.errors import is_expected, show_error
+from ui.errors import error_message
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError
 
@@ -210,7 +210,7 @@ class ReportsPage(AreaPage):
         if session is None:
             return
         for key, study in sorted(session.studies.items()):
-            self.study_box.addItem(f"{key} — {study.short_title or study.title}", key)
+            self.study_box.addItem(f"{key} — {local(study.short_title or study.title)}", key)
         self._kind_changed()
         tasks.run(lambda: SettingsService(session.tracker).get("paper"), self._paper_loaded)
 
@@ -300,14 +300,7 @@ class ReportsPage(AreaPage):
         self.progress.show()
         self.status.setText(_("Making the PDF…"))
         tasks.run(lambda: make_pdf(session, request, today, path), self._done,
-                  self._make_failed)
-
-    def _make_failed(self, exc: BaseException) -> None:
-        if is_expected(exc):
-            self._failed(str(exc))
-        else:
-            self._failed(_("The PDF could not be made."))
-            show_error(self, exc, context="making a report")
+                  lambda exc: self._failed(error_message(exc, context="making a report")))
 
     def _done(self, path: Path) -> None:
         self.path = path
@@ -369,10 +362,8 @@ def print_schedule(parent: QWidget, context: WindowContext, patient_uid: str,
             show_saved(parent, path)
 
     def failed(exc: BaseException) -> None:
-        if is_expected(exc):
-            QMessageBox.warning(parent, _("Print schedule"), str(exc))
-        else:
-            show_error(parent, exc, context="printing a schedule")
+        QMessageBox.warning(parent, _("Print schedule"),
+                            error_message(exc, context="printing a schedule"))
 
     context.tasks.run(work, made, failed)
 

@@ -33,14 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.services.base import Changes
 from gisttracker.services.visits import AnchorChange, ScheduleRow, VisitService
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
 from ui.calendar import STATUS_COLOURS, assessment_names
-from ui.errors import is_expected, show_error
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError, DateKind
@@ -225,7 +225,8 @@ class ScheduleTab(PatientTabPage):
         if problems:
             self.timing.setStyleSheet("QLabel { color: #b02a37; font-weight: 600; }")
             self.timing.setText("\n".join(
-                f"⚠ {t.rule.description}: {t.message}" for t in problems))
+                _("⚠ {rule}: {problem}").format(rule=local(t.rule.description), problem=t.message)
+                for t in problems))
             self.timing.show()
         else:
             self.timing.hide()
@@ -269,7 +270,7 @@ class ScheduleTab(PatientTabPage):
             return
         for r, anchor in enumerate(self.study.anchors):
             known = self.anchor_dates.get(anchor.key)
-            name = QLabel(anchor.label, self.anchor_box)
+            name = QLabel(local(anchor.label), self.anchor_box)
             value = QLabel(known.isoformat() if known else _("not entered yet"),
                            self.anchor_box)
             if known is None:
@@ -279,7 +280,7 @@ class ScheduleTab(PatientTabPage):
             self.anchor_grid.addWidget(value, r, 1)
             if anchor.source == "entered" or known is not None:
                 button = QPushButton(_("Correct…") if known else _("Enter…"), self.anchor_box)
-                button.setToolTip(anchor.description)
+                button.setToolTip(local(anchor.description))
                 button.clicked.connect(lambda _c=False, k=anchor.key: self.ask_anchor(k))
                 self.anchor_grid.addWidget(button, r, 2)
             if anchor.source == "entered" and known is not None:
@@ -294,11 +295,7 @@ class ScheduleTab(PatientTabPage):
         if not self.alive():
             return
         self.message.setStyleSheet("QLabel { color: #b02a37; }")
-        if is_expected(exc):
-            self.message.setText(str(exc))
-        else:
-            self.message.setText(_("Not done: something went wrong inside the program."))
-            show_error(self, exc, context="schedule tab")
+        self.message.setText(error_message(exc, context="changing the schedule"))
 
     def _ok(self, text: str) -> None:
         self.message.setStyleSheet("QLabel { color: #146c43; }")
@@ -337,7 +334,9 @@ class ScheduleTab(PatientTabPage):
         def done(result: Any) -> None:
             text = success
             if isinstance(result, AnchorChange):
-                text += " " + _("{n} planned visits moved.").format(n=len(result.moved))
+                n = len(result.moved)
+                text += " " + ngettext("{n} planned visit moved.", "{n} planned visits moved.",
+                                       n).format(n=n)
             if not self.alive():
                 return
             self._ok(text)
@@ -384,12 +383,12 @@ class ScheduleTab(PatientTabPage):
         anchor = self.study.anchor(key)
         known = self.anchor_dates.get(key)
         dialog = DateReasonDialog(
-            _("Correct {anchor}").format(anchor=anchor.label) if known
-            else _("Enter {anchor}").format(anchor=anchor.label),
+            _("Correct {anchor}").format(anchor=local(anchor.label)) if known
+            else _("Enter {anchor}").format(anchor=local(anchor.label)),
             self, day=known or self.today_fn(), reason="required" if known else "none",
             kind="planned", today=self.today_fn,
             prompt=_("Planned visits counted from this date will move; visits already done "
-                     "keep their dates.") if known else anchor.description)
+                     "keep their dates.") if known else local(anchor.description))
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day, _name, reason = dialog.values()
             self.set_anchor(key, day, reason)
@@ -489,5 +488,6 @@ class ScheduleTab(PatientTabPage):
                                           name=_("{patient} visits").format(
                                               patient=patient.study_id))
 
-        self.tasks.run(work, lambda n: self._ok(_("Wrote {n} events to {path}").format(
+        self.tasks.run(work, lambda n: self._ok(ngettext(
+            "Wrote {n} event to {path}", "Wrote {n} events to {path}", n).format(
             n=n, path=target)), self._error)

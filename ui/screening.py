@@ -39,8 +39,9 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.grading.units import LABS
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
 from gisttracker.services.base import Changes
@@ -413,8 +414,10 @@ class ScreeningTab(PatientTabPage):
         self.criteria.setRowCount(len(self.study.criteria))
         for row, criterion in enumerate(self.study.criteria):
             kind = _("Inclusion") if criterion.kind == "inclusion" else _("Exclusion")
-            item = QTableWidgetItem(f"{criterion.id} · {criterion.short or criterion.text}")
-            item.setToolTip(f"{kind}: {criterion.text}")
+            item = QTableWidgetItem(
+                f"{criterion.id} · {local(criterion.short or criterion.text)}")
+            item.setToolTip(_("{kind}: {criterion}").format(kind=kind,
+                                                             criterion=local(criterion.text)))
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.criteria.setItem(row, 0, item)
             for column in (1, 2):
@@ -523,8 +526,8 @@ class ScreeningTab(PatientTabPage):
         try:
             self.result = evaluate_screening(self.study, usable, sex=self.sex,
                                              date_of_birth=self.dob, screened_on=screened_on)
-        except (eligibility.FactError, ValueError) as exc:
-            key = getattr(exc, "field", "screened_on")
+        except InputError as exc:
+            key = exc.field or "screened_on"
             problems.setdefault(key if key in self.messages else "screened_on", str(exc))
             self.result = None
         self.problems = problems
@@ -563,9 +566,11 @@ class ScreeningTab(PatientTabPage):
         colour = {"eligible": "#1b7f3b", "ineligible": "#b00020"}.get(outcome, "#8a6d00")
         text = _(eligibility.OUTCOME_LABELS[outcome])
         if outcome == eligibility.INCOMPLETE:
-            text += " — " + _("{n} criteria not yet known").format(n=len(self.result.unknown))
+            n = len(self.result.unknown)
+            text += " — " + ngettext("{n} criterion not yet known", "{n} criteria not yet known",
+                                     n).format(n=n)
         elif outcome == eligibility.INELIGIBLE:
-            text += " — " + ", ".join(r.criterion.id for r in self.result.failures)
+            text += " — " + join_list(r.criterion.id for r in self.result.failures)
         self.outcome.setText(text)
         self.outcome.setStyleSheet(f"font-weight: 600; padding: 4px; color: {colour};")
 
@@ -655,7 +660,7 @@ class ScreeningTab(PatientTabPage):
                 self.correcting = False
                 outcome = getattr(result, "outcome", None)
                 if outcome != eligibility.ELIGIBLE:
-                    failing = ", ".join(r.criterion.id for r in (
+                    failing = join_list(r.criterion.id for r in (
                         getattr(result, "failures", ()) or getattr(result, "unknown", ())))
                     self.notice.setText(_(
                         "Saved. On the corrected screening the patient is {outcome} ({criteria})"
@@ -707,7 +712,7 @@ class ScreeningTab(PatientTabPage):
             arm = self.study.arm(self.patient.arm_code)
         except KeyError:
             return []
-        return [(o.code, o.label) for o in arm.options]
+        return [(o.code, local(o.label)) for o in arm.options]
 
     def _show_enrollment(self) -> None:
         p = self.patient
@@ -876,8 +881,8 @@ class ScreenFailureDialog(RecordDialog):
         column = QVBoxLayout(host)
         column.setContentsMargins(0, 0, 0, 0)
         for criterion in study.criteria:
-            box = QCheckBox(f"{criterion.id} · {criterion.short or criterion.text}", host)
-            box.setToolTip(criterion.text)
+            box = QCheckBox(f"{criterion.id} · {local(criterion.short or criterion.text)}", host)
+            box.setToolTip(local(criterion.text))
             box.setChecked(criterion.id in failing)
             self.boxes[criterion.id] = box
             column.addWidget(box)

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QComboBox, QLineEdit, QMessageBox, QWidget
 
+from gisttracker import i18n
 from gisttracker.i18n import _
 from gisttracker.services.settings import SPECS, SettingsService
-from ui.errors import is_expected, show_error
+from ui.errors import error_message, show_error
 from ui.widgets.record_dialog import FieldError, RecordDialog
 
 if TYPE_CHECKING:
     from ui.context import WindowContext
 
-LANGUAGES = {"en": "English", "zh_CN": "简体中文 (Simplified Chinese)"}
 PAPERS = {"a4": "A4", "letter": "Letter"}
 
 
@@ -47,8 +47,15 @@ class SettingsDialog(RecordDialog):
         self.paper.setCurrentIndex(max(0, self.paper.findData(values["paper"])))
         self.add("paper", _("&Paper size"), self.paper)
         self.language = QComboBox(self)
-        for key, label in LANGUAGES.items():
-            self.language.addItem(label, key)
+        # The site's default, used where a person has not chosen one (File > Language);
+        # each language named in itself. It applies the next time the program starts.
+        self.language.addItem(_("Each workstation's system language"), "system")
+        for key, label in i18n.LANGUAGES.items():
+            if key in SPECS["language"].allowed:
+                self.language.addItem(label, key)
+        self.language.setToolTip(_("The default language of the site; a person's own choice "
+                                   "(File > Language) comes first. It applies the next time "
+                                   "the program starts."))
         self.language.setCurrentIndex(max(0, self.language.findData(values["language"])))
         self.add("language", _("&Language"), self.language)
         self.read = SettingsDialog._read
@@ -109,11 +116,7 @@ class SettingsDialog(RecordDialog):
         tasks.run(notes, noted, self._failed)
 
     def _failed(self, exc: BaseException) -> None:
-        if is_expected(exc):
-            self.show_errors({"": str(exc)})
-        else:
-            self.show_errors({"": ""})
-            show_error(self, exc, context="site settings")
+        self.show_errors({"": error_message(exc, context="site settings")})
 
 
 def open_settings(parent: QWidget, context: WindowContext) -> None:

@@ -6,13 +6,17 @@ from html import escape
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
-from gisttracker.i18n import _
+from gisttracker.domain.eligibility import value_label, with_unit
+from gisttracker.i18n import N_, _, join_list, local
 from gisttracker.protocols import Study
-from gisttracker.protocols.catalogue import ASSESSMENTS, SCREENING_FIELDS
-from gisttracker.protocols.model import Criterion, Rule
+from gisttracker.protocols.catalogue import ASSESSMENTS, SCREENING_FIELDS, STRATUM_LABELS
+from gisttracker.protocols.model import Criterion, Intervention, Rule
 from ui.areas import AreaPage
 
 _OPS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
+_KINDS = {"primary": N_("primary"), "secondary": N_("secondary")}
+_STUDY_TYPES = {"interventional": N_("interventional"), "observational": N_("observational"),
+                "retrospective": N_("retrospective")}
 
 
 def _label(field: str | None) -> str:
@@ -23,34 +27,54 @@ def _label(field: str | None) -> str:
 def describe_rule(rule: Rule) -> str:
     """A compact reading of a machine rule, e.g. ``age ≥ 18 and age ≤ 75``."""
     if rule.op in ("all", "any"):
-        joiner = _(" and ") if rule.op == "all" else _(" or ")
-        return joiner.join(
-            f"({describe_rule(r)})" if r.op in ("all", "any") else describe_rule(r)
-            for r in rule.rules)
+        parts = [_("({rule})").format(rule=describe_rule(r)) if r.op in ("all", "any")
+                 else describe_rule(r) for r in rule.rules]
+        text = parts[0]
+        for part in parts[1:]:
+            text = (_("{rules} and {rule}") if rule.op == "all"
+                    else _("{rules} or {rule}")).format(rules=text, rule=part)
+        return text
     if rule.op == "not":
         return _("not ({rule})").format(rule=describe_rule(rule.rules[0]))
     if rule.op == "in":
         return _("{field} is one of {values}").format(
-            field=_label(rule.field), values=", ".join(rule.values))
+            field=_label(rule.field), values=join_list(value_label(v) for v in rule.values))
     if rule.limit:
         return f"{_label(rule.field)} {_OPS[rule.op]} {rule.factor:g} × {rule.limit.upper()}"
     value = rule.value
-    shown = (_("yes") if value else _("no")) if isinstance(value, bool) else f"{value}"
     spec = SCREENING_FIELDS.get(rule.field or "")
-    unit = rule.unit or (spec.unit if spec and spec.unit else None)
-    return f"{_label(rule.field)} {_OPS[rule.op]} {shown}{(' ' + unit) if unit else ''}"
+    if isinstance(value, bool):
+        shown = _("yes") if value else _("no")
+    elif isinstance(value, str):
+        shown = value_label(value)
+    else:
+        assert value is not None
+        shown = with_unit(value, rule.unit or (spec.unit if spec and spec.unit else None))
+    return f"{_label(rule.field)} {_OPS[rule.op]} {shown}"
+
+
+def _intervention(i: Intervention) -> str:
+    """``imatinib — 400 mg/d (once daily)`` as the installed language writes it."""
+    text = local(i.name)
+    if i.dose:
+        text = _("{name} — {dose}").format(name=text, dose=local(i.dose))
+    if i.schedule:
+        text = _("{intervention} ({schedule})").format(intervention=text,
+                                                       schedule=local(i.schedule))
+    return text
 
 
 def _criterion_row(c: Criterion) -> str:
     check = (escape(describe_rule(c.rule)) if c.rule
-             else f"<i>{escape(_('judgement by the investigator'))}</i>")
+             else "<i>" + escape(_("judgement by the investigator")) + "</i>")
     extra = ""
     if c.note:
-        extra += f"<br><span style='color:#7a4b00'>{escape(_('Reading'))}: {escape(c.note)}</span>"
+        extra += ("<br><span style='color:#7a4b00'>"
+                  + escape(_("Reading: {note}").format(note=local(c.note))) + "</span>")
     if c.assumption:
-        extra += (f"<br><span style='color:#005a8c'>{escape(_('Site assumption'))}: "
-                  f"{escape(c.assumption)}</span>")
-    return (f"<tr><td><b>{escape(c.id)}</b></td><td>{escape(c.text)}{extra}</td>"
+        extra += ("<br><span style='color:#005a8c'>" + escape(_("Site assumption: {text}").format(
+            text=local(c.assumption))) + "</span>")
+    return (f"<tr><td><b>{escape(c.id)}</b></td><td>{escape(local(c.text))}{extra}</td>"
             f"<td style='color:#444'>{check}</td></tr>")
 
 
@@ -59,10 +83,10 @@ def study_html(study: Study) -> str:
     e = escape
     rows = [
         (_("Registration"), study.registration or _("not registered")),
-        (_("Sponsor"), study.sponsor),
-        (_("Design"), study.design),
-        (_("Study type"), study.study_type),
-        (_("Condition"), study.condition),
+        (_("Sponsor"), local(study.sponsor)),
+        (_("Design"), local(study.design)),
+        (_("Study type"), _(_STUDY_TYPES[study.study_type])),
+        (_("Condition"), local(study.condition)),
         (_("Target enrollment"), str(study.target_enrollment) if study.target_enrollment
          else _("not stated")),
         (_("Primary response criterion"), {"recist": "RECIST 1.1", "choi": "Choi"}.get(
@@ -70,57 +94,60 @@ def study_html(study: Study) -> str:
         (_("Source document"), study.source),
     ]
     parts = [
-        f"<h2>{e(study.title)}</h2>",
+        f"<h2>{e(local(study.title))}</h2>",
         "<table cellspacing='0' cellpadding='3'>",
         *(f"<tr><td style='color:#555'>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows),
         "</table>",
-        f"<p>{e(study.summary)}</p>",
-        f"<h3>{e(_('Arms and groups'))}</h3><ul>",
+        f"<p>{e(local(study.summary))}</p>",
+        "<h3>" + e(_("Arms and groups")) + "</h3><ul>",
     ]
     for arm in study.arms:
-        doses = "".join(
-            f"<li>{e(i.name)}{(' — ' + e(i.dose)) if i.dose else ''}"
-            f"{(' (' + e(i.schedule) + ')') if i.schedule else ''}</li>"
-            for i in arm.interventions)
-        options = "".join(f"<li>{e(_('option'))}: {e(o.label)}</li>" for o in arm.options)
-        parts.append(f"<li><b>{e(arm.code)}</b> — {e(arm.name)}<br>{e(arm.description)}"
+        doses = "".join(f"<li>{e(_intervention(i))}</li>" for i in arm.interventions)
+        options = "".join("<li>" + e(_("option: {label}").format(label=local(o.label)))
+                          + "</li>" for o in arm.options)
+        parts.append(f"<li><b>{e(arm.code)}</b> — {e(local(arm.name))}<br>"
+                     f"{e(local(arm.description))}"
                      f"<ul>{doses}{options}</ul></li>")
     parts.append("</ul>")
     method = {
         "randomized": _("randomized, {ratio}, permuted blocks of {blocks}, stratified by {strata}"
                         ).format(ratio=":".join(map(str, study.allocation.ratio)),
-                                 blocks=", ".join(map(str, study.allocation.block_sizes)),
-                                 strata=", ".join(study.allocation.strata)),
+                                 blocks=join_list(map(str, study.allocation.block_sizes)),
+                                 strata=join_list(_(STRATUM_LABELS.get(s, s))
+                                                  for s in study.allocation.strata)),
         "single_arm": _("single arm"),
         "treatment_received": _("group from the treatment received"),
         "derived_duration": _("group derived from the duration of preoperative imatinib"),
     }[study.allocation.method]
-    parts.append(f"<p><b>{e(_('Allocation'))}:</b> {e(method)}</p>")
+    parts.append("<p>" + _("<b>Allocation:</b> {method}").format(method=e(method)) + "</p>")
     for kind, title in (("inclusion", _("Inclusion criteria")),
                         ("exclusion", _("Exclusion criteria"))):
         parts.append(f"<h3>{e(title)}</h3><table border='0' cellspacing='0' cellpadding='3'>")
         parts.extend(_criterion_row(c) for c in study.criteria if c.kind == kind)
         parts.append("</table>")
-    parts.append(f"<h3>{e(_('Schedule of assessments'))}</h3>")
+    parts.append("<h3>" + e(_("Schedule of assessments")) + "</h3>")
     parts.append("<table border='1' cellspacing='0' cellpadding='3'><tr>" + "".join(
         f"<th>{e(h)}</th>" for h in (_("Visit"), _("From"), _("Offset"), _("Window"),
                                       _("Assessments"))) + "</tr>")
     for visit in study.visits:
-        anchor = study.anchor(visit.anchor).label
-        window = f"−{visit.window_before.describe()} / +{visit.window_after.describe()}"
-        assessed = ", ".join(_(ASSESSMENTS[a]) for a in visit.assessments)
-        parts.append(f"<tr><td>{e(visit.name)}</td><td>{e(anchor)}</td>"
+        anchor = local(study.anchor(visit.anchor).label)
+        window = _("−{before} / +{after}").format(before=visit.window_before.describe(),
+                                                  after=visit.window_after.describe())
+        assessed = join_list(_(ASSESSMENTS[a]) for a in visit.assessments)
+        parts.append(f"<tr><td>{e(local(visit.name))}</td><td>{e(anchor)}</td>"
                      f"<td>{e(visit.offset.describe())}</td><td>{e(window)}</td>"
                      f"<td>{e(assessed)}</td></tr>")
     parts.append("</table>")
-    parts.append(f"<h3>{e(_('Endpoints'))}</h3><ul>")
+    parts.append("<h3>" + e(_("Endpoints")) + "</h3><ul>")
     for ep in study.endpoints:
-        parts.append(f"<li><b>{e(ep.name)}</b> ({e(_(ep.kind))}, {e(ep.horizon.describe())})"
-                     f" — {e(ep.definition)}</li>")
+        parts.append(f"<li><b>{e(local(ep.name))}</b> "
+                     + e(_("({kind}, {horizon})").format(kind=_(_KINDS[ep.kind]),
+                                                        horizon=ep.horizon.describe()))
+                     + f" — {e(local(ep.definition))}</li>")
     parts.append("</ul>")
     if study.assumptions:
-        parts.append(f"<h3>{e(_('Site assumptions'))}</h3><ul>")
-        parts.extend(f"<li>{e(a)}</li>" for a in study.assumptions)
+        parts.append("<h3>" + e(_("Site assumptions")) + "</h3><ul>")
+        parts.extend(f"<li>{e(local(a))}</li>" for a in study.assumptions)
         parts.append("</ul>")
     return "".join(parts)
 
@@ -139,4 +166,4 @@ class StudySummaryPage(AreaPage):
     def set_study(self, study: Study | None) -> None:
         super().set_study(study)
         self.browser.setHtml(study_html(study) if study else
-                             f"<p>{escape(_('No study is loaded.'))}</p>")
+                             "<p>" + escape(_("No study is loaded.")) + "</p>")

@@ -29,7 +29,7 @@ class TaskManager(QObject):
     off the GUI thread crashes Qt later.
     """
 
-    _finished = Signal(object, object)  # (task key, future), emitted on the worker thread
+    _finished = Signal(int)  # a task's key, emitted on the worker thread when it is over
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -38,13 +38,18 @@ class TaskManager(QObject):
         # event loop, after run() has recorded the task.
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._pending = 0
+        self._keys = itertools.count()
         # The callables of running tasks, held here (and nowhere the worker thread owns)
         # until their result is delivered. They close over widgets; if the worker thread
         # dropped the last reference, Python would destroy a QWidget on the worker thread,
         # and Qt would crash later (a timer firing on a deleted object).
         self._alive: dict[int, tuple[Callable[[], Any], Callable[[Any], None],
                                      Callable[[BaseException], None] | None]] = {}
-        self._keys = itertools.count()
+        # What each finished task returned or raised, handed over by the worker: the worker
+        # keeps no reference to it (nor to the callable) once it says the task is over, so
+        # the last reference — and a traceback's frames, which hold the closure — always
+        # dies on the GUI thread, however the two threads are scheduled.
+        self._outcomes: dict[int, tuple[bool, Any]] = {}
         global _running_managers
         _running_managers += 1
         gc.disable()
@@ -58,47 +63,51 @@ class TaskManager(QObject):
         self.destroyed.connect(lambda *_a, state=self._state: _release(state))
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-            on_error: Callable[[BaseException], None] | None = None) -> Future[Any]:
-        """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread."""
+            on_error: Callable[[BaseException], None] | None = None) -> Future[None]:
+        """Run ``fn()`` in the background; call ``on_done(result)`` on the GUI thread.
+
+        The returned future only tells when the work is over; the result goes to
+        ``on_done`` (or the exception to ``on_error``, else to :func:`ui.errors.show_error`).
+        """
         self._pending += 1
         key = next(self._keys)
         self._alive[key] = (fn, on_done, on_error)
-        # The pool's work item holds only the key: were it to hold ``fn``, the worker could
-        # drop the last reference to it after the result was delivered.
         future = self._pool.submit(self._call, key)
-        future.add_done_callback(lambda f, k=key: self._finished.emit(k, f))
+        future.add_done_callback(lambda _future, key=key: self._finished.emit(key))
         return future
 
-    def _call(self, key: int) -> Any:
-        return self._alive[key][0]()
+    def _call(self, key: int) -> None:
+        """On the worker thread: run the task and hand its outcome over."""
+        fn = self._alive[key][0]
+        outcome: tuple[bool, Any]
+        try:
+            outcome = (True, fn())
+        except BaseException as exc:  # delivered to on_error or show_error, not lost
+            outcome = (False, exc)
+        del fn
+        self._outcomes[key] = outcome
+        del outcome
 
     @property
     def busy(self) -> bool:
         return self._pending > 0
 
-    def _deliver(self, key: int, future: Future[Any]) -> None:
+    def _deliver(self, key: int) -> None:
         self._pending -= 1
         _fn, on_done, on_error = self._alive.pop(key)
-        if future.cancelled():
-            return  # dropped at shutdown: nobody is waiting for it any more
-        error = future.exception()
-        try:
-            if error is None:
-                on_done(future.result())
-            elif on_error is not None:
-                on_error(error)
-            else:
-                # Nobody handles it here: an expected error is shown, a bug is reported.
-                from ui.errors import show_error
+        outcome = self._outcomes.pop(key, None)
+        if outcome is None:
+            return  # cancelled at shutdown: nobody is waiting for it any more
+        ok, value = outcome
+        if ok:
+            on_done(value)
+        elif on_error is not None:
+            on_error(value)
+        else:
+            # Nobody handles it here: an expected error is shown, a bug is reported.
+            from ui.errors import show_error
 
-                show_error(None, error, context=getattr(on_done, "__qualname__",
-                                                         str(on_done)))
-        finally:
-            if error is not None:
-                # The traceback's frames hold what the task closed over (widgets among it);
-                # the worker may hold the future longer than this: drop them here, on the
-                # GUI thread, once the error has been shown and reported.
-                error.__traceback__ = None
+            show_error(None, value, context=getattr(on_done, "__qualname__", str(on_done)))
 
     def _collect(self) -> None:
         """The young generations every second, everything every ten (GUI thread)."""

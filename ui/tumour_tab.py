@@ -51,7 +51,7 @@ from gisttracker.services.tumour import (
     TumourService,
     evaluate,
 )
-from ui.errors import is_expected, show_error
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.widgets.date_field import DateField
 
@@ -315,11 +315,12 @@ class TumourTab(PatientTabPage):
 
     # ----- the editor ---------------------------------------------------------------------
     def _set_title(self) -> None:
-        kind = _("Baseline") if self.editing_baseline else _("Follow-up")
         if self.editing_uid is None:
-            self.editor.setTitle(_("New assessment: {kind}").format(kind=kind.lower()))
+            self.editor.setTitle(_("New baseline assessment") if self.editing_baseline
+                                 else _("New follow-up assessment"))
         else:
-            self.editor.setTitle(_("Assessment ({kind})").format(kind=kind.lower()))
+            self.editor.setTitle(_("Baseline assessment") if self.editing_baseline
+                                 else _("Follow-up assessment"))
 
     def add_lesion_row(self, lesion: LesionInput | None = None) -> int:
         self._filling = True
@@ -555,11 +556,7 @@ class TumourTab(PatientTabPage):
     def _failed(self, exc: BaseException) -> None:
         if not self.alive():
             return
-        if is_expected(exc):
-            self.show_error(str(exc))
-            return
-        self.show_error(_("Not done: something went wrong inside the program."))
-        show_error(self, exc, context="tumour assessments tab")
+        self.show_error(error_message(exc, context="tumour assessments tab"))
 
     def _delete(self) -> None:
         if self.editing_uid is None or self.tasks is None:

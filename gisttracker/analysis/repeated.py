@@ -27,6 +27,7 @@ import numpy as np
 
 from gisttracker.analysis import AnalysisError
 from gisttracker.analysis._inputs import z_value
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 
 __all__ = [
@@ -177,7 +178,7 @@ def lars_categories(
             )
         try:
             return lars.category(int(value))
-        except ValueError as exc:
+        except InputError as exc:
             raise AnalysisError(str(exc)) from exc
 
     return category_counts(

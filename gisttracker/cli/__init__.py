@@ -1,8 +1,11 @@
 """The ``gisttracker`` command: the window with no arguments, headless subcommands otherwise.
 
 Every subcommand lives in its own module here with ``register(subparsers)``; each handler
-gets the parsed arguments and returns an exit code. User errors print one line on stderr
-and exit non-zero — never a traceback.
+gets the parsed arguments and returns an exit code. Exit codes: 0 done; 1 an expected error
+(a :class:`~gisttracker.errors.UserError`: unknown patient, full disk, locked database…);
+2 a usage error (bad arguments, :class:`CliError`); 70 a bug (``EX_SOFTWARE``), for which a
+crash report is saved and its path printed; 130 interrupted. Every error is one line on
+stderr — never a traceback.
 """
 
 from __future__ import annotations
@@ -11,24 +14,54 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
 
-from gisttracker import __version__
-from gisttracker.i18n import _
-from gisttracker.protocols import ProtocolError
-from gisttracker.services.base import ServiceError
-from gisttracker.store.db import StoreError
+from gisttracker import __version__, i18n
+from gisttracker.errors import UserError
+from gisttracker.i18n import _, join_list
+from gisttracker.logs import log, setup_logging, write_crash_report
+from gisttracker.services.settings import read_site_language
+from gisttracker.store.db import resolve_path
 
+#: Exit code of a bug (BSD sysexits ``EX_SOFTWARE``: internal software error).
+EXIT_BUG = 70
+
+LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "settings"]
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report",
+            "export", "import_", "centre", "backup", "restore", "verify", "settings"]
 
 
 class CliError(Exception):
     """A user error on the command line; the message is printed as one line."""
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's layout with our translation of its one heading word."""
+
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup],
+                  prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
+
+
 class _Parser(argparse.ArgumentParser):
+    """A parser whose help is in the installed language and whose errors are one line.
+
+    argparse's own words (``usage:``, the section titles, ``-h``) go through our catalogue;
+    its error messages about malformed arguments stay in Python's English.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                          help=_("show this help and exit"))
+
     def error(self, message: str) -> NoReturn:
         # One clear line instead of argparse's usage block.
         self.exit(2, f"{self.prog}: {message}\n")
@@ -37,9 +70,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gisttracker", description=_(
         "GIST Study Tracker: screening, enrollment, visits and reports for GIST studies."))
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help=_("show the version and exit"))
     parser.add_argument("--db", metavar="PATH", help=_(
         "site database file (default: $GISTTRACKER_DB, else the user data folder)"))
+    parser.add_argument("--language", metavar="LANG", choices=LANGUAGE_CHOICES, help=_(
+        "language of messages and reports: {choices} (default: the site's language, else "
+        "the system's)").format(choices=join_list(LANGUAGE_CHOICES)))
     parser.add_argument("--startup-check", action="store_true", help=_(
         "open the database and the main window, print the seconds until the first screen "
         "has its data, and exit"))
@@ -53,19 +90,38 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+def start_language(argv: Sequence[str]) -> str:
+    """Install the language of this run, before any text (``--help`` included) is built:
+    ``--language``, else the site's default language (``--db``), else the system's."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--language")
+    early.add_argument("--db")
+    known, _rest = early.parse_known_args(argv)
+    site = read_site_language(resolve_path(known.db)) if known.language is None else None
+    return i18n.install(i18n.choose_language(known.language, site, i18n.system_language()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    setup_logging()
+    command = "window"
     try:
+        start_language(sys.argv[1:] if argv is None else argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command or "window"
+        log.info("command %s", command)
+        _check_text_arguments(args)
         if args.command is None:
             return _window(args)
         return int(args.handler(args))
     except CliError as exc:
-        print(f"gisttracker: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
-    except (StoreError, ServiceError, ProtocolError) as exc:
-        print(f"gisttracker: {exc}", file=sys.stderr)
+    except UserError as exc:
+        # The message may quote what was typed (a name typed for a patient): not logged.
+        log.info("command %s refused (%s)", command, type(exc).__name__)
+        _say(str(exc))
         return 1
     except KeyboardInterrupt:
         return 130
@@ -74,6 +130,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug: logged with its traceback, reported, never shown raw
+        path = write_crash_report(exc, context=f"the command {command!r}")
+        if path is None:
+            _say(_("something went wrong inside the program; the report could not be saved "
+                   "(see the log)"))
+        else:
+            _say(_("something went wrong inside the program; a report was saved at {path}. "
+                   "Please send it to the study's data manager.").format(path=path))
+        return EXIT_BUG
+
+
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse an argument that is not valid UTF-8 (Python hands such bytes over as lone
+    surrogates): it could be neither stored, nor printed, nor written into a report."""
+    for name, value in sorted(vars(args).items()):
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    fail(_("the value of {option} is not valid text (it is not UTF-8); type "
+                           "it again").format(option="--" + name.replace("_", "-")))
+
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever the message holds (line breaks become spaces)."""
+    print(f"gisttracker: {' '.join(message.split())}", file=sys.stderr)
 
 
 def _window(args: argparse.Namespace) -> int:

@@ -12,6 +12,10 @@ from gisttracker.cli import fail
 from gisttracker.cli.common import parse_date, session
 from gisttracker.i18n import _
 
+#: The most patients one run adds: ten times the largest benchmark site, minutes of work.
+#: More is a typing slip (an extra zero), not a demo.
+MAX_PATIENTS = 1_000_000
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("demo", help=_("fill the database with synthetic demo patients"))
@@ -29,10 +33,15 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from gisttracker.demo import generate
 
-    if args.patients < 0:
-        fail(_("--patients must be 0 or more, not {n}").format(n=args.patients))
+    if not 0 <= args.patients <= MAX_PATIENTS:
+        fail(_("--patients must be 0 to {most}, not {n}").format(most=MAX_PATIENTS,
+                                                                n=args.patients))
     if args.demo_db:
         args.db = args.demo_db
+    if not args.db:
+        # Never the user's site database by default (nor $GISTTRACKER_DB): name the file.
+        fail(_("the demo needs --db PATH naming a new file (or one the demo filled before); "
+               "it never writes into your site database by default"))
     today = parse_date(args.today, "--today") if args.today else date.today()
     s = session(args)
     try:

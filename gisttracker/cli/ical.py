@@ -9,10 +9,10 @@ import argparse
 from datetime import date
 from typing import Any
 
-from gisttracker.cli.common import parse_date, session
+from gisttracker.cli.common import output_file, parse_date, session
 from gisttracker.cli.common import study as get_study
 from gisttracker.cli.worklist import add_study, period
-from gisttracker.i18n import _
+from gisttracker.i18n import _, ngettext
 from gisttracker.services.visits import VisitService
 
 
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         fail(_("give either --patient or --from/--to, not both"))
     if not args.patient and not (args.start and args.end):
         fail(_("give --patient ID, or --from DATE and --to DATE"))
+    output_file(args.output, "--output")
     s = session(args)
     try:
         service = VisitService(s)
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
             events = service.worklist_calendar(start, end, today=today, study_key=args.study)
             name = _("Site visits {start} – {end}").format(start=start, end=end)
         count = service.write_calendar(args.output, events, name=name)
-        print(_("wrote {n} events to {path}").format(n=count, path=args.output))
+        print(ngettext("wrote {n} event to {path}", "wrote {n} events to {path}", count).format(
+            n=count, path=args.output))
     finally:
         s.close()
     return 0

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             } for r in rows])
         else:
             print_table(
-                [_("Patient"), _("Study"), _("Arm"), _("Status"), _("Enrolled"),
+                [_("Patient"), _("Study"), _("Arm"), _("Status"), _("Enrolled on"),
                  _("Randomization")],
                 [[r.patient, r.study_key, r.arm_code or "—", _(STATUS_LABELS[r.status]),
                   r.enrolled_on.isoformat() if r.enrolled_on else "—",

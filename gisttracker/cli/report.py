@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-from gisttracker.cli.common import parse_date, session
+from gisttracker.cli.common import output_file, parse_date, session
 from gisttracker.i18n import _
 from gisttracker.reports import KINDS, ReportRequest, build
 
@@ -50,9 +49,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from gisttracker.cli import fail
 
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        fail(_("cannot write {path}: the folder does not exist").format(path=out))
+    out = output_file(args.output, "--output")
     start = parse_date(args.start, "--from") if getattr(args, "start", None) else None
     end = parse_date(args.end, "--to") if getattr(args, "end", None) else None
     if start and end and start > end:

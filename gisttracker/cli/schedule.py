@@ -11,8 +11,9 @@ from typing import Any
 from gisttracker.cli.common import add_json_flag, parse_date, print_json, print_table, session
 from gisttracker.cli.common import study as get_study
 from gisttracker.domain.schedule import PlannedVisit, check_timing, plan
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, local
 from gisttracker.protocols import Study
+from gisttracker.protocols.catalogue import ASSESSMENTS
 
 
 def register(sub: Any) -> None:
@@ -38,7 +39,7 @@ def parse_anchors(study: Study, texts: list[str]) -> dict[str, date]:
             fail(_("--anchor {text!r}: use NAME=YYYY-MM-DD").format(text=text))
         if name not in known:
             fail(_("unknown anchor {name!r} for {study} (known: {known})").format(
-                name=name, study=study.key, known=", ".join(known)))
+                name=name, study=study.key, known=join_list(known)))
         out[name] = parse_date(value.strip(), f"--anchor {name}")
     return out
 
@@ -63,16 +64,19 @@ def run(args: argparse.Namespace) -> int:
         for check in check_timing(study, anchors):
             if check.problem:
                 print(_("warning: {rule}: {message}").format(
-                    rule=check.rule.description, message=check.message), file=sys.stderr)
+                    rule=local(check.rule.description), message=check.message), file=sys.stderr)
         if args.json:
             print_json([visit_json(pv) for pv in planned])
             return 0
         waiting = _("waiting for {anchor}")
         print_table(
             [_("Visit"), _("Anchor"), _("Target"), _("Window"), _("Assessments")],
-            [[pv.name, pv.anchor, _iso(pv.target) or waiting.format(anchor=pv.anchor),
-              f"{pv.window_start} – {pv.window_end}" if pv.window_start else "—",
-              ", ".join(pv.assessments)] for pv in planned])
+            # Anchors by key: the key is what `--anchor KEY=DATE` takes.
+            [[local(pv.name), pv.anchor, _iso(pv.target) or waiting.format(anchor=pv.anchor),
+              _("{start} – {end}").format(start=pv.window_start, end=pv.window_end)
+              if pv.window_start else "—",
+              join_list(_(ASSESSMENTS[a]) if a in ASSESSMENTS else a for a in pv.assessments)]
+             for pv in planned])
     finally:
         s.close()
     return 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from gisttracker.cli.common import add_json_flag, print_json, print_table, session
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, local
 from gisttracker.protocols import Study
 
 
@@ -30,6 +29,8 @@ def study_json(study: Study) -> dict[str, Any]:
         "arms": [{"code": a.code, "name": a.name} for a in study.arms],
         "anchors": [a.key for a in study.anchors],
         "visits": len(study.visits),
+        "protocol_file": study.path,
+        "protocol_version": study.digest,
         "criteria": {"inclusion": len(study.inclusion), "exclusion": len(study.exclusion)},
     }
 
@@ -38,16 +39,14 @@ def run(args: argparse.Namespace) -> int:
     s = session(args)
     try:
         studies = sorted(s.studies.values(), key=lambda st: st.key)
-        for error in s.protocol_errors:
-            print(_("warning: protocol not loaded: {error}").format(error=error), file=sys.stderr)
         if args.json:
             print_json([study_json(st) for st in studies])
         else:
             print_table(
                 [_("Key"), _("Registration"), _("Design"), _("Target"), _("Arms"), _("Title")],
-                [[st.key, st.registration or "—", st.design,
-                  str(st.target_enrollment or "—"), ", ".join(a.code for a in st.arms),
-                  st.short_title] for st in studies],
+                [[st.key, st.registration or "—", local(st.design),
+                  str(st.target_enrollment or "—"), join_list(a.code for a in st.arms),
+                  local(st.short_title)] for st in studies],
             )
     finally:
         s.close()

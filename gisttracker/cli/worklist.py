@@ -9,7 +9,7 @@ from typing import Any
 
 from gisttracker.cli.common import add_json_flag, parse_date, print_json, print_table, session
 from gisttracker.cli.common import study as get_study
-from gisttracker.i18n import _
+from gisttracker.i18n import _, ngettext
 from gisttracker.services.visits import VisitService, WorklistItem
 
 
@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json([item_json(i) for i in items])
             return 0
-        print(_("Worklist {start} – {end} (today {today}): {n} visits").format(
+        print(ngettext("Worklist {start} – {end} (today {today}): {n} visit",
+                       "Worklist {start} – {end} (today {today}): {n} visits", len(items)).format(
             start=start, end=end, today=today, n=len(items)))
         print_table(
             [_("Patient"), _("Study"), _("Visit"), _("Target"), _("Window"), _("Status")],

@@ -8,10 +8,18 @@ participations. Everything is written in one audited transaction with
 :meth:`Writer.insert_many`, so 100,000 patients take a minute or so, not hours.
 
 Deterministic: the same ``seed`` (and the same starting database and ``today``) gives the
-same data, identities included (record uids are drawn from the seeded generator).
+same data, identities included (record uids are drawn from the seeded generator). On a
+database that already holds data, the generators are also seeded with the size of its audit
+trail, so running the demo twice with one seed adds new records instead of colliding with
+the uids of the first run.
 
 Other features add their own synthetic data after the patients exist: each module named in
 :data:`ENRICHERS` has ``enrich(session, rng, today) -> None``.
+
+The demo never touches real data: it refuses a database that holds any patient it did not
+make itself (each run is recorded in ``demo_run`` with its site code, number range and
+seed), and refuses a seed already used for the file (the same seed would make the same
+record identities again). Everything of one run commits together or not at all.
 """
 
 from __future__ import annotations
@@ -28,8 +36,10 @@ from dateutil.relativedelta import relativedelta
 
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, ngettext
 from gisttracker.protocols import Study
+from gisttracker.services.base import ServiceError
 from gisttracker.services.patients import (
     SCREENING_COLUMNS,
     BulkLoad,
@@ -39,7 +49,10 @@ from gisttracker.services.patients import (
     evaluate_screening,
 )
 from gisttracker.services.settings import SettingsService
+from gisttracker.services.versions import protocol_version_id
 from gisttracker.session import Session
+from gisttracker.store.models import AuditLog
+from gisttracker.store.models_exchange import DemoRun
 from gisttracker.store.models_patients import Patient, Randomization, RandomizationSeed
 
 # Modules with ``enrich(session, rng, today)``, run in this order after the patients exist.
@@ -71,6 +84,33 @@ LAB_NORMALS = {
     "bilirubin": ((4.0, 20.0), "µmol/L", 0.0, 21.0),
     "creatinine": ((45.0, 98.0), "µmol/L", 45.0, 104.0),
 }
+
+
+class DemoRefused(ServiceError):
+    """The demo will not write into this database (real patients, a seed used before)."""
+
+
+def check_target(session: Session, seed: int) -> None:
+    """Refuse a database holding patients the demo did not make, or a seed used before."""
+    used = DemoRun.get_or_none(DemoRun.seed == str(seed))
+    if used is not None:
+        raise DemoRefused(_(
+            "seed {seed} was already used for this database on {day} ({n} patients); the "
+            "same seed would make the same records again. Use another --seed."
+        ).format(seed=seed, day=used.made_on, n=used.patients))
+    runs = [(r.site_code, r.first_seq, r.last_seq) for r in DemoRun.select()]
+    query = Patient.select(Patient.study_id)
+    for site, first, last in runs:
+        query = query.where(~((Patient.site_code == site) & Patient.seq.between(first, last)))
+    others = [p.study_id for p in query.order_by(Patient.study_id).limit(3)]
+    if others:
+        total = query.count()
+        raise DemoRefused(ngettext(
+            "this database holds {n} patient the demo did not create ({examples}); the demo "
+            "only writes into a new file or one it filled itself, never into real data",
+            "this database holds {n} patients the demo did not create ({examples}…); the "
+            "demo only writes into a new file or one it filled itself, never into real data",
+            total).format(n=total, examples=", ".join(others)))
 
 
 @dataclass
@@ -233,11 +273,28 @@ def generate(session: Session, *, patients: int, seed: int, today: date,
     ``enrich`` runs :data:`ENRICHERS`; a benchmark of the patient list may leave both out.
     """
     if patients < 0:
-        raise ValueError(_("the number of patients must be 0 or more"))
-    rng = random.Random(seed)
+        raise InputError(_("the number of patients must be 0 or more"))
+    check_target(session, seed)
+    with session.tracker.transaction(_("demo data")) as w:
+        summary = _generate(session, patients=patients, seed=seed, today=today,
+                            plan_visits=plan_visits, enrich=enrich)
+        site = SettingsService(session.tracker).get("site_code")
+        last = int(Patient.select(Patient.seq).where(Patient.site_code == site).order_by(
+            Patient.seq.desc()).scalar() or 0)
+        w.insert(DemoRun, seed=str(seed), site_code=site, first_seq=last - patients + 1,
+                 last_seq=last, patients=patients, made_on=today.isoformat())
+    return summary
+
+
+def _generate(session: Session, *, patients: int, seed: int, today: date,
+              plan_visits: bool, enrich: bool) -> DemoSummary:
+    # The audit trail only grows: its size tells this database's state from any earlier one
+    # (a second run with another seed never repeats the first one's record identities).
+    salt = AuditLog.select().count()
+    rng = random.Random(seed if not salt else f"{seed}:{salt}")
     studies = sorted(session.studies.values(), key=lambda s: s.key)
     if not studies:
-        raise ValueError(_("no study is loaded"))
+        raise InputError(_("no study is loaded"))
     weights = [STUDY_WEIGHTS.get(s.key, 10) for s in studies]
     site = SettingsService(session.tracker).get("site_code")
     last_seq = Patient.select(Patient.seq).where(Patient.site_code == site).order_by(
@@ -256,7 +313,9 @@ def generate(session: Session, *, patients: int, seed: int, today: date,
     for d in drafts:
         summary.by_study[d.study.key] = summary.by_study.get(d.study.key, 0) + 1
     for name in ENRICHERS if enrich else []:
-        importlib.import_module(name).enrich(session, random.Random(f"{seed}:{name}"), today)
+        importlib.import_module(name).enrich(
+            session, random.Random(f"{seed}:{name}" if not salt else f"{seed}:{name}:{salt}"),
+            today)
     return summary
 
 
@@ -298,13 +357,15 @@ def _allocate(draft: _Draft, rng: random.Random, enrolled_on: date) -> None:
     elif method == "treatment_received":
         procs = rng.choice(((), (), ("hepatic_resection",), ("rfa",), ("tace",),
                             ("hepatic_resection", "rfa")))
-        draft.values["arm_code"] = alloc.group_from_treatment(procs)
+        draft.values["arm_code"] = alloc.group_from_treatment(study.allocation, procs)
         draft.values["treatment_procedures"] = json.dumps(sorted(procs))
     elif method == "derived_duration":
         months = rng.choice((3, 4, 5, 6, 6, 7, 8, 9, 10, 11, 12, 12, 14, 18))
         last = enrolled_on - timedelta(days=rng.randrange(200, 900))
         start = last - relativedelta(months=months) + timedelta(days=rng.choice((0, 0, -3, 5)))
-        draft.anchors = {"imatinib_start": start, "last_preop_dose": last}
+        span = study.allocation.duration
+        assert span is not None  # the loader requires it for derived durations
+        draft.anchors = {span.start: start, span.end: last}
         draft.values["arm_code"] = alloc.duration_group(study.allocation, start, last)
     # randomized: arms are assigned in _write, in enrollment order, from the list
 
@@ -332,13 +393,17 @@ def _maybe_end(draft: _Draft, rng: random.Random, enrolled_on: date, today: date
 def _load(drafts: list[_Draft], site: str, last_seq: int, rng: random.Random, user: str,
           seeds: dict[str, str], today: date) -> BulkLoad:
     load = BulkLoad()
+    versions = {d.study.key: protocol_version_id(d.study) for d in drafts}
     for i, d in enumerate(drafts, start=1):
         seq = last_seq + i
         load.patients.append({
             "uid": d.uid, "study_key": d.study.key, "study_id": f"{site}-{seq:04d}",
             "site_code": site, "seq": seq, "sex": d.sex, "status": d.status,
             "created_on": d.screenings[0][0],
-            "enrolled_by": user if d.values.get("enrolled_on") else None, **d.values})
+            "enrolled_by": user if d.values.get("enrolled_on") else None,
+            # Enrolled under the protocol version in force, like a patient enrolled by hand.
+            "protocol_version_id": versions[d.study.key] if d.values.get(
+                "enrolled_on") else None, **d.values})
         load.identities.append({
             "uid": _uid(rng), "patient_uid": d.uid,
             "record_number": f"MRN{rng.randrange(10**7, 10**8)}",

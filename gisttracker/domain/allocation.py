@@ -33,30 +33,22 @@ from typing import Final
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.protocols.model import Allocation, Study
 
 ALGORITHM: Final = "gisttracker-pbr-v1"
 """Name of this list-generation algorithm; part of every stratum seed (see stratum_seed)."""
 
-# Groups of NCT06038552 (liver metastases), by the liver-directed treatment received.
-IMATINIB_ALONE: Final = "IM"
-IMATINIB_HEPATIC_RESECTION: Final = "IM_HR"
-IMATINIB_LOCAL_THERAPY: Final = "IM_LOCAL"
-
-HEPATIC_RESECTION: Final = "hepatic_resection"
-RFA: Final = "rfa"
-TACE: Final = "tace"
+# Other spellings of the procedure codes of the protocol catalogue (a list typed at
+# enrollment or brought from another system).
 _PROCEDURE_SPELLINGS: Final[Mapping[str, str]] = {
-    "hepatic_resection": HEPATIC_RESECTION,
-    "liver_resection": HEPATIC_RESECTION,
-    "hepatectomy": HEPATIC_RESECTION,
-    "hr": HEPATIC_RESECTION,
-    "rfa": RFA,
-    "radiofrequency_ablation": RFA,
-    "tace": TACE,
-    "transarterial_chemoembolization": TACE,
-    "transarterial_chemoembolisation": TACE,
+    "liver_resection": "hepatic_resection",
+    "hepatectomy": "hepatic_resection",
+    "hr": "hepatic_resection",
+    "radiofrequency_ablation": "rfa",
+    "transarterial_chemoembolization": "tace",
+    "transarterial_chemoembolisation": "tace",
 }
 
 
@@ -70,7 +62,7 @@ def stratum_seed(seed: str | int, stratum_key: str) -> str:
         raise TypeError(_("the randomization seed must be text or a whole number"))
     text = str(seed)
     if not text:
-        raise ValueError(_("the randomization seed is empty"))
+        raise InputError(_("the randomization seed is empty"))
     return f"{ALGORITHM}:{len(text)}:{text}:{stratum_key}"
 
 
@@ -84,23 +76,23 @@ def _below(rng: random.Random, n: int) -> int:
 
 def _check_design(arms: Sequence[str], ratio: Sequence[int],
                   block_sizes: Sequence[int]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Arms and ratio validated; ratio () means equal allocation. ValueError says why not."""
+    """Arms and ratio validated; ratio () means equal allocation. InputError says why not."""
     arm_codes = tuple(arms)
     if not arm_codes or len(set(arm_codes)) != len(arm_codes):
-        raise ValueError(_("randomization needs at least one arm, each listed once"))
+        raise InputError(_("randomization needs at least one arm, each listed once"))
     weights = tuple(ratio) or tuple(1 for _arm in arm_codes)
     if len(weights) != len(arm_codes):
-        raise ValueError(_("the allocation ratio has {n} parts for {m} arms").format(
+        raise InputError(_("the allocation ratio has {n} parts for {m} arms").format(
             n=len(weights), m=len(arm_codes)))
     for number in (*weights, *block_sizes):
         if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
-            raise ValueError(_("ratio and block sizes must be positive whole numbers"))
+            raise InputError(_("ratio and block sizes must be positive whole numbers"))
     if not block_sizes:
-        raise ValueError(_("randomization needs at least one block size"))
+        raise InputError(_("randomization needs at least one block size"))
     unit = sum(weights)
     for size in block_sizes:
         if size % unit:
-            raise ValueError(_(
+            raise InputError(_(
                 "block size {size} is not a multiple of the allocation ratio total {unit}"
             ).format(size=size, unit=unit))
     return arm_codes, weights
@@ -118,7 +110,7 @@ def generate_blocks(arms: Sequence[str], ratio: Sequence[int], block_sizes: Sequ
     """
     arm_codes, weights = _check_design(arms, ratio, block_sizes)
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(_("the list length must be a whole number of 0 or more"))
+        raise InputError(_("the list length must be a whole number of 0 or more"))
     if isinstance(seed, bool) or not isinstance(seed, str | int):
         raise TypeError(_("the randomization seed must be text or a whole number"))
     sizes = sorted(block_sizes)
@@ -159,13 +151,13 @@ def allocation_at(study_allocation: Allocation, arms: Sequence[str], seed: str |
     service layer calls this once, when it randomizes the patient who takes ``position``
     (the count of patients already randomized in the stratum). ``arms`` are the study's
     arm codes in protocol order; ``seed`` is the study's secret seed; ``stratum`` a key from
-    :func:`stratum_key`. ValueError if the study is not randomized.
+    :func:`stratum_key`. InputError if the study is not randomized.
     """
     if study_allocation.method != "randomized":
-        raise ValueError(_("this study does not randomize (allocation by {method})").format(
+        raise InputError(_("this study does not randomize (allocation by {method})").format(
             method=study_allocation.method))
     if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-        raise ValueError(_("the position in the allocation list must be 0 or more"))
+        raise InputError(_("the position in the allocation list must be 0 or more"))
     codes = generate_list(arms, study_allocation.ratio, study_allocation.block_sizes,
                           seed=stratum_seed(seed, stratum), length=position + 1)
     return codes[position]
@@ -185,7 +177,7 @@ def stratum_key(strata_factors: Sequence[str], facts: Mapping[str, object]) -> s
     ``strata_factors``: the protocol's stratification factors; ``facts``: the patient's value
     for each. Factors are sorted by name and joined with ``;`` (``"prior_line=2;site=ZJU"``),
     so reordering the factors in a protocol file does not move anybody to another stratum.
-    An unstratified study has one stratum, key ``""``. ValueError naming the factor when a
+    An unstratified study has one stratum, key ``""``. InputError naming the factor when a
     value is missing or empty, or contains ``=`` or ``;``.
     """
     parts = []
@@ -193,9 +185,9 @@ def stratum_key(strata_factors: Sequence[str], facts: Mapping[str, object]) -> s
         value = facts.get(name)
         text = "" if value is None else _factor_text(value)
         if not text:
-            raise ValueError(_("stratification factor {name} is missing").format(name=name))
+            raise InputError(_("stratification factor {name} is missing").format(name=name))
         if "=" in text or ";" in text:
-            raise ValueError(_("stratification factor {name}: {value!r} may not contain = or ;")
+            raise InputError(_("stratification factor {name}: {value!r} may not contain = or ;")
                              .format(name=name, value=text))
         parts.append(f"{name}={text}")
     return ";".join(parts)
@@ -216,7 +208,7 @@ class Randomizer:
     def for_study(cls, study: Study, seed: str | int) -> Randomizer:
         """The randomizer of ``study`` with the study's secret ``seed``."""
         if study.allocation.method != "randomized":
-            raise ValueError(_("this study does not randomize (allocation by {method})").format(
+            raise InputError(_("this study does not randomize (allocation by {method})").format(
                 method=study.allocation.method))
         return cls(study.allocation, tuple(arm.code for arm in study.arms), seed)
 
@@ -230,54 +222,59 @@ class Randomizer:
 
 
 def duration_group(allocation: Allocation, preop_start: date, last_preop_dose: date) -> str:
-    """The retrospective cohort's group from the duration of preoperative imatinib.
+    """The group a duration places a patient in (the retrospective cohort: the duration of
+    preoperative imatinib, between the two anchors of ``allocation.duration``).
 
     Durations are in calendar months (:mod:`dateutil.relativedelta`, month ends clipped):
     a patient is in the group with the smallest ``max_months`` such that
     ``preop_start + max_months months >= last_preop_dose``, else in the open-ended group
     (``max_months`` None). With groups 6 / 12 / open: exactly 6 months is the first group,
     6 months and 1 day the second, exactly 12 months the second, a day more the third.
-    Start 31 Aug + 6 months is 28 (or 29) Feb. ValueError if the last dose is before the
+    Start 31 Aug + 6 months is 28 (or 29) Feb. InputError if the last dose is before the
     start, or the groups do not cover the duration.
     """
     if last_preop_dose < preop_start:
-        raise ValueError(_("the last preoperative dose {stop} is before the start {start}")
+        raise InputError(_("the last preoperative dose {stop} is before the start {start}")
                          .format(stop=last_preop_dose.isoformat(),
                                  start=preop_start.isoformat()))
     bounded = sorted((g for g in allocation.groups if g.max_months is not None),
                      key=lambda g: g.max_months or 0)
     open_ended = [g for g in allocation.groups if g.max_months is None]
     if len(open_ended) > 1:
-        raise ValueError(_("more than one group without an upper limit"))
+        raise InputError(_("more than one group without an upper limit"))
     for group in bounded:
         assert group.max_months is not None
         if preop_start + relativedelta(months=group.max_months) >= last_preop_dose:
             return group.arm
     if open_ended:
         return open_ended[0].arm
-    raise ValueError(_("no group covers a preoperative treatment this long"))
+    raise InputError(_("no group covers a preoperative treatment this long"))
 
 
-def _procedure_code(name: str) -> str:
+def procedure_code(name: str) -> str:
+    """The catalogue code of a procedure name (case, spaces and hyphens do not matter)."""
     text = "_".join(name.strip().lower().replace("-", " ").replace("/", " ").split())
     return _PROCEDURE_SPELLINGS.get(text, text)
 
 
-def group_from_treatment(procedures: Iterable[str]) -> str:
-    """The NCT06038552 group from the liver-directed procedures a patient received.
+def group_from_treatment(allocation: Allocation, procedures: Iterable[str]) -> str:
+    """The group a patient's treatment places them in, by the protocol's group rules.
 
-    ``procedures``: procedure names (``"hepatic_resection"``, ``"rfa"``, ``"tace"``, or the
-    spellings in ``_PROCEDURE_SPELLINGS``; case, spaces and hyphens do not matter). Any
-    hepatic resection gives ``"IM_HR"``, even when RFA or TACE was also done (resection is
-    the defining, more radical treatment, and each patient belongs to one group); RFA or
-    TACE without resection gives ``"IM_LOCAL"``; neither gives ``"IM"`` (imatinib alone).
-    Other procedures (e.g. resection of the primary) do not change the group.
+    ``procedures``: the procedures received (catalogue codes, or the spellings of
+    ``_PROCEDURE_SPELLINGS``; case, spaces and hyphens do not matter). The rules
+    (``[[allocation.rules]]``) are tried in order: the first whose procedures include one
+    the patient received gives the group, and the last rule, without procedures, takes
+    everybody else. NCT06038552 declares: any hepatic resection → IM_HR (even with RFA or
+    TACE: each patient belongs to one group), else RFA or TACE → IM_LOCAL, else IM.
+    Procedures no rule names (a resection of the primary) do not change the group.
+    ValueError when the study derives no group from the treatment.
     """
     if isinstance(procedures, str):
         raise TypeError(_("expected a list of procedures, not one name"))
-    codes = {_procedure_code(p) for p in procedures}
-    if HEPATIC_RESECTION in codes:
-        return IMATINIB_HEPATIC_RESECTION
-    if codes & {RFA, TACE}:
-        return IMATINIB_LOCAL_THERAPY
-    return IMATINIB_ALONE
+    if allocation.method != "treatment_received" or not allocation.rules:
+        raise ValueError(_("this study does not derive groups from the treatment received"))
+    codes = {procedure_code(p) for p in procedures}
+    for rule in allocation.rules:
+        if not rule.procedures or codes & set(rule.procedures):
+            return rule.arm
+    raise ValueError(_("no group rule applies"))  # the loader requires a last, open rule

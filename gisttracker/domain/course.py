@@ -4,9 +4,10 @@ Events (dates are calendar dates): progression (criterion, site), local or dista
 recurrence (site), locoregional regrowth, death (cause), last known alive, lost to
 follow-up. Event kinds use the codes of the ``course_event`` table.
 
-Organ preservation (rectal GIST organ-preservation study): the composite end point at 18
-calendar months after the index surgery (``relativedelta(months=18)``; the 18-month day
-itself is inside the window) is met when, within that window,
+Organ preservation (rectal GIST organ-preservation study): the composite end point at the
+horizon the protocol declares for it (RECTAL-LE: 18 calendar months, counted with
+``relativedelta``; the horizon day itself is inside the window) is met when, within that
+window,
 
 * the rectum is intact: no total mesorectal excision (TME) and no abdominoperineal
   resection (APR);
@@ -27,22 +28,20 @@ from typing import ClassVar, Final, TypeAlias
 
 from dateutil.relativedelta import relativedelta
 
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, join_list, join_sentences
 
-EVENT_KINDS: Final = ("progression", "local_recurrence", "distant_recurrence", "regrowth",
-                      "death", "last_known_alive", "lost_to_follow_up")
+# The vocabulary lives in the protocol catalogue (protocol files name these codes).
+from gisttracker.protocols.catalogue import EVENT_KINDS as EVENT_KINDS
+from gisttracker.protocols.catalogue import PROCEDURES as PROCEDURES
+
 #: Kinds that can only follow a resection.
 RECURRENCE_KINDS: Final = ("local_recurrence", "distant_recurrence", "regrowth")
 PROGRESSION_CRITERIA: Final = ("recist", "choi", "clinical", "other")
-PROCEDURES: Final = ("local_excision_transanal", "local_excision_tamis", "tme", "apr",
-                     "gastrectomy", "small_bowel_resection", "hepatic_resection", "rfa",
-                     "tace", "other")
 LOCAL_EXCISIONS: Final = ("local_excision_transanal", "local_excision_tamis")
 RECTUM_REMOVING: Final = ("tme", "apr")
 MARGINS: Final = ("R0", "R1", "R2")
 STOMA_KINDS: Final = ("temporary", "permanent")
-#: Length of the organ-preservation window (calendar months).
-PRESERVATION_MONTHS: Final = 18
 
 
 def _check_choice(name: str, value: str | None, choices: tuple[str, ...], *,
@@ -50,8 +49,8 @@ def _check_choice(name: str, value: str | None, choices: tuple[str, ...], *,
     if value is None and optional:
         return
     if value not in choices:
-        raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
-            name=name, choices=", ".join(choices), value=value))
+        raise InputError(_("{name} must be one of {choices}, got {value!r}").format(
+            name=name, choices=join_list(choices), value=value))
 
 
 # --- events ------------------------------------------------------------------------------
@@ -121,7 +120,7 @@ def validate_event_date(kind: str, event_date: dt.date, *, today: dt.date,
     * an event other than death is after ``death_date`` (the day of death is allowed);
       a death dated differently from an already recorded ``death_date`` is reported too.
 
-    Raises ValueError for an unknown ``kind``.
+    Raises InputError for an unknown ``kind``.
     """
     _check_choice("kind", kind, EVENT_KINDS)
     problems: list[str] = []
@@ -174,9 +173,9 @@ class Stoma:
         _check_choice("kind", self.kind, STOMA_KINDS)
         if self.reversed_on is not None:
             if self.kind == "permanent":
-                raise ValueError(_("a permanent stoma cannot have reversed_on"))
+                raise InputError(_("a permanent stoma cannot have reversed_on"))
             if self.reversed_on < self.created:
-                raise ValueError(_("reversed_on ({reversed}) must not be before created "
+                raise InputError(_("reversed_on ({reversed}) must not be before created "
                                    "({created})").format(reversed=self.reversed_on.isoformat(),
                                                          created=self.created.isoformat()))
 
@@ -201,11 +200,11 @@ class Regrowth:
 
 @dataclass(frozen=True)
 class OrganPreservation:
-    """The composite at 18 months.
+    """The composite at the protocol's horizon (RECTAL-LE: 18 months).
 
     ``preserved``: True (met), False (failed), None (not failed yet, but follow-up shorter
-    than 18 months). ``reason``: why, for display. ``failed_on``: date of the first failing
-    fact (for an unreversed temporary stoma, the 18-month day). ``horizon``: the 18-month day.
+    than the horizon). ``reason``: why, for display. ``failed_on``: date of the first failing
+    fact (for an unreversed temporary stoma, the horizon day). ``horizon``: that day.
     """
 
     preserved: bool | None
@@ -216,23 +215,29 @@ class OrganPreservation:
 
 def organ_preservation(surgeries: Iterable[Surgery], stomas: Iterable[Stoma],
                        regrowths: Iterable[Regrowth], *, surgery_date: dt.date,
-                       today: dt.date) -> OrganPreservation:
-    """Rectal organ preservation at 18 months after the index surgery (see module doc).
+                       today: dt.date, horizon_months: int) -> OrganPreservation:
+    """Rectal organ preservation ``horizon_months`` calendar months after ``surgery_date``
+    (the date the protocol counts it from; see module doc).
 
-    Failures, the earliest of which is reported: a TME or APR dated from the index surgery
-    to the 18-month day; a permanent stoma created by the 18-month day; a temporary stoma
-    created by then and not reversed by then (known once ``today`` reaches the 18-month day
-    or a later reversal is recorded); a regrowth by the 18-month day that was salvaged
+    Failures, the earliest of which is reported: a TME or APR dated from ``surgery_date``
+    to the horizon day; a permanent stoma created by the horizon day; a temporary stoma
+    created by then and not reversed by then (known once ``today`` reaches the horizon day
+    or a later reversal is recorded); a regrowth by the horizon day that was salvaged
     otherwise than by an R0 local excision, or not salvaged at all once ``today`` reaches
-    the 18-month day (before that an unsalvaged regrowth leaves the result open).
+    the horizon day (before that an unsalvaged regrowth leaves the result open).
 
-    Without a failure: True when ``today`` is on or after the 18-month day, else None.
-    Raises ValueError when ``today`` is before ``surgery_date``.
+    Without a failure: True when ``today`` is on or after the horizon day, else None.
+    Raises InputError when ``today`` is before ``surgery_date``, ValueError (a bug: the
+    protocol loader refuses it) when the horizon is not a positive number of months.
     """
+    if isinstance(horizon_months, bool) or not isinstance(horizon_months, int) or (
+            horizon_months <= 0):
+        raise ValueError(_("the organ-preservation horizon must be a positive number of "
+                           "months"))
     if today < surgery_date:
-        raise ValueError(_("today ({today}) is before the surgery ({surgery})").format(
+        raise InputError(_("today ({today}) is before the surgery ({surgery})").format(
             today=today.isoformat(), surgery=surgery_date.isoformat()))
-    horizon = surgery_date + relativedelta(months=PRESERVATION_MONTHS)
+    horizon = surgery_date + relativedelta(months=horizon_months)
     complete = today >= horizon
     failures: list[tuple[dt.date, str]] = []
     pending: list[str] = []
@@ -257,7 +262,7 @@ def organ_preservation(surgeries: Iterable[Surgery], stomas: Iterable[Stoma],
         if complete:
             failures.append((horizon, _("temporary stoma created on {date} not reversed "
                                         "within {months} months").format(
-                date=stoma.created.isoformat(), months=PRESERVATION_MONTHS)))
+                date=stoma.created.isoformat(), months=horizon_months)))
         else:
             pending.append(_("temporary stoma created on {date} not reversed yet").format(
                 date=stoma.created.isoformat()))
@@ -283,10 +288,10 @@ def organ_preservation(surgeries: Iterable[Surgery], stomas: Iterable[Stoma],
         return OrganPreservation(False, reason, horizon, failed_on)
     if not complete:
         reason = _("follow-up shorter than {months} months (until {horizon})").format(
-            months=PRESERVATION_MONTHS, horizon=horizon.isoformat())
+            months=horizon_months, horizon=horizon.isoformat())
         if pending:
-            reason = "; ".join([reason, *pending])
+            reason = join_sentences([reason, *pending])
         return OrganPreservation(None, reason, horizon)
     return OrganPreservation(True, _("rectum intact, no permanent stoma and no unsalvaged "
                                      "regrowth at {months} months").format(
-        months=PRESERVATION_MONTHS), horizon)
+        months=horizon_months), horizon)

@@ -33,8 +33,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final, Literal
 
-from gisttracker.errors import UserError
-from gisttracker.i18n import N_, _
+from gisttracker.errors import InputError
+from gisttracker.i18n import N_, _, join_list, join_sentences
 from gisttracker.protocols.catalogue import NIH_RISKS, SCREENING_FIELDS, ScreeningField
 from gisttracker.protocols.model import Criterion, Rule, Study
 
@@ -74,13 +74,14 @@ FactValue = bool | int | float | str | LabValue
 NihRiskFunction = Callable[..., object]
 
 
-class FactError(UserError, ValueError):
+class FactError(InputError):
     """A screening fact that cannot be right; ``field`` names it so the form can point at it."""
 
+    field: str
+
     def __init__(self, field: str, message: str) -> None:
-        self.field = field
+        super().__init__(message, field=field)
         self.message = message
-        super().__init__(message)
 
 
 # Plausible ranges: (minimum, maximum) inclusive; None = unbounded on that side.
@@ -117,7 +118,7 @@ def _check_fact(key: str, value: object) -> FactValue:
     if spec.kind == "enum":
         if not isinstance(value, str) or value not in spec.values:
             raise FactError(key, _("{field}: {value!r} is not one of {allowed}").format(
-                field=label, value=value, allowed=", ".join(spec.values)))
+                field=label, value=value, allowed=join_list(spec.values)))
         return value
     if spec.kind == "lab":
         if not isinstance(value, LabValue):
@@ -199,11 +200,11 @@ def age_on(date_of_birth: date, on_date: date) -> int:
 
     A birthday counts once the calendar date is reached; someone born on 29 February turns a
     year older on 1 March in common years (28 February is still the day before the birthday),
-    which is the conservative reading for a lower age limit. ValueError if ``on_date`` is
+    which is the conservative reading for a lower age limit. InputError if ``on_date`` is
     before ``date_of_birth``.
     """
     if on_date < date_of_birth:
-        raise ValueError(_("the date of birth {dob} is after {on}").format(
+        raise InputError(_("the date of birth {dob} is after {on}").format(
             dob=date_of_birth.isoformat(), on=on_date.isoformat()))
     before_birthday = (on_date.month, on_date.day) < (date_of_birth.month, date_of_birth.day)
     return on_date.year - date_of_birth.year - int(before_birthday)
@@ -286,7 +287,7 @@ def facts_from_patient(values: Mapping[str, object], *, date_of_birth: date | No
         plain[key] = value  # checked by Facts below
     if date_of_birth is not None:
         if screening_date is None:
-            raise ValueError(_("the screening date is needed to compute the age"))
+            raise InputError(_("the screening date is needed to compute the age"))
         plain["age"] = age_on(date_of_birth, screening_date)
     facts = Facts(plain)
     derived = derive_nih_risk(facts, nih2008)
@@ -338,6 +339,10 @@ _VALUE_LABELS: Final[Mapping[str, str]] = {
     "PDGFRA_14": N_("PDGFRA exon 14"), "PDGFRA_18": N_("PDGFRA exon 18 (not D842V)"),
     "PDGFRA_18_D842V": N_("PDGFRA D842V"), "WILD_TYPE": N_("wild type"),
     "NOT_TESTED": N_("not tested"), "small_intestine": N_("small intestine"),
+    "stomach": N_("stomach"), "duodenum": N_("duodenum"), "colon": N_("colon"),
+    "rectum": N_("rectum"), "oesophagus": N_("oesophagus"), "other": N_("other"),
+    "very low": N_("very low"), "low": N_("low"), "intermediate": N_("intermediate"),
+    "high": N_("high"), "male": N_("male"), "female": N_("female"),
 }
 
 # Enumerations whose values have a natural order (the catalogue lists them in it).
@@ -358,6 +363,16 @@ def _short(key: str) -> str:
 
 def _value_label(value: str) -> str:
     return _(_VALUE_LABELS[value]) if value in _VALUE_LABELS else _(value.replace("_", " "))
+
+
+def value_label(value: str) -> str:
+    """The translated name of an enumerated screening value (``rectum``, ``KIT_11``)."""
+    return _value_label(value)
+
+
+def with_unit(number: float | int, unit: str | None) -> str:
+    """A threshold or value with its unit as criteria show it (``1.5 ×10⁹/L``, ``18``)."""
+    return _with_unit(_dec(number), unit)
 
 
 def _canonical_unit(unit: str) -> str:
@@ -467,7 +482,7 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
         if not isinstance(fact, str) or spec.kind != "enum":
             return _cannot(key)
         holds = fact in rule.values
-        listed = ", ".join(_value_label(v) for v in rule.values)
+        listed = join_list(_value_label(v) for v in rule.values)
         message = (_("{field} {value} is one of {values}") if holds
                    else _("{field} {value} is not one of {values}"))
         return RuleResult(_verdict(holds), message.format(
@@ -511,7 +526,7 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
 
 def _join(results: list[RuleResult]) -> str:
     reasons = list(dict.fromkeys(r.reason for r in results))  # ordered, without repeats
-    return "; ".join(reasons)
+    return join_sentences(reasons)
 
 
 def evaluate_rule(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
@@ -521,7 +536,7 @@ def evaluate_rule(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
     ``any``: met if any part is met, else unknown if any is unknown, else not met.
     ``not``: swaps met and not met; unknown stays unknown. A comparison whose fact is absent
     is unknown. The reason lists the parts that decided the verdict.
-    ValueError for a rule naming an unknown field or operator (the loader prevents both).
+    ValueError (a bug) for a rule naming an unknown field or operator (the loader prevents both).
     """
     if rule.op in ("all", "any"):
         if not rule.rules:

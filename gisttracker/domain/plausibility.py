@@ -20,6 +20,7 @@ from datetime import date, datetime
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 
 #: No date of a patient's life or care recorded here is earlier than this.
@@ -51,7 +52,7 @@ _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
-class DateTextError(ValueError):
+class DateTextError(InputError):
     """Text that is not a calendar date; the message says how to type one."""
 
 

@@ -29,7 +29,8 @@ from typing import Final, Literal
 
 from dateutil.relativedelta import relativedelta
 
-from gisttracker.i18n import N_, _, ngettext
+from gisttracker.errors import InputError
+from gisttracker.i18n import N_, _, join_list, local, ngettext
 from gisttracker.protocols.model import Period, Study, TimingRule
 
 __all__ = [
@@ -122,7 +123,7 @@ class PlannedVisit:
     def deviation(self, day: date) -> int:
         """Signed days ``day`` lies outside the window: negative early, positive late, 0 in.
 
-        Raises ValueError if the visit has no window yet.
+        Raises ValueError (a caller's bug) if the visit has no window yet.
         """
         if self.window_start is None or self.window_end is None:
             raise ValueError(f"visit {self.visit_key!r} has no window: its anchor date is unknown")
@@ -198,7 +199,8 @@ class VisitStatus:
             return ngettext("Overdue by {n} day", "Overdue by {n} days",
                             self.overdue_days).format(n=self.overdue_days)
         if self.status == "waiting" and planned is not None and planned.anchor_label:
-            return _("Waiting for the date of: {anchor}").format(anchor=planned.anchor_label)
+            return _("Waiting for the date of: {anchor}").format(
+                anchor=local(planned.anchor_label))
         return self.label
 
 
@@ -215,7 +217,7 @@ def status(
     """The status of ``planned`` on ``today``.
 
     What a person decided comes first and is exclusive (at most one of ``done_on``,
-    ``missed``, ``cancelled``, ``not_applicable``; ValueError otherwise):
+    ``missed``, ``cancelled``, ``not_applicable``; ValueError, a caller's bug, otherwise):
 
     * ``not_applicable`` / ``missed`` / ``cancelled`` as marked (reasons are stored
       elsewhere);
@@ -230,7 +232,8 @@ def status(
     * ``waiting``: anchor date unknown;
     * ``upcoming``: today before the window; ``due``: inside it; ``overdue``: after it.
 
-    A ``done_on`` after ``today`` is refused (ValueError).
+    A ``done_on`` after ``today`` is accepted here (a worklist judged "as of" an earlier day);
+    the visit service refuses entering one.
     """
     today = _require_date(today, "today")
     decided = sum((done_on is not None, missed, cancelled, not_applicable))
@@ -349,12 +352,7 @@ class TimingCheck:
 
 
 def _describe_period(months: int, days: int) -> str:
-    parts = []
-    if months:
-        parts.append(ngettext("{n} month", "{n} months", months).format(n=months))
-    if days or not months:
-        parts.append(ngettext("{n} day", "{n} days", days).format(n=days))
-    return " ".join(parts)
+    return Period(months=months, days=days).describe()
 
 
 def _describe_limit(period: Period) -> str:
@@ -367,13 +365,6 @@ def _describe_elapsed(start: date, end: date, in_months: bool) -> str:
         return _describe_period(0, (end - start).days)
     delta = relativedelta(end, start)
     return _describe_period(delta.years * 12 + delta.months, delta.days)
-
-
-def _lower_first(label: str) -> str:
-    """``Last preoperative dose`` -> ``last preoperative dose``; acronyms stay (``CT scan``)."""
-    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
-        return label[0].lower() + label[1:]
-    return label
 
 
 def check_timing(study: Study, anchors: Mapping[str, date | None]) -> tuple[TimingCheck, ...]:
@@ -391,25 +382,26 @@ def check_timing(study: Study, anchors: Mapping[str, date | None]) -> tuple[Timi
         end = None if raw_end is None else _require_date(raw_end, f"anchor {rule.end!r}")
         if start is None or end is None:
             missing = tuple(k for k, v in ((rule.start, start), (rule.end, end)) if v is None)
-            names = ", ".join(labels.get(k, k) for k in missing)
+            names = join_list(local(labels.get(k, k)) for k in missing)
             out.append(TimingCheck(rule, start, end, "unknown",
                                    _("Not checkable yet: no date for {anchors}").format(
                                        anchors=names), missing))
             continue
-        start_name = _lower_first(labels.get(rule.start, rule.start))
-        end_name = labels.get(rule.end, rule.end)
+        # Anchor labels are names here (quoted), never lower-cased into the sentence.
+        start_name = local(labels.get(rule.start, rule.start))
+        end_name = local(labels.get(rule.end, rule.end))
         in_months = any(p is not None and p.months for p in (rule.min, rule.max))
         message = ""
         if end < start:
-            message = _("{end} {elapsed} before {start}: it must not come before it").format(
+            message = _("“{end}” is {elapsed} before “{start}”: it must not come before it").format(
                 end=end_name, start=start_name,
                 elapsed=_describe_elapsed(end, start, in_months))
         elif rule.min is not None and end < rule.min.after(start):
-            message = _("{end} only {elapsed} after {start} (at least {limit})").format(
+            message = _("“{end}” is only {elapsed} after “{start}” (at least {limit})").format(
                 end=end_name, start=start_name, elapsed=_describe_elapsed(start, end, in_months),
                 limit=_describe_limit(rule.min))
         elif rule.max is not None and end > rule.max.after(start):
-            message = _("{end} {elapsed} after {start} (limit {limit})").format(
+            message = _("“{end}” is {elapsed} after “{start}” (at most {limit})").format(
                 end=end_name, start=start_name, elapsed=_describe_elapsed(start, end, in_months),
                 limit=_describe_limit(rule.max))
         out.append(TimingCheck(rule, start, end, "violated" if message else "ok", message))
@@ -469,7 +461,8 @@ def worklist(
     """
     start, end = _require_date(start, "start"), _require_date(end, "end")
     if start > end:
-        raise ValueError(f"period starts ({start}) after it ends ({end})")
+        raise InputError(_("the period starts ({start}) after it ends ({end})").format(
+            start=start, end=end))
     rows = []
     for entry in entries:
         planned = entry.planned

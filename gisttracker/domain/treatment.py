@@ -14,12 +14,13 @@ Conventions:
 * overlapping exposures (a dose change recorded with the same day twice) count each day
   once.
 
-The retrospective cohort's duration group is taken from the *calendar* months between the
-first preoperative dose and the last one (:func:`duration_group`); the day counts and
+Every limit on a treatment is a study rule and lives in the study's protocol file: the
+retrospective cohort's duration groups (``[allocation] groups``, decided by
+:func:`gisttracker.domain.allocation.duration_group` in calendar months), the time between
+two anchor dates (``[[timing_rules]]``, checked by
+:func:`gisttracker.domain.schedule.check_timing`) and the length of a treatment phase
+(``[[treatment_rules]]``, checked by :func:`check_treatment_rule`). The day counts and
 ``months = days_on_drug / 30.4375`` are for reporting only.
-
-The neoadjuvant timing window (3–12 months of preoperative imatinib, surgery within 7 days of
-the last dose) is the one specified for study NCT04933669 in this project.
 """
 
 from __future__ import annotations
@@ -27,21 +28,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from dateutil.relativedelta import relativedelta
 
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, join_list
+from gisttracker.protocols.catalogue import TREATMENT_PHASES
+from gisttracker.protocols.model import Period, TreatmentRule
 
-PHASES: Final = ("preoperative", "postoperative", "palliative", "other")
-DurationGroup = Literal["SHORT", "MID", "LONG"]
+#: The phases of a treatment exposure (the protocol catalogue's vocabulary).
+PHASES: Final = TREATMENT_PHASES
 
 #: Average length of a month in days (365.25 / 12).
 DAYS_PER_MONTH: Final = 30.4375
-#: Neoadjuvant window of NCT04933669.
-MIN_PREOP_MONTHS: Final = 3
-MAX_PREOP_MONTHS: Final = 12
-MAX_DAYS_LAST_DOSE_TO_SURGERY: Final = 7
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,14 @@ class Exposure:
 
     def __post_init__(self) -> None:
         if not self.dose_mg_per_day > 0:
-            raise ValueError(_("dose_mg_per_day must be > 0, got {value}").format(
+            raise InputError(_("dose_mg_per_day must be > 0, got {value}").format(
                 value=f"{self.dose_mg_per_day:g}"))
         if self.stop is not None and self.stop < self.start:
-            raise ValueError(_("stop ({stop}) must not be before start ({start})").format(
+            raise InputError(_("stop ({stop}) must not be before start ({start})").format(
                 stop=self.stop.isoformat(), start=self.start.isoformat()))
         if self.phase not in PHASES:
-            raise ValueError(_("phase must be one of {choices}, got {value!r}").format(
-                choices=", ".join(PHASES), value=self.phase))
+            raise InputError(_("phase must be one of {choices}, got {value!r}").format(
+                choices=join_list(PHASES), value=self.phase))
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Interruption:
 
     def __post_init__(self) -> None:
         if self.end is not None and self.end < self.start:
-            raise ValueError(_("end ({end}) must not be before start ({start})").format(
+            raise InputError(_("end ({end}) must not be before start ({start})").format(
                 end=self.end.isoformat(), start=self.start.isoformat()))
 
 
@@ -140,31 +140,15 @@ def calendar_months_between(start: dt.date, stop: dt.date) -> tuple[int, int]:
 
     Adding months to a day missing from the target month lands on that month's last day,
     so 31 January → 29 February 2024 is exactly 1 month and 31 August 2024 → 28 February
-    2025 exactly 6 months (as is 30 August → 28 February). Raises ValueError when ``stop``
+    2025 exactly 6 months (as is 30 August → 28 February). Raises InputError when ``stop``
     is before ``start``.
     """
     if stop < start:
-        raise ValueError(_("stop ({stop}) must not be before start ({start})").format(
+        raise InputError(_("stop ({stop}) must not be before start ({start})").format(
             stop=stop.isoformat(), start=start.isoformat()))
     delta = relativedelta(stop, start)
     months = delta.years * 12 + delta.months
     return months, (stop - (start + relativedelta(months=months))).days
-
-
-def duration_group(start: dt.date, stop: dt.date) -> DurationGroup:
-    """Duration group of preoperative imatinib from its first to its last dose day.
-
-    From the calendar-month difference ``relativedelta(stop, start)``: up to exactly 6
-    months → "SHORT"; more than 6 months (6 months + 1 day, "just over 6") up to exactly
-    12 months → "MID"; more than 12 months → "LONG". Raises ValueError when ``stop`` is
-    before ``start``.
-    """
-    months, days = calendar_months_between(start, stop)
-    if months < 6 or (months == 6 and days == 0):
-        return "SHORT"
-    if months < 12 or (months == 12 and days == 0):
-        return "MID"
-    return "LONG"
 
 
 def _phase_duration(exposures: Sequence[Exposure], interruptions: Iterable[Interruption],
@@ -181,9 +165,8 @@ def preoperative_duration(exposures: Iterable[Exposure],
     """Duration of the exposures of phase "preoperative"; None when there are none.
 
     Every preoperative exposure must start before ``surgery_date`` and have a stop date
-    (ValueError otherwise: the last dose must be recorded to know the duration). A stop on
-    or after the surgery day is kept as recorded; :func:`check_neoadjuvant_timing` reports
-    it.
+    (InputError otherwise: the last dose must be recorded to know the duration). A stop on
+    or after the surgery day is kept as recorded; the protocol's timing rules report it.
     """
     preop = [e for e in exposures if e.phase == "preoperative"]
     if not preop:
@@ -191,11 +174,11 @@ def preoperative_duration(exposures: Iterable[Exposure],
     stops: list[dt.date] = []
     for e in preop:
         if e.start >= surgery_date:
-            raise ValueError(_("preoperative exposure to {drug} starts on {start}, not before "
+            raise InputError(_("preoperative exposure to {drug} starts on {start}, not before "
                                "the surgery ({surgery})").format(
                 drug=e.drug, start=e.start.isoformat(), surgery=surgery_date.isoformat()))
         if e.stop is None:
-            raise ValueError(_("preoperative exposure to {drug} from {start} has no stop "
+            raise InputError(_("preoperative exposure to {drug} from {start} has no stop "
                                "date").format(drug=e.drug, start=e.start.isoformat()))
         stops.append(e.stop)
     return _phase_duration(preop, interruptions, max(stops))
@@ -208,12 +191,12 @@ def postoperative_duration(exposures: Iterable[Exposure],
 
     An exposure without stop, or stopping after ``until``, counts up to ``until``; the last
     stop is then ``until``. None when there is no postoperative exposure or none started by
-    ``until``. An exposure starting before ``surgery_date`` raises ValueError.
+    ``until``. An exposure starting before ``surgery_date`` raises InputError.
     """
     postop = [e for e in exposures if e.phase == "postoperative"]
     for e in postop:
         if e.start < surgery_date:
-            raise ValueError(_("postoperative exposure to {drug} starts on {start}, before "
+            raise InputError(_("postoperative exposure to {drug} starts on {start}, before "
                                "the surgery ({surgery})").format(
                 drug=e.drug, start=e.start.isoformat(), surgery=surgery_date.isoformat()))
     postop = [e for e in postop if e.start <= until]
@@ -223,39 +206,30 @@ def postoperative_duration(exposures: Iterable[Exposure],
     return _phase_duration(postop, interruptions, last_stop)
 
 
-def check_neoadjuvant_timing(preop_start: dt.date, last_preop_dose: dt.date,
-                             surgery: dt.date) -> list[str]:
-    """Problems with the preoperative imatinib window of NCT04933669; empty if fine.
+def check_treatment_rule(rule: TreatmentRule, exposures: Iterable[Exposure], *,
+                         until: dt.date) -> str | None:
+    """The problem with one protocol treatment rule (``[[treatment_rules]]``), or None.
 
-    * the last dose must not be before the first;
-    * preoperative imatinib, first to last dose in calendar months, must last at least 3
-      months (exactly 3 is fine) and at most 12 (exactly 12 is fine, 12 months + 1 day is
-      not);
-    * surgery must not be before the last preoperative dose (the same day is allowed) and
-      not more than 7 days after it (exactly 7 is fine).
+    The rule bounds the time on ``rule.drug`` in ``rule.phase``: from the first dose day of
+    the phase's exposures to the last one (an open exposure, or one stopping after
+    ``until``, counts up to ``until``), in calendar periods (:class:`Period`, so "at most 36
+    months" allows exactly 36 months and refuses 36 months and a day). A minimum is judged
+    only once every exposure of the phase has stopped: a course still running is not yet
+    too short. No exposure of the phase: None.
     """
-    problems: list[str] = []
-    if last_preop_dose < preop_start:
-        problems.append(_("the last preoperative dose ({last}) is before the first "
-                          "({first})").format(last=last_preop_dose.isoformat(),
-                                              first=preop_start.isoformat()))
-    else:
-        months, days = calendar_months_between(preop_start, last_preop_dose)
-        if months < MIN_PREOP_MONTHS:
-            problems.append(_("preoperative imatinib lasted {months} months {days} days, "
-                              "shorter than {min} months").format(
-                months=months, days=days, min=MIN_PREOP_MONTHS))
-        elif months > MAX_PREOP_MONTHS or (months == MAX_PREOP_MONTHS and days > 0):
-            problems.append(_("preoperative imatinib lasted {months} months {days} days, "
-                              "longer than {max} months").format(
-                months=months, days=days, max=MAX_PREOP_MONTHS))
-    gap = (surgery - last_preop_dose).days
-    if gap < 0:
-        problems.append(_("surgery ({surgery}) is before the last preoperative dose "
-                          "({last})").format(surgery=surgery.isoformat(),
-                                             last=last_preop_dose.isoformat()))
-    elif gap > MAX_DAYS_LAST_DOSE_TO_SURGERY:
-        problems.append(_("surgery is {days} days after the last preoperative dose; at most "
-                          "{max} are allowed").format(days=gap,
-                                                      max=MAX_DAYS_LAST_DOSE_TO_SURGERY))
-    return problems
+    chosen = [e for e in exposures
+              if e.drug == rule.drug and e.phase == rule.phase and e.start <= until]
+    if not chosen:
+        return None
+    first = min(e.start for e in chosen)
+    running = any(e.stop is None or e.stop > until for e in chosen)
+    last = until if running else max(e.stop for e in chosen if e.stop is not None)
+    months, days = calendar_months_between(first, last)
+    elapsed = Period(months, 0, days).describe()
+    if rule.max is not None and last > rule.max.after(first):
+        return _("{rule}: it lasted {elapsed}, longer than {limit}").format(
+            rule=rule.description, elapsed=elapsed, limit=rule.max.describe())
+    if rule.min is not None and not running and last < rule.min.after(first):
+        return _("{rule}: it lasted {elapsed}, shorter than {limit}").format(
+            rule=rule.description, elapsed=elapsed, limit=rule.min.describe())
+    return None

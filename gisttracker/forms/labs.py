@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gisttracker.errors import InputError
 from gisttracker.grading import ctcae, units
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import LAB_FIELDS, SCREENING_FIELDS
 from gisttracker.protocols.model import Study
 
@@ -64,23 +65,23 @@ def analyte(key: str, study: Study | None = None) -> Analyte:
     for a in analytes_for(study).values():
         if key in (a.key, a.units_key):
             return a
-    raise ValueError(_("unknown laboratory analyte {key!r}").format(key=key))
+    raise InputError(_("unknown laboratory analyte {key!r}").format(key=key))
 
 
 def normalize(an: Analyte, unit: str) -> str:
-    """``unit`` in its canonical spelling; ValueError if it is not a unit of ``an``."""
+    """``unit`` in its canonical spelling; InputError if it is not a unit of ``an``."""
     if an.term is None:  # a protocol's own analyte: exactly its one unit
         if unit.strip() != an.canonical_unit:
-            raise ValueError(_("{label} is recorded in {unit}").format(
+            raise InputError(_("{label} is recorded in {unit}").format(
                 label=_(an.label), unit=an.canonical_unit))
         return an.canonical_unit
     try:
         spelled = units.normalize_unit(unit)
-    except ValueError:
+    except InputError:
         spelled = ""
     if spelled not in an.units:
-        raise ValueError(_("unit {unit!r} is not used for {label}; use one of: {units}").format(
-            unit=unit, label=_(an.label), units=", ".join(an.units)))
+        raise InputError(_("unit {unit!r} is not used for {label}; use one of: {units}").format(
+            unit=unit, label=_(an.label), units=join_list(an.units)))
     return spelled
 
 
@@ -110,23 +111,23 @@ def grade_lab(key: str | Analyte, value: float, unit: str, *, lln: float | None 
     """Convert ``value`` (and the reference range, in the same ``unit``) to the canonical
     unit and grade it. ``baseline`` is already in the canonical unit (None: no baseline).
 
-    Raises ValueError with a message for the user for an unknown unit, an implausible value
+    Raises InputError with a message for the user for an unknown unit, an implausible value
     (usually a wrong unit), or a reference range that is not a positive LLN ≤ ULN.
     """
     an = key if isinstance(key, Analyte) else analyte(key, study)
     spelled = normalize(an, unit)
     if value < 0:
-        raise ValueError(_("a laboratory value cannot be negative"))
+        raise InputError(_("a laboratory value cannot be negative"))
     problem = None if an.term is None else units.plausibility(an.units_key, value, spelled)
     if problem:
-        raise ValueError(problem)
+        raise InputError(problem)
     if lln == 0:
         lln = None  # a range printed as "0–21" has no lower limit
     for name, limit in (("LLN", lln), ("ULN", uln)):
         if limit is not None and limit <= 0:
-            raise ValueError(_("{name} must be greater than 0").format(name=name))
+            raise InputError(_("{name} must be greater than 0").format(name=name))
     if lln is not None and uln is not None and lln > uln:
-        raise ValueError(_("LLN must not be above ULN"))
+        raise InputError(_("LLN must not be above ULN"))
     v = to_canonical(an, value, spelled)
     low = None if lln is None else to_canonical(an, lln, spelled)
     high = None if uln is None else to_canonical(an, uln, spelled)

@@ -13,6 +13,8 @@ Values are kept as JSON-able Python values: ``int``/``float`` numbers, the choic
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +23,8 @@ from enum import StrEnum
 from typing import Literal
 
 from gisttracker.domain.plausibility import EARLIEST, parse_date
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, join_list
 
 ItemType = Literal["int", "float", "choice", "date", "text", "bool"]
 EditorKind = Literal["items", "labs", "adverse_events"]
@@ -121,6 +124,32 @@ class FormSpec:
     scorer: Scorer | None = None
     cross_check: CrossCheck | None = None
     note: str | None = None  # N_-marked text shown above the items
+    #: Bumped by hand when scoring, applicability or a cross-check changes in code (the
+    #: declared parts — items, ranges, choices — are in the definition by themselves).
+    revision: int = 1
+
+    def definition(self) -> str:
+        """The definition a form's answers are captured under, as canonical JSON: every item
+        (key, label, type, range, choices, required, unit, applicability) and the names
+        of the scoring and checking code with :attr:`revision`. Stored once per version
+        (``form_version``); :meth:`digest` identifies it."""
+        def name(fn: Callable[..., object] | None) -> str | None:
+            return None if fn is None else f"{fn.__module__}.{fn.__qualname__}"
+
+        items = [{"key": i.key, "label": i.label, "type": i.type, "number": i.number,
+                  "minimum": i.minimum, "maximum": i.maximum,
+                  "choices": [[c.value, c.label] for c in i.choices], "required": i.required,
+                  "unit": i.unit, "hint": i.hint, "section": i.section,
+                  "applies": name(i.applies)} for i in self.items]
+        return json.dumps({"kind": self.kind, "title": self.title, "editor": self.editor,
+                           "questionnaire": self.questionnaire, "note": self.note,
+                           "scorer": name(self.scorer), "cross_check": name(self.cross_check),
+                           "revision": self.revision, "items": items},
+                          ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+    def digest(self) -> str:
+        """The SHA-256 (hex) of :meth:`definition`: the identity of this form version."""
+        return hashlib.sha256(self.definition().encode("utf-8")).hexdigest()
 
     def item(self, key: str) -> Item:
         for item in self.items:
@@ -174,7 +203,7 @@ def _number_text(x: float) -> str:
 def check_value(item: Item, raw: object) -> object:
     """``raw`` (typed text from a field, or a Python value) as ``item`` stores it.
 
-    Blank text and None give None. Raises ValueError with a message for the user (without
+    Blank text and None give None. Raises InputError with a message for the user (without
     the item's name: the caller shows it beside the field or prefixes the label).
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -183,7 +212,7 @@ def check_value(item: Item, raw: object) -> object:
     value: object
     if item.type == "int":
         if isinstance(raw, bool):
-            raise ValueError(_("enter a whole number"))
+            raise InputError(_("enter a whole number"))
         if isinstance(raw, int):
             value = raw
         elif isinstance(raw, float) and raw.is_integer():
@@ -192,27 +221,27 @@ def check_value(item: Item, raw: object) -> object:
             try:
                 value = int(text if text is not None else str(raw))
             except ValueError:
-                raise ValueError(_("enter a whole number")) from None
+                raise InputError(_("enter a whole number")) from None
         _check_range(item, float(value))
         return value
     if item.type == "float":
         if isinstance(raw, bool):
-            raise ValueError(_("enter a number"))
+            raise InputError(_("enter a number"))
         try:
             number = float(raw) if isinstance(raw, int | float) else float(
                 (text or "").replace(",", "."))
         except ValueError:
-            raise ValueError(_("enter a number")) from None
+            raise InputError(_("enter a number")) from None
         if not math.isfinite(number):
-            raise ValueError(_("enter a number"))
+            raise InputError(_("enter a number"))
         _check_range(item, number)
         return number
     if item.type == "choice":
         for choice in item.choices:
             if raw == choice.value or (text is not None and text == str(choice.value)):
                 return choice.value
-        raise ValueError(_("choose one of: {choices}").format(
-            choices=", ".join(_(c.label) for c in item.choices)))
+        raise InputError(_("choose one of: {choices}").format(
+            choices=join_list(_(c.label) for c in item.choices)))
     if item.type == "bool":
         if isinstance(raw, bool):
             return raw
@@ -221,20 +250,20 @@ def check_value(item: Item, raw: object) -> object:
             return True
         if folded in ("no", "n", "false", "0", _("no").lower()):
             return False
-        raise ValueError(_("answer yes or no"))
+        raise InputError(_("answer yes or no"))
     if item.type == "date":
         if isinstance(raw, date):
             day = raw
         else:
             try:
                 parsed = parse_date(text or str(raw))
-            except ValueError:
-                raise ValueError(_("enter a date as YYYY-MM-DD")) from None
+            except InputError:
+                raise InputError(_("enter a date as YYYY-MM-DD")) from None
             if parsed is None:
-                raise ValueError(_("enter a date as YYYY-MM-DD"))
+                raise InputError(_("enter a date as YYYY-MM-DD"))
             day = parsed
         if day < EARLIEST:
-            raise ValueError(_("{date} is before 1900: check the year").format(
+            raise InputError(_("{date} is before 1900: check the year").format(
                 date=day.isoformat()))
         return day.isoformat()
     # text
@@ -250,7 +279,7 @@ def _check_range(item: Item, number: float) -> None:
             message = _("must be at least {low}")
         else:
             message = _("must be at most {high}")
-        raise ValueError(message.format(
+        raise InputError(message.format(
             low=_number_text(low) if low is not None else "",
             high=_number_text(high) if high is not None else ""))
 

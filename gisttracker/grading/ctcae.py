@@ -54,7 +54,7 @@ Comparisons are made in decimal arithmetic on the numbers as written (a float's 
 representation), so that a bilirubin of 1.8 mg/dL with ULN 1.2 mg/dL is exactly 1.5 × ULN
 (grade 1) and not a hair above it through binary rounding.
 
-Bad input raises ValueError naming the argument: an unknown ``term``; a ``value`` that is
+Bad input raises InputError naming the argument: an unknown ``term``; a ``value`` that is
 not a finite number ≥ 0; an ``lln``, ``uln`` or ``baseline`` that is given but not a finite
 number > 0. Missing limits are not errors: they make the result None when they matter.
 """
@@ -66,7 +66,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
 
-from gisttracker.i18n import N_, _
+from gisttracker.errors import InputError
+from gisttracker.i18n import N_, _, join_list
 
 __all__ = [
     "AE_GRADE_THRESHOLD",
@@ -132,23 +133,23 @@ _CREATININE_BASELINE: _Steps = ((3, _D(3), False), (2, _D("1.5"), False))
 
 
 def _number(name: str, x: object, *, positive: bool) -> Decimal:
-    """``x`` as an exact Decimal of its written form; ValueError naming ``name`` if bad."""
+    """``x`` as an exact Decimal of its written form; InputError naming ``name`` if bad."""
     if isinstance(x, bool) or not isinstance(x, int | float | Decimal):
-        raise ValueError(_("{name} must be a number, not {x!r}.").format(name=name, x=x))
+        raise InputError(_("{name} must be a number, not {x!r}.").format(name=name, x=x))
     if isinstance(x, int):
         d = Decimal(x)
     elif isinstance(x, float):
         if not math.isfinite(x):
-            raise ValueError(_("{name} must be a finite number, not {x!r}.").format(name=name, x=x))
+            raise InputError(_("{name} must be a finite number, not {x!r}.").format(name=name, x=x))
         d = Decimal(repr(x))
     else:
         if not x.is_finite():
-            raise ValueError(_("{name} must be a finite number, not {x!r}.").format(name=name, x=x))
+            raise InputError(_("{name} must be a finite number, not {x!r}.").format(name=name, x=x))
         d = x
     if positive and d <= 0:
-        raise ValueError(_("{name} must be greater than 0, not {x!r}.").format(name=name, x=x))
+        raise InputError(_("{name} must be greater than 0, not {x!r}.").format(name=name, x=x))
     if d < 0:
-        raise ValueError(_("{name} must not be negative, not {x!r}.").format(name=name, x=x))
+        raise InputError(_("{name} must not be negative, not {x!r}.").format(name=name, x=x))
     return d
 
 
@@ -179,9 +180,9 @@ def grade(
     term does not use is checked for sanity and otherwise ignored.
     """
     if term not in TERMS:
-        raise ValueError(
+        raise InputError(
             _("term must be one of {terms}, not {term!r}.").format(
-                terms=", ".join(TERMS), term=term
+                terms=join_list(TERMS), term=term
             )
         )
     v = _number("value", value, positive=False)
@@ -215,12 +216,12 @@ def grade(
 def suggests_adverse_event(grade: int | None) -> bool:
     """Whether a lab grade is high enough (≥ 3) to prompt recording an adverse event.
 
-    None (grade undecidable) does not. Raises ValueError for a grade outside 0-5.
+    None (grade undecidable) does not. Raises InputError for a grade outside 0-5.
     """
     if grade is None:
         return False
     if isinstance(grade, bool) or not isinstance(grade, int) or not 0 <= grade <= 5:
-        raise ValueError(
+        raise InputError(
             _("grade must be a CTCAE grade from 0 to 5 or None, not {grade!r}.").format(
                 grade=grade
             )

@@ -1,7 +1,7 @@
 """Exact unit conversions and wrong-unit plausibility checks for seven lab analytes.
 
 Only conversions that are exact by definition or fixed by a documented convention are
-offered; anything else raises ValueError rather than guess.
+offered; anything else raises InputError rather than guess.
 
 ==========  ===============  ==================================================================
 analyte     canonical unit   other accepted units (factor to the canonical unit)
@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from types import MappingProxyType
 
-from gisttracker.i18n import N_, _
+from gisttracker.errors import InputError
+from gisttracker.i18n import N_, _, join_list
 
 __all__ = ["LABS", "Lab", "convert", "normalize_unit", "plausibility"]
 
@@ -140,24 +141,24 @@ def _fold(unit: str) -> str:
 def normalize_unit(unit: str) -> str:
     """The canonical spelling of ``unit`` (e.g. ``"umol/l"`` → ``"µmol/L"``).
 
-    Raises ValueError for a spelling not known here.
+    Raises InputError for a spelling not known here.
     """
     if not isinstance(unit, str):
-        raise ValueError(_("A unit must be text, not {unit!r}.").format(unit=unit))
+        raise InputError(_("A unit must be text, not {unit!r}.").format(unit=unit))
     stripped = "".join(unit.split())
     if stripped in _CASE_SENSITIVE:
         return _CASE_SENSITIVE[stripped]
     folded = _fold(unit)
     if folded in _BY_FOLDED:
         return _BY_FOLDED[folded]
-    raise ValueError(_("Unknown unit {unit!r}.").format(unit=unit))
+    raise InputError(_("Unknown unit {unit!r}.").format(unit=unit))
 
 
 def _lab(analyte: str) -> Lab:
     if analyte not in LABS:
-        raise ValueError(
+        raise InputError(
             _("analyte must be one of {keys}, not {analyte!r}.").format(
-                keys=", ".join(LABS), analyte=analyte
+                keys=join_list(LABS), analyte=analyte
             )
         )
     return LABS[analyte]
@@ -166,17 +167,17 @@ def _lab(analyte: str) -> Lab:
 def _unit_for(lab: Lab, argument: str, unit: str) -> str:
     try:
         canonical = normalize_unit(unit)
-    except ValueError:
-        raise ValueError(
+    except InputError:
+        raise InputError(
             _("{argument}: unknown unit {unit!r} for {analyte}; accepted: {units}.").format(
-                argument=argument, unit=unit, analyte=lab.key, units=", ".join(lab.units)
+                argument=argument, unit=unit, analyte=lab.key, units=join_list(lab.units)
             )
         ) from None
     if canonical not in lab.units:
-        raise ValueError(
+        raise InputError(
             _("{argument}: {analyte} is not converted from or to {unit!r}; "
               "accepted: {units}.").format(
-                argument=argument, analyte=lab.key, unit=unit, units=", ".join(lab.units)
+                argument=argument, analyte=lab.key, unit=unit, units=join_list(lab.units)
             )
         )
     return canonical
@@ -184,15 +185,15 @@ def _unit_for(lab: Lab, argument: str, unit: str) -> str:
 
 def _decimal(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError(_("value must be a number, not {value!r}.").format(value=value))
+        raise InputError(_("value must be a number, not {value!r}.").format(value=value))
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(_("value must be a finite number, not {value!r}.").format(
+            raise InputError(_("value must be a finite number, not {value!r}.").format(
                 value=value))
         return Decimal(repr(value))
     d = Decimal(value)
     if not d.is_finite():
-        raise ValueError(_("value must be a finite number, not {value!r}.").format(value=value))
+        raise InputError(_("value must be a finite number, not {value!r}.").format(value=value))
     return d
 
 
@@ -210,7 +211,7 @@ def convert(analyte: str, value: float | Decimal, from_unit: str, to_unit: str) 
     """``value`` of ``analyte`` in ``from_unit`` expressed in ``to_unit``.
 
     ``analyte`` is a key of :data:`LABS`; units may be written in any accepted spelling.
-    Raises ValueError for an unknown analyte or unit, a unit not used for this analyte, or a
+    Raises InputError for an unknown analyte or unit, a unit not used for this analyte, or a
     value that is not a finite number ≥ 0.
     """
     lab = _lab(analyte)
@@ -218,7 +219,7 @@ def convert(analyte: str, value: float | Decimal, from_unit: str, to_unit: str) 
     target = _unit_for(lab, "to_unit", to_unit)
     d = _decimal(value)
     if d < 0:
-        raise ValueError(_("value must not be negative, not {value!r}.").format(value=value))
+        raise InputError(_("value must not be negative, not {value!r}.").format(value=value))
     return float(_to_unit(lab.key, d, source, target))
 
 
@@ -231,7 +232,7 @@ def plausibility(analyte: str, value: float | Decimal, unit: str) -> str | None:
 
     The message says which range was expected and, when the same number would be plausible
     in another accepted unit, suggests that unit (the usual cause: a wrong unit chosen).
-    Raises ValueError for an unknown analyte or unit, or a non-numeric or infinite value.
+    Raises InputError for an unknown analyte or unit, or a non-numeric or infinite value.
     """
     lab = _lab(analyte)
     source = _unit_for(lab, "unit", unit)
@@ -256,8 +257,12 @@ def plausibility(analyte: str, value: float | Decimal, unit: str) -> str | None:
         if other != source and low <= _to_unit(lab.key, d, other, lab.canonical_unit) <= high
     ]
     if fits:
+        units = fits[0]
+        for unit in fits[1:]:
+            # TRANSLATORS: one more unit in a list of alternatives ("mmol/L or mg/dL").
+            units = _("{units} or {unit}").format(units=units, unit=unit)
         message += " " + _("Check the unit: the number would be plausible in {units}.").format(
-            units=" or ".join(fits)
+            units=units
         )
     else:
         message += " " + _("Check the value and its unit.")

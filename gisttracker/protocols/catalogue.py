@@ -1,4 +1,5 @@
-"""The vocabulary protocol files may use: screening fields, assessments, procedures.
+"""The vocabulary protocol files may use: screening fields, assessments, procedures, course
+events, treatment phases, stratification sources and endpoint kinds.
 
 A protocol file that names anything not listed here is refused by the loader, so a typo
 is an error at start-up rather than a criterion that silently never evaluates.
@@ -92,4 +93,59 @@ ASSESSMENTS: dict[str, str] = {
     "survival": N_("Survival and disease status"),
 }
 
-STRATA = ("site", "progressive_organ", "prior_line")
+# Procedures a surgery record names (codes of the ``surgery.procedure`` column).
+PROCEDURES = ("local_excision_transanal", "local_excision_tamis", "tme", "apr",
+              "gastrectomy", "small_bowel_resection", "hepatic_resection", "rfa",
+              "tace", "other")
+# Course events (codes of the ``course_event.kind`` column).
+EVENT_KINDS = ("progression", "local_recurrence", "distant_recurrence", "regrowth",
+               "death", "last_known_alive", "lost_to_follow_up")
+# The events that can end a time-to-event endpoint (the others are contacts or censoring).
+ENDPOINT_EVENTS = ("progression", "local_recurrence", "distant_recurrence", "regrowth",
+                   "death")
+# Phases of a treatment exposure (codes of the ``treatment_exposure.phase`` column).
+TREATMENT_PHASES = ("preoperative", "postoperative", "palliative", "other")
+
+# Where an anchor date can follow the recorded course from (``set_by.record``).
+ANCHOR_RECORDS = ("first_dose", "last_dose", "first_surgery")
+
+# Patient attributes a stratum can name (stratum name -> column of the patient table). Any
+# screening field of kind enum, bool or integer can be a stratum too (its name is the field).
+PATIENT_STRATA: dict[str, str] = {"site": "site_code", "sex": "sex"}
+STRATUM_FIELD_KINDS = ("enum", "bool", "integer")
+
+
+def stratum_source(name: str) -> tuple[Literal["patient", "screening"], str] | None:
+    """Where the value of stratification factor ``name`` comes from: ``("patient", column)``
+    for a patient attribute, ``("screening", field)`` for a screening field; None when the
+    name is neither (the loader refuses such a protocol)."""
+    if name in PATIENT_STRATA:
+        return "patient", PATIENT_STRATA[name]
+    spec = SCREENING_FIELDS.get(name)
+    if spec is not None and spec.kind in STRATUM_FIELD_KINDS:
+        return "screening", name
+    return None
+
+
+def stratum_names() -> tuple[str, ...]:
+    """Every name a stratum may take (for messages)."""
+    return (*PATIENT_STRATA, *(k for k, f in SCREENING_FIELDS.items()
+                               if f.kind in STRATUM_FIELD_KINDS))
+
+
+# Endpoint types and what each measures.
+ENDPOINT_TYPES = ("time_to_event", "proportion", "repeated_measure", "descriptive")
+# How a time-to-event endpoint without its event is censored.
+CENSORING = ("last_contact", "last_tumour_assessment")
+# What a proportion or a descriptive endpoint counts (type -> measures).
+MEASURES: dict[str, tuple[str, ...]] = {
+    "proportion": ("objective_response", "r0_resection", "organ_preservation"),
+    "descriptive": ("tumour_diameter", "pathological_response_grade", "treatment_duration"),
+}
+RESPONSE_CRITERIA = ("recist", "choi")
+# How a stratum is named on screen (N_-marked; translated when shown).
+STRATUM_LABELS: dict[str, str] = {
+    "site": N_("site"), "sex": N_("sex"),
+    **{key: spec.label for key, spec in SCREENING_FIELDS.items()
+       if spec.kind in STRATUM_FIELD_KINDS},
+}

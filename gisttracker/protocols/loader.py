@@ -1,67 +1,144 @@
 """Load and validate study protocol files (``seeds/*.toml``, read with :mod:`tomllib`).
 
 Every table is read through :class:`_Table`, which knows the file and the dotted key it is
-reading, so any problem — an unknown key, a missing field, a wrong type, a reference to an
-arm, anchor, field or assessment that does not exist — raises :class:`ProtocolError`
-naming both. :func:`load_studies` loads a directory and keeps going past a broken file:
-the good studies load, and the broken file is reported.
+reading, so any problem — an unknown key, a missing field, a wrong type, a number out of
+its bounds, a reference to an arm, anchor, field or assessment that does not exist —
+raises :class:`ProtocolError` naming both. :func:`load_studies` loads a directory and keeps
+going past a broken file: the good studies load, and the broken file is reported.
 
-A site changes a protocol without touching code by placing its own copy of a file (same
-``key``) in the site's protocol directory; that copy replaces the shipped one.
+Bounds. A protocol file is data a site may edit, so nothing in it may stop the program:
+a file larger than :data:`MAX_FILE_BYTES` or nested deeper than :data:`MAX_DEPTH` is refused
+before it is parsed (Python's TOML reader recurses once per level), and every number has a
+range (windows up to :data:`MAX_WINDOW_DAYS`, visits and horizons up to
+:data:`MAX_SPAN_DAYS` from their anchor, at most :data:`MAX_VISITS` visits, block sizes,
+ratios, targets, doses…): a window of ten million days or a visit a thousand years out is a
+load error, not a crash of every worklist.
+
+Site copies. A site changes a protocol without touching code by placing its own copy of a
+file in the site's protocol directory (a later directory of :func:`load_studies`). The copy
+replaces the shipped study with the same ``key``. A copy named like a shipped file must keep
+that file's ``key`` (a copy of one study edited into another is refused, never silently
+replaces the other study), and two site files with one key are an error. A site file that is
+refused is never silently replaced by the shipped one: the study it was meant to change is
+*blocked* (:attr:`LoadResult.blocked`), and every screen and command that would work on it
+says why instead.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 import tomllib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
 from gisttracker import resources
 from gisttracker.errors import UserError
-from gisttracker.i18n import _
-from gisttracker.protocols.catalogue import ASSESSMENTS, LAB_FIELDS, SCREENING_FIELDS, STRATA
+from gisttracker.i18n import SOURCE_LANGUAGE, TRANSLATED, LocalText, _, join_list
+from gisttracker.protocols.catalogue import (
+    ANCHOR_RECORDS,
+    ASSESSMENTS,
+    CENSORING,
+    ENDPOINT_EVENTS,
+    ENDPOINT_TYPES,
+    LAB_FIELDS,
+    MEASURES,
+    PROCEDURES,
+    RESPONSE_CRITERIA,
+    SCREENING_FIELDS,
+    TREATMENT_PHASES,
+    stratum_names,
+    stratum_source,
+)
 from gisttracker.protocols.model import (
     Allocation,
     Anchor,
+    AnchorSource,
     Arm,
     ArmOption,
     Criterion,
     DurationGroup,
+    DurationSpan,
     Endpoint,
+    GroupRule,
     Intervention,
     LabAnalyteSpec,
     Period,
+    ResponseRules,
     Rule,
     Study,
     TimingRule,
+    TreatmentRule,
     Visit,
 )
 
 SCHEMA_VERSION = 1
-MAX_REPEAT = 1000  # repetitions of one [[visits]] entry: a typo must not hang start-up
 SEEDS_DIR = resources.seeds_dir()
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
+# --- bounds: every number a protocol file holds has a range ---------------------------------
+#: The largest protocol file read (the shipped ones are about 20 kB).
+MAX_FILE_BYTES = 1_000_000
+#: Deepest nesting of tables and arrays (the shipped files nest 8 levels).
+MAX_DEPTH = 32
+#: Longest text value.
+MAX_TEXT = 20_000
+#: Repetitions of one ``[[visits]]`` entry, and visits of a study after expansion.
+MAX_REPEAT = 500
+MAX_VISITS = 500
+#: Entries of the other lists.
+MAX_ENTRIES = {"arms": 20, "anchors": 30, "criteria": 300, "endpoints": 60,
+               "timing_rules": 30, "treatment_rules": 30, "labs": 50, "visits": 200}
+#: A visit window (each side), the minimum SD duration and the confirmation interval.
+MAX_WINDOW_DAYS = 366
+#: A visit's offset from its anchor, an endpoint horizon, a timing or treatment limit.
+MAX_SPAN_DAYS = 50 * 366
+#: A single component of a period (months, weeks or days) before any date arithmetic.
+MAX_PERIOD_COMPONENT = 100_000
+MAX_BLOCK_SIZE = 100
+MAX_BLOCK_SIZES = 10
+MAX_RATIO_PART = 20
+MAX_TARGET_ENROLLMENT = 1_000_000
+MAX_GROUP_MONTHS = 600
+MAX_DOSE_MG_PER_DAY = 10_000.0
+MAX_LIMIT_FACTOR = 1_000.0
+MAX_RULE_VALUE = 1_000_000.0
+#: Keys, codes and ids: letters, digits and ``_ . -``, starting with a letter or digit.
+#: A day to compare two periods on (month ends make "longer" depend on the start).
+_PROBE = date(2001, 1, 31)
+IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
 
 class ProtocolError(UserError):
-    """A protocol file cannot be used. ``file`` and ``key`` say where."""
+    """A protocol file cannot be used. ``file`` and ``key`` say where; ``study`` is the key
+    of the study the file was meant for, when it is known (a refused site copy blocks it)."""
 
-    def __init__(self, file: str, key: str, message: str) -> None:
+    def __init__(self, file: str, key: str, message: str, *, study: str | None = None) -> None:
         self.file = file
         self.key = key
         self.message = message
+        self.study = study
         super().__init__(f"{file}: {key}: {message}")
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What :func:`load_studies` found: the studies that loaded and the files that did not."""
+    """What :func:`load_studies` found: the studies that loaded, the files that did not,
+    and the studies that are blocked (a site copy meant to change them was refused; study
+    key -> the errors saying why). A blocked study is not in ``studies``."""
 
     studies: tuple[Study, ...]
     errors: tuple[ProtocolError, ...]
+    blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
+
+
+def _span_days(period: Period) -> int:
+    """The longest number of days ``period`` can cover (months counted as 31 days)."""
+    return abs(period.months) * 31 + abs(period.weeks) * 7 + abs(period.days)
 
 
 class _Table:
@@ -95,15 +172,31 @@ class _Table:
             return None
         if not isinstance(value, str) or (required and not value.strip()):
             raise self.error(name, _("expected non-empty text"))
+        if len(value) > MAX_TEXT:
+            raise self.error(name, _("text longer than {maximum} characters").format(
+                maximum=MAX_TEXT))
         return value.strip()
+
+    def identifier(self, name: str, *, required: bool = True) -> str | None:
+        """A key, code or id: letters, digits and ``_ . -`` (at most 64)."""
+        value = self.string(name, required=required)
+        if value is not None and not IDENTIFIER.fullmatch(value):
+            raise self.error(name, _("{value!r} is not a valid key: use letters, digits and "
+                                     "_ . - (at most 64)").format(value=value[:80]))
+        return value
+
+    def code(self, name: str) -> str:
+        value = self.identifier(name)
+        assert value is not None
+        return value
 
     def text(self, name: str) -> str:
         value = self.string(name)
         assert value is not None
         return value
 
-    def integer(self, name: str, *, required: bool = True,
-                minimum: int | None = None) -> int | None:
+    def integer(self, name: str, *, required: bool = True, minimum: int | None = None,
+                maximum: int | None = None) -> int | None:
         value = self._get(name, required)
         if value is None:
             return None
@@ -111,7 +204,20 @@ class _Table:
             raise self.error(name, _("expected a whole number"))
         if minimum is not None and value < minimum:
             raise self.error(name, _("must be at least {minimum}").format(minimum=minimum))
+        if maximum is not None and value > maximum:
+            raise self.error(name, _("must be at most {maximum}").format(maximum=maximum))
         return value
+
+    def number(self, name: str, *, minimum: float, maximum: float,
+               positive: bool = False, message: str | None = None) -> float:
+        """A finite number within ``[minimum, maximum]`` (``positive``: above 0)."""
+        value = self._get(name, True)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+                value) or value < minimum or value > maximum or (positive and value <= 0):
+            raise self.error(name, message or _(
+                "expected a number from {minimum} to {maximum}").format(
+                minimum=f"{minimum:g}", maximum=f"{maximum:g}"))
+        return float(value)
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self._get(name, False)
@@ -121,12 +227,16 @@ class _Table:
             raise self.error(name, _("expected true or false"))
         return value
 
-    def items(self, name: str, *, required: bool = True) -> list[Any]:
+    def items(self, name: str, *, required: bool = True,
+              maximum: int | None = None) -> list[Any]:
         value = self._get(name, required)
         if value is None:
             return []
         if not isinstance(value, list):
             raise self.error(name, _("expected a list"))
+        limit = maximum if maximum is not None else MAX_ENTRIES.get(name, 100)
+        if len(value) > limit:
+            raise self.error(name, _("at most {maximum} entries").format(maximum=limit))
         return value
 
     def strings(self, name: str, *, required: bool = True) -> tuple[str, ...]:
@@ -134,6 +244,19 @@ class _Table:
         if not all(isinstance(item, str) for item in items):
             raise self.error(name, _("expected a list of text"))
         return tuple(items)
+
+    def codes(self, name: str, allowed: Iterable[str], *, required: bool = True
+              ) -> tuple[str, ...]:
+        """A list of codes, each one of ``allowed``, none twice."""
+        values = self.strings(name, required=required)
+        allowed = tuple(allowed)
+        for value in values:
+            if value not in allowed:
+                raise self.error(name, _("{value!r} is not one of {allowed}").format(
+                    value=value[:80], allowed=join_list(allowed)))
+        if len(set(values)) != len(values):
+            raise self.error(name, _("a value is listed twice"))
+        return values
 
     def tables(self, name: str, *, required: bool = True) -> list[_Table]:
         items = self.items(name, required=required)
@@ -145,15 +268,26 @@ class _Table:
             return None
         return _Table(self.file, self.key(name), value)
 
-    def period(self, name: str, *, required: bool = True) -> Period | None:
+    def period(self, name: str, *, required: bool = True, maximum_days: int = MAX_SPAN_DAYS,
+               negative: bool = False) -> Period | None:
+        """A calendar period ``{ months, weeks, days }``; refused when any part is negative
+        (unless ``negative``) or when it can reach more than ``maximum_days``."""
         table = self.table(name, required=required)
         if table is None:
             return None
-        months = table.integer("months", required=False) or 0
-        weeks = table.integer("weeks", required=False) or 0
-        days = table.integer("days", required=False) or 0
+        parts = [table.integer(unit, required=False) or 0 for unit in ("months", "weeks", "days")]
         table.done()
-        return Period(months=months, weeks=weeks, days=days)
+        if not negative and any(part < 0 for part in parts):
+            raise self.error(name, _("a period cannot be negative"))
+        if any(abs(part) > MAX_PERIOD_COMPONENT for part in parts):
+            # Before any arithmetic: dates that far out do not exist.
+            raise self.error(name, _("longer than the {days} days allowed here").format(
+                days=maximum_days))
+        period = Period(*parts)
+        if _span_days(period) > maximum_days:
+            raise self.error(name, _("{period} is longer than the {days} days allowed here")
+                             .format(period=period.describe(), days=maximum_days))
+        return period
 
     def choice(self, name: str, allowed: Iterable[str], *, required: bool = True) -> str | None:
         value = self.string(name, required=required)
@@ -162,16 +296,69 @@ class _Table:
             raise self.error(
                 name,
                 _("{value!r} is not one of {allowed}").format(
-                    value=value, allowed=", ".join(allowed)
+                    value=value, allowed=join_list(allowed)
                 ),
             )
         return value
+
+    # ----- text in several languages: `title = "…"` and `title_zh_CN = "…"` beside it -----
+    def _translations(self, name: str) -> dict[str, Any]:
+        found = {}
+        for language in TRANSLATED:
+            key = f"{name}_{language}"
+            if key in self.data:
+                found[language] = self._get(key, True)
+        return found
+
+    def local(self, name: str, *, required: bool = True) -> LocalText | None:
+        """Text a person reads, with its translations (``name_zh_CN``) if the file has them.
+
+        A translation without the English text, or one that is empty, is an error.
+        """
+        source = self.string(name, required=required)
+        translations = self._translations(name)
+        if source is None:
+            if translations:
+                raise self.error(f"{name}_{next(iter(translations))}",
+                                 _("a translation needs the English text {key} beside it")
+                                 .format(key=self.key(name)))
+            return None
+        for language, value in translations.items():
+            if not isinstance(value, str) or not value.strip():
+                raise self.error(f"{name}_{language}", _("expected non-empty text"))
+        return LocalText(source, {k: v.strip() for k, v in translations.items()})
+
+    def local_text(self, name: str) -> LocalText:
+        value = self.local(name)
+        assert value is not None
+        return value
+
+    def local_strings(self, name: str, *, required: bool = True) -> tuple[LocalText, ...]:
+        """A list of texts; each translation is a list of the same length (``name_zh_CN``)."""
+        sources = self.strings(name, required=required)
+        translations = self._translations(name)
+        for language, values in translations.items():
+            if (not isinstance(values, list) or len(values) != len(sources)
+                    or not all(isinstance(v, str) and v.strip() for v in values)):
+                raise self.error(f"{name}_{language}", _(
+                    "expected a list of {count} texts, one for each entry of {key}").format(
+                        count=len(sources), key=self.key(name)))
+        return tuple(LocalText(text.strip(), {lang: values[i].strip()
+                                              for lang, values in translations.items()})
+                     for i, text in enumerate(sources))
 
     def done(self) -> None:
         """Refuse keys nobody read: a misspelt key must not be silently ignored."""
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.error(unknown[0], _("unknown key"))
+            key = unknown[0]
+            match = re.fullmatch(r"(.+?)_([a-z]{2}(?:_[A-Z]{2})?)", key)
+            if match and match.group(1) in self.used:
+                # `title_fr` beside a `title`: say what is wrong, not just "unknown key".
+                raise self.error(key, _("{language} is not a language this program has "
+                                        "(it has: {known})").format(
+                    language=match.group(2), known=join_list(TRANSLATED)))
+            raise self.error(key, _("unknown key"))
 
 
 def _rule(table: _Table) -> Rule:
@@ -217,9 +404,10 @@ def _rule(table: _Table) -> Rule:
         if limit in table.data:
             if spec.kind != "lab":
                 raise table.error(limit, _("only laboratory fields have reference limits"))
-            factor = table._get(limit, True)
-            if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
-                raise table.error(limit, _("expected a positive multiple of the limit"))
+            factor = table.number(limit, minimum=0, maximum=MAX_LIMIT_FACTOR, positive=True,
+                                  message=_("expected a positive multiple of the limit, at "
+                                            "most {maximum}").format(
+                                      maximum=f"{MAX_LIMIT_FACTOR:g}"))
             table.done()
             return Rule(op=op, field=field_key, factor=float(factor),
                         limit=cast(Any, limit), unit=unit)
@@ -228,8 +416,10 @@ def _rule(table: _Table) -> Rule:
         raise table.error("value", _("{field} is true or false").format(field=field_key))
     if spec.kind in ("number", "integer", "lab") and (
         isinstance(value, bool) or not isinstance(value, int | float)
+        or not math.isfinite(value) or abs(value) > MAX_RULE_VALUE
     ):
-        raise table.error("value", _("{field} is a number").format(field=field_key))
+        raise table.error("value", _("{field} is a number (at most {maximum} in size)").format(
+            field=field_key, maximum=f"{MAX_RULE_VALUE:g}"))
     if spec.kind == "enum" and value not in spec.values:
         raise table.error("value", _("{value!r} is not a value of {field}").format(
             value=value, field=field_key))
@@ -242,62 +432,68 @@ def _arm(table: _Table) -> Arm:
     for item in table.tables("interventions", required=False):
         interventions.append(Intervention(
             type=cast(Any, item.choice("type", ("drug", "procedure"))),
-            name=item.text("name"),
-            dose=item.string("dose", required=False),
-            schedule=item.string("schedule", required=False),
-            assumption=item.string("assumption", required=False),
+            name=item.local_text("name"),
+            dose=item.local("dose", required=False),
+            schedule=item.local("schedule", required=False),
+            assumption=item.local("assumption", required=False),
         ))
         item.done()
     options = []
     for item in table.tables("options", required=False):
-        dose = item._get("dose_mg_per_day", True)
-        if isinstance(dose, bool) or not isinstance(dose, int | float) or dose <= 0:
-            raise item.error("dose_mg_per_day", _("expected a positive dose in mg/day"))
-        options.append(ArmOption(code=item.text("code"), label=item.text("label"),
-                                 drug=item.text("drug"), dose_mg_per_day=float(dose)))
+        dose = item.number("dose_mg_per_day", minimum=0, maximum=MAX_DOSE_MG_PER_DAY,
+                           positive=True, message=_(
+                               "expected a positive dose in mg/day, at most {maximum}").format(
+                               maximum=f"{MAX_DOSE_MG_PER_DAY:g}"))
+        options.append(ArmOption(code=item.code("code"), label=item.local_text("label"),
+                                 drug=item.text("drug"), dose_mg_per_day=dose))
         item.done()
-    arm = Arm(code=table.text("code"), name=table.text("name"),
-              description=table.string("description", required=False) or "",
+    arm = Arm(code=table.code("code"), name=table.local_text("name"),
+              description=table.local("description", required=False) or LocalText(""),
               interventions=tuple(interventions), options=tuple(options))
     table.done()
     return arm
 
 
-def _visit_name(table: _Table, name: str, number: int, offset: Period) -> str:
-    """``name`` with ``{n}``, ``{offset}``, ``{months}`` filled in; other braces are errors."""
-    try:
-        return name.format(n=number, offset=offset.describe(), months=offset.months)
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
-        raise table.error("name", _(
-            "{name!r} is not a valid visit name ({problem}); the placeholders are {{n}}, "
-            "{{offset}} and {{months}}, and a literal brace is written {{{{ or }}}}"
-        ).format(name=name, problem=exc)) from exc
+def _visit_name(table: _Table, name: LocalText, number: int, offset: Period) -> LocalText:
+    """``name`` with ``{n}``, ``{offset}``, ``{months}`` filled in, in each of its languages
+    (``{offset}`` in words of that language); other braces are errors."""
+    def fill(template: str, language: str, key: str) -> str:
+        try:
+            return template.format(n=number, offset=offset.describe(language),
+                                   months=offset.months)
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+            raise table.error(key, _(
+                "{name!r} is not a valid visit name ({problem}); the placeholders are {{n}}, "
+                "{{offset}} and {{months}}, and a literal brace is written {{{{ or }}}}"
+            ).format(name=template, problem=exc)) from exc
 
-
-def _is_negative(period: Period) -> bool:
-    return period.months < 0 or period.weeks < 0 or period.days < 0
+    return LocalText(fill(name, SOURCE_LANGUAGE, "name"),
+                     {language: fill(text, language, f"name_{language}")
+                      for language, text in name.translations.items()})
 
 
 def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
-    """One ``[[visits]]`` entry; with ``repeat`` it expands to a visit per repetition."""
-    key = table.text("key")
-    name = table.text("name")
+    """One ``[[visits]]`` entry; with ``repeat`` it expands to a visit per repetition.
+
+    An offset may be negative (a visit before its anchor) but no visit may lie more than
+    :data:`MAX_SPAN_DAYS` from its anchor; each side of a window is at most
+    :data:`MAX_WINDOW_DAYS`.
+    """
+    key = table.code("key")
+    name = table.local_text("name")
     anchor = table.choice("anchor", anchors)
     assert anchor is not None
-    offset = table.period("offset")
-    before = table.period("window_before")
-    after = table.period("window_after")
+    offset = table.period("offset", negative=True)
+    before = table.period("window_before", maximum_days=MAX_WINDOW_DAYS)
+    after = table.period("window_after", maximum_days=MAX_WINDOW_DAYS)
     assert offset is not None and before is not None and after is not None
-    for window_key, window in (("window_before", before), ("window_after", after)):
-        if _is_negative(window):
-            raise table.error(window_key, _("a visit window cannot be negative"))
     assessments = table.strings("assessments")
     for assessment in assessments:
         if assessment not in ASSESSMENTS:
             raise table.error("assessments", _("unknown assessment {name!r}").format(
-                name=assessment))
+                name=assessment[:80]))
     required = table.boolean("required", True)
-    assumption = table.string("assumption", required=False)
+    assumption = table.local("assumption", required=False)
     until = table.choice("until", [a for a in anchors if a != anchor], required=False)
     abstraction = table.boolean("abstraction", False)
     repeat = table.table("repeat", required=False)
@@ -306,14 +502,17 @@ def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
         return [Visit(key, _visit_name(table, name, 1, offset), anchor, offset, before, after,
                       assessments, required, assumption, until, abstraction)]
     every = repeat.period("every")
-    count = repeat.integer("count", minimum=1)
+    count = repeat.integer("count", minimum=1, maximum=MAX_REPEAT)
     repeat.done()
     assert every is not None and count is not None
-    if every == Period() or _is_negative(every):
+    if every.is_zero:
         raise repeat.error("every", _("a repeat interval must be longer than zero"))
-    if count > MAX_REPEAT:
-        raise repeat.error("count", _("at most {maximum} repetitions").format(
-            maximum=MAX_REPEAT))
+    last = Period(offset.months + every.months * (count - 1),
+                  offset.weeks + every.weeks * (count - 1), offset.days + every.days * (count - 1))
+    if _span_days(last) > MAX_SPAN_DAYS:
+        raise repeat.error("count", _(
+            "the last repetition would be {period} from its anchor; at most {days} days are "
+            "allowed").format(period=last.describe(), days=MAX_SPAN_DAYS))
     visits = []
     for k in range(count):
         step = every.scaled(k)
@@ -329,16 +528,56 @@ def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
     return visits
 
 
-def _allocation(table: _Table, arm_codes: set[str]) -> Allocation:
+def _anchor(table: _Table) -> Anchor:
+    source = cast(Any, table.choice("source", ("enrollment", "entered")))
+    set_by = None
+    by = table.table("set_by", required=False)
+    if by is not None:
+        if source != "entered":
+            raise table.error("set_by", _("only an entered anchor can follow the course data"))
+        record = cast(Any, by.choice("record", ANCHOR_RECORDS))
+        drug = by.string("drug", required=False)
+        phase = by.choice("phase", TREATMENT_PHASES, required=False)
+        procedures = by.codes("procedures", PROCEDURES, required=False)
+        if record == "first_surgery" and (drug or phase):
+            raise by.error("drug" if drug else "phase", _("a surgery has no drug or phase"))
+        if record != "first_surgery" and procedures:
+            raise by.error("procedures", _("only first_surgery is chosen by procedure"))
+        by.done()
+        set_by = AnchorSource(record, drug.lower() if drug else None, phase, procedures)
+    anchor = Anchor(key=table.code("key"), label=table.local_text("label"), source=source,
+                    description=table.local("description", required=False) or LocalText(""),
+                    set_by=set_by)
+    table.done()
+    return anchor
+
+
+def _allocation(table: _Table, arm_codes: list[str], anchors: Mapping[str, Anchor]
+                ) -> Allocation:
     method = table.choice(
         "method", ("randomized", "single_arm", "treatment_received", "derived_duration"))
-    block_sizes = tuple(table.items("block_sizes", required=method == "randomized"))
+    block_sizes = tuple(table.items("block_sizes", required=method == "randomized",
+                                    maximum=MAX_BLOCK_SIZES))
     strata = table.strings("strata", required=method == "randomized")
+    for name in strata:
+        if stratum_source(name) is None:
+            # Refused here, not at the first randomization: the value must come from somewhere.
+            raise table.error("strata", _(
+                "unknown stratification factor {name!r}: a stratum names a patient attribute "
+                "(site, sex) or a screening field recorded as a choice, yes/no or whole "
+                "number, one of {names}").format(name=name[:80],
+                                                 names=join_list(stratum_names())))
+    if len(set(strata)) != len(strata):
+        raise table.error("strata", _("a stratification factor is listed twice"))
+    if strata and method != "randomized":
+        raise table.error("strata", _("only a randomized study is stratified"))
     ratio = tuple(table.items("ratio", required=False)) or tuple(1 for _a in arm_codes)
-    for name, items in (("block_sizes", block_sizes), ("ratio", ratio)):
+    for name, items, top in (("block_sizes", block_sizes, MAX_BLOCK_SIZE),
+                             ("ratio", ratio, MAX_RATIO_PART)):
         for item in items:
-            if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
-                raise table.error(name, _("expected positive whole numbers"))
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 < item <= top:
+                raise table.error(name, _("expected whole numbers from 1 to {maximum}").format(
+                    maximum=top))
     if len(ratio) != len(arm_codes):
         raise table.error("ratio", _("{count} ratio entries for {arms} arms").format(
             count=len(ratio), arms=len(arm_codes)))
@@ -351,15 +590,12 @@ def _allocation(table: _Table, arm_codes: set[str]) -> Allocation:
                 raise table.error("block_sizes", _(
                     "block size {size} is not a multiple of the allocation ratio total {unit}"
                 ).format(size=size, unit=unit))
-    for stratum in strata:
-        if stratum not in STRATA:
-            raise table.error("strata", _("unknown stratification factor {name!r}").format(
-                name=stratum))
     groups: list[DurationGroup] = []
     for item in table.tables("groups", required=method == "derived_duration"):
         arm = item.choice("arm", sorted(arm_codes))
         assert arm is not None
-        max_months = item.integer("max_months", required=False, minimum=1)
+        max_months = item.integer("max_months", required=False, minimum=1,
+                                  maximum=MAX_GROUP_MONTHS)
         item.done()
         if any(g.arm == arm for g in groups):
             raise item.error("arm", _("{arm!r} already has a group").format(arm=arm))
@@ -370,15 +606,136 @@ def _allocation(table: _Table, arm_codes: set[str]) -> Allocation:
         groups.append(DurationGroup(arm=arm, max_months=max_months))
     if method == "derived_duration" and not groups:
         raise table.error("groups", _("a derived-duration allocation needs at least one group"))
+    if groups and method != "derived_duration":
+        raise table.error("groups", _("only a derived-duration allocation has groups"))
+    duration = None
+    span = table.table("duration", required=method == "derived_duration")
+    if span is not None:
+        if method != "derived_duration":
+            raise table.error("duration", _("only a derived-duration allocation has a "
+                                            "duration"))
+        entered = sorted(k for k, a in anchors.items() if a.source == "entered")
+        start = cast(str, span.choice("start", entered))
+        end = cast(str, span.choice("end", entered))
+        span.done()
+        if start == end:
+            raise span.error("end", _("the duration needs two different anchors"))
+        duration = DurationSpan(start, end)
+    rules: list[GroupRule] = []
+    for item in table.tables("rules", required=method == "treatment_received"):
+        arm = cast(str, item.choice("arm", arm_codes))
+        procedures = item.codes("procedures", PROCEDURES, required=False)
+        item.done()
+        if rules and not rules[-1].procedures:
+            raise item.error("arm", _("the rule without procedures takes everybody left: it "
+                                      "must be the last"))
+        rules.append(GroupRule(arm, procedures))
+    if rules and method != "treatment_received":
+        raise table.error("rules", _("only a treatment-received allocation has group rules"))
+    if method == "treatment_received":
+        if not rules or rules[-1].procedures:
+            raise table.error("rules", _("the last rule has no procedures: it is the group of "
+                                         "patients who received none of the others"))
+        unreached = set(arm_codes) - {r.arm for r in rules}
+        if unreached:
+            raise table.error("rules", _("no rule leads to {arms}").format(
+                arms=join_list(sorted(unreached))))
     if method == "single_arm" and len(arm_codes) != 1:
         raise table.error("method", _("a single-arm study has exactly one arm"))
     allocation = Allocation(
         method=cast(Any, method), block_sizes=cast(tuple[int, ...], block_sizes),
         strata=strata, ratio=cast(tuple[int, ...], ratio), groups=tuple(groups),
-        assumption=table.string("assumption", required=False),
+        assumption=table.local("assumption", required=False), duration=duration,
+        rules=tuple(rules),
     )
     table.done()
     return allocation
+
+
+def _endpoint(t: _Table, anchor_keys: list[str], visit_keys: Mapping[str, Visit],
+              primary_criterion: str | None) -> Endpoint:
+    """One ``[[endpoints]]`` entry; the computable declaration (``type``…) is optional, so
+    a file of the first format still loads (its endpoints are then not computed)."""
+    horizon = cast(Period, t.period("horizon"))
+    etype = t.choice("type", ENDPOINT_TYPES, required=False)
+    events = t.codes("events", ENDPOINT_EVENTS, required=False)
+    competing = t.codes("competing", ENDPOINT_EVENTS, required=False)
+    censor = t.choice("censor", CENSORING, required=False)
+    measure = t.string("measure", required=False)
+    criterion = t.choice("criterion", RESPONSE_CRITERIA, required=False)
+    instruments = t.codes("instruments", ASSESSMENTS, required=False)
+    visits = t.codes("visits", visit_keys, required=False)
+    drug = t.string("drug", required=False)
+    phase = t.choice("phase", TREATMENT_PHASES, required=False)
+    measured_from = t.choice("measured_from", anchor_keys, required=False)
+    declared = {"events": events, "competing": competing, "censor": censor,
+                "measure": measure, "criterion": criterion, "instruments": instruments,
+                "visits": visits, "drug": drug, "phase": phase}
+    wanted = {"time_to_event": {"events", "competing", "censor"},
+              "proportion": {"measure", "criterion"},
+              "repeated_measure": {"instruments", "visits"},
+              "descriptive": {"measure", "drug", "phase"}}.get(etype or "", set())
+    for name, value in declared.items():
+        if value and name not in wanted:
+            raise t.error(name, _("not part of an endpoint of type {type}").format(
+                type=etype or _("(none)")))
+    if etype == "time_to_event":
+        if not events:
+            raise t.error("events", _("a time-to-event endpoint needs the events that end it"))
+        if set(events) & set(competing):
+            raise t.error("competing", _("an event cannot also compete with itself"))
+        if measured_from is None:
+            raise t.error("measured_from", _("a time-to-event endpoint needs its origin"))
+        if horizon.is_zero:
+            raise t.error("horizon", _("a time-to-event endpoint needs a horizon"))
+    if etype in ("proportion", "descriptive"):
+        allowed = MEASURES[etype]
+        if measure not in allowed:
+            raise t.error("measure", _("{value!r} is not one of {allowed}").format(
+                value=measure, allowed=join_list(allowed)))
+    if etype == "proportion" and measure == "objective_response" and not (
+            criterion or primary_criterion):
+        raise t.error("criterion", _("give the response criterion (recist or choi): the study "
+                                     "has no primary_response_criterion"))
+    if etype == "proportion" and measure == "organ_preservation" and (
+            horizon.weeks or horizon.days or horizon.months <= 0):
+        raise t.error("horizon", _("organ preservation is judged at a whole number of months"))
+    if measure != "objective_response" and criterion:
+        raise t.error("criterion", _("only an objective response has a criterion"))
+    if etype == "descriptive" and measure == "treatment_duration" and not (drug and phase):
+        raise t.error("drug" if not drug else "phase", _(
+            "a treatment duration names the drug and the phase"))
+    if etype == "repeated_measure":
+        if not instruments or not visits:
+            raise t.error("instruments" if not instruments else "visits", _(
+                "a repeated measure names its instruments and the visits they are scored at"))
+        for key in visits:
+            if not set(instruments) & set(visit_keys[key].assessments):
+                raise t.error("visits", _("visit {visit!r} records none of {instruments}")
+                              .format(visit=key, instruments=join_list(instruments)))
+    endpoint = Endpoint(
+        key=t.code("key"), name=t.local_text("name"),
+        kind=cast(Any, t.choice("kind", ("primary", "secondary"))),
+        horizon=horizon, definition=t.local_text("definition"), measured_from=measured_from,
+        type=cast(Any, etype), events=events, competing=competing,
+        censor=cast(Any, censor or ("last_contact" if etype == "time_to_event" else None)),
+        measure=measure, criterion=cast(Any, criterion), instruments=instruments,
+        visits=visits, drug=drug.lower() if drug else None, phase=phase)
+    t.done()
+    return endpoint
+
+
+def _response(t: _Table, anchor_keys: list[str]) -> ResponseRules:
+    start = cast(str, t.choice("start", anchor_keys))
+    sd_min = cast(Period, t.period("sd_min_duration", maximum_days=MAX_WINDOW_DAYS))
+    confirm = t.boolean("confirm", False)
+    after = t.period("confirm_after", required=confirm, maximum_days=MAX_WINDOW_DAYS)
+    if after is not None and not confirm:
+        raise t.error("confirm_after", _("only with confirm = true"))
+    if after is not None and after.is_zero:
+        raise t.error("confirm_after", _("a confirmation comes after some time"))
+    t.done()
+    return ResponseRules(start, sd_min, confirm, after)
 
 
 def _unique(table: _Table, name: str, keys: list[str], field: str) -> None:
@@ -391,41 +748,120 @@ def _unique(table: _Table, name: str, keys: list[str], field: str) -> None:
         seen.add(key)
 
 
-def parse_study(text: str, file: str) -> Study:
-    """Parse and validate one protocol file's text; ``file`` names it in errors."""
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of ``[`` / ``{`` in TOML ``text``, outside strings and comments.
+
+    Measured before parsing because :mod:`tomllib` recurses once per level: a file nested a
+    few thousand levels deep would raise RecursionError (or, on a small thread stack, crash)
+    instead of a clear message. Table headers (``[[a.b]]``) count as one level each.
+    """
+    depth = deepest = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if c in "\"'":
+            quote = c
+            triple = text.startswith(quote * 3, i)
+            end = quote * 3 if triple else quote
+            i += len(end)
+            while i < n and not text.startswith(end, i):
+                if quote == '"' and text[i] == "\\":
+                    i += 1
+                elif not triple and text[i] == "\n":
+                    break
+                i += 1
+            i += len(end)
+            continue
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return deepest
+
+
+def _data_depth(data: object) -> int:
+    """The nesting depth of parsed data, without recursion (dotted keys nest too)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else (
+            item if isinstance(item, list) else ())
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
+    return deepest
+
+
+def _parse_toml(text: str, file: str) -> dict[str, Any]:
+    """The TOML data of ``text``, refusing what is too large or too deep to read safely."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise ProtocolError(file, "(file)", _("larger than {size} bytes").format(
+            size=MAX_FILE_BYTES))
+    if _nesting_depth(text) > MAX_DEPTH:
+        raise ProtocolError(file, "(file)", _("nested more than {depth} levels deep").format(
+            depth=MAX_DEPTH))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(file, "(syntax)", str(exc)) from exc
+    except RecursionError as exc:
+        raise ProtocolError(file, "(file)", _("nested more than {depth} levels deep").format(
+            depth=MAX_DEPTH)) from exc
+    if _data_depth(data) > MAX_DEPTH:
+        raise ProtocolError(file, "(file)", _("nested more than {depth} levels deep").format(
+            depth=MAX_DEPTH))
+    return data
+
+
+def parse_study(text: str, file: str) -> Study:
+    """Parse and validate one protocol file's text; ``file`` names it in errors."""
+    data = _parse_toml(text, file)
+    try:
+        return _build_study(data, text, file)
+    except ProtocolError as exc:
+        key = data.get("key")
+        if exc.study is None and isinstance(key, str) and IDENTIFIER.fullmatch(key.strip()):
+            exc.study = key.strip()
+        raise
+
+
+def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
     top = _Table(file, "", data)
     schema = top.integer("schema")
     if schema != SCHEMA_VERSION:
         raise top.error("schema", _("this version reads schema {expected}, not {found}").format(
             expected=SCHEMA_VERSION, found=schema))
+    key = top.code("key")
 
     arms = [_arm(t) for t in top.tables("arms")]
     if not arms:
         raise top.error("arms", _("a study needs at least one arm or group"))
     _unique(top, "arms", [a.code for a in arms], "code")
-    arm_codes = {a.code for a in arms}
+    arm_codes = [a.code for a in arms]
 
-    anchors = []
-    for t in top.tables("anchors"):
-        anchors.append(Anchor(key=t.text("key"), label=t.text("label"),
-                              source=cast(Any, t.choice("source", ("enrollment", "entered"))),
-                              description=t.string("description", required=False) or ""))
-        t.done()
+    anchors = [_anchor(t) for t in top.tables("anchors")]
     _unique(top, "anchors", [a.key for a in anchors], "key")
+    if not anchors:
+        raise top.error("anchors", _("a study needs at least one anchor date"))
     anchor_keys = sorted({a.key for a in anchors})
 
     criteria = []
     for t in top.tables("criteria"):
         rule_table = t.table("rule", required=False)
         criteria.append(Criterion(
-            id=t.text("id"), kind=cast(Any, t.choice("kind", ("inclusion", "exclusion"))),
-            text=t.text("text"), rule=_rule(rule_table) if rule_table else None,
-            short=t.string("short", required=False), note=t.string("note", required=False),
-            assumption=t.string("assumption", required=False),
+            id=t.code("id"), kind=cast(Any, t.choice("kind", ("inclusion", "exclusion"))),
+            text=t.local_text("text"), rule=_rule(rule_table) if rule_table else None,
+            short=t.local("short", required=False), note=t.local("note", required=False),
+            assumption=t.local("assumption", required=False),
         ))
         t.done()
     _unique(top, "criteria", [c.id for c in criteria], "id")
@@ -439,70 +875,93 @@ def parse_study(text: str, file: str) -> Study:
                     key=visit.key, other=seen_visits[visit.key]))
             seen_visits[visit.key] = t.where
             visits.append(visit)
+            if len(visits) > MAX_VISITS:
+                raise t.error("repeat", _("a study may plan at most {maximum} visits").format(
+                    maximum=MAX_VISITS))
+    if not visits:
+        raise top.error("visits", _("a study needs at least one visit"))
 
-    endpoints = []
-    for t in top.tables("endpoints"):
-        endpoints.append(Endpoint(
-            key=t.text("key"), name=t.text("name"),
-            kind=cast(Any, t.choice("kind", ("primary", "secondary"))),
-            horizon=cast(Period, t.period("horizon")), definition=t.text("definition"),
-            measured_from=t.choice("measured_from", anchor_keys, required=False),
-        ))
-        t.done()
+    primary = top.choice("primary_response_criterion", RESPONSE_CRITERIA, required=False)
+    by_visit = {v.key: v for v in visits}
+    endpoints = [_endpoint(t, anchor_keys, by_visit, primary) for t in top.tables("endpoints")]
     _unique(top, "endpoints", [e.key for e in endpoints], "key")
 
     timing_rules = []
     for t in top.tables("timing_rules", required=False):
         rule = TimingRule(
-            key=t.text("key"), description=t.text("description"),
+            key=t.code("key"), description=t.local_text("description"),
             start=cast(str, t.choice("start", anchor_keys)),
             end=cast(str, t.choice("end", anchor_keys)),
             min=t.period("min", required=False), max=t.period("max", required=False),
         )
         if rule.min is None and rule.max is None:
             raise t.error("max", _("a timing rule needs min or max"))
+        if rule.min is not None and rule.max is not None and (
+                rule.min.after(_PROBE) > rule.max.after(_PROBE)):
+            raise t.error("min", _("the minimum is longer than the maximum"))
         timing_rules.append(rule)
         t.done()
+    _unique(top, "timing_rules", [r.key for r in timing_rules], "key")
+
+    treatment_rules = []
+    for t in top.tables("treatment_rules", required=False):
+        drug = t.text("drug").lower()
+        rule_t = TreatmentRule(
+            key=t.code("key"), description=t.local_text("description"), drug=drug,
+            phase=cast(str, t.choice("phase", TREATMENT_PHASES)),
+            min=t.period("min", required=False), max=t.period("max", required=False))
+        if rule_t.min is None and rule_t.max is None:
+            raise t.error("max", _("a treatment rule needs min or max"))
+        treatment_rules.append(rule_t)
+        t.done()
+    _unique(top, "treatment_rules", [r.key for r in treatment_rules], "key")
+
+    response_table = top.table("response", required=False)
+    response = _response(response_table, anchor_keys) if response_table else None
 
     labs = []
     for t in top.tables("labs", required=False):
-        key = t.text("key")
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+        lab_key = t.text("key")
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", lab_key):
             raise t.error("key", _("use lower-case letters, digits and _ (e.g. albumin)"))
-        if key in LAB_FIELDS:
+        if lab_key in LAB_FIELDS:
             raise t.error("key", _("{key!r} is already a laboratory value of every study").format(
-                key=key))
-        labs.append(LabAnalyteSpec(key=key, label=t.text("label"), unit=t.text("unit"),
-                                   assumption=t.string("assumption", required=False)))
+                key=lab_key))
+        labs.append(LabAnalyteSpec(key=lab_key, label=t.local_text("label"), unit=t.text("unit"),
+                                   assumption=t.local("assumption", required=False)))
         t.done()
     _unique(top, "labs", [lab.key for lab in labs], "key")
 
     allocation_table = top.table("allocation")
     assert allocation_table is not None
-    allocation = _allocation(allocation_table, arm_codes)
+    allocation = _allocation(allocation_table, arm_codes, {a.key: a for a in anchors})
 
-    target = top.integer("target_enrollment", required=False, minimum=1)
+    target = top.integer("target_enrollment", required=False, minimum=1,
+                         maximum=MAX_TARGET_ENROLLMENT)
     study = Study(
-        key=top.text("key"),
+        key=key,
         registration=top.string("registration", required=False),
-        title=top.text("title"),
-        short_title=top.text("short_title"),
-        sponsor=top.text("sponsor"),
-        design=top.text("design"),
+        title=top.local_text("title"),
+        short_title=top.local_text("short_title"),
+        sponsor=top.local_text("sponsor"),
+        design=top.local_text("design"),
         study_type=cast(Any, top.choice(
             "study_type", ("interventional", "observational", "retrospective"))),
         target_enrollment=target,
-        condition=top.text("condition"),
-        summary=top.text("summary"),
+        condition=top.local_text("condition"),
+        summary=top.local_text("summary"),
         source=top.text("source"),
-        primary_response_criterion=cast(Any, top.choice(
-            "primary_response_criterion", ("recist", "choi"), required=False)),
+        primary_response_criterion=cast(Any, primary),
         arms=tuple(arms), allocation=allocation, criteria=tuple(criteria),
         anchors=tuple(anchors), visits=tuple(visits), endpoints=tuple(endpoints),
         timing_rules=tuple(timing_rules),
-        assumptions=top.strings("assumptions", required=False),
+        assumptions=top.local_strings("assumptions", required=False),
         labs=tuple(labs),
         path=file,
+        treatment_rules=tuple(treatment_rules),
+        response=response,
+        text=text,
+        digest=text_digest(text),
     )
     top.done()
     if not study.criteria:
@@ -510,9 +969,18 @@ def parse_study(text: str, file: str) -> Study:
     return study
 
 
+def text_digest(text: str) -> str:
+    """The SHA-256 (hex) of a protocol file's text: the identity of a protocol version."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def load_study(path: Path) -> Study:
     """Load one protocol file; :class:`ProtocolError` names the file and key on any problem."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProtocolError(path.name, "(file)", _("larger than {size} bytes").format(
+                size=MAX_FILE_BYTES))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProtocolError(path.name, "(file)", str(exc)) from exc
@@ -522,26 +990,64 @@ def load_study(path: Path) -> Study:
 def load_studies(*directories: Path) -> LoadResult:
     """Load every ``*.toml`` in ``directories`` (default: the shipped ``seeds/``).
 
-    A later directory's study replaces an earlier one with the same key (site overrides).
-    A broken file is reported in ``errors`` and does not stop the others.
+    The first directory holds the shipped protocols; each later one is a site directory
+    whose files replace the shipped study with the same key (see the module docstring for
+    the rules). A broken file is reported in ``errors`` and does not stop the others; a
+    refused site file blocks the study it was meant for (``blocked``), whose shipped
+    version is then not used either.
     """
     studies: dict[str, Study] = {}
     errors: list[ProtocolError] = []
-    for directory in directories or (SEEDS_DIR,):
+    blocked: dict[str, list[ProtocolError]] = {}
+    shipped_names: dict[str, str] = {}  # file name -> key, of every earlier directory
+    for index, directory in enumerate(directories or (SEEDS_DIR,)):
         if not directory.is_dir():
             continue
-        in_this_directory: dict[str, str] = {}
+        site = index > 0
+        here: dict[str, list[tuple[str, Study]]] = {}
         for path in sorted(directory.glob("*.toml")):
             try:
                 study = load_study(path)
             except ProtocolError as exc:
                 errors.append(exc)
+                meant = exc.study or shipped_names.get(path.name)
+                if site and meant is not None and meant in studies:
+                    exc.study = meant
+                    blocked.setdefault(meant, []).append(exc)
                 continue
-            if study.key in in_this_directory:
-                errors.append(ProtocolError(path.name, "key", _(
-                    "study {key!r} is already defined by {other} in the same directory"
-                ).format(key=study.key, other=in_this_directory[study.key])))
+            owner = shipped_names.get(path.name)
+            if site and owner is not None and owner != study.key:
+                wrong_key = ProtocolError(path.name, "key", _(
+                    "this is the site's copy of study {owner}'s file, but its key names "
+                    "{key}: a copy must keep the key of the file it replaces").format(
+                    owner=owner, key=study.key), study=owner)
+                errors.append(wrong_key)
+                blocked.setdefault(owner, []).append(wrong_key)
                 continue
-            in_this_directory[study.key] = path.name
-            studies[study.key] = study
-    return LoadResult(tuple(studies.values()), tuple(errors))
+            here.setdefault(study.key, []).append((path.name, study))
+        for key, found in here.items():
+            if len(found) > 1 and not site:
+                # Shipped files: a packaging mistake; the first one is kept.
+                for name, _study in found[1:]:
+                    errors.append(ProtocolError(name, "key", _(
+                        "study {key!r} is already defined by {other} in the same directory"
+                    ).format(key=key, other=found[0][0]), study=key))
+            elif len(found) > 1:
+                # Site files: which one the site meant cannot be guessed, so neither is used.
+                names = join_list(name for name, _study in found)
+                for name, _study in found:
+                    twice = ProtocolError(name, "key", _(
+                        "study {key!r} is defined by more than one site file ({files}): keep "
+                        "one").format(key=key, files=names), study=key)
+                    errors.append(twice)
+                    blocked.setdefault(key, []).append(twice)
+                continue
+            studies[key] = found[0][1]
+        if not site:
+            for key, found in here.items():
+                for name, _study in found:
+                    shipped_names[name] = key
+    for key in blocked:
+        studies.pop(key, None)
+    return LoadResult(tuple(studies.values()), tuple(errors),
+                      {k: tuple(v) for k, v in blocked.items()})

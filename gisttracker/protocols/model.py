@@ -6,18 +6,29 @@ Every other part of the core (eligibility, allocation, schedules, endpoints, rep
 Conventions: offsets and windows are calendar periods (months are calendar months, clipped
 to the month's end by :mod:`dateutil.relativedelta`); sizes in cm; laboratory values in the
 units the criterion names.
+
+Text a person reads (titles, arm names, criteria, visit names, anchor labels, endpoints,
+notes, assumptions) is a :class:`~gisttracker.i18n.LocalText` when the loader built it: the
+English text, with the translations the file gives (``title_zh_CN``). Show it with
+:func:`gisttracker.i18n.local`; store and compare it as the plain (English) string.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Literal
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker import i18n
+
 CriterionKind = Literal["inclusion", "exclusion"]
 AllocationMethod = Literal["randomized", "single_arm", "treatment_received", "derived_duration"]
+AnchorRecord = Literal["first_dose", "last_dose", "first_surgery"]
+EndpointType = Literal["time_to_event", "proportion", "repeated_measure", "descriptive"]
+ResponseCriterion = Literal["recist", "choi"]
 
 
 @dataclass(frozen=True)
@@ -40,13 +51,34 @@ class Period:
         """This period ``k`` times over (used to expand repeating visits from the anchor)."""
         return Period(self.months * k, self.weeks * k, self.days * k)
 
-    def describe(self) -> str:
-        """Short English text such as ``3 months`` or ``1 week 2 days`` (for summaries)."""
+    @property
+    def is_zero(self) -> bool:
+        return not (self.months or self.weeks or self.days)
+
+    def describe(self, language: str | None = None) -> str:
+        """The period in words, e.g. ``3 months`` or ``1 week 2 days`` (``3个月``), in
+        ``language`` (default: the installed one)."""
+        tr = i18n.catalogue(language) if language else None
+
+        # Named like the marker functions so that the extractor finds the strings below.
+        def ngettext(singular: str, plural: str, n: int) -> str:
+            return (tr.ngettext if tr else i18n.ngettext)(singular, plural, n).format(n=n)
+
+        def _(message: str) -> str:
+            return tr.gettext(message) if tr else i18n._(message)
+
         parts = []
-        for amount, unit in ((self.months, "month"), (self.weeks, "week"), (self.days, "day")):
-            if amount:
-                parts.append(f"{amount} {unit}{'s' if abs(amount) != 1 else ''}")
-        return " ".join(parts) or "0 days"
+        if self.months:
+            parts.append(ngettext("{n} month", "{n} months", self.months))
+        if self.weeks:
+            parts.append(ngettext("{n} week", "{n} weeks", self.weeks))
+        if self.days or not parts:
+            parts.append(ngettext("{n} day", "{n} days", self.days))
+        text = parts[0]
+        for part in parts[1:]:
+            # TRANSLATORS: a period of mixed units, larger first: "1 month 2 weeks".
+            text = _("{period} {more}").format(period=text, more=part)
+        return text
 
 
 @dataclass(frozen=True)
@@ -126,13 +158,31 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class AnchorSource:
+    """Where an entered anchor date follows the recorded course from (``set_by``).
+
+    ``first_dose`` / ``last_dose``: the first (last) dose day of the exposures to ``drug``
+    in ``phase`` (None: any); ``first_surgery``: the date of the first surgery, or of the
+    first one whose procedure is one of ``procedures`` when they are given. The date moves
+    when the course data are entered or corrected (audited, the visits replan).
+    """
+
+    record: AnchorRecord
+    drug: str | None = None
+    phase: str | None = None
+    procedures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Anchor:
-    """A date schedules count from. ``source`` says where it comes from."""
+    """A date schedules count from. ``source`` says where it comes from; an entered anchor
+    with ``set_by`` follows the recorded treatment or surgery."""
 
     key: str
     label: str
     source: Literal["enrollment", "entered"]
     description: str = ""
+    set_by: AnchorSource | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +218,23 @@ class Visit:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An outcome measure with its time horizon and the anchor it is measured from."""
+    """An outcome measure, declared precisely enough to compute it.
+
+    ``kind`` is its role (primary or secondary); ``type`` what it is:
+
+    * ``time_to_event``: time from the ``measured_from`` anchor (the origin) to the first of
+      ``events`` (course event kinds; ``progression`` includes progression on imaging by
+      the response criterion), censored at the last contact or the last tumour assessment
+      (``censor``) and at ``horizon``; ``competing`` events end follow-up without being the
+      event (death before a local recurrence);
+    * ``proportion``: the share of patients meeting ``measure`` (objective response by
+      ``criterion`` within ``horizon``, R0 resection, organ preservation at ``horizon``);
+    * ``repeated_measure``: the scores of ``instruments`` (form kinds) at ``visits``;
+    * ``descriptive``: a value per patient (``measure``: tumour diameter, pathological
+      response grade, treatment duration of ``drug`` in ``phase``).
+
+    ``type`` None: declared in words only (an older file); not computed.
+    """
 
     key: str
     name: str
@@ -176,6 +242,16 @@ class Endpoint:
     horizon: Period
     definition: str
     measured_from: str | None = None
+    type: EndpointType | None = None
+    events: tuple[str, ...] = ()
+    competing: tuple[str, ...] = ()
+    censor: Literal["last_contact", "last_tumour_assessment"] | None = None
+    measure: str | None = None
+    criterion: ResponseCriterion | None = None
+    instruments: tuple[str, ...] = ()
+    visits: tuple[str, ...] = ()
+    drug: str | None = None
+    phase: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +264,53 @@ class TimingRule:
     end: str
     min: Period | None = None
     max: Period | None = None
+
+
+@dataclass(frozen=True)
+class TreatmentRule:
+    """A protocol limit on the length of a treatment phase, e.g. adjuvant imatinib for at
+    most 36 months: first to last dose day of ``drug`` in ``phase``, calendar periods."""
+
+    key: str
+    description: str
+    drug: str
+    phase: str
+    min: Period | None = None
+    max: Period | None = None
+
+
+@dataclass(frozen=True)
+class ResponseRules:
+    """How the best overall response is judged (RECIST 1.1 §4.4, also applied to Choi).
+
+    ``start``: the anchor the minimum duration of stable disease counts from (the start of
+    treatment); ``sd_min``: that minimum (a time point of SD earlier than ``start +
+    sd_min`` does not make SD the best response); ``confirm``: CR and PR count only when a
+    later assessment at least ``confirm_after`` later confirms them.
+    """
+
+    start: str
+    sd_min: Period
+    confirm: bool = False
+    confirm_after: Period | None = None
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """One rule of a group derived from the treatment received: a patient who received any
+    of ``procedures`` is in ``arm``; rules are tried in order, and the last one, without
+    procedures, takes everybody else."""
+
+    arm: str
+    procedures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DurationSpan:
+    """The two anchors whose distance places a patient in a duration group."""
+
+    start: str
+    end: str
 
 
 @dataclass(frozen=True)
@@ -220,6 +343,13 @@ class Allocation:
     ratio: tuple[int, ...] = ()
     groups: tuple[DurationGroup, ...] = ()
     assumption: str | None = None
+    duration: DurationSpan | None = None
+    rules: tuple[GroupRule, ...] = ()
+
+    @property
+    def group_procedures(self) -> tuple[str, ...]:
+        """Every procedure a group rule names, in rule order (what to ask at enrollment)."""
+        return tuple(dict.fromkeys(p for rule in self.rules for p in rule.procedures))
 
 
 @dataclass(frozen=True)
@@ -248,6 +378,11 @@ class Study:
     assumptions: tuple[str, ...] = field(default=())
     labs: tuple[LabAnalyteSpec, ...] = ()
     path: str = ""
+    treatment_rules: tuple[TreatmentRule, ...] = ()
+    response: ResponseRules | None = None
+    #: The file's text and its SHA-256 (hex): the protocol version data are captured under.
+    text: str = field(default="", repr=False, compare=False)
+    digest: str = ""
 
     def arm(self, code: str) -> Arm:
         """The arm with ``code``; KeyError if the study has none."""
@@ -255,6 +390,17 @@ class Study:
             if arm.code == code:
                 return arm
         raise KeyError(code)
+
+    @cached_property
+    def _visits_by_key(self) -> dict[str, Visit]:
+        return {v.key: v for v in self.visits}
+
+    def visit_name(self, key: str | None, stored: str) -> str:
+        """A stored visit's name for the reader: its protocol visit's name in the installed
+        language, else ``stored`` (an unscheduled visit's own name, or a visit the protocol
+        no longer has)."""
+        visit = self._visits_by_key.get(key or "")
+        return i18n.local(visit.name) if visit is not None else stored
 
     def anchor(self, key: str) -> Anchor:
         """The anchor with ``key``; KeyError if the study has none."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list
 
 if TYPE_CHECKING:
     from gisttracker.reports.base import Report
@@ -64,7 +64,7 @@ def build(session: Session, request: ReportRequest, *, today: date,
     kind = KINDS.get(request.kind)
     if kind is None:
         raise ServiceError(_("unknown report {kind!r} (known: {known})").format(
-            kind=request.kind, known=", ".join(KINDS)))
+            kind=request.kind, known=join_list(KINDS)))
     if kind.needs_patient and not request.patient:
         raise ServiceError(_("this report needs a patient"))
     if kind.needs_study and not request.study_key:
@@ -72,7 +72,7 @@ def build(session: Session, request: ReportRequest, *, today: date,
     study_key = request.study_key
     if study_key and study_key not in session.studies:
         raise ServiceError(_("unknown study {key!r} (known: {known})").format(
-            key=study_key, known=", ".join(sorted(session.studies))))
+            key=study_key, known=join_list(sorted(session.studies))))
     context = context_for(session, generated_at=generated_at, paper=request.paper)
     ids = request.include_identifiers
     if request.kind == "schedule":

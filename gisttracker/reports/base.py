@@ -8,6 +8,8 @@ report was made, the application version and "Page N of M".
 
 from __future__ import annotations
 
+import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, LETTER
@@ -36,7 +39,8 @@ from reportlab.platypus import (
 )
 
 from gisttracker import __version__
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, join_list
 from gisttracker.reports.fonts import _CJK, fonts, markup
 
 PAPERS = {"a4": A4, "letter": LETTER}
@@ -44,6 +48,8 @@ MARGIN = 16 * mm
 HEADER_RULE = colors.HexColor("#1f5f8b")
 ZEBRA = colors.HexColor("#f2f6f9")
 GRID = colors.HexColor("#b8c7d3")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,8 @@ class ReportContext:
 
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
-            raise ValueError(_("paper must be one of {papers}, not {paper!r}").format(
-                papers=", ".join(PAPERS), paper=self.paper))
+            raise InputError(_("paper must be one of {papers}, not {paper!r}").format(
+                papers=join_list(PAPERS), paper=self.paper))
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -80,7 +86,65 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _numbered_canvas(footer_left: str, font: str) -> type[rl_canvas.Canvas]:
+def draw_text(canvas: rl_canvas.Canvas, x: float, y: float, text: str, font: str,
+              cjk_font: str, size: float, right: bool = False) -> None:
+    """Draw one line straight on the canvas (header, footer): runs of CJK characters in the
+    CJK font, the rest in ``font``; ``right`` aligns the line's end at ``x``."""
+    pieces = [p for p in _CJK.split(text) if p]
+    runs = [(p, cjk_font if _CJK.fullmatch(p) else font) for p in pieces]
+    total = sum(canvas.stringWidth(p, f, size) for p, f in runs)
+    cursor = x - total if right else x
+    for piece, f in runs:
+        canvas.setFont(f, size)
+        canvas.drawString(cursor, y, piece)
+        cursor += canvas.stringWidth(piece, f, size)
+
+
+def text_runs(text: str, font: str, cjk_font: str) -> list[tuple[str, str]]:
+    """``text`` cut into (piece, font) runs: CJK characters in ``cjk_font``, the rest in
+    ``font`` (for text drawn straight on a canvas or in a drawing, not in a Paragraph)."""
+    return [(p, cjk_font if _CJK.fullmatch(p) else font) for p in _CJK.split(text) if p]
+
+
+def text_width(text: str, font: str, cjk_font: str, size: float) -> float:
+    """The width in points of ``text`` set as :func:`text_runs` sets it."""
+    return float(sum(stringWidth(p, f, size) for p, f in text_runs(text, font, cjk_font)))
+
+
+def add_text(drawing: Drawing, x: float, y: float, text: str, font: str, cjk_font: str,
+             size: float, **style: Any) -> None:
+    """Add ``text`` to a reportlab ``drawing`` (charts, diagrams) as :func:`text_runs`:
+    a Latin font has no Chinese glyphs, and a missing glyph is silently left out."""
+    for piece, run_font in text_runs(text, font, cjk_font):
+        drawing.add(String(x, y, piece, fontName=run_font, fontSize=size, **style))
+        x += stringWidth(piece, run_font, size)
+
+
+# One token per CJK character (Chinese breaks between any two), one per Latin word or space.
+_CJK_CHARS = _CJK.pattern[2:-3]  # the character ranges inside "([...]+)"
+_TOKENS = re.compile(rf"[{_CJK_CHARS}]|[^\s{_CJK_CHARS}]+|\s+")
+# Chinese punctuation that must not begin a line (it stays with the character before it).
+_NO_LINE_START = set("，。、；：？！）》」』”’%…")
+
+
+def wrap_text(text: str, font: str, cjk_font: str, size: float, width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` points: at spaces between Latin
+    words, and between any two Chinese characters (never before closing punctuation)."""
+    lines: list[str] = []
+    line = ""
+    for token in _TOKENS.findall(text):
+        candidate = line + token
+        if (not line or text_width(candidate.rstrip(), font, cjk_font, size) <= width
+                or token.isspace() or token in _NO_LINE_START):
+            line = candidate
+        else:
+            lines.append(line.rstrip())
+            line = token
+    lines.append(line.rstrip())
+    return [x for x in lines if x] or [""]
+
+
+def _numbered_canvas(footer_left: str, font: str, cjk_font: str) -> type[rl_canvas.Canvas]:
     """A canvas that writes "Page N of M" once the page count is known."""
 
     class NumberedCanvas(rl_canvas.Canvas):
@@ -97,11 +161,10 @@ def _numbered_canvas(footer_left: str, font: str) -> type[rl_canvas.Canvas]:
             for state in self._pages:
                 self.__dict__.update(state)
                 width, _height = self._pagesize
-                self.setFont(font, 7.5)
                 self.setFillColor(colors.HexColor("#555555"))
-                self.drawString(MARGIN, 9 * mm, footer_left)
-                self.drawRightString(width - MARGIN, 9 * mm, _("Page {n} of {m}").format(
-                    n=self._pageNumber, m=total))
+                draw_text(self, MARGIN, 9 * mm, footer_left, font, cjk_font, 7.5)
+                draw_text(self, width - MARGIN, 9 * mm, _("Page {n} of {m}").format(
+                    n=self._pageNumber, m=total), font, cjk_font, 7.5, right=True)
                 super().showPage()
             super().save()
 
@@ -233,14 +296,7 @@ class Report(ABC):
     def _header_text(self, canvas: rl_canvas.Canvas, x: float, y: float, text: str, font: str,
                      size: float, right: bool = False) -> None:
         """Draw one header line; CJK characters switch to the CJK font."""
-        pieces = [p for p in _CJK.split(text) if p]
-        runs = [(p, self.fonts.cjk if _CJK.fullmatch(p) else font) for p in pieces]
-        total = sum(canvas.stringWidth(p, f, size) for p, f in runs)
-        cursor = x - total if right else x
-        for piece, f in runs:
-            canvas.setFont(f, size)
-            canvas.drawString(cursor, y, piece)
-            cursor += canvas.stringWidth(piece, f, size)
+        draw_text(canvas, x, y, text, font, self.fonts.cjk, size, right)
 
     def render(self) -> bytes:
         """The finished PDF."""
@@ -259,7 +315,8 @@ class Report(ABC):
             when=made, version=self.context.version,
             site=f" · {self.context.site}" if self.context.site else "")
         story = self.story() or [self.para(_("Nothing to report."))]
-        doc.build(story, canvasmaker=_numbered_canvas(footer, self.fonts.regular))
+        doc.build(story, canvasmaker=_numbered_canvas(footer, self.fonts.regular,
+                                                      self.fonts.cjk))
         return buffer.getvalue()
 
     def write(self, path: Path) -> None:
@@ -268,3 +325,4 @@ class Report(ABC):
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(data)
         tmp.replace(path)
+        log.info("report written: %s (%d bytes)", path.name, len(data))

@@ -13,7 +13,7 @@ from datetime import date
 from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
-from gisttracker.i18n import N_, _, ngettext
+from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.reports.base import Report, ReportContext
 from gisttracker.reports.common import day
 from gisttracker.services.visits import VisitService, WorklistItem, status_text
@@ -85,7 +85,7 @@ def gather_calendar(session: Session, start: date, end: date, *, today: date,
     title = ""
     if study_key:
         study = session.study(study_key)
-        title = study.short_title or study.title
+        title = local(study.short_title or study.title)
     return CalendarData(start, end, today, study_key, title,
                         tuple((d, tuple(v)) for d, v in sorted(by_day.items())),
                         tuple(overdue), tuple(out_of_window))

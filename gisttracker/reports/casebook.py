@@ -16,35 +16,40 @@ audit trail, changes to them are masked otherwise.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from reportlab.platypus import Flowable, KeepTogether
 
+from gisttracker.domain.eligibility import OUTCOME_LABELS, value_label
+from gisttracker.errors import InputError
 from gisttracker.forms import spec_for
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _, join_list, join_sentences, local
 from gisttracker.reports.base import Report, ReportContext
 from gisttracker.reports.common import as_date, day, find_patient, identifiers_of
 from gisttracker.response import recist
 from gisttracker.services.course.values import (
+    CRITERION_LABELS,
+    EVENT_LABELS,
     PHASE_LABELS,
+    PROCEDURE_LABELS,
     STOMA_LABELS,
-    event_label,
-    procedure_label,
+    drug_label,
 )
 from gisttracker.services.forms import STATE_LABELS, FormService
 from gisttracker.services.patients import STATUS_LABELS
+from gisttracker.services.tumour import Evaluation, LesionInput, TumourService
 from gisttracker.services.visits import VisitService, status_text
 from gisttracker.session import Session
 from gisttracker.store.models import AuditLog, Record
 from gisttracker.store.models_course import (
     CourseEvent,
-    LesionMeasurement,
     Pathology,
     Surgery,
     TreatmentExposure,
     TreatmentInterruption,
-    TumourAssessment,
 )
 from gisttracker.store.models_patients import Screening
 
@@ -107,6 +112,8 @@ def _score(value: object) -> str:
         return _("not computable")
     if isinstance(value, float):
         return f"{value:.1f}"
+    if isinstance(value, str):
+        return _(value)  # a category (LARS: "minor LARS"), marked where it is defined
     return str(value)
 
 
@@ -165,50 +172,55 @@ def _form_blocks(service: FormService, visit_uid: str, statuses: tuple[object, .
     return blocks, pending
 
 
-def _tumour(patient_id: int) -> tuple[Rows, str | None]:
-    assessments = list(TumourAssessment.select().where(
-        TumourAssessment.patient == patient_id).order_by(TumourAssessment.assessed_on))
-    if not assessments:
-        return (), None
-    lesions: dict[int, list[LesionMeasurement]] = {}
-    for lesion in LesionMeasurement.select().where(
-            LesionMeasurement.assessment.in_([_pk(a) for a in assessments])):
-        lesions.setdefault(int(lesion.__data__["assessment"]), []).append(lesion)
-    sums: list[float | None] = []
-    timepoints = []
-    for a in assessments:
-        targets = [m for m in lesions.get(_pk(a), []) if m.is_target]
-        total: float | None = None
-        if targets and all(m.diameter_mm is not None or m.too_small for m in targets):
-            total = recist.sum_of_diameters(recist.Lesion(
-                m.label, m.organ, recist.recorded_diameter(m.diameter_mm, too_small=m.too_small),
-                is_node=m.is_node) for m in targets)
-        sums.append(total)
-        timepoints.append(recist.Timepoint(
-            target_sum_mm=total, complete=total == 0, non_target=a.non_target,
-            new_lesions=bool(a.new_lesions), assessed_on=as_date(a.assessed_on)))
-    responses: list[str | None] = [None] * len(assessments)
-    change: list[float | None] = [None] * len(assessments)
-    best = None
+def _target_sum(targets: list[LesionInput]) -> float | None:
+    """The sum of target diameters (mm) of an assessment outside any evaluated series."""
     try:
-        series = recist.evaluate_series(timepoints)
-        # The series holds the baseline too, or only the follow-ups: align from the end.
-        for i, ev in zip(range(len(assessments) - 1, 0, -1), reversed(series.timepoints),
-                         strict=False):
-            responses[i] = ev.overall_response
-            change[i] = ev.change_from_baseline_pct
-        best = series.best_overall_response if len(assessments) > 1 else None
-    except ValueError:
-        pass  # an incomplete series: sums are still shown
+        return math.fsum(recist.recorded_diameter(m.diameter_mm, too_small=m.too_small)
+                         for m in targets) if targets else None
+    except InputError:
+        return None
+
+
+def _tumour(session: Session, patient_uid: str) -> tuple[Rows, str | None]:
+    """The assessments with their RECIST 1.1 responses and the best overall response, as the
+    tumour tab shows them (the study's own best-response rules, :class:`TumourService`)."""
+    service = TumourService(session)
+    records = service.assessments(patient_uid)
+    if not records:
+        return (), None
+    result = service.evaluation(patient_uid)
+    by_key: dict[tuple[date, bool], list[Evaluation]] = {}
+    for evaluation in result.evaluations:
+        by_key.setdefault((evaluation.assessed_on, evaluation.is_baseline), []).append(
+            evaluation)
     rows = []
-    for i, a in enumerate(assessments):
-        n_targets = len([m for m in lesions.get(_pk(a), []) if m.is_target])
-        rows.append((day(as_date(a.assessed_on)), a.modality or "—",
-                     _("baseline") if a.is_baseline or i == 0 else "", str(n_targets),
-                     _num(sums[i]), "—" if change[i] is None else f"{change[i]:+.1f} %",
-                     responses[i] or "—", _("yes") if a.new_lesions else _("no"),
-                     a.notes or ""))
+    for record in records:
+        a = record.data
+        found = by_key.get((a.assessed_on, a.is_baseline))
+        ev = found.pop(0) if found else None
+        change = ev.change_from_baseline_pct if ev else None
+        targets = [m for m in a.lesions if m.is_target]
+        total = ev.sum_mm if ev else _target_sum(targets)
+        rows.append((day(a.assessed_on), a.modality or "—",
+                     _("baseline") if a.is_baseline else "", str(len(targets)), _num(total),
+                     "—" if change is None else f"{change:+.1f} %",
+                     (ev.recist_overall if ev else None) or "—",
+                     _("yes") if a.new_lesions else _("no"), a.notes or ""))
+    best = result.best_recist
+    if result.primary == "choi" and result.best_choi:
+        best = _("{recist} (Choi: {choi})").format(recist=best or "—", choi=result.best_choi)
     return tuple(rows), best
+
+
+#: What an audit row did (the table and field names beside it are the database's own).
+AUDIT_ACTIONS = {"insert": N_("insert"), "update": N_("update"), "delete": N_("delete")}
+
+
+def _label(labels: Mapping[str, str], code: str | None, empty: str = "—") -> str:
+    """The translated label of a stored code (the code itself if it has none)."""
+    if not code:
+        return empty
+    return _(labels[code]) if code in labels else code
 
 
 def _audit(patient_uid: str, include_identifiers: bool) -> Rows:
@@ -219,7 +231,7 @@ def _audit(patient_uid: str, include_identifiers: bool) -> Rows:
         if a.table_name == IDENTITY_TABLE and not include_identifiers:
             old = "•••" if old else ""
             new = "•••" if new else ""
-        rows.append((a.at[:16].replace("T", " "), a.user, a.action,
+        rows.append((a.at[:16].replace("T", " "), a.user, _(AUDIT_ACTIONS.get(a.action, a.action)),
                      f"{a.table_name} {a.field}", old, new, a.reason or ""))
     return tuple(rows)
 
@@ -232,7 +244,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
     study = session.study(patient.study_key)
     forms = FormService(session)
     schedule = {r.uid: r for r in VisitService(session).schedule(patient.uid, today=today)}
-    pairs = [(_("Study"), f"{study.key} — {study.short_title or study.title}"),
+    pairs = [(_("Study"), f"{study.key} — {local(study.short_title or study.title)}"),
              (_("Site"), patient.site_code), (_("Patient"), patient.study_id),
              *(identifiers_of(patient) if include_identifiers else ()),
              (_("Sex"), _(patient.sex) if patient.sex else "—"),
@@ -246,7 +258,8 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
         pairs.append((_("Participation ended"), f"{day(as_date(patient.ended_on))} "
                       f"{patient.end_reason or ''}".strip()))
     screenings = tuple(
-        (day(as_date(s.screened_on)), s.outcome, "; ".join(
+        (day(as_date(s.screened_on)), _(OUTCOME_LABELS.get(s.outcome, s.outcome)),
+         join_sentences(
             f"{r.get('criterion') or ''} {r.get('reason', '')}".strip()
             for r in json.loads(s.reasons or "[]")))
         for s in Screening.select().where(Screening.patient == patient.id).order_by(Screening.id))
@@ -271,7 +284,7 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
             continue
         blocks.append(VisitBlock(vf.name, vf.planned_on, vf.done_on, status,
                                  tuple(form_blocks), tuple(pending), labs, visit_aes))
-    tumour, best = _tumour(patient.id)
+    tumour, best = _tumour(session, patient.uid)
     exposures = list(TreatmentExposure.select().where(TreatmentExposure.patient == patient.id)
                      .order_by(TreatmentExposure.start_on))
     pauses: dict[int, list[str]] = {}
@@ -281,31 +294,30 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
             pauses.setdefault(int(p.__data__["exposure"]), []).append(
                 f"{day(as_date(p.start_on))} – {day(as_date(p.end_on), '…')}"
                 + (f" ({p.reason})" if p.reason else ""))
-    treatment = tuple((e.drug, f"{e.dose_mg_per_day:g}", _(PHASE_LABELS.get(e.phase, e.phase)),
+    treatment = tuple((drug_label(e.drug), f"{e.dose_mg_per_day:g}", _label(PHASE_LABELS, e.phase),
                        day(as_date(e.start_on)),
                        day(as_date(e.stop_on), "…"), e.reason or "",
-                       "; ".join(pauses.get(_pk(e), []))) for e in exposures)
-    surgery_rows = [(day(as_date(s.performed_on)), procedure_label(s.procedure),
+                       join_sentences(pauses.get(_pk(e), []))) for e in exposures)
+    surgery_rows = [(day(as_date(s.performed_on)), _label(PROCEDURE_LABELS, s.procedure),
                      s.margin or "—",
                      _("yes") if s.ruptured else _("no") if s.ruptured is False else "—",
-                     _(STOMA_LABELS.get(s.stoma, s.stoma)) if s.stoma else "—",
-                     s.complications or "")
+                     _label(STOMA_LABELS, s.stoma), s.complications or "")
                     for s in Surgery.select().where(Surgery.patient == patient.id)
                     .order_by(Surgery.performed_on)]
     surgery_rows += [(day(as_date(p.reported_on)), _("Pathology"),
-                      f"{p.primary_site or '—'}, {_num(p.tumour_size_cm)} cm",
+                      f"{value_label(p.primary_site) if p.primary_site else '—'}, "
+                      f"{_num(p.tumour_size_cm)} cm",
                       _("yes") if p.ruptured else _("no") if p.ruptured is False else "—",
-                      p.mutation or "—", p.response_grade or "")
+                      value_label(p.mutation) if p.mutation else "—", p.response_grade or "")
                      for p in Pathology.select().where(Pathology.patient == patient.id)]
-    course = tuple((day(as_date(c.occurred_on)), event_label(c.kind),
-                    {"recist": "RECIST 1.1", "choi": "Choi"}.get(c.criterion or "", c.criterion
-                                                                 or ""), c.site or "",
+    course = tuple((day(as_date(c.occurred_on)), _label(EVENT_LABELS, c.kind),
+                    _label(CRITERION_LABELS, c.criterion, ""), c.site or "",
                     c.cause or "", c.notes or "")
                    for c in CourseEvent.select().where(CourseEvent.patient == patient.id)
                    .order_by(CourseEvent.occurred_on))
     return CasebookData(
         patient=patient.study_id, study_key=study.key,
-        study_title=study.short_title or study.title, particulars=tuple(pairs),
+        study_title=local(study.short_title or study.title), particulars=tuple(pairs),
         screenings=screenings, visits=tuple(blocks), quiet_visits=tuple(quiet),
         adverse_events=tuple(ae_rows.values()), tumour=tumour, best_response=best,
         treatment=treatment, surgery=tuple(surgery_rows), course=course,
@@ -361,7 +373,7 @@ class CasebookReport(Report):
             out += [self.heading(_("Adverse events"), 3), self._ae_table(v.adverse_events)]
         if v.pending:
             out.append(self.para(_("Nothing recorded yet: {forms}").format(
-                forms=", ".join(v.pending)), "small"))
+                forms=join_list(v.pending)), "small"))
         return out
 
     def _ae_table(self, rows: Rows) -> Flowable:
@@ -389,7 +401,7 @@ class CasebookReport(Report):
             _("Tumour assessments (RECIST 1.1)"),
             [_("Date"), _("Modality"), "", _("Targets"), _("Sum (mm)"), _("From baseline"),
              _("Response"), _("New lesions"), _("Notes")], d.tumour,
-            [1.1, 0.9, 0.8, 0.7, 0.8, 1, 0.9, 0.8, 2], _("No tumour assessment recorded."))
+            [1.1, 0.9, 0.8, 0.8, 0.8, 1, 0.9, 0.8, 1.8], _("No tumour assessment recorded."))
         if d.best_response:
             out.append(self.para(_("Best overall response: {r}").format(r=d.best_response)))
         out += self._section(

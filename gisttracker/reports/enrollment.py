@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reportlab.graphics.charts.lineplots import LinePlot
-from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
-from gisttracker.i18n import _
-from gisttracker.reports.base import HEADER_RULE, Report, ReportContext
+from gisttracker.i18n import _, local
+from gisttracker.reports.base import HEADER_RULE, Report, ReportContext, add_text
 from gisttracker.services.patients import ENROLLED_STATUSES, PatientService
 from gisttracker.session import Session
 
@@ -59,8 +59,8 @@ def gather_enrollment(session: Session, study_key: str) -> EnrollmentData:
         total = sum(counts.values())
         running += total
         months.append((month, tuple(counts.get(c, 0) for c in codes), total, running))
-    arms = tuple((a.code, _(a.name), accrual.by_arm.get(a.code, 0)) for a in study.arms)
-    return EnrollmentData(study.key, study.short_title or study.title,
+    arms = tuple((a.code, local(a.name), accrual.by_arm.get(a.code, 0)) for a in study.arms)
+    return EnrollmentData(study.key, local(study.short_title or study.title),
                           study.target_enrollment, accrual.enrolled, arms, tuple(months))
 
 
@@ -110,12 +110,12 @@ class EnrollmentReport(Report):
             axis.labels.fontSize = 7
         drawing.add(plot)
         legend = _("— cumulative enrolled")
-        drawing.add(String(40, height - 12, legend, fontName=self.fonts.regular, fontSize=7.5,
-                           fillColor=HEADER_RULE))
+        add_text(drawing, 40, height - 12, legend, self.fonts.regular, self.fonts.cjk, 7.5,
+                 fillColor=HEADER_RULE)
         if d.target:
-            drawing.add(String(200, height - 12, _("- - target ({n})").format(n=d.target),
-                               fontName=self.fonts.regular, fontSize=7.5,
-                               fillColor=colors.HexColor("#c0392b")))
+            add_text(drawing, 200, height - 12, _("- - target ({n})").format(n=d.target),
+                     self.fonts.regular, self.fonts.cjk, 7.5,
+                     fillColor=colors.HexColor("#c0392b"))
         return drawing
 
     def story(self) -> list[Flowable]:

@@ -15,7 +15,7 @@ from datetime import date
 from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list, local
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.reports.base import Report, ReportContext
 from gisttracker.reports.common import as_date, day, find_patient, identifiers_of
@@ -67,12 +67,12 @@ def gather_schedule(session: Session, patient_ref: str, *, today: date,
     rows = VisitService(session).schedule(patient.uid, today=today)
     stored = {a.anchor_key: as_date(a.date)
               for a in AnchorDate.select().where(AnchorDate.patient == patient.id)}
-    anchors = tuple((_(a.label), stored.get(a.key)) for a in study.anchors)
-    labels = {a.key: _(a.label) for a in study.anchors}
+    anchors = tuple((local(a.label), stored.get(a.key)) for a in study.anchors)
+    labels = {a.key: local(a.label) for a in study.anchors}
     arm = patient.arm_code or "—"
     if patient.arm_code:
         with contextlib.suppress(KeyError):
-            arm = f"{patient.arm_code} · {_(study.arm(patient.arm_code).name)}"
+            arm = f"{patient.arm_code} · {local(study.arm(patient.arm_code).name)}"
     if patient.arm_option:
         arm += f" ({patient.arm_option})"
     lines = tuple(ScheduleLine(
@@ -82,7 +82,7 @@ def gather_schedule(session: Session, patient_ref: str, *, today: date,
         waiting_for=None if r.target else labels.get(r.anchor_key or "", r.anchor_key),
         unscheduled=r.unscheduled) for r in rows)
     return ScheduleData(
-        study_key=study.key, study_title=study.short_title or study.title,
+        study_key=study.key, study_title=local(study.short_title or study.title),
         site=patient.site_code, patient=patient.study_id, arm=arm,
         status=_(STATUS_LABELS.get(patient.status, patient.status)),
         enrolled_on=as_date(patient.enrolled_on),
@@ -128,9 +128,10 @@ class ScheduleReport(Report):
             window: object = (self.rich(f"{day(v.window_start)} –<br/>{day(v.window_end)}",
                                         "cell") if v.window_start or v.window_end else "—")
             target = day(v.target)
-            name = v.name + (f" ({_('unscheduled')})" if v.unscheduled else "")
+            name = (_("{visit} (unscheduled)").format(visit=v.name) if v.unscheduled
+                    else v.name)
             rows.append(["☑" if v.done_on else "☐", name, target, window,
-                         ", ".join(v.assessments) or "—", v.status, day(v.done_on, ""),
+                         join_list(v.assessments) or "—", v.status, day(v.done_on, ""),
                          "", ""])
         header = ["", _("Visit"), _("Target date"), _("Window"), _("Assessed"), _("Status"),
                   _("Done on"), _("Initials"), _("Date")]

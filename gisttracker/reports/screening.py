@@ -11,13 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from reportlab.graphics.shapes import Drawing, Line, Polygon, Rect, String
+from reportlab.graphics.shapes import Drawing, Line, Polygon, Rect
 from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
 from gisttracker.domain import eligibility
-from gisttracker.i18n import N_, _
-from gisttracker.reports.base import HEADER_RULE, Report, ReportContext
+from gisttracker.i18n import N_, _, join_sentences, local
+from gisttracker.reports.base import (
+    HEADER_RULE,
+    Report,
+    ReportContext,
+    add_text,
+    wrap_text,
+)
 from gisttracker.reports.common import day
 from gisttracker.services.patients import STATUS_LABELS, PatientService
 from gisttracker.session import Session
@@ -72,7 +78,7 @@ def gather_screening(session: Session, study_key: str, *,
             "SELECT p.study_id, i.name FROM patient p JOIN patient_identity i "
             "ON i.patient_id = p.id WHERE p.study_key = ?", [study_key])
         names = {sid: name or "" for sid, name in cursor.fetchall()}
-    short = {c.id: c.short or c.text for c in study.criteria}
+    short = {c.id: local(c.short or c.text) for c in study.criteria}
     rows = tuple(ScreeningRow(
         patient=e.patient, screened_on=e.screened_on,
         outcome=_(OUTCOMES.get(e.outcome, e.outcome)),
@@ -93,24 +99,12 @@ def gather_screening(session: Session, study_key: str, *,
         completed = ended.get((arm.code, "completed"), 0)
         stopped = sum(ended.get((arm.code, s), 0)
                       for s in ("withdrawn", "lost_to_follow_up", "died"))
-        arms.append((arm.code, _(arm.name), n, n - completed - stopped, completed, stopped))
+        arms.append((arm.code, local(arm.name), n, n - completed - stopped, completed, stopped))
     counts = ConsortCounts(
         assessed=log.screened, excluded=log.screen_failed, excluded_by_reason=tuple(by_reason),
         not_yet_decided=max(0, log.screened - log.screen_failed - log.enrolled),
         enrolled=log.enrolled, arms=tuple(arms))
-    return ScreeningData(study.key, study.short_title or study.title, rows, counts)
-
-
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    lines: list[str] = []
-    for word in text.split():
-        if lines and stringWidth(f"{lines[-1]} {word}", font, size) <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines or [""]
+    return ScreeningData(study.key, local(study.short_title or study.title), rows, counts)
 
 
 class ScreeningReport(Report):
@@ -135,8 +129,8 @@ class ScreeningReport(Report):
                          fillColor=colors.HexColor("#f4f8fb"), strokeWidth=0.8))
         for i, text in enumerate(lines):
             font = self.fonts.bold if bold_first and i == 0 else self.fonts.regular
-            drawing.add(String(x + 5, y_top - 4 - leading * (i + 1) + 2.5, text,
-                               fontName=font, fontSize=size))
+            add_text(drawing, x + 5, y_top - 4 - leading * (i + 1) + 2.5, text, font,
+                     self.fonts.cjk, size)
         return height
 
     @staticmethod
@@ -155,9 +149,9 @@ class ScreeningReport(Report):
         font = self.fonts.regular
 
         def lines(head: str, body: list[str], w: float) -> list[str]:
-            out = _wrap(head, self.fonts.bold, 7.5, w - 10)
+            out = wrap_text(head, self.fonts.bold, self.fonts.cjk, 7.5, w - 10)
             for b in body:
-                out += _wrap(b, font, 7.5, w - 10)
+                out += wrap_text(b, font, self.fonts.cjk, 7.5, w - 10)
             return out
 
         main_w, side_w = width * 0.42, width * 0.46
@@ -244,6 +238,6 @@ class ScreeningReport(Report):
                   _("Outcome"), _("Status"), _("Reasons")]
         widths = [1.0, *([1.3] if with_names else []), 1.2, 1.0, 1.1, 4.0]
         rows = [[r.patient, *([r.name or ""] if with_names else []), day(r.screened_on),
-                 r.outcome, r.status, "; ".join(r.reasons)] for r in d.rows]
+                 r.outcome, r.status, join_sentences(r.reasons)] for r in d.rows]
         out.append(self.table(header, rows, widths))
         return out

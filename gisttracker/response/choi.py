@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from typing import Final, Literal
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.response.recist import validate_mm
 
@@ -49,7 +50,7 @@ def _validate_hu(name: str, value: float | None) -> None:
     if value is None:
         return
     if not math.isfinite(value) or not MIN_HU <= value <= MAX_HU:
-        raise ValueError(_("{name} must be between -1000 and 3000 HU, got {value}").format(
+        raise InputError(_("{name} must be between -1000 and 3000 HU, got {value}").format(
             name=name, value=f"{value:g}"))
 
 
@@ -94,7 +95,7 @@ def response(baseline_mm: float, baseline_hu: float | None, current_mm: float,
     "Obvious progression of non-measurable disease" and "symptomatic deterioration" are
     clinical judgements outside these arguments; record such progression as PD directly.
 
-    Raises ValueError naming the argument for a negative or non-finite size, a density
+    Raises InputError naming the argument for a negative or non-finite size, a density
     outside -1000 … 3000 HU, a baseline sum of 0 mm, or a nadir above baseline.
     """
     validate_mm("baseline_mm", baseline_mm)
@@ -102,11 +103,11 @@ def response(baseline_mm: float, baseline_hu: float | None, current_mm: float,
     if nadir_mm is not None:
         validate_mm("nadir_mm", nadir_mm)
         if nadir_mm > baseline_mm:
-            raise ValueError(_("nadir_mm must not exceed baseline_mm ({baseline}), got "
+            raise InputError(_("nadir_mm must not exceed baseline_mm ({baseline}), got "
                                "{value}").format(baseline=f"{baseline_mm:g}",
                                                  value=f"{nadir_mm:g}"))
     if baseline_mm == 0:
-        raise ValueError(_("baseline_mm must be > 0, got {value}").format(
+        raise InputError(_("baseline_mm must be > 0, got {value}").format(
             value=f"{baseline_mm:g}"))
     fall = density_decrease(baseline_hu, current_hu)
     pr_by_density = fall is not None and fall >= DENSITY_DECREASE - _EPS

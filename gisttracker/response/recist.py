@@ -4,7 +4,8 @@ Reference: Eisenhauer EA, Therasse P, Bogaerts J, et al. New response evaluation
 solid tumours: revised RECIST guideline (version 1.1). Eur J Cancer 2009;45:228-247
 (section 3 for measurability and target selection, section 4.3 for target / non-target
 response, tables 1 and 2 for the time-point response, section 4.4 for the best overall
-response).
+response; the minimum duration of SD and the confirmation of CR/PR are the protocol's,
+:func:`best_response`).
 
 Units: every diameter and every sum of diameters is in millimetres (mm): the longest
 diameter of a non-nodal lesion, the short axis of a lymph node. Changes are in per cent.
@@ -29,7 +30,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, cast
 
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, join_list
+from gisttracker.protocols.model import Period
 
 TargetResponse = Literal["CR", "PR", "SD", "PD"]
 OverallResponse = Literal["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"]
@@ -72,20 +75,20 @@ def _num(value: float) -> str:
 
 
 def validate_mm(name: str, value: float) -> float:
-    """Return ``value`` if it is a finite length ≥ 0 mm; else raise ValueError naming ``name``."""
+    """Return ``value`` if it is a finite length ≥ 0 mm; else raise InputError naming ``name``."""
     if not math.isfinite(value):
-        raise ValueError(_("{name} must be a finite number, got {value}").format(
+        raise InputError(_("{name} must be a finite number, got {value}").format(
             name=name, value=value))
     if value < 0:
-        raise ValueError(_("{name} must be ≥ 0, got {value}").format(
+        raise InputError(_("{name} must be ≥ 0, got {value}").format(
             name=name, value=_num(value)))
     return value
 
 
 def _validate_code(name: str, value: str, codes: Sequence[str]) -> str:
     if value not in codes:
-        raise ValueError(_("{name} must be one of {choices}, got {value!r}").format(
-            name=name, choices=", ".join(codes), value=value))
+        raise InputError(_("{name} must be one of {choices}, got {value!r}").format(
+            name=name, choices=join_list(codes), value=value))
     return value
 
 
@@ -113,17 +116,17 @@ def target_response(baseline_mm: float, nadir_mm: float, current_mm: float, *,
     * PR when the sum is ≥ 30 % below the baseline sum;
     * SD otherwise.
 
-    Raises ValueError for a negative or non-finite argument, a baseline of 0 mm (no target
+    Raises InputError for a negative or non-finite argument, a baseline of 0 mm (no target
     disease: use :func:`overall_response` with ``target=None``), or a nadir above baseline.
     """
     validate_mm("baseline_mm", baseline_mm)
     validate_mm("nadir_mm", nadir_mm)
     validate_mm("current_mm", current_mm)
     if baseline_mm == 0:
-        raise ValueError(_("baseline_mm must be > 0, got {value}").format(
+        raise InputError(_("baseline_mm must be > 0, got {value}").format(
             value=_num(baseline_mm)))
     if nadir_mm > baseline_mm:
-        raise ValueError(_("nadir_mm must not exceed baseline_mm ({baseline}), got {value}")
+        raise InputError(_("nadir_mm must not exceed baseline_mm ({baseline}), got {value}")
                          .format(baseline=_num(baseline_mm), value=_num(nadir_mm)))
     if complete:
         return "CR"
@@ -158,7 +161,7 @@ def overall_response(target: str | None, non_target: str | None,
 
     The combination "target NE, non-target NE" is not printed in table 1; it is NE.
     With neither target nor non-target disease a new lesion is still PD; without one there
-    is nothing to evaluate and ValueError is raised (a caller error, never a silent "NE").
+    is nothing to evaluate and InputError is raised (a caller error, never a silent "NE").
     """
     if target is not None:
         _validate_code("target", target, TARGET_CODES)
@@ -168,7 +171,7 @@ def overall_response(target: str | None, non_target: str | None,
         return "PD"
     if target is None:
         if non_target is None:
-            raise ValueError(_("no evaluable disease: target and non_target are both None "
+            raise InputError(_("no evaluable disease: target and non_target are both None "
                                "and there are no new lesions"))
         if non_target == "CR":
             return "CR"
@@ -185,13 +188,14 @@ def overall_response(target: str | None, non_target: str | None,
 
 
 def best_overall_response(responses: Iterable[str]) -> OverallResponse:
-    """Best overall response from time-point responses in date order (RECIST 1.1 §4.4.1).
+    """Best overall response from time-point responses in date order (RECIST 1.1 §4.4.1),
+    without dates: no minimum duration of SD and no confirmation.
 
-    This is the variant *without confirmation* of CR/PR and without a minimum duration of
-    SD: the best response recorded from the first assessment up to and including the first
-    PD; responses after the first PD are ignored. The order is
+    The best response recorded from the first assessment up to and including the first PD;
+    responses after the first PD are ignored. The order is
     CR > PR > SD > NON-CR/NON-PD > PD > NE. An empty sequence (no assessment after
-    baseline) gives "NE". Trials that require confirmation must confirm CR/PR separately.
+    baseline) gives "NE". A protocol that declares a minimum SD duration or confirmation
+    uses :func:`best_response` instead.
     """
     best: OverallResponse = "NE"
     for index, response in enumerate(responses):
@@ -201,6 +205,57 @@ def best_overall_response(responses: Iterable[str]) -> OverallResponse:
         if code == "PD":
             break
     return best
+
+
+def best_response(timepoints: Sequence[tuple[dt.date, str]], *, start: dt.date,
+                  sd_min: Period | None = None, confirm_after: Period | None = None
+                  ) -> OverallResponse:
+    """Best overall response by RECIST 1.1 §4.4 with the protocol's rules (also used for
+    Choi, whose codes are a subset).
+
+    ``timepoints``: (assessment date, time-point response) after baseline, in any order;
+    ``start``: the start of treatment (the protocol's ``[response] start`` anchor);
+    ``sd_min``: the minimum duration of stable disease (RECIST 1.1 leaves it to the protocol,
+    usually 6–8 weeks; None: no minimum); ``confirm_after``: None when CR/PR need no
+    confirmation, else the shortest interval (usually 4 weeks) to the assessment that
+    confirms them.
+
+    Only the assessments up to and including the first PD count. Then:
+
+    * CR: a CR (without confirmation), or a CR followed at least ``confirm_after`` later
+      by another CR;
+    * PR: a PR (without confirmation), or a PR followed at least ``confirm_after`` later by
+      a PR or a CR (RECIST 1.1 table 3: PR then CR is PR; CR then PR is not);
+    * SD: any CR, PR or SD dated at least ``sd_min`` after ``start`` (an unconfirmed
+      response counts as SD once the minimum duration is met); NON-CR/NON-PD likewise for
+      non-target disease only;
+    * otherwise PD when the series reached a PD (an early SD followed by PD is PD, as in
+      RECIST 1.1's examples), else NE (an early SD and nothing after it is not evaluable).
+    """
+    ordered = sorted(timepoints, key=lambda item: item[0])
+    series: list[tuple[dt.date, str]] = []
+    for index, (day, response) in enumerate(ordered):
+        code = _validate_code(f"timepoints[{index}]", response, OVERALL_CODES)
+        series.append((day, code))
+        if code == "PD":
+            break
+    earliest_sd = sd_min.after(start) if sd_min is not None else dt.date.min
+    candidates: list[str] = []
+    for i, (day, code) in enumerate(series):
+        later = [(d, c) for d, c in series[i + 1:]
+                 if confirm_after is not None and d >= confirm_after.after(day)]
+        if code == "CR" and (confirm_after is None or any(c == "CR" for _d, c in later)):
+            candidates.append("CR")
+        if code == "PR" and (confirm_after is None or any(c in ("PR", "CR") for _d, c in later)):
+            candidates.append("PR")
+        if day >= earliest_sd:
+            if code in ("CR", "PR", "SD"):
+                candidates.append("SD")
+            elif code == "NON-CR/NON-PD":
+                candidates.append("NON-CR/NON-PD")
+    if candidates:
+        return cast(OverallResponse, max(candidates, key=lambda c: _BEST_ORDER[c]))
+    return "PD" if any(code == "PD" for _day, code in series) else "NE"
 
 
 # --- lesions and target selection --------------------------------------------------------
@@ -239,13 +294,13 @@ def recorded_diameter(diameter_mm: float | None, *, too_small: bool = False) -> 
 
     An actual measurement always wins, even below 5 mm; without one, a lesion flagged
     "present but too small to measure" counts 5 mm. A missing measurement without that flag
-    raises ValueError: the target lesions are then not all evaluated (NE).
+    raises InputError: the target lesions are then not all evaluated (NE).
     """
     if diameter_mm is not None:
         return validate_mm("diameter_mm", diameter_mm)
     if too_small:
         return TOO_SMALL_TO_MEASURE_MM
-    raise ValueError(_("diameter_mm is missing and the lesion is not marked too small "
+    raise InputError(_("diameter_mm is missing and the lesion is not marked too small "
                        "to measure"))
 
 
@@ -363,22 +418,22 @@ def evaluate_series(visits: Sequence[Timepoint]) -> SeriesEvaluation:
     non-target disease existed at baseline counts as non-target "NE". The best overall
     response is :func:`best_overall_response` of the follow-ups.
 
-    Raises ValueError for no assessment, a baseline without any disease or with ``complete``
+    Raises InputError for no assessment, a baseline without any disease or with ``complete``
     or new lesions flagged, a follow-up giving a target sum or a non-target status for
     disease absent at baseline, or dates going back.
     """
     if not visits:
-        raise ValueError(_("visits must contain at least the baseline assessment"))
+        raise InputError(_("visits must contain at least the baseline assessment"))
     baseline = visits[0]
     if baseline.target_sum_mm is None and baseline.non_target is None:
-        raise ValueError(_("no evaluable disease at baseline: neither a target sum nor "
+        raise InputError(_("no evaluable disease at baseline: neither a target sum nor "
                            "non-target disease"))
     if baseline.complete or baseline.new_lesions:
-        raise ValueError(_("the baseline assessment cannot be complete or have new lesions"))
+        raise InputError(_("the baseline assessment cannot be complete or have new lesions"))
     if baseline.target_sum_mm is not None:
         validate_mm("visits[0].target_sum_mm", baseline.target_sum_mm)
         if baseline.target_sum_mm == 0:
-            raise ValueError(_("visits[0].target_sum_mm must be > 0, got 0"))
+            raise InputError(_("visits[0].target_sum_mm must be > 0, got 0"))
     if baseline.non_target is not None:
         _validate_code("visits[0].non_target", baseline.non_target, NON_TARGET_CODES)
     base_sum = baseline.target_sum_mm
@@ -389,7 +444,7 @@ def evaluate_series(visits: Sequence[Timepoint]) -> SeriesEvaluation:
     for index, visit in enumerate(visits[1:], start=1):
         if visit.assessed_on is not None:
             if last_date is not None and visit.assessed_on < last_date:
-                raise ValueError(_("visits[{index}] is dated {date}, before the previous "
+                raise InputError(_("visits[{index}] is dated {date}, before the previous "
                                    "assessment ({previous})").format(
                     index=index, date=visit.assessed_on.isoformat(),
                     previous=last_date.isoformat()))
@@ -402,7 +457,7 @@ def evaluate_series(visits: Sequence[Timepoint]) -> SeriesEvaluation:
         nadir_used = nadir
         if base_sum is None or nadir is None:
             if current is not None or visit.complete:
-                raise ValueError(_("visits[{index}] gives target lesions, but there was no "
+                raise InputError(_("visits[{index}] gives target lesions, but there was no "
                                    "target disease at baseline").format(index=index))
             target = None
         elif current is None:
@@ -414,7 +469,7 @@ def evaluate_series(visits: Sequence[Timepoint]) -> SeriesEvaluation:
             nadir = min(nadir, current)
         non_target = visit.non_target
         if non_target is not None and not has_non_target:
-            raise ValueError(_("visits[{index}] gives a non-target status, but there was no "
+            raise InputError(_("visits[{index}] gives a non-target status, but there was no "
                                "non-target disease at baseline").format(index=index))
         if non_target is None and has_non_target:
             non_target = "NE"

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 
 __all__ = ["ScaleKind", "answers_in_range", "linear_score", "raw_score"]
@@ -48,7 +49,7 @@ def raw_score(answers: Iterable[int | None]) -> float | None:
     """
     values = list(answers)
     if not values:
-        raise ValueError(_("A scale needs at least one item."))
+        raise InputError(_("A scale needs at least one item."))
     given = [v for v in values if v is not None]
     if 2 * len(given) < len(values):
         return None
@@ -70,13 +71,13 @@ def answers_in_range(
     """Check ``responses`` against the item numbers and answer ranges in ``valid``.
 
     Returns a plain dict with every known item number (absent items as None). Raises
-    ValueError naming the item for an unknown item number, a non-integer answer or an answer
+    InputError naming the item for an unknown item number, a non-integer answer or an answer
     outside the item's range.
     """
     checked: dict[int, int | None] = dict.fromkeys(valid)
     for item, answer in responses.items():
         if isinstance(item, bool) or not isinstance(item, int) or item not in valid:
-            raise ValueError(
+            raise InputError(
                 _("Item {item!r} is not an item of the {questionnaire}.").format(
                     item=item, questionnaire=questionnaire
                 )
@@ -85,12 +86,12 @@ def answers_in_range(
             continue
         low, high = valid[item]
         if isinstance(answer, bool) or not isinstance(answer, int):
-            raise ValueError(
+            raise InputError(
                 _("Item {item}: the answer must be a whole number from {low} to {high}, "
                   "not {answer!r}.").format(item=item, low=low, high=high, answer=answer)
             )
         if not low <= answer <= high:
-            raise ValueError(
+            raise InputError(
                 _("Item {item}: answer {answer} is outside the range {low} to {high}.").format(
                     item=item, answer=answer, low=low, high=high
                 )

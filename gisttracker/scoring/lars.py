@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _
 
 __all__ = [
@@ -111,7 +112,7 @@ QUESTIONS: tuple[LarsQuestion, ...] = (
 def category(total: int) -> str:
     """The LARS category of a total score 0-42."""
     if isinstance(total, bool) or not isinstance(total, int) or not 0 <= total <= MAX_TOTAL:
-        raise ValueError(
+        raise InputError(
             _("total must be a whole number from 0 to {maximum}, not {total!r}.").format(
                 maximum=MAX_TOTAL, total=total
             )
@@ -132,7 +133,7 @@ def score(
 ) -> LarsScore:
     """Score the five answers (0-based option indexes, None if unanswered).
 
-    Raises ValueError naming the argument for an index that is not a whole number or is
+    Raises InputError naming the argument for an index that is not a whole number or is
     outside the question's options.
     """
     answers = (flatus, liquid, frequency, clustering, urgency)
@@ -144,7 +145,7 @@ def score(
             continue
         last = len(question.options) - 1
         if isinstance(answer, bool) or not isinstance(answer, int) or not 0 <= answer <= last:
-            raise ValueError(
+            raise InputError(
                 _("{argument} must be an option index from 0 to {last} or None, "
                   "not {answer!r}.").format(argument=question.key, last=last, answer=answer)
             )

@@ -159,7 +159,7 @@ def score(responses: Mapping[int, int | None]) -> dict[str, float | None]:
 
     ``responses`` maps item number (1-30) to the answer or None; absent items count as
     unanswered. Returns every scale abbreviation of :data:`SCALES` plus ``SUMSC`` mapped to
-    the 0-100 score or None. Raises ValueError for an unknown item number or an answer
+    the 0-100 score or None. Raises InputError for an unknown item number or an answer
     outside the item's range (1-4, or 1-7 for items 29-30).
     """
     answers = answers_in_range(responses, _ITEM_RANGES, QUESTIONNAIRE)

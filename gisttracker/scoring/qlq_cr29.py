@@ -27,8 +27,8 @@ abbr.  scale                           kind        items       applies to
 BI     Body image                      functional  45, 46, 47  all
 ANX    Anxiety                         functional  43          all
 WEI    Weight                          functional  44          all
-SEXM   Sexual interest (men)           functional  56          men
-SEXW   Sexual interest (women)         functional  58          women
+SEXM   Sexual interest (men)           functional  56 (*)      men
+SEXW   Sexual interest (women)         functional  58 (*)      women
 UF     Urinary frequency               symptom     31, 32      all
 BMS    Blood and mucus in stool        symptom     38, 39      all
 SF     Stool frequency                 symptom     52, 53      all (stoma / no-stoma version)
@@ -49,12 +49,19 @@ IMP    Impotence                       symptom     57          men
 DYS    Dyspareunia                     symptom     59          women
 =====  ==============================  ==========  ==========  ===========================
 
-Sexual interest (SEXM, SEXW) is listed among the functional scales in the EORTC table and
-is transformed with the functional formula ``(1 - (RS-1)/3) * 100`` as published; because
-the item asks *how much* the patient was interested, a high score therefore means little
-interest. The scores for FL, FI, SS, SF and EMB come from whichever version (stoma or
-no-stoma) the patient answered; an analysis that must keep the two versions apart can split
-on the ``stoma`` flag stored with the form.
+(*) Sexual interest (SEXM, SEXW) is listed among the functional scales, but the EORTC CR29
+scoring sheet transforms these two items with the symptom-scale formula,
+``S = (RS - 1) / range * 100``. The items ask *how much* the patient was interested in sex
+(1 "not at all" … 4 "very much"), so only that formula gives what every functional scale
+means: a higher score is better functioning, here more interest ("very much" scores 100,
+"not at all" 0). Until 2026-11 this module used the functional formula, which reversed the
+two scores; scores are never stored (they are computed from the stored answers whenever a
+form is shown, printed or exported), so the correction applies to every form entered
+before it without a data migration.
+
+The scores for FL, FI, SS, SF and EMB come from whichever version (stoma or no-stoma) the
+patient answered; an analysis that must keep the two versions apart can split on the
+``stoma`` flag stored with the form.
 
 The item labels below are short descriptive names, not the questionnaire's wording, which
 is copyrighted by the EORTC.
@@ -67,6 +74,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _
 from gisttracker.scoring import ScaleKind, answers_in_range, linear_score, raw_score
 
@@ -135,13 +143,24 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Scale:
-    """One scale or single-item measure of the module."""
+    """One scale or single-item measure of the module.
+
+    ``kind`` is the family the EORTC table lists it in; ``formula`` the transformation its
+    raw score gets when that differs from the family's (sexual interest: a functional scale
+    scored with the symptom formula, see the module docstring).
+    """
 
     abbreviation: str
     name: str
     kind: ScaleKind
     items: tuple[int, ...]
     applies: Applies
+    formula: ScaleKind | None = None
+
+    @property
+    def transform(self) -> ScaleKind:
+        """The formula that turns this scale's raw score into 0-100."""
+        return self.formula or self.kind
 
 
 _A = Applies.ALL
@@ -192,8 +211,9 @@ SCALES: tuple[Scale, ...] = (
     Scale("BI", N_("Body image"), _F, (45, 46, 47), _A),
     Scale("ANX", N_("Anxiety"), _F, (43,), _A),
     Scale("WEI", N_("Weight"), _F, (44,), _A),
-    Scale("SEXM", N_("Sexual interest (men)"), _F, (56,), Applies.MALE),
-    Scale("SEXW", N_("Sexual interest (women)"), _F, (58,), Applies.FEMALE),
+    # Symptom formula for both (EORTC CR29 scoring): higher = more interest.
+    Scale("SEXM", N_("Sexual interest (men)"), _F, (56,), Applies.MALE, formula=_S),
+    Scale("SEXW", N_("Sexual interest (women)"), _F, (58,), Applies.FEMALE, formula=_S),
     Scale("UF", N_("Urinary frequency"), _S, (31, 32), _A),
     Scale("BMS", N_("Blood and mucus in stool"), _S, (38, 39), _A),
     Scale("SF", N_("Stool frequency"), _S, (52, 53), _A),
@@ -237,11 +257,11 @@ _WHY_NOT: Mapping[Applies, str] = {
 
 def _check_patient(sex: object, stoma: object) -> None:
     if sex not in ("male", "female"):
-        raise ValueError(
+        raise InputError(
             _("sex must be \"male\" or \"female\", not {sex!r}.").format(sex=sex)
         )
     if not isinstance(stoma, bool):
-        raise ValueError(_("stoma must be True or False, not {stoma!r}.").format(stoma=stoma))
+        raise InputError(_("stoma must be True or False, not {stoma!r}.").format(stoma=stoma))
 
 
 def items_for(*, sex: Sex, stoma: bool) -> tuple[Item, ...]:
@@ -258,20 +278,20 @@ def score(
     ``responses`` maps item number (31-59, without 48) to the answer 1-4 or None; absent
     items count as unanswered. Returns every abbreviation of :data:`SCALES` mapped to the
     0-100 score, or None when the scale does not apply to this patient or has fewer than
-    half of its items answered. Raises ValueError for an unknown item number (including the
+    half of its items answered. Raises InputError for an unknown item number (including the
     unscored stoma question 48), an answer outside 1-4, an answer to an item that does not
     apply to this patient, or a bad ``sex``/``stoma``.
     """
     _check_patient(sex, stoma)
     if STOMA_QUESTION in responses:
-        raise ValueError(
+        raise InputError(
             _("Item 48 (stoma bag yes/no) is not scored; give it as stoma=True/False.")
         )
     answers = answers_in_range(responses, _RANGES, QUESTIONNAIRE)
     for number, answer in answers.items():
         applies = _ITEM_APPLIES[number]
         if answer is not None and not applies.matches(sex, stoma):
-            raise ValueError(
+            raise InputError(
                 _("Item {item} was answered but does not apply to this patient: {why}.").format(
                     item=number, why=_(_WHY_NOT[applies])
                 )
@@ -283,6 +303,6 @@ def score(
             continue
         raw = raw_score(answers[i] for i in scale.items)
         result[scale.abbreviation] = (
-            None if raw is None else linear_score(raw, scale.kind, ITEM_RANGE)
+            None if raw is None else linear_score(raw, scale.transform, ITEM_RANGE)
         )
     return result

@@ -8,8 +8,11 @@ commits, listeners (the window) are told which tables changed, once, with a
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,9 +25,15 @@ import peewee
 
 from gisttracker.errors import UserError
 from gisttracker.i18n import _
+from gisttracker.store.db import environment_error
 from gisttracker.store.models import AuditLog, Record, new_uid
+from gisttracker.validation import checked, public_methods
 
 M = TypeVar("M", bound=Record)
+S = TypeVar("S", bound=type)
+F = TypeVar("F", bound=Callable[..., Any])
+_DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
+log = logging.getLogger(__name__)
 
 
 class ServiceError(UserError):
@@ -250,6 +259,8 @@ class Tracker:
         self.db = db
         self.user = user or current_user()
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Why this database may not be written (read-only copy, network share), else None.
+        self.read_only: str | None = None
         self._listeners: list[Listener] = []
         self._refused_thread: threading.Thread | None = None
         # The open transaction of each thread: the window's worker and a command's main
@@ -290,6 +301,10 @@ class Tracker:
             raise WrongThreadError(
                 "a transaction was opened on the window's GUI thread; database writes run "
                 "on the background worker (ui.tasks.TaskManager)")
+        if self.read_only:
+            from gisttracker.store.db import ReadOnlyError
+
+            raise ReadOnlyError(self.read_only)
         if self._open is not None:
             # Nested: a savepoint inside the caller's transaction; the outermost one reports.
             writer, depth = self._open
@@ -307,8 +322,54 @@ class Tracker:
         try:
             with self.db.atomic():
                 yield writer
+        except _DB_ERRORS as exc:
+            # A full disk, a lock held elsewhere, a read-only file: the user's message, not
+            # SQLite's (nor the "cannot rollback" that follows a failed COMMIT).
+            known = environment_error(exc, self.db.database)
+            if known is None:
+                raise
+            raise known from exc
         finally:
             self._open = None
         if changes.tables:
+            # What changed, never the values or the reason typed (they may name a patient).
+            log.info("saved %d records in %s", len(changes.records),
+                     ", ".join(sorted(changes.tables)))
             for listener in list(self._listeners):
                 listener(changes)
+
+
+def service(cls: S) -> S:
+    """Make every public method of the service facade ``cls`` a guarded entry point.
+
+    Each call's arguments are checked against the method's annotations
+    (:func:`gisttracker.validation.checked`: wrong types, NaN, huge numbers, broken or
+    control characters, far dates give an :class:`~gisttracker.errors.InputError` naming
+    the parameter), and a database failure the environment caused (full disk, lock, read-only
+    file, failing disk) becomes its :class:`~gisttracker.store.db.StoreError`. Methods added
+    later to any part of the facade are covered without further ado.
+    """
+    for name in public_methods(cls):
+        fn = getattr(cls, name)
+        if not getattr(fn, "__service_entry__", False):
+            setattr(cls, name, _entry(fn))
+    return cls
+
+
+def _entry(fn: F) -> F:
+    inner = checked(fn)
+
+    @functools.wraps(fn)
+    def entry(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return inner(self, *args, **kwargs)
+        except _DB_ERRORS as exc:
+            tracker = getattr(self, "tracker", None)
+            path = getattr(getattr(tracker, "db", None), "database", None)
+            known = environment_error(exc, path)
+            if known is None:
+                raise
+            raise known from exc
+
+    setattr(entry, "__service_entry__", True)  # noqa: B010 - marks the wrapper as ours
+    return entry  # type: ignore[return-value]

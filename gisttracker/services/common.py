@@ -12,6 +12,7 @@ from gisttracker.services.base import ServiceError
 from gisttracker.session import Session
 from gisttracker.store.models import Record
 from gisttracker.store.models_patients import Patient
+from gisttracker.validation import check_text
 
 
 def as_date(value: object) -> date | None:
@@ -47,7 +48,7 @@ def find_patient(ref: str) -> Patient:
     (``zju-0007`` finds ZJU-0007). ServiceError with one clear line when there is none."""
     if not isinstance(ref, str):
         raise ServiceError(_("a patient is named by a study identifier such as ZJU-0007"))
-    text = ref.strip()
+    text = check_text(ref, _("patient")).strip()
     patient = None
     if text:
         patient = Patient.get_or_none((Patient.study_id == text.upper())

@@ -14,7 +14,10 @@ Every write goes through :meth:`Tracker.transaction`. Rules kept here:
 - After a form is complete (or not done), any change needs a reason
   (:class:`ReasonRequired` otherwise) and the audit keeps who, when, old, new and why.
 - A visit is marked done (through :class:`VisitService`) once every planned form is
-  complete or not done.
+  complete or not done, on the date it took place: the date the caller gives (the window
+  asks for it, :meth:`FormService.visit_date_question`), or else the suggested date
+  (:meth:`VisitService.suggested_visit_date`) — never simply the day of data entry, which
+  would make a visit entered late look out of its window.
 - Laboratory values are stored as entered (value, unit, the site's LLN/ULN) and shown in
   the protocol's unit with their CTCAE v5.0 grade, graded against the patient's baseline
   (the screening value, or else the first value of that analyte). A grade ≥ 3 comes back
@@ -32,17 +35,19 @@ from datetime import date
 from typing import Any
 
 from gisttracker.domain.plausibility import EARLIEST, date_problem
+from gisttracker.errors import InputError
 from gisttracker.forms import FormContext, FormSpec, Missing, Score, check_value, spec_for
 from gisttracker.forms import labs as lab_rules
 from gisttracker.forms.registry import describe_item
 from gisttracker.grading import ctcae
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_sentences
 from gisttracker.protocols.catalogue import ASSESSMENTS
-from gisttracker.services.base import ReasonRequired, ServiceError, Writer
+from gisttracker.services.base import ReasonRequired, ServiceError, Writer, service
 from gisttracker.services.common import SiteService, as_date, date_context, find_patient
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
+from gisttracker.services.versions import form_version_id
 from gisttracker.store.models_forms import AdverseEvent, Form, FormValue
 from gisttracker.store.models_patients import LabResult, Patient
 from gisttracker.store.models_visits import Visit
@@ -60,6 +65,7 @@ __all__ = [
     "FormService",
     "FormStatus",
     "LabRow",
+    "VisitDateQuestion",
     "VisitForms",
 ]
 
@@ -130,6 +136,21 @@ class VisitForms:
     def all_settled(self) -> bool:
         planned = [f for f in self.forms if f.planned]
         return bool(planned) and all(f.settled for f in planned)
+
+
+@dataclass(frozen=True)
+class VisitDateQuestion:
+    """Settling a form would settle its visit: ask the day the visit took place.
+
+    ``suggested`` is the date to offer and ``why`` says where it comes from."""
+
+    visit_uid: str
+    visit_name: str
+    target: date | None
+    window_start: date | None
+    window_end: date | None
+    suggested: date
+    why: str
 
 
 @dataclass(frozen=True)
@@ -248,6 +269,7 @@ def _load(text: str | None) -> object:
     return None if text is None else json.loads(text)
 
 
+@service
 class FormService(SiteService):
     """Forms, labs and adverse events of one open site."""
 
@@ -263,9 +285,9 @@ class FormService(SiteService):
 
     def planned_kinds(self, visit: Visit, patient: Patient) -> tuple[str, ...]:
         """The assessments the protocol plans for ``visit`` (none for unscheduled visits)."""
-        study = self.session.studies.get(patient.study_key)
-        if study is None or not visit.visit_key:
+        if not visit.visit_key:
             return ()
+        study = self.study_of(patient)
         for definition in study.visits:
             if definition.key == visit.visit_key:
                 return definition.assessments
@@ -312,7 +334,8 @@ class FormService(SiteService):
                 not_done_reason=form.not_done_reason if form else None,
                 completed_at=form.completed_at if form else None,
                 completed_by=form.completed_by if form else None))
-        return VisitForms(visit.uid, visit.name, visit.state, _as_date(visit.planned_on),
+        name = self.study_of(patient).visit_name(visit.visit_key, visit.name)
+        return VisitForms(visit.uid, name, visit.state, _as_date(visit.planned_on),
                           _as_date(visit.done_on), tuple(out))
 
     # ----- one form -----------------------------------------------------------------------
@@ -361,7 +384,7 @@ class FormService(SiteService):
                 continue
             try:
                 typed[key] = check_value(item, raw)
-            except ValueError as exc:
+            except InputError as exc:
                 errors[key] = str(exc)
         answers = {k: v for k, v in typed.items() if not isinstance(v, Missing)}
         if spec.cross_check is not None:
@@ -377,7 +400,7 @@ class FormService(SiteService):
             except KeyError:
                 name = key
             parts.append(f"{name}: {message}")
-        raise FormInputError(errors, "; ".join(parts))
+        raise FormInputError(errors, join_sentences(parts))
 
     def save_answers(self, visit_uid: str, kind: str, values: Mapping[str, object], *,
              reason: str | None = None) -> FormData:
@@ -403,10 +426,16 @@ class FormService(SiteService):
         return self.load(visit_uid, kind)
 
     def _ensure_form(self, w: Writer, visit: Visit, patient: Patient, kind: str) -> Form:
+        """The visit's form ``kind``, created if needed, recording the form definition its
+        answers are being saved under (a change of definition is audited)."""
+        version = form_version_id(w, self._spec(kind))
         form = self._form(visit, kind)
         if form is None:
             form = w.insert(Form, visit=_pk(visit), kind=kind, state="not_started",
-                            patient_uid=patient.uid)
+                            form_version_id=version, patient_uid=patient.uid)
+        elif form.form_version_id != version:
+            w.update(form, {"form_version_id": version}, patient_uid=patient.uid,
+                     reason=_("form definition changed since the form was last saved"))
         return form
 
     @staticmethod
@@ -433,8 +462,9 @@ class FormService(SiteService):
                 if i.required and i.key not in data.values and i.key not in data.missing]
 
     def complete(self, visit_uid: str, kind: str, *, today: date,
-                 reason: str | None = None) -> FormData:
-        """Mark the form complete (and the visit done when every planned form is settled).
+                 reason: str | None = None, visit_date: date | None = None) -> FormData:
+        """Mark the form complete (and the visit done, on ``visit_date``, when every planned
+        form is settled; see :meth:`visit_date_question`).
 
         Refused with :class:`FormInputError` when a required item that applies has neither
         a value nor an explicit missing marker, or when an item that does not apply to
@@ -479,11 +509,13 @@ class FormService(SiteService):
                     "completed_at": self.tracker.now().isoformat(timespec="seconds"),
                     "completed_by": self.tracker.user,
                 }, patient_uid=patient.uid, require_reason=locked)
-            self._settle_visit(visit, today)
+            self._settle_visit(visit, today, visit_date)
         return self.load(visit_uid, kind)
 
-    def mark_not_done(self, visit_uid: str, kind: str, reason: str, *, today: date) -> FormData:
-        """Record that the form was not done at this visit, and why (required)."""
+    def mark_not_done(self, visit_uid: str, kind: str, reason: str, *, today: date,
+                      visit_date: date | None = None) -> FormData:
+        """Record that the form was not done at this visit, and why (required); the visit is
+        done on ``visit_date`` when this settles it (as :meth:`complete`)."""
         if not (reason and reason.strip()):
             raise ServiceError(_("say why the form was not done"))
         reason = reason.strip()
@@ -495,11 +527,33 @@ class FormService(SiteService):
                             "completed_at": self.tracker.now().isoformat(timespec="seconds"),
                             "completed_by": self.tracker.user},
                      patient_uid=patient.uid)
-            self._settle_visit(visit, today)
+            self._settle_visit(visit, today, visit_date)
         return self.load(visit_uid, kind)
 
-    def _settle_visit(self, visit: Visit, today: date) -> None:
-        """Mark a planned visit done once all its planned forms are complete or not done."""
+    def visit_date_question(self, visit_uid: str, kind: str, *,
+                            today: date) -> VisitDateQuestion | None:
+        """What to ask before completing (or marking not done) form ``kind``: None when
+        that does not settle the visit (another planned form is still open, or the visit is
+        not planned any more); else the visit, its window and the suggested date."""
+        visit, _patient = self._visit(visit_uid)
+        if visit.state != "planned":
+            return None
+        forms = self.visit_forms(visit_uid)
+        planned = [f for f in forms.forms if f.planned]
+        if kind not in {f.kind for f in planned} or any(
+                not f.settled for f in planned if f.kind != kind):
+            return None
+        from gisttracker.services.visits import VisitService
+
+        suggested, why = VisitService(self.session).suggested_visit_date(visit_uid,
+                                                                         today=today)
+        return VisitDateQuestion(visit.uid, visit.name, _as_date(visit.planned_on),
+                                 _as_date(visit.window_start), _as_date(visit.window_end),
+                                 suggested, why)
+
+    def _settle_visit(self, visit: Visit, today: date, visit_date: date | None) -> None:
+        """Mark a planned visit done once all its planned forms are complete or not done,
+        on ``visit_date`` (the day it took place) or, not given, the suggested date."""
         visit = Visit.get_by_id(_pk(visit))
         if visit.state != "planned":
             return
@@ -508,9 +562,13 @@ class FormService(SiteService):
             return
         from gisttracker.services.visits import VisitService
 
-        VisitService(self.session).mark_done(
-            visit.uid, today, today=today,
-            reason=_("all forms of the visit complete or not done"))
+        visits = VisitService(self.session)
+        reason = _("all forms of the visit complete or not done")
+        if visit_date is None:
+            visit_date, why = visits.suggested_visit_date(visit.uid, today=today)
+            reason = _("{reason}; visit date not given, {why} taken").format(reason=reason,
+                                                                             why=why)
+        visits.mark_done(visit.uid, visit_date, today=today, reason=reason)
 
     def scores(self, visit_uid: str, kind: str) -> dict[str, float | int | str | None]:
         """The computed scores of a form, by key (C30 scales + SUMSC, CR29 scales, LARS)."""
@@ -532,7 +590,7 @@ class FormService(SiteService):
             return None
         try:
             return lab_rules.to_canonical(an, base.value, base.unit)
-        except ValueError:
+        except InputError:
             return None
 
     def _lab_row(self, patient: Patient, row: LabResult,
@@ -591,7 +649,7 @@ class FormService(SiteService):
             spelled = lab_rules.normalize(an, unit)
             number = float(value)
             lab_rules.grade_lab(an.key, number, spelled, lln=lln, uln=uln, study=study)
-        except (TypeError, ValueError) as exc:
+        except InputError as exc:
             raise FormInputError({analyte: str(exc)}, str(exc)) from None
         if sampled_on is not None and sampled_on > today:
             raise FormInputError({analyte: _("the sample date is in the future")},
@@ -711,7 +769,7 @@ class FormService(SiteService):
         patient = self._patient(patient_key)
         errors = self.check_adverse_event(data, today=today, patient=patient)
         if errors:
-            raise FormInputError(errors, "; ".join(f"{k}: {v}" for k, v in errors.items()))
+            raise FormInputError(errors, join_sentences(f"{k}: {v}" for k, v in errors.items()))
         visit_id: int | None = None
         if data.visit_uid:
             visit, owner = self._visit(data.visit_uid)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
-from gisttracker.i18n import N_, _, ngettext
+from gisttracker.i18n import N_, _, join_list, ngettext
 from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError, Tracker
+from gisttracker.services.base import ServiceError, Tracker, service
 from gisttracker.store.models import Setting
 
 
@@ -29,11 +32,38 @@ SPECS: dict[str, SettingSpec] = {
                     hint=N_("2–8 capital letters or digits, starting with a letter, e.g. ZJU")),
         SettingSpec("site_name", N_("Site name"), ""),
         SettingSpec("paper", N_("Paper size"), "a4", allowed=("a4", "letter")),
-        SettingSpec("language", N_("Language"), "en", allowed=("en", "zh_CN")),
+        # "system": each workstation follows its person's choice, else its system's language.
+        SettingSpec("language", N_("Language"), "system", allowed=("system", "en", "zh_CN")),
+        # Scheduled backups (gisttracker.backup): made while the window is open.
+        SettingSpec("backup_folder", N_("Backup folder"), "",
+                    hint=N_("a folder, best on another disk; empty: no scheduled backups")),
+        SettingSpec("backup_keep", N_("Backups kept"), "7", pattern=r"[1-9][0-9]{0,2}",
+                    hint=N_("how many scheduled backups to keep, 1 to 999")),
+        SettingSpec("backup_every_hours", N_("Hours between backups"), "24",
+                    pattern=r"[1-9][0-9]{0,3}", hint=N_("1 to 9999 hours, e.g. 24")),
     )
 }
 
 
+def read_site_language(db_path: Path) -> str | None:
+    """The site's default language from the database at ``db_path``, read before anything
+    opens it (the language must be chosen before the first text is built). None when the
+    file does not exist, is not a site database, or has no language set.
+
+    Read-only: this never creates, migrates or locks the file for long.
+    """
+    if not db_path.is_file():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True,
+                                     timeout=1)) as db:
+            row = db.execute("SELECT value FROM setting WHERE key = 'language'").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row and row[0] in SPECS["language"].allowed else None
+
+
+@service
 class SettingsService:
     """Read and change site settings through the audited service layer."""
 
@@ -56,7 +86,7 @@ class SettingsService:
         spec = self._spec(key)
         if spec.allowed and value not in spec.allowed:
             return _("{label} must be one of: {allowed}").format(
-                label=_(spec.label), allowed=", ".join(spec.allowed))
+                label=_(spec.label), allowed=join_list(spec.allowed))
         if spec.pattern and not re.fullmatch(spec.pattern, value):
             return _("{label}: {hint}").format(label=_(spec.label), hint=_(spec.hint))
         return None

@@ -23,6 +23,13 @@ confirmation is audited as the reason of the change.
 Choi density: the mean of the densities of the target lesions measured at that assessment.
 Choi "obvious progression of non-measurable disease" is taken from the non-target status
 (``progression`` makes Choi PD, as it makes RECIST PD).
+
+Best overall response (RECIST 1.1 §4.4, applied to Choi the same way) follows the study's
+``[response]`` rules: stable disease counts only from the declared minimum duration after
+the start of treatment (the ``start`` anchor's date; the baseline assessment's date while
+that is not known), and CR/PR only when confirmed, if the protocol asks for confirmation
+(:func:`gisttracker.response.recist.best_response`). A protocol without ``[response]``
+keeps RECIST's plain reading (no minimum, no confirmation).
 """
 
 from __future__ import annotations
@@ -34,9 +41,11 @@ from datetime import date
 from typing import Any, Final
 
 from gisttracker.domain.plausibility import date_problem
-from gisttracker.i18n import N_, _
+from gisttracker.errors import InputError
+from gisttracker.i18n import N_, _, join_list, join_sentences
+from gisttracker.protocols.model import ResponseRules
 from gisttracker.response import choi, recist
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ServiceError, Writer, service
 from gisttracker.services.common import SiteService, date_context
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
@@ -44,7 +53,7 @@ from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
 from gisttracker.store.models_course import CourseEvent, LesionMeasurement, TumourAssessment
 from gisttracker.store.models_patients import Patient
-from gisttracker.store.models_visits import Visit
+from gisttracker.store.models_visits import AnchorDate, Visit
 
 __all__ = [
     "NON_TARGET_STATES",
@@ -55,6 +64,7 @@ __all__ = [
     "SelectionProblems",
     "SeriesResult",
     "TumourService",
+    "best_of",
     "evaluate",
     "selection_problems",
 ]
@@ -81,7 +91,7 @@ class SelectionProblems(ServiceError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
         super().__init__(_("the baseline target selection breaks RECIST 1.1: {problems}")
-                         .format(problems="; ".join(problems)))
+                         .format(problems=join_sentences(problems)))
 
 
 @dataclass(frozen=True)
@@ -183,7 +193,7 @@ def selection_problems(baseline: AssessmentInput) -> list[str]:
                 lesion.label, lesion.organ,
                 recist.recorded_diameter(lesion.diameter_mm, too_small=lesion.too_small),
                 lesion.is_node))
-        except ValueError as exc:
+        except InputError as exc:
             problems.append(f"{lesion.label}: {exc}")
     return problems + recist.check_target_selection(lesions)
 
@@ -197,7 +207,7 @@ def _sum(lesions: Sequence[LesionInput]) -> float | None:
     try:
         return math.fsum(recist.recorded_diameter(lesion.diameter_mm, too_small=lesion.too_small)
                          for lesion in lesions)
-    except ValueError:
+    except InputError:
         return None
 
 
@@ -221,14 +231,38 @@ def _best_choi(responses: Sequence[str]) -> str | None:
     return best
 
 
-def evaluate(assessments: Sequence[AssessmentInput], *,
-             primary: str | None = None) -> SeriesResult:
+def best_of(evaluations: Sequence[Evaluation], criterion: str, *,
+            rules: ResponseRules | None, start: date | None,
+            until: date | None = None) -> str | None:
+    """The best overall response by ``criterion`` (``recist`` or ``choi``) over the
+    follow-ups of ``evaluations`` dated up to ``until`` (an endpoint's horizon), by the
+    protocol's ``rules``; None without a follow-up. ``start`` is the start-of-treatment date
+    the minimum SD duration counts from (the baseline's date when None)."""
+    follow_ups = [e for e in evaluations if not e.is_baseline
+                  and (until is None or e.assessed_on <= until)]
+    codes = [(e.assessed_on, e.choi if criterion == "choi" else e.recist_overall)
+             for e in follow_ups]
+    dated = [(day, code) for day, code in codes if code is not None]
+    if not dated:
+        return None
+    if rules is None:
+        if criterion == "choi":
+            return _best_choi([code for _day, code in dated])
+        return recist.best_overall_response(code for _day, code in dated)
+    baseline = next((e.assessed_on for e in evaluations if e.is_baseline), dated[0][0])
+    return recist.best_response(dated, start=start or baseline, sd_min=rules.sd_min,
+                                confirm_after=rules.confirm_after if rules.confirm else None)
+
+
+def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = None,
+             rules: ResponseRules | None = None, start: date | None = None) -> SeriesResult:
     """Evaluate a patient's assessments (any order; sorted by date, the baseline first).
 
     Follow-up target lesions are matched to the baseline targets by label (case and
     surrounding blanks ignored); a baseline target missing or unmeasured at a follow-up
-    (no diameter, not flagged too small) makes the sum NE. Never raises for bad data: what
-    cannot be evaluated is reported in ``problems``.
+    (no diameter, not flagged too small) makes the sum NE. The best responses follow the
+    protocol's ``rules`` counted from ``start`` (:func:`best_of`). Never raises for bad
+    data: what cannot be evaluated is reported in ``problems``.
     """
     ordered = sorted(assessments, key=lambda a: (not a.is_baseline, a.assessed_on))
     baselines = [a for a in ordered if a.is_baseline]
@@ -266,7 +300,7 @@ def evaluate(assessments: Sequence[AssessmentInput], *,
         if extra:
             problems.append(_("{date}: {labels} not a baseline target (record new lesions "
                               "as new lesions)").format(date=a.assessed_on.isoformat(),
-                                                        labels=", ".join(extra)))
+                                                        labels=join_list(extra)))
         matched = [by_label[key] for key in base_labels if key in by_label]
         follow_targets.append(matched)
         complete_ = len(matched) == len(base_labels) and _complete(matched)
@@ -284,14 +318,13 @@ def evaluate(assessments: Sequence[AssessmentInput], *,
                                                a.assessed_on))
     try:
         series = recist.evaluate_series(timepoints)
-    except ValueError as exc:
+    except InputError as exc:
         problems.append(str(exc))
         return SeriesResult(problems=tuple(problems),
                             selection_problems=tuple(selection_problems(baseline)),
                             primary=primary)
 
     evaluations = [Evaluation(baseline.assessed_on, True, base_sum, base_hu)]
-    choi_codes: list[str] = []
     for a, matched, tp in zip(follow_ups, follow_targets, series.timepoints[1:], strict=True):
         hu = _mean_hu(matched)
         choi_code: str | None = None
@@ -302,12 +335,11 @@ def evaluate(assessments: Sequence[AssessmentInput], *,
                 choi_code = choi.response(
                     base_sum, base_hu, tp.sum_mm, hu, nadir_mm=tp.nadir_mm,
                     complete=tp.target_response == "CR" and a.non_target in ("none", "absent"))
-            except ValueError as exc:
+            except InputError as exc:
                 problems.append(str(exc))
                 choi_code = "NE"
         else:
             choi_code = "NE"
-        choi_codes.append(choi_code)
         non_target = _NON_TARGET_CODE.get(a.non_target) if has_non_target else None
         if has_non_target and non_target is None:
             non_target = "NE"
@@ -316,8 +348,9 @@ def evaluate(assessments: Sequence[AssessmentInput], *,
             tp.change_from_nadir_pct, tp.nadir_mm, tp.target_response, non_target,
             tp.overall_response, choi_code))
     return SeriesResult(
-        tuple(evaluations), series.best_overall_response if follow_ups else None,
-        _best_choi(choi_codes), tuple(problems), tuple(selection_problems(baseline)), primary)
+        tuple(evaluations), best_of(evaluations, "recist", rules=rules, start=start),
+        best_of(evaluations, "choi", rules=rules, start=start), tuple(problems),
+        tuple(selection_problems(baseline)), primary)
 
 
 # --- the service ------------------------------------------------------------------------
@@ -350,7 +383,7 @@ def _check_input(data: AssessmentInput, today: date) -> dict[str, str]:
         if lesion.diameter_mm is not None:
             try:
                 recist.validate_mm(_("diameter"), lesion.diameter_mm)
-            except ValueError as exc:
+            except InputError as exc:
                 errors[f"lesions[{i}].diameter_mm"] = str(exc)
         if lesion.density_hu is not None and not (
                 math.isfinite(lesion.density_hu)
@@ -366,7 +399,7 @@ class AssessmentInputError(ServiceError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
+        super().__init__(join_sentences(self.errors.values()))
 
 
 def death_date(patient: Patient) -> date | None:
@@ -386,12 +419,12 @@ def _float(value: float | None) -> float | None:
 
 
 
+@service
 class TumourService(SiteService):
     """Tumour assessments of one open site; every write audited."""
 
     def primary_criterion(self, patient: Patient) -> str | None:
-        study = self.session.studies.get(patient.study_key)
-        return study.primary_response_criterion if study else None
+        return self.study_of(patient).primary_response_criterion
 
     # ----- reading ------------------------------------------------------------------------
     def assessments(self, patient_key: str) -> list[AssessmentRecord]:
@@ -428,11 +461,23 @@ class TumourService(SiteService):
                 return tuple(lesion for lesion in record.data.lesions if lesion.is_target)
         return ()
 
+    def response_rules(self, patient: Patient) -> tuple[ResponseRules | None, date | None]:
+        """The study's best-response rules and the patient's start-of-treatment date they
+        count from (None while that anchor date is unknown)."""
+        rules = self.study_of(patient).response
+        if rules is None:
+            return None, None
+        row = AnchorDate.get_or_none((AnchorDate.patient == patient)
+                                     & (AnchorDate.anchor_key == rules.start))
+        return rules, _as_date(row.date) if row is not None else None
+
     def evaluation(self, patient_key: str) -> SeriesResult:
-        """Every assessment of the patient evaluated by RECIST 1.1 and Choi."""
+        """Every assessment of the patient evaluated by RECIST 1.1 and Choi, the best
+        responses by the study's rules."""
         patient = self.patient(patient_key)
+        rules, start = self.response_rules(patient)
         return evaluate([r.data for r in self.assessments(patient_key)],
-                        primary=self.primary_criterion(patient))
+                        primary=self.primary_criterion(patient), rules=rules, start=start)
 
     # ----- writing ------------------------------------------------------------------------
     def check(self, patient_key: str, data: AssessmentInput, *, today: date,
@@ -511,7 +556,7 @@ class TumourService(SiteService):
         why = reason
         if problems:
             note = _("baseline selection accepted despite: {problems}").format(
-                problems="; ".join(problems))
+                problems=join_sentences(problems))
             why = f"{reason}: {note}" if reason else note
         if uid is None:
             with self.tracker.transaction(why or _("tumour assessment entered")) as w:

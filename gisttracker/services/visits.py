@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -35,15 +36,17 @@ from gisttracker.domain.schedule import (
     status_label,
     worklist,
 )
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, join_list, local
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ServiceError, Writer, service
 from gisttracker.services.common import SiteService, as_date, check_patient_date, date_context
 from gisttracker.session import Session
 from gisttracker.store.models import Record
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import AnchorDate, Visit
+from gisttracker.validation import check_date
 
 __all__ = [
     "REASONS",
@@ -66,11 +69,11 @@ UNSCHEDULED_SEQ = 10_000
 
 
 def _study(session: Session, key: str) -> Study:
-    study = session.studies.get(key)
-    if study is None:
-        raise ServiceError(_("unknown study {key!r} (known: {known})").format(
-            key=key, known=", ".join(sorted(session.studies))))
-    return study
+    """The study ``key``; ServiceError if unknown, StudyUnavailable if its file was refused."""
+    try:
+        return session.study(key)
+    except KeyError as exc:
+        raise ServiceError(str(exc.args[0])) from None
 
 
 _as_date = as_date
@@ -189,9 +192,11 @@ def end_participation_visits(writer: Writer, session: Session, patient: Patient)
     ended = _as_date(patient.ended_on)
     if ended is None:
         return
-    why = _("participation ended on {date}").format(date=ended.isoformat())
     if patient.end_reason:
-        why += f": {patient.end_reason}"
+        why = _("participation ended on {date}: {reason}").format(
+            date=ended.isoformat(), reason=patient.end_reason)
+    else:
+        why = _("participation ended on {date}").format(date=ended.isoformat())
     query = Visit.select().where((Visit.patient == _id(patient)) & (Visit.state == "planned"))
     for visit in query:
         start = _as_date(visit.window_start)
@@ -418,6 +423,7 @@ def window_slack(studies: Iterable[Study]) -> relativedelta:
 # The service
 
 
+@service
 class VisitService(SiteService):
     """Schedules of one open site: reads for the window and CLI, audited writes."""
 
@@ -457,11 +463,11 @@ class VisitService(SiteService):
         except KeyError:
             raise ServiceError(_("unknown anchor {key!r} for {study} (known: {known})").format(
                 key=anchor_key, study=study.key,
-                known=", ".join(a.key for a in study.anchors))) from None
+                known=join_list(a.key for a in study.anchors))) from None
         if isinstance(on, datetime) or not isinstance(on, date):
-            raise ServiceError(_("{anchor}: not a date").format(anchor=anchor.label))
+            raise ServiceError(_("{anchor}: not a date").format(anchor=local(anchor.label)))
         ctx = date_context(patient, today or on)
-        problem = date_problem(on, today=today or on, label=anchor.label, past=False,
+        problem = date_problem(on, today=today or on, label=local(anchor.label), past=False,
                                birth=ctx.birth)
         if problem:
             raise ServiceError(problem)
@@ -477,10 +483,10 @@ class VisitService(SiteService):
                          patient_uid=patient.uid)
             else:
                 w.update(row, {"date": on}, patient_uid=patient.uid, require_reason=True)
-            why = _("{anchor} {old} → {new}").format(
-                anchor=anchor.label, old=old.isoformat() if old else "—", new=on.isoformat())
-            if reason:
-                why = f"{why}: {reason}"
+            why = (_("{anchor} {old} → {new}: {reason}") if reason
+                   else _("{anchor} {old} → {new}")).format(
+                anchor=local(anchor.label), old=old.isoformat() if old else "—",
+                new=on.isoformat(), reason=reason)
             moved = self._replan(w, study, patient, why)
         return AnchorChange(anchor_key, old, on, moved, check_timing(
             study, _anchor_dates(_id(patient))))
@@ -503,18 +509,20 @@ class VisitService(SiteService):
                 key=anchor_key, study=study.key)) from None
         if anchor.source != "entered":
             raise ServiceError(_("{anchor} follows from the enrollment and cannot be removed")
-                               .format(anchor=anchor.label))
+                               .format(anchor=local(anchor.label)))
         if not (reason and reason.strip()):
             raise ServiceError(_("a reason is required to remove an anchor date"))
         row = AnchorDate.get_or_none((AnchorDate.patient == _id(patient))
                                      & (AnchorDate.anchor_key == anchor_key))
         if row is None:
-            raise ServiceError(_("{anchor} has no date to remove").format(anchor=anchor.label))
+            raise ServiceError(_("{anchor} has no date to remove").format(
+                anchor=local(anchor.label)))
         old = _as_date(row.date)
         with self.tracker.transaction(reason.strip()) as w:
             w.delete(row, patient_uid=patient.uid)
             why = _("{anchor} {old} removed: {reason}").format(
-                anchor=anchor.label, old=old.isoformat() if old else "—", reason=reason.strip())
+                anchor=local(anchor.label), old=old.isoformat() if old else "—",
+                reason=reason.strip())
             moved = self._replan(w, study, patient, why)
         return AnchorChange(anchor_key, old, old or date.min, moved, check_timing(
             study, _anchor_dates(_id(patient))))
@@ -524,8 +532,9 @@ class VisitService(SiteService):
         protocol cannot be removed (mark it missed or not applicable), nor one with forms."""
         visit, patient = self._visit(visit_uid)
         if not visit.unscheduled:
+            name = self.study_of(patient).visit_name(visit.visit_key, visit.name)
             raise ServiceError(_("{name} is a visit of the protocol: mark it missed or not "
-                                 "applicable instead").format(name=visit.name))
+                                 "applicable instead").format(name=name))
         if not (reason and reason.strip()):
             raise ServiceError(_("a reason is required to remove a visit"))
         from gisttracker.store.models_forms import Form
@@ -585,13 +594,55 @@ class VisitService(SiteService):
         if isinstance(done_on, date) and not isinstance(done_on, datetime) \
                 and done_on > today:
             raise ServiceError(_("{name}: the visit date {date} is after today").format(
-                name=visit.name, date=done_on.isoformat()))
-        check_patient_date(patient, done_on, today=today, label=visit.name)
+                name=self.study_of(patient).visit_name(visit.visit_key, visit.name),
+                date=done_on.isoformat()))
+        check_patient_date(patient, done_on, today=today,
+                           label=self.study_of(patient).visit_name(visit.visit_key, visit.name))
         settled = visit.state != "planned"
         with self.tracker.transaction(reason) as w:
-            w.update(visit, {"state": "done", "done_on": done_on, "reason": None},
-                     patient_uid=patient.uid, require_reason=settled)
+            # The reason is passed on: inside a caller's transaction (a form settling the
+            # visit) the writer carries the caller's reason, not this one.
+            changed = w.update(visit, {"state": "done", "done_on": done_on, "reason": None},
+                               patient_uid=patient.uid, require_reason=settled,
+                               reason=reason)
+            if changed:
+                # When it was entered, kept apart from the day it took place.
+                w.update(visit, {"done_recorded_at": w.at}, patient_uid=patient.uid,
+                         reason=reason)
         return self._row(visit, patient, today)
+
+    def suggested_visit_date(self, visit_uid: str, *, today: date) -> tuple[date, str]:
+        """The date to offer as the day a visit took place, and why (a sentence).
+
+        The visit's date is the day the patient was seen, not the day the data are entered,
+        which is often later; so, in this order:
+
+        * the date of the visit's own dated records (a laboratory sample, a tumour
+          assessment linked to the visit), the latest when they differ;
+        * today, when today is inside the visit's window (data entered on the day) or
+          before it (the visit is early: a real deviation, shown as such);
+        * the target date, when today is after the window: the data are entered after the
+          fact, and today would be a false out-of-window deviation. The person entering
+          confirms or corrects it (the window asks).
+
+        A visit without a window (its anchor unknown, or unscheduled) is offered today.
+        """
+        visit, _patient = self._visit(visit_uid)
+        from gisttracker.store.models_course import TumourAssessment
+        from gisttracker.store.models_patients import LabResult
+
+        evidence = [as_date(r.sampled_on) for r in LabResult.select(LabResult.sampled_on)
+                    .where(LabResult.visit_id == _id(visit))]
+        evidence += [as_date(r.assessed_on) for r in TumourAssessment.select(
+            TumourAssessment.assessed_on).where(TumourAssessment.visit == _id(visit))]
+        dated = [d for d in evidence if d is not None and d <= today]
+        if dated:
+            return max(dated), _("the date of the visit's own records")
+        start, end = as_date(visit.window_start), as_date(visit.window_end)
+        target = as_date(visit.planned_on)
+        if start is None or end is None or target is None or today <= end:
+            return today, _("today")
+        return min(target, today), _("the target date: today is after the visit's window")
 
     def mark_missed(self, visit_uid: str, reason: str, *, today: date) -> ScheduleRow:
         """Record that a visit did not take place; ``reason`` is required."""
@@ -640,7 +691,7 @@ class VisitService(SiteService):
                 seq=UNSCHEDULED_SEQ + count, planned_on=on, window_start=on, window_end=on,
                 state="done" if on <= today else "planned",
                 done_on=on if on <= today else None, reason=reason, unscheduled=True,
-                patient_uid=patient.uid)
+                done_recorded_at=w.at if on <= today else None, patient_uid=patient.uid)
         return self._row(visit, patient, today)
 
     # ----- reading ------------------------------------------------------------------------
@@ -651,7 +702,7 @@ class VisitService(SiteService):
         if anchors is None:
             anchors = _anchor_dates(_id(patient))
         by_key = {v.key: v for v in study.visits}
-        labels = {a.key: a.label for a in study.anchors}
+        labels = {a.key: local(a.label) for a in study.anchors}
         spec = by_key.get(visit.visit_key or "")
         target = _as_date(visit.planned_on)
         start, end = _as_date(visit.window_start), _as_date(visit.window_end)
@@ -664,7 +715,8 @@ class VisitService(SiteService):
                      ends_on=anchors.get(spec.until) if spec and spec.until else None,
                      abstraction=bool(spec and spec.abstraction))
         return ScheduleRow(
-            uid=visit.uid, visit_key=visit.visit_key, name=visit.name,
+            uid=visit.uid, visit_key=visit.visit_key,
+            name=study.visit_name(visit.visit_key, visit.name),
             anchor_key=visit.anchor_key, anchor_label=pv.anchor_label, seq=visit.seq,
             target=target, window_start=start, window_end=end, state=visit.state, status=st,
             done_on=done_on, reason=visit.reason, unscheduled=bool(visit.unscheduled),
@@ -728,16 +780,20 @@ class VisitService(SiteService):
                     continue
             found = _fetch(self.session, *query.rows(reason, skip, room))
             skip = 0
-            out.extend(self._items(found, query, assessments))
+            out.extend(self._items(found, query, assessments, self.session.studies))
         return out
 
     @staticmethod
     def _items(found: list[tuple[Any, ...]], query: WorklistQuery,
-               assessments: Mapping[tuple[str, str], tuple[str, ...]]) -> list[WorklistItem]:
+               assessments: Mapping[tuple[str, str], tuple[str, ...]],
+               studies: Mapping[str, Study]) -> list[WorklistItem]:
         entries = []
         ids: dict[int, tuple[str, str]] = {}
         for (vuid, puid, study_id, skey, vkey, name, anchor, planned_on, wstart, wend, _state,
              done_on, ended_on) in found:
+            study = studies.get(skey)
+            if study is not None:
+                name = study.visit_name(vkey, name)
             pv = PlannedVisit(vkey or vuid, name, anchor or "", None, _as_date(planned_on),
                               _as_date(wstart), _as_date(wend),
                               assessments.get((skey, vkey), ()))
@@ -760,7 +816,10 @@ class VisitService(SiteService):
     def month(self, year: int, month: int, *,
               study_key: str | None = None) -> dict[date, DayCount]:
         """Visits per day of a month: open visits by target date, done visits by done date."""
-        first = date(year, month, 1)
+        if not 1 <= month <= 12:
+            raise InputError(_("month must be 1 to 12, not {month}").format(month=month),
+                             field="month")
+        first = check_date(date(max(1, min(year, 9998)), month, 1), "year")
         last = date(year + (month == 12), month % 12 + 1, 1)
         only = " AND v.study_key = ?" if study_key else ""
         extra = [study_key] if study_key else []
@@ -805,6 +864,10 @@ class VisitService(SiteService):
     def write_calendar(self, path: str, events: Iterable[CalendarVisit],
                        name: str | None = None) -> int:
         """Write ``events`` to ``path`` as an iCalendar file; returns the number of events."""
+        target = Path(path)
+        if not path.strip() or target.is_dir() or (target.exists() and not target.is_file()):
+            raise InputError(_("cannot write {path}: it is not an ordinary file").format(
+                path=path), field="path")
         try:
             return write_calendar(path, events, prodid_version=__version__,
                                   stamp=self.tracker.now(), name=name)

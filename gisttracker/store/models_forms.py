@@ -16,6 +16,8 @@ class Form(Record):
     not_done_reason = peewee.TextField(null=True)
     completed_at = peewee.TextField(null=True)
     completed_by = peewee.TextField(null=True)
+    # Schema 6: the form definition (form_version.id) the answers were last saved under.
+    form_version_id = peewee.IntegerField(null=True)
 
 
 class FormValue(Record):

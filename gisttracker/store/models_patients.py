@@ -25,6 +25,8 @@ class Patient(Record):
     # NCT06038552: liver-directed procedures received (JSON list); they decide the group.
     treatment_procedures = peewee.TextField(null=True)
     created_on = peewee.DateField()
+    # Schema 6: the protocol version (protocol_version.id) the patient was enrolled under.
+    protocol_version_id = peewee.IntegerField(null=True)
 
 
 class PatientIdentity(Record):

@@ -30,3 +30,6 @@ class Visit(Record):
     done_on = peewee.DateField(null=True)
     reason = peewee.TextField(null=True)
     unscheduled = peewee.BooleanField(default=False)
+    # Schema 6: when the date of the visit (``done_on``) was entered, UTC; ``done_on`` is
+    # the day the visit took place, never the day of data entry.
+    done_recorded_at = peewee.TextField(null=True)

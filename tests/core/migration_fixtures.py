@@ -112,5 +112,60 @@ def check_v5(db: peewee.SqliteDatabase) -> None:
     assert db.execute_sql("SELECT kind FROM course_event").fetchall() == [("last_known_alive",)]
 
 
-FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5}
-CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5}
+def fill_v6(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO protocol_version (uid, study_key, digest, file_name, text, first_seen_at) "
+        "VALUES ('u-pv1', 'NCT03862768', 'abc123', 'nct03862768_focal_progression.toml', "
+        "'schema = 1', '2026-01-02T03:04:05+00:00')")
+    db.execute_sql(
+        "INSERT INTO study_protocol (uid, study_key, protocol_version_id, since) VALUES "
+        "('u-sp1', 'NCT03862768', (SELECT id FROM protocol_version WHERE uid = 'u-pv1'), "
+        "'2026-01-02T03:04:05+00:00')")
+    db.execute_sql("UPDATE patient SET protocol_version_id = (SELECT id FROM protocol_version "
+                   "WHERE uid = 'u-pv1') WHERE uid = 'u-p1'")
+    db.execute_sql(
+        "INSERT INTO form_version (uid, kind, digest, definition, first_seen_at) VALUES "
+        "('u-fver1', 'qlq_c30', 'def456', '{}', '2026-01-02T03:04:05+00:00')")
+    db.execute_sql("UPDATE form SET form_version_id = (SELECT id FROM form_version WHERE uid = "
+                   "'u-fver1') WHERE uid = 'u-f1'")
+    db.execute_sql("UPDATE visit SET done_recorded_at = '2025-08-20T10:00:00+00:00' "
+                   "WHERE uid = 'u-v1'")
+
+
+def check_v6(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql(
+        "SELECT p.study_id, v.digest, v.text FROM patient p JOIN protocol_version v "
+        "ON v.id = p.protocol_version_id").fetchall() == [("ZJU-0001", "abc123", "schema = 1")]
+    assert db.execute_sql(
+        "SELECT f.kind, v.digest FROM form f JOIN form_version v ON v.id = f.form_version_id"
+    ).fetchall() == [("qlq_c30", "def456")]
+    assert db.execute_sql("SELECT done_on, done_recorded_at FROM visit WHERE uid = 'u-v1'"
+                          ).fetchone() == ("2025-08-12", "2025-08-20T10:00:00+00:00")
+
+
+def fill_v7(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO demo_run (uid, seed, site_code, first_seq, last_seq, patients, made_on) "
+        "VALUES ('u-d1', '7', 'DEMO', 1, 40, 40, '2026-01-02')")
+    db.execute_sql(
+        "INSERT INTO exchange_site (uid, site_code, site_name, public_key, trusted_on, "
+        "audit_mark) VALUES ('u-x1', 'PUMCH', 'Peking Union', 'ab' , '2026-01-03', 120)")
+    db.execute_sql(
+        "INSERT INTO exchange_conflict (uid, site_code, package_seq, table_name, record_uid, "
+        "field, site_value, centre_value) VALUES ('u-c6', 'PUMCH', 2, 'visit', 'u-v1', "
+        "'done_on', '\"2025-08-12\"', '\"2025-08-13\"')")
+
+
+def check_v7(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql("SELECT seed, last_seq FROM demo_run").fetchall() == [("7", 40)]
+    assert db.execute_sql("SELECT site_code, audit_mark FROM exchange_site").fetchall() == [
+        ("PUMCH", 120)]
+    assert db.execute_sql(
+        "SELECT state, site_value, centre_value FROM exchange_conflict").fetchall() == [
+            ("open", '"2025-08-12"', '"2025-08-13"')]
+
+
+FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
+                         6: fill_v6, 7: fill_v7}
+CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
+                          6: check_v6, 7: check_v7}

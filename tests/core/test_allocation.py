@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -18,8 +19,9 @@ from gisttracker.domain.allocation import (
     stratum_key,
     stratum_seed,
 )
+from gisttracker.errors import InputError
 from gisttracker.protocols import Study, load_studies
-from gisttracker.protocols.model import Allocation, DurationGroup
+from gisttracker.protocols.model import Allocation, DurationGroup, GroupRule
 
 
 def real_study(key: str) -> Study:
@@ -70,7 +72,7 @@ def test_different_strata_and_seeds_give_different_lists() -> None:
 def test_stratum_seeds_do_not_collide_across_the_separator() -> None:
     assert stratum_seed("a;b", "c") != stratum_seed("a", "b;c")
     assert stratum_seed("a:1", "x") != stratum_seed("a", "1:x")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         stratum_seed("", "site=ZJU")
     with pytest.raises(TypeError):
         stratum_seed(True, "site=ZJU")
@@ -134,14 +136,14 @@ def test_block_sizes_and_orders_vary() -> None:
 ])
 def test_impossible_designs_are_refused(ratio: tuple[int, ...],
                                         block_sizes: tuple[int, ...]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         generate_list(AB, ratio, block_sizes, seed="s", length=4)
 
 
 def test_duplicate_arms_and_negative_length_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         generate_list(("A", "A"), (1, 1), (2,), seed="s", length=4)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         generate_list(AB, (1, 1), (2,), seed="s", length=-1)
 
 
@@ -173,12 +175,12 @@ def test_randomizer_matches_the_function_and_hides_its_seed() -> None:
 
 def test_only_randomized_studies_randomize() -> None:
     single = Allocation(method="single_arm")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         allocation_at(single, ["A"], "s", "", 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         Randomizer.for_study(real_study("RECTAL-LE"), "s")
     randomized = Allocation(method="randomized", block_sizes=(2,), ratio=(1, 1))
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         allocation_at(randomized, AB, "s", "", -1)
 
 
@@ -196,7 +198,7 @@ def test_stratum_key_is_canonical() -> None:
 @pytest.mark.parametrize("facts", [{}, {"site": None}, {"site": "  "}, {"site": "a=b"}])
 def test_stratum_key_refuses_a_missing_or_unsafe_factor_by_name(
         facts: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="site"):
+    with pytest.raises(InputError, match="site"):
         stratum_key(("site",), facts)
 
 
@@ -227,10 +229,10 @@ def test_duration_group_boundaries_in_calendar_months(start: date, stop: date,
 
 
 def test_duration_group_refuses_a_stop_before_the_start_or_an_uncovered_duration() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         duration_group(CODED_GROUPS, date(2024, 3, 2), date(2024, 3, 1))
     bounded = Allocation(method="derived_duration", groups=(DurationGroup("SHORT", 6),))
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         duration_group(bounded, date(2024, 1, 1), date(2024, 9, 1))
 
 
@@ -248,17 +250,31 @@ def test_duration_group_refuses_a_stop_before_the_start_or_an_uncovered_duration
     (("tace", "liver-resection"), "IM_HR"),
 ])
 def test_group_from_treatment(procedures: list[str], group: str) -> None:
-    assert group_from_treatment(procedures) == group
+    study = real_study("NCT06038552")
+    assert group_from_treatment(study.allocation, procedures) == group
 
 
 def test_treatment_groups_are_the_arms_of_the_liver_metastases_study() -> None:
     study = real_study("NCT06038552")
     assert study.allocation.method == "treatment_received"
     assert {a.code for a in study.arms} == {
-        group_from_treatment([]), group_from_treatment(["rfa"]),
-        group_from_treatment(["hepatic_resection"])}
+        group_from_treatment(study.allocation, []),
+        group_from_treatment(study.allocation, ["rfa"]),
+        group_from_treatment(study.allocation, ["hepatic_resection"])}
+
+
+def test_group_rules_come_from_the_protocol_not_the_code() -> None:
+    # A protocol that puts RFA/TACE first: a patient with both goes to IM_LOCAL.
+    study = real_study("NCT06038552")
+    swapped = replace(study.allocation, rules=(
+        GroupRule("IM_LOCAL", ("rfa", "tace")), GroupRule("IM_HR", ("hepatic_resection",)),
+        GroupRule("IM")))
+    assert group_from_treatment(swapped, ["hepatic_resection", "rfa"]) == "IM_LOCAL"
+    assert group_from_treatment(study.allocation, ["hepatic_resection", "rfa"]) == "IM_HR"
+    with pytest.raises(ValueError, match="does not derive groups"):
+        group_from_treatment(real_study("NCT04933669").allocation, [])
 
 
 def test_group_from_treatment_refuses_a_bare_string() -> None:
     with pytest.raises(TypeError):
-        group_from_treatment("rfa")
+        group_from_treatment(real_study("NCT06038552").allocation, "rfa")

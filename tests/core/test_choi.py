@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.response.choi import density_decrease, response
 
 # --- size alone --------------------------------------------------------------------------
@@ -134,7 +135,7 @@ def test_regrowth_from_a_zero_nadir_is_pd() -> None:
 
 
 def test_negative_current_size_message() -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(InputError) as info:
         response(100, 100, -3, 100)
     assert str(info.value) == "current_mm must be ≥ 0, got -3"
 
@@ -154,7 +155,7 @@ def _call(baseline_mm: float = 100, baseline_hu: float | None = 100, current_mm:
 ])
 def test_bad_input_names_the_argument(kwargs: dict[str, float], name: str) -> None:
     assert _call() == "PR"  # the defaults alone are valid
-    with pytest.raises(ValueError, match=f"^{name} must"):
+    with pytest.raises(InputError, match=f"^{name} must"):
         _call(**kwargs)
 
 
@@ -163,10 +164,10 @@ def test_density_limits_are_accepted() -> None:
 
 
 def test_zero_baseline_size_is_rejected() -> None:
-    with pytest.raises(ValueError, match="baseline_mm must be > 0"):
+    with pytest.raises(InputError, match="baseline_mm must be > 0"):
         response(0, 100, 10, 100)
 
 
 def test_nadir_above_baseline_is_rejected() -> None:
-    with pytest.raises(ValueError, match="nadir_mm must not exceed"):
+    with pytest.raises(InputError, match="nadir_mm must not exceed"):
         response(50, None, 50, None, nadir_mm=60)

@@ -63,6 +63,7 @@ def test_newer_database_is_refused_in_one_line(tmp_path: Path,
     assert err.count("\n") == 0 and "newer version" in err and "Traceback" not in err
 
 
+@pytest.mark.expect_log(r"database problem")
 def test_unreadable_database_is_refused_in_one_line(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "junk.db"

@@ -89,8 +89,8 @@ def test_schedule_warns_about_timing_rules(tmp_path: Path,
                           "--anchor", "surgery=2025-04-20", "--json")
     assert code == 0
     assert err.strip().splitlines() == [
-        "warning: Surgery within 1 week after completion of preoperative imatinib: Surgery "
-        "10 days after last preoperative imatinib dose (limit 7 days)"]
+        "warning: Surgery within 1 week after completion of preoperative imatinib: “Surgery” "
+        "is 10 days after “Last preoperative imatinib dose” (at most 7 days)"]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from gisttracker.domain.course import (
     EVENT_KINDS,
@@ -22,6 +23,7 @@ from gisttracker.domain.course import (
     organ_preservation,
     validate_event_date,
 )
+from gisttracker.errors import InputError
 
 TODAY = date(2025, 6, 1)
 ENROLLED = date(2023, 1, 5)
@@ -44,7 +46,7 @@ def test_event_kinds_match_the_store_codes() -> None:
 
 def test_progression_criterion_is_checked() -> None:
     assert Progression(date(2024, 1, 1), "choi").site is None
-    with pytest.raises(ValueError, match="criterion must be one of"):
+    with pytest.raises(InputError, match="criterion must be one of"):
         Progression(date(2024, 1, 1), "WHO")
 
 
@@ -113,7 +115,7 @@ def test_several_date_problems_are_all_reported() -> None:
 
 
 def test_unknown_kind_raises() -> None:
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(InputError, match="kind must be one of"):
         validate_event_date("relapse", date(2024, 1, 1), today=TODAY)
 
 
@@ -130,7 +132,7 @@ def _preserve(surgeries: list[Surgery] | None = None, stomas: list[Stoma] | None
               regrowths: list[Regrowth] | None = None,
               today: date = LATER) -> OrganPreservation:
     return organ_preservation([EXCISION, *(surgeries or [])], stomas or [], regrowths or [],
-                              surgery_date=INDEX, today=today)
+                              surgery_date=INDEX, today=today, horizon_months=18)
 
 
 def test_intact_rectum_after_18_months_is_preserved() -> None:
@@ -250,26 +252,39 @@ def test_facts_after_today_are_ignored() -> None:
 
 def test_horizon_at_month_end() -> None:
     result = organ_preservation([], [], [], surgery_date=date(2023, 8, 31),
-                                today=date(2025, 2, 28))
+                                today=date(2025, 2, 28), horizon_months=18)
     assert result.horizon == date(2025, 2, 28)
     assert result.preserved is True
 
 
 def test_today_before_surgery_raises() -> None:
-    with pytest.raises(ValueError, match="before the surgery"):
-        organ_preservation([], [], [], surgery_date=INDEX, today=date(2023, 1, 9))
+    with pytest.raises(InputError, match="before the surgery"):
+        organ_preservation([], [], [], surgery_date=INDEX, today=date(2023, 1, 9),
+                           horizon_months=18)
+
+
+def test_the_horizon_is_the_protocols_not_a_constant() -> None:
+    # A site copy declaring 12 months: a TME at month 14 no longer fails it.
+    late_tme = Surgery(INDEX + relativedelta(months=14), "tme", "R0")
+    at_12 = organ_preservation([EXCISION, late_tme], [], [], surgery_date=INDEX, today=LATER,
+                               horizon_months=12)
+    assert at_12.preserved is True
+    assert at_12.horizon == INDEX + relativedelta(months=12)
+    assert _preserve([late_tme]).preserved is False
+    with pytest.raises(ValueError, match="positive number of months"):
+        organ_preservation([], [], [], surgery_date=INDEX, today=LATER, horizon_months=0)
 
 
 def test_input_validation() -> None:
-    with pytest.raises(ValueError, match="procedure must be one of"):
+    with pytest.raises(InputError, match="procedure must be one of"):
         Surgery(INDEX, "hartmann")
-    with pytest.raises(ValueError, match="margin must be one of"):
+    with pytest.raises(InputError, match="margin must be one of"):
         Surgery(INDEX, "tme", "R3")
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(InputError, match="kind must be one of"):
         Stoma(INDEX, "loop")
-    with pytest.raises(ValueError, match="permanent"):
+    with pytest.raises(InputError, match="permanent"):
         Stoma(INDEX, "permanent", date(2023, 5, 1))
-    with pytest.raises(ValueError, match="must not be before created"):
+    with pytest.raises(InputError, match="must not be before created"):
         Stoma(INDEX, "temporary", date(2023, 1, 1))
-    with pytest.raises(ValueError, match="salvage_margin must be one of"):
+    with pytest.raises(InputError, match="salvage_margin must be one of"):
         Regrowth(INDEX, "local_excision_tamis", "clear")

@@ -188,9 +188,18 @@ def test_pfs_and_os_events_and_censoring(session: Session) -> None:
     service = CourseService(session)
     service.record_event(patient.uid, EventInput("last_known_alive", date(2024, 11, 1)),
                          today=TODAY)
+    # The protocol censors OS at the last contact and PFS at the last tumour assessment.
+    os_ = endpoint(service, patient, "os")
+    assert (os_.start, os_.event, os_.on) == (ENROLLED, False, date(2024, 11, 1))
+    assert os_.months == pytest.approx((date(2024, 11, 1) - ENROLLED).days / 30.4375)
+    assert endpoint(service, patient, "pfs").on == ENROLLED  # no assessment yet
+    tumour = TumourService(session)
+    tumour.record(patient.uid, AssessmentInput(date(2024, 1, 5), (LesionInput("T1", "liver", 50),),
+                                             is_baseline=True), today=TODAY)
+    tumour.record(patient.uid, AssessmentInput(date(2024, 7, 5), (LesionInput("T1", "liver", 49),)),
+                  today=TODAY)
     pfs = endpoint(service, patient, "pfs")
-    assert (pfs.start, pfs.event, pfs.on) == (ENROLLED, False, date(2024, 11, 1))
-    assert pfs.months == pytest.approx((date(2024, 11, 1) - ENROLLED).days / 30.4375)
+    assert (pfs.start, pfs.event, pfs.on) == (ENROLLED, False, date(2024, 7, 5))
 
     service.record_event(patient.uid, EventInput("progression", date(2024, 9, 1), "recist",
                                                  "liver"), today=TODAY)

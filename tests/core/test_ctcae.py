@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.grading.ctcae import TERMS, grade, suggests_adverse_event
 
 # --- neutrophil count decreased (×10⁹/L) --------------------------------------------------
@@ -233,7 +234,7 @@ def test_decimal_and_int_inputs_are_accepted() -> None:
     ],
 )
 def test_bad_input_raises_naming_the_argument(kwargs: dict[str, Any], argument: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{argument}\b"):
+    with pytest.raises(InputError, match=rf"^{argument}\b"):
         grade(**kwargs)
 
 
@@ -261,7 +262,7 @@ def test_suggests_adverse_event_from_grade_3(grade_: int | None, expected: bool)
 
 @pytest.mark.parametrize("bad", [-1, 6, 3.0, True, "3"])
 def test_suggests_adverse_event_rejects_non_grades(bad: Any) -> None:
-    with pytest.raises(ValueError, match="grade"):
+    with pytest.raises(InputError, match="grade"):
         suggests_adverse_event(bad)
 
 

@@ -27,6 +27,7 @@ from gisttracker.domain.eligibility import (
     facts_from_patient,
     format_number,
 )
+from gisttracker.errors import InputError
 from gisttracker.protocols import Study, load_studies
 from gisttracker.protocols.model import Allocation, Arm, Criterion, Rule
 
@@ -365,7 +366,7 @@ def test_age_in_whole_years(dob: date, on: date, age: int) -> None:
 
 
 def test_age_before_birth_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         age_on(date(2000, 1, 2), date(2000, 1, 1))
 
 
@@ -377,7 +378,7 @@ def test_age_is_computed_at_the_screening_date_never_typed() -> None:
     with pytest.raises(FactError) as typed:
         facts_from_patient({"age": 40})
     assert typed.value.field == "age"
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         facts_from_patient({}, date_of_birth=date(1970, 1, 1))
 
 

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.forms import FormContext, Missing, check_value, spec_for
 from gisttracker.forms import labs as lab_rules
 from gisttracker.services.base import ReasonRequired, ServiceError
@@ -96,7 +97,9 @@ def test_not_answered_is_kept_apart_from_not_applicable(session: Session,
     scores = service.scores(visit.uid, "qlq_cr29")
     assert scores["DYS"] is None  # not answered: not scorable
     assert scores["SEXM"] is None and scores["IMP"] is None and scores["STO"] is None
-    assert scores["SEXW"] == pytest.approx((1 - 2 / 3) * 100)
+    # Item 58 answered 3 ("quite a bit" interested): (3 - 1) / 3 * 100, the symptom formula
+    # the CR29 scoring sheet prescribes for sexual interest.
+    assert scores["SEXW"] == pytest.approx(200 / 3)
 
 
 def test_answer_to_an_item_that_does_not_apply_blocks_completion(
@@ -343,15 +346,15 @@ def test_any_new_adverse_event_requires_one_recorded(session: Session,
 def test_item_checks_are_pure_and_typed() -> None:
     c30 = spec_for("qlq_c30")
     assert check_value(c30.item("29"), "7") == 7
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(InputError, match="choose one of"):
         check_value(c30.item("1"), "5")
     exam = spec_for("physical_exam")
     assert check_value(exam.item("weight_kg"), " 70,2 ") == 70.2
-    with pytest.raises(ValueError, match="from 20 to 300"):
+    with pytest.raises(InputError, match="from 20 to 300"):
         check_value(exam.item("weight_kg"), "7000")
     consent = spec_for("consent")
     assert check_value(consent.item("signed_on"), "2026-03-01") == "2026-03-01"
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
         check_value(consent.item("signed_on"), "1/3/26")
     cr29 = spec_for("qlq_cr29")
     woman = FormContext("female", {"48": True})

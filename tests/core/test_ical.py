@@ -9,6 +9,7 @@ import pytest
 from icalendar import Calendar, Component, vCategory
 
 from gisttracker.domain.schedule import plan, status
+from gisttracker.errors import InputError
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols.loader import SEEDS_DIR, load_study
 
@@ -136,7 +137,7 @@ def test_stamp_is_written_in_utc_and_must_be_aware() -> None:
 
 def test_duplicate_uid_is_refused() -> None:
     visits = visits_for()
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         calendar_bytes([*visits, visits[0]], prodid_version="1.0", stamp=STAMP)
 
 

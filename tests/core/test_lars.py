@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.scoring.lars import (
     MAJOR_LARS,
     MINOR_LARS,
@@ -66,7 +67,7 @@ def test_category_function(total: int, expected: str) -> None:
 
 @pytest.mark.parametrize("total", [-1, 43, 20.5, True, None])
 def test_category_rejects_impossible_totals(total: Any) -> None:
-    with pytest.raises(ValueError, match="total"):
+    with pytest.raises(InputError, match="total"):
         category(total)
 
 
@@ -117,12 +118,12 @@ def test_all_unanswered_gives_no_score() -> None:
 )
 def test_bad_option_index_raises_naming_the_argument(argument: str, bad: Any) -> None:
     answers: dict[str, Any] = dict(BASELINE, **{argument: bad})
-    with pytest.raises(ValueError, match=argument):
+    with pytest.raises(InputError, match=argument):
         score(**answers)
 
 
 def test_bad_index_raises_even_when_another_answer_is_missing() -> None:
-    with pytest.raises(ValueError, match="urgency"):
+    with pytest.raises(InputError, match="urgency"):
         score(None, NEVER, ONE_TO_3, NEVER, 5)
 
 

@@ -52,6 +52,11 @@ def test_demo_data_is_realistic_and_consistent_with_the_rules(tmp_path: Path) ->
         assert summary.patients == 300 and set(summary.by_study) == set(session.studies)
         assert 0 < summary.screen_failed < summary.enrolled < 300
         assert summary.randomized > 0 and summary.ended > 0 and summary.visits > 0
+        # Every enrolled patient carries the version of the protocol it was enrolled under.
+        assert session.db.execute_sql(
+            "SELECT count(*) FROM patient p JOIN protocol_version v ON v.id = "
+            "p.protocol_version_id AND v.study_key = p.study_key").fetchone()[0] == (
+            summary.enrolled)
         service = PatientService(session)
         days = [r[0] for r in session.db.execute_sql("SELECT created_on FROM patient")]
         assert min(days) < "2021-01-01" and max(days) <= TODAY.isoformat()

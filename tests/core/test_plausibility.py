@@ -10,6 +10,7 @@ import pytest
 
 from gisttracker.domain import plausibility
 from gisttracker.domain.plausibility import DateTextError, parse_date
+from gisttracker.errors import UserError
 from gisttracker.services.base import ServiceError
 from gisttracker.services.course import (
     CourseInputError,
@@ -74,7 +75,8 @@ def test_a_visit_done_on_0001_01_01_is_refused(session: Session) -> None:
     visit = Visit.select().where(Visit.patient == patient.id).first()
     service = VisitService(session)
     before = AuditLog.select().count()
-    with pytest.raises(ServiceError, match="before 1900"):
+    # Refused where the service is entered (gisttracker.validation), before any rule runs.
+    with pytest.raises(UserError, match="outside the dates this program accepts"):
         service.mark_done(visit.uid, date(1, 1, 1), today=TODAY)
     assert AuditLog.select().count() == before
     assert Visit.get_by_id(visit.id).state == "planned"
@@ -99,8 +101,13 @@ def test_a_visit_or_an_anchor_before_birth_is_refused(session: Session) -> None:
 def test_imatinib_10_to_the_30_mg_a_day_is_refused(session: Session) -> None:
     patient = enrolled_patient(session)
     service = CourseService(session)
-    with pytest.raises(CourseInputError) as refused:
+    # 10^30 is refused where the service is entered (gisttracker.validation: far too large);
+    # 40 000 mg/day (400 mg typed in the wrong unit, say) by the drug's plausible ceiling.
+    with pytest.raises(UserError, match="far too large"):
         service.add_exposure(patient.uid, ExposureInput("imatinib", 1e30, "palliative",
+                                                        date(2025, 1, 1)), today=TODAY)
+    with pytest.raises(CourseInputError) as refused:
+        service.add_exposure(patient.uid, ExposureInput("imatinib", 40_000, "palliative",
                                                         date(2025, 1, 1)), today=TODAY)
     assert "not a plausible daily dose" in refused.value.errors["dose_mg_per_day"]
     uid = service.add_exposure(patient.uid, ExposureInput(
@@ -130,13 +137,18 @@ def test_dates_of_forms_labs_and_adverse_events_have_the_same_limits(
     patient = enrolled_patient(session, "RECTAL-LE", arm="LE")
     visit = Visit.get((Visit.patient == patient.id) & (Visit.visit_key == "baseline"))
     forms = FormService(session)
-    with pytest.raises(FormInputError, match="before 1900"):
+    with pytest.raises(UserError, match=r"before 1900|outside the dates this program accepts"):
         forms.save_lab(visit.uid, "alt", 30, "U/L", uln=40, sampled_on=date(1899, 12, 31),
                        today=TODAY)
-    with pytest.raises(FormInputError) as refused:
+    with pytest.raises(UserError, match=r"before 1900|outside the dates this program accepts"):
         forms.save_adverse_event(patient.uid, AdverseEventInput(
             term="diarrhoea", grade=2, onset=date(1800, 1, 1)), today=TODAY)
-    assert "before 1900" in refused.value.errors["onset"]
+    # A date the entry check lets through is held to the same plausibility rule: not more
+    # than two years ahead.
+    with pytest.raises(FormInputError) as refused:
+        forms.save_adverse_event(patient.uid, AdverseEventInput(
+            term="diarrhoea", grade=2, onset=date(2031, 1, 1)), today=TODAY)
+    assert refused.value.errors.get("onset")
 
 
 def test_a_date_of_birth_after_what_is_recorded_for_the_patient_is_refused(
@@ -156,7 +168,7 @@ def test_the_end_of_participation_before_1900_is_refused(session: Session) -> No
     patients = PatientService(session)
     patient = eligible_patient(patients, "RECTAL-LE")
     patients.enroll(patient.uid, today=TODAY)
-    with pytest.raises(ServiceError):
+    with pytest.raises(UserError):
         patients.end_participation(patient.uid, "withdrawn", on=date(1, 1, 1), today=TODAY,
                                    reason="moved away")
     assert patients.get(patient.uid).status == "enrolled"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.scoring import ScaleKind
 from gisttracker.scoring.qlq_c30 import ITEMS, SCALES, SUMMARY_SCALES, score
 
@@ -239,13 +240,13 @@ def test_summary_uses_scales_scored_under_the_half_rule() -> None:
 def test_bad_responses_raise_value_error_naming_the_item(
     responses: dict[Any, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         score(responses)
 
 
 def test_answers_5_to_7_are_valid_only_for_items_29_and_30() -> None:
     assert score({29: 7, 30: 5})["QL2"] == pytest.approx(5 / 6 * 100)
-    with pytest.raises(ValueError, match="Item 13"):
+    with pytest.raises(InputError, match="Item 13"):
         score({13: 7})
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.scoring import ScaleKind
 from gisttracker.scoring.qlq_cr29 import ITEMS, SCALES, Applies, items_for, score
 
@@ -14,6 +15,9 @@ ALL_KEYS = {
     "FL", "FI", "SS", "EMB", "STO", "SEXM", "IMP", "SEXW", "DYS",
 }
 FUNCTIONAL = {"BI", "ANX", "WEI", "SEXM", "SEXW"}
+# Functional scales the CR29 scoring sheet transforms with the symptom formula.
+SYMPTOM_FORMULA = {"SEXM", "SEXW"}
+FUNCTIONAL_FORMULA = FUNCTIONAL - SYMPTOM_FORMULA
 COMMON_ITEMS = [*range(31, 48), *range(49, 55)]  # everyone answers these (49-54 in a version)
 
 # The published scale table (Whistance et al. 2009; EORTC CR29 scoring instructions).
@@ -51,7 +55,7 @@ def test_complete_form_for_each_kind_of_patient(
     for key, value in result.items():
         if key in not_applicable:
             continue
-        expected = (1 - 1 / 3) * 100 if key in FUNCTIONAL else 1 / 3 * 100
+        expected = (1 - 1 / 3) * 100 if key in FUNCTIONAL_FORMULA else 1 / 3 * 100
         assert value == pytest.approx(expected), key
 
 
@@ -81,7 +85,7 @@ def test_male_patient_without_stoma_hand_computed() -> None:
         "SS": 0.0,
         "SF": 2.5 / 3 * 100,  # RS 3.5 -> 83.3
         "EMB": 100 / 3,
-        "SEXM": (1 - 1 / 3) * 100,  # 66.7, functional formula as published
+        "SEXM": 100 / 3,  # answer 2: RS 2 -> (2 - 1) / 3 * 100 = 33.3 (symptom formula)
         "IMP": 100.0,
     }
     for key, value in expected.items():
@@ -96,13 +100,40 @@ def test_female_stoma_patient_hand_computed() -> None:
     responses.update({55: 3, 58: 4, 59: 2, 49: 4, 52: 2, 53: None, 45: 4, 46: 4, 47: None})
     result = score(responses, sex="female", stoma=True)
     assert result["STO"] == pytest.approx(200 / 3)
-    assert result["SEXW"] == pytest.approx(0.0)  # answer 4 on a functional item
+    assert result["SEXW"] == pytest.approx(100.0)  # "very much" interested: (4 - 1) / 3
     assert result["DYS"] == pytest.approx(100 / 3)
     assert result["FL"] == pytest.approx(100.0)  # from the stoma version of item 49
     assert result["SF"] == pytest.approx(100 / 3)  # 1 of 2 items answered
     assert result["BI"] == pytest.approx(0.0)  # 2 of 3 items answered
     assert result["SEXM"] is None
     assert result["IMP"] is None
+
+
+# --- sexual interest: the symptom formula (EORTC CR29 scoring sheet) ----------------------
+# Worked by hand from the manual's formula: RS = the item's answer (single-item scale);
+# score = (RS - 1) / range * 100 with range = 4 - 1 = 3. More interest, higher score.
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    (1, 0.0),          # "not at all": (1 - 1) / 3 * 100
+    (2, 100 / 3),      # "a little":   (2 - 1) / 3 * 100 = 33.3
+    (3, 200 / 3),      # "quite a bit": (3 - 1) / 3 * 100 = 66.7
+    (4, 100.0),        # "very much":  (4 - 1) / 3 * 100
+])
+def test_sexual_interest_is_higher_the_more_interested_the_patient(
+        answer: int, expected: float) -> None:
+    men = score({56: answer}, sex="male", stoma=False)
+    women = score({58: answer}, sex="female", stoma=True)
+    assert men["SEXM"] == pytest.approx(expected)
+    assert women["SEXW"] == pytest.approx(expected)
+
+
+def test_sexual_interest_and_impotence_of_one_man_worked_by_hand() -> None:
+    # Very interested (56 = 4) but with erection problems "quite a bit" (57 = 3): a high
+    # interest score and a high (bad) symptom score, not two numbers pointing the same way.
+    result = score({56: 4, 57: 3}, sex="male", stoma=False)
+    assert result["SEXM"] == pytest.approx(100.0)   # (4 - 1) / 3 * 100
+    assert result["IMP"] == pytest.approx(200 / 3)  # (3 - 1) / 3 * 100, symptom scale
 
 
 # --- the item mapping, one item at a time -----------------------------------------------
@@ -120,7 +151,7 @@ def patient_for(items: tuple[int, ...]) -> dict[str, Any]:
 def test_each_scale_reads_exactly_its_published_items(abbreviation: str) -> None:
     items = PUBLISHED[abbreviation]
     result = score(fill(list(items), 4), **patient_for(items))
-    expected = 0.0 if abbreviation in FUNCTIONAL else 100.0
+    expected = 0.0 if abbreviation in FUNCTIONAL_FORMULA else 100.0
     assert result[abbreviation] == pytest.approx(expected)
     assert {k for k, v in result.items() if v is not None} == {abbreviation}
 
@@ -128,6 +159,8 @@ def test_each_scale_reads_exactly_its_published_items(abbreviation: str) -> None
 def test_scale_metadata_matches_the_published_table() -> None:
     assert {s.abbreviation: s.items for s in SCALES} == PUBLISHED
     assert {s.abbreviation for s in SCALES if s.kind is ScaleKind.FUNCTIONAL} == FUNCTIONAL
+    assert {s.abbreviation for s in SCALES
+            if s.transform is ScaleKind.FUNCTIONAL} == FUNCTIONAL_FORMULA
     assert [s.abbreviation for s in SCALES if len(s.items) > 1] == ["BI", "UF", "BMS", "SF"]
     applies = {s.abbreviation: s.applies for s in SCALES}
     assert applies["STO"] is Applies.STOMA
@@ -178,7 +211,7 @@ def test_unanswered_applicable_items_leave_their_scales_none() -> None:
 def test_answer_to_an_item_that_does_not_apply_raises(
     item: int, sex: Any, stoma: bool, why: str
 ) -> None:
-    with pytest.raises(ValueError, match=rf"Item {item}\b.*{why}"):
+    with pytest.raises(InputError, match=rf"Item {item}\b.*{why}"):
         score({31: 1, item: 2}, sex=sex, stoma=stoma)
 
 
@@ -199,7 +232,7 @@ def test_none_for_a_not_applicable_item_is_accepted() -> None:
     ],
 )
 def test_bad_items_and_answers_raise(responses: dict[int, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         score(responses, sex="female", stoma=True)
 
 
@@ -209,7 +242,7 @@ def test_bad_items_and_answers_raise(responses: dict[int, Any], message: str) ->
      ("male", "yes", "stoma")],
 )
 def test_bad_patient_description_raises(sex: Any, stoma: Any, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         score({}, sex=sex, stoma=stoma)
 
 
@@ -248,5 +281,5 @@ def test_items_for_each_kind_of_patient(
 
 
 def test_items_for_rejects_a_bad_sex() -> None:
-    with pytest.raises(ValueError, match="sex"):
+    with pytest.raises(InputError, match="sex"):
         items_for(sex="other", stoma=False)  # type: ignore[arg-type]

@@ -4,14 +4,18 @@ best overall response, target selection and a series of assessments."""
 from __future__ import annotations
 
 import datetime as dt
+from datetime import date, timedelta
 
 import pytest
 
+from gisttracker.errors import InputError
+from gisttracker.protocols.model import Period
 from gisttracker.response.recist import (
     TOO_SMALL_TO_MEASURE_MM,
     Lesion,
     Timepoint,
     best_overall_response,
+    best_response,
     check_target_selection,
     evaluate_series,
     overall_response,
@@ -101,28 +105,28 @@ def test_complete_wins_over_a_pd_sized_sum() -> None:
     ("current_mm", (10, 10, -3)),
 ])
 def test_negative_diameter_names_the_argument(name: str, args: tuple[float, ...]) -> None:
-    with pytest.raises(ValueError, match=f"^{name} must be ≥ 0, got -"):
+    with pytest.raises(InputError, match=f"^{name} must be ≥ 0, got -"):
         target_response(*args)
 
 
 def test_current_mm_message_is_exact() -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(InputError) as info:
         target_response(10, 10, -3)
     assert str(info.value) == "current_mm must be ≥ 0, got -3"
 
 
 def test_nan_is_rejected() -> None:
-    with pytest.raises(ValueError, match="current_mm"):
+    with pytest.raises(InputError, match="current_mm"):
         target_response(10, 10, float("nan"))
 
 
 def test_zero_baseline_is_rejected() -> None:
-    with pytest.raises(ValueError, match="baseline_mm must be > 0"):
+    with pytest.raises(InputError, match="baseline_mm must be > 0"):
         target_response(0, 0, 0)
 
 
 def test_nadir_above_baseline_is_rejected() -> None:
-    with pytest.raises(ValueError, match="nadir_mm must not exceed baseline_mm"):
+    with pytest.raises(InputError, match="nadir_mm must not exceed baseline_mm"):
         target_response(50, 60, 50)
 
 
@@ -201,7 +205,7 @@ def test_no_disease_with_new_lesion_is_pd() -> None:
 
 
 def test_no_evaluable_disease_raises() -> None:
-    with pytest.raises(ValueError, match="no evaluable disease"):
+    with pytest.raises(InputError, match="no evaluable disease"):
         overall_response(None, None, False)
 
 
@@ -214,7 +218,7 @@ def test_no_evaluable_disease_raises() -> None:
 ])
 def test_unknown_codes_raise_naming_the_argument(target: str | None, non_target: str | None,
                                                  name: str) -> None:
-    with pytest.raises(ValueError, match=f"^{name} must be one of"):
+    with pytest.raises(InputError, match=f"^{name} must be one of"):
         overall_response(target, non_target, False)
 
 
@@ -243,7 +247,7 @@ def test_no_response_at_all_is_ne() -> None:
 
 
 def test_best_response_rejects_unknown_code() -> None:
-    with pytest.raises(ValueError, match=r"responses\[1\] must be one of"):
+    with pytest.raises(InputError, match=r"responses\[1\] must be one of"):
         best_overall_response(["SD", "MR"])
 
 
@@ -329,7 +333,7 @@ def test_several_problems_are_all_reported() -> None:
 
 
 def test_lesion_rejects_negative_diameter() -> None:
-    with pytest.raises(ValueError, match="diameter_mm must be ≥ 0, got -1"):
+    with pytest.raises(InputError, match="diameter_mm must be ≥ 0, got -1"):
         Lesion("T1", "liver", -1)
 
 
@@ -344,9 +348,9 @@ def test_recorded_diameter() -> None:
     assert recorded_diameter(None, too_small=True) == 5.0
     assert recorded_diameter(3.0, too_small=True) == 3.0  # a real measure wins
     assert recorded_diameter(0.0) == 0.0
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(InputError, match="missing"):
         recorded_diameter(None)
-    with pytest.raises(ValueError, match="diameter_mm must be ≥ 0"):
+    with pytest.raises(InputError, match="diameter_mm must be ≥ 0"):
         recorded_diameter(-1.0)
 
 
@@ -462,7 +466,7 @@ def test_series_nadir_of_zero_gives_no_percentage_from_nadir() -> None:
       Timepoint(40, assessed_on=dt.date(2024, 2, 1))], "before the previous"),
 ])
 def test_series_rejects_bad_input(visits: list[Timepoint], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         evaluate_series(visits)
 
 
@@ -470,3 +474,99 @@ def test_series_accepts_dated_visits_in_order() -> None:
     result = evaluate_series([Timepoint(50, assessed_on=dt.date(2024, 1, 1)),
                               Timepoint(30, assessed_on=dt.date(2024, 3, 1))])
     assert result.best_overall_response == "PR"
+
+
+# --- best overall response with the protocol's minimum SD duration and confirmation ----------
+# RECIST 1.1 §4.4.1 and table 3 (Eisenhauer et al. 2009): the protocol declares the minimum
+# duration of SD from the start of treatment and whether CR/PR need confirmation.
+
+T0 = date(2025, 1, 6)                   # start of treatment
+SIX_WEEKS = Period(weeks=6)
+FOUR_WEEKS = Period(weeks=4)
+
+
+def _week(n: int) -> date:
+    return T0 + timedelta(weeks=n)
+
+
+def _best(*points: tuple[int, str], confirm: bool = False,
+          sd_min: Period | None = SIX_WEEKS) -> str:
+    return best_response([(_week(w), code) for w, code in points], start=T0, sd_min=sd_min,
+                         confirm_after=FOUR_WEEKS if confirm else None)
+
+
+def test_an_early_sd_followed_by_pd_is_pd_not_sd() -> None:
+    # The case the issue reports: SD at 4 weeks (before the 6-week minimum), then PD.
+    assert _best((4, "SD"), (12, "PD")) == "PD"
+    # Without a declared minimum the old reading gave SD.
+    assert _best((4, "SD"), (12, "PD"), sd_min=None) == "SD"
+    assert best_overall_response(["SD", "PD"]) == "SD"
+
+
+def test_an_early_sd_and_nothing_after_it_is_not_evaluable() -> None:
+    assert _best((4, "SD")) == "NE"
+    assert _best((4, "SD"), (5, "NE")) == "NE"
+
+
+def test_sd_at_the_minimum_day_counts_and_a_day_earlier_does_not() -> None:
+    at = [(SIX_WEEKS.after(T0), "SD"), (_week(12), "PD")]
+    assert best_response(at, start=T0, sd_min=SIX_WEEKS) == "SD"
+    before = [(SIX_WEEKS.after(T0) - timedelta(days=1), "SD"), (_week(12), "PD")]
+    assert best_response(before, start=T0, sd_min=SIX_WEEKS) == "PD"
+
+
+def test_without_confirmation_a_single_pr_or_cr_counts_at_any_time() -> None:
+    assert _best((4, "PR"), (12, "PD")) == "PR"
+    assert _best((4, "CR")) == "CR"
+    assert _best((8, "SD"), (16, "PR"), (24, "PD"), (30, "CR")) == "PR"  # after PD ignored
+
+
+# RECIST 1.1 table 3 (confirmation required): the overall response at the first and at the
+# subsequent time point, and the best overall response. "Minimum met" rows put the first time
+# point at 8 weeks and the confirming one 4 weeks later; the other rows put both before the
+# 6-week minimum. Disease seen again after a CR (table 3's "CR then PR" and "CR then SD") is
+# progression at that time point (the table's footnote), which is how our time-point rules
+# evaluate it (the nadir after a CR is 0 mm), so those rows are given as PD.
+TABLE_3 = [
+    ("CR CR", [(8, "CR"), (12, "CR")], "CR"),
+    ("CR PR, minimum met", [(8, "CR"), (12, "PR")], "SD"),
+    ("CR PR, minimum not met", [(4, "CR"), (5, "PD")], "PD"),
+    ("CR SD, minimum met", [(8, "CR"), (12, "SD")], "SD"),
+    ("CR SD, minimum not met", [(4, "CR"), (5, "PD")], "PD"),
+    ("CR PD, minimum met", [(8, "CR"), (12, "PD")], "SD"),
+    ("CR PD, minimum not met", [(4, "CR"), (5, "PD")], "PD"),
+    ("CR NE, minimum met", [(8, "CR"), (12, "NE")], "SD"),
+    ("CR NE, minimum not met", [(4, "CR"), (5, "NE")], "NE"),
+    ("PR CR", [(8, "PR"), (12, "CR")], "PR"),
+    ("PR PR", [(8, "PR"), (12, "PR")], "PR"),
+    ("PR SD", [(8, "PR"), (12, "SD")], "SD"),
+    ("PR PD, minimum met", [(8, "PR"), (12, "PD")], "SD"),
+    ("PR PD, minimum not met", [(4, "PR"), (5, "PD")], "PD"),
+    ("PR NE, minimum met", [(8, "PR"), (12, "NE")], "SD"),
+    ("PR NE, minimum not met", [(4, "PR"), (5, "NE")], "NE"),
+    ("NE NE", [(8, "NE"), (12, "NE")], "NE"),
+]
+
+
+@pytest.mark.parametrize(("case", "points", "expected"), TABLE_3,
+                         ids=[row[0] for row in TABLE_3])
+def test_recist_table_3_with_confirmation(case: str, points: list[tuple[int, str]],
+                                          expected: str) -> None:
+    assert _best(*points, confirm=True) == expected, case
+
+
+def test_a_confirmation_must_come_at_least_four_weeks_later() -> None:
+    assert _best((8, "PR"), (11, "PR"), confirm=True) == "SD"
+    assert _best((8, "PR"), (12, "PR"), confirm=True) == "PR"
+    assert _best((8, "CR"), (11, "CR"), (16, "PD"), confirm=True) == "SD"
+    assert _best((8, "CR"), (12, "CR"), confirm=True) == "CR"
+
+
+def test_non_target_only_disease_needs_the_minimum_duration_too() -> None:
+    assert _best((4, "NON-CR/NON-PD"), (12, "PD")) == "PD"
+    assert _best((8, "NON-CR/NON-PD"), (12, "PD")) == "NON-CR/NON-PD"
+
+
+def test_best_response_checks_its_codes() -> None:
+    with pytest.raises(InputError, match="timepoints"):
+        _best((8, "XX"))

@@ -160,7 +160,8 @@ def test_casebook_has_forms_scores_labs_aes_tumour_chinese_and_the_audit(
     with demo.tracker.transaction("test imaging") as w:
         for on, sizes in ((date(2025, 6, 1), (40.0, 30.0)), (date(2025, 9, 1), (20.0, 15.0))):
             a = w.insert(TumourAssessment, patient=patient.id, assessed_on=on,
-                         modality="MRI", patient_uid=patient.uid)
+                         modality="MRI", is_baseline=on == date(2025, 6, 1),
+                         patient_uid=patient.uid)
             for k, mm in enumerate(sizes):
                 w.insert(LesionMeasurement, assessment=a.id, label=f"T{k + 1}",
                          organ="rectum" if k == 0 else "liver", diameter_mm=mm,

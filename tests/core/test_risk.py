@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.risk import mitoses_per_50hpf_from_5mm2, nih2008
 
 GASTRIC = True
@@ -115,7 +116,7 @@ def test_rupture_raises_a_very_low_tumour_to_high() -> None:
     (-0.1, 3, "size_cm"), (3, -1, "mitoses_per_50hpf"), (float("nan"), 3, "size_cm"),
 ])
 def test_bad_input_raises_naming_the_argument(size: float, mitoses: float, name: str) -> None:
-    with pytest.raises(ValueError, match=f"^{name} must"):
+    with pytest.raises(InputError, match=f"^{name} must"):
         nih2008(size, mitoses, gastric=True, ruptured=False)
 
 
@@ -123,5 +124,5 @@ def test_per_5mm2_converts_with_factor_one() -> None:
     assert mitoses_per_50hpf_from_5mm2(7) == 7
     assert mitoses_per_50hpf_from_5mm2(0) == 0
     assert mitoses_per_50hpf_from_5mm2(2.5) == 2.5
-    with pytest.raises(ValueError, match=r"^mitoses_per_5mm2 must be ≥ 0"):
+    with pytest.raises(InputError, match=r"^mitoses_per_5mm2 must be ≥ 0"):
         mitoses_per_50hpf_from_5mm2(-1)

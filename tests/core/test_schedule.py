@@ -21,6 +21,7 @@ from gisttracker.domain.schedule import (
     timing_problems,
     worklist,
 )
+from gisttracker.errors import InputError
 from gisttracker.protocols.loader import SEEDS_DIR, load_studies, load_study
 from gisttracker.protocols.model import (
     Allocation,
@@ -363,7 +364,7 @@ def test_exactly_three_months_is_enough_two_months_30_days_is_not() -> None:
     assert checks(D(2025, 1, 15), D(2025, 4, 15), None)["preop"] == ("ok", "")
     state, message = checks(D(2025, 1, 15), D(2025, 4, 14), None)["preop"]
     assert state == "violated"
-    assert message == ("Last preop dose only 2 months 30 days after imatinib start "
+    assert message == ("“Last preop dose” is only 2 months 30 days after “Imatinib start” "
                        "(at least 3 months)")
 
 
@@ -376,7 +377,8 @@ def test_twelve_months_is_the_upper_limit() -> None:
     assert checks(D(2025, 1, 15), D(2026, 1, 15), None)["preop"][0] == "ok"
     state, message = checks(D(2025, 1, 15), D(2026, 1, 16), None)["preop"]
     assert state == "violated"
-    assert message == "Last preop dose 12 months 1 day after imatinib start (limit 12 months)"
+    assert message == ("“Last preop dose” is 12 months 1 day after “Imatinib start” "
+                       "(at most 12 months)")
 
 
 @pytest.mark.parametrize(("surgery", "state"), [
@@ -391,13 +393,14 @@ def test_surgery_within_seven_days(surgery: date, state: str) -> None:
 def test_surgery_message_names_days_and_limit() -> None:
     state, message = checks(D(2025, 1, 15), D(2025, 4, 15), D(2025, 4, 25))["surgery_1w"]
     assert state == "violated"
-    assert message == "Surgery 10 days after last preop dose (limit 7 days)"
+    assert message == "“Surgery” is 10 days after “Last preop dose” (at most 7 days)"
 
 
 def test_end_before_start_is_a_problem() -> None:
     state, message = checks(D(2025, 1, 15), D(2025, 4, 15), D(2025, 4, 13))["surgery_1w"]
     assert state == "violated"
-    assert message == "Surgery 2 days before last preop dose: it must not come before it"
+    assert message == ("“Surgery” is 2 days before “Last preop dose”: it must not come "
+                       "before it")
 
 
 def test_unknown_dates_are_not_problems_but_say_so() -> None:
@@ -478,7 +481,7 @@ def test_worklist_edges_of_the_period() -> None:
 def test_worklist_skips_waiting_and_refuses_reversed_period() -> None:
     entries = [WorklistEntry("S-9", "TEST", p) for p in plan(WL_STUDY, {})]
     assert worklist(entries, start=D(2025, 1, 1), end=D(2030, 1, 1), today=D(2030, 1, 1)) == ()
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         worklist([], start=D(2025, 1, 2), end=D(2025, 1, 1), today=D(2025, 1, 1))
 
 

@@ -6,6 +6,7 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+import peewee
 import pytest
 
 from gisttracker.store.db import NewerSchemaError, StoreError, connect, open_database
@@ -73,6 +74,7 @@ def test_foreign_sqlite_file_is_refused_without_changes(tmp_path: Path) -> None:
     assert _digest(path) == before
 
 
+@pytest.mark.expect_log(r"database problem")
 def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("these are my notes, not a database\n" * 100)
@@ -118,4 +120,32 @@ def test_visits_carry_their_patients_study_whoever_inserts_them(tmp_path: Path) 
         "VALUES ('p1', 'NCT04933669', 'ZJU-0001', 'ZJU', 1, '2026-01-01')")
     db.execute_sql("INSERT INTO visit (uid, patient_id, name) VALUES ('v1', 1, 'Baseline')")
     assert db.execute_sql("SELECT study_key FROM visit").fetchone() == ("NCT04933669",)
+    db.close()
+
+
+def test_randomization_numbers_are_unique_per_site_after_schema_6(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    db = connect(path)
+    migrate(db, target=5)
+    for seq, (uid, site) in enumerate((("p1", "ZJU"), ("p2", "PUMCH"), ("p3", "ZJU")), 1):
+        db.execute_sql(
+            "INSERT INTO patient (uid, study_key, study_id, site_code, seq, created_on) "
+            "VALUES (?, 'NCT03862768', ?, ?, ?, '2026-01-01')",
+            (uid, f"{site}-{uid}", site, seq))
+    insert = ("INSERT INTO randomization (uid, patient_id, study_key, stratum, position, "
+              "number, arm_code, randomized_at, randomized_by) VALUES (?, (SELECT id FROM "
+              "patient WHERE uid = ?), 'NCT03862768', ?, 0, 'R-0001', 'A', 't', 'nurse')")
+    db.execute_sql(insert, ("r1", "p1", "site=ZJU"))
+    db.close()
+
+    db = open_database(path)
+    assert db.execute_sql("SELECT uid, number FROM randomization").fetchall() == [
+        ("r1", "R-0001")]
+    db.execute_sql(insert, ("r2", "p2", "site=PUMCH"))  # another site's R-0001: fine
+    with pytest.raises(peewee.IntegrityError, match="already used at this site"):
+        db.execute_sql(insert, ("r3", "p3", "site=ZJU x"))
+    with pytest.raises(peewee.IntegrityError, match="cannot be changed"):
+        db.execute_sql("UPDATE randomization SET arm_code = 'B'")
+    with pytest.raises(peewee.IntegrityError, match="cannot be undone"):
+        db.execute_sql("DELETE FROM randomization")
     db.close()

@@ -1,4 +1,6 @@
-"""Imatinib exposure: days on drug, phase durations, duration groups, neoadjuvant timing."""
+"""Imatinib exposure: days on drug, phase durations, and a protocol's limit on a phase
+(``[[treatment_rules]]``; duration groups are tested with the allocation, the NCT04933669
+timing window with the schedule's timing rules)."""
 
 from __future__ import annotations
 
@@ -6,16 +8,19 @@ from datetime import date
 
 import pytest
 
+from gisttracker.domain.schedule import check_timing
 from gisttracker.domain.treatment import (
     Exposure,
     Interruption,
     calendar_months_between,
-    check_neoadjuvant_timing,
+    check_treatment_rule,
     days_on_drug,
-    duration_group,
     postoperative_duration,
     preoperative_duration,
 )
+from gisttracker.errors import InputError
+from gisttracker.protocols import load_studies
+from gisttracker.protocols.model import Period, TreatmentRule
 
 
 def _imatinib(start: date, stop: date | None, phase: str = "preoperative",
@@ -104,13 +109,13 @@ def test_no_exposure_is_zero_days() -> None:
 
 
 def test_exposure_validation() -> None:
-    with pytest.raises(ValueError, match="dose_mg_per_day must be > 0"):
+    with pytest.raises(InputError, match="dose_mg_per_day must be > 0"):
         _imatinib(date(2024, 1, 1), None, dose=0)
-    with pytest.raises(ValueError, match="must not be before start"):
+    with pytest.raises(InputError, match="must not be before start"):
         _imatinib(date(2024, 1, 2), date(2024, 1, 1))
-    with pytest.raises(ValueError, match="phase must be one of"):
+    with pytest.raises(InputError, match="phase must be one of"):
         _imatinib(date(2024, 1, 1), None, phase="adjuvant-ish")
-    with pytest.raises(ValueError, match="must not be before start"):
+    with pytest.raises(InputError, match="must not be before start"):
         Interruption(date(2024, 1, 2), date(2024, 1, 1))
 
 
@@ -135,7 +140,6 @@ def test_preoperative_duration() -> None:
     assert result.days_on_drug == 173
     assert (result.calendar_months, result.extra_days) == (6, 0)
     assert result.months == pytest.approx(173 / 30.4375)
-    assert duration_group(result.first_start, result.last_stop) == "SHORT"
 
 
 def test_postoperative_duration_counts_to_until() -> None:
@@ -162,17 +166,17 @@ def test_no_exposure_of_the_phase_gives_none() -> None:
 
 
 def test_preoperative_exposure_without_stop_is_an_error() -> None:
-    with pytest.raises(ValueError, match="no stop date"):
+    with pytest.raises(InputError, match="no stop date"):
         preoperative_duration([_imatinib(date(2024, 1, 1), None)], [], SURGERY)
 
 
 def test_preoperative_exposure_starting_at_surgery_is_an_error() -> None:
-    with pytest.raises(ValueError, match="not before the surgery"):
+    with pytest.raises(InputError, match="not before the surgery"):
         preoperative_duration([_imatinib(SURGERY, SURGERY)], [], SURGERY)
 
 
 def test_postoperative_exposure_before_surgery_is_an_error() -> None:
-    with pytest.raises(ValueError, match="before the surgery"):
+    with pytest.raises(InputError, match="before the surgery"):
         postoperative_duration([_imatinib(date(2024, 8, 1), None, phase="postoperative")],
                                [], SURGERY, until=date(2025, 1, 1))
 
@@ -193,75 +197,65 @@ def test_calendar_months_between(start: date, stop: date, expected: tuple[int, i
     assert calendar_months_between(start, stop) == expected
 
 
-@pytest.mark.parametrize(("start", "stop", "expected"), [
-    (date(2024, 1, 1), date(2024, 1, 1), "SHORT"),
-    (date(2024, 1, 1), date(2024, 7, 1), "SHORT"),    # exactly 6 months
-    (date(2024, 1, 1), date(2024, 7, 2), "MID"),      # 6 months + 1 day
-    (date(2024, 1, 1), date(2025, 1, 1), "MID"),      # exactly 12 months
-    (date(2024, 1, 1), date(2025, 1, 2), "LONG"),     # 12 months + 1 day
-    # across month ends, from 31 January
-    (date(2024, 1, 31), date(2024, 7, 30), "SHORT"),
-    (date(2024, 1, 31), date(2024, 7, 31), "SHORT"),
-    (date(2024, 1, 31), date(2024, 8, 1), "MID"),
-    (date(2024, 1, 31), date(2025, 1, 31), "MID"),
-    (date(2024, 1, 31), date(2025, 2, 1), "LONG"),
-    # 31 August + 6 months is 28 February: that day is still exactly 6 months
-    (date(2024, 8, 31), date(2025, 2, 28), "SHORT"),
-    (date(2024, 8, 30), date(2025, 2, 28), "SHORT"),
-    (date(2024, 8, 31), date(2025, 3, 1), "MID"),
-    # from a leap day
-    (date(2024, 2, 29), date(2025, 2, 28), "MID"),
-    (date(2024, 2, 29), date(2025, 3, 1), "LONG"),
-])
-def test_duration_group(start: date, stop: date, expected: str) -> None:
-    assert duration_group(start, stop) == expected
+# --- a protocol's limits on a treatment phase -----------------------------------------------
+
+ADJUVANT = TreatmentRule("adjuvant", "Adjuvant imatinib for 36 months", "imatinib",
+                         "postoperative", max=Period(months=36))
+AT_LEAST = TreatmentRule("preop", "Preoperative imatinib for 3 to 12 months", "imatinib",
+                         "preoperative", min=Period(months=3), max=Period(months=12))
+OP = date(2024, 1, 31)
 
 
-def test_duration_group_rejects_stop_before_start() -> None:
-    with pytest.raises(ValueError, match="must not be before start"):
-        duration_group(date(2024, 2, 1), date(2024, 1, 31))
+def test_a_phase_up_to_its_maximum_is_fine_and_a_day_more_is_not() -> None:
+    exactly = [_imatinib(OP, date(2027, 1, 31), "postoperative")]
+    assert check_treatment_rule(ADJUVANT, exactly, until=date(2028, 1, 1)) is None
+    longer = [_imatinib(OP, date(2027, 2, 1), "postoperative")]
+    problem = check_treatment_rule(ADJUVANT, longer, until=date(2028, 1, 1))
+    assert problem == ("Adjuvant imatinib for 36 months: it lasted 36 months 1 day, longer "
+                       "than 36 months")
 
 
-# --- neoadjuvant timing (NCT04933669) ------------------------------------------------------
+def test_a_running_phase_counts_up_to_today_and_is_never_too_short_yet() -> None:
+    running = [_imatinib(OP, None, "postoperative")]
+    assert check_treatment_rule(ADJUVANT, running, until=date(2027, 1, 31)) is None
+    assert check_treatment_rule(ADJUVANT, running, until=date(2027, 2, 1)) is not None
+    early = [_imatinib(OP, None, "preoperative")]
+    assert check_treatment_rule(AT_LEAST, early, until=date(2024, 2, 15)) is None
+    stopped = [_imatinib(OP, date(2024, 4, 29), "preoperative")]
+    problem = check_treatment_rule(AT_LEAST, stopped, until=date(2024, 6, 1))
+    assert problem is not None and "shorter than 3 months" in problem
+
+
+def test_other_drugs_and_phases_are_not_counted() -> None:
+    course = [Exposure("sunitinib", 37.5, OP, date(2030, 1, 1), "postoperative"),
+              _imatinib(OP, date(2030, 1, 1), "palliative")]
+    assert check_treatment_rule(ADJUVANT, course, until=date(2031, 1, 1)) is None
+
+
+# --- the NCT04933669 timing window, from its protocol file ---------------------------------
 
 START = date(2024, 1, 15)
+NEO = next(s for s in load_studies().studies if s.key == "NCT04933669")
+
+
+def _timing(last: date, surgery: date) -> list[str]:
+    checks = check_timing(NEO, {"imatinib_start": START, "last_preop_dose": last,
+                                "surgery": surgery})
+    return [c.message for c in checks if c.problem]
 
 
 def test_timing_at_the_limits_is_fine() -> None:
-    assert check_neoadjuvant_timing(START, date(2024, 4, 15), date(2024, 4, 22)) == []
-    assert check_neoadjuvant_timing(START, date(2025, 1, 15), date(2025, 1, 15)) == []
+    assert _timing(date(2024, 4, 15), date(2024, 4, 22)) == []
+    assert _timing(date(2025, 1, 15), date(2025, 1, 15)) == []
 
 
-def test_shorter_than_3_months() -> None:
-    problems = check_neoadjuvant_timing(START, date(2024, 4, 14), date(2024, 4, 20))
-    assert len(problems) == 1
-    assert "shorter than 3 months" in problems[0]
-
-
-def test_longer_than_12_months() -> None:
-    problems = check_neoadjuvant_timing(START, date(2025, 1, 16), date(2025, 1, 20))
-    assert len(problems) == 1
-    assert "longer than 12 months" in problems[0]
-
-
-def test_surgery_more_than_7_days_after_last_dose() -> None:
-    problems = check_neoadjuvant_timing(START, date(2024, 7, 15), date(2024, 7, 23))
-    assert len(problems) == 1
-    assert "8 days" in problems[0]
-
-
-def test_surgery_before_last_dose() -> None:
-    problems = check_neoadjuvant_timing(START, date(2024, 7, 15), date(2024, 7, 14))
-    assert len(problems) == 1
-    assert "before the last preoperative dose" in problems[0]
-
-
-def test_last_dose_before_start() -> None:
-    problems = check_neoadjuvant_timing(START, date(2024, 1, 14), date(2024, 1, 16))
-    assert len(problems) == 1
-    assert "before the first" in problems[0]
-
-
-def test_several_timing_problems_are_all_reported() -> None:
-    problems = check_neoadjuvant_timing(START, date(2024, 2, 15), date(2024, 3, 15))
-    assert len(problems) == 2
+def test_shorter_than_3_months_longer_than_12_and_surgery_too_late() -> None:
+    (short,) = _timing(date(2024, 4, 14), date(2024, 4, 20))
+    assert "(at least 3 months)" in short
+    (long,) = _timing(date(2025, 1, 16), date(2025, 1, 20))
+    assert "(at most 12 months)" in long
+    (late,) = _timing(date(2024, 7, 15), date(2024, 7, 23))
+    assert "8 days after" in late and "(at most 7 days)" in late
+    (before,) = _timing(date(2024, 7, 15), date(2024, 7, 14))
+    assert "must not come before" in before
+    assert len(_timing(date(2024, 2, 15), date(2024, 3, 15))) == 2

@@ -80,13 +80,17 @@ def test_neoadjuvant_dates_set_anchors_and_timing_flags(session: Session) -> Non
     assert anchors["last_preop_dose"] == date(2024, 3, 1)
     assert anchors["surgery"] == date(2024, 3, 20)
     flags = " ".join(service.treatment(patient.uid, today=TODAY).flags)
-    assert "shorter than 3 months" in flags
-    assert "19 days after the last preoperative dose" in flags
+    # The protocol file's timing rules, worded by the schedule engine.
+    assert ("“Last preoperative imatinib dose” is only 1 month 15 days after “Start of "
+            "neoadjuvant imatinib” (at least 3 months)") in flags
+    assert ("“Surgery” is 19 days after “Last preoperative imatinib dose” (at most 7 days)"
+            in flags)
 
     post = imatinib("postoperative", date(2024, 3, 25), None)
     service.add_exposure(patient.uid, post, today=date(2027, 5, 1))
     flags = " ".join(service.treatment(patient.uid, today=date(2027, 5, 1)).flags)
-    assert "longer than 36 months" in flags
+    assert ("Adjuvant imatinib for 36 months after complete resection: it lasted 37 months "
+            "6 days, longer than 36 months") in flags
 
 
 def test_corrected_preoperative_dates_move_the_duration_group(session: Session) -> None:
@@ -101,4 +105,5 @@ def test_corrected_preoperative_dates_move_the_duration_group(session: Session) 
     assert service.treatment(patient.uid, today=TODAY).group == "MID"
     change = AuditLog.get((AuditLog.field == "arm_code") & (AuditLog.action == "update")
                           & (AuditLog.new_value == '"MID"'))
-    assert change.reason == "last dose misread in the chart"
+    assert change.reason == ("group SHORT → MID by the protocol's rules: last dose misread in "
+                             "the chart")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gisttracker.errors import InputError
 from gisttracker.grading.ctcae import TERMS
 from gisttracker.grading.units import LABS, convert, normalize_unit, plausibility
 
@@ -105,7 +106,7 @@ def test_normalize_unit(spelling: str, canonical: str) -> None:
 
 def test_giga_per_litre_is_never_read_as_grams_per_litre() -> None:
     assert convert("platelets", 150, "G/L", "/µL") == 150000.0
-    with pytest.raises(ValueError, match="hemoglobin"):
+    with pytest.raises(InputError, match="hemoglobin"):
         convert("hemoglobin", 13, "G/L", "g/dL")
 
 
@@ -129,17 +130,17 @@ def test_giga_per_litre_is_never_read_as_grams_per_litre() -> None:
     ],
 )
 def test_unsupported_conversions_raise(args: tuple[Any, ...], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         convert(*args)
 
 
 def test_refusal_lists_the_accepted_units() -> None:
-    with pytest.raises(ValueError, match=r"µmol/L, mg/dL"):
+    with pytest.raises(InputError, match=r"µmol/L, mg/dL"):
         convert("creatinine", 1, "mg/dL", "g/L")
 
 
 def test_unknown_spelling_raises() -> None:
-    with pytest.raises(ValueError, match="Unknown unit"):
+    with pytest.raises(InputError, match="Unknown unit"):
         normalize_unit("mEq/L")
 
 
@@ -215,9 +216,9 @@ def test_implausible_values_give_a_message(
 
 
 def test_plausibility_rejects_unknown_analyte_and_unit() -> None:
-    with pytest.raises(ValueError, match="analyte"):
+    with pytest.raises(InputError, match="analyte"):
         plausibility("ferritin", 100, "µg/L")
-    with pytest.raises(ValueError, match="unit"):
+    with pytest.raises(InputError, match="unit"):
         plausibility("platelets", 150, "g/L")
-    with pytest.raises(ValueError, match="value"):
+    with pytest.raises(InputError, match="value"):
         plausibility("platelets", float("inf"), "×10⁹/L")

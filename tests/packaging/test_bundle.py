@@ -53,9 +53,11 @@ def folder_mb(folder: Path) -> float:
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
     base = tmp_path_factory.mktemp("bundle")
     started = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "linux",
-                    "--distpath", str(base / "dist"), "--workpath", str(base / "build")],
-                   check=True, capture_output=True, text=True)
+    built = subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "linux",
+                            "--distpath", str(base / "dist"), "--workpath", str(base / "build")],
+                           capture_output=True, text=True)
+    # PyInstaller's own log is long; its last lines say why a build failed.
+    assert built.returncode == 0, "\n".join(built.stderr.splitlines()[-40:])
     seconds = time.perf_counter() - started
     tarball = next((base / "dist").glob(f"gisttracker-{__version__}-linux-*.tar.gz"))
     unpacked = base / "opt"

@@ -66,6 +66,7 @@ def test_recent_files_and_geometry_are_remembered(window: MainWindow, settings: 
     assert (reopened.width(), reopened.height()) == (770, 530)
 
 
+@pytest.mark.expect_log(r"database problem")
 def test_refused_database_keeps_the_open_one(window: MainWindow, qtbot: QtBot,
                                              tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"

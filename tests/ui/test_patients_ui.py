@@ -162,7 +162,8 @@ def test_enrollment_dialog_for_the_duration_cohort_derives_the_group(
     patient = eligible_patient(service, "PREOP-DURATION")
     dialog = EnrollmentDialog(service, patient.uid, TODAY)
     qtbot.addWidget(dialog)
-    assert "dates of preoperative imatinib" in dialog.what.text()
+    assert ("the group follows from the time between Start of preoperative imatinib and Last "
+            "preoperative imatinib dose") in dialog.what.text()
     assert dialog.start is not None and dialog.last is not None
     qtbot.keyClicks(dialog.start.edit, "2025-01-15")
     qtbot.keyClicks(dialog.last.edit, "2025-12-01")

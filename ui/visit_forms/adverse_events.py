@@ -39,6 +39,7 @@ from gisttracker.services.forms import (
     FormService,
 )
 from gisttracker.session import Session
+from ui.errors import error_message
 from ui.tasks import TaskManager
 from ui.visit_forms.common import ERROR_STYLE
 from ui.visit_forms.item_form import FormEditorDialog
@@ -174,7 +175,7 @@ class AdverseEventDialog(QDialog):
             for key, message in error.errors.items():
                 if key in self.messages:
                     self.messages[key].setText(message)
-        self.status.setText(str(error))
+        self.status.setText(error_message(error, context="saving an adverse event"))
 
 
 class AdverseEventsDialog(FormEditorDialog):
@@ -199,7 +200,7 @@ class AdverseEventsDialog(FormEditorDialog):
         delete = self.delete_button = QPushButton(_("De&lete…"), self)
         delete.clicked.connect(lambda: self.delete_event())
         row = QHBoxLayout()
-        row.addWidget(QLabel(f"<b>{_('Adverse events of this patient')}</b>", self), 1)
+        row.addWidget(QLabel("<b>" + _("Adverse events of this patient") + "</b>", self), 1)
         row.addWidget(add)
         row.addWidget(edit)
         row.addWidget(delete)

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.errors import UserError
 from gisttracker.forms import FormSpec
 from gisttracker.i18n import N_, _
 from gisttracker.services.forms import (
@@ -31,8 +30,9 @@ from gisttracker.services.forms import (
     state_label,
 )
 from gisttracker.session import Session
-from ui.errors import show_error
+from ui.errors import error_message
 from ui.tasks import TaskManager
+from ui.visit_forms.visit_date import settle_with_visit_date
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
 MUTED_STYLE = "QLabel { color: #666; }"
@@ -128,8 +128,8 @@ class FormDialogBase(QDialog):
         """The reason for changing a completed form, or None when the user cancels."""
         text, ok = QInputDialog.getText(
             self, _("Reason for change"),
-            _("This form is already {state}. Why is it changed?").format(
-                state=state_label(self.data.state).lower()))
+            _("This form is already marked “{state}”. Why is it changed?").format(
+                state=state_label(self.data.state)))
         return text.strip() if ok and text.strip() else None
 
     def ask_not_done_reason(self) -> str | None:
@@ -186,13 +186,8 @@ class FormDialogBase(QDialog):
         self.busy = False
         if isinstance(error, FormInputError):
             self.show_errors(error.errors)
-            self.set_status(str(error), error=True)
-        elif isinstance(error, UserError):
-            self.set_status(str(error), error=True)
-        else:
-            self.set_status(_("Not saved: something went wrong inside the program."),
-                            error=True)
-            show_error(self, error, context=f"form {self.data.kind}")
+        self.set_status(error_message(error, context=f"saving a form ({self.data.kind})"),
+                        error=True)
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Show messages beside the fields (the subclasses know their fields)."""
@@ -233,8 +228,15 @@ class FormDialogBase(QDialog):
                 if reason is None:
                     return
             visit, kind = self.data.visit_uid, self.data.kind
-            self.run(lambda: self.service().complete(visit, kind, today=self.today,
-                                                     reason=reason), self._completed)
+
+            def go(visit_date: date | None) -> None:
+                self.run(lambda: self.service().complete(
+                    visit, kind, today=self.today, reason=reason, visit_date=visit_date),
+                    self._completed)
+
+            # The last form of a visit settles it: ask the day the visit took place first.
+            settle_with_visit_date(self, self.session, self.tasks, visit, kind, self.today,
+                                   go, self._no_visit_date, self.failed)
         if self.dirty:
             self.save_changes(then=complete)
         else:
@@ -249,9 +251,18 @@ class FormDialogBase(QDialog):
         if reason is None:
             return
         visit, kind = self.data.visit_uid, self.data.kind
-        self.dirty = False
-        self.run(lambda: self.service().mark_not_done(visit, kind, reason, today=self.today),
-                 self.loaded)
+
+        def go(visit_date: date | None) -> None:
+            self.dirty = False
+            self.run(lambda: self.service().mark_not_done(
+                visit, kind, reason, today=self.today, visit_date=visit_date), self.loaded)
+
+        settle_with_visit_date(self, self.session, self.tasks, visit, kind, self.today, go,
+                               self._no_visit_date, self.failed)
+
+    def _no_visit_date(self) -> None:
+        self.set_status(_("Not saved: the date of the visit is needed to complete it."),
+                        error=True)
 
 
 # --------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import InputError
 from gisttracker.forms import FormContext, Item, Missing, check_value, spec_for
 from gisttracker.i18n import _
 from gisttracker.services.forms import (
@@ -280,7 +281,7 @@ class FormEditorDialog(FormDialogBase):
         row = self.rows[key]
         try:
             value = check_value(row.item, text)
-        except ValueError as exc:
+        except InputError as exc:
             row.message.setText(str(exc))
             self.values[key] = text  # kept as typed: saving refuses it beside the field
             self.dirty = True
@@ -327,11 +328,15 @@ class FormEditorDialog(FormDialogBase):
         if self.spec.scorer is not None:
             try:
                 scores = self.spec.scores(answers, context)
-            except ValueError:
+            except InputError:
                 scores = ()
             self.scores_table.setRowCount(len(scores))
             for i, score in enumerate(scores):
-                self.scores_table.setItem(i, 0, QTableWidgetItem(f"{score.key}  {_(score.label)}"))
+                # A scale's abbreviation (PF2, SUMSC) is how clinicians know it; a computed
+                # value without one (bmi) shows its name only.
+                label = (f"{score.key}  {_(score.label)}" if score.key.isupper()
+                         else _(score.label))
+                self.scores_table.setItem(i, 0, QTableWidgetItem(label))
                 cell = QTableWidgetItem(_fmt(score.value))
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.scores_table.setItem(i, 1, cell)

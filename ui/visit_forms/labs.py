@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import InputError
 from gisttracker.forms import labs as lab_rules
 from gisttracker.forms import spec_for
 from gisttracker.i18n import N_, _
@@ -161,7 +162,7 @@ class LabsDialog(FormDialogBase):
             try:
                 graded = lab_rules.grade_lab(an, value, unit, lln=lln, uln=uln,
                                              baseline=self.baselines.get(an.key))
-            except ValueError as exc:
+            except InputError as exc:
                 self._row_message(r, str(exc))
                 return
             self.messages.pop(an.key, None)

@@ -35,13 +35,14 @@ from gisttracker.services.forms import (
     state_label,
 )
 from gisttracker.session import Session
-from ui.errors import is_expected, show_error
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 from ui.visit_forms.adverse_events import AdverseEventsDialog
 from ui.visit_forms.common import ERROR_STYLE, STATE_COLOURS, VISIT_STATES, FormDialogBase
 from ui.visit_forms.item_form import FormEditorDialog
 from ui.visit_forms.labs import LabsDialog
+from ui.visit_forms.visit_date import settle_with_visit_date
 
 
 class VisitFormsTab(PatientTabPage):
@@ -127,11 +128,7 @@ class VisitFormsTab(PatientTabPage):
         if not shiboken6.isValid(self):
             return
         self.message.setStyleSheet(ERROR_STYLE)
-        if is_expected(error):
-            self.message.setText(str(error))
-        else:
-            self.message.setText(_("Not done: something went wrong inside the program."))
-            show_error(self, error, context="visits and forms tab")
+        self.message.setText(error_message(error, context="visits and forms tab"))
 
     def show_visits(self, rows: list[VisitForms]) -> None:
         current = self.current_visit()
@@ -246,9 +243,16 @@ class VisitFormsTab(PatientTabPage):
         if reason is None:
             return
         visit_uid, today = visit.visit_uid, self.today_fn()
-        self.tasks.run(lambda: self.service().mark_not_done(visit_uid, kind, reason,
-                                                            today=today),
-                       lambda _d: self.reload(), self.failed)
+        tasks, service = self.tasks, self.service()
+
+        def go(visit_date: date | None) -> None:
+            tasks.run(lambda: service.mark_not_done(visit_uid, kind, reason, today=today,
+                                                    visit_date=visit_date),
+                      lambda _d: self.reload(), self.failed)
+
+        assert self.session is not None
+        settle_with_visit_date(self, self.session, tasks, visit_uid, kind, today, go,
+                               lambda: None, self.failed)
 
     def maybe_close(self) -> bool:
         if self.dialog is not None and self.dialog.isVisible():

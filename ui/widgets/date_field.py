@@ -39,13 +39,14 @@ from PySide6.QtWidgets import (
 
 from gisttracker.domain import plausibility
 from gisttracker.domain.plausibility import DateTextError, parse_date
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 
 DateKind = Literal["past", "planned", "birth", "any"]
 ERROR_STYLE = "QLabel { color: #b00020; }"
 
 
-class DateInputError(ValueError):
+class DateInputError(InputError):
     """A date field holds something that is not an acceptable date; ``str()`` says why."""
 
 

@@ -25,18 +25,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from ui.widgets.date_field import DateField, DateInputError
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
 
 
-class FieldError(ValueError):
+class FieldError(InputError):
     """A field that cannot be read; ``field`` names it."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
+        self.field: str = field
 
 
 class RecordDialog(QDialog):

@@ -14,25 +14,20 @@ Everything an endpoint counts from is entered here and validated where it is ent
 * course events (progression, recurrences, regrowth, death, last known alive, lost to
   follow-up), with the date rules of :func:`gisttracker.domain.course.validate_event_date`.
 
-Anchor dates follow the data: the first surgery sets the study's ``surgery`` anchor, the
-first preoperative dose ``imatinib_start`` and the last one ``last_preop_dose`` (when the
-protocol declares those anchors as entered), through :class:`VisitService.set_anchor` so the
-visits replan and every move is audited; a derived duration group follows the corrected dates
-(:func:`gisttracker.services.patients.recompute_duration_group`). A death or loss to
-follow-up ends participation through :meth:`PatientService.end_participation`.
+Anchor dates follow the data where the protocol says so (``set_by`` on an anchor: the first
+or last dose of a drug in a phase, the first surgery, or the first of some procedures),
+through :class:`VisitService.set_anchor` so the visits replan and every move is audited; a
+group derived from the data follows the corrected dates or the procedures recorded
+(:func:`gisttracker.services.patients.recompute_group`). A death or loss to follow-up ends
+participation through :meth:`PatientService.end_participation`.
 
-Endpoints (:meth:`CourseService.endpoints`): each endpoint of the protocol, by the prefix of
-its key — ``os`` (death), ``pfs`` (progression or death), ``dfs`` (progression, recurrence,
-regrowth or death), ``rfs`` (recurrence, regrowth or death), ``local_recurrence`` (local
-recurrence or regrowth; death censors) — gives an event or censoring date and the time in
-months (days / 30.4375) from the protocol's ``measured_from`` anchor, censored at the
-endpoint's horizon (a tumour assessment whose response by the study's primary criterion
-is PD counts as progression even without a separate progression event);
-``orr``/``imaging_response`` the best overall response by the study's primary criterion
-(CR or PR is a response); ``r0`` the margin of the first resection; and
-``organ_preservation`` the rectal composite at 18 months.
+Endpoints (:meth:`CourseService.endpoints`) are computed from the protocol's declarations
+(type, events, competing events, censoring, measure, horizon; see
+:mod:`gisttracker.services.course.endpoints`); treatment flags are the protocol's timing
+rules and treatment rules.
 """
 
+from gisttracker.services.base import service
 from gisttracker.services.course.endpoints import EndpointsMixin
 from gisttracker.services.course.values import (
     DEFAULT_DRUGS,
@@ -59,6 +54,7 @@ from gisttracker.services.course.values import (
 )
 
 
+@service
 class CourseService(EndpointsMixin):
     """Treatment, surgery, pathology and course events of one open site (audited).
 

@@ -1,5 +1,9 @@
 """What every part of the course service stands on: look-ups of deaths, surgeries and
-drugs, date checks, and anchor dates moved through the visits service.
+drugs, date checks, and the anchor dates and groups that follow the recorded course.
+
+Which anchor follows which record is the protocol's (``set_by`` on an ``[[anchors]]``
+entry: the first or last dose of a drug in a phase, the first surgery, or the first surgery
+of some procedures); no anchor name is known here.
 """
 
 from __future__ import annotations
@@ -7,7 +11,9 @@ from __future__ import annotations
 from datetime import date
 
 from gisttracker.domain.plausibility import date_problem
-from gisttracker.i18n import _
+from gisttracker.i18n import _, local
+from gisttracker.protocols.model import AnchorSource
+from gisttracker.services.base import Writer
 from gisttracker.services.common import SiteService, date_context
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import id_column as _col
@@ -15,6 +21,7 @@ from gisttracker.services.course.values import DEFAULT_DRUGS
 from gisttracker.store.models_course import (
     CourseEvent,
     Surgery,
+    TreatmentExposure,
 )
 from gisttracker.store.models_patients import Patient
 
@@ -65,29 +72,64 @@ class CourseServiceBase(SiteService):
             errors.setdefault(name, _("{date} is after the recorded death ({death})").format(
                 date=on.isoformat(), death=died.isoformat()))
 
-    def _set_anchor(self, patient: Patient, key: str, on: date | None,
-                    reason: str | None) -> None:
-        """Set an entered anchor the protocol declares (inside the caller's transaction)."""
+    def _anchor_from_course(self, patient: Patient, source: AnchorSource) -> date | None:
+        """The date an anchor with ``set_by`` = ``source`` takes from the recorded course
+        (None when the course does not give it yet: no such record, or a last dose while the
+        drug is still being taken)."""
+        if source.record == "first_surgery":
+            surgeries = [s for s in self._surgeries(patient)
+                         if not source.procedures or s.procedure in source.procedures]
+            return _as_date(surgeries[0].performed_on) if surgeries else None
+        query = TreatmentExposure.select().where(TreatmentExposure.patient == patient)
+        rows = [r for r in query
+                if (source.drug is None or r.drug == source.drug)
+                and (source.phase is None or r.phase == source.phase)]
+        if not rows:
+            return None
+        if source.record == "first_dose":
+            return min(_as_date(r.start_on) or date.max for r in rows)
+        stops = [_as_date(r.stop_on) for r in rows]
+        if any(stop is None for stop in stops):
+            return None
+        return max(stop for stop in stops if stop is not None)
+
+    def _follow_course(self, w: Writer, patient: Patient, reason: str | None) -> None:
+        """Inside the caller's transaction: every anchor the protocol sets from the course
+        takes its date from the records (through the visits service, so the visits replan
+        and each move is audited), then a group derived from the data follows."""
         study = self.study_of(patient)
-        if on is None or not any(a.key == key and a.source == "entered" for a in study.anchors):
-            return
         from gisttracker.services.visits import VisitService
 
-        VisitService(self.session).set_anchor(
-            patient.uid, key, on, reason=reason or _("{anchor} recorded").format(anchor=key))
+        visits = VisitService(self.session)
+        for anchor in study.anchors:
+            if anchor.source != "entered" or anchor.set_by is None:
+                continue
+            on = self._anchor_from_course(patient, anchor.set_by)
+            if on is not None:
+                visits.set_anchor(patient.uid, anchor.key, on, reason=reason or _(
+                    "{anchor} follows the recorded course").format(anchor=local(anchor.label)))
+        from gisttracker.services.patients import recompute_group
 
+        recompute_group(w, self.session, Patient.get_by_id(patient.id), reason)
 
-    def _clear_anchor(self, patient: Patient, key: str, reason: str | None) -> None:
-        """Remove an entered anchor the protocol declares, if it has a date (inside the
-        caller's transaction); the visits counted from it wait for it again."""
+    def _clear_course_anchors(self, patient: Patient, reason: str | None) -> None:
+        """Inside the caller's transaction: an anchor the protocol takes from the first
+        surgery loses its date when no such surgery is left (the one recorded was deleted);
+        the visits counted from it wait for it again."""
         study = self.study_of(patient)
-        if not any(a.key == key and a.source == "entered" for a in study.anchors):
-            return
         from gisttracker.services.visits import VisitService
         from gisttracker.store.models_visits import AnchorDate
 
-        if AnchorDate.get_or_none((AnchorDate.patient == patient)
-                                  & (AnchorDate.anchor_key == key)) is None:
-            return
-        VisitService(self.session).clear_anchor(
-            patient.uid, key, reason=reason or _("{anchor} removed").format(anchor=key))
+        for anchor in study.anchors:
+            source = anchor.set_by
+            if anchor.source != "entered" or source is None \
+                    or source.record != "first_surgery":
+                continue
+            if self._anchor_from_course(patient, source) is not None:
+                continue
+            if AnchorDate.get_or_none((AnchorDate.patient == patient)
+                                      & (AnchorDate.anchor_key == anchor.key)) is None:
+                continue
+            VisitService(self.session).clear_anchor(
+                patient.uid, anchor.key,
+                reason=reason or _("{anchor} removed").format(anchor=local(anchor.label)))

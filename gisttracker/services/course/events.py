@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from gisttracker.domain import course as course_rules
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_sentences
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
@@ -59,12 +59,12 @@ class EventsMixin(CourseServiceBase):
             enrolled_on=None if retrospective else _as_date(patient.enrolled_on),
             surgery_date=self.index_surgery_date(patient_key), death_date=death)
         if problems:
-            errors["occurred_on"] = "; ".join(problems)
+            errors["occurred_on"] = join_sentences(problems)
         if data.kind == "death" and "occurred_on" not in errors:
             later = self._data_after(patient, data.occurred_on, exclude=uid)
             if later:
                 errors["occurred_on"] = _("data are recorded after this date: {items}").format(
-                    items="; ".join(later))
+                    items=join_sentences(later))
         return errors
 
     def _data_after(self, patient: Patient, on: date, *, exclude: str | None) -> list[str]:

@@ -1,4 +1,7 @@
-"""Surgeries (the first one sets the surgery anchor) and pathology with NIH-2008 risk.
+"""Surgeries and pathology with NIH-2008 risk.
+
+A surgery moves the anchors the protocol sets from surgeries (``set_by.record =
+"first_surgery"``) and a group derived from the treatment received.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from gisttracker.services.course.values import (
     SurgeryInput,
     SurgeryRow,
     _text,
+    procedure_label,
     risk_of,
 )
 from gisttracker.store.models_course import (
@@ -82,7 +86,6 @@ class SurgeryMixin(TreatmentMixin, EventsMixin):
                 w.update(row, self._surgery_values(data), patient_uid=patient.uid,
                          require_reason=True)
             first = self.index_surgery_date(patient.uid)
-            self._set_anchor(patient, "surgery", first, reason)
             recurrences = [e for e in self.events(patient.uid)
                            if e.data.kind in course_rules.RECURRENCE_KINDS
                            and first is not None and e.data.occurred_on <= first]
@@ -90,7 +93,10 @@ class SurgeryMixin(TreatmentMixin, EventsMixin):
                 raise CourseInputError({"performed_on": _(
                     "a recurrence is recorded on {date}, not after this surgery").format(
                     date=recurrences[0].data.occurred_on.isoformat())})
-            self._follow_preop(w, patient, reason)
+            # The anchors the protocol sets from surgeries, and a group that follows the
+            # treatment received (a hepatic resection after enrollment: IM + HR).
+            self._follow_course(w, patient, reason or _("{procedure} on {date}").format(
+                procedure=procedure_label(data.procedure), date=data.performed_on.isoformat()))
         return str(row.uid)
 
     def surgeries(self, patient_key: str) -> list[SurgeryRow]:
@@ -114,12 +120,8 @@ class SurgeryMixin(TreatmentMixin, EventsMixin):
             for report in Pathology.select().where(Pathology.surgery == row):
                 w.update(report, {"surgery": None}, patient_uid=patient.uid)
             w.delete(row, patient_uid=patient.uid)
-            first = self.index_surgery_date(patient.uid)
-            if first is not None:
-                self._set_anchor(patient, "surgery", first, reason)
-            else:
-                self._clear_anchor(patient, "surgery", reason)
-            self._follow_preop(w, patient, reason)
+            self._follow_course(w, patient, reason)
+            self._clear_course_anchors(patient, reason)
 
     # ----- pathology ----------------------------------------------------------------------
     def record_pathology(self, patient_key: str, data: PathologyInput, *, today: date,

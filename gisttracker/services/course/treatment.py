@@ -1,4 +1,7 @@
 """Treatment exposures, interruptions and dose changes, and the treatment summary.
+
+The anchors the protocol sets from the treatment (first and last dose of a drug in a phase)
+and a duration group follow every change (:meth:`CourseServiceBase._follow_course`).
 """
 
 from __future__ import annotations
@@ -8,18 +11,19 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from gisttracker.domain import allocation as alloc
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.plausibility import dose_problem
+from gisttracker.domain.schedule import check_timing
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
-from gisttracker.protocols import Study
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ServiceError
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
 from gisttracker.services.course.base import CourseServiceBase
 from gisttracker.services.course.values import (
-    MAX_POSTOP_MONTHS,
     CourseInputError,
     ExposureInput,
     ExposureRow,
@@ -28,6 +32,7 @@ from gisttracker.services.course.values import (
     _insert,
     _text,
 )
+from gisttracker.services.visits import VisitService
 from gisttracker.store.models_course import (
     TreatmentExposure,
     TreatmentInterruption,
@@ -70,23 +75,6 @@ class TreatmentMixin(CourseServiceBase):
                 "phase": data.phase, "start_on": data.start_on, "stop_on": data.stop_on,
                 "reason": _text(data.reason)}
 
-    def _follow_preop(self, w: Writer, patient: Patient, reason: str | None) -> None:
-        """Preoperative anchors and the derived group follow the preoperative exposures."""
-        rows = [r for r in TreatmentExposure.select().where(
-            (TreatmentExposure.patient == patient)
-            & (TreatmentExposure.phase == "preoperative")) if r.drug == "imatinib"]
-        if not rows:
-            return
-        first = min(_as_date(r.start_on) or date.max for r in rows)
-        stops = [_as_date(r.stop_on) for r in rows]
-        last = None if any(s is None for s in stops) else max(s for s in stops if s)
-        self._set_anchor(patient, "imatinib_start", first, reason)
-        self._set_anchor(patient, "last_preop_dose", last, reason)
-        from gisttracker.services.patients import recompute_duration_group
-
-        patient = Patient.get_by_id(_pk(patient))
-        recompute_duration_group(w, self.session, patient)
-
     def add_exposure(self, patient_key: str, data: ExposureInput, *, today: date) -> str:
         """Record a period on drug; returns its uid."""
         patient = self.patient(patient_key)
@@ -94,7 +82,7 @@ class TreatmentMixin(CourseServiceBase):
         with self.tracker.transaction(_("treatment recorded")) as w:
             uid = _insert(w, TreatmentExposure, patient,
                           {"patient": patient, **self._exposure_values(data)})
-            self._follow_preop(w, patient, None)
+            self._follow_course(w, patient, None)
         return uid
 
     def update_exposure(self, uid: str, data: ExposureInput, *, today: date,
@@ -106,7 +94,7 @@ class TreatmentMixin(CourseServiceBase):
         with self.tracker.transaction(reason) as w:
             w.update(row, self._exposure_values(data), patient_uid=patient.uid,
                      require_reason=True)
-            self._follow_preop(w, patient, reason)
+            self._follow_course(w, patient, reason)
 
     def change_dose(self, uid: str, on: date, dose_mg_per_day: float, *, today: date,
                     reason: str) -> str:
@@ -127,7 +115,7 @@ class TreatmentMixin(CourseServiceBase):
             w.update(row, {"stop_on": on - relativedelta(days=1)}, patient_uid=patient.uid)
             created = _insert(w, TreatmentExposure, patient,
                               {"patient": patient, **self._exposure_values(new)})
-            self._follow_preop(w, patient, reason)
+            self._follow_course(w, patient, reason)
         return created
 
     def _exposure(self, uid: str) -> TreatmentExposure:
@@ -197,52 +185,44 @@ class TreatmentMixin(CourseServiceBase):
             for r in rows]
 
     def treatment(self, patient_key: str, *, today: date) -> TreatmentSummary:
-        """Exposures with the pre- and postoperative imatinib durations and timing flags."""
+        """Exposures with the pre- and postoperative imatinib durations and the protocol's
+        flags: its timing rules between anchor dates, its limits on treatment phases, and
+        the duration group its allocation gives (all from the protocol file)."""
         patient = self.patient(patient_key)
         study = self.study_of(patient)
         rows = self.exposures(patient_key)
         surgery = self.index_surgery_date(patient_key)
+        every = [tx.Exposure(r.data.drug, r.data.dose_mg_per_day, r.data.start_on,
+                             r.data.stop_on, r.data.phase) for r in rows]
         imatinib = [r for r in rows if r.data.drug == "imatinib"]
-        exposures = [tx.Exposure(r.data.drug, r.data.dose_mg_per_day, r.data.start_on,
-                                 r.data.stop_on, r.data.phase) for r in imatinib]
+        exposures = [e for e in every if e.drug == "imatinib"]
         interruptions = [tx.Interruption(i.start_on, i.end_on, i.reason or "")
                          for r in imatinib for i in r.interruptions]
         flags: list[str] = []
         pre = post = None
-        group = None
-        preop = [e for e in exposures if e.phase == "preoperative"]
-        if (study.allocation.method == "derived_duration" and preop
-                and all(e.stop is not None for e in preop)):
-            first = min(e.start for e in preop)
-            last = max(e.stop for e in preop if e.stop is not None)
-            group = tx.duration_group(first, last)
+        until = min(today, self._death(patient) or today)
         if surgery is not None:
             try:
                 pre = tx.preoperative_duration(exposures, interruptions, surgery)
-            except ValueError as exc:
+            except InputError as exc:
                 flags.append(str(exc))
             try:
-                post = tx.postoperative_duration(exposures, interruptions, surgery,
-                                                 until=min(today, self._death(patient)
-                                                           or today))
-            except ValueError as exc:
+                post = tx.postoperative_duration(exposures, interruptions, surgery, until=until)
+            except InputError as exc:
                 flags.append(str(exc))
-        if self._neoadjuvant(study):
-            if preop and all(e.stop is not None for e in preop) and surgery is not None:
-                first = min(e.start for e in preop)
-                last = max(e.stop for e in preop if e.stop is not None)
-                flags.extend(tx.check_neoadjuvant_timing(first, last, surgery))
-            if post is not None and (post.calendar_months > MAX_POSTOP_MONTHS or (
-                    post.calendar_months == MAX_POSTOP_MONTHS and post.extra_days > 0)):
-                flags.append(_("postoperative imatinib lasted {months} months {days} days, "
-                               "longer than {max} months").format(
-                    months=post.calendar_months, days=post.extra_days, max=MAX_POSTOP_MONTHS))
+        anchors = VisitService(self.session).anchors(patient.uid)
+        flags.extend(check.message for check in check_timing(study, anchors) if check.problem)
+        for rule in study.treatment_rules:
+            problem = tx.check_treatment_rule(rule, every, until=until)
+            if problem:
+                flags.append(problem)
+        group = None
+        span = study.allocation.duration
+        if study.allocation.method == "derived_duration" and span is not None:
+            start, end = anchors.get(span.start), anchors.get(span.end)
+            if start is not None and end is not None:
+                try:
+                    group = alloc.duration_group(study.allocation, start, end)
+                except InputError as exc:
+                    flags.append(str(exc))
         return TreatmentSummary(tuple(rows), surgery, pre, post, group, tuple(flags))
-
-    @staticmethod
-    def _neoadjuvant(study: Study) -> bool:
-        """The study limits preoperative imatinib (timing rules from imatinib_start to
-        last_preop_dose and from there to surgery: NCT04933669)."""
-        pairs = {(r.start, r.end) for r in study.timing_rules}
-        return {("imatinib_start", "last_preop_dose"), ("last_preop_dose", "surgery")} <= pairs
-

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any, Final
 
 from gisttracker.domain import treatment as tx
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_sentences
 from gisttracker.risk import mitoses_per_50hpf_from_5mm2, nih2008
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import pk as _pk
@@ -46,20 +46,25 @@ PHASE_LABELS: Final[Mapping[str, str]] = {
 }
 #: Drugs offered besides those the protocol names.
 DEFAULT_DRUGS: Final = ("imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib")
+#: How a stored drug name (lower case, as recorded) is shown; another drug shows as typed.
+DRUG_LABELS: Final[Mapping[str, str]] = {
+    "imatinib": N_("imatinib"), "sunitinib": N_("sunitinib"), "regorafenib": N_("regorafenib"),
+    "ripretinib": N_("ripretinib"), "avapritinib": N_("avapritinib"),
+}
+
+
+def drug_label(drug: str) -> str:
+    """The translated name of a recorded drug (the drug as recorded if it is not known)."""
+    return _(DRUG_LABELS[drug]) if drug in DRUG_LABELS else drug
 MITOTIC_UNITS: Final = ("50hpf", "5mm2")
 STOMAS: Final = ("none", "temporary", "permanent")
 STOMA_LABELS: Final[Mapping[str, str]] = {
-    "none": N_("none"), "temporary": N_("temporary"), "permanent": N_("permanent")}
-#: Maximum postoperative imatinib of the neoadjuvant protocol (calendar months).
-MAX_POSTOP_MONTHS: Final = 36
-
-#: Endpoint key prefix → event kinds that end it (death counts for all but local recurrence).
-_TIME_TO_EVENT: Final[Mapping[str, tuple[str, ...]]] = {
-    "os": ("death",),
-    "pfs": ("progression", "death"),
-    "dfs": ("progression", "local_recurrence", "distant_recurrence", "regrowth", "death"),
-    "rfs": ("local_recurrence", "distant_recurrence", "regrowth", "death"),
-    "local_recurrence": ("local_recurrence", "regrowth"),
+    "none": N_("none"), "temporary": N_("temporary"), "permanent": N_("permanent"),
+}
+#: How a progression was judged (an event's criterion).
+CRITERION_LABELS: Final[Mapping[str, str]] = {
+    "recist": N_("RECIST 1.1"), "choi": N_("Choi criteria"), "clinical": N_("clinical"),
+    "other": N_("other"),
 }
 
 
@@ -68,7 +73,7 @@ class CourseInputError(ServiceError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
+        super().__init__(join_sentences(self.errors.values()))
 
 
 # --- inputs and results --------------------------------------------------------------------
@@ -107,7 +112,7 @@ class TreatmentSummary:
 
     ``preoperative``/``postoperative``: durations (None when there is no such phase or no
     surgery yet); ``group``: the duration group of the preoperative imatinib; ``flags``:
-    timing problems (NCT04933669 window) and data problems, for display.
+    the protocol's timing and treatment-rule problems and data problems, for display.
     """
 
     exposures: tuple[ExposureRow, ...]
@@ -182,8 +187,10 @@ class EndpointResult:
 
     ``kind``: ``time_to_event``, ``response``, ``r0``, ``organ_preservation`` or
     ``not_computed``. For time to event: ``start`` (the measured-from date), ``event``
-    (True event, False censored), ``on`` (event or censoring date) and ``months``.
-    ``value`` is the display text (a response code, "R0", "met"…); None when unknown.
+    (True event, False censored or ended by a competing event), ``on`` (event, censoring
+    or competing-event date), ``months`` and ``competing`` (the kind of the competing
+    event that ended follow-up, else None). ``value`` is the display text (a response
+    code, "R0", "met"…); None when unknown.
     """
 
     key: str
@@ -195,6 +202,7 @@ class EndpointResult:
     months: float | None = None
     value: str | None = None
     note: str = ""
+    competing: str | None = None
 
 
 # --- helpers --------------------------------------------------------------------------------

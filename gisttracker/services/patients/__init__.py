@@ -13,9 +13,10 @@ allocation it needs, at the moment of randomization, inside the transaction that
 
 """
 
+from gisttracker.services.base import service
 from gisttracker.services.patients.base import PatientServiceBase
 from gisttracker.services.patients.bulk import BulkLoad, bulk_load
-from gisttracker.services.patients.enrollment import EnrollmentMixin, recompute_duration_group
+from gisttracker.services.patients.enrollment import EnrollmentMixin, recompute_group
 from gisttracker.services.patients.listing import ListingMixin
 from gisttracker.services.patients.participation import ParticipationMixin
 from gisttracker.services.patients.registration import RegistrationMixin
@@ -53,6 +54,7 @@ from gisttracker.services.patients.values import (
 )
 
 
+@service
 class PatientService(RegistrationMixin, EnrollmentMixin, ParticipationMixin, ReportingMixin,
                      ListingMixin, PatientServiceBase):
     """Patients of one open site: every write audited through the session's tracker.
@@ -67,6 +69,6 @@ __all__ = [
     "STATUS_LABELS", "TEXT_COLUMNS", "Accrual", "BulkLoad", "EnrollmentPreview",
     "EnrollmentResult", "Identity", "LabEntry", "LogEntry", "PatientFilter", "PatientRow",
     "PatientService", "ScreeningData", "ScreeningLog", "SortKey", "bulk_load",
-    "evaluate_screening", "recompute_duration_group", "screening_facts", "validate_lab",
+    "evaluate_screening", "recompute_group", "screening_facts", "validate_lab",
     "validate_screening",
 ]

@@ -1,6 +1,13 @@
 """Enrollment: into the arm or group the study's allocation gives, randomization with
 concealed allocation, the arm option, and groups derived from treatment or dates.
 
+Every rule comes from the protocol file: the strata and where their values come from (a
+patient attribute or a screening field, :func:`gisttracker.protocols.catalogue.stratum_source`),
+the duration groups and the two anchors they count between, and the group rules of a study
+whose group is the treatment received. A derived group follows the data after enrollment
+(:func:`recompute_group`): corrected dates, or a procedure recorded later on the course tab,
+move the patient to the group the protocol gives, audited with the reason.
+
 Concealment: the allocation list of a randomized study is never stored and no method here
 returns an allocation that has not been made. :meth:`EnrollmentMixin.enroll` computes the one
 allocation it needs, at the moment of randomization, inside the transaction that records it.
@@ -16,18 +23,24 @@ from typing import Any
 
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import eligibility, plausibility
-from gisttracker.i18n import _
+from gisttracker.errors import InputError
+from gisttracker.i18n import _, join_sentences, local
 from gisttracker.protocols import Study
+from gisttracker.protocols.catalogue import stratum_source
 from gisttracker.services.base import ReasonRequired, ServiceError, Writer
+from gisttracker.services.patients.rules import screening_facts
 from gisttracker.services.patients.screening import ScreeningMixin
 from gisttracker.services.patients.values import (
     ENROLLED_STATUSES,
     EnrollmentPreview,
     EnrollmentResult,
 )
+from gisttracker.services.versions import protocol_version_id
 from gisttracker.session import Session
+from gisttracker.store.models_course import Surgery
 from gisttracker.store.models_patients import (
     Patient,
+    PatientIdentity,
     Randomization,
     RandomizationSeed,
     Screening,
@@ -53,7 +66,7 @@ class EnrollmentMixin(ScreeningMixin):
         # Evaluated again from what is stored: never enroll on a stale outcome.
         result = self.evaluate(patient.uid, screening)
         if result.outcome != eligibility.ELIGIBLE:
-            reasons = "; ".join(f"{r.criterion.id}: {r.reason}"
+            reasons = join_sentences(f"{r.criterion.id}: {r.reason}"
                                 for r in (result.failures or result.unknown)[:3])
             raise ServiceError(_("{patient} is not eligible ({outcome}): {reasons}").format(
                 patient=patient.study_id, outcome=_(eligibility.OUTCOME_LABELS[result.outcome]),
@@ -61,11 +74,29 @@ class EnrollmentMixin(ScreeningMixin):
         return screening
 
     def _stratum(self, study: Study, patient: Patient, screening: Screening) -> str:
-        values: dict[str, object] = {"site": patient.site_code,
-                                     "progressive_organ": screening.progressive_organs}
+        """The patient's stratum: each factor's value from where the protocol says (a patient
+        attribute such as the site, or a fact of the screening the enrollment rests on)."""
+        facts: Any = None
+        values: dict[str, object] = {}
+        for name in study.allocation.strata:
+            source = stratum_source(name)
+            if source is None:  # the loader refuses such a protocol
+                raise ServiceError(_("stratification factor {name} has no source").format(
+                    name=name))
+            kind, column = source
+            if kind == "patient":
+                values[name] = getattr(patient, column)
+                continue
+            if facts is None:
+                ident = PatientIdentity.get_or_none(PatientIdentity.patient == patient)
+                facts = screening_facts(
+                    self.screening_data(screening), sex=patient.sex,
+                    date_of_birth=ident.date_of_birth if ident else None,
+                    screened_on=screening.screened_on)
+            values[name] = facts.get(column)
         try:
             return alloc.stratum_key(study.allocation.strata, values)
-        except ValueError as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
 
     def preview_enrollment(self, ref: str) -> EnrollmentPreview:
@@ -85,15 +116,18 @@ class EnrollmentMixin(ScreeningMixin):
         if method == "single_arm":
             arm = study.arms[0]
             message = _("{patient} will be enrolled in {study}, arm {arm} ({name}).").format(
-                patient=pid, study=study.key, arm=arm.code, name=arm.name)
+                patient=pid, study=study.key, arm=arm.code, name=local(arm.name))
             return EnrollmentPreview(pid, study.key, method, message, arm_code=arm.code)
         if method == "treatment_received":
             message = _("{patient} will be enrolled in {study}; the group follows from the "
-                        "liver-directed treatment received.").format(patient=pid,
-                                                                      study=study.key)
+                        "treatment received.").format(patient=pid, study=study.key)
             return EnrollmentPreview(pid, study.key, method, message)
-        message = _("{patient} will be enrolled in {study}; the group follows from the dates "
-                    "of preoperative imatinib.").format(patient=pid, study=study.key)
+        span = study.allocation.duration
+        assert span is not None  # the loader requires it for this method
+        message = _("{patient} will be enrolled in {study}; the group follows from the time "
+                    "between {start} and {end}.").format(
+            patient=pid, study=study.key, start=local(study.anchor(span.start).label),
+            end=local(study.anchor(span.end).label))
         return EnrollmentPreview(pid, study.key, method, message)
 
     def enroll(self, ref: str, *, today: date, rng: random.Random | None = None,
@@ -105,8 +139,10 @@ class EnrollmentMixin(ScreeningMixin):
         Randomized study: ``rng`` (or an explicit ``seed``) is used only the first time, to
         create the study's secret seed; ``arm_option`` is the patient's choice within the
         allocated arm, used when that arm has options (it may also be recorded later).
-        NCT06038552: ``procedures`` received (may be empty: imatinib alone).
-        Duration cohort: ``preop_start`` and ``last_preop_dose``.
+        Group from the treatment received (NCT06038552): ``procedures`` received so far (may
+        be empty); procedures recorded later on the course tab move the group too.
+        Duration groups: ``preop_start`` and ``last_preop_dose`` are the dates of the two
+        anchors the protocol's ``[allocation] duration`` counts between.
         Refused (ServiceError, nothing written) unless the latest screening is eligible.
         """
         patient = self.get(ref)
@@ -115,13 +151,16 @@ class EnrollmentMixin(ScreeningMixin):
         if today < screening.screened_on:
             raise ServiceError(_("the enrollment date is before the screening date"))
         method = study.allocation.method
-        values: dict[str, Any] = {"status": "enrolled", "enrolled_on": today}
+        # The protocol version the patient is enrolled under travels with the patient.
+        values: dict[str, Any] = {"status": "enrolled", "enrolled_on": today,
+                                  "protocol_version_id": protocol_version_id(study)}
         if method == "treatment_received":
             if procedures is None:
                 raise ServiceError(_("give the liver-directed treatment received (none for "
                                      "imatinib alone)"))
-            procs = sorted({p for p in procedures})
-            values["arm_code"] = alloc.group_from_treatment(procs)
+            procs = sorted({alloc.procedure_code(p) for p in procedures})
+            values["arm_code"] = alloc.group_from_treatment(
+                study.allocation, [*procs, *_recorded_procedures(patient)])
             values["treatment_procedures"] = json.dumps(procs)
         elif method == "derived_duration":
             if preop_start is None or last_preop_dose is None:
@@ -150,8 +189,10 @@ class EnrollmentMixin(ScreeningMixin):
             w.update(patient, values, patient_uid=pu)
             if method == "derived_duration":
                 assert preop_start is not None and last_preop_dose is not None
-                self._set_anchor(w, patient, "imatinib_start", preop_start)
-                self._set_anchor(w, patient, "last_preop_dose", last_preop_dose)
+                span = study.allocation.duration
+                assert span is not None  # the loader requires it for this method
+                self._set_anchor(w, patient, span.start, preop_start)
+                self._set_anchor(w, patient, span.end, last_preop_dose)
             from gisttracker.services.visits import plan_for_enrollment
 
             plan_for_enrollment(w, self.session, patient)
@@ -242,7 +283,7 @@ class EnrollmentMixin(ScreeningMixin):
                 raise ServiceError(problem)
         try:
             return alloc.duration_group(study.allocation, start, last)
-        except ValueError as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
 
     def _set_anchor(self, w: Writer, patient: Patient, key: str, on: date,
@@ -263,7 +304,9 @@ class EnrollmentMixin(ScreeningMixin):
         """
         patient = self.get(ref)
         study = self.study(patient.study_key)
-        if study.allocation.method != "derived_duration" or patient.arm_code is None:
+        span = study.allocation.duration
+        if study.allocation.method != "derived_duration" or span is None or (
+                patient.arm_code is None):
             raise ServiceError(_("{patient} has no group derived from preoperative dates")
                                .format(patient=patient.study_id))
         if not reason.strip():
@@ -274,14 +317,15 @@ class EnrollmentMixin(ScreeningMixin):
         visits = VisitService(self.session)
         with self.tracker.transaction(reason) as w:
             # Through the visits service, so visits counted from these dates move too.
-            visits.set_anchor(patient.uid, "imatinib_start", preop_start, reason=reason)
-            visits.set_anchor(patient.uid, "last_preop_dose", last_preop_dose, reason=reason)
+            visits.set_anchor(patient.uid, span.start, preop_start, reason=reason)
+            visits.set_anchor(patient.uid, span.end, last_preop_dose, reason=reason)
             w.update(patient, {"arm_code": group}, patient_uid=patient.uid)
         return group
 
     def change_treatment(self, ref: str, procedures: Iterable[str], *, reason: str) -> str:
-        """NCT06038552: the liver-directed treatment actually received changed; the group
-        follows. Returns the group; audited with ``reason``."""
+        """The treatment received (as declared at enrollment) changed; the group follows the
+        protocol's group rules over these and the procedures recorded on the course tab.
+        Returns the group; audited with ``reason``."""
         patient = self.get(ref)
         study = self.study(patient.study_key)
         if study.allocation.method != "treatment_received" or patient.arm_code is None:
@@ -289,8 +333,9 @@ class EnrollmentMixin(ScreeningMixin):
                 patient=patient.study_id))
         if not reason.strip():
             raise ServiceError(_("a reason is required to change the treatment received"))
-        procs = sorted(set(procedures))
-        group = alloc.group_from_treatment(procs)
+        procs = sorted({alloc.procedure_code(p) for p in procedures})
+        group = alloc.group_from_treatment(study.allocation,
+                                           [*procs, *_recorded_procedures(patient)])
         with self.tracker.transaction(reason) as w:
             w.update(patient, {"arm_code": group, "treatment_procedures": json.dumps(procs)},
                      patient_uid=patient.uid)
@@ -298,27 +343,50 @@ class EnrollmentMixin(ScreeningMixin):
 
 
 
-def recompute_duration_group(writer: Writer, session: Session, patient: Patient) -> str | None:
-    """Re-derive a duration-cohort patient's group from the stored anchor dates.
+def _recorded_procedures(patient: Patient) -> list[str]:
+    """The procedures of the patient's recorded surgeries (the course tab)."""
+    return [s.procedure for s in Surgery.select(Surgery.procedure).where(
+        Surgery.patient == patient)]
 
-    For code that changes ``imatinib_start`` / ``last_preop_dose`` itself (inside its
-    transaction); returns the group, or None when the study does not derive groups or a
-    date is missing. The change is audited through ``writer``.
+
+def recompute_group(writer: Writer, session: Session, patient: Patient,
+                    reason: str | None = None) -> str | None:
+    """Re-derive an enrolled patient's group from the data, by the protocol's rules.
+
+    Duration groups: from the two anchor dates of ``[allocation] duration``. Groups from the
+    treatment received: from the procedures declared at enrollment together with those of the
+    surgeries recorded since (a hepatic resection recorded on the course tab after enrollment
+    moves a NCT06038552 patient to IM + HR). For code that changed those data inside its
+    transaction; the change of group is audited through ``writer``, its reason naming the
+    old and new group followed by ``reason`` (what changed the data). Returns the group, or
+    None when the study derives none or a date is missing.
     """
     study = session.studies.get(patient.study_key)
-    if study is None or study.allocation.method != "derived_duration" or not patient.arm_code:
+    if study is None or not patient.arm_code:
         return None
-    dates = {a.anchor_key: a.date for a in AnchorDate.select().where(
-        (AnchorDate.patient == patient)
-        & (AnchorDate.anchor_key.in_(("imatinib_start", "last_preop_dose"))))}
-    start, last = dates.get("imatinib_start"), dates.get("last_preop_dose")
-    if start is None or last is None:
+    allocation = study.allocation
+    if allocation.method == "derived_duration" and allocation.duration is not None:
+        span = allocation.duration
+        dates = {a.anchor_key: a.date for a in AnchorDate.select().where(
+            (AnchorDate.patient == patient)
+            & (AnchorDate.anchor_key.in_((span.start, span.end))))}
+        start, last = dates.get(span.start), dates.get(span.end)
+        if start is None or last is None:
+            return None
+        try:
+            group = alloc.duration_group(allocation, start, last)
+        except InputError as exc:
+            raise ServiceError(str(exc)) from None
+    elif allocation.method == "treatment_received" and allocation.rules:
+        declared = json.loads(patient.treatment_procedures or "[]")
+        group = alloc.group_from_treatment(allocation,
+                                           [*declared, *_recorded_procedures(patient)])
+    else:
         return None
-    try:
-        group = alloc.duration_group(study.allocation, start, last)
-    except ValueError as exc:
-        raise ServiceError(str(exc)) from None
-    writer.update(patient, {"arm_code": group}, patient_uid=patient.uid)
+    if group != patient.arm_code:
+        why = _("group {old} → {new} by the protocol's rules").format(old=patient.arm_code,
+                                                                      new=group)
+        if reason and reason.strip():
+            why = f"{why}: {reason.strip()}"
+        writer.update(patient, {"arm_code": group}, patient_uid=patient.uid, reason=why)
     return group
-
-

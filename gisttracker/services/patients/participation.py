@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from gisttracker.i18n import _
+from gisttracker.i18n import _, join_list
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import check_patient_date
 from gisttracker.services.patients.base import PatientServiceBase
@@ -25,7 +25,7 @@ class ParticipationMixin(PatientServiceBase):
         patient = self.get(ref)
         if status not in END_STATUSES:
             raise ServiceError(_("end of participation must be one of: {allowed}").format(
-                allowed=", ".join(_(STATUS_LABELS[s]) for s in END_STATUSES)))
+                allowed=join_list(_(STATUS_LABELS[s]) for s in END_STATUSES)))
         if patient.status != "enrolled":
             raise ServiceError(_("{patient} is {status}, not enrolled").format(
                 patient=patient.study_id, status=_(STATUS_LABELS[patient.status])))

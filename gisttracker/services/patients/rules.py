@@ -8,8 +8,9 @@ import json
 from datetime import date
 
 from gisttracker.domain import eligibility, plausibility
+from gisttracker.errors import InputError
 from gisttracker.grading import units
-from gisttracker.i18n import N_, _
+from gisttracker.i18n import N_, _, join_list
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
 from gisttracker.services.patients.values import (
@@ -92,7 +93,7 @@ def validate_screening(data: ScreeningData, *, date_of_birth: date | None, scree
         value = v.get(name)
         if value is not None and value not in allowed:
             problems[name] = _("{field}: {value!r} is not one of {allowed}").format(
-                field=_label(name), value=value, allowed=", ".join(allowed))
+                field=_label(name), value=value, allowed=join_list(allowed))
     for name in BOOL_COLUMNS:
         value = v.get(name)
         if value is not None and not isinstance(value, bool):
@@ -134,7 +135,7 @@ def validate_lab(key: str, lab: LabEntry, *, today: date | None = None) -> str |
     analyte = LAB_ANALYTES[key]
     try:
         problem = units.plausibility(analyte, lab.value, lab.unit)
-    except ValueError as exc:
+    except InputError as exc:
         return f"{label}: {exc}"
     if problem:
         return problem

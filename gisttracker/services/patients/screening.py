@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from gisttracker.domain import eligibility
+from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.patients.base import PatientServiceBase
@@ -110,7 +111,7 @@ class ScreeningMixin(PatientServiceBase):
         try:
             result = evaluate_screening(study, data, sex=patient.sex, date_of_birth=dob,
                                         screened_on=on)
-        except (eligibility.FactError, ValueError) as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
         values: dict[str, Any] = {name: data.values.get(name) for name in SCREENING_COLUMNS}
         with self.tracker.transaction(_("screening saved")) as w:
@@ -157,10 +158,15 @@ class ScreeningMixin(PatientServiceBase):
         problems = validate_screening(data, date_of_birth=dob, screened_on=on, today=today)
         if problems:
             raise ServiceError(next(iter(problems.values())))
+        known = {c.id for c in study.criteria if c.rule is None}
+        for cid in data.judgements:
+            if cid not in known:
+                raise ServiceError(_("{criterion} is not a judgement criterion of {study}")
+                                   .format(criterion=cid, study=study.key))
         try:
             result = evaluate_screening(study, data, sex=patient.sex, date_of_birth=dob,
                                         screened_on=on)
-        except (eligibility.FactError, ValueError) as exc:
+        except InputError as exc:
             raise ServiceError(str(exc)) from None
         values: dict[str, Any] = {name: data.values.get(name) for name in SCREENING_COLUMNS}
         with self.tracker.transaction(reason.strip()) as w:

@@ -2,8 +2,13 @@
 
 Each module ``mNNNN_name.py`` holds ``VERSION = NNNN`` and ``STATEMENTS``, the frozen SQL it
 runs (frozen SQL rather than today's models, so a migration means the same thing forever).
+A migration that must convert data defines ``upgrade(db)`` instead (frozen code, never
+today's models).
 :func:`migrate` applies the missing ones in order, each in its own transaction together with
-the new ``user_version``, so a crash leaves the file at a whole version.
+the new ``user_version``, so a crash leaves the file at a whole version. Before the first
+of them changes a file that holds data, a verified backup of it is written beside it
+(``backups/<name>.schema-N-<time>.backup.db``); if that backup cannot be written, nothing is
+migrated.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 
 import peewee
@@ -56,16 +62,48 @@ def check_compatible(db: peewee.SqliteDatabase) -> int:
     return version
 
 
+def backup_first(db: peewee.SqliteDatabase, version: int) -> Path | None:
+    """Write a backup of the file behind ``db`` before it is migrated from ``version``.
+
+    Only for a file on disk that holds data (something in its audit trail: every write is
+    audited). Returns the backup's path, None when there was nothing to keep.
+    """
+    name = str(db.database or "")
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name)
+    if not path.is_file():
+        return None
+    if not db.execute_sql("SELECT EXISTS (SELECT 1 FROM audit_log)").fetchone()[0]:
+        return None
+    from gisttracker.backup import BackupError, backup_before_migration
+
+    try:
+        return backup_before_migration(path, version)
+    except (BackupError, OSError) as exc:
+        raise StoreError(_(
+            "{path} needs an upgrade from schema {found} to {latest}, but the backup that "
+            "must be written first failed ({error}). Nothing was changed; free some disk "
+            "space or make the folder writable and open it again."
+        ).format(path=path, found=version, latest=LATEST, error=exc)) from exc
+
+
 def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
     """Bring the file up to ``target`` (default: the latest); return the new version."""
     target = LATEST if target is None else target
     version = check_compatible(db)
+    if 0 < version < target:
+        backup_first(db, version)
     for module in MIGRATIONS[version:target]:
         with db.atomic():
             if module.VERSION == 1:
                 db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-            for statement in module.STATEMENTS:
-                db.execute_sql(statement)
+            upgrade = getattr(module, "upgrade", None)
+            if upgrade is not None:
+                upgrade(db)
+            else:
+                for statement in module.STATEMENTS:
+                    db.execute_sql(statement)
             db.execute_sql(
                 "INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)",
                 (module.VERSION, module.__name__.rsplit(".", 1)[-1],

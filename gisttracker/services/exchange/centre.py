@@ -1,0 +1,598 @@
+"""The coordinating centre: sites' keys, their packages merged in, conflicts resolved.
+
+Importing a package (:func:`import_package`) happens in one transaction — all of it or
+nothing — after the package has been checked whole (signature, digest; see
+:mod:`gisttracker.exchange.package`):
+
+1. Records the site deleted are deleted here (for a full package: every record this centre
+   had from the site that the package no longer holds).
+2. Table by table, parents first: new records are added (uids kept; references translated
+   from uids to this file's ids); for a record already here, each field is compared three
+   ways — the site's value now, the centre's value now, and the value the site sent last
+   time (``exchange_base``). Changed only at the site: the site's value is taken. Changed
+   only at the centre: the centre's value stays. Changed on both sides to different
+   values: a **conflict** — the centre's value stays, both values are listed
+   (``exchange_conflict``) and a user resolves it with a reason (:func:`resolve_conflict`).
+3. The site's audit rows (those this centre has not yet got) are appended to the centre's
+   audit trail as the site's: same time, same reason, the user named ``user@SITE``. For
+   every conflict the centre adds one row of its own putting its kept value back, so the
+   audit trail still replays to what the table holds.
+4. The package is recorded (site, number, digest): the same package again changes nothing;
+   a package that continues one not yet imported is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import peewee
+
+from gisttracker.atomic import private_umask
+from gisttracker.exchange.keys import PublicKey, read_public_key
+from gisttracker.exchange.package import (
+    Manifest,
+    OpenedPackage,
+    PackageError,
+    open_package,
+)
+from gisttracker.exchange.tables import (
+    NATURAL_KEYS,
+    TableInfo,
+    natural_key,
+    record_tables,
+    reference_fields,
+    translated,
+)
+from gisttracker.i18n import _
+from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.exchange.common import (
+    append_audit,
+    field_of_column,
+    json_value,
+    models_by_table,
+    same,
+)
+from gisttracker.services.settings import SettingsService
+from gisttracker.session import Session
+from gisttracker.store.migrations import LATEST
+from gisttracker.store.models_exchange import (
+    ExchangeBase,
+    ExchangeConflict,
+    ExchangePackage,
+    ExchangeSite,
+)
+from gisttracker.store.models_patients import Patient
+
+Progress = Callable[[str, float | None], None]
+# Loads of fewer rows than this keep their indexes (rebuilding would cost more).
+BULK_MIN = 10_000
+CONFLICT_REASON = "conflict with site package {site} #{seq}: the centre's value is kept until " \
+    "someone resolves it"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ----- sites ---------------------------------------------------------------------------------
+
+def trust_site(session: Session, site_code: str, key_text: str, *,
+               replace: bool = False, reason: str | None = None) -> tuple[PublicKey, bool]:
+    """Register the public key of site ``site_code``; returns the key and whether anything
+    changed. One key per site code and one site code per key; ``replace`` (with a reason)
+    exchanges a site's key, e.g. after its computer was replaced."""
+    code = site_code.strip().upper()
+    key = read_public_key(key_text)
+    if key.site_code != code:
+        raise ServiceError(_("this key file belongs to site {found}, not {site}").format(
+            found=key.site_code, site=code))
+    own = SettingsService(session.tracker).get("site_code")
+    if own == code and Patient.select().where(Patient.site_code == code).exists():
+        raise ServiceError(_("site code {site} is this centre's own; its patients already use "
+                             "it, so another site cannot").format(site=code))
+    other = ExchangeSite.get_or_none(ExchangeSite.public_key == key.hex)
+    if other is not None and other.site_code != code:
+        raise ServiceError(_("this key is already registered for site {site}").format(
+            site=other.site_code))
+    existing = ExchangeSite.get_or_none(ExchangeSite.site_code == code)
+    with session.tracker.transaction(reason or _("site registered")) as w:
+        if existing is None:
+            w.insert(ExchangeSite, site_code=code, public_key=key.hex,
+                     trusted_on=session.tracker.now().date().isoformat())
+            return key, True
+        if existing.public_key == key.hex:
+            return key, False
+        if not replace:
+            old = PublicKey(code, bytes.fromhex(existing.public_key))
+            raise ServiceError(_(
+                "site {site} is already registered with another key (fingerprint {old}); "
+                "two sites cannot share a code. If the site really has a new key, replace it "
+                "with a reason (--replace --reason …)").format(site=code, old=old.fingerprint))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("replacing a site's key needs a reason"))
+        w.update(existing, {"public_key": key.hex})
+        return key, True
+
+
+def trusted_sites() -> list[ExchangeSite]:
+    return list(ExchangeSite.select().order_by(ExchangeSite.site_code))
+
+
+# ----- import --------------------------------------------------------------------------------
+
+@dataclass
+class ImportResult:
+    site_code: str
+    seq: int
+    already: bool = False
+    superseded_by: int | None = None  # a later package, already imported, covers this one
+    added: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    deleted: int = 0
+    audit_rows: int = 0
+    conflicts: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(sum(self.added.values()) or sum(self.updated.values()) or self.deleted
+                    or self.audit_rows or self.conflicts)
+
+
+def _received(site: str, seq: int) -> ExchangePackage | None:
+    return ExchangePackage.get_or_none(
+        (ExchangePackage.direction == "received") & (ExchangePackage.site_code == site)
+        & (ExchangePackage.seq == seq))
+
+
+def check_package(session: Session, opened: OpenedPackage) -> ImportResult | None:
+    """Refuse a package this centre cannot take; an :class:`ImportResult` with ``already``
+    set when this very package was imported before (nothing to do)."""
+    m = opened.manifest
+    prior = _received(m.site_code, m.seq)
+    if prior is not None:
+        if prior.digest == opened.digest:
+            return ImportResult(m.site_code, m.seq, already=True)
+        raise PackageError(_("a different package {site} #{seq} was imported on {day}; this "
+                             "one is refused").format(site=m.site_code, seq=m.seq,
+                                                      day=prior.made_at[:10]))
+    if m.schema > LATEST:
+        raise PackageError(_("the package comes from a newer version (schema {found}); update "
+                             "this centre first").format(found=m.schema))
+    site = ExchangeSite.get(ExchangeSite.site_code == m.site_code)
+    latest = (ExchangePackage.select(peewee.fn.MAX(ExchangePackage.seq))
+              .where((ExchangePackage.direction == "received")
+                     & (ExchangePackage.site_code == m.site_code)).scalar())
+    if latest is not None and m.seq < latest and m.audit_to <= site.audit_mark:
+        # Older news: everything in it arrived with a later package. Taking its values now
+        # would put back what the site has changed since.
+        return ImportResult(m.site_code, m.seq, already=True, superseded_by=int(latest))
+    if m.base_seq is not None and _received(m.site_code, m.base_seq) is None:
+        raise PackageError(_(
+            "package {site} #{seq} continues package #{base}, which this centre has not "
+            "imported: import #{base} first, or ask the site for a full package"
+        ).format(site=m.site_code, seq=m.seq, base=m.base_seq))
+    if m.audit_from > site.audit_mark:
+        raise PackageError(_(
+            "package {site} #{seq} starts after audit row {start} of the site, but this "
+            "centre has the site's audit trail only up to row {mark}: ask for a full package"
+        ).format(site=m.site_code, seq=m.seq, start=m.audit_from, mark=site.audit_mark))
+    own = (Patient.select(Patient.study_id)
+           .join(ExchangeBase, peewee.JOIN.LEFT_OUTER, on=(ExchangeBase.record_uid == Patient.uid))
+           .where((Patient.site_code == m.site_code) & ExchangeBase.record_uid.is_null())
+           .first())
+    if own is not None:
+        raise PackageError(_("site code {site} is already used by patients entered at this "
+                             "centre ({example}); the package is refused").format(
+                                 site=m.site_code, example=own.study_id))
+    return None
+
+
+def import_package(session: Session, path: Path, *, now: datetime | None = None,
+                   progress: Progress | None = None) -> ImportResult:
+    """Import a site's package (all of it or nothing); see the module's description."""
+    report = progress or (lambda _phase, _fraction: None)
+    if session.tracker.read_only:
+        raise ServiceError(session.tracker.read_only)
+    keys = {s.site_code: bytes.fromhex(s.public_key) for s in ExchangeSite.select()}
+    report("check", 0.0)
+    with private_umask(), tempfile.TemporaryDirectory(prefix=".package-",
+                                                      dir=session.path.parent) as work:
+        opened = open_package(Path(path), keys.get, Path(work))
+        done = check_package(session, opened)
+        if done is not None:
+            return done
+        report("merge", 0.3)
+        conn: sqlite3.Connection = session.db.connection()
+        conn.execute("ATTACH DATABASE ? AS pkg", (str(opened.payload),))
+        cache = conn.execute("PRAGMA main.cache_size").fetchone()[0]
+        # 256 MiB of page cache while merging: the indexes of a large package stay in memory.
+        conn.execute("PRAGMA main.cache_size = -262144")
+        try:
+            m = opened.manifest
+            when = (now or session.tracker.now()).astimezone(UTC)
+            with session.tracker.transaction(
+                    _("site package {site} #{seq} imported").format(site=m.site_code,
+                                                                    seq=m.seq)) as w:
+                result = _merge(conn, w, m, when)
+                site = ExchangeSite.get(ExchangeSite.site_code == m.site_code)
+                w.update(site, {"audit_mark": max(site.audit_mark, m.audit_to),
+                                "site_name": m.site_name or site.site_name})
+                w.insert(ExchangePackage, direction="received", site_code=m.site_code,
+                         seq=m.seq, base_seq=m.base_seq, audit_from=m.audit_from,
+                         audit_to=m.audit_to, digest=opened.digest, made_at=m.made_at,
+                         summary=json.dumps({"added": result.added, "updated": result.updated,
+                                             "deleted": result.deleted,
+                                             "audit_rows": result.audit_rows,
+                                             "conflicts": result.conflicts}))
+        finally:
+            conn.execute(f"PRAGMA main.cache_size = {int(cache)}")
+            conn.execute("DETACH DATABASE pkg")
+    report("done", 1.0)
+    return result
+
+
+def _package_tables(conn: sqlite3.Connection, local: dict[str, TableInfo],
+                    m: Manifest) -> list[tuple[TableInfo, tuple[str, ...]]]:
+    """The package's tables (in this file's parent-first order) with their columns."""
+    present = {r[0] for r in conn.execute(
+        "SELECT name FROM pkg.sqlite_master WHERE type = 'table'")}
+    unknown = present - set(local) - {"deleted", "audit", "ids"}
+    if unknown:
+        raise PackageError(_("the package holds tables this centre does not know ({names}); "
+                             "update this centre first").format(names=", ".join(sorted(unknown))))
+    out = []
+    for info in local.values():
+        if info.name not in present:
+            continue
+        columns = tuple(r[1] for r in conn.execute(f"PRAGMA pkg.table_info({_q(info.name)})"))
+        missing = set(columns) - set(info.columns)
+        if missing or "uid" not in columns:
+            raise PackageError(_("the package's table {table} has columns this centre does not "
+                                 "know ({names})").format(table=info.name,
+                                                          names=", ".join(sorted(missing))))
+        out.append((info, columns))
+    if set(m.tables) != {i.name for i, _c in out}:
+        raise PackageError(_("the package's tables do not match its manifest"))
+    return out
+
+
+# Values are compared in one *identity space*: a plain value as it is, a reference as the
+# referenced record's uid, a reference to a shared reference record (a protocol or form
+# version) as its natural key — the same at the site and here, whatever the ids and uids.
+
+def _site_expr(info: TableInfo, column: str, alias: str = "p") -> str:
+    """A package row's value in identity space."""
+    parent = info.refs.get(column)
+    if parent in NATURAL_KEYS:
+        return (f"(SELECT {natural_key(parent, 'q')} FROM pkg.{_q(parent)} q "
+                f"WHERE q.uid = {alias}.{_q(column)})")
+    return f"{alias}.{_q(column)}"
+
+
+def _centre_expr(info: TableInfo, column: str, alias: str) -> str:
+    """This file's value in identity space."""
+    parent = info.refs.get(column)
+    if parent is None:
+        return f"{alias}.{_q(column)}"
+    if parent in NATURAL_KEYS:
+        return (f"(SELECT {natural_key(parent, 'q')} FROM main.{_q(parent)} q "
+                f"WHERE q.id = {alias}.{_q(column)})")
+    return f"(SELECT uid FROM main.{_q(parent)} WHERE id = {alias}.{_q(column)})"
+
+
+def _to_local(info: TableInfo, column: str, value: str) -> str:
+    """SQL turning ``value`` (identity space) into what this file stores."""
+    parent = info.refs.get(column)
+    if parent is None:
+        return value
+    if parent in NATURAL_KEYS:
+        return f"(SELECT q.id FROM main.{_q(parent)} q WHERE {natural_key(parent, 'q')} = {value})"
+    return f"(SELECT id FROM main.{_q(parent)} WHERE uid = {value})"
+
+
+def _local_expr(info: TableInfo, column: str, alias: str) -> str:
+    return _to_local(info, column, _site_expr(info, column, alias))
+
+
+def _json_object(info: TableInfo, columns: tuple[str, ...], alias: str) -> str:
+    # SQLite functions take at most 100 arguments by default: join groups of 40 columns.
+    parts = []
+    for start in range(0, len(columns), 40):
+        pairs = ", ".join(f"'{c}', {_site_expr(info, c, alias)}"
+                          for c in columns[start:start + 40])
+        parts.append(f"json_object({pairs})")
+    expr = parts[0]
+    for part in parts[1:]:
+        expr = f"json_patch({expr}, {part})"
+    return expr
+
+
+@contextmanager
+def _bulk(conn: sqlite3.Connection, table: str, incoming: int) -> Iterator[None]:
+    """Around a load of ``incoming`` rows into ``table``: when that is more than the table
+    holds, its plain (non-unique) indexes are dropped first and built again afterwards —
+    SQLite builds an index from sorted keys many times faster than it updates one row by
+    row. Inside the caller's transaction, so a failure restores them untouched."""
+    size = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{_q(table)}").fetchone()[0]
+    indexes = []
+    if incoming > max(size, BULK_MIN):
+        indexes = [(name, sql) for name, sql in conn.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'", (table,))]
+        for name, _sql in indexes:
+            conn.execute(f"DROP INDEX main.{_q(name)}")
+    yield
+    for _name, sql in indexes:
+        conn.execute(sql)
+
+
+def _merge(conn: sqlite3.Connection, w: Writer, m: Manifest, when: datetime) -> ImportResult:
+    site = m.site_code
+    result = ImportResult(site, m.seq)
+    local = {t.name: t for t in record_tables(conn, schema="main")}
+    tables = _package_tables(conn, local, m)
+    _delete(conn, w, m, tables, result)
+    conflicts: list[dict[str, Any]] = []
+    for info, columns in tables:
+        with _bulk(conn, info.name, m.tables.get(info.name, 0)):
+            _upsert(conn, w, info, columns, m, result, conflicts)
+    # The site's audit trail, as the site's rows (only what this centre does not have yet).
+    mark = int(ExchangeSite.get(ExchangeSite.site_code == site).audit_mark)
+    parents = reference_fields(conn, list(local.values()))
+
+    def local_id(parent: str, value: str) -> str:
+        # The site's id → the record's uid (the package's ``ids``) → this file's id (a shared
+        # reference record through its natural key: its uid here may differ).
+        site_uid = (f"(SELECT i.uid FROM pkg.ids i WHERE i.table_name = '{parent}' AND "
+                    f"i.id = CAST({value} AS INTEGER))")
+        if parent in NATURAL_KEYS:
+            same_key = " AND ".join(f"q.{_q(k)} = m.{_q(k)}" for k in NATURAL_KEYS[parent])
+            return (f"(SELECT CAST(m.id AS TEXT) FROM main.{_q(parent)} m JOIN "
+                    f"pkg.{_q(parent)} q ON {same_key} WHERE q.uid = {site_uid})")
+        return f"(SELECT CAST(m.id AS TEXT) FROM main.{_q(parent)} m WHERE m.uid = {site_uid})"
+
+    old = translated("a.old_value", parents, local_id)
+    new = translated("a.new_value", parents, local_id)
+    with _bulk(conn, "audit_log", m.audit_rows):
+        result.audit_rows = conn.execute(
+            "INSERT INTO main.audit_log (at, user, action, table_name, record_uid, field, "
+            f"old_value, new_value, reason, patient_uid) SELECT a.at, a.user || '@' || ?, "
+            f"a.action, a.table_name, a.record_uid, a.field, {old}, {new}, a.reason, "
+            "a.patient_uid FROM pkg.audit a LEFT JOIN temp.exchange_refs r ON "
+            "r.table_name = a.table_name AND r.field = a.field WHERE a.id > ? ORDER BY a.id",
+            (site, mark)).rowcount
+    if conflicts:
+        _record_conflicts(conn, w, m, conflicts, when)
+    result.conflicts = len(conflicts)
+    return result
+
+
+def _delete(conn: sqlite3.Connection, w: Writer, m: Manifest,
+            tables: list[tuple[TableInfo, tuple[str, ...]]], result: ImportResult) -> None:
+    doomed: list[tuple[str, str]] = [
+        (str(t), str(u)) for t, u in conn.execute("SELECT table_name, uid FROM pkg.deleted")]
+    if m.base_seq is None:
+        # A full package holds every record of the site: what it lacks, the site deleted.
+        for info, _columns in tables:
+            doomed += [(info.name, str(u)) for (u,) in conn.execute(
+                "SELECT record_uid FROM main.exchange_base b WHERE b.site_code = ? AND "
+                f"b.table_name = ? AND NOT EXISTS (SELECT 1 FROM pkg.{_q(info.name)} p "
+                "WHERE p.uid = b.record_uid)", (m.site_code, info.name))]
+    known = {t.name for t, _c in tables} | {str(r[0]) for r in conn.execute(
+        "SELECT DISTINCT table_name FROM pkg.deleted")}
+    for table, uid in doomed:
+        if table not in known:
+            continue
+        gone = conn.execute(f"DELETE FROM main.{_q(table)} WHERE uid = ?", (uid,)).rowcount
+        if gone:
+            result.deleted += gone
+            w.changes.tables.add(table)
+            w.changes.records.add(uid)
+    if doomed:
+        # Records removed with their parents (ON DELETE CASCADE) leave no base behind.
+        for info, _columns in tables:
+            conn.execute(
+                "DELETE FROM main.exchange_base WHERE site_code = ? AND table_name = ? AND "
+                f"NOT EXISTS (SELECT 1 FROM main.{_q(info.name)} t WHERE t.uid = "
+                "exchange_base.record_uid)", (m.site_code, info.name))
+
+
+def _upsert(conn: sqlite3.Connection, w: Writer, info: TableInfo, columns: tuple[str, ...],
+            m: Manifest, result: ImportResult, conflicts: list[dict[str, Any]]) -> None:
+    table = _q(info.name)
+    if info.name in NATURAL_KEYS:
+        _add_reference_records(conn, w, info, columns, result)
+        return
+    compare = [c for c in columns if c != "uid"]
+    site_cols = ", ".join(_site_expr(info, c) for c in compare)
+    centre_cols = ", ".join(_centre_expr(info, c, "t") for c in compare)
+    updates: dict[str, list[tuple[Any, str]]] = {}
+    changed_uids: set[str] = set()
+    n = len(compare)
+    values_sql = f"{site_cols}, {centre_cols}, " if compare else ""
+    rows = conn.execute(
+        f"SELECT p.uid, {values_sql}b.data FROM pkg.{table} p "
+        f"JOIN main.{table} t ON t.uid = p.uid "
+        "LEFT JOIN main.exchange_base b ON b.record_uid = p.uid")
+    for row in rows:
+        uid = row[0]
+        site_values = row[1:1 + n]
+        centre_values = row[1 + n:1 + 2 * n]
+        base = json.loads(row[-1]) if row[-1] is not None else None
+        for column, s, c in zip(compare, site_values, centre_values, strict=True):
+            if same(s, c):
+                continue
+            b = base.get(column) if base is not None else None
+            if base is not None and same(c, b):
+                updates.setdefault(column, []).append((s, uid))
+                changed_uids.add(uid)
+            elif base is not None and same(s, b):
+                continue  # changed here only: the centre's value stays
+            else:
+                conflicts.append({"table": info.name, "uid": uid, "column": column,
+                                  "base": b, "site": s, "centre": c})
+    for column, values in updates.items():
+        conn.executemany(f"UPDATE main.{table} SET {_q(column)} = "
+                         f"{_to_local(info, column, '?')} WHERE uid = ?", values)
+    if changed_uids:
+        result.updated[info.name] = len(changed_uids)
+    select = ", ".join(_local_expr(info, c, "p") for c in columns)
+    try:
+        added = conn.execute(
+            f"INSERT INTO main.{table} ({', '.join(_q(c) for c in columns)}) SELECT {select} "
+            f"FROM pkg.{table} p WHERE NOT EXISTS (SELECT 1 FROM main.{table} t "
+            "WHERE t.uid = p.uid)").rowcount
+    except sqlite3.IntegrityError as exc:
+        raise PackageError(_(
+            "the package's {table} records do not fit this centre's data ({error}): a record "
+            "refers to one this centre does not have, or repeats one it has under another "
+            "identity. Nothing was imported.").format(table=info.name, error=exc)) from exc
+    if added:
+        result.added[info.name] = added
+    if added or changed_uids:
+        w.changes.tables.add(info.name)
+    conn.execute(
+        "INSERT OR REPLACE INTO main.exchange_base (record_uid, site_code, table_name, data) "
+        f"SELECT p.uid, ?, ?, {_json_object(info, tuple(compare), 'p')} FROM pkg.{table} p",
+        (m.site_code, info.name))
+
+
+def _add_reference_records(conn: sqlite3.Connection, w: Writer, info: TableInfo,
+                           columns: tuple[str, ...], result: ImportResult) -> None:
+    """Protocol and form versions this file does not have yet (by natural key); never
+    changed, so nothing to compare or keep a base of."""
+    keys = NATURAL_KEYS[info.name]
+    same_key = " AND ".join(f"t.{_q(k)} = p.{_q(k)}" for k in keys)
+    added = conn.execute(
+        f"INSERT INTO main.{_q(info.name)} ({', '.join(_q(c) for c in columns)}) "
+        f"SELECT {', '.join(f'p.{_q(c)}' for c in columns)} FROM pkg.{_q(info.name)} p "
+        f"WHERE NOT EXISTS (SELECT 1 FROM main.{_q(info.name)} t WHERE {same_key})").rowcount
+    if added:
+        result.added[info.name] = added
+        w.changes.tables.add(info.name)
+
+
+def _record_conflicts(conn: sqlite3.Connection, w: Writer, m: Manifest,
+                      conflicts: list[dict[str, Any]], when: datetime) -> None:
+    """List each conflict and put the centre's kept value back on top of the site's audit
+    rows (so replaying the audit trail gives what the table holds)."""
+    patients = _patient_uids(conn, {c["uid"] for c in conflicts})
+    at = when.isoformat(timespec="seconds")
+    reason = _(CONFLICT_REASON).format(site=m.site_code, seq=m.seq)
+    rows = []
+    audit = []
+    for c in conflicts:
+        rows.append({"site_code": m.site_code, "package_seq": m.seq, "table_name": c["table"],
+                     "record_uid": c["uid"], "patient_uid": patients.get(c["uid"]),
+                     "field": c["column"], "base_value": json_value(c["base"]),
+                     "site_value": json_value(c["site"]),
+                     "centre_value": json_value(c["centre"]), "state": "open"})
+        audit.append((at, w.user, "update", c["table"], c["uid"], c["column"],
+                      json_value(_as_local(conn, c["table"], c["column"], c["site"])),
+                      json_value(_as_local(conn, c["table"], c["column"], c["centre"])),
+                      reason, patients.get(c["uid"])))
+    append_audit(conn, audit)
+    w.insert_many(ExchangeConflict, rows, patient_uids=[r["patient_uid"] for r in rows])
+
+
+def _as_local(conn: sqlite3.Connection, table: str, column: str, value: Any) -> Any:
+    """A value in identity space as this file stores it (a reference becomes the local id)."""
+    info = {t.name: t for t in record_tables(conn, schema="main")}.get(table)
+    if info is None or column not in info.refs or value is None:
+        return value
+    found = conn.execute(f"SELECT {_to_local(info, column, '?')}", (value,)).fetchone()
+    return found[0] if found else None
+
+
+def _patient_uids(conn: sqlite3.Connection, uids: set[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for uid in uids:
+        row = conn.execute("SELECT patient_uid FROM pkg.audit WHERE record_uid = ? AND "
+                           "patient_uid IS NOT NULL LIMIT 1", (uid,)).fetchone()
+        if row is None:
+            row = conn.execute("SELECT patient_uid FROM main.audit_log WHERE record_uid = ? "
+                               "AND patient_uid IS NOT NULL LIMIT 1", (uid,)).fetchone()
+        if row is not None:
+            out[uid] = row[0]
+    return out
+
+
+# ----- conflicts -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConflictRow:
+    """One open or resolved conflict, as a user sees it."""
+
+    id: int
+    uid: str
+    site_code: str
+    package_seq: int
+    patient: str | None  # study identifier
+    table_name: str
+    record_uid: str
+    field: str
+    site_value: Any
+    centre_value: Any
+    state: str
+    kept: str | None
+
+
+def _decode(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def list_conflicts(*, open_only: bool = True) -> list[ConflictRow]:
+    query = ExchangeConflict.select().order_by(ExchangeConflict.id)
+    if open_only:
+        query = query.where(ExchangeConflict.state == "open")
+    rows = list(query)
+    ids = {r.patient_uid for r in rows if r.patient_uid}
+    names: dict[str, str] = {}
+    for patient in Patient.select(Patient.uid, Patient.study_id).where(
+            Patient.uid.in_(list(ids))):
+        names[str(patient.uid)] = str(patient.study_id)
+    return [ConflictRow(int(r.id), r.uid, r.site_code, r.package_seq,
+                        names.get(r.patient_uid or ""), r.table_name, r.record_uid, r.field,
+                        _decode(r.site_value), _decode(r.centre_value), r.state, r.kept)
+            for r in rows]
+
+
+def resolve_conflict(session: Session, conflict: int | str, keep: str, reason: str) -> None:
+    """Settle a conflict: ``keep`` is ``"site"`` (the site's value replaces the centre's)
+    or ``"centre"``; a reason is required; both the change and the decision are audited."""
+    if keep not in ("site", "centre"):
+        raise ServiceError(_("keep the site's value or the centre's (site or centre)"))
+    if not (reason and reason.strip()):
+        raise ServiceError(_("resolving a conflict needs a reason"))
+    row = ExchangeConflict.get_or_none(
+        (ExchangeConflict.id == conflict) if isinstance(conflict, int)
+        else (ExchangeConflict.uid == conflict))
+    if row is None:
+        raise ServiceError(_("no conflict {ref}").format(ref=conflict))
+    if row.state != "open":
+        raise ServiceError(_("conflict {ref} was already resolved by {user}").format(
+            ref=row.id, user=row.resolved_by))
+    model = models_by_table().get(row.table_name)
+    with session.tracker.transaction(reason) as w:
+        if keep == "site":
+            if model is None:
+                raise ServiceError(_("records of {table} cannot be changed here").format(
+                    table=row.table_name))
+            record = model.get_or_none(model.uid == row.record_uid)
+            if record is None:
+                raise ServiceError(_("the record no longer exists; keep the centre's value"))
+            conn = session.db.connection()
+            value = _as_local(conn, row.table_name, row.field, _decode(row.site_value))
+            w.update(record, {field_of_column(model, row.field): value},
+                     patient_uid=row.patient_uid)
+        w.update(row, {"state": "resolved", "kept": keep, "resolved_by": w.user,
+                       "resolved_at": w.at}, patient_uid=row.patient_uid)
+

@@ -1,0 +1,265 @@
+"""Benchmark: exports and the centre's import on a 10,000-patient site, each next to the
+bare library doing the same job.
+
+Run by hand: ``.venv/bin/python tests/benchmarks/bench_exchange.py [--patients N]
+[--rebuild]``.
+
+Builds (once, cached under ``/tmp/gisttracker-bench-exchange/``) a site with the demo
+generator (site code BENCH), then times, best of 2:
+
+- **CSV export** (every table and form file, wide files, dictionary, scripts) — next to two
+  baselines: ``csv.writer`` writing the very rows of those files, held in memory beforehand
+  (writing alone), and ``csv.writer`` writing every stored row of every record table as a
+  bare ``SELECT *`` gives it (reading and writing the data, none of the form or wide files);
+- **ODM export** (snapshot, validated against the schema, and without the validation) —
+  next to lxml's ``xmlfile`` writing one ``ItemGroupData`` per row and one ``ItemData`` per
+  non-empty value of every record table, with no lookups;
+- **package export** (everything, signed) — next to a raw ``sqlite3`` copy of the same rows
+  (``INSERT … SELECT *`` of every record table and the audit trail into a new file);
+- **centre import** of that package into an empty centre — next to a raw ``sqlite3`` copy of
+  the payload's rows into an empty database of the same schema.
+
+Aim: each within 3× of its baseline and under 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from lxml import etree  # noqa: E402
+
+from gisttracker.demo import generate  # noqa: E402
+from gisttracker.exchange.csv_export import export_csv  # noqa: E402
+from gisttracker.exchange.keys import public_key_path  # noqa: E402
+from gisttracker.exchange.odm import NS  # noqa: E402
+from gisttracker.exchange.odm.export import export_odm  # noqa: E402
+from gisttracker.exchange.tables import record_tables  # noqa: E402
+from gisttracker.services.exchange.centre import import_package, trust_site  # noqa: E402
+from gisttracker.services.exchange.packages import make_package  # noqa: E402
+from gisttracker.services.settings import SettingsService  # noqa: E402
+from gisttracker.session import Session, open_session  # noqa: E402
+
+CACHE = Path("/tmp/gisttracker-bench-exchange")
+TODAY = date(2026, 3, 14)
+MADE = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+
+
+def site(patients: int, rebuild: bool) -> Path:
+    path = CACHE / f"site-{patients}.db"
+    if rebuild and CACHE.exists():
+        shutil.rmtree(CACHE)
+    CACHE.mkdir(exist_ok=True)
+    if not path.exists():
+        session = open_session(path, user="bench", clock=lambda: MADE)
+        try:
+            SettingsService(session.tracker).set("site_code", "BENCH")
+            started = time.perf_counter()
+            generate(session, patients=patients, seed=2026, today=TODAY)
+            print(f"built {path} in {time.perf_counter() - started:.1f} s")
+        finally:
+            session.close()
+    return path
+
+
+def best(fn: Callable[[Path], object], runs: int = 2) -> float:
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(dir=CACHE) as work:
+            started = time.perf_counter()
+            fn(Path(work))
+            times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def tables(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return [t.name for t in record_tables(conn)]
+    finally:
+        conn.close()
+
+
+def csv_select_baseline(db: Path) -> Callable[[Path], object]:
+    def run(work: Path) -> None:
+        conn = sqlite3.connect(db)
+        for name in tables(db):
+            cursor = conn.execute(f'SELECT * FROM "{name}"')
+            with open(work / f"{name}.csv", "w", encoding="utf-8-sig", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow([d[0] for d in cursor.description])
+                writer.writerows(cursor)
+        conn.close()
+    return run
+
+
+def csv_baseline(folder: Path) -> Callable[[Path], object]:
+    """``csv.writer`` writing the rows of every CSV file in ``folder`` (read beforehand)."""
+    files = {}
+    for path in sorted(folder.glob("*.csv")):
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            files[path.name] = list(csv.reader(handle))
+
+    def run(work: Path) -> None:
+        for name, rows in files.items():
+            with open(work / name, "w", encoding="utf-8-sig", newline="") as handle:
+                csv.writer(handle).writerows(rows)
+    return run
+
+
+def xml_baseline(db: Path) -> Callable[[Path], object]:
+    def run(work: Path) -> None:
+        conn = sqlite3.connect(db)
+        q = f"{{{NS}}}"
+        with etree.xmlfile(str(work / "bare.xml"), encoding="utf-8") as xf, \
+                xf.element(f"{q}ODM"), xf.element(f"{q}ClinicalData"):
+            for name in tables(db):
+                cursor = conn.execute(f'SELECT * FROM "{name}"')
+                columns = [d[0] for d in cursor.description]
+                for row in cursor:
+                    group = etree.Element(f"{q}ItemGroupData", ItemGroupOID=name)
+                    for column, value in zip(columns, row, strict=True):
+                        if value is not None:
+                            etree.SubElement(group, f"{q}ItemData", ItemOID=column,
+                                             Value=str(value))
+                    xf.write(group)
+        conn.close()
+    return run
+
+
+def copy_baseline(db: Path, include_audit: bool = True) -> Callable[[Path], object]:
+    def run(work: Path) -> None:
+        conn = sqlite3.connect(work / "copy.db", isolation_level=None)
+        conn.execute("ATTACH DATABASE ? AS site", (str(db),))
+        conn.execute("BEGIN")
+        for name in [*tables(db), *(["audit_log"] if include_audit else [])]:
+            conn.execute(f'CREATE TABLE main."{name}" AS SELECT * FROM site."{name}"')
+        conn.execute("COMMIT")
+        conn.close()
+    return run
+
+
+def centre_baseline(db: Path, package_payload: Path) -> Callable[[Path], object]:
+    """Copy the payload's rows into an empty database of the real schema, as fast as SQLite
+    copies rows (no lookups, no checks, no merging)."""
+    def run(work: Path) -> None:
+        target = work / "centre.db"
+        open_session(target, user="bench").close()
+        conn = sqlite3.connect(target, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("ATTACH DATABASE ? AS pkg", (str(package_payload),))
+        conn.execute("BEGIN")
+        for name in tables(db):
+            columns = [r[1] for r in conn.execute(f'PRAGMA pkg.table_info("{name}")')]
+            if not columns:
+                continue  # not in the package (personal identifiers)
+            cols = ", ".join(f'"{c}"' for c in columns)
+            # (OR IGNORE: the centre has its own rows of the same protocol and form versions.)
+            conn.execute(f'INSERT OR IGNORE INTO main."{name}" ({cols}) '
+                         f'SELECT {cols} FROM pkg."{name}"')
+        conn.execute("INSERT INTO main.audit_log (at, user, action, table_name, record_uid, "
+                     "field, old_value, new_value, reason, patient_uid) SELECT at, user, "
+                     "action, table_name, record_uid, field, old_value, new_value, reason, "
+                     "patient_uid FROM pkg.audit")
+        conn.execute("COMMIT")
+        conn.close()
+    return run
+
+
+def report(name: str, ours: float, base: float, note: str = "") -> None:
+    ratio = ours / base if base else float("inf")
+    verdict = "ok" if ratio <= 3 and ours <= 30 else "MISSED"
+    print(f"{name:<34} {ours:7.2f} s   baseline {base:7.2f} s   {ratio:4.1f}×   {verdict}"
+          f"{'   ' + note if note else ''}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+    db = site(args.patients, args.rebuild)
+    conn = sqlite3.connect(db)
+    rows = sum(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables(db))
+    audit = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    conn.close()
+    print(f"site: {args.patients} patients, {rows} records, {audit} audit rows, "
+          f"{db.stat().st_size / 1e6:.0f} MB")
+
+    def session() -> Session:
+        return open_session(db, user="bench", clock=lambda: MADE)
+
+    def csv_ours(work: Path) -> None:
+        s = session()
+        try:
+            export_csv(s, work / "csv")
+        finally:
+            s.close()
+
+    def odm_ours(validate: bool) -> Callable[[Path], object]:
+        def run(work: Path) -> None:
+            s = session()
+            try:
+                export_odm(s, work / "s.xml", validate=validate)
+            finally:
+                s.close()
+        return run
+
+    def package_ours(work: Path) -> None:
+        s = session()
+        try:
+            make_package(s, work / "p.zip", full=True)
+        finally:
+            s.close()
+
+    with tempfile.TemporaryDirectory(dir=CACHE) as work_dir:
+        csv_ours(Path(work_dir))
+        rows = csv_baseline(Path(work_dir) / "csv")
+        ours = best(csv_ours)
+        report("CSV export (vs the same rows)", ours, best(rows))
+        report("CSV export (vs SELECT * per table)", ours, best(csv_select_baseline(db)))
+    xml = best(xml_baseline(db))
+    report("ODM snapshot export (validated)", best(odm_ours(True)), xml)
+    report("ODM snapshot export (no validation)", best(odm_ours(False)), xml)
+    report("package export (full, signed)", best(package_ours), best(copy_baseline(db)))
+
+    with tempfile.TemporaryDirectory(dir=CACHE) as work_dir:
+        work = Path(work_dir)
+        s = session()
+        try:
+            package = make_package(s, work / "full.zip", full=True).path
+        finally:
+            s.close()
+        import zipfile
+
+        with zipfile.ZipFile(package) as archive:
+            archive.extract("payload.sqlite", work)
+        key = public_key_path(db, "BENCH").read_text()
+
+        def centre_ours(into: Path) -> None:
+            c = open_session(into / "centre.db", user="coordinator")
+            try:
+                SettingsService(c.tracker).set("site_code", "CENTRE")
+                trust_site(c, "BENCH", key)
+                import_package(c, package)
+            finally:
+                c.close()
+
+        report("centre import (full package)", best(centre_ours),
+               best(centre_baseline(db, work / "payload.sqlite")),
+               f"package {package.stat().st_size / 1e6:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Sites, a centre and record-by-record comparisons for the exchange tests."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from gisttracker.demo import generate
+from gisttracker.exchange.package import _select_columns
+from gisttracker.exchange.tables import NATURAL_KEYS, record_tables
+from gisttracker.services.settings import SettingsService
+from gisttracker.session import Session, open_session
+
+TODAY = date(2026, 3, 14)
+NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+
+Dump = dict[str, dict[str, tuple[Any, ...]]]
+
+
+def open_site(path: Path, code: str, *, user: str = "nurse") -> Session:
+    session = open_session(path, user=user, clock=lambda: NOW)
+    settings = SettingsService(session.tracker)
+    if settings.get("site_code") != code:
+        settings.set("site_code", code)
+        settings.set("site_name", f"Hospital {code}")
+    return session
+
+
+def make_site(path: Path, code: str, *, patients: int, seed: int) -> Path:
+    session = open_site(path, code)
+    try:
+        generate(session, patients=patients, seed=seed, today=TODAY)
+    finally:
+        session.close()
+    return path
+
+
+def dump(path: Path, *, identifiers: bool = False, site: str | None = None) -> Dump:
+    """Every record of every exchanged table, by uid, references as uids — a reference to a
+    protocol or form version as its natural key (each file gives a version its own uid)."""
+    conn = sqlite3.connect(path)
+    try:
+        out: Dump = {}
+        for info in record_tables(conn, identifiers=identifiers):
+            if info.name in NATURAL_KEYS:
+                continue
+            rows = conn.execute(
+                f'SELECT {_select_columns(info, "s", "main", natural=True)} '
+                f'FROM "{info.name}" s').fetchall()
+            table = {}
+            uid_at = info.columns.index("uid")
+            for row in rows:
+                table[row[uid_at]] = tuple(row)
+            out[info.name] = table
+        if site is not None:
+            keep = {uid for uid, row in out["patient"].items()
+                    if row[info_index(conn, "patient", "site_code")] == site}
+            out = _only_patients(conn, out, keep)
+        return out
+    finally:
+        conn.close()
+
+
+def info_index(conn: sqlite3.Connection, table: str, column: str) -> int:
+    info = {t.name: t for t in record_tables(conn)}[table]
+    return info.columns.index(column)
+
+
+def _only_patients(conn: sqlite3.Connection, data: Dump, patients: set[str]) -> Dump:
+    """The records that belong to ``patients`` (followed through the audit trail)."""
+    owned = {r[0] for r in conn.execute(
+        "SELECT DISTINCT record_uid FROM audit_log WHERE patient_uid IN (SELECT value FROM "
+        "json_each(?))", (json.dumps(sorted(patients)),))}
+    return {t: {u: r for u, r in rows.items() if u in owned or u in patients}
+            for t, rows in data.items()}
+
+
+def counts(path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
+    finally:
+        conn.close()
+
+
+def replay_problems(path: Path) -> list[str]:
+    """Fields whose last audited value is not what the table holds (the audit trail must
+    replay to the data)."""
+    conn = sqlite3.connect(path)
+    problems = []
+    try:
+        from gisttracker.services.exchange.common import field_of_column, models_by_table
+
+        for info in record_tables(conn):
+            model = models_by_table().get(info.name)
+            skipped = set(model.audit_exclude) if model is not None else set()
+            fields = [c for c in info.columns if c not in ("uid", "study_key")
+                      and (model is None or field_of_column(model, c) not in skipped)]
+            last: dict[tuple[str, str], str | None] = {}
+            for uid, field, action, new in conn.execute(
+                    "SELECT record_uid, field, action, new_value FROM audit_log "
+                    "WHERE table_name = ? ORDER BY id", (info.name,)):
+                column = field if field in info.columns else f"{field}_id"
+                last[(uid, column)] = None if action == "delete" else new
+            for row in conn.execute(
+                    f'SELECT uid, {", ".join(chr(34) + f + chr(34) for f in fields)} '
+                    f'FROM "{info.name}"'):
+                for column, value in zip(fields, row[1:], strict=True):
+                    audited = last.get((row[0], column))
+                    decoded = json.loads(audited) if audited is not None else None
+                    if isinstance(decoded, bool):
+                        decoded = int(decoded)
+                    if decoded != value and not (
+                            isinstance(value, float) and decoded is not None
+                            and abs(float(decoded) - value) < 1e-9):
+                        problems.append(f"{info.name}.{column} {row[0]}: table {value!r}, "
+                                        f"audit {decoded!r}")
+        return problems
+    finally:
+        conn.close()

@@ -1,0 +1,814 @@
+"""File menu: export, import, back up, restore, verify — and the coordinating centre's work.
+
+Every job runs on the window's background worker (:mod:`ui.tasks`) with a progress bar in
+its dialog; paths can be typed or chosen with "Browse…". Besides the menu, this module
+watches each database the window opens (``MainWindow.session_changed``):
+
+- a read-only copy or a file on a network share gets a banner saying so, and the actions
+  that would write are disabled (the services refuse writes there anyway);
+- the whole file is checked for damaged pages in the background (the check at open stops
+  after a fraction of a second on a large file), with a warning if any are found;
+- the site's scheduled backups are made while the window is open (settings
+  ``backup_folder``, ``backup_every_hours``, ``backup_keep``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gisttracker.i18n import N_, _, ngettext
+from gisttracker.session import Session
+from ui.errors import is_expected, show_error
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+Job = Callable[[Callable[[str, float | None], None]], Any]
+
+PHASES = {
+    "check": N_("Checking…"), "read": N_("Reading the data…"), "copy": N_("Copying…"),
+    "keep": N_("Keeping a copy of the current database…"), "restore": N_("Restoring…"),
+    "verify": N_("Verifying…"), "validate": N_("Validating against the ODM schema…"),
+    "write": N_("Writing…"), "tables": N_("Writing the tables…"),
+    "wide": N_("Writing the wide files…"), "sign": N_("Signing…"), "pack": N_("Packing…"),
+    "merge": N_("Merging…"), "done": N_("Done"),
+}
+
+
+class _Relay(QObject):
+    """Carries progress from the worker thread to the dialog (queued signal)."""
+
+    changed = Signal(str, float)
+
+    def callback(self) -> Callable[[str, float | None], None]:
+        def report(phase: str, fraction: float | None) -> None:
+            self.changed.emit(phase, -1.0 if fraction is None else float(fraction))
+        return report
+
+
+class TaskDialog(QDialog):
+    """A form, a button that runs the job on the worker, a progress bar and a status line."""
+
+    finished_job = Signal(object)  # the job's result (for tests and callers)
+    failed_job = Signal(str)
+
+    def __init__(self, window: MainWindow, title: str, button: str) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.setWindowTitle(title)
+        self.setMinimumWidth(560)
+        self.form = QFormLayout()
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Room for a three-line message (a path and a count wrap) without resizing the dialog.
+        self.status.setMinimumHeight(3 * self.status.fontMetrics().lineSpacing() + 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.run_button = QPushButton(button, self)
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.run)
+        close = QPushButton(_("Close"), self)
+        close.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        self.extra = QVBoxLayout()
+        layout.addLayout(self.extra)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self.relay = _Relay(self)
+        self.relay.changed.connect(self._progress)
+        self.first: QWidget | None = None  # where the cursor starts
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.first is not None:
+            self.first.setFocus()
+
+    def field(self, widget: QWidget) -> QWidget:
+        """Note ``widget`` as the place to start typing if it is the first field."""
+        if self.first is None:
+            self.first = widget
+        return widget
+
+    @property
+    def session(self) -> Session | None:
+        return self.window_.session
+
+    def path_row(self, label: str, *, save: bool, folder: bool = False,
+                 filters: str = "") -> QLineEdit:
+        """A path field with a Browse… button beside it."""
+        edit = QLineEdit(self)
+        self.field(edit)
+        edit.setMinimumWidth(360)
+        browse = QPushButton(_("Browse…"), self)
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        row.addWidget(browse)
+        holder = QWidget(self)
+        holder.setLayout(row)
+        row.setContentsMargins(0, 0, 0, 0)
+        caption = QLabel(label, self)
+        caption.setBuddy(edit)  # the mnemonic goes to the field, not to its row
+        self.form.addRow(caption, holder)
+
+        def choose() -> None:
+            if folder:
+                name = QFileDialog.getExistingDirectory(self, label)
+            elif save:
+                name, _f = QFileDialog.getSaveFileName(self, label, edit.text(), filters)
+            else:
+                name, _f = QFileDialog.getOpenFileName(self, label, edit.text(), filters)
+            if name:
+                edit.setText(name)
+
+        browse.clicked.connect(choose)
+        return edit
+
+    def run(self) -> None:
+        """Override: check the form, then :meth:`start` the job."""
+
+    def say(self, text: str) -> None:
+        self.status.setText(text)
+
+    def start(self, job: Job, done: Callable[[Any], None]) -> None:
+        self.run_button.setEnabled(False)
+        self.progress.setValue(0)
+        report = self.relay.callback()
+
+        def finished(result: Any) -> None:
+            self.run_button.setEnabled(True)
+            self.progress.setValue(100)
+            done(result)
+            self.finished_job.emit(result)
+
+        def failed(exc: BaseException) -> None:
+            self.run_button.setEnabled(True)
+            self.progress.setValue(0)
+            if is_expected(exc):
+                self.say(str(exc))
+            else:
+                self.say(_("Something went wrong inside the program; a report was saved."))
+                show_error(self, exc, context=self.windowTitle())
+            self.failed_job.emit(str(exc))
+
+        self.window_.tasks.run(lambda: job(report), finished, failed)
+
+    def _progress(self, phase: str, fraction: float) -> None:
+        label = PHASES.get(phase)
+        if label:
+            self.say(_(label))
+        if fraction < 0:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 100)
+            self.progress.setValue(int(fraction * 100))
+
+
+def _study_box(parent: QWidget, session: Session | None) -> QComboBox:
+    box = QComboBox(parent)
+    box.addItem(_("All studies"), None)
+    if session is not None:
+        for study in sorted(session.studies.values(), key=lambda s: s.key):
+            box.addItem(f"{study.short_title} ({study.registration or study.key})", study.key)
+    return box
+
+
+# ----- export --------------------------------------------------------------------------------
+
+# What the File > Export submenu offers (the dialog's choices, shorter).
+MENU_LABELS = {
+    "csv": N_("&CSV with data dictionary and R, SPSS, Stata scripts…"),
+    "odm": N_("CDISC ODM: &snapshot of the data…"),
+    "odm-transactional": N_("CDISC ODM: every change with its &audit record…"),
+    "odm-metadata": N_("CDISC ODM: study &definitions only…"),
+    "package": N_("Site &package: changes since the last one…"),
+    "package-full": N_("Site package: &everything…"),
+    "key": N_("This site's public &key…"),
+}
+EXPORT_KINDS = (
+    ("csv", N_("CSV files with data dictionary and R, SPSS and Stata scripts (a new folder)")),
+    ("odm", N_("CDISC ODM 1.3.2: the data as they are now")),
+    ("odm-transactional", N_("CDISC ODM 1.3.2: every change with its audit record")),
+    ("odm-metadata", N_("CDISC ODM 1.3.2: the study definitions only")),
+    ("package", N_("Site package for the coordinating centre (changes since the last one)")),
+    ("package-full", N_("Site package for the coordinating centre (everything)")),
+    ("key", N_("This site's public key, for the coordinating centre")),
+)
+
+
+class ExportDialog(TaskDialog):
+    def __init__(self, window: MainWindow, kind: str = "csv") -> None:
+        super().__init__(window, _("Export"), _("&Export"))
+        self.kind = QComboBox(self)
+        self.field(self.kind)
+        for key, label in EXPORT_KINDS:
+            self.kind.addItem(_(label), key)
+        self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
+        self.form.addRow(_("&What:"), self.kind)
+        self.study = _study_box(self, self.session)
+        self.form.addRow(_("&Study:"), self.study)
+        self.identifiers = QCheckBox(_("Include names, record numbers and dates of &birth"),
+                                     self)
+        self.form.addRow("", self.identifiers)
+        self.path = self.path_row(_("Save &to:"), save=True)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
+
+    def _kind_changed(self) -> None:
+        key = self.kind.currentData()
+        self.study.setEnabled(key.startswith(("csv", "odm")))
+        self.identifiers.setEnabled(key != "key" and key != "odm-metadata")
+
+    def run(self) -> None:
+        session = self.session
+        text = self.path.text().strip()
+        if session is None:
+            return
+        if not text:
+            self.say(_("Type where to save the export, or choose it with Browse…"))
+            self.path.setFocus()
+            return
+        target = Path(text).expanduser()
+        key = str(self.kind.currentData())
+        if target.exists() and not (key == "csv" and target.is_dir()
+                                    and not any(target.iterdir())):
+            self.say(_("{path} already exists; choose a new name (an export never replaces "
+                       "another file)").format(path=target))
+            return
+        study = self.study.currentData() if self.study.isEnabled() else None
+        identifiers = self.identifiers.isChecked() and self.identifiers.isEnabled()
+        self.start(lambda report: _export(session, key, target, study, identifiers, report),
+                   lambda message: self.say(str(message)))
+
+
+def _export(session: Session, key: str, target: Path, study: str | None, identifiers: bool,
+            report: Callable[[str, float | None], None]) -> str:
+    """Runs on the worker: the export ``key`` of the open site to ``target``."""
+    if key == "csv":
+        from gisttracker.exchange.csv_export import export_csv
+
+        result = export_csv(session, target, study=study, identifiers=identifiers,
+                            progress=report)
+        return _("{files} CSV files ({rows} rows), a data dictionary and import scripts "
+                 "written to {path}").format(files=result.files, rows=result.rows, path=target)
+    if key.startswith("odm"):
+        from gisttracker.exchange.odm.export import export_odm
+
+        kind = {"odm": "snapshot", "odm-transactional": "transactional",
+                "odm-metadata": "metadata"}[key]
+        odm = export_odm(session, target, kind=kind, study=study,  # type: ignore[arg-type]
+                         identifiers=identifiers, progress=report)
+        return _("CDISC ODM 1.3.2 file written to {path} ({subjects} subjects), validated "
+                 "against the ODM schema").format(path=target, subjects=odm.subjects)
+    if key.startswith("package"):
+        from gisttracker.services.exchange.packages import make_package
+
+        made = make_package(session, target, full=key == "package-full",
+                            identifiers=identifiers, progress=report)
+        m = made.manifest
+        return _("Package {site} #{seq} written to {path}: {records} records, {audit} audit "
+                 "rows, signed").format(site=m.site_code, seq=m.seq, path=target,
+                                        records=sum(m.tables.values()), audit=m.audit_rows)
+    from gisttracker.atomic import atomic_open
+    from gisttracker.exchange.keys import public_of, site_key
+    from gisttracker.services.exchange.packages import site_identity
+
+    code, _name = site_identity(session)
+    public = public_of(code, site_key(session.path, code))
+    with atomic_open(target, "w", encoding="utf-8") as handle:
+        handle.write(public.text())
+    return _("Public key of site {site} written to {path}. Send it to the coordinating centre "
+             "and read them its fingerprint by telephone: {fp}").format(
+                 site=code, path=target, fp=public.fingerprint)
+
+
+# ----- import --------------------------------------------------------------------------------
+
+class ImportOdmDialog(TaskDialog):
+    """Check an ODM file first (nothing written), then import it."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, _("Import CDISC ODM"), _("&Check"))
+        self.path = self.path_row(_("ODM &file:"), save=False,
+                                  filters=_("ODM files (*.xml);;All files (*)"))
+        self.refusals = QListWidget(self)
+        self.refusals.setAccessibleName(_("What was refused"))
+        self.refusals.setWordWrap(True)
+        self.extra.addWidget(QLabel(_("What does not match this site's protocols:"), self))
+        self.extra.addWidget(self.refusals, 1)
+        self.import_button = QPushButton(_("&Import"), self)
+        self.import_button.setEnabled(False)
+        self.import_button.clicked.connect(self.write)
+        self.extra.addWidget(self.import_button)
+        self.checked: Path | None = None
+        self.path.textChanged.connect(lambda _t: self.import_button.setEnabled(False))
+
+    def run(self) -> None:
+        self._go(dry_run=True)
+
+    def write(self) -> None:
+        self._go(dry_run=False)
+
+    def _go(self, *, dry_run: bool) -> None:
+        from gisttracker.services.exchange.odm_import import import_odm, summary
+
+        session = self.session
+        text = self.path.text().strip()
+        if session is None or not text:
+            self.say(_("Type the ODM file to import, or choose it with Browse…"))
+            return
+        path = Path(text).expanduser()
+        skip = not dry_run and self.refusals.count() > 0
+
+        def done(report: Any) -> None:
+            self.refusals.clear()
+            for refusal in report.refused:
+                self.refusals.addItem(str(refusal))
+            self.say(summary(report))
+            ready = dry_run and bool(report.imported)
+            self.import_button.setEnabled(ready)
+            self.import_button.setText(
+                _("&Import") if not report.refused else ngettext(
+                    "&Import the {n} subject that passes", "&Import the {n} subjects that pass",
+                    len(report.imported)).format(n=len(report.imported)))
+
+        self.start(lambda report: import_odm(session, path, dry_run=dry_run,
+                                             skip_refused=skip, progress=report), done)
+
+
+class ImportPackagesDialog(TaskDialog):
+    """The coordinating centre imports site packages (one path per line)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, _("Import site packages"), _("&Import"))
+        self.path = self.path_row(_("&Package:"), save=False,
+                                  filters=_("Site packages (*.zip);;All files (*)"))
+        self.results = QListWidget(self)
+        self.extra.addWidget(self.results, 1)
+
+    def run(self) -> None:
+        from gisttracker.services.exchange.centre import import_package
+
+        session = self.session
+        text = self.path.text().strip()
+        if session is None or not text:
+            self.say(_("Type the package to import, or choose it with Browse…"))
+            return
+        path = Path(text).expanduser()
+
+        def done(result: Any) -> None:
+            if result.superseded_by is not None:
+                line = _("{file}: older than package #{later}, imported already; nothing "
+                         "changed").format(file=path.name, later=result.superseded_by)
+            elif result.already:
+                line = _("{file}: imported before; nothing changed").format(file=path.name)
+            else:
+                line = _("{file}: package {site} #{seq}: {added} records added, {updated} "
+                         "updated, {deleted} deleted, {conflicts} conflicts").format(
+                    file=path.name, site=result.site_code, seq=result.seq,
+                    added=sum(result.added.values()), updated=sum(result.updated.values()),
+                    deleted=result.deleted, conflicts=result.conflicts)
+            self.results.addItem(line)
+            self.say(line)
+
+        self.start(lambda report: import_package(session, path, progress=report), done)
+
+
+class RegisterSiteDialog(TaskDialog):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, _("Register a site"), _("&Register"))
+        self.code = QLineEdit(self)
+        self.field(self.code)
+        self.code.setPlaceholderText(_("e.g. ZJU"))
+        self.form.addRow(_("Site &code:"), self.code)
+        self.path = self.path_row(_("Public &key file:"), save=False,
+                                  filters=_("Site keys (*.pub);;All files (*)"))
+
+    def run(self) -> None:
+        from gisttracker.services.exchange.centre import trust_site
+
+        session = self.session
+        code = self.code.text().strip()
+        text = self.path.text().strip()
+        if session is None or not code or not text:
+            self.say(_("Type the site's code and its public key file"))
+            return
+
+        def job(_report: Any) -> Any:
+            try:
+                key_text = Path(text).expanduser().read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                from gisttracker.services.base import ServiceError
+
+                raise ServiceError(_("cannot read {path}: {error}").format(
+                    path=text, error=exc)) from exc
+            return trust_site(session, code, key_text)
+
+        self.start(job, lambda result: self.say(_(
+            "Site {site} registered; its key's fingerprint is {fp}: check it with the site by "
+            "telephone").format(site=result[0].site_code, fp=result[0].fingerprint)))
+
+
+class ConflictsDialog(TaskDialog):
+    """Fields changed both at a site and at the centre: keep one, with a reason."""
+
+    COLUMNS = (N_("Site"), N_("Patient"), N_("Table"), N_("Field"), N_("Site's value"),
+               N_("Centre's value"))
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, _("Conflicts between sites and the centre"), _("Re&fresh"))
+        self.table = QTableWidget(0, len(self.COLUMNS), self)
+        self.table.setHorizontalHeaderLabels([_(c) for c in self.COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.field(self.table)
+        self.extra.addWidget(self.table, 1)
+        self.reason = QLineEdit(self)
+        self.reason.setPlaceholderText(_("Why (kept in the audit trail)"))
+        row = QFormLayout()
+        row.addRow(_("&Reason:"), self.reason)
+        self.extra.addLayout(row)
+        self.keep_site = QPushButton(_("Keep the &site's value"), self)
+        self.keep_centre = QPushButton(_("Keep the c&entre's value"), self)
+        self.keep_site.clicked.connect(lambda: self.resolve("site"))
+        self.keep_centre.clicked.connect(lambda: self.resolve("centre"))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.keep_site)
+        buttons.addWidget(self.keep_centre)
+        buttons.addStretch(1)
+        self.extra.addLayout(buttons)
+        self.setMinimumSize(820, 460)
+        self.ids: list[int] = []
+        self.run()
+
+    def run(self) -> None:
+        from gisttracker.services.exchange.centre import list_conflicts
+
+        if self.session is None:
+            return
+        self.start(lambda _report: list_conflicts(), self._show)
+
+    def _show(self, rows: Any, done: str = "") -> None:
+        from gisttracker.exchange.catalogue import LABELS
+
+        self.table.setRowCount(len(rows))
+        self.ids = []
+        for n, row in enumerate(rows):
+            self.ids.append(row.id)
+            field = LABELS.get(row.field)
+            values = (f"{row.site_code} #{row.package_seq}", row.patient or "",
+                      row.table_name.replace("_", " ").capitalize(),
+                      _(field) if field else row.field.replace("_", " "),
+                      _shown(row.site_value), _shown(row.centre_value))
+            for column, value in enumerate(values):
+                self.table.setItem(n, column, QTableWidgetItem(value))
+        self.table.resizeColumnsToContents()
+        count = (ngettext("{n} open conflict", "{n} open conflicts", len(rows)).format(
+            n=len(rows)) if rows else _("No open conflicts."))
+        self.say(f"{done} {count}".strip())
+
+    def resolve(self, keep: str) -> None:
+        from gisttracker.services.exchange.centre import resolve_conflict
+
+        session = self.session
+        row = self.table.currentRow()
+        if session is None or row < 0 or row >= len(self.ids):
+            self.say(_("Choose a conflict in the list first"))
+            return
+        reason = self.reason.text().strip()
+        if not reason:
+            self.say(_("Type the reason first: it is kept in the audit trail"))
+            self.reason.setFocus()
+            return
+        conflict = self.ids[row]
+
+        def job(_report: Any) -> Any:
+            from gisttracker.services.exchange.centre import list_conflicts
+
+            resolve_conflict(session, conflict, keep, reason)
+            return list_conflicts()
+
+        def done(rows: Any) -> None:
+            self.reason.clear()
+            self._show(rows, _("Resolved: the site's value is kept.") if keep == "site"
+                       else _("Resolved: the centre's value is kept."))
+
+        self.start(job, done)
+
+
+def _shown(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
+# ----- backup, restore, verify, schedule -----------------------------------------------------
+
+class BackupDialog(TaskDialog):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, _("Back up"), _("&Back up"))
+        self.path = self.path_row(_("Back up &to:"), save=True,
+                                  filters=_("Backups (*.db);;All files (*)"))
+        if self.session is not None:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M")
+            self.path.setText(str(self.session.path.with_name(
+                f"{self.session.path.stem}-{stamp}.backup.db")))
+
+    def run(self) -> None:
+        from gisttracker.backup import backup
+
+        session = self.session
+        text = self.path.text().strip()
+        if session is None or not text:
+            self.say(_("Type where to write the backup"))
+            return
+        target = Path(text).expanduser()
+        if target.exists():
+            self.say(_("{path} already exists; choose a new file name").format(path=target))
+            return
+        self.start(lambda report: backup(session.path, target, progress=report),
+                   lambda result: self.say(_(
+                       "Backup written to {path}: {rows} rows, verified (integrity check and "
+                       "row counts)").format(path=result.path, rows=result.rows)))
+
+
+class RestoreDialog(TaskDialog):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, _("Restore from a backup"), _("&Restore"))
+        self.path = self.path_row(_("&Backup file:"), save=False,
+                                  filters=_("Backups (*.db);;All files (*)"))
+        self.confirm = QCheckBox(_(
+            "Replace the data in this database with the backup's (a copy of the database as "
+            "it is now is kept beside it)"), self)
+        self.form.addRow("", self.confirm)
+
+    def run(self) -> None:
+        from gisttracker.backup import restore
+
+        session = self.session
+        text = self.path.text().strip()
+        if session is None or not text:
+            self.say(_("Type the backup file to restore"))
+            return
+        if not self.confirm.isChecked():
+            self.say(_("Tick the box to confirm that the data are to be replaced"))
+            return
+        database = session.path
+        backup_file = Path(text).expanduser()
+
+        def done(result: Any) -> None:
+            kept = result.kept
+            self.say(_("Restored from {backup}; the database as it was is kept in {kept}")
+                     .format(backup=backup_file, kept=kept))
+            # Everything shown came from the old data: open the file afresh.
+            self.window_.open_database(database)
+
+        self.start(lambda report: restore(backup_file, database, progress=report), done)
+
+
+class ScheduleDialog(TaskDialog):
+    """Where, how often and how many scheduled backups (site settings, audited)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, _("Scheduled backups"), _("&Save"))
+        self.folder = self.path_row(_("Backup &folder:"), save=False, folder=True)
+        self.hours = QSpinBox(self)
+        self.hours.setRange(1, 9999)
+        self.hours.setSuffix(_(" hours"))
+        self.form.addRow(_("&Every:"), self.hours)
+        self.keep = QSpinBox(self)
+        self.keep.setRange(1, 999)
+        self.form.addRow(_("&Keep the newest:"), self.keep)
+        session = self.session
+        if session is not None:
+            from gisttracker.backup import backup_plan
+
+            plan = backup_plan(session.tracker)
+            self.folder.setText(str(plan.folder or ""))
+            self.hours.setValue(plan.every_hours)
+            self.keep.setValue(plan.keep)
+
+    def run(self) -> None:
+        from gisttracker.services.settings import SettingsService
+
+        session = self.session
+        if session is None:
+            return
+        folder, hours, keep = self.folder.text().strip(), self.hours.value(), self.keep.value()
+
+        def job(_report: Any) -> None:
+            settings = SettingsService(session.tracker)
+            with session.tracker.transaction(_("backup schedule changed")):
+                settings.set("backup_folder", folder)
+                settings.set("backup_every_hours", str(hours))
+                settings.set("backup_keep", str(keep))
+
+        self.start(job, lambda _r: self.say(
+            _("Saved: a backup every {hours} hours into {folder}, keeping {keep}").format(
+                hours=hours, folder=folder, keep=keep) if folder else
+            _("Saved: no scheduled backups")))
+
+
+# ----- the menu and the watch over the open database -----------------------------------------
+
+class _Watch(QObject):
+    checked = Signal(object, list)  # session, problems ([] when the file is intact)
+
+
+class ExchangeMenu(QObject):
+    """The File menu's data actions and what the window does for each database it opens."""
+
+    def __init__(self, window: MainWindow, menu: QMenu) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.writing: list[QAction] = []
+        self.dialogs: dict[str, TaskDialog] = {}
+        export = menu.addMenu(_("&Export"))
+        for key, _label in EXPORT_KINDS:
+            action = export.addAction(_(MENU_LABELS[key]))
+            action.triggered.connect(lambda _c=False, k=key: self.open(ExportDialog, k))
+            if key.startswith("package"):
+                self.writing.append(action)
+        imports = menu.addMenu(_("&Import"))
+        action = imports.addAction(_("CDISC &ODM file…"))
+        action.triggered.connect(lambda _c=False: self.open(ImportOdmDialog))
+        self.writing.append(action)
+        centre = menu.addMenu(_("&Coordinating centre"))
+        for text, dialog in ((_("&Register a site…"), RegisterSiteDialog),
+                             (_("&Import site packages…"), ImportPackagesDialog),
+                             (_("&Conflicts…"), ConflictsDialog)):
+            action = centre.addAction(text)
+            action.triggered.connect(lambda _c=False, d=dialog: self.open(d))
+            self.writing.append(action)
+        menu.addSeparator()
+        menu.addAction(_("&Back up…")).triggered.connect(
+            lambda _c=False: self.open(BackupDialog))
+        restore = menu.addAction(_("Res&tore from a backup…"))
+        restore.triggered.connect(lambda _c=False: self.open(RestoreDialog))
+        schedule = menu.addAction(_("Backup &schedule…"))
+        schedule.triggered.connect(lambda _c=False: self.open(ScheduleDialog))
+        self.writing += [restore, schedule]
+        menu.addAction(_("&Verify the database")).triggered.connect(
+            lambda _c=False: self.verify())
+        self.watch = _Watch(self)
+        self.watch.checked.connect(self._checked)
+        self.timer = QTimer(self)
+        self.timer.setInterval(10 * 60 * 1000)
+        self.timer.timeout.connect(self.check_schedule)
+        window.session_changed.connect(self._session)
+
+    def open(self, dialog: type[TaskDialog], *args: Any) -> TaskDialog:
+        if self.window_.session is None:
+            return None  # type: ignore[return-value]
+        view = dialog(self.window_, *args)
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialogs[dialog.__name__] = view
+        view.show()
+        return view
+
+    # -- each database opened ------------------------------------------------------------------
+    def _session(self, session: Session) -> None:
+        reason = session.read_only_reason
+        for action in self.writing:
+            action.setEnabled(reason is None)
+        if reason:
+            banner = self.window_.banner
+            text = banner.text() if not banner.isHidden() else ""
+            banner.setText((text + "\n" if text else "") + reason)
+            banner.show()
+            self.window_.setWindowTitle(self.window_.windowTitle() + " " + _("(read-only)"))
+        self._check_pages(session)
+        if reason is None:
+            self.timer.start()
+            QTimer.singleShot(60_000, self.check_schedule)
+        else:
+            self.timer.stop()
+
+    def _check_pages(self, session: Session) -> None:
+        """The whole file, checked on a thread of its own with its own read-only connection
+        (the worker stays free for the window's queries)."""
+        path = session.path
+
+        def work() -> None:
+            from gisttracker.backup import read_only_connection
+
+            problems: list[str] = []
+            try:
+                conn = read_only_connection(path)
+                try:
+                    rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(10)")]
+                finally:
+                    conn.close()
+                problems = [] if rows == ["ok"] else rows
+            except sqlite3.DatabaseError as exc:
+                problems = [str(exc)]
+            self.watch.checked.emit(session, problems)
+
+        threading.Thread(target=work, name="gisttracker-check", daemon=True).start()
+
+    def _checked(self, session: Session, problems: list[str]) -> None:
+        if session is not self.window_.session or not problems:
+            return
+        text = _("Damaged pages were found in this database ({detail}). Stop entering data "
+                 "and restore the latest backup (File > Restore from a backup).").format(
+                     detail="; ".join(problems[:2]))
+        self.window_.banner.setText(text)
+        self.window_.banner.show()
+        if not self.window_.property("headless"):
+            QMessageBox.critical(self.window_, _("The database is damaged"), text)
+
+    # -- scheduled backups ---------------------------------------------------------------------
+    def check_schedule(self) -> None:
+        session = self.window_.session
+        if session is None or session.read_only_reason is not None:
+            return
+
+        def job() -> Any:
+            from gisttracker.backup import backup_due, backup_plan, run_scheduled_backup
+
+            plan = backup_plan(session.tracker)
+            now = datetime.now()
+            if plan.folder is None or not backup_due(session.path, plan.folder,
+                                                     plan.every_hours, now):
+                return None
+            return run_scheduled_backup(session.path, plan.folder, keep=plan.keep, now=now)[0]
+
+        def done(result: Any) -> None:
+            if result is not None:
+                self.window_.statusBar().showMessage(_("Scheduled backup written to {path}")
+                                                     .format(path=result.path), 10_000)
+
+        def failed(exc: BaseException) -> None:
+            text = _("The scheduled backup failed: {error}").format(error=exc)
+            self.window_.banner.setText(text)
+            self.window_.banner.show()
+            self.window_.statusBar().showMessage(text)
+
+        self.window_.tasks.run(job, done, failed)
+
+    # -- verify ----------------------------------------------------------------------------------
+    def verify(self) -> None:
+        session = self.window_.session
+        if session is None:
+            return
+        from gisttracker.backup import verify
+
+        path = session.path
+        self.window_.statusBar().showMessage(_("Checking {path}…").format(path=path))
+
+        def done(report: Any) -> None:
+            lines = ([_("Problems found:")] + [f"• {p}" for p in report.problems]
+                     if report.problems else [_("No problems found.")])
+            lines += [f"✓ {n}" for n in report.notes]
+            text = "\n".join(lines)
+            self.window_.statusBar().showMessage(
+                _("No problems found in {path}").format(path=path) if report.ok
+                else _("Problems found in {path}").format(path=path))
+            self.last_report = text
+            if not self.window_.property("headless"):
+                box = QMessageBox.information if report.ok else QMessageBox.warning
+                box(self.window_, _("Verify the database"), text)
+
+        self.window_.tasks.run(lambda: verify(path), done)
+
+
+def install(window: MainWindow, menu: QMenu) -> ExchangeMenu:
+    """Add the data actions to the window's File menu (called once, from the window)."""
+    return ExchangeMenu(window, menu)

@@ -1,0 +1,101 @@
+"""The window's language: chosen at start, Qt's own strings translated, a menu to change it.
+
+Which language (:func:`gisttracker.i18n.choose_language`):
+
+1. the person's own choice, ``language`` in their QSettings (File → Language), a per-user
+   preference like window geometry, because two nurses at one site may read different
+   languages;
+2. else the site's default, the ``language`` site setting in the database;
+3. else the system's: the desktop's preferred UI languages (``QLocale.system()``).
+
+A change applies at the next start: every screen, table model and cached protocol text is
+built once in the chosen language, and rebuilding them live would be a second way to build
+them that nobody tests. Dates stay ISO (YYYY-MM-DD) in every language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QSettings, QTranslator
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+
+from gisttracker import i18n
+from gisttracker.i18n import _
+from gisttracker.services.settings import read_site_language
+
+SETTING = "language"
+SYSTEM = "system"
+
+# Kept alive for the life of the application: Qt does not own an installed translator.
+_translators: list[QTranslator] = []
+
+
+def user_choice(settings: QSettings) -> str | None:
+    """The person's own language choice, or None to follow the site and the system."""
+    value = settings.value(SETTING)
+    return str(value) if value and value != SYSTEM else None
+
+
+def start_language(settings: QSettings, db_path: Path | None) -> str:
+    """Choose the language for this start and install it (core catalogue and Qt's own).
+
+    Returns the language code installed.
+    """
+    site = read_site_language(db_path) if db_path is not None else None
+    system = i18n.system_language(ui_languages=QLocale.system().uiLanguages())
+    language = i18n.install(i18n.choose_language(user_choice(settings), site, system))
+    install_qt_translations(language)
+    return language
+
+
+def install_qt_translations(language: str) -> bool:
+    """Load Qt's own catalogue (``qtbase_<lang>``: OK, Cancel, Yes, No, the context menus of
+    text fields…) from the translations PySide6 ships. False when there is none."""
+    app = QCoreApplication.instance()
+    for translator in _translators:
+        QCoreApplication.removeTranslator(translator)
+    _translators.clear()
+    if app is None or language not in i18n.TRANSLATED:
+        return False
+    # Month and day names (the calendar) in the language too; dates are shown ISO anyway
+    # (every date field sets its display format).
+    QLocale.setDefault(QLocale(language))
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    translator = QTranslator(app)
+    if not translator.load(f"qtbase_{language}", folder):
+        return False
+    QCoreApplication.installTranslator(translator)
+    _translators.append(translator)
+    return True
+
+
+def language_menu(parent: QWidget, settings: QSettings) -> QMenu:
+    """File → Language: follow the system, or one of the languages, each named in itself."""
+    menu = QMenu(_("&Language"), parent)
+    group = QActionGroup(menu)
+    current = user_choice(settings) or SYSTEM
+    choices = [(SYSTEM, _("Follow the site and the system"))]
+    choices += list(i18n.LANGUAGES.items())
+    for code, name in choices:
+        action = QAction(name, menu)
+        action.setCheckable(True)
+        action.setChecked(code == current)
+        action.setData(code)
+        group.addAction(action)
+        menu.addAction(action)
+        action.triggered.connect(
+            lambda _checked=False, c=code: choose(parent, settings, c))
+    return menu
+
+
+def choose(parent: QWidget, settings: QSettings, code: str) -> None:
+    """Remember ``code`` as this person's language and say when it applies."""
+    if (user_choice(settings) or SYSTEM) == code:
+        return
+    settings.setValue(SETTING, code)
+    settings.sync()
+    if not parent.property("headless"):
+        QMessageBox.information(parent, _("Language"), _(
+            "The new language applies the next time GIST Study Tracker starts."))
