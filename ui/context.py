@@ -88,6 +88,9 @@ class WindowContext(QObject):
 
     def check_now(self) -> None:
         """Compare the file's data version (on the worker) and the day with the last seen."""
+        if self.tasks.closed:  # the window is closing (or closed): nothing more to watch
+            self._timer.stop()
+            return
         day = self.today()
         if day != self._day:
             self._day = day

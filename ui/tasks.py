@@ -114,6 +114,11 @@ class TaskManager(QObject):
         self._ticks += 1
         gc.collect(2 if self._ticks % 10 == 0 else 1)
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` ran: :meth:`run` would refuse new work."""
+        return self._state["released"]
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._gc_timer.stop()

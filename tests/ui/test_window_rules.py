@@ -16,11 +16,14 @@ from pytestqt.qtbot import QtBot
 
 from gisttracker.services.base import WrongThreadError
 from gisttracker.services.patients import PatientService
+from gisttracker.session import Session
 from gisttracker.store.models_visits import Visit
 from tests.core.patients_helpers import TODAY, eligible_patient, set_site
 from tests.ui.conftest import Clock, on_worker
+from ui.context import WindowContext
 from ui.main_window import MainWindow
 from ui.patients import PatientsPage
+from ui.tasks import TaskManager
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "support raise")
 
@@ -158,3 +161,16 @@ def test_the_patient_list_opens_a_patient_with_a_double_click_once(
     qtbot.keyClick(page.table, Qt.Key.Key_Return)  # Enter on the row: the same window
     assert len(window.context.open_windows()) == 1
     window.context.open_windows()[0].close()
+
+
+def test_the_watch_stops_by_itself_once_the_worker_is_shut_down(
+        qtbot: QtBot, session: Session) -> None:
+    """A page's watch outliving its window (the window closed first) asks nothing more of
+    the worker: no 'cannot schedule new futures' error from a timer tick."""
+    tasks = TaskManager()
+    context = WindowContext(session, tasks, today=lambda: TODAY)
+    context.start_watching(interval_ms=20)
+    qtbot.waitUntil(lambda: context._version is not None, timeout=5000)
+    tasks.shutdown()
+    qtbot.wait(100)  # several ticks: each would have raised before
+    assert not context._timer.isActive()
