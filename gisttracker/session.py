@@ -18,14 +18,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-
-import peewee
+from typing import TYPE_CHECKING, Literal
 
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
-from gisttracker.services.base import Tracker
-from gisttracker.store.db import inspect_file, open_database
+
+if TYPE_CHECKING:
+    # The ORM is imported by open_session, so that a caller that only loads the protocols
+    # (``gisttracker studies`` on a current database) does not pay for it.
+    import peewee
+
+    from gisttracker.services.base import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,9 @@ def load_protocols(db_path: Path) -> LoadResult:
 
 
 def open_session(path: Path, *, user: str | None = None,
-                 clock: Callable[[], datetime] | None = None) -> Session:
+                 clock: Callable[[], datetime] | None = None,
+                 protocols: LoadResult | None = None,
+                 page_check: float | Literal["default"] | None = "default") -> Session:
     """Open the database at ``path`` (created and migrated if needed) and load the studies.
 
     A file that must not be written (read-only copy, network share: see
@@ -137,10 +143,25 @@ def open_session(path: Path, *, user: str | None = None,
     recorded data is refused and its study blocked) and its version recorded
     (:func:`gisttracker.services.versions.register_protocols`) — except in a read-only copy,
     which is shown as it was recorded.
+
+    ``protocols``: what :func:`load_protocols` just returned for ``path`` (the window's
+    start-up check), so the files are not read twice; loaded here when None.
+
+    ``page_check``: seconds the look for damaged pages may take before the database is used
+    (:func:`gisttracker.store.db.open_database`; None: the whole file; 0: none). The window
+    passes 0: it checks the whole file on a thread of its own once the first screen shows
+    its data, and stops writing if damage is found, instead of making every start wait.
     """
+    # The ORM is imported here, not at the top: a caller that only loads the protocols
+    # (``gisttracker studies`` on a current database) does not pay for it.
+    from gisttracker.services.base import Tracker
+    from gisttracker.store.db import inspect_file, open_database
+    from gisttracker.store.paths import IN_FORCE_SQL
+
     state = inspect_file(path)
-    protocols = load_protocols(path)
-    db = open_database(path, read_only=state.read_only)
+    if protocols is None:
+        protocols = load_protocols(path)
+    db = open_database(path, read_only=state.read_only, check_budget=page_check)
     for error in protocols.errors:
         log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)
@@ -152,10 +173,17 @@ def open_session(path: Path, *, user: str | None = None,
                       read_only_reason=tracker.read_only)
     if tracker.read_only:
         return session
-    from gisttracker.services.versions import register_protocols
-
     try:
-        refused = register_protocols(session)
+        in_force = dict(db.execute_sql(IN_FORCE_SQL).fetchall())
+        if all(in_force.get(s.key) == s.digest for s in protocols.studies):
+            # The usual start: every file is the version in force, so there is nothing to
+            # record or refuse (register_protocols would only look that up, study by study,
+            # after importing what a changed file needs).
+            refused = {}
+        else:
+            from gisttracker.services.versions import register_protocols
+
+            refused = register_protocols(session)
     except BaseException:
         db.close()
         raise

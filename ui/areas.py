@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from gisttracker.i18n import N_
-from gisttracker.protocols import Study
-from gisttracker.services.base import Changes
-from gisttracker.session import Session
 
 if TYPE_CHECKING:
+    from gisttracker.protocols import Study
+    from gisttracker.services.base import Changes
+    from gisttracker.session import Session
     from ui.context import WindowContext
     from ui.patient_view import PatientWindow
     from ui.tasks import TaskManager
@@ -30,7 +31,13 @@ class AreaPage(QWidget):
     used on its own (a test, a tool) makes its own when it is given a session. Either way
     :meth:`on_changes` is called after every commit, and :meth:`open_patient` opens (or
     raises) the one window of a patient. ``today_fn`` is the clock, read when needed.
+
+    A page that reads its data in the background says so with :meth:`loading` and emits
+    :attr:`data_shown` when the data has arrived; the main window's ``ready`` (and the
+    start-up check) wait for that on the first screen.
     """
+
+    data_shown = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +74,10 @@ class AreaPage(QWidget):
         if self.context is None:
             return None
         return self.context.open_patient(uid)
+
+    def loading(self) -> bool:
+        """Whether the page is still reading the data it is about to show."""
+        return False
 
 
 @dataclass(frozen=True)

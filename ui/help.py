@@ -18,7 +18,7 @@ import platform
 import re
 from dataclasses import dataclass
 from html import escape
-from importlib import metadata
+from typing import TYPE_CHECKING
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QObject, Qt, QUrl, qVersion
@@ -42,6 +42,9 @@ from PySide6.QtWidgets import (
 from gisttracker import __version__, resources
 from gisttracker.i18n import N_, _
 from ui.areas import AREAS
+
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution
 
 # ----- the guide ------------------------------------------------------------------------------
 # What each area of the main window is for, by area key; an area without an entry here is
@@ -286,7 +289,7 @@ class Library:
 KNOWN_LICENCES = {"peewee": "MIT"}
 
 
-def _licence(dist: metadata.Distribution) -> str:
+def _licence(dist: Distribution) -> str:
     meta = dist.metadata
     expression = meta.get("License-Expression")
     if expression:
@@ -316,6 +319,9 @@ def shipped_libraries(root: str = "gisttracker") -> list[Library]:
     Optional extras are left out; a requirement for another platform is not installed and so
     not listed.
     """
+    # importlib.metadata (20 ms of imports) is loaded when the About box asks, not at start.
+    from importlib import metadata
+
     found: dict[str, Library] = {}
     pending = [root]
     while pending:

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -25,35 +26,59 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import N_, _, local
-from gisttracker.protocols import Study
-from gisttracker.services.base import Changes
-from gisttracker.session import Session, open_session
-from gisttracker.store.migrations import schema_version
 from ui.areas import AREAS, AreaPage
-from ui.context import WindowContext
 from ui.errors import error_message, open_log_folder
 from ui.help import HelpMenu
 from ui.language import language_menu
 from ui.tasks import TaskManager
 
+if TYPE_CHECKING:
+    # The store, the ORM and the protocols are loaded by opening a database, on the
+    # background thread, not before the window shows.
+    from gisttracker.protocols import Study
+    from gisttracker.services.base import Changes
+    from gisttracker.session import Session
+    from ui.context import WindowContext
+
 MAX_RECENT = 8
 DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
+FIRST_AREA = "patients"  # what a nurse opens the program for, until another area was used
+
+
+def _open_session(path: Path) -> Session:
+    from gisttracker.session import open_session
+
+    return open_session(path, page_check=0)  # checked in the background (ui/exchange.py)
+
+
+class _Pages(dict[str, AreaPage]):
+    """The area pages, each built the first time it is shown or asked for: start-up builds
+    (and imports) only the first screen."""
+
+    def __init__(self, build: Callable[[str], AreaPage]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, key: str) -> AreaPage:
+        page = self[key] = self._build(key)
+        return page
 
 
 class MainWindow(QMainWindow):
-    """The application window. ``ready`` fires once the first screen shows its data."""
+    """The application window. ``ready`` fires once the screen shown shows the data of the
+    database just opened (a list's first rows have arrived, not just the window)."""
 
     ready = Signal()
     session_changed = Signal(object)
     failed = Signal(str)
 
     def __init__(self, settings: QSettings, tasks: TaskManager,
-                 opener: Callable[[Path], Session] = open_session,
+                 opener: Callable[[Path], Session] | None = None,
                  today: Callable[[], date] = date.today) -> None:
         super().__init__()
         self.settings = settings
         self.tasks = tasks
-        self.opener = opener
+        self.opener = opener or _open_session
         self.today = today
         self.session: Session | None = None
         self.context: WindowContext | None = None
@@ -69,13 +94,12 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget(self)
         self.nav.setFixedWidth(180)
         self.stack = QStackedWidget(self)
-        self.pages: dict[str, AreaPage] = {}
+        self.pages: dict[str, AreaPage] = _Pages(self._build_page)
         for area in AREAS:
-            page = area.factory()
-            self.pages[area.key] = page
-            self.stack.addWidget(page)
+            self.stack.addWidget(QWidget(self.stack))  # stands in until the page is built
             QListWidgetItem(_(area.title), self.nav).setData(Qt.ItemDataRole.UserRole, area.key)
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._show_area)
+        self._waiting_page: AreaPage | None = None
 
         self.banner = QLabel(self)
         self.banner.setWordWrap(True)
@@ -101,7 +125,9 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(label)
         toolbar.addWidget(self.study_box)
         self.addToolBar(toolbar)
-        self.nav.setCurrentRow(0)
+        keys = [a.key for a in AREAS]
+        area = str(self.settings.value("window/area", FIRST_AREA))
+        self.nav.setCurrentRow(keys.index(area) if area in keys else keys.index(FIRST_AREA))
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -161,6 +187,47 @@ class MainWindow(QMainWindow):
 
         open_settings(self, self.context)
 
+    # ----- areas ---------------------------------------------------------------------------
+    def _build_page(self, key: str) -> AreaPage:
+        row = [a.key for a in AREAS].index(key)
+        page = AREAS[row].factory()
+        stand_in = self.stack.widget(row)
+        current = self.stack.currentIndex()
+        self.stack.insertWidget(row, page)
+        self.stack.removeWidget(stand_in)
+        stand_in.deleteLater()
+        self.stack.setCurrentIndex(current)
+        if self.context is not None:
+            page.attach(self.context)  # the one change signal and the patient windows
+            page.set_study(self.current_study())
+        return page
+
+    def _show_area(self, row: int) -> None:
+        if 0 <= row < len(AREAS):
+            self.stack.setCurrentWidget(self.pages[AREAS[row].key])
+            self.settings.setValue("window/area", AREAS[row].key)
+
+    def current_page(self) -> AreaPage:
+        return self.pages[AREAS[max(0, self.nav.currentRow())].key]
+
+    def _ready_when_shown(self) -> None:
+        """Emit ``ready`` once the current page has the new session's data."""
+        page = self.current_page()
+        if self._waiting_page is not None:
+            self._waiting_page.data_shown.disconnect(self._page_ready)
+            self._waiting_page = None
+        if page.loading():
+            self._waiting_page = page
+            page.data_shown.connect(self._page_ready)
+        else:
+            self.ready.emit()
+
+    def _page_ready(self) -> None:
+        if self._waiting_page is not None:
+            self._waiting_page.data_shown.disconnect(self._page_ready)
+            self._waiting_page = None
+        self.ready.emit()
+
     def _focus_study(self) -> None:
         self.study_box.setFocus()
         self.study_box.showPopup()
@@ -182,6 +249,8 @@ class MainWindow(QMainWindow):
                 QMessageBox.critical(self, _("Database not opened"), message)
 
         def work() -> tuple[Session, int]:
+            from gisttracker.store.migrations import schema_version
+
             session = self.opener(path)
             return session, schema_version(session.db)
 
@@ -199,6 +268,8 @@ class MainWindow(QMainWindow):
         # Every write of the window runs on the background worker; one on this (GUI) thread
         # is a bug, and the tracker refuses it rather than racing the worker for the file.
         session.tracker.refuse_writes_on(threading.current_thread())
+        from ui.context import WindowContext
+
         self.context = WindowContext(session, self.tasks, today=self.today, parent=self)
         self.context.changed.connect(self._changed)
         for page in self.pages.values():
@@ -221,7 +292,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(_("{path} · schema {version} · user {user}").format(
             path=session.path, version=version, user=session.tracker.user))
         self.session_changed.emit(session)
-        self.ready.emit()
+        self._ready_when_shown()
 
     def new_database(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -41,20 +41,20 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import N_, _, local, ngettext
-from gisttracker.protocols import Study
-from gisttracker.services.base import Changes
-from gisttracker.services.patients import (
-    STATUS_LABELS,
-    Identity,
-    PatientFilter,
-    PatientRow,
-    PatientService,
-)
-from gisttracker.session import Session
+
+# The list's own light module: the patient service behind it (screening, enrollment) is
+# imported when a patient is registered or opened, not before the first screen.
+from gisttracker.services.patient_list import STATUS_LABELS, PatientFilter, PatientList, PatientRow
 from ui.areas import AreaPage
 from ui.errors import error_message
 from ui.tasks import TaskManager
 from ui.widgets.date_field import DateField, DateInputError
+
+if TYPE_CHECKING:
+    from gisttracker.protocols import Study
+    from gisttracker.services.base import Changes
+    from gisttracker.services.patients import Identity
+    from gisttracker.session import Session
 
 WINDOW = 200
 MAX_WINDOWS = 40
@@ -89,7 +89,7 @@ class PatientListModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.service: PatientService | None = None
+        self.service: PatientList | None = None
         self.tasks: TaskManager | None = None
         self.filter = PatientFilter()
         self.sort_key = "patient"
@@ -98,9 +98,10 @@ class PatientListModel(QAbstractTableModel):
         self._windows: OrderedDict[int, list[PatientRow]] = OrderedDict()
         self._pending: set[int] = set()
         self._generation = 0
+        self.reloading = False  # a count + first window is on its way
 
     # ----- querying ------------------------------------------------------------------------
-    def set_source(self, service: PatientService | None, tasks: TaskManager) -> None:
+    def set_source(self, service: PatientList | None, tasks: TaskManager) -> None:
         self.service = service
         self.tasks = tasks
         self.reload()
@@ -118,6 +119,7 @@ class PatientListModel(QAbstractTableModel):
         if service is None or tasks is None:
             self._reset(0, None)
             return
+        self.reloading = True
         flt, key, desc = self.filter, self.sort_key, self.descending
 
         def query() -> tuple[int, list[PatientRow]]:
@@ -131,9 +133,11 @@ class PatientListModel(QAbstractTableModel):
         tasks.run(query, done, self._error)
 
     def _error(self, exc: BaseException) -> None:
+        self.reloading = False
         self.failed.emit(error_message(exc, context="listing patients"))
 
     def _reset(self, count: int, first: list[PatientRow] | None) -> None:
+        self.reloading = False
         self.beginResetModel()
         self._count = count
         self._windows.clear()
@@ -265,10 +269,14 @@ class NewPatientDialog(QDialog):
 
     def identity(self) -> Identity:
         """What was typed (:class:`DateInputError` for a date of birth that cannot be)."""
+        from gisttracker.services.patients import Identity
+
         return Identity(self.record.text(), self.name.text(), self.initials.text(),
                         self.dob.value())
 
     def register(self) -> None:
+        from gisttracker.services.patients import PatientService
+
         try:
             identity = self.identity()
         except DateInputError as exc:
@@ -299,7 +307,7 @@ class PatientsPage(AreaPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.service: PatientService | None = None
+        self.service: PatientList | None = None
         self.model = PatientListModel(self)
         self.search = QLineEdit(self)
         self.search.setPlaceholderText(_("Search study id, record number, name or initials…"))
@@ -343,8 +351,7 @@ class PatientsPage(AreaPage):
         self.arm_filter.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.model.loaded.connect(self._loaded)
-        self.model.failed.connect(lambda m: self.count_label.setText(
-            _("The list could not be read: {error}").format(error=m)))
+        self.model.failed.connect(self._failed)
 
         bar = QHBoxLayout()
         bar.addWidget(self.search, 3)
@@ -360,7 +367,7 @@ class PatientsPage(AreaPage):
     # ----- session and study ---------------------------------------------------------------
     def set_session(self, session: Session | None, tasks: TaskManager) -> None:
         super().set_session(session, tasks)
-        self.service = PatientService(session) if session is not None else None
+        self.service = PatientList(session) if session is not None else None
         self.study_filter.blockSignals(True)
         self.study_filter.clear()
         self.study_filter.addItem(_("All studies"), None)
@@ -421,6 +428,14 @@ class PatientsPage(AreaPage):
     def _loaded(self, count: int) -> None:
         self.count_label.setText(ngettext("{n} patient", "{n} patients", count).format(
             n=f"{count:,}"))
+        self.data_shown.emit()
+
+    def _failed(self, message: str) -> None:
+        self.count_label.setText(_("The list could not be read: {error}").format(error=message))
+        self.data_shown.emit()  # what there is to show (the reason) is shown
+
+    def loading(self) -> bool:
+        return self.model.reloading
 
     def _open_index(self, index: QModelIndex) -> None:
         uid = self.model.data(index, UID_ROLE)

@@ -12,9 +12,9 @@ import argparse
 from datetime import UTC, date, datetime
 from typing import Any
 
-from gisttracker.cli.common import output_file, parse_date, session
+from gisttracker.cli.common import output_file, parse_date
 from gisttracker.i18n import _
-from gisttracker.reports import KINDS, ReportRequest, build
+from gisttracker.reports import KINDS  # the table of report kinds: no reportlab behind it
 
 
 def register(sub: Any) -> None:
@@ -48,6 +48,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gisttracker.cli import fail
+    from gisttracker.cli.common import session
+    from gisttracker.reports import ReportRequest, build
 
     out = output_file(args.output, "--output")
     start = parse_date(args.start, "--from") if getattr(args, "start", None) else None

@@ -57,7 +57,7 @@ def build(session: Session, request: ReportRequest, *, today: date,
 
     Raises ServiceError (unknown patient or study, a missing option) with one clear line.
     """
-    from gisttracker.reports import calendar, casebook, enrollment, schedule, screening
+    # Only the module of the report asked for is imported (each pulls in its services).
     from gisttracker.reports.common import context_for
     from gisttracker.services.base import ServiceError
 
@@ -76,18 +76,28 @@ def build(session: Session, request: ReportRequest, *, today: date,
     context = context_for(session, generated_at=generated_at, paper=request.paper)
     ids = request.include_identifiers
     if request.kind == "schedule":
+        from gisttracker.reports import schedule
+
         return schedule.ScheduleReport(context, schedule.gather_schedule(
             session, request.patient or "", today=today, include_identifiers=ids))
     if request.kind == "casebook":
+        from gisttracker.reports import casebook
+
         return casebook.CasebookReport(context, casebook.gather_casebook(
             session, request.patient or "", today=today, include_identifiers=ids))
     if request.kind == "calendar":
+        from gisttracker.reports import calendar
+
         if request.start is None or request.end is None:
             raise ServiceError(_("the calendar needs a period"))
         return calendar.CalendarReport(context, calendar.gather_calendar(
             session, request.start, request.end, today=today, study_key=study_key))
     if request.kind == "screening":
+        from gisttracker.reports import screening
+
         return screening.ScreeningReport(context, screening.gather_screening(
             session, study_key or "", include_identifiers=ids))
+    from gisttracker.reports import enrollment
+
     return enrollment.EnrollmentReport(context, enrollment.gather_enrollment(
         session, study_key or ""))

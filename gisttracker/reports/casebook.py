@@ -340,7 +340,8 @@ class CasebookReport(Report):
                  empty: str) -> list[Flowable]:
         out: list[Flowable] = [self.heading(title)]
         if rows:
-            out.append(self.table(header, [list(r) for r in rows], widths))
+            out.append(self.table(header, [list(r) for r in rows], widths,
+                                  continued=_("{title} (continued)").format(title=title)))
         else:
             out.append(self.para(empty))
         return out
@@ -359,18 +360,24 @@ class CasebookReport(Report):
                 rows = [[*left[i], *(right[i] if i < len(right) else ("", ""))]
                         for i in range(half)]
                 parts.append(self.table([_("Item"), _("Answer"), _("Item"), _("Answer")],
-                                        rows, [3, 1.6, 3, 1.6]))
+                                        rows, [3, 1.6, 3, 1.6], continued=_(
+                                            "{visit} · {form} (continued)").format(
+                                                visit=v.name, form=f.title)))
             if f.scores:
                 parts += [self.spacer(1), self.table(
                     [_("Score"), _("Value")], [list(s) for s in f.scores], [5, 2])]
             out.append(KeepTogether(parts[:2]) if len(parts) > 1 else parts[0])
             out += parts[2:]
         if v.labs:
-            out += [self.heading(_("Laboratory values"), 3), self.table(
+            # The heading goes to the next page with its table rather than stay alone.
+            out.append(KeepTogether([self.heading(_("Laboratory values"), 3), self.table(
                 [_("Analyte"), _("As entered"), _("Protocol unit"), _("LLN – ULN"),
-                 _("CTCAE grade")], [list(r) for r in v.labs], [2.2, 1.5, 1.5, 1.5, 1])]
+                 _("CTCAE grade")], [list(r) for r in v.labs], [2.2, 1.5, 1.5, 1.5, 1],
+                continued=_("{visit} · laboratory values (continued)").format(
+                    visit=v.name))]))
         if v.adverse_events:
-            out += [self.heading(_("Adverse events"), 3), self._ae_table(v.adverse_events)]
+            out.append(KeepTogether([self.heading(_("Adverse events"), 3),
+                                     self._ae_table(v.adverse_events)]))
         if v.pending:
             out.append(self.para(_("Nothing recorded yet: {forms}").format(
                 forms=join_list(v.pending)), "small"))

@@ -8,7 +8,6 @@ commits, listeners (the window) are told which tables changed, once, with a
 
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import logging
@@ -25,13 +24,14 @@ import peewee
 
 from gisttracker.errors import UserError
 from gisttracker.i18n import _
+
+# The guard of every facade method lives in its own light module (the patient list uses it
+# before the ORM is loaded); found here too, where the facades have always imported it.
+from gisttracker.services.guard import service as service
 from gisttracker.store.db import environment_error
 from gisttracker.store.models import AuditLog, Record, new_uid
-from gisttracker.validation import checked, public_methods
 
 M = TypeVar("M", bound=Record)
-S = TypeVar("S", bound=type)
-F = TypeVar("F", bound=Callable[..., Any])
 _DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
 log = logging.getLogger(__name__)
 
@@ -337,39 +337,3 @@ class Tracker:
                      ", ".join(sorted(changes.tables)))
             for listener in list(self._listeners):
                 listener(changes)
-
-
-def service(cls: S) -> S:
-    """Make every public method of the service facade ``cls`` a guarded entry point.
-
-    Each call's arguments are checked against the method's annotations
-    (:func:`gisttracker.validation.checked`: wrong types, NaN, huge numbers, broken or
-    control characters, far dates give an :class:`~gisttracker.errors.InputError` naming
-    the parameter), and a database failure the environment caused (full disk, lock, read-only
-    file, failing disk) becomes its :class:`~gisttracker.store.db.StoreError`. Methods added
-    later to any part of the facade are covered without further ado.
-    """
-    for name in public_methods(cls):
-        fn = getattr(cls, name)
-        if not getattr(fn, "__service_entry__", False):
-            setattr(cls, name, _entry(fn))
-    return cls
-
-
-def _entry(fn: F) -> F:
-    inner = checked(fn)
-
-    @functools.wraps(fn)
-    def entry(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return inner(self, *args, **kwargs)
-        except _DB_ERRORS as exc:
-            tracker = getattr(self, "tracker", None)
-            path = getattr(getattr(tracker, "db", None), "database", None)
-            known = environment_error(exc, path)
-            if known is None:
-                raise
-            raise known from exc
-
-    setattr(entry, "__service_entry__", True)  # noqa: B010 - marks the wrapper as ours
-    return entry  # type: ignore[return-value]

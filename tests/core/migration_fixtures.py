@@ -165,7 +165,25 @@ def check_v7(db: peewee.SqliteDatabase) -> None:
             ("open", '"2025-08-12"', '"2025-08-13"')]
 
 
+def fill_v8(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO lab_result (uid, patient_id, visit_id, analyte, value, unit, uln) VALUES "
+        "('u-l2', (SELECT id FROM patient WHERE uid = 'u-p1'), "
+        "(SELECT id FROM visit WHERE uid = 'u-v1'), 'alt', 52, 'U/L', 40)")
+
+
+def check_v8(db: peewee.SqliteDatabase) -> None:
+    # Schema 8 adds indexes only: the rows are still there, and a visit's labs are now
+    # found through lab_result_visit instead of a scan of the table.
+    assert db.execute_sql(
+        "SELECT l.value FROM lab_result l JOIN visit v ON v.id = l.visit_id "
+        "WHERE v.uid = 'u-v1'").fetchall() == [(52.0,)]
+    plan = " ".join(str(r[-1]) for r in db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT * FROM lab_result WHERE visit_id = 1").fetchall())
+    assert "lab_result_visit" in plan
+
+
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
-                         6: fill_v6, 7: fill_v7}
+                         6: fill_v6, 7: fill_v7, 8: fill_v8}
 CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
-                          6: check_v6, 7: check_v7}
+                          6: check_v6, 7: check_v7, 8: check_v8}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -18,7 +19,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
-import gisttracker.store.db as store_db
+from gisttracker.errors import UserError
 from gisttracker.exchange.keys import public_key_path
 from gisttracker.exchange.odm.export import export_odm
 from gisttracker.services.exchange.centre import import_package, trust_site
@@ -287,10 +288,49 @@ def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
     at = (root + 5) * page_size
     data[at:at + page_size] = bytes(range(256)) * (page_size // 256)
     site.write_bytes(bytes(data))
-    # As if the file were too large to read whole in the fraction of a second spent at open.
-    monkeypatch.setattr(store_db, "QUICK_CHECK_BUDGET", 0.0)
+    # The window does not look for damage before its first screen (every start would wait
+    # for it): the whole-file check in the background finds it.
     with _window(qtbot, tmp_path, site) as window:
         banner = window.banner
         qtbot.waitUntil(lambda: "Damaged pages" in banner.text(), timeout=30_000)
         assert not banner.isHidden() and "restore the latest backup" in banner.text()
         assert Patient.select().count() == 25  # what can still be read stays readable
+        # From then on nothing more is written to the damaged file (tried off the GUI
+        # thread, where the window's writes run: the GUI thread may not write at all).
+        assert window.session is not None
+        tracker = window.session.tracker
+        refused: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                with tracker.transaction("after the damage was found"):
+                    pass
+            except BaseException as exc:  # noqa: BLE001 - handed to the assertion below
+                refused.append(exc)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(30)
+        assert len(refused) == 1 and isinstance(refused[0], UserError)
+        assert "Damaged pages" in str(refused[0])
+
+
+def test_the_whole_file_is_checked_after_the_first_screen_shows_its_data(
+        qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reading the whole file beside the first screen's queries would delay them (for
+    # minutes on a large site): the check starts once the patient list shows its rows.
+    from ui.exchange import ExchangeMenu
+
+    seen: list[tuple[bool, str]] = []
+    original = ExchangeMenu._check_pages
+
+    def check_pages(menu: ExchangeMenu, session: object) -> None:
+        page = menu.window_.current_page()
+        seen.append((page.loading(), page.count_label.text()))  # type: ignore[attr-defined]
+        original(menu, session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ExchangeMenu, "_check_pages", check_pages)
+    with _window(qtbot, tmp_path, site):
+        qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+    [(loading, label)] = seen  # once per database opened
+    assert not loading and label.endswith(" patients") and label[0].isdigit()
