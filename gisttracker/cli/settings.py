@@ -13,7 +13,11 @@ from typing import Any
 
 from gisttracker.cli.common import add_json_flag, print_json, print_table, session
 from gisttracker.i18n import _
-from gisttracker.services.settings import SPECS, SettingsService
+
+#: The keys of :data:`gisttracker.services.settings.SPECS`, spelled out here because building
+#: the parser may not import the service (and the ORM behind it); a test keeps them equal.
+KEYS = ("backup_every_hours", "backup_folder", "backup_keep", "language", "paper",
+        "site_code", "site_name")
 
 
 def register(sub: Any) -> None:
@@ -21,13 +25,13 @@ def register(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True,
                                     parser_class=type(parser))
     get = actions.add_parser("get", help=_("show one setting, or all of them"))
-    get.add_argument("key", nargs="?", choices=sorted(SPECS), metavar="KEY",
-                     help=_("one of: {keys}").format(keys=", ".join(sorted(SPECS))))
+    get.add_argument("key", nargs="?", choices=KEYS, metavar="KEY",
+                     help=_("one of: {keys}").format(keys=", ".join(KEYS)))
     add_json_flag(get)
     get.set_defaults(handler=run_get)
     put = actions.add_parser("set", help=_("change a setting (audited)"))
-    put.add_argument("key", choices=sorted(SPECS), metavar="KEY",
-                     help=_("one of: {keys}").format(keys=", ".join(sorted(SPECS))))
+    put.add_argument("key", choices=KEYS, metavar="KEY",
+                     help=_("one of: {keys}").format(keys=", ".join(KEYS)))
     put.add_argument("value", metavar="VALUE")
     put.add_argument("--reason", help=_("why it changes (kept in the audit trail)"))
     put.add_argument("--yes", action="store_true", help=_(
@@ -37,6 +41,8 @@ def register(sub: Any) -> None:
 
 
 def run_get(args: argparse.Namespace) -> int:
+    from gisttracker.services.settings import SPECS, SettingsService
+
     s = session(args)
     try:
         values = SettingsService(s.tracker, s.studies.values()).all()
@@ -55,6 +61,7 @@ def run_get(args: argparse.Namespace) -> int:
 
 def run_set(args: argparse.Namespace) -> int:
     from gisttracker.cli import fail
+    from gisttracker.services.settings import SPECS, SettingsService
 
     s = session(args)
     try:

@@ -82,3 +82,12 @@ def test_the_service_refuses_an_unconfirmed_site_code_change(session: Session) -
         settings.set("site_code", "ABC", reason="why", confirmed=False)
     settings.set("site_name", "Zhejiang University, First Hospital")  # nothing to confirm
     assert settings.get("site_code") == "ZJU"
+
+
+def test_the_commands_keys_are_the_services_settings() -> None:
+    # The parser spells the keys out (building it may not import the service); a setting
+    # added to the service is also one the command line accepts.
+    from gisttracker.cli.settings import KEYS
+    from gisttracker.services.settings import SPECS
+
+    assert set(KEYS) == set(SPECS) and len(KEYS) == len(SPECS)

@@ -305,7 +305,7 @@ def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
             try:
                 with tracker.transaction("after the damage was found"):
                     pass
-            except BaseException as exc:  # noqa: BLE001 - handed to the assertion below
+            except BaseException as exc:  # handed to the assertion below
                 refused.append(exc)
 
         writer = threading.Thread(target=write)
