@@ -164,10 +164,17 @@ class EndParticipationDialog(RecordDialog):
         self.read = read
         self.submit = submit
 
+    def finish(self) -> None:
+        super().finish()
+        self._status_changed()  # the reason field exists now: say whether it is required
+
     def _status_changed(self) -> None:
         died = self.status.currentData() == "died"
         self.cause.setEnabled(died)
         self.messages["cause"].clear()
+        if self.reason is not None:
+            self.reason.setPlaceholderText(
+                _("required") if self.status.currentData() == "withdrawn" else _("optional"))
 
 
 class ResumeParticipationDialog(RecordDialog):

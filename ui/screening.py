@@ -890,10 +890,10 @@ class ScreenFailureDialog(RecordDialog):
         scroll.setWidgetResizable(True)
         scroll.setWidget(host)
         scroll.setMinimumHeight(220)
-        self.add("criteria", _("Criteria"), scroll)
+        self.add("criteria", _("Criteria"), scroll, wide=True)
         self.reason_edit = QLineEdit(self)
         self.reason_edit.setPlaceholderText(_("e.g. consent declined"))
-        self.add("typed", _("Other &reason"), self.reason_edit)
+        self.add("typed", _("Other &reason"), self.reason_edit, wide=True)
         self.read = ScreenFailureDialog._read
         self.resize(620, 480)
 

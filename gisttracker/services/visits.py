@@ -337,7 +337,9 @@ class WorklistQuery:
             if self.study_key and study != self.study_key:
                 continue
             marks = ", ".join("?" for _k in keys)
-            clause = f"v.study_key = ? AND v.visit_key IN ({marks})"
+            # An unscheduled visit has no visit key: NULL IN (…) is NULL, and NOT NULL would
+            # drop it from the worklist, so the key must be there to match.
+            clause = f"v.study_key = ? AND v.visit_key IS NOT NULL AND v.visit_key IN ({marks})"
             params += [study, *keys]
             if anchor is not None:
                 clause += (" AND EXISTS (SELECT 1 FROM anchor_date a WHERE a.patient_id = "

@@ -203,3 +203,22 @@ def test_an_unscheduled_visit_added_by_mistake_is_removed(
         visits.delete_unscheduled(baseline.uid, reason="no")
     visits.delete_unscheduled(row.uid, reason="added to the wrong patient")
     assert Visit.get_or_none(Visit.uid == row.uid) is None
+
+
+def test_a_progression_deleted_changes_the_endpoint(
+        session: Session, patients: PatientService) -> None:
+    # Endpoints are derived from what is recorded: a progression entered by mistake, once
+    # deleted, no longer ends the patient's progression-free survival.
+    patient = eligible_patient(patients, "NCT03862768")
+    patients.enroll(patient.uid, today=TODAY, rng=random.Random(1))
+    course = CourseService(session)
+    later = date(2026, 9, 1)
+    uid = course.record_event(patient.uid, EventInput("progression", date(2026, 6, 1),
+                                                      criterion="recist"), today=later)
+    pfs = next(e for e in course.endpoints(patient.uid, today=later) if e.key == "pfs")
+    assert (pfs.event, pfs.on, pfs.value) == (True, date(2026, 6, 1), "event")
+    course.delete_event(uid, reason="another patient's scan", today=later)
+    pfs = next(e for e in course.endpoints(patient.uid, today=later) if e.key == "pfs")
+    assert (pfs.event, pfs.value) == (False, "censored") and pfs.on != date(2026, 6, 1)
+    assert AuditLog.select().where((AuditLog.action == "delete")
+                                   & (AuditLog.reason == "another patient's scan")).exists()

@@ -4,7 +4,7 @@ retrospective abstraction points (``abstraction = true``). Neither floods the wo
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from gisttracker.services.patients import PatientService
 from gisttracker.services.visits import VisitService
@@ -69,6 +69,12 @@ def test_retrospective_abstraction_points_are_to_abstract_never_overdue(
                if r.visit_key == "pre_imatinib")
     assert row.describe() == "To abstract"
     assert visits.month(2014, 2) == {}  # nothing "open" in the month view either
+    # An unscheduled visit of the same study is a real appointment: it is due.
+    visits.add_unscheduled(patient.uid, "telephone check", TODAY + timedelta(days=3),
+                           today=TODAY)
+    assert visits.worklist_counts(TODAY, TODAY + timedelta(days=7), today=TODAY)["due"] == 1
+    assert [i.visit_name for i in visits.worklist(TODAY, TODAY + timedelta(days=7),
+                                                  today=TODAY)] == ["telephone check"]
 
 
 def test_a_visit_ending_at_an_unknown_anchor_is_a_clear_protocol_error(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -78,14 +79,21 @@ class RecordDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._finished = False
 
-    def add(self, key: str, label: str, widget: QWidget) -> QWidget:
-        """A labelled field; its message appears beside it."""
+    def add(self, key: str, label: str, widget: QWidget, *, wide: bool = False) -> QWidget:
+        """A labelled field; its message appears beside it (below it for a ``wide`` field,
+        such as a list, which then has the whole width of the dialog)."""
         message = QLabel(self)
         message.setStyleSheet(ERROR_STYLE)
         message.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(widget, 3)
-        row.addWidget(message, 2)
+        row: QHBoxLayout | QVBoxLayout
+        if wide:
+            row = QVBoxLayout()
+            row.addWidget(widget, 1)
+            row.addWidget(message)
+        else:
+            row = QHBoxLayout()
+            row.addWidget(widget, 3)
+            row.addWidget(message, 2)
         caption = QLabel(label, self)
         caption.setBuddy(widget)
         self.form.addRow(caption, row)
