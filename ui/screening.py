@@ -134,6 +134,7 @@ class ScreeningTab(PatientTabPage):
         self.messages: dict[str, QLabel] = {}
         self.judgement_boxes: dict[str, QCheckBox] = {}
         self.judged: dict[str, tuple[bool, str, str]] = {}
+        self.failure_reasons: list[str] = []  # why a closed screening failed, as recorded
         self._build()
 
     # ----- layout --------------------------------------------------------------------------
@@ -357,6 +358,8 @@ class ScreeningTab(PatientTabPage):
                 "screening": screening,
                 "data": service.screening_data(screening) if screening else ScreeningData(),
                 "judged": service.judgement_records(screening) if screening else {},
+                "failure_reasons": _failure_reasons(screening)
+                if screening is not None and patient.status == "screen_failed" else [],
             }
 
         tasks = self.tasks
@@ -382,6 +385,7 @@ class ScreeningTab(PatientTabPage):
         self.study = self.session.studies.get(patient.study_key)
         self.sex, self.dob, self.status = patient.sex, loaded["dob"], patient.status
         self.judged = loaded["judged"]
+        self.failure_reasons = loaded["failure_reasons"]
         screening = loaded["screening"]
         self.screening_open = screening is not None and not screening.closed
         self.patient = patient
@@ -608,6 +612,9 @@ class ScreeningTab(PatientTabPage):
         elif self.correcting:
             self.status_line.setText(_("Correcting the screening: change what is wrong, then "
                                        "save the correction with its reason."))
+        elif not open_screening and self.status == "screen_failed" and self.failure_reasons:
+            self.status_line.setText(_("This screening is closed: screen failure ({reasons}).")
+                                     .format(reasons="; ".join(self.failure_reasons)))
         elif not open_screening:
             self.status_line.setText(_("This screening is closed ({status}).").format(
                 status=_(STATUS_LABELS.get(self.status, self.status))))
@@ -866,6 +873,19 @@ class ScreeningTab(PatientTabPage):
             self.dirty = False
             return True
         return False
+
+
+def _failure_reasons(screening: Any) -> list[str]:
+    """The reasons a closed screening records (criterion id and text, or the typed reason);
+    read on the worker with the screening."""
+    import json
+
+    try:
+        recorded = json.loads(screening.reasons or "[]")
+    except ValueError:
+        return []
+    return [f"{r['criterion']}: {r.get('reason', '')}" if r.get("criterion")
+            else str(r.get("reason", "")) for r in recorded if isinstance(r, dict)]
 
 
 class ScreenFailureDialog(RecordDialog):

@@ -68,6 +68,11 @@ def test_a_day_of_rectal_le(qtbot: QtBot, window: MainWindow,
     reasons = nurse.db(lambda: {s.patient.study_id: s.reasons for s in Screening.select()})
     assert '"consent declined"' in reasons["ZJU-0003"]
     assert '"I4"' in reasons["ZJU-0002"]
+    # The closed screening says why it failed, as recorded.
+    third_tab = third.pages["screening"]
+    nurse.wait(lambda: "consent declined" in third_tab.status_line.text())  # type: ignore[attr-defined]
+    assert third_tab.status_line.text() == (  # type: ignore[attr-defined]
+        "This screening is closed: screen failure (consent declined).")
     for other in (second, third):
         nurse.close(other)
 
