@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -72,9 +73,36 @@ def load_report_modules() -> None:
     del calendar, casebook, enrollment, schedule, screening
 
 
-def open_in_viewer(path: Path) -> bool:
-    """Open ``path`` in the system's program for it; False when none could be started."""
+def open_in_viewer(path: Path, known: bool | None = None) -> bool:
+    """Open ``path`` in the system's program for it; False when none could be started.
+    ``known``: :func:`viewer_known`'s answer when it was asked already (on the worker)."""
+    if not (viewer_known(path) if known is None else known):
+        return False
     return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
+
+
+def viewer_known(path: Path) -> bool:
+    """Whether the desktop names a program for a file like ``path`` (a PDF).
+
+    On Linux Qt hands the file to ``xdg-open`` and reports success once that has started,
+    even when it then finds no program (a machine with no PDF viewer): the click would show
+    nothing. ``xdg-mime`` says beforehand whether a default program is set. Elsewhere, and
+    where ``xdg-mime`` is missing, the answer of the open call itself is all there is.
+    """
+    if sys.platform in ("win32", "darwin"):
+        return True
+    xdg_mime = shutil.which("xdg-mime")
+    if xdg_mime is None:
+        return True
+    kind = "application/pdf" if path.suffix.lower() == ".pdf" else None
+    if kind is None:
+        return True
+    try:
+        answer = subprocess.run([xdg_mime, "query", "default", kind], capture_output=True,
+                                text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return True  # cannot tell: let the open call try
+    return bool(answer.stdout.strip())
 
 
 def make_pdf(session: Session, request: ReportRequest, today: date, path: Path) -> Path:
@@ -350,15 +378,17 @@ def print_schedule(parent: QWidget, context: WindowContext, patient_uid: str,
     session, today = context.session, context.today()
     load_report_modules()
 
-    def work() -> Path:
+    def work() -> tuple[Path, bool]:
         patient = Patient.get(Patient.uid == patient_uid)
         request = ReportRequest("schedule", patient=patient.study_id)
-        return make_pdf(session, request, today, _output_dir() / file_name(request))
+        path = make_pdf(session, request, today, _output_dir() / file_name(request))
+        return path, viewer_known(path)  # asks the desktop: a subprocess, kept off the GUI
 
-    def made(path: Path) -> None:
+    def made(result: tuple[Path, bool]) -> None:
+        path, known = result
         if done is not None:
             done(path)
-        elif not open_in_viewer(path):
+        elif not open_in_viewer(path, known):
             show_saved(parent, path)
 
     def failed(exc: BaseException) -> None:

@@ -303,7 +303,8 @@ class Nurse:
     def print_schedule(self, window: PatientWindow, monkeypatch: Any) -> Path:
         """Print schedule: the PDF is made and handed to the viewer (recorded here)."""
         shown: list[Path] = []
-        monkeypatch.setattr("ui.reports.open_in_viewer", lambda path: shown.append(path) or True)
+        monkeypatch.setattr("ui.reports.open_in_viewer",
+                            lambda path, _known=None: shown.append(path) or True)
         self.click(window.print_schedule)
         self.wait(lambda: bool(shown), timeout=30_000)
         return shown[0]
