@@ -52,6 +52,18 @@ def double_click(qtbot: object, view: object, index: object) -> None:
     qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)  # type: ignore[attr-defined]
 
 
+def click_row(qtbot: object, view: object, row: int, column: int = 0) -> None:
+    """Click the cell ``(row, column)`` of ``view`` with the mouse (selecting its row)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QAbstractItemView
+
+    assert isinstance(view, QAbstractItemView)
+    index = view.model().index(row, column)
+    view.scrollTo(index)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,  # type: ignore[attr-defined]
+                     pos=view.visualRect(index).center())
+
+
 def click_ok(qtbot: object, dialog: QWidget) -> None:
     """Click the OK button of ``dialog`` (a QDialogButtonBox's, as a person does)."""
     from PySide6.QtCore import Qt

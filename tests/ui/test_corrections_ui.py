@@ -18,7 +18,7 @@ from gisttracker.store.models_patients import Patient, PatientIdentity, Screenin
 from gisttracker.store.models_visits import Visit
 from tests.core.patients_helpers import TODAY, eligible_patient, set_site
 from tests.ui.conftest import on_worker
-from tests.ui.helpers import click_ok, retype, type_into_next_dialog
+from tests.ui.helpers import click_ok, click_row, retype, type_into_next_dialog
 from ui.main_window import MainWindow
 from ui.patient_actions import EndParticipationDialog, RegistrationDialog, ResumeParticipationDialog
 from ui.patient_view import PatientWindow
@@ -126,7 +126,7 @@ def test_a_mistaken_distant_recurrence_is_corrected_then_deleted(
     qtbot.waitUntil(lambda: course.events_table.rowCount() == 1, timeout=5000)  # type: ignore[attr-defined]
 
     # Correct its site: select the row, load it into the form, retype, save with a reason.
-    course.events_table.selectRow(0)  # type: ignore[attr-defined]
+    click_row(qtbot, course.events_table, 0)  # type: ignore[attr-defined]
     section = course.event_section  # type: ignore[attr-defined]
     qtbot.mouseClick(section.correct, Qt.MouseButton.LeftButton)
     assert section.save.text() == "Save correction…"
@@ -142,7 +142,7 @@ def test_a_mistaken_distant_recurrence_is_corrected_then_deleted(
     # Delete it: it was never a recurrence.
     qtbot.waitUntil(lambda: course.events_table.item(0, 3).text() == "lung",  # type: ignore[attr-defined]
                     timeout=5000)
-    course.events_table.selectRow(0)  # type: ignore[attr-defined]
+    click_row(qtbot, course.events_table, 0)  # type: ignore[attr-defined]
     type_into_next_dialog(qtbot, "not a recurrence: scar tissue")
     qtbot.mouseClick(section.delete, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: CourseEvent.select().count() == 0, timeout=5000)

@@ -110,7 +110,7 @@ class Nurse:
         """Patients > New patient…: type the registration; the patient's window opens."""
         page = self.window.pages["patients"]
         assert isinstance(page, PatientsPage)
-        self.window.nav.setCurrentRow(1)
+        self.click_cell(self.window.nav, 1)  # the Patients area, clicked in the list
         opened: list[NewPatientDialog] = []
 
         def fill(dialog: QWidget) -> None:
@@ -141,7 +141,7 @@ class Nurse:
 
         page = self.window.pages["patients"]
         assert isinstance(page, PatientsPage)
-        self.window.nav.setCurrentRow(1)
+        self.click_cell(self.window.nav, 1)  # the Patients area, clicked in the list
         self.pick(page.study_filter, None)
         page.search.clear()
         self.type(page.search, study_id)

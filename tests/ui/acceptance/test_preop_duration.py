@@ -80,7 +80,7 @@ def test_a_day_of_preop_duration(qtbot: QtBot, window: MainWindow,
     # --- the worklist is not flooded with "overdue by 4,283 days" ------------------------
     calendar = window.pages["calendar"]
     assert isinstance(calendar, CalendarPage)
-    window.nav.setCurrentRow(2)
+    nurse.click_cell(window.nav, 2)  # Schedule & calendar, clicked in the list
     nurse.pick(calendar.study_box, STUDY)
     nurse.wait(lambda: calendar.summary.text() == "0 overdue · 0 due · 0 done out of window")
     assert calendar.model.rowCount() == 0
