@@ -245,6 +245,9 @@ def test_scheduled_backups_are_made_while_the_window_is_open(qtbot: QtBot, tmp_p
     folder = tmp_path / "nightly backups"
     with _window(qtbot, tmp_path, site) as window:
         dialog = _open(window, qtbot, "Backup schedule")
+        # What is stored is read on the worker; the fields open for typing once it is shown.
+        qtbot.waitUntil(dialog.run_button.isEnabled, timeout=10_000)
+        assert dialog.hours.value() == 24 and dialog.folder.text() == ""  # type: ignore[attr-defined]
         _type(qtbot, dialog.folder, str(folder))  # type: ignore[attr-defined]
         _type(qtbot, dialog.hours.lineEdit(), "12")  # type: ignore[attr-defined]
         _type(qtbot, dialog.keep.lineEdit(), "3")  # type: ignore[attr-defined]
