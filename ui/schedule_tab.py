@@ -425,11 +425,17 @@ class ScheduleTab(PatientTabPage):
         settled = row.state != "planned"
         today = self.today_fn()
         default = row.done_on or (row.target if row.target and row.target <= today else today)
+        # The day the patient was seen, checked against the visit's window before saving: an
+        # offered date outside it is a deviation the nurse should see, not discover later.
+        prompts = [_("This visit is already recorded; changing it needs a reason.")] \
+            if settled else []
+        if row.window_start is not None and row.window_end is not None:
+            prompts.append(_("Its window: {start} to {end} (target {target}).").format(
+                start=row.window_start.isoformat(), end=row.window_end.isoformat(),
+                target=row.target.isoformat() if row.target else "—"))
         dialog = DateReasonDialog(_("{visit}: done on").format(visit=row.name), self,
                                   day=default, reason="required" if settled else "none",
-                                  today=self.today_fn,
-                                  prompt=_("This visit is already recorded; changing it "
-                                           "needs a reason.") if settled else "")
+                                  today=self.today_fn, prompt=" ".join(prompts))
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day, _name, reason = dialog.values()
             self.mark_done(row.uid, day, reason)

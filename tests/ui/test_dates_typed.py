@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from gisttracker.services.patients import PatientService
@@ -65,9 +65,12 @@ def test_an_anchor_and_a_visit_date_of_another_year_are_saved_as_typed(
     with qtbot.waitSignal(tab.loaded, timeout=10_000):
         tab.set_patient(session, tasks, patient.uid)
 
+    prompts: list[str] = []
+
     def type_date(text: str) -> None:
         def answer(dialog: QWidget) -> None:
             assert isinstance(dialog, DateReasonDialog)
+            prompts.append(" ".join(label.text() for label in dialog.findChildren(QLabel)))
             dialog.date.edit.selectAll()
             qtbot.keyClicks(dialog.date.edit, text)
             _ok(qtbot, dialog)
@@ -85,6 +88,8 @@ def test_an_anchor_and_a_visit_date_of_another_year_are_saved_as_typed(
         tab.ask_done()
     visit = Visit.get(Visit.visit_key == "surgery")
     assert (visit.state, visit.done_on) == ("done", date(2024, 11, 3))
+    # The mark-done dialog shows the visit's window beside the date being confirmed.
+    assert "Its window: 2024-11-03 to 2024-11-03 (target 2024-11-03)." in prompts[-1]
 
 
 def test_a_date_refused_in_the_dialog_keeps_it_open_with_the_reason(
