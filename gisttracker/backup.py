@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.request import pathname2url
 
 from gisttracker.atomic import atomic_path, make_private_dir
 from gisttracker.i18n import _, ngettext
-from gisttracker.store.db import APPLICATION_ID, StoreError
+from gisttracker.store.db import APPLICATION_ID, StoreError, read_only_uri
 
 Progress = Callable[[str, float | None], None]
 
@@ -73,7 +72,7 @@ class VerifyReport:
 
 
 def _uri(path: Path, *, read_only: bool = True) -> str:
-    return "file:" + pathname2url(str(Path(path).resolve())) + ("?mode=ro" if read_only else "")
+    return read_only_uri(path) if read_only else Path(path).resolve().as_uri()
 
 
 def read_only_connection(path: Path) -> sqlite3.Connection:

@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print_json([study_json(st) for st in studies])
     else:
         print_table(
-            [_("Key"), _("Registration"), _("Design"), _("Target"), _("Arms"), _("Title")],
+            [_("Key"), _("Registration"), _("Design"), _("Target enrollment"), _("Arms"),
+             _("Title")],
             [[st.key, st.registration or "—", local(st.design),
               str(st.target_enrollment or "—"), join_list(a.code for a in st.arms),
               local(st.short_title)] for st in studies],

@@ -252,11 +252,11 @@ def inspect_file(path: Path, *, mounts_text: str | None = None) -> FileState:
     return FileState()
 
 
-def _read_only_uri(path: Path, immutable: bool) -> str:
-    # urllib.request imports ssl, http and email (10 ms): only a read-only opening needs it.
-    from urllib.request import pathname2url
-
-    uri = "file:" + pathname2url(str(Path(path).resolve())) + "?mode=ro"
+def read_only_uri(path: Path, *, immutable: bool = False) -> str:
+    """The SQLite URI that opens ``path`` read-only (``immutable``: also without locks, for
+    a medium nobody can write). ``Path.as_uri`` percent-encodes what SQLite's URI parser
+    would misread ("?", "#", "%") and spells Windows drive letters as ``file:///C:/…``."""
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
     return uri + "&immutable=1" if immutable else uri
 
 
@@ -275,7 +275,7 @@ def connect(path: Path, *, read_only: bool = False) -> peewee.SqliteDatabase:
         last: Exception | None = None
         for immutable in (False, True):
             try:
-                return _connect(_read_only_uri(path, immutable), path, uri=True)
+                return _connect(read_only_uri(path, immutable=immutable), path, uri=True)
             except StoreError as exc:
                 last = exc
         assert last is not None
