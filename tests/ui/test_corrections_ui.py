@@ -89,6 +89,7 @@ def test_a_withdrawal_is_recorded_and_undone_from_the_status_button(
     click_ok(qtbot, dialog)
     assert "reason for the withdrawal" in dialog.messages["reason"].text()
     assert dialog.reason is not None
+    assert dialog.reason.placeholderText() == "required"  # said before OK, for a withdrawal
     qtbot.keyClicks(dialog.reason, "moved to another city")
     click_ok(qtbot, dialog)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
