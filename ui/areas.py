@@ -112,9 +112,16 @@ def _reports() -> AreaPage:
     return ReportsPage()
 
 
+def _outcomes() -> AreaPage:
+    from ui.outcomes import OutcomesPage
+
+    return OutcomesPage()
+
+
 AREAS: list[Area] = [
     Area("summary", N_("Study"), "Ctrl+1", _summary),
     Area("patients", N_("Patients"), "Ctrl+2", _patients),
     Area("calendar", N_("Schedule & calendar"), "Ctrl+3", _calendar),
     Area("reports", N_("Reports"), "Ctrl+4", _reports),
+    Area("outcomes", N_("Outcomes"), "Ctrl+6", _outcomes),
 ]

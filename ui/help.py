@@ -67,6 +67,13 @@ AREA_GUIDE: dict[str, str] = {
         "PDF reports for the principal investigator, the sponsor and the patient file: a "
         "patient's visit schedule, the site calendar, the screening log, enrollment and "
         "accrual, and a patient's casebook."),
+    "outcomes": N_(
+        "A study's endpoints, derived from the recorded data as of the data cut-off you "
+        "choose and analysed: survival curves by group with the numbers at risk, medians, "
+        "survival at 1, 3 and 5 years, log-rank tests and Cox models, rates with their "
+        "confidence intervals, questionnaire scores over time. Double-click any count for "
+        "the patients behind it, and a patient to open the record that decided their value. "
+        "PDF… prints it all."),
 }
 
 INTRODUCTION = N_(

@@ -66,7 +66,7 @@ EXIT_BUG = 70
 
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report",
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "outcomes",
             "export", "import_", "centre", "backup", "restore", "verify", "settings"]
 
 

@@ -101,9 +101,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, Re
     # The demo's enrichers are batch jobs over every patient (reading a whole table is
     # their plan); what is checked starts after them.
     generate(session, patients=120, seed=5, today=TODAY)
+    patient = _enrolled(session)
+    tumour = TumourService(session)
+    for record in tumour.assessments(patient.uid):  # the demo's own imaging makes way
+        tumour.delete(record.uid, reason="test: imaging entered again")
     recorder = Recorder()
     session.db.connection().set_trace_callback(recorder)
-    patient = _enrolled(session)
     visit = Visit.select().where((Visit.patient == patient.id) & (Visit.state == "done")).first()
     TumourService(session).record(patient.uid, AssessmentInput(
         TODAY - timedelta(days=90), (LesionInput("T1", "liver", 40.0),), is_baseline=True),

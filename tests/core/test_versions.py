@@ -195,7 +195,8 @@ def test_a_removed_group_with_patients_in_it_is_refused(session: Session) -> Non
     assert patient.arm_code == "SHORT"
     site_copy(session.path, "PREOP-DURATION",
               ('{ arm = "SHORT", max_months = 6 }', '{ arm = "SHORTER", max_months = 6 }'),
-              ('code = "SHORT"\n', 'code = "SHORTER"\n'))
+              ('code = "SHORT"\n', 'code = "SHORTER"\n'),
+              ('reference_group = "SHORT"', 'reference_group = "SHORTER"'))
     session = reopen(session)
     try:
         (refusal,) = session.blocked["PREOP-DURATION"]
