@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QDate,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -38,7 +37,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -87,6 +85,7 @@ from ui.outcomes_chart import (
     Series,
 )
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField
 
 if TYPE_CHECKING:
     # The analysis modules load numpy, scipy and statsmodels: only when outcomes are first
@@ -284,12 +283,12 @@ class OutcomesPage(AreaPage):
         self.progress_events = _Progress(self)
         self.progress_events.step.connect(self._progress_step)
 
-        self.as_of = QDateEdit(self)
-        self.as_of.setCalendarPopup(True)
-        self.as_of.setDisplayFormat("yyyy-MM-dd")
-        self.as_of.setAccessibleName(_("Data cut-off"))
+        # The window's one date field: exactly the date typed, refused beside the field when
+        # it cannot be a cut-off (in the future, before 1900), a calendar on Alt+Down.
+        self.as_of = DateField(self, kind="past", today=lambda: self.today_fn(),
+                               label=_("Data cut-off"))
         self._set_as_of(self.today_fn())
-        self.as_of.dateChanged.connect(lambda _d: self._schedule())
+        self.as_of.edited.connect(self._schedule)
         self.endpoint_box = QComboBox(self)
         self.endpoint_box.setAccessibleName(_("Endpoint"))
         self.endpoint_box.setMinimumContentsLength(28)
@@ -314,8 +313,6 @@ class OutcomesPage(AreaPage):
         self.print_button.clicked.connect(self.make_pdf)
 
         # Two rows: what is analysed (cut-off, endpoint) and how (intervals, landmarks).
-        self.as_of.setMinimumWidth(self.as_of.fontMetrics().horizontalAdvance("2026-12-31")
-                                   + 48)
         bar = QHBoxLayout()
         options = QHBoxLayout()
         for row, label, widget in ((bar, _("Data cut-&off:"), self.as_of),
@@ -426,11 +423,13 @@ class OutcomesPage(AreaPage):
             self._schedule()
 
     def _set_as_of(self, day: date) -> None:
-        self.as_of.setDate(QDate(day.year, day.month, day.day))
+        self.as_of.set_value(day)
 
     def cut_off(self) -> date:
-        d = self.as_of.date()
-        return date(d.year(), d.month(), d.day())
+        """The cut-off typed; today while the field holds no usable date (the field says
+        why beside it, and nothing is computed from it: see :meth:`recompute`)."""
+        day = self.as_of.date_or_none()
+        return day if day is not None and not self.as_of.problem() else self.today_fn()
 
     def _schedule(self) -> None:
         self.debounce.start()
@@ -468,6 +467,8 @@ class OutcomesPage(AreaPage):
             return
         if self.tasks.closed:  # the window is closing: a timer that fired late
             return
+        if self.as_of.date_or_none() is None or self.as_of.problem():
+            return  # an incomplete or refused cut-off: its reason is beside the field
         landmarks = self._landmarks()
         if landmarks is None:
             return
