@@ -44,7 +44,7 @@ from gisttracker.grading.units import LABS
 from gisttracker.i18n import N_, _, join_list, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
-from gisttracker.services.base import Changes
+from gisttracker.services.base import Changes, StaleRecordError
 from gisttracker.services.patients import (
     BOOL_COLUMNS,
     ENROLLED_STATUSES,
@@ -57,7 +57,11 @@ from gisttracker.services.patients import (
     evaluate_screening,
     validate_screening,
 )
+from gisttracker.services.policy import Permission
+from gisttracker.services.scopes import screening_versions
 from gisttracker.session import Session
+from gisttracker.store.db import DatabaseLockedError
+from ui.conflicts import handle_save_error
 from ui.errors import is_expected, show_error
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
@@ -348,6 +352,7 @@ class ScreeningTab(PatientTabPage):
         if self.service is None or self.tasks is None or self.patient_uid is None:
             return
         service, patient_uid = self.service, self.patient_uid
+        session = service.session
 
         def load() -> dict[str, Any]:
             patient = service.get(patient_uid)
@@ -360,6 +365,8 @@ class ScreeningTab(PatientTabPage):
                 "judged": service.judgement_records(screening) if screening else {},
                 "failure_reasons": _failure_reasons(screening)
                 if screening is not None and patient.status == "screen_failed" else [],
+                # What this form shows, by version: a save refuses if someone changed it since.
+                "versions": screening_versions(session.db, patient_uid),
             }
 
         tasks = self.tasks
@@ -386,6 +393,7 @@ class ScreeningTab(PatientTabPage):
         self.sex, self.dob, self.status = patient.sex, loaded["dob"], patient.status
         self.judged = loaded["judged"]
         self.failure_reasons = loaded["failure_reasons"]
+        self.versions: dict[str, int] = loaded["versions"]
         screening = loaded["screening"]
         self.screening_open = screening is not None and not screening.closed
         self.patient = patient
@@ -579,9 +587,15 @@ class ScreeningTab(PatientTabPage):
         self.outcome.setStyleSheet(f"font-weight: 600; padding: 4px; color: {colour};")
 
     def _update_buttons(self) -> None:
+        tracker = self.session.tracker if self.session is not None else None
+        # Only a role that enters data may change a screening (the service refuses anyway);
+        # only one that randomizes may enroll.
+        may_enter = tracker is None or tracker.can(Permission.ENTER_DATA)
+        may_randomize = tracker is None or tracker.can(Permission.RANDOMIZE)
         enrolled = self.status in ENROLLED_STATUSES
         # The form is editable while screening, and for a correction once enrolled.
-        open_screening = self.status == "screened" or (enrolled and self.correcting)
+        open_screening = may_enter and (self.status == "screened"
+                                        or (enrolled and self.correcting))
         idle = not self.busy
         self.save_button.setText(_("&Save correction…") if self.correcting
                                  else _("&Save screening"))
@@ -589,16 +603,18 @@ class ScreeningTab(PatientTabPage):
         self.correct_button.setText(_("Cancel correction") if self.correcting
                                     else _("C&orrect screening…"))
         # A screen failure is always possible while screening (consent declined…).
-        self.fail_button.setEnabled(idle and self.status == "screened" and not self.dirty)
-        self.rescreen_button.setEnabled(idle and self.status == "screen_failed")
+        self.fail_button.setEnabled(idle and may_enter and self.status == "screened"
+                                    and not self.dirty)
+        self.rescreen_button.setEnabled(idle and may_enter and self.status == "screen_failed")
         self.enroll_button.setEnabled(
-            idle and self.status == "screened" and not self.dirty and self.result is not None
+            idle and may_enter and may_randomize and self.status == "screened"
+            and not self.dirty and self.result is not None
             and self.result.outcome == eligibility.ELIGIBLE)
         for button in (self.correct_button, self.enrolled_on_button):
             button.setVisible(enrolled)
-            button.setEnabled(idle)
+            button.setEnabled(idle and may_enter)
         self.choice_button.setVisible(enrolled and self._arm_options() != [])
-        self.choice_button.setEnabled(idle)
+        self.choice_button.setEnabled(idle and may_enter)
         for widget in (*[e for e, _k in self.numbers.values()], self.primary_site,
                        self.mutation, self.mitotic_unit, *self.bools.values(),
                        self.metastasis_sites, self.consent_date, self.screened_on,
@@ -622,6 +638,19 @@ class ScreeningTab(PatientTabPage):
             self.status_line.setText("")
 
     # ----- actions -------------------------------------------------------------------------
+    def _as_shown(self, write: Callable[[], object]) -> Callable[[], object]:
+        """``write`` refused (:class:`StaleRecordError`) if someone changed this screening
+        since it was shown: the versions it was shown with are checked on the worker."""
+        expected = dict(getattr(self, "versions", {}))
+        assert self.service is not None
+        tracker = self.service.tracker
+
+        def work() -> object:
+            with tracker.expect(expected):
+                return write()
+
+        return work
+
     def _run(self, work: Callable[[], object], done: Callable[[object], None],
              what: str) -> None:
         """Run a write on the worker; a refusal is shown on the status line, a bug reported."""
@@ -641,7 +670,12 @@ class ScreeningTab(PatientTabPage):
             if not isValid(self):
                 return
             self._update_buttons()
-            if is_expected(exc):
+            if isinstance(exc, (StaleRecordError, DatabaseLockedError)):
+                # Someone saved this screening since it was loaded, or held the file too
+                # long: say who changed what, and offer to reload (or to try again).
+                self.status_line.setText(str(exc).splitlines()[0])
+                handle_save_error(self, exc, reload=self.reload, retry=self.save_screening)
+            elif is_expected(exc):
                 self.status_line.setText(str(exc))
             else:
                 self.status_line.setText("")
@@ -681,8 +715,8 @@ class ScreeningTab(PatientTabPage):
                 if then is not None:
                     then()
 
-            self._run(lambda: service.correct_screening(uid, data, today=today, reason=reason,
-                                                        screened_on=screened_on),
+            self._run(self._as_shown(lambda: service.correct_screening(
+                uid, data, today=today, reason=reason, screened_on=screened_on)),
                       corrected, "correcting a screening")
             return True
 
@@ -692,9 +726,8 @@ class ScreeningTab(PatientTabPage):
             if then is not None:
                 then()
 
-        self._run(lambda: service.save_screening(uid, data, today=today,
-                                                 screened_on=screened_on),
-                  saved, "saving a screening")
+        self._run(self._as_shown(lambda: service.save_screening(
+            uid, data, today=today, screened_on=screened_on)), saved, "saving a screening")
         return True
 
     def ask_reason(self, title: str) -> str | None:

@@ -61,6 +61,7 @@ class TaskManager(QObject):
         # Released once, by shutdown() or when Qt destroys the manager with its parent.
         self._state = {"released": False}
         self.destroyed.connect(lambda *_a, state=self._state: _release(state))
+        self._closed = False
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
             on_error: Callable[[BaseException], None] | None = None) -> Future[None]:
@@ -68,7 +69,13 @@ class TaskManager(QObject):
 
         The returned future only tells when the work is over; the result goes to
         ``on_done`` (or the exception to ``on_error``, else to :func:`ui.errors.show_error`).
+        After :meth:`shutdown` nothing runs: the future comes back cancelled (a page that
+        reacts to a last change while the window closes must not fail).
         """
+        if self._closed:
+            dropped: Future[None] = Future()
+            dropped.cancel()
+            return dropped
         self._pending += 1
         key = next(self._keys)
         self._alive[key] = (fn, on_done, on_error)
@@ -124,6 +131,7 @@ class TaskManager(QObject):
         return self._state["released"]
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._gc_timer.stop()
         _release(self._state)

@@ -16,8 +16,8 @@ from gisttracker.i18n import _
 
 #: The keys of :data:`gisttracker.services.settings.SPECS`, spelled out here because building
 #: the parser may not import the service (and the ORM behind it); a test keeps them equal.
-KEYS = ("backup_every_hours", "backup_folder", "backup_keep", "language", "paper",
-        "site_code", "site_name")
+KEYS = ("backup_every_hours", "backup_folder", "backup_keep", "idle_lock_minutes", "language",
+        "lockout_minutes", "paper", "sign_in_attempts", "site_code", "site_name")
 
 
 def register(sub: Any) -> None:
