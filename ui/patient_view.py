@@ -184,8 +184,12 @@ class PatientWindow(QWidget):
         from ui.signing import ReviewPanel
 
         self.review = ReviewPanel(self)
+        # Its buttons carry no Alt+letter here: the visit's and the form's panels in the tabs
+        # claim the same letters, and one letter must do one thing in a window.
+        self.review.shown.connect(lambda _state: self._plain_review_buttons())
         self.review.show_target(context.session, context.tasks, "casebook", patient_uid,
                                 _("the casebook"), _("Casebook"))
+        self._plain_review_buttons()
         layout.addWidget(self.review)
         layout.addWidget(self.tabs, 1)
         self.resize(1000, 720)
@@ -194,6 +198,13 @@ class PatientWindow(QWidget):
         for page in self.pages.values():
             page.attach(context, patient_uid)
         self.reload_header()
+
+    def _plain_review_buttons(self) -> None:
+        if not shiboken6.isValid(self):
+            return
+        for button in (self.review.sign_button, self.review.unlock_button,
+                       self.review.verify_button):
+            button.setText(button.text().replace("&", ""))
 
     # ----- header ---------------------------------------------------------------------------
     def reload_header(self) -> None:

@@ -155,7 +155,7 @@ class ScheduleTab(PatientTabPage):
         self.na_button = QPushButton(_("&Not applicable…"), self)
         self.reopen_button = QPushButton(_("&Reopen…"), self)
         self.add_button = QPushButton(_("Add &unscheduled visit…"), self)
-        self.remove_button = QPushButton(_("Remo&ve visit…"), self)
+        self.remove_button = QPushButton(_("R&emove visit…"), self)
         self.remove_button.setToolTip(_("Remove an unscheduled visit added by mistake"))
         self.remove_button.clicked.connect(self.ask_remove_visit)
         self.export_button = QPushButton(_("Export &iCalendar…"), self)

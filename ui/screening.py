@@ -638,6 +638,12 @@ class ScreeningTab(PatientTabPage):
             self.status_line.setText("")
 
     # ----- actions -------------------------------------------------------------------------
+    def discard_and_reload(self) -> None:
+        """Show what is stored now, dropping what was typed (the user chose to reload)."""
+        self.dirty = False
+        self.correcting = False
+        self.reload()
+
     def _as_shown(self, write: Callable[[], object]) -> Callable[[], object]:
         """``write`` refused (:class:`StaleRecordError`) if someone changed this screening
         since it was shown: the versions it was shown with are checked on the worker."""
@@ -674,7 +680,8 @@ class ScreeningTab(PatientTabPage):
                 # Someone saved this screening since it was loaded, or held the file too
                 # long: say who changed what, and offer to reload (or to try again).
                 self.status_line.setText(str(exc).splitlines()[0])
-                handle_save_error(self, exc, reload=self.reload, retry=self.save_screening)
+                handle_save_error(self, exc, reload=self.discard_and_reload,
+                                  retry=self.save_screening)
             elif is_expected(exc):
                 self.status_line.setText(str(exc))
             else:

@@ -47,9 +47,12 @@ def test_a_day_of_nct03862768(qtbot: QtBot, window: MainWindow,
         arms = [a.code for a in study.arms]
         seed = next(f"{n:032x}" for n in range(200) if alloc.allocation_at(
             study.allocation, arms, f"{n:032x}", "site=ZJU", 0) == "B")
+        from gisttracker.services.concealment import Keyring
+
+        # Sealed as the first randomization would seal it (services.concealment).
         with session.tracker.transaction("test: study seed") as w:
-            w.insert(RandomizationSeed, study_key=STUDY, seed=seed, created_at=w.at,
-                     created_by=w.user)
+            w.insert(RandomizationSeed, **Keyring(session.tracker).sealed_row(STUDY, seed),
+                     created_at=w.at, created_by=w.user)
 
     nurse.db(prepare)
     window.show()
