@@ -35,10 +35,10 @@ keeps RECIST's plain reading (no minimum, no confirmation).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _, join_list, join_sentences
@@ -204,18 +204,34 @@ def _mean_hu(lesions: Sequence[LesionInput]) -> float | None:
 
 def _sum(lesions: Sequence[LesionInput]) -> float | None:
     try:
-        return math.fsum(recist.recorded_diameter(lesion.diameter_mm, too_small=lesion.too_small)
-                         for lesion in lesions)
+        return math.fsum([recist.recorded_diameter(lesion.diameter_mm,
+                                                   too_small=lesion.too_small)
+                          for lesion in lesions])
     except InputError:
         return None
 
 
 def _complete(lesions: Sequence[LesionInput]) -> bool:
+    """RECIST's complete-response condition of the targets
+    (:func:`recist.targets_complete`), with each diameter checked as :class:`recist.Lesion`
+    checks it, lesion by lesion up to the first that is not gone — without building the
+    lesions, which a study of thousands of patients would otherwise pay for at every
+    follow-up."""
     if not lesions or any(lesion.diameter_mm is None for lesion in lesions):
         return False
-    return recist.targets_complete(
-        recist.Lesion(lesion.label, lesion.organ, lesion.diameter_mm or 0.0, lesion.is_node)
-        for lesion in lesions)
+    measured = (_Measured(recist.validate_mm("diameter_mm", lesion.diameter_mm or 0.0),
+                          lesion.is_node) for lesion in lesions)
+    return recist.targets_complete(cast("Iterator[recist.Lesion]", measured))
+
+
+class _Measured:
+    """The two attributes of a lesion :func:`recist.targets_complete` reads."""
+
+    __slots__ = ("diameter_mm", "is_node")
+
+    def __init__(self, diameter_mm: float, is_node: bool) -> None:
+        self.diameter_mm = diameter_mm
+        self.is_node = is_node
 
 
 def _best_choi(responses: Sequence[str]) -> str | None:
@@ -295,10 +311,12 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
                                    non_target="NON-CR/NON-PD" if has_non_target else None,
                                    assessed_on=baseline.assessed_on)]
     follow_targets: list[list[LesionInput]] = []
+    known = set(base_labels)
     for a in follow_ups:
-        by_label = {lesion.label.strip().casefold(): lesion for lesion in _targets(a)}
-        extra = [lesion.label for lesion in _targets(a)
-                 if lesion.label.strip().casefold() not in base_labels]
+        targets = _targets(a)
+        by_label = {lesion.label.strip().casefold(): lesion for lesion in targets}
+        extra = [lesion.label for lesion in targets
+                 if lesion.label.strip().casefold() not in known]
         if extra:
             problems.append(_("{date}: {labels} not a baseline target (record new lesions "
                               "as new lesions)").format(date=a.assessed_on.isoformat(),
