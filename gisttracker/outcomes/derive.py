@@ -220,7 +220,7 @@ class _Context:
             self._series = evaluate([a.data for a in self.assessments],
                                     primary=self.study.primary_response_criterion,
                                     rules=self.study.response, start=self.response_start,
-                                    best=False)
+                                    best=False, selection=False)
         return self._series
 
     def assessment_fact(self, on: date, code: str | None = None,

@@ -271,7 +271,7 @@ def best_of(evaluations: Sequence[Evaluation], criterion: str, *,
 
 def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = None,
              rules: ResponseRules | None = None, start: date | None = None,
-             best: bool = True) -> SeriesResult:
+             best: bool = True, selection: bool = True) -> SeriesResult:
     """Evaluate a patient's assessments (any order; sorted by date, the baseline first).
 
     Follow-up target lesions are matched to the baseline targets by label (case and
@@ -279,8 +279,9 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
     (no diameter, not flagged too small) makes the sum NE. The best responses follow the
     protocol's ``rules`` counted from ``start`` (:func:`best_of`); ``best=False`` leaves
     them out (a caller that judges its own time frame, as the study outcomes do for
-    thousands of patients). Never raises for bad data: what cannot be evaluated is
-    reported in ``problems``.
+    thousands of patients), and ``selection=False`` the check of the baseline's target
+    selection (``selection_problems`` empty: the outcomes never show it). Never raises for
+    bad data: what cannot be evaluated is reported in ``problems``.
     """
     ordered = sorted(assessments, key=lambda a: (not a.is_baseline, a.assessed_on))
     baselines = [a for a in ordered if a.is_baseline]
@@ -341,7 +342,8 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
     except InputError as exc:
         problems.append(str(exc))
         return SeriesResult(problems=tuple(problems),
-                            selection_problems=tuple(selection_problems(baseline)),
+                            selection_problems=tuple(selection_problems(baseline))
+                            if selection else (),
                             primary=primary)
 
     evaluations = [Evaluation(baseline.assessed_on, True, base_sum, base_hu)]
@@ -371,7 +373,7 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
         tuple(evaluations),
         best_of(evaluations, "recist", rules=rules, start=start) if best else None,
         best_of(evaluations, "choi", rules=rules, start=start) if best else None,
-        tuple(problems), tuple(selection_problems(baseline)), primary)
+        tuple(problems), tuple(selection_problems(baseline)) if selection else (), primary)
 
 
 # --- the service ------------------------------------------------------------------------
