@@ -203,12 +203,18 @@ def _mean_hu(lesions: Sequence[LesionInput]) -> float | None:
 
 
 def _sum(lesions: Sequence[LesionInput]) -> float | None:
+    """The sum of the recorded diameters (:func:`recist.recorded_diameter`: a measurement,
+    or 5 mm for a lesion too small to measure), or None when one is missing or invalid."""
+    diameters = []
     try:
-        return math.fsum([recist.recorded_diameter(lesion.diameter_mm,
-                                                   too_small=lesion.too_small)
-                          for lesion in lesions])
+        for lesion in lesions:
+            diameter = lesion.diameter_mm
+            diameters.append(recist.validate_mm("diameter_mm", diameter)
+                             if diameter is not None else
+                             recist.recorded_diameter(None, too_small=lesion.too_small))
     except InputError:
         return None
+    return math.fsum(diameters)
 
 
 def _complete(lesions: Sequence[LesionInput]) -> bool:
@@ -314,10 +320,10 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
     follow_targets: list[list[LesionInput]] = []
     known = set(base_labels)
     for a in follow_ups:
-        targets = _targets(a)
-        by_label = {lesion.label.strip().casefold(): lesion for lesion in targets}
-        extra = [lesion.label for lesion in targets
-                 if lesion.label.strip().casefold() not in known]
+        keyed = [(lesion.label.strip().casefold(), lesion) for lesion in a.lesions
+                 if lesion.is_target]
+        by_label = dict(keyed)
+        extra = [lesion.label for key, lesion in keyed if key not in known]
         if extra:
             problems.append(_("{date}: {labels} not a baseline target (record new lesions "
                               "as new lesions)").format(date=a.assessed_on.isoformat(),
