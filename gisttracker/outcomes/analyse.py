@@ -565,9 +565,10 @@ def _time_to_event(study: Study, endpoint: Endpoint, patients: Sequence[PatientO
     subgroups: list[Subgroup] = []
     if len(groups) > 1:
         by_uid = {p.uid: p for p in patients}
+        covariates = [by_uid[u].covariates for u in data.uids]  # looked up once, not per key
         for key in study.analysis.subgroups:
-            values = np.array([getattr(by_uid[u].covariates.get(key), "value", None)
-                               for u in data.uids], dtype=object)
+            found = [c.get(key) for c in covariates]
+            values = np.array([None if v is None else v.value for v in found], dtype=object)
             for level in (True, False):
                 part = _subset(data, values == level)
                 # Within a subgroup the groups are compared all together (the source's
