@@ -261,6 +261,11 @@ def restore(backup_file: Path, database: Path, *, now: datetime | None = None,
         raise BackupError(_("the restored database did not verify ({problems}); the database "
                             "as it was is kept in {kept}").format(
                                 problems="; ".join(problems), kept=kept))
+    # The user replaced the file on purpose: their witness of its audit trail (what they
+    # last saw of it) follows, so the restored trail is not taken for a rewritten one.
+    from gisttracker.services.audit import Witness
+
+    Witness(database).forget()
     report("done", 1.0)
     return RestoreResult(database, kept, expected)
 
@@ -434,14 +439,30 @@ def _check_audit(conn: sqlite3.Connection, report: VerifyReport) -> None:
     triggers = {r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")}
     kind = conn.execute("SELECT type FROM sqlite_master WHERE name = 'audit_log'").fetchone()[0]
-    if kind == "table" and not {"audit_log_no_update", "audit_log_no_delete"} <= triggers:
+    if kind == "table":
+        needed = {"audit_log_no_update", "audit_log_no_delete"}
+        records = ("SELECT a.record_uid FROM audit_log a WHERE a.table_name = ? "
+                   "AND a.record_uid IS NOT NULL")
+    else:
+        # Schema 8: the view over the chained trail; its tables carry the protection.
+        from gisttracker.store.chain import uid_sql
+
+        triggers |= {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+            "('audit_entry', 'audit_txn', 'audit_record')")}
+        needed = {f"{t}_{w}" for t in ("audit_entry", "audit_txn", "audit_record")
+                  for w in ("no_update", "no_delete")}
+        records = (f"SELECT {uid_sql('r.record_key')} FROM audit_record r "
+                   "WHERE r.table_name = ?")
+    if not needed <= triggers:
         report.problems.append(_("the audit trail's protection against changes was removed "
                                  "(its triggers are missing)"))
     unaudited = 0
     for table in _audited_tables(conn):
+        # NOT IN over the trail's uids of one table: a list built once.
         missing = int(conn.execute(
-            f'SELECT count(*) FROM "{table}" t WHERE NOT EXISTS '
-            "(SELECT 1 FROM audit_log a WHERE a.record_uid = t.uid)").fetchone()[0])
+            f'SELECT count(*) FROM "{table}" t WHERE t.uid NOT IN ({records})',
+            (table,)).fetchone()[0])
         if missing:
             unaudited += missing
             report.problems.append(ngettext(

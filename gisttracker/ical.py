@@ -15,8 +15,6 @@ a calendar program updates the event instead of duplicating it).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from gisttracker.domain.schedule import status_label
 from gisttracker.errors import InputError
+from gisttracker.files import write_private
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import ASSESSMENTS
 
@@ -140,21 +139,12 @@ def write_calendar(
     stamp: datetime,
     name: str | None = None,
 ) -> int:
-    """Write the calendar to ``path`` atomically (temporary file, then rename).
+    """Write the calendar to ``path`` atomically (temporary file, then rename), readable by
+    its owner only (it names patients' visits).
 
     Returns the number of events written. A crash mid-write leaves any previous file whole.
     """
     cal, count = _build(events, prodid_version=prodid_version, stamp=stamp, name=name)
     data: bytes = cal.to_ical()
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(Path(path), data)
     return count

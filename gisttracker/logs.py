@@ -22,6 +22,7 @@ from pathlib import Path
 from platformdirs import user_log_dir
 
 from gisttracker import __version__
+from gisttracker.files import make_private_dir, private_umask, restrict, write_private
 
 LOGGER = "gisttracker"
 LOG_FILE = "gisttracker.log"
@@ -67,9 +68,11 @@ def setup_logging(*, directory: Path | None = None, level: int = logging.INFO) -
     written: Path | None = path
     handler: logging.Handler
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+        make_private_dir(folder)
+        with private_umask():  # the log may name patients: the owner's only
+            handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+        restrict(path)
     except OSError:
         # Only what matters reaches the terminal: a command's output must stay clean.
         handler = logging.StreamHandler(sys.stderr)
@@ -107,9 +110,8 @@ def write_crash_report(exc: BaseException, *, context: str = "",
     if tail:
         lines += ["", "--- end of the log ---", tail]
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines), encoding="utf-8")
-        os.chmod(path, 0o600)
+        make_private_dir(folder)
+        write_private(path, "\n".join(lines))
     except OSError:
         log.exception("could not write the crash report %s", path)
         return None

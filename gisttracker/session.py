@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     # (``gisttracker studies`` on a current database) does not pay for it.
     import peewee
 
+    from gisttracker.services.audit import AuditReport
     from gisttracker.services.base import Tracker
+    from gisttracker.services.policy import Actor
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +71,20 @@ class Session:
     tracker: Tracker
     studies: dict[str, Study]
     protocol_errors: tuple[ProtocolError, ...]
+    # The quick check of the audit trail made at open (chain since the last checkpoint and
+    # the user's witness); `gisttracker audit verify` makes the full one.
+    audit: AuditReport | None = None
     # Why the file is open for viewing and printing only (an archive copy, a network share);
     # None when it may be written.
     read_only_reason: str | None = None
     #: Study key -> the refusals that block it (see the module docstring).
     blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
+
+    def has_accounts(self) -> bool:
+        """True once the site has an account: from then on people sign in."""
+        from gisttracker.store.models_accounts import Account
+
+        return bool(Account.select().exists())
 
     def study(self, key: str) -> Study:
         """The study with ``key``. :class:`StudyUnavailable` when the site's protocol file
@@ -129,20 +140,30 @@ def load_protocols(db_path: Path) -> LoadResult:
     return result
 
 
-def open_session(path: Path, *, user: str | None = None,
+def open_session(path: Path, *, user: str | Actor | None = None,
                  clock: Callable[[], datetime] | None = None,
+                 check_audit: bool = True,
                  protocols: LoadResult | None = None,
                  page_check: float | Literal["default"] | None = "default") -> Session:
     """Open the database at ``path`` (created and migrated if needed) and load the studies.
 
+    The protocols are loaded first, so a broken installation that knows no study creates no
+    empty database file (:class:`NoStudiesError`). Each loaded study is then checked against
+    the database (a file that would orphan recorded data is refused and its study blocked)
+    and its version recorded (:func:`gisttracker.services.versions.register_protocols`; a
+    system step, named ``(protocol registration)`` in the audit trail when nobody is signed
+    in yet).
+
+    ``user``: who acts. The command line and the window pass nobody and sign a person in
+    afterwards (:class:`gisttracker.services.accounts.AccountService`). A plain name is a
+    *trusted* actor for Python code that already holds the file (tests, scripts); see
+    :mod:`gisttracker.services.policy`. With ``check_audit`` the audit chain is checked
+    quickly (:func:`gisttracker.services.audit.check_at_open`); the result is ``audit``.
+
     A file that must not be written (read-only copy, network share: see
     :func:`gisttracker.store.db.inspect_file`) opens read-only; its tracker then refuses
-    every transaction with the reason. The protocols are loaded first, so a broken
-    installation that knows no study creates no empty database file (:class:`NoStudiesError`).
-    Each loaded study is then checked against the database (a file that would orphan
-    recorded data is refused and its study blocked) and its version recorded
-    (:func:`gisttracker.services.versions.register_protocols`) — except in a read-only copy,
-    which is shown as it was recorded.
+    every transaction with the reason, its protocol versions are not recorded (it is shown
+    as it was recorded) and the audit check at open writes no checkpoint.
 
     ``protocols``: what :func:`load_protocols` just returned for ``path`` (the window's
     start-up check), so the files are not read twice; loaded here when None.
@@ -154,7 +175,9 @@ def open_session(path: Path, *, user: str | None = None,
     """
     # The ORM is imported here, not at the top: a caller that only loads the protocols
     # (``gisttracker studies`` on a current database) does not pay for it.
+    from gisttracker.services.audit import check_at_open
     from gisttracker.services.base import Tracker
+    from gisttracker.services.policy import REGISTRATION, Permission, system_actor
     from gisttracker.store.db import inspect_file, open_database
     from gisttracker.store.paths import IN_FORCE_SQL
 
@@ -172,6 +195,11 @@ def open_session(path: Path, *, user: str | None = None,
                       protocol_errors=protocols.errors, blocked=blocked,
                       read_only_reason=tracker.read_only)
     if tracker.read_only:
+        try:
+            session.audit = check_at_open(db, path) if check_audit else None
+        except BaseException:
+            db.close()
+            raise
         return session
     try:
         in_force = dict(db.execute_sql(IN_FORCE_SQL).fetchall())
@@ -183,7 +211,11 @@ def open_session(path: Path, *, user: str | None = None,
         else:
             from gisttracker.services.versions import register_protocols
 
-            refused = register_protocols(session)
+            # Recording which protocol file is in force is the site's bookkeeping, done
+            # before anyone signs in: a system actor with the one permission it needs.
+            with tracker.acting_as(system_actor(REGISTRATION, Permission.ENTER_DATA)):
+                refused = register_protocols(session)
+        session.audit = check_at_open(db, path) if check_audit else None
     except BaseException:
         db.close()
         raise

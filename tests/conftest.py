@@ -26,6 +26,10 @@ os.environ["GISTTRACKER_LOG_DIR"] = tempfile.mkdtemp(prefix="gisttracker-logs-")
 os.environ["GISTTRACKER_HEADLESS"] = "1"
 # English unless a test chooses otherwise, whatever the developer's own locale.
 os.environ["LANGUAGE"] = "en"
+os.environ.pop("GISTTRACKER_USER", None)
+# The audit trail's per-user witness files (gisttracker.services.audit.Witness) go to a
+# folder of this run, not the home directory.
+os.environ["GISTTRACKER_STATE_DIR"] = tempfile.mkdtemp(prefix="gisttracker-state-")
 
 pytest_plugins = ["tests.helpers"]
 

@@ -13,6 +13,7 @@ compete for the interpreter lock and the whole took 6 % longer.)
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -56,7 +57,22 @@ def app_settings() -> QSettings:
                      "gisttracker", "gisttracker")
 
 
-def run(db: str | None = None, startup_check: bool = False) -> int:
+def _credentials(args: argparse.Namespace | None) -> tuple[str, str] | None:
+    """``--user`` (or $GISTTRACKER_USER) with the password from ``--password-fd`` or the
+    terminal: signs in without the dialog (the startup check of a site with accounts)."""
+    from gisttracker.cli.auth import read_password, user_name
+    from gisttracker.i18n import _
+
+    if args is None or not getattr(args, "startup_check", False):
+        return None
+    name = user_name(args)
+    if not name:
+        return None
+    return name, read_password(args, _("Password for {name}: ").format(name=name))
+
+
+def run(db: str | None = None, startup_check: bool = False,
+        args: argparse.Namespace | None = None) -> int:
     """Open the window on the resolved database; with ``startup_check`` time it and exit."""
     path = resolve_path(db)
     from PySide6.QtCore import QEvent, QObject, QTimer
@@ -103,7 +119,7 @@ def run(db: str | None = None, startup_check: bool = False) -> int:
         return open_session(chosen, protocols=preloaded.pop(chosen, None), page_check=0)
 
     tasks = TaskManager()
-    window = MainWindow(settings, tasks, opener=opener)
+    window = MainWindow(settings, tasks, opener=opener, credentials=_credentials(args))
     outcome: dict[str, int] = {}
     if startup_check:
         window.setProperty("headless", True)

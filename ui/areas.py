@@ -80,6 +80,12 @@ def _reports() -> AreaPage:
     return ReportsPage()
 
 
+def _queries() -> AreaPage:
+    from ui.queries import QueriesPage
+
+    return QueriesPage()
+
+
 def _outcomes() -> AreaPage:
     from ui.outcomes import OutcomesPage
 
@@ -91,5 +97,6 @@ AREAS: list[Area] = [
     Area("patients", N_("Patients"), "Ctrl+2", _patients),
     Area("calendar", N_("Schedule & calendar"), "Ctrl+3", _calendar),
     Area("reports", N_("Reports"), "Ctrl+4", _reports),
+    Area("queries", N_("Queries"), "Ctrl+5", _queries),
     Area("outcomes", N_("Outcomes"), "Ctrl+6", _outcomes),
 ]

@@ -101,8 +101,8 @@ class EnrollmentDialog(QDialog):
             assert span is not None  # the loader requires it for this method
             self.start = _date_edit(self, today)
             self.last = _date_edit(self, today)
-            form.addRow(self.study.anchor(span.start).label, self.start)
-            form.addRow(self.study.anchor(span.end).label, self.last)
+            form.addRow(local(self.study.anchor(span.start).label), self.start)
+            form.addRow(local(self.study.anchor(span.end).label), self.last)
         self.message = QLabel(self)
         self.message.setStyleSheet("color: #b00020;")
         self.message.setWordWrap(True)

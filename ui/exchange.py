@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import N_, _, ngettext
+from gisttracker.services.policy import Permission
 from gisttracker.session import Session
 from ui.errors import is_expected, show_error
 
@@ -704,6 +705,9 @@ class ExchangeMenu(QObject):
         super().__init__(window)
         self.window_ = window
         self.writing: list[QAction] = []
+        # What each action's work needs of the signed-in role (the services refuse anyway;
+        # a greyed-out action says so before anyone fills in a dialog).
+        self.needs: list[tuple[QAction, Permission]] = []
         self.dialogs: dict[str, TaskDialog] = {}
         export = menu.addMenu(_("&Export"))
         for key, _label in EXPORT_KINDS:
@@ -711,17 +715,21 @@ class ExchangeMenu(QObject):
             action.triggered.connect(lambda _c=False, k=key: self.open(ExportDialog, k))
             if key.startswith("package"):
                 self.writing.append(action)
+                self.needs.append((action, Permission.ENTER_DATA))
         imports = menu.addMenu(_("&Import"))
         action = imports.addAction(_("CDISC &ODM file…"))
         action.triggered.connect(lambda _c=False: self.open(ImportOdmDialog))
         self.writing.append(action)
+        self.needs.append((action, Permission.ENTER_DATA))
         centre = menu.addMenu(_("&Coordinating centre"))
-        for text, dialog in ((_("&Register a site…"), RegisterSiteDialog),
-                             (_("&Import site packages…"), ImportPackagesDialog),
-                             (_("&Conflicts…"), ConflictsDialog)):
+        for text, dialog, needed in (
+                (_("&Register a site…"), RegisterSiteDialog, Permission.MANAGE_SETTINGS),
+                (_("&Import site packages…"), ImportPackagesDialog, Permission.MANAGE_SETTINGS),
+                (_("&Conflicts…"), ConflictsDialog, Permission.ENTER_DATA)):
             action = centre.addAction(text)
             action.triggered.connect(lambda _c=False, d=dialog: self.open(d))
             self.writing.append(action)
+            self.needs.append((action, needed))
         menu.addSeparator()
         menu.addAction(_("&Back up…")).triggered.connect(
             lambda _c=False: self.open(BackupDialog))
@@ -730,6 +738,8 @@ class ExchangeMenu(QObject):
         schedule = menu.addAction(_("Backup &schedule…"))
         schedule.triggered.connect(lambda _c=False: self.open(ScheduleDialog))
         self.writing += [restore, schedule]
+        self.needs += [(restore, Permission.MANAGE_SETTINGS),
+                       (schedule, Permission.MANAGE_SETTINGS)]
         menu.addAction(_("&Verify the database")).triggered.connect(
             lambda _c=False: self.verify())
         self.watch = _Watch(self)
@@ -762,6 +772,9 @@ class ExchangeMenu(QObject):
         reason = session.read_only_reason
         for action in self.writing:
             action.setEnabled(reason is None)
+        for action, needed in self.needs:
+            if not session.tracker.can(needed):
+                action.setEnabled(False)
         if reason:
             banner = self.window_.banner
             text = banner.text() if not banner.isHidden() else ""

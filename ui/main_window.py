@@ -10,6 +10,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import N_, _, local
 from ui.areas import AREAS, AreaPage
-from ui.errors import error_message, open_log_folder
+from ui.errors import error_message, open_log_folder, show_error
 from ui.help import HelpMenu
 from ui.language import language_menu
 from ui.tasks import TaskManager
@@ -34,7 +35,10 @@ if TYPE_CHECKING:
     # The store, the ORM and the protocols are loaded by opening a database, on the
     # background thread, not before the window shows.
     from gisttracker.protocols import Study
+    from gisttracker.services.audit import AuditReport
+    from gisttracker.services.policy import Actor
     from gisttracker.session import Session
+    from ui.lock import IdleLock
 
 MAX_RECENT = 8
 DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
@@ -69,12 +73,17 @@ class MainWindow(QMainWindow):
     failed = Signal(str)
 
     def __init__(self, settings: QSettings, tasks: TaskManager,
-                 opener: Callable[[Path], Session] | None = None) -> None:
+                 opener: Callable[[Path], Session] | None = None,
+                 credentials: tuple[str, str] | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.tasks = tasks
         self.opener = opener or _open_session
+        # A user name and password for signing in without a dialog (the startup check).
+        self.credentials = credentials
         self.session: Session | None = None
+        self.idle_lock: IdleLock | None = None
+        self.sign_in_dialog: QDialog | None = None
         self.setWindowTitle(_("GIST Study Tracker"))
         self.setMinimumSize(720, 480)
 
@@ -161,6 +170,17 @@ class MainWindow(QMainWindow):
         go_menu.addSeparator()
         go_menu.addAction(self._action(_("Choose &study"), self._focus_study, "Ctrl+L"))
 
+        account_menu = self.menuBar().addMenu(_("&Account"))
+        self.password_action = self._action(_("Change &password…"), self.change_password)
+        self.lock_action = self._action(_("&Lock now"), self.lock_now, "Ctrl+Alt+L")
+        self.users_action = self._action(_("&Users…"), self.manage_users)
+        self.verify_action = self._action(_("&Verify the audit trail"), self.verify_audit)
+        self.sign_out_action = self._action(_("Sign &out"), self.sign_out)
+        for action in (self.password_action, self.lock_action, self.users_action,
+                       self.verify_action, self.sign_out_action):
+            account_menu.addAction(action)
+        self._account_actions()
+
         # User guide (F1), keyboard shortcuts, About, About Qt: see ui/help.py.
         help_menu = self.menuBar().addMenu(_("&Help"))
         self.help_menu = HelpMenu(self, help_menu)
@@ -216,11 +236,24 @@ class MainWindow(QMainWindow):
 
     # ----- databases -----------------------------------------------------------------------
     def open_database(self, path: Path) -> None:
-        """Open ``path`` in the background; on success it becomes the window's database."""
+        """Open ``path`` in the background; on success (and once someone has signed in) it
+        becomes the window's database."""
         self.statusBar().showMessage(_("Opening {path}…").format(path=path))
 
-        def done(session: Session) -> None:
-            self._install_session(session)
+        def opened() -> tuple[Session, bool, int]:
+            from gisttracker.services.settings import SettingsService
+
+            session = self.opener(path)
+            return (session, session.has_accounts(),
+                    int(SettingsService(session.tracker).get("idle_lock_minutes")))
+
+        def done(result: tuple[Session, bool, int]) -> None:
+            session, has_accounts, idle_minutes = result
+            self._idle_minutes = idle_minutes
+            if session.tracker.actor is None:
+                self._authenticate(session, has_accounts)
+            else:
+                self._install_session(session)
 
         def error(exc: BaseException) -> None:
             text = error_message(exc, context="opening a database")
@@ -230,13 +263,62 @@ class MainWindow(QMainWindow):
             if not self.property("headless"):
                 QMessageBox.critical(self, _("Database not opened"), message)
 
-        self.tasks.run(lambda: self.opener(path), done, error)
+        self.tasks.run(opened, done, error)
+
+    # ----- signing in -------------------------------------------------------------------
+    def _authenticate(self, session: Session, has_accounts: bool) -> None:
+        """Someone must sign in before the site's data is shown: the first administrator of
+        a new site, or an account of this one. Headless (the startup check, tests): a site
+        without accounts acts as its bootstrap administrator, as the command line does."""
+        from gisttracker.services.accounts import AccountService
+        from gisttracker.services.policy import bootstrap_actor
+        from ui.accounts import FirstAdministratorDialog, SignInDialog
+
+        service = AccountService(session.tracker)
+        name = session.path.name
+        if self.property("headless"):
+            if not has_accounts:
+                session.tracker.sign_in(bootstrap_actor())
+                self._install_session(session)
+            elif self.credentials is not None:
+                user, password = self.credentials
+                self.tasks.run(lambda: service.sign_in(user, password, switch=False),
+                               lambda actor: self._signed_in(session, actor),
+                               lambda exc: self._not_signed_in(session, str(exc)))
+            else:
+                self._not_signed_in(session, _("this site has accounts: sign in with --user "
+                                               "NAME"))
+            return
+        dialog: QDialog
+        if has_accounts:
+            dialog = SignInDialog(service, self.tasks, name, self)
+        else:
+            dialog = FirstAdministratorDialog(service, self.tasks, name, self)
+        self.sign_in_dialog = dialog
+        dialog.accepted.connect(lambda: self._signed_in(session, dialog.result_value))
+        dialog.rejected.connect(lambda: self._not_signed_in(session, _("nobody signed in")))
+        dialog.open()
+
+    def _signed_in(self, session: Session, actor: Actor) -> None:
+        self.sign_in_dialog = None
+        session.tracker.sign_in(actor)
+        self._install_session(session)
+
+    def _not_signed_in(self, session: Session, message: str) -> None:
+        self.sign_in_dialog = None
+        if session is not self.session:
+            session.close()
+        self.statusBar().showMessage(_("{path} not opened: {reason}").format(
+            path=session.path, reason=message))
+        self.failed.emit(message)
 
     def _install_session(self, session: Session) -> None:
         old = self.session
         self.session = session
         if old is not None and old is not session:
             old.close()
+        self._start_idle_lock(session)
+        self._account_actions()
         self._remember(session.path)
         for page in self.pages.values():
             page.set_session(session, self.tasks)
@@ -251,13 +333,22 @@ class MainWindow(QMainWindow):
         index = max(0, self.study_box.findData(previous))
         self.study_box.setCurrentIndex(index)
         self._study_selected(index)
-        self.banner.setText(protocol_banner(session))
-        self.banner.setVisible(bool(session.protocol_errors or session.blocked))
+        problems = []
+        if session.audit is not None and not session.audit.ok:
+            # Someone changed the file around the program: say so before anything else.
+            problems.append(_("Audit trail: {problem}. Use Account ▸ Verify the audit trail "
+                              "for the full check.").format(problem=session.audit.summary()))
+        if session.protocol_errors or session.blocked:
+            problems.append(protocol_banner(session))
+        self.banner.setText("\n".join(problems))
+        self.banner.setVisible(bool(problems))
         self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
         from gisttracker.store.migrations import schema_version
 
-        self.statusBar().showMessage(_("{path} · schema {version} · user {user}").format(
-            path=session.path, version=schema_version(session.db), user=session.tracker.user))
+        actor = session.tracker.actor
+        self.statusBar().showMessage(_("{path} · schema {version} · {user} ({role})").format(
+            path=session.path, version=schema_version(session.db), user=session.tracker.user,
+            role=actor.role_label if actor else "—"))
         self.session_changed.emit(session)
         self._ready_when_shown()
 
@@ -311,6 +402,89 @@ class MainWindow(QMainWindow):
             self.settings.setValue("study/current", study.key)
         for page in self.pages.values():
             page.set_study(study)
+
+    # ----- the account ---------------------------------------------------------------------
+    def _account_actions(self) -> None:
+        """Enable what the signed-in role may do (the services refuse the rest anyway)."""
+        from gisttracker.services.policy import Permission
+
+        actor = self.session.tracker.actor if self.session is not None else None
+        is_account = actor is not None and actor.is_account
+        self.password_action.setEnabled(is_account)
+        self.lock_action.setEnabled(is_account)
+        self.sign_out_action.setEnabled(is_account)
+        self.users_action.setVisible(actor is not None and actor.can(Permission.MANAGE_USERS))
+        self.verify_action.setEnabled(actor is not None and actor.can(Permission.VIEW_AUDIT))
+
+    def _start_idle_lock(self, session: Session) -> None:
+        from gisttracker.services.accounts import AccountService
+        from ui.lock import IdleLock
+
+        if self.idle_lock is not None:
+            self.idle_lock.stop()
+            self.idle_lock.deleteLater()
+            self.idle_lock = None
+        actor = session.tracker.actor
+        if actor is not None and actor.is_account and not self.property("headless"):
+            minutes = getattr(self, "_idle_minutes", 10)
+            self.idle_lock = IdleLock(self, AccountService(session.tracker), self.tasks, actor,
+                                      minutes)
+
+    def lock_now(self) -> None:
+        if self.idle_lock is not None:
+            self.idle_lock.lock(idle=False)
+
+    def change_password(self) -> None:
+        from gisttracker.services.accounts import AccountService
+        from ui.accounts import ChangePasswordDialog
+
+        if self.session is not None:
+            ChangePasswordDialog(AccountService(self.session.tracker), self.tasks,
+                                 self).exec()
+
+    def manage_users(self) -> None:
+        from gisttracker.services.accounts import AccountService
+        from ui.accounts import UsersDialog
+
+        if self.session is not None:
+            UsersDialog(AccountService(self.session.tracker), self.tasks, self).exec()
+
+    def verify_audit(self) -> None:
+        """The full check of the audit trail, on the worker; the result in a box."""
+        from gisttracker.services.audit import verify
+
+        session = self.session
+        if session is None:
+            return
+        self.statusBar().showMessage(_("Verifying the audit trail…"))
+
+        def done(report: AuditReport) -> None:
+            self.statusBar().showMessage(report.summary())
+            text = report.summary()
+            if not report.ok:
+                text += "\n\n" + "\n".join(f.message for f in report.findings[:10])
+            text += "\n\n" + _("Head: entry #{id}, hash {digest}").format(
+                id=report.head_id, digest=report.head_hash)
+            if not self.property("headless"):
+                (QMessageBox.information if report.ok else QMessageBox.warning)(
+                    self, _("Audit trail"), text)
+
+        self.tasks.run(lambda: verify(session.db), done, lambda e: show_error(self, e))
+
+    def sign_out(self) -> None:
+        """Someone else will use this workstation: back to the sign-in dialog."""
+        session = self.session
+        if session is None or session.tracker.actor is None:
+            return
+        if self.idle_lock is not None:
+            self.idle_lock.stop()
+            self.idle_lock = None
+        session.tracker.sign_out()
+        self.session = None
+        for page in self.pages.values():
+            page.set_session(None, self.tasks)
+        self._account_actions()
+        self._authenticate(session, True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

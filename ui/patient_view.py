@@ -123,6 +123,14 @@ class PatientWindow(QWidget):
         top.addWidget(self.header, 1)
         top.addWidget(self.print_schedule)
         layout.addLayout(top)
+        # The casebook's signature (the investigator signs it here) and its source
+        # verification (issue 13); the visits and forms show their own.
+        from ui.signing import ReviewPanel
+
+        self.review = ReviewPanel(self)
+        self.review.show_target(session, tasks, "casebook", patient_uid, _("the casebook"),
+                                _("Casebook"))
+        layout.addWidget(self.review)
         layout.addWidget(self.tabs, 1)
         self.resize(1000, 720)
 

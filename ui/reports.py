@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gisttracker.files import make_private_dir, restrict
 from gisttracker.i18n import _, local
 from gisttracker.protocols import Study
 from gisttracker.reports import KINDS, ReportRequest, build
@@ -51,7 +52,8 @@ PATIENT_CHOICES = 2000  # study identifiers offered by the completer (prefix sea
 def _output_dir() -> Path:
     user = os.getuid() if hasattr(os, "getuid") else "user"
     folder = Path(tempfile.gettempdir()) / f"gisttracker-reports-{user}"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    make_private_dir(folder)
+    restrict(folder)  # in a shared /tmp: never readable by others, even if made so
     return folder
 
 

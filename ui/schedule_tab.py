@@ -201,7 +201,9 @@ class ScheduleTab(PatientTabPage):
         for r, row in enumerate(rows):
             window = (f"{row.window_start.isoformat()} – {row.window_end.isoformat()}"
                       if row.window_start and row.window_end else "—")
-            note = row.reason or ""
+            # A reason from the catalogue (the demo's missed-visit reasons) in the language
+            # shown; a reason someone typed stays as typed.
+            note = _(row.reason) if row.reason else ""
             if row.status_code in ("done_out_of_window", "overdue"):
                 note = row.describe() + (f" · {note}" if note else "")
             elif row.status_code == "waiting":

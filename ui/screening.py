@@ -44,6 +44,7 @@ from gisttracker.grading.units import LABS
 from gisttracker.i18n import N_, _, join_list, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
+from gisttracker.services.base import StaleRecordError
 from gisttracker.services.patients import (
     BOOL_COLUMNS,
     LAB_ANALYTES,
@@ -54,7 +55,11 @@ from gisttracker.services.patients import (
     evaluate_screening,
     validate_screening,
 )
+from gisttracker.services.policy import Permission
+from gisttracker.services.scopes import screening_versions
 from gisttracker.session import Session
+from gisttracker.store.db import DatabaseLockedError
+from ui.conflicts import handle_save_error
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 
@@ -324,6 +329,8 @@ class ScreeningTab(PatientTabPage):
                 "screening": screening,
                 "data": service.screening_data(screening) if screening else ScreeningData(),
                 "judged": service.judgement_records(screening) if screening else {},
+                # What this form shows, by version: a save refuses if someone changed it since.
+                "versions": screening_versions(session.db, patient_uid),
             }
 
         tasks.run(load, self._loaded, self._load_failed)
@@ -339,6 +346,7 @@ class ScreeningTab(PatientTabPage):
         self.study = self.session.studies.get(patient.study_key)
         self.sex, self.dob, self.status = patient.sex, loaded["dob"], patient.status
         self.judged = loaded["judged"]
+        self.versions: dict[str, int] = loaded["versions"]
         screening = loaded["screening"]
         self.title.setText(_("{patient} · {study} · {status}").format(
             patient=patient.study_id, study=patient.study_key,
@@ -516,12 +524,16 @@ class ScreeningTab(PatientTabPage):
         self.outcome.setStyleSheet(f"font-weight: 600; padding: 4px; color: {colour};")
 
     def _update_buttons(self) -> None:
-        open_screening = self.status == "screened"
+        tracker = self.session.tracker if self.session is not None else None
+        # Only a role that enters data may change a screening; the service refuses anyway.
+        open_screening = self.status == "screened" and (
+            tracker is None or tracker.can(Permission.ENTER_DATA))
         self.save_button.setEnabled(open_screening and self.dirty and not self.problems)
         self.fail_button.setEnabled(open_screening and not self.dirty)
         self.rescreen_button.setEnabled(self.status == "screen_failed")
         self.enroll_button.setEnabled(
             open_screening and not self.dirty and self.result is not None
+            and (tracker is None or tracker.can(Permission.RANDOMIZE))
             and self.result.outcome == eligibility.ELIGIBLE)
         for widget in (*[e for e, _k in self.numbers.values()], self.primary_site,
                        self.mutation, self.mitotic_unit, *self.bools.values(),
@@ -544,9 +556,17 @@ class ScreeningTab(PatientTabPage):
         if self.service is None or self.patient_uid is None or not self.save_button.isEnabled():
             return False
         data, _problems = self.collect()
+        expected = getattr(self, "versions", {})
         try:
-            self.service.save_screening(self.patient_uid, data, today=self.today(),
-                                        screened_on=_to_date(self.screened_on.date()))
+            with self.service.tracker.expect(expected):
+                self.service.save_screening(self.patient_uid, data, today=self.today(),
+                                            screened_on=_to_date(self.screened_on.date()))
+        except (StaleRecordError, DatabaseLockedError) as exc:
+            # Someone saved this screening since it was loaded, or held the file too long:
+            # say who changed what, and offer to reload (or to try again).
+            self.status_line.setText(str(exc).splitlines()[0])
+            handle_save_error(self, exc, reload=self.reload, retry=self.save_screening)
+            return False
         except UserError as exc:
             self.status_line.setText(str(exc))
             return False

@@ -39,6 +39,7 @@ class TaskManager(QObject):
         # the last reference — and a traceback's frames, which hold the closure — always
         # dies on the GUI thread, however the two threads are scheduled.
         self._outcomes: dict[int, tuple[bool, Any]] = {}
+        self._closed = False
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
             on_error: Callable[[BaseException], None] | None = None) -> Future[None]:
@@ -46,7 +47,13 @@ class TaskManager(QObject):
 
         The returned future only tells when the work is over; the result goes to
         ``on_done`` (or the exception to ``on_error``, else to :func:`ui.errors.show_error`).
+        After :meth:`shutdown` nothing runs: the future comes back cancelled (a page that
+        reacts to a last change while the window closes must not fail).
         """
+        if self._closed:
+            dropped: Future[None] = Future()
+            dropped.cancel()
+            return dropped
         self._pending += 1
         key = next(self._keys)
         self._alive[key] = (fn, on_done, on_error)
@@ -92,6 +99,7 @@ class TaskManager(QObject):
             show_error(None, value, context=getattr(on_done, "__qualname__", str(on_done)))
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -67,7 +67,8 @@ EXIT_BUG = 70
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "outcomes",
-            "export", "import_", "centre", "backup", "restore", "verify"]
+            "users", "audit", "queries", "allocation", "export", "import_", "centre", "backup",
+            "restore", "verify"]
 
 
 class CliError(Exception):
@@ -119,6 +120,7 @@ def build_parser(*, commands: Sequence[str] = COMMANDS) -> argparse.ArgumentPars
     parser.add_argument("--startup-check", action="store_true", help=_(
         "open the database and the main window, print the seconds from the start of the "
         "process until the first screen shows its data, and exit"))
+    importlib.import_module("gisttracker.cli.auth").add_global_options(parser)
     if commands:
         sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
         for name in commands:
@@ -135,10 +137,11 @@ def _needed(argv: Sequence[str]) -> Sequence[str]:
     modules = {name.rstrip("_"): name for name in COMMANDS}
     tokens = iter(argv)
     for token in tokens:
-        if token in ("--db", "--language"):
+        if token in ("--db", "--language", "--user", "--password-fd"):
             if next(tokens, None) is None:
                 return COMMANDS  # let the whole parser say what is missing
-        elif token == "--startup-check" or token.startswith(("--db=", "--language=")):
+        elif token == "--startup-check" or token.startswith(
+                ("--db=", "--language=", "--user=", "--password-fd=")):
             continue
         elif token in modules:
             return [modules[token]]
@@ -241,7 +244,7 @@ def _window(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     # The front end is loaded only when a window is asked for; the core never needs it.
     app = importlib.import_module("ui.app")
-    return int(app.run(db=args.db, startup_check=args.startup_check))
+    return int(app.run(db=args.db, startup_check=args.startup_check, args=args))
 
 
 if __name__ == "__main__":

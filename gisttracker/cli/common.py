@@ -23,18 +23,31 @@ if TYPE_CHECKING:
     from gisttracker.session import Session
 
 
-def session(args: argparse.Namespace) -> Session:
-    """The session for ``--db`` (or the environment / default path).
+def session(args: argparse.Namespace, *, sign_in: bool = True) -> Session:
+    """The session for ``--db`` (or the environment / default path), signed in as
+    ``--user`` (see :mod:`gisttracker.cli.auth`) once the site has accounts.
 
     Every command says first, on stderr, which protocol files were refused and which
     studies are therefore not available: a refused site file is never silently replaced by
-    the shipped one, and a command on such a study then fails with the reason.
+    the shipped one, and a command on such a study then fails with the reason. A quick
+    check of the audit trail runs at open; if it finds a problem, a warning line goes to
+    stderr too (the command still runs: ``gisttracker audit verify`` says more).
     """
+    from gisttracker.cli import auth
     from gisttracker.session import open_session
     from gisttracker.store.db import resolve_path
 
     opened = open_session(resolve_path(getattr(args, "db", None)))
-    warn_protocols(opened.protocol_errors, opened.blocked)
+    try:
+        warn_protocols(opened.protocol_errors, opened.blocked)
+        if opened.audit is not None and not opened.audit.ok:
+            print(_("gisttracker: warning: {problem}").format(
+                problem=opened.audit.summary()), file=sys.stderr)
+        if sign_in:
+            auth.sign_in(opened, args)
+    except BaseException:
+        opened.close()
+        raise
     return opened
 
 

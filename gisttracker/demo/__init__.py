@@ -40,6 +40,7 @@ from gisttracker.errors import InputError
 from gisttracker.i18n import _, ngettext
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError
+from gisttracker.services.concealment import Keyring
 from gisttracker.services.patients import (
     SCREENING_COLUMNS,
     BulkLoad,
@@ -53,7 +54,7 @@ from gisttracker.services.versions import protocol_version_id
 from gisttracker.session import Session
 from gisttracker.store.models import AuditLog
 from gisttracker.store.models_exchange import DemoRun
-from gisttracker.store.models_patients import Patient, Randomization, RandomizationSeed
+from gisttracker.store.models_patients import Patient, Randomization
 
 # Modules with ``enrich(session, rng, today)``, run in this order after the patients exist.
 ENRICHERS: list[str] = ["gisttracker.demo.course", "gisttracker.demo.visits",
@@ -302,8 +303,10 @@ def _generate(session: Session, *, patients: int, seed: int, today: date,
         Patient.seq.desc()).scalar() or 0
     summary = DemoSummary()
     drafts = [_draft(rng, rng.choices(studies, weights)[0], today) for _i in range(patients)]
-    new_seeds = _randomize(drafts, site, rng)
-    load = _load(drafts, site, int(last_seq), rng, session.tracker.user, new_seeds, today)
+    keyring = Keyring(session.tracker)
+    new_seeds = _randomize(drafts, site, rng, keyring)
+    sealed = {key: keyring.sealed_row(key, seed) for key, seed in new_seeds.items()}
+    load = _load(drafts, site, int(last_seq), rng, session.tracker.user, sealed, today)
     summary.visits = bulk_load(session, load, reason=_("demo data"), plan_visits=plan_visits)
     summary.patients = len(drafts)
     summary.screenings = len(load.screenings)
@@ -392,7 +395,7 @@ def _maybe_end(draft: _Draft, rng: random.Random, enrolled_on: date, today: date
 
 
 def _load(drafts: list[_Draft], site: str, last_seq: int, rng: random.Random, user: str,
-          seeds: dict[str, str], today: date) -> BulkLoad:
+          seeds: dict[str, dict[str, str]], today: date) -> BulkLoad:
     load = BulkLoad()
     versions = {d.study.key: protocol_version_id(d.study) for d in drafts}
     for i, d in enumerate(drafts, start=1):
@@ -436,16 +439,18 @@ def _load(drafts: list[_Draft], site: str, last_seq: int, rng: random.Random, us
                 "uid": _uid(rng), "patient_uid": d.uid, "study_key": d.study.key,
                 "randomized_at": f"{on_text}T09:00:00+00:00", "randomized_by": user,
                 **d.randomization})
-    load.seeds = [{"uid": _uid(rng), "study_key": key, "seed": seed,
+    # Seeds go in sealed (services.concealment): the clear seed never reaches the file.
+    load.seeds = [{"uid": _uid(rng), **sealed,
                    "created_at": f"{today.isoformat()}T00:00:00+00:00", "created_by": user}
-                  for key, seed in seeds.items()]
+                  for sealed in seeds.values()]
     return load
 
 
-def _randomize(drafts: list[_Draft], site: str, rng: random.Random) -> dict[str, str]:
+def _randomize(drafts: list[_Draft], site: str, rng: random.Random,
+               keyring: Keyring) -> dict[str, str]:
     """Assign the arms of randomized studies in enrollment order, position by position.
 
-    Returns the seeds to record for studies that had none.
+    Returns the seeds to record for studies that had none (sealed by the caller).
     """
     new_seeds: dict[str, str] = {}
     for study in {d.study.key: d.study for d in drafts}.values():
@@ -456,9 +461,9 @@ def _randomize(drafts: list[_Draft], site: str, rng: random.Random) -> dict[str,
                         key=lambda d: (d.values["enrolled_on"], d.uid))
         if not chosen:
             continue
-        record = RandomizationSeed.get_or_none(RandomizationSeed.study_key == study.key)
-        if record is not None:
-            seed = record.seed
+        existing = keyring.seed(study.key)
+        if existing is not None:
+            seed = existing
         else:
             seed = new_seeds[study.key] = _uid(rng)
         arms = [a.code for a in study.arms]

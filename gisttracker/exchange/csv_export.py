@@ -210,7 +210,13 @@ class _Writer:
 def export_csv(session: Session, target: Path, *, study: str | None = None,
                identifiers: bool = False, bom: bool = True,
                progress: Progress | None = None) -> CsvResult:
-    """Write the CSV export of the open site into the new folder ``target``."""
+    """Write the CSV export of the open site into the new folder ``target``.
+
+    Needs a role that may see the data (with ``identifiers``: names, record numbers and
+    dates of birth too)."""
+    from gisttracker.services.policy import Permission
+
+    session.tracker.require(Permission.VIEW_IDENTIFIERS if identifiers else Permission.VIEW_DATA)
     report = progress or (lambda _phase, _fraction: None)
     studies = _studies(session, study)
     conn = read_snapshot(session.path)

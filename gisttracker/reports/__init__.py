@@ -78,6 +78,11 @@ def build(session: Session, request: ReportRequest, *, today: date,
             key=study_key, known=join_list(sorted(session.studies))))
     context = context_for(session, generated_at=generated_at, paper=request.paper)
     ids = request.include_identifiers
+    if ids and session.tracker.actor is not None:
+        # Names, record numbers and dates of birth only for a role that may see them.
+        from gisttracker.services.policy import Permission
+
+        session.tracker.require(Permission.VIEW_IDENTIFIERS)
     if request.kind == "schedule":
         from gisttracker.reports import schedule
 

@@ -51,6 +51,7 @@ from reportlab.platypus import (
 
 from gisttracker import __version__
 from gisttracker.errors import InputError
+from gisttracker.files import write_private
 from gisttracker.i18n import _, join_list
 from gisttracker.reports.fonts import _CJK, fonts, markup
 from gisttracker.reports.pieces import Caption, PiecewiseTable
@@ -521,9 +522,8 @@ class Report(ABC):
         return out
 
     def write(self, path: Path) -> None:
-        """Render and write to ``path`` (written whole, via a temporary file)."""
+        """Render and write to ``path`` (written whole, via a temporary file), readable by
+        its owner only: reports hold patient data."""
         data = self.render()
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_private(path, data)
         log.info("report written: %s (%d bytes)", path.name, len(data))

@@ -30,6 +30,7 @@ from gisttracker.i18n import N_, _, join_list, join_sentences, local
 from gisttracker.reports.base import Report, ReportContext
 from gisttracker.reports.common import as_date, day, find_patient, identifiers_of
 from gisttracker.response import recist
+from gisttracker.services.audit import expand, patient_entries
 from gisttracker.services.course.values import (
     CRITERION_LABELS,
     EVENT_LABELS,
@@ -43,7 +44,7 @@ from gisttracker.services.patients import STATUS_LABELS
 from gisttracker.services.tumour import Evaluation, LesionInput, TumourService
 from gisttracker.services.visits import VisitService, status_text
 from gisttracker.session import Session
-from gisttracker.store.models import AuditLog, Record
+from gisttracker.store.models import Record
 from gisttracker.store.models_course import (
     CourseEvent,
     Pathology,
@@ -96,6 +97,10 @@ class CasebookData:
     surgery: Rows
     course: Rows
     audit: Rows
+    # Electronic signatures and source verification marks (what, by whom, when, meaning),
+    # and the audit trail's head when the casebook was made (schema 9).
+    signatures: Rows = ()
+    audit_head: str = ""
 
 
 def _pk(record: Record) -> int:
@@ -221,16 +226,18 @@ def _label(labels: Mapping[str, str], code: str | None, empty: str = "—") -> s
     return _(labels[code]) if code in labels else code
 
 
-def _audit(patient_uid: str, include_identifiers: bool) -> Rows:
+def _audit(session: Session, patient_uid: str, include_identifiers: bool) -> Rows:
     rows = []
-    query = AuditLog.select().where(AuditLog.patient_uid == patient_uid)
-    for a in query.order_by(AuditLog._meta.primary_key):
-        old, new = a.old_value or "", a.new_value or ""
-        if a.table_name == IDENTITY_TABLE and not include_identifiers:
-            old = "•••" if old else ""
-            new = "•••" if new else ""
-        rows.append((a.at[:16].replace("T", " "), a.user, _(AUDIT_ACTIONS.get(a.action, a.action)),
-                     f"{a.table_name} {a.field}", old, new, a.reason or ""))
+    for a in patient_entries(session.db, patient_uid=patient_uid):
+        # An insert is one entry holding every value (schema 9): one line per field here.
+        for name, old_value, new_value in expand(a):
+            old, new = old_value or "", new_value or ""
+            if a.table == IDENTITY_TABLE and not include_identifiers:
+                old = "•••" if old else ""
+                new = "•••" if new else ""
+            rows.append((a.at[:16].replace("T", " "), a.user,
+                         _(AUDIT_ACTIONS.get(a.action, a.action)), f"{a.table} {name}", old,
+                         new, a.reason or ""))
     return tuple(rows)
 
 
@@ -319,7 +326,47 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
         screenings=screenings, visits=tuple(blocks), quiet_visits=tuple(quiet),
         adverse_events=tuple(ae_rows.values()), tumour=tumour, best_response=best,
         treatment=treatment, surgery=tuple(surgery_rows), course=course,
-        audit=_audit(patient.uid, include_identifiers))
+        audit=_audit(session, patient.uid, include_identifiers),
+        signatures=_signatures(session, patient.uid), audit_head=_head(session))
+
+
+def _signatures(session: Session, patient_uid: str) -> Rows:
+    """Who signed or source-verified what of the patient's data, and when."""
+    from gisttracker.services.scopes import SCOPE_LABELS
+    from gisttracker.services.signatures import MEANINGS
+    from gisttracker.store.models_accounts import Signature, SourceVerification
+
+    names: dict[str, str] = {}
+    for scope, table, label in (("visit", "visit", "name"), ("form", "form", "kind")):
+        for uid, text in session.db.execute_sql(
+                f'SELECT uid, {label} FROM "{table}" WHERE uid IN (SELECT target_uid FROM '
+                f"signature WHERE patient_ref = ? AND scope = ? UNION SELECT target_uid FROM "
+                f"source_verification WHERE patient_ref = ? AND scope = ?)",
+                (patient_uid, scope, patient_uid, scope)).fetchall():
+            names[uid] = str(text)
+    rows = []
+    for sig in Signature.select().where(Signature.patient_ref == patient_uid).order_by(
+            Signature.id):
+        what = f"{_(SCOPE_LABELS[sig.scope])} {names.get(sig.target_uid, '')}".strip()
+        rows.append((_("signed"), what, f"{sig.signer_name} ({sig.signer})",
+                     str(sig.signed_at)[:16].replace("T", " "),
+                     _(MEANINGS.get(sig.meaning, sig.meaning)),
+                     f"#{sig.audit_head} {str(sig.audit_hash or '')[:12]}"))
+    for mark in SourceVerification.select().where(
+            SourceVerification.patient_ref == patient_uid).order_by(SourceVerification.id):
+        what = f"{_(SCOPE_LABELS[mark.scope])} {names.get(mark.target_uid, '')}".strip()
+        rows.append((_("source-verified"), what, str(mark.verified_by),
+                     str(mark.verified_at)[:16].replace("T", " "), "",
+                     f"#{mark.audit_head}"))
+    return tuple(rows)
+
+
+def _head(session: Session) -> str:
+    from gisttracker.services.audit import head
+
+    entry, digest = head(session.db)
+    return _("audit trail at entry #{entry}, hash {digest}").format(entry=entry,
+                                                                    digest=digest)
 
 
 class CasebookReport(Report):
@@ -391,6 +438,15 @@ class CasebookReport(Report):
         out: list[Flowable] = [
             self.para(_("Casebook of {patient}").format(patient=d.patient), "title"),
             self.key_values(d.particulars)]
+        out += self._section(
+            _("Signatures and source verification"),
+            [_("What"), _("Of"), _("By"), _("When (UTC)"), _("Meaning"), _("Audit trail")],
+            d.signatures, [1.2, 1.6, 1.8, 1.2, 1.6, 1.3],
+            _("Not signed or source-verified yet."))
+        if d.audit_head:
+            out.append(self.para(_("Made from the {head}. The command gisttracker audit "
+                                   "verify prints this head for as long as nothing has "
+                                   "changed since.").format(head=d.audit_head), "small"))
         out += self._section(_("Screening"), [_("Screened on"), _("Outcome"), _("Reasons")],
                              d.screenings, [1, 1, 5], _("No screening recorded."))
         for v in d.visits:

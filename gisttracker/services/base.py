@@ -1,19 +1,44 @@
-"""The one door for every write: a transaction, one audit row per changed field, a result.
+"""The one door for every write: a transaction, an audited change, a result.
 
 Feature services (patients, visits, …) never call ``save()`` themselves; they open
 :meth:`Tracker.transaction` and use the :class:`Writer` it yields. When the transaction
 commits, listeners (the window) are told which tables changed, once, with a
 :class:`Changes` value — so the window refreshes what changed instead of everything.
+
+What every write gets here, whoever wrote the service:
+
+* **Who.** The transaction acts for the tracker's :class:`~gisttracker.services.policy.Actor`
+  (a signed-in account; see :mod:`gisttracker.services.policy` for the two kinds that are
+  code, not people). Each write is checked against the policy table
+  (:func:`~gisttracker.services.policy.write_permissions`) before anything is written.
+* **The write lock first.** The outermost transaction starts with ``BEGIN IMMEDIATE``, so
+  it waits (up to the busy timeout) for another writer instead of failing half-way when a
+  read lock cannot be upgraded; if the lock does not clear,
+  :class:`~gisttracker.store.db.DatabaseLockedError` says so and nothing is written.
+* **Old values from inside the transaction.** A change reads the row's current values and
+  version after taking the lock: the audit trail's old value is what was really there.
+* **No lost updates.** Every record has a ``version``. A change or delete of a record whose
+  version is no longer the one the caller saw — the instance it loaded, ``expected_version``,
+  or what :meth:`Tracker.expect` says a form showed — is refused with
+  :class:`StaleRecordError`, which says who changed what meanwhile.
+* **Signed data is locked.** A write under a signature (the patient's casebook, a visit or
+  a form) is refused with :class:`RecordLocked` until an investigator unlocks it.
+* **A compact, chained audit trail** (schema 9, :class:`gisttracker.store.models.AuditLog`):
+  one ``audit_txn`` per transaction (who, when, why), one entry per insert carrying all its
+  values, one per changed field (old, new, reason), one per delete carrying the last values;
+  each entry's hash chains it to the one before (:mod:`gisttracker.store.chain`). A delete
+  follows the database's ``ON DELETE CASCADE`` / ``SET NULL`` rules itself first, so rows
+  removed or changed by a cascade are audited too.
 """
 
 from __future__ import annotations
 
-import getpass
+import hashlib
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,8 +53,17 @@ from gisttracker.i18n import _
 # The guard of every facade method lives in its own light module (the patient list uses it
 # before the ORM is loaded); found here too, where the facades have always imported it.
 from gisttracker.services.guard import service as service
+from gisttracker.services.policy import (
+    Actor,
+    Permission,
+    describe,
+    trusted_actor,
+    write_permissions,
+)
+from gisttracker.store.chain import ACTIONS, CODES, ZERO_HASH, key_uid, step, tag, uid_key
 from gisttracker.store.db import environment_error
-from gisttracker.store.models import AuditLog, Record, new_uid
+from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
+from gisttracker.store.models import Record, new_uid
 
 M = TypeVar("M", bound=Record)
 _DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
@@ -44,25 +78,79 @@ class ReasonRequired(ServiceError):
     """The change touches data that may only change with a stated reason."""
 
 
-def current_user() -> str:
-    """Until accounts exist, the operating-system user."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
+class PermissionDenied(ServiceError):
+    """The signed-in account's role does not allow this."""
+
+
+class NotSignedIn(PermissionDenied):
+    """Nobody is signed in (the window before sign-in, a session opened without a user)."""
+
+
+class RecordLocked(ServiceError):
+    """The data is under an electronic signature; unlock it (with a reason) to change it."""
+
+
+@dataclass(frozen=True)
+class ChangeNote:
+    """One change someone else made: from the audit trail."""
+
+    at: str
+    user: str
+    action: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+    reason: str | None
+
+
+class StaleRecordError(ServiceError):
+    """A save based on an older version of a record than the one now stored.
+
+    ``changes`` lists what happened since (who, when, which field, old → new, why); the
+    window offers to reload. Nothing was written.
+    """
+
+    def __init__(self, message: str, *, table: str, record_uid: str,
+                 expected_version: int | None, current_version: int | None,
+                 changes: Sequence[ChangeNote] = ()) -> None:
+        super().__init__(message)
+        self.table = table
+        self.record_uid = record_uid
+        self.expected_version = expected_version
+        self.current_version = current_version
+        self.changes = tuple(changes)
+
+
+
 
 
 def audit_value(value: object) -> str | None:
     """The JSON text the audit trail stores for ``value`` (None stays NULL)."""
     if value is None:
         return None
-    if isinstance(value, date | datetime):
-        return json.dumps(value.isoformat())
+    return _dumps(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     if isinstance(value, Decimal):
-        return json.dumps(str(value))
+        return str(value)
     if isinstance(value, Record):
-        return json.dumps(value.uid)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return value.uid
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def secret_digest(value: Any) -> str:
+    """How the audit trail records a secret column: a SHA-256 digest of the stored text."""
+    text = "" if value is None else str(value)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -76,166 +164,779 @@ class Changes:
         return any(t in self.tables for t in tables)
 
 
-class Writer:
-    """Writes inside one transaction, auditing every field it changes."""
+# Tables a signature never locks: the signatures themselves, the monitor's and the
+# administrator's work, and bookkeeping.
+LOCK_EXEMPT = frozenset({"signature", "source_verification", "data_query", "account",
+                         "key_wrap", "setting", "security_event", "randomization_seed",
+                         "demo_run", "exchange_site", "exchange_package",
+                         "exchange_conflict"})
+# Scopes a signature can lock, and the table whose row is the scope's target.
+SCOPE_TABLES = {"casebook": "patient", "visit": "visit", "form": "form"}
 
-    def __init__(self, user: str, at: str, reason: str | None, changes: Changes) -> None:
-        self.user = user
+
+@dataclass
+class _Segment:
+    """One audit_txn being written: who, when, why, and where its entries end so far."""
+
+    txn: int
+    at: str
+    user: str
+    reason: str | None
+    own: bool
+    last: int | None = None
+    hash: bytes | None = None
+
+
+def _column(columns: set[str], name: str) -> str:
+    """The column an audit row's field names (before schema 9 a reference was named by its
+    field: ``patient`` for ``patient_id``)."""
+    if name not in columns and f"{name}_id" in columns:
+        return f"{name}_id"
+    return name
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _foreign_runs(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
+    """Consecutive rows of one change of one record (same who, when, why, action, record);
+    each insert or delete given as one object row is a run of its own."""
+    run: list[Sequence[Any]] = []
+    key: tuple[Any, ...] | None = None
+    for row in rows:
+        this = (row[0], row[1], row[2], row[3], row[4], row[8])
+        whole = row[2] != "update" and row[5] is None
+        if run and (this != key or whole):
+            yield run
+            run = []
+        key = this
+        run.append(row)
+        if whole:
+            yield run
+            run, key = [], None
+    if run:
+        yield run
+
+
+class Writer:
+    """Writes inside one transaction, checked against the policy, audited and chained."""
+
+    def __init__(self, tracker: Tracker, actor: Actor, at: str, reason: str | None,
+                 changes: Changes) -> None:
+        self.tracker = tracker
+        self.db = tracker.db
+        self.actor = actor
+        self.user = actor.name
         self.at = at
         self.reason = reason
         self.changes = changes
+        self.schema = tracker.schema
+        # Versions of the records this transaction changed, as they were before its first
+        # change: a second instance of the same row loaded earlier in this unit of work is
+        # not stale because of our own change.
+        self.base_versions: dict[str, int] = {}
+        self.new_versions: dict[str, int] = {}
+        self._begun: tuple[int, int, bytes] | None = None
+        self._segments: list[_Segment] = []
+        self._reset_cache()
 
-    def _audit(self, action: str, record: Record, name: str, old: object, new: object,
-               reason: str | None, patient_uid: str | None) -> None:
-        AuditLog.insert(
-            at=self.at, user=self.user, action=action,
-            table_name=record._meta.table_name, record_uid=record.uid, field=name,
-            old_value=audit_value(old), new_value=audit_value(new),
-            reason=reason if reason is not None else self.reason, patient_uid=patient_uid,
-        ).execute()
+    # ----- audit trail plumbing ----------------------------------------------------------
+    def _reset_cache(self) -> None:
+        """Forget what was read or cached of the audit tables (a savepoint rolled back).
+        What the transaction started from (its id, first entry id and chain value) stays:
+        it depends only on what was committed before."""
+        self._chain: bytes | None = None  # the full chain value after the last entry
+        self._last_entry: int | None = None
+        self._next_record: int | None = None
+        self._records: dict[str, tuple[int, str | None]] = {}
+        self._shapes: dict[tuple[str, str], int] | None = None
+        self._signed: bool | None = None
+        self._pending_records: list[tuple[int, str, bytes, int | None]] = []
+        self._pending_shapes: list[tuple[int, str, str]] = []
+        self._pending_entries: list[tuple[Any, ...]] = []
+        self._versions: dict[str, int] = {}  # record uid -> its last audited version
 
-    def _note(self, record: Record) -> None:
-        self.changes.tables.add(record._meta.table_name)
-        self.changes.records.add(record.uid)
+    def _start(self) -> tuple[int, int, bytes]:
+        """(first transaction id, first entry id, the chain value before), read once."""
+        if self._begun is None:
+            last_txn = self.db.execute_sql(
+                "SELECT id, hash FROM audit_txn WHERE id = (SELECT max(id) FROM audit_txn)"
+            ).fetchone()
+            last_entry = self.db.execute_sql("SELECT max(id) FROM audit_entry").fetchone()[0]
+            self._begun = (int(last_txn[0]) + 1 if last_txn else 1, int(last_entry or 0) + 1,
+                           bytes(last_txn[1]) if last_txn else ZERO_HASH)
+        return self._begun
 
+    def _segment(self, at: str, user: str, reason: str | None, own: bool) -> _Segment:
+        """The audit_txn the next entry belongs to: the current one if it is the same who,
+        when and why (and both are this transaction's own, or both foreign), else a new
+        one. Entries of one audit_txn are always consecutive."""
+        if self._segments:
+            last = self._segments[-1]
+            if (last.own, last.at, last.user, last.reason) == (own, at, user, reason):
+                return last
+            txn = last.txn + 1
+        else:
+            txn = self._start()[0]
+        segment = _Segment(txn, at, user, reason, own)
+        self._segments.append(segment)
+        return segment
+
+    def _load_chain(self) -> None:
+        """The chain value and last entry id to continue from: the chain before this
+        transaction, then its own entries written so far (re-read after a savepoint rolled
+        some back; the audit_txn groups left without entries are forgotten)."""
+        _txn, first, chain = self._start()
+        last_id = first - 1
+        by_txn = {s.txn: s for s in self._segments}
+        seen: set[int] = set()
+        rows = self.db.execute_sql(
+            "SELECT e.id, e.action, r.table_name, r.record_key, e.field, s.columns, "
+            "e.old_value, e.new_value, e.reason, p.record_key, e.version, e.txn "
+            "FROM audit_entry e JOIN audit_record r ON r.id = e.record LEFT JOIN "
+            "audit_record p ON p.id = r.patient LEFT JOIN audit_shape s ON s.id = e.shape "
+            "WHERE e.id >= ? ORDER BY e.id", (first,)).fetchall()
+        for r in rows:
+            segment = by_txn[int(r[11])]
+            chain = step(chain, [r[0], segment.at, segment.user, ACTIONS[r[1]], r[2],
+                                 key_uid(r[3]), r[4], r[5], r[6], r[7],
+                                 r[8] if r[8] is not None else segment.reason,
+                                 None if r[9] is None else key_uid(r[9]), r[10]])
+            last_id = int(r[0])
+            segment.last, segment.hash = last_id, chain
+            seen.add(segment.txn)
+        self._segments = [s for s in self._segments if s.txn in seen]
+        self._chain, self._last_entry = chain, last_id
+
+    def _record_ref(self, table: str, uid: str, patient_uid: str | None,
+                    lookup: bool = True) -> tuple[int, str | None]:
+        """The audit_record of ``uid`` (created with ``patient_uid`` if new): its id and
+        the patient uid the trail shows for it (fixed when the record was first audited)."""
+        found = self._records.get(uid)
+        if found is not None:
+            return found
+        if lookup:
+            row = self.db.execute_sql(
+                "SELECT r.id, p.record_key FROM audit_record r "
+                "LEFT JOIN audit_record p ON p.id = r.patient WHERE r.record_key = ?",
+                (uid_key(uid),)).fetchone()
+            if row is not None:
+                found = self._records[uid] = (int(row[0]),
+                                              None if row[1] is None else key_uid(row[1]))
+                return found
+        patient_ref: int | None = None
+        if patient_uid is not None and patient_uid != uid:
+            patient_ref = self._record_ref("patient", patient_uid, patient_uid)[0]
+        if self._next_record is None:
+            last = self.db.execute_sql("SELECT max(id) FROM audit_record").fetchone()[0]
+            self._next_record = int(last or 0) + 1
+        ref = self._next_record
+        self._next_record += 1
+        if patient_uid is not None and patient_uid == uid:
+            patient_ref = ref
+        found = self._records[uid] = (ref, patient_uid if patient_ref is not None else None)
+        self._pending_records.append((ref, table, uid_key(uid), patient_ref))
+        return found
+
+    def _prefetch_records(self, uids: Sequence[str]) -> None:
+        """Look up many records' audit_record ids at once (bulk changes)."""
+        todo = [u for u in dict.fromkeys(uids) if u not in self._records]
+        for start in range(0, len(todo), 900):
+            chunk = todo[start:start + 900]
+            marks = ", ".join("?" for _u in chunk)
+            for ref, key, patient in self.db.execute_sql(
+                    "SELECT r.id, r.record_key, p.record_key FROM audit_record r "
+                    f"LEFT JOIN audit_record p ON p.id = r.patient WHERE r.record_key IN "
+                    f"({marks})", [uid_key(u) for u in chunk]).fetchall():
+                self._records[key_uid(key)] = (int(ref),
+                                               None if patient is None else key_uid(patient))
+
+    def _shape(self, table: str, columns: str) -> int:
+        if self._shapes is None:
+            self._shapes = {(t, c): int(i) for i, t, c in self.db.execute_sql(
+                "SELECT id, table_name, columns FROM audit_shape").fetchall()}
+        found = self._shapes.get((table, columns))
+        if found is None:
+            found = max(self._shapes.values(), default=0) + 1
+            self._shapes[(table, columns)] = found
+            self._pending_shapes.append((found, table, columns))
+        return found
+
+    def _emit(self, action: str, table: str, uid: str, patient_uid: str | None,
+              field_name: str | None, old: Any, new: Any, reason: str | None,
+              version: int, segment: _Segment | None = None) -> None:
+        """Queue one audit entry (written by :meth:`_flush`), chained to the one before.
+
+        An insert's ``new`` (a delete's ``old``) is a dict of JSON-ready values by column,
+        stored as an array in the order of its shape; an update's ``old``/``new`` are JSON
+        texts of one field. ``segment``: the who / when / why of an entry written elsewhere
+        (:meth:`append_foreign`); by default this transaction's own.
+        """
+        ref, patient = self._record_ref(table, uid, patient_uid)
+        if self._chain is None or self._last_entry is None:
+            self._load_chain()
+        assert self._chain is not None and self._last_entry is not None
+        if segment is None:
+            segment = self._segment(self.at, self.user, self.reason, own=True)
+        columns: str | None = None
+        shape: int | None = None
+        if action != "update":
+            values = new if action == "insert" else old
+            names = sorted(k for k, v in values.items() if v is not None)
+            columns = json.dumps(names, separators=(",", ":"))
+            shape = self._shape(table, columns)
+            array = json.dumps([values[k] for k in names], ensure_ascii=False,
+                               separators=(",", ":"))
+            old, new = (None, array) if action == "insert" else (array, None)
+        entry_id = self._last_entry + 1
+        effective = reason if reason is not None else segment.reason
+        self._chain = step(self._chain, [entry_id, segment.at, segment.user, action, table,
+                                         uid, field_name, columns, old, new, effective,
+                                         patient, version])
+        self._last_entry = entry_id
+        segment.last, segment.hash = entry_id, self._chain
+        self._versions[uid] = version
+        own_reason = reason if reason is not None and reason != segment.reason else None
+        self._pending_entries.append((entry_id, segment.txn, ref, CODES[action], field_name,
+                                      shape, old, new, own_reason, version, tag(self._chain)))
+
+    def _flush(self) -> None:
+        cursor = self.db.cursor()
+        if self._pending_shapes:
+            cursor.executemany("INSERT INTO audit_shape (id, table_name, columns) "
+                               "VALUES (?, ?, ?)", self._pending_shapes)
+            self._pending_shapes = []
+        if self._pending_records:
+            cursor.executemany("INSERT INTO audit_record (id, table_name, record_key, patient) "
+                               "VALUES (?, ?, ?, ?)", self._pending_records)
+            self._pending_records = []
+        if self._pending_entries:
+            cursor.executemany(
+                "INSERT INTO audit_entry (id, txn, record, action, field, shape, old_value, "
+                "new_value, reason, version, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._pending_entries)
+            self._pending_entries = []
+
+    def finish(self) -> None:
+        """Close the transaction's audit: an audit_txn row per run of entries with one who,
+        when and why (one, unless :meth:`append_foreign` added others' entries), each with
+        the chain's hash after its last entry (called by :meth:`Tracker.transaction` just
+        before it commits)."""
+        self._flush()
+        if self._begun is None:
+            return  # nothing was audited
+        if self._chain is None or self._last_entry is None:
+            self._load_chain()
+        rows = [(s.txn, s.at, s.user, s.reason, s.last, s.hash)
+                for s in self._segments if s.last is not None]
+        if rows:
+            self.db.cursor().executemany(
+                "INSERT INTO audit_txn (id, at, user, reason, last_entry, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def _last_version(self, uid: str, ref: int) -> int:
+        """The version the trail gave ``uid`` last (0 if it never did)."""
+        known = self._versions.get(uid)
+        if known is None:
+            found = self.db.execute_sql(
+                "SELECT version FROM audit_entry WHERE record = ? ORDER BY id DESC LIMIT 1",
+                (ref,)).fetchone()
+            known = int(found[0]) if found else 0
+        return known
+
+    def _append_run(self, run: list[Sequence[Any]], columns_of: dict[str, set[str]]) -> int:
+        """One change of one record written elsewhere (see :meth:`append_foreign`)."""
+        at, user, action, table, uid, _f, _o, _n, reason, patient_uid = run[0]
+        segment = self._segment(str(at), str(user), reason, own=False)
+        # Prefetched: a uid not among the records now is new to this file.
+        ref, _patient = self._record_ref(table, uid, patient_uid, lookup=False)
+        columns = columns_of.get(table)
+        if columns is None:
+            columns = columns_of[table] = {c for c, _a in self.schema.columns(table)}
+        self._note(table, uid)
+        if action == "update":
+            version = self._last_version(uid, ref) + 1
+            for row in run:
+                self._emit("update", table, uid, patient_uid, _column(columns, str(row[5])),
+                           row[6], row[7], None, version, segment)
+            return len(run)
+        values: dict[str, Any] = {}
+        for row in run:
+            text = row[7] if action == "insert" else row[6]
+            if row[5] is None:
+                values.update(json.loads(text) if text else {})
+            else:
+                values[_column(columns, str(row[5]))] = (
+                    None if text is None else json.loads(text))
+        version = 1 if action == "insert" else max(self._last_version(uid, ref), 1)
+        self._emit(action, table, uid, patient_uid, None,
+                   values if action == "delete" else None,
+                   values if action == "insert" else None, None, version, segment)
+        return 1
+
+    def append_foreign(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Append entries someone else wrote — a site's audit trail, merged at the
+        coordinating centre — chained into this file's trail with their own who, when and
+        why (each run of them its own audit_txn). Returns the number of entries.
+
+        ``rows`` are as the ``audit_log`` view shows them: ``(at, user, action, table_name,
+        record_uid, field, old_value, new_value, reason, patient_uid)``, references already
+        in this file's ids. An insert (delete) is either one row whose ``new_value``
+        (``old_value``) is a JSON object of every value, or — from a site before schema 9 —
+        one row per field; the rows of one change of one record are one change (one
+        version). The records' ``version`` columns are set to what the trail now says.
+        The caller has written the records themselves and holds the permission to.
+        """
+        if self._chain is None or self._last_entry is None:
+            self._load_chain()
+        touched: dict[str, str] = {}
+        count = 0
+        columns_of: dict[str, set[str]] = {}
+        for batch in _batched(_foreign_runs(rows), 5_000):
+            # The batch's records looked up at once; those not found are new to this file.
+            self._prefetch_records([u for run in batch for u in (run[0][4], run[0][9]) if u])
+            for run in batch:
+                count += self._append_run(run, columns_of)
+                touched[str(run[0][4])] = str(run[0][3])
+            self._flush()
+        self._flush()
+        by_table: dict[str, list[tuple[int, str]]] = {}
+        for uid, table in touched.items():
+            by_table.setdefault(table, []).append((self._versions[uid], uid))
+        for table, pairs in by_table.items():
+            if "version" in {c for c, _a in self.schema.columns(table)}:
+                # Only where it differs: rows that never change (a randomization) refuse
+                # any UPDATE, and stay at version 1.
+                self.db.cursor().executemany(
+                    f'UPDATE "{table}" SET version = ?1 WHERE uid = ?2 AND version IS NOT ?1',
+                    pairs)
+        return count
+
+    def _note(self, table: str, uid: str) -> None:
+        self.changes.tables.add(table)
+        self.changes.records.add(uid)
+
+    # ----- policy, locks, versions -------------------------------------------------------
+    def _permit(self, table: str, action: str) -> None:
+        needed = write_permissions(table, action)
+        if not self.actor.can_any(needed):
+            first = sorted(needed)[0]
+            raise PermissionDenied(_("{user} ({role}) may not {action}").format(
+                user=self.actor.name, role=self.actor.role_label,
+                action=describe(Permission(first))))
+
+    def _any_signature(self) -> bool:
+        if self._signed is None:
+            self._signed = bool(self.db.execute_sql(
+                "SELECT EXISTS (SELECT 1 FROM signature)").fetchone()[0])
+        return self._signed
+
+    def lineage(self, table: str, values: Mapping[str, Any],
+                own_id: int | None = None) -> dict[str, int]:
+        """The patient, visit and form (ids) a row of ``table`` belongs to, following its
+        foreign keys upwards. ``values`` maps columns to stored values."""
+        found: dict[str, int] = {}
+        targets = {"patient", "visit", "form"}
+        if table in targets and own_id is not None:
+            found[table] = own_id
+        todo: list[tuple[str, Mapping[str, Any]]] = [(table, values)]
+        seen = 0
+        while todo and seen < 8:
+            seen += 1
+            name, row = todo.pop()
+            for fk in self.schema.foreign_keys(name):
+                ref = row.get(fk.column)
+                if ref is None or fk.parent in found:
+                    continue
+                if fk.parent in targets:
+                    found[fk.parent] = int(ref)
+                cols = [c for c, _a in self.schema.columns(fk.parent)]
+                parent = self.db.execute_sql(
+                    f'SELECT * FROM "{fk.parent}" WHERE id = ?', (ref,)).fetchone()
+                if parent is not None:
+                    todo.append((fk.parent, dict(zip(cols, parent, strict=True))))
+        return found
+
+    def _check_lock(self, table: str, values: Mapping[str, Any],
+                    own_id: int | None = None) -> None:
+        if table in LOCK_EXEMPT or not self._any_signature():
+            return
+        ids = self.lineage(table, values, own_id)
+        if not ids:
+            return
+        clauses, params = [], []
+        for scope, target_table in SCOPE_TABLES.items():
+            if target_table in ids:
+                uid = self.db.execute_sql(f'SELECT uid FROM "{target_table}" WHERE id = ?',
+                                          (ids[target_table],)).fetchone()
+                if uid is not None:
+                    clauses.append("(scope = ? AND target_uid = ?)")
+                    params += [scope, uid[0]]
+        if not clauses:
+            return
+        row = self.db.execute_sql(
+            "SELECT scope, signer_name, signed_at, meaning FROM signature WHERE "
+            + " OR ".join(clauses) + " ORDER BY id LIMIT 1", params).fetchone()
+        if row is not None:
+            scope, signer, signed_at, meaning = row
+            what = {"casebook": _("the casebook"), "visit": _("the visit"),
+                    "form": _("the form")}.get(scope, scope)
+            raise RecordLocked(_(
+                "{what} was signed by {signer} on {when} ({meaning}) and is locked; an "
+                "investigator must unlock it, with a reason, before it can change").format(
+                    what=what, signer=signer, when=signed_at[:16].replace("T", " "),
+                    meaning=_(meaning)))
+
+    def _check_version(self, table: str, uid: str, current: int, seen: int | None) -> None:
+        """Refuse a change based on version ``seen`` of a record now at ``current``."""
+        if seen is None or seen == current:
+            return
+        base = self.base_versions.get(uid)
+        if base is not None and base <= seen <= current:
+            return  # only this transaction changed it since
+        raise self.tracker.stale_error(table, uid, seen, current)
+
+    def _expected(self, uid: str, instance_version: int | None,
+                  explicit: int | None) -> int | None:
+        if explicit is not None:
+            return explicit
+        expected = self.tracker.expected_versions().get(uid)
+        return expected if expected is not None else instance_version
+
+    def _bumped(self, uid: str, before: int, after: int) -> None:
+        self.base_versions.setdefault(uid, before)
+        self.new_versions[uid] = after
+
+    # ----- rows -----------------------------------------------------------------------
+    def _read(self, table: str, record_id: int) -> dict[str, Any] | None:
+        cols = [c for c, _a in self.schema.columns(table)]
+        row = self.db.execute_sql(f'SELECT * FROM "{table}" WHERE id = ?',
+                                  (record_id,)).fetchone()
+        return None if row is None else dict(zip(cols, row, strict=True))
+
+    @staticmethod
+    def _audited_fields(model: type[Record]) -> list[peewee.Field]:
+        return [f for f in model._meta.sorted_fields if f.name not in model.audit_exclude]
+
+    @staticmethod
+    def _audit_json(model: type[Record], f: peewee.Field, value: Any) -> str | None:
+        """The audit text of python value ``value`` of field ``f``."""
+        if value is None:
+            return None
+        if f.name in model.audit_secret:
+            return _dumps(secret_digest(sql_value(f.db_value(value))))
+        return _dumps(_plain(f.db_value(value)))
+
+    def _snapshot(self, model: type[Record], row: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored row's audited values (by column) in the form the trail keeps them."""
+        out: dict[str, Any] = {}
+        for f in self._audited_fields(model):
+            raw = row.get(f.column_name)
+            if raw is None:
+                continue
+            if f.name in model.audit_secret:
+                out[f.column_name] = secret_digest(raw)
+            else:
+                out[f.column_name] = _plain(f.python_value(raw))
+        return out
+
+    # ----- the writes -----------------------------------------------------------------
     def insert(self, model: type[M], *, patient_uid: str | None = None,
                reason: str | None = None, **values: Any) -> M:
-        """Create a record; one audit row per field given a value."""
+        """Create a record; one audit entry with all the values it was given."""
+        table = model._meta.table_name
+        self._permit(table, "insert")
         record = model(**values)
-        record.save(force_insert=True)
-        for name in record._meta.sorted_field_names:
-            if name in model.audit_exclude:
+        record.version = 1
+        data = record.__data__
+        stored_values = {f.column_name: sql_value(f.db_value(data.get(f.name)))
+                         for f in self._audited_fields(model)}
+        self._check_lock(table, stored_values)
+        # On this transaction's own connection (not the models' shared proxy, which points
+        # at whichever database was opened last in this process).
+        fields = [f for f in model._meta.sorted_fields
+                  if data.get(f.name) is not None and not isinstance(f, peewee.AutoField)]
+        cursor = self.db.execute_sql(
+            'INSERT INTO "{}" ({}) VALUES ({})'.format(
+                table, ", ".join(f'"{f.column_name}"' for f in fields),
+                ", ".join("?" for _f in fields)),
+            [sql_value(f.db_value(data[f.name])) for f in fields])
+        # Every audited model's key is ``id`` (an AutoField): the new row's id is the key.
+        record.__data__["id"] = cursor.lastrowid
+        audit: dict[str, Any] = {}
+        for f in self._audited_fields(model):
+            value = data.get(f.name)
+            if value is None:
                 continue
-            value = getattr(record, f"{name}_id" if _is_fk(model, name) else name)
-            if value is not None:
-                self._audit("insert", record, name, None, value, reason, patient_uid)
-        self._note(record)
+            if f.name in model.audit_secret:
+                audit[f.column_name] = secret_digest(sql_value(f.db_value(value)))
+            else:
+                audit[f.column_name] = _plain(f.db_value(value))
+        if patient_uid is None:
+            patient_uid = self._patient_of(table, record.uid, stored_values)
+        self._emit("insert", table, record.uid, patient_uid, None, None, audit,
+                   reason, 1)
+        self._flush()
+        self._note(table, record.uid)
+        if table == "signature":
+            self._signed = True
         return record
+
+    def _patient_of(self, table: str, uid: str, values: Mapping[str, Any]) -> str | None:
+        if table == "patient":
+            return uid
+        patient_id = self.lineage(table, values).get("patient")
+        if patient_id is None:
+            return None
+        row = self.db.execute_sql("SELECT uid FROM patient WHERE id = ?",
+                                  (patient_id,)).fetchone()
+        return None if row is None else str(row[0])
 
     def insert_many(self, model: type[Record], rows: list[dict[str, Any]], *,
                     patient_uids: list[str | None] | None = None,
                     reason: str | None = None) -> list[str]:
         """Create many records at once (bulk loads, the demo generator); returns their uids.
 
-        Foreign keys are given as ids. Audited exactly like :meth:`insert`: one row per field
-        given a value. ``patient_uids[i]`` tags the audit rows of ``rows[i]``.
+        Foreign keys are given as ids. Audited like :meth:`insert`: one entry per record
+        with all its values. ``patient_uids[i]`` is the patient of ``rows[i]``.
         """
         table = model._meta.table_name
-        why = reason if reason is not None else self.reason
-        uids = []
-        audit_rows = []
+        if not rows:
+            return []
+        self._permit(table, "insert")
         defaults = {name: f.default for name, f in model._meta.fields.items()
                     if f.default is not None and name != "uid"}
-        for i, row in enumerate(rows):
+        audited = {f.name: f for f in self._audited_fields(model)}
+        uids: list[str] = []
+        for row in rows:
             row.setdefault("uid", new_uid())
             for name, default in defaults.items():
                 if name not in row:
                     row[name] = default() if callable(default) else default
+            row["version"] = 1
             uids.append(row["uid"])
-            patient_uid = patient_uids[i] if patient_uids else None
-            for name, value in row.items():
-                if name in model.audit_exclude or value is None:
-                    continue
-                audit_rows.append((self.at, self.user, "insert", table, row["uid"], name, None,
-                                   audit_value(value), why, patient_uid))
+        check_locks = table not in LOCK_EXEMPT and self._any_signature()
+        names = sorted({name for row in rows for name in row})
+        fields = [model._meta.fields[name] for name in names]
+        params = []
+        for row in rows:
+            values = [sql_value(f.db_value(row.get(f.name))) for f in fields]
+            params.append(values)
+            if check_locks:
+                self._check_lock(table, {f.column_name: v for f, v in
+                                         zip(fields, values, strict=True)})
         # Bulk path: one prepared statement per table run with executemany. peewee's own
         # insert_many spends most of its time building SQL text row by row.
-        db = model._meta.database
-        if rows:
-            names = sorted({name for row in rows for name in row})
-            fields = [model._meta.fields[name] for name in names]
-            sql = "INSERT INTO {} ({}) VALUES ({})".format(
-                table, ", ".join(f'"{f.column_name}"' for f in fields),
-                ", ".join("?" for _f in fields))
-            params = [[f.db_value(row.get(f.name)) for f in fields] for row in rows]
-            db.cursor().executemany(sql, params)
-        if audit_rows:
-            db.cursor().executemany(
-                "INSERT INTO audit_log (at, user, action, table_name, record_uid, field, "
-                "old_value, new_value, reason, patient_uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                audit_rows)
-        if rows:
-            self.changes.tables.add(table)
-            self.changes.records.update(uids)
+        sql = "INSERT INTO {} ({}) VALUES ({})".format(
+            table, ", ".join(f'"{f.column_name}"' for f in fields),
+            ", ".join("?" for _f in fields))
+        self.db.cursor().executemany(sql, params)
+        known = self._known_records(uids)
+        for i, row in enumerate(rows):
+            audit: dict[str, Any] = {}
+            for name, value in row.items():
+                f = audited.get(name)
+                if f is None or value is None:
+                    continue
+                if name in model.audit_secret:
+                    audit[f.column_name] = secret_digest(sql_value(f.db_value(value)))
+                else:
+                    audit[f.column_name] = _plain(f.db_value(value))
+            uid = row["uid"]
+            patient = patient_uids[i] if patient_uids else (uid if table == "patient" else None)
+            if uid not in known:
+                self._record_ref(table, uid, patient, lookup=False)
+            self._emit("insert", table, uid, patient, None, None, audit, reason, 1)
+        self._flush()
+        self.changes.tables.add(table)
+        self.changes.records.update(uids)
         return uids
+
+    def _known_records(self, uids: Sequence[str]) -> set[str]:
+        """Those of ``uids`` the audit trail already knows (a re-inserted record)."""
+        known: set[str] = set()
+        for start in range(0, len(uids), 900):
+            chunk = list(uids[start:start + 900])
+            marks = ", ".join("?" for _u in chunk)
+            known.update(key_uid(r[0]) for r in self.db.execute_sql(
+                f"SELECT record_key FROM audit_record WHERE record_key IN ({marks})",
+                [uid_key(u) for u in chunk]).fetchall())
+        return known
 
     def update_many(self, model: type[Record],
                     updates: list[tuple[int, str, str | None, dict[str, tuple[Any, Any]]]], *,
                     reason: str | None = None) -> None:
         """Change many records at once; each update is ``(id, uid, patient_uid, changes)``
-        with ``changes`` mapping a field to ``(old, new)``. Audited like :meth:`update`."""
+        with ``changes`` mapping a field to ``(old, new)``. Audited like :meth:`update`; the
+        old values audited are the ones read from the database inside this transaction."""
         table = model._meta.table_name
-        why = reason if reason is not None else self.reason
-        db = model._meta.database
+        if not updates:
+            return
+        self._permit(table, "update")
+        current: dict[int, dict[str, Any]] = {}
+        cols = [c for c, _a in self.schema.columns(table)]
+        ids = [u[0] for u in updates]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            marks = ", ".join("?" for _i in chunk)
+            for row in self.db.execute_sql(f'SELECT * FROM "{table}" WHERE id IN ({marks})',
+                                           chunk).fetchall():
+                values = dict(zip(cols, row, strict=True))
+                current[int(values["id"])] = values
+        check_locks = table not in LOCK_EXEMPT and self._any_signature()
+        self._prefetch_records([u[1] for u in updates])
         by_fields: dict[tuple[str, ...], list[list[Any]]] = {}
-        audit_rows = []
         for record_id, uid, patient_uid, changes in updates:
+            row = current.get(record_id)
+            if row is None:
+                raise self.tracker.stale_error(table, uid, None, None)
+            if check_locks:
+                self._check_lock(table, row, record_id)
             names = tuple(sorted(changes))
             fields = [model._meta.fields[name] for name in names]
+            version = int(row["version"]) + 1
             by_fields.setdefault(names, []).append(
-                [f.db_value(changes[f.name][1]) for f in fields] + [record_id])
-            for name in names:
-                old, new = changes[name]
-                audit_rows.append((self.at, self.user, "update", table, uid, name,
-                                   audit_value(old), audit_value(new), why, patient_uid))
+                [sql_value(f.db_value(changes[f.name][1])) for f in fields]
+                + [version, record_id])
+            self._bumped(uid, version - 1, version)
+            for f in fields:
+                old = row.get(f.column_name)
+                self._emit("update", table, uid, patient_uid, f.column_name,
+                           None if old is None else self._audit_json(
+                               model, f, f.python_value(old)),
+                           self._audit_json(model, f, changes[f.name][1]), reason, version)
         for names, params in by_fields.items():
             columns = ", ".join(f'"{model._meta.fields[n].column_name}" = ?' for n in names)
-            db.cursor().executemany(f"UPDATE {table} SET {columns} WHERE id = ?", params)
-        if audit_rows:
-            db.cursor().executemany(
-                "INSERT INTO audit_log (at, user, action, table_name, record_uid, field, "
-                "old_value, new_value, reason, patient_uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                audit_rows)
-            self.changes.tables.add(table)
-            self.changes.records.update(uid for _i, uid, _p, _c in updates)
+            self.db.cursor().executemany(
+                f'UPDATE "{table}" SET {columns}, version = ? WHERE id = ?', params)
+        self._flush()
+        self.changes.tables.add(table)
+        self.changes.records.update(uid for _i, uid, _p, _c in updates)
 
     def update(self, record: M, changes: dict[str, Any], *, patient_uid: str | None = None,
-               reason: str | None = None, require_reason: bool = False) -> list[str]:
+               reason: str | None = None, require_reason: bool = False,
+               expected_version: int | None = None) -> list[str]:
         """Change fields of ``record``; returns the names that really changed.
 
-        With ``require_reason`` a change without a reason is refused (:class:`ReasonRequired`)
-        before anything is written.
+        The current values are read from the database inside this transaction; a record
+        changed by someone else since ``expected_version`` (by default the version the
+        instance was loaded with, or what :meth:`Tracker.expect` says) is refused with
+        :class:`StaleRecordError`. With ``require_reason`` a change without a reason is
+        refused (:class:`ReasonRequired`) before anything is written.
         """
         model = type(record)
-        changed: list[tuple[str, object, object]] = []
-        for name, new in changes.items():
+        table = model._meta.table_name
+        for name in changes:
             if name not in model._meta.fields or name in model.audit_exclude:
                 raise ServiceError(_("{field} cannot be changed").format(field=name))
-            attr = f"{name}_id" if _is_fk(model, name) else name
-            old = getattr(record, attr)
+        self._permit(table, "update")
+        record_id = int(record.__data__["id"])
+        row = self._read(table, record_id)
+        if row is None:
+            raise self.tracker.stale_error(table, record.uid, None, None)
+        current = int(row["version"])
+        seen = self._expected(record.uid, record.__data__.get("version"), expected_version)
+        self._check_version(table, record.uid, current, seen)
+        affinity = dict(self.schema.columns(table))
+        changed: list[tuple[peewee.Field, Any, Any]] = []
+        for name, new in changes.items():
+            f = model._meta.fields[name]
             new_value = (getattr(new, "id", new) if isinstance(new, Record)
-                         and attr.endswith("_id") else new)
-            if old != new_value:
-                changed.append((name, old, new_value))
+                         and isinstance(f, peewee.ForeignKeyField) else new)
+            old_raw = row.get(f.column_name)
+            new_stored = sql_value(f.db_value(new_value))
+            col_affinity = affinity.get(f.column_name, "BLOB")
+            if stored(old_raw, col_affinity) != stored(new_stored, col_affinity):
+                changed.append((f, old_raw, new_value))
         if not changed:
+            record.__data__["version"] = current
             return []
         why = reason if reason is not None else self.reason
         if require_reason and not (why and why.strip()):
             raise ReasonRequired(_("a reason is required to change data already completed"))
-        for name, old, new_value in changed:
-            attr = f"{name}_id" if _is_fk(model, name) else name
-            setattr(record, attr, new_value)
-            self._audit("update", record, name, old, new_value, reason, patient_uid)
-        record.save(only=[model._meta.fields[name] for name, _o, _n in changed])
-        self._note(record)
-        return [name for name, _o, _n in changed]
+        self._check_lock(table, row, record_id)
+        version = current + 1
+        assignments = ", ".join(f'"{f.column_name}" = ?' for f, _o, _n in changed)
+        cursor = self.db.execute_sql(
+            f'UPDATE "{table}" SET {assignments}, version = ? WHERE id = ? AND version = ?',
+            [sql_value(f.db_value(new)) for f, _o, new in changed] + [version, record_id,
+                                                                       current])
+        if cursor.rowcount != 1:  # cannot happen under the write lock; never write blind
+            raise self.tracker.stale_error(table, record.uid, current, None)
+        for f, old_raw, new_value in changed:
+            old_text = None if old_raw is None else self._audit_json(
+                model, f, f.python_value(old_raw))
+            self._emit("update", table, record.uid, patient_uid, f.column_name, old_text,
+                       self._audit_json(model, f, new_value), reason, version)
+            record.__data__[f.name] = new_value
+        record.__data__["version"] = version
+        self._bumped(record.uid, current, version)
+        self._flush()
+        self._note(table, record.uid)
+        return [f.name for f, _o, _n in changed]
 
     def delete(self, record: Record, *, patient_uid: str | None = None,
-               reason: str | None = None) -> None:
-        """Remove a record; its last values stay in the audit trail."""
+               reason: str | None = None, expected_version: int | None = None) -> None:
+        """Remove a record; its last values stay in the audit trail. Rows that reference it
+        are removed (or have the reference cleared) as the schema says, audited too."""
         model = type(record)
-        for name in record._meta.sorted_field_names:
-            if name in model.audit_exclude:
+        table = model._meta.table_name
+        record_id = int(record.__data__["id"])
+        row = self._read(table, record_id)
+        if row is None:
+            raise self.tracker.stale_error(table, record.uid, None, None)
+        seen = self._expected(record.uid, record.__data__.get("version"), expected_version)
+        self._check_version(table, record.uid, int(row["version"]), seen)
+        self._delete_row(model, row, patient_uid, reason)
+        self._flush()
+
+    def _delete_row(self, model: type[Record], row: dict[str, Any], patient_uid: str | None,
+                    reason: str | None) -> None:
+        table = model._meta.table_name
+        self._permit(table, "delete")
+        record_id = int(row["id"])
+        self._check_lock(table, row, record_id)
+        models = audited_models()
+        for fk in self.schema.referencing(table):
+            child_model = models.get(fk.table)
+            if child_model is None or fk.on_delete not in ("CASCADE", "SET NULL"):
                 continue
-            value = getattr(record, f"{name}_id" if _is_fk(model, name) else name)
-            if value is not None:
-                self._audit("delete", record, name, value, None, reason, patient_uid)
-        record.delete_instance()
-        self._note(record)
+            cols = [c for c, _a in self.schema.columns(fk.table)]
+            children = [dict(zip(cols, r, strict=True)) for r in self.db.execute_sql(
+                f'SELECT * FROM "{fk.table}" WHERE "{fk.column}" = ?', (record_id,)).fetchall()]
+            for child in children:
+                if fk.on_delete == "CASCADE":
+                    self._delete_row(child_model, child, None, reason)
+                else:
+                    self._clear_reference(child_model, child, fk.column, reason)
+        self.db.execute_sql(f'DELETE FROM "{table}" WHERE id = ?', (record_id,))
+        self._emit("delete", table, str(row["uid"]), patient_uid, None,
+                   self._snapshot(model, row), None, reason, int(row["version"]))
+        self._note(table, str(row["uid"]))
+        if table == "signature":
+            self._signed = None
 
-
-def _is_fk(model: type[Record], name: str) -> bool:
-    return isinstance(model._meta.fields.get(name), peewee.ForeignKeyField)
+    def _clear_reference(self, model: type[Record], row: dict[str, Any], column: str,
+                         reason: str | None) -> None:
+        table = model._meta.table_name
+        self._permit(table, "update")
+        version = int(row["version"]) + 1
+        self.db.execute_sql(f'UPDATE "{table}" SET "{column}" = NULL, version = ? '
+                            "WHERE id = ?", (version, row["id"]))
+        f = next(f for f in model._meta.sorted_fields if f.column_name == column)
+        self._emit("update", table, str(row["uid"]), None, column,
+                   self._audit_json(model, f, f.python_value(row[column])), None, reason,
+                   version)
+        self._bumped(str(row["uid"]), version - 1, version)
+        self._note(table, str(row["uid"]))
 
 
 Listener = Callable[[Changes], None]
@@ -244,13 +945,17 @@ Listener = Callable[[Changes], None]
 class Tracker:
     """The facade over one open site database: services hang off it, writes go through it.
 
+    ``user`` is who acts: an :class:`~gisttracker.services.policy.Actor`, or for Python code
+    that already holds the file a plain name (a *trusted* actor, see
+    :mod:`gisttracker.services.policy`), or None until someone signs in (reads only).
     ``clock`` gives the audit timestamps (UTC); tests pass a fixed one.
     """
 
-    def __init__(self, db: peewee.SqliteDatabase, *, user: str | None = None,
+    def __init__(self, db: peewee.SqliteDatabase, *, user: str | Actor | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.db = db
-        self.user = user or current_user()
+        self.schema = Schema(db)
+        self._actor: Actor | None = trusted_actor(user) if isinstance(user, str) else user
         self._clock = clock or (lambda: datetime.now(UTC))
         # Why this database may not be written (read-only copy, network share), else None.
         self.read_only: str | None = None
@@ -259,6 +964,50 @@ class Tracker:
         # thread must never share a Writer (its reason, time and changes are per unit of work).
         self._local = threading.local()
 
+    # ----- who ------------------------------------------------------------------------
+    @property
+    def actor(self) -> Actor | None:
+        return self._actor
+
+    @property
+    def user(self) -> str:
+        """The acting name, as the audit trail records it."""
+        return self._actor.name if self._actor is not None else _("(not signed in)")
+
+    def sign_in(self, actor: Actor) -> None:
+        self._actor = actor
+
+    def sign_out(self) -> None:
+        self._actor = None
+
+    def can(self, permission: Permission) -> bool:
+        return self._actor is not None and self._actor.can(permission)
+
+    @contextmanager
+    def acting_as(self, actor: Actor) -> Iterator[None]:
+        """Inside this block, ``actor`` acts when nobody is signed in (a signed-in or
+        trusted actor stays who acts): for the program's own bookkeeping at open."""
+        if self._actor is not None:
+            yield
+            return
+        self._actor = actor
+        try:
+            yield
+        finally:
+            if self._actor is actor:
+                self._actor = None
+
+    def require(self, permission: Permission) -> Actor:
+        """The actor, if allowed ``permission``; :class:`PermissionDenied` otherwise."""
+        actor = self._actor
+        if actor is None:
+            raise NotSignedIn(_("nobody is signed in: sign in first"))
+        if not actor.can(permission):
+            raise PermissionDenied(_("{user} ({role}) may not {action}").format(
+                user=actor.name, role=actor.role_label, action=describe(permission)))
+        return actor
+
+    # ----- the open transaction ----------------------------------------------------------
     @property
     def _open(self) -> tuple[Writer, int] | None:
         value: tuple[Writer, int] | None = getattr(self._local, "open", None)
@@ -275,9 +1024,33 @@ class Tracker:
         """Call ``listener`` with a :class:`Changes` after every committed transaction."""
         self._listeners.append(listener)
 
+    def expected_versions(self) -> dict[str, int]:
+        value: dict[str, int] | None = getattr(self._local, "expected", None)
+        return value if value is not None else {}
+
     @contextmanager
-    def transaction(self, reason: str | None = None) -> Iterator[Writer]:
-        """One unit of work: everything inside commits together or not at all."""
+    def expect(self, versions: Mapping[str, int]) -> Iterator[None]:
+        """Inside this block (on this thread) every transaction first checks that the
+        records ``versions`` names (uid → version a form showed) still have those versions,
+        and refuses with :class:`StaleRecordError` otherwise. What a transaction inside the
+        block changes itself counts as seen for the next one."""
+        previous = getattr(self._local, "expected", None)
+        self._local.expected = {**(previous or {}), **versions}
+        try:
+            yield
+        finally:
+            self._local.expected = previous
+
+    @contextmanager
+    def transaction(self, reason: str | None = None, *,
+                    actor: Actor | None = None) -> Iterator[Writer]:
+        """One unit of work: everything inside commits together or not at all.
+
+        ``actor`` overrides the signed-in actor for this transaction only; the accounts
+        service uses it for the bookkeeping of a sign-in. Raises :class:`NotSignedIn` when
+        nobody acts and :class:`~gisttracker.store.db.DatabaseLockedError` when the write
+        lock cannot be had.
+        """
         if self.read_only:
             from gisttracker.store.db import ReadOnlyError
 
@@ -289,16 +1062,26 @@ class Tracker:
             try:
                 with self.db.atomic():
                     yield writer
+            except BaseException:
+                writer._reset_cache()  # the savepoint's audit rows are gone
+                raise
             finally:
                 self._open = (writer, depth)
             return
+        who = actor or self._actor
+        if who is None:
+            raise NotSignedIn(_("nobody is signed in: sign in first"))
         changes = Changes()
         at = self.now().astimezone(UTC).isoformat(timespec="seconds")
-        writer = Writer(self.user, at, reason, changes)
+        writer = Writer(self, who, at, reason, changes)
         self._open = (writer, 1)
         try:
-            with self.db.atomic():
+            # BEGIN IMMEDIATE: take the write lock now, waiting up to the busy timeout,
+            # instead of failing on the first write when another connection holds it.
+            with self.db.atomic(lock_type="IMMEDIATE"):
+                self._check_expected(writer)
                 yield writer
+                writer.finish()
         except _DB_ERRORS as exc:
             # A full disk, a lock held elsewhere, a read-only file: the user's message, not
             # SQLite's (nor the "cannot rollback" that follows a failed COMMIT).
@@ -308,9 +1091,83 @@ class Tracker:
             raise known from exc
         finally:
             self._open = None
+        expected = getattr(self._local, "expected", None)
+        if expected is not None:
+            for uid, version in writer.new_versions.items():
+                if uid in expected:
+                    expected[uid] = version
         if changes.tables:
             # What changed, never the values or the reason typed (they may name a patient).
             log.info("saved %d records in %s", len(changes.records),
                      ", ".join(sorted(changes.tables)))
             for listener in list(self._listeners):
                 listener(changes)
+
+    def _check_expected(self, writer: Writer) -> None:
+        expected = self.expected_versions()
+        if not expected:
+            return
+        uids = list(expected)
+        tables: dict[str, str] = {}
+        for start in range(0, len(uids), 900):
+            chunk = uids[start:start + 900]
+            marks = ", ".join("?" for _u in chunk)
+            tables.update((key_uid(k), t) for k, t in self.db.execute_sql(
+                f"SELECT record_key, table_name FROM audit_record WHERE record_key IN ({marks})",
+                [uid_key(u) for u in chunk]).fetchall())
+        for uid, version in expected.items():
+            table = tables.get(uid)
+            if table is None:
+                continue  # never audited: nothing to compare with
+            row = self.db.execute_sql(f'SELECT version FROM "{table}" WHERE uid = ?',
+                                      (uid,)).fetchone()
+            current = None if row is None else int(row[0])
+            if current != version:
+                raise self.stale_error(table, uid, version, current)
+
+    def stale_error(self, table: str, uid: str, seen: int | None,
+                    current: int | None) -> StaleRecordError:
+        """The refusal of a change based on version ``seen`` of a record now at ``current``
+        (None: deleted), saying from the audit trail who changed what since."""
+        query = ("SELECT t.at, t.user, CASE e.action WHEN 'i' THEN 'insert' WHEN 'u' THEN "
+                 "'update' ELSE 'delete' END, e.field, e.old_value, e.new_value, "
+                 "coalesce(e.reason, t.reason) FROM audit_entry e "
+                 "JOIN audit_txn t ON t.id = e.txn WHERE e.record = "
+                 "(SELECT id FROM audit_record WHERE record_key = ?)")
+        params: list[Any] = [uid_key(uid)]
+        if seen is not None:
+            query += " AND (e.version > ? OR e.action = 'd')"
+            params.append(seen)
+        query += " ORDER BY e.id DESC LIMIT 12"
+        notes = [ChangeNote(*r) for r in reversed(
+            self.db.execute_sql(query, params).fetchall())]
+        lines = []
+        for n in notes[-6:]:
+            when = n.at[:16].replace("T", " ")
+            if n.action == "delete":
+                lines.append(_("{user} deleted it at {when}").format(user=n.user, when=when))
+            elif n.action == "update":
+                lines.append(_("{user} changed {field} from {old} to {new} at {when}").format(
+                    user=n.user, field=n.field, old=_shown(n.old_value),
+                    new=_shown(n.new_value), when=when)
+                    + (f" ({n.reason})" if n.reason else ""))
+        if current is None:
+            head = _("This {table} record was deleted by someone else after you opened it; "
+                     "nothing was saved.").format(table=table)
+        else:
+            head = _("This {table} record was changed by someone else after you opened it; "
+                     "nothing was saved. Reload to see the current values.").format(
+                         table=table)
+        message = head + ("\n" + "\n".join(lines) if lines else "")
+        return StaleRecordError(message, table=table, record_uid=uid, expected_version=seen,
+                                current_version=current, changes=notes)
+
+
+def _shown(value: str | None) -> str:
+    if value is None:
+        return _("(empty)")
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return _("(empty)") if decoded is None else str(decoded)

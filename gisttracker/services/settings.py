@@ -33,6 +33,14 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("paper", N_("Paper size"), "a4", allowed=("a4", "letter")),
         # "system": each workstation follows its person's choice, else its system's language.
         SettingSpec("language", N_("Language"), "system", allowed=("system", *LANGUAGES)),
+        # Accounts (schema 9): how many wrong passwords in a row lock an account, for how
+        # long, and after how many idle minutes the window asks for the password again.
+        SettingSpec("sign_in_attempts", N_("Wrong passwords before an account locks"), "5",
+                    pattern=r"[1-9][0-9]?", hint=N_("a whole number from 1 to 99")),
+        SettingSpec("lockout_minutes", N_("Minutes an account stays locked"), "15",
+                    pattern=r"[1-9][0-9]{0,3}", hint=N_("a whole number from 1 to 9999")),
+        SettingSpec("idle_lock_minutes", N_("Idle minutes before the window locks"), "10",
+                    pattern=r"[1-9][0-9]{0,2}", hint=N_("a whole number from 1 to 999")),
         # Scheduled backups (gisttracker.backup): made while the window is open.
         SettingSpec("backup_folder", N_("Backup folder"), "",
                     hint=N_("a folder, best on another disk; empty: no scheduled backups")),

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import peewee
 
 from gisttracker.errors import UserError
+from gisttracker.files import make_private_dir, private_umask, restrict
 from gisttracker.i18n import _
 from gisttracker.store.paths import (  # re-exported: where the file is lives in .paths
     APP_NAME,
@@ -281,7 +282,7 @@ def connect(path: Path, *, read_only: bool = False) -> peewee.SqliteDatabase:
         assert last is not None
         raise last
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     except OSError as exc:
         raise StoreError(_("cannot create the folder for {path}: {error}").format(
             path=path, error=exc.strerror or exc)) from exc
@@ -308,12 +309,22 @@ def _connect(name: str, path: Path, *, uri: bool = False) -> peewee.SqliteDataba
             "synchronous": 1,
             # 64 MiB page cache: bulk loads and large worklists touch many index pages.
             "cache_size": -65536,
+            # INSERT OR REPLACE then fires the DELETE triggers of the row it replaces, so the
+            # append-only audit trail and randomization refuse it (they also refuse it
+            # without this, for connections that do not set it: see migration 8).
+            "recursive_triggers": 1,
         },
         check_same_thread=False,
         **extra,
     )
     try:
-        db.connect(reuse_if_open=True)
+        # Patient data: the file (and the -wal/-shm files SQLite creates with its mode)
+        # readable by its owner only; a file from an older release is narrowed too.
+        with private_umask():
+            db.connect(reuse_if_open=True)
+        for part in (path, path.with_name(path.name + "-wal"),
+                     path.with_name(path.name + "-shm")):
+            restrict(part)
         db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
     except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()

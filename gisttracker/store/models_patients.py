@@ -95,8 +95,13 @@ class LabResult(Record):
 
 
 class RandomizationSeed(Record):
+    """A randomized study's secret seed, sealed (schema 9): ``sealed`` is the seed encrypted
+    with the site's allocation key (see :mod:`gisttracker.services.concealment`);
+    ``commitment`` a SHA-256 digest that shows later which seed was used. Immutable."""
+
     study_key = peewee.TextField(unique=True)
-    seed = peewee.TextField()
+    sealed = peewee.TextField()
+    commitment = peewee.TextField()
     created_at = peewee.TextField()
     created_by = peewee.TextField()
 

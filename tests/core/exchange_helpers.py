@@ -10,7 +10,7 @@ from typing import Any
 
 from gisttracker.demo import generate
 from gisttracker.exchange.package import _select_columns
-from gisttracker.exchange.tables import NATURAL_KEYS, record_tables
+from gisttracker.exchange.tables import NATURAL_KEYS, TableInfo, record_tables
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session, open_session
 
@@ -47,6 +47,9 @@ def dump(path: Path, *, identifiers: bool = False, site: str | None = None) -> D
         for info in record_tables(conn, identifiers=identifiers):
             if info.name in NATURAL_KEYS:
                 continue
+            # A record's version counts the changes in this file's own audit trail.
+            info = TableInfo(info.name, tuple(c for c in info.columns if c != "version"),
+                             info.refs, info.types)
             rows = conn.execute(
                 f'SELECT {_select_columns(info, "s", "main", natural=True)} '
                 f'FROM "{info.name}" s').fetchall()
@@ -89,37 +92,14 @@ def counts(path: Path) -> dict[str, int]:
 
 
 def replay_problems(path: Path) -> list[str]:
-    """Fields whose last audited value is not what the table holds (the audit trail must
-    replay to the data)."""
-    conn = sqlite3.connect(path)
-    problems = []
-    try:
-        from gisttracker.services.exchange.common import field_of_column, models_by_table
+    """What the audit trail does not explain: its chain broken, or a field whose last
+    audited value is not what the table holds (the trail must replay to the data; see
+    :func:`gisttracker.services.audit.verify`)."""
+    from gisttracker.services.audit import verify
+    from gisttracker.store.db import connect
 
-        for info in record_tables(conn):
-            model = models_by_table().get(info.name)
-            skipped = set(model.audit_exclude) if model is not None else set()
-            fields = [c for c in info.columns if c not in ("uid", "study_key")
-                      and (model is None or field_of_column(model, c) not in skipped)]
-            last: dict[tuple[str, str], str | None] = {}
-            for uid, field, action, new in conn.execute(
-                    "SELECT record_uid, field, action, new_value FROM audit_log "
-                    "WHERE table_name = ? ORDER BY id", (info.name,)):
-                column = field if field in info.columns else f"{field}_id"
-                last[(uid, column)] = None if action == "delete" else new
-            for row in conn.execute(
-                    f'SELECT uid, {", ".join(chr(34) + f + chr(34) for f in fields)} '
-                    f'FROM "{info.name}"'):
-                for column, value in zip(fields, row[1:], strict=True):
-                    audited = last.get((row[0], column))
-                    decoded = json.loads(audited) if audited is not None else None
-                    if isinstance(decoded, bool):
-                        decoded = int(decoded)
-                    if decoded != value and not (
-                            isinstance(value, float) and decoded is not None
-                            and abs(float(decoded) - value) < 1e-9):
-                        problems.append(f"{info.name}.{column} {row[0]}: table {value!r}, "
-                                        f"audit {decoded!r}")
-        return problems
+    db = connect(path)
+    try:
+        return [f.message for f in verify(db).findings]
     finally:
-        conn.close()
+        db.close()

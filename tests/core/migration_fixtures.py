@@ -11,23 +11,43 @@ from collections.abc import Callable
 
 import peewee
 
+from gisttracker.store.chain import ZERO_HASH, step, tag, uid_key
+
 Fill = Callable[[peewee.SqliteDatabase], None]
 
 
 def fill_v1(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("INSERT INTO setting (uid, key, value) VALUES ('u-site', 'site_code', 'ZJU')")
-    db.execute_sql(
-        "INSERT INTO audit_log (at, user, action, table_name, record_uid, field, old_value, "
-        "new_value, reason, patient_uid) VALUES ('2026-01-02T03:04:05+00:00', 'nurse', "
-        "'insert', 'setting', 'u-site', 'value', NULL, '\"ZJU\"', NULL, NULL)")
+    kind = db.execute_sql("SELECT type FROM sqlite_master WHERE name = 'audit_log'").fetchone()
+    if kind[0] == "table":  # schema 1-5: one row per field
+        db.execute_sql(
+            "INSERT INTO audit_log (at, user, action, table_name, record_uid, field, old_value, "
+            "new_value, reason, patient_uid) VALUES ('2026-01-02T03:04:05+00:00', 'nurse', "
+            "'insert', 'setting', 'u-site', 'value', NULL, '\"ZJU\"', NULL, NULL)")
+        return
+    # schema 9 on: a transaction, a record, a shape and one chained entry with all values
+    at, columns, values = "2026-01-02T03:04:05+00:00", '["value"]', '["ZJU"]'
+    chain = step(ZERO_HASH, [1, at, "nurse", "insert", "setting", "u-site", None, columns,
+                             None, values, None, None, 1])
+    db.execute_sql("INSERT INTO audit_txn (id, at, user, reason, last_entry, hash) "
+                   "VALUES (1, ?, 'nurse', NULL, 1, ?)", (at, chain))
+    db.execute_sql("INSERT INTO audit_record (id, table_name, record_key, patient) "
+                   "VALUES (1, 'setting', ?, NULL)", (uid_key("u-site"),))
+    db.execute_sql("INSERT INTO audit_shape (id, table_name, columns) VALUES (1, 'setting', ?)",
+                   (columns,))
+    db.execute_sql("INSERT INTO audit_entry (id, txn, record, action, field, shape, old_value, "
+                   "new_value, reason, version, tag) VALUES (1, 1, 1, 'i', NULL, 1, NULL, ?, "
+                   "NULL, 1, ?)", (values, tag(chain)))
 
 
 def check_v1(db: peewee.SqliteDatabase) -> None:
     assert db.execute_sql(
         "SELECT value FROM setting WHERE uid = 'u-site'").fetchone() == ("ZJU",)
+    # Schema 9 compacts an insert into one entry with all its values (an upgrade from an
+    # earlier schema also records the key, which the old trail never had: test_accounts).
     assert db.execute_sql(
-        "SELECT user, new_value FROM audit_log WHERE record_uid = 'u-site'"
-    ).fetchall() == [("nurse", '"ZJU"')]
+        "SELECT user, action, field, new_value FROM audit_log WHERE record_uid = 'u-site' "
+        "AND action = 'insert'").fetchall() == [("nurse", "insert", None, '{"value":"ZJU"}')]
 
 
 def fill_v2(db: peewee.SqliteDatabase) -> None:
@@ -183,7 +203,27 @@ def check_v8(db: peewee.SqliteDatabase) -> None:
     assert "lab_result_visit" in plan
 
 
+def fill_v9(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
+        "INSERT INTO account (uid, name, full_name, role, password_hash, created_at) VALUES "
+        "('u-acc1', 'li.wei', 'Li Wei', 'investigator', '$argon2id$x', "
+        "'2026-01-02T03:04:05+00:00')")
+    db.execute_sql(
+        "INSERT INTO data_query (uid, number, patient_ref, study_key, table_name, record_uid, "
+        "field, question, raised_by, raised_at) VALUES ('u-q1', 1, 'u-p1', 'NCT03862768', "
+        "'screening', 'u-s1', 'ecog', 'ECOG 1 or 2 in the clinic letter?', 'monitor', "
+        "'2026-01-03T00:00:00+00:00')")
+
+
+def check_v9(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql("SELECT name, role, active, version FROM account").fetchall() == [
+        ("li.wei", "investigator", 1, 1)]
+    assert db.execute_sql("SELECT state, question FROM data_query").fetchall() == [
+        ("open", "ECOG 1 or 2 in the clinic letter?")]
+
+
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
-                         6: fill_v6, 7: fill_v7, 8: fill_v8}
+                         6: fill_v6, 7: fill_v7, 8: fill_v8, 9: fill_v9}
 CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
-                          6: check_v6, 7: check_v7, 8: check_v8}
+                          6: check_v6, 7: check_v7, 8: check_v8,
+                          9: check_v9}

@@ -24,10 +24,13 @@ def test_change_is_audited_with_who_when_old_new_and_reason(session: Session) ->
     settings.set("site_code", "ZJU")
     settings.set("site_code", "FJC", reason="site code mistyped at installation")
 
-    rows = list(AuditLog.select().where(AuditLog.field == "value").order_by(AuditLog.id))
-    assert [(r.action, r.old_value, r.new_value) for r in rows] == [
-        ("insert", None, json.dumps("ZJU")),
-        ("update", json.dumps("ZJU"), json.dumps("FJC")),
+    rows = list(AuditLog.select().where(AuditLog.table_name == "setting")
+                .order_by(AuditLog.id))
+    # The insert is one entry with every value; the change one entry for the changed field.
+    assert [(r.action, r.field, r.old_value, r.new_value, r.version) for r in rows] == [
+        ("insert", None, None, json.dumps({"key": "site_code", "value": "ZJU"},
+                                          separators=(",", ":"), sort_keys=True), 1),
+        ("update", "value", json.dumps("ZJU"), json.dumps("FJC"), 2),
     ]
     update = rows[1]
     assert update.user == "nurse"
@@ -90,6 +93,11 @@ def test_audit_trail_cannot_be_updated_or_deleted(session: Session) -> None:
         AuditLog.update(user="someone else").execute()
     with pytest.raises(peewee.IntegrityError, match="append-only"):
         AuditLog.delete().execute()
+    for table in ("audit_entry", "audit_txn", "audit_record"):
+        with pytest.raises(peewee.IntegrityError, match="append-only"):
+            session.db.execute_sql(f"UPDATE {table} SET id = id")
+        with pytest.raises(peewee.IntegrityError, match="append-only"):
+            session.db.execute_sql(f"DELETE FROM {table}")
     assert AuditLog.select().where(AuditLog.user == "nurse").count() > 0
 
 
@@ -140,9 +148,8 @@ def test_bulk_insert_is_audited_like_single_inserts(session: Session) -> None:
                              patient_uids=[None, None])
     assert len(set(uids)) == 2
     rows = list(AuditLog.select().where(AuditLog.record_uid.in_(uids)).order_by(AuditLog.id))
-    assert {(r.field, r.new_value) for r in rows} == {
-        ("key", '"site_name"'), ("value", '"Hangzhou"'), ("key", '"paper"'),
-        ("value", '"letter"')}
+    assert [json.loads(r.new_value) for r in rows] == [
+        {"key": "site_name", "value": "Hangzhou"}, {"key": "paper", "value": "letter"}]
     assert {r.reason for r in rows} == {"initial load"}
     assert {r.action for r in rows} == {"insert"}
 
@@ -170,3 +177,65 @@ def test_transactions_of_two_threads_never_share_a_writer(session: Session) -> N
     rows = list(AuditLog.select().where(AuditLog.table_name == "setting"))
     assert {r.reason for r in rows} == {"own reason"}
     assert seen["worker"] == "reason of the worker"
+
+
+def test_the_chain_encodes_entries_exactly_as_json_dumps_does() -> None:
+    """The fast encoder of the chain must give the documented text, byte for byte."""
+    from gisttracker.store.chain import _ENCODE
+
+    samples = [
+        [1, "2026-03-14T09:30:00+00:00", "nora", "insert", "visit", "ab" * 16, None,
+         '["name","seq"]', None, '["Month 3 · 随访",0.1]', "demo data", None, 1],
+        [2**53, "", "(site setup)", "update", "lab_result", "u-l1", "value", None, "30.0",
+         "1e-07", 'quote " and \\ backslash', "u-p1", 7],
+        [3, "t", "u", "delete", "t", "u", None, None, '{"a":true}', None, "\u2028\n\t", None,
+         2, 1.5, -0.0, 123456789.123],
+    ]
+    for entry in samples:
+        assert _ENCODE(entry) == json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_entries_written_elsewhere_join_the_chain_with_their_own_who_when_and_why(
+        session: Session) -> None:
+    """A centre appends a site's entries between its own: each run is an audit_txn of its
+    own, a savepoint rolled back takes its entries (own and foreign) with it, the records'
+    versions follow the trail, and the whole still verifies."""
+    from gisttracker.services.audit import verify
+
+    settings = SettingsService(session.tracker)
+    settings.set("site_code", "ZJU")
+    record = Setting.get(Setting.key == "site_code")
+    site_at = "2026-01-05T08:00:00+00:00"
+    before = session.db.execute_sql("SELECT count(*) FROM audit_txn").fetchone()[0]
+    with session.tracker.transaction("site package imported") as w:
+        w.update(record, {"value": "CEN"})
+        # What a site's package brings: a change of the same record (two fields, one
+        # change), by the site's nurse, at the site's time.
+        assert w.append_foreign([
+            (site_at, "nurse@ZJU", "update", "setting", record.uid, "value", '"CEN"',
+             '"ZJU2"', "site correction", None),
+            (site_at, "nurse@ZJU", "update", "setting", record.uid, "key", '"site_code"',
+             '"site_code"', "site correction", None),
+        ]) == 2
+        session.db.execute_sql("UPDATE setting SET value = 'ZJU2' WHERE uid = ?",
+                               (record.uid,))
+        with pytest.raises(RuntimeError), session.tracker.transaction():
+            w.append_foreign([(site_at, "li@ZJU", "update", "setting", record.uid, "value",
+                               '"ZJU2"', '"lost"', None, None)])
+            raise RuntimeError("the savepoint is rolled back")
+        w.update(Setting.get(Setting.uid == record.uid), {"value": "CEN2"})
+    rows = list(AuditLog.select().where(AuditLog.record_uid == record.uid)
+                .order_by(AuditLog.id))
+    assert [(r.user, r.field, r.new_value, r.version) for r in rows] == [
+        ("nurse", None, rows[0].new_value, 1), ("nurse", "value", '"CEN"', 2),
+        ("nurse@ZJU", "value", '"ZJU2"', 3), ("nurse@ZJU", "key", '"site_code"', 3),
+        ("nurse", "value", '"CEN2"', 4)]
+    assert (rows[2].at, rows[2].reason) == (site_at, "site correction")
+    # Own, foreign, own again: three transactions, in the order of their entries.
+    txns = session.db.execute_sql("SELECT id, user, last_entry FROM audit_txn WHERE id > ? "
+                                  "ORDER BY id", (before,)).fetchall()
+    assert [(user, last) for _i, user, last in txns] == [
+        ("nurse", rows[1].id), ("nurse@ZJU", rows[3].id), ("nurse", rows[4].id)]
+    assert Setting.get(Setting.uid == record.uid).version == 4
+    report = verify(session.db)
+    assert report.ok, report.findings

@@ -19,12 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 # and the table of report kinds (no reportlab behind it).
 PARSER_MAY_LOAD = {"gisttracker", "gisttracker.i18n", "gisttracker.resources",
                    "gisttracker.errors", "gisttracker.reports", "gisttracker.cli",
-                   "gisttracker.cli.common", *(f"gisttracker.cli.{name}" for name in COMMANDS)}
+                   "gisttracker.cli.common", "gisttracker.cli.auth",  # --user, --password-fd
+                   *(f"gisttracker.cli.{name}" for name in COMMANDS)}
 # What running any command may add: the log (and platformdirs, which says where it goes),
 # and reading the site's language before any text is built, from the database file with
 # sqlite3 alone.
 RUN_MAY_LOAD = {"gisttracker.logs", "platformdirs", "gisttracker.store",
-                "gisttracker.store.paths"}
+                "gisttracker.store.paths",
+                "gisttracker.files"}  # the log is created readable by its owner only
 
 # What `gisttracker studies` must not load: other subcommands' heavy dependencies.
 STUDIES_MUST_NOT_LOAD = ("reportlab", "icalendar", "PySide6", "shiboken6", "ui",

@@ -52,7 +52,9 @@ from tests.core.reports_fixtures import MADE, TODAY
 
 # Tables whose size does not grow with the site: scanning them is fine.
 FIXED_TABLES = {"setting", "schema_migration", "randomization_seed", "sqlite_master",
-                "sqlite_schema"}
+                "sqlite_schema",
+                # one row per shape of an insert (a table and the columns it filled)
+                "audit_shape"}
 
 # Public service methods that only write from an input object the walk cannot invent
 # (their reads are covered by the read methods and by the demo build).
@@ -70,6 +72,11 @@ WRITES = {
     # The exchange: writes, the checks of a package being imported, and pure functions.
     "trust_site", "import_package", "check_package", "resolve_conflict", "make_package",
     "import_odm", "parse_value", "summary",
+    # Accounts, signatures, source verification and queries: writes, and what needs a
+    # password (their reads are walked: accounts, queries, targets, signatures, status).
+    "create_first_administrator", "sign_in", "verify_password", "create", "change_password",
+    "reset_password", "set_role", "set_active", "unlock", "raise_query", "answer", "sign",
+    "verify", "remove",
 }
 
 # The services written as module functions (see the module docstring).
@@ -152,6 +159,8 @@ def _samples(session: Session) -> dict[str, list[Any]]:
         "descending": [False, True], "today": [TODAY],
         "start": [date(2026, 3, 9)], "end": [date(2026, 3, 15)], "year": [2026],
         "month": [3], "patient": [patient], "visit": [visit], "screening": [screening],
+        "patient_ref": keys, "scope": ["casebook", "visit", "form"],
+        "target_uid": [patient.uid, visit.uid],
     }
 
 
@@ -159,7 +168,8 @@ def _calls(session: Session) -> Iterator[tuple[str, Callable[[], object]]]:
     """Every public method of every service, with sample arguments, as (name, call)."""
     samples = _samples(session)
     for cls in _service_classes():
-        service = cls(session.tracker) if cls.__name__ == "SettingsService" else cls(session)
+        takes_tracker = "tracker" in inspect.signature(cls.__init__).parameters
+        service = cls(session.tracker) if takes_tracker else cls(session)
         for name, function in inspect.getmembers(cls, inspect.isfunction):
             if name.startswith("_") or name in WRITES:
                 continue
@@ -269,6 +279,8 @@ def full_scans(con: sqlite3.Connection, statements: list[str]) -> dict[str, str]
         scanned = []  # growing tables read whole, through an index or not
         for detail in details:
             match = re.match(r"SCAN (\w+)(.*)", detail)
+            if "VIRTUAL TABLE" in detail:
+                continue  # json_each over one row's value, not a stored table
             if "AUTOMATIC" in detail:
                 bad[f"{detail} · {text[:60]}"] = text
             elif match:
@@ -351,18 +363,24 @@ def test_the_check_sees_a_missing_index(tmp_path: Path) -> None:
 
 def test_every_foreign_key_leads_an_index(site: tuple[Session, Recorder]) -> None:
     """Deleting a visit or a patient looks up its rows in every child table by the foreign
-    key (ON DELETE CASCADE / SET NULL); without an index that is a scan per deleted row."""
+    key (ON DELETE CASCADE / SET NULL); without an index that is a scan per deleted row.
+    (Not needed where the parent's rows can never be deleted: the append-only tables of the
+    audit trail, whose triggers refuse every DELETE.)"""
     session, _recorder = site
     con = sqlite3.connect(session.path)
     try:
         missing = []
         tables = [r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")]
+        undeletable = {r[0] for r in con.execute(
+            "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
+            "AND sql LIKE '%BEFORE DELETE%' AND sql LIKE '%RAISE(ABORT%' "
+            "AND sql NOT LIKE '%WHEN%'")}
         for table in tables:
             leading = {con.execute(f"PRAGMA index_info('{index[1]}')").fetchone()[2]
                        for index in con.execute(f"PRAGMA index_list('{table}')")}
             for fk in con.execute(f"PRAGMA foreign_key_list('{table}')"):
-                if fk[3] not in leading:
+                if fk[3] not in leading and fk[2] not in undeletable:
                     missing.append(f"{table}.{fk[3]} → {fk[2]}")
     finally:
         con.close()

@@ -101,8 +101,9 @@ def test_a_new_site_file_is_a_new_version_and_old_patients_keep_theirs(
         new = ProtocolVersion.get_by_id(second.protocol_version_id)
         assert old.id != new.id and "target_enrollment = 140" in new.text
         assert Patient.get_by_id(first.id).protocol_version_id == old.id
+        # The audit trail names a foreign key by its column (schema 9).
         change = AuditLog.get((AuditLog.table_name == "study_protocol")
-                              & (AuditLog.field == "protocol_version")
+                              & (AuditLog.field == "protocol_version_id")
                               & (AuditLog.action == "update"))
         assert change.reason == (f"protocol file {FILES['NCT04933669']} in force for "
                                  "NCT04933669")

@@ -11,17 +11,21 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from gisttracker.forms import FormSpec
 from gisttracker.i18n import N_, _
+from gisttracker.services.base import StaleRecordError
 from gisttracker.services.forms import (
     NOT_DONE_REASONS,
     FormData,
@@ -29,8 +33,13 @@ from gisttracker.services.forms import (
     FormService,
     state_label,
 )
+from gisttracker.services.policy import Permission
+from gisttracker.services.scopes import versions as scope_versions
 from gisttracker.session import Session
+from gisttracker.store.db import DatabaseLockedError
+from ui.conflicts import handle_save_error
 from ui.errors import error_message
+from ui.signing import ReviewPanel
 from ui.tasks import TaskManager
 from ui.visit_forms.visit_date import settle_with_visit_date
 
@@ -98,17 +107,83 @@ class FormDialogBase(QDialog):
         for button in (self.save_button, self.complete_button, self.not_done_button,
                        self.close_button):
             button.setAutoDefault(False)
+        # Accounts (issue 13): what the form showed, by version (a save based on an older
+        # one is refused and offers to reload); its signature, lock and source verification;
+        # a monitor's query; a role that may not enter data sees it read-only.
+        self.versions: dict[str, int] = {}
+        self.may_enter = session.tracker.can(Permission.ENTER_DATA)
+        self.may_edit = self.may_enter
+        self.review = ReviewPanel(self)
+        self.review.changed.connect(self._review_changed)
+        self.review.shown.connect(self._review_shown)
+        self.query_button = QPushButton(_("Raise &query…"), self)
+        self.query_button.setAutoDefault(False)
+        self.query_button.clicked.connect(self.raise_query)
+        self.query_button.setVisible(session.tracker.can(Permission.RAISE_QUERY))
+        self._last_run: tuple[Callable[[], Any], Callable[[Any], None]] | None = None
+        self._read_versions()
 
     def service(self) -> FormService:
         return FormService(self.session)
 
-    def button_row(self) -> QHBoxLayout:
+    def _form_uid(self) -> str | None:
+        row = self.session.db.execute_sql(
+            "SELECT f.uid FROM form f JOIN visit v ON v.id = f.visit_id WHERE v.uid = ? AND "
+            "f.kind = ?", (self.data.visit_uid, self.data.kind)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _read_versions(self) -> None:
+        """The versions of the form and its values, and its review state (on the worker)."""
+        def read() -> tuple[str | None, dict[str, int]]:
+            uid = self._form_uid()
+            return uid, scope_versions(self.session.db, "form", uid) if uid else {}
+
+        def done(result: tuple[str | None, dict[str, int]]) -> None:
+            if not isValid(self):
+                return  # closed while the versions were being read
+            uid, self.versions = result
+            self.review.show_target(self.session, self.tasks, "form", uid, _(self.spec.title))
+
+        self.tasks.run(read, done, lambda _e: None)
+
+    def _review_changed(self) -> None:
+        self._read_versions()
+        self.changed.emit()
+
+    def _review_shown(self, state: Any) -> None:
+        """Signed data is locked: shown read-only until an investigator unlocks it."""
+        self.may_edit = self.may_enter and state.lock is None
+        for button in (self.save_button, self.complete_button, self.not_done_button):
+            button.setVisible(self.may_enter)
+            button.setEnabled(self.may_edit)
+        self.complete_button.setEnabled(self.may_edit and self.data.state != "complete")
+        self.editing_allowed(self.may_edit)
+
+    def editing_allowed(self, allowed: bool) -> None:
+        """Enable or disable the fields (the editors that have fields override this)."""
+
+    def raise_query(self) -> None:
+        from gisttracker.services.queries import QueryService
+        from ui.queries import RaiseQueryDialog
+
+        patient = self.session.db.execute_sql("SELECT study_id FROM patient WHERE uid = ?",
+                                              (self.data.patient_uid,)).fetchone()
+        RaiseQueryDialog(QueryService(self.session), self.tasks, self,
+                         patient=str(patient[0]) if patient else "").exec()
+
+    def button_row(self) -> QBoxLayout:
         row = QHBoxLayout()
         row.addWidget(self.state_label, 1)
-        for button in (self.save_button, self.complete_button, self.not_done_button,
-                       self.close_button):
+        for button in (self.query_button, self.save_button, self.complete_button,
+                       self.not_done_button, self.close_button):
             row.addWidget(button)
-        return row
+        if not self.may_enter:
+            for button in (self.save_button, self.complete_button, self.not_done_button):
+                button.hide()
+        box = QVBoxLayout()
+        box.addWidget(self.review)
+        box.addLayout(row)
+        return box
 
     def show_state(self) -> None:
         text = state_label(self.data.state)
@@ -120,7 +195,8 @@ class FormDialogBase(QDialog):
                 when=(self.data.completed_at or "")[:16].replace("T", " "))
         if self.dirty:
             text += "  " + _("(unsaved changes)")
-        self.complete_button.setEnabled(self.data.state != "complete")
+        self.complete_button.setEnabled(self.data.state != "complete"
+                                        and getattr(self, "may_edit", True))
         colour = STATE_COLOURS.get(self.data.state, "#333")
         self.state_label.setText(f"<b style='color:{colour}'>{text}</b>")
 
@@ -179,16 +255,32 @@ class FormDialogBase(QDialog):
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
         self.busy = True
         self.set_status(_("Saving…"))
+        self._last_run = (fn, on_done)
+        expected, tracker = dict(self.versions), self.session.tracker
+
+        def guarded() -> Any:
+            # Refused if the form changed since it was shown (StaleRecordError).
+            with tracker.expect(expected):
+                return fn()
 
         def done(result: Any) -> None:
             self.busy = False
             self.set_status("")
+            self._read_versions()
             on_done(result)
 
-        self.tasks.run(fn, done, self.failed)
+        self.tasks.run(guarded, done, self.failed)
 
     def failed(self, error: BaseException) -> None:
         self.busy = False
+        if isinstance(error, StaleRecordError | DatabaseLockedError):
+            # Someone changed the form since it was shown, or held the file too long: say
+            # so, and offer to reload (or to try again).
+            self.set_status(str(error).splitlines()[0], error=True)
+            last = self._last_run
+            handle_save_error(self, error, reload=self.reload_form,
+                              retry=(lambda: self.run(*last)) if last else None)
+            return
         if isinstance(error, FormInputError):
             self.show_errors(error.errors)
         self.set_status(error_message(error, context="saving a form"), error=True)
@@ -201,6 +293,17 @@ class FormDialogBase(QDialog):
         self.dirty = False
         self.show_state()
         self.changed.emit()
+
+    def reload_form(self) -> None:
+        """Someone else changed the form: read it again (what was typed here is dropped)."""
+        visit, kind = self.data.visit_uid, self.data.kind
+        self.run(lambda: self.service().load(visit, kind), self.reloaded)
+
+    def reloaded(self, data: FormData) -> None:
+        """Show ``data`` after a reload. Editors that can refill their fields override this;
+        the others close (the visit's list shows the current state; open it again)."""
+        self.loaded(data)
+        self.done(0)
 
     # ----- actions ------------------------------------------------------------------------
     def save_changes(self, then: Callable[[], object] | None = None) -> None:

@@ -290,7 +290,7 @@ class FormEditorDialog(FormDialogBase):
         context = FormContext(self.data.sex, answers)
         for key, row in self.rows.items():
             applies = row.item.applies_to(context)
-            row.editor.setEnabled(applies)
+            row.editor.setEnabled(applies and self.may_edit)
             row.label.setEnabled(applies)
             value = self.values.get(key)
             if not applies:
@@ -318,6 +318,32 @@ class FormEditorDialog(FormDialogBase):
                 cell = QTableWidgetItem(_fmt(score.value))
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.scores_table.setItem(i, 1, cell)
+
+    def editing_allowed(self, allowed: bool) -> None:
+        self.refresh()  # applicability and permission together (refresh reads may_edit)
+
+    def reloaded(self, data: FormData) -> None:
+        """Refill every field from ``data`` (after someone else's change was reloaded)."""
+        self.values = {**data.values, **{k: Missing(v) for k, v in data.missing.items()}}
+        for key, row in self.rows.items():
+            current = self.values.get(key)
+            editor = row.editor
+            editor.blockSignals(True)
+            try:
+                if isinstance(editor, DigitEdit):
+                    editor.show_value(current)
+                elif isinstance(editor, QComboBox):
+                    self._select(editor, current)
+                elif isinstance(editor, QLineEdit):
+                    editor.setText(f"{current:g}" if isinstance(current, float) else
+                                   "" if current is None or isinstance(current, Missing)
+                                   else str(current))
+            finally:
+                editor.blockSignals(False)
+            row.message.setText("")
+        self.loaded(data)
+        self.refresh()
+        self.set_status(_("Reloaded: these are the values now stored."))
 
     def score_text(self, key: str) -> str:
         """The score shown for ``key`` (for tests and screen readers)."""

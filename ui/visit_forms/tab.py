@@ -86,6 +86,12 @@ class VisitFormsTab(PatientTabPage):
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.visit_title)
+        # The visit's signature and source verification (issue 13).
+        from ui.signing import ReviewPanel
+
+        self.review = ReviewPanel(right)
+        self.review.changed.connect(self.reload)
+        right_layout.addWidget(self.review)
         right_layout.addWidget(self.forms, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.message, 1)
@@ -158,6 +164,9 @@ class VisitFormsTab(PatientTabPage):
         state = _("done on {date}").format(date=visit.done_on.isoformat()) if visit.done_on \
             else _(VISIT_STATES.get(visit.state, visit.state))
         self.visit_title.setText(f"<b>{visit.name}</b> — {state}")
+        if self.session is not None and self.tasks is not None:
+            self.review.show_target(self.session, self.tasks, "visit", visit.visit_uid,
+                                    _("the visit {name}").format(name=visit.name))
         keep = self.forms.currentRow()
         self.forms.setRowCount(len(visit.forms))
         for i, form in enumerate(visit.forms):

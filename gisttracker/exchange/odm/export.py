@@ -357,6 +357,17 @@ def write_transactional(xf: Any, conn: sqlite3.Connection, meta: StudyMeta,
 
     old = translated("a.old_value", parents, uid_of)
     new = translated("a.new_value", parents, uid_of)
+    known: dict[tuple[str, Any], Any] = {}
+
+    def ref_uid(parent: str, value: Any) -> Any:
+        """A reference inside an insert's (delete's) object, as the referenced uid."""
+        if (parent, value) not in known:
+            identity = natural_key(parent, "q") if parent in NATURAL_KEYS else "q.uid"
+            row = conn.execute(f'SELECT {identity} FROM main."{parent}" q WHERE q.id = ?',
+                               (value,)).fetchone()
+            known[(parent, value)] = row[0] if row else value
+        return known[(parent, value)]
+
     subjects = dict(conn.execute("SELECT uid, study_id FROM patient WHERE study_key = ?",
                                  (key,)).fetchall())
     cursor = conn.execute(
@@ -371,13 +382,13 @@ def write_transactional(xf: Any, conn: sqlite3.Connection, meta: StudyMeta,
         rows: list[tuple[Any, ...]] = []
         for row in cursor:
             if row[10] != current and rows:
-                xf.write(_audit_subject(subjects, rows, meta, infos, site))
+                xf.write(_audit_subject(subjects, rows, meta, infos, site, ref_uid))
                 count += 1
                 rows = []
             current = row[10]
             rows.append(row)
         if rows:
-            xf.write(_audit_subject(subjects, rows, meta, infos, site))
+            xf.write(_audit_subject(subjects, rows, meta, infos, site, ref_uid))
             count += 1
     return count
 
@@ -386,7 +397,8 @@ _TRANSACTION = {"insert": "Insert", "update": "Update", "delete": "Remove"}
 
 
 def _audit_subject(subjects: dict[str, str], rows: list[tuple[Any, ...]], meta: StudyMeta,
-                   infos: dict[str, TableInfo], site: str) -> etree._Element:
+                   infos: dict[str, TableInfo], site: str,
+                   ref_uid: Callable[[str, Any], Any]) -> etree._Element:
     patient_uid = rows[0][10]
     subject = etree.Element(q("SubjectData"), SubjectKey=subjects.get(patient_uid, patient_uid),
                             TransactionType="Context", nsmap=NSMAP)
@@ -407,16 +419,20 @@ def _audit_subject(subjects: dict[str, str], rows: list[tuple[Any, ...]], meta: 
             if form.repeating:
                 ig.set("ItemGroupRepeatKey", record_uid)
             for row in changes:
-                _audit_items(ig, form, infos.get(table), row, site)
+                _audit_items(ig, form, infos.get(table), row, site, ref_uid)
     return subject
 
 
 def _audit_items(ig: etree._Element, form: FormMeta, info: TableInfo | None,
-                 row: tuple[Any, ...], site: str) -> None:
+                 row: tuple[Any, ...], site: str,
+                 ref_uid: Callable[[str, Any], Any]) -> None:
     audit_id, at, user, action, _table, _uid, field, old, new, reason, _p = row
     if field is None:
         # One row for a whole insert (or delete): a JSON object of every value.
         values = json.loads(new if action != "delete" else old or "{}") or {}
+        for name, value in values.items():
+            if info is not None and name in info.refs and value is not None:
+                values[name] = ref_uid(info.refs[name], value)
         pairs = [(k, None if action != "delete" else v, v if action != "delete" else None)
                  for k, v in values.items()]
     else:
@@ -443,7 +459,9 @@ def _audit_items(ig: etree._Element, form: FormMeta, info: TableInfo | None,
         etree.SubElement(record, q("DateTimeStamp")).text = at
         if reason:
             etree.SubElement(record, q("ReasonForChange")).text = reason
-        etree.SubElement(record, q("SourceID")).text = f"audit_log:{audit_id}"
+        # One entry of a whole insert (delete) gives an item per column: each its own source.
+        source = f"audit_log:{audit_id}" if field is not None else f"audit_log:{audit_id}:{name}"
+        etree.SubElement(record, q("SourceID")).text = source
 
 
 # ----- the file ------------------------------------------------------------------------------
@@ -472,7 +490,15 @@ def _studies(session: Session, study: str | None) -> list[Study]:
 def export_odm(session: Session, target: Path, *, kind: Kind = "snapshot",
                study: str | None = None, identifiers: bool = False, validate: bool = True,
                progress: Progress | None = None) -> OdmResult:
-    """Write an ODM 1.3.2 file of the open site to ``target`` (whole or not at all)."""
+    """Write an ODM 1.3.2 file of the open site to ``target`` (whole or not at all).
+
+    Needs a role that may see the data (with ``identifiers``: the identifiers too; a
+    transactional file: the audit trail too)."""
+    from gisttracker.services.policy import Permission
+
+    session.tracker.require(Permission.VIEW_IDENTIFIERS if identifiers else Permission.VIEW_DATA)
+    if kind == "transactional":
+        session.tracker.require(Permission.VIEW_AUDIT)
     from gisttracker.services.settings import SettingsService
 
     report = progress or (lambda _phase, _fraction: None)

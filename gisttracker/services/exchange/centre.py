@@ -48,20 +48,19 @@ from gisttracker.exchange.tables import (
     TableInfo,
     natural_key,
     record_tables,
-    reference_fields,
-    translated,
 )
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.exchange.common import (
-    append_audit,
     field_of_column,
     json_value,
     models_by_table,
     same,
 )
+from gisttracker.services.policy import Permission
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
+from gisttracker.store.chain import uid_key, uid_sql
 from gisttracker.store.migrations import LATEST
 from gisttracker.store.models_exchange import (
     ExchangeBase,
@@ -197,7 +196,9 @@ def check_package(session: Session, opened: OpenedPackage) -> ImportResult | Non
 
 def import_package(session: Session, path: Path, *, now: datetime | None = None,
                    progress: Progress | None = None) -> ImportResult:
-    """Import a site's package (all of it or nothing); see the module's description."""
+    """Import a site's package (all of it or nothing); see the module's description.
+    Merging a site's records is the administrator's (:attr:`Permission.MANAGE_SETTINGS`)."""
+    session.tracker.require(Permission.MANAGE_SETTINGS)
     report = progress or (lambda _phase, _fraction: None)
     if session.tracker.read_only:
         raise ServiceError(session.tracker.read_only)
@@ -344,35 +345,81 @@ def _merge(conn: sqlite3.Connection, w: Writer, m: Manifest, when: datetime) -> 
     for info, columns in tables:
         with _bulk(conn, info.name, m.tables.get(info.name, 0)):
             _upsert(conn, w, info, columns, m, result, conflicts)
-    # The site's audit trail, as the site's rows (only what this centre does not have yet).
+    # The site's audit trail, as the site's rows (only what this centre does not have yet),
+    # chained into this file's trail (each run of the site's entries its own transaction).
     mark = int(ExchangeSite.get(ExchangeSite.site_code == site).audit_mark)
-    parents = reference_fields(conn, list(local.values()))
-
-    def local_id(parent: str, value: str) -> str:
-        # The site's id → the record's uid (the package's ``ids``) → this file's id (a shared
-        # reference record through its natural key: its uid here may differ).
-        site_uid = (f"(SELECT i.uid FROM pkg.ids i WHERE i.table_name = '{parent}' AND "
-                    f"i.id = CAST({value} AS INTEGER))")
-        if parent in NATURAL_KEYS:
-            same_key = " AND ".join(f"q.{_q(k)} = m.{_q(k)}" for k in NATURAL_KEYS[parent])
-            return (f"(SELECT CAST(m.id AS TEXT) FROM main.{_q(parent)} m JOIN "
-                    f"pkg.{_q(parent)} q ON {same_key} WHERE q.uid = {site_uid})")
-        return f"(SELECT CAST(m.id AS TEXT) FROM main.{_q(parent)} m WHERE m.uid = {site_uid})"
-
-    old = translated("a.old_value", parents, local_id)
-    new = translated("a.new_value", parents, local_id)
-    with _bulk(conn, "audit_log", m.audit_rows):
-        result.audit_rows = conn.execute(
-            "INSERT INTO main.audit_log (at, user, action, table_name, record_uid, field, "
-            f"old_value, new_value, reason, patient_uid) SELECT a.at, a.user || '@' || ?, "
-            f"a.action, a.table_name, a.record_uid, a.field, {old}, {new}, a.reason, "
-            "a.patient_uid FROM pkg.audit a LEFT JOIN temp.exchange_refs r ON "
-            "r.table_name = a.table_name AND r.field = a.field WHERE a.id > ? ORDER BY a.id",
-            (site, mark)).rowcount
+    refs = {t.name: t.reference_fields() for t in local.values()}
+    ids = _id_maps(conn, sorted({p for fields in refs.values() for p in fields.values()}))
+    rows = conn.execute(
+        "SELECT a.at, a.user || '@' || ?, a.action, a.table_name, a.record_uid, a.field, "
+        "a.old_value, a.new_value, a.reason, a.patient_uid FROM pkg.audit a WHERE a.id > ? "
+        "ORDER BY a.id", (site, mark))
+    # A shared reference record this file already had under its own uid: the site's entries
+    # about its copy describe a record that is not here (this file's trail has its own).
+    here = {t: {str(u) for (u,) in conn.execute(f"SELECT uid FROM main.{_q(t)}")}
+            for t in NATURAL_KEYS if t in local}
+    result.audit_rows = w.append_foreign(
+        _translated(row, refs, ids) for row in rows
+        if row[3] not in here or row[4] in here[row[3]])
     if conflicts:
         _record_conflicts(conn, w, m, conflicts, when)
     result.conflicts = len(conflicts)
     return result
+
+
+def _id_maps(conn: sqlite3.Connection, parents: list[str]) -> dict[str, dict[int, int]]:
+    """Per referenced table: the site's id → this file's id (through the package's ``ids``
+    and the record's uid; a shared reference record through its natural key)."""
+    maps: dict[str, dict[int, int]] = {}
+    for parent in parents:
+        if parent in NATURAL_KEYS:
+            same_key = " AND ".join(f"q.{_q(k)} = m.{_q(k)}" for k in NATURAL_KEYS[parent])
+            sql = (f"SELECT i.id, m.id FROM pkg.ids i JOIN pkg.{_q(parent)} q ON q.uid = i.uid "
+                   f"JOIN main.{_q(parent)} m ON {same_key} WHERE i.table_name = ?")
+        else:
+            sql = (f"SELECT i.id, m.id FROM pkg.ids i JOIN main.{_q(parent)} m "
+                   "ON m.uid = i.uid WHERE i.table_name = ?")
+        maps[parent] = {int(a): int(b) for a, b in conn.execute(sql, (parent,))}
+    return maps
+
+
+def _translated(row: tuple[Any, ...], refs: dict[str, dict[str, str]],
+                ids: dict[str, dict[int, int]]) -> tuple[Any, ...]:
+    """A site's audit row with its references turned into this file's ids: the value of a
+    reference field, or the reference columns inside an insert's (delete's) object."""
+    table, field_name, old, new = row[3], row[5], row[6], row[7]
+    fields = refs.get(table)
+    if not fields:
+        return row
+
+    def local(parent: str, value: Any) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        try:
+            return ids[parent].get(int(value))
+        except (TypeError, ValueError):
+            return None
+
+    if field_name is not None:
+        parent = fields.get(field_name)
+        if parent is None:
+            return row
+        old, new = (None if v is None else json.dumps(local(parent, json.loads(v)))
+                    for v in (old, new))
+    else:
+        def mapped(text: str | None) -> str | None:
+            if not text:
+                return text
+            values = json.loads(text)
+            if not isinstance(values, dict):
+                return text
+            for column, value in values.items():
+                if column in fields:
+                    values[column] = local(fields[column], value)
+            return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+        old, new = mapped(old), mapped(new)
+    return (*row[:6], old, new, *row[8:])
 
 
 def _delete(conn: sqlite3.Connection, w: Writer, m: Manifest,
@@ -411,7 +458,9 @@ def _upsert(conn: sqlite3.Connection, w: Writer, info: TableInfo, columns: tuple
     if info.name in NATURAL_KEYS:
         _add_reference_records(conn, w, info, columns, result)
         return
-    compare = [c for c in columns if c != "uid"]
+    # ``version`` counts the changes this file's audit trail holds of a record: never taken
+    # from the site (the merged audit rows set it), never a conflict.
+    compare = [c for c in columns if c not in ("uid", "version")]
     site_cols = ", ".join(_site_expr(info, c) for c in compare)
     centre_cols = ", ".join(_centre_expr(info, c, "t") for c in compare)
     updates: dict[str, list[tuple[Any, str]]] = {}
@@ -499,7 +548,7 @@ def _record_conflicts(conn: sqlite3.Connection, w: Writer, m: Manifest,
                       json_value(_as_local(conn, c["table"], c["column"], c["site"])),
                       json_value(_as_local(conn, c["table"], c["column"], c["centre"])),
                       reason, patients.get(c["uid"])))
-    append_audit(conn, audit)
+    w.append_foreign(audit)
     w.insert_many(ExchangeConflict, rows, patient_uids=[r["patient_uid"] for r in rows])
 
 
@@ -518,8 +567,10 @@ def _patient_uids(conn: sqlite3.Connection, uids: set[str]) -> dict[str, str]:
         row = conn.execute("SELECT patient_uid FROM pkg.audit WHERE record_uid = ? AND "
                            "patient_uid IS NOT NULL LIMIT 1", (uid,)).fetchone()
         if row is None:
-            row = conn.execute("SELECT patient_uid FROM main.audit_log WHERE record_uid = ? "
-                               "AND patient_uid IS NOT NULL LIMIT 1", (uid,)).fetchone()
+            row = conn.execute(
+                f"SELECT {uid_sql('p.record_key')} FROM main.audit_record r JOIN "
+                "main.audit_record p ON p.id = r.patient WHERE r.record_key = ?",
+                (uid_key(uid),)).fetchone()
         if row is not None:
             out[uid] = row[0]
     return out

@@ -1,4 +1,4 @@
-"""What the exchange services share: models by table name, JSON values, the audit append."""
+"""What the exchange services share: models by table name, JSON values."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ import importlib
 import json
 import math
 import pkgutil
-import sqlite3
-from collections.abc import Sequence
 from functools import cache
-from typing import Any
 
 import gisttracker.store as store_package
 from gisttracker.store.models import Record
@@ -55,19 +52,3 @@ def json_value(value: object) -> str | None:
     if value is None:
         return None
     return json.dumps(value, ensure_ascii=False)
-
-
-AUDIT_COLUMNS = ("at", "user", "action", "table_name", "record_uid", "field", "old_value",
-                 "new_value", "reason", "patient_uid")
-
-
-def append_audit(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
-    """Append audit rows written by an exchange (a site's changes, a kept centre value).
-
-    The one place the exchange adds to the audit trail without a :class:`Writer` record in
-    hand, inside the caller's transaction.
-    """
-    if rows:
-        conn.executemany(
-            f"INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) VALUES "
-            f"({', '.join('?' for _c in AUDIT_COLUMNS)})", rows)

@@ -19,6 +19,7 @@ from gisttracker.exchange.keys import public_key_path, public_of, site_key
 from gisttracker.exchange.package import Manifest, PackageRequest, build_package
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
+from gisttracker.services.policy import Permission
 from gisttracker.services.settings import SPECS, SettingsService
 from gisttracker.session import Session
 from gisttracker.store.models_exchange import ExchangePackage
@@ -53,6 +54,9 @@ def make_package(session: Session, target: Path, *, full: bool = False,
     ``full`` carries every record instead of the changes since the last package;
     ``identifiers`` includes names, record numbers and dates of birth (left out by default).
     """
+    session.tracker.require(Permission.VIEW_IDENTIFIERS if identifiers else Permission.VIEW_DATA)
+    # Sending the site's data to the centre is part of entering it (not a monitor's).
+    session.tracker.require(Permission.ENTER_DATA)
     code, name = site_identity(session)
     if session.tracker.read_only:
         raise ServiceError(session.tracker.read_only)

@@ -28,6 +28,7 @@ from gisttracker.i18n import _, join_sentences, local
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import stratum_source
 from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.concealment import Keyring
 from gisttracker.services.patients.rules import screening_facts
 from gisttracker.services.patients.screening import ScreeningMixin
 from gisttracker.services.patients.values import (
@@ -207,6 +208,9 @@ class EnrollmentMixin(ScreeningMixin):
         if Randomization.get_or_none(Randomization.patient == patient) is not None:
             raise ServiceError(_("{patient} is already randomized").format(
                 patient=patient.study_id))
+        # The seed is sealed (services.concealment): opened here with the acting account's
+        # allocation key, only for the one allocation this transaction makes.
+        keyring = Keyring(self.tracker)
         record = RandomizationSeed.get_or_none(RandomizationSeed.study_key == study.key)
         if record is None:
             if seed is None:
@@ -214,12 +218,15 @@ class EnrollmentMixin(ScreeningMixin):
                     raise ServiceError(_("the first randomization of {study} needs a random "
                                          "generator for the seed").format(study=study.key))
                 seed = f"{rng.getrandbits(128):032x}"
-            record = w.insert(RandomizationSeed, study_key=study.key, seed=seed,
-                              created_at=w.at, created_by=w.user)
+            w.insert(RandomizationSeed, **keyring.sealed_row(study.key, seed),
+                     created_at=w.at, created_by=w.user)
+            clear = seed
+        else:
+            clear = keyring.seed(study.key) or ""
         position = Randomization.select().where(
             (Randomization.study_key == study.key) & (Randomization.stratum == stratum)).count()
         arm_code = alloc.allocation_at(study.allocation, [a.code for a in study.arms],
-                                       record.seed, stratum, position)
+                                       clear, stratum, position)
         number = f"R-{Randomization.select().count() + 1:04d}"
         return w.insert(Randomization, patient_uid=patient.uid, patient=patient,
                         study_key=study.key, stratum=stratum, position=position, number=number,

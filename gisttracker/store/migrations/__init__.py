@@ -3,7 +3,7 @@
 Each module ``mNNNN_name.py`` holds ``VERSION = NNNN`` and ``STATEMENTS``, the frozen SQL it
 runs (frozen SQL rather than today's models, so a migration means the same thing forever).
 A migration that must convert data defines ``upgrade(db)`` instead (frozen code, never
-today's models).
+today's models), and may ask for ``VACUUM_AFTER`` to give back the space it freed.
 :func:`migrate` applies the missing ones in order, each in its own transaction together with
 the new ``user_version``, so a crash leaves the file at a whole version. Before the first
 of them changes a file that holds data, a verified backup of it is written beside it
@@ -94,6 +94,7 @@ def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
     version = check_compatible(db)
     if 0 < version < target:
         backup_first(db, version)
+    vacuum = False
     for module in MIGRATIONS[version:target]:
         with db.atomic():
             if module.VERSION == 1:
@@ -110,4 +111,11 @@ def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
                  datetime.now(UTC).isoformat(timespec="seconds")),
             )
             db.execute_sql(f"PRAGMA user_version = {module.VERSION}")
+        vacuum = vacuum or (bool(getattr(module, "VACUUM_AFTER", False)) and version > 0)
+    if vacuum:
+        # Outside any transaction (SQLite requires it); the file keeps its version if this
+        # fails, it is only bigger than it needs to be.
+        db.execute_sql("VACUUM")
+        # The write-ahead log still holds page images from before; start it afresh.
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return schema_version(db)

@@ -1,0 +1,181 @@
+"""Two people on one file: no silent overwrites, old values read inside the transaction,
+the write lock taken at the start, a clear message when it does not clear, and concurrent
+registration from two processes without unexplained failures."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gisttracker.services.audit import verify
+from gisttracker.services.base import StaleRecordError
+from gisttracker.services.patients import Identity, PatientService
+from gisttracker.services.policy import trusted_actor
+from gisttracker.services.scopes import screening_versions
+from gisttracker.services.settings import SettingsService
+from gisttracker.session import Session, open_session
+from gisttracker.store.db import DatabaseLockedError
+from gisttracker.store.models import AuditLog, Setting
+from gisttracker.store.models_patients import Patient
+from tests.core.patients_helpers import TODAY, eligible_patient, good_data, set_site
+
+STUDY = "NCT04933669"
+
+
+def as_user(session: Session, who: str) -> None:
+    """The person at the keyboard changes (one session, as the window has; each thread of
+    it has its own connection to the file, as a second workstation would)."""
+    session.tracker.sign_in(trusted_actor(who))
+
+
+def test_interleaved_saves_never_silently_overwrite(session: Session) -> None:
+    set_site(session)
+    uid = eligible_patient(PatientService(session), STUDY).uid
+    overwrites = refused = 0
+    for round_ in range(40):
+        # Both open the screening form; one saves, then the other saves what they typed.
+        people = ["nora", "li.wei"] if round_ % 2 == 0 else ["li.wei", "nora"]
+        opened = [(who, screening_versions(session.db, uid)) for who in people]
+        for i, (who, versions) in enumerate(opened):
+            as_user(session, who)
+            data = good_data(session.studies[STUDY])
+            data.values["ecog"] = i  # each types another value into the same field
+            data.values["tumour_size_cm"] = 11.0 + round_ + i / 10
+            try:
+                with session.tracker.expect(versions):
+                    PatientService(session).save_screening(uid, data, today=TODAY)
+            except StaleRecordError as exc:
+                refused += 1
+                # The message says who changed what in the meantime.
+                assert f"{people[0]} changed tumour_size_cm from" in str(exc)
+                assert exc.changes and exc.changes[-1].user == people[0]
+        stored = PatientService(session).latest_screening(uid)
+        assert stored is not None
+        if stored.ecog != 0:  # the first save must be what is stored
+            overwrites += 1
+    # 80 saves: 40 went through, 40 were refused saying why; none overwrote silently.
+    assert (overwrites, refused) == (0, 40)
+
+
+def test_a_stale_instance_is_refused_instead_of_writing_a_wrong_old_value(
+        session: Session) -> None:
+    set_site(session)
+    uid = eligible_patient(PatientService(session), STUDY).uid
+    loaded = Patient.get(Patient.uid == uid)  # li's view of the patient, loaded now
+    as_user(session, "nora")
+    PatientService(session).update_sex(uid, "male", reason="sex mistyped")
+    as_user(session, "li.wei")
+    with pytest.raises(StaleRecordError, match="nora changed sex from female to male"), \
+            session.tracker.transaction("li's correction") as w:
+        w.update(loaded, {"sex": "female"}, patient_uid=uid)
+    assert Patient.get(Patient.uid == uid).sex == "male"
+    # Knowing the current version, the change goes through, and its old value is the
+    # stored one, read inside the transaction.
+    with session.tracker.transaction("li's correction") as w:
+        w.update(loaded, {"sex": "female"}, patient_uid=uid, expected_version=2)
+    last = AuditLog.select().where(AuditLog.field == "sex").order_by(AuditLog.id.desc()).get()
+    assert (last.old_value, last.new_value, last.user) == ('"male"', '"female"', "li.wei")
+
+
+def _hammer(session: Session, who: str, count: int, errors: list[BaseException]) -> None:
+    try:
+        for n in range(count):
+            with session.tracker.transaction("renamed", actor=trusted_actor(who)) as w:
+                row = Setting.get(Setting.key == "site_name")  # read inside the lock
+                w.update(row, {"value": f"{who} {n}"})
+    except BaseException as exc:
+        errors.append(exc)
+    finally:
+        session.db.close()  # this thread's connection
+
+
+def test_old_values_under_contention_are_the_values_really_replaced(session: Session) -> None:
+    SettingsService(session.tracker).set("site_name", "start")
+    errors: list[BaseException] = []
+    threads = [threading.Thread(target=_hammer, args=(session, who, 30, errors))
+               for who in ("nora", "li.wei", "ines")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    rows = list(AuditLog.select().where(AuditLog.table_name == "setting").order_by(
+        AuditLog.id))
+    values = [json.loads(rows[0].new_value)["value"]]
+    for row in rows[1:]:
+        assert json.loads(row.old_value) == values[-1]  # exactly what it replaced
+        values.append(json.loads(row.new_value))
+        assert len(rows) == 91
+
+
+@pytest.mark.expect_log(r"database problem \(DatabaseLockedError\)")
+def test_a_lock_that_does_not_clear_is_a_clear_message_then_a_retry_works(
+        session: Session) -> None:
+    session.db.execute_sql("PRAGMA busy_timeout = 300")  # this thread waits briefly
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another connection (thread) keeps the write lock
+        with session.tracker.transaction("a long save") as w:
+            w.insert(Setting, key="paper", value="letter")
+            holding.set()
+            release.wait(10)
+        session.db.close()
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    assert holding.wait(10)
+    with pytest.raises(DatabaseLockedError,
+                       match=r"kept it locked .* nothing of this change was saved"):
+        SettingsService(session.tracker).set("site_name", "Hangzhou")
+    release.set()
+    worker.join(10)
+    SettingsService(session.tracker).set("site_name", "Hangzhou")  # the retry
+    assert SettingsService(session.tracker).get("site_name") == "Hangzhou"
+
+
+def _register_many(args: tuple[str, str, int]) -> tuple[int, list[str]]:
+    path, who, count = args
+    s = open_session(Path(path), user=who)
+    failures: list[str] = []
+    done = 0
+    try:
+        service = PatientService(s)
+        for n in range(count):
+            try:
+                service.register(STUDY, sex="female", identity=Identity(
+                    record_number=f"{who}-{n}", name="Test", initials="T",
+                    date_of_birth=date(1960, 1, 1)), today=TODAY)
+                done += 1
+            except Exception as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        s.close()
+    return done, failures
+
+
+def test_concurrent_registration_from_two_processes(tmp_path: Path) -> None:
+    path = tmp_path / "site.db"
+    s = open_session(path, user="setup")
+    set_site(s)
+    s.close()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        results = pool.map(_register_many, [(str(path), "nora", 25), (str(path), "li.wei", 25)])
+    assert [failures for _done, failures in results] == [[], []]
+    assert sum(done for done, _f in results) == 50
+    s = open_session(path, user="setup")
+    try:
+        ids = [p.study_id for p in Patient.select().order_by(Patient.seq)]
+        assert ids == [f"ZJU-{n:04d}" for n in range(1, 51)]
+        # Two writers took turns on one chain: it is whole, and every row is explained.
+        report = verify(s.db)
+        assert report.ok, report.findings[:3]
+        assert {a.user for a in AuditLog.select().where(AuditLog.table_name == "patient")} == {
+            "nora", "li.wei"}
+    finally:
+        s.close()
