@@ -454,10 +454,13 @@ def _times(patients: Sequence[PatientOutcome], key: str) -> _Times:
     uids, months, status, groups = [], [], [], []
     for p in patients:
         value = p.endpoints.get(key)
-        if not isinstance(value, TimeToEvent) or value.excluded or value.months is None:
+        if not isinstance(value, TimeToEvent) or value.excluded:
+            continue
+        m = value.months  # read once: a property, for every patient of every endpoint
+        if m is None:
             continue
         uids.append(p.uid)
-        months.append(value.months)
+        months.append(m)
         status.append(value.status)
         groups.append(p.group or "")
     return _Times(uids, np.arange(len(uids)), np.asarray(months, dtype=np.float64),

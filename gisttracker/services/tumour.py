@@ -225,6 +225,9 @@ def _complete(lesions: Sequence[LesionInput]) -> bool:
     follow-up."""
     if not lesions or any(lesion.diameter_mm is None for lesion in lesions):
         return False
+    first = lesions[0]
+    if not first.is_node and recist.validate_mm("diameter_mm", first.diameter_mm or 0.0):
+        return False  # the usual case, decided at once: the first target is still there
     measured = (_Measured(recist.validate_mm("diameter_mm", lesion.diameter_mm or 0.0),
                           lesion.is_node) for lesion in lesions)
     return recist.targets_complete(cast("Iterator[recist.Lesion]", measured))
