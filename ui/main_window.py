@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,8 +38,10 @@ if TYPE_CHECKING:
     # background thread, not before the window shows.
     from gisttracker.protocols import Study
     from gisttracker.services.audit import AuditReport
+    from gisttracker.services.base import Changes
     from gisttracker.services.policy import Actor
     from gisttracker.session import Session
+    from ui.context import WindowContext
     from ui.lock import IdleLock
 
 MAX_RECENT = 8
@@ -74,16 +78,21 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings, tasks: TaskManager,
                  opener: Callable[[Path], Session] | None = None,
-                 credentials: tuple[str, str] | None = None) -> None:
+                 credentials: tuple[str, str] | None = None,
+                 today: Callable[[], date] = date.today) -> None:
         super().__init__()
         self.settings = settings
         self.tasks = tasks
         self.opener = opener or _open_session
+        self.today = today
         # A user name and password for signing in without a dialog (the startup check).
         self.credentials = credentials
         self.session: Session | None = None
+        self.context: WindowContext | None = None
+        self.settings_dialog: QWidget | None = None
         self.idle_lock: IdleLock | None = None
         self.sign_in_dialog: QDialog | None = None
+        self._schema_version: int | None = None
         self.setWindowTitle(_("GIST Study Tracker"))
         self.setMinimumSize(720, 480)
 
@@ -153,6 +162,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
+        self.settings_action = self._action(_("&Settings…"), self.open_settings, "Ctrl+,")
+        file_menu.addAction(self.settings_action)
         file_menu.addMenu(language_menu(self, self.settings))
         file_menu.addSeparator()
         # Export, import, back up, restore, verify, the coordinating centre (ui/exchange.py).
@@ -189,6 +200,14 @@ class MainWindow(QMainWindow):
                                self._action(_("Open &log folder"), open_log_folder))
         help_menu.insertSeparator(self.help_menu.about_action)
 
+    def open_settings(self) -> None:
+        """File > Settings…: the site settings (site code, name, paper size, language)."""
+        if self.context is None:
+            return
+        from ui.settings_dialog import open_settings
+
+        open_settings(self, self.context)
+
     # ----- areas ---------------------------------------------------------------------------
     def _build_page(self, key: str) -> AreaPage:
         row = [a.key for a in AREAS].index(key)
@@ -199,8 +218,8 @@ class MainWindow(QMainWindow):
         self.stack.removeWidget(stand_in)
         stand_in.deleteLater()
         self.stack.setCurrentIndex(current)
-        if self.session is not None:
-            page.set_session(self.session, self.tasks)
+        if self.context is not None:
+            page.attach(self.context)  # the one change signal and the patient windows
             page.set_study(self.current_study())
         return page
 
@@ -240,16 +259,19 @@ class MainWindow(QMainWindow):
         becomes the window's database."""
         self.statusBar().showMessage(_("Opening {path}…").format(path=path))
 
-        def opened() -> tuple[Session, bool, int]:
+        def opened() -> tuple[Session, bool, int, int]:
             from gisttracker.services.settings import SettingsService
+            from gisttracker.store.migrations import schema_version
 
             session = self.opener(path)
             return (session, session.has_accounts(),
-                    int(SettingsService(session.tracker).get("idle_lock_minutes")))
+                    int(SettingsService(session.tracker).get("idle_lock_minutes")),
+                    schema_version(session.db))
 
-        def done(result: tuple[Session, bool, int]) -> None:
-            session, has_accounts, idle_minutes = result
+        def done(result: tuple[Session, bool, int, int]) -> None:
+            session, has_accounts, idle_minutes, version = result
             self._idle_minutes = idle_minutes
+            self._schema_version = version
             if session.tracker.actor is None:
                 self._authenticate(session, has_accounts)
             else:
@@ -314,14 +336,25 @@ class MainWindow(QMainWindow):
 
     def _install_session(self, session: Session) -> None:
         old = self.session
+        if self.context is not None:
+            self.context.close()  # its patient windows belong to the old site
+            self.context.deleteLater()
         self.session = session
         if old is not None and old is not session:
             old.close()
         self._start_idle_lock(session)
         self._account_actions()
         self._remember(session.path)
+        # Every write of the window runs on the background worker; one on this (GUI) thread
+        # is a bug, and the tracker refuses it rather than racing the worker for the file.
+        session.tracker.refuse_writes_on(threading.current_thread())
+        from ui.context import WindowContext
+
+        self.context = WindowContext(session, self.tasks, today=self.today, parent=self)
+        self.context.changed.connect(self._changed)
         for page in self.pages.values():
-            page.set_session(session, self.tasks)
+            page.attach(self.context)
+        self.context.start_watching()
         previous = self.settings.value("study/current")
         self.study_box.blockSignals(True)
         self.study_box.clear()
@@ -343,11 +376,9 @@ class MainWindow(QMainWindow):
         self.banner.setText("\n".join(problems))
         self.banner.setVisible(bool(problems))
         self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
-        from gisttracker.store.migrations import schema_version
-
         actor = session.tracker.actor
         self.statusBar().showMessage(_("{path} · schema {version} · {user} ({role})").format(
-            path=session.path, version=schema_version(session.db), user=session.tracker.user,
+            path=session.path, version=self._schema_version, user=session.tracker.user,
             role=actor.role_label if actor else "—"))
         self.session_changed.emit(session)
         self._ready_when_shown()
@@ -388,6 +419,10 @@ class MainWindow(QMainWindow):
             action = self._action(f"&{i} {name}", lambda n=name: self.open_database(Path(n)))
             self.recent_menu.addAction(action)
         self.recent_menu.setEnabled(bool(files))
+
+    def _changed(self, changes: Changes) -> None:
+        for page in self.pages.values():
+            page.on_changes(changes)
 
     # ----- studies -------------------------------------------------------------------------
     def current_study(self) -> Study | None:
@@ -487,6 +522,11 @@ class MainWindow(QMainWindow):
         self._authenticate(session, True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.context is not None:
+            for window in self.context.open_windows():
+                if not window.close():  # a patient window with unsaved changes it keeps
+                    event.ignore()
+                    return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)

@@ -16,7 +16,7 @@ English text, with the translations the file gives (``title_zh_CN``). Show it wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Literal
 
@@ -41,6 +41,10 @@ class Period:
 
     def after(self, start: date) -> date:
         """The date this period after ``start`` (31 Jan + 1 month = 28/29 Feb)."""
+        if not self.months:
+            # Without months relativedelta adds whole days: the same date, at a fraction of
+            # its cost (paid per patient when a study's best responses are judged).
+            return start + timedelta(weeks=self.weeks, days=self.days)
         return start + relativedelta(months=self.months, weeks=self.weeks, days=self.days)
 
     def before(self, start: date) -> date:
@@ -198,6 +202,13 @@ class Visit:
     assessments: tuple[str, ...]
     required: bool = True
     assumption: str | None = None
+    #: An anchor that ends this visit: once that anchor's date is known, the visit is not
+    #: applicable if its window would open after it (RECTAL-LE: the optional preoperative
+    #: visits end at the surgery).
+    until: str | None = None
+    #: A point at which data are abstracted from records (a retrospective study), not a
+    #: visit the patient comes to: never due or overdue, shown as "to abstract".
+    abstraction: bool = False
 
     def target(self, anchor_date: date) -> date:
         """Planned date, always computed from the anchor (never from the previous visit)."""
