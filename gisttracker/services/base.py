@@ -287,6 +287,9 @@ class Writer:
         # audit_record id -> its last version, of every record audited before, when read
         # at once (:meth:`remember_versions`); None: look each up when needed.
         self._ref_versions: dict[int, int] | None = None
+        # Every record audited so far is in _records (read at once, see remember_versions):
+        # a uid not there is new, with nothing to look up.
+        self._records_complete = False
 
     def _start(self) -> tuple[int, int, bytes]:
         """(first transaction id, first entry id, the chain value before), read once."""
@@ -347,7 +350,7 @@ class Writer:
         found = self._records.get(uid)
         if found is not None:
             return found
-        if lookup:
+        if lookup and not self._records_complete:
             row = self.db.execute_sql(
                 "SELECT r.id, p.record_key FROM audit_record r "
                 "LEFT JOIN audit_record p ON p.id = r.patient WHERE r.record_key = ?",
@@ -372,6 +375,8 @@ class Writer:
 
     def _prefetch_records(self, uids: Sequence[str]) -> None:
         """Look up many records' audit_record ids at once (bulk changes)."""
+        if self._records_complete:
+            return
         todo = [u for u in dict.fromkeys(uids) if u not in self._records]
         for start in range(0, len(todo), 900):
             chunk = todo[start:start + 900]
@@ -500,14 +505,20 @@ class Writer:
         return known
 
     def remember_versions(self) -> None:
-        """Read the last audited version of every record at once, so that
-        :meth:`append_foreign` needs no look-up by record — before a bulk load sets the
-        index on ``audit_entry.record`` aside. Reads the whole trail once: for a load at
+        """Read every audited record and its last version at once, so that
+        :meth:`append_foreign` looks nothing up record by record — before a bulk load sets
+        the index on ``audit_entry.record`` aside. Reads the whole trail once: for a load at
         least as large as the trail."""
         self._flush()
         self._ref_versions = {int(ref): int(version) for ref, version in self.db.execute_sql(
             "SELECT e.record, e.version FROM audit_entry e WHERE e.id IN "
             "(SELECT max(id) FROM audit_entry GROUP BY record)").fetchall()}
+        for ref, key, patient in self.db.execute_sql(
+                "SELECT r.id, r.record_key, p.record_key FROM audit_record r "
+                "LEFT JOIN audit_record p ON p.id = r.patient").fetchall():
+            self._records.setdefault(key_uid(key), (int(ref), None if patient is None
+                                                    else key_uid(patient)))
+        self._records_complete = True
 
     def _append_run(self, run: list[Sequence[Any]], columns_of: dict[str, set[str]]) -> int:
         """One change of one record written elsewhere (see :meth:`append_foreign`)."""
