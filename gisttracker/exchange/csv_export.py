@@ -164,8 +164,12 @@ class _Writer:
     def __init__(self, folder: Path, table: CsvTable, bom: bool) -> None:
         self.table = table
         # Closed by close(), which the caller reaches through its own try/finally.
+        # UTF-8 with the byte-order mark written by hand: the same bytes as "utf-8-sig",
+        # whose encoder is Python code called on every row, where UTF-8's is built in.
         self.handle = open(folder / table.file, "w",  # noqa: SIM115
-                           encoding="utf-8-sig" if bom else "utf-8", newline="")
+                           encoding="utf-8", newline="")
+        if bom:
+            self.handle.write("\ufeff")
         self.writer = csv.writer(self.handle)
         self.writer.writerow([v.name for v in table.vars])
         self.text = [i for i, v in enumerate(table.vars) if v.type in ("text", "datetime")]
@@ -489,12 +493,16 @@ def _wide_rows(conn: sqlite3.Connection, study: Study, identifiers: bool,
             "SELECT a.patient_id, a.anchor_key, a.date FROM anchor_date a JOIN patient p ON "
             "p.id = a.patient_id WHERE p.study_key = ?", (key,)):
         anchors.setdefault(pid, {})[anchor] = day
-    visits: dict[int, list[dict[str, Any]]] = {}
-    for found in _dicts(conn.execute(
+    # A visit as its row (key, state, target date, date done): there are many of them.
+    visits: dict[int, list[tuple[Any, ...]]] = {}
+    for found in conn.execute(
             "SELECT v.patient_id, v.visit_key, v.state, v.planned_on, v.done_on FROM visit v "
             "JOIN patient p ON p.id = v.patient_id WHERE p.study_key = ? AND v.visit_key IS "
-            "NOT NULL", (key,))):
-        visits.setdefault(found["patient_id"], []).append(found)
+            "NOT NULL", (key,)):
+        visits.setdefault(found[0], []).append(found)
+    at = {"state": 2, "planned_on": 3, "done_on": 4}
+    visit_slots = {vk: [(index, at[name]) for index, name in where]
+                   for vk, where in slots.visits.items()}
     forms: dict[int, dict[tuple[str, str], dict[str, object]]] = {}
     for pid, vk, kind, item, value in conn.execute(
             "SELECT v.patient_id, v.visit_key, f.kind, fv.item, fv.value FROM form_value fv "
@@ -519,8 +527,8 @@ def _wide_rows(conn: sqlite3.Connection, study: Study, identifiers: bool,
                 for index, name in where:
                     row[index] = part.get(name)
         for visit in visits.get(pid, ()):
-            for index, name in slots.visits.get(visit["visit_key"], ()):
-                row[index] = visit[name]
+            for index, column in visit_slots.get(visit[1], ()):
+                row[index] = visit[column]
         for form_key, answers in forms.get(pid, {}).items():
             for index, item, kind in slots.forms.get(form_key, ()):
                 value = answers.get(item)

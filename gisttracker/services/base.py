@@ -60,7 +60,16 @@ from gisttracker.services.policy import (
     trusted_actor,
     write_permissions,
 )
-from gisttracker.store.chain import ACTIONS, CODES, ZERO_HASH, key_uid, step, tag, uid_key
+from gisttracker.store.chain import (
+    _ENCODE,
+    ACTIONS,
+    CODES,
+    TAG_BYTES,
+    ZERO_HASH,
+    key_uid,
+    step,
+    uid_key,
+)
 from gisttracker.store.db import environment_error
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
@@ -265,11 +274,22 @@ class Writer:
         self._next_record: int | None = None
         self._records: dict[str, tuple[int, str | None]] = {}
         self._shapes: dict[tuple[str, str], int] | None = None
+        # (table, an object's keys in its order) -> (the sorted names, the shape's
+        # columns text, its id, whether the keys were sorted already), for objects
+        # without nulls: an import meets the same few hundred shapes 100,000s of times.
+        self._shape_of: dict[tuple[str, tuple[str, ...]],
+                             tuple[tuple[str, ...], str, int, bool]] = {}
         self._signed: bool | None = None
         self._pending_records: list[tuple[int, str, bytes, int | None]] = []
         self._pending_shapes: list[tuple[int, str, str]] = []
         self._pending_entries: list[tuple[Any, ...]] = []
         self._versions: dict[str, int] = {}  # record uid -> its last audited version
+        # audit_record id -> its last version, of every record audited before, when read
+        # at once (:meth:`remember_versions`); None: look each up when needed.
+        self._ref_versions: dict[int, int] | None = None
+        # Every record audited so far is in _records (read at once, see remember_versions):
+        # a uid not there is new, with nothing to look up.
+        self._records_complete = False
 
     def _start(self) -> tuple[int, int, bytes]:
         """(first transaction id, first entry id, the chain value before), read once."""
@@ -330,7 +350,7 @@ class Writer:
         found = self._records.get(uid)
         if found is not None:
             return found
-        if lookup:
+        if lookup and not self._records_complete:
             row = self.db.execute_sql(
                 "SELECT r.id, p.record_key FROM audit_record r "
                 "LEFT JOIN audit_record p ON p.id = r.patient WHERE r.record_key = ?",
@@ -355,6 +375,8 @@ class Writer:
 
     def _prefetch_records(self, uids: Sequence[str]) -> None:
         """Look up many records' audit_record ids at once (bulk changes)."""
+        if self._records_complete:
+            return
         todo = [u for u in dict.fromkeys(uids) if u not in self._records]
         for start in range(0, len(todo), 900):
             chunk = todo[start:start + 900]
@@ -390,30 +412,51 @@ class Writer:
         ref, patient = self._record_ref(table, uid, patient_uid)
         if self._chain is None or self._last_entry is None:
             self._load_chain()
-        assert self._chain is not None and self._last_entry is not None
         if segment is None:
             segment = self._segment(self.at, self.user, self.reason, own=True)
+        self._entry(action, table, uid, ref, patient, field_name, old, new, reason, version,
+                    segment)
+
+    def _entry(self, action: str, table: str, uid: str, ref: int, patient: str | None,
+               field_name: str | None, old: Any, new: Any, reason: str | None,
+               version: int, segment: _Segment) -> None:
+        """:meth:`_emit` once the record's audit_record (``ref``, ``patient``) and the
+        segment are known, the chain loaded. Run once per entry of a site's whole trail at
+        the centre, so kept lean: the chain step and the tag are spelled out here (the
+        same as :func:`~gisttracker.store.chain.step` and ``tag``)."""
         columns: str | None = None
         shape: int | None = None
         if action != "update":
             values = new if action == "insert" else old
-            names = sorted(k for k, v in values.items() if v is not None)
-            columns = json.dumps(names, separators=(",", ":"))
-            shape = self._shape(table, columns)
-            array = json.dumps([values[k] for k in names], ensure_ascii=False,
-                               separators=(",", ":"))
+            # The shape of this set of columns, seen before in this key order: most of a
+            # site's objects come with their keys sorted and no nulls, the values in order.
+            keys = tuple(values)
+            clean = None not in values.values()
+            seen = self._shape_of.get((table, keys)) if clean else None
+            if seen is None:
+                names = tuple(sorted(k for k, v in values.items() if v is not None))
+                columns = json.dumps(list(names), separators=(",", ":"))
+                seen = (names, columns, self._shape(table, columns), names == keys)
+                if clean:
+                    self._shape_of[(table, keys)] = seen
+            names, columns, shape, in_order = seen
+            # The same text as json.dumps(..., ensure_ascii=False, separators=(",", ":")),
+            # without building an encoder per entry.
+            array = _ENCODE(list(values.values()) if in_order else [values[k] for k in names])
             old, new = (None, array) if action == "insert" else (array, None)
+        assert self._chain is not None and self._last_entry is not None
         entry_id = self._last_entry + 1
         effective = reason if reason is not None else segment.reason
-        self._chain = step(self._chain, [entry_id, segment.at, segment.user, action, table,
-                                         uid, field_name, columns, old, new, effective,
-                                         patient, version])
+        chain = self._chain = hashlib.sha256(self._chain + _ENCODE(
+            [entry_id, segment.at, segment.user, action, table, uid, field_name, columns,
+             old, new, effective, patient, version]).encode("utf-8")).digest()
         self._last_entry = entry_id
-        segment.last, segment.hash = entry_id, self._chain
+        segment.last, segment.hash = entry_id, chain
         self._versions[uid] = version
         own_reason = reason if reason is not None and reason != segment.reason else None
         self._pending_entries.append((entry_id, segment.txn, ref, CODES[action], field_name,
-                                      shape, old, new, own_reason, version, tag(self._chain)))
+                                      shape, old, new, own_reason, version,
+                                      chain[:TAG_BYTES]))
 
     def _flush(self) -> None:
         cursor = self.db.cursor()
@@ -452,6 +495,8 @@ class Writer:
     def _last_version(self, uid: str, ref: int) -> int:
         """The version the trail gave ``uid`` last (0 if it never did)."""
         known = self._versions.get(uid)
+        if known is None and self._ref_versions is not None:
+            known = self._ref_versions.get(ref, 0)
         if known is None:
             found = self.db.execute_sql(
                 "SELECT version FROM audit_entry WHERE record = ? ORDER BY id DESC LIMIT 1",
@@ -459,12 +504,28 @@ class Writer:
             known = int(found[0]) if found else 0
         return known
 
+    def remember_versions(self) -> None:
+        """Read every audited record and its last version at once, so that
+        :meth:`append_foreign` looks nothing up record by record — before a bulk load sets
+        the index on ``audit_entry.record`` aside. Reads the whole trail once: for a load at
+        least as large as the trail."""
+        self._flush()
+        self._ref_versions = {int(ref): int(version) for ref, version in self.db.execute_sql(
+            "SELECT e.record, e.version FROM audit_entry e WHERE e.id IN "
+            "(SELECT max(id) FROM audit_entry GROUP BY record)").fetchall()}
+        for ref, key, patient in self.db.execute_sql(
+                "SELECT r.id, r.record_key, p.record_key FROM audit_record r "
+                "LEFT JOIN audit_record p ON p.id = r.patient").fetchall():
+            self._records.setdefault(key_uid(key), (int(ref), None if patient is None
+                                                    else key_uid(patient)))
+        self._records_complete = True
+
     def _append_run(self, run: list[Sequence[Any]], columns_of: dict[str, set[str]]) -> int:
         """One change of one record written elsewhere (see :meth:`append_foreign`)."""
         at, user, action, table, uid, _f, _o, _n, reason, patient_uid = run[0]
         segment = self._segment(str(at), str(user), reason, own=False)
         # Prefetched: a uid not among the records now is new to this file.
-        ref, _patient = self._record_ref(table, uid, patient_uid, lookup=False)
+        ref, patient = self._record_ref(table, uid, patient_uid, lookup=False)
         columns = columns_of.get(table)
         if columns is None:
             columns = columns_of[table] = {c for c, _a in self.schema.columns(table)}
@@ -472,21 +533,29 @@ class Writer:
         if action == "update":
             version = self._last_version(uid, ref) + 1
             for row in run:
-                self._emit("update", table, uid, patient_uid, _column(columns, str(row[5])),
-                           row[6], row[7], None, version, segment)
+                self._entry("update", table, uid, ref, patient, _column(columns, str(row[5])),
+                            row[6], row[7], None, version, segment)
             return len(run)
-        values: dict[str, Any] = {}
-        for row in run:
-            text = row[7] if action == "insert" else row[6]
-            if row[5] is None:
-                values.update(json.loads(text) if text else {})
-            else:
-                values[_column(columns, str(row[5]))] = (
-                    None if text is None else json.loads(text))
+        first = run[0][7] if action == "insert" else run[0][6]
+        values: dict[str, Any]
+        if len(run) == 1 and run[0][5] is None and isinstance(first, dict):
+            values = first  # one object, already decoded by the caller (and handed over)
+        else:
+            values = {}
+            for row in run:
+                text = row[7] if action == "insert" else row[6]
+                if row[5] is None:
+                    if isinstance(text, Mapping):
+                        values.update(text)
+                    elif text:
+                        values.update(json.loads(text))
+                else:
+                    values[_column(columns, str(row[5]))] = (
+                        None if text is None else json.loads(text))
         version = 1 if action == "insert" else max(self._last_version(uid, ref), 1)
-        self._emit(action, table, uid, patient_uid, None,
-                   values if action == "delete" else None,
-                   values if action == "insert" else None, None, version, segment)
+        self._entry(action, table, uid, ref, patient, None,
+                    values if action == "delete" else None,
+                    values if action == "insert" else None, None, version, segment)
         return 1
 
     def append_foreign(self, rows: Iterable[Sequence[Any]]) -> int:
@@ -499,8 +568,11 @@ class Writer:
         in this file's ids. An insert (delete) is either one row whose ``new_value``
         (``old_value``) is a JSON object of every value, or — from a site before schema 9 —
         one row per field; the rows of one change of one record are one change (one
-        version). The records' ``version`` columns are set to what the trail now says.
-        The caller has written the records themselves and holds the permission to.
+        version). Such an object may also be given already decoded (a dict, then handed over:
+        the caller keeps no use of it), which spares a caller that had to read it (to
+        translate references) encoding it again. The records' ``version`` columns are set
+        to what the trail now says. The caller has written the records themselves and holds
+        the permission to.
         """
         if self._chain is None or self._last_entry is None:
             self._load_chain()
@@ -514,7 +586,6 @@ class Writer:
                 count += self._append_run(run, columns_of)
                 touched[str(run[0][4])] = str(run[0][3])
             self._flush()
-        self._flush()
         by_table: dict[str, list[tuple[int, str]]] = {}
         for uid, table in touched.items():
             by_table.setdefault(table, []).append((self._versions[uid], uid))

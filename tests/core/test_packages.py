@@ -185,8 +185,19 @@ def _done_patient(site: Path) -> str:
         conn.close()
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["row by row", "every load in bulk"])
 def test_changes_follow_in_the_next_package_and_conflicts_keep_both_values(
-        two_sites: tuple[Path, Path, Path], tmp_path: Path) -> None:
+        two_sites: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        bulk: bool) -> None:
+    if bulk:
+        # Every load, the audit trail's included, as a large one: the plain indexes set
+        # aside, the versions of records already here (the second package changes and
+        # deletes some) read at once beforehand.
+        import gisttracker.services.exchange.centre as centre_module
+
+        plain = centre_module._bulk
+        monkeypatch.setattr(centre_module, "_bulk", lambda conn, table, _n, before=None:
+                            plain(conn, table, 10**12, before))
     a, _b, centre_path = two_sites
     first = _package(a, "ZJU", tmp_path / "zju-1.zip")
     centre = open_site(centre_path, "CENTRE", user="coordinator")
@@ -234,6 +245,13 @@ def test_changes_follow_in_the_next_package_and_conflicts_keep_both_values(
         assert (conflict.site_value, conflict.centre_value) == ("2025-01-02", "2025-01-03")
         assert gone_model.get_or_none(gone_model.uid == gone) is None
         assert replay_problems(centre_path) == []
+        # The visit's versions count its changes on, here and at the site alike (the site's
+        # insert and changes, the centre's, the site's newest, the centre's value put back
+        # over the conflict), and the record says the last of them.
+        versions = list(dict.fromkeys(v for (v,) in centre.db.execute_sql(
+            "SELECT version FROM audit_log WHERE record_uid = ? ORDER BY id", (uid,))))
+        assert len(versions) >= 4 and versions == list(range(1, len(versions) + 1))
+        assert Visit.get(Visit.uid == uid).version == versions[-1]
         with pytest.raises(ServiceError, match="needs a reason"):
             resolve_conflict(centre, conflict.id, "site", " ")
         resolve_conflict(centre, conflict.id, "site", "the site's date is the clinic's record")

@@ -317,17 +317,21 @@ def _json_object(info: TableInfo, columns: tuple[str, ...], alias: str) -> str:
 
 
 @contextmanager
-def _bulk(conn: sqlite3.Connection, table: str, incoming: int) -> Iterator[None]:
+def _bulk(conn: sqlite3.Connection, table: str, incoming: int,
+          before: Callable[[], None] | None = None) -> Iterator[None]:
     """Around a load of ``incoming`` rows into ``table``: when that is more than the table
     holds, its plain (non-unique) indexes are dropped first and built again afterwards —
     SQLite builds an index from sorted keys many times faster than it updates one row by
-    row. Inside the caller's transaction, so a failure restores them untouched."""
+    row. Inside the caller's transaction, so a failure restores them untouched. ``before``
+    is called just before they are dropped (to read what needs them first)."""
     size = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{_q(table)}").fetchone()[0]
     indexes = []
     if incoming > max(size, BULK_MIN):
         indexes = [(name, sql) for name, sql in conn.execute(
             "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = ? "
             "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'", (table,))]
+        if indexes and before is not None:
+            before()
         for name, _sql in indexes:
             conn.execute(f"DROP INDEX main.{_q(name)}")
     yield
@@ -350,17 +354,23 @@ def _merge(conn: sqlite3.Connection, w: Writer, m: Manifest, when: datetime) -> 
     mark = int(ExchangeSite.get(ExchangeSite.site_code == site).audit_mark)
     refs = {t.name: t.reference_fields() for t in local.values()}
     ids = _id_maps(conn, sorted({p for fields in refs.values() for p in fields.values()}))
-    rows = conn.execute(
-        "SELECT a.at, a.user || '@' || ?, a.action, a.table_name, a.record_uid, a.field, "
-        "a.old_value, a.new_value, a.reason, a.patient_uid FROM pkg.audit a WHERE a.id > ? "
-        "ORDER BY a.id", (site, mark))
     # A shared reference record this file already had under its own uid: the site's entries
     # about its copy describe a record that is not here (this file's trail has its own).
     here = {t: {str(u) for (u,) in conn.execute(f"SELECT uid FROM main.{_q(t)}")}
             for t in NATURAL_KEYS if t in local}
-    result.audit_rows = w.append_foreign(
-        _translated(row, refs, ids) for row in rows
-        if row[3] not in here or row[4] in here[row[3]])
+    # A large trail goes in as a bulk load too: the plain indexes of the audit tables set
+    # aside meanwhile (the last versions read first, which is all the load looks up by
+    # record); their unique indexes, constraints and append-only triggers all stay.
+    incoming = m.audit_rows
+    with _bulk(conn, "audit_entry", incoming, before=w.remember_versions), \
+            _bulk(conn, "audit_record", incoming):
+        rows = conn.execute(
+            "SELECT a.at, a.user || '@' || ?, a.action, a.table_name, a.record_uid, a.field, "
+            "a.old_value, a.new_value, a.reason, a.patient_uid FROM pkg.audit a WHERE a.id > ? "
+            "ORDER BY a.id", (site, mark))
+        result.audit_rows = w.append_foreign(
+            _translated(row, refs, ids) for row in rows
+            if row[3] not in here or row[4] in here[row[3]])
     if conflicts:
         _record_conflicts(conn, w, m, conflicts, when)
     result.conflicts = len(conflicts)
@@ -383,43 +393,42 @@ def _id_maps(conn: sqlite3.Connection, parents: list[str]) -> dict[str, dict[int
     return maps
 
 
+def _local_id(ids: dict[int, int], value: Any) -> Any:
+    """A site's id (as its audit trail gives it) as this file's id of the same record."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        return ids.get(int(value))
+    except (TypeError, ValueError):
+        return None
+
+
 def _translated(row: tuple[Any, ...], refs: dict[str, dict[str, str]],
                 ids: dict[str, dict[int, int]]) -> tuple[Any, ...]:
     """A site's audit row with its references turned into this file's ids: the value of a
-    reference field, or the reference columns inside an insert's (delete's) object."""
-    table, field_name, old, new = row[3], row[5], row[6], row[7]
-    fields = refs.get(table)
+    reference field, or the reference columns inside an insert's (delete's) object — which
+    is handed on decoded (:meth:`Writer.append_foreign` takes it so) rather than encoded
+    again only to be decoded there."""
+    fields = refs.get(row[3])
     if not fields:
         return row
-
-    def local(parent: str, value: Any) -> Any:
-        if value is None or isinstance(value, bool):
-            return value
-        try:
-            return ids[parent].get(int(value))
-        except (TypeError, ValueError):
-            return None
-
+    field_name = row[5]
     if field_name is not None:
         parent = fields.get(field_name)
         if parent is None:
             return row
-        old, new = (None if v is None else json.dumps(local(parent, json.loads(v)))
-                    for v in (old, new))
-    else:
-        def mapped(text: str | None) -> str | None:
-            if not text:
-                return text
-            values = json.loads(text)
-            if not isinstance(values, dict):
-                return text
-            for column, value in values.items():
-                if column in fields:
-                    values[column] = local(fields[column], value)
-            return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-
-        old, new = mapped(old), mapped(new)
-    return (*row[:6], old, new, *row[8:])
+        old, new = (None if v is None else json.dumps(_local_id(ids[parent], json.loads(v)))
+                    for v in (row[6], row[7]))
+        return (*row[:6], old, new, *row[8:])
+    # An insert carries its values as new_value, a delete as old_value; the other is empty.
+    index = 7 if row[7] else 6
+    values = json.loads(row[index]) if row[index] else None
+    if not isinstance(values, dict):
+        return row
+    for column, parent in fields.items():
+        if column in values:
+            values[column] = _local_id(ids[parent], values[column])
+    return (*row[:index], values, *row[index + 1:])
 
 
 def _delete(conn: sqlite3.Connection, w: Writer, m: Manifest,
