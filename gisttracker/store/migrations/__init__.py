@@ -25,11 +25,13 @@ from gisttracker.i18n import _
 from gisttracker.store.db import APPLICATION_ID, NewerSchemaError, StoreError
 
 
+def _names() -> list[str]:
+    return sorted(info.name for info in pkgutil.iter_modules(__path__)
+                  if info.name.startswith("m") and info.name[1:5].isdigit())
+
+
 def _modules() -> list[ModuleType]:
-    found = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("m") and info.name[1:5].isdigit():
-            found.append(importlib.import_module(f"{__name__}.{info.name}"))
+    found = [importlib.import_module(f"{__name__}.{name}") for name in _NAMES]
     found.sort(key=lambda m: m.VERSION)
     versions = [m.VERSION for m in found]
     if versions != list(range(1, len(found) + 1)):
@@ -37,8 +39,27 @@ def _modules() -> list[ModuleType]:
     return found
 
 
-MIGRATIONS: list[ModuleType] = _modules()
-LATEST = len(MIGRATIONS)
+# The migrations themselves are imported only when a file needs one (or a test asks for
+# MIGRATIONS): opening a file that is up to date reads their names alone, which spares every
+# start of the program their imports (the accounts migration loads the AES cipher).
+_NAMES = _names()
+LATEST = len(_NAMES)
+_loaded: list[ModuleType] | None = None
+
+
+def _migrations() -> list[ModuleType]:
+    global _loaded
+    if _loaded is None:
+        _loaded = _modules()
+        if len(_loaded) != LATEST:  # pragma: no cover - guarded by _modules' numbering check
+            raise RuntimeError("migrations changed while the program ran")
+    return _loaded
+
+
+def __getattr__(name: str) -> list[ModuleType]:
+    if name == "MIGRATIONS":
+        return _migrations()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def schema_version(db: peewee.SqliteDatabase) -> int:
@@ -95,7 +116,7 @@ def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
     if 0 < version < target:
         backup_first(db, version)
     vacuum = False
-    for module in MIGRATIONS[version:target]:
+    for module in _migrations()[version:target]:
         with db.atomic():
             if module.VERSION == 1:
                 db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
