@@ -59,6 +59,7 @@ from gisttracker.services.policy import (
 )
 from gisttracker.store.chain import ACTIONS, CODES, ZERO_HASH, key_uid, step, tag, uid_key
 from gisttracker.store.db import environment_error
+from gisttracker.store.server import is_server_db
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
 from gisttracker.validation import checked, public_methods
@@ -427,7 +428,7 @@ class Writer:
                 for s in self._segments if s.last is not None]
         if rows:
             self.db.cursor().executemany(
-                "INSERT INTO audit_txn (id, at, user, reason, last_entry, hash) "
+                'INSERT INTO audit_txn (id, at, "user", reason, last_entry, hash) '
                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def _last_version(self, uid: str, ref: int) -> int:
@@ -642,13 +643,15 @@ class Writer:
         # at whichever database was opened last in this process).
         fields = [f for f in model._meta.sorted_fields
                   if data.get(f.name) is not None and not isinstance(f, peewee.AutoField)]
+        server = is_server_db(self.db)
         cursor = self.db.execute_sql(
-            'INSERT INTO "{}" ({}) VALUES ({})'.format(
+            'INSERT INTO "{}" ({}) VALUES ({}){}'.format(
                 table, ", ".join(f'"{f.column_name}"' for f in fields),
-                ", ".join("?" for _f in fields)),
+                ", ".join("?" for _f in fields), " RETURNING id" if server else ""),
             [sql_value(f.db_value(data[f.name])) for f in fields])
-        # Every audited model's key is ``id`` (an AutoField): the new row's id is the key.
-        record.__data__["id"] = cursor.lastrowid
+        # Every audited model's key is ``id`` (an AutoField): the new row's id is the key
+        # (psycopg has no lastrowid; the server returns it).
+        record.__data__["id"] = cursor.fetchone()[0] if server else cursor.lastrowid
         audit: dict[str, Any] = {}
         for f in self._audited_fields(model):
             value = data.get(f.name)
@@ -1107,7 +1110,7 @@ class Tracker:
                     current: int | None) -> StaleRecordError:
         """The refusal of a change based on version ``seen`` of a record now at ``current``
         (None: deleted), saying from the audit trail who changed what since."""
-        query = ("SELECT t.at, t.user, CASE e.action WHEN 'i' THEN 'insert' WHEN 'u' THEN "
+        query = ("SELECT t.at, t.\"user\", CASE e.action WHEN 'i' THEN 'insert' WHEN 'u' THEN "
                  "'update' ELSE 'delete' END, e.field, e.old_value, e.new_value, "
                  "coalesce(e.reason, t.reason) FROM audit_entry e "
                  "JOIN audit_txn t ON t.id = e.txn WHERE e.record = "

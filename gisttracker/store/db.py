@@ -212,7 +212,10 @@ def inspect_file(path: Path, *, mounts_text: str | None = None) -> FileState:
     write permission. ``mounts_text`` replaces ``/proc/mounts`` (tests).
     """
     from gisttracker.store.medium import file_read_only, network_filesystem, read_only_medium
+    from gisttracker.store.server import is_server
 
+    if is_server(path):
+        return FileState()  # the server decides what may be written (its roles)
     path = Path(path)
     if path.is_dir():
         raise StoreError(_("{path} is a folder, not a database file").format(path=path))
@@ -252,7 +255,13 @@ def default_path() -> Path:
 
 
 def resolve_path(cli_path: str | os.PathLike[str] | None) -> Path:
-    """``--db PATH``, else ``$GISTTRACKER_DB``, else :func:`default_path`."""
+    """``--db PATH``, else ``$GISTTRACKER_DB``, else :func:`default_path`. A
+    ``postgresql://`` URL gives a :class:`~gisttracker.store.server.ServerLocation`."""
+    from gisttracker.store.server import ServerLocation, is_server
+
+    for given in (cli_path, os.environ.get(ENV_VAR)):
+        if given and is_server(given):
+            return ServerLocation(str(given))
     if cli_path:
         return Path(cli_path).expanduser()
     env = os.environ.get(ENV_VAR)
@@ -380,7 +389,10 @@ def open_database(path: Path, *, read_only: bool = False,
     opens without migrating (the file must already be at the latest schema).
     """
     from gisttracker.store.migrations import LATEST, check_compatible, migrate
+    from gisttracker.store.server import ServerLocation, open_server
 
+    if isinstance(path, ServerLocation):
+        return open_server(path)
     path = Path(path)
     if path.exists() and not path.is_dir() and path.stat().st_size == 0:
         inspect_file(path)  # raises EmptyFileError with the full explanation

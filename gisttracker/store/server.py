@@ -1,0 +1,276 @@
+"""The server mode (issue 16): a site database on a PostgreSQL server, through psycopg 3.
+
+``--db postgresql://user@host:port/dbname`` (or ``GISTTRACKER_DB``, or File > Open server…)
+opens the same application on a server several workstations share. The models, the service
+layer and its audit trail are the same; what differs between the engines is kept here:
+
+* **One SQL dialect in the code.** The code's raw SQL is written once, in the subset both
+  engines read (SQLite's ``?`` placeholders). :meth:`ServerDatabase.execute_sql` turns a
+  statement in that style into psycopg's (``%s``; a literal ``%`` doubled) and SQLite's
+  case-insensitive ``LIKE`` into ``ILIKE``; statements peewee builds itself are already in
+  psycopg's style and pass unchanged.
+* **The same stored values.** Python dates, times and booleans are sent as SQLite stores
+  them (ISO text, 0/1), and ``numeric`` results (``sum`` of integers) come back as ``int``
+  or ``float``, so the audit trail's JSON, its hash chain and every comparison of dates as
+  text mean the same on both engines (the schema: :mod:`gisttracker.store.postgres_schema`).
+* **One writer at a time, as on SQLite.** The audit trail is one hash chain: each
+  transaction continues from the last one's hash and ids. SQLite's ``BEGIN IMMEDIATE``
+  takes the file's write lock; here every write transaction takes one transaction-scoped
+  advisory lock (:data:`WRITE_LOCK`) first, so two workstations never fork the chain, and
+  a randomization position is taken by one workstation only (reads never wait for it).
+* **Credentials.** A password is never kept: not in the URL the program shows or logs
+  (:func:`display_url`), not in settings. It comes from the prompt of the window (kept in
+  memory for the session), from ``PGPASSWORD`` or from ``~/.pgpass`` / ``PGPASSFILE``, which
+  libpq reads itself. ``sslmode`` (``require``, ``verify-full``…) in the URL is passed to
+  libpq as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import peewee
+
+from gisttracker.i18n import _
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("postgresql://", "postgres://")
+# pg_advisory_xact_lock key of the write lock: "GIST" in ASCII, as SQLite's application_id.
+WRITE_LOCK = 0x47495354
+
+
+def is_server(ref: object) -> bool:
+    """Whether ``ref`` (a ``--db`` value) names a server database rather than a file."""
+    return str(ref).startswith(SCHEMES)
+
+
+def is_server_db(db: object) -> bool:
+    """Whether the open database ``db`` is on a server (:class:`ServerDatabase`)."""
+    return isinstance(db, ServerDatabase)
+
+
+def display_url(url: str) -> str:
+    """``url`` without its password, as the program shows and logs it."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+class ServerUrlError(ValueError):
+    """A ``postgresql://`` URL that cannot be used (said to the user)."""
+
+
+def split_url(url: str) -> tuple[str, str | None]:
+    """``(url without password, the password or None)``; the password goes to libpq as a
+    connection parameter, never into anything shown, logged or stored."""
+    parts = urlsplit(url)
+    if not parts.path.strip("/"):
+        raise ServerUrlError(_("{url} names no database: add /DATABASE after the server, "
+                               "e.g. postgresql://nurse@db.example.org/gist").format(
+                                   url=display_url(url)))
+    return display_url(url), parts.password
+
+
+# --- SQLite-style statements on psycopg ----------------------------------------------------
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%|\bLIKE\b", re.IGNORECASE)
+
+
+def _translate(sql: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if token.upper() == "LIKE":
+            return "ILIKE"  # SQLite's LIKE ignores the case of ASCII letters
+        # A quoted literal or identifier: its "?" stays; psycopg reads "%" even there.
+        return token.replace("%", "%%")
+
+    return _TOKENS.sub(replace, sql)
+
+
+_translated: dict[str, str] = {}
+
+
+def translate(sql: str) -> str:
+    """``sql`` written for SQLite (``?`` placeholders) as psycopg wants it; cached."""
+    found = _translated.get(sql)
+    if found is None:
+        found = _translate(sql)
+        if len(_translated) < 4096:
+            _translated[sql] = found
+    return found
+
+
+def _sql(query: Any) -> Any:
+    if isinstance(query, str) and ("?" in query or ("%" in query and "%s" not in query)):
+        return translate(query)
+    return query
+
+
+_CURSOR: Any = None
+
+
+def _cursor_class() -> Any:
+    """psycopg's cursor, taking the code's SQLite-style statements (also through
+    ``executemany`` and cursors the code asks for directly)."""
+    global _CURSOR
+    if _CURSOR is None:
+        import psycopg
+
+        class Cursor(psycopg.Cursor[Any]):
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                return super().execute(_sql(query), params, **kwargs)
+
+            def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
+                super().executemany(_sql(query), params_seq, **kwargs)
+
+        _CURSOR = Cursor
+    return _CURSOR
+
+
+def _register_adapters(conn: Any) -> None:
+    """Dump and load values as the SQLite file holds them (see the module docstring)."""
+    from psycopg.adapt import Dumper, Loader
+    from psycopg.pq import Format
+    from psycopg.types.numeric import IntDumper
+
+    class TextLike(Dumper):
+        format = Format.TEXT
+        oid = 0  # unknown: the server takes the column's type, as for a str
+
+        def dump(self, obj: Any) -> bytes:
+            if isinstance(obj, datetime):
+                return obj.isoformat(" ").encode()  # sqlite3's adapter
+            return str(obj.isoformat()).encode()
+
+    class BoolAsInt(IntDumper):
+        def dump(self, obj: Any) -> bytes:
+            return b"1" if obj else b"0"
+
+    class Number(Loader):
+        # SQLite gives sum() of integers as an integer and avg() as a float.
+        def load(self, data: Any) -> Any:
+            value = Decimal(bytes(data).decode())
+            return int(value) if value == value.to_integral_value() else float(value)
+
+    for kind in (date, datetime, time):
+        conn.adapters.register_dumper(kind, TextLike)
+    conn.adapters.register_dumper(bool, BoolAsInt)
+    conn.adapters.register_loader("numeric", Number)
+
+
+class ServerDatabase(peewee.PostgresqlDatabase):
+    """peewee's PostgreSQL database on psycopg 3, speaking the code's SQLite-style SQL."""
+
+    def __init__(self, url: str, *, password: str | None = None, **kwargs: Any) -> None:
+        shown, in_url = split_url(url)
+        params: dict[str, Any] = {"connect_timeout": 10,
+                                  "application_name": "gisttracker"}
+        secret = password if password is not None else in_url
+        if secret is not None:
+            params["password"] = secret
+        super().__init__(shown, prefer_psycopg3=True, **params, **kwargs)
+        self.url = shown
+
+    def _connect(self) -> Any:
+        conn = super()._connect()
+        _register_adapters(conn)
+        conn.cursor_factory = _cursor_class()
+        return conn
+
+    def begin(self, isolation_level: Any = None, lock_type: str | None = None) -> None:
+        """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock."""
+        super().begin(isolation_level)
+        if lock_type:
+            self.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def server_password_from_env() -> str | None:
+    """``PGPASSWORD`` if set (libpq reads it too; named here for the docs and tests)."""
+    return os.environ.get("PGPASSWORD")
+
+
+class ServerLocation(type(Path())):  # type: ignore[misc]
+    """A server database where the program expects a file's path (``--db`` and the session
+    carry a :class:`~pathlib.Path`): ``str()`` is the URL without its password, and the
+    path itself is a private local folder for what lives "beside the file" for a site on
+    this workstation (the site's protocol files, the audit witness, exports), so nothing
+    of it lands on the server nor in the working directory.
+
+    Derived paths (``.parent``, ``/``) are plain local paths.
+    """
+
+    url: str
+    connect_url: str
+
+    def __new__(cls, url: str) -> ServerLocation:
+        from platformdirs import user_data_dir
+
+        shown, _password = split_url(url)
+        parts = urlsplit(shown)
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_",
+                        f"{parts.hostname or 'local'}_{parts.port or 5432}_"
+                        f"{parts.path.strip('/')}")
+        self = super().__new__(cls, user_data_dir("gisttracker", appauthor=False),
+                               "servers", folder, "site")
+        self.url = shown
+        self.connect_url = url
+        return self
+
+    def __str__(self) -> str:
+        return getattr(self, "url", None) or super().__str__()
+
+    def __repr__(self) -> str:
+        return f"ServerLocation({str(self)!r})"
+
+
+def open_server(location: ServerLocation, *, password: str | None = None) -> ServerDatabase:
+    """Connect to the server database at ``location``, bring its schema up to date (an empty
+    database gets the whole schema) and bind the models to it.
+
+    Raises :class:`~gisttracker.store.db.StoreError` with a plain message when the server
+    cannot be reached or refuses the user; a database written by a newer release is refused
+    before anything is written (:class:`~gisttracker.store.db.NewerSchemaError`).
+    """
+    from gisttracker.store.db import StoreError, database
+    from gisttracker.store.migrations import migrate
+
+    db = ServerDatabase(location.connect_url, password=password)
+    try:
+        db.connect()
+    except peewee.OperationalError as exc:
+        raise StoreError(_("cannot connect to {url}: {error}").format(
+            url=location.url, error=str(exc).strip())) from exc
+    try:
+        found = version = None
+        from gisttracker.store.migrations import schema_version
+
+        found = schema_version(db)
+        version = migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    if version != found:
+        log.info("server database %s migrated from schema %s to %s", location.url, found,
+                 version)
+    log.info("server database %s opened (schema %s)", location.url, version)
+    database.initialize(db)
+    return db
