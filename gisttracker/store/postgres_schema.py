@@ -606,7 +606,8 @@ STATEMENTS: list[str] = [
                    ELSE convert_from(substr(key, 2), 'UTF8') END $$""",
     """CREATE FUNCTION gist_values(columns TEXT, vals TEXT) RETURNS TEXT LANGUAGE sql
        IMMUTABLE AS $$
-       SELECT json_object_agg(c.name, v.value ORDER BY c.n)::text
+       SELECT '{' || string_agg(to_json(c.name)::text || ':' || v.value::text, ','
+                                ORDER BY c.n) || '}'
        FROM json_array_elements_text(columns::json) WITH ORDINALITY AS c(name, n)
        JOIN json_array_elements(vals::json) WITH ORDINALITY AS v(value, n) ON v.n = c.n $$""",
     """CREATE VIEW audit_log AS
