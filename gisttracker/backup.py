@@ -92,10 +92,16 @@ def read_only_connection(path: Path) -> sqlite3.Connection:
 
 
 def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Rows per table (SQLite's own tables left out), in name order."""
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name")]
+    """Rows per table (SQLite's own tables left out), in name order; ``conn`` may also be a
+    server database's connection (psycopg)."""
+    if isinstance(conn, sqlite3.Connection):
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name")]
+    else:
+        names = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "ORDER BY tablename")]
     return {n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
 
 

@@ -45,7 +45,7 @@ from gisttracker.store.chain import (
     tag,
     uid_key,
 )
-from gisttracker.store.introspect import DERIVED_COLUMNS, Schema, audited_models, stored
+from gisttracker.store.introspect import DERIVED_COLUMNS, Schema, audited_models, stored, table_names
 
 STATE_ENV = "GISTTRACKER_STATE_DIR"
 
@@ -265,8 +265,7 @@ def _compare_tables(db: peewee.Database, state: dict[str, list[Any]],
     schema = Schema(db)
     present: set[str] = set()
     models = audited_models()
-    existing = {r[0] for r in db.execute_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    existing = set(table_names(db))
     for table, model in sorted(models.items()):
         if table not in existing:
             continue

@@ -494,9 +494,11 @@ class Writer:
             if "version" in {c for c, _a in self.schema.columns(table)}:
                 # Only where it differs: rows that never change (a randomization) refuse
                 # any UPDATE, and stay at version 1.
+                # (Plain "?" placeholders and no "IS NOT": the same SQL on PostgreSQL.)
                 self.db.cursor().executemany(
-                    f'UPDATE "{table}" SET version = ?1 WHERE uid = ?2 AND version IS NOT ?1',
-                    pairs)
+                    f'UPDATE "{table}" SET version = ? WHERE uid = ? '
+                    f"AND (version IS NULL OR version <> ?)",
+                    [(v, uid, v) for v, uid in pairs])
         return count
 
     def _note(self, table: str, uid: str) -> None:

@@ -56,8 +56,15 @@ def read_site_language(db_path: Path) -> str | None:
     opens it (the language must be chosen before the first text is built). None when the
     file does not exist, is not a site database, or has no language set.
 
-    Read-only: this never creates, migrates or locks the file for long.
+    Read-only: this never creates, migrates or locks the file for long. A server database
+    (:class:`~gisttracker.store.server.ServerLocation`) is asked over a short connection of
+    its own; a server that cannot be reached gives None here and its message at the open.
     """
+    from gisttracker.store.server import ServerLocation, read_setting
+
+    if isinstance(db_path, ServerLocation):
+        value = read_setting(db_path, "language")
+        return value if value in SPECS["language"].allowed else None
     if not db_path.is_file():
         return None
     try:

@@ -89,6 +89,18 @@ _SQLITE_CANTOPEN = 14
 _SQLITE_NOTADB = 26
 
 
+# A PostgreSQL server's SQLSTATE (https://www.postgresql.org/docs/current/errcodes-appendix.html)
+# as the SQLite result code whose message fits it.
+_SERVER_STATES = {"55P03": _SQLITE_BUSY,  # lock_not_available: the write lock did not clear
+                  "57014": _SQLITE_BUSY,  # query_canceled (statement or lock timeout)
+                  "53100": _SQLITE_FULL,  # disk_full
+                  "25006": _SQLITE_READONLY,  # read_only_sql_transaction (a standby)
+                  "42501": _SQLITE_PERM}  # insufficient_privilege
+_SERVER_CLASSES = {"08": _SQLITE_IOERR,  # connection exception: the server went away
+                   "57": _SQLITE_IOERR,  # operator intervention (shutdown)
+                   "58": _SQLITE_IOERR}  # system error (I/O)
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc``, what it wraps and what it happened during, each once."""
     seen: set[int] = set()
@@ -133,6 +145,9 @@ def environment_error(exc: BaseException, path: str | os.PathLike[str] | None
     where = str(path) if path else _("the database")
     for link in _chain(exc):
         code = _result_code(link)
+        state = getattr(link, "sqlstate", None)  # a PostgreSQL server's error (psycopg)
+        if isinstance(state, str):
+            code = _SERVER_STATES.get(state, _SERVER_CLASSES.get(state[:2]))
         if code == _SQLITE_FULL:
             error: StoreError = DiskFullError(_(
                 "The disk holding {path} is full, so nothing of this change was saved. Free "

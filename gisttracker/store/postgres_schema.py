@@ -583,20 +583,24 @@ STATEMENTS: list[str] = [
     """CREATE TRIGGER randomization_number_per_site BEFORE INSERT ON randomization
        FOR EACH ROW EXECUTE FUNCTION gist_randomization_number_per_site()""",
     *[statement
-      for table, message in (
-          ("protocol_version", "a protocol version cannot be changed or removed"),
-          ("form_version", "a form version cannot be changed or removed"),
-          ("randomization", "a randomization cannot be changed or undone"),
-          ("randomization_seed", "a randomization seed cannot be changed or removed"),
-          ("audit_entry", "the audit trail is append-only"),
-          ("audit_txn", "the audit trail is append-only"),
-          ("audit_record", "the audit trail is append-only"),
-          ("audit_shape", "the audit trail is append-only"))
+      for table, changed, removed in (
+          ("protocol_version", "a protocol version cannot be changed",
+           "a protocol version cannot be removed"),
+          ("form_version", "a form version cannot be changed",
+           "a form version cannot be removed"),
+          ("randomization", "a randomization cannot be changed",
+           "a randomization cannot be undone"),
+          ("randomization_seed", "a randomization seed cannot be changed",
+           "a randomization seed cannot be removed"),
+          *[(audit, "the audit trail is append-only", "the audit trail is append-only")
+            for audit in ("audit_entry", "audit_txn", "audit_record", "audit_shape")])
       for statement in (
-          f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
-          f"FOR EACH ROW EXECUTE FUNCTION gist_refuse('{message}')",
+          f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+          f"FOR EACH ROW EXECUTE FUNCTION gist_refuse('{changed}')",
+          f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+          f"FOR EACH ROW EXECUTE FUNCTION gist_refuse('{removed}')",
           f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-          f"FOR EACH STATEMENT EXECUTE FUNCTION gist_refuse('{message}')")],
+          f"FOR EACH STATEMENT EXECUTE FUNCTION gist_refuse('{removed}')")],
     *[f"CREATE TRIGGER {table}_append_only BEFORE INSERT ON {table} "
       f"FOR EACH ROW EXECUTE FUNCTION gist_append_only()"
       for table in ("audit_entry", "audit_txn", "audit_record", "audit_shape")],
@@ -628,6 +632,9 @@ STATEMENTS: list[str] = [
        JOIN audit_record r ON r.id = e.record
        LEFT JOIN audit_record p ON p.id = r.patient
        LEFT JOIN audit_shape s ON s.id = e.shape""",
+    *[f"CREATE TRIGGER audit_log_no_{action.lower()} INSTEAD OF {action} ON audit_log "
+      f"FOR EACH ROW EXECUTE FUNCTION gist_refuse('the audit trail is append-only')"
+      for action in ("INSERT", "UPDATE", "DELETE")],
     # SQLite's hex(), so the SQL that reads record keys runs on both engines.
     """CREATE FUNCTION hex(value BYTEA) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$
        SELECT upper(encode(value, 'hex')) $$""",

@@ -27,6 +27,7 @@ layer and its audit trail are the same; what differs between the engines is kept
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -85,6 +86,7 @@ def split_url(url: str) -> tuple[str, str | None]:
 
 
 # --- SQLite-style statements on psycopg ----------------------------------------------------
+_INDEXED_BY = re.compile(r"\s+INDEXED BY \w+|\s+NOT INDEXED\b", re.IGNORECASE)
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%|\bLIKE\b", re.IGNORECASE)
 
 
@@ -100,7 +102,8 @@ def _translate(sql: str) -> str:
         # A quoted literal or identifier: its "?" stays; psycopg reads "%" even there.
         return token.replace("%", "%%")
 
-    return _TOKENS.sub(replace, sql)
+    # SQLite's index hints: the server's planner chooses for itself.
+    return _INDEXED_BY.sub("", _TOKENS.sub(replace, sql))
 
 
 _translated: dict[str, str] = {}
@@ -141,6 +144,26 @@ def _cursor_class() -> Any:
 
         _CURSOR = Cursor
     return _CURSOR
+
+
+_CONNECTION: Any = None
+
+
+def _connection_class() -> Any:
+    """psycopg's connection, closed quietly when the thread that opened it is gone (peewee
+    keeps one connection per thread: a worker thread's is dropped with the thread)."""
+    global _CONNECTION
+    if _CONNECTION is None:
+        import psycopg
+
+        class Connection(psycopg.Connection[Any]):
+            def __del__(self) -> None:
+                if not self.closed:
+                    with contextlib.suppress(Exception):
+                        self.close()
+
+        _CONNECTION = Connection
+    return _CONNECTION
 
 
 def _register_adapters(conn: Any) -> None:
@@ -188,7 +211,14 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         self.url = shown
 
     def _connect(self) -> Any:
-        conn = super()._connect()
+        self._adapter.check_driver()
+        conn = _connection_class().connect(self.database, **self.connect_params)
+        conn.autocommit = True  # peewee sends BEGIN itself
+        # A write waits for another workstation's write lock as long as SQLite's busy
+        # timeout, then says so (DatabaseLockedError), instead of hanging.
+        from gisttracker.store.db import BUSY_TIMEOUT_MS
+
+        conn.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT_MS)}")
         _register_adapters(conn)
         conn.cursor_factory = _cursor_class()
         return conn
@@ -203,9 +233,17 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         return self.url
 
 
-def server_password_from_env() -> str | None:
-    """``PGPASSWORD`` if set (libpq reads it too; named here for the docs and tests)."""
-    return os.environ.get("PGPASSWORD")
+def read_setting(location: ServerLocation, key: str) -> str | None:
+    """One site setting read over a short connection of its own, before the database is
+    opened (the window's language); None when it cannot be read."""
+    import psycopg
+
+    try:
+        with psycopg.connect(location.connect_url, connect_timeout=5) as conn:
+            row = conn.execute("SELECT value FROM setting WHERE key = %s", (key,)).fetchone()
+    except psycopg.Error:
+        return None
+    return None if row is None or row[0] is None else str(row[0])
 
 
 class ServerLocation(type(Path())):  # type: ignore[misc]
@@ -233,6 +271,7 @@ class ServerLocation(type(Path())):  # type: ignore[misc]
                                "servers", folder, "site")
         self.url = shown
         self.connect_url = url
+        os.makedirs(self.parent, mode=0o700, exist_ok=True)
         return self
 
     def __str__(self) -> str:

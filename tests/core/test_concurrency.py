@@ -113,6 +113,8 @@ def test_old_values_under_contention_are_the_values_really_replaced(session: Ses
         assert len(rows) == 91
 
 
+@pytest.mark.sqlite_only(reason="shortens SQLite's busy timeout (PRAGMA); the server's own "
+                         "lock timeout is tested in tests/core/test_server.py")
 @pytest.mark.expect_log(r"database problem \(DatabaseLockedError\)")
 def test_a_lock_that_does_not_clear_is_a_clear_message_then_a_retry_works(
         session: Session) -> None:

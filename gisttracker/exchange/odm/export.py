@@ -474,7 +474,7 @@ def _users(conn: sqlite3.Connection, kind: Kind) -> list[str]:
                 "SELECT DISTINCT randomized_by FROM randomization"):
         users |= {r[0] for r in conn.execute(sql) if r[0]}
     if kind == "transactional":
-        users |= {r[0] for r in conn.execute("SELECT DISTINCT user FROM audit_log") if r[0]}
+        users |= {r[0] for r in conn.execute("SELECT DISTINCT \"user\" FROM audit_log") if r[0]}
     return sorted(users)
 
 
