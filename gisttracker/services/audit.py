@@ -45,7 +45,13 @@ from gisttracker.store.chain import (
     tag,
     uid_key,
 )
-from gisttracker.store.introspect import DERIVED_COLUMNS, Schema, audited_models, stored, table_names
+from gisttracker.store.introspect import (
+    DERIVED_COLUMNS,
+    Schema,
+    audited_models,
+    stored,
+    table_names,
+)
 
 STATE_ENV = "GISTTRACKER_STATE_DIR"
 

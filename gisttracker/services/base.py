@@ -59,9 +59,9 @@ from gisttracker.services.policy import (
 )
 from gisttracker.store.chain import ACTIONS, CODES, ZERO_HASH, key_uid, step, tag, uid_key
 from gisttracker.store.db import environment_error
-from gisttracker.store.server import is_server_db
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
+from gisttracker.store.server import is_server_db
 from gisttracker.validation import checked, public_methods
 
 M = TypeVar("M", bound=Record)

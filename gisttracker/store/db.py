@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.request import pathname2url
 
 import peewee
@@ -407,7 +407,11 @@ def open_database(path: Path, *, read_only: bool = False,
     from gisttracker.store.server import ServerLocation, open_server
 
     if isinstance(path, ServerLocation):
-        return open_server(path)
+        # Typed as the SQLite database the rest of the code is annotated with: a
+        # ServerDatabase answers every call the code makes of it (SQL in the dialect both
+        # engines read; see gisttracker.store.server), and the few places that must differ
+        # ask is_server_db().
+        return cast(peewee.SqliteDatabase, open_server(path))
     path = Path(path)
     if path.exists() and not path.is_dir() and path.stat().st_size == 0:
         inspect_file(path)  # raises EmptyFileError with the full explanation

@@ -20,9 +20,8 @@ from typing import Any
 
 import peewee
 
-from gisttracker.store.server import is_server_db
-
 from gisttracker.store.models import Record
+from gisttracker.store.server import is_server_db
 
 # Columns the database fills itself (by a trigger): derived, like an index, not audited.
 DERIVED_COLUMNS: dict[str, frozenset[str]] = {"visit": frozenset({"study_key"})}

@@ -157,7 +157,7 @@ def _connection_class() -> Any:
         import psycopg
 
         class Connection(psycopg.Connection[Any]):
-            def __del__(self) -> None:
+            def __del__(self, *args: Any) -> None:
                 if not self.closed:
                     with contextlib.suppress(Exception):
                         self.close()
@@ -211,7 +211,8 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         self.url = shown
 
     def _connect(self) -> Any:
-        self._adapter.check_driver()
+        import psycopg  # noqa: F401  (ImportError here: the driver is missing)
+
         conn = _connection_class().connect(self.database, **self.connect_params)
         conn.autocommit = True  # peewee sends BEGIN itself
         # A write waits for another workstation's write lock as long as SQLite's busy
@@ -227,7 +228,8 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock."""
         super().begin(isolation_level)
         if lock_type:
-            self.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            self.execute_sql(  # type: ignore[no-untyped-call]
+                "SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
 
     def __str__(self) -> str:
         return self.url
@@ -272,10 +274,10 @@ class ServerLocation(type(Path())):  # type: ignore[misc]
         self.url = shown
         self.connect_url = url
         os.makedirs(self.parent, mode=0o700, exist_ok=True)
-        return self
+        return self  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
-        return getattr(self, "url", None) or super().__str__()
+        return str(getattr(self, "url", None) or super().__str__())
 
     def __repr__(self) -> str:
         return f"ServerLocation({str(self)!r})"

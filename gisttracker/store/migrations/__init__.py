@@ -53,7 +53,7 @@ def schema_version(db: peewee.Database) -> int:
     return int(db.execute_sql("PRAGMA user_version").fetchone()[0])
 
 
-def check_compatible(db: peewee.SqliteDatabase) -> int:
+def check_compatible(db: peewee.Database) -> int:
     """Refuse files that are not ours or are newer; return the file's version."""
     version = schema_version(db)
     if is_server_db(db):
@@ -79,7 +79,7 @@ def _check_newer(version: int) -> None:
         ).format(found=version, latest=LATEST))
 
 
-def backup_first(db: peewee.SqliteDatabase, version: int) -> Path | None:
+def backup_first(db: peewee.Database, version: int) -> Path | None:
     """Write a backup of the file behind ``db`` before it is migrated from ``version``.
 
     Only for a file on disk that holds data (something in its audit trail: every write is
@@ -105,7 +105,7 @@ def backup_first(db: peewee.SqliteDatabase, version: int) -> Path | None:
         ).format(path=path, found=version, latest=LATEST, error=exc)) from exc
 
 
-def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
+def migrate(db: peewee.Database, *, target: int | None = None) -> int:
     """Bring the file up to ``target`` (default: the latest); return the new version."""
     target = LATEST if target is None else target
     version = check_compatible(db)
