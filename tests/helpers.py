@@ -189,3 +189,17 @@ def _describe(record: logging.LogRecord) -> str:
         exc = record.exc_info[1]
         text += f" [{type(exc).__name__}: {exc}]"
     return text
+
+
+@pytest.fixture
+def server_db() -> Iterator[str]:
+    """The name of a new, empty database on the test server (no schema yet); the test is
+    skipped on the SQLite run, which has no server."""
+    if SERVER is None:
+        pytest.skip("needs the test server (the server run of scripts/test starts one)")
+    name = f"gist_empty_{os.getpid()}_{next(_counter)}"
+    admin_sql(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        drop_server_database(name)

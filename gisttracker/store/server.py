@@ -228,8 +228,14 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock."""
         super().begin(isolation_level)
         if lock_type:
-            self.execute_sql(  # type: ignore[no-untyped-call]
-                "SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            try:
+                self.execute_sql(  # type: ignore[no-untyped-call]
+                    "SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            except BaseException:
+                # The transaction never started for the caller (its __exit__ will not run):
+                # end it here, or the connection stays in an aborted transaction.
+                self.rollback()
+                raise
 
     def __str__(self) -> str:
         return self.url
@@ -315,3 +321,51 @@ def open_server(location: ServerLocation, *, password: str | None = None) -> Ser
     log.info("server database %s opened (schema %s)", location.url, version)
     database.initialize(db)
     return db
+
+
+# Tables the application never changes once written: the audit trail, the randomization and
+# its seed, the protocol and form versions (triggers refuse UPDATE/DELETE/TRUNCATE for
+# everyone; the application role is not even granted them).
+APPEND_ONLY = ("audit_entry", "audit_txn", "audit_record", "audit_shape", "randomization",
+               "randomization_seed", "protocol_version", "form_version")
+# Only the owner writes these (migrations).
+OWNER_ONLY = ("schema_migration",)
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def grant_statements(db: peewee.Database, role: str) -> list[str]:
+    """The least privileges of the application role ``role`` on the open database, run by
+    its owner after each upgrade (``gisttracker server grant ROLE``): read every table;
+    insert into all but the migration history; update and delete only where the program
+    changes rows — never in the audit trail or the randomization; no TRUNCATE, no DDL
+    (PostgreSQL 15 gives PUBLIC no CREATE on the public schema; the owner owns every table,
+    so the role cannot drop or disable a trigger)."""
+    from gisttracker.store.introspect import table_names
+
+    who = '"' + role.replace('"', '""') + '"'
+    tables = table_names(db)
+    changing = [t for t in tables if t not in APPEND_ONLY and t not in OWNER_ONLY]
+    inserting = [t for t in tables if t not in OWNER_ONLY]
+    dbname = '"' + str(db.execute_sql("SELECT current_database()").fetchone()[0]) + '"'
+    return [
+        f"GRANT CONNECT ON DATABASE {dbname} TO {who}",
+        f"GRANT USAGE ON SCHEMA public TO {who}",
+        f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {who}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {who}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {who}",
+        f"GRANT INSERT ON {_quoted(inserting)} TO {who}",
+        f"GRANT UPDATE, DELETE ON {_quoted(changing)} TO {who}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}",
+    ]
+
+
+def grant(db: peewee.Database, role: str) -> list[str]:
+    """Run :func:`grant_statements` (as the database's owner); returns them."""
+    statements = grant_statements(db, role)
+    with db.atomic():
+        for statement in statements:
+            db.execute_sql(statement)
+    return statements
