@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,8 +29,11 @@ from gisttracker.services.accounts import AccountService
 from gisttracker.services.audit import AuditReport, verify
 from gisttracker.services.policy import Actor, Permission, bootstrap_actor
 from gisttracker.services.settings import SettingsService
+from gisttracker.services.watch import ChangeWatch
 from gisttracker.session import Session, open_session
+from gisttracker.store.db import resolve_path
 from gisttracker.store.migrations import schema_version
+from gisttracker.store.server import ServerUrlError, is_server
 from ui.accounts import (
     ChangePasswordDialog,
     FirstAdministratorDialog,
@@ -42,9 +45,11 @@ from ui.errors import error_message, open_log_folder, show_error
 from ui.help import HelpMenu
 from ui.language import language_menu
 from ui.lock import IdleLock
+from ui.server_dialog import OpenServerDialog
 from ui.tasks import TaskManager
 
 MAX_RECENT = 8
+WATCH_INTERVAL_MS = 3000  # how soon another workstation's save shows here
 DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
 
 
@@ -65,6 +70,13 @@ class MainWindow(QMainWindow):
         # A user name and password for signing in without a dialog (the startup check).
         self.credentials = credentials
         self.session: Session | None = None
+        self.server_dialog: QDialog | None = None
+        # Other workstations' changes (gisttracker.services.watch), looked for on a timer.
+        self._watches: dict[int, ChangeWatch] = {}
+        self._watch: ChangeWatch | None = None
+        self._watch_busy = False
+        self._watch_timer = QTimer(self)
+        self._watch_timer.timeout.connect(self._poll_watch)
         self.idle_lock: IdleLock | None = None
         self.sign_in_dialog: QDialog | None = None
         self.setWindowTitle(_("GIST Study Tracker"))
@@ -132,6 +144,7 @@ class MainWindow(QMainWindow):
                                          QKeySequence.StandardKey.New))
         file_menu.addAction(self._action(_("&Open database…"), self.choose_database,
                                          QKeySequence.StandardKey.Open))
+        file_menu.addAction(self._action(_("Open &server…"), self.choose_server))
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
@@ -181,20 +194,27 @@ class MainWindow(QMainWindow):
         becomes the window's database."""
         self.statusBar().showMessage(_("Opening {path}…").format(path=path))
 
-        def opened() -> tuple[Session, bool, int]:
+        def opened() -> tuple[Session, bool, int, ChangeWatch]:
             session = self.opener(path)
             return (session, session.has_accounts(),
-                    int(SettingsService(session.tracker).get("idle_lock_minutes")))
+                    int(SettingsService(session.tracker).get("idle_lock_minutes")),
+                    ChangeWatch(session.tracker))
 
-        def done(result: tuple[Session, bool, int]) -> None:
-            session, has_accounts, idle_minutes = result
+        def done(result: tuple[Session, bool, int, ChangeWatch]) -> None:
+            session, has_accounts, idle_minutes, watch = result
             self._idle_minutes = idle_minutes
+            self._watches[id(session)] = watch
             if session.tracker.actor is None:
                 self._authenticate(session, has_accounts)
             else:
                 self._install_session(session)
 
         def error(exc: BaseException) -> None:
+            if is_server(path) and "password" in str(exc) and not self.property("headless"):
+                # No password (or a wrong one) for a server: ask for it, never store it.
+                self.statusBar().showMessage(_("{path} needs a password").format(path=path))
+                self.choose_server(previous=str(path))
+                return
             text = error_message(exc, context="opening a database")
             message = _("Could not open {path}:\n{error}").format(path=path, error=text)
             self.statusBar().showMessage(_("Could not open {path}").format(path=path))
@@ -253,6 +273,7 @@ class MainWindow(QMainWindow):
         if old is not None and old is not session:
             old.close()
         self._start_idle_lock(session)
+        self._start_watch(session)
         self._account_actions()
         self._remember(session.path)
         for page in self.pages.values():
@@ -277,7 +298,8 @@ class MainWindow(QMainWindow):
             problems.append(protocol_banner(session))
         self.banner.setText("\n".join(problems))
         self.banner.setVisible(bool(problems))
-        self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
+        self.setWindowTitle(_("GIST Study Tracker — {name}").format(
+            name=session.path if is_server(session.path) else session.path.name))
         actor = session.tracker.actor
         self.statusBar().showMessage(_("{path} · schema {version} · {user} ({role})").format(
             path=session.path, version=schema_version(session.db), user=session.tracker.user,
@@ -296,6 +318,47 @@ class MainWindow(QMainWindow):
                 return
             self.open_database(path)
 
+    def choose_server(self, previous: str | None = None) -> None:
+        """File > Open server…: a site database on a PostgreSQL server."""
+        dialog = OpenServerDialog(self, previous=previous)
+        self.server_dialog = dialog
+
+        def accepted() -> None:
+            try:
+                location = resolve_path(dialog.url())
+            except ServerUrlError as exc:
+                QMessageBox.warning(self, _("Database not opened"), str(exc))
+                return
+            self.open_database(location)
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+
+    def _start_watch(self, session: Session) -> None:
+        """Every few seconds, on the worker, look for what other workstations (or programs)
+        committed; the screens refresh through the same change signal as for a local save."""
+        self._watch_timer.stop()
+        watch = self._watches.pop(id(session), None)
+        self._watch = watch
+        if watch is not None:
+            self._watch_timer.start(WATCH_INTERVAL_MS)
+
+    def _poll_watch(self) -> None:
+        watch = self._watch
+        if watch is None or self._watch_busy:
+            return
+        self._watch_busy = True
+
+        def finished(_result: object) -> None:
+            self._watch_busy = False
+
+        def failed(exc: BaseException) -> None:
+            # A server that went away for a moment: said in the status bar, tried again.
+            self._watch_busy = False
+            self.statusBar().showMessage(error_message(exc, context="watching for changes"))
+
+        self.tasks.run(watch.poll, finished, failed)
+
     def choose_database(self) -> None:
         name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
                                                   _(DB_FILTER))
@@ -309,8 +372,9 @@ class MainWindow(QMainWindow):
         return [str(v) for v in (value or [])]
 
     def _remember(self, path: Path) -> None:
-        files = [str(path.resolve())] + [f for f in self.recent_files()
-                                         if f != str(path.resolve())]
+        # A server is remembered by its URL, which never holds a password.
+        name = str(path) if is_server(path) else str(path.resolve())
+        files = [name] + [f for f in self.recent_files() if f != name]
         self.settings.setValue("recent/files", files[:MAX_RECENT])
         self._refresh_recent()
 
@@ -318,7 +382,8 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = self.recent_files()
         for i, name in enumerate(files, start=1):
-            action = self._action(f"&{i} {name}", lambda n=name: self.open_database(Path(n)))
+            action = self._action(f"&{i} {name}",
+                                  lambda n=name: self.open_database(resolve_path(n)))
             self.recent_menu.addAction(action)
         self.recent_menu.setEnabled(bool(files))
 
@@ -407,6 +472,7 @@ class MainWindow(QMainWindow):
         self._authenticate(session, True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._watch_timer.stop()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)

@@ -160,6 +160,10 @@ class Changes:
 
     tables: set[str] = field(default_factory=set)
     records: set[str] = field(default_factory=set)
+    # The audit_txn ids it wrote (gisttracker.services.watch tells others' from one's own).
+    txns: set[int] = field(default_factory=set)
+    # True when another workstation or program made the change (the watch found it).
+    elsewhere: bool = False
 
     def touched(self, *tables: str) -> bool:
         return any(t in self.tables for t in tables)
@@ -1079,6 +1083,7 @@ class Tracker:
             for uid, version in writer.new_versions.items():
                 if uid in expected:
                     expected[uid] = version
+        changes.txns = {s.txn for s in writer._segments if s.last is not None}
         if changes.tables:
             # What changed, never the values or the reason typed (they may name a patient).
             log.info("saved %d records in %s", len(changes.records),
