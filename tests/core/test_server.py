@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gisttracker.cli import main
 from gisttracker.services.audit import verify
 from gisttracker.services.patients import PatientService
 from gisttracker.services.settings import SettingsService
@@ -32,7 +33,6 @@ from gisttracker.store.server import (
     WRITE_LOCK,
     ServerLocation,
     display_url,
-    grant,
 )
 from tests.core.patients_helpers import TODAY, eligible_patient, set_site
 from tests.helpers import admin_sql, server_url
@@ -103,9 +103,7 @@ def test_the_application_role_cannot_alter_the_audit_trail(server_db: str) -> No
     admin_sql(f"ALTER SCHEMA public OWNER TO {owner}", database=server_db)
     try:
         # The owner creates the schema (the first open migrates) and grants the app role.
-        db = open_database(ServerLocation(server_url(server_db, owner)))
-        grant(db, app)
-        db.close()
+        assert main(["--db", server_url(server_db, owner), "server", "grant", app]) == 0
         # The application, as its role, does its daily work...
         s = open_session(ServerLocation(server_url(server_db, app)), user="nurse")
         set_site(s)
