@@ -79,6 +79,9 @@ def _uri(path: Path, *, read_only: bool = True) -> str:
 def read_only_connection(path: Path) -> sqlite3.Connection:
     """A connection that can only read ``path`` (immutable when SQLite cannot create its
     ``-shm`` index, e.g. on a DVD)."""
+    from gisttracker.store.server import refuse_server
+
+    refuse_server(path)
     try:
         conn = sqlite3.connect(_uri(path), uri=True, isolation_level=None,
                                check_same_thread=False)
@@ -130,6 +133,9 @@ def backup(source: Path, target: Path, *, progress: Progress | None = None) -> B
     ``target`` appears only once the copy is complete and checked; it is private (0600).
     ``progress(phase, fraction)`` is called with ``"copy"``, ``"verify"`` and ``"done"``.
     """
+    from gisttracker.store.server import refuse_server
+
+    refuse_server(source)
     started = time.perf_counter()
     source, target = Path(source), Path(target)
     if not source.is_file():

@@ -41,7 +41,8 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 #: the migrated schema (CREATE DATABASE … TEMPLATE: about 20 ms here, where building the
 #: schema is about 150 ms), and dropped afterwards.
 SERVER = os.environ.get("GISTTRACKER_TEST_DB") or None
-TEMPLATE = "gist_test_template"
+# One template per test process: two runs at once (a developer's and CI's) never share it.
+TEMPLATE = f"gist_test_template_{os.getpid()}"
 _counter = itertools.count(1)
 _template_ready = False
 
@@ -70,8 +71,7 @@ def new_server_database() -> str:
     if not _template_ready:
         from gisttracker.store.server import ServerDatabase
 
-        admin_sql(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)",
-                  f"CREATE DATABASE {TEMPLATE}")
+        admin_sql(f"CREATE DATABASE {TEMPLATE}")
         from gisttracker.store.migrations import migrate
 
         db = ServerDatabase(server_url(TEMPLATE))
@@ -86,6 +86,12 @@ def new_server_database() -> str:
 
 def drop_server_database(name: str) -> None:
     admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if SERVER is not None and _template_ready:
+        with contextlib.suppress(Exception):
+            drop_server_database(TEMPLATE)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from gisttracker.domain import course as course_rules
 from gisttracker.domain import treatment as tx
@@ -410,6 +411,8 @@ class CourseTab(PatientTabPage):
         self.tasks.run(load, self._loaded, self._failed)
 
     def _loaded(self, loaded: Loaded) -> None:
+        if not isValid(self) or not isValid(self.exposures):
+            return  # the patient window was closed while the course was being read
         first = self.loaded is None
         self.loaded = loaded
         t = loaded.treatment

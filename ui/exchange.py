@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from gisttracker.i18n import N_, _, ngettext
 from gisttracker.services.policy import Permission
 from gisttracker.session import Session
+from gisttracker.store.server import is_server
 from ui.errors import is_expected, show_error
 
 if TYPE_CHECKING:
@@ -695,8 +696,15 @@ class ExchangeMenu(QObject):
         self.writing += [restore, schedule]
         self.needs += [(restore, Permission.MANAGE_SETTINGS),
                        (schedule, Permission.MANAGE_SETTINGS)]
-        menu.addAction(_("&Verify the database")).triggered.connect(
-            lambda _c=False: self.verify())
+        verify_action = menu.addAction(_("&Verify the database"))
+        verify_action.triggered.connect(lambda _c=False: self.verify())
+        # Everything here reads or writes the database as a file (a snapshot, ATTACH, the
+        # backup API): off while a server database is open.
+        self.file_only: list[QAction] = [
+            *export.actions(), *imports.actions(), *centre.actions(),
+            *[a for a in menu.actions() if a.text() in (
+                _("&Back up…"), _("Res&tore from a backup…"), _("Backup &schedule…"))],
+            verify_action]
         self.watch = _Watch(self)
         self.watch.checked.connect(self._checked)
         self.timer = QTimer(self)
@@ -715,6 +723,8 @@ class ExchangeMenu(QObject):
 
     # -- each database opened ------------------------------------------------------------------
     def _session(self, session: Session) -> None:
+        for action in self.file_only:
+            action.setEnabled(True)
         reason = session.read_only_reason
         for action in self.writing:
             action.setEnabled(reason is None)
@@ -727,6 +737,13 @@ class ExchangeMenu(QObject):
             banner.setText((text + "\n" if text else "") + reason)
             banner.show()
             self.window_.setWindowTitle(self.window_.windowTitle() + " " + _("(read-only)"))
+        if is_server(session.path):
+            # A server database: no file to check or copy (the server's own checks and
+            # pg_dump are its administrator's), and the file-only actions are off.
+            for action in self.file_only:
+                action.setEnabled(False)
+            self.timer.stop()
+            return
         self._check_pages(session)
         if reason is None:
             self.timer.start()

@@ -150,6 +150,9 @@ def patient_join(info: TableInfo, infos: dict[str, TableInfo]) -> tuple[str, str
 def read_snapshot(path: Path) -> sqlite3.Connection:
     """A read-only connection to the database ``path`` inside one read transaction: every
     query sees the same moment, however busy other writers are."""
+    from gisttracker.store.server import refuse_server
+
+    refuse_server(path)
     uri = "file:" + pathname2url(str(Path(path).resolve())) + "?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

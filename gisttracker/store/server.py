@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import peewee
 
+from gisttracker.errors import UserError
 from gisttracker.i18n import _
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,24 @@ class ServerDatabase(peewee.PostgresqlDatabase):
 
     def __str__(self) -> str:
         return self.url
+
+
+class FileOnlyError(UserError):
+    """Something that works on a database file only was asked of a server database."""
+
+
+def refuse_server(path: object) -> None:
+    """Raise :class:`FileOnlyError` when ``path`` is a server database: exports, site
+    packages, the centre's import, backups and the file check read or copy the database as
+    a file (a snapshot, ATTACH, SQLite's backup API) and are not available on a server in
+    this version."""
+    if isinstance(path, ServerLocation):
+        raise FileOnlyError(_(
+            "{url} is a database on a server: exports, site packages, the coordinating "
+            "centre's import, backups and the file check work on a database file only in "
+            "this version. To use them, copy the site to a file with "
+            "'gisttracker migrate-to FILE.db' (the server's own backups are pg_dump's).")
+            .format(url=path))
 
 
 def read_setting(location: ServerLocation, key: str) -> str | None:
