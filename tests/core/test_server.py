@@ -244,7 +244,7 @@ def test_file_only_work_on_a_server_is_a_plain_refusal(db_path: Path, tmp_path: 
 
     s = open_session(db_path, user="nurse")
     try:
-        with pytest.raises(FileOnlyError, match="migrate-to FILE.db"):
+        with pytest.raises(FileOnlyError, match=r"migrate-to FILE\.db"):
             export_csv(s, tmp_path / "out")
         with pytest.raises(FileOnlyError, match="on a server"):
             backup(db_path, tmp_path / "copy.db")
