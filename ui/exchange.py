@@ -702,6 +702,7 @@ class ExchangeMenu(QObject):
         # backup API): off while a server database is open.
         self.file_only: list[QAction] = [
             *export.actions(), *imports.actions(), *centre.actions(),
+            export.menuAction(), imports.menuAction(), centre.menuAction(),
             *[a for a in menu.actions() if a.text() in (
                 _("&Back up…"), _("Res&tore from a backup…"), _("Backup &schedule…"))],
             verify_action]

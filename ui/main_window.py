@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
         a new site, or an account of this one. Headless (the startup check, tests): a site
         without accounts acts as its bootstrap administrator, as the command line does."""
         service = AccountService(session.tracker)
-        name = session.path.name
+        name = str(session.path) if is_server(session.path) else session.path.name
         if self.property("headless"):
             if not has_accounts:
                 session.tracker.sign_in(bootstrap_actor())
