@@ -170,7 +170,7 @@ def demo_side(where: Path, patients: int) -> tuple[float, float]:
         generate(session, patients=patients, seed=1, today=TODAY)
         demo = time.perf_counter() - started
         db = session.db
-        rows = [(uuid.uuid4().hex, "BAR", n, f"BAR-{n:06d}", "RECTAL-LE", "female",
+        rows = [(uuid.uuid4().hex, "BAX", n, f"BAX-{n:06d}", "RECTAL-LE", "female",
                  "2026-01-01") for n in range(patients)]
         started = time.perf_counter()
         with db.atomic():
@@ -197,8 +197,8 @@ def _writer(args: tuple[str, str, float, bool]) -> int:
                     db.execute_sql(
                         "INSERT INTO patient (uid, site_code, seq, study_id, study_key, sex, "
                         "created_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (uuid.uuid4().hex, who[:3].upper(), done, f"{who}-{done:07d}-"
-                         f"{uuid.uuid4().hex[:6]}", "RECTAL-LE", "female", "2026-01-01"))
+                        (uuid.uuid4().hex, "BAR", uuid.uuid4().int % 10**15,
+                         f"BAR-{uuid.uuid4().hex}", "RECTAL-LE", "female", "2026-01-01"))
             else:
                 service.register("RECTAL-LE", sex="female", identity=Identity(
                     record_number=None, name="Bench Writer", initials="BW",
