@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.request import pathname2url
 
 from gisttracker.atomic import atomic_path, make_private_dir
 from gisttracker.i18n import _, ngettext
-from gisttracker.store.db import APPLICATION_ID, StoreError
+from gisttracker.store.db import APPLICATION_ID, StoreError, read_only_uri
 
 Progress = Callable[[str, float | None], None]
 
@@ -73,13 +72,13 @@ class VerifyReport:
 
 
 def _uri(path: Path, *, read_only: bool = True) -> str:
-    return "file:" + pathname2url(str(Path(path).resolve())) + ("?mode=ro" if read_only else "")
+    return read_only_uri(path) if read_only else Path(path).resolve().as_uri()
 
 
 def read_only_connection(path: Path) -> sqlite3.Connection:
     """A connection that can only read ``path`` (immutable when SQLite cannot create its
     ``-shm`` index, e.g. on a DVD)."""
-    from gisttracker.store.server import refuse_server
+    from gisttracker.store.urls import refuse_server
 
     refuse_server(path)
     try:
@@ -133,7 +132,7 @@ def backup(source: Path, target: Path, *, progress: Progress | None = None) -> B
     ``target`` appears only once the copy is complete and checked; it is private (0600).
     ``progress(phase, fraction)`` is called with ``"copy"``, ``"verify"`` and ``"done"``.
     """
-    from gisttracker.store.server import refuse_server
+    from gisttracker.store.urls import refuse_server
 
     refuse_server(source)
     started = time.perf_counter()
@@ -274,6 +273,11 @@ def restore(backup_file: Path, database: Path, *, now: datetime | None = None,
         raise BackupError(_("the restored database did not verify ({problems}); the database "
                             "as it was is kept in {kept}").format(
                                 problems="; ".join(problems), kept=kept))
+    # The user replaced the file on purpose: their witness of its audit trail (what they
+    # last saw of it) follows, so the restored trail is not taken for a rewritten one.
+    from gisttracker.services.audit import Witness
+
+    Witness(database).forget()
     report("done", 1.0)
     return RestoreResult(database, kept, expected)
 

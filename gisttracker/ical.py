@@ -19,14 +19,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-from icalendar import Calendar, Event
+from typing import TYPE_CHECKING
 
 from gisttracker.domain.schedule import status_label
 from gisttracker.errors import InputError
 from gisttracker.files import write_private
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols.catalogue import ASSESSMENTS
+
+if TYPE_CHECKING:
+    from icalendar import Calendar
 
 __all__ = ["UID_DOMAIN", "CalendarVisit", "calendar_bytes", "write_calendar"]
 
@@ -75,6 +77,9 @@ def _build(
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError("stamp must be an aware datetime (UTC)")
     stamp = stamp.astimezone(UTC)
+    # icalendar takes 30 ms to import: paid by an export, not by every user of the services.
+    from icalendar import Calendar, Event
+
     cal = Calendar()
     cal.add("prodid", f"-//GIST Study Tracker//{prodid_version}//EN")
     cal.add("version", "2.0")

@@ -18,16 +18,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-
-import peewee
+from typing import TYPE_CHECKING, Literal
 
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
 from gisttracker.protocols.loader import SEEDS_DIR
-from gisttracker.services.audit import AuditReport, check_at_open
-from gisttracker.services.base import Tracker
-from gisttracker.services.policy import REGISTRATION, Actor, Permission, system_actor
-from gisttracker.store.db import inspect_file, open_database
+
+if TYPE_CHECKING:
+    # The ORM is imported by open_session, so that a caller that only loads the protocols
+    # (``gisttracker studies`` on a current database) does not pay for it.
+    import peewee
+
+    from gisttracker.services.audit import AuditReport
+    from gisttracker.services.base import Tracker
+    from gisttracker.services.policy import Actor
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +142,9 @@ def load_protocols(db_path: Path) -> LoadResult:
 
 def open_session(path: Path, *, user: str | Actor | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 check_audit: bool = True) -> Session:
+                 check_audit: bool = True,
+                 protocols: LoadResult | None = None,
+                 page_check: float | Literal["default"] | None = "default") -> Session:
     """Open the database at ``path`` (created and migrated if needed) and load the studies.
 
     The protocols are loaded first, so a broken installation that knows no study creates no
@@ -158,10 +164,27 @@ def open_session(path: Path, *, user: str | Actor | None = None,
     :func:`gisttracker.store.db.inspect_file`) opens read-only; its tracker then refuses
     every transaction with the reason, its protocol versions are not recorded (it is shown
     as it was recorded) and the audit check at open writes no checkpoint.
+
+    ``protocols``: what :func:`load_protocols` just returned for ``path`` (the window's
+    start-up check), so the files are not read twice; loaded here when None.
+
+    ``page_check``: seconds the look for damaged pages may take before the database is used
+    (:func:`gisttracker.store.db.open_database`; None: the whole file; 0: none). The window
+    passes 0: it checks the whole file on a thread of its own once the first screen shows
+    its data, and stops writing if damage is found, instead of making every start wait.
     """
+    # The ORM is imported here, not at the top: a caller that only loads the protocols
+    # (``gisttracker studies`` on a current database) does not pay for it.
+    from gisttracker.services.audit import check_at_open
+    from gisttracker.services.base import Tracker
+    from gisttracker.services.policy import REGISTRATION, Permission, system_actor
+    from gisttracker.store.db import inspect_file, open_database
+    from gisttracker.store.paths import IN_FORCE_SQL
+
     state = inspect_file(path)
-    protocols = load_protocols(path)
-    db = open_database(path, read_only=state.read_only)
+    if protocols is None:
+        protocols = load_protocols(path)
+    db = open_database(path, read_only=state.read_only, check_budget=page_check)
     for error in protocols.errors:
         log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)
@@ -178,13 +201,20 @@ def open_session(path: Path, *, user: str | Actor | None = None,
             db.close()
             raise
         return session
-    from gisttracker.services.versions import register_protocols
-
     try:
-        # Recording which protocol file is in force is the site's bookkeeping, done before
-        # anyone signs in: a system actor with the one permission it needs.
-        with tracker.acting_as(system_actor(REGISTRATION, Permission.ENTER_DATA)):
-            refused = register_protocols(session)
+        in_force = dict(db.execute_sql(IN_FORCE_SQL).fetchall())
+        if all(in_force.get(s.key) == s.digest for s in protocols.studies):
+            # The usual start: every file is the version in force, so there is nothing to
+            # record or refuse (register_protocols would only look that up, study by study,
+            # after importing what a changed file needs).
+            refused = {}
+        else:
+            from gisttracker.services.versions import register_protocols
+
+            # Recording which protocol file is in force is the site's bookkeeping, done
+            # before anyone signs in: a system actor with the one permission it needs.
+            with tracker.acting_as(system_actor(REGISTRATION, Permission.ENTER_DATA)):
+                refused = register_protocols(session)
         session.audit = check_at_open(db, path) if check_audit else None
     except BaseException:
         db.close()

@@ -171,6 +171,32 @@ def keep_binary(destination: str, platform: str) -> bool:
     return destination.split(".so")[0] not in LINUX_SYSTEM_LIBRARIES
 
 
+def must_not_strip(path: PurePath) -> bool:
+    """Whether ``strip`` would break this library: the ones a wheel vendors under a
+    ``<package>.libs`` folder (numpy's and scipy's OpenBLAS), whose ELF segments ``strip``
+    leaves misaligned ("ELF load command address/offset not page-aligned")."""
+    return any(part.endswith(".libs") for part in path.parts[:-1])
+
+
+def strip_binaries(folder: Path) -> int:
+    """Strip the symbols of the bundle's shared libraries and programs, except those
+    :func:`must_not_strip` (PyInstaller's own ``strip`` option cannot leave any out).
+    Returns how many files were stripped."""
+    import subprocess
+
+    stripped = 0
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.is_symlink() or must_not_strip(path.relative_to(folder)):
+            continue
+        with path.open("rb") as handle:
+            if handle.read(4) != b"\x7fELF":
+                continue
+        done = subprocess.run(["strip", "--strip-unneeded", str(path)], capture_output=True,
+                              check=False)
+        stripped += done.returncode == 0
+    return stripped
+
+
 def keep_qt_translation(source: str) -> bool:
     """Keep Qt's ``.qm`` catalogues only for :data:`QT_LANGUAGES` (and every non-catalogue)."""
     name = PurePath(source).name

@@ -120,7 +120,7 @@ def db_path(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     if SERVER is None or request.node.get_closest_marker("sqlite_only"):
         yield tmp_path / "site.db"
         return
-    from gisttracker.store.server import ServerLocation
+    from gisttracker.store.urls import ServerLocation
 
     name = new_server_database()
     try:

@@ -9,18 +9,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from gisttracker.i18n import N_
-from gisttracker.protocols import Study
-from gisttracker.session import Session
 
 if TYPE_CHECKING:
+    from gisttracker.protocols import Study
+    from gisttracker.session import Session
     from ui.tasks import TaskManager
 
 
 class AreaPage(QWidget):
-    """A page of the main window. It is told the open session and the selected study."""
+    """A page of the main window. It is told the open session and the selected study.
+
+    A page that reads its data in the background says so with :meth:`loading` and emits
+    :attr:`data_shown` when the data has arrived; the main window's ``ready`` (and the
+    start-up check) wait for that on the first screen.
+    """
+
+    data_shown = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +42,10 @@ class AreaPage(QWidget):
 
     def set_study(self, study: Study | None) -> None:
         self.study = study
+
+    def loading(self) -> bool:
+        """Whether the page is still reading the data it is about to show."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,10 @@ def _queries() -> AreaPage:
     from ui.queries import QueriesPage
 
     return QueriesPage()
+def _outcomes() -> AreaPage:
+    from ui.outcomes import OutcomesPage
+
+    return OutcomesPage()
 
 
 AREAS: list[Area] = [
@@ -80,4 +96,5 @@ AREAS: list[Area] = [
     Area("calendar", N_("Schedule & calendar"), "Ctrl+3", _calendar),
     Area("reports", N_("Reports"), "Ctrl+4", _reports),
     Area("queries", N_("Queries"), "Ctrl+5", _queries),
+    Area("outcomes", N_("Outcomes"), "Ctrl+6", _outcomes),
 ]

@@ -6,8 +6,9 @@ watches each database the window opens (``MainWindow.session_changed``):
 
 - a read-only copy or a file on a network share gets a banner saying so, and the actions
   that would write are disabled (the services refuse writes there anyway);
-- the whole file is checked for damaged pages in the background (the check at open stops
-  after a fraction of a second on a large file), with a warning if any are found;
+- once the first screen shows its data, the whole file is checked for damaged pages in the
+  background (the check at open stops after a fraction of a second on a large file), with a
+  warning if any are found;
 - the site's scheduled backups are made while the window is open (settings
   ``backup_folder``, ``backup_every_hours``, ``backup_keep``).
 """
@@ -21,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -48,7 +49,7 @@ from PySide6.QtWidgets import (
 from gisttracker.i18n import N_, _, ngettext
 from gisttracker.services.policy import Permission
 from gisttracker.session import Session
-from gisttracker.store.server import is_server
+from gisttracker.store.urls import is_server
 from ui.errors import is_expected, show_error
 
 if TYPE_CHECKING:
@@ -654,6 +655,50 @@ class _Watch(QObject):
     checked = Signal(object, list)  # session, problems ([] when the file is intact)
 
 
+class _PageCheck:
+    """One check of a whole file for damaged pages (``PRAGMA quick_check``) on a thread of
+    its own, which the window can stop (it interrupts SQLite) when it closes."""
+
+    def __init__(self, path: Path, done: Callable[[list[str]], None]) -> None:
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._stopped = False
+        self.thread = threading.Thread(target=self._run, args=(path, done),
+                                       name="gisttracker-check", daemon=True)
+
+    def _run(self, path: Path, done: Callable[[list[str]], None]) -> None:
+        from gisttracker.backup import read_only_connection
+
+        problems: list[str] = []
+        try:
+            conn = read_only_connection(path)
+            with self._lock:
+                if self._stopped:
+                    conn.close()
+                    return
+                self._conn = conn
+            try:
+                rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(10)")]
+            finally:
+                with self._lock:
+                    self._conn = None
+                conn.close()
+            problems = [] if rows == ["ok"] else rows
+        except sqlite3.DatabaseError as exc:  # an interrupted check lands here too
+            problems = [str(exc)]
+        with self._lock:
+            if not self._stopped:
+                done(problems)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._conn is not None:
+                self._conn.interrupt()
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+
+
 class ExchangeMenu(QObject):
     """The File menu's data actions and what the window does for each database it opens."""
 
@@ -712,6 +757,15 @@ class ExchangeMenu(QObject):
         self.timer.setInterval(10 * 60 * 1000)
         self.timer.timeout.connect(self.check_schedule)
         window.session_changed.connect(self._session)
+        # The whole-file check waits until the first screen shows the data: on a large file
+        # it reads for minutes, and reading it beside the first queries would delay them.
+        self._unchecked: Session | None = None
+        window.ready.connect(self._first_screen_shown)
+        self._checks: list[_PageCheck] = []
+        window.installEventFilter(self)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.stop_checks)
 
     def open(self, dialog: type[TaskDialog], *args: Any) -> TaskDialog:
         if self.window_.session is None:
@@ -745,34 +799,38 @@ class ExchangeMenu(QObject):
                 action.setEnabled(False)
             self.timer.stop()
             return
-        self._check_pages(session)
+        self._unchecked = session
         if reason is None:
             self.timer.start()
             QTimer.singleShot(60_000, self.check_schedule)
         else:
             self.timer.stop()
 
+    def _first_screen_shown(self) -> None:
+        session, self._unchecked = self._unchecked, None
+        if session is not None and session is self.window_.session:
+            self._check_pages(session)
+
     def _check_pages(self, session: Session) -> None:
         """The whole file, checked on a thread of its own with its own read-only connection
         (the worker stays free for the window's queries)."""
-        path = session.path
+        self._checks = [c for c in self._checks if c.thread.is_alive()]
+        check = _PageCheck(session.path,
+                           lambda problems: self.watch.checked.emit(session, problems))
+        self._checks.append(check)
+        check.thread.start()
 
-        def work() -> None:
-            from gisttracker.backup import read_only_connection
+    def stop_checks(self) -> None:
+        """Stop the whole-file checks still reading, and wait for their threads: a thread
+        that told a window being torn down about its result would crash the program."""
+        for check in self._checks:
+            check.stop()
+        self._checks = []
 
-            problems: list[str] = []
-            try:
-                conn = read_only_connection(path)
-                try:
-                    rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(10)")]
-                finally:
-                    conn.close()
-                problems = [] if rows == ["ok"] else rows
-            except sqlite3.DatabaseError as exc:
-                problems = [str(exc)]
-            self.watch.checked.emit(session, problems)
-
-        threading.Thread(target=work, name="gisttracker-check", daemon=True).start()
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window_ and event.type() == QEvent.Type.Close:
+            self.stop_checks()
+        return False
 
     def _checked(self, session: Session, problems: list[str]) -> None:
         if session is not self.window_.session or not problems:
@@ -780,6 +838,9 @@ class ExchangeMenu(QObject):
         text = _("Damaged pages were found in this database ({detail}). Stop entering data "
                  "and restore the latest backup (File > Restore from a backup).").format(
                      detail="; ".join(problems[:2]))
+        # From now on nothing is written to the damaged file: every change is refused with
+        # this reason (a transaction already running finishes).
+        session.tracker.read_only = text
         self.window_.banner.setText(text)
         self.window_.banner.show()
         if not self.window_.property("headless"):

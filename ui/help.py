@@ -18,7 +18,7 @@ import platform
 import re
 from dataclasses import dataclass
 from html import escape
-from importlib import metadata
+from typing import TYPE_CHECKING
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QObject, Qt, QUrl, qVersion
@@ -43,6 +43,9 @@ from gisttracker import __version__, resources
 from gisttracker.i18n import N_, _
 from ui.areas import AREAS
 
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution
+
 # ----- the guide ------------------------------------------------------------------------------
 # What each area of the main window is for, by area key; an area without an entry here is
 # still listed (title and shortcut), just without a description.
@@ -64,6 +67,13 @@ AREA_GUIDE: dict[str, str] = {
         "PDF reports for the principal investigator, the sponsor and the patient file: a "
         "patient's visit schedule, the site calendar, the screening log, enrollment and "
         "accrual, and a patient's casebook."),
+    "outcomes": N_(
+        "A study's endpoints, derived from the recorded data as of the data cut-off you "
+        "choose and analysed: survival curves by group with the numbers at risk, medians, "
+        "survival at 1, 3 and 5 years, log-rank tests and Cox models, rates with their "
+        "confidence intervals, questionnaire scores over time. Double-click any count for "
+        "the patients behind it, and a patient to open the record that decided their value. "
+        "PDF… prints it all."),
 }
 
 INTRODUCTION = N_(
@@ -286,7 +296,7 @@ class Library:
 KNOWN_LICENCES = {"peewee": "MIT"}
 
 
-def _licence(dist: metadata.Distribution) -> str:
+def _licence(dist: Distribution) -> str:
     meta = dist.metadata
     expression = meta.get("License-Expression")
     if expression:
@@ -316,6 +326,9 @@ def shipped_libraries(root: str = "gisttracker") -> list[Library]:
     Optional extras are left out; a requirement for another platform is not installed and so
     not listed.
     """
+    # importlib.metadata (20 ms of imports) is loaded when the About box asks, not at start.
+    from importlib import metadata
+
     found: dict[str, Library] = {}
     pending = [root]
     while pending:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from gisttracker import i18n
 from gisttracker.i18n import _
-from gisttracker.services.settings import read_site_language
+from gisttracker.store.paths import read_site_language
 
 SETTING = "language"
 SYSTEM = "system"

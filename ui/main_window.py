@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -24,49 +25,70 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import N_, _, local
-from gisttracker.protocols import Study
-from gisttracker.services.accounts import AccountService
-from gisttracker.services.audit import AuditReport, verify
-from gisttracker.services.policy import Actor, Permission, bootstrap_actor
-from gisttracker.services.settings import SettingsService
-from gisttracker.services.watch import ChangeWatch
-from gisttracker.session import Session, open_session
-from gisttracker.store.db import resolve_path
-from gisttracker.store.migrations import schema_version
-from gisttracker.store.server import ServerUrlError, is_server
-from ui.accounts import (
-    ChangePasswordDialog,
-    FirstAdministratorDialog,
-    SignInDialog,
-    UsersDialog,
-)
+from gisttracker.store.urls import is_server
 from ui.areas import AREAS, AreaPage
 from ui.errors import error_message, open_log_folder, show_error
 from ui.help import HelpMenu
 from ui.language import language_menu
-from ui.lock import IdleLock
-from ui.server_dialog import OpenServerDialog
 from ui.tasks import TaskManager
+
+if TYPE_CHECKING:
+    # The store, the ORM and the protocols are loaded by opening a database, on the
+    # background thread, not before the window shows.
+    from gisttracker.protocols import Study
+    from gisttracker.services.audit import AuditReport
+    from gisttracker.services.policy import Actor
+    from gisttracker.services.watch import ChangeWatch
+    from gisttracker.session import Session
+    from ui.lock import IdleLock
 
 MAX_RECENT = 8
 WATCH_INTERVAL_MS = 3000  # how soon another workstation's save shows here
 DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
+FIRST_AREA = "patients"  # what a nurse opens the program for, until another area was used
+
+
+def _open_session(path: Path) -> Session:
+    from gisttracker.session import open_session
+
+    return open_session(path, page_check=0)  # checked in the background (ui/exchange.py)
+
+
+def _location(name: str) -> Path:
+    """A recent entry: a file's path, or a server's URL (kept without password)."""
+    from gisttracker.store.urls import ServerLocation
+
+    return ServerLocation(name) if is_server(name) else Path(name)
+
+
+class _Pages(dict[str, AreaPage]):
+    """The area pages, each built the first time it is shown or asked for: start-up builds
+    (and imports) only the first screen."""
+
+    def __init__(self, build: Callable[[str], AreaPage]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, key: str) -> AreaPage:
+        page = self[key] = self._build(key)
+        return page
 
 
 class MainWindow(QMainWindow):
-    """The application window. ``ready`` fires once the first screen shows its data."""
+    """The application window. ``ready`` fires once the screen shown shows the data of the
+    database just opened (a list's first rows have arrived, not just the window)."""
 
     ready = Signal()
     session_changed = Signal(object)
     failed = Signal(str)
 
     def __init__(self, settings: QSettings, tasks: TaskManager,
-                 opener: Callable[[Path], Session] = open_session,
+                 opener: Callable[[Path], Session] | None = None,
                  credentials: tuple[str, str] | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.tasks = tasks
-        self.opener = opener
+        self.opener = opener or _open_session
         # A user name and password for signing in without a dialog (the startup check).
         self.credentials = credentials
         self.session: Session | None = None
@@ -90,13 +112,12 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget(self)
         self.nav.setFixedWidth(180)
         self.stack = QStackedWidget(self)
-        self.pages: dict[str, AreaPage] = {}
+        self.pages: dict[str, AreaPage] = _Pages(self._build_page)
         for area in AREAS:
-            page = area.factory()
-            self.pages[area.key] = page
-            self.stack.addWidget(page)
+            self.stack.addWidget(QWidget(self.stack))  # stands in until the page is built
             QListWidgetItem(_(area.title), self.nav).setData(Qt.ItemDataRole.UserRole, area.key)
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._show_area)
+        self._waiting_page: AreaPage | None = None
 
         self.banner = QLabel(self)
         self.banner.setWordWrap(True)
@@ -122,7 +143,9 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(label)
         toolbar.addWidget(self.study_box)
         self.addToolBar(toolbar)
-        self.nav.setCurrentRow(0)
+        keys = [a.key for a in AREAS]
+        area = str(self.settings.value("window/area", FIRST_AREA))
+        self.nav.setCurrentRow(keys.index(area) if area in keys else keys.index(FIRST_AREA))
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -184,6 +207,47 @@ class MainWindow(QMainWindow):
                                self._action(_("Open &log folder"), open_log_folder))
         help_menu.insertSeparator(self.help_menu.about_action)
 
+    # ----- areas ---------------------------------------------------------------------------
+    def _build_page(self, key: str) -> AreaPage:
+        row = [a.key for a in AREAS].index(key)
+        page = AREAS[row].factory()
+        stand_in = self.stack.widget(row)
+        current = self.stack.currentIndex()
+        self.stack.insertWidget(row, page)
+        self.stack.removeWidget(stand_in)
+        stand_in.deleteLater()
+        self.stack.setCurrentIndex(current)
+        if self.session is not None:
+            page.set_session(self.session, self.tasks)
+            page.set_study(self.current_study())
+        return page
+
+    def _show_area(self, row: int) -> None:
+        if 0 <= row < len(AREAS):
+            self.stack.setCurrentWidget(self.pages[AREAS[row].key])
+            self.settings.setValue("window/area", AREAS[row].key)
+
+    def current_page(self) -> AreaPage:
+        return self.pages[AREAS[max(0, self.nav.currentRow())].key]
+
+    def _ready_when_shown(self) -> None:
+        """Emit ``ready`` once the current page has the new session's data."""
+        page = self.current_page()
+        if self._waiting_page is not None:
+            self._waiting_page.data_shown.disconnect(self._page_ready)
+            self._waiting_page = None
+        if page.loading():
+            self._waiting_page = page
+            page.data_shown.connect(self._page_ready)
+        else:
+            self.ready.emit()
+
+    def _page_ready(self) -> None:
+        if self._waiting_page is not None:
+            self._waiting_page.data_shown.disconnect(self._page_ready)
+            self._waiting_page = None
+        self.ready.emit()
+
     def _focus_study(self) -> None:
         self.study_box.setFocus()
         self.study_box.showPopup()
@@ -195,6 +259,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(_("Opening {path}…").format(path=path))
 
         def opened() -> tuple[Session, bool, int, ChangeWatch]:
+            from gisttracker.services.settings import SettingsService
+            from gisttracker.services.watch import ChangeWatch
+
             session = self.opener(path)
             return (session, session.has_accounts(),
                     int(SettingsService(session.tracker).get("idle_lock_minutes")),
@@ -229,6 +296,10 @@ class MainWindow(QMainWindow):
         """Someone must sign in before the site's data is shown: the first administrator of
         a new site, or an account of this one. Headless (the startup check, tests): a site
         without accounts acts as its bootstrap administrator, as the command line does."""
+        from gisttracker.services.accounts import AccountService
+        from gisttracker.services.policy import bootstrap_actor
+        from ui.accounts import FirstAdministratorDialog, SignInDialog
+
         service = AccountService(session.tracker)
         name = str(session.path) if is_server(session.path) else session.path.name
         if self.property("headless"):
@@ -300,12 +371,14 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(bool(problems))
         self.setWindowTitle(_("GIST Study Tracker — {name}").format(
             name=session.path if is_server(session.path) else session.path.name))
+        from gisttracker.store.migrations import schema_version
+
         actor = session.tracker.actor
         self.statusBar().showMessage(_("{path} · schema {version} · {user} ({role})").format(
             path=session.path, version=schema_version(session.db), user=session.tracker.user,
             role=actor.role_label if actor else "—"))
         self.session_changed.emit(session)
-        self.ready.emit()
+        self._ready_when_shown()
 
     def new_database(self) -> None:
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
@@ -320,6 +393,10 @@ class MainWindow(QMainWindow):
 
     def choose_server(self, previous: str | None = None) -> None:
         """File > Open server…: a site database on a PostgreSQL server."""
+        from gisttracker.store.db import resolve_path
+        from gisttracker.store.urls import ServerUrlError
+        from ui.server_dialog import OpenServerDialog
+
         dialog = OpenServerDialog(self, previous=previous)
         self.server_dialog = dialog
 
@@ -383,7 +460,7 @@ class MainWindow(QMainWindow):
         files = self.recent_files()
         for i, name in enumerate(files, start=1):
             action = self._action(f"&{i} {name}",
-                                  lambda n=name: self.open_database(resolve_path(n)))
+                                  lambda n=name: self.open_database(_location(n)))
             self.recent_menu.addAction(action)
         self.recent_menu.setEnabled(bool(files))
 
@@ -404,6 +481,8 @@ class MainWindow(QMainWindow):
     # ----- the account ---------------------------------------------------------------------
     def _account_actions(self) -> None:
         """Enable what the signed-in role may do (the services refuse the rest anyway)."""
+        from gisttracker.services.policy import Permission
+
         actor = self.session.tracker.actor if self.session is not None else None
         is_account = actor is not None and actor.is_account
         self.password_action.setEnabled(is_account)
@@ -413,6 +492,9 @@ class MainWindow(QMainWindow):
         self.verify_action.setEnabled(actor is not None and actor.can(Permission.VIEW_AUDIT))
 
     def _start_idle_lock(self, session: Session) -> None:
+        from gisttracker.services.accounts import AccountService
+        from ui.lock import IdleLock
+
         if self.idle_lock is not None:
             self.idle_lock.stop()
             self.idle_lock.deleteLater()
@@ -428,16 +510,24 @@ class MainWindow(QMainWindow):
             self.idle_lock.lock(idle=False)
 
     def change_password(self) -> None:
+        from gisttracker.services.accounts import AccountService
+        from ui.accounts import ChangePasswordDialog
+
         if self.session is not None:
             ChangePasswordDialog(AccountService(self.session.tracker), self.tasks,
                                  self).exec()
 
     def manage_users(self) -> None:
+        from gisttracker.services.accounts import AccountService
+        from ui.accounts import UsersDialog
+
         if self.session is not None:
             UsersDialog(AccountService(self.session.tracker), self.tasks, self).exec()
 
     def verify_audit(self) -> None:
         """The full check of the audit trail, on the worker; the result in a box."""
+        from gisttracker.services.audit import verify
+
         session = self.session
         if session is None:
             return

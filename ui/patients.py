@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -44,19 +44,18 @@ from PySide6.QtWidgets import (
 
 from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _, local, ngettext
-from gisttracker.protocols import Study
-from gisttracker.services.base import Changes
-from gisttracker.services.patients import (
-    STATUS_LABELS,
-    Identity,
-    PatientFilter,
-    PatientRow,
-    PatientService,
-)
-from gisttracker.session import Session
+
+# The list's own light module: the patient service behind it (screening, enrollment) is
+# imported when a patient is registered or opened, not before the first screen.
+from gisttracker.services.patient_list import STATUS_LABELS, PatientFilter, PatientList, PatientRow
 from ui.areas import AreaPage
 from ui.errors import error_message
 from ui.tasks import TaskManager
+
+if TYPE_CHECKING:
+    from gisttracker.protocols import Study
+    from gisttracker.services.base import Changes
+    from gisttracker.session import Session
 
 WINDOW = 200
 MAX_WINDOWS = 40
@@ -91,7 +90,7 @@ class PatientListModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.service: PatientService | None = None
+        self.service: PatientList | None = None
         self.tasks: TaskManager | None = None
         self.filter = PatientFilter()
         self.sort_key = "patient"
@@ -100,9 +99,10 @@ class PatientListModel(QAbstractTableModel):
         self._windows: OrderedDict[int, list[PatientRow]] = OrderedDict()
         self._pending: set[int] = set()
         self._generation = 0
+        self.reloading = False  # a count + first window is on its way
 
     # ----- querying ------------------------------------------------------------------------
-    def set_source(self, service: PatientService | None, tasks: TaskManager) -> None:
+    def set_source(self, service: PatientList | None, tasks: TaskManager) -> None:
         self.service = service
         self.tasks = tasks
         self.reload()
@@ -120,6 +120,7 @@ class PatientListModel(QAbstractTableModel):
         if service is None or tasks is None:
             self._reset(0, None)
             return
+        self.reloading = True
         flt, key, desc = self.filter, self.sort_key, self.descending
 
         def query() -> tuple[int, list[PatientRow]]:
@@ -133,9 +134,11 @@ class PatientListModel(QAbstractTableModel):
         tasks.run(query, done, self._error)
 
     def _error(self, exc: BaseException) -> None:
+        self.reloading = False
         self.failed.emit(error_message(exc, context="listing patients"))
 
     def _reset(self, count: int, first: list[PatientRow] | None) -> None:
+        self.reloading = False
         self.beginResetModel()
         self._count = count
         self._windows.clear()
@@ -271,6 +274,8 @@ class NewPatientDialog(QDialog):
         return date(value.year(), value.month(), value.day())
 
     def register(self) -> None:
+        from gisttracker.services.patients import Identity, PatientService
+
         identity = Identity(self.record.text(), self.name.text(), self.initials.text(),
                             self._dob())
         try:
@@ -291,7 +296,7 @@ class PatientsPage(AreaPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.service: PatientService | None = None
+        self.service: PatientList | None = None
         self.windows: list[QWidget] = []
         self.today = date.today
         self.model = PatientListModel(self)
@@ -337,8 +342,7 @@ class PatientsPage(AreaPage):
         self.arm_filter.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.model.loaded.connect(self._loaded)
-        self.model.failed.connect(lambda m: self.count_label.setText(
-            _("The list could not be read: {error}").format(error=m)))
+        self.model.failed.connect(self._failed)
         self.changed.connect(self.model.reload)
 
         bar = QHBoxLayout()
@@ -355,7 +359,7 @@ class PatientsPage(AreaPage):
     # ----- session and study ---------------------------------------------------------------
     def set_session(self, session: Session | None, tasks: TaskManager) -> None:
         super().set_session(session, tasks)
-        self.service = PatientService(session) if session is not None else None
+        self.service = PatientList(session) if session is not None else None
         self.study_filter.blockSignals(True)
         self.study_filter.clear()
         self.study_filter.addItem(_("All studies"), None)
@@ -417,6 +421,14 @@ class PatientsPage(AreaPage):
     def _loaded(self, count: int) -> None:
         self.count_label.setText(ngettext("{n} patient", "{n} patients", count).format(
             n=f"{count:,}"))
+        self.data_shown.emit()
+
+    def _failed(self, message: str) -> None:
+        self.count_label.setText(_("The list could not be read: {error}").format(error=message))
+        self.data_shown.emit()  # what there is to show (the reason) is shown
+
+    def loading(self) -> bool:
+        return self.model.reloading
 
     def _open_index(self, index: QModelIndex) -> None:
         uid = self.model.data(index, UID_ROLE)
@@ -426,9 +438,11 @@ class PatientsPage(AreaPage):
     def open_patient(self, uid: str) -> QWidget | None:
         if self.session is None or self.tasks is None or self.service is None:
             return None
+        from gisttracker.services.patients import PatientService
         from ui.patient_view import PatientWindow
 
-        window = PatientWindow(self.session, self.tasks, uid, self.service.header(uid))
+        header = PatientService(self.session).header(uid)
+        window = PatientWindow(self.session, self.tasks, uid, header)
         self.windows = [w for w in self.windows if w.isVisible()] + [window]
         window.show()
         return window

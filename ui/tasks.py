@@ -84,6 +84,10 @@ class TaskManager(QObject):
         if outcome is None:
             return  # cancelled at shutdown: nobody is waiting for it any more
         ok, value = outcome
+        if _receiver_deleted(on_done if ok or on_error is None else on_error):
+            # The widget it was for was closed and deleted meanwhile (a patient window shut
+            # before its tabs had loaded): nobody is there to show the result.
+            return
         if ok:
             on_done(value)
         elif on_error is not None:
@@ -97,3 +101,14 @@ class TaskManager(QObject):
     def shutdown(self) -> None:
         self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _receiver_deleted(callback: Callable[..., Any]) -> bool:
+    """Whether ``callback`` is a method of a Qt object whose C++ side has been deleted
+    (calling it would touch destroyed widgets)."""
+    owner = getattr(callback, "__self__", None)
+    if not isinstance(owner, QObject):
+        return False
+    import shiboken6
+
+    return not shiboken6.isValid(owner)

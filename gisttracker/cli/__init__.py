@@ -1,11 +1,51 @@
 """The ``gisttracker`` command: the window with no arguments, headless subcommands otherwise.
 
-Every subcommand lives in its own module here with ``register(subparsers)``; each handler
-gets the parsed arguments and returns an exit code. Exit codes: 0 done; 1 an expected error
-(a :class:`~gisttracker.errors.UserError`: unknown patient, full disk, locked database…);
-2 a usage error (bad arguments, :class:`CliError`); 70 a bug (``EX_SOFTWARE``), for which a
-crash report is saved and its path printed; 130 interrupted. Every error is one line on
-stderr — never a traceback.
+Adding a subcommand
+-------------------
+
+Every call of the command builds an argument parser — ``--help`` or a typo all of the
+subcommands' — so registering a subcommand must cost next to nothing; only the subcommand
+that runs may load what it needs. One module per subcommand, ``gisttracker/cli/<name>.py``,
+listed in :data:`COMMANDS`, shaped like this::
+
+    \"\"\"``gisttracker export …``: what it does.\"\"\"
+
+    from __future__ import annotations
+
+    import argparse
+    from typing import TYPE_CHECKING, Any
+
+    from gisttracker.cli.common import add_json_flag   # light helpers only
+    from gisttracker.i18n import _
+
+    if TYPE_CHECKING:                                   # types for annotations: free
+        from gisttracker.services.export import Package
+
+    def register(sub: Any) -> None:                     # argument definitions only
+        parser = sub.add_parser("export", help=_("…"))
+        parser.add_argument(...)
+        parser.set_defaults(handler=run)
+
+    def run(args: argparse.Namespace) -> int:           # runs only for this subcommand
+        from gisttracker.cli.common import session      # the heavy imports live here
+        from gisttracker.services.export import write_package
+        ...
+        return 0
+
+At module level a subcommand imports only the standard library, :mod:`gisttracker.i18n`,
+:mod:`gisttracker.cli.common` and other ``gisttracker.cli`` modules (which follow the same
+rule); everything else — the session, services, reports, reportlab, icalendar, dateutil,
+Qt — is imported inside ``run`` (or a helper it calls). ``tests/core/test_cli_imports.py``
+fails, naming the module, when building the parser loads anything more, and checks that
+``gisttracker studies`` loads none of the other subcommands' heavy dependencies.
+
+Handlers get the parsed arguments and return an exit code: raise :class:`CliError` (via
+:func:`fail`) for a bad argument, or let a user error (:class:`gisttracker.errors.UserError`:
+``StoreError``, ``ServiceError``, ``ProtocolError``, …) propagate. Exit codes: 0 done; 1 an
+expected error (a ``UserError``: unknown patient, full disk, locked database…); 2 a usage
+error (bad arguments, :class:`CliError`); 70 a bug (``EX_SOFTWARE``), for which a crash
+report is saved and its path printed; 130 interrupted. Every error is one line on stderr —
+never a traceback.
 """
 
 from __future__ import annotations
@@ -20,17 +60,14 @@ from typing import Any, NoReturn
 from gisttracker import __version__, i18n
 from gisttracker.errors import UserError
 from gisttracker.i18n import _, join_list
-from gisttracker.logs import log, setup_logging, write_crash_report
-from gisttracker.services.settings import read_site_language
-from gisttracker.store.db import resolve_path
 
 #: Exit code of a bug (BSD sysexits ``EX_SOFTWARE``: internal software error).
 EXIT_BUG = 70
 
 LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "users",
-            "audit", "queries", "allocation", "export", "import_", "centre", "backup",
+COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "outcomes",
+            "users", "audit", "queries", "allocation", "export", "import_", "centre", "backup",
             "restore", "verify", "migrate_to", "server"]
 
 
@@ -68,7 +105,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser with the subcommands ``commands`` (all by default): their arguments,
+    none of their handlers' imports."""
     parser = _Parser(prog="gisttracker", description=_(
         "GIST Study Tracker: screening, enrollment, visits and reports for GIST studies."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
@@ -79,13 +118,36 @@ def build_parser() -> argparse.ArgumentParser:
         "language of messages and reports: {choices} (default: the site's language, else "
         "the system's)").format(choices=join_list(LANGUAGE_CHOICES)))
     parser.add_argument("--startup-check", action="store_true", help=_(
-        "open the database and the main window, print the seconds until the first screen "
-        "has its data, and exit"))
+        "open the database and the main window, print the seconds from the start of the "
+        "process until the first screen shows its data, and exit"))
     importlib.import_module("gisttracker.cli.auth").add_global_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        importlib.import_module(f"gisttracker.cli.{name}").register(sub)
+    if commands:
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+        for name in commands:
+            importlib.import_module(f"gisttracker.cli.{name}").register(sub)
     return parser
+
+
+def _needed(argv: Sequence[str]) -> Sequence[str]:
+    """The subcommands whose parsers ``argv`` needs: none for the window (``--db PATH``,
+    ``--language LANG``, ``--startup-check`` only), the one it names, else all of them (for
+    ``--help``, a typo, anything unusual). Each parser not built saves a module import and
+    its set-up."""
+    # A module is named after its subcommand, with "_" after a Python keyword ("import_").
+    modules = {name.rstrip("_"): name for name in COMMANDS}
+    tokens = iter(argv)
+    for token in tokens:
+        if token in ("--db", "--language", "--user", "--password-fd"):
+            if next(tokens, None) is None:
+                return COMMANDS  # let the whole parser say what is missing
+        elif token == "--startup-check" or token.startswith(
+                ("--db=", "--language=", "--user=", "--password-fd=")):
+            continue
+        elif token in modules:
+            return [modules[token]]
+        else:
+            return COMMANDS
+    return []
 
 
 def fail(message: str) -> NoReturn:
@@ -94,7 +156,12 @@ def fail(message: str) -> NoReturn:
 
 def start_language(argv: Sequence[str]) -> str:
     """Install the language of this run, before any text (``--help`` included) is built:
-    ``--language``, else the site's default language (``--db``), else the system's."""
+    ``--language``, else the site's default language (``--db``), else the system's.
+
+    The site's language is read with :mod:`gisttracker.store.paths` (sqlite3 alone, read
+    only): every call of the command pays for this, so it must not load the ORM."""
+    from gisttracker.store.paths import read_site_language, resolve_path
+
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--language")
     early.add_argument("--db")
@@ -105,16 +172,22 @@ def start_language(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    given = sys.argv[1:] if argv is None else list(argv)
+    # Imported here, not at the top: building the parser (tests/core/test_cli_imports.py)
+    # stays light.
+    from gisttracker.logs import log, setup_logging, write_crash_report
+
     setup_logging()
     command = "window"
     try:
-        start_language(sys.argv[1:] if argv is None else argv)
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        command = args.command or "window"
+        start_language(given)
+        parser = build_parser(commands=_needed(given))
+        args = parser.parse_args(given)
+        # (No subcommand parser is built for the window, so args may have no `command`.)
+        command = getattr(args, "command", None) or "window"
         log.info("command %s", command)
         _check_text_arguments(args)
-        if args.command is None:
+        if getattr(args, "command", None) is None:
             return _window(args)
         return int(args.handler(args))
     except CliError as exc:

@@ -10,7 +10,6 @@ from typing import Any
 
 from gisttracker.cli.common import add_json_flag, print_json, print_table, session
 from gisttracker.i18n import _
-from gisttracker.services.concealment import reveal
 
 
 def register(sub: Any) -> None:
@@ -28,6 +27,8 @@ def register(sub: Any) -> None:
 
 
 def run_reveal(args: argparse.Namespace) -> int:
+    from gisttracker.services.concealment import reveal
+
     s = session(args)
     try:
         found = reveal(s, args.study, ahead=args.ahead)

@@ -14,8 +14,6 @@ from typing import Any
 
 from gisttracker.cli.common import add_json_flag, print_json, print_table, session
 from gisttracker.i18n import _
-from gisttracker.services.audit import entry_rows, verify
-from gisttracker.services.policy import Permission
 
 
 def register(sub: Any) -> None:
@@ -39,6 +37,9 @@ def register(sub: Any) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from gisttracker.services.audit import verify
+    from gisttracker.services.policy import Permission
+
     s = session(args)
     try:
         s.tracker.require(Permission.VIEW_AUDIT)
@@ -70,6 +71,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_log(args: argparse.Namespace) -> int:
     from gisttracker.cli import fail
+    from gisttracker.services.audit import entry_rows
 
     if not args.patient and not args.record:
         fail(_("give --patient ID or --record UID"))

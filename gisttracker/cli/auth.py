@@ -13,12 +13,14 @@ import argparse
 import getpass
 import os
 import sys
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from gisttracker.i18n import _
-from gisttracker.services.accounts import AccountService
-from gisttracker.services.policy import Actor, bootstrap_actor
-from gisttracker.session import Session
+
+if TYPE_CHECKING:
+    # Loaded when someone signs in, not when the parser is built (every run builds it).
+    from gisttracker.services.policy import Actor
+    from gisttracker.session import Session
 
 USER_ENV = "GISTTRACKER_USER"
 
@@ -69,6 +71,8 @@ def sign_in(session: Session, args: argparse.Namespace) -> Actor:
     """Sign ``session`` in as the command's user (or the bootstrap administrator of a site
     without accounts)."""
     from gisttracker.cli import fail
+    from gisttracker.services.accounts import AccountService
+    from gisttracker.services.policy import bootstrap_actor
 
     if not session.has_accounts():
         if getattr(args, "user", None):

@@ -8,8 +8,7 @@ import time
 from datetime import date
 from typing import Any
 
-from gisttracker.cli import fail
-from gisttracker.cli.common import parse_date, session
+from gisttracker.cli.common import parse_date
 from gisttracker.i18n import _
 
 #: The most patients one run adds: ten times the largest benchmark site, minutes of work.
@@ -31,6 +30,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gisttracker.cli import fail
+    from gisttracker.cli.common import session
     from gisttracker.demo import generate
 
     if not 0 <= args.patients <= MAX_PATIENTS:

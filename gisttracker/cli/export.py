@@ -4,7 +4,8 @@ Kinds: ``csv`` (a folder: one file per form and table, a wide file per study, a 
 dictionary, import scripts for R, SPSS and Stata), ``odm`` (CDISC ODM 1.3.2: ``--type
 snapshot`` clinical data, ``transactional`` with the audit trail, ``metadata`` only),
 ``package`` (the site's signed package for the coordinating centre: what changed since the
-last one, or ``--full``) and ``key`` (the site's public key, for the centre to register).
+last one, or ``--full``), ``key`` (the site's public key, for the centre to register) and
+``analysis`` (the analysis data set of a study's endpoints, :mod:`gisttracker.cli.export_analysis`).
 Pseudonymous unless ``--include-identifiers``; a file that failed half-way is never left
 under the name asked for.
 """
@@ -47,6 +48,9 @@ def register(sub: Any) -> None:
         p.add_argument("-o", "--output", required=True, metavar="PATH", help=_(
             "where to write (for csv: a new folder)"))
         p.set_defaults(handler=run)
+    from gisttracker.cli import outcomes
+
+    outcomes.register_export_kind(kinds)  # its own handler: it derives the endpoints first
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,11 +9,9 @@ import argparse
 from datetime import date
 from typing import Any
 
-from gisttracker.cli.common import output_file, parse_date, session
-from gisttracker.cli.common import study as get_study
+from gisttracker.cli.common import output_file, parse_date
 from gisttracker.cli.worklist import add_study, period
 from gisttracker.i18n import _, ngettext
-from gisttracker.services.visits import VisitService
 
 
 def register(sub: Any) -> None:
@@ -34,6 +32,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gisttracker.cli import fail
+    from gisttracker.cli.common import session
+    from gisttracker.cli.common import study as get_study
+    from gisttracker.services.visits import VisitService
 
     if args.patient and (args.start or args.end):
         fail(_("give either --patient or --from/--to, not both"))

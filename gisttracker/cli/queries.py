@@ -8,11 +8,16 @@ what can be asked about), the site answers, the monitor closes it. Every step is
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gisttracker.cli.common import add_json_flag, print_json, print_table, session
 from gisttracker.i18n import _
-from gisttracker.services.queries import STATES, QueryInfo, QueryService
+
+if TYPE_CHECKING:
+    from gisttracker.services.queries import QueryInfo
+
+# gisttracker.services.queries.STATES, here so that building the parser imports no service.
+STATES = ("open", "answered", "closed")
 
 
 def register(sub: Any) -> None:
@@ -59,6 +64,8 @@ def _json(q: QueryInfo) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from gisttracker.services.queries import QueryService
+
     s = session(args)
     try:
         rows = QueryService(s).queries(study_key=args.study, state=args.state,
@@ -85,6 +92,8 @@ def _one_line(text: str) -> str:
 
 
 def run_targets(args: argparse.Namespace) -> int:
+    from gisttracker.services.queries import QueryService
+
     s = session(args)
     try:
         targets = QueryService(s).targets(args.target_patient)
@@ -105,6 +114,8 @@ def _done(q: QueryInfo) -> int:
 
 
 def run_raise(args: argparse.Namespace) -> int:
+    from gisttracker.services.queries import QueryService
+
     s = session(args)
     try:
         q = QueryService(s).raise_query(args.target_patient, args.table, args.record,
@@ -115,6 +126,8 @@ def run_raise(args: argparse.Namespace) -> int:
 
 
 def run_answer(args: argparse.Namespace) -> int:
+    from gisttracker.services.queries import QueryService
+
     s = session(args)
     try:
         q = QueryService(s).answer(args.query, args.answer)
@@ -124,6 +137,8 @@ def run_answer(args: argparse.Namespace) -> int:
 
 
 def run_close(args: argparse.Namespace) -> int:
+    from gisttracker.services.queries import QueryService
+
     s = session(args)
     try:
         q = QueryService(s).close(args.query, args.note)
@@ -133,6 +148,8 @@ def run_close(args: argparse.Namespace) -> int:
 
 
 def run_reopen(args: argparse.Namespace) -> int:
+    from gisttracker.services.queries import QueryService
+
     s = session(args)
     try:
         q = QueryService(s).reopen(args.query, args.question)

@@ -1,7 +1,8 @@
 """``gisttracker report KIND [options] -o FILE.pdf``: print a report as PDF.
 
 Kinds: ``schedule --patient ID``, ``calendar --from DATE --to DATE [--study KEY]``,
-``screening --study KEY``, ``enrollment --study KEY``, ``casebook --patient ID``; each takes
+``screening --study KEY``, ``enrollment --study KEY``, ``casebook --patient ID``, ``outcomes
+--study KEY [--as-of DATE]``; each takes
 ``--paper a4|letter`` (default: the site setting) and ``--include-identifiers`` (names,
 record numbers and dates of birth are left out unless given).
 """
@@ -12,9 +13,9 @@ import argparse
 from datetime import UTC, date, datetime
 from typing import Any
 
-from gisttracker.cli.common import output_file, parse_date, session
+from gisttracker.cli.common import output_file, parse_date
 from gisttracker.i18n import _
-from gisttracker.reports import KINDS, ReportRequest, build
+from gisttracker.reports import KINDS  # the table of report kinds: no reportlab behind it
 
 
 def register(sub: Any) -> None:
@@ -35,6 +36,9 @@ def register(sub: Any) -> None:
                            help=_("first day of the period"))
             p.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD",
                            help=_("last day of the period"))
+        if kind.needs_as_of:
+            p.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD", help=_(
+                "data cut-off: nothing dated after it counts (default: today)"))
         p.add_argument("--today", metavar="YYYY-MM-DD",
                        help=_("judge visit statuses as of this day (default: today)"))
         p.add_argument("--paper", choices=("a4", "letter"),
@@ -48,6 +52,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gisttracker.cli import fail
+    from gisttracker.cli.common import session
+    from gisttracker.reports import ReportRequest, build
 
     out = output_file(args.output, "--output")
     start = parse_date(args.start, "--from") if getattr(args, "start", None) else None
@@ -56,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
         fail(_("--from {start} is after --to {end}").format(start=start, end=end))
     # The command line is where the clock is read; the reports get it as parameters.
     today = parse_date(args.today, "--today") if args.today else date.today()
+    as_of = (parse_date(args.as_of, "--as-of") if getattr(args, "as_of", None) else None)
     request = ReportRequest(kind=args.kind, patient=getattr(args, "patient", None),
                             study_key=getattr(args, "study", None), start=start, end=end,
-                            paper=args.paper, include_identifiers=args.include_identifiers)
+                            paper=args.paper, include_identifiers=args.include_identifiers,
+                            as_of=as_of)
     s = session(args)
     try:
         report = build(s, request, today=today, generated_at=datetime.now(UTC))

@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gisttracker.cli.common import add_json_flag, parse_date, print_json, print_table, session
-from gisttracker.cli.common import study as get_study
-from gisttracker.domain.schedule import PlannedVisit, check_timing, plan
+from gisttracker.cli.common import add_json_flag, parse_date, print_json, print_table
 from gisttracker.i18n import _, join_list, local
-from gisttracker.protocols import Study
-from gisttracker.protocols.catalogue import ASSESSMENTS
+
+if TYPE_CHECKING:
+    from gisttracker.domain.schedule import PlannedVisit
+    from gisttracker.protocols import Study
 
 
 def register(sub: Any) -> None:
@@ -56,6 +56,11 @@ def visit_json(pv: PlannedVisit) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gisttracker.cli.common import session
+    from gisttracker.cli.common import study as get_study
+    from gisttracker.domain.schedule import check_timing, plan
+    from gisttracker.protocols.catalogue import ASSESSMENTS
+
     s = session(args)
     try:
         study = get_study(s, args.study)

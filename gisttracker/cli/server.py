@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from gisttracker.cli import fail
     from gisttracker.store.db import open_database, resolve_path
-    from gisttracker.store.server import ServerLocation, grant, grant_statements
+    from gisttracker.store.server import grant, grant_statements
+    from gisttracker.store.urls import ServerLocation
 
     location = resolve_path(getattr(args, "db", None))
     if not isinstance(location, ServerLocation):

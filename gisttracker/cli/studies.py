@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gisttracker.cli.common import add_json_flag, print_json, print_table, session
+from gisttracker.cli.common import add_json_flag, print_json, print_table
 from gisttracker.i18n import _, join_list, local
-from gisttracker.protocols import Study
+
+if TYPE_CHECKING:
+    from gisttracker.protocols import Study
 
 
 def register(sub: Any) -> None:
@@ -36,18 +38,39 @@ def study_json(study: Study) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    s = session(args)
-    try:
-        studies = sorted(s.studies.values(), key=lambda st: st.key)
-        if args.json:
-            print_json([study_json(st) for st in studies])
-        else:
-            print_table(
-                [_("Key"), _("Registration"), _("Design"), _("Target"), _("Arms"), _("Title")],
-                [[st.key, st.registration or "—", local(st.design),
-                  str(st.target_enrollment or "—"), join_list(a.code for a in st.arms),
-                  local(st.short_title)] for st in studies],
-            )
-    finally:
+    from gisttracker.session import load_protocols
+    from gisttracker.store.paths import is_current, protocols_in_force, resolve_path
+
+    path = resolve_path(getattr(args, "db", None))
+    studies: list[Study] | None = None
+    if is_current(path):
+        # Nothing to create or migrate, and every protocol file the version in force (so
+        # opening would record and refuse nothing): read the protocols without the ORM.
+        loaded = load_protocols(path)
+        in_force = protocols_in_force(path)
+        if in_force is not None and all(in_force.get(st.key) == st.digest
+                                        for st in loaded.studies):
+            from gisttracker.cli.common import warn_protocols
+
+            warn_protocols(loaded.errors, loaded.blocked)
+            studies = list(loaded.studies)
+    if studies is None:
+        from gisttracker.cli.common import session
+
+        # Creates, migrates or refuses the file with a clear message, records the protocol
+        # versions in force and refuses files that would orphan data (warning about them).
+        s = session(args)
         s.close()
+        studies = list(s.studies.values())
+    studies.sort(key=lambda st: st.key)
+    if args.json:
+        print_json([study_json(st) for st in studies])
+    else:
+        print_table(
+            [_("Key"), _("Registration"), _("Design"), _("Target enrollment"), _("Arms"),
+             _("Title")],
+            [[st.key, st.registration or "—", local(st.design),
+              str(st.target_enrollment or "—"), join_list(a.code for a in st.arms),
+              local(st.short_title)] for st in studies],
+        )
     return 0

@@ -1,16 +1,21 @@
 """``gisttracker worklist [--from DATE] [--to DATE] [--study KEY] [--json]``: visits due in
-the period (this week by default), every overdue visit, and visits done out of window."""
+the period (this week by default), every overdue visit, and visits done out of window.
+
+Each section is one query whose rows are judged and written as they are read
+(:meth:`VisitService.iter_worklist`), so the time grows linearly with the list.
+"""
 
 from __future__ import annotations
 
 import argparse
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gisttracker.cli.common import add_json_flag, parse_date, print_json, print_table, session
-from gisttracker.cli.common import study as get_study
+from gisttracker.cli.common import add_json_flag, parse_date, print_table, stream_json
 from gisttracker.i18n import _, ngettext
-from gisttracker.services.visits import VisitService, WorklistItem
+
+if TYPE_CHECKING:
+    from gisttracker.services.visits import WorklistItem
 
 
 def add_period(parser: argparse.ArgumentParser) -> None:
@@ -65,22 +70,28 @@ def item_json(item: WorklistItem) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gisttracker.cli.common import session
+    from gisttracker.cli.common import study as get_study
+    from gisttracker.services.visits import VisitService
+
     start, end, today = period(args)
     s = session(args)
     try:
         if args.study:
             get_study(s, args.study)
-        items = VisitService(s).worklist(start, end, today=today, study_key=args.study)
+        items = VisitService(s).iter_worklist(start, end, today=today, study_key=args.study)
         if args.json:
-            print_json([item_json(i) for i in items])
+            stream_json(item_json(i) for i in items)
             return 0
+        # The heading counts the lines, so the (short, printable) lines are kept as text.
+        lines = [[i.patient_study_id, i.study_key, i.visit_name, _iso(i.target) or "—",
+                  f"{i.window_start} – {i.window_end}", i.describe()] for i in items]
         print(ngettext("Worklist {start} – {end} (today {today}): {n} visit",
-                       "Worklist {start} – {end} (today {today}): {n} visits", len(items)).format(
-            start=start, end=end, today=today, n=len(items)))
+                       "Worklist {start} – {end} (today {today}): {n} visits", len(lines)).format(
+            start=start, end=end, today=today, n=len(lines)))
         print_table(
             [_("Patient"), _("Study"), _("Visit"), _("Target"), _("Window"), _("Status")],
-            [[i.patient_study_id, i.study_key, i.visit_name, _iso(i.target) or "—",
-              f"{i.window_start} – {i.window_end}", i.describe()] for i in items])
+            lines)
     finally:
         s.close()
     return 0

@@ -57,7 +57,8 @@ from gisttracker.store.models_exchange import DemoRun
 from gisttracker.store.models_patients import Patient, Randomization
 
 # Modules with ``enrich(session, rng, today)``, run in this order after the patients exist.
-ENRICHERS: list[str] = ["gisttracker.demo.course", "gisttracker.demo.visits"]
+ENRICHERS: list[str] = ["gisttracker.demo.course", "gisttracker.demo.visits",
+                        "gisttracker.demo.outcomes"]
 
 # Share of the demo patients in each study (studies not listed get the default share).
 STUDY_WEIGHTS = {"NCT03862768": 25, "NCT04933669": 25, "NCT06038552": 20,

@@ -42,7 +42,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.request import pathname2url
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -61,6 +60,7 @@ from gisttracker.exchange.tables import (
 )
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
+from gisttracker.store.db import read_only_uri
 
 FORMAT = "gisttracker-package"
 FORMAT_VERSION = 1
@@ -127,7 +127,7 @@ class Manifest:
 
 
 def _site_uri(path: Path) -> str:
-    return "file:" + pathname2url(str(Path(path).resolve())) + "?mode=ro"
+    return read_only_uri(path)
 
 
 def _q(name: str) -> str:

@@ -16,7 +16,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.request import pathname2url
+
+from gisttracker.store.db import read_only_uri
 
 # Site-local tables: settings (site code, paper…), the randomization seed (allocation
 # concealment: it never leaves the site), accounts and their keys, the demo's and the
@@ -150,10 +151,10 @@ def patient_join(info: TableInfo, infos: dict[str, TableInfo]) -> tuple[str, str
 def read_snapshot(path: Path) -> sqlite3.Connection:
     """A read-only connection to the database ``path`` inside one read transaction: every
     query sees the same moment, however busy other writers are."""
-    from gisttracker.store.server import refuse_server
+    from gisttracker.store.urls import refuse_server
 
     refuse_server(path)
-    uri = "file:" + pathname2url(str(Path(path).resolve())) + "?mode=ro"
+    uri = read_only_uri(path)
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute("SELECT 1 FROM sqlite_master").fetchone()

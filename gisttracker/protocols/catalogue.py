@@ -139,7 +139,8 @@ ENDPOINT_TYPES = ("time_to_event", "proportion", "repeated_measure", "descriptiv
 CENSORING = ("last_contact", "last_tumour_assessment")
 # What a proportion or a descriptive endpoint counts (type -> measures).
 MEASURES: dict[str, tuple[str, ...]] = {
-    "proportion": ("objective_response", "r0_resection", "organ_preservation"),
+    "proportion": ("objective_response", "r0_resection", "organ_preservation",
+                   "pathological_response"),
     "descriptive": ("tumour_diameter", "pathological_response_grade", "treatment_duration"),
 }
 RESPONSE_CRITERIA = ("recist", "choi")
@@ -148,4 +149,45 @@ STRATUM_LABELS: dict[str, str] = {
     "site": N_("site"), "sex": N_("sex"),
     **{key: spec.label for key, spec in SCREENING_FIELDS.items()
        if spec.kind in STRATUM_FIELD_KINDS},
+}
+
+
+@dataclass(frozen=True)
+class CovariateFact:
+    """A recorded fact a covariate of a model can take its value from.
+
+    ``kind``: ``number`` (a measurement in ``unit``), ``text`` (one of ``values``) or
+    ``bool``. ``source`` says where the value is read (for the data dictionary).
+    """
+
+    key: str
+    label: str  # N_-marked
+    kind: Literal["number", "text", "bool"]
+    source: str  # N_-marked
+    unit: str | None = None
+    values: tuple[str, ...] = ()
+
+
+_PATHOLOGY_ELSE_SCREENING = N_("the first pathology report that gives it, else the last "
+                               "screening")
+#: Facts a ``[[covariates]]`` entry may name (``fact = "primary_site"``).
+COVARIATE_FACTS: dict[str, CovariateFact] = {
+    f.key: f
+    for f in (
+        CovariateFact("age", N_("Age at enrollment"), "number",
+                      N_("date of birth and enrollment date"), "years"),
+        CovariateFact("sex", N_("Sex"), "text", N_("the patient's record"),
+                      values=("female", "male")),
+        CovariateFact("ecog", N_("ECOG performance status"), "number", N_("the last screening")),
+        CovariateFact("asa", N_("ASA class"), "number", N_("the last screening")),
+        CovariateFact("primary_site", N_("Primary tumour site"), "text",
+                      _PATHOLOGY_ELSE_SCREENING, values=PRIMARY_SITES),
+        CovariateFact("mutation", N_("Mutation"), "text", _PATHOLOGY_ELSE_SCREENING,
+                      values=MUTATIONS),
+        CovariateFact("tumour_size_cm", N_("Maximum tumour diameter"), "number",
+                      N_("the last screening (before treatment)"), "cm"),
+        CovariateFact("mitoses_per_50hpf", N_("Mitotic count"), "number",
+                      N_("the last screening"), "/50 HPF"),
+        CovariateFact("ruptured", N_("Tumour rupture"), "bool", _PATHOLOGY_ELSE_SCREENING),
+    )
 }

@@ -43,6 +43,7 @@ from gisttracker.protocols.catalogue import (
     ANCHOR_RECORDS,
     ASSESSMENTS,
     CENSORING,
+    COVARIATE_FACTS,
     ENDPOINT_EVENTS,
     ENDPOINT_TYPES,
     LAB_FIELDS,
@@ -56,10 +57,12 @@ from gisttracker.protocols.catalogue import (
 )
 from gisttracker.protocols.model import (
     Allocation,
+    AnalysisPlan,
     Anchor,
     AnchorSource,
     Arm,
     ArmOption,
+    Covariate,
     Criterion,
     DurationGroup,
     DurationSpan,
@@ -92,7 +95,12 @@ MAX_REPEAT = 500
 MAX_VISITS = 500
 #: Entries of the other lists.
 MAX_ENTRIES = {"arms": 20, "anchors": 30, "criteria": 300, "endpoints": 60,
-               "timing_rules": 30, "treatment_rules": 30, "labs": 50, "visits": 200}
+               "timing_rules": 30, "treatment_rules": 30, "labs": 50, "visits": 200,
+               "covariates": 50, "model": 51, "subgroups": 50, "landmarks_months": 20,
+               "grades": 20, "values": 50}
+#: The longest landmark (months from an endpoint's origin) and a covariate's bound.
+MAX_LANDMARK_MONTHS = 600
+MAX_COVARIATE_BOUND = 1_000_000.0
 #: A visit window (each side), the minimum SD duration and the confirmation interval.
 MAX_WINDOW_DAYS = 366
 #: A visit's offset from its anchor, an endpoint horizon, a timing or treatment limit.
@@ -664,12 +672,13 @@ def _endpoint(t: _Table, anchor_keys: list[str], visit_keys: Mapping[str, Visit]
     visits = t.codes("visits", visit_keys, required=False)
     drug = t.string("drug", required=False)
     phase = t.choice("phase", TREATMENT_PHASES, required=False)
+    grades = t.strings("grades", required=False)
     measured_from = t.choice("measured_from", anchor_keys, required=False)
     declared = {"events": events, "competing": competing, "censor": censor,
                 "measure": measure, "criterion": criterion, "instruments": instruments,
-                "visits": visits, "drug": drug, "phase": phase}
+                "visits": visits, "drug": drug, "phase": phase, "grades": grades}
     wanted = {"time_to_event": {"events", "competing", "censor"},
-              "proportion": {"measure", "criterion"},
+              "proportion": {"measure", "criterion", "grades"},
               "repeated_measure": {"instruments", "visits"},
               "descriptive": {"measure", "drug", "phase"}}.get(etype or "", set())
     for name, value in declared.items():
@@ -699,6 +708,14 @@ def _endpoint(t: _Table, anchor_keys: list[str], visit_keys: Mapping[str, Visit]
         raise t.error("horizon", _("organ preservation is judged at a whole number of months"))
     if measure != "objective_response" and criterion:
         raise t.error("criterion", _("only an objective response has a criterion"))
+    if measure == "pathological_response" and not grades:
+        raise t.error("grades", _("a pathological response rate names the grades that count "
+                                  "as a response"))
+    if grades and measure != "pathological_response":
+        raise t.error("grades", _("only a pathological response rate has grades"))
+    if any(not g.strip() for g in grades) or len({g.strip().casefold() for g in grades}) != len(
+            grades):
+        raise t.error("grades", _("each grade is a non-empty text, listed once"))
     if etype == "descriptive" and measure == "treatment_duration" and not (drug and phase):
         raise t.error("drug" if not drug else "phase", _(
             "a treatment duration names the drug and the phase"))
@@ -717,9 +734,98 @@ def _endpoint(t: _Table, anchor_keys: list[str], visit_keys: Mapping[str, Visit]
         type=cast(Any, etype), events=events, competing=competing,
         censor=cast(Any, censor or ("last_contact" if etype == "time_to_event" else None)),
         measure=measure, criterion=cast(Any, criterion), instruments=instruments,
-        visits=visits, drug=drug.lower() if drug else None, phase=phase)
+        visits=visits, drug=drug.lower() if drug else None, phase=phase,
+        grades=tuple(g.strip() for g in grades))
     t.done()
     return endpoint
+
+
+def _covariate(t: _Table, endpoints: Mapping[str, Endpoint]) -> Covariate:
+    """One ``[[covariates]]`` entry: a fact or an endpoint's result, as a number, a factor or
+    yes/no (``values``, ``at_most``, ``at_least``)."""
+    key = t.code("key")
+    if key == "group":
+        raise t.error("key", _("'group' is the group of analysis; give the covariate another "
+                               "key"))
+    name = t.local_text("name")
+    fact = t.choice("fact", COVARIATE_FACTS, required=False)
+    endpoint_key = t.choice("endpoint", endpoints, required=False)
+    if (fact is None) == (endpoint_key is None):
+        raise t.error("fact", _("a covariate takes its value from one fact or one endpoint"))
+    values = t.strings("values", required=False)
+    bounds = {}
+    for bound in ("at_most", "at_least"):
+        if bound in t.data:
+            bounds[bound] = t.number(bound, minimum=-MAX_COVARIATE_BOUND,
+                                     maximum=MAX_COVARIATE_BOUND)
+    reference = t.string("reference", required=False)
+    assumption = t.local("assumption", required=False)
+    if fact is not None:
+        spec = COVARIATE_FACTS[fact]
+        kind = spec.kind
+        allowed: tuple[str, ...] = spec.values
+    else:
+        target = endpoints[cast(str, endpoint_key)]
+        if target.type == "proportion":
+            kind, allowed = "bool", ()
+        elif target.type == "descriptive" and target.measure == "treatment_duration":
+            kind, allowed = "number", ()
+        else:
+            raise t.error("endpoint", _("only a proportion or a treatment duration can be a "
+                                        "covariate"))
+    if values:
+        if kind != "text":
+            raise t.error("values", _("only a covariate from a text fact has values"))
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise t.error("values", _("{value!r} is not one of {allowed}").format(
+                value=bad[0], allowed=join_list(allowed)))
+        if len(set(values)) != len(values):
+            raise t.error("values", _("a value is listed twice"))
+    if bounds and kind != "number":
+        raise t.error(next(iter(bounds)), _("only a number has bounds"))
+    if values and bounds:
+        raise t.error(next(iter(bounds)), _("give values or bounds, not both"))
+    if reference is not None:
+        if kind != "text" or values:
+            raise t.error("reference", _("only a factor (a text fact without values) has a "
+                                         "reference level"))
+        if reference not in allowed:
+            raise t.error("reference", _("{value!r} is not one of {allowed}").format(
+                value=reference, allowed=join_list(allowed)))
+    t.done()
+    shape: Any = ("binary" if values or bounds or kind == "bool"
+                  else "factor" if kind == "text" else "number")
+    return Covariate(key=key, name=name, kind=shape, fact=fact, endpoint=endpoint_key,
+                     values=values, at_most=bounds.get("at_most"), at_least=bounds.get("at_least"),
+                     reference=reference, assumption=assumption)
+
+
+def _analysis(t: _Table, arm_codes: list[str], covariates: tuple[Covariate, ...]
+              ) -> AnalysisPlan:
+    """The ``[analysis]`` table: reference group, model terms, subgroups, landmarks."""
+    keys = [c.key for c in covariates]
+    reference = t.choice("reference_group", arm_codes, required=False)
+    model = t.codes("model", ["group", *keys], required=False)
+    subgroups = t.codes("subgroups", keys, required=False)
+    for key in subgroups:
+        if not next(c for c in covariates if c.key == key).binary:
+            raise t.error("subgroups", _("{key!r} is not a yes/no covariate: subgroups are "
+                                         "split on yes and no").format(key=key))
+    landmarks = t.items("landmarks_months", required=False)
+    for value in landmarks:
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+                0 < value <= MAX_LANDMARK_MONTHS):
+            raise t.error("landmarks_months", _("each landmark is a whole number of months "
+                                                "from 1 to {maximum}").format(
+                maximum=MAX_LANDMARK_MONTHS))
+    if len(set(landmarks)) != len(landmarks):
+        raise t.error("landmarks_months", _("a value is listed twice"))
+    plan = AnalysisPlan(reference_group=reference, model=model, subgroups=subgroups,
+                        landmark_months=tuple(sorted(landmarks)),
+                        assumption=t.local("assumption", required=False))
+    t.done()
+    return plan
 
 
 def _response(t: _Table, anchor_keys: list[str]) -> ResponseRules:
@@ -745,6 +851,20 @@ def _unique(table: _Table, name: str, keys: list[str], field: str) -> None:
         seen.add(key)
 
 
+# What _nesting_depth looks at: comments, strings and brackets; everything else is skipped
+# by the regular expression engine, not character by character in Python (which took a
+# third of the time of loading the shipped protocol files).
+_DEPTH_EVENT = re.compile(r"""[#"'\[\]{}]""")
+# Where a comment or string that starts at a position ends (the closing quote excluded): a
+# basic string skips escaped characters; a one-line string stops at the end of its line.
+_STRING_BODY = {
+    '"': re.compile(r'(?:[^"\\\n]|\\[\s\S])*'),
+    '"""': re.compile(r'(?:[^"\\]|\\[\s\S]|"(?!""))*'),
+    "'": re.compile(r"[^'\n]*"),
+    "'''": re.compile(r"(?:[^']|'(?!''))*"),
+}
+
+
 def _nesting_depth(text: str) -> int:
     """The deepest nesting of ``[`` / ``{`` in TOML ``text``, outside strings and comments.
 
@@ -754,31 +874,24 @@ def _nesting_depth(text: str) -> int:
     """
     depth = deepest = 0
     i, n = 0, len(text)
-    while i < n:
+    while (found := _DEPTH_EVENT.search(text, i)) is not None:
+        i = found.start()
         c = text[i]
         if c == "#":
-            while i < n and text[i] != "\n":
-                i += 1
-            continue
-        if c in "\"'":
-            quote = c
-            triple = text.startswith(quote * 3, i)
-            end = quote * 3 if triple else quote
-            i += len(end)
-            while i < n and not text.startswith(end, i):
-                if quote == '"' and text[i] == "\\":
-                    i += 1
-                elif not triple and text[i] == "\n":
-                    break
-                i += 1
-            i += len(end)
-            continue
-        if c in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c in "]}":
-            depth = max(0, depth - 1)
-        i += 1
+            end_of_line = text.find("\n", i)
+            i = n if end_of_line < 0 else end_of_line
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            body = _STRING_BODY[quote].match(text, i + len(quote))
+            assert body is not None  # each pattern matches the empty string
+            i = body.end() + len(quote)
+        else:
+            if c in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            else:
+                depth = max(0, depth - 1)
+            i += 1
     return deepest
 
 
@@ -882,6 +995,12 @@ def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
     by_visit = {v.key: v for v in visits}
     endpoints = [_endpoint(t, anchor_keys, by_visit, primary) for t in top.tables("endpoints")]
     _unique(top, "endpoints", [e.key for e in endpoints], "key")
+    covariates = tuple(_covariate(t, {e.key: e for e in endpoints})
+                       for t in top.tables("covariates", required=False))
+    _unique(top, "covariates", [c.key for c in covariates], "key")
+    analysis_table = top.table("analysis", required=False)
+    analysis = (_analysis(analysis_table, arm_codes, covariates) if analysis_table
+                else AnalysisPlan())
 
     timing_rules = []
     for t in top.tables("timing_rules", required=False):
@@ -957,6 +1076,8 @@ def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
         path=file,
         treatment_rules=tuple(treatment_rules),
         response=response,
+        covariates=covariates,
+        analysis=analysis,
         text=text,
         digest=text_digest(text),
     )

@@ -227,6 +227,9 @@ class Endpoint:
       response grade, treatment duration of ``drug`` in ``phase``).
 
     ``type`` None: declared in words only (an older file); not computed.
+
+    A ``proportion`` of ``pathological_response`` counts the patients whose recorded
+    pathological response grade is one of ``grades`` (high-grade response).
     """
 
     key: str
@@ -245,6 +248,61 @@ class Endpoint:
     visits: tuple[str, ...] = ()
     drug: str | None = None
     phase: str | None = None
+    #: ``pathological_response`` proportions: the recorded grades that count as a success
+    #: (compared without regard to case or surrounding blanks).
+    grades: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A patient characteristic that a protocol's models and subgroup analyses use.
+
+    Its value comes from one recorded ``fact`` (a key of
+    :data:`gisttracker.protocols.catalogue.COVARIATE_FACTS`: age, primary site, mutation…)
+    or from the patient's result for an ``endpoint`` (a proportion: responded or not; a
+    treatment duration: months). With ``values`` it is yes/no (the fact is one of them);
+    with ``at_most``/``at_least`` it is yes/no (the number is within the bound, inclusive);
+    otherwise a number stays a number and a text is a factor whose reference level is
+    ``reference`` (default: the first in sorted order, as R does). ``kind`` is what the
+    loader made of it: ``binary`` (yes/no), ``number`` or ``factor``.
+    """
+
+    key: str
+    name: str
+    kind: Literal["binary", "number", "factor"] = "number"
+    fact: str | None = None
+    endpoint: str | None = None
+    values: tuple[str, ...] = ()
+    at_most: float | None = None
+    at_least: float | None = None
+    reference: str | None = None
+    assumption: str | None = None
+
+    @property
+    def binary(self) -> bool:
+        """Whether the covariate is yes/no (what a subgroup analysis splits on)."""
+        return self.kind == "binary"
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """How a study's endpoints are compared (``[analysis]``; every part optional).
+
+    ``reference_group``: the arm or group each other is compared with (log-rank against the
+    reference, the reference level of the group in Cox models; default: the first arm).
+    ``model``: the terms of the multivariable Cox model of each time-to-event endpoint
+    (``group`` is the group of analysis, the others are covariate keys); each term is also
+    fitted alone (univariate). ``subgroups``: yes/no covariates within each level of which
+    the groups are compared again (stratified analysis). ``landmark_months``: the times, in
+    months from the origin, survival is read at (default 12, 36 and 60, as far as an
+    endpoint's horizon).
+    """
+
+    reference_group: str | None = None
+    model: tuple[str, ...] = ()
+    subgroups: tuple[str, ...] = ()
+    landmark_months: tuple[int, ...] = ()
+    assumption: str | None = None
 
 
 @dataclass(frozen=True)
@@ -373,6 +431,8 @@ class Study:
     path: str = ""
     treatment_rules: tuple[TreatmentRule, ...] = ()
     response: ResponseRules | None = None
+    covariates: tuple[Covariate, ...] = ()
+    analysis: AnalysisPlan = field(default_factory=AnalysisPlan)
     #: The file's text and its SHA-256 (hex): the protocol version data are captured under.
     text: str = field(default="", repr=False, compare=False)
     digest: str = ""
@@ -394,6 +454,25 @@ class Study:
         no longer has)."""
         visit = self._visits_by_key.get(key or "")
         return i18n.local(visit.name) if visit is not None else stored
+
+    def covariate(self, key: str) -> Covariate:
+        """The covariate with ``key``; KeyError if the study has none."""
+        for covariate in self.covariates:
+            if covariate.key == key:
+                return covariate
+        raise KeyError(key)
+
+    def endpoint(self, key: str) -> Endpoint:
+        """The endpoint with ``key``; KeyError if the study has none."""
+        for endpoint in self.endpoints:
+            if endpoint.key == key:
+                return endpoint
+        raise KeyError(key)
+
+    @cached_property
+    def enrollment_anchors(self) -> frozenset[str]:
+        """The keys of the anchors whose date is the enrollment date."""
+        return frozenset(a.key for a in self.anchors if a.source == "enrollment")
 
     def anchor(self, key: str) -> Anchor:
         """The anchor with ``key``; KeyError if the study has none."""

@@ -27,6 +27,7 @@ class ReportKind:
     needs_study: bool = False
     needs_period: bool = False
     study_optional: bool = False
+    needs_as_of: bool = False
 
 
 KINDS: dict[str, ReportKind] = {k.key: k for k in (
@@ -35,6 +36,7 @@ KINDS: dict[str, ReportKind] = {k.key: k for k in (
     ReportKind("screening", N_("Screening log and CONSORT flow"), needs_study=True),
     ReportKind("enrollment", N_("Enrollment and accrual"), needs_study=True),
     ReportKind("casebook", N_("Patient casebook"), needs_patient=True),
+    ReportKind("outcomes", N_("Study outcomes"), needs_study=True, needs_as_of=True),
 )}
 
 
@@ -49,6 +51,7 @@ class ReportRequest:
     end: date | None = None
     paper: str | None = None  # None: the site's setting
     include_identifiers: bool = False
+    as_of: date | None = None  # the data cut-off of the outcomes (None: today)
 
 
 def build(session: Session, request: ReportRequest, *, today: date,
@@ -57,7 +60,7 @@ def build(session: Session, request: ReportRequest, *, today: date,
 
     Raises ServiceError (unknown patient or study, a missing option) with one clear line.
     """
-    from gisttracker.reports import calendar, casebook, enrollment, schedule, screening
+    # Only the module of the report asked for is imported (each pulls in its services).
     from gisttracker.reports.common import context_for
     from gisttracker.services.base import ServiceError
 
@@ -81,18 +84,33 @@ def build(session: Session, request: ReportRequest, *, today: date,
 
         session.tracker.require(Permission.VIEW_IDENTIFIERS)
     if request.kind == "schedule":
+        from gisttracker.reports import schedule
+
         return schedule.ScheduleReport(context, schedule.gather_schedule(
             session, request.patient or "", today=today, include_identifiers=ids))
     if request.kind == "casebook":
+        from gisttracker.reports import casebook
+
         return casebook.CasebookReport(context, casebook.gather_casebook(
             session, request.patient or "", today=today, include_identifiers=ids))
     if request.kind == "calendar":
+        from gisttracker.reports import calendar
+
         if request.start is None or request.end is None:
             raise ServiceError(_("the calendar needs a period"))
         return calendar.CalendarReport(context, calendar.gather_calendar(
             session, request.start, request.end, today=today, study_key=study_key))
+    if request.kind == "outcomes":
+        from gisttracker.reports import outcomes
+
+        return outcomes.OutcomesReport(context, outcomes.gather_outcomes(
+            session, study_key or "", as_of=request.as_of or today))
     if request.kind == "screening":
+        from gisttracker.reports import screening
+
         return screening.ScreeningReport(context, screening.gather_screening(
             session, study_key or "", include_identifiers=ids))
+    from gisttracker.reports import enrollment
+
     return enrollment.EnrollmentReport(context, enrollment.gather_enrollment(
         session, study_key or ""))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
 from gisttracker.i18n import N_, _, local, ngettext
@@ -21,7 +20,6 @@ from gisttracker.session import Session
 
 __all__ = ["CalendarData", "CalendarLine", "CalendarReport", "gather_calendar"]
 
-DAY_BAND = colors.HexColor("#dde8f0")
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
             N_("Saturday"), N_("Sunday"))
 
@@ -127,27 +125,22 @@ class CalendarReport(Report):
         widths = [1.1, 1.4, 2.2, 1.1, 2.0, 1.4]
         out.append(self.heading(_("Visits due, by day")))
         if d.days:
-            rows: list[list[object]] = []
-            bands: list[tuple[object, ...]] = []
+            # A table per day, its day on a band above the header of every page it takes.
             for on, lines in d.days:
-                bands += [("SPAN", (0, len(rows) + 1), (-1, len(rows) + 1)),
-                          ("BACKGROUND", (0, len(rows) + 1), (-1, len(rows) + 1), DAY_BAND),
-                          ("FONTNAME", (0, len(rows) + 1), (-1, len(rows) + 1),
-                           self.fonts.bold)]
-                rows.append([_("{weekday} {day} · {n}").format(
+                label = _("{weekday} {day} · {n}").format(
                     weekday=_(WEEKDAYS[on.weekday()]), day=day(on), n=ngettext(
-                        "{n} visit", "{n} visits", len(lines)).format(n=len(lines))),
-                    "", "", "", "", ""])
-                rows += [[x.patient, x.study_key, x.visit, day(x.target), self._window(x),
-                          x.status] for x in lines]
-            out.append(self.table(header, rows, widths, zebra=False, extra_style=bands))
+                        "{n} visit", "{n} visits", len(lines)).format(n=len(lines)))
+                out.append(self.table(
+                    header, [[x.patient, x.study_key, x.visit, day(x.target), self._window(x),
+                              x.status] for x in lines], widths, caption=label,
+                    continued=_("{day} (continued)").format(day=label)))
         else:
             out.append(self.para(_("No visit is due in this period.")))
         out.append(self.heading(_("Overdue visits")))
         if d.overdue:
             out.append(self.table(header, [
                 [x.patient, x.study_key, x.visit, day(x.target), self._window(x), x.status]
-                for x in d.overdue], widths))
+                for x in d.overdue], widths, continued=_("Overdue visits (continued)")))
         else:
             out.append(self.para(_("No visit is overdue.")))
         if d.done_out_of_window:
@@ -156,5 +149,6 @@ class CalendarReport(Report):
                 [_("Patient"), _("Study"), _("Visit"), _("Done on"), _("Window"),
                  _("Status")],
                 [[x.patient, x.study_key, x.visit, day(x.done_on), self._window(x), x.status]
-                 for x in d.done_out_of_window], widths))
+                 for x in d.done_out_of_window], widths,
+                continued=_("Done outside the window (continued)")))
         return out

@@ -98,7 +98,7 @@ class CasebookData:
     course: Rows
     audit: Rows
     # Electronic signatures and source verification marks (what, by whom, when, meaning),
-    # and the audit trail's head when the casebook was made (schema 8).
+    # and the audit trail's head when the casebook was made (schema 9).
     signatures: Rows = ()
     audit_head: str = ""
 
@@ -229,7 +229,7 @@ def _label(labels: Mapping[str, str], code: str | None, empty: str = "—") -> s
 def _audit(session: Session, patient_uid: str, include_identifiers: bool) -> Rows:
     rows = []
     for a in patient_entries(session.db, patient_uid=patient_uid):
-        # An insert is one entry holding every value (schema 8): one line per field here.
+        # An insert is one entry holding every value (schema 9): one line per field here.
         for name, old_value, new_value in expand(a):
             old, new = old_value or "", new_value or ""
             if a.table == IDENTITY_TABLE and not include_identifiers:
@@ -385,7 +385,8 @@ class CasebookReport(Report):
                  empty: str) -> list[Flowable]:
         out: list[Flowable] = [self.heading(title)]
         if rows:
-            out.append(self.table(header, [list(r) for r in rows], widths))
+            out.append(self.table(header, [list(r) for r in rows], widths,
+                                  continued=_("{title} (continued)").format(title=title)))
         else:
             out.append(self.para(empty))
         return out
@@ -404,18 +405,24 @@ class CasebookReport(Report):
                 rows = [[*left[i], *(right[i] if i < len(right) else ("", ""))]
                         for i in range(half)]
                 parts.append(self.table([_("Item"), _("Answer"), _("Item"), _("Answer")],
-                                        rows, [3, 1.6, 3, 1.6]))
+                                        rows, [3, 1.6, 3, 1.6], continued=_(
+                                            "{visit} · {form} (continued)").format(
+                                                visit=v.name, form=f.title)))
             if f.scores:
                 parts += [self.spacer(1), self.table(
                     [_("Score"), _("Value")], [list(s) for s in f.scores], [5, 2])]
             out.append(KeepTogether(parts[:2]) if len(parts) > 1 else parts[0])
             out += parts[2:]
         if v.labs:
-            out += [self.heading(_("Laboratory values"), 3), self.table(
+            # The heading goes to the next page with its table rather than stay alone.
+            out.append(KeepTogether([self.heading(_("Laboratory values"), 3), self.table(
                 [_("Analyte"), _("As entered"), _("Protocol unit"), _("LLN – ULN"),
-                 _("CTCAE grade")], [list(r) for r in v.labs], [2.2, 1.5, 1.5, 1.5, 1])]
+                 _("CTCAE grade")], [list(r) for r in v.labs], [2.2, 1.5, 1.5, 1.5, 1],
+                continued=_("{visit} · laboratory values (continued)").format(
+                    visit=v.name))]))
         if v.adverse_events:
-            out += [self.heading(_("Adverse events"), 3), self._ae_table(v.adverse_events)]
+            out.append(KeepTogether([self.heading(_("Adverse events"), 3),
+                                     self._ae_table(v.adverse_events)]))
         if v.pending:
             out.append(self.para(_("Nothing recorded yet: {forms}").format(
                 forms=join_list(v.pending)), "small"))

@@ -110,11 +110,12 @@ class EnrollmentReport(Report):
             axis.labels.fontSize = 7
         drawing.add(plot)
         legend = _("— cumulative enrolled")
-        add_text(drawing, 40, height - 12, legend, self.fonts.regular, self.fonts.cjk, 7.5,
-                 fillColor=HEADER_RULE)
+        add_text(drawing, 40, height - 12, legend, self.fonts.regular,
+                 self.fonts.cjk_for(legend), 7.5, fillColor=HEADER_RULE)
         if d.target:
-            add_text(drawing, 200, height - 12, _("- - target ({n})").format(n=d.target),
-                     self.fonts.regular, self.fonts.cjk, 7.5,
+            target = _("- - target ({n})").format(n=d.target)
+            add_text(drawing, 200, height - 12, target, self.fonts.regular,
+                     self.fonts.cjk_for(target), 7.5,
                      fillColor=colors.HexColor("#c0392b"))
         return drawing
 

@@ -63,13 +63,35 @@ _CJK = re.compile(
 class Fonts:
     regular: str
     bold: str
-    cjk: str
+    cjk_name: str
     cjk_path: Path | None
     latin_path: Path | None
 
     @property
     def has_cjk(self) -> bool:
         return self.cjk_path is not None
+
+    @property
+    def cjk(self) -> str:
+        """The name of the font for CJK text, registered with reportlab the first time it
+        is asked for: reading WenQuanYi Zen Hei's metrics takes a third of a second, which
+        a report without Chinese in it need not pay."""
+        if self.cjk_path is None:
+            return self.regular
+        _register(self.cjk_name, self.cjk_path, 0)
+        return self.cjk_name
+
+    def cjk_for(self, text: str) -> str:
+        """:attr:`cjk` when ``text`` has CJK characters in it, else the regular font: for
+        the functions that take a CJK font name (``draw_text``, ``add_text``,
+        ``wrap_text``), which use it only for CJK runs, so a text with none does not
+        register the CJK font."""
+        return self.cjk if _CJK.search(text) else self.regular
+
+
+@cache
+def _register(name: str, path: Path, subfont: int) -> None:
+    pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=subfont))
 
 
 def _find(name: str) -> Path | None:
@@ -93,18 +115,17 @@ def fonts() -> Fonts:
         pdfmetrics.registerFontFamily("GT-Sans", normal="GT-Sans", bold="GT-Sans-Bold",
                                       italic="GT-Sans", boldItalic="GT-Sans-Bold")
         regular, bold, latin_path = "GT-Sans", "GT-Sans-Bold", dejavu
-    cjk, cjk_path = regular, None
+    # Found now, registered when first used (Fonts.cjk).
     zenhei = _find("wqy-zenhei.ttc")
-    if zenhei is not None:
-        pdfmetrics.registerFont(TTFont("GT-CJK", str(zenhei), subfontIndex=0))
-        cjk, cjk_path = "GT-CJK", zenhei
-    return Fonts(regular=regular, bold=bold, cjk=cjk, cjk_path=cjk_path, latin_path=latin_path)
+    return Fonts(regular=regular, bold=bold, cjk_name="GT-CJK" if zenhei else regular,
+                 cjk_path=zenhei, latin_path=latin_path)
 
 
 def markup(text: object) -> str:
     """``text`` escaped for a reportlab Paragraph, with CJK runs set in the CJK font."""
     escaped = escape("" if text is None else str(text))
     f = fonts()
-    if not f.has_cjk:
+    if not f.has_cjk or not _CJK.search(escaped):
         return escaped
-    return _CJK.sub(lambda m: f'<font name="{f.cjk}">{m.group(1)}</font>', escaped)
+    cjk = f.cjk
+    return _CJK.sub(lambda m: f'<font name="{cjk}">{m.group(1)}</font>', escaped)

@@ -107,6 +107,11 @@ def gather_screening(session: Session, study_key: str, *,
     return ScreeningData(study.key, local(study.short_title or study.title), rows, counts)
 
 
+# Lines one text may take in a box of the CONSORT diagram (a drawing cannot break across
+# pages, so its text is bounded; the whole reason is in the "Excluded, by reason" table).
+MAX_BOX_LINES = 3
+
+
 class ScreeningReport(Report):
     """Screening log and CONSORT flow of one study."""
 
@@ -130,7 +135,7 @@ class ScreeningReport(Report):
         for i, text in enumerate(lines):
             font = self.fonts.bold if bold_first and i == 0 else self.fonts.regular
             add_text(drawing, x + 5, y_top - 4 - leading * (i + 1) + 2.5, text, font,
-                     self.fonts.cjk, size)
+                     self.fonts.cjk_for(text), size)
         return height
 
     @staticmethod
@@ -149,9 +154,11 @@ class ScreeningReport(Report):
         font = self.fonts.regular
 
         def lines(head: str, body: list[str], w: float) -> list[str]:
-            out = wrap_text(head, self.fonts.bold, self.fonts.cjk, 7.5, w - 10)
+            out = wrap_text(head, self.fonts.bold, self.fonts.cjk_for(head), 7.5, w - 10,
+                            max_lines=MAX_BOX_LINES)
             for b in body:
-                out += wrap_text(b, font, self.fonts.cjk, 7.5, w - 10)
+                out += wrap_text(b, font, self.fonts.cjk_for(b), 7.5, w - 10,
+                                 max_lines=MAX_BOX_LINES)
             return out
 
         main_w, side_w = width * 0.42, width * 0.46
@@ -239,5 +246,6 @@ class ScreeningReport(Report):
         widths = [1.0, *([1.3] if with_names else []), 1.2, 1.0, 1.1, 4.0]
         rows = [[r.patient, *([r.name or ""] if with_names else []), day(r.screened_on),
                  r.outcome, r.status, join_sentences(r.reasons)] for r in d.rows]
-        out.append(self.table(header, rows, widths))
+        out.append(self.table(header, rows, widths,
+                              continued=_("Screening log (continued)")))
         return out

@@ -360,6 +360,12 @@ class Witness:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def forget(self) -> None:
+        """Forget this file's head: the user replaced the file on purpose (a restore), so
+        the next open remembers the new file's head instead of calling it rewritten."""
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
+
     def save(self, entry_id: int, digest: str) -> None:
         try:
             make_private_dir(self.path.parent)
@@ -446,8 +452,8 @@ def _check_at_open(db: peewee.Database, db_path: Path | None) -> AuditReport:
 def head(db: peewee.Database) -> tuple[int, str]:
     """The last committed entry's id and its transaction's full chain hash (hex): what a
     signature or a printed report cites, and ``audit verify`` prints."""
-    row = db.execute_sql("SELECT last_entry, hash FROM audit_txn ORDER BY id DESC "
-                         "LIMIT 1").fetchone()
+    row = db.execute_sql("SELECT last_entry, hash FROM audit_txn WHERE id = "
+                         "(SELECT max(id) FROM audit_txn)").fetchone()
     return (0, ZERO_HASH.hex()) if row is None else (int(row[0]), bytes(row[1]).hex())
 
 

@@ -23,7 +23,7 @@ What every write gets here, whoever wrote the service:
   :class:`StaleRecordError`, which says who changed what meanwhile.
 * **Signed data is locked.** A write under a signature (the patient's casebook, a visit or
   a form) is refused with :class:`RecordLocked` until an investigator unlocks it.
-* **A compact, chained audit trail** (schema 8, :class:`gisttracker.store.models.AuditLog`):
+* **A compact, chained audit trail** (schema 9, :class:`gisttracker.store.models.AuditLog`):
   one ``audit_txn`` per transaction (who, when, why), one entry per insert carrying all its
   values, one per changed field (old, new, reason), one per delete carrying the last values;
   each entry's hash chains it to the one before (:mod:`gisttracker.store.chain`). A delete
@@ -33,7 +33,6 @@ What every write gets here, whoever wrote the service:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -50,6 +49,10 @@ import peewee
 
 from gisttracker.errors import UserError
 from gisttracker.i18n import _
+
+# The guard of every facade method lives in its own light module (the patient list uses it
+# before the ORM is loaded); found here too, where the facades have always imported it.
+from gisttracker.services.guard import service as service
 from gisttracker.services.policy import (
     Actor,
     Permission,
@@ -62,11 +65,8 @@ from gisttracker.store.db import environment_error
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
 from gisttracker.store.server import is_server_db
-from gisttracker.validation import checked, public_methods
 
 M = TypeVar("M", bound=Record)
-S = TypeVar("S", bound=type)
-F = TypeVar("F", bound=Callable[..., Any])
 _DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
 log = logging.getLogger(__name__)
 
@@ -193,11 +193,22 @@ class _Segment:
 
 
 def _column(columns: set[str], name: str) -> str:
-    """The column an audit row's field names (before schema 8 a reference was named by its
+    """The column an audit row's field names (before schema 9 a reference was named by its
     field: ``patient`` for ``patient_id``)."""
     if name not in columns and f"{name}_id" in columns:
         return f"{name}_id"
     return name
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _foreign_runs(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
@@ -262,7 +273,8 @@ class Writer:
         """(first transaction id, first entry id, the chain value before), read once."""
         if self._begun is None:
             last_txn = self.db.execute_sql(
-                "SELECT id, hash FROM audit_txn ORDER BY id DESC LIMIT 1").fetchone()
+                "SELECT id, hash FROM audit_txn WHERE id = (SELECT max(id) FROM audit_txn)"
+            ).fetchone()
             last_entry = self.db.execute_sql("SELECT max(id) FROM audit_entry").fetchone()[0]
             self._begun = (int(last_txn[0]) + 1 if last_txn else 1, int(last_entry or 0) + 1,
                            bytes(last_txn[1]) if last_txn else ZERO_HASH)
@@ -445,6 +457,36 @@ class Writer:
             known = int(found[0]) if found else 0
         return known
 
+    def _append_run(self, run: list[Sequence[Any]], columns_of: dict[str, set[str]]) -> int:
+        """One change of one record written elsewhere (see :meth:`append_foreign`)."""
+        at, user, action, table, uid, _f, _o, _n, reason, patient_uid = run[0]
+        segment = self._segment(str(at), str(user), reason, own=False)
+        # Prefetched: a uid not among the records now is new to this file.
+        ref, _patient = self._record_ref(table, uid, patient_uid, lookup=False)
+        columns = columns_of.get(table)
+        if columns is None:
+            columns = columns_of[table] = {c for c, _a in self.schema.columns(table)}
+        self._note(table, uid)
+        if action == "update":
+            version = self._last_version(uid, ref) + 1
+            for row in run:
+                self._emit("update", table, uid, patient_uid, _column(columns, str(row[5])),
+                           row[6], row[7], None, version, segment)
+            return len(run)
+        values: dict[str, Any] = {}
+        for row in run:
+            text = row[7] if action == "insert" else row[6]
+            if row[5] is None:
+                values.update(json.loads(text) if text else {})
+            else:
+                values[_column(columns, str(row[5]))] = (
+                    None if text is None else json.loads(text))
+        version = 1 if action == "insert" else max(self._last_version(uid, ref), 1)
+        self._emit(action, table, uid, patient_uid, None,
+                   values if action == "delete" else None,
+                   values if action == "insert" else None, None, version, segment)
+        return 1
+
     def append_foreign(self, rows: Iterable[Sequence[Any]]) -> int:
         """Append entries someone else wrote — a site's audit trail, merged at the
         coordinating centre — chained into this file's trail with their own who, when and
@@ -453,7 +495,7 @@ class Writer:
         ``rows`` are as the ``audit_log`` view shows them: ``(at, user, action, table_name,
         record_uid, field, old_value, new_value, reason, patient_uid)``, references already
         in this file's ids. An insert (delete) is either one row whose ``new_value``
-        (``old_value``) is a JSON object of every value, or — from a site before schema 8 —
+        (``old_value``) is a JSON object of every value, or — from a site before schema 9 —
         one row per field; the rows of one change of one record are one change (one
         version). The records' ``version`` columns are set to what the trail now says.
         The caller has written the records themselves and holds the permission to.
@@ -462,34 +504,14 @@ class Writer:
             self._load_chain()
         touched: dict[str, str] = {}
         count = 0
-        for run in _foreign_runs(rows):
-            at, user, action, table, uid, _f, _o, _n, reason, patient_uid = run[0]
-            segment = self._segment(str(at), str(user), reason, own=False)
-            ref, _patient = self._record_ref(table, uid, patient_uid)
-            columns = {c for c, _a in self.schema.columns(table)}
-            last = self._last_version(uid, ref)
-            if action == "update":
-                version = last + 1
-                for row in run:
-                    self._emit("update", table, uid, patient_uid, _column(columns, str(row[5])),
-                               row[6], row[7], None, version, segment)
-                    count += 1
-            else:
-                values: dict[str, Any] = {}
-                for row in run:
-                    text = row[7] if action == "insert" else row[6]
-                    if row[5] is None:
-                        values.update(json.loads(text) if text else {})
-                    else:
-                        values[_column(columns, str(row[5]))] = (
-                            None if text is None else json.loads(text))
-                version = 1 if action == "insert" else max(last, 1)
-                self._emit(action, table, uid, patient_uid, None,
-                           values if action == "delete" else None,
-                           values if action == "insert" else None, None, version, segment)
-                count += 1
-            touched[uid] = table
-            self._note(table, uid)
+        columns_of: dict[str, set[str]] = {}
+        for batch in _batched(_foreign_runs(rows), 5_000):
+            # The batch's records looked up at once; those not found are new to this file.
+            self._prefetch_records([u for run in batch for u in (run[0][4], run[0][9]) if u])
+            for run in batch:
+                count += self._append_run(run, columns_of)
+                touched[str(run[0][4])] = str(run[0][3])
+            self._flush()
         self._flush()
         by_table: dict[str, list[tuple[int, str]]] = {}
         for uid, table in touched.items():
@@ -1159,38 +1181,3 @@ def _shown(value: str | None) -> str:
     except ValueError:
         return value
     return _("(empty)") if decoded is None else str(decoded)
-
-def service(cls: S) -> S:
-    """Make every public method of the service facade ``cls`` a guarded entry point.
-
-    Each call's arguments are checked against the method's annotations
-    (:func:`gisttracker.validation.checked`: wrong types, NaN, huge numbers, broken or
-    control characters, far dates give an :class:`~gisttracker.errors.InputError` naming
-    the parameter), and a database failure the environment caused (full disk, lock, read-only
-    file, failing disk) becomes its :class:`~gisttracker.store.db.StoreError`. Methods added
-    later to any part of the facade are covered without further ado.
-    """
-    for name in public_methods(cls):
-        fn = getattr(cls, name)
-        if not getattr(fn, "__service_entry__", False):
-            setattr(cls, name, _entry(fn))
-    return cls
-
-
-def _entry(fn: F) -> F:
-    inner = checked(fn)
-
-    @functools.wraps(fn)
-    def entry(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return inner(self, *args, **kwargs)
-        except _DB_ERRORS as exc:
-            tracker = getattr(self, "tracker", None)
-            path = getattr(getattr(tracker, "db", None), "database", None)
-            known = environment_error(exc, path)
-            if known is None:
-                raise
-            raise known from exc
-
-    setattr(entry, "__service_entry__", True)  # noqa: B010 - marks the wrapper as ours
-    return entry  # type: ignore[return-value]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
-from gisttracker.i18n import N_, _, join_list
+from gisttracker.i18n import LANGUAGES, N_, _, join_list
 from gisttracker.services.base import ServiceError, Tracker, service
 from gisttracker.store.models import Setting
+
+# Read before the database is opened (the language must be chosen before the first text),
+# without the ORM: it lives with the store's other read-only looks.
+from gisttracker.store.paths import read_site_language as read_site_language
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("site_name", N_("Site name"), ""),
         SettingSpec("paper", N_("Paper size"), "a4", allowed=("a4", "letter")),
         # "system": each workstation follows its person's choice, else its system's language.
-        SettingSpec("language", N_("Language"), "system", allowed=("system", "en", "zh_CN")),
-        # Accounts (schema 8): how many wrong passwords in a row lock an account, for how
+        SettingSpec("language", N_("Language"), "system", allowed=("system", *LANGUAGES)),
+        # Accounts (schema 9): how many wrong passwords in a row lock an account, for how
         # long, and after how many idle minutes the window asks for the password again.
         SettingSpec("sign_in_attempts", N_("Wrong passwords before an account locks"), "5",
                     pattern=r"[1-9][0-9]?", hint=N_("a whole number from 1 to 99")),
@@ -49,31 +50,6 @@ SPECS: dict[str, SettingSpec] = {
                     pattern=r"[1-9][0-9]{0,3}", hint=N_("1 to 9999 hours, e.g. 24")),
     )
 }
-
-
-def read_site_language(db_path: Path) -> str | None:
-    """The site's default language from the database at ``db_path``, read before anything
-    opens it (the language must be chosen before the first text is built). None when the
-    file does not exist, is not a site database, or has no language set.
-
-    Read-only: this never creates, migrates or locks the file for long. A server database
-    (:class:`~gisttracker.store.server.ServerLocation`) is asked over a short connection of
-    its own; a server that cannot be reached gives None here and its message at the open.
-    """
-    from gisttracker.store.server import ServerLocation, read_setting
-
-    if isinstance(db_path, ServerLocation):
-        value = read_setting(db_path, "language")
-        return value if value in SPECS["language"].allowed else None
-    if not db_path.is_file():
-        return None
-    try:
-        with closing(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True,
-                                     timeout=1)) as db:
-            row = db.execute("SELECT value FROM setting WHERE key = 'language'").fetchone()
-    except sqlite3.Error:
-        return None
-    return str(row[0]) if row and row[0] in SPECS["language"].allowed else None
 
 
 @service

@@ -254,14 +254,17 @@ def best_of(evaluations: Sequence[Evaluation], criterion: str, *,
 
 
 def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = None,
-             rules: ResponseRules | None = None, start: date | None = None) -> SeriesResult:
+             rules: ResponseRules | None = None, start: date | None = None,
+             best: bool = True) -> SeriesResult:
     """Evaluate a patient's assessments (any order; sorted by date, the baseline first).
 
     Follow-up target lesions are matched to the baseline targets by label (case and
     surrounding blanks ignored); a baseline target missing or unmeasured at a follow-up
     (no diameter, not flagged too small) makes the sum NE. The best responses follow the
-    protocol's ``rules`` counted from ``start`` (:func:`best_of`). Never raises for bad
-    data: what cannot be evaluated is reported in ``problems``.
+    protocol's ``rules`` counted from ``start`` (:func:`best_of`); ``best=False`` leaves
+    them out (a caller that judges its own time frame, as the study outcomes do for
+    thousands of patients). Never raises for bad data: what cannot be evaluated is
+    reported in ``problems``.
     """
     ordered = sorted(assessments, key=lambda a: (not a.is_baseline, a.assessed_on))
     baselines = [a for a in ordered if a.is_baseline]
@@ -347,9 +350,10 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
             tp.change_from_nadir_pct, tp.nadir_mm, tp.target_response, non_target,
             tp.overall_response, choi_code))
     return SeriesResult(
-        tuple(evaluations), best_of(evaluations, "recist", rules=rules, start=start),
-        best_of(evaluations, "choi", rules=rules, start=start), tuple(problems),
-        tuple(selection_problems(baseline)), primary)
+        tuple(evaluations),
+        best_of(evaluations, "recist", rules=rules, start=start) if best else None,
+        best_of(evaluations, "choi", rules=rules, start=start) if best else None,
+        tuple(problems), tuple(selection_problems(baseline)), primary)
 
 
 # --- the service ------------------------------------------------------------------------

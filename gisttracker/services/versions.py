@@ -26,12 +26,11 @@ once (``form_version``); a change of version is audited like any change of the f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import peewee
 
 from gisttracker.errors import InputError
-from gisttracker.forms import FormSpec
-from gisttracker.forms import labs as lab_rules
 from gisttracker.i18n import _, ngettext
 from gisttracker.protocols import ProtocolError, Study
 from gisttracker.protocols.loader import parse_study
@@ -40,6 +39,9 @@ from gisttracker.services.common import pk
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_versions import FormVersion, ProtocolVersion, StudyProtocol
+
+if TYPE_CHECKING:
+    from gisttracker.forms import FormSpec
 
 __all__ = [
     "Orphan",
@@ -119,6 +121,10 @@ def orphans(study: Study, db: peewee.SqliteDatabase,
                 "criterion {key!r} is no longer defined, and {n} judgement is recorded for it",
                 "criterion {key!r} is no longer defined, and {n} judgements are recorded "
                 "for it", n).format(key=criterion, n=n)))
+    # The form definitions (50 ms of imports) are loaded for this check, which runs only when
+    # a protocol file changed, not at every opening of the site.
+    from gisttracker.forms import labs as lab_rules
+
     for analyte, n in _rows(db, "SELECT l.analyte, count(*) FROM lab_result l JOIN patient p "
                             "ON p.id = l.patient_id WHERE p.study_key = ? GROUP BY l.analyte",
                             key):

@@ -13,7 +13,7 @@ inclusive at both ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -669,6 +669,20 @@ class VisitService(SiteService):
             skip = 0
             out.extend(self._items(found, query, assessments, self.session.studies))
         return out
+
+    def iter_worklist(self, start: date, end: date, *, today: date,
+                      study_key: str | None = None, chunk: int = 1000
+                      ) -> Iterator[WorklistItem]:
+        """The whole of :meth:`worklist`, in the same order, read and judged ``chunk`` rows
+        at a time as the caller consumes it (one query per section): a listing of any
+        length is written out as it is read and never held whole."""
+        query = self.worklist_query(start, end, today=today, study_key=study_key)
+        assessments = {(s.key, v.key): v.assessments for s in self.session.studies.values()
+                       for v in s.visits}
+        for reason in REASONS:
+            cursor = self.session.db.execute_sql(*query.rows(reason))
+            while found := cursor.fetchmany(chunk):
+                yield from self._items(found, query, assessments, self.session.studies)
 
     @staticmethod
     def _items(found: list[tuple[Any, ...]], query: WorklistQuery,

@@ -1,4 +1,4 @@
-"""The audit trail's hash chain (schema 8): how entries are chained and what is stored.
+"""The audit trail's hash chain (schema 9): how entries are chained and what is stored.
 
 The chain runs over every entry in order: ``chain[i] = SHA-256(chain[i-1] ‖ entry[i])``,
 starting from 32 zero bytes. ``entry[i]`` is the compact JSON (UTF-8) of::

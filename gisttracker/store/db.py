@@ -32,19 +32,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
-from urllib.request import pathname2url
 
 import peewee
-from platformdirs import user_data_dir
 
 from gisttracker.errors import UserError
 from gisttracker.files import make_private_dir, private_umask, restrict
 from gisttracker.i18n import _
+from gisttracker.store.paths import (  # re-exported: where the file is lives in .paths
+    APP_NAME,
+    APPLICATION_ID,
+    ENV_VAR,
+    default_path,
+    resolve_path,
+)
 
-APP_NAME = "gisttracker"
-# PRAGMA application_id marks our files, so a foreign SQLite file is not migrated by mistake.
-APPLICATION_ID = 0x47495354  # "GIST"
-ENV_VAR = "GISTTRACKER_DB"
+__all__ = ["APPLICATION_ID", "APP_NAME", "BUSY_TIMEOUT_MS", "ENV_VAR", "QUICK_CHECK_BUDGET",
+           "DamagedFileError", "DatabaseLockedError", "DatabaseUnavailableError",
+           "DiskFullError", "EmptyFileError", "FileState", "NewerSchemaError",
+           "ReadOnlyDatabaseError", "ReadOnlyError", "StoreError", "connect", "database",
+           "default_path", "environment_error", "inspect_file", "open_database",
+           "quick_check", "resolve_path", "writable"]
 
 database = peewee.DatabaseProxy()
 log = logging.getLogger(__name__)
@@ -227,7 +234,7 @@ def inspect_file(path: Path, *, mounts_text: str | None = None) -> FileState:
     write permission. ``mounts_text`` replaces ``/proc/mounts`` (tests).
     """
     from gisttracker.store.medium import file_read_only, network_filesystem, read_only_medium
-    from gisttracker.store.server import is_server
+    from gisttracker.store.urls import is_server
 
     if is_server(path):
         return FileState()  # the server decides what may be written (its roles)
@@ -264,29 +271,11 @@ def inspect_file(path: Path, *, mounts_text: str | None = None) -> FileState:
     return FileState()
 
 
-def default_path() -> Path:
-    """The platform's per-user data directory, e.g. ``~/.local/share/gisttracker/site.db``."""
-    return Path(user_data_dir(APP_NAME, appauthor=False)) / "site.db"
-
-
-def resolve_path(cli_path: str | os.PathLike[str] | None) -> Path:
-    """``--db PATH``, else ``$GISTTRACKER_DB``, else :func:`default_path`. A
-    ``postgresql://`` URL gives a :class:`~gisttracker.store.server.ServerLocation`."""
-    from gisttracker.store.server import ServerLocation, is_server
-
-    for given in (cli_path, os.environ.get(ENV_VAR)):
-        if given and is_server(given):
-            return ServerLocation(str(given))
-    if cli_path:
-        return Path(cli_path).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return default_path()
-
-
-def _read_only_uri(path: Path, immutable: bool) -> str:
-    uri = "file:" + pathname2url(str(Path(path).resolve())) + "?mode=ro"
+def read_only_uri(path: Path, *, immutable: bool = False) -> str:
+    """The SQLite URI that opens ``path`` read-only (``immutable``: also without locks, for
+    a medium nobody can write). ``Path.as_uri`` percent-encodes what SQLite's URI parser
+    would misread ("?", "#", "%") and spells Windows drive letters as ``file:///C:/…``."""
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
     return uri + "&immutable=1" if immutable else uri
 
 
@@ -305,7 +294,7 @@ def connect(path: Path, *, read_only: bool = False) -> peewee.SqliteDatabase:
         last: Exception | None = None
         for immutable in (False, True):
             try:
-                return _connect(_read_only_uri(path, immutable), path, uri=True)
+                return _connect(read_only_uri(path, immutable=immutable), path, uri=True)
             except StoreError as exc:
                 last = exc
         assert last is not None
@@ -398,13 +387,14 @@ def open_database(path: Path, *, read_only: bool = False,
 
     Raises :class:`NewerSchemaError` for a file from a newer release, :class:`EmptyFileError`
     for a zero-byte file, :class:`DamagedFileError` when damaged pages are found within
-    ``check_budget`` seconds (None: check the whole file; by default
+    ``check_budget`` seconds (None: check the whole file; 0: do not look; by default
     :data:`QUICK_CHECK_BUDGET`) and :class:`StoreError` for a file
     that is not ours or cannot be read; in every case nothing is written. ``read_only``
     opens without migrating (the file must already be at the latest schema).
     """
     from gisttracker.store.migrations import LATEST, check_compatible, migrate
-    from gisttracker.store.server import ServerLocation, open_server
+    from gisttracker.store.server import open_server
+    from gisttracker.store.urls import ServerLocation
 
     if isinstance(path, ServerLocation):
         # Typed as the SQLite database the rest of the code is annotated with: a
@@ -419,8 +409,8 @@ def open_database(path: Path, *, read_only: bool = False,
     try:
         # Check before anything that writes: WAL mode itself changes the file header.
         found = version = check_compatible(db)
-        if version:
-            budget = QUICK_CHECK_BUDGET if check_budget == "default" else check_budget
+        budget = QUICK_CHECK_BUDGET if check_budget == "default" else check_budget
+        if version and budget != 0:
             problems = quick_check(db, budget)
             if problems:
                 raise DamagedFileError(_damaged_message(path, "; ".join(problems[:3])))

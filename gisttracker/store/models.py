@@ -54,7 +54,7 @@ class Setting(Record):
 
 
 class AuditLog(BaseModel):
-    """The audit trail as people read it (the ``audit_log`` view, schema 8): one entry with
+    """The audit trail as people read it (the ``audit_log`` view, schema 9): one entry with
     who, when, table, record, patient and reason. Read-only; only
     :class:`gisttracker.services.base.Writer` appends, to the tables below.
 

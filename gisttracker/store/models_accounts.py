@@ -1,4 +1,4 @@
-"""Models of schema 8: accounts and their wrapped keys, signatures, source verification,
+"""Models of schema 9: accounts and their wrapped keys, signatures, source verification,
 data queries, security events, and the audit chain's checkpoint."""
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ class LabResult(Record):
 
 
 class RandomizationSeed(Record):
-    """A randomized study's secret seed, sealed (schema 8): ``sealed`` is the seed encrypted
+    """A randomized study's secret seed, sealed (schema 9): ``sealed`` is the seed encrypted
     with the site's allocation key (see :mod:`gisttracker.services.concealment`);
     ``commitment`` a SHA-256 digest that shows later which seed was used. Immutable."""
 

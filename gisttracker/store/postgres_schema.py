@@ -1,6 +1,6 @@
 """The PostgreSQL schema (issue 16): the baseline a server database starts from.
 
-Why a baseline and not a replay of migrations 1-8: migrations 1-8 are frozen SQLite SQL
+Why a baseline and not a replay of migrations 1-9: migrations 1-9 are frozen SQLite SQL
 (PRAGMAs, ``INSERT OR``, SQLite triggers, data conversions of files that existed before the
 server mode). No server database can be older than the release that introduced the server
 mode, so none of those conversions can ever apply to one. A new server database is created
@@ -30,7 +30,7 @@ indexes as a SQLite file at the latest version, so the two cannot drift apart.
 
 from __future__ import annotations
 
-VERSION = 8
+VERSION = 9
 
 STATEMENTS: list[str] = [
     "CREATE EXTENSION IF NOT EXISTS citext",
@@ -542,7 +542,22 @@ STATEMENTS: list[str] = [
     """CREATE INDEX exchange_conflict_state ON exchange_conflict (state, site_code)""",
     """CREATE INDEX exchange_conflict_record ON exchange_conflict (record_uid, field)""",
     """CREATE INDEX randomization_number ON randomization (number)""",
+    """CREATE INDEX lab_result_visit ON lab_result (visit_id)""",
+    """CREATE INDEX lab_result_screening ON lab_result (screening_id)""",
+    """CREATE INDEX adverse_event_visit ON adverse_event (visit_id)""",
+    """CREATE INDEX adverse_event_lab_result ON adverse_event (lab_result_id)""",
+    """CREATE INDEX surgery_patient ON surgery (patient_id, performed_on)""",
+    """CREATE INDEX pathology_patient ON pathology (patient_id, reported_on)""",
+    """CREATE INDEX pathology_surgery ON pathology (surgery_id)""",
+    """CREATE INDEX tumour_assessment_visit ON tumour_assessment (visit_id)""",
+    """CREATE INDEX treatment_interruption_exposure ON treatment_interruption (exposure_id,
+        start_on)""",
+    """CREATE INDEX patient_protocol_version ON patient (protocol_version_id)""",
+    """CREATE INDEX form_form_version ON form (form_version_id)""",
+    """CREATE INDEX study_protocol_version ON study_protocol (protocol_version_id)""",
+    """CREATE INDEX patient_randomization ON patient (randomization_number, study_id)""",
     """CREATE UNIQUE INDEX key_wrap_account ON key_wrap (purpose, coalesce(account_id, 0))""",
+    """CREATE INDEX key_wrap_account_id ON key_wrap (account_id)""",
     """CREATE INDEX signature_patient ON signature (patient_ref)""",
     """CREATE INDEX source_verification_patient ON source_verification (patient_ref)""",
     """CREATE INDEX data_query_state ON data_query (study_key, state, number)""",
@@ -550,7 +565,6 @@ STATEMENTS: list[str] = [
     """CREATE INDEX data_query_record ON data_query (record_uid)""",
     """CREATE INDEX audit_record_patient ON audit_record (patient)""",
     """CREATE INDEX audit_entry_record ON audit_entry (record)""",
-
     # ---- triggers ----------------------------------------------------------------------
     """CREATE FUNCTION gist_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN

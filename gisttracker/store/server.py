@@ -29,61 +29,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 from datetime import date, datetime, time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import peewee
 
-from gisttracker.errors import UserError
 from gisttracker.i18n import _
+from gisttracker.store.urls import (
+    ServerLocation,
+    split_url,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMES = ("postgresql://", "postgres://")
 # pg_advisory_xact_lock key of the write lock: "GIST" in ASCII, as SQLite's application_id.
 WRITE_LOCK = 0x47495354
-
-
-def is_server(ref: object) -> bool:
-    """Whether ``ref`` (a ``--db`` value) names a server database rather than a file."""
-    return str(ref).startswith(SCHEMES)
 
 
 def is_server_db(db: object) -> bool:
     """Whether the open database ``db`` is on a server (:class:`ServerDatabase`)."""
     return isinstance(db, ServerDatabase)
-
-
-def display_url(url: str) -> str:
-    """``url`` without its password, as the program shows and logs it."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
-
-
-class ServerUrlError(ValueError):
-    """A ``postgresql://`` URL that cannot be used (said to the user)."""
-
-
-def split_url(url: str) -> tuple[str, str | None]:
-    """``(url without password, the password or None)``; the password goes to libpq as a
-    connection parameter, never into anything shown, logged or stored."""
-    parts = urlsplit(url)
-    if not parts.path.strip("/"):
-        raise ServerUrlError(_("{url} names no database: add /DATABASE after the server, "
-                               "e.g. postgresql://nurse@db.example.org/gist").format(
-                                   url=display_url(url)))
-    return display_url(url), parts.password
 
 
 # --- SQLite-style statements on psycopg ----------------------------------------------------
@@ -242,24 +209,6 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         return self.url
 
 
-class FileOnlyError(UserError):
-    """Something that works on a database file only was asked of a server database."""
-
-
-def refuse_server(path: object) -> None:
-    """Raise :class:`FileOnlyError` when ``path`` is a server database: exports, site
-    packages, the centre's import, backups and the file check read or copy the database as
-    a file (a snapshot, ATTACH, SQLite's backup API) and are not available on a server in
-    this version."""
-    if isinstance(path, ServerLocation):
-        raise FileOnlyError(_(
-            "{url} is a database on a server: exports, site packages, the coordinating "
-            "centre's import, backups and the file check work on a database file only in "
-            "this version. To use them, copy the site to a file with "
-            "'gisttracker migrate-to FILE.db' (the server's own backups are pg_dump's).")
-            .format(url=path))
-
-
 def read_setting(location: ServerLocation, key: str) -> str | None:
     """One site setting read over a short connection of its own, before the database is
     opened (the window's language); None when it cannot be read."""
@@ -273,39 +222,6 @@ def read_setting(location: ServerLocation, key: str) -> str | None:
     return None if row is None or row[0] is None else str(row[0])
 
 
-class ServerLocation(type(Path())):  # type: ignore[misc]
-    """A server database where the program expects a file's path (``--db`` and the session
-    carry a :class:`~pathlib.Path`): ``str()`` is the URL without its password, and the
-    path itself is a private local folder for what lives "beside the file" for a site on
-    this workstation (the site's protocol files, the audit witness, exports), so nothing
-    of it lands on the server nor in the working directory.
-
-    Derived paths (``.parent``, ``/``) are plain local paths.
-    """
-
-    url: str
-    connect_url: str
-
-    def __new__(cls, url: str) -> ServerLocation:
-        from platformdirs import user_data_dir
-
-        shown, _password = split_url(url)
-        parts = urlsplit(shown)
-        folder = re.sub(r"[^A-Za-z0-9._-]+", "_",
-                        f"{parts.hostname or 'local'}_{parts.port or 5432}_"
-                        f"{parts.path.strip('/')}")
-        self = super().__new__(cls, user_data_dir("gisttracker", appauthor=False),
-                               "servers", folder, "site")
-        self.url = shown
-        self.connect_url = url
-        os.makedirs(self.parent, mode=0o700, exist_ok=True)
-        return self  # type: ignore[no-any-return]
-
-    def __str__(self) -> str:
-        return str(getattr(self, "url", None) or super().__str__())
-
-    def __repr__(self) -> str:
-        return f"ServerLocation({str(self)!r})"
 
 
 def open_server(location: ServerLocation, *, password: str | None = None) -> ServerDatabase:

@@ -40,7 +40,8 @@ import peewee
 from gisttracker.errors import UserError
 from gisttracker.i18n import _
 from gisttracker.store.introspect import Schema, table_names
-from gisttracker.store.server import ServerLocation, is_server_db
+from gisttracker.store.server import is_server_db
+from gisttracker.store.urls import ServerLocation
 
 log = logging.getLogger(__name__)
 

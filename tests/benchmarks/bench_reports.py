@@ -1,137 +1,211 @@
-"""Benchmark: the printed reports, each next to reportlab's own time for a bare table.
+"""Benchmark: the printed reports at sites of 1,000, 10,000 and 100,000 patients, each next
+to reportlab alone laying out the same cells in the same pieces.
 
-Run by hand: ``.venv/bin/python tests/benchmarks/bench_reports.py [--rebuild]``.
+    .venv/bin/python tests/benchmarks/bench_reports.py [--runs N] [--sizes 1000,10000]
 
-Builds (once, cached under ``/tmp/gisttracker-bench-reports/``) two sites with the demo
-generator: one with about 1,000 active (enrolled, not ended) patients for the calendar, one
-with 10,000 patients for the screening log and the enrollment report. The demo leaves every
-visit planned; so that the calendar looks like a real site's, the setup marks 95 % of the
-visits whose window has closed as done on their target date (raw SQL: benchmark data only).
+For each site and report (the month's site calendar, the screening log of NCT04933669,
+its enrollment report, and the casebook of a patient with laboratory values at many
+visits): the report is first rendered here once, not timed, with every page-sized piece of
+its tables recorded into ``CELLS.json``; then, alternately, as whole processes:
 
-Prints, for each report: the time to gather + lay out + render (best of 3), its target, the
-row count, and the time reportlab takes to lay out a bare ``Table`` of the same number of
-rows and columns (Helvetica strings, header repeated) — the ratio is what our code costs.
+* ours: ``gisttracker report KIND … -o ours.pdf`` — imports, font registration, opening
+  the site, gathering, layout, page numbers, writing the file;
+* baseline: ``bare_tables.py CELLS.json bare.pdf`` — imports, the same fonts, and
+  reportlab's own ``Table`` for each recorded piece, built into one document.
+
+Prints the medians (wall and CPU), the ratio, the pages and the seconds per page. Aims
+(issue 17): the calendar of the 100,000-patient site under 15 s, the screening log under
+20 s, each within 1.5× of the baseline, and within 1.2× per page from 10,000 to 100,000
+patients. Then the casebook's gathering alone, in this process, at each size, per visit with
+records (it used to grow with the site: the same casebook took 0.07 s at 1,000 patients
+and 0.32 s at 100,000).
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import shutil
+import json
+import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from reportlab.lib.pagesizes import A4  # noqa: E402
-from reportlab.platypus import SimpleDocTemplate, Table  # noqa: E402
+from pypdf import PdfReader
+from reportlab.lib import colors
+from reportlab.lib.units import mm
 
-from gisttracker.demo import generate  # noqa: E402
-from gisttracker.reports import ReportRequest, build  # noqa: E402
-from gisttracker.session import Session, open_session  # noqa: E402
-from gisttracker.store.models_patients import Patient  # noqa: E402
+from gisttracker.reports import ReportRequest, build
+from gisttracker.reports.base import MARGIN
+from gisttracker.reports.fonts import _find, fonts
+from gisttracker.reports.pieces import PiecewiseTable
+from gisttracker.session import Session, open_session
+from tests.benchmarks.wholeproc import (
+    CACHE,
+    GISTTRACKER,
+    HEADER,
+    PYTHON,
+    ROOT,
+    SIZES,
+    TODAY,
+    compare,
+    row,
+    site,
+)
 
-CACHE = Path("/tmp/gisttracker-bench-reports")
-TODAY = date(2026, 3, 14)
+BARE = ROOT / "tests" / "benchmarks" / "bare_tables.py"
+OUT = CACHE / "reports"
 MADE = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+STUDY = "NCT04933669"
+AIMS = {"calendar": 15.0, "screening": 20.0}
 
 
-def site(name: str, patients: int, rebuild: bool) -> Session:
-    path = CACHE / f"{name}.db"
-    if rebuild and path.exists():
-        shutil.rmtree(CACHE)
-    CACHE.mkdir(exist_ok=True)
-    fresh = not path.exists()
-    session = open_session(path, user="bench", clock=lambda: MADE)
-    if fresh:
-        started = time.perf_counter()
-        generate(session, patients=patients, seed=2026, today=TODAY)
-        rng = random.Random(1)
-        cursor = session.db.execute_sql(
-            "SELECT id, planned_on FROM visit WHERE state = 'planned' AND window_end < ?",
-            [TODAY.isoformat()])
-        done = [(on, vid) for vid, on in cursor.fetchall() if rng.random() < 0.95]
-        with session.db.atomic():
-            session.db.connection().executemany(
-                "UPDATE visit SET state = 'done', done_on = ? WHERE id = ?", done)
-        print(f"built {path} ({patients} patients) in {time.perf_counter() - started:.1f} s")
-    return session
+def casebook_patient(session: Session) -> str:
+    """A patient with laboratory values at many visits (among the first 3,000 patients,
+    so the choice costs the same at every size)."""
+    row_ = session.db.execute_sql(
+        "SELECT p.study_id FROM patient p JOIN visit v ON v.patient_id = p.id "
+        "JOIN lab_result l ON l.visit_id = v.id WHERE p.id <= 3000 "
+        "GROUP BY p.id ORDER BY count(*) DESC, p.id LIMIT 1").fetchone()
+    return str(row_[0])
 
 
-def best(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
-    times, result = [], None
-    for _i in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return min(times), result
+def requests(session: Session) -> list[tuple[str, ReportRequest, list[str]]]:
+    patient = casebook_patient(session)
+    return [
+        ("calendar", ReportRequest("calendar", start=date(2026, 3, 1), end=date(2026, 3, 31)),
+         ["calendar", "--from", "2026-03-01", "--to", "2026-03-31"]),
+        ("screening", ReportRequest("screening", study_key=STUDY),
+         ["screening", "--study", STUDY]),
+        ("enrollment", ReportRequest("enrollment", study_key=STUDY),
+         ["enrollment", "--study", STUDY]),
+        ("casebook", ReportRequest("casebook", patient=patient),
+         ["casebook", "--patient", patient]),
+    ]
 
 
-def bare_table(rows: int, cols: int) -> float:
-    """reportlab alone: a Table of ``rows`` x ``cols`` short strings, header repeated."""
-    data = [[f"h{c}" for c in range(cols)]] + [
-        [f"r{r}c{c} 2026-03-14" for c in range(cols)] for r in range(rows)]
-
-    def run() -> None:
-        doc = SimpleDocTemplate(BytesIO(), pagesize=A4)
-        doc.build([Table(data, repeatRows=1)])
-
-    return best(run)[0]
+def _json_value(value: Any) -> Any:
+    if isinstance(value, colors.Color):
+        return {"colour": value.hexval()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
 
 
-def report(session: Session, label: str, target: float, request: ReportRequest,
-           rows: int, cols: int) -> None:
-    def run() -> bytes:
-        return build(session, request, today=TODAY, generated_at=MADE).render()
-
-    seconds, pdf = best(run)
-    assert isinstance(pdf, bytes)
-    bare = bare_table(rows, cols)
-    verdict = "ok" if seconds < target else "SLOW"
-    print(f"{label:<44} {seconds:7.3f} s  (target < {target:g} s, {verdict})  "
-          f"{rows:6d} rows  bare reportlab table {bare:7.3f} s  ratio {seconds / bare:5.1f}")
+def _piece(table: PiecewiseTable, end: int, cell: Any) -> dict[str, Any]:
+    rows, style, heads = table.piece(end)
+    return {"widths": table.col_widths, "heads": heads,
+            "rows": [[cell(c) for c in r] for r in rows],
+            "style": [[c[0], list(c[1]), list(c[2]), *[_json_value(a) for a in c[3:]]]
+                      for c in style]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rebuild", action="store_true", help="build the sites again")
+def record_pieces(session: Session, request: ReportRequest, path: Path) -> int:
+    """Render ``request`` here, writing its tables' pieces to ``path``; its page count."""
+    pieces: list[tuple[PiecewiseTable, int, int]] = []
+    split, draw_on = PiecewiseTable.split, PiecewiseTable.drawOn
+
+    def recording_split(self: PiecewiseTable, w: float, h: float) -> list[Any]:
+        parts = split(self, w, h)
+        if len(parts) == 2:
+            pieces.append((self, self.start, parts[1].start - self.start))
+        elif len(parts) == 1:
+            pieces.append((self, self.start, len(self.rows) - self.start))
+        return parts
+
+    def recording_draw(self: PiecewiseTable, canvas: Any, x: float, y: float,
+                       _sW: float = 0) -> None:
+        pieces.append((self, self.start, len(self.rows) - self.start))
+        draw_on(self, canvas, x, y, _sW)
+
+    PiecewiseTable.split = recording_split  # type: ignore[method-assign]
+    PiecewiseTable.drawOn = recording_draw  # type: ignore[method-assign]
+    try:
+        report = build(session, request, today=date.fromisoformat(TODAY), generated_at=MADE)
+        pdf = report.render()
+    finally:
+        PiecewiseTable.split, PiecewiseTable.drawOn = split, draw_on  # type: ignore[method-assign]
+    styles: dict[str, dict[str, Any]] = {}
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        style = value.style
+        styles[style.name] = {"fontName": style.fontName, "fontSize": style.fontSize,
+                              "leading": style.leading, "wordWrap": style.wordWrap,
+                              "textColor": style.textColor.hexval()}
+        return {"p": value.text, "s": style.name}
+
+    f = fonts()
+    width, height = report.pagesize
+    spec = {
+        "pagesize": [width, height],
+        "frame": [MARGIN, 16 * mm, width - 2 * MARGIN, height - 36 * mm],
+        # The fonts the report registered (the CJK one only if it had Chinese to set).
+        "fonts": [[f.regular, str(f.latin_path), 0],
+                  [f.bold, str(_find("DejaVuSans-Bold.ttf")), 0],
+                  *([[f.cjk_name, str(f.cjk_path), 0]] if b"ZenHei" in pdf else [])],
+        "pieces": [_piece(table, start + count, cell) for table, start, count in pieces],
+        "styles": styles,
+    }
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    return len(PdfReader(BytesIO(pdf)).pages)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     args = parser.parse_args()
-    # Fonts are registered on the first render; best of 3 leaves that out of the figures.
-    small = site("site-1000", 1800, args.rebuild)
-    active = Patient.select().where(Patient.status == "enrolled").count()
-    patient = Patient.select().where(Patient.status == "enrolled").first()
-    from gisttracker.services.visits import VisitService
+    OUT.mkdir(parents=True, exist_ok=True)
+    per_page: dict[tuple[str, int], float] = {}
+    gathers: dict[int, tuple[float, str, int]] = {}
+    print(HEADER)
+    for size in (int(s) for s in args.sizes.split(",")):
+        path = site(size)
+        session = open_session(path, user="bench", clock=lambda: MADE)
+        for kind, request, argv in requests(session):
+            cells = OUT / f"{kind}-{size}.json"
+            pages = record_pieces(session, request, cells)
+            ours = [*GISTTRACKER, "--db", str(path), "report", *argv, "--today", TODAY,
+                    "-o", str(OUT / f"{kind}-{size}.pdf")]
+            bare = [PYTHON, str(BARE), str(cells), str(OUT / f"{kind}-{size}-bare.pdf")]
+            pair = compare(ours, bare, runs=args.runs)
+            per_page[(kind, size)] = pair.a.wall / pages
+            aim = AIMS.get(kind) if size == 100_000 else None
+            verdict = ""
+            if aim is not None:
+                verdict = f"  (aim < {aim:g} s: {'met' if pair.a.wall < aim else 'MISSED'})"
+            print(row(f"{size:>7,} {kind} ({pages} pages)", pair, aim=1.5)
+                  + f"   {1000 * per_page[(kind, size)]:6.1f} ms/page{verdict}", flush=True)
+        patient = casebook_patient(session)
+        times = []
+        for _i in range(5):
+            from gisttracker.reports.casebook import gather_casebook
 
-    n_sched = len(VisitService(small).schedule(patient.uid, today=TODAY))
-    print(f"site 1: {active} active patients")
-    report(small, f"patient schedule ({patient.study_id})", 0.2,
-           ReportRequest("schedule", patient=patient.study_id), n_sched, 9)
-    from gisttracker.reports.calendar import gather_calendar
-
-    cal = gather_calendar(small, date(2026, 3, 1), date(2026, 3, 31), today=TODAY)
-    n_cal = cal.due_count + len(cal.days) + len(cal.overdue) + len(cal.done_out_of_window)
-    report(small, "site calendar, March 2026, all studies", 3.0,
-           ReportRequest("calendar", start=date(2026, 3, 1), end=date(2026, 3, 31)), n_cal, 6)
-    small.close()
-
-    big = site("site-10000", 10_000, args.rebuild)
-    print(f"site 2: {Patient.select().count()} patients")
-    from gisttracker.services.patients import PatientService
-
-    for key in ("NCT03862768", "NCT04933669"):
-        n_log = len(PatientService(big).screening_log(key).entries)
-        report(big, f"screening log + CONSORT, {key}", 5.0,
-               ReportRequest("screening", study_key=key), n_log, 5)
-        n_months = len(PatientService(big).accrual(key).by_month)
-        report(big, f"enrollment and accrual, {key}", 5.0,
-               ReportRequest("enrollment", study_key=key), n_months, 5)
-    big.close()
+            started = time.perf_counter()
+            data = gather_casebook(session, patient, today=date.fromisoformat(TODAY))
+            times.append(time.perf_counter() - started)
+        gathers[size] = (statistics.median(times), patient, len(data.visits))
+        session.close()
+    print()
+    for kind in ("calendar", "screening", "enrollment", "casebook"):
+        if (kind, 10_000) in per_page and (kind, 100_000) in per_page:
+            ratio = per_page[(kind, 100_000)] / per_page[(kind, 10_000)]
+            print(f"{kind:<12} per page, 100,000 vs 10,000 patients: {ratio:4.2f}× "
+                  f"({'met' if ratio <= 1.2 else 'MISSED'}: aim ≤ 1.2×)")
+    # The demo fills forms at a fixed number of visits whatever the size, so the richest
+    # casebook differs between sites: compare the time per visit with records.
+    for size, (seconds, patient, visits) in gathers.items():
+        print(f"casebook gather at {size:>7,} patients ({patient}, {visits} visits with "
+              f"records): {1000 * seconds:6.1f} ms, {1000 * seconds / max(visits, 1):5.1f} ms "
+              "per visit (median of 5, in-process)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from gisttracker.forms import registered
 from gisttracker.services.course import CourseService
 from gisttracker.services.forms import FormService
+from gisttracker.services.patient_list import PatientList
 from gisttracker.services.patients import PatientService
 from gisttracker.services.settings import SettingsService
 from gisttracker.services.tumour import TumourService
@@ -40,8 +41,8 @@ from gisttracker.validation import EARLIEST_DATE, LATEST_DATE
 
 TODAY = date(2026, 3, 14)
 
-FACADES: tuple[type, ...] = (PatientService, CourseService, FormService, VisitService,
-                             TumourService, SettingsService)
+FACADES: tuple[type, ...] = (PatientService, PatientList, CourseService, FormService,
+                             VisitService, TumourService, SettingsService)
 
 # Text a keyboard, a paste or another program can produce and a database or PDF may choke on.
 NASTY_TEXT: tuple[str, ...] = (

@@ -25,7 +25,7 @@ def fill_v1(db: peewee.SqliteDatabase) -> None:
             "new_value, reason, patient_uid) VALUES ('2026-01-02T03:04:05+00:00', 'nurse', "
             "'insert', 'setting', 'u-site', 'value', NULL, '\"ZJU\"', NULL, NULL)")
         return
-    # schema 8 on: a transaction, a record, a shape and one chained entry with all values
+    # schema 9 on: a transaction, a record, a shape and one chained entry with all values
     at, columns, values = "2026-01-02T03:04:05+00:00", '["value"]', '["ZJU"]'
     chain = step(ZERO_HASH, [1, at, "nurse", "insert", "setting", "u-site", None, columns,
                              None, values, None, None, 1])
@@ -43,7 +43,7 @@ def fill_v1(db: peewee.SqliteDatabase) -> None:
 def check_v1(db: peewee.SqliteDatabase) -> None:
     assert db.execute_sql(
         "SELECT value FROM setting WHERE uid = 'u-site'").fetchone() == ("ZJU",)
-    # Schema 6 compacts an insert into one entry with all its values (an upgrade from an
+    # Schema 9 compacts an insert into one entry with all its values (an upgrade from an
     # earlier schema also records the key, which the old trail never had: test_accounts).
     assert db.execute_sql(
         "SELECT user, action, field, new_value FROM audit_log WHERE record_uid = 'u-site' "
@@ -187,6 +187,24 @@ def check_v7(db: peewee.SqliteDatabase) -> None:
 
 def fill_v8(db: peewee.SqliteDatabase) -> None:
     db.execute_sql(
+        "INSERT INTO lab_result (uid, patient_id, visit_id, analyte, value, unit, uln) VALUES "
+        "('u-l2', (SELECT id FROM patient WHERE uid = 'u-p1'), "
+        "(SELECT id FROM visit WHERE uid = 'u-v1'), 'alt', 52, 'U/L', 40)")
+
+
+def check_v8(db: peewee.SqliteDatabase) -> None:
+    # Schema 8 adds indexes only: the rows are still there, and a visit's labs are now
+    # found through lab_result_visit instead of a scan of the table.
+    assert db.execute_sql(
+        "SELECT l.value FROM lab_result l JOIN visit v ON v.id = l.visit_id "
+        "WHERE v.uid = 'u-v1'").fetchall() == [(52.0,)]
+    plan = " ".join(str(r[-1]) for r in db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT * FROM lab_result WHERE visit_id = 1").fetchall())
+    assert "lab_result_visit" in plan
+
+
+def fill_v9(db: peewee.SqliteDatabase) -> None:
+    db.execute_sql(
         "INSERT INTO account (uid, name, full_name, role, password_hash, created_at) VALUES "
         "('u-acc1', 'li.wei', 'Li Wei', 'investigator', '$argon2id$x', "
         "'2026-01-02T03:04:05+00:00')")
@@ -197,7 +215,7 @@ def fill_v8(db: peewee.SqliteDatabase) -> None:
         "'2026-01-03T00:00:00+00:00')")
 
 
-def check_v8(db: peewee.SqliteDatabase) -> None:
+def check_v9(db: peewee.SqliteDatabase) -> None:
     assert db.execute_sql("SELECT name, role, active, version FROM account").fetchall() == [
         ("li.wei", "investigator", 1, 1)]
     assert db.execute_sql("SELECT state, question FROM data_query").fetchall() == [
@@ -205,6 +223,7 @@ def check_v8(db: peewee.SqliteDatabase) -> None:
 
 
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
-                         6: fill_v6, 7: fill_v7, 8: fill_v8}
+                         6: fill_v6, 7: fill_v7, 8: fill_v8, 9: fill_v9}
 CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
-                          6: check_v6, 7: check_v7, 8: check_v8}
+                          6: check_v6, 7: check_v7, 8: check_v8,
+                          9: check_v9}

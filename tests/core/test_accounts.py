@@ -191,23 +191,24 @@ def test_cli_signs_in_with_a_password_from_a_descriptor_never_an_argument(
         tmp_path: Path, pipe: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _cli_site(tmp_path, pipe)
     capsys.readouterr()
-    # The site has accounts: a command without a user is refused, with what to do.
-    assert main(["--db", str(path), "studies"]) == 2
+    # The site has accounts: a command on its data without a user is refused, with what to
+    # do. (`studies` lists the protocol files only, and reads no site data: no sign-in.)
+    assert main(["--db", str(path), "patients"]) == 2
     assert "--user NAME" in capsys.readouterr().err
     # A wrong password: one line, exit 1.
     assert main(["--db", str(path), "--user", "nora", "--password-fd",
-                 str(pipe("wrong password!")), "studies"]) == 1
+                 str(pipe("wrong password!")), "patients"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the user name or the password is wrong" in err
     # There is no option that takes the password itself.
     with pytest.raises(SystemExit):
-        main(["--db", str(path), "--user", "nora", "--password", PASSWORD, "studies"])
+        main(["--db", str(path), "--user", "nora", "--password", PASSWORD, "patients"])
     capsys.readouterr()
     # GISTTRACKER_USER names the user; the password still comes from the descriptor.
     monkeypatch.setenv("GISTTRACKER_USER", "nora")
-    assert main(["--db", str(path), "--password-fd", str(pipe(PASSWORD)), "studies",
+    assert main(["--db", str(path), "--password-fd", str(pipe(PASSWORD)), "patients",
                  "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 5
+    assert json.loads(capsys.readouterr().out) == []  # signed in: the (empty) list
 
 
 def test_the_audit_trail_names_the_account_not_logname(
@@ -264,7 +265,7 @@ def test_cli_users_commands_for_the_administrator(tmp_path: Path, pipe: Any,
     assert main(["--db", str(path), "--user", "nora", "--password-fd", str(fd), "users",
                  "passwd", "--new-password-fd", str(fd)]) == 0
     assert main(["--db", str(path), "--user", "nora", "--password-fd",
-                 str(pipe("a new long password")), "studies"]) == 0
+                 str(pipe("a new long password")), "patients"]) == 0
 
 
 def test_lockout_time_and_attempts_are_site_settings(site: Any) -> None:

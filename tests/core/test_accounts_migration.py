@@ -1,4 +1,4 @@
-"""Upgrading a schema-7 site: the old per-field audit rows compacted without losing what
+"""Upgrading a schema-8 site: the old per-field audit rows compacted without losing what
 they said, the chain computed, versions set, what the old trail did not explain recorded,
 and the clear-text seed sealed and gone from the file."""
 
@@ -62,7 +62,7 @@ OLD_AUDIT = [
 
 def _old_site(path: Path) -> None:
     db = connect(path)
-    assert migrate(db, target=7) == 7
+    assert migrate(db, target=8) == 8
     db.execute_sql("INSERT INTO setting (uid, key, value) VALUES ('u-site', 'site_code', "
                    "'ZJU')")
     # The patient: its sex changed without an audit row (nothing protected the file then).
@@ -95,7 +95,7 @@ def test_upgrade_compacts_chains_and_seals(tmp_path: Path) -> None:
             AuditLog.id))
         assert [(e.action, e.field, e.user, e.at) for e in entries] == [
             ("insert", None, "nurse", AT1), ("update", "sex", "li", AT2),
-            ("update", "status", "li", AT2), ("update", "sex", "(upgrade to schema 8)",
+            ("update", "status", "li", AT2), ("update", "sex", "(upgrade to schema 9)",
                                               entries[3].at)]
         assert json.loads(entries[0].new_value) == {
             "study_key": "NCT03862768", "study_id": "ZJU-0001", "site_code": "ZJU", "seq": 1,
@@ -114,7 +114,7 @@ def test_upgrade_compacts_chains_and_seals(tmp_path: Path) -> None:
         assert [e.id for e in AuditLog.select().order_by(AuditLog.id)][:7] == [
             2, 9, 13, 17, 18, 19, 21]
         anchor = AuditLog.get(AuditLog.record_uid == "u-a1")
-        assert (anchor.action, anchor.user) == ("insert", "(upgrade to schema 8)")
+        assert (anchor.action, anchor.user) == ("insert", "(upgrade to schema 9)")
         # The seed: sealed, committed to, gone from the file and from the trail.
         seed_rows = list(AuditLog.select().where(AuditLog.record_uid == "u-seed"))
         assert all(SEED not in (e.new_value or "") for e in seed_rows)
@@ -125,7 +125,7 @@ def test_upgrade_compacts_chains_and_seals(tmp_path: Path) -> None:
         # The verified backup written before the upgrade is the file as it was (clear seed
         # included: the administrator deletes it once the upgrade is checked), owner-only.
         (backup,) = (path.parent / "backups").iterdir()
-        assert backup.name.startswith("site.schema-7-") and backup.stat().st_mode & 0o077 == 0
+        assert backup.name.startswith("site.schema-8-") and backup.stat().st_mode & 0o077 == 0
         assert SEED.encode() in backup.read_bytes()
         # Still reproducible: the open key (no accounts yet) opens it...
         assert KeyWrap.get(KeyWrap.account.is_null()).wrapped.startswith("open:")

@@ -1,11 +1,11 @@
 """Fuzzing the service layer: wrong types and unusual text give a message, never a bug.
 
-Every public method of every service facade (patients, course, forms, visits, tumour,
-settings) is called with arguments that are plausible (real patients and visits of a demo
-site) except, often, one that is not: the wrong Python type, None, NaN, infinities, huge
-numbers, far dates, lone surrogates, NUL and other control characters, a 200,000-character
-string. Issue 14 measured 205 tracebacks in 2,000 such calls; the bar is none. A refused
-call must also leave every table as it was.
+Every public method of every service facade (patients, the patient list, course, forms,
+visits, tumour, settings) is called with arguments that are plausible (real patients and
+visits of a demo site) except, often, one that is not: the wrong Python type, None, NaN,
+infinities, huge numbers, far dates, lone surrogates, NUL and other control characters, a
+200,000-character string. Issue 14 measured 205 tracebacks in 2,000 such calls; the bar is
+none. A refused call must also leave every table as it was.
 
 ``GISTTRACKER_FUZZ_EXAMPLES`` raises the number of calls (default 300).
 """

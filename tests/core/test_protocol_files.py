@@ -14,6 +14,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gisttracker.protocols import ProtocolError, load_studies
 from gisttracker.protocols.loader import (
@@ -21,6 +23,7 @@ from gisttracker.protocols.loader import (
     MAX_FILE_BYTES,
     SEEDS_DIR,
     _build_study,
+    _nesting_depth,
     load_study,
     parse_study,
 )
@@ -163,6 +166,58 @@ def test_brackets_inside_strings_and_comments_do_not_count_as_nesting() -> None:
         'short_title = "Neoadjuvant imatinib, high-risk GIST ' + "[" * 100 + '"\n'
         "# " + "{" * 100, 1)
     assert parse_study(text, FILES[NEO]).short_title.endswith("[" * 100)
+
+
+def _depth_by_character(text: str) -> int:
+    """The nesting depth as first written, one character at a time: the definition
+    :func:`_nesting_depth` (which lets regular expressions skip text) must keep."""
+    depth = deepest = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if c in "\"'":
+            quote = c
+            triple = text.startswith(quote * 3, i)
+            end = quote * 3 if triple else quote
+            i += len(end)
+            while i < n and not text.startswith(end, i):
+                if quote == '"' and text[i] == "\\":
+                    i += 1
+                elif not triple and text[i] == "\n":
+                    break
+                i += 1
+            i += len(end)
+            continue
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return deepest
+
+
+# Text made of what the depth scan reacts to (and a little else), so that strings, escapes,
+# comments and brackets meet in every order.
+TOML_BITS = st.lists(st.sampled_from(
+    ['"', "'", '"""', "\'\'\'", "\\", "\n", "#", "[", "]", "{", "}", "[[", "]]", "a", " = ",
+     "é", "胃"]), max_size=60).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(TOML_BITS)
+def test_the_nesting_depth_is_the_character_by_character_one(text: str) -> None:
+    assert _nesting_depth(text) == _depth_by_character(text)
+
+
+def test_the_nesting_depth_of_every_shipped_file_is_the_character_by_character_one() -> None:
+    for path in sorted(SEEDS_DIR.glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        assert _nesting_depth(text) == _depth_by_character(text) >= 2, path.name
 
 
 def test_a_file_larger_than_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ def _requests(session: Session) -> Iterator[ReportRequest]:
         patient = _patient(key)
         yield ReportRequest("schedule", patient=patient)
         yield ReportRequest("casebook", patient=patient)
+        yield ReportRequest("outcomes", study_key=key, as_of=TODAY)
     yield ReportRequest("calendar", start=TODAY.replace(day=1), end=TODAY.replace(day=28))
 
 
@@ -100,6 +101,12 @@ def test_command_line_help_tables_and_messages_are_translated(
         ("--db", db, "report", "schedule", "--patient", "NOBODY-1", "-o",
          str(tmp_path / "x.pdf")),
         ("--db", db, "schedule", "--study", "NOPE"),
+        ("outcomes", "--help"),
+        ("--db", db, "outcomes", "--study", "PREOP-DURATION", "--as-of", "2026-03-14"),
+        ("--db", db, "outcomes", "--study", "RECTAL-LE", "--as-of", "2026-03-14"),
+        ("--db", db, "outcomes", "--study", "RECTAL-LE", "--as-of", "2001-01-01"),
+        ("--db", db, "export", "analysis", "--study", "RECTAL-LE", "-o",
+         str(tmp_path / "rectal.csv")),
     ]
     found = []
     with pseudo_locale():

@@ -16,6 +16,7 @@ from gisttracker.reports.screening import gather_screening
 from gisttracker.services.base import ServiceError
 from gisttracker.services.forms import AdverseEventInput, FormService
 from gisttracker.services.patients import PatientService
+from gisttracker.services.tumour import TumourService
 from gisttracker.services.visits import VisitService
 from gisttracker.session import Session
 from gisttracker.store.models_course import LesionMeasurement, TumourAssessment
@@ -157,6 +158,9 @@ def test_casebook_has_forms_scores_labs_aes_tumour_chinese_and_the_audit(
     forms.save_adverse_event(patient.uid, AdverseEventInput(
         term="nausea", grade=2, onset=date(2026, 3, 1), notes=note,
         visit_uid=visit.visit_uid), today=TODAY)
+    tumour = TumourService(demo)
+    for record in tumour.assessments(patient.uid):  # the demo's own imaging makes way
+        tumour.delete(record.uid, reason="test: imaging entered again")
     with demo.tracker.transaction("test imaging") as w:
         for on, sizes in ((date(2025, 6, 1), (40.0, 30.0)), (date(2025, 9, 1), (20.0, 15.0))):
             a = w.insert(TumourAssessment, patient=patient.id, assessed_on=on,

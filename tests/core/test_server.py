@@ -24,16 +24,11 @@ from gisttracker.services.audit import verify
 from gisttracker.services.patients import PatientService
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import open_session
-from gisttracker.store import server as server_module
 from gisttracker.store.db import DatabaseLockedError, StoreError, open_database, resolve_path
 from gisttracker.store.migrations import LATEST
 from gisttracker.store.models_patients import Patient, Randomization
-from gisttracker.store.server import (
-    APPEND_ONLY,
-    WRITE_LOCK,
-    ServerLocation,
-    display_url,
-)
+from gisttracker.store.server import APPEND_ONLY, WRITE_LOCK
+from gisttracker.store.urls import ServerLocation, ServerUrlError, display_url
 from tests.core.patients_helpers import TODAY, eligible_patient, set_site
 from tests.helpers import admin_sql, server_url
 
@@ -231,7 +226,7 @@ def test_a_password_in_the_url_is_never_shown_nor_logged(
 def test_an_unknown_server_or_database_is_a_plain_message(server_db: str) -> None:
     with pytest.raises(StoreError, match=r"cannot connect to .*no_such_db"):
         open_database(ServerLocation(server_url("no_such_db")))
-    with pytest.raises(server_module.ServerUrlError, match="names no database"):
+    with pytest.raises(ServerUrlError, match="names no database"):
         resolve_path(server_url(server_db).rsplit("/", 1)[0] + "/")
 
 
@@ -240,7 +235,7 @@ def test_file_only_work_on_a_server_is_a_plain_refusal(db_path: Path, tmp_path: 
         pytest.skip("needs the test server")
     from gisttracker.backup import backup
     from gisttracker.exchange.csv_export import export_csv
-    from gisttracker.store.server import FileOnlyError
+    from gisttracker.store.urls import FileOnlyError
 
     s = open_session(db_path, user="nurse")
     try:

@@ -9,7 +9,13 @@ from pathlib import Path
 import peewee
 import pytest
 
-from gisttracker.store.db import NewerSchemaError, StoreError, connect, open_database
+from gisttracker.store.db import (
+    NewerSchemaError,
+    StoreError,
+    connect,
+    open_database,
+    read_only_uri,
+)
 from gisttracker.store.migrations import LATEST, MIGRATIONS, migrate, schema_version
 from tests.core.migration_fixtures import CHECK, FILL
 
@@ -149,3 +155,21 @@ def test_randomization_numbers_are_unique_per_site_after_schema_6(tmp_path: Path
     with pytest.raises(peewee.IntegrityError, match="cannot be undone"):
         db.execute_sql("DELETE FROM randomization")
     db.close()
+
+
+def test_read_only_uri_opens_a_folder_name_sqlite_would_misread(tmp_path: Path) -> None:
+    """Backups, packages and exports read a site file through a read-only URI; a folder
+    named with "#", "?", "%" or a space must still name that file, and writing through it
+    must be refused."""
+    folder = tmp_path / "site #2? 100%20"
+    folder.mkdir()
+    path = folder / "study file.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    reader = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        assert reader.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.execute("INSERT INTO t VALUES (1)")
+    finally:
+        reader.close()

@@ -190,6 +190,32 @@ def test_a_rewritten_and_rechained_history_is_found_by_the_witness(
         reopened.close()
 
 
+def test_restoring_an_older_backup_is_not_taken_for_a_rewritten_trail(
+        randomized: Session, tmp_path: Path) -> None:
+    """A restore replaces the file on purpose: the user's witness follows it, so the restored
+    file opens without a warning (and is checked from its checkpoint on, not whole at every
+    open), while the witness still catches the next rewrite behind the user's back."""
+    from gisttracker.backup import backup, restore
+
+    path = randomized.path
+    saved = backup(path, tmp_path / "older.db").path
+    eligible_patient(PatientService(randomized), RANDOMIZED, number="MRN-3")
+    assert check_at_open(randomized.db, path).ok  # the witness now remembers the later head
+    randomized.close()
+    restore(saved, path)
+    reopened = open_session(path, user="nurse")
+    try:
+        assert reopened.audit is not None and reopened.audit.ok, reopened.audit.summary()
+        assert verify(reopened.db).ok
+    finally:
+        reopened.close()
+    again = open_session(path, user="nurse")  # from the checkpoint the first open wrote
+    try:
+        assert again.audit is not None and again.audit.ok and again.audit.entries == 0
+    finally:
+        again.close()
+
+
 def test_the_audit_chain_verifies_after_a_demo(tmp_path: Path, capsys: Any) -> None:
     s = open_session(tmp_path / "demo.db", user="nurse", clock=lambda: FIXED_NOW)
     try:

@@ -18,8 +18,8 @@ from gisttracker.services.signatures import SignatureService
 from gisttracker.session import open_session
 from gisttracker.store.db import resolve_path
 from gisttracker.store.introspect import Schema, table_names
-from gisttracker.store.server import ServerLocation
 from gisttracker.store.transfer import NOT_COPIED, TransferError, digest
+from gisttracker.store.urls import ServerLocation
 from tests.core.accounts_helpers import PASSWORD, TODAY, make_people, open_site, sign_in
 from tests.core.patients_helpers import eligible_patient, set_site
 from tests.helpers import admin_sql, server_url

@@ -101,7 +101,7 @@ def test_a_new_site_file_is_a_new_version_and_old_patients_keep_theirs(
         new = ProtocolVersion.get_by_id(second.protocol_version_id)
         assert old.id != new.id and "target_enrollment = 140" in new.text
         assert Patient.get_by_id(first.id).protocol_version_id == old.id
-        # The audit trail names a foreign key by its column (schema 8).
+        # The audit trail names a foreign key by its column (schema 9).
         change = AuditLog.get((AuditLog.table_name == "study_protocol")
                               & (AuditLog.field == "protocol_version_id")
                               & (AuditLog.action == "update"))
@@ -196,7 +196,8 @@ def test_a_removed_group_with_patients_in_it_is_refused(session: Session) -> Non
     assert patient.arm_code == "SHORT"
     site_copy(session.path, "PREOP-DURATION",
               ('{ arm = "SHORT", max_months = 6 }', '{ arm = "SHORTER", max_months = 6 }'),
-              ('code = "SHORT"\n', 'code = "SHORTER"\n'))
+              ('code = "SHORT"\n', 'code = "SHORTER"\n'),
+              ('reference_group = "SHORT"', 'reference_group = "SHORTER"'))
     session = reopen(session)
     try:
         (refusal,) = session.blocked["PREOP-DURATION"]

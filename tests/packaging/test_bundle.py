@@ -28,8 +28,9 @@ pytestmark = [
 # The aim was 150 MB. The statistics engine (numpy, scipy, and statsmodels with the pandas it
 # requires) adds about 145 MB, so the bundle is about 295 MB: the aim is missed, knowingly
 # (issue 15's closing note). This bound catches a regression (a Qt module or a library
-# dragged in by mistake) without failing on what the statistics cost.
-SIZE_LIMIT_MB = 320
+# dragged in by mistake) without failing on what the statistics cost. numpy's and scipy's
+# OpenBLAS must stay unstripped (strip breaks them: no analysis would run), a few MB more.
+SIZE_LIMIT_MB = 335
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,12 @@ def test_demo_then_a_report_with_the_bundled_fonts(bundle: Bundle) -> None:
     embedded = {str(font["/BaseFont"]) for page in reader.pages
                 for font in page["/Resources"]["/Font"].values()}
     assert any("DejaVuSans" in name for name in embedded), embedded
+    # The statistics run in the bundle too (numpy's OpenBLAS survives the build's strip).
+    result = bundle.run("--db", str(db), "outcomes", "--study", "NCT03862768", "--as-of",
+                        "2026-03-01", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [e["key"] for e in data["endpoints"]] == ["pfs", "os"] and data["patients"] > 0
 
 
 def test_the_fonts_and_their_licences_travel_in_the_bundle(bundle: Bundle) -> None:
@@ -131,7 +138,7 @@ def test_startup_check_and_its_time(bundle: Bundle, capsys: pytest.CaptureFixtur
     to_first_screen = float(result.stdout.strip())
     with capsys.disabled():
         print(f"\nLinux bundle: --startup-check {seconds:.2f} s wall "
-              f"({to_first_screen:.3f} s from start of run() to the first screen)")
+              f"({to_first_screen:.3f} s from the start of the process to the first rows painted)")
     assert 0 < to_first_screen < 60
 
 

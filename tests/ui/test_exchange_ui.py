@@ -18,7 +18,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
-import gisttracker.store.db as store_db
+from gisttracker.errors import UserError
 from gisttracker.exchange.keys import public_key_path
 from gisttracker.exchange.odm.export import export_odm
 from gisttracker.services.exchange.centre import import_package, trust_site
@@ -273,7 +273,7 @@ def test_a_read_only_copy_says_so_and_offers_no_writing(qtbot: QtBot, tmp_path: 
 def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
         qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conn = sqlite3.connect(site)
-    # A leaf page of the audit trail's table (schema 8: audit_entry; audit_log is a view),
+    # A leaf page of the audit trail's table (schema 9: audit_entry; audit_log is a view),
     # found through SQLite's page statistics.
     page = conn.execute("SELECT pageno FROM dbstat WHERE name IN ('audit_log', 'audit_entry') "
                         "AND pagetype = 'leaf' ORDER BY pageno DESC LIMIT 1").fetchone()[0]
@@ -284,10 +284,36 @@ def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
     at = (page - 1) * page_size
     data[at:at + page_size] = bytes(range(256)) * (page_size // 256)
     site.write_bytes(bytes(data))
-    # As if the file were too large to read whole in the fraction of a second spent at open.
-    monkeypatch.setattr(store_db, "QUICK_CHECK_BUDGET", 0.0)
+    # The window does not look for damage before its first screen (every start would wait
+    # for it): the whole-file check in the background finds it.
     with _window(qtbot, tmp_path, site) as window:
         banner = window.banner
         qtbot.waitUntil(lambda: "Damaged pages" in banner.text(), timeout=30_000)
         assert not banner.isHidden() and "restore the latest backup" in banner.text()
         assert Patient.select().count() == 25  # what can still be read stays readable
+        # From then on nothing more is written to the damaged file.
+        assert window.session is not None
+        with pytest.raises(UserError, match="Damaged pages"), \
+                window.session.tracker.transaction("after the damage was found"):
+            pass
+
+
+def test_the_whole_file_is_checked_after_the_first_screen_shows_its_data(
+        qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reading the whole file beside the first screen's queries would delay them (for
+    # minutes on a large site): the check starts once the patient list shows its rows.
+    from ui.exchange import ExchangeMenu
+
+    seen: list[tuple[bool, str]] = []
+    original = ExchangeMenu._check_pages
+
+    def check_pages(menu: ExchangeMenu, session: object) -> None:
+        page = menu.window_.current_page()
+        seen.append((page.loading(), page.count_label.text()))  # type: ignore[attr-defined]
+        original(menu, session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ExchangeMenu, "_check_pages", check_pages)
+    with _window(qtbot, tmp_path, site):
+        qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+    [(loading, label)] = seen  # once per database opened
+    assert not loading and label.endswith(" patients") and label[0].isdigit()

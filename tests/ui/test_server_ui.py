@@ -13,7 +13,8 @@ from pytestqt.qtbot import QtBot
 
 from gisttracker.services.patients import PatientService
 from gisttracker.session import open_session
-from gisttracker.store.server import ServerDatabase, ServerLocation
+from gisttracker.store.server import ServerDatabase
+from gisttracker.store.urls import ServerLocation
 from tests.core.patients_helpers import new_patient
 from tests.helpers import server_url
 from ui.main_window import MainWindow

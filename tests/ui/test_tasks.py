@@ -54,3 +54,32 @@ def test_results_and_errors_arrive_on_the_gui_thread(qtbot: QtBot) -> None:
     assert seen[1] == ("refused", main)
     assert not tasks.busy
     tasks.shutdown()
+
+
+def test_a_result_for_a_widget_closed_meanwhile_is_dropped(qtbot: QtBot) -> None:
+    # A patient window closed before its tabs had loaded: the tab (and its tables) are
+    # deleted when the result arrives, and must not be touched.
+    import shiboken6
+    from PySide6.QtWidgets import QTableWidget, QWidget
+
+    class Tab(QWidget):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = QTableWidget(self)
+            self.shown: list[int] = []
+
+        def loaded(self, rows: int) -> None:
+            self.table.setRowCount(rows)
+            self.shown.append(rows)
+
+    tasks = TaskManager()
+    release = threading.Event()
+    open_tab, closed_tab = Tab(), Tab()
+    qtbot.addWidget(open_tab)
+    tasks.run(lambda: release.wait(5) and 3, open_tab.loaded)
+    tasks.run(lambda: 4, closed_tab.loaded)
+    shiboken6.delete(closed_tab)  # closed while its query is still queued
+    release.set()
+    qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
+    assert open_tab.shown == [3] and open_tab.table.rowCount() == 3
+    tasks.shutdown()

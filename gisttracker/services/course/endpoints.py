@@ -1,47 +1,31 @@
 """One patient's endpoints, computed from the declarations of the protocol file.
 
-Each ``[[endpoints]]`` entry says what it is (:class:`gisttracker.protocols.model.Endpoint`);
-nothing here knows a study or an endpoint key:
-
-* ``time_to_event``: from the ``measured_from`` anchor date (the origin) to the first of the
-  declared ``events`` on or after it and within the ``horizon`` — ``progression`` includes
-  a PD on imaging by the study's primary response criterion, even without a separate
-  progression event. Without the event the patient is censored at the last contact or at
-  the last tumour assessment (``censor``), never after a death or the horizon; a
-  ``competing`` event (death before a local recurrence) ends follow-up and is reported as
-  such. Time in months is days / 30.4375.
-* ``proportion``: ``objective_response`` — the best overall response by the endpoint's
-  criterion (or the study's primary one) over the assessments up to the horizon, judged by
-  the study's ``[response]`` rules, CR or PR being a response; ``r0_resection`` — the margin
-  of the first resection; ``organ_preservation`` — the rectal composite at the horizon.
-* ``repeated_measure`` and ``descriptive`` endpoints, and endpoints of a file without
-  declarations, are listed as not computed here (their analysis is the outcomes area's).
+The values are those of the study's outcomes: :mod:`gisttracker.outcomes.derive` derives them
+(from the ``[[endpoints]]`` declarations, nothing known per study) from the patient's facts,
+gathered as :mod:`gisttracker.outcomes.gather` gathers a whole study's, with ``today`` as the
+data cut-off; the course tab shows them with the fact that decided each (``note``). Time to
+event, objective response, R0 resection, organ preservation and other proportions are
+listed; repeated measures, descriptive endpoints and endpoints of a file without
+declarations are listed as not computed here (their analysis is the Outcomes area's).
+:meth:`EndpointsMixin.organ_preservation` gives the rectal composite itself, with its reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 
 from gisttracker.domain import course as course_rules
 from gisttracker.i18n import _
+from gisttracker.outcomes import derive as derive_types
 from gisttracker.protocols import Study
-from gisttracker.protocols.model import Endpoint, ResponseRules
+from gisttracker.protocols.model import Endpoint
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.course.surgery import SurgeryMixin
 from gisttracker.services.course.values import (
     EndpointResult,
-    EventInput,
-    EventRow,
-    _months,
-)
-from gisttracker.services.tumour import SeriesResult, TumourService, best_of
-from gisttracker.store.models_course import (
-    CourseEvent,
-    TumourAssessment,
 )
 from gisttracker.store.models_patients import Patient
-from gisttracker.store.models_visits import AnchorDate, Visit
+from gisttracker.store.models_visits import AnchorDate
 
 
 def _criterion_name(criterion: str) -> str:
@@ -98,124 +82,74 @@ class EndpointsMixin(SurgeryMixin):
              for s in surgeries], stomas, regrowths, surgery_date=start, today=today,
             horizon_months=endpoint.horizon.months)
 
-    def last_contact(self, patient: Patient, *, today: date) -> date | None:
-        """The last date the patient is known alive (events, visits, imaging, surgery)."""
-        dates: list[date] = []
-        for e in CourseEvent.select().where(CourseEvent.patient == patient):
-            d = _as_date(e.occurred_on)
-            if d is not None:
-                dates.append(d)
-        for v in Visit.select(Visit.done_on).where((Visit.patient == patient)
-                                                   & Visit.done_on.is_null(False)):
-            d = _as_date(v.done_on)
-            if d is not None:
-                dates.append(d)
-        for a in TumourAssessment.select(TumourAssessment.assessed_on).where(
-                TumourAssessment.patient == patient):
-            d = _as_date(a.assessed_on)
-            if d is not None:
-                dates.append(d)
-        for s in self._surgeries(patient):
-            d = _as_date(s.performed_on)
-            if d is not None:
-                dates.append(d)
-        enrolled = _as_date(patient.enrolled_on)
-        if enrolled is not None:
-            dates.append(enrolled)
-        dates = [d for d in dates if d <= today]
-        return max(dates, default=None)
-
     def endpoints(self, patient_key: str, *, today: date) -> list[EndpointResult]:
-        """Each endpoint of the patient's protocol for this patient (see module doc)."""
+        """Each endpoint of the patient's protocol for this patient, as of ``today``: the
+        same derivation as the study's outcomes (:mod:`gisttracker.outcomes.derive`), so the
+        course tab and the Outcomes area never disagree; ``note`` names the deciding fact."""
+        from gisttracker.outcomes import derive, text
+        from gisttracker.outcomes.gather import gather
+
         patient = self.patient(patient_key)
         study = self.study_of(patient)
-        events = [e for e in self.events(patient_key) if e.data.occurred_on <= today]
-        tumours = TumourService(self.session)
-        tumour = tumours.evaluation(patient.uid)
-        rules, response_start = tumours.response_rules(patient)
-        primary = study.primary_response_criterion or "recist"
-        imaging_pd = next((e.assessed_on for e in tumour.evaluations
-                           if (e.choi if primary == "choi" else e.recist_overall) == "PD"
-                           and e.assessed_on <= today), None)
-        if imaging_pd is not None:
-            # Progression by the primary criterion on imaging counts even when no separate
-            # progression event was entered.
-            events.append(EventRow("", EventInput("progression", imaging_pd, primary)))
-        contact = self.last_contact(patient, today=today)
-        assessed = max((e.assessed_on for e in tumour.evaluations if e.assessed_on <= today),
-                       default=None)
+        found = gather(self.session, study, as_of=today, patient_uids=[patient.uid])
+        values = (derive.derive_patient(study, found[0], as_of=today).endpoints
+                  if found else {})
         out: list[EndpointResult] = []
         for endpoint in study.endpoints:
+            value = values.get(endpoint.key)
             start = self._start_date(patient, study, endpoint.measured_from)
-            if endpoint.type == "time_to_event":
-                last = assessed if endpoint.censor == "last_tumour_assessment" else contact
-                out.append(self._time_to_event(endpoint, start, events, last))
-            elif endpoint.type == "proportion" and endpoint.measure == "objective_response":
-                out.append(self._response(endpoint, start, tumour, rules, response_start,
-                                          endpoint.criterion or primary))
-            elif endpoint.type == "proportion" and endpoint.measure == "r0_resection":
-                surgeries = self.surgeries(patient_key)
-                horizon = self._horizon_day(endpoint, start)
-                first = next((s for s in surgeries if horizon is None
-                              or s.data.performed_on <= horizon), None)
-                margin = first.data.margin if first else None
+            if isinstance(value, derive.TimeToEvent):
+                if value.excluded:
+                    out.append(EndpointResult(endpoint.key, endpoint.name, "time_to_event",
+                                              note=text.exclusion_text(value.excluded)))
+                    continue
+                competing = (value.decided_by.code if value.status == 2 and value.decided_by
+                             else None)
                 out.append(EndpointResult(
-                    endpoint.key, endpoint.name, "r0", start,
-                    event=None if margin is None else margin == "R0",
-                    on=first.data.performed_on if first else None, value=margin))
-            elif endpoint.type == "proportion" and endpoint.measure == "organ_preservation":
-                op = self.organ_preservation(patient_key, today=today)
-                value = None if op is None or op.preserved is None else (
-                    _("met") if op.preserved else _("failed"))
-                out.append(EndpointResult(endpoint.key, endpoint.name, "organ_preservation",
-                                          start, event=None if op is None else op.preserved,
-                                          on=op.failed_on if op else None, value=value,
-                                          note=op.reason if op else ""))
+                    endpoint.key, endpoint.name, "time_to_event", value.origin,
+                    value.status == 1, value.end, value.months,
+                    note=_("{status}: {fact}").format(
+                        status=text.status_text(value),
+                        fact=text.describe_fact(study, value.decided_by)),
+                    competing=competing))
+            elif isinstance(value, derive.Binary) and value.excluded in (None, "no_origin"):
+                # Without the origin the patient is left out of the study's rate, but the
+                # course tab still shows what was found (a best response, a margin).
+                out.append(self._binary(study, endpoint, value, start))
             else:
                 out.append(EndpointResult(endpoint.key, endpoint.name, "not_computed", start))
         return out
 
-    def _response(self, endpoint: Endpoint, start: date | None, tumour: SeriesResult,
-                  rules: ResponseRules | None, response_start: date | None,
-                  criterion: str) -> EndpointResult:
-        until = self._horizon_day(endpoint, start)
-        best = best_of(tumour.evaluations, criterion, rules=rules, start=response_start,
-                       until=until)
-        note = _("best overall response by {criterion}").format(
-            criterion=_criterion_name(criterion))
-        if until is not None:
-            note = _("best overall response by {criterion} up to {date}").format(
-                criterion=_criterion_name(criterion), date=until.isoformat())
-        return EndpointResult(endpoint.key, endpoint.name, "response", start, value=best,
-                              event=None if best in (None, "NE") else best in ("CR", "PR"),
-                              note=note)
-
     @staticmethod
-    def _time_to_event(endpoint: Endpoint, start: date | None, events: Sequence[EventRow],
-                       last: date | None) -> EndpointResult:
-        if start is None:
-            return EndpointResult(endpoint.key, endpoint.name, "time_to_event",
-                                  note=_("no start date ({anchor})").format(
-                                      anchor=endpoint.measured_from))
-        horizon = endpoint.horizon.after(start)
-        hits = sorted(e.data.occurred_on for e in events
-                      if e.data.kind in endpoint.events and e.data.occurred_on >= start)
-        rivals = sorted(e.data.occurred_on for e in events
-                        if e.data.kind in endpoint.competing and e.data.occurred_on >= start)
-        first_rival = rivals[0] if rivals and rivals[0] <= horizon else None
-        if hits and hits[0] <= horizon and (first_rival is None or hits[0] <= first_rival):
-            return EndpointResult(endpoint.key, endpoint.name, "time_to_event", start, True,
-                                  hits[0], _months(start, hits[0]), _("event"))
-        if first_rival is not None:
-            kind = next(e.data.kind for e in events if e.data.occurred_on == first_rival
-                        and e.data.kind in endpoint.competing)
-            return EndpointResult(endpoint.key, endpoint.name, "time_to_event", start, False,
-                                  first_rival, _months(start, first_rival),
-                                  _("competing event"), competing=kind)
-        censor = max(last or start, start)
-        deaths = [e.data.occurred_on for e in events if e.data.kind == "death"]
-        if deaths and censor > deaths[0]:
-            censor = deaths[0]
-        censor = min(censor, horizon)
-        return EndpointResult(endpoint.key, endpoint.name, "time_to_event", start, False,
-                              censor, _months(start, censor), _("censored"))
+    def _binary(study: Study, endpoint: Endpoint, value: derive_types.Binary,
+                start: date | None) -> EndpointResult:
+        from gisttracker.outcomes import text
+
+        fact = text.describe_fact(study, value.decided_by)
+        if value.excluded:
+            fact = _("{what}: {why}").format(what=fact, why=text.exclusion_text(
+                value.excluded)) if fact else text.exclusion_text(value.excluded)
+        if endpoint.measure == "objective_response":
+            criterion = _criterion_name(endpoint.criterion
+                                        or study.primary_response_criterion or "recist")
+            note = _("best overall response by {criterion}").format(criterion=criterion)
+            return EndpointResult(endpoint.key, endpoint.name, "response", start,
+                                  value=value.value, event=value.outcome,
+                                  on=value.decided_by.on if value.decided_by else None,
+                                  note=_("{what}: {fact}").format(what=note, fact=fact)
+                                  if fact else note)
+        if endpoint.measure == "r0_resection":
+            return EndpointResult(endpoint.key, endpoint.name, "r0", start, event=value.outcome,
+                                  on=value.decided_by.on if value.decided_by else None,
+                                  value=value.value, note=fact)
+        if endpoint.measure == "organ_preservation":
+            shown = None if value.outcome is None else (_("met") if value.outcome
+                                                        else _("failed"))
+            return EndpointResult(endpoint.key, endpoint.name, "organ_preservation", start,
+                                  event=value.outcome,
+                                  on=(value.decided_by.on if value.decided_by
+                                      and value.outcome is False else None),
+                                  value=shown, note=value.note)
+        shown = None if value.outcome is None else (_("yes") if value.outcome else _("no"))
+        return EndpointResult(endpoint.key, endpoint.name, "proportion", start,
+                              event=value.outcome, value=value.value or shown, note=fact)

@@ -198,7 +198,7 @@ def import_package(session: Session, path: Path, *, now: datetime | None = None,
                    progress: Progress | None = None) -> ImportResult:
     """Import a site's package (all of it or nothing); see the module's description.
     Merging a site's records is the administrator's (:attr:`Permission.MANAGE_SETTINGS`)."""
-    from gisttracker.store.server import refuse_server
+    from gisttracker.store.urls import refuse_server
 
     refuse_server(session.path)
     session.tracker.require(Permission.MANAGE_SETTINGS)

@@ -7,19 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final
 
 from gisttracker.i18n import N_
 
-STATUS_LABELS: Final[Mapping[str, str]] = {
-    "screened": N_("screened"),
-    "screen_failed": N_("screen failed"),
-    "enrolled": N_("enrolled"),
-    "withdrawn": N_("withdrawn"),
-    "lost_to_follow_up": N_("lost to follow-up"),
-    "died": N_("died"),
-    "completed": N_("completed"),
-}
+# The patient list lives in its own light module (the window's first screen); its names
+# are still found here.
+from gisttracker.services.patient_list import _SORT_COLUMNS as _SORT_COLUMNS
+from gisttracker.services.patient_list import STATUS_LABELS as STATUS_LABELS
+from gisttracker.services.patient_list import PatientFilter as PatientFilter
+from gisttracker.services.patient_list import PatientRow as PatientRow
+from gisttracker.services.patient_list import SortKey as SortKey
+
 END_STATUSES: Final = ("withdrawn", "lost_to_follow_up", "died", "completed")
 ENROLLED_STATUSES: Final = ("enrolled", *END_STATUSES)
 
@@ -102,37 +101,6 @@ class EnrollmentResult:
     randomization_number: str | None = None
     stratum: str | None = None
     randomized_at: str | None = None
-
-
-class PatientRow(NamedTuple):
-    """One row of the patient list (no personal identifiers); a tuple: cheap by the 100."""
-
-    uid: str
-    patient: str
-    study_key: str
-    arm_code: str | None
-    status: str
-    enrolled_on: date | None
-    randomization_number: str | None
-    sex: str | None
-
-
-@dataclass(frozen=True)
-class PatientFilter:
-    """Filters of the patient list. ``text`` searches study ids (prefix), record numbers,
-    names and initials (prefix, case-insensitive)."""
-
-    text: str = ""
-    study_key: str | None = None
-    arm_code: str | None = None
-    status: str | None = None
-
-
-SortKey = Literal["patient", "study", "arm", "status", "enrolled_on", "randomization_number"]
-_SORT_COLUMNS: Final[Mapping[str, str]] = {
-    "patient": "p.study_id", "study": "p.study_key", "arm": "p.arm_code", "status": "p.status",
-    "enrolled_on": "p.enrolled_on", "randomization_number": "p.randomization_number",
-}
 
 
 @dataclass(frozen=True)

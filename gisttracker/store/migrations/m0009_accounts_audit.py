@@ -2,7 +2,7 @@
 hash-chained audit trail; the randomization seed sealed.
 
 Frozen: this module never imports today's models or services. It carries its own copies of
-the few functions it needs (the row hash, the seed sealing), as they were at schema 8.
+the few functions it needs (the row hash, the seed sealing), as they were at schema 9.
 
 What the upgrade does to data already in the file:
 
@@ -20,8 +20,8 @@ What the upgrade does to data already in the file:
   the upgrade sets it from the audit trail, so a form loaded before the upgrade is not
   mistaken for a stale one and the table replays to its versions.
 * **What the audit trail did not explain.** A record with no audit row at all, or whose
-  audit rows do not replay to the value now in the table (possible before schema 8: nothing
-  protected the file), gets an entry by ``(upgrade to schema 8)`` recording what was found,
+  audit rows do not replay to the value now in the table (possible before schema 9: nothing
+  protected the file), gets an entry by ``(upgrade to schema 9)`` recording what was found,
   with that reason. From here on any difference between a table and its audit trail is
   new, and ``gisttracker audit verify`` reports it.
 * **Seed sealed.** The seed of each randomized study is encrypted (AES-256-GCM) with a new
@@ -47,14 +47,14 @@ from typing import Any
 import peewee
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-VERSION = 8
+VERSION = 9
 # Run VACUUM once this migration has committed: the old audit rows (and the clear seed)
 # leave free pages behind.
 VACUUM_AFTER = True
 
-UPGRADE_USER = "(upgrade to schema 8)"
+UPGRADE_USER = "(upgrade to schema 9)"
 
-# Tables of schema 7 whose rows the service layer audits (they carry a uid).
+# Tables of schema 8 whose rows the service layer audits (they carry a uid).
 AUDITED_V7 = [
     "setting", "patient", "patient_identity", "screening", "screening_judgement",
     "lab_result", "randomization", "anchor_date", "visit", "form", "form_value",
@@ -105,6 +105,7 @@ BEFORE = [
         created_at TEXT NOT NULL
     )""",
     "CREATE UNIQUE INDEX key_wrap_account ON key_wrap (purpose, coalesce(account_id, 0))",
+    "CREATE INDEX key_wrap_account_id ON key_wrap (account_id)",  # the cascade's look-up
     # An investigator's electronic signature of a visit, a form or a casebook. While it
     # exists the data under it is locked; unlocking deletes it (audited, with a reason).
     """CREATE TABLE signature (
@@ -315,7 +316,7 @@ AFTER = [
 ]
 
 
-# ---- frozen helpers (schema 8) ---------------------------------------------------------------
+# ---- frozen helpers (schema 9) ---------------------------------------------------------------
 
 ZERO_HASH = bytes(32)
 TAG_BYTES = 8
@@ -325,7 +326,7 @@ ACTION_CODES = {"insert": "i", "update": "u", "delete": "d"}
 def chain_step(previous: bytes, entry: Sequence[Any]) -> bytes:
     """SHA-256 of the previous chain value followed by the entry: [id, at, user, action,
     table_name, record_uid, field, columns, old_value, new_value, reason, patient_uid,
-    version] as compact JSON (UTF-8). The same as gisttracker/store/chain.py at schema 8."""
+    version] as compact JSON (UTF-8). The same as gisttracker/store/chain.py at schema 9."""
     text = json.dumps(list(entry), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(previous + text.encode("utf-8")).digest()
 
@@ -575,7 +576,7 @@ def upgrade(db: peewee.SqliteDatabase) -> None:
             out.flush()
 
     # What the table holds that the trail does not explain: recorded now, by the upgrade.
-    reason = "recorded at the upgrade to schema 8: not explained by the earlier audit trail"
+    reason = "recorded at the upgrade to schema 9: not explained by the earlier audit trail"
     seen: set[str] = set()
     for table in [*AUDITED_V7, "randomization_seed_v6"]:
         shown = "randomization_seed" if table == "randomization_seed_v6" else table

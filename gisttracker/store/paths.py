@@ -1,0 +1,152 @@
+"""Where the site database is, and a read-only look at it that needs no ORM.
+
+Light on purpose (standard library only, :mod:`platformdirs` when the default is asked
+for): a command that only needs to know the file is there and current — ``gisttracker
+studies`` — does not pay for importing peewee and the models.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pkgutil
+import sqlite3
+from pathlib import Path
+
+APP_NAME = "gisttracker"
+# PRAGMA application_id marks our files, so a foreign SQLite file is not migrated by mistake.
+APPLICATION_ID = 0x47495354  # "GIST"
+ENV_VAR = "GISTTRACKER_DB"
+
+
+def default_path() -> Path:
+    """The platform's per-user data directory, e.g. ``~/.local/share/gisttracker/site.db``."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / "site.db"
+
+
+def resolve_path(cli_path: str | os.PathLike[str] | None) -> Path:
+    """``--db PATH``, else ``$GISTTRACKER_DB``, else :func:`default_path`. A
+    ``postgresql://`` URL gives a :class:`~gisttracker.store.urls.ServerLocation`."""
+    from gisttracker.store.urls import ServerLocation, is_server
+
+    for given in (cli_path, os.environ.get(ENV_VAR)):
+        if given and is_server(given):
+            return ServerLocation(str(given))
+        if given:
+            break
+    if cli_path:
+        return Path(cli_path).expanduser()
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return default_path()
+
+
+def latest_version() -> int:
+    """The newest schema version this release knows: its highest numbered migration module,
+    found without importing the migrations package (which needs the ORM)."""
+    spec = importlib.util.find_spec("gisttracker.store.migrations")
+    places = list(spec.submodule_search_locations or []) if spec else []
+    numbers = [int(m.name[1:5]) for m in pkgutil.iter_modules(places)
+               if m.name.startswith("m") and m.name[1:5].isdigit()]
+    return max(numbers, default=0)
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to ``path`` (nothing created, nothing written, a short wait
+    for a writer's lock); raises :class:`sqlite3.Error` when it cannot be opened."""
+    # Only these three characters need escaping in an SQLite file URI path.
+    name = str(path.resolve()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return sqlite3.connect(f"file:{name}?mode=ro", uri=True, timeout=1)
+
+
+def is_current(path: Path) -> bool:
+    """Whether ``path`` is one of our databases at the latest schema, looked at read-only.
+
+    False means "open it the full way" (:func:`gisttracker.store.db.open_database`), which
+    creates, migrates, or refuses the file with a clear message; nothing is written here.
+    """
+    if not path.is_file():
+        return False
+    try:
+        con = _open_read_only(path)
+    except sqlite3.Error:
+        return False
+    try:
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
+    return bool(app_id == APPLICATION_ID and version == latest_version() and version > 0)
+
+
+def read_setting(path: Path, key: str) -> str | None:
+    """The stored value of site setting ``key`` in the database at ``path``, read before
+    anything opens it (the language must be chosen before the first text is built). None
+    when the file does not exist, is not a site database, or has no such setting.
+
+    Read-only: this never creates, migrates or locks the file for long. The value is as
+    stored; the caller checks it against what the setting allows. A server database is
+    asked over a short connection of its own (:func:`gisttracker.store.server.read_setting`).
+    """
+    from gisttracker.store.urls import ServerLocation
+
+    if isinstance(path, ServerLocation):
+        from gisttracker.store.server import read_setting as read_server_setting
+
+        return read_server_setting(path, key)
+    if not path.is_file():
+        return None
+    try:
+        con = _open_read_only(path)
+    except sqlite3.Error:
+        return None
+    try:
+        row = con.execute("SELECT value FROM setting WHERE key = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+    return str(row[0]) if row and row[0] is not None else None
+
+
+def read_site_language(path: Path) -> str | None:
+    """The site's default language (the ``language`` site setting: ``system`` or a code of
+    :data:`gisttracker.i18n.LANGUAGES`) from the database at ``path``, read before anything
+    opens it; None when the file does not exist, is not a site database, or holds no
+    language this release knows."""
+    from gisttracker.i18n import LANGUAGES
+
+    value = read_setting(path, "language")
+    return value if value == "system" or value in LANGUAGES else None
+
+
+# Study key and the SHA-256 of its protocol version in force (schema 6 and later).
+IN_FORCE_SQL = ("SELECT sp.study_key, pv.digest FROM study_protocol sp "
+                "JOIN protocol_version pv ON pv.id = sp.protocol_version_id")
+
+
+def protocols_in_force(path: Path) -> dict[str, str] | None:
+    """Study key -> the SHA-256 of its protocol version in force, read-only from ``path``
+    (schema 6 and later). None when the file cannot be read this way; a study with no
+    version in force yet is absent.
+
+    A caller that finds every loaded protocol file equal to its version in force knows that
+    opening the session would record nothing and refuse nothing
+    (:func:`gisttracker.services.versions.register_protocols`).
+    """
+    try:
+        con = _open_read_only(path)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = con.execute(IN_FORCE_SQL).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+    return {str(key): str(digest) for key, digest in rows}

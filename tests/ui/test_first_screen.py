@@ -1,0 +1,136 @@
+"""Start-up: the window opens on the patient list, says it is ready only once the list's
+first rows are there, builds the other areas when they are first shown, remembers the last
+area, and ``--startup-check`` counts from the start of the process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from pytestqt.qtbot import QtBot
+
+from gisttracker.demo import generate
+from gisttracker.session import open_session
+from tests.core.reports_fixtures import TODAY
+from ui.areas import AREAS
+from ui.main_window import MainWindow
+from ui.patients import PatientsPage
+from ui.tasks import TaskManager
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    path = tmp_path / "site.db"
+    session = open_session(path, user="nurse")
+    generate(session, patients=40, seed=2, today=TODAY)
+    session.close()
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat)
+
+
+def _window(qtbot: QtBot, settings: QSettings) -> tuple[MainWindow, TaskManager]:
+    tasks = TaskManager()
+    window = MainWindow(settings, tasks)
+    window.setProperty("headless", True)
+    qtbot.addWidget(window)
+    window.show()
+    return window, tasks
+
+
+def _click_area(qtbot: QtBot, window: MainWindow, key: str) -> None:
+    item = window.nav.item([a.key for a in AREAS].index(key))
+    qtbot.mouseClick(window.nav.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.nav.visualItemRect(item).center())
+
+
+def _close(window: MainWindow, tasks: TaskManager) -> None:
+    tasks.shutdown()
+    if window.session is not None:
+        window.session.close()
+
+
+def test_first_screen_is_the_patient_list_and_ready_waits_for_its_rows(
+        qtbot: QtBot, settings: QSettings, site: Path) -> None:
+    window, tasks = _window(qtbot, settings)
+    page = window.current_page()
+    assert isinstance(page, PatientsPage)
+    rows_at_ready: list[int] = []
+    window.ready.connect(lambda: rows_at_ready.append(page.model.rowCount()))
+    with qtbot.waitSignal(window.ready, timeout=20_000):
+        window.open_database(site)
+    study = window.current_study()
+    assert study is not None
+    expected = window.session.db.execute_sql(  # type: ignore[union-attr]
+        "SELECT count(*) FROM patient WHERE study_key = ?", [study.key]).fetchone()[0]
+    assert rows_at_ready == [expected] and expected > 0
+    assert page.model.data(page.model.index(0, 0)) != "…"  # the row itself is there
+    _close(window, tasks)
+
+
+def test_other_areas_are_built_when_first_shown(qtbot: QtBot, settings: QSettings,
+                                               site: Path) -> None:
+    window, tasks = _window(qtbot, settings)
+    with qtbot.waitSignal(window.ready, timeout=20_000):
+        window.open_database(site)
+    assert set(window.pages) == {"patients"}  # start-up built the first screen only
+    _click_area(qtbot, window, "reports")
+    reports = window.pages["reports"]
+    assert window.stack.currentWidget() is reports
+    assert reports.session is window.session and reports.study is window.current_study()
+    _close(window, tasks)
+
+
+def test_the_last_area_used_is_where_the_next_start_opens(qtbot: QtBot, settings: QSettings,
+                                                          site: Path) -> None:
+    window, tasks = _window(qtbot, settings)
+    _click_area(qtbot, window, "calendar")
+    assert window.stack.currentWidget() is window.pages["calendar"]
+    window.close()
+    _close(window, tasks)
+    again, tasks = _window(qtbot, settings)
+    assert again.stack.currentWidget() is again.pages["calendar"]
+    assert set(again.pages) == {"calendar"}
+    _close(again, tasks)
+
+
+def test_startup_check_counts_from_the_start_of_the_process() -> None:
+    # Half a second passes before the application's code is even imported: the figure
+    # must include it (the old check started its clock after all the imports).
+    script = ("import time; time.sleep(0.5)\n"
+              "from ui.app import seconds_since_process_start\n"
+              "print(seconds_since_process_start())")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, check=True, timeout=60)
+    assert 0.5 <= float(result.stdout) < 30
+
+
+def test_the_window_loads_nothing_of_the_other_areas_before_it_shows(tmp_path: Path) -> None:
+    script = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from ui.main_window import MainWindow\n"
+        "from ui.tasks import TaskManager\n"
+        f"w = MainWindow(QSettings({str(tmp_path / 'p.ini')!r}, QSettings.Format.IniFormat),"
+        " TaskManager())\n"
+        "w.show(); app.processEvents()\n"
+        "print(' '.join(sorted(sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, check=True, timeout=60)
+    loaded = set(result.stdout.split())
+    assert "ui.patients" in loaded
+    for heavy in ("ui.calendar", "ui.reports", "ui.study_summary", "reportlab", "icalendar",
+                  "gisttracker.services.patients", "gisttracker.services.visits",
+                  "gisttracker.reports.base"):
+        assert heavy not in loaded, heavy
