@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gisttracker.errors import UserError
@@ -50,7 +51,10 @@ def split_url(url: str) -> tuple[str, str | None]:
     return display_url(url), parts.password
 
 
-class ServerLocation(type(Path())):  # type: ignore[misc]
+_LocalPath: Any = type(Path())
+
+
+class ServerLocation(_LocalPath):  # type: ignore[misc]
     """A server database where the program expects a file's path (``--db`` and the session
     carry a :class:`~pathlib.Path`): ``str()`` is the URL without its password, and the
     path itself is a private local folder for what lives "beside the file" for a site on
@@ -62,6 +66,7 @@ class ServerLocation(type(Path())):  # type: ignore[misc]
 
     url: str
     connect_url: str
+    local: Path
 
     def __new__(cls, url: str) -> ServerLocation:
         from platformdirs import user_data_dir
@@ -71,12 +76,34 @@ class ServerLocation(type(Path())):  # type: ignore[misc]
         folder = re.sub(r"[^A-Za-z0-9._-]+", "_",
                         f"{parts.hostname or 'local'}_{parts.port or 5432}_"
                         f"{parts.path.strip('/')}")
-        self = super().__new__(cls, user_data_dir("gisttracker", appauthor=False),
-                               "servers", folder, "site")
+        local = (user_data_dir("gisttracker", appauthor=False), "servers", folder, "site")
+        if hasattr(_LocalPath, "with_segments"):  # Python 3.12 and later
+            self = super().__new__(cls, *local)
+        else:  # 3.11: built the way pathlib builds any path, as this class
+            self = _LocalPath._from_parts.__func__(cls, local)
         self.url = shown
         self.connect_url = url
+        self.local = _LocalPath(*local)
         os.makedirs(self.parent, mode=0o700, exist_ok=True)
         return self  # type: ignore[no-any-return]
+
+    # Every path derived from this one (.parent, /, resolve()) is a plain local path.
+    def with_segments(self, *segments: Any) -> Path:
+        return Path(*segments)
+
+    @classmethod
+    def _from_parts(cls, args: Any, *rest: Any) -> Path:
+        return _LocalPath._from_parts(args, *rest)  # type: ignore[no-any-return]
+
+    @classmethod
+    def _from_parsed_parts(cls, drv: Any, root: Any, parts: Any) -> Path:
+        return _LocalPath._from_parsed_parts(drv, root, parts)  # type: ignore[no-any-return]
+
+    def resolve(self, strict: bool = False) -> Path:
+        return self.local.resolve(strict)
+
+    def __fspath__(self) -> str:
+        return str(self.local)  # the file system sees the local folder, never the URL
 
     def __str__(self) -> str:
         return str(getattr(self, "url", None) or super().__str__())
