@@ -88,10 +88,49 @@ def drop_server_database(name: str) -> None:
     admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+_site_templates: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def server_copy(path: Path) -> Iterator[Path]:
+    """A copy of the site file ``path`` on the test server, for a test of its own: the file
+    is moved there once (``migrate-to``, verified) into a template database, and each copy
+    is a new database made from that template (dropped afterwards)."""
+    from gisttracker.store.db import open_database
+    from gisttracker.store.transfer import transfer
+    from gisttracker.store.urls import ServerLocation
+
+    template = _site_templates.get(str(path))
+    if template is None:
+        template = f"gist_site_template_{os.getpid()}_{next(_counter)}"
+        admin_sql(f"CREATE DATABASE {template}")
+        source = open_database(path)
+        try:
+            transfer(source, ServerLocation(server_url(template)))
+        finally:
+            source.close()
+        _site_templates[str(path)] = template
+    name = f"gist_test_{os.getpid()}_{next(_counter)}"
+    admin_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    try:
+        yield ServerLocation(server_url(name))
+    finally:
+        drop_server_database(name)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if SERVER is not None and _template_ready:
+    if SERVER is None:
+        return
+    for name in [*(_site_templates.values()), *([TEMPLATE] if _template_ready else [])]:
         with contextlib.suppress(Exception):
-            drop_server_database(TEMPLATE)
+            drop_server_database(name)
+
+
+@pytest.fixture
+def engine() -> str:
+    """Which engine the test's databases are on: ``"postgresql"`` on the server run (a
+    fixture that copies a site file to the server asks for it), else ``"sqlite"``."""
+    return "sqlite" if SERVER is None else "postgresql"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -103,7 +142,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, drop = [], []
     for item in items:
         uses = set(getattr(item, "fixturenames", ()))
-        (keep if uses & {"db_path", "session", "server_db"} else drop).append(item)
+        (keep if uses & {"db_path", "session", "server_db", "engine"} else drop).append(item)
         marker = item.get_closest_marker("sqlite_only")
         if marker is not None:
             item.add_marker(pytest.mark.skip(
