@@ -84,6 +84,8 @@ def _queries() -> AreaPage:
     from ui.queries import QueriesPage
 
     return QueriesPage()
+
+
 def _outcomes() -> AreaPage:
     from ui.outcomes import OutcomesPage
 
