@@ -156,6 +156,8 @@ def group_codes(
 def _is_missing(value: object) -> bool:
     if value is None:
         return True
+    if type(value) is str:  # a group's label, most of the time: answered without the ABC
+        return False
     return isinstance(value, Real) and not isinstance(value, bool) and math.isnan(float(value))
 
 

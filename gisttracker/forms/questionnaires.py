@@ -8,7 +8,8 @@ scoring functions the reports use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from gisttracker.forms.registry import (
     Applies,
@@ -48,20 +49,32 @@ def _c30_items() -> tuple[Item, ...]:
     return tuple(out)
 
 
-def _ints(values: Mapping[str, object], keys: list[str]) -> dict[int, int | None]:
+def _numbered(keys: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    """Each form key with the item number it answers (``49s`` → 49)."""
+    return tuple((key, int(key.rstrip("s"))) for key in keys)
+
+
+def _ints(values: Mapping[str, object], keys: tuple[tuple[str, int], ...]
+          ) -> dict[int, int | None]:
+    """The answers of ``keys`` (from :func:`_numbered`) by item number; anything but a whole
+    number (a blank, a yes/no) is None."""
     out: dict[int, int | None] = {}
-    for key in keys:
+    for key, number in keys:
         value = values.get(key)
-        out[int(key.rstrip("s"))] = value if isinstance(value, int) and not isinstance(
+        out[number] = value if isinstance(value, int) and not isinstance(
             value, bool) else None
     return out
 
 
+# Built once: a study scores thousands of questionnaires with the same keys and names.
+_C30_KEYS = _numbered([str(n) for n in range(1, 31)])
+_C30_NAMES = {s.abbreviation: s.name for s in qlq_c30.SCALES} | {
+    qlq_c30.SUMMARY: qlq_c30.SUMMARY_NAME}
+
+
 def _c30_scores(values: Mapping[str, object], context: FormContext) -> tuple[Score, ...]:
-    result = qlq_c30.score(_ints(values, [str(n) for n in range(1, 31)]))
-    names = {s.abbreviation: s.name for s in qlq_c30.SCALES}
-    names[qlq_c30.SUMMARY] = qlq_c30.SUMMARY_NAME
-    return tuple(Score(key, names[key], value) for key, value in result.items())
+    result = qlq_c30.score(_ints(values, _C30_KEYS))
+    return tuple(Score(key, _C30_NAMES[key], value) for key, value in result.items())
 
 
 QLQ_C30 = register(FormSpec(
@@ -128,9 +141,18 @@ def _cr29_items() -> tuple[Item, ...]:
     return tuple(out)
 
 
+_CR29_NAMES = {s.abbreviation: s.name for s in qlq_cr29.SCALES}
+
+
+@lru_cache(maxsize=8)
+def _cr29_keys(sex: qlq_cr29.Sex, stoma: bool) -> tuple[tuple[str, int], ...]:
+    """The form keys a patient of ``sex`` and ``stoma`` status answers (four variants)."""
+    return _numbered([_cr29_key(i) for i in qlq_cr29.items_for(sex=sex, stoma=stoma)])
+
+
 def _cr29_scores(values: Mapping[str, object], context: FormContext) -> tuple[Score, ...]:
     stoma = stoma_of(context)
-    names = {s.abbreviation: s.name for s in qlq_cr29.SCALES}
+    names = _CR29_NAMES
     sex: qlq_cr29.Sex
     if context.sex == "male":
         sex = "male"
@@ -140,8 +162,7 @@ def _cr29_scores(values: Mapping[str, object], context: FormContext) -> tuple[Sc
         return tuple(Score(key, name, None) for key, name in names.items())
     if stoma is None:
         return tuple(Score(key, name, None) for key, name in names.items())
-    keys = [_cr29_key(i) for i in qlq_cr29.items_for(sex=sex, stoma=stoma)]
-    result = qlq_cr29.score(_ints(values, keys), sex=sex, stoma=stoma)
+    result = qlq_cr29.score(_ints(values, _cr29_keys(sex, stoma)), sex=sex, stoma=stoma)
     return tuple(Score(key, names[key], value) for key, value in result.items())
 
 

@@ -454,10 +454,13 @@ def _times(patients: Sequence[PatientOutcome], key: str) -> _Times:
     uids, months, status, groups = [], [], [], []
     for p in patients:
         value = p.endpoints.get(key)
-        if not isinstance(value, TimeToEvent) or value.excluded or value.months is None:
+        if not isinstance(value, TimeToEvent) or value.excluded:
+            continue
+        m = value.months  # read once: a property, for every patient of every endpoint
+        if m is None:
             continue
         uids.append(p.uid)
-        months.append(value.months)
+        months.append(m)
         status.append(value.status)
         groups.append(p.group or "")
     return _Times(uids, np.arange(len(uids)), np.asarray(months, dtype=np.float64),
@@ -565,9 +568,10 @@ def _time_to_event(study: Study, endpoint: Endpoint, patients: Sequence[PatientO
     subgroups: list[Subgroup] = []
     if len(groups) > 1:
         by_uid = {p.uid: p for p in patients}
+        covariates = [by_uid[u].covariates for u in data.uids]  # looked up once, not per key
         for key in study.analysis.subgroups:
-            values = np.array([getattr(by_uid[u].covariates.get(key), "value", None)
-                               for u in data.uids], dtype=object)
+            found = [c.get(key) for c in covariates]
+            values = np.array([None if v is None else v.value for v in found], dtype=object)
             for level in (True, False):
                 part = _subset(data, values == level)
                 # Within a subgroup the groups are compared all together (the source's

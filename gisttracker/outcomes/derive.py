@@ -220,7 +220,7 @@ class _Context:
             self._series = evaluate([a.data for a in self.assessments],
                                     primary=self.study.primary_response_criterion,
                                     rules=self.study.response, start=self.response_start,
-                                    best=False)
+                                    best=False, selection=False)
         return self._series
 
     def assessment_fact(self, on: date, code: str | None = None,
@@ -340,22 +340,20 @@ def time_to_event(ctx: _Context, endpoint: Endpoint) -> TimeToEvent:
     if origin > as_of:
         return TimeToEvent(origin, origin_fact, excluded="origin_after_cut_off")
     horizon = after(endpoint.horizon, origin)
-    horizon_fact = Fact("horizon", horizon, code=endpoint.key)
     start = origin_fact or Fact("enrollment", origin)
-
-    def window(day: date) -> bool:
-        return origin <= day <= as_of
-
+    # The window is origin <= day <= as_of (written out: this runs for every patient and
+    # endpoint of a study).
     hits = [Fact("course_event", e.on, e.uid, e.kind, e.criterion) for e in ctx.facts.events
-            if e.kind in endpoint.events and window(e.on)]
+            if e.kind in endpoint.events and origin <= e.on <= as_of]
     if "progression" in endpoint.events:
         criterion = ctx.study.primary_response_criterion or "recist"
         pd = next((e for e in ctx.series.evaluations if not e.is_baseline
-                   and window(e.assessed_on) and _code(e, criterion) == "PD"), None)
+                   and origin <= e.assessed_on <= as_of and _code(e, criterion) == "PD"),
+                  None)
         if pd is not None:
             hits.append(ctx.assessment_fact(pd.assessed_on, "PD", criterion))
     rivals = [Fact("course_event", e.on, e.uid, e.kind) for e in ctx.facts.events
-              if e.kind in endpoint.competing and window(e.on)]
+              if e.kind in endpoint.competing and origin <= e.on <= as_of]
     first = min(hits, key=_when) if hits else None
     rival = min(rivals, key=_when) if rivals else None
     if first is not None and _when(first) <= horizon and (rival is None
@@ -385,7 +383,7 @@ def time_to_event(ctx: _Context, endpoint: Endpoint) -> TimeToEvent:
     if _when(censor) < origin:
         censor = start
     if _when(censor) > horizon:
-        censor = horizon_fact
+        censor = Fact("horizon", horizon, code=endpoint.key)
     return TimeToEvent(origin, origin_fact, _when(censor), 0, censor)
 
 

@@ -16,7 +16,7 @@ English text, with the translations the file gives (``title_zh_CN``). Show it wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Literal
 
@@ -41,6 +41,10 @@ class Period:
 
     def after(self, start: date) -> date:
         """The date this period after ``start`` (31 Jan + 1 month = 28/29 Feb)."""
+        if not self.months:
+            # Without months relativedelta adds whole days: the same date, at a fraction of
+            # its cost (paid per patient when a study's best responses are judged).
+            return start + timedelta(weeks=self.weeks, days=self.days)
         return start + relativedelta(months=self.months, weeks=self.weeks, days=self.days)
 
     def before(self, start: date) -> date:

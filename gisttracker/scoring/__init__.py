@@ -47,7 +47,7 @@ def raw_score(answers: Iterable[int | None]) -> float | None:
 
     ``answers`` holds one entry per item of the scale, None for an unanswered item.
     """
-    values = list(answers)
+    values = answers if type(answers) is list else list(answers)  # no copy: only read
     if not values:
         raise InputError(_("A scale needs at least one item."))
     given = [v for v in values if v is not None]
@@ -76,6 +76,13 @@ def answers_in_range(
     """
     checked: dict[int, int | None] = dict.fromkeys(valid)
     for item, answer in responses.items():
+        if type(item) is int and type(answer) is int and item in valid:
+            # The usual answer, a plain whole number of a known item: only its range to
+            # check (a study scores thousands of forms); anything else takes the full path.
+            low, high = valid[item]
+            if low <= answer <= high:
+                checked[item] = answer
+                continue
         if isinstance(item, bool) or not isinstance(item, int) or item not in valid:
             raise InputError(
                 _("Item {item!r} is not an item of the {questionnaire}.").format(

@@ -164,18 +164,23 @@ def score(responses: Mapping[int, int | None]) -> dict[str, float | None]:
     """
     answers = answers_in_range(responses, _ITEM_RANGES, QUESTIONNAIRE)
     result: dict[str, float | None] = {}
-    for scale in SCALES:
-        raw = raw_score(answers[i] for i in scale.items)
-        low, high = _ITEM_RANGES[scale.items[0]]
+    for scale, item_range in _SCALE_RANGES:
+        raw = raw_score([answers[i] for i in scale.items])
         result[scale.abbreviation] = (
-            None if raw is None else linear_score(raw, scale.kind, high - low)
+            None if raw is None else linear_score(raw, scale.kind, item_range)
         )
     result[SUMMARY] = _summary(result)
     return result
 
 
+#: Each scale with the range of its items' answers (the same for every item of a scale).
+_SCALE_RANGES: tuple[tuple[Scale, int], ...] = tuple(
+    (s, _ITEM_RANGES[s.items[0]][1] - _ITEM_RANGES[s.items[0]][0]) for s in SCALES)
+_KINDS: Mapping[str, ScaleKind] = {s.abbreviation: s.kind for s in SCALES}
+
+
 def _summary(scores: Mapping[str, float | None]) -> float | None:
-    kinds = {s.abbreviation: s.kind for s in SCALES}
+    kinds = _KINDS
     parts: list[float] = []
     for abbreviation in SUMMARY_SCALES:
         value = scores[abbreviation]

@@ -72,6 +72,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 
 from gisttracker.errors import InputError
@@ -267,7 +268,21 @@ def _check_patient(sex: object, stoma: object) -> None:
 def items_for(*, sex: Sex, stoma: bool) -> tuple[Item, ...]:
     """The items (in form order) a patient of this sex and stoma status answers."""
     _check_patient(sex, stoma)
-    return tuple(i for i in ITEMS if i.applies.matches(sex, stoma))
+    return _patient_rules(sex, stoma)[0]
+
+
+@lru_cache(maxsize=8)
+def _patient_rules(sex: Sex, stoma: bool) -> tuple[tuple[Item, ...], frozenset[int],
+                                                    tuple[tuple[Scale, bool], ...]]:
+    """For a patient of ``sex`` and ``stoma`` status (checked by the caller): the items they
+    answer, the item numbers that do *not* apply to them, and each scale with whether it
+    applies. Four combinations exist; working them out once rather than for every form is
+    most of the time of scoring a study's thousands of questionnaires."""
+    items = tuple(i for i in ITEMS if i.applies.matches(sex, stoma))
+    barred = frozenset(number for number, applies in _ITEM_APPLIES.items()
+                       if not applies.matches(sex, stoma))
+    scales = tuple((scale, scale.applies.matches(sex, stoma)) for scale in SCALES)
+    return items, barred, scales
 
 
 def score(
@@ -288,20 +303,20 @@ def score(
             _("Item 48 (stoma bag yes/no) is not scored; give it as stoma=True/False.")
         )
     answers = answers_in_range(responses, _RANGES, QUESTIONNAIRE)
+    _items, barred, scales = _patient_rules(sex, stoma)
     for number, answer in answers.items():
-        applies = _ITEM_APPLIES[number]
-        if answer is not None and not applies.matches(sex, stoma):
+        if answer is not None and number in barred:
             raise InputError(
                 _("Item {item} was answered but does not apply to this patient: {why}.").format(
-                    item=number, why=_(_WHY_NOT[applies])
+                    item=number, why=_(_WHY_NOT[_ITEM_APPLIES[number]])
                 )
             )
     result: dict[str, float | None] = {}
-    for scale in SCALES:
-        if not scale.applies.matches(sex, stoma):
+    for scale, applies in scales:
+        if not applies:
             result[scale.abbreviation] = None
             continue
-        raw = raw_score(answers[i] for i in scale.items)
+        raw = raw_score([answers[i] for i in scale.items])
         result[scale.abbreviation] = (
             None if raw is None else linear_score(raw, scale.transform, ITEM_RANGE)
         )

@@ -35,10 +35,10 @@ keeps RECIST's plain reading (no minimum, no confirmation).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _, join_list, join_sentences
@@ -203,19 +203,44 @@ def _mean_hu(lesions: Sequence[LesionInput]) -> float | None:
 
 
 def _sum(lesions: Sequence[LesionInput]) -> float | None:
+    """The sum of the recorded diameters (:func:`recist.recorded_diameter`: a measurement,
+    or 5 mm for a lesion too small to measure), or None when one is missing or invalid."""
+    diameters = []
     try:
-        return math.fsum(recist.recorded_diameter(lesion.diameter_mm, too_small=lesion.too_small)
-                         for lesion in lesions)
+        for lesion in lesions:
+            diameter = lesion.diameter_mm
+            diameters.append(recist.validate_mm("diameter_mm", diameter)
+                             if diameter is not None else
+                             recist.recorded_diameter(None, too_small=lesion.too_small))
     except InputError:
         return None
+    return math.fsum(diameters)
 
 
 def _complete(lesions: Sequence[LesionInput]) -> bool:
+    """RECIST's complete-response condition of the targets
+    (:func:`recist.targets_complete`), with each diameter checked as :class:`recist.Lesion`
+    checks it, lesion by lesion up to the first that is not gone — without building the
+    lesions, which a study of thousands of patients would otherwise pay for at every
+    follow-up."""
     if not lesions or any(lesion.diameter_mm is None for lesion in lesions):
         return False
-    return recist.targets_complete(
-        recist.Lesion(lesion.label, lesion.organ, lesion.diameter_mm or 0.0, lesion.is_node)
-        for lesion in lesions)
+    first = lesions[0]
+    if not first.is_node and recist.validate_mm("diameter_mm", first.diameter_mm or 0.0):
+        return False  # the usual case, decided at once: the first target is still there
+    measured = (_Measured(recist.validate_mm("diameter_mm", lesion.diameter_mm or 0.0),
+                          lesion.is_node) for lesion in lesions)
+    return recist.targets_complete(cast("Iterator[recist.Lesion]", measured))
+
+
+class _Measured:
+    """The two attributes of a lesion :func:`recist.targets_complete` reads."""
+
+    __slots__ = ("diameter_mm", "is_node")
+
+    def __init__(self, diameter_mm: float, is_node: bool) -> None:
+        self.diameter_mm = diameter_mm
+        self.is_node = is_node
 
 
 def _best_choi(responses: Sequence[str]) -> str | None:
@@ -255,7 +280,7 @@ def best_of(evaluations: Sequence[Evaluation], criterion: str, *,
 
 def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = None,
              rules: ResponseRules | None = None, start: date | None = None,
-             best: bool = True) -> SeriesResult:
+             best: bool = True, selection: bool = True) -> SeriesResult:
     """Evaluate a patient's assessments (any order; sorted by date, the baseline first).
 
     Follow-up target lesions are matched to the baseline targets by label (case and
@@ -263,8 +288,9 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
     (no diameter, not flagged too small) makes the sum NE. The best responses follow the
     protocol's ``rules`` counted from ``start`` (:func:`best_of`); ``best=False`` leaves
     them out (a caller that judges its own time frame, as the study outcomes do for
-    thousands of patients). Never raises for bad data: what cannot be evaluated is
-    reported in ``problems``.
+    thousands of patients), and ``selection=False`` the check of the baseline's target
+    selection (``selection_problems`` empty: the outcomes never show it). Never raises for
+    bad data: what cannot be evaluated is reported in ``problems``.
     """
     ordered = sorted(assessments, key=lambda a: (not a.is_baseline, a.assessed_on))
     baselines = [a for a in ordered if a.is_baseline]
@@ -295,10 +321,12 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
                                    non_target="NON-CR/NON-PD" if has_non_target else None,
                                    assessed_on=baseline.assessed_on)]
     follow_targets: list[list[LesionInput]] = []
+    known = set(base_labels)
     for a in follow_ups:
-        by_label = {lesion.label.strip().casefold(): lesion for lesion in _targets(a)}
-        extra = [lesion.label for lesion in _targets(a)
-                 if lesion.label.strip().casefold() not in base_labels]
+        keyed = [(lesion.label.strip().casefold(), lesion) for lesion in a.lesions
+                 if lesion.is_target]
+        by_label = dict(keyed)
+        extra = [lesion.label for key, lesion in keyed if key not in known]
         if extra:
             problems.append(_("{date}: {labels} not a baseline target (record new lesions "
                               "as new lesions)").format(date=a.assessed_on.isoformat(),
@@ -323,7 +351,8 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
     except InputError as exc:
         problems.append(str(exc))
         return SeriesResult(problems=tuple(problems),
-                            selection_problems=tuple(selection_problems(baseline)),
+                            selection_problems=tuple(selection_problems(baseline))
+                            if selection else (),
                             primary=primary)
 
     evaluations = [Evaluation(baseline.assessed_on, True, base_sum, base_hu)]
@@ -353,7 +382,7 @@ def evaluate(assessments: Sequence[AssessmentInput], *, primary: str | None = No
         tuple(evaluations),
         best_of(evaluations, "recist", rules=rules, start=start) if best else None,
         best_of(evaluations, "choi", rules=rules, start=start) if best else None,
-        tuple(problems), tuple(selection_problems(baseline)), primary)
+        tuple(problems), tuple(selection_problems(baseline)) if selection else (), primary)
 
 
 # --- the service ------------------------------------------------------------------------

@@ -287,3 +287,26 @@ def test_whole_months_are_added_as_relativedelta_adds_them() -> None:
             day = start + timedelta(days=i)
             assert after(period, day) == period.after(day), (months, day)
     assert after(Period(months=1, days=3), date(2024, 1, 31)) == date(2024, 3, 3)
+
+
+def test_weeks_and_days_are_added_as_relativedelta_adds_them() -> None:
+    """Period.after adds a period without months as whole days (its fast path for the
+    minimum duration of stable disease judged for every patient); the same dates as
+    relativedelta, including across leap days and year ends, and the same error past the
+    last date Python knows."""
+    from datetime import timedelta
+
+    from dateutil.relativedelta import relativedelta
+
+    from gisttracker.protocols.model import Period
+
+    start = date(2023, 1, 1)
+    for weeks, days in ((6, 0), (0, 1), (4, 3), (0, 0), (0, -10), (52, 0), (-2, 5)):
+        period = Period(weeks=weeks, days=days)
+        for i in range(1461):  # every day of four years, 29 February included
+            day = start + timedelta(days=i)
+            assert period.after(day) == day + relativedelta(weeks=weeks, days=days), (
+                weeks, days, day)
+    for adding in (lambda d: Period(weeks=1).after(d), lambda d: d + relativedelta(weeks=1)):
+        with pytest.raises(OverflowError):
+            adding(date.max)

@@ -134,6 +134,26 @@ def test_six_targets_are_reported() -> None:
     assert any("at most 5" in p for p in result.selection_problems)
 
 
+def test_without_the_selection_check_the_evaluations_are_the_same() -> None:
+    """``selection=False`` (the study outcomes, which never show it) leaves out only the
+    baseline selection's problems: every evaluation, response and other problem is as with
+    the check, and a too-small follow-up lesion is still validated the same way."""
+    organs = ("liver", "liver", "liver", "lung", "spleen", "bone")
+    series = [baseline(*(LesionInput(f"T{i}", o, 20 + i) for i, o in enumerate(organs)),
+                       non_target="present"),
+              follow(date(2024, 3, 1), *(LesionInput(f"T{i}", o, 12) for i, o in
+                                         enumerate(organs)), non_target="present"),
+              follow(date(2024, 5, 1), *(LesionInput(f"T{i}", o, 0) for i, o in
+                                         enumerate(organs)), non_target="absent"),
+              follow(date(2024, 1, 1), liver("X", 5))]
+    checked, unchecked = evaluate(series), evaluate(series, selection=False)
+    assert checked.selection_problems and unchecked.selection_problems == ()
+    assert unchecked.evaluations == checked.evaluations
+    assert unchecked.problems == checked.problems and checked.problems
+    assert (unchecked.best_recist, unchecked.best_choi) == (checked.best_recist,
+                                                            checked.best_choi) == ("CR", "CR")
+
+
 def test_bad_input_is_refused_with_field_messages(session: Session) -> None:
     patient = enrolled_patient(session)
     service = TumourService(session)
