@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
@@ -16,12 +17,20 @@ from gisttracker.i18n import N_
 
 if TYPE_CHECKING:
     from gisttracker.protocols import Study
+    from gisttracker.services.base import Changes
     from gisttracker.session import Session
+    from ui.context import WindowContext
+    from ui.patient_view import PatientWindow
     from ui.tasks import TaskManager
 
 
 class AreaPage(QWidget):
     """A page of the main window. It is told the open session and the selected study.
+
+    The main window :meth:`attach`-es the site's :class:`~ui.context.WindowContext`; a page
+    used on its own (a test, a tool) makes its own when it is given a session. Either way
+    :meth:`on_changes` is called after every commit, and :meth:`open_patient` opens (or
+    raises) the one window of a patient. ``today_fn`` is the clock, read when needed.
 
     A page that reads its data in the background says so with :meth:`loading` and emits
     :attr:`data_shown` when the data has arrived; the main window's ``ready`` (and the
@@ -35,13 +44,36 @@ class AreaPage(QWidget):
         self.session: Session | None = None
         self.study: Study | None = None
         self.tasks: TaskManager | None = None
+        self.context: WindowContext | None = None
+        self.today_fn: Callable[[], date] = date.today
+
+    def attach(self, context: WindowContext) -> None:
+        """Show the context's site; its change signal reaches :meth:`on_changes`."""
+        self.context = context
+        self.today_fn = context.today
+        self.set_session(context.session, context.tasks)
 
     def set_session(self, session: Session | None, tasks: TaskManager) -> None:
         self.session = session
         self.tasks = tasks
+        if session is not None and (self.context is None or self.context.session is not session):
+            from ui.context import WindowContext
+
+            self.context = WindowContext(session, tasks, today=lambda: self.today_fn(),
+                                         parent=self)
+            self.context.changed.connect(self.on_changes)
 
     def set_study(self, study: Study | None) -> None:
         self.study = study
+
+    def on_changes(self, changes: Changes) -> None:
+        """Something was committed (here or by another process): refresh what is shown."""
+
+    def open_patient(self, uid: str) -> PatientWindow | None:
+        """The patient's window: raised if it is open, else opened."""
+        if self.context is None:
+            return None
+        return self.context.open_patient(uid)
 
     def loading(self) -> bool:
         """Whether the page is still reading the data it is about to show."""

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QCalendarWidget,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -49,9 +48,13 @@ from gisttracker.session import Session
 from ui.areas import AreaPage
 from ui.errors import error_message
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField
 
-COLUMNS = (N_("Patient"), N_("Study"), N_("Visit"), N_("Target"), N_("Window"), N_("Status"),
+# The status comes right after the visit: at the default window size it is in view, not
+# scrolled off to the right (the study, usually chosen in the filter, comes later).
+COLUMNS = (N_("Patient"), N_("Visit"), N_("Status"), N_("Target"), N_("Window"), N_("Study"),
            N_("Assessments"))
+COL_VISIT, COL_STATUS, COL_TARGET, COL_WINDOW, COL_STUDY, COL_ASSESSMENTS = 1, 2, 3, 4, 5, 6
 ItemRole = Qt.ItemDataRole.UserRole + 1
 
 #: Background colour of each status (light, readable with black text).
@@ -64,6 +67,7 @@ STATUS_COLOURS = {
     "missed": "#e9ecef",
     "cancelled": "#e9ecef",
     "not_applicable": "#f1f3f5",
+    "to_abstract": "#e9f2ef",
     "waiting": "#ffffff",
 }
 PAGE = 200
@@ -173,9 +177,9 @@ class WorklistModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(item, col)
-        if role == Qt.ItemDataRole.ToolTipRole and col == 6:
+        if role == Qt.ItemDataRole.ToolTipRole and col == COL_ASSESSMENTS:
             return assessment_names(item.assessments)
-        if role == Qt.ItemDataRole.BackgroundRole and col == 5:
+        if role == Qt.ItemDataRole.BackgroundRole and col == COL_STATUS:
             return QBrush(QColor(STATUS_COLOURS.get(item.status_code, "#ffffff")))
         if role == ItemRole:
             return item
@@ -185,17 +189,17 @@ class WorklistModel(QAbstractTableModel):
     def _text(item: WorklistItem, col: int) -> str:
         if col == 0:
             return item.patient_study_id
-        if col == 1:
+        if col == COL_STUDY:
             return item.study_key
-        if col == 2:
+        if col == COL_VISIT:
             return item.visit_name
-        if col == 3:
+        if col == COL_TARGET:
             return item.target.isoformat() if item.target else "—"
-        if col == 4:
+        if col == COL_WINDOW:
             if item.window_start and item.window_end:
                 return f"{item.window_start.isoformat()} – {item.window_end.isoformat()}"
             return "—"
-        if col == 5:
+        if col == COL_STATUS:
             text = item.describe()
             if item.reason == "done_out_of_window" and item.done_on:
                 text += " " + _("(on {date})").format(date=item.done_on.isoformat())
@@ -254,7 +258,6 @@ class CalendarPage(AreaPage):
     counted = Signal()
     page_loaded = Signal()
     month_loaded = Signal()
-    _changed = Signal()
 
     def __init__(self, parent: QWidget | None = None,
                  today: Callable[[], date] = date.today, eager: bool = False) -> None:
@@ -265,18 +268,17 @@ class CalendarPage(AreaPage):
         self._stale = True
         self.counts: dict[str, int] = {}
         self._generation = 0
-        self._subscribed: Session | None = None
-        self.windows: list[QWidget] = []
 
         start, end = week_of(self.today_fn())
-        self.from_edit = QDateEdit(to_qdate(start), self)
-        self.to_edit = QDateEdit(to_qdate(end), self)
+        self._start, self._end = start, end
+        self.from_edit = DateField(self, kind="any", today=lambda: self.today_fn(),
+                                   label=_("From"))
+        self.to_edit = DateField(self, kind="any", today=lambda: self.today_fn(),
+                                 label=_("To"))
+        self.from_edit.set_value(start)
+        self.to_edit.set_value(end)
         for edit in (self.from_edit, self.to_edit):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
-            edit.dateChanged.connect(lambda _d: self.refresh())
-        self.from_edit.setAccessibleName(_("From"))
-        self.to_edit.setAccessibleName(_("To"))
+            edit.edited.connect(self._period_typed)
         self.prev_button = QPushButton(_("◀ Previous week"), self)
         self.this_button = QPushButton(_("This &week"), self)
         self.next_button = QPushButton(_("Next week ▶"), self)
@@ -288,15 +290,16 @@ class CalendarPage(AreaPage):
         self.study_box.currentIndexChanged.connect(lambda _i: self.refresh())
         self.show_due = QCheckBox(_("&Due"), self)
         self.show_overdue = QCheckBox(_("&Overdue"), self)
-        self.show_deviation = QCheckBox(_("Done out of &window"), self)
+        self.show_deviation = QCheckBox(_("Done out of wi&ndow"), self)
         for box in (self.show_due, self.show_overdue, self.show_deviation):
             box.setChecked(True)
             box.toggled.connect(lambda _c: self.refresh())
         self.export_button = QPushButton(_("Export &iCalendar…"), self)
-        self.export_button.clicked.connect(self.export_ical)
+        # clicked(bool) would arrive as the path: a lambda asks for the file instead.
+        self.export_button.clicked.connect(lambda _checked=False: self.export_ical())
 
         top = QHBoxLayout()
-        from_label = QLabel(_("&From"), self)
+        from_label = QLabel(_("Fro&m"), self)
         from_label.setBuddy(self.from_edit)
         to_label = QLabel(_("&To"), self)
         to_label.setBuddy(self.to_edit)
@@ -306,6 +309,11 @@ class CalendarPage(AreaPage):
         top.addSpacing(12)
         study_label = QLabel(_("&Study"), self)
         study_label.setBuddy(self.study_box)
+        for label in (from_label, to_label, study_label):
+            # A crowded row squeezes what may shrink: the labels keep their words whole.
+            label.setMinimumWidth(
+                label.fontMetrics().horizontalAdvance(label.text().replace("&", "")) + 8)
+        self.study_box.setMinimumContentsLength(12)
         top.addWidget(study_label)
         top.addWidget(self.study_box, 1)
         filters = QHBoxLayout()
@@ -329,7 +337,10 @@ class CalendarPage(AreaPage):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((82, 110, 200, 82, 160, 140)):
+        metrics = self.table.fontMetrics()
+        status = metrics.horizontalAdvance(_("Done {n} days after the window").format(n=88)
+                                           + " " + _("(on {date})").format(date="2026-12-31"))
+        for col, width in enumerate((82, 170, status + 24, 82, 160, 100)):
             self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(self._open_patient)
         self.table.activated.connect(self._open_patient)
@@ -364,14 +375,10 @@ class CalendarPage(AreaPage):
         layout.addLayout(filters)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status)
-        self._changed.connect(self._after_change)
 
     # ----- session and study ----------------------------------------------------------------
     def set_session(self, session: Session | None, tasks: TaskManager) -> None:
         super().set_session(session, tasks)
-        if session is not None and self._subscribed is not session:
-            self._subscribed = session
-            session.tracker.subscribe(self._tracker_changed)
         self._fill_studies()
 
     def set_study(self, study: Study | None) -> None:
@@ -395,25 +402,27 @@ class CalendarPage(AreaPage):
         if self._stale:
             self.refresh()
 
-    def _tracker_changed(self, changes: Changes) -> None:
-        # May run on the worker thread: hop to the GUI thread through a queued signal.
+    def on_changes(self, changes: Changes) -> None:
         if changes.touched("visit", "anchor_date", "patient"):
-            self._changed.emit()
-
-    def _after_change(self) -> None:
-        self.refresh()
+            self.refresh()  # only while shown; else at the next show
 
     # ----- period ---------------------------------------------------------------------------
     def period(self) -> tuple[date, date]:
-        return to_date(self.from_edit.date()), to_date(self.to_edit.date())
+        """The period shown: the last complete dates typed in From and To."""
+        return self._start, self._end
+
+    def _period_typed(self) -> None:
+        start, end = self.from_edit.date_or_none(), self.to_edit.date_or_none()
+        if start is None or end is None or self.from_edit.problem() or self.to_edit.problem():
+            return  # still typing: the list keeps the last complete period
+        if (start, end) != (self._start, self._end):
+            self._start, self._end = start, end
+            self.refresh()
 
     def set_period(self, start: date, end: date) -> None:
-        for edit in (self.from_edit, self.to_edit):
-            edit.blockSignals(True)
-        self.from_edit.setDate(to_qdate(start))
-        self.to_edit.setDate(to_qdate(end))
-        for edit in (self.from_edit, self.to_edit):
-            edit.blockSignals(False)
+        self._start, self._end = start, end
+        self.from_edit.set_value(start)
+        self.to_edit.set_value(end)
         self.refresh()
 
     def this_week(self) -> None:
@@ -473,6 +482,7 @@ class CalendarPage(AreaPage):
                 return  # a newer request is on its way
             # The first screen shows at once; the counts follow and set the real length.
             self.model.set_items(page, len(page) + (len(page) == PAGE))
+            self._fit_status()
             self.loaded.emit()
 
         def counts_done(found: dict[str, int]) -> None:
@@ -489,6 +499,13 @@ class CalendarPage(AreaPage):
         self.tasks.run(first_page, page_done, self._failed)
         self.tasks.run(counts, counts_done, self._failed)
         self.refresh_month()
+
+    def _fit_status(self) -> None:
+        """The status column is as wide as its longest text among the rows loaded (at most
+        200): "Done 28 days after the window (on 2026-01-05)" is never cut off."""
+        fitted = self.table.sizeHintForColumn(COL_STATUS)
+        if fitted > self.table.columnWidth(COL_STATUS):
+            self.table.setColumnWidth(COL_STATUS, fitted)
 
     def _load_more(self, offset: int) -> None:
         if self.session is None or self.tasks is None:
@@ -533,19 +550,14 @@ class CalendarPage(AreaPage):
 
     def _failed(self, exc: BaseException) -> None:
         self.summary.clear()
-        self.status.setText(_("Could not load the worklist: {error}").format(error=exc))
+        self.status.setText(_("Could not load the worklist: {error}").format(
+            error=error_message(exc, context="worklist")))
 
     # ----- actions --------------------------------------------------------------------------
     def _open_patient(self, index: QModelIndex) -> None:
-        if not index.isValid() or self.session is None or self.tasks is None:
+        if not index.isValid():
             return
-        from ui.patient_view import PatientWindow
-
-        item = self.model.item(index.row())
-        header = f"{item.patient_study_id} · {item.study_key}"
-        window = PatientWindow(self.session, self.tasks, item.patient_uid, header)
-        self.windows = [w for w in self.windows if w.isVisible()] + [window]
-        window.show()
+        self.open_patient(self.model.item(index.row()).patient_uid)
 
     def export_ical(self, path: str | None = None) -> None:
         """Write the worklist of the period to an iCalendar file (asks where if not given)."""

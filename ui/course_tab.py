@@ -33,15 +33,15 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
 from gisttracker.domain import course as course_rules
 from gisttracker.domain import treatment as tx
 from gisttracker.domain.course import OrganPreservation
-from gisttracker.errors import InputError, UserError
+from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _, join_list, join_sentences, local, ngettext
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
 from gisttracker.protocols.model import Period
+from gisttracker.services.base import Changes
 from gisttracker.services.course import (
     EVENT_LABELS,
     PHASE_LABELS,
@@ -59,18 +59,13 @@ from gisttracker.services.course import (
     TreatmentSummary,
 )
 from gisttracker.services.course.values import CRITERION_LABELS, STOMA_LABELS, drug_label
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
+from ui.widgets.date_field import DateField, DateInputError
+from ui.widgets.record_dialog import FieldError, RecordDialog
+from ui.widgets.wheel import guard_wheels
 
 ERROR_STYLE = "QLabel { color: #b00020; }"
-DATE_HINT = N_("YYYY-MM-DD")
-
-
-class FieldError(ValueError):
-    """A field the form could not read; ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _table(headers: Sequence[str], parent: QWidget) -> QTableWidget:
@@ -127,6 +122,8 @@ class EntryForm(QWidget):
         message = QLabel(self)
         message.setStyleSheet(ERROR_STYLE)
         message.setWordWrap(True)
+        if isinstance(widget, DateField):
+            widget.problem_changed.connect(message.setText)
         row = QHBoxLayout()
         row.addWidget(widget, 2)
         row.addWidget(message, 3)
@@ -154,17 +151,13 @@ class EntryForm(QWidget):
 
     def date(self, name: str, *, required: bool = True) -> date | None:
         widget = self.fields[name]
-        assert isinstance(widget, QLineEdit)
-        text = widget.text().strip()
-        if not text:
-            if required:
-                raise FieldError(name, _("enter a date"))
+        assert isinstance(widget, DateField)
+        if not required and not widget.text().strip():
             return None
         try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise FieldError(name, _("{text!r} is not a date (YYYY-MM-DD)").format(
-                text=text)) from None
+            return widget.value()
+        except DateInputError:
+            raise FieldError(name, widget.problem() or "") from None
 
     def number(self, name: str, *, required: bool = False) -> float | None:
         widget = self.fields[name]
@@ -178,12 +171,6 @@ class EntryForm(QWidget):
             return float(text)
         except ValueError:
             raise FieldError(name, _("{text!r} is not a number").format(text=text)) from None
-
-
-def _date_edit(parent: QWidget) -> QLineEdit:
-    edit = QLineEdit(parent)
-    edit.setPlaceholderText(_(DATE_HINT))
-    return edit
 
 
 def _combo(parent: QWidget, items: Sequence[tuple[str | None, str]]) -> QComboBox:
@@ -203,6 +190,22 @@ def _bool_of(box: QComboBox) -> bool | None:
 
 
 @dataclass
+class Section:
+    """One part of the tab (exposures, surgery, pathology, events): its table, its entry
+    form, and the record being corrected (None: the form adds a new one)."""
+
+    name: str  # marked with N_, e.g. "surgery"
+    table: QTableWidget
+    form: EntryForm
+    save: QPushButton
+    add_text: str
+    correct: QPushButton
+    delete: QPushButton
+    cancel: QPushButton
+    editing: str | None = None
+
+
+@dataclass
 class Loaded:
     treatment: TreatmentSummary
     surgeries: list[SurgeryRow]
@@ -219,7 +222,7 @@ class CourseTab(PatientTabPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.today = date.today()
+        self.today_fn: Callable[[], date] = date.today  # read when needed, not frozen
         self.loaded: Loaded | None = None
         body = QWidget(self)
         layout = QVBoxLayout(body)
@@ -235,6 +238,13 @@ class CourseTab(PatientTabPage):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
+        guard_wheels(self)  # the wheel scrolls this long page, never a field under it
+
+    def _date(self, parent: QWidget, *, optional: bool = False,
+              inline: bool = False) -> DateField:
+        """A date field judged as of today (read when it checks, never frozen)."""
+        return DateField(parent, optional=optional, today=lambda: self.today_fn(),
+                         inline_message=inline)
 
     # ----- sections -----------------------------------------------------------------------
     def _treatment_box(self, parent: QWidget) -> QGroupBox:
@@ -255,8 +265,9 @@ class CourseTab(PatientTabPage):
         f.add("dose_mg_per_day", _("Dose (mg/day)"), self.dose)
         self.phase = _combo(f, [(k, _(v)) for k, v in PHASE_LABELS.items()])
         f.add("phase", _("Phase"), self.phase)
-        self.start_on = f.add("start_on", _("First dose"), _date_edit(f))
-        self.stop_on = f.add("stop_on", _("Last dose (empty: ongoing)"), _date_edit(f))
+        self.start_on = f.add("start_on", _("First dose"), self._date(f))
+        self.stop_on = f.add("stop_on", _("Last dose (empty: ongoing)"),
+                             self._date(f, optional=True))
         self.exposure_reason = QLineEdit(f)
         f.add("reason", _("Reason / note"), self.exposure_reason)
         add = QPushButton(_("Add exposure"), f)
@@ -265,9 +276,21 @@ class CourseTab(PatientTabPage):
         pause.clicked.connect(self._interrupt)
         dose = QPushButton(_("Dose change of selected…"), f)
         dose.clicked.connect(self._change_dose)
-        f.finish(add, pause, dose)
+        self.exposure_section = self._section(N_("treatment exposure"), self.exposures, f, add,
+                                              _("Add exposure"), extra=(pause, dose))
+        self.interruptions = _table((N_("Drug"), N_("First day off"), N_("Last day off"),
+                                     N_("Reason")), box)
+        self.interruptions.setMaximumHeight(110)
+        self.interruptions.setMinimumHeight(70)
+        self.delete_interruption_button = QPushButton(_("Delete selected interruption…"), box)
+        self.delete_interruption_button.clicked.connect(self._delete_interruption)
         v = QVBoxLayout(box)
         v.addWidget(self.exposures)
+        v.addWidget(QLabel(_("Interruptions"), box))
+        row = QHBoxLayout()
+        row.addWidget(self.interruptions, 1)
+        row.addWidget(self.delete_interruption_button, 0, Qt.AlignmentFlag.AlignTop)
+        v.addLayout(row)
         v.addWidget(self.durations)
         v.addWidget(self.treatment_flags)
         v.addWidget(f)
@@ -278,7 +301,7 @@ class CourseTab(PatientTabPage):
         self.surgery_table = _table((N_("Date"), N_("Procedure"), N_("Margin"), N_("Rupture"),
                                      N_("Stoma"), N_("Reversed"), N_("Complications")), box)
         f = self.surgery_form = EntryForm(box)
-        self.performed_on = f.add("performed_on", _("Date"), _date_edit(f))
+        self.performed_on = f.add("performed_on", _("Date"), self._date(f))
         self.procedure = _combo(f, [(None, _("choose…"))]
                                 + [(k, _(v)) for k, v in PROCEDURE_LABELS.items()])
         f.add("procedure", _("Procedure"), self.procedure)
@@ -289,12 +312,14 @@ class CourseTab(PatientTabPage):
         self.stoma = _combo(f, [("none", _("none")), ("temporary", _("temporary")),
                                 ("permanent", _("permanent"))])
         f.add("stoma", _("Stoma"), self.stoma)
-        self.reversed_on = f.add("stoma_reversed_on", _("Stoma reversed on"), _date_edit(f))
+        self.reversed_on = f.add("stoma_reversed_on", _("Stoma reversed on"),
+                                 self._date(f, optional=True))
         self.complications = QLineEdit(f)
         f.add("complications", _("Complications"), self.complications)
-        add = QPushButton(_("Add surgery"), f)
+        add = self.add_surgery_button = QPushButton(_("Add surgery"), f)
         add.clicked.connect(self.add_surgery)
-        f.finish(add)
+        self.surgery_section = self._section(N_("surgery"), self.surgery_table, f, add,
+                                             _("Add surgery"))
         v = QVBoxLayout(box)
         v.addWidget(self.surgery_table)
         v.addWidget(f)
@@ -306,7 +331,8 @@ class CourseTab(PatientTabPage):
                                        N_("Mitoses"), N_("Mutation"), N_("Rupture"),
                                        N_("Response grade"), N_("NIH-2008 risk")), box)
         f = self.pathology_form = EntryForm(box)
-        self.reported_on = f.add("reported_on", _("Reported on"), _date_edit(f))
+        self.reported_on = f.add("reported_on", _("Reported on"),
+                                 self._date(f, optional=True))
         self.site = _combo(f, [(None, _("unknown"))] + [(s, _(s.replace("_", " ")))
                                                           for s in PRIMARY_SITES])
         f.add("primary_site", _("Primary site"), self.site)
@@ -335,7 +361,8 @@ class CourseTab(PatientTabPage):
             combo.currentIndexChanged.connect(self._update_risk)
         add = QPushButton(_("Add pathology"), f)
         add.clicked.connect(self.add_pathology)
-        f.finish(add)
+        self.pathology_section = self._section(N_("pathology report"), self.pathology_table,
+                                               f, add, _("Add pathology"))
         v = QVBoxLayout(box)
         v.addWidget(self.pathology_table)
         v.addWidget(f)
@@ -349,7 +376,7 @@ class CourseTab(PatientTabPage):
         self.kind = _combo(f, [(None, _("choose…"))]
                            + [(k, _(v)) for k, v in EVENT_LABELS.items()])
         f.add("kind", _("Event"), self.kind)
-        self.occurred_on = f.add("occurred_on", _("Date"), _date_edit(f))
+        self.occurred_on = f.add("occurred_on", _("Date"), self._date(f))
         self.criterion = _combo(f, [(None, "—")] + [
             (c, _(CRITERION_LABELS[c])) for c in course_rules.PROGRESSION_CRITERIA])
         f.add("criterion", _("Criterion (progression)"), self.criterion)
@@ -363,9 +390,10 @@ class CourseTab(PatientTabPage):
         self.salvage_margin = _combo(f, [(None, "—")]
                                      + [(m, m) for m in course_rules.MARGINS])
         f.add("salvage_margin", _("Salvage margin"), self.salvage_margin)
-        add = QPushButton(_("Add event"), f)
+        add = self.add_event_button = QPushButton(_("Add event"), f)
         add.clicked.connect(self.add_event)
-        f.finish(add)
+        self.event_section = self._section(N_("event"), self.events_table, f, add,
+                                           _("Add event"))
         v = QVBoxLayout(box)
         v.addWidget(self.events_table)
         v.addWidget(f)
@@ -382,10 +410,163 @@ class CourseTab(PatientTabPage):
         v.addWidget(self.endpoint_table)
         return box
 
+    def _section(self, name: str, table: QTableWidget, form: EntryForm, save: QPushButton,
+                 add_text: str, extra: Sequence[QPushButton] = ()) -> Section:
+        correct = QPushButton(_("Correct selected…"), form)
+        delete = QPushButton(_("Delete selected…"), form)
+        cancel = QPushButton(_("Cancel correction"), form)
+        cancel.hide()
+        section = Section(name, table, form, save, add_text, correct, delete, cancel)
+        correct.clicked.connect(lambda: self.start_correction(section))
+        delete.clicked.connect(lambda: self.delete_selected(section))
+        cancel.clicked.connect(lambda: self.end_correction(section))
+        table.doubleClicked.connect(lambda _i: self.start_correction(section))
+        form.finish(save, *extra, correct, delete, cancel)
+        return section
+
+    def sections(self) -> tuple[Section, ...]:
+        return (self.exposure_section, self.surgery_section, self.pathology_section,
+                self.event_section)
+
+    # ----- corrections --------------------------------------------------------------------
+    def start_correction(self, section: Section) -> None:
+        """Load the selected record into the form; saving it then corrects it (reason asked)."""
+        uid = _selected_uid(section.table)
+        if uid is None or self.loaded is None:
+            section.form.show_errors({"": _("select a row first")})
+            return
+        fill = {"treatment exposure": self._fill_exposure, "surgery": self._fill_surgery,
+                "pathology report": self._fill_pathology, "event": self._fill_event}
+        if not fill[section.name](uid):
+            return
+        section.editing = uid
+        section.save.setText(_("Save correction…"))
+        section.cancel.show()
+        section.form.clear_errors()
+        section.form.general.setStyleSheet("QLabel { color: #8a5a00; }")
+        section.form.general.setText(_("Correcting the selected {what}: change what is wrong, "
+                                       "then save the correction.").format(what=_(section.name)))
+
+    def end_correction(self, section: Section) -> None:
+        section.editing = None
+        section.save.setText(section.add_text)
+        section.cancel.hide()
+        section.form.general.setStyleSheet(ERROR_STYLE)
+        section.form.general.clear()
+
+    def delete_selected(self, section: Section) -> None:
+        """Delete the selected record, with a reason; what depended on it is recomputed."""
+        uid = _selected_uid(section.table)
+        if uid is None or self.tasks is None:
+            section.form.show_errors({"": _("select a row first")})
+            return
+        reason = self.ask_reason(_("Delete {what}").format(what=_(section.name)))
+        if reason is None:
+            return
+        today = self.today_fn()
+        call: dict[str, Callable[[CourseService], object]] = {
+            "treatment exposure": lambda s: s.delete_exposure(uid, reason=reason),
+            "surgery": lambda s: s.delete_surgery(uid, reason=reason),
+            "pathology report": lambda s: s.delete_pathology(uid, reason=reason),
+            "event": lambda s: s.delete_event(uid, reason=reason, today=today),
+        }
+        if section.editing == uid:
+            self.end_correction(section)
+        self._submit(section.form, lambda: None, lambda s, _d: call[section.name](s))
+
+    def _delete_interruption(self) -> None:
+        uid = _selected_uid(self.interruptions)
+        if uid is None:
+            self.exposure_form.show_errors({"": _("select an interruption first")})
+            return
+        reason = self.ask_reason(_("Delete interruption"))
+        if reason is None:
+            return
+        self._submit(self.exposure_form, lambda: None,
+                     lambda s, _d: s.delete_interruption(uid, reason=reason))
+
+    def _row(self, rows: Sequence[Any], uid: str) -> Any:
+        return next((r for r in rows if r.uid == uid), None)
+
+    def _fill_exposure(self, uid: str) -> bool:
+        assert self.loaded is not None
+        row = self._row(self.loaded.treatment.exposures, uid)
+        if row is None:
+            return False
+        d = row.data
+        self.drug.setCurrentText(drug_label(d.drug))
+        self.dose.setText(f"{d.dose_mg_per_day:g}")
+        self.phase.setCurrentIndex(max(0, self.phase.findData(d.phase)))
+        self.start_on.set_value(d.start_on)  # type: ignore[attr-defined]
+        self.stop_on.set_value(d.stop_on)  # type: ignore[attr-defined]
+        self.exposure_reason.setText(d.reason or "")
+        return True
+
+    def _fill_surgery(self, uid: str) -> bool:
+        assert self.loaded is not None
+        row = self._row(self.loaded.surgeries, uid)
+        if row is None:
+            return False
+        d = row.data
+        self.performed_on.set_value(d.performed_on)  # type: ignore[attr-defined]
+        self.procedure.setCurrentIndex(max(0, self.procedure.findData(d.procedure)))
+        self.margin.setCurrentIndex(max(0, self.margin.findData(d.margin)))
+        self.surgery_rupture.setCurrentIndex(max(0, self.surgery_rupture.findData(
+            None if d.ruptured is None else "yes" if d.ruptured else "no")))
+        self.stoma.setCurrentIndex(max(0, self.stoma.findData(d.stoma)))
+        self.reversed_on.set_value(d.stoma_reversed_on)  # type: ignore[attr-defined]
+        self.complications.setText(d.complications or "")
+        return True
+
+    def _fill_pathology(self, uid: str) -> bool:
+        assert self.loaded is not None
+        row = self._row(self.loaded.pathology, uid)
+        if row is None:
+            return False
+        d = row.data
+        self.reported_on.set_value(d.reported_on)  # type: ignore[attr-defined]
+        self.site.setCurrentIndex(max(0, self.site.findData(d.primary_site)))
+        self.size.setText("" if d.tumour_size_cm is None  # type: ignore[attr-defined]
+                          else f"{d.tumour_size_cm:g}")
+        self.mitoses.setText("" if d.mitotic_count is None else f"{d.mitotic_count:g}")
+        self.mitotic_unit.setCurrentIndex(max(0, self.mitotic_unit.findData(d.mitotic_unit)))
+        self.mutation.setCurrentIndex(max(0, self.mutation.findData(d.mutation)))
+        self.pathology_rupture.setCurrentIndex(max(0, self.pathology_rupture.findData(
+            None if d.ruptured is None else "yes" if d.ruptured else "no")))
+        self.grade.setText(d.response_grade or "")
+        return True
+
+    def _fill_event(self, uid: str) -> bool:
+        assert self.loaded is not None
+        row = self._row(self.loaded.events, uid)
+        if row is None:
+            return False
+        d = row.data
+        self.kind.setCurrentIndex(max(0, self.kind.findData(d.kind)))
+        self.occurred_on.set_value(d.occurred_on)  # type: ignore[attr-defined]
+        self.criterion.setCurrentIndex(max(0, self.criterion.findData(d.criterion)))
+        self.event_site.setText(d.site or "")
+        self.cause.setText(d.cause or "")
+        self.salvage.setCurrentIndex(max(0, self.salvage.findData(d.salvage_procedure)))
+        self.salvage_margin.setCurrentIndex(max(0, self.salvage_margin.findData(
+            d.salvage_margin)))
+        return True
+
+    def _correction_reason(self, section: Section) -> tuple[bool, str | None]:
+        """(go on?, reason): a correction needs its reason; a new record does not."""
+        if section.editing is None:
+            return True, None
+        reason = self.ask_reason(_("Correct {what}").format(what=_(section.name)))
+        return reason is not None, reason
+
     # ----- hooks --------------------------------------------------------------------------
     def ask_text(self, title: str, label: str) -> str | None:
         text, ok = QInputDialog.getText(self, title, label)
         return text.strip() if ok and text.strip() else None
+
+    def ask_reason(self, title: str) -> str | None:
+        """The reason for a correction or a deletion; None when the user cancels."""
+        return self.ask_text(title, _("Reason for the change:"))
 
     # ----- loading ------------------------------------------------------------------------
     def set_patient(self, session, tasks, patient_uid):  # type: ignore[no-untyped-def]
@@ -396,10 +577,16 @@ class CourseTab(PatientTabPage):
         assert self.session is not None
         return CourseService(self.session)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("treatment_exposure", "treatment_interruption", "surgery",
+                           "pathology", "course_event", "anchor_date", "patient", "visit",
+                           "tumour_assessment"):
+            self.request_reload()
+
     def reload(self) -> None:
         if self.tasks is None or self.patient_uid is None:
             return
-        service, patient, today = self.service(), self.patient_uid, self.today
+        service, patient, today = self.service(), self.patient_uid, self.today_fn()
 
         def load() -> Loaded:
             return Loaded(service.treatment(patient, today=today), service.surgeries(patient),
@@ -411,17 +598,20 @@ class CourseTab(PatientTabPage):
         self.tasks.run(load, self._loaded, self._failed)
 
     def _loaded(self, loaded: Loaded) -> None:
-        if not isValid(self) or not isValid(self.exposures):
-            return  # the patient window was closed while the course was being read
+        if not self.alive():
+            return
         first = self.loaded is None
         self.loaded = loaded
         t = loaded.treatment
         _fill(self.exposures, [(r.uid, (
-            drug_label(r.data.drug), f"{r.data.dose_mg_per_day:g}", _(PHASE_LABELS.get(r.data.phase,
-                                                                          r.data.phase)),
+            drug_label(r.data.drug), f"{r.data.dose_mg_per_day:g}",
+            _(PHASE_LABELS.get(r.data.phase, r.data.phase)),
             _d(r.data.start_on), _d(r.data.stop_on) if r.data.stop_on else _("ongoing"),
             join_sentences(f"{_d(i.start_on)} – {_d(i.end_on)} ({i.reason or ''})"
-                      for i in r.interruptions), r.data.reason or "")) for r in t.exposures])
+                           for i in r.interruptions), r.data.reason or "")) for r in t.exposures])
+        _fill(self.interruptions, [(i.uid, (
+            drug_label(r.data.drug), _d(i.start_on), _d(i.end_on) if i.end_on else _("still off"),
+            i.reason or "")) for r in t.exposures for i in r.interruptions])
         self.durations.setText(self._duration_text(t))
         self.treatment_flags.setText("\n".join(f"• {flag}" for flag in t.flags))
         if first:
@@ -505,8 +695,10 @@ class CourseTab(PatientTabPage):
 
     # ----- saving -------------------------------------------------------------------------
     def _submit(self, form: EntryForm, build: Callable[[], Any],
-                call: Callable[[CourseService, Any], Any]) -> None:
-        """Read the form (errors beside fields), then run the save on the task thread."""
+                call: Callable[[CourseService, Any], Any],
+                section: Section | None = None) -> None:
+        """Read the form (errors beside fields), then run the save on the task thread; a
+        correction that went through ends the form's correction mode."""
         if self.tasks is None:
             return
         try:
@@ -517,16 +709,20 @@ class CourseTab(PatientTabPage):
         service = self.service()
 
         def done(_result: object) -> None:
+            if not self.alive():
+                return
             form.clear_errors()
-            self.reload()
+            if section is not None and section.editing is not None:
+                self.end_correction(section)
+            self.request_reload()
 
         def failed(exc: BaseException) -> None:
+            if not self.alive():
+                return
             if isinstance(exc, CourseInputError):
                 form.show_errors(exc.errors)
-            elif isinstance(exc, UserError):
-                form.show_errors({"": str(exc)})
             else:
-                raise exc
+                form.show_errors({"": error_message(exc, context="treatment & course tab")})
 
         self.tasks.run(lambda: call(service, data), done, failed)
 
@@ -541,8 +737,34 @@ class CourseTab(PatientTabPage):
                                  start, f.date("stop_on", required=False),
                                  self.exposure_reason.text())
 
-        patient, today = self.patient_uid or "", self.today
-        self._submit(f, build, lambda s, d: s.add_exposure(patient, d, today=today))
+        section = self.exposure_section
+        go, reason = self._correction_reason(section)
+        if not go:
+            return
+        patient, today, uid = self.patient_uid or "", self.today_fn(), section.editing
+        self._submit(f, build, lambda s, d: s.add_exposure(patient, d, today=today)
+                     if uid is None else s.update_exposure(uid, d, today=today,
+                                                           reason=reason or ""),
+                     section)
+
+    def interruption_dialog(self) -> RecordDialog:
+        """Days off drug for the selected exposure (first and last day, reason)."""
+        dialog = RecordDialog(_("Interruption"), self, reason="required",
+                              reason_label=_("&Reason"))
+        dialog.add("start_on", _("&First day off drug"), self._date(dialog))
+        dialog.add("end_on", _("&Last day off drug (empty: still off)"),
+                   self._date(dialog, optional=True))
+        dialog.read = lambda d: (d.date("start_on"), d.date("end_on"))
+        return dialog
+
+    def dose_change_dialog(self) -> RecordDialog:
+        """A new daily dose of the selected exposure from a date, with the reason."""
+        dialog = RecordDialog(_("Dose change"), self, reason="required",
+                              reason_label=_("&Reason"))
+        dialog.add("on", _("New dose &from"), self._date(dialog))
+        dialog.add("dose", _("New &dose (mg/day)"), QLineEdit(dialog))
+        dialog.read = lambda d: (d.date("on"), d.number("dose", required=True))
+        return dialog
 
     def _drug_typed(self) -> str:
         """The drug as it is recorded: a listed drug by its own name, else what was typed."""
@@ -556,44 +778,55 @@ class CourseTab(PatientTabPage):
         if uid is None:
             self.exposure_form.show_errors({"": _("select an exposure first")})
             return
-        start = self.ask_text(_("Interruption"), _("First day off drug (YYYY-MM-DD):"))
-        if start is None:
-            return
-        end = self.ask_text(_("Interruption"),
-                            _("Last day off drug (YYYY-MM-DD; empty: still off):"))
-        reason = self.ask_text(_("Interruption"), _("Reason:"))
-        today = self.today
+        dialog = self.interruption_dialog()
+        today = self.today_fn()
 
-        def build() -> tuple[date, date | None]:
-            try:
-                return date.fromisoformat(start), date.fromisoformat(end) if end else None
-            except ValueError:
-                raise FieldError("", _("not a date (YYYY-MM-DD)")) from None
+        def submit(value: tuple[date, date | None]) -> None:
+            reason = dialog.reason_text()  # read here: widgets are never touched on the worker
+            self._save_in(dialog, lambda s: s.add_interruption(
+                uid, value[0], value[1], reason=reason, today=today))
 
-        self._submit(self.exposure_form, build, lambda s, d: s.add_interruption(
-            uid, d[0], d[1], reason=reason or "", today=today))
+        dialog.submit = submit
+        dialog.open()
 
     def _change_dose(self) -> None:
         uid = _selected_uid(self.exposures)
         if uid is None:
             self.exposure_form.show_errors({"": _("select an exposure first")})
             return
-        on = self.ask_text(_("Dose change"), _("New dose from (YYYY-MM-DD):"))
-        dose = self.ask_text(_("Dose change"), _("New dose (mg/day):"))
-        reason = self.ask_text(_("Dose change"), _("Reason:"))
-        if on is None or dose is None:
+        dialog = self.dose_change_dialog()
+        today = self.today_fn()
+
+        def submit(value: tuple[date, float]) -> None:
+            reason = dialog.reason_text()  # read here: widgets are never touched on the worker
+            self._save_in(dialog, lambda s: s.change_dose(
+                uid, value[0], value[1], today=today, reason=reason))
+
+        dialog.submit = submit
+        dialog.open()
+
+    def _save_in(self, dialog: RecordDialog, call: Callable[[CourseService], Any]) -> None:
+        """Save on the worker; the dialog closes when it went through, else shows why."""
+        if self.tasks is None:
             return
-        today = self.today
+        service = self.service()
 
-        def build() -> tuple[date, float]:
-            try:
-                return date.fromisoformat(on), float(dose.replace(",", "."))
-            except ValueError:
-                raise FieldError("", _("give a date (YYYY-MM-DD) and a dose in mg/day")) \
-                    from None
+        def done(_result: object) -> None:
+            dialog.done_ok()
+            self.request_reload()
 
-        self._submit(self.exposure_form, build, lambda s, d: s.change_dose(
-            uid, d[0], d[1], today=today, reason=reason or ""))
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, CourseInputError):
+                errors = dict(exc.errors)
+                if "start_on" in errors and "on" in dialog.fields:
+                    errors["on"] = errors.pop("start_on")
+                if "dose_mg_per_day" in errors:
+                    errors["dose"] = errors.pop("dose_mg_per_day")
+                dialog.show_errors(errors)
+            else:
+                dialog.show_errors({"": error_message(exc, context="course tab")})
+
+        self.tasks.run(lambda: call(service), done, failed)
 
     def add_surgery(self) -> None:
         f = self.surgery_form
@@ -608,8 +841,13 @@ class CourseTab(PatientTabPage):
                                 f.date("stoma_reversed_on", required=False),
                                 self.complications.text())
 
-        patient, today = self.patient_uid or "", self.today
-        self._submit(f, build, lambda s, d: s.record_surgery(patient, d, today=today))
+        section = self.surgery_section
+        go, reason = self._correction_reason(section)
+        if not go:
+            return
+        patient, today, uid = self.patient_uid or "", self.today_fn(), section.editing
+        self._submit(f, build, lambda s, d: s.record_surgery(patient, d, today=today, uid=uid,
+                                                             reason=reason), section)
 
     def _pathology_input(self) -> PathologyInput:
         f = self.pathology_form
@@ -642,9 +880,14 @@ class CourseTab(PatientTabPage):
             missing=join_list(missing)))
 
     def add_pathology(self) -> None:
-        patient, today = self.patient_uid or "", self.today
+        section = self.pathology_section
+        go, reason = self._correction_reason(section)
+        if not go:
+            return
+        patient, today, uid = self.patient_uid or "", self.today_fn(), section.editing
         self._submit(self.pathology_form, self._pathology_input,
-                     lambda s, d: s.record_pathology(patient, d, today=today))
+                     lambda s, d: s.record_pathology(patient, d, today=today, uid=uid,
+                                                     reason=reason), section)
 
     def add_event(self) -> None:
         f = self.event_form
@@ -658,11 +901,15 @@ class CourseTab(PatientTabPage):
                               self.event_site.text(), self.cause.text(),
                               self.salvage.currentData(), self.salvage_margin.currentData())
 
-        patient, today = self.patient_uid or "", self.today
-        self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today))
+        section = self.event_section
+        go, reason = self._correction_reason(section)
+        if not go:
+            return
+        patient, today, uid = self.patient_uid or "", self.today_fn(), section.editing
+        self._submit(f, build, lambda s, d: s.record_event(patient, d, today=today, uid=uid,
+                                                           reason=reason), section)
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, UserError):
-            self.event_form.show_errors({"": str(exc)})
+        if not self.alive():
             return
-        raise exc
+        self.event_form.show_errors({"": error_message(exc, context="treatment & course tab")})

@@ -14,13 +14,12 @@ from datetime import date
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QMarginsF
+from PySide6.QtCore import QMarginsF
 from PySide6.QtGui import QPageLayout, QPageSize, QTextDocument
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -30,36 +29,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.errors import UserError
 from gisttracker.i18n import _, local
 from gisttracker.services.course import procedure_label
-from gisttracker.services.patients import EnrollmentResult, PatientService
-
-
-def _date_edit(parent: QWidget, value: date) -> QDateEdit:
-    edit = QDateEdit(parent)
-    edit.setDisplayFormat("yyyy-MM-dd")
-    edit.setCalendarPopup(True)
-    edit.setDate(QDate(value.year, value.month, value.day))
-    return edit
-
-
-def _py(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
+from gisttracker.services.patients import EnrollmentPreview, EnrollmentResult, PatientService
+from ui.errors import error_message
+from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField, DateInputError
 
 
 class EnrollmentDialog(QDialog):
     """Enroll one eligible patient. ServiceError from the constructor if they cannot be."""
 
     def __init__(self, service: PatientService, patient_uid: str, today: date,
-                 parent: QWidget | None = None, rng: random.Random | None = None) -> None:
+                 parent: QWidget | None = None, rng: random.Random | None = None, *,
+                 preview: EnrollmentPreview | None = None,
+                 tasks: TaskManager | None = None) -> None:
         super().__init__(parent)
         self.service = service
         self.patient_uid = patient_uid
         self.today = today
+        self.tasks = tasks or TaskManager(self)
         # The seed of a study's list is drawn once, from the operating system's generator.
         self.rng = rng or random.SystemRandom()
-        self.preview = service.preview_enrollment(patient_uid)
+        # The window reads the preview on its worker before opening the dialog.
+        self.preview = preview or service.preview_enrollment(patient_uid)
         self.study = service.study(self.preview.study_key)
         self.result_value: EnrollmentResult | None = None
         randomized = self.preview.method == "randomized"
@@ -77,8 +70,8 @@ class EnrollmentDialog(QDialog):
         form.setContentsMargins(0, 0, 0, 0)
         self.option: QComboBox | None = None
         self.procedures: dict[str, QCheckBox] = {}
-        self.start: QDateEdit | None = None
-        self.last: QDateEdit | None = None
+        self.start: DateField | None = None
+        self.last: DateField | None = None
         if randomized:
             optional = [a for a in self.study.arms if a.options]
             for arm in optional[:1]:
@@ -99,10 +92,12 @@ class EnrollmentDialog(QDialog):
         elif self.preview.method == "derived_duration":
             span = self.study.allocation.duration
             assert span is not None  # the loader requires it for this method
-            self.start = _date_edit(self, today)
-            self.last = _date_edit(self, today)
-            form.addRow(local(self.study.anchor(span.start).label), self.start)
-            form.addRow(local(self.study.anchor(span.end).label), self.last)
+            start_label = local(self.study.anchor(span.start).label)
+            last_label = local(self.study.anchor(span.end).label)
+            self.start = DateField(self, today=lambda: self.today, label=start_label)
+            self.last = DateField(self, today=lambda: self.today, label=last_label)
+            form.addRow(start_label, self.start)
+            form.addRow(last_label, self.last)
         self.message = QLabel(self)
         self.message.setStyleSheet("color: #b00020;")
         self.message.setWordWrap(True)
@@ -134,14 +129,25 @@ class EnrollmentDialog(QDialog):
         if self.preview.method == "treatment_received":
             kwargs["procedures"] = [c for c, box in self.procedures.items() if box.isChecked()]
         if self.start is not None and self.last is not None:
-            kwargs["preop_start"] = _py(self.start.date())
-            kwargs["last_preop_dose"] = _py(self.last.date())
-        try:
-            result = self.service.enroll(self.patient_uid, today=self.today, rng=self.rng,
-                                         **kwargs)  # type: ignore[arg-type]
-        except UserError as exc:
-            self.message.setText(str(exc))
-            return
+            try:
+                kwargs["preop_start"] = self.start.value()
+                kwargs["last_preop_dose"] = self.last.value()
+            except DateInputError as exc:
+                self.message.setText(str(exc))
+                return
+        service, uid, today, rng = self.service, self.patient_uid, self.today, self.rng
+        self.go.setEnabled(False)
+        self.message.setText(_("Working…"))
+        self.tasks.run(lambda: service.enroll(uid, today=today, rng=rng,
+                                              **kwargs),  # type: ignore[arg-type]
+                       self._enrolled, self._refused)
+
+    def _refused(self, exc: BaseException) -> None:
+        self.go.setEnabled(True)
+        self.message.setText(error_message(exc, context="enrollment"))
+
+    def _enrolled(self, result: EnrollmentResult) -> None:
+        self.go.setEnabled(True)
         self.result_value = result
         self.message.clear()
         self.what.setStyleSheet("font-size: 14px; font-weight: 600; padding: 6px;"

@@ -50,7 +50,7 @@ from gisttracker.i18n import N_, _, ngettext
 from gisttracker.services.policy import Permission
 from gisttracker.session import Session
 from gisttracker.store.urls import is_server
-from ui.errors import is_expected, show_error
+from ui.errors import error_message, is_expected, show_error
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -623,10 +623,25 @@ class ScheduleDialog(TaskDialog):
         if session is not None:
             from gisttracker.backup import backup_plan
 
-            plan = backup_plan(session.tracker)
-            self.folder.setText(str(plan.folder or ""))
-            self.hours.setValue(plan.every_hours)
-            self.keep.setValue(plan.keep)
+            # Read on the worker (the window reads nothing on its GUI thread); the fields
+            # wait for what is stored, so nothing typed meanwhile is overwritten.
+            self._editable(False)
+            tracker = session.tracker
+            window.tasks.run(lambda: backup_plan(tracker), self._plan_loaded,
+                             self._plan_failed)
+
+    def _editable(self, on: bool) -> None:
+        for widget in (self.folder, self.hours, self.keep, self.run_button):
+            widget.setEnabled(on)
+
+    def _plan_loaded(self, plan: Any) -> None:
+        self.folder.setText(str(plan.folder or ""))
+        self.hours.setValue(plan.every_hours)
+        self.keep.setValue(plan.keep)
+        self._editable(True)
+
+    def _plan_failed(self, exc: BaseException) -> None:
+        self.say(error_message(exc, context="reading the backup schedule"))
 
     def run(self) -> None:
         from gisttracker.services.settings import SettingsService

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -37,13 +39,13 @@ if TYPE_CHECKING:
     # background thread, not before the window shows.
     from gisttracker.protocols import Study
     from gisttracker.services.audit import AuditReport
+    from gisttracker.services.base import Changes
     from gisttracker.services.policy import Actor
-    from gisttracker.services.watch import ChangeWatch
     from gisttracker.session import Session
+    from ui.context import WindowContext
     from ui.lock import IdleLock
 
 MAX_RECENT = 8
-WATCH_INTERVAL_MS = 3000  # how soon another workstation's save shows here
 DB_FILTER = N_("GIST Study Tracker database (*.db *.sqlite);;All files (*)")
 FIRST_AREA = "patients"  # what a nurse opens the program for, until another area was used
 
@@ -84,23 +86,22 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings, tasks: TaskManager,
                  opener: Callable[[Path], Session] | None = None,
-                 credentials: tuple[str, str] | None = None) -> None:
+                 credentials: tuple[str, str] | None = None,
+                 today: Callable[[], date] = date.today) -> None:
         super().__init__()
         self.settings = settings
         self.tasks = tasks
         self.opener = opener or _open_session
+        self.today = today
         # A user name and password for signing in without a dialog (the startup check).
         self.credentials = credentials
         self.session: Session | None = None
-        self.server_dialog: QDialog | None = None
-        # Other workstations' changes (gisttracker.services.watch), looked for on a timer.
-        self._watches: dict[int, ChangeWatch] = {}
-        self._watch: ChangeWatch | None = None
-        self._watch_busy = False
-        self._watch_timer = QTimer(self)
-        self._watch_timer.timeout.connect(self._poll_watch)
+        self.context: WindowContext | None = None
+        self.settings_dialog: QWidget | None = None
         self.idle_lock: IdleLock | None = None
         self.sign_in_dialog: QDialog | None = None
+        self.server_dialog: QDialog | None = None
+        self._schema_version: int | None = None
         self.setWindowTitle(_("GIST Study Tracker"))
         self.setMinimumSize(720, 480)
 
@@ -171,6 +172,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
+        self.settings_action = self._action(_("&Settings…"), self.open_settings, "Ctrl+,")
+        file_menu.addAction(self.settings_action)
         file_menu.addMenu(language_menu(self, self.settings))
         file_menu.addSeparator()
         # Export, import, back up, restore, verify, the coordinating centre (ui/exchange.py).
@@ -207,6 +210,14 @@ class MainWindow(QMainWindow):
                                self._action(_("Open &log folder"), open_log_folder))
         help_menu.insertSeparator(self.help_menu.about_action)
 
+    def open_settings(self) -> None:
+        """File > Settings…: the site settings (site code, name, paper size, language)."""
+        if self.context is None:
+            return
+        from ui.settings_dialog import open_settings
+
+        open_settings(self, self.context)
+
     # ----- areas ---------------------------------------------------------------------------
     def _build_page(self, key: str) -> AreaPage:
         row = [a.key for a in AREAS].index(key)
@@ -217,8 +228,8 @@ class MainWindow(QMainWindow):
         self.stack.removeWidget(stand_in)
         stand_in.deleteLater()
         self.stack.setCurrentIndex(current)
-        if self.session is not None:
-            page.set_session(self.session, self.tasks)
+        if self.context is not None:
+            page.attach(self.context)  # the one change signal and the patient windows
             page.set_study(self.current_study())
         return page
 
@@ -258,19 +269,19 @@ class MainWindow(QMainWindow):
         becomes the window's database."""
         self.statusBar().showMessage(_("Opening {path}…").format(path=path))
 
-        def opened() -> tuple[Session, bool, int, ChangeWatch]:
+        def opened() -> tuple[Session, bool, int, int]:
             from gisttracker.services.settings import SettingsService
-            from gisttracker.services.watch import ChangeWatch
+            from gisttracker.store.migrations import schema_version
 
             session = self.opener(path)
             return (session, session.has_accounts(),
                     int(SettingsService(session.tracker).get("idle_lock_minutes")),
-                    ChangeWatch(session.tracker))
+                    schema_version(session.db))
 
-        def done(result: tuple[Session, bool, int, ChangeWatch]) -> None:
-            session, has_accounts, idle_minutes, watch = result
+        def done(result: tuple[Session, bool, int, int]) -> None:
+            session, has_accounts, idle_minutes, version = result
             self._idle_minutes = idle_minutes
-            self._watches[id(session)] = watch
+            self._schema_version = version
             if session.tracker.actor is None:
                 self._authenticate(session, has_accounts)
             else:
@@ -340,15 +351,25 @@ class MainWindow(QMainWindow):
 
     def _install_session(self, session: Session) -> None:
         old = self.session
+        if self.context is not None:
+            self.context.close()  # its patient windows belong to the old site
+            self.context.deleteLater()
         self.session = session
         if old is not None and old is not session:
             old.close()
         self._start_idle_lock(session)
-        self._start_watch(session)
         self._account_actions()
         self._remember(session.path)
+        # Every write of the window runs on the background worker; one on this (GUI) thread
+        # is a bug, and the tracker refuses it rather than racing the worker for the file.
+        session.tracker.refuse_writes_on(threading.current_thread())
+        from ui.context import WindowContext
+
+        self.context = WindowContext(session, self.tasks, today=self.today, parent=self)
+        self.context.changed.connect(self._changed)
         for page in self.pages.values():
-            page.set_session(session, self.tasks)
+            page.attach(self.context)
+        self.context.start_watching()
         previous = self.settings.value("study/current")
         self.study_box.blockSignals(True)
         self.study_box.clear()
@@ -369,13 +390,10 @@ class MainWindow(QMainWindow):
             problems.append(protocol_banner(session))
         self.banner.setText("\n".join(problems))
         self.banner.setVisible(bool(problems))
-        self.setWindowTitle(_("GIST Study Tracker — {name}").format(
-            name=session.path if is_server(session.path) else session.path.name))
-        from gisttracker.store.migrations import schema_version
-
+        self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
         actor = session.tracker.actor
         self.statusBar().showMessage(_("{path} · schema {version} · {user} ({role})").format(
-            path=session.path, version=schema_version(session.db), user=session.tracker.user,
+            path=session.path, version=self._schema_version, user=session.tracker.user,
             role=actor.role_label if actor else "—"))
         self.session_changed.emit(session)
         self._ready_when_shown()
@@ -411,31 +429,6 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(accepted)
         dialog.open()
 
-    def _start_watch(self, session: Session) -> None:
-        """Every few seconds, on the worker, look for what other workstations (or programs)
-        committed; the screens refresh through the same change signal as for a local save."""
-        self._watch_timer.stop()
-        watch = self._watches.pop(id(session), None)
-        self._watch = watch
-        if watch is not None:
-            self._watch_timer.start(WATCH_INTERVAL_MS)
-
-    def _poll_watch(self) -> None:
-        watch = self._watch
-        if watch is None or self._watch_busy:
-            return
-        self._watch_busy = True
-
-        def finished(_result: object) -> None:
-            self._watch_busy = False
-
-        def failed(exc: BaseException) -> None:
-            # A server that went away for a moment: said in the status bar, tried again.
-            self._watch_busy = False
-            self.statusBar().showMessage(error_message(exc, context="watching for changes"))
-
-        self.tasks.run(watch.poll, finished, failed)
-
     def choose_database(self) -> None:
         name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
                                                   _(DB_FILTER))
@@ -463,6 +456,10 @@ class MainWindow(QMainWindow):
                                   lambda n=name: self.open_database(_location(n)))
             self.recent_menu.addAction(action)
         self.recent_menu.setEnabled(bool(files))
+
+    def _changed(self, changes: Changes) -> None:
+        for page in self.pages.values():
+            page.on_changes(changes)
 
     # ----- studies -------------------------------------------------------------------------
     def current_study(self) -> Study | None:
@@ -562,7 +559,11 @@ class MainWindow(QMainWindow):
         self._authenticate(session, True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._watch_timer.stop()
+        if self.context is not None:
+            for window in self.context.open_windows():
+                if not window.close():  # a patient window with unsaved changes it keeps
+                    event.ignore()
+                    return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         super().closeEvent(event)

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QDate,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -38,7 +37,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -87,6 +85,7 @@ from ui.outcomes_chart import (
     Series,
 )
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField
 
 if TYPE_CHECKING:
     # The analysis modules load numpy, scipy and statsmodels: only when outcomes are first
@@ -284,12 +283,12 @@ class OutcomesPage(AreaPage):
         self.progress_events = _Progress(self)
         self.progress_events.step.connect(self._progress_step)
 
-        self.as_of = QDateEdit(self)
-        self.as_of.setCalendarPopup(True)
-        self.as_of.setDisplayFormat("yyyy-MM-dd")
-        self.as_of.setAccessibleName(_("Data cut-off"))
+        # The window's one date field: exactly the date typed, refused beside the field when
+        # it cannot be a cut-off (in the future, before 1900), a calendar on Alt+Down.
+        self.as_of = DateField(self, kind="past", today=lambda: self.today_fn(),
+                               label=_("Data cut-off"))
         self._set_as_of(self.today_fn())
-        self.as_of.dateChanged.connect(lambda _d: self._schedule())
+        self.as_of.edited.connect(self._schedule)
         self.endpoint_box = QComboBox(self)
         self.endpoint_box.setAccessibleName(_("Endpoint"))
         self.endpoint_box.setMinimumContentsLength(28)
@@ -314,11 +313,9 @@ class OutcomesPage(AreaPage):
         self.print_button.clicked.connect(self.make_pdf)
 
         # Two rows: what is analysed (cut-off, endpoint) and how (intervals, landmarks).
-        self.as_of.setMinimumWidth(self.as_of.fontMetrics().horizontalAdvance("2026-12-31")
-                                   + 48)
         bar = QHBoxLayout()
         options = QHBoxLayout()
-        for row, label, widget in ((bar, _("Data &cut-off:"), self.as_of),
+        for row, label, widget in ((bar, _("Data cut-&off:"), self.as_of),
                                    (bar, _("&Endpoint:"), self.endpoint_box),
                                    (options, _("&Intervals:"), self.conf_box)):
             caption = QLabel(label, self)
@@ -426,11 +423,13 @@ class OutcomesPage(AreaPage):
             self._schedule()
 
     def _set_as_of(self, day: date) -> None:
-        self.as_of.setDate(QDate(day.year, day.month, day.day))
+        self.as_of.set_value(day)
 
     def cut_off(self) -> date:
-        d = self.as_of.date()
-        return date(d.year(), d.month(), d.day())
+        """The cut-off typed; today while the field holds no usable date (the field says
+        why beside it, and nothing is computed from it: see :meth:`recompute`)."""
+        day = self.as_of.date_or_none()
+        return day if day is not None and not self.as_of.problem() else self.today_fn()
 
     def _schedule(self) -> None:
         self.debounce.start()
@@ -466,6 +465,10 @@ class OutcomesPage(AreaPage):
         self.debounce.stop()
         if self.session is None or self.tasks is None or self.study is None:
             return
+        if self.tasks.closed:  # the window is closing: a timer that fired late
+            return
+        if self.as_of.date_or_none() is None or self.as_of.problem():
+            return  # an incomplete or refused cut-off: its reason is beside the field
         landmarks = self._landmarks()
         if landmarks is None:
             return
@@ -877,29 +880,16 @@ class OutcomesPage(AreaPage):
         return dialog
 
     def open_patient_at(self, uid: str, fact: Fact | None) -> None:
-        """Open the patient's window at the tab that shows ``fact`` (header read in the
-        background)."""
-        if self.session is None or self.tasks is None:
-            return
-        session, tasks = self.session, self.tasks
+        """Open (or raise) the patient's one window at the tab that shows ``fact``; the
+        window reads its header and tabs in the background."""
         tab = FACT_TABS.get(fact.kind) if fact is not None else None
-
-        def header() -> str:
-            from gisttracker.services.patients import PatientService
-
-            return PatientService(session).header(uid)
-
-        def show(text: str) -> None:
-            from ui.patient_view import PatientWindow
-
-            window = PatientWindow(session, tasks, uid, text)
-            if tab is not None and tab in window.pages:
-                window.tabs.setCurrentWidget(window.pages[tab])
-            self.windows = [w for w in self.windows if w.isVisible()] + [window]
-            window.show()
-            window.raise_()
-
-        tasks.run(header, show)
+        window = self.open_patient(uid)
+        if window is None:
+            return
+        if tab is not None and tab in window.pages:
+            window.tabs.setCurrentWidget(window.pages[tab])
+        window.raise_()
+        self.windows = [w for w in self.windows if w.isVisible()] + [window]
 
     # ----- the PDF ----------------------------------------------------------------------
     def make_pdf(self) -> None:

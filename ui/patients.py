@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QDate,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -28,7 +27,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -42,7 +40,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _, local, ngettext
 
 # The list's own light module: the patient service behind it (screening, enrollment) is
@@ -51,10 +48,12 @@ from gisttracker.services.patient_list import STATUS_LABELS, PatientFilter, Pati
 from ui.areas import AreaPage
 from ui.errors import error_message
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField, DateInputError
 
 if TYPE_CHECKING:
     from gisttracker.protocols import Study
     from gisttracker.services.base import Changes
+    from gisttracker.services.patients import Identity
     from gisttracker.session import Session
 
 WINDOW = 200
@@ -219,14 +218,19 @@ class PatientListModel(QAbstractTableModel):
 
 
 class NewPatientDialog(QDialog):
-    """Register a patient: study, sex and the personal identifiers (kept apart)."""
+    """Register a patient: study, sex and the personal identifiers (kept apart).
+
+    The registration runs on the background worker; a refusal is shown in the dialog and
+    nothing typed is lost.
+    """
 
     def __init__(self, session: Session, study: Study | None, today: date,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, tasks: TaskManager | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("New patient"))
         self.session = session
         self.today = today
+        self.tasks = tasks or TaskManager(self)
         self.patient_uid: str | None = None
         self.study_box = QComboBox(self)
         for s in sorted(session.studies.values(), key=lambda s: s.key):
@@ -241,17 +245,13 @@ class NewPatientDialog(QDialog):
         self.name = QLineEdit(self)
         self.initials = QLineEdit(self)
         self.initials.setMaxLength(10)
-        self.dob = QDateEdit(self)
-        self.dob.setDisplayFormat("yyyy-MM-dd")
-        self.dob.setCalendarPopup(True)
-        self.dob.setMinimumDate(QDate(1900, 1, 1))
-        self.dob.setSpecialValueText("—")
-        self.dob.setDate(self.dob.minimumDate())
+        self.dob = DateField(self, optional=True, kind="birth", today=lambda: self.today,
+                             label=_("Date of birth"))
         self.message = QLabel(self)
         self.message.setStyleSheet("color: #b00020;")
         self.message.setWordWrap(True)
         form = QFormLayout()
-        form.addRow(_("&Study"), self.study_box)
+        form.addRow(_("S&tudy"), self.study_box)
         form.addRow(_("Se&x"), self.sex_box)
         form.addRow(_("&Record number"), self.record)
         form.addRow(_("&Name"), self.name)
@@ -259,7 +259,7 @@ class NewPatientDialog(QDialog):
         form.addRow(_("Date of &birth"), self.dob)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Register"))
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Re&gister"))
         self.buttons.accepted.connect(self.register)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -267,38 +267,47 @@ class NewPatientDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
-    def _dob(self) -> date | None:
-        if self.dob.date() == self.dob.minimumDate():
-            return None
-        value = self.dob.date()
-        return date(value.year(), value.month(), value.day())
+    def identity(self) -> Identity:
+        """What was typed (:class:`DateInputError` for a date of birth that cannot be)."""
+        from gisttracker.services.patients import Identity
+
+        return Identity(self.record.text(), self.name.text(), self.initials.text(),
+                        self.dob.value())
 
     def register(self) -> None:
-        from gisttracker.services.patients import Identity, PatientService
+        from gisttracker.services.patients import PatientService
 
-        identity = Identity(self.record.text(), self.name.text(), self.initials.text(),
-                            self._dob())
         try:
-            patient = PatientService(self.session).register(
-                self.study_box.currentData(), sex=self.sex_box.currentData(),
-                identity=identity, today=self.today)
-        except UserError as exc:
-            self.message.setText(str(exc))  # the dialog stays open: nothing typed is lost
+            identity = self.identity()
+        except DateInputError as exc:
+            self.message.setText(str(exc))
+            self.dob.setFocus()
             return
-        self.patient_uid = patient.uid
+        session, study_key, sex = self.session, self.study_box.currentData(), \
+            self.sex_box.currentData()
+        today = self.today
+        self.buttons.setEnabled(False)
+        self.message.setText(_("Registering…"))
+        self.tasks.run(lambda: PatientService(session).register(
+            study_key, sex=sex, identity=identity, today=today).uid,
+            self._registered, self._refused)
+
+    def _registered(self, uid: str) -> None:
+        self.patient_uid = uid
+        self.buttons.setEnabled(True)
         self.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        self.buttons.setEnabled(True)
+        self.message.setText(error_message(exc, context="registering a patient"))
 
 
 class PatientsPage(AreaPage):
     """Every patient of the site: search, filter by study, arm and status, open one."""
 
-    changed = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.service: PatientList | None = None
-        self.windows: list[QWidget] = []
-        self.today = date.today
         self.model = PatientListModel(self)
         self.search = QLineEdit(self)
         self.search.setPlaceholderText(_("Search study id, record number, name or initials…"))
@@ -343,7 +352,6 @@ class PatientsPage(AreaPage):
         self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.model.loaded.connect(self._loaded)
         self.model.failed.connect(self._failed)
-        self.changed.connect(self.model.reload)
 
         bar = QHBoxLayout()
         bar.addWidget(self.search, 3)
@@ -366,16 +374,15 @@ class PatientsPage(AreaPage):
         if session is not None:
             for s in sorted(session.studies.values(), key=lambda s: s.key):
                 self.study_filter.addItem(s.key, s.key)
-            # A write anywhere (this window, a patient window) refreshes the list once.
-            session.tracker.subscribe(self._on_changes)
         self.study_filter.blockSignals(False)
         self._fill_arms()
         self.model.filter = self.current_filter()
         self.model.set_source(self.service, tasks)
 
-    def _on_changes(self, changes: Changes) -> None:
-        if changes.touched("patient"):
-            self.changed.emit()  # queued to the GUI thread when committed elsewhere
+    def on_changes(self, changes: Changes) -> None:
+        # A write anywhere (this window, a patient window, another program) refreshes once.
+        if changes.touched("patient", "patient_identity"):
+            self.model.reload()
 
     def set_study(self, study: Study | None) -> None:
         super().set_study(study)
@@ -435,21 +442,9 @@ class PatientsPage(AreaPage):
         if uid:
             self.open_patient(uid)
 
-    def open_patient(self, uid: str) -> QWidget | None:
-        if self.session is None or self.tasks is None or self.service is None:
-            return None
-        from gisttracker.services.patients import PatientService
-        from ui.patient_view import PatientWindow
-
-        header = PatientService(self.session).header(uid)
-        window = PatientWindow(self.session, self.tasks, uid, header)
-        self.windows = [w for w in self.windows if w.isVisible()] + [window]
-        window.show()
-        return window
-
     def new_patient(self) -> None:
-        if self.session is None:
+        if self.session is None or self.tasks is None:
             return
-        dialog = NewPatientDialog(self.session, self.study, self.today(), self)
+        dialog = NewPatientDialog(self.session, self.study, self.today_fn(), self, self.tasks)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.patient_uid:
             self.open_patient(dialog.patient_uid)

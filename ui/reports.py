@@ -9,20 +9,23 @@ Windows). Where neither exists, it opens the PDF in the system viewer to print f
 
 from __future__ import annotations
 
+import calendar
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, QProcess, QStringListModel, Qt, QUrl, Signal
+from PySide6.QtCore import QProcess, QStringListModel, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
-    QDateEdit,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -39,12 +42,17 @@ from gisttracker.files import make_private_dir, restrict
 from gisttracker.i18n import _, local
 from gisttracker.protocols import Study
 from gisttracker.reports import KINDS, ReportRequest, build
+from gisttracker.services.base import Changes
 from gisttracker.services.patients import PatientFilter, PatientService
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session
 from ui.areas import AreaPage
 from ui.errors import error_message
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField, DateInputError
+
+if TYPE_CHECKING:
+    from ui.context import WindowContext
 
 PATIENT_CHOICES = 2000  # study identifiers offered by the completer (prefix search)
 
@@ -55,6 +63,48 @@ def _output_dir() -> Path:
     make_private_dir(folder)
     restrict(folder)  # in a shared /tmp: never readable by others, even if made so
     return folder
+
+
+def load_report_modules() -> None:
+    """Import the report modules (reportlab, its fonts, PIL) here, on the GUI thread, before
+    the first PDF is made on the worker. Their first import on the worker, while the window
+    collected garbage, crashed the program now and then; a few tenths of a second once, at
+    the first click on a report, is the price."""
+    from gisttracker.reports import calendar, casebook, enrollment, schedule, screening
+
+    del calendar, casebook, enrollment, schedule, screening
+
+
+def open_in_viewer(path: Path, known: bool | None = None) -> bool:
+    """Open ``path`` in the system's program for it; False when none could be started.
+    ``known``: :func:`viewer_known`'s answer when it was asked already (on the worker)."""
+    if not (viewer_known(path) if known is None else known):
+        return False
+    return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
+
+
+def viewer_known(path: Path) -> bool:
+    """Whether the desktop names a program for a file like ``path`` (a PDF).
+
+    On Linux Qt hands the file to ``xdg-open`` and reports success once that has started,
+    even when it then finds no program (a machine with no PDF viewer): the click would show
+    nothing. ``xdg-mime`` says beforehand whether a default program is set. Elsewhere, and
+    where ``xdg-mime`` is missing, the answer of the open call itself is all there is.
+    """
+    if sys.platform in ("win32", "darwin"):
+        return True
+    xdg_mime = shutil.which("xdg-mime")
+    if xdg_mime is None:
+        return True
+    kind = "application/pdf" if path.suffix.lower() == ".pdf" else None
+    if kind is None:
+        return True
+    try:
+        answer = subprocess.run([xdg_mime, "query", "default", kind], capture_output=True,
+                                text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return True  # cannot tell: let the open call try
+    return bool(answer.stdout.strip())
 
 
 def make_pdf(session: Session, request: ReportRequest, today: date, path: Path) -> Path:
@@ -77,7 +127,8 @@ def print_pdf(parent: QWidget, path: Path) -> None:
 
     lp = shutil.which("lp")
     if not (lp or sys.platform == "win32"):
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if not open_in_viewer(path):
+            show_saved(parent, path)
         return
     printer = QPrinter()
     dialog = QPrintDialog(printer, parent)
@@ -114,14 +165,11 @@ class ReportsPage(AreaPage):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.patient.setCompleter(completer)
         self.study_box = QComboBox(self)
-        self.start = QDateEdit(self)
-        self.end = QDateEdit(self)
-        for edit in (self.start, self.end):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
-        today = QDate.currentDate()
-        self.start.setDate(QDate(today.year(), today.month(), 1))
-        self.end.setDate(QDate(today.year(), today.month(), today.daysInMonth()))
+        self.start = DateField(self, kind="any", label=_("From"))
+        self.end = DateField(self, kind="any", label=_("To"))
+        today = date.today()
+        self.start.set_value(today.replace(day=1))
+        self.end.set_value(today.replace(day=calendar.monthrange(today.year, today.month)[1]))
         self.paper = QComboBox(self)
         self.paper.addItem(_("A4"), "a4")
         self.paper.addItem(_("Letter"), "letter")
@@ -196,6 +244,12 @@ class ReportsPage(AreaPage):
         self._kind_changed()
         tasks.run(lambda: SettingsService(session.tracker).get("paper"), self._paper_loaded)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("setting") and self.session is not None and self.tasks is not None:
+            session = self.session
+            self.tasks.run(lambda: SettingsService(session.tracker).get("paper"),
+                           self._paper_loaded)
+
     def set_study(self, study: Study | None) -> None:
         super().set_study(study)
         if study is not None:
@@ -244,8 +298,8 @@ class ReportsPage(AreaPage):
             patient=self.patient.text().strip() or None if kind.needs_patient else None,
             study_key=self.study_box.currentData() if (kind.needs_study
                                                        or kind.study_optional) else None,
-            start=self.start.date().toPython() if kind.needs_period else None,
-            end=self.end.date().toPython() if kind.needs_period else None,
+            start=self.start.date_or_none() if kind.needs_period else None,
+            end=self.end.date_or_none() if kind.needs_period else None,
             paper=self.paper.currentData(),
             include_identifiers=self.identifiers.isEnabled() and self.identifiers.isChecked())
 
@@ -259,11 +313,19 @@ class ReportsPage(AreaPage):
         if kind.needs_patient and not request.patient:
             self._failed(_("Enter the patient's study identifier."))
             return
+        if kind.needs_period:
+            for field in (self.start, self.end):
+                try:
+                    field.value()
+                except DateInputError as exc:
+                    self._failed(str(exc))
+                    return
         if kind.needs_period and request.start and request.end and request.start > request.end:
             self._failed(_("The period starts after it ends."))
             return
         path = _output_dir() / file_name(request)
-        today = date.today()  # the window is where the clock is read
+        today = self.today_fn()  # the window is where the clock is read
+        load_report_modules()
         self.make.setEnabled(False)
         self.progress.show()
         self.status.setText(_("Making the PDF…"))
@@ -286,8 +348,8 @@ class ReportsPage(AreaPage):
         self.report_failed.emit(message)
 
     def open_pdf(self) -> None:
-        if self.path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path)))
+        if self.path is not None and not open_in_viewer(self.path):
+            show_saved(self, self.path)
 
     def save_as(self) -> None:
         if self.path is None:
@@ -305,21 +367,55 @@ class ReportsPage(AreaPage):
         self.status.setText(_("Saved: {path}").format(path=target))
 
 
-def print_schedule(parent: QWidget, session: Session, tasks: TaskManager,
-                   patient_uid: str, done: object = None) -> None:
-    """Make the patient's visit schedule in the background and open it in the viewer."""
+def print_schedule(parent: QWidget, context: WindowContext, patient_uid: str,
+                   done: Callable[[Path], None] | None = None) -> None:
+    """Make the patient's visit schedule in the background, then open it in the viewer.
+
+    Where no PDF viewer opens it, the user is told where the PDF was saved and may open its
+    folder: the click always has a visible result. ``done`` (tests, tools) receives the path
+    instead of the viewer.
+    """
     from gisttracker.store.models_patients import Patient
 
-    def work() -> Path:
+    session, today = context.session, context.today()
+    load_report_modules()
+
+    def work() -> tuple[Path, bool]:
         patient = Patient.get(Patient.uid == patient_uid)
         request = ReportRequest("schedule", patient=patient.study_id)
-        return make_pdf(session, request, date.today(), _output_dir() / file_name(request))
+        path = make_pdf(session, request, today, _output_dir() / file_name(request))
+        return path, viewer_known(path)  # asks the desktop: a subprocess, kept off the GUI
 
-    def opened(path: Path) -> None:
-        if callable(done):
+    def made(result: tuple[Path, bool]) -> None:
+        path, known = result
+        if done is not None:
             done(path)
-        else:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        elif not open_in_viewer(path, known):
+            show_saved(parent, path)
 
-    tasks.run(work, opened, lambda exc: QMessageBox.warning(
-        parent, _("Print schedule"), error_message(exc, context="printing a schedule")))
+    def failed(exc: BaseException) -> None:
+        QMessageBox.warning(parent, _("Print schedule"),
+                            error_message(exc, context="printing a schedule"))
+
+    context.tasks.run(work, made, failed)
+
+
+def show_saved(parent: QWidget, path: Path) -> QMessageBox:
+    """Say where a PDF was saved when no viewer could open it; offer to open the folder."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setWindowTitle(_("PDF saved"))
+    box.setText(_("No program to show PDF files could be started. The PDF was saved as:\n"
+                  "{path}").format(path=path))
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    folder = box.addButton(_("Open &folder"), QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Close)
+    box.setObjectName("pdf_saved")
+
+    def clicked(button: object) -> None:
+        if button is folder:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+
+    box.buttonClicked.connect(clicked)
+    box.open()
+    return box

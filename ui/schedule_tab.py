@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -36,13 +35,15 @@ from PySide6.QtWidgets import (
 
 from gisttracker.i18n import N_, _, local, ngettext
 from gisttracker.protocols import Study
+from gisttracker.services.base import Changes
 from gisttracker.services.visits import AnchorChange, ScheduleRow, VisitService
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
-from ui.calendar import STATUS_COLOURS, assessment_names, to_date, to_qdate
+from ui.calendar import STATUS_COLOURS, assessment_names
 from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField, DateInputError, DateKind
 
 COLUMNS = (N_("Visit"), N_("Anchor"), N_("Target"), N_("Window"), N_("Status"),
            N_("Done on"), N_("Note"), N_("Assessments"))
@@ -53,7 +54,9 @@ class DateReasonDialog(QDialog):
 
     def __init__(self, title: str, parent: QWidget | None = None, *, day: date | None = None,
                  with_date: bool = True, with_name: bool = False, reason: str = "none",
-                 prompt: str = "") -> None:
+                 prompt: str = "", kind: DateKind = "past",
+                 today: Callable[[], date] = date.today,
+                 bounds: dict[str, Any] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         form = QFormLayout(self)
@@ -62,19 +65,29 @@ class DateReasonDialog(QDialog):
             label.setWordWrap(True)
             form.addRow(label)
         self.name = QLineEdit(self)
-        self.date = QDateEdit(to_qdate(day or date.today()), self)
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("yyyy-MM-dd")
+        self.date = DateField(self, kind=kind, today=today, reference=lambda: day)
+        self.date.set_bounds(**(bounds or {}))
+        self.date.set_value(day)
         self.reason = QLineEdit(self)
         self.reason_required = reason == "required"
+        self.with_date = with_date
+        self.setMinimumWidth(420)
+        # A field the dialog does not ask for is hidden: left unplaced it would sit over
+        # the others (the blank box that hid the date being confirmed).
         if with_name:
             form.addRow(_("&Name"), self.name)
+        else:
+            self.name.hide()
         if with_date:
             form.addRow(_("&Date"), self.date)
+        else:
+            self.date.hide()
         if reason != "none":
             self.reason.setPlaceholderText(_("required") if self.reason_required
                                            else _("optional"))
             form.addRow(_("&Reason"), self.reason)
+        else:
+            self.reason.hide()
         self.error = QLabel(self)
         self.error.setStyleSheet("QLabel { color: #b02a37; }")
         form.addRow(self.error)
@@ -85,6 +98,13 @@ class DateReasonDialog(QDialog):
         form.addRow(buttons)
 
     def _check(self) -> None:
+        if self.with_date:
+            try:
+                self.date.value()
+            except DateInputError as exc:
+                self.error.setText(str(exc))
+                self.date.setFocus()
+                return
         if self.reason_required and not self.reason.text().strip():
             self.error.setText(_("Please give a reason."))
             self.reason.setFocus()
@@ -92,7 +112,8 @@ class DateReasonDialog(QDialog):
         self.accept()
 
     def values(self) -> tuple[date, str, str]:
-        return to_date(self.date.date()), self.name.text().strip(), self.reason.text().strip()
+        day = self.date.date_or_none() if self.with_date else None
+        return day or date.min, self.name.text().strip(), self.reason.text().strip()
 
 
 class ScheduleTab(PatientTabPage):
@@ -134,6 +155,9 @@ class ScheduleTab(PatientTabPage):
         self.na_button = QPushButton(_("&Not applicable…"), self)
         self.reopen_button = QPushButton(_("&Reopen…"), self)
         self.add_button = QPushButton(_("Add &unscheduled visit…"), self)
+        self.remove_button = QPushButton(_("R&emove visit…"), self)
+        self.remove_button.setToolTip(_("Remove an unscheduled visit added by mistake"))
+        self.remove_button.clicked.connect(self.ask_remove_visit)
         self.export_button = QPushButton(_("Export &iCalendar…"), self)
         self.done_button.clicked.connect(self.ask_done)
         self.missed_button.clicked.connect(self.ask_missed)
@@ -146,6 +170,7 @@ class ScheduleTab(PatientTabPage):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
         buttons.addWidget(self.export_button)
 
         self.message = QLabel(self)
@@ -167,6 +192,13 @@ class ScheduleTab(PatientTabPage):
         assert self.session is not None
         return VisitService(self.session)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("visit", "anchor_date", "patient"):
+            self.request_reload()
+
+    def reload(self) -> None:
+        self.refresh()
+
     def refresh(self) -> None:
         if self.session is None or self.tasks is None or self.patient_uid is None:
             return
@@ -181,6 +213,8 @@ class ScheduleTab(PatientTabPage):
         self.tasks.run(query, self._show, self._error)
 
     def _show(self, result: tuple[Patient, list[ScheduleRow], dict[str, date], Any]) -> None:
+        if not self.alive():
+            return
         patient, rows, anchors, timing = result
         assert self.session is not None
         self.study = self.session.studies.get(patient.study_key)
@@ -251,9 +285,17 @@ class ScheduleTab(PatientTabPage):
                 button.setToolTip(local(anchor.description))
                 button.clicked.connect(lambda _c=False, k=anchor.key: self.ask_anchor(k))
                 self.anchor_grid.addWidget(button, r, 2)
+            if anchor.source == "entered" and known is not None:
+                remove = QPushButton(_("Remove…"), self.anchor_box)
+                remove.setToolTip(_("Remove a date entered by mistake: the visits counted "
+                                    "from it wait for it again"))
+                remove.clicked.connect(lambda _c=False, k=anchor.key: self.ask_clear_anchor(k))
+                self.anchor_grid.addWidget(remove, r, 3)
         self.anchor_grid.setColumnStretch(1, 1)
 
     def _error(self, exc: BaseException) -> None:
+        if not self.alive():
+            return
         self.message.setStyleSheet("QLabel { color: #b02a37; }")
         self.message.setText(error_message(exc, context="changing the schedule"))
 
@@ -283,6 +325,7 @@ class ScheduleTab(PatientTabPage):
         for button in (self.done_button, self.missed_button, self.na_button):
             button.setEnabled(row is not None)
         self.reopen_button.setEnabled(row is not None and row.state != "planned")
+        self.remove_button.setEnabled(row is not None and row.unscheduled)
 
     # ----- writes ---------------------------------------------------------------------------
     def _write(self, fn: Callable[[VisitService], Any], success: str) -> None:
@@ -296,15 +339,18 @@ class ScheduleTab(PatientTabPage):
                 n = len(result.moved)
                 text += " " + ngettext("{n} planned visit moved.", "{n} planned visits moved.",
                                        n).format(n=n)
+            if not self.alive():
+                return
             self._ok(text)
             self.saved.emit(result)
-            self.refresh()
+            self.request_reload()
 
         self.tasks.run(lambda: fn(VisitService(session)), done, self._error)
 
     def set_anchor(self, key: str, day: date, reason: str | None = None) -> None:
         uid = self.patient_uid or ""
-        self._write(lambda s: s.set_anchor(uid, key, day, reason=reason or None),
+        today = self.today_fn()
+        self._write(lambda s: s.set_anchor(uid, key, day, reason=reason or None, today=today),
                     _("Anchor date saved."))
 
     def mark_done(self, visit_uid: str, day: date, reason: str | None = None) -> None:
@@ -342,11 +388,37 @@ class ScheduleTab(PatientTabPage):
             _("Correct {anchor}").format(anchor=local(anchor.label)) if known
             else _("Enter {anchor}").format(anchor=local(anchor.label)),
             self, day=known or self.today_fn(), reason="required" if known else "none",
+            kind="planned", today=self.today_fn,
             prompt=_("Planned visits counted from this date will move; visits already done "
                      "keep their dates.") if known else local(anchor.description))
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day, _name, reason = dialog.values()
             self.set_anchor(key, day, reason)
+
+    def ask_clear_anchor(self, key: str) -> None:
+        if self.study is None:
+            return
+        anchor = self.study.anchor(key)
+        dialog = DateReasonDialog(_("Remove {anchor}").format(anchor=anchor.label), self,
+                                  with_date=False, reason="required", prompt=_(
+            "The visits counted from this date will wait for it again; visits already done "
+            "keep their dates."))
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            reason = dialog.values()[2]
+            uid = self.patient_uid or ""
+            self._write(lambda s: s.clear_anchor(uid, key, reason=reason),
+                        _("Anchor date removed."))
+
+    def ask_remove_visit(self) -> None:
+        row = self.selected_row()
+        if row is None or not row.unscheduled:
+            return
+        dialog = DateReasonDialog(_("{visit}: remove").format(visit=row.name), self,
+                                  with_date=False, reason="required")
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            reason, uid = dialog.values()[2], row.uid
+            self._write(lambda s: s.delete_unscheduled(uid, reason=reason),
+                        _("Visit removed."))
 
     def ask_done(self) -> None:
         row = self.selected_row()
@@ -355,10 +427,17 @@ class ScheduleTab(PatientTabPage):
         settled = row.state != "planned"
         today = self.today_fn()
         default = row.done_on or (row.target if row.target and row.target <= today else today)
+        # The day the patient was seen, checked against the visit's window before saving: an
+        # offered date outside it is a deviation the nurse should see, not discover later.
+        prompts = [_("This visit is already recorded; changing it needs a reason.")] \
+            if settled else []
+        if row.window_start is not None and row.window_end is not None:
+            prompts.append(_("Its window: {start} to {end} (target {target}).").format(
+                start=row.window_start.isoformat(), end=row.window_end.isoformat(),
+                target=row.target.isoformat() if row.target else "—"))
         dialog = DateReasonDialog(_("{visit}: done on").format(visit=row.name), self,
                                   day=default, reason="required" if settled else "none",
-                                  prompt=_("This visit is already recorded; changing it "
-                                           "needs a reason.") if settled else "")
+                                  today=self.today_fn, prompt=" ".join(prompts))
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day, _name, reason = dialog.values()
             self.mark_done(row.uid, day, reason)
@@ -393,7 +472,8 @@ class ScheduleTab(PatientTabPage):
 
     def ask_unscheduled(self) -> None:
         dialog = DateReasonDialog(_("Add an unscheduled visit"), self, day=self.today_fn(),
-                                  with_name=True, reason="optional")
+                                  with_name=True, reason="optional", kind="planned",
+                                  today=self.today_fn)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day, name, reason = dialog.values()
             self.add_unscheduled(name, day, reason)

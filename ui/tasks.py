@@ -7,16 +7,27 @@ the GUI thread through a queued Qt signal.
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+#: How often the garbage of reference cycles is collected, on the GUI thread (ms).
+GC_INTERVAL_MS = 1000
+_running_managers = 0
 
 
 class TaskManager(QObject):
-    """Runs callables on a single background thread (SQLite likes one writer)."""
+    """Runs callables on a single background thread (SQLite likes one writer).
+
+    While a manager runs, Python's automatic cycle collection is off and the manager collects
+    on the GUI thread instead: left automatic, a collection can start on the worker (whichever
+    thread allocates) and free the Qt objects of a closed window there — a QWidget destroyed
+    off the GUI thread crashes Qt later.
+    """
 
     _finished = Signal(int)  # a task's key, emitted on the worker thread when it is over
 
@@ -39,6 +50,17 @@ class TaskManager(QObject):
         # the last reference — and a traceback's frames, which hold the closure — always
         # dies on the GUI thread, however the two threads are scheduled.
         self._outcomes: dict[int, tuple[bool, Any]] = {}
+        global _running_managers
+        _running_managers += 1
+        gc.disable()
+        self._ticks = 0
+        self._gc_timer = QTimer(self)
+        self._gc_timer.setInterval(GC_INTERVAL_MS)
+        self._gc_timer.timeout.connect(self._collect)
+        self._gc_timer.start()
+        # Released once, by shutdown() or when Qt destroys the manager with its parent.
+        self._state = {"released": False}
+        self.destroyed.connect(lambda *_a, state=self._state: _release(state))
         self._closed = False
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
@@ -98,9 +120,32 @@ class TaskManager(QObject):
 
             show_error(None, value, context=getattr(on_done, "__qualname__", str(on_done)))
 
+    def _collect(self) -> None:
+        """The young generations every second, everything every ten (GUI thread)."""
+        self._ticks += 1
+        gc.collect(2 if self._ticks % 10 == 0 else 1)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` ran: :meth:`run` would refuse new work."""
+        return self._state["released"]
+
     def shutdown(self) -> None:
         self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._gc_timer.stop()
+        _release(self._state)
+
+
+def _release(state: dict[str, bool]) -> None:
+    """One manager fewer; with none left, Python collects cycles by itself again."""
+    global _running_managers
+    if state["released"]:
+        return
+    state["released"] = True
+    _running_managers -= 1
+    if _running_managers == 0:
+        gc.enable()
 
 
 def _receiver_deleted(callback: Callable[..., Any]) -> bool:

@@ -13,15 +13,13 @@ a selection asks for confirmation.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -38,8 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gisttracker.errors import UserError
 from gisttracker.i18n import N_, _
+from gisttracker.services.base import Changes
 from gisttracker.services.tumour import (
     MODALITIES,
     NON_TARGET_STATES,
@@ -53,7 +51,9 @@ from gisttracker.services.tumour import (
     TumourService,
     evaluate,
 )
+from ui.errors import error_message
 from ui.patient_view import PatientTabPage
+from ui.widgets.date_field import DateField
 
 LIST_COLUMNS = (N_("Date"), N_("Type"), N_("Sum (mm)"), N_("vs baseline"), N_("vs nadir"),
                 N_("RECIST target"), N_("Non-target"), N_("RECIST overall"), N_("Choi"))
@@ -84,7 +84,8 @@ class TumourTab(PatientTabPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.today = date.today()
+        self.editor_dirty = False  # typed in the editor since it was filled
+        self._select_after_load: str | None = None
         self.records: list[AssessmentRecord] = []
         self.result = SeriesResult()
         self.editing_uid: str | None = None
@@ -118,10 +119,9 @@ class TumourTab(PatientTabPage):
         top_layout.addWidget(self.list)
 
         self.editor = QGroupBox(self)
-        self.date = QDateEdit(self.editor)
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("yyyy-MM-dd")
-        self.date.setDate(QDate.currentDate())
+        self.date = DateField(self.editor, today=lambda: self.today_fn(), inline_message=False,
+                              label=_("Date of the assessment"))
+        self.date.set_value(self.today_fn())
         self.modality = QComboBox(self.editor)
         for code in MODALITIES:
             self.modality.addItem(_(code) if code == "other" else code, code)
@@ -203,7 +203,8 @@ class TumourTab(PatientTabPage):
 
         for widget in (self.non_target, self.modality):
             widget.currentIndexChanged.connect(self.recompute)
-        self.date.dateChanged.connect(self.recompute)
+        self.date.edited.connect(self.recompute)
+        self.date.problem_changed.connect(lambda _p: self.recompute())
         self.new_lesions.toggled.connect(self.recompute)
         self.new_nodules.toggled.connect(self.recompute)
         self.lesions.itemChanged.connect(self.recompute)
@@ -234,9 +235,17 @@ class TumourTab(PatientTabPage):
         assert self.session is not None
         return TumourService(self.session)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("tumour_assessment", "lesion_measurement", "course_event"):
+            self.request_reload()
+
     def reload(self, select_uid: str | None = None) -> None:
+        """Read the assessments on the worker; ``select_uid`` (the one just saved) is shown
+        in the editor unless the user has moved on before the answer comes back."""
         if self.tasks is None or self.patient_uid is None:
             return
+        if select_uid is not None:
+            self._select_after_load = select_uid
         patient = self.patient_uid
         service = self.service()
 
@@ -244,15 +253,25 @@ class TumourTab(PatientTabPage):
             primary = service.primary_criterion(service.patient(patient))
             return service.assessments(patient), service.evaluation(patient), primary
 
-        self.tasks.run(load, lambda result: self._loaded(result, select_uid), self._failed)
+        self.tasks.run(load, self._loaded, self._failed)
 
-    def _loaded(self, loaded: tuple[list[AssessmentRecord], SeriesResult, str | None],
-                select_uid: str | None) -> None:
+    def _loaded(self, loaded: tuple[list[AssessmentRecord], SeriesResult, str | None]) -> None:
+        if not self.alive():
+            return
         self.records, self.result, self.primary = loaded
+        select_uid, self._select_after_load = self._select_after_load, None
+        if self.editor_dirty:
+            # Typed and not saved: a change that arrives now refreshes the list only; what
+            # is being typed stays where it is (a late answer never swaps the editor).
+            self._fill_list()
+            self.recompute()
+            return
         self._fill_list()
+        select_uid = select_uid or self.editing_uid
         row = next((i for i, r in enumerate(self._ordered()) if r.uid == select_uid), None)
         if row is not None:
             self.list.selectRow(row)
+            self._row_selected()
         else:
             self.new_assessment()
 
@@ -351,12 +370,13 @@ class TumourTab(PatientTabPage):
     def new_assessment(self) -> None:
         """Clear the editor for a new assessment: the baseline first, then follow-ups with
         the baseline target labels pre-filled."""
+        self._select_after_load = None  # the user moved on: a pending answer selects nothing
         self.list.clearSelection()
         base = next((r.data for r in self.records if r.data.is_baseline), None)
         self.editing_uid = None
         self.editing_baseline = base is None
         self._load_editor(AssessmentInput(
-            self.today, tuple(LesionInput(lesion.label, lesion.organ, is_node=lesion.is_node)
+            self.today_fn(), tuple(LesionInput(lesion.label, lesion.organ, is_node=lesion.is_node)
                                 for lesion in base.lesions if lesion.is_target)
             if base else (), is_baseline=base is None,
             non_target=("none" if base is None or base.non_target == "none" else "present")))
@@ -365,6 +385,7 @@ class TumourTab(PatientTabPage):
         rows = self.list.selectionModel().selectedRows()
         if not rows:
             return
+        self._select_after_load = None
         uid = self.list.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
         record = next((r for r in self.records if r.uid == uid), None)
         if record is not None:
@@ -374,8 +395,7 @@ class TumourTab(PatientTabPage):
 
     def _load_editor(self, data: AssessmentInput) -> None:
         self._filling = True
-        self.date.setDate(QDate(data.assessed_on.year, data.assessed_on.month,
-                                data.assessed_on.day))
+        self.date.set_value(data.assessed_on)
         self.modality.setCurrentIndex(max(0, self.modality.findData(data.modality or "CT")))
         self.non_target.setCurrentIndex(max(0, self.non_target.findData(data.non_target)))
         self.new_lesions.setChecked(data.new_lesions)
@@ -390,6 +410,7 @@ class TumourTab(PatientTabPage):
         self._set_title()
         self.delete_button.setEnabled(self.editing_uid is not None)
         self.recompute()
+        self.editor_dirty = False
 
     def editor_input(self) -> tuple[AssessmentInput, dict[str, str]]:
         """What the editor holds, and the errors of cells that are not numbers."""
@@ -417,9 +438,11 @@ class TumourTab(PatientTabPage):
                     values[name] = None
             lesions.append(LesionInput(label, text(C_ORGAN).strip(), values["diameter"],
                                        values["hu"], checked(C_NODE), checked(C_SMALL)))
-        qd = self.date.date()
+        if self.date.problem():
+            errors["assessed_on"] = self.date.shown_problem() or _(
+                "Date of the assessment: enter a date (YYYY-MM-DD)")
         data = AssessmentInput(
-            date(qd.year(), qd.month(), qd.day()), tuple(lesions),
+            self.date.date_or_none() or self.today_fn(), tuple(lesions),
             is_baseline=self.editing_baseline, non_target=self.non_target.currentData(),
             new_lesions=self.new_lesions.isChecked() and not self.editing_baseline,
             new_nodules=self.new_nodules.isChecked() and not self.editing_baseline,
@@ -444,6 +467,7 @@ class TumourTab(PatientTabPage):
         """Recompute the responses with what the editor holds (pure rules, instant)."""
         if self._filling:
             return
+        self.editor_dirty = True
         data, errors = self.editor_input()
         others = [r.data for r in self.records if r.uid != self.editing_uid]
         result = evaluate([*others, data], primary=self.primary)
@@ -498,7 +522,7 @@ class TumourTab(PatientTabPage):
             if reason is None:
                 return
         service, patient, uid, today = self.service(), self.patient_uid, self.editing_uid, \
-            self.today
+            self.today_fn()
         data = replace(data, lesions=tuple(data.lesions))
         self.save_button.setEnabled(False)
         self.tasks.run(
@@ -507,10 +531,15 @@ class TumourTab(PatientTabPage):
             self._saved, lambda exc: self._save_failed(exc, reason))
 
     def _saved(self, uid: str) -> None:
+        if not self.alive():
+            return
         self.save_button.setEnabled(True)
         self.errors.clear()
         self.editing_uid = uid
-        self.reload(select_uid=uid)
+        self.editor_dirty = False
+        # One reload answers both this save and the change signal it caused.
+        self._select_after_load = uid
+        self.request_reload()
 
     def _save_failed(self, exc: BaseException, reason: str | None) -> None:
         self.save_button.setEnabled(True)
@@ -525,10 +554,9 @@ class TumourTab(PatientTabPage):
         self._failed(exc)
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, UserError):
-            self.show_error(str(exc))
+        if not self.alive():
             return
-        raise exc
+        self.show_error(error_message(exc, context="tumour assessments tab"))
 
     def _delete(self) -> None:
         if self.editing_uid is None or self.tasks is None:
@@ -537,5 +565,7 @@ class TumourTab(PatientTabPage):
         if reason is None:
             return
         service, uid = self.service(), self.editing_uid
+        self.editor_dirty = False
+        self.editing_uid = None
         self.tasks.run(lambda: service.delete(uid, reason=reason),
                        lambda _result: self.reload(), self._failed)

@@ -63,6 +63,7 @@ StatusCode = Literal[
     "missed",
     "cancelled",
     "not_applicable",
+    "to_abstract",
 ]
 
 #: Display label of each status (translated when shown, see :func:`status_label`).
@@ -76,6 +77,7 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "missed": N_("Missed"),
     "cancelled": N_("Cancelled"),
     "not_applicable": N_("Not applicable"),
+    "to_abstract": N_("To abstract"),
 }
 
 

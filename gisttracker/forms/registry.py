@@ -22,6 +22,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
+from gisttracker.domain.plausibility import EARLIEST, parse_date
 from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_list
 
@@ -252,11 +253,19 @@ def check_value(item: Item, raw: object) -> object:
         raise InputError(_("answer yes or no"))
     if item.type == "date":
         if isinstance(raw, date):
-            return raw.isoformat()
-        try:
-            return date.fromisoformat(text or str(raw)).isoformat()
-        except ValueError:
-            raise InputError(_("enter a date as YYYY-MM-DD")) from None
+            day = raw
+        else:
+            try:
+                parsed = parse_date(text or str(raw))
+            except InputError:
+                raise InputError(_("enter a date as YYYY-MM-DD")) from None
+            if parsed is None:
+                raise InputError(_("enter a date as YYYY-MM-DD"))
+            day = parsed
+        if day < EARLIEST:
+            raise InputError(_("{date} is before 1900: check the year").format(
+                date=day.isoformat()))
+        return day.isoformat()
     # text
     return text if text is not None else str(raw)
 

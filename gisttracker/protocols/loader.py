@@ -502,11 +502,13 @@ def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
                 name=assessment[:80]))
     required = table.boolean("required", True)
     assumption = table.local("assumption", required=False)
+    until = table.choice("until", [a for a in anchors if a != anchor], required=False)
+    abstraction = table.boolean("abstraction", False)
     repeat = table.table("repeat", required=False)
     table.done()
     if repeat is None:
         return [Visit(key, _visit_name(table, name, 1, offset), anchor, offset, before, after,
-                      assessments, required, assumption)]
+                      assessments, required, assumption, until, abstraction)]
     every = repeat.period("every")
     count = repeat.integer("count", minimum=1, maximum=MAX_REPEAT)
     repeat.done()
@@ -528,7 +530,8 @@ def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
             key=f"{key}_{k + 1}",
             name=_visit_name(table, name, k + 1, total),
             anchor=anchor, offset=total, window_before=before, window_after=after,
-            assessments=assessments, required=required, assumption=assumption,
+            assessments=assessments, required=required, assumption=assumption, until=until,
+            abstraction=abstraction,
         ))
     return visits
 

@@ -202,6 +202,13 @@ class Visit:
     assessments: tuple[str, ...]
     required: bool = True
     assumption: str | None = None
+    #: An anchor that ends this visit: once that anchor's date is known, the visit is not
+    #: applicable if its window would open after it (RECTAL-LE: the optional preoperative
+    #: visits end at the surgery).
+    until: str | None = None
+    #: A point at which data are abstracted from records (a retrospective study), not a
+    #: visit the patient comes to: never due or overdue, shown as "to abstract".
+    abstraction: bool = False
 
     def target(self, anchor_date: date) -> date:
         """Planned date, always computed from the anchor (never from the previous visit)."""

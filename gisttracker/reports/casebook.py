@@ -128,9 +128,11 @@ def _answer(item: object, value: object) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(item, Item):
-        label = item.choice_label(value)
-        if label is not None:
-            return f"{value} · {_(label)}"
+        # The number printed is the answer's position on the questionnaire (1 = first, as it
+        # is typed in the window), not its stored score value (LARS scores start at 0).
+        for position, choice in enumerate(item.choices, start=1):
+            if choice.value == value and type(choice.value) is type(value):
+                return f"{position} · {_(choice.label)}"
         if item.unit and value is not None:
             return f"{value} {item.unit}"
     return "" if value is None else str(value)

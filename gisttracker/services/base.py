@@ -79,6 +79,13 @@ class ReasonRequired(ServiceError):
     """The change touches data that may only change with a stated reason."""
 
 
+class WrongThreadError(RuntimeError):
+    """A transaction opened on a thread that must not write (the window's GUI thread).
+
+    A bug, not a user error: the window does every write on its background worker.
+    """
+
+
 class PermissionDenied(ServiceError):
     """The signed-in account's role does not allow this."""
 
@@ -969,6 +976,7 @@ class Tracker:
         # Why this database may not be written (read-only copy, network share), else None.
         self.read_only: str | None = None
         self._listeners: list[Listener] = []
+        self._refused_thread: threading.Thread | None = None
         # The open transaction of each thread: the window's worker and a command's main
         # thread must never share a Writer (its reason, time and changes are per unit of work).
         self._local = threading.local()
@@ -1033,6 +1041,16 @@ class Tracker:
         """Call ``listener`` with a :class:`Changes` after every committed transaction."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (a window that closes its site)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def refuse_writes_on(self, thread: threading.Thread | None) -> None:
+        """Refuse (:class:`WrongThreadError`) every transaction opened on ``thread``: the
+        window's GUI thread, whose writes belong on its background worker. None lifts it."""
+        self._refused_thread = thread
+
     def expected_versions(self) -> dict[str, int]:
         value: dict[str, int] | None = getattr(self._local, "expected", None)
         return value if value is not None else {}
@@ -1060,6 +1078,11 @@ class Tracker:
         nobody acts and :class:`~gisttracker.store.db.DatabaseLockedError` when the write
         lock cannot be had.
         """
+        if self._refused_thread is not None \
+                and threading.current_thread() is self._refused_thread:
+            raise WrongThreadError(
+                "a transaction was opened on the window's GUI thread; database writes run "
+                "on the background worker (ui.tasks.TaskManager)")
         if self.read_only:
             from gisttracker.store.db import ReadOnlyError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from gisttracker.domain.plausibility import DateContext, date_problem
 from gisttracker.i18n import _
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError
@@ -55,6 +56,34 @@ def find_patient(ref: str) -> Patient:
     if patient is None:
         raise ServiceError(_("no patient {ref!r}").format(ref=text or ref))
     return patient
+
+
+def date_context(patient: Patient, today: date) -> DateContext:
+    """``today`` and the patient's date of birth and of death (when recorded): what every
+    date recorded for the patient is checked against
+    (:func:`gisttracker.domain.plausibility.date_problem`)."""
+    from gisttracker.store.models_course import CourseEvent
+    from gisttracker.store.models_patients import PatientIdentity
+
+    ident = PatientIdentity.get_or_none(PatientIdentity.patient == patient)
+    death = (CourseEvent.select(CourseEvent.occurred_on)
+             .where((CourseEvent.patient == patient) & (CourseEvent.kind == "death"))
+             .order_by(CourseEvent.occurred_on).first())
+    return DateContext(today, as_date(ident.date_of_birth) if ident else None,
+                       as_date(death.occurred_on) if death else None)
+
+
+def check_patient_date(patient: Patient, value: date, *, today: date, label: str,
+                       past: bool = True, death: bool = True,
+                       after: tuple[date, str] | None = None) -> None:
+    """Refuse (ServiceError naming ``label``) a date that cannot be one of this patient's:
+    before 1900, in the future for something that happened (``past``), before birth, after
+    death (unless ``death`` is False: the date of death itself)."""
+    ctx = date_context(patient, today)
+    problem = date_problem(value, today=today, label=label, past=past, birth=ctx.birth,
+                           death=ctx.death if death else None, after=after)
+    if problem:
+        raise ServiceError(problem)
 
 
 class SiteService:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from gisttracker.domain.plausibility import EARLIEST, date_problem
 from gisttracker.errors import InputError
 from gisttracker.forms import FormContext, FormSpec, Missing, Score, check_value, spec_for
 from gisttracker.forms import labs as lab_rules
@@ -42,7 +43,7 @@ from gisttracker.grading import ctcae
 from gisttracker.i18n import N_, _, join_sentences
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.services.base import ReasonRequired, ServiceError, Writer, service
-from gisttracker.services.common import SiteService, as_date, find_patient
+from gisttracker.services.common import SiteService, as_date, date_context, find_patient
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
@@ -653,6 +654,12 @@ class FormService(SiteService):
         if sampled_on is not None and sampled_on > today:
             raise FormInputError({analyte: _("the sample date is in the future")},
                                  _("the sample date is in the future"))
+        if sampled_on is not None:
+            ctx = date_context(patient, today)
+            problem = date_problem(sampled_on, today=today, label=_("Sample date"),
+                                   birth=ctx.birth, death=ctx.death)
+            if problem:
+                raise FormInputError({analyte: problem}, problem)
         form = self._form(visit, "labs")
         locked = form is not None and form.state in ("complete", "not_done")
         existing = LabResult.get_or_none((LabResult.visit_id == _pk(visit)) & (
@@ -713,8 +720,8 @@ class FormService(SiteService):
             notes=row.notes, visit_uid=visit_uids.get(_fk(row, "visit") or 0),
             lab_result_uid=lab_uids.get(_fk(row, "lab_result") or 0))
 
-    def check_adverse_event(self, data: AdverseEventInput, *,
-                            today: date) -> dict[str, str]:
+    def check_adverse_event(self, data: AdverseEventInput, *, today: date,
+                            patient: Patient | None = None) -> dict[str, str]:
         """Messages by field name for an adverse event the rules refuse (empty: fine)."""
         errors: dict[str, str] = {}
         term = (data.term or "").strip()
@@ -727,11 +734,20 @@ class FormService(SiteService):
             errors["onset"] = _("enter the onset date")
         elif data.onset > today:
             errors["onset"] = _("the onset is after today")
+        elif data.onset < EARLIEST:
+            errors["onset"] = date_problem(data.onset, today=today) or ""
         if data.resolved_on is not None and isinstance(data.onset, date):
             if data.resolved_on < data.onset:
                 errors["resolved_on"] = _("resolution cannot be before the onset")
             elif data.resolved_on > today:
                 errors["resolved_on"] = _("the resolution is after today")
+        if patient is not None and isinstance(data.onset, date) and "onset" not in errors:
+            ctx = date_context(patient, today)
+            for name, day in (("onset", data.onset), ("resolved_on", data.resolved_on)):
+                problem = None if day is None else date_problem(
+                    day, today=today, birth=ctx.birth, death=ctx.death)
+                if problem:
+                    errors.setdefault(name, problem)
         for name, allowed in (("drug", AE_DRUGS), ("relation", AE_RELATIONS),
                               ("action", AE_ACTIONS), ("outcome", AE_OUTCOMES)):
             value = getattr(data, name)
@@ -751,7 +767,7 @@ class FormService(SiteService):
         """Record a new adverse event (``uid`` None) or correct one (a reason is needed
         when its visit's adverse-event form is already complete)."""
         patient = self._patient(patient_key)
-        errors = self.check_adverse_event(data, today=today)
+        errors = self.check_adverse_event(data, today=today, patient=patient)
         if errors:
             raise FormInputError(errors, join_sentences(f"{k}: {v}" for k, v in errors.items()))
         visit_id: int | None = None

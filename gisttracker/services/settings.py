@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gisttracker.i18n import LANGUAGES, N_, _, join_list
+from gisttracker.i18n import LANGUAGES, N_, _, join_list, ngettext
+from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Tracker, service
 from gisttracker.store.models import Setting
 
@@ -56,8 +58,11 @@ SPECS: dict[str, SettingSpec] = {
 class SettingsService:
     """Read and change site settings through the audited service layer."""
 
-    def __init__(self, tracker: Tracker) -> None:
+    def __init__(self, tracker: Tracker, studies: Iterable[Study] = ()) -> None:
+        """``studies``: the site's protocols, so a change can say what it means for them
+        (the site code is a randomization stratum in studies stratified by site)."""
         self.tracker = tracker
+        self.studies = tuple(studies)
 
     def get(self, key: str) -> str:
         spec = self._spec(key)
@@ -77,10 +82,60 @@ class SettingsService:
             return _("{label}: {hint}").format(label=_(spec.label), hint=_(spec.hint))
         return None
 
-    def set(self, key: str, value: str, *, reason: str | None = None) -> None:
+    def change_note(self, key: str, value: str) -> str | None:
+        """What changing ``key`` to ``value`` means for data already recorded, in words for
+        the user to confirm first; None when nothing recorded is concerned.
+
+        Changing the site code once patients exist: they keep their identifiers (never
+        renumbered); new patients are numbered under the new code; and since the site is a
+        randomization stratum (NCT03862768 stratifies by site), patients randomized from now
+        on are allocated in a new stratum with its own blocks.
+        """
+        if key != "site_code" or value == self.get("site_code"):
+            return None
+        from gisttracker.store.models_patients import Patient, Randomization
+
+        count = Patient.select().count()
+        if count == 0:
+            return None
+        old = self.get("site_code")
+        note = ngettext(
+            "{n} patient is already registered. Existing patients keep their study "
+            "identifiers ({old}-0001…): nobody is renumbered. New patients will be numbered "
+            "from {new}-0001 on.",
+            "{n} patients are already registered. Existing patients keep their study "
+            "identifiers ({old}-0001…): nobody is renumbered. New patients will be numbered "
+            "from {new}-0001 on.", count).format(n=count, old=old, new=value)
+        stratified = sorted(s.key for s in self.studies if "site" in s.allocation.strata)
+        if stratified:
+            made = Randomization.select().count()
+            note += " " + ngettext(
+                "The site code is also a stratification factor of the randomization in "
+                "{studies}: patients randomized from now on are allocated in the stratum "
+                "site={new}, which starts its own permuted blocks; the {made} randomization "
+                "already made does not change.",
+                "The site code is also a stratification factor of the randomization in "
+                "{studies}: patients randomized from now on are allocated in the stratum "
+                "site={new}, which starts its own permuted blocks; the {made} randomizations "
+                "already made do not change.", made).format(
+                studies=", ".join(stratified), new=value, made=made)
+        return note
+
+    def set(self, key: str, value: str, *, reason: str | None = None,
+            confirmed: bool = True) -> None:
+        """Change a setting (audited with ``reason``). A change :meth:`change_note` warns
+        about needs ``confirmed`` (the window and the command line ask first) and a
+        reason."""
         problem = self.validate(key, value)
         if problem:
             raise ServiceError(problem)
+        note = self.change_note(key, value)
+        if note is not None:
+            if not confirmed:
+                raise ServiceError(note)
+            if not (reason and reason.strip()):
+                raise ServiceError(_("{label}: a reason is required, since patients are "
+                                     "already registered").format(label=_(SPECS[key].label)))
         with self.tracker.transaction(reason) as w:
             row = Setting.get_or_none(Setting.key == key)
             if row is None:

@@ -40,12 +40,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, cast
 
+from gisttracker.domain.plausibility import date_problem
 from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _, join_list, join_sentences
 from gisttracker.protocols.model import ResponseRules
 from gisttracker.response import choi, recist
 from gisttracker.services.base import ServiceError, Writer, service
-from gisttracker.services.common import SiteService
+from gisttracker.services.common import SiteService, date_context
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
@@ -517,6 +518,11 @@ class TumourService(SiteService):
         """Field errors the save would refuse (empty when it would be accepted)."""
         patient = self.patient(patient_key)
         errors = _check_input(data, today)
+        if "assessed_on" not in errors:
+            ctx = date_context(patient, today)
+            early = date_problem(data.assessed_on, today=today, birth=ctx.birth)
+            if early:
+                errors["assessed_on"] = early
         # Imaging before enrollment is normal (screening), so it is not refused.
         died = death_date(patient)
         if died is not None and data.assessed_on > died:

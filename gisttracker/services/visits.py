@@ -22,6 +22,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from gisttracker import __version__
+from gisttracker.domain.plausibility import date_problem
 from gisttracker.domain.schedule import (
     MovedVisit,
     PlannedVisit,
@@ -40,7 +41,7 @@ from gisttracker.i18n import _, join_list, local
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer, service
-from gisttracker.services.common import SiteService, as_date
+from gisttracker.services.common import SiteService, as_date, check_patient_date, date_context
 from gisttracker.session import Session
 from gisttracker.store.models import Record
 from gisttracker.store.models_patients import Patient
@@ -322,6 +323,30 @@ class WorklistQuery:
     today: date
     study_key: str | None = None
     slack: relativedelta = _YEAR
+    #: Planned visits that are never due: ``(study, visit keys, ending anchor or None)``;
+    #: with an anchor, only once it has a date before the visit's window (see
+    #: :func:`never_due`).
+    never_due: tuple[tuple[str, tuple[str, ...], str | None], ...] = ()
+
+    def _not_due(self) -> tuple[str, list[str]]:
+        """SQL excluding the planned visits :attr:`never_due` lists (cheap: only rows of
+        those visit keys reach the anchor look-up)."""
+        parts: list[str] = []
+        params: list[str] = []
+        for study, keys, anchor in self.never_due:
+            if self.study_key and study != self.study_key:
+                continue
+            marks = ", ".join("?" for _k in keys)
+            # An unscheduled visit has no visit key: NULL IN (…) is NULL, and NOT NULL would
+            # drop it from the worklist, so the key must be there to match.
+            clause = f"v.study_key = ? AND v.visit_key IS NOT NULL AND v.visit_key IN ({marks})"
+            params += [study, *keys]
+            if anchor is not None:
+                clause += (" AND EXISTS (SELECT 1 FROM anchor_date a WHERE a.patient_id = "
+                           "v.patient_id AND a.anchor_key = ? AND a.date < v.window_start)")
+                params.append(anchor)
+            parts.append(f" AND NOT ({clause})")
+        return "".join(parts), params
 
     def _where(self, reason: WorklistReason) -> tuple[str, list[str]]:
         # A set of the study's patients, probed from the index entries alone (patient_id is
@@ -330,15 +355,16 @@ class WorklistQuery:
         only = " AND v.study_key = ?" if self.study_key else ""
         extra = [self.study_key] if self.study_key else []
         today = self.today.isoformat()
+        skip, skipped = self._not_due()
         if reason == "overdue":
-            return ("v.state = 'planned' AND v.planned_on <= ? AND v.window_end < ?" + only,
-                    [today, today, *extra])
+            return ("v.state = 'planned' AND v.planned_on <= ? AND v.window_end < ?" + only
+                    + skip, [today, today, *extra, *skipped])
         if reason == "due":
             low = max(self.start, self.today)
             return ("v.state = 'planned' AND v.planned_on BETWEEN ? AND ?"
-                    " AND v.window_start <= ? AND v.window_end >= ?" + only,
+                    " AND v.window_start <= ? AND v.window_end >= ?" + only + skip,
                     [(low - self.slack).isoformat(), (self.end + self.slack).isoformat(),
-                     self.end.isoformat(), low.isoformat(), *extra])
+                     self.end.isoformat(), low.isoformat(), *extra, *skipped])
         return ("v.state = 'done' AND v.done_on BETWEEN ? AND ?"
                 " AND (v.done_on < v.window_start OR v.done_on > v.window_end)" + only,
                 [self.start.isoformat(), self.end.isoformat(), *extra])
@@ -362,6 +388,23 @@ class WorklistQuery:
         """SQL and parameters counting one section (an index-only scan without a study)."""
         where, params = self._where(reason)
         return f"SELECT count(*) {self._from(reason).split(' JOIN')[0]} WHERE {where}", params
+
+
+def never_due(studies: Iterable[Study]) -> tuple[tuple[str, tuple[str, ...], str | None], ...]:
+    """The visits of ``studies`` that a worklist never lists as due or overdue, declared in
+    their protocol files: abstraction points of a retrospective study, and visits that end
+    at an anchor (``until``) once that anchor's date is before their window."""
+    out: list[tuple[str, tuple[str, ...], str | None]] = []
+    for study in sorted(studies, key=lambda s: s.key):
+        abstraction = tuple(v.key for v in study.visits if v.abstraction)
+        if abstraction:
+            out.append((study.key, abstraction, None))
+        ends: dict[str, list[str]] = {}
+        for visit in study.visits:
+            if visit.until and not visit.abstraction:
+                ends.setdefault(visit.until, []).append(visit.key)
+        out += [(study.key, tuple(keys), anchor) for anchor, keys in sorted(ends.items())]
+    return tuple(out)
 
 
 def window_slack(studies: Iterable[Study]) -> relativedelta:
@@ -405,13 +448,15 @@ class VisitService(SiteService):
 
     # ----- anchors ------------------------------------------------------------------------
     def set_anchor(self, patient_key: str, anchor_key: str, on: date, *,
-                   reason: str | None = None) -> AnchorChange:
+                   reason: str | None = None, today: date | None = None) -> AnchorChange:
         """Enter or correct an anchor date and replan the visits counted from it.
 
         Correcting a date already entered needs a ``reason`` (ReasonRequired otherwise).
         Planned visits move (each move audited with the anchor change as its reason); visits
         done, missed, cancelled or not applicable keep their dates. Visits that would now
-        fall after the end of participation are cancelled instead.
+        fall after the end of participation are cancelled instead. A date before 1900 or
+        before the patient's birth is refused; with ``today``, so is one more than two
+        years ahead (an anchor may be a planned date, such as an operation).
         """
         patient = self.patient(patient_key)
         study = self.study_of(patient)
@@ -423,6 +468,11 @@ class VisitService(SiteService):
                 known=join_list(a.key for a in study.anchors))) from None
         if isinstance(on, datetime) or not isinstance(on, date):
             raise ServiceError(_("{anchor}: not a date").format(anchor=local(anchor.label)))
+        ctx = date_context(patient, today or on)
+        problem = date_problem(on, today=today or on, label=local(anchor.label), past=False,
+                               birth=ctx.birth)
+        if problem:
+            raise ServiceError(problem)
         row = AnchorDate.get_or_none((AnchorDate.patient == _id(patient))
                                      & (AnchorDate.anchor_key == anchor_key))
         old = _as_date(row.date) if row is not None else None
@@ -442,6 +492,60 @@ class VisitService(SiteService):
             moved = self._replan(w, study, patient, why)
         return AnchorChange(anchor_key, old, on, moved, check_timing(
             study, _anchor_dates(_id(patient))))
+
+    def replan(self, w: Writer, patient: Patient, why: str) -> tuple[MovedVisit, ...]:
+        """Replan the patient's planned (and end-cancelled) visits from the stored anchors,
+        inside the caller's transaction (after an anchor or the end of participation
+        changed)."""
+        return self._replan(w, self.study_of(patient), patient, why)
+
+    def clear_anchor(self, patient_key: str, anchor_key: str, *, reason: str) -> AnchorChange:
+        """Remove an anchor date entered by mistake (``reason`` required): the visits counted
+        from it wait for it again; visits already done keep their dates."""
+        patient = self.patient(patient_key)
+        study = self.study_of(patient)
+        try:
+            anchor = study.anchor(anchor_key)
+        except KeyError:
+            raise ServiceError(_("unknown anchor {key!r} for {study}").format(
+                key=anchor_key, study=study.key)) from None
+        if anchor.source != "entered":
+            raise ServiceError(_("{anchor} follows from the enrollment and cannot be removed")
+                               .format(anchor=local(anchor.label)))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to remove an anchor date"))
+        row = AnchorDate.get_or_none((AnchorDate.patient == _id(patient))
+                                     & (AnchorDate.anchor_key == anchor_key))
+        if row is None:
+            raise ServiceError(_("{anchor} has no date to remove").format(
+                anchor=local(anchor.label)))
+        old = _as_date(row.date)
+        with self.tracker.transaction(reason.strip()) as w:
+            w.delete(row, patient_uid=patient.uid)
+            why = _("{anchor} {old} removed: {reason}").format(
+                anchor=local(anchor.label), old=old.isoformat() if old else "—",
+                reason=reason.strip())
+            moved = self._replan(w, study, patient, why)
+        return AnchorChange(anchor_key, old, old or date.min, moved, check_timing(
+            study, _anchor_dates(_id(patient))))
+
+    def delete_unscheduled(self, visit_uid: str, *, reason: str) -> None:
+        """Remove an unscheduled visit added by mistake (``reason`` required). A visit of the
+        protocol cannot be removed (mark it missed or not applicable), nor one with forms."""
+        visit, patient = self._visit(visit_uid)
+        if not visit.unscheduled:
+            name = self.study_of(patient).visit_name(visit.visit_key, visit.name)
+            raise ServiceError(_("{name} is a visit of the protocol: mark it missed or not "
+                                 "applicable instead").format(name=name))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to remove a visit"))
+        from gisttracker.store.models_forms import Form
+
+        if Form.select().where(Form.visit == _id(visit)).exists():
+            raise ServiceError(_("{name} has forms: correct or clear them first").format(
+                name=visit.name))
+        with self.tracker.transaction(reason.strip()) as w:
+            w.delete(visit, patient_uid=patient.uid)
 
     def _replan(self, w: Writer, study: Study, patient: Patient,
                 why: str) -> tuple[MovedVisit, ...]:
@@ -489,10 +593,13 @@ class VisitService(SiteService):
         another day, missed, …) needs a ``reason``.
         """
         visit, patient = self._visit(visit_uid)
-        if done_on > today:
+        if isinstance(done_on, date) and not isinstance(done_on, datetime) \
+                and done_on > today:
             raise ServiceError(_("{name}: the visit date {date} is after today").format(
                 name=self.study_of(patient).visit_name(visit.visit_key, visit.name),
                 date=done_on.isoformat()))
+        check_patient_date(patient, done_on, today=today,
+                           label=self.study_of(patient).visit_name(visit.visit_key, visit.name))
         settled = visit.state != "planned"
         with self.tracker.transaction(reason) as w:
             # The reason is passed on: inside a caller's transaction (a form settling the
@@ -577,6 +684,7 @@ class VisitService(SiteService):
         if patient.status != "enrolled" and on > today:
             raise ServiceError(_("{patient} is no longer followed: no new visits").format(
                 patient=patient.study_id))
+        check_patient_date(patient, on, today=today, label=name, past=False)
         count = Visit.select().where(
             (Visit.patient == _id(patient)) & (Visit.unscheduled == 1)).count()
         with self.tracker.transaction(reason) as w:
@@ -590,8 +698,11 @@ class VisitService(SiteService):
 
     # ----- reading ------------------------------------------------------------------------
     def _row(self, visit: Visit, patient: Patient, today: date,
-             study: Study | None = None) -> ScheduleRow:
+             study: Study | None = None,
+             anchors: Mapping[str, date] | None = None) -> ScheduleRow:
         study = study or self.study_of(patient)
+        if anchors is None:
+            anchors = _anchor_dates(_id(patient))
         by_key = {v.key: v for v in study.visits}
         labels = {a.key: local(a.label) for a in study.anchors}
         spec = by_key.get(visit.visit_key or "")
@@ -602,7 +713,9 @@ class VisitService(SiteService):
                           None, target, start, end,
                           spec.assessments if spec else (),
                           anchor_label=labels.get(visit.anchor_key or "", ""))
-        st = _status(pv, visit.state, done_on, _as_date(patient.ended_on), today)
+        st = _status(pv, visit.state, done_on, _as_date(patient.ended_on), today,
+                     ends_on=anchors.get(spec.until) if spec and spec.until else None,
+                     abstraction=bool(spec and spec.abstraction))
         return ScheduleRow(
             uid=visit.uid, visit_key=visit.visit_key,
             name=study.visit_name(visit.visit_key, visit.name),
@@ -616,7 +729,8 @@ class VisitService(SiteService):
         patient = self.patient(patient_key)
         study = self.study_of(patient)
         visits = Visit.select().where(Visit.patient == _id(patient)).order_by(Visit.seq)
-        rows = [self._row(v, patient, today, study) for v in visits]
+        anchors = _anchor_dates(_id(patient))
+        rows = [self._row(v, patient, today, study, anchors) for v in visits]
         rows.sort(key=lambda r: ((r.target or r.done_on) is None,
                                  r.target or r.done_on or date.max, r.seq))
         return rows
@@ -629,7 +743,8 @@ class VisitService(SiteService):
         if study_key is not None:
             _study(self.session, study_key)
         return WorklistQuery(start, end, today, study_key,
-                             window_slack(self.session.studies.values()))
+                             window_slack(self.session.studies.values()),
+                             never_due(self.session.studies.values()))
 
     def worklist_counts(self, start: date, end: date, *, today: date,
                         study_key: str | None = None) -> dict[str, int]:
@@ -724,12 +839,17 @@ class VisitService(SiteService):
         last = date(year + (month == 12), month % 12 + 1, 1)
         only = " AND v.study_key = ?" if study_key else ""
         extra = [study_key] if study_key else []
+        # Open visits leave out those never due (abstraction points, visits ended).
+        skip, skipped = WorklistQuery(first, last, first, study_key,
+                                      never_due=never_due(self.session.studies.values())
+                                      )._not_due()
         counts: dict[date, list[int]] = {}
         for column, state, slot in (("planned_on", "planned", 0), ("done_on", "done", 1)):
+            more, more_params = (skip, skipped) if state == "planned" else ("", [])
             sql = (f"SELECT v.{column}, count(*) FROM visit v WHERE v.state = ? "
-                   f"AND v.{column} >= ? AND v.{column} < ?{only} GROUP BY v.{column}")
+                   f"AND v.{column} >= ? AND v.{column} < ?{only}{more} GROUP BY v.{column}")
             for day, n in _fetch(self.session, sql, [state, first.isoformat(),
-                                                     last.isoformat(), *extra]):
+                                                     last.isoformat(), *extra, *more_params]):
                 counts.setdefault(date.fromisoformat(day), [0, 0])[slot] = n
         return {day: DayCount(*c) for day, c in sorted(counts.items())}
 
@@ -773,7 +893,16 @@ class VisitService(SiteService):
 
 
 def _status(pv: PlannedVisit, state: str, done_on: date | None, ended_on: date | None,
-            today: date) -> VisitStatus:
+            today: date, *, ends_on: date | None = None,
+            abstraction: bool = False) -> VisitStatus:
+    """The visit's status on ``today``; a planned visit that its protocol ends at an anchor
+    (``ends_on``, the anchor's date) is not applicable once its window would open after it,
+    and a planned abstraction point of a retrospective study is "to abstract", never due."""
+    if state == "planned" and ended_on is None and pv.window_start is not None:
+        if ends_on is not None and pv.window_start > ends_on:
+            return VisitStatus(pv.visit_key, "not_applicable")
+        if abstraction:
+            return VisitStatus(pv.visit_key, "to_abstract")
     if state == "done" and done_on is not None and done_on > today:
         # "Today" given earlier than a recorded visit (a preview): judge as of that visit.
         today = done_on

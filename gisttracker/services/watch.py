@@ -23,11 +23,13 @@ from gisttracker.store.chain import key_uid
 class ChangeWatch:
     """Announces to ``tracker``'s listeners what others committed since the last poll."""
 
-    def __init__(self, tracker: Tracker) -> None:
+    def __init__(self, tracker: Tracker, *, read: bool = True) -> None:
+        """``read=False``: made on a thread that must not query (the window's GUI thread);
+        the first :meth:`poll` then only takes note of where the trail stands."""
         self.tracker = tracker
         self._lock = threading.Lock()
         self._own: set[int] = set()
-        self._seen = self._head()
+        self._seen: int | None = self._head() if read else None
         tracker.subscribe(self._committed_here)
 
     def _head(self) -> int:
@@ -45,6 +47,9 @@ class ChangeWatch:
         head = self._head()
         with self._lock:
             seen, own = self._seen, set(self._own)
+            if seen is None:  # the first look: from here on
+                self._seen = head
+                return None
             if head <= seen:
                 return None
             self._seen = head

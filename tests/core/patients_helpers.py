@@ -51,7 +51,7 @@ def good_data(study: Study) -> ScreeningData:
 
 
 def set_site(session: Session, code: str = "ZJU") -> None:
-    SettingsService(session.tracker).set("site_code", code)
+    SettingsService(session.tracker).set("site_code", code, reason="test site")
 
 
 def new_patient(service: PatientService, study_key: str, *, dob: date = DOB,

@@ -283,7 +283,7 @@ def test_screen_failure_rescreen_and_the_screening_log(service: PatientService) 
     service.close_screen_failure("ZJU-0002")
     eligible_patient(service, "NCT03862768")
     declined = new_patient(service, "NCT03862768")
-    with pytest.raises(ServiceError, match="no open screening"):
+    with pytest.raises(ServiceError, match="say why"):
         service.close_screen_failure(declined.uid)
     service.save_screening(declined.uid, ScreeningData({"ecog": 0}), today=TODAY)
     with pytest.raises(ServiceError, match="say why"):
@@ -302,6 +302,34 @@ def test_screen_failure_rescreen_and_the_screening_log(service: PatientService) 
     entry = next(e for e in log.entries if e.patient == "ZJU-0001")
     assert ("I5", "ECOG 2 ≥ 2") in entry.reasons  # history kept after re-screening
     assert len(log.entries) == 5
+
+
+def test_a_patient_who_declines_consent_is_a_screen_failure_before_any_data(
+        service: PatientService) -> None:
+    declined = new_patient(service, "NCT03862768")
+    assert service.latest_screening(declined.uid) is None
+    service.close_screen_failure(declined.uid, reason="consent declined", today=TODAY)
+    assert service.get(declined.uid).status == "screen_failed"
+    closed = service.latest_screening(declined.uid)
+    assert closed is not None and closed.closed and closed.screened_on == TODAY
+    log = service.screening_log("NCT03862768")
+    entry = next(e for e in log.entries if e.patient == declined.study_id)
+    assert entry.reasons == (("", "consent declined"),)
+    assert (log.screen_failed, log.failures_by_criterion) == (1, {"other": 1})
+
+
+def test_screen_failure_reasons_are_chosen_from_the_criteria_or_typed(
+        service: PatientService) -> None:
+    patient = new_patient(service, "NCT03862768")
+    service.save_screening(patient.uid, ScreeningData({"ecog": 0}), today=TODAY)
+    with pytest.raises(ServiceError, match="E99 is not a criterion"):
+        service.close_screen_failure(patient.uid, criteria=["E99"])
+    service.close_screen_failure(patient.uid, criteria=["I4"], reason="declined surgery")
+    reasons = json.loads(service.latest_screening(patient.uid).reasons)  # type: ignore[union-attr]
+    assert [r["criterion"] for r in reasons] == ["I4", None]
+    assert reasons[1]["reason"] == "declined surgery"
+    with pytest.raises(ServiceError, match="only a patient being screened"):
+        service.close_screen_failure(patient.uid, reason="again")
 
 
 # --- enrollment --------------------------------------------------------------------------

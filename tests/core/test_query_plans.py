@@ -69,6 +69,10 @@ WRITES = {
     "save_lab", "save_screening", "set", "set_anchor", "update_exposure", "update_identity",
     "update_sex", "validate", "write_calendar", "calendar_bytes", "missing_required",
     "form_version_id",  # stores a form definition the first time it is used (a Writer's)
+    # Corrections and removals (issue 10): writes of what was recorded, each with a reason.
+    "correct_registration", "correct_screening", "correct_enrollment_date",
+    "resume_participation", "clear_anchor", "delete_unscheduled", "delete_pathology",
+    "replan",  # inside the caller's transaction (a Writer's)
     # The exchange: writes, the checks of a package being imported, and pure functions.
     "trust_site", "import_package", "check_package", "resolve_conflict", "make_package",
     "import_odm", "parse_value", "summary",
@@ -159,6 +163,7 @@ def _samples(session: Session) -> dict[str, list[Any]]:
         "descending": [False, True], "today": [TODAY],
         "start": [date(2026, 3, 9)], "end": [date(2026, 3, 15)], "year": [2026],
         "month": [3], "patient": [patient], "visit": [visit], "screening": [screening],
+        "value": ["ZJU"],  # a site code (what changing it would mean)
         "patient_ref": keys, "scope": ["casebook", "visit", "form"],
         "target_uid": [patient.uid, visit.uid],
     }

@@ -170,6 +170,11 @@ def test_casebook_has_forms_scores_labs_aes_tumour_chinese_and_the_audit(
                 w.insert(LesionMeasurement, assessment=a.id, label=f"T{k + 1}",
                          organ="rectum" if k == 0 else "liver", diameter_mm=mm,
                          patient_uid=patient.uid)
+    from gisttracker.services.course import CourseService, SurgeryInput
+
+    if not CourseService(demo).surgeries(patient.uid):
+        CourseService(demo).record_surgery(patient.uid, SurgeryInput(
+            date(2025, 7, 1), "local_excision_tamis", "R0", False, "none"), today=TODAY)
     data = gather_casebook(demo, patient.study_id, today=TODAY)
     assert data.tumour[0][4] == "70" and data.tumour[1][4] == "35"
     assert data.tumour[1][5] == "-50.0 %" and data.tumour[1][6] == "PR"
@@ -178,6 +183,16 @@ def test_casebook_has_forms_scores_labs_aes_tumour_chinese_and_the_audit(
     assert note in text
     assert "Summary score 100.0" in flat and "Physical functioning 100.0" in flat
     assert "major LARS" in flat and "42" in flat
+    # Answers are numbered as they are typed (1 = first option), not by their LARS score
+    # index: flatus "at least once per week" is the third option.
+    assert "3 · Yes, at least once per week" in flat
+    assert "2 · Yes, at least once per week" not in flat
+    # Procedures by their names, not their codes (the demo's "apr", "tme"…).
+    from gisttracker.services.course.values import procedure_label
+
+    code = CourseService(demo).surgeries(patient.uid)[0].data.procedure
+    assert procedure_label(code) in flat
+    assert f" {code} " not in flat
     assert "Haemoglobin 7.5 g/dL 75 g/L" in flat and "Nausea" in flat
     assert "PR" in flat and "-50.0 %" in flat
     assert "Audit trail" in flat and "tumour_assessment assessed_on" in flat

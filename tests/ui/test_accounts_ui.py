@@ -324,15 +324,19 @@ def test_a_screening_saved_meanwhile_by_someone_else_is_not_overwritten(
     session.tracker.sign_in(trusted_actor("nora"))
     seen: list[str] = []
 
-    def reload() -> None:
-        box = _modal(QMessageBox)
+    def reload(box: Any) -> None:
+        assert isinstance(box, QMessageBox), box
         seen.append(box.text())
         qtbot.mouseClick(next(b for b in box.buttons() if "Reload" in b.text()),
                          Qt.MouseButton.LeftButton)
 
-    _later(reload)
+    # The save runs on the worker: the prompt comes when its refusal arrives.
+    from tests.ui.helpers import when_dialog
+
+    when_dialog(reload)
     _click(qtbot, tab.save_button)
-    assert seen and "changed by someone else" in seen[0]
+    qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+    assert "changed by someone else" in seen[0]
     assert "li.wei changed tumour_size_cm from 12.0 to 13.5" in seen[0]
     latest = service.latest_screening(patient.uid)
     # Nora's stale save wrote nothing: li's correction stands, and so does the ECOG.

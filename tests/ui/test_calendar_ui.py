@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,6 +14,7 @@ import ui.patient_view
 from gisttracker.services.visits import VisitService
 from gisttracker.session import Session
 from tests.core.visit_helpers import enroll
+from tests.ui.helpers import double_click
 from ui.calendar import CalendarPage
 from ui.patient_view import PatientTab, PatientWindow
 from ui.schedule_tab import ScheduleTab
@@ -48,6 +50,7 @@ def cell(page: CalendarPage, row: int, col: int) -> str:
     return str(page.model.data(page.model.index(row, col)))
 
 
+@pytest.mark.qt_log_ignore("propagateSizeHints")  # shown offscreen to measure the columns
 def test_worklist_shows_due_overdue_and_late_rows(qtbot: QtBot, site: Session,
                                                   tasks: TaskManager) -> None:
     page = CalendarPage(today=lambda: TODAY, eager=True)
@@ -57,18 +60,26 @@ def test_worklist_shows_due_overdue_and_late_rows(qtbot: QtBot, site: Session,
         page.set_session(site, tasks)
     assert page.period() == (D(2025, 9, 1), D(2025, 9, 7))
     rows = [[cell(page, r, c) for c in range(7)] for r in range(page.model.rowCount())]
-    assert [r[:4] for r in rows] == [
+    assert [[r[0], r[5], r[1], r[3]] for r in rows] == [
         ["ZJU-0002", "NCT03862768", "Baseline", "2025-08-01"],
         ["ZJU-0001", "NCT03862768", "Month 3", "2025-09-02"],
         ["ZJU-0003", "RECTAL-LE", "Baseline (before imatinib)", "2025-08-04"],
     ]
-    assert rows[0][5] == "Overdue by 33 days"
-    assert rows[1][4] == "2025-08-19 – 2025-09-16" and rows[1][5] == "Due"
-    assert rows[2][5] == "Done 28 days after the window (on 2025-09-01)"
+    assert rows[0][2] == "Overdue by 33 days"
+    assert rows[1][4] == "2025-08-19 – 2025-09-16" and rows[1][2] == "Due"
+    assert rows[2][2] == "Done 28 days after the window (on 2025-09-01)"
     assert "CT/MRI tumour assessment" in rows[1][6]
-    colour = page.model.data(page.model.index(0, 5), Qt.ItemDataRole.BackgroundRole)
+    colour = page.model.data(page.model.index(0, 2), Qt.ItemDataRole.BackgroundRole)
     assert colour.color().name() == "#f8d7da"
     assert page.summary.text() == "1 overdue · 1 due · 1 done out of window"
+    # The status column shows its longest text whole, and comes before the dates.
+    widest = max(page.table.fontMetrics().horizontalAdvance(r[2]) for r in rows)
+    assert page.table.columnWidth(2) > widest
+    page.resize(960, 600)  # its size in the main window's default 1200 × 800
+    page.show()
+    qtbot.waitExposed(page)
+    right = page.table.columnViewportPosition(2) + page.table.columnWidth(2)
+    assert right <= page.table.viewport().width()  # in view without scrolling
 
     with qtbot.waitSignal(page.counted, timeout=10_000):
         page.show_overdue.setChecked(False)
@@ -107,8 +118,8 @@ def test_month_view_and_marking_done_refreshes_the_worklist(qtbot: QtBot, site: 
     assert [cell(page, r, 0) for r in range(page.model.rowCount())] == ["ZJU-0002", "ZJU-0003"]
 
 
-# Showing a top-level window offscreen makes Qt say it cannot propagate size hints.
-@pytest.mark.qt_log_ignore("propagateSizeHints")
+# Showing (and raising) a top-level window offscreen makes Qt say it cannot do either.
+@pytest.mark.qt_log_ignore("propagateSizeHints", "support raise")
 def test_double_click_opens_the_patient_window(qtbot: QtBot, site: Session, tasks: TaskManager,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from ui.patient_view import PATIENT_TABS
@@ -120,12 +131,26 @@ def test_double_click_opens_the_patient_window(qtbot: QtBot, site: Session, task
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.counted, timeout=10_000):
         page.set_session(site, tasks)
-    page._open_patient(page.model.index(1, 0))
-    window = page.windows[-1]
-    qtbot.addWidget(window)
+    page.resize(1200, 600)
+    page.show()
+    qtbot.waitExposed(page)
+    double_click(qtbot, page.table, page.model.index(1, 0))
+    assert page.context is not None
+    windows = page.context.open_windows()
+    assert len(windows) == 1  # a double click opens one window, not two
+    window = windows[0]
     assert isinstance(window, PatientWindow)
-    assert window.windowTitle() == "ZJU-0001 · NCT03862768"
+    qtbot.waitUntil(lambda: window.windowTitle().startswith("ZJU-0001 · NCT03862768"),
+                    timeout=5000)
     assert isinstance(window.pages["schedule"], ScheduleTab)
+    # Closing it and opening it again works any number of times.
+    for _round in range(3):
+        window.close()
+        qtbot.waitUntil(lambda: not page.context.open_windows(), timeout=5000)  # type: ignore[union-attr]
+        double_click(qtbot, page.table, page.model.index(1, 0))
+        window = page.context.open_windows()[0]
+        assert window.isVisible()
+    window.close()
 
 
 def test_schedule_tab_shows_visits_and_marking_done_updates_status(
@@ -197,3 +222,27 @@ def test_long_worklists_load_page_by_page(qtbot: QtBot, site: Session, tasks: Ta
     assert [cell(page, r, 0) for r in range(page.model.rowCount())] == [
         "ZJU-0002", "ZJU-0001", "ZJU-0003"]
     assert not page.model.canFetchMore(root)
+
+
+def test_export_icalendar_asks_for_the_file_and_writes_it(
+        qtbot: QtBot, site: Session, tasks: TaskManager, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The button used to fail at once with "expected str … not bool"."""
+    target = tmp_path / "week.ics"
+    asked: list[str] = []
+
+    def save_name(_parent: object, _title: str, suggested: str, _filter: str
+                  ) -> tuple[str, str]:
+        asked.append(suggested)
+        return str(target), ""
+
+    monkeypatch.setattr("ui.calendar.QFileDialog.getSaveFileName", save_name)
+    page = CalendarPage(today=lambda: TODAY, eager=True)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.counted, timeout=10_000):
+        page.set_session(site, tasks)
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    assert asked == ["worklist-2025-09-01-2025-09-07.ics"]  # the file dialog was shown
+    qtbot.waitUntil(lambda: target.exists() and "Wrote" in page.status.text(), timeout=10_000)
+    text = target.read_text(encoding="utf-8")
+    assert text.count("BEGIN:VEVENT") == 3 and "ZJU-0001" in text

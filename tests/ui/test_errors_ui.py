@@ -186,7 +186,7 @@ def test_a_pasted_name_with_an_invisible_control_character_is_refused_in_the_dia
     assert dialog.name.text() == "Chen\x1bJie"
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok),
                      Qt.MouseButton.LeftButton)
-    assert "name contains an invisible control character (U+001B) at position 5" in (
-        dialog.message.text())
+    qtbot.waitUntil(lambda: "name contains an invisible control character (U+001B) at "
+                    "position 5" in dialog.message.text(), timeout=5000)  # refused on the worker
     assert dialog.patient_uid is None and dialog.name.text() == "Chen\x1bJie"
     assert session.db.execute_sql("SELECT count(*) FROM patient").fetchone()[0] == 0

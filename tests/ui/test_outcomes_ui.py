@@ -123,7 +123,8 @@ def test_endpoint_switch_and_the_patients_behind_a_number(window: MainWindow,
                           pos=dialog.table.visualRect(first).center())
     qtbot.waitUntil(lambda: bool(page.windows), timeout=10_000)
     patient_window = page.windows[-1]
-    assert lines[0].study_id in patient_window.windowTitle()
+    # The one window of the patient; its header is read on the worker.
+    qtbot.waitUntil(lambda: lines[0].study_id in patient_window.windowTitle(), timeout=10_000)
     assert patient_window.tabs.currentWidget() is patient_window.pages["course"]
     qtbot.waitUntil(lambda: not window.tasks.busy, timeout=20_000)  # its tabs have loaded
     patient_window.close()
@@ -155,11 +156,10 @@ def test_cut_off_and_landmarks_that_cannot_be_used_are_said(window: MainWindow,
     assert page.outcomes is not None  # what was shown stays
 
     page.landmarks.clear()
-    page.as_of.setFocus()
-    QTest.keyClick(page.as_of, Qt.Key.Key_Home)  # the year
+    page.as_of.edit.setFocus()
+    page.as_of.edit.selectAll()
     with qtbot.waitSignal(page.failed, timeout=20_000) as failed:
-        for _ in range(12):  # back to 2014, a year at a time
-            QTest.keyClick(page.as_of, Qt.Key.Key_Down)
+        qtbot.keyClicks(page.as_of.edit, "20141130")  # typed as a nurse types a date
     assert "is before the first enrollment in PREOP-DURATION" in failed.args[0]
     assert page.cut_off() == date(2014, 11, 30)
     assert "before the first enrollment" in page.status.text()

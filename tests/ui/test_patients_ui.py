@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from gisttracker.demo import generate
@@ -50,7 +51,7 @@ def test_screening_a_patient_by_typing_updates_the_criteria_live(
         qtbot: QtBot, session: Session, service: PatientService, tasks: TaskManager) -> None:
     patient = new_patient(service, "NCT04933669")
     tab = ScreeningTab()
-    tab.today = lambda: TODAY
+    tab.today_fn = lambda: TODAY
     qtbot.addWidget(tab)
     tab.set_patient(session, tasks, patient.uid)
     qtbot.waitUntil(lambda: tab.criteria.rowCount() > 0, timeout=5000)
@@ -100,7 +101,7 @@ def test_screening_a_patient_by_typing_updates_the_criteria_live(
                         ("distant_metastases", False), ("hiv_positive", False),
                         ("pregnant_or_lactating", False)):
         _choose(tab.bools[key], answer)
-    tab.consent_date.setDate(tab.consent_date.date().fromString("2026-03-10", "yyyy-MM-dd"))
+    qtbot.keyClicks(tab.consent_date.edit, "20260310")
     hb, hb_unit = tab.labs["haemoglobin"][:2]
     qtbot.keyClicks(hb, "120")
     _choose(hb_unit, "g/dL")  # 120 g/dL: the number was typed in g/L
@@ -124,6 +125,7 @@ def test_screening_a_patient_by_typing_updates_the_criteria_live(
     assert tab.save_button.isEnabled() and not tab.enroll_button.isEnabled()
 
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: Screening.select().count() == 1, timeout=5000)
     stored = Screening.get()
     assert (stored.outcome, stored.ecog, stored.tumour_size_cm) == ("eligible", 1, 12.5)
     qtbot.waitUntil(lambda: tab.enroll_button.isEnabled(), timeout=5000)
@@ -135,12 +137,14 @@ def test_enrollment_dialog_says_what_will_happen_randomizes_and_prints(
     patient = eligible_patient(service, "NCT03862768")
     dialog = EnrollmentDialog(service, patient.uid, TODAY, rng=random.Random(8))
     qtbot.addWidget(dialog)
+    assert dialog.go.text() == "Randomize"
     assert dialog.what.text() == ("ZJU-0001 will be randomized in stratum site=ZJU of "
                                   "NCT03862768; this cannot be undone.")
     assert Randomization.select().count() == 0
     assert dialog.option is not None
     _choose(dialog.option, "SU37.5")
     qtbot.mouseClick(dialog.go, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=5000)
     row = Randomization.get()
     assert dialog.result_value is not None and dialog.result_value.arm_code == row.arm_code
     assert dialog.what.text().startswith(f"ZJU-0001 randomized to arm {row.arm_code}")
@@ -161,9 +165,10 @@ def test_enrollment_dialog_for_the_duration_cohort_derives_the_group(
     assert ("the group follows from the time between Start of preoperative imatinib and Last "
             "preoperative imatinib dose") in dialog.what.text()
     assert dialog.start is not None and dialog.last is not None
-    dialog.start.setDate(dialog.start.date().fromString("2025-01-15", "yyyy-MM-dd"))
-    dialog.last.setDate(dialog.last.date().fromString("2025-12-01", "yyyy-MM-dd"))
-    dialog.enroll()
+    qtbot.keyClicks(dialog.start.edit, "2025-01-15")
+    qtbot.keyClicks(dialog.last.edit, "2025-12-01")
+    qtbot.mouseClick(dialog.go, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=5000)
     assert dialog.result_value is not None and dialog.result_value.arm_code == "MID"
 
 
@@ -202,8 +207,8 @@ def test_patient_list_is_lazy_filters_in_sql_and_opens_a_patient(
     first = model.data(model.index(0, 0))
     window = page.open_patient(model.data(model.index(0, 0), Qt.ItemDataRole.UserRole + 1))
     assert window is not None
-    assert window.header.text().startswith(f"{first} · ")  # type: ignore[attr-defined]
-    assert window.header.text().endswith("screen failed")  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: window.header.text().startswith(f"{first} · "), timeout=5000)
+    assert window.header.text().endswith("screen failed")
     tab = window.pages["screening"]  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: tab.title.text() != "", timeout=5000)
     assert tab.rescreen_button.isEnabled()
@@ -213,22 +218,22 @@ def test_patient_list_is_lazy_filters_in_sql_and_opens_a_patient(
 
 def test_new_patient_dialog_keeps_what_was_typed_on_error(
         qtbot: QtBot, session: Session, service: PatientService) -> None:
-    from PySide6.QtCore import QDate
-
     from ui.patients import NewPatientDialog
 
     dialog = NewPatientDialog(session, session.studies["RECTAL-LE"], TODAY)
     qtbot.addWidget(dialog)
+    register = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert dialog.study_box.currentData() == "RECTAL-LE"
     qtbot.keyClicks(dialog.record, "H-77")
     qtbot.keyClicks(dialog.name, "Chen Jie")
     _choose(dialog.sex_box, "male")
-    dialog.dob.setDate(QDate(2027, 1, 1))
-    dialog.register()
-    assert "Date of birth 2027-01-01 is in the future" in dialog.message.text()
+    qtbot.keyClicks(dialog.dob.edit, "2027-01-01")
+    qtbot.mouseClick(register, Qt.MouseButton.LeftButton)
+    assert "Date of birth: 2027-01-01 is in the future" in dialog.message.text()
     assert dialog.patient_uid is None and dialog.record.text() == "H-77"
-    dialog.dob.setDate(QDate(1961, 5, 2))
-    dialog.register()
-    assert dialog.patient_uid is not None
+    dialog.dob.edit.clear()
+    qtbot.keyClicks(dialog.dob.edit, "19610502")
+    qtbot.mouseClick(register, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.patient_uid is not None, timeout=5000)
     assert service.get(dialog.patient_uid).study_id == "ZJU-0001"
     assert service.identity("ZJU-0001").name == "Chen Jie"  # type: ignore[union-attr]

@@ -3,6 +3,7 @@ lands in a PDF that can be opened; bad options say so where they were entered.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 from io import BytesIO
@@ -10,11 +11,14 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from gisttracker.demo import generate
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
+from ui.context import WindowContext
 from ui.reports import ReportsPage, print_schedule
 from ui.tasks import TaskManager
 
@@ -89,9 +93,68 @@ def test_print_schedule_from_the_patient(session: Session, qtbot: QtBot) -> None
     tasks = TaskManager()
     made: list[Path] = []
     try:
-        print_schedule(None, session, tasks, patient.uid,  # type: ignore[arg-type]
+        context = WindowContext(session, tasks)
+        print_schedule(None, context, patient.uid,  # type: ignore[arg-type]
                        done=made.append)
         qtbot.waitUntil(lambda: bool(made), timeout=20_000)
     finally:
         tasks.shutdown()
     assert patient.study_id in _text(str(made[0]))
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform, on show()
+def test_print_schedule_without_a_pdf_viewer_says_where_the_pdf_is(
+        session: Session, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    generate(session, patients=5, seed=5, today=date.today())
+    patient = Patient.select().where(Patient.status == "enrolled").first()
+    monkeypatch.setattr("ui.reports.viewer_known", lambda _path: False)  # no PDF program
+    opened: list[str] = []
+    monkeypatch.setattr("ui.reports.QDesktopServices.openUrl",
+                        lambda url: opened.append(url.toLocalFile()) or True)
+    tasks = TaskManager()
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    try:
+        context = WindowContext(session, tasks)
+        print_schedule(parent, context, patient.uid)
+        qtbot.waitUntil(lambda: parent.findChild(QMessageBox, "pdf_saved") is not None,
+                        timeout=20_000)
+    finally:
+        tasks.shutdown()
+    box = parent.findChild(QMessageBox, "pdf_saved")
+    assert "No program to show PDF files" in box.text()
+    path = Path(box.text().splitlines()[-1])
+    assert path.exists() and patient.study_id in _text(str(path))
+    folder = next(b for b in box.buttons() if b.text() == "Open &folder")
+    qtbot.mouseClick(folder, Qt.MouseButton.LeftButton)
+    assert opened == [str(path.parent)]
+
+
+def test_a_desktop_without_a_pdf_program_is_told_apart_before_opening(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On Linux Qt reports success as soon as xdg-open has started, even when it then finds
+    # no program for PDFs (a machine with no viewer: the click showed nothing). xdg-mime is
+    # asked first; here a stand-in answers as the desktop would.
+    from ui.reports import open_in_viewer, viewer_known
+
+    pdf = tmp_path / "schedule_ZJU-0001.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    answer = tools / "answer.txt"
+    script = tools / "xdg-mime"
+    script.write_text(f"#!/bin/sh\ncat {answer}\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ.get('PATH', '')}")
+    monkeypatch.setattr("ui.reports.sys.platform", "linux")
+    opened: list[str] = []
+    monkeypatch.setattr("ui.reports.QDesktopServices.openUrl",
+                        lambda url: opened.append(url.toLocalFile()) or True)
+
+    answer.write_text("\n")  # no default program for application/pdf
+    assert not viewer_known(pdf)
+    assert not open_in_viewer(pdf) and opened == []  # the caller then says where it is
+
+    answer.write_text("org.gnome.Evince.desktop\n")
+    assert viewer_known(pdf)
+    assert open_in_viewer(pdf) and opened == [str(pdf)]

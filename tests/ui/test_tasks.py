@@ -56,6 +56,36 @@ def test_results_and_errors_arrive_on_the_gui_thread(qtbot: QtBot) -> None:
     tasks.shutdown()
 
 
+def test_cycles_are_collected_on_the_gui_thread_while_the_worker_runs(qtbot: QtBot) -> None:
+    """A collection started on the worker freed the Qt objects of closed windows there; while
+    a manager runs, cycles are collected by its timer, on the GUI thread."""
+    import gc
+
+    import ui.tasks
+
+    tasks = TaskManager()
+    try:
+        assert not gc.isenabled()
+        Tracked.died_on.clear()
+
+        class Cycle:
+            def __init__(self) -> None:
+                self.me = self
+                self.tracked = Tracked()
+
+        Cycle()  # unreachable at once: only a cycle collection frees it
+        busy: list[int] = []
+        tasks.run(lambda: sum(len([object() for _i in range(1000)]) for _j in range(200)),
+                  busy.append)  # the worker allocates a lot meanwhile
+        qtbot.waitUntil(lambda: bool(Tracked.died_on),
+                        timeout=ui.tasks.GC_INTERVAL_MS * 12)
+        assert Tracked.died_on == [threading.main_thread().name]
+    finally:
+        tasks.shutdown()
+    # With no manager left running, Python collects cycles by itself again.
+    assert gc.isenabled() == (ui.tasks._running_managers == 0)
+
+
 def test_a_result_for_a_widget_closed_meanwhile_is_dropped(qtbot: QtBot) -> None:
     # A patient window closed before its tabs had loaded: the tab (and its tables) are
     # deleted when the result arrives, and must not be touched.

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from PySide6.QtCore import QDate
 from pytestqt.qtbot import QtBot
 
 from gisttracker.services.course import CourseService
@@ -29,10 +28,19 @@ def tasks() -> Iterator[TaskManager]:
 
 def open_tab(qtbot: QtBot, tab: TumourTab | CourseTab, session: Session, tasks: TaskManager,
              patient: Patient) -> None:
-    tab.today = TODAY
+    if isinstance(tab, CourseTab):
+        tab.today_fn = lambda: TODAY
+    else:
+        tab.today = TODAY
     qtbot.addWidget(tab)
     tab.set_patient(session, tasks, patient.uid)
     qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
+
+
+def _type_date(qtbot: QtBot, tab: TumourTab, text: str) -> None:
+    """Type the assessment date over what the field holds, as a person would."""
+    tab.date.edit.selectAll()
+    qtbot.keyClicks(tab.date.edit, text)
 
 
 def test_patient_window_lists_both_tabs() -> None:
@@ -47,7 +55,7 @@ def test_enter_baseline_and_follow_up_and_see_the_responses(
     open_tab(qtbot, tab, session, tasks, patient)
     assert tab.editing_baseline and tab.new_button.text() == "New baseline"
 
-    tab.date.setDate(QDate(2024, 1, 5))
+    _type_date(qtbot, tab, "2024-01-05")
     tab.add_lesion_row()
     tab.set_lesion(0, label="T1", organ="stomach", diameter="60", hu="80")
     tab.add_lesion_row()
@@ -71,7 +79,7 @@ def test_enter_baseline_and_follow_up_and_see_the_responses(
     assert not tab.editing_baseline
     assert [tab.lesions.item(r, 0).text() for r in range(tab.lesions.rowCount())] == [
         "T1", "T2"]
-    tab.date.setDate(QDate(2024, 4, 5))
+    _type_date(qtbot, tab, "2024-04-05")
     tab.set_lesion(0, diameter="66", hu="40")
     tab.set_lesion(1, diameter="14", hu="35")
     # 80 mm: +11 % in size, but density fell from 75 to 37.5 HU.
@@ -92,19 +100,19 @@ def test_pd_against_the_nadir_is_shown_while_below_baseline(
     patient = enrolled_patient(session)
     tab = TumourTab()
     open_tab(qtbot, tab, session, tasks, patient)
-    tab.date.setDate(QDate(2024, 1, 5))
+    _type_date(qtbot, tab, "2024-01-05")
     tab.add_lesion_row()
     tab.set_lesion(0, label="T1", organ="liver", diameter="100")
     tab.submit()
     qtbot.waitUntil(lambda: tab.list.rowCount() == 1 and not tasks.busy, timeout=5000)
     tab.new_assessment()
-    tab.date.setDate(QDate(2024, 4, 5))
+    _type_date(qtbot, tab, "2024-04-05")
     tab.set_lesion(0, diameter="50")
     assert tab.results["overall"].text() == "PR"
     tab.submit()
     qtbot.waitUntil(lambda: tab.list.rowCount() == 2 and not tasks.busy, timeout=5000)
     tab.new_assessment()
-    tab.date.setDate(QDate(2024, 7, 5))
+    _type_date(qtbot, tab, "2024-07-05")
     tab.set_lesion(0, diameter="61")
     assert tab.results["baseline"].text() == "-39.0 %"
     assert tab.results["nadir"].text() == "+22.0 % (nadir 50 mm)"
@@ -119,13 +127,13 @@ def test_course_tab_shows_messages_beside_fields_and_recorded_data(
     tab = CourseTab()
     open_tab(qtbot, tab, session, tasks, patient)
     tab.kind.setCurrentIndex(tab.kind.findData("death"))
-    tab.occurred_on.setText("2026-04-01")
+    qtbot.keyClicks(tab.occurred_on.edit, "2026-04-01")  # type: ignore[attr-defined]
     tab.add_event()
     qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
     assert "in the future" in tab.event_form.messages["occurred_on"].text()
     assert tab.events_table.rowCount() == 0
 
-    tab.performed_on.setText("2024-07-01")
+    qtbot.keyClicks(tab.performed_on.edit, "20240701")  # type: ignore[attr-defined]
     tab.procedure.setCurrentIndex(tab.procedure.findData("tme"))
     tab.margin.setCurrentIndex(tab.margin.findData("R0"))
     tab.add_surgery()
@@ -147,3 +155,26 @@ def test_course_tab_shows_messages_beside_fields_and_recorded_data(
     assert CourseService(session).pathology(patient.uid)[0].risk == "high"
     assert CourseService(session).surgeries(patient.uid)[0].data.performed_on == date(
         2024, 7, 1)
+
+
+def test_a_late_answer_after_saving_never_swaps_the_editor_under_the_user(
+        qtbot: QtBot, session: Session, tasks: TaskManager) -> None:
+    """Saving a baseline, then at once starting the follow-up: the reload that answers the
+    save used to select the baseline back into the editor, so the follow-up being typed was
+    saved as a correction of the baseline (the window then asked for a reason)."""
+    patient = enrolled_patient(session, "NCT04933669")
+    tab = TumourTab()
+    open_tab(qtbot, tab, session, tasks, patient)
+    _type_date(qtbot, tab, "2024-01-05")
+    tab.add_lesion_row()
+    tab.set_lesion(0, label="T1", organ="stomach", diameter="60")
+    tab.submit()
+    qtbot.waitUntil(lambda: len(tab.records) == 1 and not tasks.busy, timeout=5000)
+    saved = tab.editing_uid
+    assert saved is not None
+    tab.new_assessment()  # the user moves on to the follow-up and types
+    _type_date(qtbot, tab, "2024-04-05")
+    tab.reload(select_uid=saved)  # the answer to the save arrives only now
+    qtbot.waitUntil(lambda: not tasks.busy, timeout=5000)
+    assert tab.editing_uid is None and not tab.editing_baseline
+    assert tab.date.text() == "2024-04-05"

@@ -222,13 +222,15 @@ def test_lab_grade_is_live_and_grade_3_offers_an_adverse_event(
     qtbot.addWidget(dialog)
     dialog.show()
     row = [a.key for a in dialog.analytes].index("platelets")
-    dialog.table.item(row, 1).setText("40")
+    value = dialog.rows[row].value
+    qtbot.keyClicks(value, "40")
     assert dialog.grade_text("platelets") == "Grade 3"
     assert row in dialog.ae_buttons  # suggested, but nothing recorded
-    dialog.table.item(row, 1).setText("150000")
+    qtbot.keyClicks(value, "0000")
     assert dialog.grade_text("platelets") == "check"
     assert "Check the unit" in dialog.status.text()
-    dialog.table.item(row, 1).setText("40")
+    for _i in range(4):
+        qtbot.keyClick(value, Qt.Key.Key_Backspace)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.dirty)
     assert AdverseEvent.select().count() == 0
@@ -240,7 +242,7 @@ def test_lab_grade_is_live_and_grade_3_offers_an_adverse_event(
     ok = next(b for b in editor.findChildren(QPushButton) if b.text() == "Save")
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: AdverseEvent.select().count() == 1)
-    qtbot.waitUntil(lambda: dialog.table.item(row, 7).text() == "adverse event recorded")
+    qtbot.waitUntil(lambda: dialog.ae_text("platelets") == "adverse event recorded")
 
 
 def test_a_protocols_own_lab_is_a_row_of_the_lab_form_without_a_grade(
@@ -259,10 +261,36 @@ def test_a_protocols_own_lab_is_a_row_of_the_lab_form_without_a_grade(
     qtbot.addWidget(dialog)
     dialog.show()
     row = [a.key for a in dialog.analytes].index("albumin")
-    assert dialog.table.item(row, 0).text() == "Albumin"
-    dialog.table.item(row, 1).setText("31")
+    assert dialog.rows[row].name.text() == "Albumin"
+    qtbot.keyClicks(dialog.rows[row].value, "31")
     assert dialog.grade_text("albumin") == "no CTCAE grade"
     assert row not in dialog.ae_buttons
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.dirty)
     assert LabResult.get(LabResult.analyte == "albumin").value == 31.0
+
+
+def test_lab_rows_tab_in_the_order_of_their_columns(
+        qtbot: QtBot, session: Session, tasks: TaskManager) -> None:
+    patient = make_patient(session)
+    visit = make_visit(session, patient, "baseline")
+    service = FormService(session)
+    dialog = LabsDialog(session, tasks, service.load(visit.uid, "labs"), TODAY, [], {})
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    first, second = dialog.rows[0], dialog.rows[1]
+    first.value.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is first.value)
+    seen = []
+    for text in ("3.2", None, "1.8", "6.3"):
+        widget = QApplication.focusWidget()
+        seen.append(widget)
+        if text:
+            qtbot.keyClicks(widget, text)
+        qtbot.keyClick(widget, Qt.Key.Key_Tab)
+    assert seen == [first.value, first.unit, first.lln, first.uln]
+    assert QApplication.focusWidget() is second.value
+    assert (first.value.text(), first.lln.text(), first.uln.text()) == ("3.2", "1.8", "6.3")
+    dialog.ask_unsaved = lambda: QMessageBox.StandardButton.Discard  # type: ignore

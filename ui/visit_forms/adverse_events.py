@@ -41,8 +41,10 @@ from gisttracker.services.forms import (
 from gisttracker.session import Session
 from ui.errors import error_message
 from ui.tasks import TaskManager
-from ui.visit_forms.common import ERROR_STYLE, _date_or_none
+from ui.visit_forms.common import ERROR_STYLE
 from ui.visit_forms.item_form import FormEditorDialog
+from ui.widgets.date_field import DateField, DateInputError
+from ui.widgets.wheel import guard_wheel
 
 
 class AdverseEventDialog(QDialog):
@@ -66,14 +68,14 @@ class AdverseEventDialog(QDialog):
             self.term.setCurrentIndex(list(ctcae.TERMS).index(data.term))
         else:
             self.term.setEditText(data.term)
-        self.grade = QSpinBox(self)
+        self.grade = guard_wheel(QSpinBox(self))
         self.grade.setRange(1, 5)
         self.grade.setValue(data.grade if 1 <= data.grade <= 5 else 1)
-        self.onset = QLineEdit(data.onset.isoformat() if data.onset != date.min else "", self)
-        self.resolved = QLineEdit(data.resolved_on.isoformat() if data.resolved_on else "",
-                                  self)
-        for edit in (self.onset, self.resolved):
-            edit.setPlaceholderText(_("YYYY-MM-DD"))
+        self.onset = DateField(self, today=lambda: self.today, inline_message=False)
+        self.onset.set_value(data.onset if data.onset != date.min else None)
+        self.resolved = DateField(self, optional=True, today=lambda: self.today,
+                                  inline_message=False)
+        self.resolved.set_value(data.resolved_on)
         self.serious = QCheckBox(_("Serious adverse event"), self)
         self.serious.setChecked(data.serious)
         self.drug = self._combo(AE_DRUGS, data.drug)
@@ -94,6 +96,8 @@ class AdverseEventDialog(QDialog):
             message = QLabel(self)
             message.setStyleSheet(ERROR_STYLE)
             self.messages[key] = message
+            if isinstance(widget, DateField):
+                widget.problem_changed.connect(message.setText)
             row = QHBoxLayout()
             row.addWidget(widget, 1)
             row.addWidget(message)
@@ -130,11 +134,11 @@ class AdverseEventDialog(QDialog):
         index = self.term.findText(text)
         term = self.term.itemData(index) if index >= 0 else text
         dates: dict[str, date | None] = {}
-        for key, edit in (("onset", self.onset), ("resolved_on", self.resolved)):
+        for key, field in (("onset", self.onset), ("resolved_on", self.resolved)):
             try:
-                dates[key] = _date_or_none(edit.text())
-            except ValueError:
-                self.messages[key].setText(_("enter a date as YYYY-MM-DD"))
+                dates[key] = field.value()
+            except DateInputError:
+                self.messages[key].setText(field.problem() or "")
                 return None
         if dates["onset"] is None:
             self.messages["onset"].setText(_("enter the onset date"))
@@ -193,10 +197,13 @@ class AdverseEventsDialog(FormEditorDialog):
         add.clicked.connect(lambda: self.edit_event(new=True))
         edit = QPushButton(_("&Edit…"), self)
         edit.clicked.connect(lambda: self.edit_event())
+        delete = self.delete_button = QPushButton(_("De&lete…"), self)
+        delete.clicked.connect(lambda: self.delete_event())
         row = QHBoxLayout()
         row.addWidget(QLabel("<b>" + _("Adverse events of this patient") + "</b>", self), 1)
         row.addWidget(add)
         row.addWidget(edit)
+        row.addWidget(delete)
         layout = self.layout()
         assert isinstance(layout, QVBoxLayout)
         layout.insertLayout(1, row)
@@ -235,6 +242,25 @@ class AdverseEventsDialog(FormEditorDialog):
                                     self.today, uid=uid, needs_reason=locked, parent=self)
         dialog.saved.connect(lambda _r: self.reload_events())
         dialog.open()
+
+    def ask_delete_reason(self) -> str | None:
+        """Why the adverse event is deleted; None when the user cancels."""
+        text, ok = QInputDialog.getText(self, _("Delete adverse event"),
+                                        _("Why is this adverse event deleted?"))
+        return text.strip() if ok and text.strip() else None
+
+    def delete_event(self) -> None:
+        """Delete the selected adverse event (recorded by mistake), with a reason."""
+        row = self.table.currentRow()
+        if not 0 <= row < len(self.events):
+            self.set_status(_("Select an adverse event first."), error=True)
+            return
+        reason = self.ask_delete_reason()
+        if reason is None:
+            return
+        uid = self.events[row].uid
+        self.run(lambda: self.service().delete_adverse_event(uid, reason),
+                 lambda _r: self.reload_events())
 
     def reload_events(self) -> None:
         patient = self.data.patient_uid

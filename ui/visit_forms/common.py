@@ -67,11 +67,6 @@ def _number(text: str) -> float | None:
     return float(text)
 
 
-def _date_or_none(text: str) -> date | None:
-    text = text.strip()
-    return date.fromisoformat(text) if text else None
-
-
 # --------------------------------------------------------------------------------------
 # Shared dialog behaviour
 
@@ -283,7 +278,8 @@ class FormDialogBase(QDialog):
             return
         if isinstance(error, FormInputError):
             self.show_errors(error.errors)
-        self.set_status(error_message(error, context="saving a form"), error=True)
+        self.set_status(error_message(error, context=f"saving a form ({self.data.kind})"),
+                        error=True)
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Show messages beside the fields (the subclasses know their fields)."""

@@ -32,6 +32,8 @@ from gisttracker.services.forms import (
 from gisttracker.session import Session
 from ui.tasks import TaskManager
 from ui.visit_forms.common import ERROR_STYLE, MUTED_STYLE, FormDialogBase, _fmt
+from ui.widgets.date_field import DateField
+from ui.widgets.wheel import guard_wheels
 
 
 class DigitEdit(QLineEdit):
@@ -187,6 +189,7 @@ class FormEditorDialog(FormDialogBase):
         self.refresh()
         self.show_state()
         self.resize(*((980, 720) if spec.questionnaire else (680, 520)))
+        guard_wheels(self)  # the wheel scrolls the form, never a field under the pointer
         if self.order:
             self.order[0].setFocus()
 
@@ -219,11 +222,19 @@ class FormEditorDialog(FormDialogBase):
             combo.currentIndexChanged.connect(
                 lambda _i, c=combo, k=item.key: self.set_value(k, c.currentData()))
             editor = combo
+        elif item.type == "date":
+            field = DateField(host, optional=True, today=lambda: self.today,
+                              inline_message=False)
+            if isinstance(current, str) and current:
+                field.edit.setText(current)
+            field.edited.connect(lambda f=field, k=item.key: self._date_edited(k, f))
+            field.problem_changed.connect(
+                lambda m, k=item.key: self.rows[k].message.setText(m) if k in self.rows
+                else None)
+            editor = field
         else:
             edit = QLineEdit(host)
-            if item.type == "date":
-                edit.setPlaceholderText(_("YYYY-MM-DD"))
-            elif item.hint:
+            if item.hint:
                 edit.setPlaceholderText(_(item.hint))
             if isinstance(current, float):
                 edit.setText(f"{current:g}")
@@ -254,6 +265,17 @@ class FormEditorDialog(FormDialogBase):
                 self.scroll.ensureWidgetVisible(nxt)
                 return
         self.save_button.setFocus(Qt.FocusReason.TabFocusReason)
+
+    def _date_edited(self, key: str, field: DateField) -> None:
+        if field.problem() is None:
+            day = field.date_or_none()
+            self.set_value(key, day.isoformat() if day else None)
+            return
+        # Not a date (yet): kept as typed; saving refuses it beside the field.
+        self.values[key] = field.text()
+        self.rows[key].message.setText(field.shown_problem())
+        self.dirty = True
+        self.show_state()
 
     def set_text(self, key: str, text: str) -> None:
         row = self.rows[key]

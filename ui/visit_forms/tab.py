@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from gisttracker.forms import spec_for
 from gisttracker.i18n import _
+from gisttracker.services.base import Changes
 from gisttracker.services.forms import (
     NOT_DONE_REASONS,
     FormData,
@@ -50,7 +51,7 @@ class VisitFormsTab(PatientTabPage):
     def __init__(self, parent: QWidget | None = None,
                  today: Callable[[], date] = date.today) -> None:
         super().__init__(parent)
-        self.today = today
+        self.today_fn = today
         self.visit_rows: list[VisitForms] = []
         self.dialog: FormDialogBase | None = None
         self.visits = QTableWidget(0, 4, self)
@@ -113,6 +114,11 @@ class VisitFormsTab(PatientTabPage):
         assert self.session is not None
         return FormService(self.session)
 
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touched("visit", "form", "form_value", "lab_result", "adverse_event",
+                           "anchor_date"):
+            self.request_reload()
+
     def reload(self) -> None:
         if self.tasks is None or self.patient_uid is None:
             return
@@ -128,7 +134,7 @@ class VisitFormsTab(PatientTabPage):
         if not shiboken6.isValid(self):
             return
         self.message.setStyleSheet(ERROR_STYLE)
-        self.message.setText(error_message(error, context="loading the visit forms"))
+        self.message.setText(error_message(error, context="visits and forms tab"))
 
     def show_visits(self, rows: list[VisitForms]) -> None:
         current = self.current_visit()
@@ -218,16 +224,16 @@ class VisitFormsTab(PatientTabPage):
         dialog: FormDialogBase
         if spec.editor == "labs":
             labs, baselines, analytes = extra
-            dialog = LabsDialog(self.session, self.tasks, data, self.today(), labs, baselines,
+            dialog = LabsDialog(self.session, self.tasks, data, self.today_fn(), labs, baselines,
                                 analytes=analytes,
                                 parent=self)
         elif spec.editor == "adverse_events":
-            dialog = AdverseEventsDialog(self.session, self.tasks, data, self.today(), extra,
+            dialog = AdverseEventsDialog(self.session, self.tasks, data, self.today_fn(), extra,
                                          parent=self)
         else:
-            dialog = FormEditorDialog(self.session, self.tasks, data, self.today(), parent=self)
+            dialog = FormEditorDialog(self.session, self.tasks, data, self.today_fn(), parent=self)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.changed.connect(self.reload)
+        dialog.changed.connect(self.request_reload)
         self.dialog = dialog
         dialog.show()
 
@@ -245,12 +251,12 @@ class VisitFormsTab(PatientTabPage):
         reason = self.ask_not_done_reason()
         if reason is None:
             return
-        visit_uid, today = visit.visit_uid, self.today()
-        tasks = self.tasks
+        visit_uid, today = visit.visit_uid, self.today_fn()
+        tasks, service = self.tasks, self.service()
 
         def go(visit_date: date | None) -> None:
-            tasks.run(lambda: self.service().mark_not_done(visit_uid, kind, reason, today=today,
-                                                           visit_date=visit_date),
+            tasks.run(lambda: service.mark_not_done(visit_uid, kind, reason, today=today,
+                                                    visit_date=visit_date),
                       lambda _d: self.reload(), self.failed)
 
         assert self.session is not None

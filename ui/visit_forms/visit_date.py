@@ -5,7 +5,8 @@ visit's date is the day the patient was seen, not the day the data are typed in 
 month late, "today" would show a false out-of-window deviation). So before that last step the
 window asks, in :class:`VisitDateDialog`, offering the date the service suggests — the visit's
 own dated records, else today inside (or before) the window, else the target date — with the
-target and window beside it. The person confirms or types another day (``YYYY-MM-DD``).
+target and window beside it. The person confirms, types another day (``YYYY-MM-DD``) or picks
+it on the calendar of the window's one date field (:class:`ui.widgets.date_field.DateField`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
-    QLineEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +27,7 @@ from gisttracker.i18n import _
 from gisttracker.services.forms import FormService, VisitDateQuestion
 from gisttracker.session import Session
 from ui.tasks import TaskManager
+from ui.widgets.date_field import DateField
 
 
 class VisitDateDialog(QDialog):
@@ -43,16 +44,20 @@ class VisitDateDialog(QDialog):
         intro = QLabel(_("This completes the visit {visit}. On which day did it take place?")
                        .format(visit=question.visit_name), self)
         intro.setWordWrap(True)
-        self.field = QLineEdit(question.suggested.isoformat(), self)
-        self.field.setPlaceholderText("YYYY-MM-DD")
-        self.field.setAccessibleName(_("Date of the visit"))
+        # The window's one date field (typed or picked on its calendar, checked as typed);
+        # its message is shown below, with the dialog's own.
+        self.date_field = DateField(self, kind="past", today=lambda: self.today,
+                                    reference=lambda: question.target,
+                                    label=_("Date of the visit"), inline_message=False)
+        self.date_field.set_value(question.suggested)
+        self.field = self.date_field.edit
         self.field.selectAll()
         window = "—"
         if question.window_start and question.window_end:
             window = _("{start} to {end}").format(start=question.window_start.isoformat(),
                                                   end=question.window_end.isoformat())
         form = QFormLayout()
-        form.addRow(_("&Visit date"), self.field)
+        form.addRow(_("&Visit date"), self.date_field)
         form.addRow(_("Target"), QLabel(question.target.isoformat() if question.target
                                         else "—", self))
         form.addRow(_("Window"), QLabel(window, self))
@@ -77,17 +82,14 @@ class VisitDateDialog(QDialog):
 
     def accept(self) -> None:
         """Refuse what is not a date, or a day after today, beside the field."""
-        text = self.field.text().strip()
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            self.message.setText(_("{text!r} is not a date: type it as YYYY-MM-DD.").format(
-                text=text))
-            self.field.setFocus()
-            return
-        if day > self.today:
-            self.message.setText(_("{date} is after today: a visit cannot have taken place "
-                                   "yet.").format(date=day.isoformat()))
+        day = self.date_field.date_or_none()
+        if day is not None and day > self.today:
+            problem: str | None = _("{date} is after today: a visit cannot have taken place "
+                                    "yet.").format(date=day.isoformat())
+        else:
+            problem = self.date_field.problem()
+        if problem or day is None:
+            self.message.setText(problem or _("enter a date (YYYY-MM-DD)"))
             self.field.setFocus()
             return
         self.value = day

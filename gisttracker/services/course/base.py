@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from gisttracker.i18n import _
+from gisttracker.domain.plausibility import date_problem
+from gisttracker.i18n import _, local
 from gisttracker.protocols.model import AnchorSource
 from gisttracker.services.base import Writer
-from gisttracker.services.common import SiteService
+from gisttracker.services.common import SiteService, date_context
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.course.values import DEFAULT_DRUGS
@@ -59,6 +60,10 @@ class CourseServiceBase(SiteService):
                     patient: Patient, today: date, exclude_death: str | None = None) -> None:
         if on is None:
             return
+        ctx = date_context(patient, today)
+        early = date_problem(on, today=today, birth=ctx.birth)
+        if early is not None and on <= today and (ctx.death is None or on <= ctx.death):
+            errors.setdefault(name, early)  # before 1900 or before birth
         if on > today:
             errors.setdefault(name, _("{date} is in the future (today is {today})").format(
                 date=on.isoformat(), today=today.isoformat()))
@@ -102,7 +107,29 @@ class CourseServiceBase(SiteService):
             on = self._anchor_from_course(patient, anchor.set_by)
             if on is not None:
                 visits.set_anchor(patient.uid, anchor.key, on, reason=reason or _(
-                    "{anchor} follows the recorded course").format(anchor=anchor.label))
+                    "{anchor} follows the recorded course").format(anchor=local(anchor.label)))
         from gisttracker.services.patients import recompute_group
 
         recompute_group(w, self.session, Patient.get_by_id(patient.id), reason)
+
+    def _clear_course_anchors(self, patient: Patient, reason: str | None) -> None:
+        """Inside the caller's transaction: an anchor the protocol takes from the first
+        surgery loses its date when no such surgery is left (the one recorded was deleted);
+        the visits counted from it wait for it again."""
+        study = self.study_of(patient)
+        from gisttracker.services.visits import VisitService
+        from gisttracker.store.models_visits import AnchorDate
+
+        for anchor in study.anchors:
+            source = anchor.set_by
+            if anchor.source != "entered" or source is None \
+                    or source.record != "first_surgery":
+                continue
+            if self._anchor_from_course(patient, source) is not None:
+                continue
+            if AnchorDate.get_or_none((AnchorDate.patient == patient)
+                                      & (AnchorDate.anchor_key == anchor.key)) is None:
+                continue
+            VisitService(self.session).clear_anchor(
+                patient.uid, anchor.key,
+                reason=reason or _("{anchor} removed").format(anchor=local(anchor.label)))

@@ -9,7 +9,7 @@ from typing import Any
 
 from gisttracker.domain import course as course_rules
 from gisttracker.i18n import _, join_sentences
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import ServiceError, Writer
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
@@ -28,6 +28,9 @@ from gisttracker.store.models_course import (
 )
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import Visit
+
+#: Course events that end a patient's participation, with the status they give.
+ENDING_EVENTS: dict[str, str] = {"death": "died", "lost_to_follow_up": "lost_to_follow_up"}
 
 
 class EventsMixin(CourseServiceBase):
@@ -48,9 +51,12 @@ class EventsMixin(CourseServiceBase):
         if data.salvage_margin is not None and data.salvage_margin not in course_rules.MARGINS:
             errors["salvage_margin"] = _("margin must be R0, R1 or R2")
         death = self._death(patient, exclude=uid)
+        # A retrospective study enrolls patients whose course is already written in their
+        # records: its events come before the enrollment (the day of abstraction).
+        retrospective = self.study_of(patient).study_type == "retrospective"
         problems = course_rules.validate_event_date(
             data.kind, data.occurred_on, today=today,
-            enrolled_on=_as_date(patient.enrolled_on),
+            enrolled_on=None if retrospective else _as_date(patient.enrolled_on),
             surgery_date=self.index_surgery_date(patient_key), death_date=death)
         if problems:
             errors["occurred_on"] = join_sentences(problems)
@@ -106,14 +112,38 @@ class EventsMixin(CourseServiceBase):
                     raise ServiceError(_("no course event {uid!r}").format(uid=uid))
                 row = found
                 w.update(row, values, patient_uid=patient.uid, require_reason=True)
-            status = {"death": "died", "lost_to_follow_up": "lost_to_follow_up"}.get(data.kind)
-            if status is not None and patient.status == "enrolled":
+            self._sync_participation(w, patient.uid, today=today,
+                                     reason=_text(data.cause) or reason)
+        return str(row.uid)
+
+    def _sync_participation(self, w: Writer, patient_uid: str, *, today: date,
+                            reason: str | None) -> None:
+        """The patient's participation follows the recorded deaths and losses to follow-up
+        (inside the caller's transaction): the earliest such event ends it on its date (later
+        visits cancelled); when it is corrected, the end date moves; when it is deleted, an
+        end it had caused is undone and the visits it cancelled are planned again."""
+        patient = Patient.get(Patient.uid == patient_uid)
+        ends = [(e.data.occurred_on, e.data.kind) for e in self.events(patient_uid)
+                if e.data.kind in ENDING_EVENTS]
+        status_of = ENDING_EVENTS
+        if ends:
+            on, kind = min(ends)
+            status = status_of[kind]
+            if patient.status == "enrolled":
                 from gisttracker.services.patients import PatientService
 
                 PatientService(self.session).end_participation(
-                    patient.uid, status, on=data.occurred_on, today=today,
-                    reason=_text(data.cause) or reason)
-        return str(row.uid)
+                    patient.uid, status, on=on, today=today, reason=reason)
+            elif patient.status in status_of.values() and (
+                    patient.status != status or _as_date(patient.ended_on) != on):
+                w.update(patient, {"status": status, "ended_on": on}, patient_uid=patient.uid)
+                from gisttracker.services.visits import VisitService
+
+                VisitService(self.session).replan(w, patient, reason or event_label(kind))
+        elif patient.status in status_of.values():
+            from gisttracker.services.patients.participation import resume_visits
+
+            resume_visits(w, self.session, patient)
 
     def events(self, patient_key: str) -> list[EventRow]:
         patient = self.patient(patient_key)
@@ -123,12 +153,17 @@ class EventsMixin(CourseServiceBase):
             for e in CourseEvent.select().where(CourseEvent.patient == patient)
             .order_by(CourseEvent.occurred_on, _col(CourseEvent))]
 
-    def delete_event(self, uid: str, *, reason: str) -> None:
+    def delete_event(self, uid: str, *, reason: str, today: date | None = None) -> None:
+        """Remove an event recorded by mistake (``reason`` required); what depended on it
+        follows: endpoints are derived from what remains, and a death or loss to follow-up
+        that ended the participation no longer does (its visits are planned again)."""
         row = CourseEvent.get_or_none(CourseEvent.uid == uid)
         if row is None:
             raise ServiceError(_("no course event {uid!r}").format(uid=uid))
         if not reason.strip():
             raise ServiceError(_("a reason is required to delete an event"))
+        patient = Patient.get_by_id(_fk(row, "patient"))
         with self.tracker.transaction(reason) as w:
-            w.delete(row, patient_uid=Patient.get_by_id(_fk(row, "patient")).uid)
+            w.delete(row, patient_uid=patient.uid)
+            self._sync_participation(w, patient.uid, today=today or date.max, reason=reason)
 

@@ -106,6 +106,10 @@ class SurgeryMixin(TreatmentMixin, EventsMixin):
             for r in self._surgeries(self.patient(patient_key))]
 
     def delete_surgery(self, uid: str, *, reason: str) -> None:
+        """Remove a surgery recorded by mistake (``reason`` required). What depended on it
+        follows: the surgery anchor moves to the next surgery (or is removed, and the visits
+        counted from it wait again), the preoperative dates and group are derived again, and
+        pathology reports linked to it keep their data without the link."""
         row = Surgery.get_or_none(Surgery.uid == uid)
         if row is None:
             raise ServiceError(_("no surgery {uid!r}").format(uid=uid))
@@ -113,8 +117,11 @@ class SurgeryMixin(TreatmentMixin, EventsMixin):
             raise ServiceError(_("a reason is required to delete a surgery"))
         patient = Patient.get_by_id(_fk(row, "patient"))
         with self.tracker.transaction(reason) as w:
+            for report in Pathology.select().where(Pathology.surgery == row):
+                w.update(report, {"surgery": None}, patient_uid=patient.uid)
             w.delete(row, patient_uid=patient.uid)
             self._follow_course(w, patient, reason)
+            self._clear_course_anchors(patient, reason)
 
     # ----- pathology ----------------------------------------------------------------------
     def record_pathology(self, patient_key: str, data: PathologyInput, *, today: date,
@@ -164,6 +171,16 @@ class SurgeryMixin(TreatmentMixin, EventsMixin):
                 row = found
                 w.update(row, values, patient_uid=patient.uid, require_reason=True)
         return str(row.uid)
+
+    def delete_pathology(self, uid: str, *, reason: str) -> None:
+        """Remove a pathology report recorded by mistake (``reason`` required)."""
+        row = Pathology.get_or_none(Pathology.uid == uid)
+        if row is None:
+            raise ServiceError(_("no pathology {uid!r}").format(uid=uid))
+        if not reason.strip():
+            raise ServiceError(_("a reason is required to delete a pathology report"))
+        with self.tracker.transaction(reason) as w:
+            w.delete(row, patient_uid=Patient.get_by_id(_fk(row, "patient")).uid)
 
     def default_primary_site(self, patient_key: str) -> str | None:
         """The primary site given at screening (to pre-fill pathology), or None."""

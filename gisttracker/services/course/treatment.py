@@ -13,6 +13,7 @@ from dateutil.relativedelta import relativedelta
 
 from gisttracker.domain import allocation as alloc
 from gisttracker.domain import treatment as tx
+from gisttracker.domain.plausibility import dose_problem
 from gisttracker.domain.schedule import check_timing
 from gisttracker.errors import InputError
 from gisttracker.i18n import _
@@ -46,8 +47,9 @@ class TreatmentMixin(CourseServiceBase):
         errors: dict[str, str] = {}
         if not data.drug.strip():
             errors["drug"] = _("give the drug")
-        if not data.dose_mg_per_day > 0:
-            errors["dose_mg_per_day"] = _("the dose must be more than 0 mg/day")
+        dose = dose_problem(data.drug, data.dose_mg_per_day)
+        if dose is not None:
+            errors["dose_mg_per_day"] = dose
         if data.phase not in tx.PHASES:
             errors["phase"] = _("unknown phase {value!r}").format(value=data.phase)
         if data.stop_on is not None and data.stop_on < data.start_on:

@@ -22,12 +22,12 @@ from datetime import date
 from typing import Any
 
 from gisttracker.domain import allocation as alloc
-from gisttracker.domain import eligibility
+from gisttracker.domain import eligibility, plausibility
 from gisttracker.errors import InputError
 from gisttracker.i18n import _, join_sentences, local
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import stratum_source
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ReasonRequired, ServiceError, Writer
 from gisttracker.services.concealment import Keyring
 from gisttracker.services.patients.rules import screening_facts
 from gisttracker.services.patients.screening import ScreeningMixin
@@ -127,8 +127,8 @@ class EnrollmentMixin(ScreeningMixin):
         assert span is not None  # the loader requires it for this method
         message = _("{patient} will be enrolled in {study}; the group follows from the time "
                     "between {start} and {end}.").format(
-            patient=pid, study=study.key, start=study.anchor(span.start).label,
-            end=study.anchor(span.end).label)
+            patient=pid, study=study.key, start=local(study.anchor(span.start).label),
+            end=local(study.anchor(span.end).label))
         return EnrollmentPreview(pid, study.key, method, message)
 
     def enroll(self, ref: str, *, today: date, rng: random.Random | None = None,
@@ -245,13 +245,49 @@ class EnrollmentMixin(ScreeningMixin):
         if option not in {o.code for o in arm.options}:
             raise ServiceError(_("{option!r} is not an option of arm {arm}").format(
                 option=option, arm=arm.code))
+        if patient.arm_option is not None and patient.arm_option != option and not (
+                reason and reason.strip()):
+            raise ReasonRequired(_("a reason is required to change the recorded choice"))
         with self.tracker.transaction(reason or _("treatment choice recorded")) as w:
-            w.update(patient, {"arm_option": option}, patient_uid=patient.uid,
-                     require_reason=patient.arm_option is not None)
+            w.update(patient, {"arm_option": option}, patient_uid=patient.uid)
+
+    def correct_enrollment_date(self, ref: str, on: date, *, today: date,
+                                reason: str) -> None:
+        """Correct the date of enrollment (``reason`` required); the anchors the protocol
+        counts from the enrollment move with it and their planned visits are replanned. A
+        randomization keeps its own record (number, time) untouched."""
+        patient = self.get(ref)
+        if patient.status not in ENROLLED_STATUSES or patient.enrolled_on is None:
+            raise ServiceError(_("{patient} is not enrolled").format(patient=patient.study_id))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to correct the enrollment date"))
+        problem = plausibility.date_problem(on, today=today, label=_("Enrollment date"))
+        if problem:
+            raise ServiceError(problem)
+        screening = self.latest_screening(patient.uid)
+        if screening is not None and on < screening.screened_on:
+            raise ServiceError(_("Enrollment date {date} is before the screening ({screened})")
+                               .format(date=on.isoformat(),
+                                       screened=screening.screened_on.isoformat()))
+        study = self.study(patient.study_key)
+        from gisttracker.services.visits import VisitService
+
+        visits = VisitService(self.session)
+        with self.tracker.transaction(reason.strip()) as w:
+            w.update(patient, {"enrolled_on": on}, patient_uid=patient.uid)
+            for anchor in study.anchors:
+                if anchor.source == "enrollment":
+                    visits.set_anchor(patient.uid, anchor.key, on, reason=reason.strip(),
+                                      today=today)
 
     def _duration_group(self, study: Study, start: date, last: date, today: date) -> str:
         if last > today or start > today:
             raise ServiceError(_("preoperative imatinib dates may not be in the future"))
+        for day, label in ((start, _("Start of preoperative imatinib")),
+                           (last, _("Last preoperative dose"))):
+            problem = plausibility.date_problem(day, today=today, label=label)
+            if problem:
+                raise ServiceError(problem)
         try:
             return alloc.duration_group(study.allocation, start, last)
         except InputError as exc:

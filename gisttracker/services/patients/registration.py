@@ -16,7 +16,28 @@ from gisttracker.store.models import new_uid
 from gisttracker.store.models_patients import (
     Patient,
     PatientIdentity,
+    Screening,
 )
+
+
+def _first_recorded_date(patient_id: int) -> tuple[date, str] | None:
+    """The earliest clinical date recorded for a patient (screening, consent, visit done)."""
+    from gisttracker.services.common import as_date
+    from gisttracker.store.models_visits import Visit
+
+    found: list[tuple[date, str]] = []
+    for s in Screening.select(Screening.screened_on, Screening.consent_date).where(
+            Screening.patient == patient_id):
+        for value, what in ((s.screened_on, _("screening")), (s.consent_date, _("consent"))):
+            day = as_date(value)
+            if day is not None:
+                found.append((day, what))
+    first_visit = (Visit.select(Visit.done_on).where((Visit.patient == patient_id)
+                                                    & Visit.done_on.is_null(False))
+                   .order_by(Visit.done_on).first())
+    if first_visit is not None and as_date(first_visit.done_on) is not None:
+        found.append((as_date(first_visit.done_on) or date.max, _("visit")))
+    return min(found) if found else None
 
 
 class RegistrationMixin(PatientServiceBase):
@@ -41,6 +62,13 @@ class RegistrationMixin(PatientServiceBase):
             if dob.year < today.year - 120:
                 raise ServiceError(_("Date of birth {dob} is more than 120 years ago").format(
                     dob=dob.isoformat()))
+            if editing is not None:
+                # Nothing already recorded for the patient may come before their birth.
+                first = _first_recorded_date(editing)
+                if first is not None and first[0] < dob:
+                    raise ServiceError(_(
+                        "Date of birth {dob} is after the {what} recorded on {date}").format(
+                        dob=dob.isoformat(), what=first[1], date=first[0].isoformat()))
         initials = _text(identity.initials)
         if initials is not None and len(initials) > 10:
             raise ServiceError(_("Initials: at most 10 characters"))
@@ -96,3 +124,27 @@ class RegistrationMixin(PatientServiceBase):
         with self.tracker.transaction(reason or _("sex corrected")) as w:
             w.update(patient, {"sex": sex}, patient_uid=patient.uid)
 
+
+    def correct_registration(self, ref: str, *, sex: str, identity: Identity, today: date,
+                             reason: str) -> list[str]:
+        """Correct what was registered — sex, record number, name, initials, date of birth —
+        in one audited change with ``reason``; returns the fields that changed.
+
+        The same checks as at registration hold (a date of birth in the future, after what
+        is recorded for the patient, a record number already used…), and nothing is written
+        when one fails. The study identifier never changes.
+        """
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to correct a registration"))
+        if sex not in ("male", "female"):
+            raise ServiceError(_("Sex: choose male or female"))
+        patient = self.get(ref)
+        self._check_identity(identity, today, editing=patient.id)
+        changed: list[str] = []
+        with self.tracker.transaction(reason.strip()):
+            changed += self.update_identity(patient.uid, identity, today=today,
+                                            reason=reason.strip())
+            if patient.sex != sex:
+                self.update_sex(patient.uid, sex, reason=reason.strip())
+                changed.append("sex")
+        return changed

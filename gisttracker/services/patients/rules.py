@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from gisttracker.domain import eligibility
+from gisttracker.domain import eligibility, plausibility
 from gisttracker.errors import InputError
 from gisttracker.grading import units
 from gisttracker.i18n import N_, _, join_list
@@ -79,6 +79,13 @@ def validate_screening(data: ScreeningData, *, date_of_birth: date | None, scree
     if isinstance(size, int | float) and not isinstance(size, bool) and size > 100:
         problems["tumour_size_cm"] = _("{field}: {value} cm is not plausible (in cm, not mm?)"
                                        ).format(field=_label("tumour_size_cm"), value=size)
+    mitoses = v.get("mitotic_count")
+    if isinstance(mitoses, int | float) and not isinstance(mitoses, bool) \
+            and "mitotic_count" not in problems:
+        problem = plausibility.count_problem(mitoses, maximum=plausibility.MAX_MITOTIC_COUNT,
+                                             label=_label("mitotic_count"))
+        if problem:
+            problems["mitotic_count"] = problem
     if v.get("mitotic_count") is not None and v.get("mitotic_unit") not in MITOTIC_UNITS:
         problems["mitotic_unit"] = _("say whether the mitotic count is per 50 HPF or per 5 mm²")
     for name, allowed in (("primary_site", PRIMARY_SITES), ("mutation", MUTATIONS),
@@ -98,9 +105,18 @@ def validate_screening(data: ScreeningData, *, date_of_birth: date | None, scree
         elif consent > today:
             problems["consent_date"] = _("Consent date {date} is in the future").format(
                 date=consent.isoformat())
+        else:
+            problem = plausibility.date_problem(consent, today=today,
+                                                label=_label("consent_date"),
+                                                birth=date_of_birth)
+            if problem:
+                problems["consent_date"] = problem
     if screened_on > today:
         problems["screened_on"] = _("Screening date {date} is in the future").format(
             date=screened_on.isoformat())
+    elif screened_on < plausibility.EARLIEST:
+        problems["screened_on"] = plausibility.date_problem(
+            screened_on, today=today, label=_("Screening date")) or ""
     if date_of_birth is not None and date_of_birth > screened_on:
         problems["date_of_birth"] = _("Date of birth {dob} is after the screening date").format(
             dob=date_of_birth.isoformat())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,7 @@ from gisttracker.services.patients.rules import (
     validate_screening,
 )
 from gisttracker.services.patients.values import (
+    ENROLLED_STATUSES,
     SCREENING_COLUMNS,
     STATUS_LABELS,
     LabEntry,
@@ -125,6 +126,56 @@ class ScreeningMixin(PatientServiceBase):
             self._save_judgements(w, patient, current, data.judgements)
         return result
 
+    def correct_screening(self, ref: str, data: ScreeningData, *, today: date, reason: str,
+                          screened_on: date | None = None) -> eligibility.Screening:
+        """Correct the screening of a patient already enrolled (``reason`` required, every
+        change audited with it) and evaluate the criteria again over it.
+
+        The enrollment stands whatever the new outcome (it cannot be undone); the returned
+        evaluation says whether the patient met the criteria on the corrected data, so the
+        window can say so (a protocol deviation to report). A screening still open is saved
+        with :meth:`save_screening`; a screen failure is re-screened.
+        """
+        patient = self.get(ref)
+        if patient.status not in ENROLLED_STATUSES:
+            raise ServiceError(_("{patient} is {status}: only the screening of an enrolled "
+                                 "patient is corrected this way").format(
+                patient=patient.study_id, status=_(STATUS_LABELS[patient.status])))
+        if not (reason and reason.strip()):
+            raise ServiceError(_("a reason is required to correct a screening"))
+        screening = self.latest_screening(ref)
+        if screening is None:
+            raise ServiceError(_("{patient} has not been screened").format(
+                patient=patient.study_id))
+        study = self.study(patient.study_key)
+        on = screened_on or screening.screened_on
+        if patient.enrolled_on is not None and on > patient.enrolled_on:
+            raise ServiceError(_("Screening date {date} is after the enrollment ({enrolled})")
+                               .format(date=on.isoformat(),
+                                       enrolled=patient.enrolled_on.isoformat()))
+        ident = PatientIdentity.get_or_none(PatientIdentity.patient == patient)
+        dob = ident.date_of_birth if ident else None
+        problems = validate_screening(data, date_of_birth=dob, screened_on=on, today=today)
+        if problems:
+            raise ServiceError(next(iter(problems.values())))
+        known = {c.id for c in study.criteria if c.rule is None}
+        for cid in data.judgements:
+            if cid not in known:
+                raise ServiceError(_("{criterion} is not a judgement criterion of {study}")
+                                   .format(criterion=cid, study=study.key))
+        try:
+            result = evaluate_screening(study, data, sex=patient.sex, date_of_birth=dob,
+                                        screened_on=on)
+        except InputError as exc:
+            raise ServiceError(str(exc)) from None
+        values: dict[str, Any] = {name: data.values.get(name) for name in SCREENING_COLUMNS}
+        with self.tracker.transaction(reason.strip()) as w:
+            w.update(screening, {"screened_on": on, **values, "outcome": result.outcome,
+                                 "reasons": _reasons_json(result)}, patient_uid=patient.uid)
+            self._save_labs(w, patient, screening, data.labs, on)
+            self._save_judgements(w, patient, screening, data.judgements)
+        return result
+
     def _save_labs(self, w: Writer, patient: Patient, screening: Screening,
                    labs: Mapping[str, LabEntry], on: date) -> None:
         existing = {r.analyte: r for r in LabResult.select().where(
@@ -157,29 +208,52 @@ class ScreeningMixin(PatientServiceBase):
                 w.update(row, {"met": tick, "judged_by": w.user, "judged_at": w.at},
                          patient_uid=patient.uid)
 
-    def close_screen_failure(self, ref: str, *, reason: str | None = None) -> None:
+    def close_screen_failure(self, ref: str, *, reason: str | None = None,
+                             criteria: Sequence[str] = (), today: date | None = None) -> None:
         """Close the open screening as a screen failure; its reasons stay in the log.
 
-        A screening that is not ineligible by the criteria needs ``reason`` (e.g. consent
-        declined), which is kept as its reason.
+        Always possible while the patient is being screened, whatever the criteria say: a
+        patient who declines consent is a screen failure before anything is measured. The
+        reasons are the ``criteria`` chosen (ids of the study's criteria) and/or the typed
+        ``reason``; at least one is needed unless the criteria already make the patient
+        ineligible (their failures are then the reasons). A patient with no screening yet
+        gets one, dated ``today`` (default: the registration day), so the log has the row.
         """
         patient = self.get(ref)
+        if patient.status != "screened":
+            raise ServiceError(_("{patient} is {status}: only a patient being screened can be "
+                                 "a screen failure").format(
+                patient=patient.study_id, status=_(STATUS_LABELS[patient.status])))
+        study = self.study(patient.study_key)
+        known = {c.id: c for c in study.criteria}
+        unknown = [cid for cid in criteria if cid not in known]
+        if unknown:
+            raise ServiceError(_("{criterion} is not a criterion of {study}").format(
+                criterion=unknown[0], study=study.key))
         screening = self.latest_screening(ref)
-        if patient.status != "screened" or screening is None or screening.closed:
-            raise ServiceError(_("{patient} has no open screening to close").format(
-                patient=patient.study_id))
-        reasons = json.loads(screening.reasons or "[]")
-        if screening.outcome == eligibility.INELIGIBLE:
-            if reason:
-                reasons.append({"criterion": None, "reason": reason})
-        elif not (reason and reason.strip()):
+        if screening is not None and screening.closed:
+            screening = None
+        typed = (reason or "").strip()
+        chosen = [{"criterion": cid, "reason": known[cid].short or known[cid].text}
+                  for cid in dict.fromkeys(criteria)]
+        ineligible = screening is not None and screening.outcome == eligibility.INELIGIBLE
+        if not (typed or chosen or ineligible):
             raise ServiceError(_("{patient} is not ineligible by the criteria: say why the "
                                  "screening failed").format(patient=patient.study_id))
-        else:
-            reasons = [{"criterion": None, "reason": reason.strip()}]
-        with self.tracker.transaction(reason or _("screen failure")) as w:
-            w.update(screening, {"closed": True, "reasons": json.dumps(reasons,
-                                                                       ensure_ascii=False)},
+        reasons = json.loads(screening.reasons or "[]") if ineligible and screening else []
+        listed = {r.get("criterion") for r in reasons}
+        reasons += [r for r in chosen if r["criterion"] not in listed]
+        if typed:
+            reasons.append({"criterion": None, "reason": typed})
+        why = typed or "; ".join(f"{r['criterion']}: {r['reason']}" for r in chosen) \
+            or _("screen failure")
+        with self.tracker.transaction(why) as w:
+            if screening is None:
+                screening = w.insert(Screening, patient_uid=patient.uid, patient=patient,
+                                     screened_on=today or patient.created_on,
+                                     screened_by=w.user)
+            w.update(screening, {"closed": True,
+                                 "reasons": json.dumps(reasons, ensure_ascii=False)},
                      patient_uid=patient.uid)
             w.update(patient, {"status": "screen_failed"}, patient_uid=patient.uid)
 

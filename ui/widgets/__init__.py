@@ -1,0 +1,1 @@
+"""Widgets the screens share: the one date field, guards against accidental wheel changes."""
