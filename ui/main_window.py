@@ -390,7 +390,8 @@ class MainWindow(QMainWindow):
             problems.append(protocol_banner(session))
         self.banner.setText("\n".join(problems))
         self.banner.setVisible(bool(problems))
-        self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
+        self.setWindowTitle(_("GIST Study Tracker — {name}").format(
+            name=session.path if is_server(session.path) else session.path.name))
         actor = session.tracker.actor
         self.statusBar().showMessage(_("{path} · schema {version} · {user} ({role})").format(
             path=session.path, version=self._schema_version, user=session.tracker.user,
