@@ -125,6 +125,8 @@ class WindowContext(QObject):
 
     def _server_polled(self, _changes: object) -> None:
         self._checking = False
+        if self._version is None:
+            self._version = 0  # looked once (the watch itself keeps where the trail stood)
 
     def _version_read(self, result: tuple[int, frozenset[str]]) -> None:
         self._checking = False
