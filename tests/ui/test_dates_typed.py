@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from gisttracker.services.patients import PatientService
@@ -55,6 +55,34 @@ def test_a_birth_date_typed_as_eight_digits_is_registered_exactly(
                      Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.patient_uid is not None, timeout=5000)
     assert PatientIdentity.get().date_of_birth == date(1960, 5, 12)
+
+
+def test_the_birth_date_is_reached_by_its_label_letter_and_typed_there(
+        qtbot: QtBot, session: Session) -> None:
+    """Alt+B ("Date of birth") puts the cursor in the date field: a keyboard user's digits
+    went into the initials before (the field's container took no focus)."""
+    set_site(session)
+    dialog = NewPatientDialog(session, session.studies["NCT04933669"], TODAY)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+    dialog.initials.setFocus()
+    qtbot.keyClicks(dialog.initials, "AB")
+    qtbot.keyClick(dialog.initials, Qt.Key.Key_B, Qt.KeyboardModifier.AltModifier)
+    assert dialog.dob.edit.hasFocus()
+    qtbot.keyClicks(dialog.dob.edit, "19620704")
+    qtbot.keyClick(dialog.dob.edit, Qt.Key.Key_R, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClicks(dialog.record, "H-2")
+    qtbot.keyClick(dialog.record, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClicks(dialog.sex_box, "f")
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
+                     Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.patient_uid is not None, timeout=5000)
+    identity = PatientIdentity.get()
+    assert (identity.initials, identity.date_of_birth, identity.record_number) == (
+        "AB", date(1962, 7, 4), "H-2")
 
 
 def test_an_anchor_and_a_visit_date_of_another_year_are_saved_as_typed(

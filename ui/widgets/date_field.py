@@ -143,6 +143,9 @@ class DateField(QWidget):
         # message takes no room, and Qt would otherwise centre the field in its cell).
         layout.addStretch(0 if inline_message else 1)
         self.setFocusProxy(self.edit)
+        # A label's Alt+letter gives focus to its buddy only if the buddy itself accepts
+        # focus: without this, "Date of &birth" left the cursor where it was.
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
     # ----- value --------------------------------------------------------------------------
     def text(self) -> str:
