@@ -78,6 +78,9 @@ def _uri(path: Path, *, read_only: bool = True) -> str:
 def read_only_connection(path: Path) -> sqlite3.Connection:
     """A connection that can only read ``path`` (immutable when SQLite cannot create its
     ``-shm`` index, e.g. on a DVD)."""
+    from gisttracker.store.urls import refuse_server
+
+    refuse_server(path)
     try:
         conn = sqlite3.connect(_uri(path), uri=True, isolation_level=None,
                                check_same_thread=False)
@@ -91,10 +94,16 @@ def read_only_connection(path: Path) -> sqlite3.Connection:
 
 
 def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Rows per table (SQLite's own tables left out), in name order."""
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name")]
+    """Rows per table (SQLite's own tables left out), in name order; ``conn`` may also be a
+    server database's connection (psycopg)."""
+    if isinstance(conn, sqlite3.Connection):
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name")]
+    else:
+        names = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "ORDER BY tablename")]
     return {n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
 
 
@@ -123,6 +132,9 @@ def backup(source: Path, target: Path, *, progress: Progress | None = None) -> B
     ``target`` appears only once the copy is complete and checked; it is private (0600).
     ``progress(phase, fraction)`` is called with ``"copy"``, ``"verify"`` and ``"done"``.
     """
+    from gisttracker.store.urls import refuse_server
+
+    refuse_server(source)
     started = time.perf_counter()
     source, target = Path(source), Path(target)
     if not source.is_file():

@@ -30,6 +30,8 @@ os.environ.pop("GISTTRACKER_USER", None)
 # The audit trail's per-user witness files (gisttracker.services.audit.Witness) go to a
 # folder of this run, not the home directory.
 os.environ["GISTTRACKER_STATE_DIR"] = tempfile.mkdtemp(prefix="gisttracker-state-")
+# A server database's local folder (its site protocols; gisttracker.store.server) too.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="gisttracker-data-")
 
 pytest_plugins = ["tests.helpers"]
 

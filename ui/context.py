@@ -6,7 +6,8 @@ The one change signal
 :attr:`WindowContext.changed` carries a :class:`~gisttracker.services.base.Changes` on the GUI
 thread after every commit: commits of this window (``Tracker.subscribe``, on whichever thread
 committed), commits by another process on the same file (a cheap ``PRAGMA data_version``
-check on the worker every two seconds; SQLite changes that number on a connection whenever
+check on the worker every two seconds; on a server database the audit trail's last transaction,
+:class:`gisttracker.services.watch.ChangeWatch`; SQLite changes that number on a connection whenever
 another connection commits), and the start of a new day (statuses such as "overdue" depend
 on the date). Every page and every patient window refreshes what it shows from it; nothing
 else tells a screen to reload.
@@ -30,9 +31,11 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from gisttracker.services.base import Changes
 from gisttracker.session import Session
+from gisttracker.store.urls import is_server
 from ui.tasks import TaskManager
 
 if TYPE_CHECKING:
+    from gisttracker.services.watch import ChangeWatch
     from ui.patient_view import PatientWindow
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,13 @@ class WindowContext(QObject):
         self._tables: frozenset[str] = frozenset()
         self._checking = False
         self._day = today()
+        # Other workstations' commits on a server database (gisttracker.services.watch),
+        # made here on the GUI thread's first look; None on a file (data_version there).
+        self._server_watch: ChangeWatch | None = None
+        if is_server(session.path):
+            from gisttracker.services.watch import ChangeWatch
+
+            self._server_watch = ChangeWatch(session.tracker, read=False)
         self._timer = QTimer(self)
         self._timer.setInterval(WATCH_INTERVAL_MS)
         self._timer.timeout.connect(self.check_now)
@@ -100,12 +110,23 @@ class WindowContext(QObject):
         self._checking = True
         db = self.session.db
         known = bool(self._tables)
+        if self._server_watch is not None:
+            # A server has no data_version: the watch reads the audit trail's last
+            # transaction and announces what others committed to the tracker's listeners,
+            # which reach this context's change signal like a commit of this window.
+            self.tasks.run(self._server_watch.poll, self._server_polled, self._version_failed)
+            return
 
         def read() -> tuple[int, frozenset[str]]:
             version = int(db.execute_sql("PRAGMA data_version").fetchone()[0])
             return version, (frozenset() if known else frozenset(db.get_tables()))
 
         self.tasks.run(read, self._version_read, self._version_failed)
+
+    def _server_polled(self, _changes: object) -> None:
+        self._checking = False
+        if self._version is None:
+            self._version = 0  # looked once (the watch itself keeps where the trail stood)
 
     def _version_read(self, result: tuple[int, frozenset[str]]) -> None:
         self._checking = False

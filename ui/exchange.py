@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 from gisttracker.i18n import N_, _, ngettext
 from gisttracker.services.policy import Permission
 from gisttracker.session import Session
+from gisttracker.store.urls import is_server
 from ui.errors import error_message, is_expected, show_error
 
 if TYPE_CHECKING:
@@ -755,8 +756,16 @@ class ExchangeMenu(QObject):
         self.writing += [restore, schedule]
         self.needs += [(restore, Permission.MANAGE_SETTINGS),
                        (schedule, Permission.MANAGE_SETTINGS)]
-        menu.addAction(_("&Verify the database")).triggered.connect(
-            lambda _c=False: self.verify())
+        verify_action = menu.addAction(_("&Verify the database"))
+        verify_action.triggered.connect(lambda _c=False: self.verify())
+        # Everything here reads or writes the database as a file (a snapshot, ATTACH, the
+        # backup API): off while a server database is open.
+        self.file_only: list[QAction] = [
+            *export.actions(), *imports.actions(), *centre.actions(),
+            export.menuAction(), imports.menuAction(), centre.menuAction(),
+            *[a for a in menu.actions() if a.text() in (
+                _("&Back up…"), _("Res&tore from a backup…"), _("Backup &schedule…"))],
+            verify_action]
         self.watch = _Watch(self)
         self.watch.checked.connect(self._checked)
         self.timer = QTimer(self)
@@ -784,6 +793,8 @@ class ExchangeMenu(QObject):
 
     # -- each database opened ------------------------------------------------------------------
     def _session(self, session: Session) -> None:
+        for action in self.file_only:
+            action.setEnabled(True)
         reason = session.read_only_reason
         for action in self.writing:
             action.setEnabled(reason is None)
@@ -796,6 +807,13 @@ class ExchangeMenu(QObject):
             banner.setText((text + "\n" if text else "") + reason)
             banner.show()
             self.window_.setWindowTitle(self.window_.windowTitle() + " " + _("(read-only)"))
+        if is_server(session.path):
+            # A server database: no file to check or copy (the server's own checks and
+            # pg_dump are its administrator's), and the file-only actions are off.
+            for action in self.file_only:
+                action.setEnabled(False)
+            self.timer.stop()
+            return
         self._unchecked = session
         if reason is None:
             self.timer.start()

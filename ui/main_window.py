@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import N_, _, local
+from gisttracker.store.urls import is_server
 from ui.areas import AREAS, AreaPage
 from ui.errors import error_message, open_log_folder, show_error
 from ui.help import HelpMenu
@@ -53,6 +54,13 @@ def _open_session(path: Path) -> Session:
     from gisttracker.session import open_session
 
     return open_session(path, page_check=0)  # checked in the background (ui/exchange.py)
+
+
+def _location(name: str) -> Path:
+    """A recent entry: a file's path, or a server's URL (kept without password)."""
+    from gisttracker.store.urls import ServerLocation
+
+    return ServerLocation(name) if is_server(name) else Path(name)
 
 
 class _Pages(dict[str, AreaPage]):
@@ -92,6 +100,7 @@ class MainWindow(QMainWindow):
         self.settings_dialog: QWidget | None = None
         self.idle_lock: IdleLock | None = None
         self.sign_in_dialog: QDialog | None = None
+        self.server_dialog: QDialog | None = None
         self._schema_version: int | None = None
         self.setWindowTitle(_("GIST Study Tracker"))
         self.setMinimumSize(720, 480)
@@ -159,6 +168,7 @@ class MainWindow(QMainWindow):
                                          QKeySequence.StandardKey.New))
         file_menu.addAction(self._action(_("&Open database…"), self.choose_database,
                                          QKeySequence.StandardKey.Open))
+        file_menu.addAction(self._action(_("Open &server…"), self.choose_server))
         self.recent_menu = file_menu.addMenu(_("Open &recent"))
         self._refresh_recent()
         file_menu.addSeparator()
@@ -278,6 +288,11 @@ class MainWindow(QMainWindow):
                 self._install_session(session)
 
         def error(exc: BaseException) -> None:
+            if is_server(path) and "password" in str(exc) and not self.property("headless"):
+                # No password (or a wrong one) for a server: ask for it, never store it.
+                self.statusBar().showMessage(_("{path} needs a password").format(path=path))
+                self.choose_server(previous=str(path))
+                return
             text = error_message(exc, context="opening a database")
             message = _("Could not open {path}:\n{error}").format(path=path, error=text)
             self.statusBar().showMessage(_("Could not open {path}").format(path=path))
@@ -297,7 +312,7 @@ class MainWindow(QMainWindow):
         from ui.accounts import FirstAdministratorDialog, SignInDialog
 
         service = AccountService(session.tracker)
-        name = session.path.name
+        name = str(session.path) if is_server(session.path) else session.path.name
         if self.property("headless"):
             if not has_accounts:
                 session.tracker.sign_in(bootstrap_actor())
@@ -375,7 +390,8 @@ class MainWindow(QMainWindow):
             problems.append(protocol_banner(session))
         self.banner.setText("\n".join(problems))
         self.banner.setVisible(bool(problems))
-        self.setWindowTitle(_("GIST Study Tracker — {name}").format(name=session.path.name))
+        self.setWindowTitle(_("GIST Study Tracker — {name}").format(
+            name=session.path if is_server(session.path) else session.path.name))
         actor = session.tracker.actor
         self.statusBar().showMessage(_("{path} · schema {version} · {user} ({role})").format(
             path=session.path, version=self._schema_version, user=session.tracker.user,
@@ -394,6 +410,26 @@ class MainWindow(QMainWindow):
                 return
             self.open_database(path)
 
+    def choose_server(self, previous: str | None = None) -> None:
+        """File > Open server…: a site database on a PostgreSQL server."""
+        from gisttracker.store.db import resolve_path
+        from gisttracker.store.urls import ServerUrlError
+        from ui.server_dialog import OpenServerDialog
+
+        dialog = OpenServerDialog(self, previous=previous)
+        self.server_dialog = dialog
+
+        def accepted() -> None:
+            try:
+                location = resolve_path(dialog.url())
+            except ServerUrlError as exc:
+                QMessageBox.warning(self, _("Database not opened"), str(exc))
+                return
+            self.open_database(location)
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+
     def choose_database(self) -> None:
         name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
                                                   _(DB_FILTER))
@@ -407,8 +443,9 @@ class MainWindow(QMainWindow):
         return [str(v) for v in (value or [])]
 
     def _remember(self, path: Path) -> None:
-        files = [str(path.resolve())] + [f for f in self.recent_files()
-                                         if f != str(path.resolve())]
+        # A server is remembered by its URL, which never holds a password.
+        name = str(path) if is_server(path) else str(path.resolve())
+        files = [name] + [f for f in self.recent_files() if f != name]
         self.settings.setValue("recent/files", files[:MAX_RECENT])
         self._refresh_recent()
 
@@ -416,7 +453,8 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = self.recent_files()
         for i, name in enumerate(files, start=1):
-            action = self._action(f"&{i} {name}", lambda n=name: self.open_database(Path(n)))
+            action = self._action(f"&{i} {name}",
+                                  lambda n=name: self.open_database(_location(n)))
             self.recent_menu.addAction(action)
         self.recent_menu.setEnabled(bool(files))
 

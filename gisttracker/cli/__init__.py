@@ -68,7 +68,7 @@ LANGUAGE_CHOICES = ("system", *i18n.LANGUAGES)
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["studies", "schedule", "worklist", "ical", "patients", "demo", "report", "outcomes",
             "users", "audit", "queries", "allocation", "export", "import_", "centre", "backup",
-            "restore", "verify", "settings"]
+            "restore", "verify", "settings", "migrate_to", "server"]
 
 
 class CliError(Exception):

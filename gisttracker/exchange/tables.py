@@ -151,6 +151,9 @@ def patient_join(info: TableInfo, infos: dict[str, TableInfo]) -> tuple[str, str
 def read_snapshot(path: Path) -> sqlite3.Connection:
     """A read-only connection to the database ``path`` inside one read transaction: every
     query sees the same moment, however busy other writers are."""
+    from gisttracker.store.urls import refuse_server
+
+    refuse_server(path)
     uri = read_only_uri(path)
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

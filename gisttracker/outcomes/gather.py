@@ -244,13 +244,24 @@ def _visits(by_id: dict[int, PatientFacts], ids: Any, as_of: date) -> None:
     (which made SQLite build an index for the one query). Of two visits done the same day
     either may be named; the day is the same.
     """
+    from gisttracker.store.server import is_server_db
+
     done = ((Visit.state == "done") & Visit.done_on.is_null(False)
             & Visit.patient.in_(ids))
+    # PostgreSQL has no bare columns: there the same rows come from DISTINCT ON.
+    server = is_server_db(getattr(Visit._meta.database, "obj", Visit._meta.database))
     for after, pick in ((False, fn.MAX), (True, fn.MIN)):
         when = (Visit.done_on > as_of) if after else (Visit.done_on <= as_of)
-        rows: Any = _rows(
-            Visit.select(Visit.patient, Visit.uid, Visit.visit_key, pick(Visit.done_on))
-            .where(done & when).group_by(Visit.patient))
+        if server:
+            query = (Visit.select(Visit.patient, Visit.uid, Visit.visit_key, Visit.done_on)
+                     .where(done & when).distinct(Visit.patient)
+                     .order_by(Visit.patient,
+                               Visit.done_on.asc() if after else Visit.done_on.desc()))
+        else:
+            query = (Visit.select(Visit.patient, Visit.uid, Visit.visit_key,
+                                  pick(Visit.done_on))
+                     .where(done & when).group_by(Visit.patient))
+        rows: Any = _rows(query)
         for pid, uid, key, on in rows:
             day = _day(on)
             if day is not None:

@@ -379,7 +379,7 @@ class AccountService:
     @staticmethod
     def _keep_an_administrator(account: Account) -> None:
         others = Account.select().where(
-            (Account.role == Role.ADMINISTRATOR.value) & Account.active
+            (Account.role == Role.ADMINISTRATOR.value) & (Account.active == True)  # noqa: E712 (a comparison: the server wants a boolean)
             & (Account.id != account.id)).count()
         if not others:
             raise ServiceError(_("{name} is the last active administrator; make another "

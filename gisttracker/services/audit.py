@@ -45,7 +45,13 @@ from gisttracker.store.chain import (
     tag,
     uid_key,
 )
-from gisttracker.store.introspect import DERIVED_COLUMNS, Schema, audited_models, stored
+from gisttracker.store.introspect import (
+    DERIVED_COLUMNS,
+    Schema,
+    audited_models,
+    stored,
+    table_names,
+)
 
 STATE_ENV = "GISTTRACKER_STATE_DIR"
 
@@ -155,7 +161,7 @@ _ENTRIES = ("SELECT e.id, e.txn, e.record, e.action, e.field, e.shape, e.old_val
 def _lookups(db: peewee.Database, since_txn: int = 0) -> tuple[
         dict[int, tuple[str, str, str | None, bytes]], dict[int, str]]:
     txns = {int(r[0]): (r[1], r[2], r[3], bytes(r[4])) for r in db.execute_sql(
-        "SELECT id, at, user, reason, hash FROM audit_txn WHERE id > ?",
+        'SELECT id, at, "user", reason, hash FROM audit_txn WHERE id > ?',
         (since_txn,)).fetchall()}
     shapes = {int(r[0]): str(r[1]) for r in db.execute_sql(
         "SELECT id, columns FROM audit_shape").fetchall()}
@@ -265,8 +271,7 @@ def _compare_tables(db: peewee.Database, state: dict[str, list[Any]],
     schema = Schema(db)
     present: set[str] = set()
     models = audited_models()
-    existing = {r[0] for r in db.execute_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    existing = set(table_names(db))
     for table, model in sorted(models.items()):
         if table not in existing:
             continue
@@ -507,7 +512,7 @@ def patient_entries(db: peewee.Database, *, patient_uid: str | None = None,
     else:
         where = "e.record = (SELECT id FROM audit_record WHERE record_key = ?)"
         key = uid_key(str(record_uid))
-    query = (f"SELECT l.id, l.at, l.user, l.action, l.table_name, l.record_uid, l.field, "
+    query = (f"SELECT l.id, l.at, l.\"user\", l.action, l.table_name, l.record_uid, l.field, "
              f"l.old_value, l.new_value, l.reason, l.patient_uid, l.version FROM audit_log l "
              f"WHERE l.id IN (SELECT e.id FROM audit_entry e WHERE {where} ORDER BY e.id DESC"
              f"{' LIMIT ?' if limit is not None else ''}) ORDER BY l.id")

@@ -73,6 +73,7 @@ from gisttracker.store.chain import (
 from gisttracker.store.db import environment_error
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
+from gisttracker.store.server import is_server_db
 
 M = TypeVar("M", bound=Record)
 _DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
@@ -175,6 +176,10 @@ class Changes:
 
     tables: set[str] = field(default_factory=set)
     records: set[str] = field(default_factory=set)
+    # The audit_txn ids it wrote (gisttracker.services.watch tells others' from one's own).
+    txns: set[int] = field(default_factory=set)
+    # True when another workstation or program made the change (the watch found it).
+    elsewhere: bool = False
 
     def touched(self, *tables: str) -> bool:
         return any(t in self.tables for t in tables)
@@ -489,7 +494,7 @@ class Writer:
                 for s in self._segments if s.last is not None]
         if rows:
             self.db.cursor().executemany(
-                "INSERT INTO audit_txn (id, at, user, reason, last_entry, hash) "
+                'INSERT INTO audit_txn (id, at, "user", reason, last_entry, hash) '
                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def _last_version(self, uid: str, ref: int) -> int:
@@ -593,9 +598,11 @@ class Writer:
             if "version" in {c for c, _a in self.schema.columns(table)}:
                 # Only where it differs: rows that never change (a randomization) refuse
                 # any UPDATE, and stay at version 1.
+                # (Plain "?" placeholders and no "IS NOT": the same SQL on PostgreSQL.)
                 self.db.cursor().executemany(
-                    f'UPDATE "{table}" SET version = ?1 WHERE uid = ?2 AND version IS NOT ?1',
-                    pairs)
+                    f'UPDATE "{table}" SET version = ? WHERE uid = ? '
+                    f"AND (version IS NULL OR version <> ?)",
+                    [(v, uid, v) for v, uid in pairs])
         return count
 
     def _note(self, table: str, uid: str) -> None:
@@ -742,13 +749,15 @@ class Writer:
         # at whichever database was opened last in this process).
         fields = [f for f in model._meta.sorted_fields
                   if data.get(f.name) is not None and not isinstance(f, peewee.AutoField)]
+        server = is_server_db(self.db)
         cursor = self.db.execute_sql(
-            'INSERT INTO "{}" ({}) VALUES ({})'.format(
+            'INSERT INTO "{}" ({}) VALUES ({}){}'.format(
                 table, ", ".join(f'"{f.column_name}"' for f in fields),
-                ", ".join("?" for _f in fields)),
+                ", ".join("?" for _f in fields), " RETURNING id" if server else ""),
             [sql_value(f.db_value(data[f.name])) for f in fields])
-        # Every audited model's key is ``id`` (an AutoField): the new row's id is the key.
-        record.__data__["id"] = cursor.lastrowid
+        # Every audited model's key is ``id`` (an AutoField): the new row's id is the key
+        # (psycopg has no lastrowid; the server returns it).
+        record.__data__["id"] = cursor.fetchone()[0] if server else cursor.lastrowid
         audit: dict[str, Any] = {}
         for f in self._audited_fields(model):
             value = data.get(f.name)
@@ -1190,6 +1199,7 @@ class Tracker:
             for uid, version in writer.new_versions.items():
                 if uid in expected:
                     expected[uid] = version
+        changes.txns = {s.txn for s in writer._segments if s.last is not None}
         if changes.tables:
             # What changed, never the values or the reason typed (they may name a patient).
             log.info("saved %d records in %s", len(changes.records),
@@ -1223,7 +1233,7 @@ class Tracker:
                     current: int | None) -> StaleRecordError:
         """The refusal of a change based on version ``seen`` of a record now at ``current``
         (None: deleted), saying from the audit trail who changed what since."""
-        query = ("SELECT t.at, t.user, CASE e.action WHEN 'i' THEN 'insert' WHEN 'u' THEN "
+        query = ("SELECT t.at, t.\"user\", CASE e.action WHEN 'i' THEN 'insert' WHEN 'u' THEN "
                  "'update' ELSE 'delete' END, e.field, e.old_value, e.new_value, "
                  "coalesce(e.reason, t.reason) FROM audit_entry e "
                  "JOIN audit_txn t ON t.id = e.txn WHERE e.record = "

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import peewee
 
@@ -96,6 +96,18 @@ _SQLITE_CANTOPEN = 14
 _SQLITE_NOTADB = 26
 
 
+# A PostgreSQL server's SQLSTATE (https://www.postgresql.org/docs/current/errcodes-appendix.html)
+# as the SQLite result code whose message fits it.
+_SERVER_STATES = {"55P03": _SQLITE_BUSY,  # lock_not_available: the write lock did not clear
+                  "57014": _SQLITE_BUSY,  # query_canceled (statement or lock timeout)
+                  "53100": _SQLITE_FULL,  # disk_full
+                  "25006": _SQLITE_READONLY,  # read_only_sql_transaction (a standby)
+                  "42501": _SQLITE_PERM}  # insufficient_privilege
+_SERVER_CLASSES = {"08": _SQLITE_IOERR,  # connection exception: the server went away
+                   "57": _SQLITE_IOERR,  # operator intervention (shutdown)
+                   "58": _SQLITE_IOERR}  # system error (I/O)
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc``, what it wraps and what it happened during, each once."""
     seen: set[int] = set()
@@ -140,6 +152,9 @@ def environment_error(exc: BaseException, path: str | os.PathLike[str] | None
     where = str(path) if path else _("the database")
     for link in _chain(exc):
         code = _result_code(link)
+        state = getattr(link, "sqlstate", None)  # a PostgreSQL server's error (psycopg)
+        if isinstance(state, str):
+            code = _SERVER_STATES.get(state, _SERVER_CLASSES.get(state[:2]))
         if code == _SQLITE_FULL:
             error: StoreError = DiskFullError(_(
                 "The disk holding {path} is full, so nothing of this change was saved. Free "
@@ -219,7 +234,10 @@ def inspect_file(path: Path, *, mounts_text: str | None = None) -> FileState:
     write permission. ``mounts_text`` replaces ``/proc/mounts`` (tests).
     """
     from gisttracker.store.medium import file_read_only, network_filesystem, read_only_medium
+    from gisttracker.store.urls import is_server
 
+    if is_server(path):
+        return FileState()  # the server decides what may be written (its roles)
     path = Path(path)
     if path.is_dir():
         raise StoreError(_("{path} is a folder, not a database file").format(path=path))
@@ -375,7 +393,15 @@ def open_database(path: Path, *, read_only: bool = False,
     opens without migrating (the file must already be at the latest schema).
     """
     from gisttracker.store.migrations import LATEST, check_compatible, migrate
+    from gisttracker.store.server import open_server
+    from gisttracker.store.urls import ServerLocation
 
+    if isinstance(path, ServerLocation):
+        # Typed as the SQLite database the rest of the code is annotated with: a
+        # ServerDatabase answers every call the code makes of it (SQL in the dialect both
+        # engines read; see gisttracker.store.server), and the few places that must differ
+        # ask is_server_db().
+        return cast(peewee.SqliteDatabase, open_server(path))
     path = Path(path)
     if path.exists() and not path.is_dir() and path.stat().st_size == 0:
         inspect_file(path)  # raises EmptyFileError with the full explanation

@@ -21,6 +21,7 @@ from typing import Any
 import peewee
 
 from gisttracker.store.models import Record
+from gisttracker.store.server import is_server_db
 
 # Columns the database fills itself (by a trigger): derived, like an index, not audited.
 DERIVED_COLUMNS: dict[str, frozenset[str]] = {"visit": frozenset({"study_key"})}
@@ -64,29 +65,63 @@ class Schema:
         """(name, affinity) of each column, in table order."""
         found = self._columns.get(table)
         if found is None:
-            rows = self.db.execute_sql(f'PRAGMA table_info("{table}")').fetchall()
-            found = self._columns[table] = [(r[1], affinity(r[2])) for r in rows]
+            if is_server_db(self.db):
+                rows = self.db.execute_sql(
+                    "SELECT column_name, udt_name FROM information_schema.columns WHERE "
+                    "table_schema = current_schema() AND table_name = ? "
+                    "ORDER BY ordinal_position", (table,)).fetchall()
+                found = [(r[0], affinity(_PG_TYPES.get(r[1], r[1]))) for r in rows]
+            else:
+                rows = self.db.execute_sql(f'PRAGMA table_info("{table}")').fetchall()
+                found = [(r[1], affinity(r[2])) for r in rows]
+            self._columns[table] = found
         return found
 
     def foreign_keys(self, table: str) -> list[ForeignKey]:
         found = self._fks.get(table)
         if found is None:
-            rows = self.db.execute_sql(f'PRAGMA foreign_key_list("{table}")').fetchall()
-            found = self._fks[table] = [ForeignKey(table, r[3], r[2], str(r[6]).upper())
-                                        for r in rows]
+            if is_server_db(self.db):
+                found = [ForeignKey(table, r[0], r[1], _PG_ACTIONS[str(r[2])])
+                         for r in self.db.execute_sql(_PG_FKS, (table,)).fetchall()]
+            else:
+                rows = self.db.execute_sql(f'PRAGMA foreign_key_list("{table}")').fetchall()
+                found = [ForeignKey(table, r[3], r[2], str(r[6]).upper()) for r in rows]
+            self._fks[table] = found
         return found
 
     def referencing(self, table: str) -> list[ForeignKey]:
         """The foreign keys of other tables (and this one) that point at ``table``."""
         if self._refs is None:
             refs: dict[str, list[ForeignKey]] = {}
-            names = [r[0] for r in self.db.execute_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()]
+            names = table_names(self.db)
             for name in names:
                 for fk in self.foreign_keys(name):
                     refs.setdefault(fk.parent, []).append(fk)
             self._refs = refs
         return self._refs.get(table, [])
+
+
+# PostgreSQL's column types (udt_name) as the SQLite declaration they stand for.
+_PG_TYPES = {"int8": "BIGINT", "int4": "INTEGER", "text": "TEXT", "citext": "TEXT",
+             "float8": "DOUBLE", "bytea": "BLOB"}
+_PG_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL",
+               "d": "SET DEFAULT"}
+_PG_FKS = ("SELECT a.attname, p.relname, c.confdeltype FROM pg_constraint c "
+           "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid "
+           "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+           "WHERE c.contype = 'f' AND t.relname = ? "
+           "AND t.relnamespace = current_schema()::regnamespace ORDER BY c.conname")
+
+
+def table_names(db: peewee.Database) -> list[str]:
+    """The tables of the open database (SQLite's own ``sqlite_*`` tables left out)."""
+    if is_server_db(db):
+        return [r[0] for r in db.execute_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "ORDER BY tablename").fetchall()]
+    return [r[0] for r in db.execute_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
+        "ORDER BY name").fetchall()]
 
 
 def affinity(declared: str) -> str:

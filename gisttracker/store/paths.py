@@ -27,7 +27,15 @@ def default_path() -> Path:
 
 
 def resolve_path(cli_path: str | os.PathLike[str] | None) -> Path:
-    """``--db PATH``, else ``$GISTTRACKER_DB``, else :func:`default_path`."""
+    """``--db PATH``, else ``$GISTTRACKER_DB``, else :func:`default_path`. A
+    ``postgresql://`` URL gives a :class:`~gisttracker.store.urls.ServerLocation`."""
+    from gisttracker.store.urls import ServerLocation, is_server
+
+    for given in (cli_path, os.environ.get(ENV_VAR)):
+        if given and is_server(given):
+            return ServerLocation(str(given))
+        if given:
+            break
     if cli_path:
         return Path(cli_path).expanduser()
     env = os.environ.get(ENV_VAR)
@@ -82,8 +90,15 @@ def read_setting(path: Path, key: str) -> str | None:
     when the file does not exist, is not a site database, or has no such setting.
 
     Read-only: this never creates, migrates or locks the file for long. The value is as
-    stored; the caller checks it against what the setting allows.
+    stored; the caller checks it against what the setting allows. A server database is
+    asked over a short connection of its own (:func:`gisttracker.store.server.read_setting`).
     """
+    from gisttracker.store.urls import ServerLocation
+
+    if isinstance(path, ServerLocation):
+        from gisttracker.store.server import read_setting as read_server_setting
+
+        return read_server_setting(path, key)
     if not path.is_file():
         return None
     try:

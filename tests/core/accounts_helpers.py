@@ -40,9 +40,10 @@ def sign_in(session: Session, name: str) -> Actor:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Session]:
-    """A new site with one account per role; nobody signed in."""
-    s = open_site(tmp_path / "site.db")
+def site(db_path: Path) -> Iterator[Session]:
+    """A new site with one account per role; nobody signed in (a file, or on the server run
+    a server database)."""
+    s = open_site(db_path)
     make_people(s)
     yield s
     s.close()

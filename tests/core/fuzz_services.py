@@ -33,8 +33,10 @@ from gisttracker.services.settings import SettingsService
 from gisttracker.services.tumour import TumourService
 from gisttracker.services.visits import VisitService
 from gisttracker.session import Session
+from gisttracker.store.introspect import table_names
 from gisttracker.store.models_patients import Patient, Screening
 from gisttracker.store.models_visits import Visit
+from gisttracker.store.server import is_server_db
 from gisttracker.validation import EARLIEST_DATE, LATEST_DATE
 
 TODAY = date(2026, 3, 14)
@@ -230,13 +232,13 @@ def fingerprint(session: Session) -> str:
     and last id stand for its content.
     """
     digest = hashlib.sha256()
-    tables = [r[0] for r in session.db.execute_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name")]
+    tables = table_names(session.db)
+    # The server has no rowid; there every table's first column is its key.
+    order = "1" if is_server_db(session.db) else "rowid"
     for table in tables:
         digest.update(table.encode())
-        sql = ('SELECT count(*), max(rowid) FROM "audit_log"' if table == "audit_log"
-               else f'SELECT * FROM "{table}" ORDER BY rowid')
+        sql = ('SELECT count(*), max(id) FROM "audit_log"' if table == "audit_log"
+               else f'SELECT * FROM "{table}" ORDER BY {order}')
         for row in session.db.execute_sql(sql):
             digest.update(repr(row).encode("utf-8", "backslashreplace"))
     return digest.hexdigest()

@@ -232,7 +232,7 @@ def test_entries_written_elsewhere_join_the_chain_with_their_own_who_when_and_wh
         ("nurse", "value", '"CEN2"', 4)]
     assert (rows[2].at, rows[2].reason) == (site_at, "site correction")
     # Own, foreign, own again: three transactions, in the order of their entries.
-    txns = session.db.execute_sql("SELECT id, user, last_entry FROM audit_txn WHERE id > ? "
+    txns = session.db.execute_sql("SELECT id, \"user\", last_entry FROM audit_txn WHERE id > ? "
                                   "ORDER BY id", (before,)).fetchall()
     assert [(user, last) for _i, user, last in txns] == [
         ("nurse", rows[1].id), ("nurse@ZJU", rows[3].id), ("nurse", rows[4].id)]

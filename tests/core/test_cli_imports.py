@@ -26,6 +26,7 @@ PARSER_MAY_LOAD = {"gisttracker", "gisttracker.i18n", "gisttracker.resources",
 # sqlite3 alone.
 RUN_MAY_LOAD = {"gisttracker.logs", "platformdirs", "gisttracker.store",
                 "gisttracker.store.paths",
+                "gisttracker.store.urls",  # is --db a server's URL (standard library only)
                 "gisttracker.files"}  # the log is created readable by its owner only
 
 # What `gisttracker studies` must not load: other subcommands' heavy dependencies.

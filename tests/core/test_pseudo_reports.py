@@ -119,7 +119,7 @@ def test_command_line_help_tables_and_messages_are_translated(
             # kinds, options, and keys (anchor keys, study keys).
             text = re.sub(r"(?<![\w⟦])--?[a-z][\w-]*|\b\w+_\w+\b", " ", out + err)
             # (A module whose command is a Python keyword ends in "_": cli/import_.py.)
-            commands = "|".join(c.rstrip("_") for c in COMMANDS)
+            commands = "|".join(c.rstrip("_").replace("_", "-") for c in COMMANDS)
             text = re.sub(rf"\b(?:gisttracker|{commands}|{'|'.join(KINDS)}|surgery)\b",
                           " ", text)
             found.append((" ".join(argv[2:] if argv[0] == "--db" else argv), text))

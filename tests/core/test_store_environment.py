@@ -101,6 +101,8 @@ def test_a_full_disk_says_so_keeps_what_was_saved_and_recovers(tmp_path: Path) -
         assert names_in(path) == [*saved, "after the disk was freed"]
 
 
+@pytest.mark.sqlite_only(reason="holds SQLite's file lock from a second connection; the "
+                         "server's write lock is tested in tests/core/test_server.py")
 def test_a_database_locked_by_another_program_says_so_and_loses_nothing(
         session: Session) -> None:
     first = register(session, "before the lock")
@@ -195,6 +197,8 @@ def test_a_read_only_database_opens_for_viewing_and_refuses_writes(
     assert names_in(path) == ["kept"]
 
 
+@pytest.mark.sqlite_only(reason="PRAGMA query_only is SQLite's; the server's refusals by "
+                         "role are tested in tests/core/test_server.py")
 def test_a_write_refused_by_a_read_only_connection_says_read_only(session: Session) -> None:
     register(session, "kept")
     session.db.execute_sql("PRAGMA query_only = 1")

@@ -371,7 +371,7 @@ def write_transactional(xf: Any, conn: sqlite3.Connection, meta: StudyMeta,
     subjects = dict(conn.execute("SELECT uid, study_id FROM patient WHERE study_key = ?",
                                  (key,)).fetchall())
     cursor = conn.execute(
-        f"SELECT a.id, a.at, a.user, a.action, a.table_name, a.record_uid, a.field, {old}, "
+        f"SELECT a.id, a.at, a.\"user\", a.action, a.table_name, a.record_uid, a.field, {old}, "
         f"{new}, a.reason, a.patient_uid FROM audit_log a LEFT JOIN temp.exchange_refs r ON "
         "r.table_name = a.table_name AND r.field = a.field WHERE a.patient_uid IN (SELECT uid "
         f"FROM patient WHERE study_key = ?) AND a.table_name IN ({names}) "
@@ -474,7 +474,7 @@ def _users(conn: sqlite3.Connection, kind: Kind) -> list[str]:
                 "SELECT DISTINCT randomized_by FROM randomization"):
         users |= {r[0] for r in conn.execute(sql) if r[0]}
     if kind == "transactional":
-        users |= {r[0] for r in conn.execute("SELECT DISTINCT user FROM audit_log") if r[0]}
+        users |= {r[0] for r in conn.execute("SELECT DISTINCT \"user\" FROM audit_log") if r[0]}
     return sorted(users)
 
 

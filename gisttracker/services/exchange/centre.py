@@ -198,7 +198,10 @@ def import_package(session: Session, path: Path, *, now: datetime | None = None,
                    progress: Progress | None = None) -> ImportResult:
     """Import a site's package (all of it or nothing); see the module's description.
     Merging a site's records is the administrator's (:attr:`Permission.MANAGE_SETTINGS`)."""
+    from gisttracker.store.urls import refuse_server
+
     session.tracker.require(Permission.MANAGE_SETTINGS)
+    refuse_server(session.path)
     report = progress or (lambda _phase, _fraction: None)
     if session.tracker.read_only:
         raise ServiceError(session.tracker.read_only)

@@ -57,6 +57,9 @@ def make_package(session: Session, target: Path, *, full: bool = False,
     session.tracker.require(Permission.VIEW_IDENTIFIERS if identifiers else Permission.VIEW_DATA)
     # Sending the site's data to the centre is part of entering it (not a monitor's).
     session.tracker.require(Permission.ENTER_DATA)
+    from gisttracker.store.urls import refuse_server
+
+    refuse_server(session.path)  # a package is a copy of the site file
     code, name = site_identity(session)
     if session.tracker.read_only:
         raise ServiceError(session.tracker.read_only)

@@ -23,6 +23,7 @@ import peewee
 
 from gisttracker.i18n import _
 from gisttracker.store.db import APPLICATION_ID, NewerSchemaError, StoreError
+from gisttracker.store.server import is_server_db
 
 
 def _names() -> list[str]:
@@ -62,28 +63,44 @@ def __getattr__(name: str) -> list[ModuleType]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def schema_version(db: peewee.SqliteDatabase) -> int:
-    """The version recorded in the file (0 for a new, empty file)."""
+def schema_version(db: peewee.Database) -> int:
+    """The version recorded in the file (0 for a new, empty file); on a server, the last
+    migration recorded in ``schema_migration`` (0 for an empty database)."""
+    if is_server_db(db):
+        if not db.table_exists("schema_migration"):
+            return 0
+        return int(db.execute_sql(
+            "SELECT coalesce(max(version), 0) FROM schema_migration").fetchone()[0])
     return int(db.execute_sql("PRAGMA user_version").fetchone()[0])
 
 
-def check_compatible(db: peewee.SqliteDatabase) -> int:
+def check_compatible(db: peewee.Database) -> int:
     """Refuse files that are not ours or are newer; return the file's version."""
     version = schema_version(db)
+    if is_server_db(db):
+        if version == 0 and db.get_tables():
+            raise StoreError(_("the database {name} on the server holds tables but is not a "
+                               "GIST Study Tracker database").format(name=db))
+        _check_newer(version)
+        return version
     app_id = int(db.execute_sql("PRAGMA application_id").fetchone()[0])
     tables = db.execute_sql(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
     if app_id not in (0, APPLICATION_ID) or (version == 0 and tables):
         raise StoreError(_("this file is not a GIST Study Tracker database"))
+    _check_newer(version)
+    return version
+
+
+def _check_newer(version: int) -> None:
     if version > LATEST:
         raise NewerSchemaError(_(
             "this database was written by a newer version of GIST Study Tracker "
             "(schema {found}, this version reads up to {latest}); it has not been changed"
         ).format(found=version, latest=LATEST))
-    return version
 
 
-def backup_first(db: peewee.SqliteDatabase, version: int) -> Path | None:
+def backup_first(db: peewee.Database, version: int) -> Path | None:
     """Write a backup of the file behind ``db`` before it is migrated from ``version``.
 
     Only for a file on disk that holds data (something in its audit trail: every write is
@@ -109,10 +126,12 @@ def backup_first(db: peewee.SqliteDatabase, version: int) -> Path | None:
         ).format(path=path, found=version, latest=LATEST, error=exc)) from exc
 
 
-def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
+def migrate(db: peewee.Database, *, target: int | None = None) -> int:
     """Bring the file up to ``target`` (default: the latest); return the new version."""
     target = LATEST if target is None else target
     version = check_compatible(db)
+    if is_server_db(db):
+        return _migrate_server(db, version, target)
     if 0 < version < target:
         backup_first(db, version)
     vacuum = False
@@ -139,4 +158,39 @@ def migrate(db: peewee.SqliteDatabase, *, target: int | None = None) -> int:
         db.execute_sql("VACUUM")
         # The write-ahead log still holds page images from before; start it afresh.
         db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return schema_version(db)
+
+
+def _migrate_server(db: peewee.Database, version: int, target: int) -> int:
+    """The server's way to ``target``: an empty database gets the PostgreSQL baseline
+    (:mod:`gisttracker.store.postgres_schema`, the schema at its ``VERSION``) in one
+    transaction; each later migration then runs its ``POSTGRES_STATEMENTS``. A migration
+    after the baseline without them cannot be run on a server, and says so (a test keeps
+    every migration after the baseline serving both engines). No backup is written first:
+    a server's backups are the server's (``pg_dump``), and each step is one transaction, so a
+    failure leaves the database at a whole version."""
+    from gisttracker.store import postgres_schema
+
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    if version == 0 and target >= postgres_schema.VERSION:
+        with db.atomic():
+            for statement in postgres_schema.STATEMENTS:
+                db.execute_sql(statement)
+            for module in MIGRATIONS[:postgres_schema.VERSION]:
+                db.execute_sql(
+                    "INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)",
+                    (module.VERSION, module.__name__.rsplit(".", 1)[-1] + " (postgres baseline)",
+                     now))
+        version = postgres_schema.VERSION
+    for module in MIGRATIONS[version:target]:
+        statements = getattr(module, "POSTGRES_STATEMENTS", None)
+        if statements is None:
+            raise StoreError(_("schema {version} cannot be made on a PostgreSQL server by this "
+                               "release").format(version=module.VERSION))
+        with db.atomic():
+            for statement in statements:
+                db.execute_sql(statement)
+            db.execute_sql(
+                "INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)",
+                (module.VERSION, module.__name__.rsplit(".", 1)[-1], now))
     return schema_version(db)

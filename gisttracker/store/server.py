@@ -1,0 +1,306 @@
+"""The server mode (issue 16): a site database on a PostgreSQL server, through psycopg 3.
+
+``--db postgresql://user@host:port/dbname`` (or ``GISTTRACKER_DB``, or File > Open server…)
+opens the same application on a server several workstations share. The models, the service
+layer and its audit trail are the same; what differs between the engines is kept here:
+
+* **One SQL dialect in the code.** The code's raw SQL is written once, in the subset both
+  engines read (SQLite's ``?`` placeholders). :meth:`ServerDatabase.execute_sql` turns a
+  statement in that style into psycopg's (``%s``; a literal ``%`` doubled) and SQLite's
+  case-insensitive ``LIKE`` into ``ILIKE``; statements peewee builds itself are already in
+  psycopg's style and pass unchanged.
+* **The same stored values.** Python dates, times and booleans are sent as SQLite stores
+  them (ISO text, 0/1), and ``numeric`` results (``sum`` of integers) come back as ``int``
+  or ``float``, so the audit trail's JSON, its hash chain and every comparison of dates as
+  text mean the same on both engines (the schema: :mod:`gisttracker.store.postgres_schema`).
+* **One writer at a time, as on SQLite.** The audit trail is one hash chain: each
+  transaction continues from the last one's hash and ids. SQLite's ``BEGIN IMMEDIATE``
+  takes the file's write lock; here every write transaction takes one transaction-scoped
+  advisory lock (:data:`WRITE_LOCK`) first, so two workstations never fork the chain, and
+  a randomization position is taken by one workstation only (reads never wait for it).
+* **Credentials.** A password is never kept: not in the URL the program shows or logs
+  (:func:`display_url`), not in settings. It comes from the prompt of the window (kept in
+  memory for the session), from ``PGPASSWORD`` or from ``~/.pgpass`` / ``PGPASSFILE``, which
+  libpq reads itself. ``sslmode`` (``require``, ``verify-full``…) in the URL is passed to
+  libpq as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import peewee
+
+from gisttracker.i18n import _
+from gisttracker.store.urls import (
+    ServerLocation,
+    split_url,
+)
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key of the write lock: "GIST" in ASCII, as SQLite's application_id.
+WRITE_LOCK = 0x47495354
+
+
+def is_server_db(db: object) -> bool:
+    """Whether the open database ``db`` is on a server (:class:`ServerDatabase`)."""
+    return isinstance(db, ServerDatabase)
+
+
+# --- SQLite-style statements on psycopg ----------------------------------------------------
+_INDEXED_BY = re.compile(r"\s+INDEXED BY \w+|\s+NOT INDEXED\b", re.IGNORECASE)
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%|\bLIKE\b", re.IGNORECASE)
+
+
+def _translate(sql: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if token.upper() == "LIKE":
+            return "ILIKE"  # SQLite's LIKE ignores the case of ASCII letters
+        # A quoted literal or identifier: its "?" stays; psycopg reads "%" even there.
+        return token.replace("%", "%%")
+
+    # SQLite's index hints: the server's planner chooses for itself.
+    return _INDEXED_BY.sub("", _TOKENS.sub(replace, sql))
+
+
+_translated: dict[str, str] = {}
+
+
+def translate(sql: str) -> str:
+    """``sql`` written for SQLite (``?`` placeholders) as psycopg wants it; cached."""
+    found = _translated.get(sql)
+    if found is None:
+        found = _translate(sql)
+        if len(_translated) < 4096:
+            _translated[sql] = found
+    return found
+
+
+def _sql(query: Any) -> Any:
+    if isinstance(query, str) and ("?" in query or ("%" in query and "%s" not in query)):
+        return translate(query)
+    return query
+
+
+_CURSOR: Any = None
+
+
+def _cursor_class() -> Any:
+    """psycopg's cursor, taking the code's SQLite-style statements (also through
+    ``executemany`` and cursors the code asks for directly)."""
+    global _CURSOR
+    if _CURSOR is None:
+        import psycopg
+
+        class Cursor(psycopg.Cursor[Any]):
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                return super().execute(_sql(query), params, **kwargs)
+
+            def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
+                super().executemany(_sql(query), params_seq, **kwargs)
+
+        _CURSOR = Cursor
+    return _CURSOR
+
+
+_CONNECTION: Any = None
+
+
+def _connection_class() -> Any:
+    """psycopg's connection, closed quietly when the thread that opened it is gone (peewee
+    keeps one connection per thread: a worker thread's is dropped with the thread)."""
+    global _CONNECTION
+    if _CONNECTION is None:
+        import psycopg
+
+        class Connection(psycopg.Connection[Any]):
+            def __del__(self, *args: Any) -> None:
+                if not self.closed:
+                    with contextlib.suppress(Exception):
+                        self.close()
+
+        _CONNECTION = Connection
+    return _CONNECTION
+
+
+def _register_adapters(conn: Any) -> None:
+    """Dump and load values as the SQLite file holds them (see the module docstring)."""
+    from psycopg.adapt import Dumper, Loader
+    from psycopg.pq import Format
+    from psycopg.types.numeric import IntDumper
+
+    class TextLike(Dumper):
+        format = Format.TEXT
+        oid = 0  # unknown: the server takes the column's type, as for a str
+
+        def dump(self, obj: Any) -> bytes:
+            if isinstance(obj, datetime):
+                return obj.isoformat(" ").encode()  # sqlite3's adapter
+            return str(obj.isoformat()).encode()
+
+    class BoolAsInt(IntDumper):
+        def dump(self, obj: Any) -> bytes:
+            return b"1" if obj else b"0"
+
+    class Number(Loader):
+        # SQLite gives sum() of integers as an integer and avg() as a float.
+        def load(self, data: Any) -> Any:
+            value = Decimal(bytes(data).decode())
+            return int(value) if value == value.to_integral_value() else float(value)
+
+    for kind in (date, datetime, time):
+        conn.adapters.register_dumper(kind, TextLike)
+    conn.adapters.register_dumper(bool, BoolAsInt)
+    conn.adapters.register_loader("numeric", Number)
+
+
+class ServerDatabase(peewee.PostgresqlDatabase):
+    """peewee's PostgreSQL database on psycopg 3, speaking the code's SQLite-style SQL."""
+
+    def __init__(self, url: str, *, password: str | None = None, **kwargs: Any) -> None:
+        shown, in_url = split_url(url)
+        params: dict[str, Any] = {"connect_timeout": 10,
+                                  "application_name": "gisttracker"}
+        secret = password if password is not None else in_url
+        if secret is not None:
+            params["password"] = secret
+        super().__init__(shown, prefer_psycopg3=True, **params, **kwargs)
+        self.url = shown
+
+    def _connect(self) -> Any:
+        import psycopg  # noqa: F401  (ImportError here: the driver is missing)
+
+        conn = _connection_class().connect(self.database, **self.connect_params)
+        conn.autocommit = True  # peewee sends BEGIN itself
+        # A write waits for another workstation's write lock as long as SQLite's busy
+        # timeout, then says so (DatabaseLockedError), instead of hanging.
+        from gisttracker.store.db import BUSY_TIMEOUT_MS
+
+        conn.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT_MS)}")
+        _register_adapters(conn)
+        conn.cursor_factory = _cursor_class()
+        return conn
+
+    def begin(self, isolation_level: Any = None, lock_type: str | None = None) -> None:
+        """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock."""
+        super().begin(isolation_level)
+        if lock_type:
+            try:
+                self.execute_sql(  # type: ignore[no-untyped-call]
+                    "SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            except BaseException:
+                # The transaction never started for the caller (its __exit__ will not run):
+                # end it here, or the connection stays in an aborted transaction.
+                self.rollback()
+                raise
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def read_setting(location: ServerLocation, key: str) -> str | None:
+    """One site setting read over a short connection of its own, before the database is
+    opened (the window's language); None when it cannot be read."""
+    import psycopg
+
+    try:
+        with psycopg.connect(location.connect_url, connect_timeout=5) as conn:
+            row = conn.execute("SELECT value FROM setting WHERE key = %s", (key,)).fetchone()
+    except psycopg.Error:
+        return None
+    return None if row is None or row[0] is None else str(row[0])
+
+
+
+
+def open_server(location: ServerLocation, *, password: str | None = None) -> ServerDatabase:
+    """Connect to the server database at ``location``, bring its schema up to date (an empty
+    database gets the whole schema) and bind the models to it.
+
+    Raises :class:`~gisttracker.store.db.StoreError` with a plain message when the server
+    cannot be reached or refuses the user; a database written by a newer release is refused
+    before anything is written (:class:`~gisttracker.store.db.NewerSchemaError`).
+    """
+    from gisttracker.store.db import StoreError, database
+    from gisttracker.store.migrations import migrate
+
+    db = ServerDatabase(location.connect_url, password=password)
+    try:
+        db.connect()
+    except peewee.OperationalError as exc:
+        raise StoreError(_("cannot connect to {url}: {error}").format(
+            url=location.url, error=str(exc).strip())) from exc
+    try:
+        found = version = None
+        from gisttracker.store.migrations import schema_version
+
+        found = schema_version(db)
+        version = migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    if version != found:
+        log.info("server database %s migrated from schema %s to %s", location.url, found,
+                 version)
+    log.info("server database %s opened (schema %s)", location.url, version)
+    database.initialize(db)
+    return db
+
+
+# Tables the application never changes once written: the audit trail, the randomization and
+# its seed, the protocol and form versions (triggers refuse UPDATE/DELETE/TRUNCATE for
+# everyone; the application role is not even granted them).
+APPEND_ONLY = ("audit_entry", "audit_txn", "audit_record", "audit_shape", "randomization",
+               "randomization_seed", "protocol_version", "form_version")
+# Only the owner writes these (migrations).
+OWNER_ONLY = ("schema_migration",)
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def grant_statements(db: peewee.Database, role: str) -> list[str]:
+    """The least privileges of the application role ``role`` on the open database, run by
+    its owner after each upgrade (``gisttracker server grant ROLE``): read every table;
+    insert into all but the migration history; update and delete only where the program
+    changes rows — never in the audit trail or the randomization; no TRUNCATE, no DDL
+    (PostgreSQL 15 gives PUBLIC no CREATE on the public schema; the owner owns every table,
+    so the role cannot drop or disable a trigger)."""
+    from gisttracker.store.introspect import table_names
+
+    who = '"' + role.replace('"', '""') + '"'
+    tables = table_names(db)
+    changing = [t for t in tables if t not in APPEND_ONLY and t not in OWNER_ONLY]
+    inserting = [t for t in tables if t not in OWNER_ONLY]
+    dbname = '"' + str(db.execute_sql("SELECT current_database()").fetchone()[0]) + '"'
+    return [
+        f"GRANT CONNECT ON DATABASE {dbname} TO {who}",
+        f"GRANT USAGE ON SCHEMA public TO {who}",
+        f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {who}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {who}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {who}",
+        f"GRANT INSERT ON {_quoted(inserting)} TO {who}",
+        f"GRANT UPDATE, DELETE ON {_quoted(changing)} TO {who}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}",
+    ]
+
+
+def grant(db: peewee.Database, role: str) -> list[str]:
+    """Run :func:`grant_statements` (as the database's owner); returns them."""
+    statements = grant_statements(db, role)
+    with db.atomic():
+        for statement in statements:
+            db.execute_sql(statement)
+    return statements

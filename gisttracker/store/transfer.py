@@ -1,0 +1,267 @@
+"""Moving a site between engines (issue 16): ``gisttracker migrate-to TARGET``.
+
+A site moves from its SQLite file to a PostgreSQL server (``migrate-to postgresql://…``) or
+back (``migrate-to FILE.db``) with every record, audit row, signature and randomization
+intact, and **verified** before the command says so:
+
+1. The target must be empty: a file that does not exist yet, or a server database without
+   a single row (an empty database, or one a failed move left with its schema only). A
+   target holding anything is refused and left untouched.
+2. The source is held under its write lock for the whole move (no workstation can write
+   meanwhile, and every table is read at one moment); the target gets the latest schema
+   from its own engine's migrations (:mod:`gisttracker.store.migrations`), then every
+   table's rows with their own ids, parents before children, in one transaction. The
+   target's triggers stay on: the audit trail and the randomization are appended to as
+   they would be by the program (ids in order), never changed afterwards.
+3. Verification, on what was written: the row count of every table, a digest of every
+   table's rows in key order compared with the source's (values normalised only where the
+   engines' drivers differ: ``memoryview``/``bytes``), and the full audit check of the target
+   (:func:`gisttracker.services.audit.verify`: the hash chain and every audited table
+   replayed). Any difference is a :class:`TransferError`; the target is then left as it is,
+   for inspection, and the source was never written.
+
+Nothing here knows the tables by name except the two that are the engine's own
+bookkeeping (``schema_migration``: each engine records its own history; the audit
+checkpoint is a cache of the last check and is rebuilt on the next open).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import peewee
+
+from gisttracker.errors import UserError
+from gisttracker.i18n import _
+from gisttracker.store.introspect import Schema, table_names
+from gisttracker.store.server import is_server_db
+from gisttracker.store.urls import ServerLocation
+
+log = logging.getLogger(__name__)
+
+# Not copied: each engine's own migration history, and the cache of the last audit check.
+NOT_COPIED = {"schema_migration", "audit_checkpoint"}
+BATCH = 2000
+
+
+class TransferError(UserError):
+    """The move was refused (a non-empty target) or its verification failed."""
+
+
+@dataclass
+class TransferReport:
+    """What was moved and checked."""
+
+    source: str
+    target: str
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows, verified equal
+    audit_entries: int = 0
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def _order(db: peewee.Database, tables: list[str]) -> list[str]:
+    """``tables`` with every table after the tables it references."""
+    schema = Schema(db)
+    done: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for fk in schema.foreign_keys(name):
+            if fk.parent != name and fk.parent in tables:
+                visit(fk.parent)
+        done.append(name)
+
+    for name in sorted(tables):
+        visit(name)
+    return done
+
+
+def _columns(db: peewee.Database, table: str) -> list[str]:
+    return [name for name, _affinity in Schema(db).columns(table)]
+
+
+def _key(columns: list[str]) -> list[str]:
+    """The columns that order a table's rows: ``id``, else all of them."""
+    return ["id"] if "id" in columns else columns
+
+
+def _rows(db: peewee.Database, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
+    """Every row of ``table`` in key order, read in batches (keyset pagination on ``id``)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    if "id" not in columns:
+        order = ", ".join(f'"{c}"' for c in columns)
+        yield from db.execute_sql(f'SELECT {names} FROM "{table}" ORDER BY {order}').fetchall()
+        return
+    last: Any = None
+    while True:
+        if last is None:
+            batch = db.execute_sql(
+                f'SELECT {names} FROM "{table}" ORDER BY id LIMIT {BATCH}').fetchall()
+        else:
+            batch = db.execute_sql(
+                f'SELECT {names} FROM "{table}" WHERE id > ? ORDER BY id LIMIT {BATCH}',
+                (last,)).fetchall()
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1][columns.index("id")]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return value
+
+
+def digest(db: peewee.Database, table: str, columns: list[str]) -> tuple[int, str]:
+    """(rows, SHA-256 of every row in key order) of ``table``: equal on both engines when
+    the tables hold the same values."""
+    h = hashlib.sha256()
+    count = 0
+    for row in _rows(db, table, columns):
+        h.update(repr(tuple(_plain(v) for v in row)).encode("utf-8", "backslashreplace"))
+        count += 1
+    return count, h.hexdigest()
+
+
+def _holds_rows(db: peewee.Database) -> list[str]:
+    """The tables of ``db`` that hold at least one row (its migration history aside)."""
+    return [t for t in table_names(db) if t != "schema_migration" and db.execute_sql(
+        f'SELECT EXISTS (SELECT 1 FROM "{t}")').fetchone()[0]]
+
+
+def check_target_empty(target: Path) -> None:
+    """Refuse a target that holds anything (see the module docstring)."""
+    if isinstance(target, ServerLocation):
+        from gisttracker.store.server import ServerDatabase
+
+        db = ServerDatabase(target.connect_url)
+        try:
+            db.connect()
+        except peewee.OperationalError as exc:
+            raise TransferError(_("cannot connect to {url}: {error}").format(
+                url=target.url, error=str(exc).strip())) from exc
+        try:
+            full = _holds_rows(db) if db.get_tables() else []
+        finally:
+            db.close()
+        if full:
+            raise TransferError(_(
+                "{target} is not empty (it holds rows in {tables}): a site is moved only "
+                "into an empty database. Nothing was changed.").format(
+                    target=target, tables=", ".join(full[:5])))
+        return
+    if target.exists():
+        raise TransferError(_(
+            "{target} already exists: a site is moved only into a new file. Choose a new "
+            "file name. Nothing was changed.").format(target=target))
+
+
+def transfer(source: peewee.Database, target_path: Path, *,
+             progress: Callable[[str, int], None] | None = None) -> TransferReport:
+    """Copy the open site database ``source`` into the new, empty ``target_path`` and verify
+    the copy; see the module docstring. ``progress(table, rows)`` after each table."""
+    from gisttracker.services.audit import verify
+    from gisttracker.store.db import database, open_database
+
+    started = time.perf_counter()
+    check_target_empty(target_path)
+    report = TransferReport(source=str(getattr(source, "url", None) or source.database),
+                            target=str(target_path))
+    created_file = not isinstance(target_path, ServerLocation)
+    target = open_database(target_path)  # the latest schema, on the target's engine
+    try:
+        with source.atomic(lock_type="IMMEDIATE"):  # no writer meanwhile, one snapshot
+            tables = [t for t in _order(source, table_names(source)) if t not in NOT_COPIED]
+            missing = sorted(set(tables) - set(table_names(target)))
+            if missing:
+                raise TransferError(_("the target has no table {tables}: its schema is not "
+                                      "the source's").format(tables=", ".join(missing)))
+            with target.atomic():
+                for table in tables:
+                    columns = _columns(source, table)
+                    report.rows[table] = _copy(source, target, table, columns)
+                    if progress is not None:
+                        progress(table, report.rows[table])
+                if is_server_db(target):
+                    _restart_identities(target, tables)
+            _verify_tables(source, target, tables, report)
+        database.initialize(target)
+        audit = verify(target)
+        if not audit.ok:
+            raise TransferError(_("the audit trail of the copy does not verify: {problem}")
+                                .format(problem=audit.summary()))
+        report.audit_entries = audit.entries
+    except BaseException:
+        target.close()
+        if created_file and isinstance(target_path, Path) and report.total == 0:
+            # Nothing was copied into the new file: do not leave an empty site behind.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{target_path}{suffix}").unlink(missing_ok=True)
+        raise
+    # Fresh statistics for the planner (and on a server the visibility map, which a bulk
+    # load leaves empty): the moved site is as fast as the old one from its first use.
+    target.execute_sql("VACUUM ANALYZE" if is_server_db(target) else "ANALYZE")
+    target.close()
+    database.initialize(source)
+    report.seconds = time.perf_counter() - started
+    log.info("site moved from %s to %s: %d rows in %d tables, %d audit entries verified",
+             report.source, report.target, report.total, len(report.rows),
+             report.audit_entries)
+    return report
+
+
+def _copy(source: peewee.Database, target: peewee.Database, table: str,
+          columns: list[str]) -> int:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _c in columns)
+    sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
+    count = 0
+    batch: list[tuple[Any, ...]] = []
+    cursor = target.cursor()
+    for row in _rows(source, table, columns):
+        batch.append(tuple(_plain(v) for v in row))
+        if len(batch) >= BATCH:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        cursor.executemany(sql, batch)
+        count += len(batch)
+    return count
+
+
+def _restart_identities(db: peewee.Database, tables: list[str]) -> None:
+    """Rows came with their ids: each identity continues after the largest."""
+    for table in tables:
+        if "id" in _columns(db, table):
+            db.execute_sql(
+                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                f'coalesce((SELECT max(id) FROM "{table}"), 0) + 1, false)')
+
+
+def _verify_tables(source: peewee.Database, target: peewee.Database, tables: list[str],
+                   report: TransferReport) -> None:
+    for table in tables:
+        columns = _columns(source, table)
+        ours = digest(source, table, columns)
+        theirs = digest(target, table, columns)
+        if ours != theirs:
+            raise TransferError(_(
+                "the copy of table {table} differs from the source ({source} rows, copy "
+                "{target} rows): the move is not verified; the source is unchanged").format(
+                    table=table, source=ours[0], target=theirs[0]))
+        report.rows[table] = ours[0]

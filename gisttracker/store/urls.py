@@ -1,0 +1,130 @@
+"""Server URLs and where a server database stands in for a file (issue 16).
+
+Light on purpose (no ORM, no driver): the window's start-up and the command line's argument
+handling ask :func:`is_server` before anything is opened. The engine itself is
+:mod:`gisttracker.store.server`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from gisttracker.errors import UserError
+from gisttracker.i18n import _
+
+SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_server(ref: object) -> bool:
+    """Whether ``ref`` (a ``--db`` value) names a server database rather than a file."""
+    return str(ref).startswith(SCHEMES)
+
+
+def display_url(url: str) -> str:
+    """``url`` without its password, as the program shows and logs it."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+class ServerUrlError(UserError):
+    """A ``postgresql://`` URL that cannot be used (said to the user)."""
+
+
+def split_url(url: str) -> tuple[str, str | None]:
+    """``(url without password, the password or None)``; the password goes to libpq as a
+    connection parameter, never into anything shown, logged or stored."""
+    parts = urlsplit(url)
+    if not parts.path.strip("/"):
+        raise ServerUrlError(_("{url} names no database: add /DATABASE after the server, "
+                               "e.g. postgresql://nurse@db.example.org/gist").format(
+                                   url=display_url(url)))
+    return display_url(url), parts.password
+
+
+_LocalPath: Any = type(Path())
+
+
+class ServerLocation(_LocalPath):  # type: ignore[misc]
+    """A server database where the program expects a file's path (``--db`` and the session
+    carry a :class:`~pathlib.Path`): ``str()`` is the URL without its password, and the
+    path itself is a private local folder for what lives "beside the file" for a site on
+    this workstation (the site's protocol files, the audit witness, exports), so nothing
+    of it lands on the server nor in the working directory.
+
+    Derived paths (``.parent``, ``/``) are plain local paths.
+    """
+
+    url: str
+    connect_url: str
+    local: Path
+
+    def __new__(cls, url: str) -> ServerLocation:
+        from platformdirs import user_data_dir
+
+        shown, _password = split_url(url)
+        parts = urlsplit(shown)
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_",
+                        f"{parts.hostname or 'local'}_{parts.port or 5432}_"
+                        f"{parts.path.strip('/')}")
+        local = (user_data_dir("gisttracker", appauthor=False), "servers", folder, "site")
+        if hasattr(_LocalPath, "with_segments"):  # Python 3.12 and later
+            self = super().__new__(cls, *local)
+        else:  # 3.11: built the way pathlib builds any path, as this class
+            self = _LocalPath._from_parts.__func__(cls, local)
+        self.url = shown
+        self.connect_url = url
+        self.local = _LocalPath(*local)
+        os.makedirs(self.parent, mode=0o700, exist_ok=True)
+        return self  # type: ignore[no-any-return]
+
+    # Every path derived from this one (.parent, /, resolve()) is a plain local path.
+    def with_segments(self, *segments: Any) -> Path:
+        return Path(*segments)
+
+    @classmethod
+    def _from_parts(cls, args: Any, *rest: Any) -> Path:
+        return _LocalPath._from_parts(args, *rest)  # type: ignore[no-any-return]
+
+    @classmethod
+    def _from_parsed_parts(cls, drv: Any, root: Any, parts: Any) -> Path:
+        return _LocalPath._from_parsed_parts(drv, root, parts)  # type: ignore[no-any-return]
+
+    def resolve(self, strict: bool = False) -> Path:
+        return self.local.resolve(strict)
+
+    def __fspath__(self) -> str:
+        return str(self.local)  # the file system sees the local folder, never the URL
+
+    def __str__(self) -> str:
+        return str(getattr(self, "url", None) or super().__str__())
+
+    def __repr__(self) -> str:
+        return f"ServerLocation({str(self)!r})"
+
+
+class FileOnlyError(UserError):
+    """Something that works on a database file only was asked of a server database."""
+
+
+def refuse_server(path: object) -> None:
+    """Raise :class:`FileOnlyError` when ``path`` is a server database: exports, site
+    packages, the centre's import, backups and the file check read or copy the database as
+    a file (a snapshot, ATTACH, SQLite's backup API) and are not available on a server in
+    this version."""
+    if isinstance(path, ServerLocation):
+        raise FileOnlyError(_(
+            "{url} is a database on a server: exports, site packages, the coordinating "
+            "centre's import, backups and the file check work on a database file only in "
+            "this version. To use them, copy the site to a file with "
+            "'gisttracker migrate-to FILE.db' (the server's own backups are pg_dump's).")
+            .format(url=path))

@@ -1,0 +1,324 @@
+"""Benchmark: the same site on SQLite and on a local PostgreSQL server, side by side.
+
+Run by hand: ``.venv/bin/python tests/benchmarks/bench_postgres.py [--server URL]``.
+
+``--server`` is a superuser URL of a PostgreSQL server to use (e.g.
+``postgresql://postgres@127.0.0.1:5432/postgres``); without it the benchmark starts its own
+throw-away cluster with ``scripts/pg-cluster`` (as the test suite does) and stops it at the
+end. Prints, for each engine, next to the bare SQL on that engine:
+
+* the patient list of 100,000 patients (open: count + first page; a filter; a name search;
+  a scroll to row 50,000) and the week's worklist (section counts + first page), on the
+  100,000-patient, ~1 M-visit site of ``bench_worklist.py`` (built once, cached; copied to
+  the server once, cached as database ``gist_bench_100k``). Aim: under 100 ms on both.
+* a demo of ``--demo`` patients (10,000 by default) written through the services, against a
+  bare ``INSERT`` of as many patient rows.
+* registrations per second through the services: one writer on SQLite, one and four
+  concurrent writers (processes) on the server, against bare transactions inserting a
+  patient row. Aim: four writers on the server ≥ 3× one writer on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from gisttracker.services.patients import Identity, PatientFilter, PatientService  # noqa: E402
+from gisttracker.services.visits import REASONS, VisitService  # noqa: E402
+from gisttracker.session import Session, open_session  # noqa: E402
+from gisttracker.store.db import resolve_path  # noqa: E402
+from tests.benchmarks import bench_worklist  # noqa: E402
+
+TODAY = bench_worklist.TODAY
+WEEK = bench_worklist.WEEK
+PAGE = 200
+BIG = "gist_bench_100k"
+
+
+def timed(fn: Callable[[], Any], repeat: int = 9) -> float:
+    """Median milliseconds of ``fn()`` after one warm-up call."""
+    fn()
+    times = []
+    for _i in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _admin(url: str, *statements: str) -> list[Any]:
+    import psycopg
+
+    out: list[Any] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            cursor = conn.execute(statement)  # type: ignore[arg-type]
+            out.append(cursor.fetchall() if cursor.description else None)
+    return out
+
+
+def _url(admin: str, name: str) -> str:
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def _copy_big(admin: str) -> None:
+    """The cached SQLite site copied to the server once, table by table (its rows were
+    written around the audit trail by bench_worklist, so this is a raw copy, not
+    ``migrate-to``, which would refuse rows the trail does not explain)."""
+    from gisttracker.store.db import open_database
+    from gisttracker.store.introspect import table_names
+    from gisttracker.store.transfer import NOT_COPIED, _columns, _copy, _order, _restart_identities
+
+    exists = _admin(admin, f"SELECT 1 FROM pg_database WHERE datname = '{BIG}'")[0]
+    if exists:
+        return
+    print(f"copying {bench_worklist.CACHE} to the server as {BIG} …")
+    started = time.perf_counter()
+    _admin(admin, f"CREATE DATABASE {BIG}")
+    source = open_database(bench_worklist.CACHE)
+    target = open_database(resolve_path(_url(admin, BIG)))
+    tables = [t for t in _order(source, table_names(source)) if t not in NOT_COPIED]
+    with target.atomic():
+        # The bench site's rows never went through the audit trail: the append-only
+        # triggers are bypassed for this raw copy only (superuser, this database only).
+        target.execute_sql("SET session_replication_role = replica")
+        for table in tables:
+            _copy(source, target, table, _columns(source, table))
+        target.execute_sql("SET session_replication_role = DEFAULT")
+        _restart_identities(target, tables)
+    # What autovacuum does on a server after a bulk load (the SQLite side gets ANALYZE):
+    # statistics, and the visibility map that lets the worklist's counts use index-only scans.
+    target.execute_sql("VACUUM ANALYZE")
+    source.close()
+    target.close()
+    print(f"  copied in {time.perf_counter() - started:.0f} s")
+
+
+def read_side(session: Session) -> dict[str, tuple[float, float]]:
+    """(service ms, bare SQL ms) of each list and worklist case on one engine."""
+    service = PatientService(session)
+    visits = VisitService(session)
+    db = session.db
+    cols = ("p.uid, p.study_id, p.study_key, p.arm_code, p.status, p.enrolled_on, "
+            "p.randomization_number, p.sex")
+
+    def bare(sql: str, *params: Any) -> Callable[[], Any]:
+        return lambda: db.execute_sql(sql, params).fetchall()
+
+    def both(*calls: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for call in calls:
+                call()
+        return run
+
+    every = PatientFilter()
+    enrolled = replace(every, study_key="NCT03862768", status="enrolled")
+    name = replace(every, text="Zhang")
+    query = visits.worklist_query(*WEEK, today=TODAY)
+    out: dict[str, tuple[float, float]] = {}
+    out["list: open (count + first page)"] = (
+        timed(lambda: (service.count(every), service.page(every, limit=PAGE))),
+        timed(both(bare("SELECT count(*) FROM patient p"),
+                   bare(f"SELECT {cols} FROM patient p ORDER BY p.study_id LIMIT {PAGE}"))))
+    out["list: filter study + status"] = (
+        timed(lambda: (service.count(enrolled), service.page(enrolled, limit=PAGE))),
+        timed(both(
+            bare("SELECT count(*) FROM patient p WHERE p.study_key = ? AND p.status = ?",
+                 "NCT03862768", "enrolled"),
+            bare(f"SELECT {cols} FROM patient p WHERE p.study_key = ? AND p.status = ? "
+                 f"ORDER BY p.study_id LIMIT {PAGE}", "NCT03862768", "enrolled"))))
+    like = "ILIKE" if "Server" in type(db).__name__ else "LIKE"
+    out["list: search a name"] = (
+        timed(lambda: (service.count(name), service.page(name, limit=PAGE))),
+        timed(bare(f"SELECT {cols} FROM patient p WHERE p.id IN (SELECT patient_id FROM "
+                   f"patient_identity WHERE name {like} 'Zhang%%') ORDER BY p.study_id "
+                   f"LIMIT {PAGE}")))
+    out["list: scroll to row 50,000"] = (
+        timed(lambda: service.page(every, offset=50_000, limit=PAGE)),
+        timed(bare(f"SELECT {cols} FROM patient p ORDER BY p.study_id LIMIT {PAGE} "
+                   "OFFSET 50000")))
+    out["worklist: week, counts + first page"] = (
+        timed(lambda: (visits.worklist_counts(*WEEK, today=TODAY),
+                       visits.worklist(*WEEK, today=TODAY, limit=PAGE))),
+        timed(lambda: ([db.execute_sql(*query.count(r)).fetchone() for r in REASONS],
+                       db.execute_sql(*query.rows("overdue", 0, PAGE)).fetchall())))
+    return out
+
+
+def demo_side(where: Path, patients: int) -> tuple[float, float]:
+    """(seconds of a demo of ``patients`` through the services, seconds of a bare insert of
+    as many patient rows) on a new database at ``where``."""
+    from gisttracker.demo import generate
+
+    session = open_session(where, user="bench")
+    try:
+        started = time.perf_counter()
+        generate(session, patients=patients, seed=1, today=TODAY)
+        demo = time.perf_counter() - started
+        db = session.db
+        rows = [(uuid.uuid4().hex, "BAX", n, f"BAX-{n:06d}", "RECTAL-LE", "female",
+                 "2026-01-01") for n in range(patients)]
+        started = time.perf_counter()
+        with db.atomic():
+            db.cursor().executemany(
+                "INSERT INTO patient (uid, site_code, seq, study_id, study_key, sex, "
+                "created_on) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        return demo, time.perf_counter() - started
+    finally:
+        session.close()
+
+
+def _writer(args: tuple[str, str, float, bool]) -> int:
+    """Registrations (or bare patient-row transactions) done in ``seconds``."""
+    where, who, seconds, bare = args
+    session = open_session(resolve_path(where), user=who)
+    try:
+        service = PatientService(session)
+        db = session.db
+        done = 0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            if bare:
+                with db.atomic():
+                    db.execute_sql(
+                        "INSERT INTO patient (uid, site_code, seq, study_id, study_key, sex, "
+                        "created_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (uuid.uuid4().hex, "BAR", uuid.uuid4().int % 10**15,
+                         f"BAR-{uuid.uuid4().hex}", "RECTAL-LE", "female", "2026-01-01"))
+            else:
+                service.register("RECTAL-LE", sex="female", identity=Identity(
+                    record_number=None, name="Bench Writer", initials="BW",
+                    date_of_birth=date(1960, 1, 1)), today=TODAY)
+            done += 1
+        return done
+    finally:
+        session.close()
+
+
+def writers(where: str, count: int, seconds: float, bare: bool) -> float:
+    """Per second, ``count`` processes writing to ``where`` at once."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(count) as pool:
+        done = pool.map(_writer, [(where, f"w{n}", seconds, bare) for n in range(count)])
+    return sum(done) / seconds
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", help="a superuser URL (default: a throw-away cluster)")
+    parser.add_argument("--demo", type=int, default=10_000, help="patients of the demo")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per writer run")
+    parser.add_argument("--parts", default="read,demo,write",
+                        help="which parts to run (comma-separated: read, demo, write)")
+    args = parser.parse_args()
+    cluster = None
+    admin = args.server
+    if admin is None:
+        cluster = tempfile.mkdtemp(prefix="gisttracker-bench-pg.")
+        port = _free_port()
+        subprocess.run([str(ROOT / "scripts" / "pg-cluster"), "start", cluster, str(port)],
+                       check=True)
+        admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    try:
+        parts = set(args.parts.split(","))
+        if not bench_worklist.CACHE.exists():
+            print(f"building {bench_worklist.CACHE} …")
+            bench_worklist.build(bench_worklist.CACHE)
+        if "read" in parts:
+            read_part(admin)
+        tmp = Path(tempfile.mkdtemp(prefix="gisttracker-bench-pg-demo."))
+        if "demo" in parts:
+            demo_part(admin, tmp, args.demo)
+        if "write" in parts:
+            write_part(admin, tmp, args.seconds)
+    finally:
+        if cluster is not None:
+            subprocess.run([str(ROOT / "scripts" / "pg-cluster"), "stop", cluster], check=False)
+    return 0
+
+
+def read_part(admin: str) -> None:
+    """The list and the worklist on 100,000 patients, both engines."""
+    _copy_big(admin)
+    lite = open_session(bench_worklist.CACHE, user="bench")
+    lite.db.execute_sql("ANALYZE")
+    sqlite_read = read_side(lite)
+    lite.close()
+    server = open_session(resolve_path(_url(admin, BIG)), user="bench")
+    server_read = read_side(server)
+    server.close()
+    print(f"\n{'100,000 patients, ~1 M visits':40} {'SQLite':>8} {'bare':>7}   "
+          f"{'PostgreSQL':>10} {'bare':>7}   (ms; aim < 100 on both)")
+    for case, (ms, base) in sqlite_read.items():
+        pms, pbase = server_read[case]
+        verdict = "ok" if max(ms, pms) < 100 else "MISSED"
+        print(f"{case:40} {ms:8.1f} {base:7.1f}   {pms:10.1f} {pbase:7.1f}   {verdict}")
+
+
+def demo_part(admin: str, tmp: Path, patients: int) -> None:
+    """A demo of ``patients`` on both engines."""
+    demo_db = f"gist_bench_demo_{os.getpid()}"
+    _admin(admin, f"CREATE DATABASE {demo_db}")
+    lite_demo = demo_side(tmp / "demo.db", patients)
+    server_demo = demo_side(resolve_path(_url(admin, demo_db)), patients)
+    print(f"\n{'demo of ' + format(patients, ',') + ' patients':40} {'SQLite':>8} "
+          f"{'bare':>7}   {'PostgreSQL':>10} {'bare':>7}   (s)")
+    print(f"{'through the services / bare INSERT':40} {lite_demo[0]:8.1f} "
+          f"{lite_demo[1]:7.2f}   {server_demo[0]:10.1f} {server_demo[1]:7.2f}")
+    _admin(admin, f"DROP DATABASE {demo_db} WITH (FORCE)")
+
+
+def write_part(admin: str, tmp: Path, seconds: float) -> None:
+    """Registrations per second: one and four writers on each engine."""
+    write_db = f"gist_bench_write_{os.getpid()}"
+    _admin(admin, f"CREATE DATABASE {write_db}")
+    server_url = _url(admin, write_db)
+    lite_file = str(tmp / "write.db")
+    for where in (lite_file, server_url):
+        s = open_session(resolve_path(where), user="setup")
+        from gisttracker.services.settings import SettingsService
+
+        SettingsService(s.tracker).set("site_code", "ZJU")
+        s.close()
+    t = seconds
+    figures = {
+        ("SQLite", 1): (writers(lite_file, 1, t, False), writers(lite_file, 1, t, True)),
+        ("SQLite", 4): (writers(lite_file, 4, t, False), writers(lite_file, 4, t, True)),
+        ("PostgreSQL", 1): (writers(server_url, 1, t, False),
+                            writers(server_url, 1, t, True)),
+        ("PostgreSQL", 4): (writers(server_url, 4, t, False),
+                            writers(server_url, 4, t, True)),
+    }
+    print(f"\n{'registrations per second':40} {'services':>9} {'bare tx':>8}")
+    for (engine, count), (svc, bare) in figures.items():
+        print(f"{engine + ', ' + str(count) + ' writer(s)':40} {svc:9.1f} {bare:8.1f}")
+    ratio = figures[("PostgreSQL", 4)][0] / figures[("SQLite", 1)][0]
+    print(f"four writers on PostgreSQL / one writer on SQLite: {ratio:.2f}× "
+          f"(aim ≥ 3×: {'ok' if ratio >= 3 else 'MISSED'})")
+    _admin(admin, f"DROP DATABASE {write_db} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
