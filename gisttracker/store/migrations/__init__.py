@@ -176,13 +176,13 @@ def _migrate_server(db: peewee.Database, version: int, target: int) -> int:
         with db.atomic():
             for statement in postgres_schema.STATEMENTS:
                 db.execute_sql(statement)
-            for module in MIGRATIONS[:postgres_schema.VERSION]:
+            for module in _migrations()[:postgres_schema.VERSION]:
                 db.execute_sql(
                     "INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)",
                     (module.VERSION, module.__name__.rsplit(".", 1)[-1] + " (postgres baseline)",
                      now))
         version = postgres_schema.VERSION
-    for module in MIGRATIONS[version:target]:
+    for module in _migrations()[version:target]:
         statements = getattr(module, "POSTGRES_STATEMENTS", None)
         if statements is None:
             raise StoreError(_("schema {version} cannot be made on a PostgreSQL server by this "
