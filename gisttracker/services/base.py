@@ -382,9 +382,9 @@ class Writer:
         """Look up many records' audit_record ids at once (bulk changes)."""
         if self._records_complete:
             return
-        todo = [u for u in dict.fromkeys(uids) if u not in self._records]
-        for start in range(0, len(todo), 900):
-            chunk = todo[start:start + 900]
+        unknown = [u for u in dict.fromkeys(uids) if u not in self._records]
+        for start in range(0, len(unknown), 900):
+            chunk = unknown[start:start + 900]
             marks = ", ".join("?" for _u in chunk)
             for ref, key, patient in self.db.execute_sql(
                     "SELECT r.id, r.record_key, p.record_key FROM audit_record r "
@@ -632,11 +632,11 @@ class Writer:
         targets = {"patient", "visit", "form"}
         if table in targets and own_id is not None:
             found[table] = own_id
-        todo: list[tuple[str, Mapping[str, Any]]] = [(table, values)]
+        pending: list[tuple[str, Mapping[str, Any]]] = [(table, values)]
         seen = 0
-        while todo and seen < 8:
+        while pending and seen < 8:
             seen += 1
-            name, row = todo.pop()
+            name, row = pending.pop()
             for fk in self.schema.foreign_keys(name):
                 ref = row.get(fk.column)
                 if ref is None or fk.parent in found:
@@ -647,7 +647,7 @@ class Writer:
                 parent = self.db.execute_sql(
                     f'SELECT * FROM "{fk.parent}" WHERE id = ?', (ref,)).fetchone()
                 if parent is not None:
-                    todo.append((fk.parent, dict(zip(cols, parent, strict=True))))
+                    pending.append((fk.parent, dict(zip(cols, parent, strict=True))))
         return found
 
     def _check_lock(self, table: str, values: Mapping[str, Any],
