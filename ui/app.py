@@ -93,7 +93,7 @@ def run(db: str | None = None, startup_check: bool = False,
     install_excepthook()
     settings = app_settings()
     # Before the first window text is built: the language applies to everything after it.
-    start_language(settings, path)
+    start_language(settings, path, getattr(args, "language", None))
     try:
         # A program that knows no study must not open an empty site.
         protocols = load_protocols(path)

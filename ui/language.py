@@ -38,14 +38,15 @@ def user_choice(settings: QSettings) -> str | None:
     return str(value) if value and value != SYSTEM else None
 
 
-def start_language(settings: QSettings, db_path: Path | None) -> str:
+def start_language(settings: QSettings, db_path: Path | None, given: str | None = None) -> str:
     """Choose the language for this start and install it (core catalogue and Qt's own).
 
-    Returns the language code installed.
+    ``given``: the language asked for on the command line (``--language``), which beats
+    every remembered choice for this start only. Returns the language code installed.
     """
     site = read_site_language(db_path) if db_path is not None else None
     system = i18n.system_language(ui_languages=QLocale.system().uiLanguages())
-    language = i18n.install(i18n.choose_language(user_choice(settings), site, system))
+    language = i18n.install(i18n.choose_language(given or user_choice(settings), site, system))
     install_qt_translations(language)
     return language
 

@@ -55,6 +55,17 @@ def test_a_persons_choice_beats_the_sites(qapp: QApplication, settings: QSetting
     assert language.start_language(settings, db) == "zh_CN"
 
 
+def test_the_command_lines_language_beats_every_remembered_choice(
+        qapp: QApplication, settings: QSettings, tmp_path: Path) -> None:
+    """`gisttracker --language zh_CN` opened an English window for a nurse whose own
+    choice was English: the option was read for the command line only."""
+    db = _site(tmp_path, "en")
+    settings.setValue("language", "en")
+    assert language.start_language(settings, db, "zh_CN") == "zh_CN"
+    assert i18n._("Patients") == "患者"
+    assert settings.value("language") == "en"  # for this start only: nothing remembered
+
+
 def test_qt_buttons_and_month_names_are_chinese(qapp: QApplication, settings: QSettings,
                                                 tmp_path: Path, qtbot: QtBot) -> None:
     language.start_language(settings, _site(tmp_path, "zh_CN"))
