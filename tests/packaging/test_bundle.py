@@ -30,7 +30,9 @@ pytestmark = [
 # (issue 15's closing note). This bound catches a regression (a Qt module or a library
 # dragged in by mistake) without failing on what the statistics cost. numpy's and scipy's
 # OpenBLAS must stay unstripped (strip breaks them: no analysis would run), a few MB more.
-SIZE_LIMIT_MB = 335
+# The server mode (issue 16) brings psycopg's binary build with its own libpq and OpenSSL
+# (about 12 MB): measured 335.3 MB at the merge of accounts, outcomes and postgres.
+SIZE_LIMIT_MB = 345
 
 
 @dataclass(frozen=True)
