@@ -111,16 +111,16 @@ _SERVER_CLASSES = {"08": _SQLITE_IOERR,  # connection exception: the server went
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc``, what it wraps and what it happened during, each once."""
     seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        current = todo.pop(0)
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
         if id(current) in seen:
             continue
         seen.add(id(current))
         yield current
         # peewee re-raises a driver error as its own type with the original as args[0].
-        todo += [a for a in current.args[:1] if isinstance(a, BaseException)]
-        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+        pending += [a for a in current.args[:1] if isinstance(a, BaseException)]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
 
 
 def _result_code(exc: BaseException) -> int | None:
