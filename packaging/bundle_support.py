@@ -131,10 +131,12 @@ def font_sources(root: Path) -> dict[str, Path]:
     return found
 
 
-def data_files(root: Path) -> list[tuple[str, str]]:
+def data_files(root: Path, work: Path | None = None) -> list[tuple[str, str]]:
     """PyInstaller ``datas``: seeds/ and resources/ (as gisttracker/_data/...) and the fonts.
 
-    Each entry is (source file, destination folder inside the bundle).
+    Each entry is (source file, destination folder inside the bundle). With ``work`` (a
+    build folder), the font collections of :data:`SINGLE_FACE_FONTS` are written there with
+    only the face the reports use, and that copy is the one bundled.
     """
     datas: list[tuple[str, str]] = []
     for folder in ("seeds", "resources"):
@@ -149,7 +151,35 @@ def data_files(root: Path) -> list[tuple[str, str]]:
     for source in font_sources(root).values():
         if source.parent != root / "resources" / "fonts":  # those are in the list already
             datas.append((str(source), fonts_destination))
+    if work is not None:
+        for name, face in SINGLE_FACE_FONTS.items():
+            trimmed = single_face_collection(font_sources(root)[name], work / name, face)
+            datas = [(src, dest) for src, dest in datas
+                     if not (Path(src).name == name and dest == fonts_destination)]
+            datas.append((str(trimmed), fonts_destination))
     return datas
+
+
+# WenQuanYi Zen Hei's collection holds three faces: Zen Hei (the reports', subfontIndex=0),
+# Zen Hei Mono and Zen Hei Sharp, whose embedded bitmaps alone are 4.7 MB. The bundle keeps
+# the first face, still as a collection (the reports open it the same way): 16.8 -> 11.6 MB.
+# The font is unchanged otherwise; its licence (GPL 2 with the font embedding exception)
+# covers the copy, and its source is the Debian package named in FONT_PACKAGES.
+SINGLE_FACE_FONTS = {"wqy-zenhei.ttc": 0}
+
+
+def single_face_collection(source: Path, target: Path, face: int) -> Path:
+    """Write the font collection ``source`` to ``target`` with only its face ``face``
+    (fontTools copies the tables as they are)."""
+    from fontTools.ttLib import TTCollection
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with TTCollection(str(source), lazy=True) as collection:
+        if not 0 <= face < len(collection.fonts):
+            raise BuildError(f"{source} has no face {face}")
+        collection.fonts = [collection.fonts[face]]
+        collection.save(str(target))
+    return target
 
 
 def keep_qt_plugin(source: str, destination: str) -> bool:
@@ -244,9 +274,10 @@ ICU_KEPT_TREES = frozenset({"coll", "zone", "region"})
 ICU_KEPT_CONVERTERS = frozenset({"gb18030", "windows-936-2000", "ibm-1383_P110-1999",
                                  "ibm-1386_P100-2001", "ibm-5348_P100-1997"})
 ICU_DROPPED_FILES = frozenset({"unames.icu"})
-# A locale's file name: a 2-3 letter language, then script/region/variant parts ("zh_Hans_CN",
-# "de_" + "_PHONEBOOK"); shared tables have longer names ("pool", "supplementalData").
-_ICU_LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Za-z0-9]*)*$")
+# A locale's file name: a 2-3 letter language, then script (Hans), region (CN, 419) or
+# variant (POSIX, "de__PHONEBOOK") parts; shared tables have other names ("pool",
+# "res_index", "supplementalData").
+_ICU_LOCALE = re.compile(r"^[a-z]{2,3}(_([A-Z][a-z]{3}|[A-Z0-9]*))*$")
 
 
 def keep_icu_item(name: str) -> bool:
@@ -344,6 +375,20 @@ def trim_icu_data(folder: Path, work: Path) -> tuple[int, int] | None:
                     str(work / "icudata.o")], check=True)
     shutil.copyfile(rebuilt, library)
     return before, library.stat().st_size
+
+
+# Data folders of libraries whose code the program never reaches: pytz's time-zone database
+# (2.6 MB; pandas imports pytz, but the statistics hand it no time zones: pytz.utc needs no
+# file, and the program's dates are calendar dates).
+DROPPED_DATA_FOLDERS = ("pytz/zoneinfo",)
+
+
+def keep_data(destination: str) -> bool:
+    """False for a data file whose folder in the bundle is in :data:`DROPPED_DATA_FOLDERS`
+    (``destination`` is its path inside the bundle)."""
+    path = PurePath(destination).as_posix()
+    return not any(path == folder or path.startswith(folder + "/")
+                   for folder in DROPPED_DATA_FOLDERS)
 
 
 def keep_qt_translation(source: str) -> bool:
