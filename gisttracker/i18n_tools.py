@@ -367,8 +367,9 @@ def check(directory: Path = TRANSLATIONS, root: Path = ROOT) -> list[Problem]:
 
 
 def check_argparse(directory: Path = TRANSLATIONS) -> list[Problem]:
-    """What keeps argparse's messages (of the running Python) from showing translated: a
-    missing, untranslated or fuzzy entry, or ``%`` placeholders that differ (Babel's
+    """What keeps argparse's messages from showing translated: a message of the running
+    Python's argparse missing from the catalogue, or an entry (of any Python version)
+    untranslated, fuzzy, or with ``%`` placeholders that differ from its source (Babel's
     ``python-format`` check; a wrong one would raise inside argparse)."""
     wanted = {m.id for m in extract_argparse() if m.id}
     problems = []
@@ -383,7 +384,7 @@ def check_argparse(directory: Path = TRANSLATIONS) -> list[Problem]:
             problems.append(Problem(where, f"argparse's {_msgid_text(msgid)!r} is not in the "
                                            f"catalogue; run {FIX_COMMAND} and translate it"))
         for message in catalog:
-            if not message.id or message.id not in wanted:
+            if not message.id:
                 continue
             text = _msgid_text(message.id)
             if message.fuzzy:
@@ -392,9 +393,8 @@ def check_argparse(directory: Path = TRANSLATIONS) -> list[Problem]:
             elif not _translated(message.string):
                 problems.append(Problem(where, f"{text!r} is not translated"))
         for message, errors in catalog.check():
-            if message.id in wanted:
-                problems.extend(Problem(where, f"{_msgid_text(message.id)!r}: {error}")
-                                for error in errors)
+            problems.extend(Problem(where, f"{_msgid_text(message.id)!r}: {error}")
+                            for error in errors)
     return problems
 
 
