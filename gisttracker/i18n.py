@@ -8,7 +8,10 @@ sentences are translated, never pieces glued together: a list is joined with
 
 Catalogues are gettext ``.mo`` files under ``resources/translations/<lang>/LC_MESSAGES/
 gisttracker.mo``, compiled from the ``.po`` files at build time
-(:mod:`gisttracker.i18n_tools`); English is the source language and needs none.
+(:mod:`gisttracker.i18n_tools`); English is the source language and needs none. The command
+line's own words (argparse's "usage:", "the following arguments are required: %s", "invalid
+choice: …") are Python's, not ours: they have a catalogue of their own (``argparse.mo``
+beside ours), which :func:`install` hands to the argparse module.
 
 Which language: :func:`choose_language` — a person's own choice, else the site's default,
 else the system's locale (see ``docs/ARCHITECTURE.md``, *Translations*). Dates stay ISO
@@ -30,6 +33,8 @@ from pathlib import Path
 from gisttracker import resources
 
 DOMAIN = "gisttracker"
+#: The catalogue of argparse's own messages (msgids taken from Python's argparse module).
+ARGPARSE_DOMAIN = "argparse"
 LOCALE_DIR: Path = resources.translations_dir()
 
 #: The source language of the code and of the protocol files.
@@ -85,9 +90,11 @@ def install(language: str | None, *,
     language = (normalize(language) if language else None) or SOURCE_LANGUAGE
     if translations is not None:
         _translation, _language = translations, language
+        _install_argparse(translations)
         return language
     if language == SOURCE_LANGUAGE or language not in LANGUAGES:
         _translation, _language = gettext.NullTranslations(), SOURCE_LANGUAGE
+        _install_argparse(_translation)
         return _language
     try:
         _translation = gettext.translation(DOMAIN, localedir=str(LOCALE_DIR),
@@ -96,9 +103,28 @@ def install(language: str | None, *,
         log.warning("no compiled catalogue for %s in %s (run scripts/translations compile)",
                     language, LOCALE_DIR)
         _translation, _language = gettext.NullTranslations(), SOURCE_LANGUAGE
+        _install_argparse(_translation)
         return _language
     _language = language
+    # A missing argparse catalogue leaves argparse's words in English, nothing worse.
+    _install_argparse(gettext.translation(ARGPARSE_DOMAIN, localedir=str(LOCALE_DIR),
+                                          languages=[language], fallback=True))
     return language
+
+
+def _install_argparse(translations: gettext.NullTranslations) -> None:
+    """Make argparse's own messages come from ``translations``.
+
+    argparse looks its messages up with the module-level names ``_`` and ``ngettext``
+    (``from gettext import gettext as _, ngettext``, unchanged from Python 3.2 to 3.14),
+    which read the process-wide gettext domain and the ``LANGUAGE``/``LANG`` environment,
+    not the language chosen here; rebinding the two names gives argparse this catalogue.
+    """
+    import argparse
+
+    # setattr: the two names are argparse's private imports, unknown to its type stubs.
+    setattr(argparse, "_", translations.gettext)  # noqa: B010
+    setattr(argparse, "ngettext", translations.ngettext)  # noqa: B010
 
 
 def current() -> str:

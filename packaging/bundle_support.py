@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import shutil
+import struct
+import subprocess
 import sys
 import tarfile
 import urllib.request
@@ -128,10 +131,12 @@ def font_sources(root: Path) -> dict[str, Path]:
     return found
 
 
-def data_files(root: Path) -> list[tuple[str, str]]:
+def data_files(root: Path, work: Path | None = None) -> list[tuple[str, str]]:
     """PyInstaller ``datas``: seeds/ and resources/ (as gisttracker/_data/...) and the fonts.
 
-    Each entry is (source file, destination folder inside the bundle).
+    Each entry is (source file, destination folder inside the bundle). With ``work`` (a
+    build folder), the font collections of :data:`SINGLE_FACE_FONTS` are written there with
+    only the face the reports use, and that copy is the one bundled.
     """
     datas: list[tuple[str, str]] = []
     for folder in ("seeds", "resources"):
@@ -146,7 +151,35 @@ def data_files(root: Path) -> list[tuple[str, str]]:
     for source in font_sources(root).values():
         if source.parent != root / "resources" / "fonts":  # those are in the list already
             datas.append((str(source), fonts_destination))
+    if work is not None:
+        for name, face in SINGLE_FACE_FONTS.items():
+            trimmed = single_face_collection(font_sources(root)[name], work / name, face)
+            datas = [(src, dest) for src, dest in datas
+                     if not (Path(src).name == name and dest == fonts_destination)]
+            datas.append((str(trimmed), fonts_destination))
     return datas
+
+
+# WenQuanYi Zen Hei's collection holds three faces: Zen Hei (the reports', subfontIndex=0),
+# Zen Hei Mono and Zen Hei Sharp, whose embedded bitmaps alone are 4.7 MB. The bundle keeps
+# the first face, still as a collection (the reports open it the same way): 16.8 -> 11.6 MB.
+# The font is unchanged otherwise; its licence (GPL 2 with the font embedding exception)
+# covers the copy, and its source is the Debian package named in FONT_PACKAGES.
+SINGLE_FACE_FONTS = {"wqy-zenhei.ttc": 0}
+
+
+def single_face_collection(source: Path, target: Path, face: int) -> Path:
+    """Write the font collection ``source`` to ``target`` with only its face ``face``
+    (fontTools copies the tables as they are)."""
+    from fontTools.ttLib import TTCollection
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with TTCollection(str(source), lazy=True) as collection:
+        if not 0 <= face < len(collection.fonts):
+            raise BuildError(f"{source} has no face {face}")
+        collection.fonts = [collection.fonts[face]]
+        collection.save(str(target))
+    return target
 
 
 def keep_qt_plugin(source: str, destination: str) -> bool:
@@ -182,8 +215,6 @@ def strip_binaries(folder: Path) -> int:
     """Strip the symbols of the bundle's shared libraries and programs, except those
     :func:`must_not_strip` (PyInstaller's own ``strip`` option cannot leave any out).
     Returns how many files were stripped."""
-    import subprocess
-
     stripped = 0
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.is_symlink() or must_not_strip(path.relative_to(folder)):
@@ -195,6 +226,169 @@ def strip_binaries(folder: Path) -> int:
                               check=False)
         stripped += done.returncode == 0
     return stripped
+
+
+def link_duplicates(folder: Path) -> int:
+    """Replace each file that is byte for byte a copy of another file in ``folder`` by a
+    relative symbolic link to the first copy; returns the bytes saved.
+
+    PyInstaller copies a library that two wheels' extensions need into each wheel's
+    ``.libs`` folder: numpy's libgfortran and libquadmath (3 MB) sit in ``scipy.libs`` too.
+    The loader finds a library through a link as well as through a file, and tar keeps the
+    links. (Linux only: Windows has no links a user's unzip keeps.)"""
+    first: dict[tuple[int, str], Path] = {}
+    saved = 0
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size < 64 * 1024:
+            continue
+        size = path.stat().st_size
+        key = (size, hashlib.sha256(path.read_bytes()).hexdigest())
+        original = first.setdefault(key, path)
+        if original is path:
+            continue
+        path.unlink()
+        path.symlink_to(os.path.relpath(original, path.parent))
+        saved += size
+    return saved
+
+
+# ----- ICU's data, trimmed to the program's languages (Linux) --------------------------------
+# PySide6's Linux wheels carry ICU, and its data library (libicudata.so.NN, 32 MB) holds the
+# locale data of every language on earth. Qt calls ICU for four things only (the symbols
+# libQt6Core imports): collation (QCollator: sorting names, pinyin order for Chinese), case
+# mapping (whose tables are built into libicuuc, not the data), time-zone names, and
+# converters between Unicode and legacy encodings. The bundle keeps, of the data package,
+# what those need in the program's languages (root, English, Simplified Chinese): the
+# collation rules and zone names of those locales, the time-zone database, the shared
+# tables (pool, supplemental data, likely subtags, normalisation), and the converters of
+# the encodings a Chinese or Western site may still meet (GB18030, GBK, GB2312,
+# Windows-1252; UTF-8/16/32 and Latin-1 need no data). It leaves out every other locale,
+# the currency, language, unit and spell-out names, transliteration, break-iteration
+# dictionaries (Qt does not call ICU's break iterators), character names and the other
+# converters: 32 MB become about 4 MB. A locale left out falls back to the root collation
+# order, as ICU does for any locale it lacks.
+ICU_LANGUAGES = ("root", "en", "zh")
+#: Traditional Chinese is not a language of the program (i18n.normalize refuses it).
+ICU_DROPPED_SCRIPTS = frozenset({"Hant", "TW", "HK", "MO"})
+ICU_KEPT_TREES = frozenset({"coll", "zone", "region"})
+ICU_KEPT_CONVERTERS = frozenset({"gb18030", "windows-936-2000", "ibm-1383_P110-1999",
+                                 "ibm-1386_P100-2001", "ibm-5348_P100-1997"})
+ICU_DROPPED_FILES = frozenset({"unames.icu"})
+# A locale's file name: a 2-3 letter language, then script (Hans), region (CN, 419) or
+# variant (POSIX, "de__PHONEBOOK") parts; shared tables have other names ("pool",
+# "res_index", "supplementalData").
+_ICU_LOCALE = re.compile(r"^[a-z]{2,3}(_([A-Z][a-z]{3}|[A-Z0-9]*))*$")
+
+
+def keep_icu_item(name: str) -> bool:
+    """Whether the bundle keeps item ``name`` of ICU's data package (``coll/zh.res``,
+    ``gb18030.cnv``, ``pool.res``: the path inside the package, without its prefix)."""
+    parts = name.split("/")
+    stem, _dot, kind = parts[-1].rpartition(".")
+    words = stem.split("_")
+    ours = (words[0] in ICU_LANGUAGES and not ICU_DROPPED_SCRIPTS.intersection(words[1:]))
+    locale_kept = ours or not _ICU_LOCALE.match(stem)
+    if len(parts) == 1:
+        if kind == "cnv":
+            return stem in ICU_KEPT_CONVERTERS
+        return kind != "cfu" and parts[-1] not in ICU_DROPPED_FILES and locale_kept
+    return parts[0] in ICU_KEPT_TREES and locale_kept
+
+
+def icu_items(package: bytes) -> list[tuple[str, int]]:
+    """The items of an ICU common data package (the ``icudtNNl.dat`` format: a data header,
+    then a table of contents of (name offset, data offset) pairs), as (name, size)."""
+    header_size, magic = struct.unpack_from("<H2s", package, 0)
+    if magic != b"\xda\x27":
+        raise BuildError("not an ICU data package (no ICU magic number)")
+    count = struct.unpack_from("<I", package, header_size)[0]
+    entries = [struct.unpack_from("<II", package, header_size + 4 + 8 * i)
+               for i in range(count)]
+    items = []
+    for i, (name_at, data_at) in enumerate(entries):
+        start = header_size + name_at
+        name = package[start:package.index(b"\0", start)].decode("ascii")
+        end = entries[i + 1][1] if i + 1 < count else len(package) - header_size
+        items.append((name, end - data_at))
+    return items
+
+
+def _tool(name: str, package: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise BuildError(f"{name} not found: on Debian/Ubuntu apt-get install {package}")
+    return found
+
+
+def trim_icu_data(folder: Path, work: Path) -> tuple[int, int] | None:
+    """Rebuild the bundle's ``libicudata.so.NN`` with only the items :func:`keep_icu_item`
+    keeps; returns its size (bytes) before and after, or None when the bundle has no ICU.
+
+    The data is the library's read-only section (the symbol ``icudtNN_dat``); ICU's own
+    ``icupkg`` (Debian: icu-devtools) removes items and checks that nothing kept depends on
+    a removed one; binutils' ``as`` and ``ld`` make the library again."""
+    libraries = [p for p in folder.rglob("libicudata.so.*") if not p.is_symlink()]
+    if not libraries:
+        return None
+    [library] = libraries
+    version = library.name.removeprefix("libicudata.so.").split(".")[0]
+    package_name = f"icudt{version}l"
+    objcopy, icupkg = _tool("objcopy", "binutils"), _tool("icupkg", "icu-devtools")
+    assembler, linker = _tool("as", "binutils"), _tool("ld", "binutils")
+    work.mkdir(parents=True, exist_ok=True)
+    full = work / f"{package_name}.dat"
+    subprocess.run([objcopy, "-O", "binary", "--only-section=.rodata", str(library),
+                    str(full)], check=True)
+    package = full.read_bytes()
+    items = icu_items(package)
+    prefix = f"{package_name}/"
+    if not items or not all(name.startswith(prefix) for name, _size in items):
+        raise BuildError(f"{library}: its data is not the package {package_name}")
+    removed = {name.removeprefix(prefix) for name, _size in items
+               if not keep_icu_item(name.removeprefix(prefix))}
+    trimmed = work / "trimmed" / full.name  # icupkg names the package after the file
+    trimmed.parent.mkdir(exist_ok=True)
+    while True:
+        listing = work / "removed.txt"
+        listing.write_text("".join(f"{name}\n" for name in sorted(removed)), encoding="ascii")
+        done = subprocess.run([icupkg, "-r", str(listing), str(full), str(trimmed)],
+                              capture_output=True, text=True)
+        # A kept item that refers to a removed one (a Traditional Chinese locale whose
+        # parent is Cantonese) goes too; icupkg names each and refuses to write.
+        needing = set(re.findall(r"Item (\S+) depends on missing item",
+                                 done.stdout + done.stderr))
+        if done.returncode == 0:
+            break
+        if not needing or needing <= removed:
+            raise BuildError(f"icupkg failed: {(done.stdout + done.stderr).strip()}")
+        removed |= needing
+    source = work / "icudata.S"
+    source.write_text(
+        f"    .section .rodata\n    .globl icudt{version}_dat\n"
+        f"    .type icudt{version}_dat, @object\n    .balign 16\nicudt{version}_dat:\n"
+        f'    .incbin "{trimmed}"\n    .size icudt{version}_dat, . - icudt{version}_dat\n'
+        '    .section .note.GNU-stack,"",@progbits\n', encoding="ascii")
+    subprocess.run([assembler, str(source), "-o", str(work / "icudata.o")], check=True)
+    before = library.stat().st_size
+    rebuilt = work / library.name
+    subprocess.run([linker, "-shared", "-soname", library.name, "-o", str(rebuilt),
+                    str(work / "icudata.o")], check=True)
+    shutil.copyfile(rebuilt, library)
+    return before, library.stat().st_size
+
+
+# Data folders of libraries whose code the program never reaches: pytz's time-zone database
+# (2.6 MB; pandas imports pytz, but the statistics hand it no time zones: pytz.utc needs no
+# file, and the program's dates are calendar dates).
+DROPPED_DATA_FOLDERS = ("pytz/zoneinfo",)
+
+
+def keep_data(destination: str) -> bool:
+    """False for a data file whose folder in the bundle is in :data:`DROPPED_DATA_FOLDERS`
+    (``destination`` is its path inside the bundle)."""
+    path = PurePath(destination).as_posix()
+    return not any(path == folder or path.startswith(folder + "/")
+                   for folder in DROPPED_DATA_FOLDERS)
 
 
 def keep_qt_translation(source: str) -> bool:

@@ -15,6 +15,7 @@ watches each database the window opens (``MainWindow.session_changed``):
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -76,6 +77,15 @@ class _Relay(QObject):
         def report(phase: str, fraction: float | None) -> None:
             self.changed.emit(phase, -1.0 if fraction is None else float(fraction))
         return report
+
+
+
+def dialog_caption(label: str) -> str:
+    """A form label as a window title: without its access key ("&t", or "(&T)" after
+    Chinese text, as Qt writes mnemonics for CJK) and without its closing colon."""
+    text = re.sub(r"\(&[^&]\)", "", label)
+    text = re.sub(r"&(.)", r"\1", text)  # "&&" stays one literal "&"
+    return text.rstrip().rstrip(":：").rstrip()
 
 
 class TaskDialog(QDialog):
@@ -151,13 +161,17 @@ class TaskDialog(QDialog):
         caption.setBuddy(edit)  # the mnemonic goes to the field, not to its row
         self.form.addRow(caption, holder)
 
+        # The file dialog's title is the field's label without its access key and colon:
+        # "Back up &to:" -> "Back up to", "备份到(&T)：" -> "备份到".
+        caption = dialog_caption(label)
+
         def choose() -> None:
             if folder:
-                name = QFileDialog.getExistingDirectory(self, label)
+                name = QFileDialog.getExistingDirectory(self, caption)
             elif save:
-                name, _f = QFileDialog.getSaveFileName(self, label, edit.text(), filters)
+                name, _f = QFileDialog.getSaveFileName(self, caption, edit.text(), filters)
             else:
-                name, _f = QFileDialog.getOpenFileName(self, label, edit.text(), filters)
+                name, _f = QFileDialog.getOpenFileName(self, caption, edit.text(), filters)
             if name:
                 edit.setText(name)
 

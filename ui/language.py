@@ -22,7 +22,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from gisttracker import i18n
-from gisttracker.i18n import _
+from gisttracker.i18n import N_, _
 from gisttracker.store.paths import read_site_language
 
 SETTING = "language"
@@ -30,6 +30,43 @@ SYSTEM = "system"
 
 # Kept alive for the life of the application: Qt does not own an installed translator.
 _translators: list[QTranslator] = []
+
+# Qt's own words that Qt's Chinese catalogue lacks: qtbase_zh_CN was made for an older file
+# dialog, so Qt 6's non-native file dialog (the one Linux desktops without a portal, and the
+# bundle, show) said "Look in:", "Files of type:" and, in its Type column, "Folder" in a
+# Chinese window. Found by looking at File > Open, Export, Back up and Restore in a Chinese
+# session with every look-up that no Qt catalogue answered logged.
+# (Qt's context, Qt's source text, Qt's disambiguation) -> the same text in our catalogue.
+QT_SUPPLEMENT: dict[tuple[str, str, str], str] = {
+    # TRANSLATORS: Qt's file dialog; "&" marks the access key, shown as "(&L)" in Chinese.
+    ("QFileDialog", "&Look in:", ""): N_("&Look in:"),
+    # TRANSLATORS: Qt's file dialog, the label of the file filter list.
+    ("QFileDialog", "Files of &type:", ""): N_("Files of &type:"),
+    # TRANSLATORS: Qt's file dialog, the Type column of a folder.
+    ("QAbstractFileIconProvider", "Folder", "All other platforms"): N_("Folder"),
+    # TRANSLATORS: Qt's file dialog, the Type column of a disk drive.
+    ("QAbstractFileIconProvider", "Drive", ""): N_("Drive"),
+    # TRANSLATORS: Qt's file dialog, the Type column of a file of unknown kind.
+    ("QAbstractFileIconProvider", "File", ""): N_("File"),
+    # TRANSLATORS: Qt's file dialog, the Type column; %1 is a file name extension ("PDF").
+    ("QAbstractFileIconProvider", "%1 File", ""): N_("%1 File"),
+    # (Windows and macOS show their own file dialogs, in the system's language.)
+}
+
+
+class QtSupplement(QTranslator):
+    """Qt's look-ups that the Qt catalogues could not answer, answered from our catalogue
+    (:data:`QT_SUPPLEMENT`). Installed before ``qtbase``, so Qt asks it last: for a string
+    ``qtbase`` translates, this is never called; for one neither knows, None lets Qt show
+    its English."""
+
+    def translate(self, context: str, source_text: str, disambiguation: str | None = None,
+                  n: int = -1) -> str | None:  # type: ignore[override]
+        msgid = QT_SUPPLEMENT.get((context, source_text, disambiguation or ""))
+        return _(msgid) if msgid is not None else None
+
+    def isEmpty(self) -> bool:
+        return False
 
 
 def user_choice(settings: QSettings) -> str | None:
@@ -64,6 +101,10 @@ def install_qt_translations(language: str) -> bool:
     # (every date field sets its display format).
     QLocale.setDefault(QLocale(language))
     folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    # The supplement first: Qt asks the translator installed last first.
+    supplement = QtSupplement(app)
+    QCoreApplication.installTranslator(supplement)
+    _translators.append(supplement)
     translator = QTranslator(app)
     if not translator.load(f"qtbase_{language}", folder):
         return False

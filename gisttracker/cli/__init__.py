@@ -88,7 +88,7 @@ class _Parser(argparse.ArgumentParser):
     """A parser whose help is in the installed language and whose errors are one line.
 
     argparse's own words (``usage:``, the section titles, ``-h``) go through our catalogue;
-    its error messages about malformed arguments stay in Python's English.
+    its error messages through the argparse catalogue that :func:`i18n.install` gives it.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -3,22 +3,29 @@
 
 from __future__ import annotations
 
+import argparse
 import gettext
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gisttracker import i18n
-from gisttracker.i18n import LocalText, join_list, join_sentences, local
+from gisttracker.cli import main as cli_main
+from gisttracker.i18n import ARGPARSE_DOMAIN, LocalText, join_list, join_sentences, local
 from gisttracker.i18n_tools import (
     FIX_COMMAND,
     Problem,
     check,
+    check_argparse,
     compile_catalogues,
     extract,
+    extract_argparse,
     field_problems,
     hidden_from_extractor,
     po_path,
+    pseudo_translations,
+    read,
 )
 from gisttracker.protocols import load_studies
 from gisttracker.protocols.loader import ProtocolError, parse_study
@@ -288,3 +295,89 @@ def test_every_shipped_protocol_is_translated_into_chinese() -> None:
 def test_gettext_reads_our_compiled_chinese() -> None:
     translation = gettext.translation("gisttracker", str(i18n.LOCALE_DIR), ["zh_CN"])
     assert translation.gettext("Site calendar") == "中心访视日历"
+
+
+# ----- argparse's own messages ---------------------------------------------------------------
+@pytest.fixture
+def english_after() -> Iterator[None]:
+    """The command installs its language process-wide; the next test starts in English."""
+    yield
+    i18n.install(None)
+
+
+def _command(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    try:
+        code = cli_main(list(argv))
+    except SystemExit as exc:  # argparse's own exits (--help, a bad argument)
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("english_after")
+def test_argparse_errors_are_chinese_under_language_zh_cn(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "site.db")
+    code, err = _command(capsys, "--db", db, "--language", "zh_CN", "patients",
+                         "--no-such-option")
+    assert (code, err) == (2, "gisttracker: 无法识别的参数：--no-such-option\n")
+    code, err = _command(capsys, "--db", db, "--language", "zh_CN", "report")
+    assert (code, err) == (2, "gisttracker report: 缺少以下必需参数：KIND\n")
+    code, err = _command(capsys, "--db", db, "--language", "zh_CN", "nosuchcommand")
+    assert code == 2
+    assert err.startswith("gisttracker: 参数 COMMAND：无效的选择：'nosuchcommand'（可选：")
+    code, err = _command(capsys, "--db", db, "--language", "zh_CN", "demo", "--patients",
+                         "many")
+    assert (code, err) == (2, "gisttracker demo: 参数 --patients：无效的 int 值：'many'\n")
+    assert not tmp_path.joinpath("site.db").exists()  # nothing was opened, let alone written
+
+
+@pytest.mark.usefixtures("english_after")
+def test_argparse_follows_the_system_language_and_english_comes_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    db = str(tmp_path / "site.db")
+    assert _command(capsys, "--db", db, "patients", "--bogus") == (
+        2, "gisttracker: 无法识别的参数：--bogus\n")
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+    assert _command(capsys, "--db", db, "patients", "--bogus") == (
+        2, "gisttracker: unrecognized arguments: --bogus\n")
+
+
+def test_every_argparse_message_of_this_python_is_translated() -> None:
+    wanted = {m.id for m in extract_argparse() if m.id}
+    assert "the following arguments are required: %s" in wanted
+    catalog = read(po_path("zh_CN", domain=ARGPARSE_DOMAIN), "zh_CN", ARGPARSE_DOMAIN)
+    translated = {m.id for m in catalog if m.id and m.string and all(m.string)}
+    assert wanted <= translated, sorted(map(str, wanted - translated))
+
+
+def test_the_check_refuses_an_argparse_translation_that_loses_a_placeholder(
+        tmp_path: Path) -> None:
+    """argparse fills its messages with ``%``: a translation without the ``%s`` would raise
+    inside argparse ("not all arguments converted") instead of printing the error."""
+    source = po_path("zh_CN", domain=ARGPARSE_DOMAIN)
+    copy = tmp_path / "zh_CN" / "LC_MESSAGES" / source.name
+    copy.parent.mkdir(parents=True)
+    text = source.read_text(encoding="utf-8")
+    broken = text.replace('msgstr "无法识别的参数：%s"', 'msgstr "无法识别的参数"')
+    assert broken != text
+    copy.write_text(broken, encoding="utf-8")
+    problems = [str(p) for p in check_argparse(tmp_path)]
+    assert any("unrecognized arguments: %s" in p and "placeholder" in p for p in problems), (
+        problems)
+    copy.write_text(text.replace('msgstr "无法识别的参数：%s"', 'msgstr ""'), encoding="utf-8")
+    assert any("'unrecognized arguments: %s' is not translated" in str(p)
+               for p in check_argparse(tmp_path))
+
+
+def test_the_pseudo_locale_brackets_argparse_too(capsys: pytest.CaptureFixture[str],
+                                                 english_after: None) -> None:
+    i18n.install(i18n.PSEUDO, translations=pseudo_translations())
+    parser = argparse.ArgumentParser(prog="x", exit_on_error=False)
+    parser.add_argument("--n", type=int)
+    with pytest.raises(argparse.ArgumentError) as raised:
+        parser.parse_args(["--n", "many"])
+    assert str(raised.value) == "⟦argument --n: ⟦invalid int value: 'many'⟧⟧"

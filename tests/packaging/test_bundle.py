@@ -25,14 +25,16 @@ pytestmark = [
                        reason="CI builds the Linux bundle; Windows and macOS build their own"),
 ]
 
-# The aim was 150 MB. The statistics engine (numpy, scipy, and statsmodels with the pandas it
-# requires) adds about 145 MB, so the bundle is about 295 MB: the aim is missed, knowingly
-# (issue 15's closing note). This bound catches a regression (a Qt module or a library
-# dragged in by mistake) without failing on what the statistics cost. numpy's and scipy's
-# OpenBLAS must stay unstripped (strip breaks them: no analysis would run), a few MB more.
-# The server mode (issue 16) brings psycopg's binary build with its own libpq and OpenSSL
-# (about 12 MB): measured 335.3 MB at the merge of accounts, outcomes and postgres.
-SIZE_LIMIT_MB = 345
+# The aim is 150 MB, missed: measured 293.0 MB unpacked (tarball 117.6 MB) on 2026-11-30,
+# down from 335.3 MB. What the bundle holds, in round figures: the statistics (numpy,
+# scipy with two OpenBLAS builds numpy's and scipy's own, statsmodels with the pandas it
+# imports: about 130 MB, nearly all of it loaded by `import scipy.stats`), Qt and PySide6
+# (59 MB, ICU's data trimmed to 4 MB), Python (16 MB with the program's archive), the
+# report fonts (13 MB), cryptography (11 MB), psycopg's binary build for the server mode
+# (10 MB), lxml, Pillow and system libraries. packaging/README.md says what was left out
+# and why. This bound catches a regression (a Qt module, a library or ICU's full data
+# dragged in by mistake).
+SIZE_LIMIT_MB = 300
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,46 @@ def test_demo_then_a_report_with_the_bundled_fonts(bundle: Bundle) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert [e["key"] for e in data["endpoints"]] == ["pfs", "os"] and data["patients"] > 0
+    # ODM export: lxml.etree without the parts of lxml the bundle leaves out.
+    odm = bundle.work / "export.xml"
+    result = bundle.run("--db", str(db), "export", "odm", "--study", "NCT04933669", "-o",
+                        str(odm))
+    assert result.returncode == 0, result.stderr
+    assert b"<ODM" in odm.read_bytes()[:2000]
+
+
+def test_cox_models_and_competing_risks_run_in_the_bundle(bundle: Bundle) -> None:
+    """A fitted Cox model (statsmodels' PHReg) and a cumulative incidence with a competing
+    event (CumIncidenceRight): what leaving out too much of statsmodels, pandas or scipy
+    would break. Three years on, the demo's randomized study has events enough."""
+    db = bundle.work / "later" / "site.db"
+    result = bundle.run("--db", str(db), "demo", "--patients", "150", "--seed", "2",
+                        "--today", "2029-03-01")
+    assert result.returncode == 0, result.stderr
+    result = bundle.run("--db", str(db), "outcomes", "--study", "NCT03862768", "--as-of",
+                        "2029-03-01", "--json")
+    assert result.returncode == 0, result.stderr
+    [pfs] = [e for e in json.loads(result.stdout)["endpoints"] if e["key"] == "pfs"]
+    [model] = pfs["cox_univariate"]
+    assert model["note"] == "" and model["coefficients"], model
+    assert 0 < model["coefficients"][0]["hr"] < 100
+    result = bundle.run("--db", str(db), "outcomes", "--study", "RECTAL-LE", "--as-of",
+                        "2029-03-01", "--json")
+    assert result.returncode == 0, result.stderr
+    [local] = [e for e in json.loads(result.stdout)["endpoints"]
+               if e["key"] == "local_recurrence"]
+    assert local["overall"]["competing"] > 0, local["overall"]
+    assert local["overall"]["competing_cumulative_incidence"][0]["estimate"] > 0
+
+
+def test_argparse_speaks_chinese_in_the_bundle(bundle: Bundle) -> None:
+    """The argparse catalogue travels in the bundle and is installed for argparse."""
+    db = str(bundle.work / "zh.db")
+    result = bundle.run("--db", db, "--language", "zh_CN", "patients", "--no-such-option")
+    assert (result.returncode, result.stderr) == (
+        2, "gisttracker: 无法识别的参数：--no-such-option\n")
+    result = bundle.run("--db", db, "--language", "zh_CN", "report")
+    assert result.stderr == "gisttracker report: 缺少以下必需参数：KIND\n"
 
 
 def test_the_fonts_and_their_licences_travel_in_the_bundle(bundle: Bundle) -> None:

@@ -4,6 +4,7 @@ what data goes in, and how fonts are unpacked from a Debian package on Windows a
 from __future__ import annotations
 
 import io
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -107,3 +108,148 @@ def test_version_is_read_without_importing() -> None:
     from gisttracker import __version__
 
     assert support.version(ROOT) == __version__
+
+
+# ----- ICU's data, trimmed (Linux) ----------------------------------------------------------
+@pytest.mark.parametrize(("item", "kept"), [
+    ("coll/zh.res", True),             # pinyin order for Chinese names
+    ("coll/zh_Hans_CN.res", True),
+    ("coll/root.res", True),
+    ("coll/ucadata.icu", True),
+    ("coll/en_US_POSIX.res", True),
+    ("coll/ja.res", False),
+    ("coll/de__PHONEBOOK.res", False),
+    ("coll/zh_Hant_TW.res", False),    # Traditional Chinese is not the program's
+    ("zone/zh.res", True),
+    ("zone/tzdbNames.res", True),
+    ("zone/fr.res", False),
+    ("zoneinfo64.res", True),
+    ("metaZones.res", True),
+    ("pool.res", True),
+    ("res_index.res", True),
+    ("ca_ES_VALENCIA.res", False),
+    ("es_419.res", False),
+    ("sr_Latn_BA.res", False),
+    ("en_US_POSIX.res", True),
+    ("supplementalData.res", True),
+    ("likelySubtags.res", True),
+    ("cnvalias.icu", True),
+    ("uts46.nrm", True),
+    ("gb18030.cnv", True),
+    ("ibm-1386_P100-2001.cnv", True),  # GBK
+    ("ibm-943_P15A-2003.cnv", False),  # Shift_JIS
+    ("fr.res", False),
+    ("zh_Hans.res", True),
+    ("unames.icu", False),
+    ("brkitr/cjdict.dict", False),     # Qt does not call ICU's break iterators
+    ("translit/root.res", False),
+    ("curr/zh.res", False),
+    ("rbnf/en.res", False),
+])
+def test_icu_items_kept_and_dropped(item: str, kept: bool) -> None:
+    assert support.keep_icu_item(item) is kept
+
+
+_QT_ICU_PROBE = """
+import functools
+from PySide6.QtCore import QCollator, QCoreApplication, QLocale, QStringEncoder, QTimeZone
+app = QCoreApplication([])
+names = ["张三", "李四", "王五", "赵六", "阿", "Zeta", "alpha", "Émile", "émile", "Beta"]
+for locale in ("zh_CN", "en_US", "de_DE"):
+    collator = QCollator(QLocale(locale))
+    print(locale, sorted(names, key=functools.cmp_to_key(collator.compare)))
+    print(locale, QLocale(locale).toUpper("straße"), QLocale(locale).toLower("ÉMILE"))
+for locale in ("zh_CN", "en_US"):  # (other languages' zone names fall back to English)
+    for zone in (b"Asia/Shanghai", b"Europe/Berlin"):
+        print(locale, QTimeZone(zone).displayName(
+            QTimeZone.TimeType.StandardTime, QTimeZone.NameType.LongName, QLocale(locale)))
+for encoding in ("GB18030", "GBK", "GB2312", "windows-1252"):
+    print(encoding, QStringEncoder(encoding).isValid())
+print([line.split()[-1] for line in open("/proc/self/maps") if "libicudata" in line][0])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux bundles only")
+def test_trimmed_icu_data_gives_qt_the_same_answers(tmp_path: Path) -> None:
+    """The trimmed library, loaded in place of PySide6's, sorts Chinese names in pinyin
+    order, names time zones in Chinese and English, and converts GB18030 exactly as the
+    full one does, in a fifth of the room or less."""
+    import subprocess
+
+    import PySide6
+
+    original = next(Path(PySide6.__file__).parent.glob("Qt/lib/libicudata.so.*"))
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    library = folder / original.name
+    library.write_bytes(original.read_bytes())
+    sizes = support.trim_icu_data(folder, tmp_path / "work")
+    assert sizes is not None
+    before, after = sizes
+    assert before == original.stat().st_size and after == library.stat().st_size
+    assert after < before / 5, (before, after)
+
+    def probe(preload: Path | None) -> list[str]:
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        if preload is not None:
+            env["LD_PRELOAD"] = str(preload)  # the loader then takes it for its soname
+        done = subprocess.run([sys.executable, "-c", _QT_ICU_PROBE], env=env,
+                              capture_output=True, text=True, timeout=120, check=True)
+        return done.stdout.splitlines()
+
+    full, trimmed = probe(None), probe(library)
+    assert trimmed[-1] == str(library) and full[-1] != str(library)
+    assert trimmed[:-1] == full[:-1]
+    assert "zh_CN ['阿', '李四', '王五', '张三', '赵六'," in "\n".join(trimmed)
+    assert "zh_CN 中国标准时间" in trimmed
+    assert "GB18030 True" in trimmed
+
+
+def test_identical_libraries_become_links(tmp_path: Path) -> None:
+    numpy_libs, scipy_libs = tmp_path / "numpy.libs", tmp_path / "scipy.libs"
+    numpy_libs.mkdir()
+    scipy_libs.mkdir()
+    blob = bytes(range(256)) * 1024
+    (numpy_libs / "libgfortran.so.5").write_bytes(blob)
+    (scipy_libs / "libgfortran.so.5").write_bytes(blob)
+    (scipy_libs / "libother.so").write_bytes(blob[::-1])
+    assert support.link_duplicates(tmp_path) == len(blob)
+    link = scipy_libs / "libgfortran.so.5"
+    assert link.is_symlink() and os.readlink(link) == "../numpy.libs/libgfortran.so.5"
+    assert link.read_bytes() == blob
+    assert not (scipy_libs / "libother.so").is_symlink()
+
+
+def test_the_chinese_font_keeps_only_the_face_the_reports_use(tmp_path: Path) -> None:
+    """The bundled WenQuanYi Zen Hei has its first face only, and reportlab still opens it
+    as the reports do (subfontIndex=0) and sets Chinese text with it."""
+    from pypdf import PdfReader
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen.canvas import Canvas
+
+    source = support.font_sources(ROOT)["wqy-zenhei.ttc"]
+    datas = support.data_files(ROOT, tmp_path / "fonts")
+    [bundled] = [Path(src) for src, dest in datas if Path(src).name == "wqy-zenhei.ttc"]
+    assert bundled.parent == tmp_path / "fonts"
+    assert bundled.stat().st_size < source.stat().st_size * 0.75
+    pdfmetrics.registerFont(TTFont("Test-ZenHei-One-Face", str(bundled), subfontIndex=0))
+    pdf = tmp_path / "zh.pdf"
+    canvas = Canvas(str(pdf))
+    canvas.setFont("Test-ZenHei-One-Face", 12)
+    canvas.drawString(72, 720, "受试者入组：无进展生存期")
+    canvas.save()
+    page = PdfReader(pdf).pages[0]
+    assert "受试者入组：无进展生存期" in page.extract_text()
+    fonts = {str(f["/BaseFont"]) for f in page["/Resources"]["/Font"].values()}
+    assert any("WenQuanYiZenHei" in name for name in fonts), fonts
+    with pytest.raises(support.BuildError, match="has no face 3"):
+        support.single_face_collection(source, tmp_path / "x.ttc", 3)
+
+
+def test_pytz_zone_files_are_left_out_and_nothing_else() -> None:
+    assert not support.keep_data("pytz/zoneinfo/Europe/Berlin")
+    assert not support.keep_data("pytz/zoneinfo")
+    assert support.keep_data("pytz/__init__.pyc")
+    assert support.keep_data("pytz_helper/zoneinfo/x")
+    assert support.keep_data("gisttracker/_data/seeds/nct03862768.toml")

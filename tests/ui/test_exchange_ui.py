@@ -14,9 +14,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QMenu, QPushButton
 from pytestqt.qtbot import QtBot
 
 from gisttracker.errors import UserError
@@ -28,7 +28,7 @@ from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import Visit
 from tests.core.exchange_helpers import make_site, open_site
 from tests.ui.conftest import on_worker
-from ui.exchange import TaskDialog
+from ui.exchange import TaskDialog, dialog_caption
 from ui.main_window import MainWindow
 from ui.tasks import TaskManager
 
@@ -160,6 +160,46 @@ def test_back_up_then_restore_in_the_window(qtbot: QtBot, tmp_path: Path, site: 
         assert _count(site, "SELECT count(*) FROM visit") == visits + 1
         kept = list(site.parent.glob("site.before-restore-*.db"))
         assert len(kept) == 1 and _count(kept[0], "SELECT count(*) FROM visit") == visits
+
+
+# The offscreen platform cannot raise a file dialog or grab the keyboard for it; harmless.
+@pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise",
+                          "does not support grabbing the keyboard")
+def test_browse_opens_a_file_dialog_titled_by_its_field(qtbot: QtBot, tmp_path: Path,
+                                                        site: Path) -> None:
+    """Browse… beside "Back up &to:" opened a file dialog titled "Back up &to:" (in Chinese
+    "备份到(&T)："): the field's label, access key and colon included."""
+    with _window(qtbot, tmp_path, site) as window:
+        dialog = _open(window, qtbot, "Back up")
+        browse = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Browse…")
+        chosen = tmp_path / "chosen.db"
+        seen: list[str] = []
+
+        def in_the_file_dialog() -> None:
+            files = next(w for w in QApplication.topLevelWidgets()
+                         if isinstance(w, QFileDialog) and w.isVisible())
+            seen.append(files.windowTitle())
+            name = files.findChild(QLineEdit, "fileNameEdit")
+            _type(qtbot, name, str(chosen))
+            QTest.keyClick(name, Qt.Key.Key_Return)
+
+        QTimer.singleShot(300, in_the_file_dialog)
+        qtbot.mouseClick(browse, Qt.MouseButton.LeftButton)
+        assert seen == ["Back up to"]
+        assert dialog.path.text() == str(chosen)  # type: ignore[attr-defined]
+        _run(qtbot, dialog)
+        assert _count(chosen, "SELECT count(*) FROM patient") == _count(
+            site, "SELECT count(*) FROM patient")
+
+
+@pytest.mark.parametrize(("label", "caption"), [
+    ("Back up &to:", "Back up to"),
+    ("备份到(&T)：", "备份到"),
+    ("ODM &file:", "ODM file"),
+    ("R&&D &folder:", "R&D folder"),
+])
+def test_a_fields_label_as_a_dialog_title(label: str, caption: str) -> None:
+    assert dialog_caption(label) == caption
 
 
 def test_import_odm_is_checked_before_anything_is_written(qtbot: QtBot, tmp_path: Path,

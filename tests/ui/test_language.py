@@ -7,8 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QLocale, QSettings, Qt
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMenu
+from PySide6.QtCore import QCoreApplication, QLocale, QSettings, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialogButtonBox,
+    QFileDialog,
+    QFileSystemModel,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+)
 from pytestqt.qtbot import QtBot
 
 from gisttracker import i18n
@@ -114,3 +124,51 @@ def test_the_window_is_chinese_and_the_menu_remembers_a_new_choice(
     tasks.shutdown()
     if window.session is not None:
         window.session.close()
+
+
+def test_the_file_dialog_is_chinese_where_qts_catalogue_is_not(
+        qapp: QApplication, settings: QSettings, tmp_path: Path, qtbot: QtBot) -> None:
+    """qtbase_zh_CN predates Qt 6's file dialog: "Look in:", "Files of type:", the Type of a
+    folder and the "file not found" warning were English in a Chinese window."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "backups").mkdir()
+    (folder / "site.db").write_bytes(b"")
+    language.start_language(settings, _site(tmp_path, "zh_CN"))
+    try:
+        dialog = QFileDialog(None, i18n._("Restore from backup"), str(folder),
+                             i18n._("Backups (*.db);;All files (*)"))
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        labels = {label.objectName(): label.text() for label in dialog.findChildren(QLabel)}
+        assert labels["lookInLabel"] == "查找范围(&L)："          # ours (Qt's has none)
+        assert labels["fileTypeLabel"] == "文件类型(&T)："        # ours
+        assert labels["fileNameLabel"] == "文件名称(&N)："        # Qt's own, still first
+        model = dialog.findChild(QFileSystemModel)
+        assert model is not None
+        qtbot.waitUntil(lambda: model.rowCount(model.index(str(folder))) == 2)
+        assert model.type(model.index(str(folder / "backups"))) == "文件夹"
+        # What neither catalogue knows stays Qt's English, never blank.
+        assert QCoreApplication.translate("QFileDialog", "No such text") == "No such text"
+
+        # A person types a file that is not there and presses Enter: Qt warns, in Chinese
+        # (Qt's own catalogue has this one).
+        warnings: list[str] = []
+
+        def read_warning() -> None:
+            box = next(w for w in QApplication.topLevelWidgets()
+                       if isinstance(w, QMessageBox) and w.isVisible())
+            warnings.append(box.text())
+            box.close()
+
+        name = dialog.findChild(QLineEdit, "fileNameEdit")
+        assert name is not None
+        qtbot.keyClicks(name, "nothere.db")
+        QTimer.singleShot(200, read_warning)
+        QTest.keyClick(name, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: bool(warnings))
+        assert warnings == ["nothere.db\n文件未找到。\n请检查指定的文件名是否正确。"]
+    finally:
+        i18n.install(None)
