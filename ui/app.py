@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from gisttracker.session import Session
 
 STARTUP_TIMEOUT_MS = 60_000
+#: How long after the first screen shows its data start-up's garbage is collected.
+SETTLE_AFTER_MS = 2_000
 ICON = resources.icon_path()
 # Where start-up is counted from when the kernel cannot say (not Linux): this module is
 # imported by the console entry point before Qt and the core.
@@ -81,6 +83,7 @@ def run(db: str | None = None, startup_check: bool = False,
 
     from gisttracker.logs import setup_logging
     from gisttracker.session import NoStudiesError, load_protocols, open_session
+    from gisttracker.startup import settle
     from ui.errors import install_excepthook
     from ui.language import start_language
 
@@ -120,6 +123,9 @@ def run(db: str | None = None, startup_check: bool = False,
 
     tasks = TaskManager()
     window = MainWindow(settings, tasks, opener=opener, credentials=_credentials(args))
+    # Start-up garbage is collected (and the rest frozen) once the first screen is shown
+    # and the nurse is reading it, not while she waits (gisttracker/startup.py).
+    window.ready.connect(lambda: QTimer.singleShot(SETTLE_AFTER_MS, settle))
     outcome: dict[str, int] = {}
     if startup_check:
         window.setProperty("headless", True)
