@@ -81,7 +81,7 @@ def run(db: str | None = None, startup_check: bool = False,
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QWidget
 
-    from gisttracker.logs import setup_logging
+    from gisttracker.logs import finish_logging, start_logging
     from gisttracker.session import NoStudiesError, load_protocols, open_session
     from gisttracker.startup import settle
     from ui.errors import install_excepthook
@@ -92,7 +92,7 @@ def run(db: str | None = None, startup_check: bool = False,
     app.setApplicationName("GIST Study Tracker")
     app.setOrganizationName("gisttracker")
     app.setWindowIcon(QIcon(str(ICON)))
-    setup_logging()
+    start_logging()  # (written to its file once the first screen shows)
     install_excepthook()
     settings = app_settings()
     # Before the first window text is built: the language applies to everything after it.
@@ -123,9 +123,14 @@ def run(db: str | None = None, startup_check: bool = False,
 
     tasks = TaskManager()
     window = MainWindow(settings, tasks, opener=opener, credentials=_credentials(args))
-    # Start-up garbage is collected (and the rest frozen) once the first screen is shown
-    # and the nurse is reading it, not while she waits (gisttracker/startup.py).
-    window.ready.connect(lambda: QTimer.singleShot(SETTLE_AFTER_MS, settle))
+    # Once the first screen shows and the nurse is reading it, not while she waits: the log
+    # file is opened, and start-up's garbage collected (gisttracker/startup.py).
+
+    def after_start() -> None:
+        finish_logging()
+        settle()
+
+    window.ready.connect(lambda: QTimer.singleShot(SETTLE_AFTER_MS, after_start))
     outcome: dict[str, int] = {}
     if startup_check:
         window.setProperty("headless", True)
@@ -171,4 +176,5 @@ def run(db: str | None = None, startup_check: bool = False,
     tasks.shutdown()
     if window.session is not None:
         window.session.close()
+    finish_logging()
     return outcome.get("code", code)

@@ -493,15 +493,15 @@ class MainWindow(QMainWindow):
         self.verify_action.setEnabled(actor is not None and actor.can(Permission.VIEW_AUDIT))
 
     def _start_idle_lock(self, session: Session) -> None:
-        from gisttracker.services.accounts import AccountService
-        from ui.lock import IdleLock
-
         if self.idle_lock is not None:
             self.idle_lock.stop()
             self.idle_lock.deleteLater()
             self.idle_lock = None
         actor = session.tracker.actor
         if actor is not None and actor.is_account and not self.property("headless"):
+            from gisttracker.services.accounts import AccountService
+            from ui.lock import IdleLock
+
             minutes = getattr(self, "_idle_minutes", 10)
             self.idle_lock = IdleLock(self, AccountService(session.tracker), self.tasks, actor,
                                       minutes)

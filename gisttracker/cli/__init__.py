@@ -181,9 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         startup.begin()
     # Imported here, not at the top: building the parser (tests/core/test_cli_imports.py)
     # stays light.
-    from gisttracker.logs import log, setup_logging, write_crash_report
+    from gisttracker.logs import finish_logging, log, start_logging, write_crash_report
 
-    setup_logging()
+    start_logging()  # the file is opened when the command is over (gisttracker/logs.py)
     command = "window"
     try:
         start_language(given)
@@ -224,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(_("something went wrong inside the program; a report was saved at {path}. "
                    "Please send it to the study's data manager.").format(path=path))
         return EXIT_BUG
+    finally:
+        finish_logging()
 
 
 def _check_text_arguments(args: argparse.Namespace) -> None:
