@@ -180,3 +180,33 @@ def test_no_module_selects_a_pyside_feature() -> None:
              for p in (ROOT / folder).rglob("*.py")
              if selects.search(p.read_text(encoding="utf-8"))]
     assert not users, "these modules select a PySide6 feature: " + ", ".join(users)
+
+
+def test_an_english_start_reads_no_other_languages_catalogue() -> None:
+    # Visit names carry their Chinese too ("Month 3" / "第 3 个月"), filled in when first read.
+    out = _run("from gisttracker import i18n\n"
+               "i18n.install('en')\n"
+               "from gisttracker.session import load_protocols\n"
+               "from pathlib import Path\n"
+               "studies = load_protocols(Path(sys.argv[1])).studies\n"
+               "out['catalogues'] = i18n.catalogue.cache_info().currsize\n"
+               "visit = next(v for s in studies for v in s.visits if v.name.startswith('Month'))\n"
+               "out['zh'] = visit.name.text('zh_CN')\n"
+               "out['after'] = i18n.catalogue.cache_info().currsize\n",
+               str(ROOT / "no-such-site.db"))
+    assert out["catalogues"] == 1  # English's own (no file behind it)
+    assert "个月" in str(out["zh"]) and out["after"] == 2
+
+
+@pytest.mark.parametrize("name", ["Visit {offset[3]}", "Visit {offset.upper}", "Visit {m}"])
+def test_a_visit_name_placeholder_is_a_plain_name(name: str) -> None:
+    # Whether `{offset[3]}` formats depends on the words of each language (checked at load,
+    # never when a name is first shown): refused in the file, where it is written.
+    from gisttracker.protocols.loader import ProtocolError, parse_study
+    from tests.core.test_translations import TEXT
+
+    text = TEXT.replace('name_zh_CN = "第 {months} 个月（{offset}）"', f'name_zh_CN = "{name}"')
+    with pytest.raises(ProtocolError) as caught:
+        parse_study(text, "t.toml")
+    assert caught.value.key == "visits[0].name_zh_CN"
+    assert "not a valid visit name" in caught.value.message
