@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,23 @@ def test_the_start_collects_no_cycles_and_the_command_does() -> None:
     assert out == {"starting": False, "working": True, "frozen": True}
 
 
+@pytest.fixture
+def no_log() -> Iterator[None]:
+    """The logger as a new process has it (an earlier test's command line left its file)."""
+    kept = list(log.handlers)
+    for handler in kept:
+        log.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+            handler.close()
+        for handler in kept:
+            log.addHandler(handler)
+
+
+@pytest.mark.usefixtures("no_log")
 def test_records_kept_during_the_start_reach_the_log_in_order(tmp_path: Path) -> None:
     try:
         start_logging(directory=tmp_path)
@@ -158,6 +176,7 @@ def test_records_kept_during_the_start_reach_the_log_in_order(tmp_path: Path) ->
 
 
 @pytest.mark.expect_log(r"^the disk is full")
+@pytest.mark.usefixtures("no_log")
 def test_a_warning_during_the_start_is_written_at_once(tmp_path: Path) -> None:
     try:
         start_logging(directory=tmp_path, level=logging.INFO)
