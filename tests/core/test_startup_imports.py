@@ -229,3 +229,18 @@ def test_a_visit_name_placeholder_is_a_plain_name(name: str) -> None:
         parse_study(text, "t.toml")
     assert caught.value.key == "visits[0].name_zh_CN"
     assert "not a valid visit name" in caught.value.message
+
+
+def test_the_program_opens_a_server_with_the_driver_it_deferred(server_db: str,
+                                                                 tmp_path: Path) -> None:
+    # The real entry point (peewee imported without psycopg), on a new server database: the
+    # schema is created and a listing read through the driver attached when it is opened.
+    from tests.helpers import server_url
+
+    url = server_url(server_db)
+    for command in (["studies", "--json"], ["patients", "--json"]):
+        result = subprocess.run([sys.executable, "-m", "gisttracker", "--db", url, *command],
+                                cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert isinstance(json.loads(result.stdout), list)
