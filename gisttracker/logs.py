@@ -6,20 +6,21 @@ logger. :func:`setup_logging` adds a rotating file in the platform's per-user lo
 Windows) that starts with the version and the platform, so a file sent from a site says what
 it came from. A site has no network: a bug is written to a crash report file
 (:func:`write_crash_report`) that the user can send on by other means.
+
+The program starts with :func:`start_logging`, which keeps the records in memory, and opens
+the file with :func:`finish_logging` once the first screen shows (or the command ends, or
+something worth a warning happens): a start does not wait for the log file.
 """
 
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import platform
 import sys
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
-
-from platformdirs import user_log_dir
 
 from gisttracker import __version__
 from gisttracker.files import make_private_dir, private_umask, restrict, write_private
@@ -38,52 +39,117 @@ def log_dir() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser()
+    from platformdirs import user_log_dir  # (loaded when the log is opened, not at start)
+
     return Path(user_log_dir("gisttracker", appauthor=False))
 
 
 def describe_platform() -> str:
     """One line naming the version, Python and the operating system."""
-    return (f"GIST Study Tracker {__version__}; Python {platform.python_version()}; "
-            f"{platform.platform()}")
+    # Not platform.platform(): on Linux it asks `uname -p` in a subprocess, at every start.
+    parts = [platform.system(), platform.release(), platform.machine()]
+    if sys.platform == "linux":
+        parts.append("-".join(platform.libc_ver()))  # os.confstr: no file is read
+    system = " ".join(part for part in parts if part.strip("-"))
+    return f"GIST Study Tracker {__version__}; Python {platform.python_version()}; {system}"
+
+
+class _Held(logging.Handler):
+    """The records of a start, kept in memory until the log file is opened
+    (:func:`finish_logging`); a warning or worse opens it at once."""
+
+    def __init__(self, directory: Path | None, level: int) -> None:
+        super().__init__()
+        self.directory = directory
+        self.wanted = level
+        self.records: list[logging.LogRecord] = []
+        self.target: logging.Handler | None = None  # where records go once the file is open
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.target is not None:  # a record that raced the hand-over
+            self.target.handle(record)
+            return
+        self.records.append(record)
+        if record.levelno >= logging.WARNING:
+            finish_logging()
+
+
+def start_logging(*, directory: Path | None = None, level: int = logging.INFO) -> None:
+    """What the command line and the window call first: records are kept from now on, and
+    written to the log file (:func:`setup_logging`) by :func:`finish_logging` — once the
+    window shows its first screen, when a command ends, or at the first warning. Opening
+    the file costs its folder's look-up and the rotating handler's imports (about 10 ms),
+    which a nurse waiting for the first screen does not need to pay. Nothing when the log
+    is already set up."""
+    if any(getattr(h, "_gisttracker", False) or isinstance(h, _Held) for h in log.handlers):
+        return
+    log.addHandler(_Held(directory, level))
+    log.setLevel(level)
+    log.info("start: %s", describe_platform())
+
+
+def finish_logging() -> None:
+    """Open the log file and write the records kept since :func:`start_logging`."""
+    held = next((h for h in log.handlers if isinstance(h, _Held)), None)
+    if held is not None:
+        setup_logging(directory=held.directory, level=held.wanted)
 
 
 def setup_logging(*, directory: Path | None = None, level: int = logging.INFO) -> Path | None:
     """Log to a rotating file in ``directory`` (default :func:`log_dir`); returns its path.
 
-    Called once by the window and the command line. When the folder cannot be written (a
-    read-only profile), logging goes to stderr only and None is returned: a missing log
-    must never stop the program.
+    Called once by the window and the command line (through :func:`finish_logging`). When
+    the folder cannot be written (a read-only profile), logging goes to stderr only and None
+    is returned: a missing log must never stop the program.
     """
+    import logging.handlers
+
     folder = directory or log_dir()
     path = folder / LOG_FILE
+    held: list[logging.LogRecord] = []
+    waiting: list[_Held] = []
+    for old in list(log.handlers):
+        if isinstance(old, _Held):
+            log.removeHandler(old)
+            held += old.records
+            old.records = []
+            waiting.append(old)
+    handler: logging.Handler | None = None
+    written: Path | None = path
     for old in list(log.handlers):
         if getattr(old, "_gisttracker", False):
             if (isinstance(old, logging.handlers.RotatingFileHandler)
                     and Path(old.baseFilename) == path.absolute()):
                 # Already logging there (the command line starting the window): one head.
-                log.setLevel(level)
-                return path
+                handler = old
+                break
             log.removeHandler(old)
             old.close()
-    written: Path | None = path
-    handler: logging.Handler
-    try:
-        make_private_dir(folder)
-        with private_umask():  # the log may name patients: the owner's only
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-        restrict(path)
-    except OSError:
-        # Only what matters reaches the terminal: a command's output must stay clean.
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setLevel(logging.WARNING)
-        written = None
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
-    setattr(handler, "_gisttracker", True)  # noqa: B010 - marks the handler as ours
-    log.addHandler(handler)
+    if handler is None:
+        try:
+            make_private_dir(folder)
+            with private_umask():  # the log may name patients: the owner's only
+                handler = logging.handlers.RotatingFileHandler(
+                    path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+            restrict(path)
+        except OSError:
+            # Only what matters reaches the terminal: a command's output must stay clean.
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setLevel(logging.WARNING)
+            written = None
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+        setattr(handler, "_gisttracker", True)  # noqa: B010 - marks the handler as ours
+        log.addHandler(handler)
+        if not held:
+            log.setLevel(level)
+            log.info("start: %s", describe_platform())
     log.setLevel(level)
-    log.info("start: %s", describe_platform())
+    for record in held:  # the head first, as it was logged
+        if record.levelno >= handler.level:
+            handler.handle(record)
+    for old in waiting:
+        old.target = handler
     return written
 
 
@@ -95,7 +161,7 @@ def write_crash_report(exc: BaseException, *, context: str = "",
     traceback and the end of the log. Returns the report's path (None if nothing could be
     written: the traceback is still logged).
     """
-    log.error("bug%s", f" while {context}" if context else "", exc_info=exc)
+    log.error("bug%s", f" while {context}" if context else "", exc_info=exc)  # opens the log
     folder = directory or log_dir()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     path = folder / f"crash-{stamp}.txt"

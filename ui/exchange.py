@@ -680,6 +680,10 @@ class ScheduleDialog(TaskDialog):
 
 # ----- the menu and the watch over the open database -----------------------------------------
 
+#: How long after the first screen shows its data the whole-file check starts.
+CHECK_AFTER_MS = 300
+
+
 class _Watch(QObject):
     checked = Signal(object, list)  # session, problems ([] when the file is intact)
 
@@ -836,6 +840,11 @@ class ExchangeMenu(QObject):
             self.timer.stop()
 
     def _first_screen_shown(self) -> None:
+        # A moment later, not at once: starting the check (its imports, its connection)
+        # beside the first screen's paint would delay the paint a nurse is waiting for.
+        QTimer.singleShot(CHECK_AFTER_MS, self._check_first)
+
+    def _check_first(self) -> None:
         session, self._unchecked = self._unchecked, None
         if session is not None and session is self.window_.session:
             self._check_pages(session)

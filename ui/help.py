@@ -17,7 +17,6 @@ from __future__ import annotations
 import platform
 import re
 from dataclasses import dataclass
-from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6 import __version__ as pyside_version
@@ -167,6 +166,8 @@ def _key_text(sequence: QKeySequence | str) -> str:
 
 def guide_html() -> str:
     """The user guide as HTML, in the current language."""
+    from html import escape  # (its entity table is loaded when help is first asked for)
+
     heading = _("GIST Study Tracker — user guide")
     areas_heading = _("The areas of the window")
     day_heading = _("A research nurse’s day")
@@ -348,6 +349,8 @@ def shipped_libraries(root: str = "gisttracker") -> list[Library]:
 
 def about_html(database: str) -> str:
     """The About text: version, database, runtime, fonts and libraries with licences."""
+    from html import escape
+
     fonts_dir = resources.fonts_dir()
     licence_text = escape(_("licence text"))
     gpl = escape(_("GNU General Public License, version 2"))

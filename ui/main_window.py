@@ -307,17 +307,20 @@ class MainWindow(QMainWindow):
         """Someone must sign in before the site's data is shown: the first administrator of
         a new site, or an account of this one. Headless (the startup check, tests): a site
         without accounts acts as its bootstrap administrator, as the command line does."""
+        if self.property("headless") and not has_accounts:
+            from gisttracker.services.policy import bootstrap_actor
+
+            session.tracker.sign_in(bootstrap_actor())
+            self._install_session(session)
+            return
+        # Loaded only when someone signs in (password hashing, encryption, the dialogs).
         from gisttracker.services.accounts import AccountService
-        from gisttracker.services.policy import bootstrap_actor
         from ui.accounts import FirstAdministratorDialog, SignInDialog
 
         service = AccountService(session.tracker)
         name = str(session.path) if is_server(session.path) else session.path.name
         if self.property("headless"):
-            if not has_accounts:
-                session.tracker.sign_in(bootstrap_actor())
-                self._install_session(session)
-            elif self.credentials is not None:
+            if self.credentials is not None:
                 user, password = self.credentials
                 self.tasks.run(lambda: service.sign_in(user, password, switch=False),
                                lambda actor: self._signed_in(session, actor),
@@ -490,15 +493,15 @@ class MainWindow(QMainWindow):
         self.verify_action.setEnabled(actor is not None and actor.can(Permission.VIEW_AUDIT))
 
     def _start_idle_lock(self, session: Session) -> None:
-        from gisttracker.services.accounts import AccountService
-        from ui.lock import IdleLock
-
         if self.idle_lock is not None:
             self.idle_lock.stop()
             self.idle_lock.deleteLater()
             self.idle_lock = None
         actor = session.tracker.actor
         if actor is not None and actor.is_account and not self.property("headless"):
+            from gisttracker.services.accounts import AccountService
+            from ui.lock import IdleLock
+
             minutes = getattr(self, "_idle_minutes", 10)
             self.idle_lock = IdleLock(self, AccountService(session.tracker), self.tasks, actor,
                                       minutes)

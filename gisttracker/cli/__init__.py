@@ -173,11 +173,17 @@ def start_language(argv: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     given = sys.argv[1:] if argv is None else list(argv)
+    if argv is None:
+        # This process is the program itself (not Python code calling it, such as a test):
+        # start cheaply (gisttracker/startup.py).
+        from gisttracker import startup
+
+        startup.begin()
     # Imported here, not at the top: building the parser (tests/core/test_cli_imports.py)
     # stays light.
-    from gisttracker.logs import log, setup_logging, write_crash_report
+    from gisttracker.logs import finish_logging, log, start_logging, write_crash_report
 
-    setup_logging()
+    start_logging()  # the file is opened when the command is over (gisttracker/logs.py)
     command = "window"
     try:
         start_language(given)
@@ -189,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_text_arguments(args)
         if getattr(args, "command", None) is None:
             return _window(args)
+        if argv is None:
+            from gisttracker.startup import resume_collection
+
+            resume_collection()
         return int(args.handler(args))
     except CliError as exc:
         _say(str(exc))
@@ -214,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(_("something went wrong inside the program; a report was saved at {path}. "
                    "Please send it to the study's data manager.").format(path=path))
         return EXIT_BUG
+    finally:
+        finish_logging()
 
 
 def _check_text_arguments(args: argparse.Namespace) -> None:

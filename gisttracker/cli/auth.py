@@ -10,7 +10,6 @@ command signs in.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from typing import IO, TYPE_CHECKING
@@ -64,6 +63,8 @@ def read_password(args: argparse.Namespace, prompt: str, *, fd_option: str = "pa
         return line.rstrip("\r\n")
     if not sys.stdin.isatty():
         fail(_("the password is read at a terminal; without one, give --password-fd N"))
+    import getpass  # (termios) only when a terminal is asked
+
     return getpass.getpass(prompt)
 
 

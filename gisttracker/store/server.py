@@ -169,6 +169,9 @@ class ServerDatabase(peewee.PostgresqlDatabase):
     """peewee's PostgreSQL database on psycopg 3, speaking the code's SQLite-style SQL."""
 
     def __init__(self, url: str, *, password: str | None = None, **kwargs: Any) -> None:
+        from gisttracker.startup import attach_server_driver
+
+        attach_server_driver()  # peewee was imported without it (gisttracker/startup.py)
         shown, in_url = split_url(url)
         params: dict[str, Any] = {"connect_timeout": 10,
                                   "application_name": "gisttracker"}

@@ -92,14 +92,15 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(command: list[str], *, env: dict[str, str] | None = None) -> Run:
+def run_once(command: list[str], *, env: dict[str, str] | None = None,
+             stdin: Path | None = None) -> Run:
     """One whole-process run: wall and CPU seconds, and the number it printed last (output
     is read only when it is short; a listing goes to /dev/null, as to a pipe that keeps
-    up)."""
+    up). ``stdin``: a file the command reads (a password for ``--password-fd 0``)."""
     cpu0 = _children_cpu()
     started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out:
-        result = subprocess.run(command, cwd=ROOT, env=env, stdout=out,
+    with tempfile.TemporaryFile("w+") as out, open(stdin or os.devnull) as given:
+        result = subprocess.run(command, cwd=ROOT, env=env, stdout=out, stdin=given,
                                 stderr=subprocess.PIPE, text=True)
         wall = time.perf_counter() - started
         cpu = _children_cpu() - cpu0
@@ -125,14 +126,14 @@ def _median(runs: list[Run]) -> Figures:
                    statistics.median(shown) if len(shown) == len(runs) else None, len(runs))
 
 
-def compare(a: list[str], b: list[str], *, runs: int = 9, env: dict[str, str] | None = None
-            ) -> Pair:
+def compare(a: list[str], b: list[str], *, runs: int = 9, env: dict[str, str] | None = None,
+            a_stdin: Path | None = None) -> Pair:
     """``a`` and ``b`` as whole processes, alternately, after a warm-up run of each."""
-    run_once(a, env=env)
+    run_once(a, env=env, stdin=a_stdin)
     run_once(b, env=env)
     ra, rb = [], []
     for _i in range(runs):
-        ra.append(run_once(a, env=env))
+        ra.append(run_once(a, env=env, stdin=a_stdin))
         rb.append(run_once(b, env=env))
     printed_ratio = None
     if all(x.printed for x in ra) and all(y.printed for y in rb):

@@ -135,7 +135,9 @@ def migrate(db: peewee.Database, *, target: int | None = None) -> int:
     if 0 < version < target:
         backup_first(db, version)
     vacuum = False
-    for module in _migrations()[version:target]:
+    # A file that is up to date loads no migration module (see _NAMES).
+    pending = _migrations()[version:target] if version < target else []
+    for module in pending:
         with db.atomic():
             if module.VERSION == 1:
                 db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")

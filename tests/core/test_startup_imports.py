@@ -1,0 +1,246 @@
+"""What a start of the program loads, and the tricks that keep it cheap (issue 17).
+
+Checked in fresh interpreters, where ``sys.modules`` tells the truth: the window's start and
+``gisttracker studies`` load none of the heavy libraries a later screen or another command
+needs, so a future import at a module's top fails here, naming the module; peewee imported
+without the server driver ends up exactly as a plain import leaves it once the driver is
+attached; the log written after the start holds every record of the start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gisttracker.logs import LOG_FILE, finish_logging, log, start_logging
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Libraries no first screen and no `studies` needs: analysis, PDFs, XML, calendars, crypto
+# (accounts, packages), the server driver, the analysis stack.
+HEAVY = ("scipy", "statsmodels", "numpy", "pandas", "reportlab", "lxml", "xmlschema",
+         "icalendar", "cryptography", "argon2", "psycopg", "gisttracker.reports.base",
+         "gisttracker.analysis", "gisttracker.exchange",
+         "gisttracker.services.accounts", "gisttracker.store.migrations.m0009_accounts_audit")
+# …and `studies` on a current file does not even need the ORM.
+STUDIES_HEAVY = (*HEAVY, "peewee", "gisttracker.services", "gisttracker.backup", "PySide6",
+                 "ui")
+
+
+def _run(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str, object]:
+    """Run ``code`` in a new interpreter; it sets ``out`` (a dict), printed back as JSON."""
+    script = (f"import json, sys\nout = {{}}\n{code}\n"
+              "sys.__stdout__.write('\\n' + json.dumps(out))\n")
+    result = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _heavy(loaded: list[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in names))
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               GISTTRACKER_LOG_DIR=str(tmp_path / "logs"))
+    return env
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site file at the latest schema, with a patient (created by the command line)."""
+    db = tmp_path_factory.mktemp("site") / "site.db"
+    subprocess.run([sys.executable, "-m", "gisttracker", "--db", str(db), "demo", "--patients",
+                    "3", "--seed", "1", "--today", "2026-03-14"], cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    return db
+
+
+def test_the_window_start_loads_nothing_heavy(site: Path, tmp_path: Path) -> None:
+    # The real entry point (argv None, as the console script calls it), to the first rows.
+    code = ("sys.argv = ['gisttracker', '--db', sys.argv[1], '--startup-check']\n"
+            "from gisttracker.cli import main\n"
+            "out['code'] = main()\n"
+            "out['loaded'] = sorted(sys.modules)\n")
+    out = _run(code, str(site), env=_env(tmp_path))
+    assert out["code"] == 0
+    loaded = list(out["loaded"])  # type: ignore[call-overload]
+    assert "ui.patients" in loaded and "peewee" in loaded  # it really showed the list
+    heavy = _heavy(loaded, HEAVY)
+    assert not heavy, "the window's start loaded " + ", ".join(heavy)
+    # Only the first screen's area was built (the others are built when first shown).
+    assert not _heavy(loaded, ("ui.calendar", "ui.reports", "ui.queries", "ui.outcomes",
+                               "ui.study_summary", "ui.accounts", "ui.lock"))
+
+
+def test_studies_loads_neither_the_orm_nor_anything_heavy(site: Path, tmp_path: Path) -> None:
+    code = ("sys.argv = ['gisttracker', '--db', sys.argv[1], 'studies', '--json']\n"
+            "import contextlib, io\n"
+            "from gisttracker.cli import main\n"
+            "text = io.StringIO()\n"
+            "with contextlib.redirect_stdout(text):\n"
+            "    out['code'] = main()\n"
+            "out['keys'] = [s['key'] for s in json.loads(text.getvalue())]\n"
+            "out['loaded'] = sorted(sys.modules)\n")
+    out = _run(code, str(site), env=_env(tmp_path))
+    assert out["code"] == 0 and "NCT04933669" in out["keys"]  # type: ignore[operator]
+    heavy = _heavy(list(out["loaded"]), STUDIES_HEAVY)  # type: ignore[call-overload]
+    assert not heavy, "gisttracker studies loaded " + ", ".join(heavy)
+    # …and its log still says that it ran (written when the command ended).
+    text = (tmp_path / "logs" / LOG_FILE).read_text(encoding="utf-8")
+    assert "start: GIST Study Tracker" in text and "command studies" in text
+
+
+_PEEWEE_STATE = """
+import peewee
+import psycopg
+adapter = peewee.Psycopg3Adapter
+out['module'] = {name: repr(getattr(peewee, name, None))
+                 for name in ('psycopg', 'TransactionStatus', 'Json_pg3', 'Jsonb_pg3')}
+out['adapter'] = sorted((k, repr(v)) for k, v in vars(adapter).items()
+                        if not callable(v) and not k.startswith('__'))
+out['chosen'] = type(peewee.PostgresqlDatabase('x', prefer_psycopg3=True)._adapter).__name__
+"""
+
+
+def test_peewee_without_the_server_driver_is_whole_once_it_is_attached() -> None:
+    plain = _run(_PEEWEE_STATE)
+    deferred = _run(
+        "from gisttracker.startup import attach_server_driver, defer_server_driver\n"
+        "defer_server_driver()\n"
+        "import peewee\n"
+        "out['without'] = 'psycopg' in sys.modules or peewee.psycopg is not None\n"
+        "attach_server_driver()\n" + _PEEWEE_STATE)
+    assert deferred.pop("without") is False  # the start did not load the driver
+    # Whatever peewee's own import sets when the driver is there is set, and the same: a
+    # peewee upgrade that binds more names when it finds psycopg fails here.
+    assert deferred == plain
+    assert plain["chosen"] == "Psycopg3Adapter"
+
+
+def test_the_start_collects_no_cycles_and_the_command_does() -> None:
+    out = _run("import gc\n"
+               "from gisttracker import startup\n"
+               "startup.begin()\n"
+               "out['starting'] = gc.isenabled()\n"
+               "startup.resume_collection()\n"
+               "out['working'] = gc.isenabled()\n"
+               "out['frozen'] = gc.get_freeze_count() > 0\n")
+    assert out == {"starting": False, "working": True, "frozen": True}
+
+
+@pytest.fixture
+def no_log() -> Iterator[None]:
+    """The logger as a new process has it (an earlier test's command line left its file)."""
+    kept = list(log.handlers)
+    for handler in kept:
+        log.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+            handler.close()
+        for handler in kept:
+            log.addHandler(handler)
+
+
+@pytest.mark.usefixtures("no_log")
+def test_records_kept_during_the_start_reach_the_log_in_order(tmp_path: Path) -> None:
+    try:
+        start_logging(directory=tmp_path)
+        log.info("first screen shown")
+        assert not (tmp_path / LOG_FILE).exists()  # nothing opened yet: the start is cheap
+        finish_logging()
+        log.info("after the start")
+        for handler in log.handlers:
+            handler.flush()
+        lines = (tmp_path / LOG_FILE).read_text(encoding="utf-8").splitlines()
+        assert "start: GIST Study Tracker" in lines[0]
+        assert [line.split("] ", 1)[1] for line in lines[1:]] == ["first screen shown",
+                                                                   "after the start"]
+    finally:
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+            handler.close()
+
+
+@pytest.mark.expect_log(r"^the disk is full")
+@pytest.mark.usefixtures("no_log")
+def test_a_warning_during_the_start_is_written_at_once(tmp_path: Path) -> None:
+    try:
+        start_logging(directory=tmp_path, level=logging.INFO)
+        log.warning("the disk is full")
+        for handler in log.handlers:
+            handler.flush()
+        text = (tmp_path / LOG_FILE).read_text(encoding="utf-8")
+        assert "the disk is full" in text and text.count("start: GIST Study Tracker") == 1
+    finally:
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+            handler.close()
+
+
+def test_no_module_selects_a_pyside_feature() -> None:
+    # ui.app.skip_feature_scan relies on it: a module that selected `snake_case` or
+    # `true_property` would need PySide6's per-module bookkeeping.
+    selects = re.compile(r"^\s*(from|import)\s+__feature__\b", re.MULTILINE)
+    users = [str(p.relative_to(ROOT)) for folder in ("ui", "gisttracker")
+             for p in (ROOT / folder).rglob("*.py")
+             if selects.search(p.read_text(encoding="utf-8"))]
+    assert not users, "these modules select a PySide6 feature: " + ", ".join(users)
+
+
+def test_an_english_start_reads_no_other_languages_catalogue() -> None:
+    # Visit names carry their Chinese too ("Month 3" / "第 3 个月"), filled in when first read.
+    out = _run("from gisttracker import i18n\n"
+               "i18n.install('en')\n"
+               "from gisttracker.session import load_protocols\n"
+               "from pathlib import Path\n"
+               "studies = load_protocols(Path(sys.argv[1])).studies\n"
+               "out['catalogues'] = i18n.catalogue.cache_info().currsize\n"
+               "visit = next(v for s in studies for v in s.visits if v.name.startswith('Month'))\n"
+               "out['zh'] = visit.name.text('zh_CN')\n"
+               "out['after'] = i18n.catalogue.cache_info().currsize\n",
+               str(ROOT / "no-such-site.db"))
+    assert out["catalogues"] == 1  # English's own (no file behind it)
+    assert "个月" in str(out["zh"]) and out["after"] == 2
+
+
+@pytest.mark.parametrize("name", ["Visit {offset[3]}", "Visit {offset.upper}", "Visit {m}"])
+def test_a_visit_name_placeholder_is_a_plain_name(name: str) -> None:
+    # Whether `{offset[3]}` formats depends on the words of each language (checked at load,
+    # never when a name is first shown): refused in the file, where it is written.
+    from gisttracker.protocols.loader import ProtocolError, parse_study
+    from tests.core.test_translations import TEXT
+
+    text = TEXT.replace('name_zh_CN = "第 {months} 个月（{offset}）"', f'name_zh_CN = "{name}"')
+    with pytest.raises(ProtocolError) as caught:
+        parse_study(text, "t.toml")
+    assert caught.value.key == "visits[0].name_zh_CN"
+    assert "not a valid visit name" in caught.value.message
+
+
+def test_the_program_opens_a_server_with_the_driver_it_deferred(server_db: str,
+                                                                 tmp_path: Path) -> None:
+    # The real entry point (peewee imported without psycopg), on a new server database: the
+    # schema is created and a listing read through the driver attached when it is opened.
+    from tests.helpers import server_url
+
+    url = server_url(server_db)
+    for command in (["studies", "--json"], ["patients", "--json"]):
+        result = subprocess.run([sys.executable, "-m", "gisttracker", "--db", url, *command],
+                                cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert isinstance(json.loads(result.stdout), list)
