@@ -155,6 +155,9 @@ class EntryForm(QWidget):
         for name, label in self.messages.items():
             label.setText(errors.get(name, ""))
         rest = [m for name, m in errors.items() if name not in self.messages]
+        if any(rest):
+            # A refusal is red, also over the amber note of a correction under way.
+            self.general.setStyleSheet(ERROR_STYLE)
         self.general.setText("\n".join(rest))
 
     def clear_errors(self) -> None:
@@ -459,6 +462,10 @@ class CourseTab(PatientTabPage):
         section.versions = self._versions_of(uid)
         section.save.setText(_("Save correction…"))
         section.cancel.show()
+        self._show_correcting(section)
+
+    @staticmethod
+    def _show_correcting(section: Section) -> None:
         section.form.clear_errors()
         section.form.general.setStyleSheet("QLabel { color: #8a5a00; }")
         section.form.general.setText(_("Correcting the selected {what}: change what is wrong, "
@@ -708,6 +715,7 @@ class CourseTab(PatientTabPage):
         assert uid is not None
         if fill[section.name](uid):
             section.versions = self._versions_of(uid)
+            self._show_correcting(section)
             return
         self.end_correction(section)
         section.form.show_errors({"": _("The {what} was deleted by someone else.").format(

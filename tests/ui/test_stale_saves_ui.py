@@ -296,16 +296,30 @@ def test_an_exposure_correction_over_someone_elses_is_refused_then_reload_and_re
 
     retype(qtbot, tab.stop_on.edit, "2024-06-20")  # type: ignore[attr-defined]
     seen: list[str] = []
+    general = tab.exposure_form.general
+    beside: list[tuple[str, str]] = []
+
+    def answer(box: QWidget) -> None:
+        # While the box is up, the refusal is also said beside the form, in red (not the
+        # amber of the correction's note).
+        beside.append((general.text(), general.styleSheet()))
+        assert isinstance(box, QMessageBox)
+        seen.append(box.text())
+        qtbot.mouseClick(next(b for b in box.buttons() if "Reload" in b.text()),
+                         Qt.MouseButton.LeftButton)
+
     save_with_reason(qtbot, tab.exposure_section.save, "last dose misread")
-    answer_stale_box(qtbot, seen, reload=True)
+    when_dialog(answer)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
     assert "li.wei changed dose_mg_per_day from 400.0 to 300.0" in seen[0]
     row = TreatmentExposure.get(TreatmentExposure.uid == uid)
     assert (row.dose_mg_per_day, row.stop_on) == (300.0, date(2024, 6, 30))
+    assert "li.wei changed dose_mg_per_day" in beside[0][0] and "#b00020" in beside[0][1]
     # The correction is filled again with what is stored now; Nora redoes hers.
     qtbot.waitUntil(lambda: tab.dose.text() == "300", timeout=5000)
     idle(qtbot, tasks)
     assert tab.exposure_section.editing == uid
+    assert general.text().startswith("Correcting the selected treatment exposure")
     assert tab.stop_on.text() == "2024-06-30"  # type: ignore[attr-defined]
     retype(qtbot, tab.stop_on.edit, "2024-06-20")  # type: ignore[attr-defined]
     save_with_reason(qtbot, tab.exposure_section.save, "last dose misread")
