@@ -660,13 +660,18 @@ class ScreeningTab(PatientTabPage):
         answer is ``(result, versions)``, the versions held after it (this save's own
         changes counted as seen; :meth:`_own_save` takes them)."""
         expected = dict(self.versions)
-        assert self.service is not None
-        tracker = self.service.tracker
+        assert self.service is not None and self.patient_uid is not None
+        tracker, patient_uid = self.service.tracker, self.patient_uid
 
         def work() -> object:
             with tracker.expect(expected):
                 result = write()
-                return result, dict(tracker.expected_versions())
+                after = dict(tracker.expected_versions())
+            # The rows this save added (a first lab value, a judgement) count as seen too,
+            # or the next save would be refused as if someone else had added them.
+            for uid, version in screening_versions(tracker.db, patient_uid).items():
+                after.setdefault(uid, version)
+            return result, after
 
         return work
 

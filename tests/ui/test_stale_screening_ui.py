@@ -23,7 +23,13 @@ from pytestqt.qtbot import QtBot
 from gisttracker.services.patients import PatientService
 from gisttracker.services.policy import trusted_actor
 from gisttracker.session import open_session
-from tests.core.patients_helpers import TODAY, eligible_patient, good_data, set_site
+from tests.core.patients_helpers import (
+    TODAY,
+    eligible_patient,
+    good_data,
+    new_patient,
+    set_site,
+)
 from tests.ui.conftest import on_worker
 from tests.ui.helpers import retype, type_into_next_dialog, when_dialog
 from ui.main_window import MainWindow
@@ -35,14 +41,21 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "support raise")
 STUDY = "NCT04933669"
 
 
-def _open(qtbot: QtBot, window: MainWindow, *, enroll: bool) -> tuple[str, PatientWindow,
-                                                                      ScreeningTab]:
+def _open(qtbot: QtBot, window: MainWindow, *, enroll: bool = False,
+          no_alt: bool = False) -> tuple[str, PatientWindow, ScreeningTab]:
     session = window.session
     assert session is not None and window.context is not None
 
     def make() -> str:
         set_site(session)
         service = PatientService(session)
+        if no_alt:
+            patient = new_patient(service, STUDY)
+            data = good_data(service.study(STUDY))
+            data.values["ecog"] = 3
+            del data.labs["alt"]
+            service.save_screening(patient.uid, data, today=TODAY)
+            return patient.uid
         patient = eligible_patient(service, STUDY)
         if enroll:
             service.enroll(patient.uid, today=TODAY, rng=random.Random(1))
@@ -200,5 +213,55 @@ def test_a_correction_typed_while_someone_elses_arrives_is_refused_then_redone(
     type_into_next_dialog(qtbot, "ECOG from the clinic letter")
     _click(qtbot, tab.save_button)
     qtbot.waitUntil(lambda: _stored(service, uid) == (0, 13.5), timeout=10_000)
+    _idle(qtbot, window)
+    opened.close()
+
+
+def _alt(service: PatientService, uid: str) -> float | None:
+    latest = service.latest_screening(uid)
+    assert latest is not None
+    lab = service.screening_data(latest).labs.get("alt")
+    return None if lab is None else lab.value
+
+
+def test_a_lab_value_added_by_someone_else_meanwhile_is_not_deleted_by_the_save(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    uid, opened, tab = _open(qtbot, window, no_alt=True)
+    service = PatientService(window.session)  # type: ignore[arg-type]
+    ecog = tab.numbers["ecog"][0]
+    alt = tab.labs["alt"][0]
+    assert (ecog.text(), alt.text()) == ("3", "")
+    retype(qtbot, ecog, "1")  # Nora corrects the ECOG; not saved yet
+
+    # li.wei enters the ALT result at his workstation (the outcome stays "ineligible", so
+    # the screening row itself does not change: only a lab row is added).
+    other = open_session(tmp_path / "site.db")
+    try:
+        other.tracker.sign_in(trusted_actor("li.wei"))
+        data = good_data(other.studies[STUDY])
+        data.values["ecog"] = 3
+        PatientService(other).save_screening(uid, data, today=TODAY)
+    finally:
+        other.close()
+    assert _alt(service, uid) == 30.0
+    _window_sees_it(qtbot, window, tab)
+    assert (ecog.text(), alt.text()) == ("1", "")  # her typing kept; his ALT not shown
+
+    seen: list[str] = []
+    _answer_stale_box(qtbot, seen)
+    _click(qtbot, tab.save_button)
+    qtbot.waitUntil(lambda: bool(seen) or _alt(service, uid) is None, timeout=10_000)
+    # Her form, which never showed the ALT, would have deleted it: refused instead.
+    assert _alt(service, uid) == 30.0
+    assert _stored(service, uid)[0] == 3
+    assert "lab_result record was added by someone else" in seen[0]
+    assert "li.wei added it" in seen[0]
+    qtbot.waitUntil(lambda: (ecog.text(), alt.text()) == ("3", "30"), timeout=10_000)
+    _idle(qtbot, window)
+
+    retype(qtbot, ecog, "1")
+    _click(qtbot, tab.save_button)
+    qtbot.waitUntil(lambda: _stored(service, uid)[0] == 1, timeout=10_000)
+    assert _alt(service, uid) == 30.0
     _idle(qtbot, window)
     opened.close()
