@@ -6,12 +6,20 @@ timing flags and the patient's endpoints.
 Each section is a table of what is recorded and a small entry form; a refused entry shows
 its messages beside the fields concerned (:class:`CourseInputError` maps field → message),
 and nothing typed is cleared until it is saved. Database work runs on the task thread.
+
+No lost updates (issue 13): every save of a record that is already stored sends the version
+the tab showed of it (:func:`gisttracker.services.scopes.course_versions`, read with the
+data; :meth:`Tracker.expect`) — a correction the version its form was filled with, a
+deletion, an interruption or a dose change the version of the row selected (a deleted
+exposure's interruptions too). A save over someone else's change meanwhile is refused,
+saying who changed what, and the tab offers to reload (:func:`ui.conflicts.handle_save_error`);
+a correction is then filled again with what is stored now.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -41,7 +49,7 @@ from gisttracker.errors import InputError
 from gisttracker.i18n import N_, _, join_list, join_sentences, local, ngettext
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES
 from gisttracker.protocols.model import Period
-from gisttracker.services.base import Changes
+from gisttracker.services.base import Changes, StaleRecordError
 from gisttracker.services.course import (
     EVENT_LABELS,
     PHASE_LABELS,
@@ -59,6 +67,9 @@ from gisttracker.services.course import (
     TreatmentSummary,
 )
 from gisttracker.services.course.values import CRITERION_LABELS, STOMA_LABELS, drug_label
+from gisttracker.services.scopes import course_versions
+from gisttracker.store.db import DatabaseLockedError
+from ui.conflicts import handle_save_error
 from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.widgets.date_field import DateField, DateInputError
@@ -144,6 +155,9 @@ class EntryForm(QWidget):
         for name, label in self.messages.items():
             label.setText(errors.get(name, ""))
         rest = [m for name, m in errors.items() if name not in self.messages]
+        if any(rest):
+            # A refusal is red, also over the amber note of a correction under way.
+            self.general.setStyleSheet(ERROR_STYLE)
         self.general.setText("\n".join(rest))
 
     def clear_errors(self) -> None:
@@ -203,6 +217,8 @@ class Section:
     delete: QPushButton
     cancel: QPushButton
     editing: str | None = None
+    # The version of the record being corrected, as its form was filled with it.
+    versions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -215,6 +231,7 @@ class Loaded:
     endpoints: list[EndpointResult]
     drugs: list[str]
     primary_site: str | None
+    versions: dict[str, int] = field(default_factory=dict)  # uid -> version, read first
 
 
 class CourseTab(PatientTabPage):
@@ -224,6 +241,8 @@ class CourseTab(PatientTabPage):
         super().__init__(parent)
         self.today_fn: Callable[[], date] = date.today  # read when needed, not frozen
         self.loaded: Loaded | None = None
+        # A correction to fill again once the reload the nurse asked for arrives.
+        self._refill: Section | None = None
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.addWidget(self._treatment_box(body))
@@ -440,15 +459,26 @@ class CourseTab(PatientTabPage):
         if not fill[section.name](uid):
             return
         section.editing = uid
+        section.versions = self._versions_of(uid)
         section.save.setText(_("Save correction…"))
         section.cancel.show()
+        self._show_correcting(section)
+
+    @staticmethod
+    def _show_correcting(section: Section) -> None:
         section.form.clear_errors()
         section.form.general.setStyleSheet("QLabel { color: #8a5a00; }")
         section.form.general.setText(_("Correcting the selected {what}: change what is wrong, "
                                        "then save the correction.").format(what=_(section.name)))
 
+    def _versions_of(self, *uids: str) -> dict[str, int]:
+        """The versions the tab last read of ``uids`` (what its tables show)."""
+        known = self.loaded.versions if self.loaded is not None else {}
+        return {uid: known[uid] for uid in uids if uid in known}
+
     def end_correction(self, section: Section) -> None:
         section.editing = None
+        section.versions = {}
         section.save.setText(section.add_text)
         section.cancel.hide()
         section.form.general.setStyleSheet(ERROR_STYLE)
@@ -470,9 +500,16 @@ class CourseTab(PatientTabPage):
             "pathology report": lambda s: s.delete_pathology(uid, reason=reason),
             "event": lambda s: s.delete_event(uid, reason=reason, today=today),
         }
+        shown = [uid]
+        if section is self.exposure_section and self.loaded is not None:
+            # Its interruptions go with it: the ones shown are expected as shown.
+            row = self._row(self.loaded.treatment.exposures, uid)
+            shown += [i.uid for i in row.interruptions] if row is not None else []
+        expected = self._versions_of(*shown)
         if section.editing == uid:
             self.end_correction(section)
-        self._submit(section.form, lambda: None, lambda s, _d: call[section.name](s))
+        self._submit(section.form, lambda: None, lambda s, _d: call[section.name](s),
+                     expected=expected)
 
     def _delete_interruption(self) -> None:
         uid = _selected_uid(self.interruptions)
@@ -483,7 +520,8 @@ class CourseTab(PatientTabPage):
         if reason is None:
             return
         self._submit(self.exposure_form, lambda: None,
-                     lambda s, _d: s.delete_interruption(uid, reason=reason))
+                     lambda s, _d: s.delete_interruption(uid, reason=reason),
+                     expected=self._versions_of(uid))
 
     def _row(self, rows: Sequence[Any], uid: str) -> Any:
         return next((r for r in rows if r.uid == uid), None)
@@ -587,13 +625,17 @@ class CourseTab(PatientTabPage):
         if self.tasks is None or self.patient_uid is None:
             return
         service, patient, today = self.service(), self.patient_uid, self.today_fn()
+        db = service.session.db
 
         def load() -> Loaded:
+            # The versions first (see course_versions): a change between the two reads
+            # makes a save refuse rather than pass unseen.
+            versions = course_versions(db, patient)
             return Loaded(service.treatment(patient, today=today), service.surgeries(patient),
                           service.pathology(patient), service.events(patient),
                           service.organ_preservation(patient, today=today),
                           service.endpoints(patient, today=today), service.drugs(patient),
-                          service.default_primary_site(patient))
+                          service.default_primary_site(patient), versions)
 
         self.tasks.run(load, self._loaded, self._failed)
 
@@ -660,6 +702,33 @@ class CourseTab(PatientTabPage):
         _fill(self.endpoint_table, [(None, (
             local(e.name), _d(e.start), self._endpoint_value(e), _d(e.on),
             "" if e.months is None else f"{e.months:.1f}", e.note)) for e in loaded.endpoints])
+        refill, self._refill = self._refill, None
+        if refill is not None and refill.editing is not None:
+            self._fill_again(refill)
+
+    def _fill_again(self, section: Section) -> None:
+        """After the reload the nurse chose: the correction shows what is stored now (and
+        its versions), or ends when someone deleted the record."""
+        fill = {"treatment exposure": self._fill_exposure, "surgery": self._fill_surgery,
+                "pathology report": self._fill_pathology, "event": self._fill_event}
+        uid = section.editing
+        assert uid is not None
+        if fill[section.name](uid):
+            section.versions = self._versions_of(uid)
+            self._show_correcting(section)
+            return
+        self.end_correction(section)
+        section.form.show_errors({"": _("The {what} was deleted by someone else.").format(
+            what=_(section.name))})
+
+    def discard_and_reload(self, section: Section | None = None) -> None:
+        """Show what is stored now (the nurse chose to reload after a refused save); a
+        correction under way is filled again with the stored values."""
+        if section is not None:
+            section.form.clear_errors()
+            if section.editing is not None:
+                self._refill = section
+        self.request_reload()
 
     @staticmethod
     def _yes_no(value: bool | None) -> str:
@@ -696,9 +765,13 @@ class CourseTab(PatientTabPage):
     # ----- saving -------------------------------------------------------------------------
     def _submit(self, form: EntryForm, build: Callable[[], Any],
                 call: Callable[[CourseService, Any], Any],
-                section: Section | None = None) -> None:
+                section: Section | None = None, *,
+                expected: dict[str, int] | None = None) -> None:
         """Read the form (errors beside fields), then run the save on the task thread; a
-        correction that went through ends the form's correction mode."""
+        correction that went through ends the form's correction mode.
+
+        The save is refused if a record it changes is no longer at the version shown:
+        ``expected`` (uid -> version), by default the correction's own."""
         if self.tasks is None:
             return
         try:
@@ -707,6 +780,8 @@ class CourseTab(PatientTabPage):
             form.show_errors({exc.field: str(exc)})
             return
         service = self.service()
+        if expected is None:
+            expected = dict(section.versions) if section is not None else {}
 
         def done(_result: object) -> None:
             if not self.alive():
@@ -721,10 +796,31 @@ class CourseTab(PatientTabPage):
                 return
             if isinstance(exc, CourseInputError):
                 form.show_errors(exc.errors)
+            elif isinstance(exc, StaleRecordError | DatabaseLockedError):
+                # Someone changed the record since the tab showed it (or held the database
+                # too long): nothing was written. Say who changed what, beside the form;
+                # offer to reload (or to try again).
+                form.show_errors({"": str(exc)})
+                handle_save_error(
+                    self, exc, reload=lambda: self.discard_and_reload(section),
+                    retry=lambda: self._submit(form, build, call, section, expected=expected))
             else:
                 form.show_errors({"": error_message(exc, context="treatment & course tab")})
 
-        self.tasks.run(lambda: call(service, data), done, failed)
+        self.tasks.run(self._as_shown(expected, lambda: call(service, data)), done, failed)
+
+    def _as_shown(self, expected: dict[str, int],
+                  write: Callable[[], Any]) -> Callable[[], Any]:
+        """``write`` on the worker, refused (:class:`StaleRecordError`) if a record in
+        ``expected`` is no longer at the version the tab showed."""
+        tracker = self.service().tracker
+        expected = dict(expected)
+
+        def work() -> Any:
+            with tracker.expect(expected):
+                return write()
+
+        return work
 
     def add_exposure(self) -> None:
         f = self.exposure_form
@@ -780,11 +876,12 @@ class CourseTab(PatientTabPage):
             return
         dialog = self.interruption_dialog()
         today = self.today_fn()
+        expected = self._versions_of(uid)  # the exposure as selected
 
         def submit(value: tuple[date, date | None]) -> None:
             reason = dialog.reason_text()  # read here: widgets are never touched on the worker
             self._save_in(dialog, lambda s: s.add_interruption(
-                uid, value[0], value[1], reason=reason, today=today))
+                uid, value[0], value[1], reason=reason, today=today), expected)
 
         dialog.submit = submit
         dialog.open()
@@ -796,17 +893,20 @@ class CourseTab(PatientTabPage):
             return
         dialog = self.dose_change_dialog()
         today = self.today_fn()
+        expected = self._versions_of(uid)  # the exposure as selected
 
         def submit(value: tuple[date, float]) -> None:
             reason = dialog.reason_text()  # read here: widgets are never touched on the worker
             self._save_in(dialog, lambda s: s.change_dose(
-                uid, value[0], value[1], today=today, reason=reason))
+                uid, value[0], value[1], today=today, reason=reason), expected)
 
         dialog.submit = submit
         dialog.open()
 
-    def _save_in(self, dialog: RecordDialog, call: Callable[[CourseService], Any]) -> None:
-        """Save on the worker; the dialog closes when it went through, else shows why."""
+    def _save_in(self, dialog: RecordDialog, call: Callable[[CourseService], Any],
+                 expected: dict[str, int]) -> None:
+        """Save on the worker; the dialog closes when it went through, else shows why. A
+        record in ``expected`` changed since it was shown refuses the save."""
         if self.tasks is None:
             return
         service = self.service()
@@ -823,10 +923,21 @@ class CourseTab(PatientTabPage):
                 if "dose_mg_per_day" in errors:
                     errors["dose"] = errors.pop("dose_mg_per_day")
                 dialog.show_errors(errors)
+            elif isinstance(exc, StaleRecordError | DatabaseLockedError):
+                # The exposure changed since it was selected: the dialog says who changed
+                # what; reloading closes it and shows the exposure as stored now.
+                dialog.show_errors({"": str(exc)})
+
+                def reload() -> None:
+                    dialog.reject()
+                    self.discard_and_reload()
+
+                handle_save_error(dialog, exc, reload=reload,
+                                  retry=lambda: self._save_in(dialog, call, expected))
             else:
                 dialog.show_errors({"": error_message(exc, context="course tab")})
 
-        self.tasks.run(lambda: call(service), done, failed)
+        self.tasks.run(self._as_shown(expected, lambda: call(service)), done, failed)
 
     def add_surgery(self) -> None:
         f = self.surgery_form

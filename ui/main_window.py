@@ -291,7 +291,9 @@ class MainWindow(QMainWindow):
             if is_server(path) and "password" in str(exc) and not self.property("headless"):
                 # No password (or a wrong one) for a server: ask for it, never store it.
                 self.statusBar().showMessage(_("{path} needs a password").format(path=path))
-                self.choose_server(previous=str(path))
+                from ui.server_dialog import login_problem
+
+                self.choose_server(previous=str(path), problem=login_problem(path))
                 return
             text = error_message(exc, context="opening a database")
             message = _("Could not open {path}:\n{error}").format(path=path, error=text)
@@ -413,13 +415,14 @@ class MainWindow(QMainWindow):
                 return
             self.open_database(path)
 
-    def choose_server(self, previous: str | None = None) -> None:
-        """File > Open server…: a site database on a PostgreSQL server."""
+    def choose_server(self, previous: str | None = None, problem: str | None = None) -> None:
+        """File > Open server…: a site database on a PostgreSQL server (``problem``: why it
+        is asked again after a refused login)."""
         from gisttracker.store.db import resolve_path
         from gisttracker.store.urls import ServerUrlError
         from ui.server_dialog import OpenServerDialog
 
-        dialog = OpenServerDialog(self, previous=previous)
+        dialog = OpenServerDialog(self, previous=previous, problem=problem)
         self.server_dialog = dialog
 
         def accepted() -> None:

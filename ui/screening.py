@@ -133,6 +133,10 @@ class ScreeningTab(PatientTabPage):
         self.dialog: QWidget | None = None
         self.dirty = False
         self._loading = False
+        # What the form was filled with, by version (uid -> version): a save sends these, so
+        # it is refused if someone changed the screening since. They move on only when the
+        # form is filled again (or with this form's own save), never while it holds typing.
+        self.versions: dict[str, int] = {}
         self.problems: dict[str, str] = {}
         self.result: eligibility.Screening | None = None
         self.messages: dict[str, QLabel] = {}
@@ -355,6 +359,10 @@ class ScreeningTab(PatientTabPage):
         session = service.session
 
         def load() -> dict[str, Any]:
+            # The versions first: a change landing between the two reads then makes the next
+            # save refuse (the versions are older than what is shown) instead of passing over
+            # a change the form never showed.
+            versions = screening_versions(session.db, patient_uid)
             patient = service.get(patient_uid)
             ident = service.identity(patient_uid)
             screening = service.latest_screening(patient_uid)
@@ -366,7 +374,7 @@ class ScreeningTab(PatientTabPage):
                 "failure_reasons": _failure_reasons(screening)
                 if screening is not None and patient.status == "screen_failed" else [],
                 # What this form shows, by version: a save refuses if someone changed it since.
-                "versions": screening_versions(session.db, patient_uid),
+                "versions": versions,
             }
 
         tasks = self.tasks
@@ -393,7 +401,6 @@ class ScreeningTab(PatientTabPage):
         self.sex, self.dob, self.status = patient.sex, loaded["dob"], patient.status
         self.judged = loaded["judged"]
         self.failure_reasons = loaded["failure_reasons"]
-        self.versions: dict[str, int] = loaded["versions"]
         screening = loaded["screening"]
         self.screening_open = screening is not None and not screening.closed
         self.patient = patient
@@ -404,9 +411,12 @@ class ScreeningTab(PatientTabPage):
         for field in (self.screened_on, self.consent_date):
             field.set_bounds(birth=self.dob)
         if self.dirty and (self.status == "screened" or self.correcting):
-            # Typed and not saved yet: a change made elsewhere must not wipe it out.
+            # Typed and not saved yet: a change made elsewhere must not wipe it out, nor move
+            # on the versions the form was filled with (issue 13): the typing is based on
+            # those, so its save is refused, naming who changed what, and the nurse reloads.
             self._changed()
             return
+        self.versions = loaded["versions"]
         self._build_criteria()
         self._loading = True
         try:
@@ -646,16 +656,32 @@ class ScreeningTab(PatientTabPage):
 
     def _as_shown(self, write: Callable[[], object]) -> Callable[[], object]:
         """``write`` refused (:class:`StaleRecordError`) if someone changed this screening
-        since it was shown: the versions it was shown with are checked on the worker."""
-        expected = dict(getattr(self, "versions", {}))
-        assert self.service is not None
-        tracker = self.service.tracker
+        since it was shown: the versions it was shown with are checked on the worker. Its
+        answer is ``(result, versions)``, the versions held after it (this save's own
+        changes counted as seen; :meth:`_own_save` takes them)."""
+        expected = dict(self.versions)
+        assert self.service is not None and self.patient_uid is not None
+        tracker, patient_uid = self.service.tracker, self.patient_uid
 
         def work() -> object:
             with tracker.expect(expected):
-                return write()
+                result = write()
+                after = dict(tracker.expected_versions())
+            # The rows this save added (a first lab value, a judgement) count as seen too,
+            # or the next save would be refused as if someone else had added them.
+            for uid, version in screening_versions(tracker.db, patient_uid).items():
+                after.setdefault(uid, version)
+            return result, after
 
         return work
+
+    def _own_save(self, answer: object) -> object:
+        """The result of a save run through :meth:`_as_shown`; the form now holds the
+        versions its own save left (so typing on before the reload answers, then saving,
+        is not refused over the nurse's own save)."""
+        result, versions = answer  # type: ignore[misc]
+        self.versions.update(versions)
+        return result
 
     def _run(self, work: Callable[[], object], done: Callable[[object], None],
              what: str) -> None:
@@ -703,7 +729,8 @@ class ScreeningTab(PatientTabPage):
             if reason is None:
                 return False
 
-            def corrected(result: object) -> None:
+            def corrected(answer: object) -> None:
+                result = self._own_save(answer)
                 self.dirty = False
                 self.correcting = False
                 outcome = getattr(result, "outcome", None)
@@ -727,7 +754,8 @@ class ScreeningTab(PatientTabPage):
                       corrected, "correcting a screening")
             return True
 
-        def saved(_result: object) -> None:
+        def saved(answer: object) -> None:
+            self._own_save(answer)
             self.dirty = False
             self.reload_after_write()
             if then is not None:

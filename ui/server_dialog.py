@@ -10,7 +10,7 @@ without typing one.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -38,7 +38,8 @@ SSL_MODES = (("verify-full", N_("Encrypted, server certificate checked (verify-f
 class OpenServerDialog(QDialog):
     """Asks where the server database is and who connects; :meth:`url` is the result."""
 
-    def __init__(self, parent: QWidget | None = None, *, previous: str | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, previous: str | None = None,
+                 problem: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Open server database"))
         self.host = QLineEdit(self)
@@ -84,6 +85,10 @@ class OpenServerDialog(QDialog):
         layout.addWidget(buttons)
         if previous:
             self._fill(previous)
+        if problem:
+            # Why it is asked again (the server refused the login): said above the buttons.
+            self.problem.setText(problem)
+            self.problem.show()
 
     def _fill(self, url: str) -> None:
         parts = urlsplit(url)
@@ -92,6 +97,9 @@ class OpenServerDialog(QDialog):
             self.port.setValue(parts.port)
         self.database.setText(parts.path.strip("/"))
         self.user.setText(parts.username or "")
+        # A URL without sslmode meant libpq's default, "prefer": keep that rather than
+        # switching the connection to another encryption setting behind the user's back.
+        self.ssl.setCurrentIndex(self.ssl.findData("prefer"))
         for pair in parts.query.split("&"):
             key, _sep, value = pair.partition("=")
             if key == "sslmode":
@@ -124,3 +132,16 @@ class OpenServerDialog(QDialog):
         query = urlencode({"sslmode": self.ssl.currentData()})
         return (f"postgresql://{user}{secret}@{host}:{self.port.value()}/"
                 f"{quote(self.database.text().strip(), safe='')}?{query}")
+
+
+def login_problem(location: object) -> str:
+    """What to say when the server refused to log in to ``location`` (a
+    :class:`~gisttracker.store.urls.ServerLocation`) for want of the right password: a
+    wrong password typed, or none given. Never the password itself."""
+    connect_url = str(getattr(location, "connect_url", ""))
+    parts = urlsplit(connect_url)
+    user = unquote(parts.username or "")
+    if parts.password:
+        return _("The server refused the password for {user}. Type it again.").format(
+            user=user)
+    return _("The server needs a password for {user}.").format(user=user)

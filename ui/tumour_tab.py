@@ -8,10 +8,18 @@ and the patient's best overall response are recomputed with the core rules
 (:func:`gisttracker.services.tumour.evaluate`, pure and fast, so on the GUI thread). RECIST
 1.1 problems of a baseline target selection are shown beside the lesion table; saving such
 a selection asks for confirmation.
+
+No lost updates (issue 13): the editor keeps the versions of the assessment and lesions it
+was filled with (:func:`gisttracker.services.scopes.tumour_versions`, read with the data),
+and a correction or a deletion sends them (:meth:`Tracker.expect`). A save over someone
+else's change meanwhile is refused, saying who changed what, and the tab offers to reload
+(:func:`ui.conflicts.handle_save_error`); what was typed stays on screen until the nurse
+chooses to reload.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import Qt
@@ -37,7 +45,8 @@ from PySide6.QtWidgets import (
 )
 
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import Changes
+from gisttracker.services.base import Changes, StaleRecordError
+from gisttracker.services.scopes import tumour_versions
 from gisttracker.services.tumour import (
     MODALITIES,
     NON_TARGET_STATES,
@@ -51,6 +60,8 @@ from gisttracker.services.tumour import (
     TumourService,
     evaluate,
 )
+from gisttracker.store.db import DatabaseLockedError
+from ui.conflicts import handle_save_error
 from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.widgets.date_field import DateField
@@ -63,6 +74,11 @@ C_LABEL, C_ORGAN, C_NODE, C_DIAM, C_HU, C_SMALL = range(6)
 ERROR_STYLE = "QLabel { color: #b00020; }"
 RESPONSE_COLOURS = {"CR": "#1b7f3a", "PR": "#1b7f3a", "SD": "#555555", "PD": "#b00020",
                     "NON-CR/NON-PD": "#555555", "NE": "#8a6d00"}
+
+
+Loaded = tuple[list[AssessmentRecord], SeriesResult, str | None, dict[str, dict[str, int]]]
+#: A save's answer: the assessment's uid, and the versions the editor holds after it.
+Saved = tuple[str | None, dict[str, int]]
 
 
 def _pct(value: float | None) -> str:
@@ -89,6 +105,11 @@ class TumourTab(PatientTabPage):
         self.records: list[AssessmentRecord] = []
         self.result = SeriesResult()
         self.editing_uid: str | None = None
+        # assessment uid -> uid -> version, as last read; and what the editor was filled
+        # with (empty for a new assessment): a save sends these.
+        self.versions: dict[str, dict[str, int]] = {}
+        self.editing_versions: dict[str, int] = {}
+        self.saving = False  # a save is on its way, or its reload has not arrived yet
         self.editing_baseline = True
         self.primary: str | None = None
         self._filling = False
@@ -249,16 +270,30 @@ class TumourTab(PatientTabPage):
         patient = self.patient_uid
         service = self.service()
 
-        def load() -> tuple[list[AssessmentRecord], SeriesResult, str | None]:
+        db = self.session.db if self.session is not None else None
+
+        def load() -> Loaded:
+            # The versions first: see tumour_versions.
+            versions = tumour_versions(db, patient) if db is not None else {}
             primary = service.primary_criterion(service.patient(patient))
-            return service.assessments(patient), service.evaluation(patient), primary
+            return (service.assessments(patient), service.evaluation(patient), primary,
+                    versions)
 
-        self.tasks.run(load, self._loaded, self._failed)
+        self.tasks.run(load, self._loaded, self._load_failed)
 
-    def _loaded(self, loaded: tuple[list[AssessmentRecord], SeriesResult, str | None]) -> None:
+    def _load_failed(self, exc: BaseException) -> None:
+        if self.alive() and self.saving:
+            self.saving = False
+            self.save_button.setEnabled(True)
+        self._failed(exc)
+
+    def _loaded(self, loaded: Loaded) -> None:
         if not self.alive():
             return
-        self.records, self.result, self.primary = loaded
+        self.records, self.result, self.primary, self.versions = loaded
+        if self.saving:
+            self.saving = False
+            self.save_button.setEnabled(True)
         select_uid, self._select_after_load = self._select_after_load, None
         if self.editor_dirty:
             # Typed and not saved: a change that arrives now refreshes the list only; what
@@ -374,6 +409,7 @@ class TumourTab(PatientTabPage):
         self.list.clearSelection()
         base = next((r.data for r in self.records if r.data.is_baseline), None)
         self.editing_uid = None
+        self.editing_versions = {}
         self.editing_baseline = base is None
         self._load_editor(AssessmentInput(
             self.today_fn(), tuple(LesionInput(lesion.label, lesion.organ, is_node=lesion.is_node)
@@ -390,6 +426,7 @@ class TumourTab(PatientTabPage):
         record = next((r for r in self.records if r.uid == uid), None)
         if record is not None:
             self.editing_uid = record.uid
+            self.editing_versions = dict(self.versions.get(record.uid, {}))
             self.editing_baseline = record.data.is_baseline
             self._load_editor(record.data)
 
@@ -525,24 +562,55 @@ class TumourTab(PatientTabPage):
             self.today_fn()
         data = replace(data, lesions=tuple(data.lesions))
         self.save_button.setEnabled(False)
+        self.saving = True
         self.tasks.run(
-            lambda: service.record(patient, data, today=today, uid=uid, confirm=confirm,
-                                 reason=reason),
-            self._saved, lambda exc: self._save_failed(exc, reason))
+            self._as_shown(lambda: service.record(patient, data, today=today, uid=uid,
+                                                  confirm=confirm, reason=reason)),
+            self._saved, lambda exc: self._save_failed(exc, confirm, reason))
 
-    def _saved(self, uid: str) -> None:
+    def _as_shown(self, write: Callable[[], str | None]) -> Callable[[], Saved]:
+        """``write`` refused (:class:`StaleRecordError`) if someone changed what the editor
+        shows since it was filled; returns its result and the versions the editor holds
+        after it (its own save moves them on, so a second save in a row goes through)."""
+        expected = dict(self.editing_versions)
+        tracker = self.service().tracker
+
+        def work() -> Saved:
+            with tracker.expect(expected):
+                result = write()
+                return result, dict(tracker.expected_versions())
+
+        return work
+
+    def _saved(self, saved: Saved) -> None:
         if not self.alive():
             return
-        self.save_button.setEnabled(True)
+        uid, versions = saved
+        assert uid is not None
+        # The save button waits for the reload (the versions of lesions this save added
+        # come with it).
         self.errors.clear()
+        if uid == self.editing_uid:
+            self.editing_versions = versions
         self.editing_uid = uid
         self.editor_dirty = False
         # One reload answers both this save and the change signal it caused.
         self._select_after_load = uid
         self.request_reload()
 
-    def _save_failed(self, exc: BaseException, reason: str | None) -> None:
+    def _save_failed(self, exc: BaseException, confirm: bool, reason: str | None) -> None:
+        if not self.alive():
+            return
+        self.saving = False
         self.save_button.setEnabled(True)
+        if isinstance(exc, StaleRecordError | DatabaseLockedError):
+            # Someone saved this assessment since the editor was filled (or held the
+            # database too long): nothing was written. Say who changed what; offer to
+            # reload (what was typed stays until the nurse chooses to), or to try again.
+            self.show_error(str(exc))
+            handle_save_error(self, exc, reload=self.discard_and_reload,
+                              retry=lambda: self.submit(confirm=confirm, reason=reason))
+            return
         if isinstance(exc, SelectionProblems):
             if self.confirm_selection(exc.problems):
                 self.submit(confirm=True, reason=reason or _("selection confirmed"))
@@ -558,6 +626,12 @@ class TumourTab(PatientTabPage):
             return
         self.show_error(error_message(exc, context="tumour assessments tab"))
 
+    def discard_and_reload(self) -> None:
+        """Show what is stored now, dropping what was typed (the nurse chose to reload)."""
+        self.editor_dirty = False
+        self.errors.clear()
+        self.reload(select_uid=self.editing_uid)
+
     def _delete(self) -> None:
         if self.editing_uid is None or self.tasks is None:
             return
@@ -565,7 +639,26 @@ class TumourTab(PatientTabPage):
         if reason is None:
             return
         service, uid = self.service(), self.editing_uid
-        self.editor_dirty = False
-        self.editing_uid = None
-        self.tasks.run(lambda: service.delete(uid, reason=reason),
-                       lambda _result: self.reload(), self._failed)
+
+        def deleted(_result: object) -> None:
+            if not self.alive():
+                return
+            self.errors.clear()
+            if self.editing_uid == uid:
+                self.editor_dirty = False
+                self.editing_uid = None
+                self.editing_versions = {}
+            self.reload()
+
+        def failed(exc: BaseException) -> None:
+            if not self.alive():
+                return
+            if isinstance(exc, StaleRecordError | DatabaseLockedError):
+                self.show_error(str(exc))
+                handle_save_error(self, exc, reload=self.discard_and_reload,
+                                  retry=self._delete)
+                return
+            self._failed(exc)
+
+        self.tasks.run(self._as_shown(lambda: service.delete(uid, reason=reason)), deleted,
+                       failed)

@@ -1246,16 +1246,25 @@ class Tracker:
         notes = [ChangeNote(*r) for r in reversed(
             self.db.execute_sql(query, params).fetchall())]
         lines = []
+        added = seen is None and current is not None
         for n in notes[-6:]:
             when = n.at[:16].replace("T", " ")
             if n.action == "delete":
                 lines.append(_("{user} deleted it at {when}").format(user=n.user, when=when))
+            elif n.action == "insert" and added:
+                lines.append(_("{user} added it at {when}").format(user=n.user, when=when)
+                             + (f" ({n.reason})" if n.reason else ""))
             elif n.action == "update":
                 lines.append(_("{user} changed {field} from {old} to {new} at {when}").format(
                     user=n.user, field=n.field, old=_shown(n.old_value),
                     new=_shown(n.new_value), when=when)
                     + (f" ({n.reason})" if n.reason else ""))
-        if current is None:
+        if added:
+            # A record the form never showed (scopes.refuse_unseen): added meanwhile.
+            head = _("A {table} record was added by someone else after you opened this; "
+                     "nothing was saved. Reload to see the current values.").format(
+                         table=table)
+        elif current is None:
             head = _("This {table} record was deleted by someone else after you opened it; "
                      "nothing was saved.").format(table=table)
         else:

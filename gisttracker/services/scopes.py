@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import peewee
 
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import ServiceError, Tracker
 from gisttracker.services.common import find_patient
 
 SCOPES = ("casebook", "visit", "form")
@@ -128,3 +128,61 @@ def screening_versions(db: peewee.Database, patient_uid: str) -> dict[str, int]:
                     (screening[0],)).fetchall():
                 out[str(uid)] = int(version)
     return out
+
+
+def _add_rows(db: peewee.Database, out: dict[str, int], sql: str,
+              params: tuple[object, ...]) -> None:
+    for uid, version in db.execute_sql(sql, params).fetchall():
+        out[str(uid)] = int(version)
+
+
+def tumour_versions(db: peewee.Database, patient_uid: str) -> dict[str, dict[str, int]]:
+    """assessment uid → uid → version of that tumour assessment and of its lesion
+    measurements: what the tumour assessments tab's editor shows of one assessment.
+
+    Read this *before* the data it goes with: a change landing between the two reads then
+    makes the next save refuse (the versions are older than what is shown), never pass over
+    a change the form did not show."""
+    out: dict[str, dict[str, int]] = {}
+    for uid, version in db.execute_sql(
+            "SELECT a.uid, a.version FROM tumour_assessment a JOIN patient p "
+            "ON p.id = a.patient_id WHERE p.uid = ?", (patient_uid,)).fetchall():
+        out[str(uid)] = {str(uid): int(version)}
+    for parent, uid, version in db.execute_sql(
+            "SELECT a.uid, m.uid, m.version FROM lesion_measurement m "
+            "JOIN tumour_assessment a ON a.id = m.assessment_id JOIN patient p "
+            "ON p.id = a.patient_id WHERE p.uid = ?", (patient_uid,)).fetchall():
+        out.setdefault(str(parent), {})[str(uid)] = int(version)
+    return out
+
+
+def course_versions(db: peewee.Database, patient_uid: str) -> dict[str, int]:
+    """uid → version of the patient's treatment exposures and their interruptions, surgery,
+    pathology reports and course events: what the treatment-and-course tab edits. Read it
+    before the data, as :func:`tumour_versions` says."""
+    out: dict[str, int] = {}
+    for table in ("treatment_exposure", "surgery", "pathology", "course_event"):
+        _add_rows(db, out, f'SELECT r.uid, r.version FROM "{table}" r JOIN patient p '
+                  "ON p.id = r.patient_id WHERE p.uid = ?", (patient_uid,))
+    _add_rows(db, out, "SELECT i.uid, i.version FROM treatment_interruption i "
+              "JOIN treatment_exposure e ON e.id = i.exposure_id JOIN patient p "
+              "ON p.id = e.patient_id WHERE p.uid = ?", (patient_uid,))
+    return out
+
+
+def refuse_unseen(tracker: Tracker, table: str, column: str, parent_id: int,
+                  parent_uid: str) -> None:
+    """Inside a write transaction: refuse (:class:`StaleRecordError`) when the caller sent
+    the versions its form showed of record ``parent_uid`` (:meth:`Tracker.expect`) and
+    ``table`` holds a row of that parent the form did not show (added by someone else since
+    it loaded). A save that rewrites a parent's children (an assessment's lesions) would
+    otherwise delete that row without anyone having seen it. Without versions sent (a
+    command, an import) nothing is checked."""
+    expected = tracker.expected_versions()
+    if parent_uid not in expected:
+        return
+    for uid, version in tracker.db.execute_sql(
+            f'SELECT uid, version FROM "{table}" WHERE "{column}" = ? ORDER BY id',
+            (parent_id,)).fetchall():
+        if str(uid) not in expected:
+            raise tracker.stale_error(table, str(uid), None, int(version))

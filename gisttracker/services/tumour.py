@@ -51,6 +51,7 @@ from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
 from gisttracker.services.common import pk as _pk
+from gisttracker.services.scopes import refuse_unseen
 from gisttracker.store.models_course import CourseEvent, LesionMeasurement, TumourAssessment
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import AnchorDate, Visit
@@ -604,6 +605,10 @@ class TumourService(SiteService):
         if not (reason and reason.strip()):
             raise ServiceError(_("a reason is required to correct a saved assessment"))
         with self.tracker.transaction(why) as w:
+            # A form that sent the versions it showed rewrites the lesions it showed: one
+            # added meanwhile by someone else would be deleted unseen, so that is refused.
+            refuse_unseen(self.tracker, "lesion_measurement", "assessment_id", _pk(stored),
+                          stored.uid)
             w.update(stored, values, patient_uid=patient.uid)
             old = list(LesionMeasurement.select().where(
                 LesionMeasurement.assessment == stored))
@@ -639,6 +644,8 @@ class TumourService(SiteService):
             raise ServiceError(_("a reason is required to delete an assessment"))
         patient = Patient.get_by_id(_fk(row, "patient"))
         with self.tracker.transaction(reason) as w:
+            refuse_unseen(self.tracker, "lesion_measurement", "assessment_id", _pk(row),
+                          row.uid)
             for m in LesionMeasurement.select().where(LesionMeasurement.assessment == row):
                 w.delete(m, patient_uid=patient.uid)
             w.delete(row, patient_uid=patient.uid)

@@ -67,6 +67,23 @@ def _number(text: str) -> float | None:
     return float(text)
 
 
+def form_uid(session: Session, visit_uid: str, kind: str) -> str | None:
+    """The uid of form ``kind`` at the visit; None while it is not started."""
+    row = session.db.execute_sql(
+        "SELECT f.uid FROM form f JOIN visit v ON v.id = f.visit_id WHERE v.uid = ? AND "
+        "f.kind = ?", (visit_uid, kind)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def form_versions(session: Session, visit_uid: str, kind: str) -> dict[str, int]:
+    """uid → version of form ``kind`` at the visit and of its values (empty while it is not
+    started). Read it *before* the form's data, on the same worker call: a change landing
+    between the two reads then makes the next save refuse (the versions are older than what
+    is shown), never pass over a change the form did not show."""
+    uid = form_uid(session, visit_uid, kind)
+    return scope_versions(session.db, "form", uid) if uid else {}
+
+
 # --------------------------------------------------------------------------------------
 # Shared dialog behaviour
 
@@ -106,6 +123,9 @@ class FormDialogBase(QDialog):
         # one is refused and offers to reload); its signature, lock and source verification;
         # a monitor's query; a role that may not enter data sees it read-only.
         self.versions: dict[str, int] = {}
+        # Once the dialog holds versions (read with its data, or the first read), later
+        # reads never move them on: only the form's own saves and a reload do.
+        self._versions_held = False
         self.may_enter = session.tracker.can(Permission.ENTER_DATA)
         self.may_edit = self.may_enter
         self.review = ReviewPanel(self)
@@ -122,13 +142,21 @@ class FormDialogBase(QDialog):
         return FormService(self.session)
 
     def _form_uid(self) -> str | None:
-        row = self.session.db.execute_sql(
-            "SELECT f.uid FROM form f JOIN visit v ON v.id = f.visit_id WHERE v.uid = ? AND "
-            "f.kind = ?", (self.data.visit_uid, self.data.kind)).fetchone()
-        return None if row is None else str(row[0])
+        return form_uid(self.session, self.data.visit_uid, self.data.kind)
+
+    def hold_versions(self, versions: dict[str, int]) -> None:
+        """The versions of the form as it was shown (:func:`form_versions`, read with its
+        data by whoever opened the dialog): a save sends these."""
+        self.versions = dict(versions)
+        self._versions_held = True
 
     def _read_versions(self) -> None:
-        """The versions of the form and its values, and its review state (on the worker)."""
+        """The versions of the form and its values, and its review state (on the worker).
+
+        The first read gives a dialog opened without versions its versions. Once it holds
+        some (issue 13), a read adds only records it never had (the values its own save
+        created) and never moves one on: the form still shows, and its typing is based on,
+        what it was filled with; a change someone else made since must refuse the save."""
         def read() -> tuple[str | None, dict[str, int]]:
             uid = self._form_uid()
             return uid, scope_versions(self.session.db, "form", uid) if uid else {}
@@ -136,7 +164,13 @@ class FormDialogBase(QDialog):
         def done(result: tuple[str | None, dict[str, int]]) -> None:
             if not isValid(self):
                 return  # closed while the versions were being read
-            uid, self.versions = result
+            uid, fresh = result
+            if self._versions_held:
+                for key, version in fresh.items():
+                    self.versions.setdefault(key, version)
+            else:
+                self.versions = fresh
+                self._versions_held = True
             self.review.show_target(self.session, self.tasks, "form", uid, _(self.spec.title))
 
         self.tasks.run(read, done, lambda _e: None)
@@ -253,14 +287,18 @@ class FormDialogBase(QDialog):
         self._last_run = (fn, on_done)
         expected, tracker = dict(self.versions), self.session.tracker
 
-        def guarded() -> Any:
-            # Refused if the form changed since it was shown (StaleRecordError).
+        def guarded() -> tuple[Any, dict[str, int]]:
+            # Refused if the form changed since it was shown (StaleRecordError). The
+            # versions held after it: this dialog's own changes count as seen.
             with tracker.expect(expected):
-                return fn()
+                result = fn()
+                return result, dict(tracker.expected_versions())
 
-        def done(result: Any) -> None:
+        def done(answer: tuple[Any, dict[str, int]]) -> None:
+            result, after = answer
             self.busy = False
             self.set_status("")
+            self.versions.update(after)
             self._read_versions()
             on_done(result)
 
@@ -292,8 +330,17 @@ class FormDialogBase(QDialog):
 
     def reload_form(self) -> None:
         """Someone else changed the form: read it again (what was typed here is dropped)."""
-        visit, kind = self.data.visit_uid, self.data.kind
-        self.run(lambda: self.service().load(visit, kind), self.reloaded)
+        visit, kind, session = self.data.visit_uid, self.data.kind, self.session
+
+        def load() -> tuple[dict[str, int], FormData]:
+            return form_versions(session, visit, kind), self.service().load(visit, kind)
+
+        def loaded(answer: tuple[dict[str, int], FormData]) -> None:
+            versions, data = answer
+            self.hold_versions(versions)  # what the form is filled with now
+            self.reloaded(data)
+
+        self.run(load, loaded)
 
     def reloaded(self, data: FormData) -> None:
         """Show ``data`` after a reload. Editors that can refill their fields override this;

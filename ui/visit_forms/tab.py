@@ -39,7 +39,13 @@ from ui.errors import error_message
 from ui.patient_view import PatientTabPage
 from ui.tasks import TaskManager
 from ui.visit_forms.adverse_events import AdverseEventsDialog
-from ui.visit_forms.common import ERROR_STYLE, STATE_COLOURS, VISIT_STATES, FormDialogBase
+from ui.visit_forms.common import (
+    ERROR_STYLE,
+    STATE_COLOURS,
+    VISIT_STATES,
+    FormDialogBase,
+    form_versions,
+)
 from ui.visit_forms.item_form import FormEditorDialog
 from ui.visit_forms.labs import LabsDialog
 from ui.visit_forms.visit_date import settle_with_visit_date
@@ -204,21 +210,26 @@ class VisitFormsTab(PatientTabPage):
         visit_uid, patient = visit.visit_uid, self.patient_uid or ""
         spec = spec_for(kind)
 
-        def load() -> tuple[FormData, Any]:
+        session = self.session
+        assert session is not None
+
+        def load() -> tuple[dict[str, int], FormData, Any]:
             service = self.service()
+            # The versions first (issue 13; see form_versions): the dialog sends them.
+            versions = form_versions(session, visit_uid, kind)
             data = service.load(visit_uid, kind)
             if spec.editor == "labs":
                 analytes = service.analytes(visit_uid)
-                return data, (service.labs(visit_uid), {
+                return versions, data, (service.labs(visit_uid), {
                     a.key: service.baseline(visit_uid, a.key) for a in analytes}, analytes)
             if spec.editor == "adverse_events":
-                return data, service.adverse_events(patient)
-            return data, None
+                return versions, data, service.adverse_events(patient)
+            return versions, data, None
 
         self.tasks.run(load, self._open_loaded, self.failed)
 
-    def _open_loaded(self, result: tuple[FormData, Any]) -> None:
-        data, extra = result
+    def _open_loaded(self, result: tuple[dict[str, int], FormData, Any]) -> None:
+        versions, data, extra = result
         assert self.session is not None and self.tasks is not None
         spec = spec_for(data.kind)
         dialog: FormDialogBase
@@ -232,6 +243,7 @@ class VisitFormsTab(PatientTabPage):
                                          parent=self)
         else:
             dialog = FormEditorDialog(self.session, self.tasks, data, self.today_fn(), parent=self)
+        dialog.hold_versions(versions)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.changed.connect(self.request_reload)
         self.dialog = dialog

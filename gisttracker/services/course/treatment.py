@@ -32,6 +32,7 @@ from gisttracker.services.course.values import (
     _insert,
     _text,
 )
+from gisttracker.services.scopes import refuse_unseen
 from gisttracker.services.visits import VisitService
 from gisttracker.store.models_course import (
     TreatmentExposure,
@@ -130,6 +131,9 @@ class TreatmentMixin(CourseServiceBase):
         if not reason.strip():
             raise ServiceError(_("a reason is required to delete treatment data"))
         with self.tracker.transaction(reason) as w:
+            # Its interruptions go with it: one added meanwhile and never shown is refused.
+            refuse_unseen(self.tracker, "treatment_interruption", "exposure_id", _pk(row),
+                          row.uid)
             for i in TreatmentInterruption.select().where(
                     TreatmentInterruption.exposure == row):
                 w.delete(i, patient_uid=patient.uid)

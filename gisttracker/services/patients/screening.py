@@ -11,6 +11,7 @@ from gisttracker.domain import eligibility
 from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.common import pk as _pk
 from gisttracker.services.patients.base import PatientServiceBase
 from gisttracker.services.patients.rules import (
     _reasons_json,
@@ -24,6 +25,7 @@ from gisttracker.services.patients.values import (
     LabEntry,
     ScreeningData,
 )
+from gisttracker.services.scopes import refuse_unseen
 from gisttracker.store.models_patients import (
     LabResult,
     Patient,
@@ -178,6 +180,10 @@ class ScreeningMixin(PatientServiceBase):
 
     def _save_labs(self, w: Writer, patient: Patient, screening: Screening,
                    labs: Mapping[str, LabEntry], on: date) -> None:
+        # A form that sent the versions it showed rewrites the labs it showed: a value
+        # someone else added meanwhile would be deleted unseen, so that is refused.
+        refuse_unseen(self.tracker, "lab_result", "screening_id", _pk(screening),
+                      screening.uid)
         existing = {r.analyte: r for r in LabResult.select().where(
             LabResult.screening == screening)}
         for key, lab in labs.items():
@@ -194,6 +200,10 @@ class ScreeningMixin(PatientServiceBase):
 
     def _save_judgements(self, w: Writer, patient: Patient, screening: Screening,
                          ticks: Mapping[str, bool | None]) -> None:
+        # The same for a judgement someone else ticked meanwhile (the form shows it as not
+        # judged, and saving that would delete it).
+        refuse_unseen(self.tracker, "screening_judgement", "screening_id", _pk(screening),
+                      screening.uid)
         existing = {j.criterion_id: j for j in ScreeningJudgement.select().where(
             ScreeningJudgement.screening == screening)}
         for cid, tick in ticks.items():
