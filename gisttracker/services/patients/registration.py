@@ -50,6 +50,15 @@ class RegistrationMixin(PatientServiceBase):
         seq = int(last or 0) + 1
         return site, seq, f"{site}-{seq:04d}"
 
+    @staticmethod
+    def _numbered(site: str) -> dict[str, Any]:
+        """The next sequence number and study identifier of ``site`` (provisional numbers,
+        below zero, left aside)."""
+        last = Patient.select(peewee.fn.MAX(Patient.seq)).where(
+            (Patient.site_code == site) & (Patient.seq > 0)).scalar()
+        seq = int(last or 0) + 1
+        return {"seq": seq, "study_id": f"{site}-{seq:04d}"}
+
     def _check_identity(self, identity: Identity, today: date,
                         editing: int | None = None) -> None:
         dob = identity.date_of_birth
@@ -93,10 +102,19 @@ class RegistrationMixin(PatientServiceBase):
         self._check_identity(identity, today)
         uid = new_uid()
         with self.tracker.transaction(_("patient registered")) as w:
-            site, seq, study_id = self.next_study_id()
+            if w.late:
+                # On a server the next number is taken at the commit, under the chain lock
+                # (Writer.at_settle), so workstations registering at once overlap the rest;
+                # until then the row holds a provisional one that nobody else sees.
+                site = SettingsService(self.tracker).get("site_code")
+                seq, study_id = -1 - int(uid[:15], 16), f"{site}-{uid}"
+            else:
+                site, seq, study_id = self.next_study_id()
             patient = w.insert(Patient, patient_uid=uid, uid=uid, study_key=study_key,
                                study_id=study_id, site_code=site, seq=seq, sex=sex,
                                status="screened", created_on=today)
+            if w.late:
+                w.at_settle(patient, lambda: self._numbered(site))
             w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient,
                      record_number=_text(identity.record_number), name=_text(identity.name),
                      initials=_text(identity.initials), date_of_birth=identity.date_of_birth)
