@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import peewee
 
@@ -73,7 +73,7 @@ from gisttracker.store.chain import (
 from gisttracker.store.db import environment_error
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
-from gisttracker.store.server import WRITE_LOCK, is_server_db
+from gisttracker.store.server import WRITE_LOCK, ServerDatabase, is_server_db
 
 M = TypeVar("M", bound=Record)
 _DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
@@ -278,7 +278,8 @@ class Writer:
         self.late = is_server_db(self.db)
         self._queue: list[tuple[Any, ...]] = []
         # Values some inserted records take at the commit, under the chain lock (at_settle).
-        self._at_settle: list[tuple[Record, Callable[[], dict[str, Any]]]] = []
+        self._at_settle: list[tuple[Record, str, Sequence[Any],
+                                    Callable[[Sequence[Any]], dict[str, Any]]]] = []
         self._late_updates: list[tuple[str, list[Any]]] = []
         self._chain_locked = False
         self._broken = False
@@ -351,7 +352,7 @@ class Writer:
         some back; the audit_txn groups left without entries are forgotten). On a server
         before the chain lock: take it and chain what waits (:meth:`_settle`)."""
         if self.late:
-            self._settle()
+            self._settle(needed=True)
             return
         _txn, first, chain = self._start()
         last_id = first - 1
@@ -547,23 +548,27 @@ class Writer:
             self.db.execute_sql("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
             self._chain_locked = True
 
-    def at_settle(self, record: Record, compute: Callable[[], dict[str, Any]]) -> None:
+    def at_settle(self, record: Record, query: str, params: Sequence[Any],
+                  compute: Callable[[Sequence[Any]], dict[str, Any]]) -> None:
         """On a server (:attr:`late` only): give ``record``, inserted by this transaction,
-        the values ``compute()`` returns (field name → value) at the commit, under the chain
-        lock — a number only one writer may take (the next study identifier), decided as
-        late as possible so that writers working at once overlap everything else. The row
-        is updated (its version stays 1) and its insert entry in the trail carries the
-        final values only; nobody else ever sees the provisional ones (uncommitted)."""
+        values decided at the commit, under the chain lock — a number only one writer may
+        take (the next study identifier), decided as late as possible so that writers
+        working at once overlap everything else. ``query`` (with ``params``) runs under the
+        lock, in the same round trip as the chain's head; ``compute`` turns its one row into
+        the values (field name → value). The row is updated (its version stays 1) and its
+        insert entry in the trail carries the final values only; nobody else ever sees the
+        provisional ones (uncommitted)."""
         if not self.late:
             raise RuntimeError("at_settle is for a server's transaction before its commit")
-        self._at_settle.append((record, compute))
+        self._at_settle.append((record, query, params, compute))
 
-    def _apply_at_settle(self) -> None:
-        """Run :meth:`at_settle`'s computations (under the chain lock), queue the rows'
-        updates and put the values into the waiting insert entries."""
-        for record, compute in self._at_settle:
+    def _apply_at_settle(self, rows: list[Sequence[Any]]) -> None:
+        """Turn :meth:`at_settle`'s rows (read under the chain lock) into values, queue the
+        records' updates and put the values into their waiting insert entries."""
+        for (record, _query, _params, compute), row in zip(self._at_settle, rows,
+                                                            strict=True):
             model = type(record)
-            values = compute()
+            values = compute(row)
             fields = [model._meta.fields[name] for name in values]
             stored_values = [sql_value(f.db_value(values[f.name])) for f in fields]
             self._late_updates.append((
@@ -598,7 +603,7 @@ class Writer:
             self._broken = True
         self._reset_cache()
 
-    def _settle(self) -> None:
+    def _settle(self, needed: bool = False) -> None:
         """On a server: take the chain lock (unless :meth:`serialize` did), read the chain's
         head, chain the queued entries after it and write them (a few round trips); the
         transaction commits right after, which releases the lock.
@@ -611,8 +616,11 @@ class Writer:
         transaction changed those rows in between: what the trail says is what the tables
         hold, in the order the verification replays it. A signature made elsewhere while
         this transaction ran is seen here, under the lock, and refuses it.
+
+        ``needed``: the chain is wanted even when nothing waits (:meth:`append_foreign`
+        goes on from here, as on SQLite, under the lock).
         """
-        if not self._queue:
+        if not self._queue and not needed:
             self.late = False
             return
         uids = [u for item in self._queue for u in (item[2], item[3]) if u]
@@ -648,8 +656,12 @@ class Writer:
                 "SELECT r.id, r.record_key, p.record_key FROM audit_record r "
                 "LEFT JOIN audit_record p ON p.id = r.patient "
                 "WHERE r.record_key = ANY(%s)", (keys,))
+            late = []
+            for _record, query, params, _compute in self._at_settle:
+                late.append(conn.cursor())
+                late[-1].execute(query, params)
         last_txn, last_hash, last_entry, last_record, signed_since = head.fetchone()
-        self._apply_at_settle()
+        self._apply_at_settle([c.fetchone() for c in late])
         self.late = False
         queue, self._queue = self._queue, []
         if self._signature_mark is not None:
@@ -686,9 +698,17 @@ class Writer:
             self._settle()
             if self._begun is None:
                 return  # nothing was audited
-            with self.db.connection().pipeline():
+            # The outermost transaction commits in the same round trip (the lock is held
+            # until then); inside someone's db.atomic() that block commits, as usual.
+            commit = self.db.transaction_depth() == 1
+            conn = self.db.connection()
+            with conn.pipeline():
                 self._flush()
                 self._write_txns()
+                if commit:
+                    conn.cursor().execute("COMMIT")
+            if commit:
+                cast(ServerDatabase, self.db).committed_early()
             return
         self._flush()
         if self._begun is None:

@@ -205,6 +205,24 @@ class ServerDatabase(peewee.PostgresqlDatabase):
                 self.rollback()
                 raise
 
+    def committed_early(self) -> None:
+        """The open transaction was committed already (the Writer sends COMMIT in the same
+        round trip as the audit trail's rows): the COMMIT peewee sends next is skipped."""
+        self.connection().committed_early = True  # type: ignore[no-untyped-call]
+
+    def commit(self) -> None:
+        if not self.is_closed():
+            conn = self.connection()  # type: ignore[no-untyped-call]
+            if getattr(conn, "committed_early", False):
+                conn.committed_early = False
+                return
+        super().commit()
+
+    def rollback(self) -> None:
+        if not self.is_closed():
+            self.connection().committed_early = False  # type: ignore[no-untyped-call]
+        super().rollback()
+
     def __str__(self) -> str:
         return self.url
 

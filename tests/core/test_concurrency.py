@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import random
 import threading
 from datetime import date
 from pathlib import Path
@@ -21,8 +22,15 @@ from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session, open_session
 from gisttracker.store.db import DatabaseLockedError, resolve_path
 from gisttracker.store.models import AuditLog, Setting
-from gisttracker.store.models_patients import Patient
-from tests.core.patients_helpers import TODAY, eligible_patient, good_data, set_site
+from gisttracker.store.models_patients import Patient, PatientIdentity, Randomization
+from gisttracker.store.urls import ServerLocation
+from tests.core.patients_helpers import (
+    TODAY,
+    eligible_patient,
+    good_data,
+    new_patient,
+    set_site,
+)
 
 STUDY = "NCT04933669"
 
@@ -201,5 +209,81 @@ def test_concurrent_registration_from_two_processes(db_path: Path) -> None:
         assert report.ok, report.findings[:3]
         assert {a.user for a in AuditLog.select().where(AuditLog.table_name == "patient")} == {
             "nora", "li.wei"}
+    finally:
+        s.close()
+
+
+RANDOMIZED = "NCT03862768"  # randomized, stratified by site
+
+
+def _workstation(args: tuple[str, str, int]) -> tuple[list[str], list[str]]:
+    """One workstation's day on a shared server: register and screen ``count`` patients,
+    randomize them, then correct each one's name. Returns the uids and the failures."""
+    url, who, count = args
+    s = open_session(resolve_path(url), user=who)
+    uids: list[str] = []
+    failures: list[str] = []
+    try:
+        service = PatientService(s)
+        rng = random.Random(who)
+        for _n in range(count):
+            try:
+                patient = new_patient(service, RANDOMIZED)
+                service.save_screening(patient.uid, good_data(service.study(RANDOMIZED)),
+                                       today=TODAY)
+                uids.append(patient.uid)
+            except Exception as exc:
+                failures.append(f"register: {type(exc).__name__}: {exc}")
+        for uid in uids:
+            try:
+                service.enroll(uid, today=TODAY, rng=rng)
+                service.update_identity(uid, Identity(
+                    record_number=None, name=f"{who} corrected", initials="C",
+                    date_of_birth=date(1960, 1, 1)), today=TODAY, reason="name mistyped")
+            except Exception as exc:
+                failures.append(f"enrol/correct: {type(exc).__name__}: {exc}")
+        return uids, failures
+    finally:
+        s.close()
+
+
+def test_four_workstations_writing_at_once_lose_nothing_and_the_chain_verifies(
+        db_path: Path) -> None:
+    if not isinstance(db_path, ServerLocation):
+        pytest.skip("needs the test server: a SQLite file has one writer at a time "
+                    "(its two-process race is the test above)")
+    s = open_session(db_path, user="setup")
+    set_site(s)
+    s.close()
+    who = ["nora", "li.wei", "ines", "omar"]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        results = pool.map(_workstation, [(db_path.connect_url, w, 8) for w in who])
+    assert [failures for _u, failures in results] == [[]] * 4
+    uids = [u for done, _f in results for u in done]
+    assert len(uids) == 32
+    s = open_session(db_path, user="setup")
+    try:
+        patients = list(Patient.select().order_by(Patient.seq))
+        # Every registration kept, numbered without a gap or a repeat.
+        assert sorted(p.uid for p in patients) == sorted(uids)
+        assert [p.study_id for p in patients] == [f"ZJU-{n:04d}" for n in range(1, 33)]
+        assert {p.status for p in patients} == {"enrolled"}
+        # One stratum, each position taken exactly once.
+        rows = list(Randomization.select().order_by(Randomization.position))
+        assert [r.position for r in rows] == list(range(32))
+        assert len({r.number for r in rows}) == 32
+        assert {r.randomized_by for r in rows} == set(who)
+        # Every correction is there, by the workstation that made it, audited.
+        names = {i.patient.uid: i.name for i in PatientIdentity.select()}
+        by = {u: w for (done, _f), w in zip(results, who, strict=True) for u in done}
+        assert names == {u: f"{by[u]} corrected" for u in uids}
+        corrections = AuditLog.select().where((AuditLog.table_name == "patient_identity")
+                                              & (AuditLog.field == "name"))
+        assert sorted(json.loads(a.new_value) for a in corrections) == sorted(
+            f"{by[u]} corrected" for u in uids)
+        # The four interleaved transactions left one whole chain explaining every table.
+        report = verify(s.db)
+        assert report.ok, report.findings[:3]
     finally:
         s.close()

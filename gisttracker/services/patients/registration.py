@@ -40,6 +40,12 @@ def _first_recorded_date(patient_id: int) -> tuple[date, str] | None:
     return min(found) if found else None
 
 
+def _numbered(site: str, last: int | None) -> dict[str, Any]:
+    """The sequence number and study identifier after ``last`` at ``site``."""
+    seq = int(last or 0) + 1
+    return {"seq": seq, "study_id": f"{site}-{seq:04d}"}
+
+
 class RegistrationMixin(PatientServiceBase):
     """Registration and corrections of identity and sex."""
 
@@ -47,17 +53,8 @@ class RegistrationMixin(PatientServiceBase):
         site = SettingsService(self.tracker).get("site_code")
         last = Patient.select(peewee.fn.MAX(Patient.seq)).where(
             Patient.site_code == site).scalar()
-        seq = int(last or 0) + 1
-        return site, seq, f"{site}-{seq:04d}"
-
-    @staticmethod
-    def _numbered(site: str) -> dict[str, Any]:
-        """The next sequence number and study identifier of ``site`` (provisional numbers,
-        below zero, left aside)."""
-        last = Patient.select(peewee.fn.MAX(Patient.seq)).where(
-            (Patient.site_code == site) & (Patient.seq > 0)).scalar()
-        seq = int(last or 0) + 1
-        return {"seq": seq, "study_id": f"{site}-{seq:04d}"}
+        numbered = _numbered(site, last)
+        return site, numbered["seq"], numbered["study_id"]
 
     def _check_identity(self, identity: Identity, today: date,
                         editing: int | None = None) -> None:
@@ -114,7 +111,8 @@ class RegistrationMixin(PatientServiceBase):
                                study_id=study_id, site_code=site, seq=seq, sex=sex,
                                status="screened", created_on=today)
             if w.late:
-                w.at_settle(patient, lambda: self._numbered(site))
+                w.at_settle(patient, "SELECT max(seq) FROM patient WHERE site_code = ? "
+                            "AND seq > 0", (site,), lambda row: _numbered(site, row[0]))
             w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient,
                      record_number=_text(identity.record_number), name=_text(identity.name),
                      initials=_text(identity.initials), date_of_birth=identity.date_of_birth)
