@@ -14,7 +14,9 @@ What every write gets here, whoever wrote the service:
 * **The write lock first.** The outermost transaction starts with ``BEGIN IMMEDIATE``, so
   it waits (up to the busy timeout) for another writer instead of failing half-way when a
   read lock cannot be upgraded; if the lock does not clear,
-  :class:`~gisttracker.store.db.DatabaseLockedError` says so and nothing is written.
+  :class:`~gisttracker.store.db.DatabaseLockedError` says so and nothing is written. On a
+  PostgreSQL server writers overlap instead: the chain's lock is taken at the commit
+  (:meth:`Writer._settle`, which says why that is safe).
 * **Old values from inside the transaction.** A change reads the row's current values and
   version after taking the lock: the audit trail's old value is what was really there.
 * **No lost updates.** Every record has a ``version``. A change or delete of a record whose
@@ -1234,8 +1236,13 @@ class Writer:
             if child_model is None or fk.on_delete not in ("CASCADE", "SET NULL"):
                 continue
             cols = [c for c, _a in self.schema.columns(fk.table)]
+            # On a server: locked, so a child another workstation is adding now is either
+            # committed first (and seen here, audited) or refused after this delete —
+            # never removed by the database's cascade without an audit entry.
+            lock = " FOR UPDATE" if is_server_db(self.db) else ""
             children = [dict(zip(cols, r, strict=True)) for r in self.db.execute_sql(
-                f'SELECT * FROM "{fk.table}" WHERE "{fk.column}" = ?', (record_id,)).fetchall()]
+                f'SELECT * FROM "{fk.table}" WHERE "{fk.column}" = ?{lock}',
+                (record_id,)).fetchall()]
             for child in children:
                 if fk.on_delete == "CASCADE":
                     self._delete_row(child_model, child, None, reason)
@@ -1519,8 +1526,9 @@ class Tracker:
 
 
 # PostgreSQL's errors of two writers colliding (nothing is wrong with either change alone):
-# unique_violation (both created the same record), serialization_failure, deadlock_detected.
-_COLLISIONS = frozenset({"23505", "40001", "40P01"})
+# unique_violation (both created the same record), foreign_key_violation (one removed what
+# the other refers to), serialization_failure, deadlock_detected.
+_COLLISIONS = frozenset({"23505", "23503", "40001", "40P01"})
 
 
 def _collision(exc: BaseException) -> bool:

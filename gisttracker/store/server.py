@@ -13,11 +13,15 @@ layer and its audit trail are the same; what differs between the engines is kept
   them (ISO text, 0/1), and ``numeric`` results (``sum`` of integers) come back as ``int``
   or ``float``, so the audit trail's JSON, its hash chain and every comparison of dates as
   text mean the same on both engines (the schema: :mod:`gisttracker.store.postgres_schema`).
-* **One writer at a time, as on SQLite.** The audit trail is one hash chain: each
+* **Writers overlap; the chain takes turns.** The audit trail is one hash chain: each
   transaction continues from the last one's hash and ids. SQLite's ``BEGIN IMMEDIATE``
-  takes the file's write lock; here every write transaction takes one transaction-scoped
-  advisory lock (:data:`WRITE_LOCK`) first, so two workstations never fork the chain, and
-  a randomization position is taken by one workstation only (reads never wait for it).
+  takes the file's write lock for the whole transaction; here a write transaction starts
+  with a plain ``BEGIN`` and takes one transaction-scoped advisory lock
+  (:data:`WRITE_LOCK`) only to append its audit entries and commit
+  (:meth:`gisttracker.services.base.Writer._settle`), or earlier where one writer at a time
+  must decide something (``Writer.serialize``: a randomization position). Two workstations
+  never fork the chain; reads never wait for it. ``begin(lock_type=…)`` still takes the lock
+  at BEGIN for callers that hold the whole database still (``migrate-to``).
 * **Credentials.** A password is never kept: not in the URL the program shows or logs
   (:func:`display_url`), not in settings. It comes from the prompt of the window (kept in
   memory for the session), from ``PGPASSWORD`` or from ``~/.pgpass`` / ``PGPASSFILE``, which

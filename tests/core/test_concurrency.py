@@ -287,3 +287,51 @@ def test_four_workstations_writing_at_once_lose_nothing_and_the_chain_verifies(
         assert report.ok, report.findings[:3]
     finally:
         s.close()
+
+
+def test_a_signature_made_elsewhere_while_saving_refuses_the_save(db_path: Path) -> None:
+    # On a server writers overlap: a save that checked the visit was unsigned, then saw an
+    # investigator sign it before its own commit, must not slip in under the signature.
+    if not isinstance(db_path, ServerLocation):
+        pytest.skip("needs the test server: on a SQLite file the signature waits for the "
+                    "save's write lock, taken at BEGIN")
+    from gisttracker.services.base import ConcurrentWriteError
+    from gisttracker.services.forms import FormService
+    from gisttracker.services.signatures import SignatureService
+    from gisttracker.store.models_patients import LabResult
+    from tests.core.accounts_helpers import PASSWORD, make_people, open_site, sign_in
+    from tests.core.forms_fixtures import make_patient, make_visit
+
+    site = open_site(db_path)
+    try:
+        make_people(site)
+        sign_in(site, "nora")
+        visit = make_visit(site, make_patient(site), "baseline")
+        checked, signed = threading.Event(), threading.Event()
+        errors: list[BaseException] = []
+
+        def save() -> None:
+            try:
+                with site.tracker.transaction("lab entered"):
+                    FormService(site).save_lab(visit.uid, "alt", 30, "U/L", uln=40,
+                                               today=TODAY)
+                    checked.set()  # the lock check has run: nothing signed yet
+                    assert signed.wait(30)
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                site.db.close()  # this thread's connection
+
+        worker = threading.Thread(target=save)
+        worker.start()
+        assert checked.wait(30)
+        sign_in(site, "ines")
+        SignatureService(site).sign("visit", visit.uid, PASSWORD)  # committed meanwhile
+        signed.set()
+        worker.join(30)
+        assert [type(e) for e in errors] == [ConcurrentWriteError]
+        assert "signed this data while you were saving" in str(errors[0])
+        assert LabResult.select().count() == 0  # nothing of the save was kept
+        assert verify(site.db).ok
+    finally:
+        site.close()
