@@ -284,7 +284,9 @@ class Writer:
                                     Callable[[Sequence[Any]], dict[str, Any]]]] = []
         self._late_updates: list[tuple[str, list[Any]]] = []
         self._chain_locked = False
-        self._broken = False
+        # What the settle started from (the queue and at_settle): a savepoint that began
+        # before it and is rolled back returns the writer to it (rollback_to).
+        self._settled: tuple[list[tuple[Any, ...]], list[Any]] = ([], [])
         # The highest signature id the first lock check saw, and where the queue stood then
         # (a signature made elsewhere after it must refuse this transaction; see _settle).
         self._signature_mark: int | None = None
@@ -593,16 +595,21 @@ class Writer:
 
     def rollback_to(self, mark: tuple[int, int] | None) -> None:
         """A savepoint begun at ``mark`` was rolled back: forget its audit entries."""
+        if mark is not None and not self.late:
+            # The chain was settled inside the savepoint, and what it wrote is gone with
+            # it: back to waiting, with the entries queued before the savepoint.
+            queue, at_settle = self._settled
+            self._begun, self._segments, self._late_updates = None, [], []
+            self._chain_locked = False  # taken again (it may have gone with the savepoint)
+            self._reset_cache()
+            self.late = True
+            self._queue, self._at_settle = list(queue), list(at_settle)
         if self.late:
             queued, settling = mark or (0, 0)
             del self._queue[queued:]
             del self._at_settle[settling:]
             self._signature_queued = min(self._signature_queued, len(self._queue))
             return
-        if mark is not None:
-            # The chain was settled inside the savepoint: entries queued before it were
-            # written then and are gone with it. Never commit data without its audit.
-            self._broken = True
         self._reset_cache()
 
     def _settle(self, needed: bool = False) -> None:
@@ -663,6 +670,7 @@ class Writer:
                 late.append(conn.cursor())
                 late[-1].execute(query, params)
         last_txn, last_hash, last_entry, last_record, signed_since = head.fetchone()
+        self._settled = (list(self._queue), list(self._at_settle))
         self._apply_at_settle([c.fetchone() for c in late])
         self.late = False
         queue, self._queue = self._queue, []
@@ -693,9 +701,6 @@ class Writer:
         when and why (one, unless :meth:`append_foreign` added others' entries), each with
         the chain's hash after its last entry (called by :meth:`Tracker.transaction` just
         before it commits)."""
-        if self._broken:
-            raise RuntimeError("audit entries were rolled back with a savepoint after the "
-                               "chain was settled; the transaction is refused")
         if self.late:
             self._settle()
             if self._begun is None:
@@ -1037,6 +1042,8 @@ class Writer:
         if not rows:
             return []
         self._permit(table, "insert")
+        if self.late:
+            self._settle(needed=True)  # a bulk load: one writer at a time, as on SQLite
         defaults = {name: f.default for name, f in model._meta.fields.items()
                     if f.default is not None and name != "uid"}
         audited = {f.name: f for f in self._audited_fields(model)}
@@ -1106,6 +1113,8 @@ class Writer:
         if not updates:
             return
         self._permit(table, "update")
+        if self.late:
+            self._settle(needed=True)  # a bulk change: one writer at a time, as on SQLite
         current: dict[int, dict[str, Any]] = {}
         cols = [c for c, _a in self.schema.columns(table)]
         ids = [u[0] for u in updates]
@@ -1445,6 +1454,9 @@ class Tracker:
             known = environment_error(exc, self.db.database)
             if known is None:
                 if is_server_db(self.db) and _collision(exc):
+                    # Kept with its traceback: were it a bug rather than a collision, the
+                    # log would show which statement.
+                    log.info("writers collided on the server", exc_info=True)
                     raise ConcurrentWriteError(_(
                         "Another workstation saved a change to the same data at the same "
                         "moment, so nothing of this change was saved. Try again.")) from exc

@@ -335,3 +335,24 @@ def test_a_signature_made_elsewhere_while_saving_refuses_the_save(db_path: Path)
         assert verify(site.db).ok
     finally:
         site.close()
+
+
+def test_a_savepoint_rolled_back_after_the_chain_was_settled_keeps_what_came_before(
+        session: Session) -> None:
+    # On a server a bulk write settles the chain (takes its lock, writes the waiting
+    # entries) at once; if that happens inside a savepoint that is then rolled back, the
+    # entries from before the savepoint must still be written, and none of the savepoint's.
+    with session.tracker.transaction("several steps") as w:
+        w.insert(Setting, key="paper", value="letter")
+        with pytest.raises(RuntimeError, match="changed my mind"), \
+                session.tracker.transaction("a bulk step"):
+            w.insert_many(Setting, [{"key": "bulk.a", "value": "1"},
+                                    {"key": "bulk.b", "value": "2"}])
+            raise RuntimeError("changed my mind")
+        w.insert(Setting, key="locale", value="zh_CN")
+    kept = {s.key for s in Setting.select()}
+    assert {"paper", "locale"} <= kept and not {"bulk.a", "bulk.b"} & kept
+    audited = [a.record_uid for a in AuditLog.select().where(AuditLog.table_name == "setting")]
+    assert sorted(audited) == sorted(s.uid for s in Setting.select())
+    report = verify(session.db)
+    assert report.ok, report.findings[:3]
