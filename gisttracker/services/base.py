@@ -749,6 +749,8 @@ class Writer:
         :meth:`append_foreign` looks nothing up record by record — before a bulk load sets
         the index on ``audit_entry.record`` aside. Reads the whole trail once: for a load at
         least as large as the trail."""
+        if self.late:
+            self._settle(needed=True)  # on a server: read under the chain lock
         self._flush()
         self._ref_versions = {int(ref): int(version) for ref, version in self.db.execute_sql(
             "SELECT e.record, e.version FROM audit_entry e WHERE e.id IN "
