@@ -267,7 +267,7 @@ def main() -> int:
         admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
         parts = set(args.parts.split(","))
-        if not bench_worklist.CACHE.exists():
+        if "read" in parts and not bench_worklist.CACHE.exists():
             print(f"building {bench_worklist.CACHE} …")
             bench_worklist.build(bench_worklist.CACHE)
         if "read" in parts:
