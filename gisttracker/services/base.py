@@ -293,6 +293,7 @@ class Writer:
         self._signature_queued = 0
         self._signature_any = False  # whether any signature existed at the mark
         self._lock_targets: set[tuple[str, str]] = set()  # (scope, uid) checked
+        self._lock_checked = False  # whether a write here was checked against signatures
         self._reset_cache()
 
     # ----- audit trail plumbing ----------------------------------------------------------
@@ -643,7 +644,7 @@ class Writer:
             # Signatures made elsewhere since this transaction's lock checks: over what it
             # checked (when there were none then, lineages were not followed: any).
             signed: list[Any] = [self._signature_mark or 0]
-            if self._signature_mark is None:
+            if self._signature_mark is None or not self._lock_checked:
                 over = " AND FALSE"
             elif not self._signature_any:
                 over = ""
@@ -855,7 +856,18 @@ class Writer:
                 user=self.actor.name, role=self.actor.role_label,
                 action=describe(Permission(first))))
 
+    def signatures_at_begin(self, row: Sequence[Any]) -> None:
+        """On a server: the last signature's id when the transaction began (read with its
+        BEGIN), which the lock checks and :meth:`_settle` start from — as if the first
+        check had read it, only earlier (so a signature made since refuses, as ever)."""
+        last = row[0]
+        self._signed = last is not None
+        self._signature_mark = int(last or 0)
+        self._signature_queued = 0
+        self._signature_any = last is not None
+
     def _any_signature(self) -> bool:
+        self._lock_checked = True
         if self._signed is None:
             last = self.db.execute_sql("SELECT max(id) FROM signature").fetchone()[0]
             self._signed = last is not None
@@ -1442,7 +1454,11 @@ class Tracker:
             # instead of failing on the first write when another connection holds it. On a
             # server other writers work at once; the chain lock is taken at the end
             # (Writer._settle) or where the transaction asks for it (Writer.serialize).
-            with self.db.atomic(lock_type=None if writer.late else "IMMEDIATE"):
+            begin: dict[str, Any] = (
+                {"first": _SIGNATURES_AT_BEGIN} if writer.late else {"lock_type": "IMMEDIATE"})
+            with self.db.atomic(**begin):
+                if writer.late:
+                    writer.signatures_at_begin(cast(ServerDatabase, self.db).first_row())
                 self._check_expected(writer)
                 yield writer
                 writer.finish()
@@ -1538,6 +1554,9 @@ class Tracker:
         return StaleRecordError(message, table=table, record_uid=uid, expected_version=seen,
                                 current_version=current, changes=notes)
 
+
+# Sent with a server transaction's BEGIN, in the same round trip (Writer.signatures_at_begin).
+_SIGNATURES_AT_BEGIN = "SELECT max(id) FROM signature"
 
 # PostgreSQL's errors of two writers colliding (nothing is wrong with either change alone):
 # unique_violation (both created the same record), foreign_key_violation (one removed what

@@ -196,8 +196,19 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         conn.cursor_factory = _cursor_class()
         return conn
 
-    def begin(self, isolation_level: Any = None, lock_type: str | None = None) -> None:
-        """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock."""
+    def begin(self, isolation_level: Any = None, lock_type: str | None = None,
+              first: str | None = None) -> None:
+        """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock. With
+        ``first``, that query is sent in the same round trip (its one row:
+        :meth:`first_row`)."""
+        if first is not None and not isolation_level and not lock_type:
+            conn = self.connection()  # type: ignore[no-untyped-call]
+            with conn.pipeline():
+                conn.cursor().execute("BEGIN")
+                cursor = conn.cursor()
+                cursor.execute(first)
+            conn.first_row = cursor.fetchone()
+            return
         super().begin(isolation_level)
         if lock_type:
             try:
@@ -208,6 +219,10 @@ class ServerDatabase(peewee.PostgresqlDatabase):
                 # end it here, or the connection stays in an aborted transaction.
                 self.rollback()
                 raise
+
+    def first_row(self) -> Any:
+        """The row of the query sent with the open transaction's BEGIN (``first``)."""
+        return self.connection().first_row  # type: ignore[no-untyped-call]
 
     def committed_early(self) -> None:
         """The open transaction was committed already (the Writer sends COMMIT in the same
