@@ -278,6 +278,9 @@ def generate(session: Session, *, patients: int, seed: int, today: date,
         raise InputError(_("the number of patients must be 0 or more"))
     check_target(session, seed)
     with session.tracker.transaction(_("demo data")) as w:
+        # Its study numbers and randomization positions are read before it writes: one
+        # writer at a time from here (a server; a SQLite file is so already).
+        w.serialize()
         summary = _generate(session, patients=patients, seed=seed, today=today,
                             plan_visits=plan_visits, enrich=enrich)
         site = SettingsService(session.tracker).get("site_code")

@@ -14,7 +14,9 @@ What every write gets here, whoever wrote the service:
 * **The write lock first.** The outermost transaction starts with ``BEGIN IMMEDIATE``, so
   it waits (up to the busy timeout) for another writer instead of failing half-way when a
   read lock cannot be upgraded; if the lock does not clear,
-  :class:`~gisttracker.store.db.DatabaseLockedError` says so and nothing is written.
+  :class:`~gisttracker.store.db.DatabaseLockedError` says so and nothing is written. On a
+  PostgreSQL server writers overlap instead: the chain's lock is taken at the commit
+  (:meth:`Writer._settle`, which says why that is safe).
 * **Old values from inside the transaction.** A change reads the row's current values and
   version after taking the lock: the audit trail's old value is what was really there.
 * **No lost updates.** Every record has a ``version``. A change or delete of a record whose
@@ -43,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import peewee
 
@@ -73,7 +75,7 @@ from gisttracker.store.chain import (
 from gisttracker.store.db import environment_error
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
-from gisttracker.store.server import is_server_db
+from gisttracker.store.server import WRITE_LOCK, ServerDatabase, is_server_db
 
 M = TypeVar("M", bound=Record)
 _DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
@@ -101,6 +103,12 @@ class PermissionDenied(ServiceError):
 
 class NotSignedIn(PermissionDenied):
     """Nobody is signed in (the window before sign-in, a session opened without a user)."""
+
+
+class ConcurrentWriteError(ServiceError):
+    """Another workstation saved a change that collides with this one at the same moment
+    (on a server: the same new record, a signature over this data, a deadlock). Nothing of
+    this change was saved; trying again sees the other's change."""
 
 
 class RecordLocked(ServiceError):
@@ -267,6 +275,25 @@ class Writer:
         self.new_versions: dict[str, int] = {}
         self._begun: tuple[int, int, bytes] | None = None
         self._segments: list[_Segment] = []
+        # On a server the chain lock is taken late (see :meth:`_settle`): until then every
+        # audit entry waits here, as the arguments of :meth:`_emit`, unchained.
+        self.late = is_server_db(self.db)
+        self._queue: list[tuple[Any, ...]] = []
+        # Values some inserted records take at the commit, under the chain lock (at_settle).
+        self._at_settle: list[tuple[Record, str, Sequence[Any],
+                                    Callable[[Sequence[Any]], dict[str, Any]]]] = []
+        self._late_updates: list[tuple[str, list[Any]]] = []
+        self._chain_locked = False
+        # What the settle started from (the queue and at_settle): a savepoint that began
+        # before it and is rolled back returns the writer to it (rollback_to).
+        self._settled: tuple[list[tuple[Any, ...]], list[Any]] = ([], [])
+        # The highest signature id the first lock check saw, and where the queue stood then
+        # (a signature made elsewhere after it must refuse this transaction; see _settle).
+        self._signature_mark: int | None = None
+        self._signature_queued = 0
+        self._signature_any = False  # whether any signature existed at the mark
+        self._lock_targets: set[tuple[str, str]] = set()  # (scope, uid) checked
+        self._lock_checked = False  # whether a write here was checked against signatures
         self._reset_cache()
 
     # ----- audit trail plumbing ----------------------------------------------------------
@@ -279,6 +306,8 @@ class Writer:
         self._next_record: int | None = None
         self._records: dict[str, tuple[int, str | None]] = {}
         self._shapes: dict[tuple[str, str], int] | None = None
+        self._shapes_cached = False
+        self._replaying = False
         # (table, an object's keys in its order) -> (the sorted names, the shape's
         # columns text, its id, whether the keys were sorted already), for objects
         # without nulls: an import meets the same few hundred shapes 100,000s of times.
@@ -325,7 +354,11 @@ class Writer:
     def _load_chain(self) -> None:
         """The chain value and last entry id to continue from: the chain before this
         transaction, then its own entries written so far (re-read after a savepoint rolled
-        some back; the audit_txn groups left without entries are forgotten)."""
+        some back; the audit_txn groups left without entries are forgotten). On a server
+        before the chain lock: take it and chain what waits (:meth:`_settle`)."""
+        if self.late:
+            self._settle(needed=True)
+            return
         _txn, first, chain = self._start()
         last_id = first - 1
         by_txn = {s.txn: s for s in self._segments}
@@ -393,11 +426,27 @@ class Writer:
                 self._records[key_uid(key)] = (int(ref),
                                                None if patient is None else key_uid(patient))
 
+    def _load_shapes(self) -> dict[tuple[str, str], int]:
+        shapes = {(t, c): int(i) for i, t, c in self.db.execute_sql(
+            "SELECT id, table_name, columns FROM audit_shape").fetchall()}
+        if self._replaying:
+            # Read under the chain lock before this transaction wrote any: all committed,
+            # never changed (append-only), so the next transaction may start from them.
+            self.tracker._shape_cache = dict(shapes)
+        return shapes
+
     def _shape(self, table: str, columns: str) -> int:
         if self._shapes is None:
-            self._shapes = {(t, c): int(i) for i, t, c in self.db.execute_sql(
-                "SELECT id, table_name, columns FROM audit_shape").fetchall()}
+            cached = self.tracker._shape_cache if self._replaying else None
+            self._shapes_cached = cached is not None
+            self._shapes = dict(cached) if cached is not None else self._load_shapes()
         found = self._shapes.get((table, columns))
+        if found is None and self._shapes_cached:
+            # Another workstation may have added shapes since they were cached (read again
+            # before this transaction makes one of its own).
+            self._shapes_cached = False
+            self._shapes = self._load_shapes()
+            found = self._shapes.get((table, columns))
         if found is None:
             found = max(self._shapes.values(), default=0) + 1
             self._shapes[(table, columns)] = found
@@ -413,7 +462,15 @@ class Writer:
         stored as an array in the order of its shape; an update's ``old``/``new`` are JSON
         texts of one field. ``segment``: the who / when / why of an entry written elsewhere
         (:meth:`append_foreign`); by default this transaction's own.
+
+        On a server before the chain lock (:attr:`late`) the entry waits in the queue,
+        chained by :meth:`_settle` just before the commit.
         """
+        if self.late and segment is None:
+            self._queue.append((action, table, uid, patient_uid, field_name, old, new, reason,
+                                version))
+            self._versions[uid] = version
+            return
         ref, patient = self._record_ref(table, uid, patient_uid)
         if self._chain is None or self._last_entry is None:
             self._load_chain()
@@ -465,6 +522,9 @@ class Writer:
 
     def _flush(self) -> None:
         cursor = self.db.cursor()
+        for sql, params in self._late_updates:
+            cursor.execute(sql, params)
+        self._late_updates = []
         if self._pending_shapes:
             cursor.executemany("INSERT INTO audit_shape (id, table_name, columns) "
                                "VALUES (?, ?, ?)", self._pending_shapes)
@@ -480,16 +540,192 @@ class Writer:
                 self._pending_entries)
             self._pending_entries = []
 
+    # ----- the chain lock (a server) ----------------------------------------------------
+    def serialize(self) -> None:
+        """From here to the commit no other writer of this database runs: call it before
+        reading what decides something only one transaction may take (the next study
+        identifier, a randomization position, a query's number).
+
+        On SQLite the whole transaction holds the file's write lock already (``BEGIN
+        IMMEDIATE``): nothing to do. On a server it takes the chain lock now instead of
+        just before the commit (:meth:`_settle`)."""
+        if self.late and not self._chain_locked:
+            self.db.execute_sql("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+            self._chain_locked = True
+
+    def at_settle(self, record: Record, query: str, params: Sequence[Any],
+                  compute: Callable[[Sequence[Any]], dict[str, Any]]) -> None:
+        """On a server (:attr:`late` only): give ``record``, inserted by this transaction,
+        values decided at the commit, under the chain lock — a number only one writer may
+        take (the next study identifier), decided as late as possible so that writers
+        working at once overlap everything else. ``query`` (with ``params``) runs under the
+        lock, in the same round trip as the chain's head; ``compute`` turns its one row into
+        the values (field name → value). The row is updated (its version stays 1) and its
+        insert entry in the trail carries the final values only; nobody else ever sees the
+        provisional ones (uncommitted)."""
+        if not self.late:
+            raise RuntimeError("at_settle is for a server's transaction before its commit")
+        self._at_settle.append((record, query, params, compute))
+
+    def _apply_at_settle(self, rows: list[Sequence[Any]]) -> None:
+        """Turn :meth:`at_settle`'s rows (read under the chain lock) into values, queue the
+        records' updates and put the values into their waiting insert entries."""
+        for (record, _query, _params, compute), row in zip(self._at_settle, rows,
+                                                            strict=True):
+            model = type(record)
+            values = compute(row)
+            fields = [model._meta.fields[name] for name in values]
+            stored_values = [sql_value(f.db_value(values[f.name])) for f in fields]
+            self._late_updates.append((
+                'UPDATE "{}" SET {} WHERE id = ?'.format(
+                    model._meta.table_name,
+                    ", ".join(f'"{f.column_name}" = ?' for f in fields)),
+                [*stored_values, record.__data__["id"]]))
+            record.__data__.update(values)
+            for item in reversed(self._queue):
+                if item[0] == "insert" and item[2] == record.uid:
+                    for f, value in zip(fields, stored_values, strict=True):
+                        if f.name not in model.audit_exclude:
+                            item[6][f.column_name] = _plain(value)
+                    break
+        self._at_settle = []
+
+    def mark(self) -> tuple[int, int] | None:
+        """Where a savepoint starts (:meth:`rollback_to` after it is rolled back)."""
+        return (len(self._queue), len(self._at_settle)) if self.late else None
+
+    def rollback_to(self, mark: tuple[int, int] | None) -> None:
+        """A savepoint begun at ``mark`` was rolled back: forget its audit entries."""
+        if mark is not None and not self.late:
+            # The chain was settled inside the savepoint, and what it wrote is gone with
+            # it: back to waiting, with the entries queued before the savepoint.
+            queue, at_settle = self._settled
+            self._begun, self._segments, self._late_updates = None, [], []
+            self._chain_locked = False  # taken again (it may have gone with the savepoint)
+            self._reset_cache()
+            self.late = True
+            self._queue, self._at_settle = list(queue), list(at_settle)
+        if self.late:
+            queued, settling = mark or (0, 0)
+            del self._queue[queued:]
+            del self._at_settle[settling:]
+            self._signature_queued = min(self._signature_queued, len(self._queue))
+            return
+        self._reset_cache()
+
+    def _settle(self, needed: bool = False) -> None:
+        """On a server: take the chain lock (unless :meth:`serialize` did), read the chain's
+        head, chain the queued entries after it and write them (a few round trips); the
+        transaction commits right after, which releases the lock.
+
+        Why this is safe with other writers working at once (issue 16): a transaction's
+        entries are chained and written under the lock, and it commits before the lock is
+        released, so the chain's order is the order of the commits. Every data change it
+        audits was made before, under the row locks PostgreSQL holds until the commit (an
+        update reads its row ``FOR UPDATE`` and checks its version), so no other
+        transaction changed those rows in between: what the trail says is what the tables
+        hold, in the order the verification replays it. A signature made elsewhere while
+        this transaction ran is seen here, under the lock, and refuses it.
+
+        ``needed``: the chain is wanted even when nothing waits (:meth:`append_foreign`
+        goes on from here, as on SQLite, under the lock).
+        """
+        if not self._queue and not needed:
+            self.late = False
+            return
+        uids = [u for item in self._queue for u in (item[2], item[3]) if u]
+        conn = self.db.connection()
+        with conn.pipeline():
+            if not self._chain_locked:
+                # The lock, then (a statement of its own, so it sees what was committed
+                # up to the moment the lock was had) the head: one round trip.
+                conn.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                self._chain_locked = True
+            # Signatures made elsewhere since this transaction's lock checks: over what it
+            # checked (when there were none then, lineages were not followed: any).
+            signed: list[Any] = [self._signature_mark or 0]
+            if self._signature_mark is None or not self._lock_checked:
+                over = " AND FALSE"
+            elif not self._signature_any:
+                over = ""
+            elif self._lock_targets:
+                over = " AND (" + " OR ".join(
+                    "(scope = ? AND target_uid = ?)" for _t in self._lock_targets) + ")"
+                signed += [v for target in sorted(self._lock_targets) for v in target]
+            else:
+                over = " AND FALSE"
+            head = conn.cursor()
+            head.execute(
+                "SELECT t.id, t.hash, (SELECT max(id) FROM audit_entry), "
+                "(SELECT max(id) FROM audit_record), "
+                f"(SELECT count(*) FROM signature WHERE id > ?{over}) FROM (SELECT 1) AS one "
+                "LEFT JOIN audit_txn t ON t.id = (SELECT max(id) FROM audit_txn)", signed)
+            known = conn.cursor()
+            keys = list(dict.fromkeys(uid_key(u) for u in uids))
+            known.execute(
+                "SELECT r.id, r.record_key, p.record_key FROM audit_record r "
+                "LEFT JOIN audit_record p ON p.id = r.patient "
+                "WHERE r.record_key = ANY(%s)", (keys,))
+            late = []
+            for _record, query, params, _compute in self._at_settle:
+                late.append(conn.cursor())
+                late[-1].execute(query, params)
+        last_txn, last_hash, last_entry, last_record, signed_since = head.fetchone()
+        self._settled = (list(self._queue), list(self._at_settle))
+        self._apply_at_settle([c.fetchone() for c in late])
+        self.late = False
+        queue, self._queue = self._queue, []
+        if self._signature_mark is not None:
+            own = sum(1 for item in queue[self._signature_queued:]
+                      if item[0] == "insert" and item[1] == "signature")
+            if int(signed_since) > own:
+                raise ConcurrentWriteError(_(
+                    "Someone else signed this data while you were saving, so nothing of "
+                    "this change was saved. Reload to see the signature."))
+        for ref, key, patient in known.fetchall():
+            self._records[key_uid(key)] = (int(ref),
+                                           None if patient is None else key_uid(patient))
+        self._begun = (int(last_txn or 0) + 1, int(last_entry or 0) + 1,
+                       bytes(last_hash) if last_hash is not None else ZERO_HASH)
+        self._chain, self._last_entry = self._begun[2], self._begun[1] - 1
+        self._next_record = int(last_record or 0) + 1
+        complete, self._records_complete = self._records_complete, True
+        self._replaying = True
+        try:
+            for item in queue:
+                self._emit(*item)
+        finally:
+            self._records_complete, self._replaying = complete, False
+
     def finish(self) -> None:
         """Close the transaction's audit: an audit_txn row per run of entries with one who,
         when and why (one, unless :meth:`append_foreign` added others' entries), each with
         the chain's hash after its last entry (called by :meth:`Tracker.transaction` just
         before it commits)."""
+        if self.late:
+            self._settle()
+            if self._begun is None:
+                return  # nothing was audited
+            # The outermost transaction commits in the same round trip (the lock is held
+            # until then); inside someone's db.atomic() that block commits, as usual.
+            commit = self.db.transaction_depth() == 1
+            conn = self.db.connection()
+            with conn.pipeline():
+                self._flush()
+                self._write_txns()
+                if commit:
+                    conn.cursor().execute("COMMIT")
+            if commit:
+                cast(ServerDatabase, self.db).committed_early()
+            return
         self._flush()
         if self._begun is None:
             return  # nothing was audited
         if self._chain is None or self._last_entry is None:
             self._load_chain()
+        self._write_txns()
+
+    def _write_txns(self) -> None:
         rows = [(s.txn, s.at, s.user, s.reason, s.last, s.hash)
                 for s in self._segments if s.last is not None]
         if rows:
@@ -514,6 +750,8 @@ class Writer:
         :meth:`append_foreign` looks nothing up record by record — before a bulk load sets
         the index on ``audit_entry.record`` aside. Reads the whole trail once: for a load at
         least as large as the trail."""
+        if self.late:
+            self._settle(needed=True)  # on a server: read under the chain lock
         self._flush()
         self._ref_versions = {int(ref): int(version) for ref, version in self.db.execute_sql(
             "SELECT e.record, e.version FROM audit_entry e WHERE e.id IN "
@@ -618,10 +856,25 @@ class Writer:
                 user=self.actor.name, role=self.actor.role_label,
                 action=describe(Permission(first))))
 
+    def signatures_at_begin(self, row: Sequence[Any]) -> None:
+        """On a server: the last signature's id when the transaction began (read with its
+        BEGIN), which the lock checks and :meth:`_settle` start from — as if the first
+        check had read it, only earlier (so a signature made since refuses, as ever)."""
+        last = row[0]
+        self._signed = last is not None
+        self._signature_mark = int(last or 0)
+        self._signature_queued = 0
+        self._signature_any = last is not None
+
     def _any_signature(self) -> bool:
+        self._lock_checked = True
         if self._signed is None:
-            self._signed = bool(self.db.execute_sql(
-                "SELECT EXISTS (SELECT 1 FROM signature)").fetchone()[0])
+            last = self.db.execute_sql("SELECT max(id) FROM signature").fetchone()[0]
+            self._signed = last is not None
+            if self._signature_mark is None and self.late:
+                self._signature_mark = int(last or 0)
+                self._signature_queued = len(self._queue)
+                self._signature_any = last is not None
         return self._signed
 
     def lineage(self, table: str, values: Mapping[str, Any],
@@ -665,6 +918,7 @@ class Writer:
                 if uid is not None:
                     clauses.append("(scope = ? AND target_uid = ?)")
                     params += [scope, uid[0]]
+                    self._lock_targets.add((scope, str(uid[0])))
         if not clauses:
             return
         row = self.db.execute_sql(
@@ -703,7 +957,10 @@ class Writer:
     # ----- rows -----------------------------------------------------------------------
     def _read(self, table: str, record_id: int) -> dict[str, Any] | None:
         cols = [c for c, _a in self.schema.columns(table)]
-        row = self.db.execute_sql(f'SELECT * FROM "{table}" WHERE id = ?',
+        # On a server other writers work at once: lock the row until the commit, so the
+        # version checked and the old values audited stay what is stored.
+        lock = " FOR UPDATE" if is_server_db(self.db) else ""
+        row = self.db.execute_sql(f'SELECT * FROM "{table}" WHERE id = ?{lock}',
                                   (record_id,)).fetchone()
         return None if row is None else dict(zip(cols, row, strict=True))
 
@@ -799,6 +1056,8 @@ class Writer:
         if not rows:
             return []
         self._permit(table, "insert")
+        if self.late:
+            self._settle(needed=True)  # a bulk load: one writer at a time, as on SQLite
         defaults = {name: f.default for name, f in model._meta.fields.items()
                     if f.default is not None and name != "uid"}
         audited = {f.name: f for f in self._audited_fields(model)}
@@ -868,14 +1127,17 @@ class Writer:
         if not updates:
             return
         self._permit(table, "update")
+        if self.late:
+            self._settle(needed=True)  # a bulk change: one writer at a time, as on SQLite
         current: dict[int, dict[str, Any]] = {}
         cols = [c for c, _a in self.schema.columns(table)]
         ids = [u[0] for u in updates]
         for start in range(0, len(ids), 900):
             chunk = ids[start:start + 900]
             marks = ", ".join("?" for _i in chunk)
-            for row in self.db.execute_sql(f'SELECT * FROM "{table}" WHERE id IN ({marks})',
-                                           chunk).fetchall():
+            lock = " FOR UPDATE" if is_server_db(self.db) else ""
+            for row in self.db.execute_sql(
+                    f'SELECT * FROM "{table}" WHERE id IN ({marks}){lock}', chunk).fetchall():
                 values = dict(zip(cols, row, strict=True))
                 current[int(values["id"])] = values
         check_locks = table not in LOCK_EXEMPT and self._any_signature()
@@ -997,8 +1259,13 @@ class Writer:
             if child_model is None or fk.on_delete not in ("CASCADE", "SET NULL"):
                 continue
             cols = [c for c, _a in self.schema.columns(fk.table)]
+            # On a server: locked, so a child another workstation is adding now is either
+            # committed first (and seen here, audited) or refused after this delete —
+            # never removed by the database's cascade without an audit entry.
+            lock = " FOR UPDATE" if is_server_db(self.db) else ""
             children = [dict(zip(cols, r, strict=True)) for r in self.db.execute_sql(
-                f'SELECT * FROM "{fk.table}" WHERE "{fk.column}" = ?', (record_id,)).fetchall()]
+                f'SELECT * FROM "{fk.table}" WHERE "{fk.column}" = ?{lock}',
+                (record_id,)).fetchall()]
             for child in children:
                 if fk.on_delete == "CASCADE":
                     self._delete_row(child_model, child, None, reason)
@@ -1051,6 +1318,9 @@ class Tracker:
         # The open transaction of each thread: the window's worker and a command's main
         # thread must never share a Writer (its reason, time and changes are per unit of work).
         self._local = threading.local()
+        # The audit trail's shapes (append-only) as last read on a server, for the next
+        # transaction (Writer._shape).
+        self._shape_cache: dict[tuple[str, str], int] | None = None
 
     # ----- who ------------------------------------------------------------------------
     @property
@@ -1162,11 +1432,12 @@ class Tracker:
             # Nested: a savepoint inside the caller's transaction; the outermost one reports.
             writer, depth = self._open
             self._open = (writer, depth + 1)
+            mark = writer.mark()
             try:
                 with self.db.atomic():
                     yield writer
             except BaseException:
-                writer._reset_cache()  # the savepoint's audit rows are gone
+                writer.rollback_to(mark)  # the savepoint's audit rows are gone
                 raise
             finally:
                 self._open = (writer, depth)
@@ -1180,16 +1451,33 @@ class Tracker:
         self._open = (writer, 1)
         try:
             # BEGIN IMMEDIATE: take the write lock now, waiting up to the busy timeout,
-            # instead of failing on the first write when another connection holds it.
-            with self.db.atomic(lock_type="IMMEDIATE"):
+            # instead of failing on the first write when another connection holds it. On a
+            # server other writers work at once; the chain lock is taken at the end
+            # (Writer._settle) or where the transaction asks for it (Writer.serialize).
+            begin: dict[str, Any] = (
+                {"first": _SIGNATURES_AT_BEGIN} if writer.late else {"lock_type": "IMMEDIATE"})
+            with self.db.atomic(**begin):
+                if writer.late:
+                    writer.signatures_at_begin(cast(ServerDatabase, self.db).first_row())
                 self._check_expected(writer)
                 yield writer
                 writer.finish()
-        except _DB_ERRORS as exc:
+        except Exception as exc:
+            # psycopg's own errors too: the chain's step talks to the connection directly.
+            if not isinstance(exc, _DB_ERRORS) and \
+                    not type(exc).__module__.startswith("psycopg"):
+                raise
             # A full disk, a lock held elsewhere, a read-only file: the user's message, not
             # SQLite's (nor the "cannot rollback" that follows a failed COMMIT).
             known = environment_error(exc, self.db.database)
             if known is None:
+                if is_server_db(self.db) and _collision(exc):
+                    # Kept with its traceback: were it a bug rather than a collision, the
+                    # log would show which statement.
+                    log.info("writers collided on the server", exc_info=True)
+                    raise ConcurrentWriteError(_(
+                        "Another workstation saved a change to the same data at the same "
+                        "moment, so nothing of this change was saved. Try again.")) from exc
                 raise
             raise known from exc
         finally:
@@ -1274,6 +1562,28 @@ class Tracker:
         message = head + ("\n" + "\n".join(lines) if lines else "")
         return StaleRecordError(message, table=table, record_uid=uid, expected_version=seen,
                                 current_version=current, changes=notes)
+
+
+# Sent with a server transaction's BEGIN, in the same round trip (Writer.signatures_at_begin).
+_SIGNATURES_AT_BEGIN = "SELECT max(id) FROM signature"
+
+# PostgreSQL's errors of two writers colliding (nothing is wrong with either change alone):
+# unique_violation (both created the same record), foreign_key_violation (one removed what
+# the other refers to), serialization_failure, deadlock_detected.
+_COLLISIONS = frozenset({"23505", "23503", "40001", "40P01"})
+
+
+def _collision(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) in _COLLISIONS:
+            return True
+        wrapped = seen.args[0] if seen.args else None  # peewee's error wraps psycopg's
+        if isinstance(wrapped, BaseException) and \
+                getattr(wrapped, "sqlstate", None) in _COLLISIONS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _shown(value: str | None) -> str:

@@ -245,6 +245,7 @@ class QueryService:
                                                                     uid=record_uid))
         seen = json.dumps(row[0], ensure_ascii=False, default=str) if field else None
         with self.tracker.transaction(_("query raised")) as w:
+            w.serialize()  # the next number is one writer's at a time (a server)
             last = DataQuery.select(peewee.fn.MAX(DataQuery.number)).scalar() or 0
             created = w.insert(DataQuery, patient_uid=patient.uid, patient_ref=patient.uid,
                                number=int(last) + 1,

@@ -13,11 +13,15 @@ layer and its audit trail are the same; what differs between the engines is kept
   them (ISO text, 0/1), and ``numeric`` results (``sum`` of integers) come back as ``int``
   or ``float``, so the audit trail's JSON, its hash chain and every comparison of dates as
   text mean the same on both engines (the schema: :mod:`gisttracker.store.postgres_schema`).
-* **One writer at a time, as on SQLite.** The audit trail is one hash chain: each
+* **Writers overlap; the chain takes turns.** The audit trail is one hash chain: each
   transaction continues from the last one's hash and ids. SQLite's ``BEGIN IMMEDIATE``
-  takes the file's write lock; here every write transaction takes one transaction-scoped
-  advisory lock (:data:`WRITE_LOCK`) first, so two workstations never fork the chain, and
-  a randomization position is taken by one workstation only (reads never wait for it).
+  takes the file's write lock for the whole transaction; here a write transaction starts
+  with a plain ``BEGIN`` and takes one transaction-scoped advisory lock
+  (:data:`WRITE_LOCK`) only to append its audit entries and commit
+  (:meth:`gisttracker.services.base.Writer._settle`), or earlier where one writer at a time
+  must decide something (``Writer.serialize``: a randomization position). Two workstations
+  never fork the chain; reads never wait for it. ``begin(lock_type=…)`` still takes the lock
+  at BEGIN for callers that hold the whole database still (``migrate-to``).
 * **Credentials.** A password is never kept: not in the URL the program shows or logs
   (:func:`display_url`), not in settings. It comes from the prompt of the window (kept in
   memory for the session), from ``PGPASSWORD`` or from ``~/.pgpass`` / ``PGPASSFILE``, which
@@ -195,8 +199,19 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         conn.cursor_factory = _cursor_class()
         return conn
 
-    def begin(self, isolation_level: Any = None, lock_type: str | None = None) -> None:
-        """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock."""
+    def begin(self, isolation_level: Any = None, lock_type: str | None = None,
+              first: str | None = None) -> None:
+        """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock. With
+        ``first``, that query is sent in the same round trip (its one row:
+        :meth:`first_row`)."""
+        if first is not None and not isolation_level and not lock_type:
+            conn = self.connection()  # type: ignore[no-untyped-call]
+            with conn.pipeline():
+                conn.cursor().execute("BEGIN")
+                cursor = conn.cursor()
+                cursor.execute(first)
+            conn.first_row = cursor.fetchone()
+            return
         super().begin(isolation_level)
         if lock_type:
             try:
@@ -207,6 +222,28 @@ class ServerDatabase(peewee.PostgresqlDatabase):
                 # end it here, or the connection stays in an aborted transaction.
                 self.rollback()
                 raise
+
+    def first_row(self) -> Any:
+        """The row of the query sent with the open transaction's BEGIN (``first``)."""
+        return self.connection().first_row  # type: ignore[no-untyped-call]
+
+    def committed_early(self) -> None:
+        """The open transaction was committed already (the Writer sends COMMIT in the same
+        round trip as the audit trail's rows): the COMMIT peewee sends next is skipped."""
+        self.connection().committed_early = True  # type: ignore[no-untyped-call]
+
+    def commit(self) -> None:
+        if not self.is_closed():
+            conn = self.connection()  # type: ignore[no-untyped-call]
+            if getattr(conn, "committed_early", False):
+                conn.committed_early = False
+                return
+        super().commit()
+
+    def rollback(self) -> None:
+        if not self.is_closed():
+            self.connection().committed_early = False  # type: ignore[no-untyped-call]
+        super().rollback()
 
     def __str__(self) -> str:
         return self.url

@@ -184,14 +184,32 @@ def demo_side(where: Path, patients: int) -> tuple[float, float]:
         session.close()
 
 
-def _writer(args: tuple[str, str, float, bool]) -> int:
-    """Registrations (or bare patient-row transactions) done in ``seconds``."""
+def _backend_cpu(db: Any) -> float:
+    """CPU seconds (user + system) the server process of ``db``'s connection has used so
+    far; 0.0 when it cannot be read (a server on another machine, or not PostgreSQL)."""
+    from gisttracker.store.server import is_server_db
+
+    if not is_server_db(db):
+        return 0.0
+    pid = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _writer(args: tuple[str, str, float, bool]) -> tuple[int, float, float]:
+    """Registrations (or bare patient-row transactions) done in ``seconds``, with the CPU
+    seconds of this process and of its server process (a server on this machine)."""
     where, who, seconds, bare = args
     session = open_session(resolve_path(where), user=who)
     try:
         service = PatientService(session)
         db = session.db
         done = 0
+        server_cpu = _backend_cpu(db)
+        cpu = time.process_time()
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             if bare:
@@ -206,17 +224,21 @@ def _writer(args: tuple[str, str, float, bool]) -> int:
                     record_number=None, name="Bench Writer", initials="BW",
                     date_of_birth=date(1960, 1, 1)), today=TODAY)
             done += 1
-        return done
+        cpu = time.process_time() - cpu
+        return done, cpu, _backend_cpu(db) - server_cpu
     finally:
         session.close()
 
 
-def writers(where: str, count: int, seconds: float, bare: bool) -> float:
-    """Per second, ``count`` processes writing to ``where`` at once."""
+def writers(where: str, count: int, seconds: float, bare: bool) -> tuple[float, float, float]:
+    """``count`` processes writing to ``where`` at once: per second, and the client's and
+    the server's CPU milliseconds per transaction."""
     context = multiprocessing.get_context("spawn")
     with context.Pool(count) as pool:
         done = pool.map(_writer, [(where, f"w{n}", seconds, bare) for n in range(count)])
-    return sum(done) / seconds
+    total = sum(d for d, _c, _s in done)
+    return (total / seconds, 1000 * sum(c for _d, c, _s in done) / max(total, 1),
+            1000 * sum(s for _d, _c, s in done) / max(total, 1))
 
 
 def _free_port() -> int:
@@ -230,6 +252,8 @@ def main() -> int:
     parser.add_argument("--server", help="a superuser URL (default: a throw-away cluster)")
     parser.add_argument("--demo", type=int, default=10_000, help="patients of the demo")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per writer run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of the writers (medians are printed)")
     parser.add_argument("--parts", default="read,demo,write",
                         help="which parts to run (comma-separated: read, demo, write)")
     args = parser.parse_args()
@@ -243,7 +267,7 @@ def main() -> int:
         admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
         parts = set(args.parts.split(","))
-        if not bench_worklist.CACHE.exists():
+        if "read" in parts and not bench_worklist.CACHE.exists():
             print(f"building {bench_worklist.CACHE} …")
             bench_worklist.build(bench_worklist.CACHE)
         if "read" in parts:
@@ -252,7 +276,7 @@ def main() -> int:
         if "demo" in parts:
             demo_part(admin, tmp, args.demo)
         if "write" in parts:
-            write_part(admin, tmp, args.seconds)
+            write_part(admin, tmp, args.seconds, args.rounds)
     finally:
         if cluster is not None:
             subprocess.run([str(ROOT / "scripts" / "pg-cluster"), "stop", cluster], check=False)
@@ -290,8 +314,8 @@ def demo_part(admin: str, tmp: Path, patients: int) -> None:
     _admin(admin, f"DROP DATABASE {demo_db} WITH (FORCE)")
 
 
-def write_part(admin: str, tmp: Path, seconds: float) -> None:
-    """Registrations per second: one and four writers on each engine."""
+def write_part(admin: str, tmp: Path, seconds: float, rounds: int = 3) -> None:
+    """Registrations per second: one writer on SQLite, one and four on the server."""
     write_db = f"gist_bench_write_{os.getpid()}"
     _admin(admin, f"CREATE DATABASE {write_db}")
     server_url = _url(admin, write_db)
@@ -302,22 +326,55 @@ def write_part(admin: str, tmp: Path, seconds: float) -> None:
 
         SettingsService(s.tracker).set("site_code", "ZJU")
         s.close()
-    t = seconds
-    figures = {
-        ("SQLite", 1): (writers(lite_file, 1, t, False), writers(lite_file, 1, t, True)),
-        ("SQLite", 4): (writers(lite_file, 4, t, False), writers(lite_file, 4, t, True)),
-        ("PostgreSQL", 1): (writers(server_url, 1, t, False),
-                            writers(server_url, 1, t, True)),
-        ("PostgreSQL", 4): (writers(server_url, 4, t, False),
-                            writers(server_url, 4, t, True)),
-    }
-    print(f"\n{'registrations per second':40} {'services':>9} {'bare tx':>8}")
-    for (engine, count), (svc, bare) in figures.items():
-        print(f"{engine + ', ' + str(count) + ' writer(s)':40} {svc:9.1f} {bare:8.1f}")
-    ratio = figures[("PostgreSQL", 4)][0] / figures[("SQLite", 1)][0]
+    # The bare rows go to databases of their own (they are written around the audit
+    # trail, which is verified at the end).
+    bare_db = f"gist_bench_bare_{os.getpid()}"
+    _admin(admin, f"CREATE DATABASE {bare_db}")
+    bare_url = _url(admin, bare_db)
+    bare_file = str(tmp / "write-bare.db")
+    for where in (bare_file, bare_url):
+        open_session(resolve_path(where), user="setup").close()
+    bare_of = {lite_file: bare_file, server_url: bare_url}
+    cases = [("SQLite", lite_file, 1), ("PostgreSQL", server_url, 1),
+             ("PostgreSQL", server_url, 4)]
+    runs: dict[tuple[str, int, bool], list[tuple[float, float, float]]] = {}
+    # Alternating rounds (the machine's load drifts); the medians are printed.
+    for _round in range(rounds):
+        for engine, where, count in cases:
+            for bare in (False, True):
+                runs.setdefault((engine, count, bare), []).append(
+                    writers(bare_of[where] if bare else where, count, seconds, bare))
+    print(f"\n{'registrations per second':28} {'services':>9} {'client':>7} {'server':>7}"
+          f" {'bare tx':>8} {'client':>7} {'server':>7}   (median of {rounds} rounds of "
+          f"{seconds:g} s; CPU ms per transaction)")
+    medians = {}
+    for engine, _where, count in cases:
+        line = f"{engine + ', ' + str(count) + ' writer(s)':28}"
+        for bare in (False, True):
+            got = runs[(engine, count, bare)]
+            rate = statistics.median(r for r, _c, _s in got)
+            client = statistics.median(c for _r, c, _s in got)
+            server = statistics.median(s for _r, _c, s in got)
+            medians[(engine, count, bare)] = rate
+            line += f" {rate:{9 if not bare else 8}.1f} {client:7.2f} {server:7.2f}"
+        print(line)
+    print("each round: " + "; ".join(
+        f"{e} {c}: " + ", ".join(f"{r:.0f}" for r, _c, _s in runs[(e, c, False)])
+        for e, _w, c in cases))
+    ratio = medians[("PostgreSQL", 4, False)] / medians[("SQLite", 1, False)]
     print(f"four writers on PostgreSQL / one writer on SQLite: {ratio:.2f}× "
           f"(aim ≥ 3×: {'ok' if ratio >= 3 else 'MISSED'})")
+    print(f"load average after: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    from gisttracker.services.audit import verify
+
+    s = open_session(resolve_path(server_url), user="setup")
+    try:
+        report = verify(s.db)
+        print(f"the server's audit trail after every run: {report.summary()}")
+    finally:
+        s.close()
     _admin(admin, f"DROP DATABASE {write_db} WITH (FORCE)")
+    _admin(admin, f"DROP DATABASE {bare_db} WITH (FORCE)")
 
 
 if __name__ == "__main__":

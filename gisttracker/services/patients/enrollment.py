@@ -205,6 +205,7 @@ class EnrollmentMixin(ScreeningMixin):
 
     def _randomize(self, w: Writer, study: Study, patient: Patient, stratum: str,
                    rng: random.Random | None, seed: str | None) -> Randomization:
+        w.serialize()  # one position, one number, one seed: one writer at a time (a server)
         if Randomization.get_or_none(Randomization.patient == patient) is not None:
             raise ServiceError(_("{patient} is already randomized").format(
                 patient=patient.study_id))

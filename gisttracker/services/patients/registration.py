@@ -40,6 +40,12 @@ def _first_recorded_date(patient_id: int) -> tuple[date, str] | None:
     return min(found) if found else None
 
 
+def _numbered(site: str, last: int | None) -> dict[str, Any]:
+    """The sequence number and study identifier after ``last`` at ``site``."""
+    seq = int(last or 0) + 1
+    return {"seq": seq, "study_id": f"{site}-{seq:04d}"}
+
+
 class RegistrationMixin(PatientServiceBase):
     """Registration and corrections of identity and sex."""
 
@@ -47,8 +53,8 @@ class RegistrationMixin(PatientServiceBase):
         site = SettingsService(self.tracker).get("site_code")
         last = Patient.select(peewee.fn.MAX(Patient.seq)).where(
             Patient.site_code == site).scalar()
-        seq = int(last or 0) + 1
-        return site, seq, f"{site}-{seq:04d}"
+        numbered = _numbered(site, last)
+        return site, numbered["seq"], numbered["study_id"]
 
     def _check_identity(self, identity: Identity, today: date,
                         editing: int | None = None) -> None:
@@ -93,10 +99,20 @@ class RegistrationMixin(PatientServiceBase):
         self._check_identity(identity, today)
         uid = new_uid()
         with self.tracker.transaction(_("patient registered")) as w:
-            site, seq, study_id = self.next_study_id()
+            if w.late:
+                # On a server the next number is taken at the commit, under the chain lock
+                # (Writer.at_settle), so workstations registering at once overlap the rest;
+                # until then the row holds a provisional one that nobody else sees.
+                site = SettingsService(self.tracker).get("site_code")
+                seq, study_id = -1 - int(uid[:15], 16), f"{site}-{uid}"
+            else:
+                site, seq, study_id = self.next_study_id()
             patient = w.insert(Patient, patient_uid=uid, uid=uid, study_key=study_key,
                                study_id=study_id, site_code=site, seq=seq, sex=sex,
                                status="screened", created_on=today)
+            if w.late:
+                w.at_settle(patient, "SELECT max(seq) FROM patient WHERE site_code = ? "
+                            "AND seq > 0", (site,), lambda row: _numbered(site, row[0]))
             w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient,
                      record_number=_text(identity.record_number), name=_text(identity.name),
                      initials=_text(identity.initials), date_of_birth=identity.date_of_birth)
