@@ -118,6 +118,41 @@ def server_copy(path: Path) -> Iterator[Path]:
         drop_server_database(name)
 
 
+# Per test: the server copies on_engine() made, by the file they copy (dropped afterwards).
+_engine_copies: dict[str, tuple[Path, contextlib.ExitStack]] = {}
+
+
+def on_engine(path: Path) -> Path:
+    """The site file ``path`` on the engine under test: the file itself on the SQLite run;
+    on the server run a copy of it on the test server (:func:`server_copy`), made on first
+    use in a test and the same one for the rest of that test, dropped after it. A test
+    that builds its sites as files (``make_site``…) and opens them through this runs on both
+    engines; mark it ``engines`` so that the server run keeps it."""
+    if SERVER is None:
+        return path
+    found = _engine_copies.get(str(path))
+    if found is None:
+        stack = contextlib.ExitStack()
+        location = stack.enter_context(server_copy(path))
+        found = _engine_copies[str(path)] = (location, stack)
+    return found[0]
+
+
+@pytest.fixture(autouse=True)
+def _drop_engine_copies() -> Iterator[None]:
+    yield
+    if _engine_copies:
+        from gisttracker.store.db import database
+
+        if database.obj is not None:
+            with contextlib.suppress(Exception):
+                database.obj.close()
+        for _location, stack in _engine_copies.values():
+            with contextlib.suppress(Exception):
+                stack.close()
+        _engine_copies.clear()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if SERVER is None:
         return
@@ -142,7 +177,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, drop = [], []
     for item in items:
         uses = set(getattr(item, "fixturenames", ()))
-        (keep if uses & {"db_path", "session", "server_db", "engine"} else drop).append(item)
+        both = item.get_closest_marker("engines") is not None
+        (keep if both or uses & {"db_path", "session", "server_db", "engine"}
+         else drop).append(item)
         marker = item.get_closest_marker("sqlite_only")
         if marker is not None:
             item.add_marker(pytest.mark.skip(
