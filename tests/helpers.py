@@ -138,6 +138,26 @@ def on_engine(path: Path) -> Path:
     return found[0]
 
 
+def site_copy(path: Path, folder: Path) -> Path:
+    """A copy of the site file ``path`` for one test to change, on the engine under test: a
+    copy of the file in ``folder`` (SQLite's backup API), or on the server run
+    :func:`on_engine` (a new database made from the server template of ``path``). Lets a
+    module build its demo sites once."""
+    if SERVER is not None:
+        return on_engine(path)
+    import sqlite3
+
+    target = folder / path.name
+    folder.mkdir(parents=True, exist_ok=True)
+    source, copy = sqlite3.connect(path), sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    return target
+
+
 @pytest.fixture(autouse=True)
 def _drop_engine_copies() -> Iterator[None]:
     yield
