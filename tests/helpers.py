@@ -138,6 +138,28 @@ def on_engine(path: Path) -> Path:
     return found[0]
 
 
+@contextlib.contextmanager
+def new_site(path: Path) -> Iterator[Path]:
+    """Where a new site database goes, for a fixture that builds its own (a module's demo
+    site): the file ``path``, or on the server run a new database on the test server at the
+    latest schema, dropped afterwards. Mark the tests ``engines``."""
+    if SERVER is None:
+        yield path
+        return
+    from gisttracker.store.urls import ServerLocation
+
+    name = new_server_database()
+    try:
+        yield ServerLocation(server_url(name))
+    finally:
+        from gisttracker.store.db import database
+
+        if database.obj is not None:
+            with contextlib.suppress(Exception):
+                database.obj.close()
+        drop_server_database(name)
+
+
 def site_copy(path: Path, folder: Path) -> Path:
     """A copy of the site file ``path`` for one test to change, on the engine under test: a
     copy of the file in ``folder`` (SQLite's backup API), or on the server run
