@@ -136,9 +136,9 @@ def main() -> None:
                  for i in range(args.runs)]
         checked = [timed(lambda i=i: snapshot(server, work / f"snapc-{i}.db"))
                    for i in range(args.runs)]
-        print(f"{'snapshot alone':28} {'':10} {statistics.median(w for w, _c in alone):11.2f}s"
+        print(f"{"snapshot, digest-checked":28} {'':10} {statistics.median(w for w, _c in alone):11.2f}s"
               f" {'':6} {'':9} {statistics.median(c for _w, c in alone):10.2f}s")
-        print(f"{'snapshot + audit check':28} {'':10} "
+        print(f"{"snapshot, digests + audit":28} {'':10} "
               f"{statistics.median(w for w, _c in checked):11.2f}s {'':6} {'':9} "
               f"{statistics.median(c for _w, c in checked):10.2f}s")
     finally:
