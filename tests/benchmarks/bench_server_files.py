@@ -136,11 +136,11 @@ def main() -> None:
                  for i in range(args.runs)]
         checked = [timed(lambda i=i: snapshot(server, work / f"snapc-{i}.db"))
                    for i in range(args.runs)]
-        print(f"{"snapshot, digest-checked":28} {'':10} {statistics.median(w for w, _c in alone):11.2f}s"
-              f" {'':6} {'':9} {statistics.median(c for _w, c in alone):10.2f}s")
-        print(f"{"snapshot, digests + audit":28} {'':10} "
-              f"{statistics.median(w for w, _c in checked):11.2f}s {'':6} {'':9} "
-              f"{statistics.median(c for _w, c in checked):10.2f}s")
+        for label, figures_ in (("snapshot, digest-checked", alone),
+                                ("snapshot, digests + audit", checked)):
+            wall = statistics.median(w for w, _c in figures_)
+            cpu = statistics.median(c for _w, c in figures_)
+            print(f"{label:28} {'':10} {wall:11.2f}s {'':6} {'':9} {cpu:10.2f}s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
