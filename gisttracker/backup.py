@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,9 +133,10 @@ def backup(source: Path, target: Path, *, progress: Progress | None = None) -> B
     ``target`` appears only once the copy is complete and checked; it is private (0600).
     ``progress(phase, fraction)`` is called with ``"copy"``, ``"verify"`` and ``"done"``.
     """
-    from gisttracker.store.urls import refuse_server
+    from gisttracker.store.urls import ServerLocation
 
-    refuse_server(source)
+    if isinstance(source, ServerLocation):
+        return _backup_server(source, Path(target), progress)
     started = time.perf_counter()
     source, target = Path(source), Path(target)
     if not source.is_file():
@@ -179,6 +181,42 @@ def backup(source: Path, target: Path, *, progress: Progress | None = None) -> B
         src.close()
     report("done", 1.0)
     return BackupResult(target, counts, time.perf_counter() - started, target.stat().st_size)
+
+
+def _backup_server(source: Any, target: Path, progress: Progress | None) -> BackupResult:
+    """:func:`backup` of a server database: a SQLite file holding a snapshot of it (one
+    ``REPEATABLE READ`` transaction; :func:`gisttracker.store.transfer.snapshot`), checked
+    table by table against the server and by the full audit check, then as any backup file
+    is (integrity check and row counts). ``restore`` or ``migrate-to`` bring it back into an
+    empty server database, or it opens as a site file."""
+    from gisttracker.store.transfer import TransferError, snapshot
+
+    started = time.perf_counter()
+    if not target.parent.is_dir():
+        raise BackupError(_("the folder {folder} does not exist").format(folder=target.parent))
+    report = progress or (lambda _phase, _fraction: None)
+    report("copy", 0.0)
+    try:
+        with atomic_path(target) as tmp:
+            copied = snapshot(source, tmp, progress=lambda _table, _rows: report("copy", None))
+            report("verify", 0.9)
+            dst = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                problems = _check_copy(dst, copied.rows)
+            finally:
+                dst.close()
+            if problems:
+                raise BackupError(_("the backup did not verify ({problems}); it was not "
+                                    "kept").format(problems="; ".join(problems)))
+    except TransferError as exc:
+        raise BackupError(_("the backup of {path} failed: {error}").format(
+            path=source, error=exc)) from exc
+    except OSError as exc:
+        raise BackupError(_("the backup could not be written to {path}: {error}").format(
+            path=target, error=exc.strerror or exc)) from exc
+    report("done", 1.0)
+    return BackupResult(target, copied.rows, time.perf_counter() - started,
+                        target.stat().st_size)
 
 
 def check_backup(path: Path) -> dict[str, int]:
@@ -232,6 +270,10 @@ def restore(backup_file: Path, database: Path, *, now: datetime | None = None,
     first copied to ``<name>.before-restore-<time>.db`` beside it (a verified backup; a
     damaged file is copied byte for byte instead), so nothing is ever lost by a restore.
     """
+    from gisttracker.store.urls import ServerLocation
+
+    if isinstance(database, ServerLocation):
+        return _restore_server(Path(backup_file), database, progress)
     report = progress or (lambda _phase, _fraction: None)
     backup_file, database = Path(backup_file), Path(database)
     if backup_file.resolve() == database.resolve():
@@ -282,6 +324,43 @@ def restore(backup_file: Path, database: Path, *, now: datetime | None = None,
     return RestoreResult(database, kept, expected)
 
 
+def _restore_server(backup_file: Path, database: Any,
+                    progress: Progress | None) -> RestoreResult:
+    """:func:`restore` into a server database: only into an empty one (a new database, or
+    one whose data were removed on purpose), since a server keeps no file to set aside as
+    the copy of what it held. The backup is checked, then moved in as ``migrate-to`` moves
+    a site (:func:`gisttracker.store.transfer.transfer`: every table's digest and the full
+    audit check of the result). The backup file itself is never changed: a private copy of
+    it is read."""
+    from gisttracker.store.db import connect
+    from gisttracker.store.migrations import LATEST, migrate
+    from gisttracker.store.transfer import check_target_empty, transfer
+
+    report = progress or (lambda _phase, _fraction: None)
+    report("check", 0.0)
+    check_backup(backup_file)
+    check_target_empty(database)  # refuses a database holding anything, before any work
+    folder = make_private_dir(database.parent / "snapshots")
+    work = Path(tempfile.mkdtemp(prefix="restore-", dir=folder))
+    try:
+        copy = work / "site.db"
+        shutil.copyfile(backup_file, copy)
+        source = connect(copy)
+        try:
+            if migrate(source) != LATEST:  # an older backup is upgraded (in the copy)
+                raise BackupError(_("{path} could not be brought to schema {latest}").format(
+                    path=backup_file, latest=LATEST))
+            report("restore", 0.25)
+            moved = transfer(source, database,
+                             progress=lambda _table, _rows: report("restore", None))
+        finally:
+            source.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report("done", 1.0)
+    return RestoreResult(database, None, dict(moved.rows))
+
+
 def backup_before_migration(path: Path, version: int, *, now: datetime | None = None) -> Path:
     """The backup every schema migration writes first: ``backups/<name>.schema-N-<time>``
     beside the database. Returns its path; :class:`BackupError` if it cannot be written."""
@@ -311,6 +390,18 @@ def backup_plan(tracker: Any) -> BackupPlan:
                       int(settings.get("backup_every_hours")), int(settings.get("backup_keep")))
 
 
+def backup_stem(database: Path) -> str:
+    """The name scheduled backups of ``database`` start with: the file's name without its
+    suffix, or a server database's name."""
+    from urllib.parse import urlsplit
+
+    from gisttracker.store.urls import ServerLocation
+
+    if isinstance(database, ServerLocation):
+        return urlsplit(database.url).path.strip("/") or "server"
+    return Path(database).stem
+
+
 def scheduled_backups(folder: Path, stem: str) -> list[tuple[datetime, Path]]:
     """Backups of database ``stem`` made by the schedule in ``folder``, newest first."""
     found = []
@@ -327,7 +418,7 @@ def scheduled_backups(folder: Path, stem: str) -> list[tuple[datetime, Path]]:
 def backup_due(database: Path, folder: Path, every_hours: float, now: datetime) -> bool:
     """True when the newest scheduled backup of ``database`` is older than ``every_hours``
     (``now`` is local time, naive, as the file names are)."""
-    existing = scheduled_backups(folder, Path(database).stem)
+    existing = scheduled_backups(folder, backup_stem(database))
     if not existing:
         return True
     return (now - existing[0][0]).total_seconds() >= every_hours * 3600 - 60
@@ -343,10 +434,10 @@ def run_scheduled_backup(database: Path, folder: Path, *, keep: int, now: dateti
     if keep < 1:
         raise BackupError(_("at least one backup must be kept"))
     folder = make_private_dir(Path(folder))
-    name = f"{Path(database).stem}-{now.strftime('%Y%m%d-%H%M%S')}{BACKUP_SUFFIX}"
+    name = f"{backup_stem(database)}-{now.strftime('%Y%m%d-%H%M%S')}{BACKUP_SUFFIX}"
     result = backup(database, folder / name, progress=progress)
     removed = []
-    for _at, old in scheduled_backups(folder, Path(database).stem)[keep:]:
+    for _at, old in scheduled_backups(folder, backup_stem(database))[keep:]:
         old.unlink(missing_ok=True)
         removed.append(old)
     return result, removed
@@ -362,7 +453,10 @@ def verify(path: Path) -> VerifyReport:
     application owns must have been written through the audited service layer).
     """
     from gisttracker.store.migrations import LATEST
+    from gisttracker.store.urls import ServerLocation
 
+    if isinstance(path, ServerLocation):
+        return _verify_server(path)
     path = Path(path)
     report = VerifyReport(path)
     if not path.is_file():
@@ -410,6 +504,118 @@ def verify(path: Path) -> VerifyReport:
     finally:
         conn.close()
     return report
+
+
+def _verify_server(location: Any) -> VerifyReport:
+    """:func:`verify` of a server database, with what makes sense there, read in one
+    ``REPEATABLE READ`` snapshot: the schema version; every reference between rows (by a
+    query per foreign key: the server enforces them, unless someone turned its triggers
+    off); the audit trail's protection (its append-only triggers, enabled); the full audit
+    check (the hash chain and every audited table replayed); the row counts. The server's
+    pages are the server's own to check (data checksums, ``pg_amcheck``): said in the notes.
+    """
+    import peewee
+
+    from gisttracker.services.audit import verify as verify_audit
+    from gisttracker.store.introspect import Schema, table_names
+    from gisttracker.store.migrations import LATEST, schema_version
+    from gisttracker.store.server import APPEND_ONLY, ServerDatabase
+
+    report = VerifyReport(location)
+    db: peewee.Database = ServerDatabase(location.connect_url)
+    try:
+        db.connect()
+    except peewee.OperationalError as exc:
+        report.problems.append(_("cannot connect to {url}: {error}").format(
+            url=location.url, error=str(exc).strip()))
+        return report
+    try:
+        with db.atomic():
+            db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            version = schema_version(db)
+            if version == 0:
+                report.problems.append(_("it is not a GIST Study Tracker database (it holds "
+                                         "no schema)"))
+                return report
+            if version > LATEST:
+                report.problems.append(_("it was written by a newer version (schema {found}); "
+                                         "this version cannot check it").format(found=version))
+                return report
+            if version < LATEST:
+                report.notes.append(_("schema {found}: it will be upgraded to {latest} when "
+                                      "next opened").format(found=version, latest=LATEST))
+            else:
+                report.notes.append(_("schema {version}, the latest").format(version=version))
+            _check_server_references(db, Schema(db), table_names(db), report)
+            _check_server_triggers(db, APPEND_ONLY, report)
+            audit = verify_audit(db)
+            if audit.ok:
+                report.notes.append(audit.summary())
+            else:
+                for finding in audit.findings[:10]:
+                    report.problems.append(finding.message)
+                if len(audit.findings) > 10:
+                    report.problems.append(_("(and {n} more findings in the audit trail)")
+                                           .format(n=len(audit.findings) - 10))
+            total = patients = 0
+            for table in table_names(db):
+                count = int(db.execute_sql(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+                total += count
+                patients = count if table == "patient" else patients
+            report.notes.append(ngettext("{n} patient", "{n} patients", patients).format(
+                n=patients))
+            report.notes.append(ngettext("{n} row in all", "{n} rows in all", total).format(
+                n=total))
+            report.notes.append(_(
+                "the server's own files are not read from here: their damage is the "
+                "server's to find (data checksums, pg_amcheck) and its backups (pg_dump) "
+                "to repair"))
+    except peewee.DatabaseError as exc:
+        report.problems.append(_("the server stopped the check ({error})").format(
+            error=str(exc).strip()))
+    finally:
+        db.close()
+    return report
+
+
+def _check_server_references(db: Any, schema: Any, tables: list[str],
+                             report: VerifyReport) -> None:
+    found = False
+    for table in tables:
+        for fk in schema.foreign_keys(table):
+            rows = [int(r[0]) for r in db.execute_sql(
+                f'SELECT c.id FROM "{table}" c WHERE c."{fk.column}" IS NOT NULL AND NOT '
+                f'EXISTS (SELECT 1 FROM "{fk.parent}" p WHERE p.id = c."{fk.column}") '
+                "ORDER BY c.id LIMIT 6").fetchall()]
+            if rows:
+                found = True
+                shown = ", ".join(str(r) for r in rows[:5]) + ("…" if len(rows) > 5 else "")
+                report.problems.append(ngettext(
+                    "{n} row of {table} refers to a {parent} that does not exist (row id "
+                    "{ids})",
+                    "{n} rows of {table} refer to a {parent} that does not exist (row ids "
+                    "{ids})", len(rows)).format(n=len(rows), table=table, parent=fk.parent,
+                                                ids=shown))
+    if not found:
+        report.notes.append(_("every reference between records points at a record that "
+                              "exists"))
+
+
+def _check_server_triggers(db: Any, tables: tuple[str, ...], report: VerifyReport) -> None:
+    """Each append-only table must keep its enabled UPDATE and DELETE guards."""
+    rows = db.execute_sql(
+        "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' "
+        "AND c.relnamespace = current_schema()::regnamespace").fetchall()
+    present = {(str(r[0]), str(r[1])) for r in rows}
+    missing = [t for t in tables
+               if not {(t, f"{t}_no_update"), (t, f"{t}_no_delete")} <= present]
+    if missing:
+        report.problems.append(_("the protection against changes of {tables} was removed or "
+                                 "disabled (their triggers)").format(tables=", ".join(missing)))
+    else:
+        report.notes.append(_("the audit trail and the randomization are protected against "
+                              "changes (their triggers are in place)"))
 
 
 def _check_references(conn: sqlite3.Connection, report: VerifyReport) -> None:

@@ -118,6 +118,83 @@ def server_copy(path: Path) -> Iterator[Path]:
         drop_server_database(name)
 
 
+# Per test: the server copies on_engine() made, by the file they copy (dropped afterwards).
+_engine_copies: dict[str, tuple[Path, contextlib.ExitStack]] = {}
+
+
+def on_engine(path: Path) -> Path:
+    """The site file ``path`` on the engine under test: the file itself on the SQLite run;
+    on the server run a copy of it on the test server (:func:`server_copy`), made on first
+    use in a test and the same one for the rest of that test, dropped after it. A test
+    that builds its sites as files (``make_site``…) and opens them through this runs on both
+    engines; mark it ``engines`` so that the server run keeps it."""
+    if SERVER is None:
+        return path
+    found = _engine_copies.get(str(path))
+    if found is None:
+        stack = contextlib.ExitStack()
+        location = stack.enter_context(server_copy(path))
+        found = _engine_copies[str(path)] = (location, stack)
+    return found[0]
+
+
+@contextlib.contextmanager
+def new_site(path: Path) -> Iterator[Path]:
+    """Where a new site database goes, for a fixture that builds its own (a module's demo
+    site): the file ``path``, or on the server run a new database on the test server at the
+    latest schema, dropped afterwards. Mark the tests ``engines``."""
+    if SERVER is None:
+        yield path
+        return
+    from gisttracker.store.urls import ServerLocation
+
+    name = new_server_database()
+    try:
+        yield ServerLocation(server_url(name))
+    finally:
+        from gisttracker.store.db import database
+
+        if database.obj is not None:
+            with contextlib.suppress(Exception):
+                database.obj.close()
+        drop_server_database(name)
+
+
+def site_copy(path: Path, folder: Path) -> Path:
+    """A copy of the site file ``path`` for one test to change, on the engine under test: a
+    copy of the file in ``folder`` (SQLite's backup API), or on the server run
+    :func:`on_engine` (a new database made from the server template of ``path``). Lets a
+    module build its demo sites once."""
+    if SERVER is not None:
+        return on_engine(path)
+    import sqlite3
+
+    target = folder / path.name
+    folder.mkdir(parents=True, exist_ok=True)
+    source, copy = sqlite3.connect(path), sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _drop_engine_copies() -> Iterator[None]:
+    yield
+    if _engine_copies:
+        from gisttracker.store.db import database
+
+        if database.obj is not None:
+            with contextlib.suppress(Exception):
+                database.obj.close()
+        for _location, stack in _engine_copies.values():
+            with contextlib.suppress(Exception):
+                stack.close()
+        _engine_copies.clear()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if SERVER is None:
         return
@@ -142,7 +219,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, drop = [], []
     for item in items:
         uses = set(getattr(item, "fixturenames", ()))
-        (keep if uses & {"db_path", "session", "server_db", "engine"} else drop).append(item)
+        both = item.get_closest_marker("engines") is not None
+        (keep if both or uses & {"db_path", "session", "server_db", "engine"}
+         else drop).append(item)
         marker = item.get_closest_marker("sqlite_only")
         if marker is not None:
             item.add_marker(pytest.mark.skip(

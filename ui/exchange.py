@@ -564,9 +564,13 @@ class BackupDialog(TaskDialog):
         self.path = self.path_row(_("Back up &to:"), save=True,
                                   filters=_("Backups (*.db);;All files (*)"))
         if self.session is not None:
+            from gisttracker.backup import backup_stem
+
             stamp = datetime.now().strftime("%Y%m%d-%H%M")
-            self.path.setText(str(self.session.path.with_name(
-                f"{self.session.path.stem}-{stamp}.backup.db")))
+            name = f"{backup_stem(self.session.path)}-{stamp}.backup.db"
+            # A server site's backup goes to the user's home folder (beside a file: the file).
+            self.path.setText(str(Path.home() / name if is_server(self.session.path)
+                                  else self.session.path.with_name(name)))
 
     def run(self) -> None:
         from gisttracker.backup import backup
@@ -612,8 +616,11 @@ class RestoreDialog(TaskDialog):
 
         def done(result: Any) -> None:
             kept = result.kept
-            self.say(_("Restored from {backup}; the database as it was is kept in {kept}")
-                     .format(backup=backup_file, kept=kept))
+            if kept is None:  # a server database: restored only into an empty one
+                self.say(_("Restored from {backup}").format(backup=backup_file))
+            else:
+                self.say(_("Restored from {backup}; the database as it was is kept in {kept}")
+                         .format(backup=backup_file, kept=kept))
             # Everything shown came from the old data: open the file afresh.
             self.window_.open_database(database)
 
@@ -776,14 +783,10 @@ class ExchangeMenu(QObject):
                        (schedule, Permission.MANAGE_SETTINGS)]
         verify_action = menu.addAction(_("&Verify the database"))
         verify_action.triggered.connect(lambda _c=False: self.verify())
-        # Everything here reads or writes the database as a file (a snapshot, ATTACH, the
-        # backup API): off while a server database is open.
-        self.file_only: list[QAction] = [
-            *export.actions(), *imports.actions(), *centre.actions(),
-            export.menuAction(), imports.menuAction(), centre.menuAction(),
-            *[a for a in menu.actions() if a.text() in (
-                _("&Back up…"), _("Res&tore from a backup…"), _("Backup &schedule…"))],
-            verify_action]
+        # Exports, packages, backups and the check work on a server site too (from a
+        # snapshot of it); the centre's import of packages reads the database as a file:
+        # off while a server database is open.
+        self.file_only: list[QAction] = [*centre.actions(), centre.menuAction()]
         self.watch = _Watch(self)
         self.watch.checked.connect(self._checked)
         self.timer = QTimer(self)
@@ -826,8 +829,10 @@ class ExchangeMenu(QObject):
             banner.show()
             self.window_.setWindowTitle(self.window_.windowTitle() + " " + _("(read-only)"))
         if is_server(session.path):
-            # A server database: no file to check or copy (the server's own checks and
-            # pg_dump are its administrator's), and the file-only actions are off.
+            # A server database: no file to check for damaged pages (the server's own checks
+            # are its administrator's), and no scheduled backups from the window: every
+            # workstation's window would make the same one (a server site schedules
+            # 'gisttracker backup --scheduled' on one computer; see the user guide).
             for action in self.file_only:
                 action.setEnabled(False)
             self.timer.stop()

@@ -27,9 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from gisttracker.backup import backup
     from gisttracker.cli import fail
     from gisttracker.store.db import resolve_path
+    from gisttracker.store.urls import ServerLocation
 
     database = resolve_path(getattr(args, "db", None))
-    if not database.is_file():
+    if not isinstance(database, ServerLocation) and not database.is_file():
         fail(_("{path} does not exist").format(path=database))
     if args.scheduled:
         return _scheduled(database, datetime.now())

@@ -223,6 +223,7 @@ def export_csv(session: Session, target: Path, *, study: str | None = None,
     session.tracker.require(Permission.VIEW_IDENTIFIERS if identifiers else Permission.VIEW_DATA)
     report = progress or (lambda _phase, _fraction: None)
     studies = _studies(session, study)
+    report("read", None)  # a server site's snapshot is copied first
     conn = read_snapshot(session.path)
     try:
         with atomic_dir(Path(target)) as folder:

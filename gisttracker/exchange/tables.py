@@ -148,12 +148,44 @@ def patient_join(info: TableInfo, infos: dict[str, TableInfo]) -> tuple[str, str
     return sql, "p"
 
 
+class _SnapshotConnection(sqlite3.Connection):
+    """A connection to a snapshot file of a server database, which goes with it."""
+
+    release: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        super().close()
+        release, self.release = self.release, None
+        if release is not None:
+            release()
+
+
 def read_snapshot(path: Path) -> sqlite3.Connection:
     """A read-only connection to the database ``path`` inside one read transaction: every
-    query sees the same moment, however busy other writers are."""
-    from gisttracker.store.urls import refuse_server
+    query sees the same moment, however busy other writers are.
 
-    refuse_server(path)
+    For a server database: a connection to a snapshot of it (one ``REPEATABLE READ``
+    transaction copied into a private SQLite file, :func:`gisttracker.store.transfer.as_file`),
+    so every export reads the same SQL on both engines and gives the same files; closing the
+    connection removes the snapshot."""
+    from gisttracker.store.urls import ServerLocation
+
+    if isinstance(path, ServerLocation):
+        from contextlib import ExitStack
+
+        from gisttracker.store.transfer import as_file
+
+        stack = ExitStack()
+        try:
+            copy = stack.enter_context(as_file(path))
+            snap = sqlite3.connect(read_only_uri(copy), uri=True, isolation_level=None,
+                                   check_same_thread=False, factory=_SnapshotConnection)
+        except BaseException:
+            stack.close()
+            raise
+        snap.release = stack.close
+        snap.execute("BEGIN")
+        return snap
     uri = read_only_uri(path)
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

@@ -27,8 +27,11 @@ checkpoint is a cache of the last check and is rebuilt on the next open).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -186,18 +189,7 @@ def transfer(source: peewee.Database, target_path: Path, *,
     try:
         with source.atomic(lock_type="IMMEDIATE"):  # no writer meanwhile, one snapshot
             tables = [t for t in _order(source, table_names(source)) if t not in NOT_COPIED]
-            missing = sorted(set(tables) - set(table_names(target)))
-            if missing:
-                raise TransferError(_("the target has no table {tables}: its schema is not "
-                                      "the source's").format(tables=", ".join(missing)))
-            with target.atomic():
-                for table in tables:
-                    columns = _columns(source, table)
-                    report.rows[table] = _copy(source, target, table, columns)
-                    if progress is not None:
-                        progress(table, report.rows[table])
-                if is_server_db(target):
-                    _restart_identities(target, tables)
+            _copy_tables(source, target, tables, report, progress)
             _verify_tables(source, target, tables, report)
         database.initialize(target)
         audit = verify(target)
@@ -222,6 +214,128 @@ def transfer(source: peewee.Database, target_path: Path, *,
              report.source, report.target, report.total, len(report.rows),
              report.audit_entries)
     return report
+
+
+def snapshot(location: ServerLocation, target_path: Path, *,
+             progress: Callable[[str, int], None] | None = None,
+             check_audit: bool = True, check_digests: bool = True) -> TransferReport:
+    """Copy the server database at ``location`` into the new SQLite file ``target_path``
+    as one consistent snapshot, without holding up any workstation, and verify the copy.
+
+    What backups, exports and site packages of a server site are made from (the file code
+    then reads the copy as it reads a site file). Unlike :func:`transfer` the source is not
+    held under the write lock: it is read on a connection of its own inside one
+    ``REPEATABLE READ, READ ONLY`` transaction, so every table is read at the same moment
+    while nurses keep writing. The copy is verified as a move is (the row count and digest
+    of every table against the same snapshot; with ``check_audit`` the full audit check of
+    the copy); without ``check_digests``, by the row counts only (a scratch copy an export
+    reads and throws away: the digests cost as much as the copy). The models' database
+    (:data:`gisttracker.store.db.database`) is left bound to whatever it was: a window can
+    make a snapshot of the site it has open on a worker.
+    """
+    from gisttracker.services.audit import verify
+    from gisttracker.store.db import connect
+    from gisttracker.store.migrations import LATEST, migrate, schema_version
+    from gisttracker.store.server import ServerDatabase
+
+    started = time.perf_counter()
+    target_path = Path(target_path)
+    if target_path.exists() and target_path.stat().st_size > 0:  # an empty one is a new file
+        check_target_empty(target_path)
+    report = TransferReport(source=location.url, target=str(target_path))
+    source: peewee.Database = ServerDatabase(location.connect_url)
+    try:
+        source.connect()
+    except peewee.OperationalError as exc:
+        raise TransferError(_("cannot connect to {url}: {error}").format(
+            url=location.url, error=str(exc).strip())) from exc
+    target: peewee.Database | None = None
+    try:
+        found = schema_version(source)
+        if found != LATEST:
+            raise TransferError(_(
+                "{url} is at schema {found}, this version writes {latest}: open it with "
+                "this version first (it is upgraded then)").format(
+                    url=location.url, found=found, latest=LATEST))
+        target = connect(target_path)
+        migrate(target)  # the latest schema on SQLite, in rollback-journal mode: one file
+        with source.atomic():
+            # Before the first query of the transaction: every later read sees one moment.
+            source.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            tables = [t for t in _order(source, table_names(source)) if t not in NOT_COPIED]
+            _copy_tables(source, target, tables, report, progress)
+            if check_digests:
+                _verify_tables(source, target, tables, report)
+            else:
+                _verify_counts(target, report)
+        if check_audit:
+            audit = verify(target)
+            if not audit.ok:
+                raise TransferError(_("the audit trail of the copy does not verify: "
+                                      "{problem}").format(problem=audit.summary()))
+            report.audit_entries = audit.entries
+        target.execute_sql("ANALYZE")
+    except BaseException:
+        if target is not None:
+            target.close()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{target_path}{suffix}").unlink(missing_ok=True)
+        raise
+    finally:
+        source.close()
+    target.close()
+    report.seconds = time.perf_counter() - started
+    log.info("snapshot of %s written to %s: %d rows in %d tables", report.source,
+             report.target, report.total, len(report.rows))
+    return report
+
+
+@contextlib.contextmanager
+def as_file(path: Path, *, check_audit: bool = False) -> Iterator[Path]:
+    """The site database ``path`` as a SQLite file to read: a file is itself; a server
+    database is a :func:`snapshot` of it in a private temporary folder on this workstation
+    (beside the server's other local files, never on a shared temporary folder: it holds
+    the whole site), removed afterwards."""
+    if not isinstance(path, ServerLocation):
+        yield Path(path)
+        return
+    from gisttracker.files import make_private_dir
+
+    folder = Path(tempfile.mkdtemp(prefix="snapshot-",
+                                   dir=make_private_dir(path.parent / "snapshots")))
+    try:
+        target = folder / "site.db"
+        snapshot(path, target, check_audit=check_audit, check_digests=check_audit)
+        yield target
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _verify_counts(target: peewee.Database, report: TransferReport) -> None:
+    for table, copied in report.rows.items():
+        found = int(target.execute_sql(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+        if found != copied:
+            raise TransferError(_(
+                "the copy of table {table} differs from the source ({source} rows, copy "
+                "{target} rows): the move is not verified; the source is unchanged").format(
+                    table=table, source=copied, target=found))
+
+
+def _copy_tables(source: peewee.Database, target: peewee.Database, tables: list[str],
+                 report: TransferReport,
+                 progress: Callable[[str, int], None] | None) -> None:
+    missing = sorted(set(tables) - set(table_names(target)))
+    if missing:
+        raise TransferError(_("the target has no table {tables}: its schema is not "
+                              "the source's").format(tables=", ".join(missing)))
+    with target.atomic():
+        for table in tables:
+            columns = _columns(source, table)
+            report.rows[table] = _copy(source, target, table, columns)
+            if progress is not None:
+                progress(table, report.rows[table])
+        if is_server_db(target):
+            _restart_identities(target, tables)
 
 
 def _copy(source: peewee.Database, target: peewee.Database, table: str,

@@ -117,14 +117,14 @@ class FileOnlyError(UserError):
 
 
 def refuse_server(path: object) -> None:
-    """Raise :class:`FileOnlyError` when ``path`` is a server database: exports, site
-    packages, the centre's import, backups and the file check read or copy the database as
-    a file (a snapshot, ATTACH, SQLite's backup API) and are not available on a server in
-    this version."""
+    """Raise :class:`FileOnlyError` when ``path`` is a server database, for the work that still
+    reads the database as a file with no server path yet (the coordinating centre's import
+    of site packages: it ATTACHes the payload to the centre's file). Exports, site packages,
+    backups and the check work on a server too, from a snapshot of it
+    (:func:`gisttracker.store.transfer.as_file`)."""
     if isinstance(path, ServerLocation):
         raise FileOnlyError(_(
-            "{url} is a database on a server: exports, site packages, the coordinating "
-            "centre's import, backups and the file check work on a database file only in "
-            "this version. To use them, copy the site to a file with "
-            "'gisttracker migrate-to FILE.db' (the server's own backups are pg_dump's).")
+            "{url} is a database on a server: the coordinating centre's import of site "
+            "packages works on a database file only in this version. To use it, copy the "
+            "site to a file with 'gisttracker migrate-to FILE.db'.")
             .format(url=path))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -38,33 +40,49 @@ def make_site(path: Path, code: str, *, patients: int, seed: int) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def read(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection reading the site database ``path``: the file, or for a server database
+    a snapshot of it in a file (:func:`gisttracker.store.transfer.as_file`)."""
+    from gisttracker.store.transfer import as_file
+
+    with as_file(path) as file:
+        conn = sqlite3.connect(file)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
 def dump(path: Path, *, identifiers: bool = False, site: str | None = None) -> Dump:
     """Every record of every exchanged table, by uid, references as uids — a reference to a
-    protocol or form version as its natural key (each file gives a version its own uid)."""
-    conn = sqlite3.connect(path)
-    try:
-        out: Dump = {}
-        for info in record_tables(conn, identifiers=identifiers):
-            if info.name in NATURAL_KEYS:
-                continue
-            # A record's version counts the changes in this file's own audit trail.
-            info = TableInfo(info.name, tuple(c for c in info.columns if c != "version"),
-                             info.refs, info.types)
-            rows = conn.execute(
-                f'SELECT {_select_columns(info, "s", "main", natural=True)} '
-                f'FROM "{info.name}" s').fetchall()
-            table = {}
-            uid_at = info.columns.index("uid")
-            for row in rows:
-                table[row[uid_at]] = tuple(row)
-            out[info.name] = table
-        if site is not None:
-            keep = {uid for uid, row in out["patient"].items()
-                    if row[info_index(conn, "patient", "site_code")] == site}
-            out = _only_patients(conn, out, keep)
-        return out
-    finally:
-        conn.close()
+    protocol or form version as its natural key (each file gives a version its own uid).
+    ``path`` may be a server database (read from a snapshot)."""
+    with read(path) as conn:
+        return _dump(conn, identifiers, site)
+
+
+def _dump(conn: sqlite3.Connection, identifiers: bool, site: str | None) -> Dump:
+    out: Dump = {}
+    for info in record_tables(conn, identifiers=identifiers):
+        if info.name in NATURAL_KEYS:
+            continue
+        # A record's version counts the changes in this file's own audit trail.
+        info = TableInfo(info.name, tuple(c for c in info.columns if c != "version"),
+                         info.refs, info.types)
+        rows = conn.execute(
+            f'SELECT {_select_columns(info, "s", "main", natural=True)} '
+            f'FROM "{info.name}" s').fetchall()
+        table = {}
+        uid_at = info.columns.index("uid")
+        for row in rows:
+            table[row[uid_at]] = tuple(row)
+        out[info.name] = table
+    if site is not None:
+        keep = {uid for uid, row in out["patient"].items()
+                if row[info_index(conn, "patient", "site_code")] == site}
+        out = _only_patients(conn, out, keep)
+    return out
 
 
 def info_index(conn: sqlite3.Connection, table: str, column: str) -> int:
@@ -82,13 +100,10 @@ def _only_patients(conn: sqlite3.Connection, data: Dump, patients: set[str]) -> 
 
 
 def counts(path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
-    try:
+    with read(path) as conn:
         names = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
         return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
-    finally:
-        conn.close()
 
 
 def replay_problems(path: Path) -> list[str]:
@@ -97,9 +112,11 @@ def replay_problems(path: Path) -> list[str]:
     :func:`gisttracker.services.audit.verify`)."""
     from gisttracker.services.audit import verify
     from gisttracker.store.db import connect
+    from gisttracker.store.transfer import as_file
 
-    db = connect(path)
-    try:
-        return [f.message for f in verify(db).findings]
-    finally:
-        db.close()
+    with as_file(path) as file:
+        db = connect(file)
+        try:
+            return [f.message for f in verify(db).findings]
+        finally:
+            db.close()

@@ -28,8 +28,8 @@ from tests.helpers import FIXED_NOW
 __all__ = ["site"]
 
 
-def test_first_start_creates_the_administrator_who_is_then_signed_in(tmp_path: Path) -> None:
-    s = open_site(tmp_path / "site.db")
+def test_first_start_creates_the_administrator_who_is_then_signed_in(db_path: Path) -> None:
+    s = open_site(db_path)
     try:
         service = AccountService(s.tracker)
         assert not service.has_accounts() and s.tracker.actor is None
@@ -60,9 +60,9 @@ def test_wrong_name_and_wrong_password_get_the_same_message(site: Any) -> None:
     assert (actor.name, actor.role) == ("nora", Role.NURSE)
 
 
-def test_lockout_after_the_site_set_number_of_wrong_passwords(tmp_path: Path) -> None:
+def test_lockout_after_the_site_set_number_of_wrong_passwords(db_path: Path) -> None:
     now = [FIXED_NOW]
-    s = open_session(tmp_path / "site.db", clock=lambda: now[0])
+    s = open_session(db_path, clock=lambda: now[0])
     try:
         service = AccountService(s.tracker)
         service.create_first_administrator("ada", "Ada Admin", PASSWORD)
@@ -144,10 +144,10 @@ def test_only_an_administrator_manages_accounts(site: Any) -> None:
 
 
 def test_production_hashes_are_argon2id_with_rfc9106_parameters(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The test suite lowers the cost (tests/helpers.py); the application's own is this.
     monkeypatch.setattr(accounts_module, "HASHER", PasswordHasher())
-    s = open_site(tmp_path / "site.db")
+    s = open_site(db_path)
     try:
         AccountService(s.tracker).create_first_administrator("ada", "Ada Admin", PASSWORD)
         stored = Account.get(Account.name == "ada").password_hash
@@ -176,8 +176,8 @@ def pipe() -> Iterator[Any]:
         os.close(fd)
 
 
-def _cli_site(tmp_path: Path, pipe: Any) -> Path:
-    path = tmp_path / "site.db"
+def _cli_site(path: Path, pipe: Any) -> Path:
+    """The site ``path`` (a file or a server database) with ada (administrator) and nora."""
     assert main(["--db", str(path), "--password-fd", str(pipe(PASSWORD)), "users", "init",
                  "--name", "ada", "--full-name", "Ada Admin"]) == 0
     fd = pipe(PASSWORD, PASSWORD)
@@ -188,8 +188,8 @@ def _cli_site(tmp_path: Path, pipe: Any) -> Path:
 
 
 def test_cli_signs_in_with_a_password_from_a_descriptor_never_an_argument(
-        tmp_path: Path, pipe: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _cli_site(tmp_path, pipe)
+        db_path: Path, pipe: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _cli_site(db_path, pipe)
     capsys.readouterr()
     # The site has accounts: a command on its data without a user is refused, with what to
     # do. (`studies` lists the protocol files only, and reads no site data: no sign-in.)
@@ -212,10 +212,11 @@ def test_cli_signs_in_with_a_password_from_a_descriptor_never_an_argument(
 
 
 def test_the_audit_trail_names_the_account_not_logname(
-        tmp_path: Path, pipe: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        db_path: Path, tmp_path: Path, pipe: Any, capsys: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOGNAME", "Prof_Principal_Investigator")
     monkeypatch.setenv("USER", "Prof_Principal_Investigator")
-    path = _cli_site(tmp_path, pipe)
+    path = _cli_site(db_path, pipe)
     assert main(["--db", str(path), "--user", "nora", "--password-fd", str(pipe(PASSWORD)),
                  "demo", "--patients", "5", "--seed", "2", "--today", "2026-03-14"]) == 0
     s = open_session(path)
@@ -241,9 +242,9 @@ def test_the_audit_trail_names_the_account_not_logname(
         s.close()
 
 
-def test_cli_users_commands_for_the_administrator(tmp_path: Path, pipe: Any,
+def test_cli_users_commands_for_the_administrator(db_path: Path, pipe: Any,
                                                   capsys: Any) -> None:
-    path = _cli_site(tmp_path, pipe)
+    path = _cli_site(db_path, pipe)
     capsys.readouterr()
     args = ["--db", str(path), "--user", "ada"]
     assert main([*args, "--password-fd", str(pipe(PASSWORD)), "users", "list", "--json"]) == 0

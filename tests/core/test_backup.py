@@ -16,6 +16,7 @@ from gisttracker.backup import (
     BackupError,
     backup,
     backup_due,
+    backup_stem,
     restore,
     run_scheduled_backup,
     scheduled_backups,
@@ -39,8 +40,9 @@ WRITER = textwrap.dedent("""
     from datetime import date
     from gisttracker.services.patients import Identity, PatientService
     from gisttracker.session import open_session
+    from gisttracker.store.db import resolve_path
 
-    session = open_session(__import__("pathlib").Path(sys.argv[1]), user="nurse")
+    session = open_session(resolve_path(sys.argv[1]), user="nurse")  # a file or a server
     service = PatientService(session)
     n = 0
     while True:
@@ -70,8 +72,8 @@ def _ids(path: Path) -> set[str]:
 
 
 def test_backup_while_another_process_writes_keeps_every_acknowledged_record(
-        tmp_path: Path) -> None:
-    db = tmp_path / "site.db"
+        db_path: Path, tmp_path: Path) -> None:
+    db = db_path
     _site(db, patients=20)
     acknowledged: list[str] = []
     with subprocess.Popen([sys.executable, "-c", WRITER, str(db)], cwd=ROOT,
@@ -120,8 +122,8 @@ def test_backup_is_one_verified_private_file_even_with_uncheckpointed_writes(
 
 
 def test_a_backup_that_fails_half_way_leaves_nothing_under_the_name(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "site.db"
+        db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = db_path
     _site(db, patients=3)
     import gisttracker.backup as module
 
@@ -211,8 +213,9 @@ def test_verify_says_in_plain_words_what_is_wrong(tmp_path: Path,
     assert "PROBLEM:" in capsys.readouterr().out
 
 
-def test_scheduled_backups_keep_the_newest_n(tmp_path: Path) -> None:
-    db = tmp_path / "site.db"
+def test_scheduled_backups_keep_the_newest_n(db_path: Path, tmp_path: Path) -> None:
+    db = db_path
+    stem = backup_stem(db)  # "site" for site.db; a server database's name
     _site(db, patients=2)
     folder = tmp_path / "nightly"
     for day in range(1, 5):
@@ -220,16 +223,17 @@ def test_scheduled_backups_keep_the_newest_n(tmp_path: Path) -> None:
         assert backup_due(db, folder, 24, now)
         run_scheduled_backup(db, folder, keep=2, now=now)
         assert not backup_due(db, folder, 24, datetime(2026, 3, day, 23, 0))
-    kept = scheduled_backups(folder, "site")
+    kept = scheduled_backups(folder, stem)
     assert [at.day for at, _p in kept] == [4, 3]
     (folder / "notes.txt").write_text("mine")
     run_scheduled_backup(db, folder, keep=1, now=datetime(2026, 3, 6, 9, 0))
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "notes.txt", "site-20260306-090000.backup.db"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([
+        "notes.txt", f"{stem}-20260306-090000.backup.db"])
 
 
-def test_backup_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "site.db"
+def test_backup_command(db_path: Path, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    db = db_path
     _site(db, patients=2)
     out = tmp_path / "copy.db"
     assert main(["--db", str(db), "backup", "-o", str(out)]) == 0

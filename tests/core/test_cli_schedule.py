@@ -21,9 +21,10 @@ D = date
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Path:
-    """A site with two patients (one with a name on file) and some visits done."""
-    path = tmp_path / "site.db"
+def site(db_path: Path) -> Path:
+    """A site with two patients (one with a name on file) and some visits done (on the
+    engine under test)."""
+    path = db_path
     s = open_session(path, user="nurse", clock=lambda: FIXED_NOW)
     a = enroll(s, "RECTAL-LE", "ZJU-0001", D(2025, 1, 6))
     with s.tracker.transaction() as w:

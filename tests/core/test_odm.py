@@ -25,6 +25,11 @@ from gisttracker.store.models_forms import Form, FormValue
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import Visit
 from tests.core.exchange_helpers import counts, dump, make_site, open_site
+from tests.helpers import on_engine
+
+# Exported from the engine under test (on the server run, a server copy of the demo file);
+# imported into new files.
+pytestmark = pytest.mark.engines
 
 ODM = f"{{{NS}}}"
 
@@ -52,7 +57,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _export(site: Path, target: Path, **kwargs: object) -> Path:
-    session = open_site(site, "ZJU")
+    session = open_site(on_engine(site), "ZJU")
     try:
         return export_odm(session, target, **kwargs).path  # type: ignore[arg-type]
     finally:
@@ -147,7 +152,7 @@ def test_snapshot_and_package_come_back_field_by_field_in_an_empty_database(
     conn.close()
 
     # The same for a full package at an empty centre.
-    session = open_site(site, "ZJU")
+    session = open_site(on_engine(site), "ZJU")
     try:
         package = make_package(session, tmp_path / "full.zip", full=True,
                                identifiers=True).path
@@ -156,7 +161,7 @@ def test_snapshot_and_package_come_back_field_by_field_in_an_empty_database(
     centre = tmp_path / "centre" / "centre.db"
     session = open_site(centre, "CENTRE")
     try:
-        trust_site(session, "ZJU", public_key_path(site, "ZJU").read_text())
+        trust_site(session, "ZJU", public_key_path(on_engine(site), "ZJU").read_text())
         import_package(session, package)
     finally:
         session.close()

@@ -33,6 +33,10 @@ from gisttracker.session import Session, open_session
 from gisttracker.store.models_course import CourseEvent
 from gisttracker.store.models_patients import Patient
 from tests.core.reports_fixtures import assert_no_identifiers, pdf_text
+from tests.helpers import new_site
+
+# The demo site is on the engine under test (a server database on the server run).
+pytestmark = pytest.mark.engines
 
 TODAY = date(2026, 11, 30)
 
@@ -40,11 +44,12 @@ TODAY = date(2026, 11, 30)
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """A demo site of 400 patients (seed 3), opened once for the module."""
-    path = tmp_path_factory.mktemp("outcomes") / "site.db"
-    s = open_session(path, user="nurse", clock=lambda: datetime(2026, 11, 30, 9, tzinfo=UTC))
-    generate(s, patients=400, seed=3, today=TODAY)
-    yield s
-    s.close()
+    with new_site(tmp_path_factory.mktemp("outcomes") / "site.db") as path:
+        s = open_session(path, user="nurse",
+                         clock=lambda: datetime(2026, 11, 30, 9, tzinfo=UTC))
+        generate(s, patients=400, seed=3, today=TODAY)
+        yield s
+        s.close()
 
 
 def arrays(outcomes: object, key: str, group: str | None = None

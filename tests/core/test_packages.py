@@ -31,8 +31,14 @@ from tests.core.exchange_helpers import (
     dump,
     make_site,
     open_site,
+    read,
     replay_problems,
 )
+from tests.helpers import site_copy
+
+# The sites are on the engine under test (on the server run, server copies of the files
+# built here: a server site sends its packages as a file site does); the centre is a file.
+pytestmark = pytest.mark.engines
 
 
 def _package(site: Path, code: str, target: Path, *, full: bool = False,
@@ -48,10 +54,17 @@ def _trust(centre: Session, site: Path, code: str) -> None:
     trust_site(centre, code, public_key_path(site, code).read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="module")
+def site_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The two sites' demo data, built once; each test changes copies of them."""
+    folder = tmp_path_factory.mktemp("sites")
+    return (make_site(folder / "zju" / "site.db", "ZJU", patients=40, seed=1),
+            make_site(folder / "pumch" / "site.db", "PUMCH", patients=30, seed=2))
+
+
 @pytest.fixture
-def two_sites(tmp_path: Path) -> tuple[Path, Path, Path]:
-    a = make_site(tmp_path / "zju" / "site.db", "ZJU", patients=40, seed=1)
-    b = make_site(tmp_path / "pumch" / "site.db", "PUMCH", patients=30, seed=2)
+def two_sites(site_files: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path, Path]:
+    a, b = (site_copy(path, tmp_path / path.parent.name) for path in site_files)
     centre = tmp_path / "centre" / "centre.db"
     open_site(centre, "CENTRE").close()
     return a, b, centre
@@ -85,8 +98,10 @@ def test_two_sites_merge_at_the_centre_into_the_union_with_nothing_lost(
     assert {"nurse@ZJU", "nurse@PUMCH", "coordinator"} <= users
     first = conn.execute(
         "SELECT at FROM audit_log WHERE user = 'nurse@ZJU' ORDER BY id LIMIT 1").fetchone()
-    site_first = sqlite3.connect(a).execute(
-        "SELECT at FROM audit_log WHERE table_name = 'patient' ORDER BY id LIMIT 1").fetchone()
+    with read(a) as site_conn:
+        site_first = site_conn.execute(
+            "SELECT at FROM audit_log WHERE table_name = 'patient' ORDER BY id LIMIT 1"
+        ).fetchone()
     assert first == site_first
     conn.close()
     assert replay_problems(centre_path) == []
@@ -176,13 +191,10 @@ def _edit_visit(site: Path, code: str, study_id: str, **changes: object) -> str:
 
 
 def _done_patient(site: Path) -> str:
-    conn = sqlite3.connect(site)
-    try:
+    with read(site) as conn:
         return str(conn.execute(
             "SELECT p.study_id FROM visit v JOIN patient p ON p.id = v.patient_id "
             "WHERE v.state = 'done' ORDER BY v.id LIMIT 1").fetchone()[0])
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["row by row", "every load in bulk"])
@@ -300,7 +312,8 @@ def test_packages_must_come_in_order_and_a_full_package_always_fits(
 def test_identifiers_travel_only_when_asked(two_sites: tuple[Path, Path, Path],
                                             tmp_path: Path) -> None:
     a, _b, centre_path = two_sites
-    name = sqlite3.connect(a).execute("SELECT name FROM patient_identity").fetchone()[0]
+    with read(a) as conn:
+        name = conn.execute("SELECT name FROM patient_identity").fetchone()[0]
     plain = _package(a, "ZJU", tmp_path / "plain.zip")
     with zipfile.ZipFile(plain) as archive:
         assert name.encode() not in archive.read("payload.sqlite")

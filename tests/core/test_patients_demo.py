@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gisttracker.cli import main
 from gisttracker.demo import generate
 from gisttracker.domain.allocation import allocation_at
@@ -18,13 +20,18 @@ from gisttracker.session import Session, open_session
 from gisttracker.store.models import AuditLog
 from gisttracker.store.models_patients import Randomization
 from tests.core.patients_helpers import TODAY, eligible_patient, set_site
-from tests.helpers import FIXED_NOW
+from tests.helpers import FIXED_NOW, new_site
 
 TABLES = ("patient", "patient_identity", "screening", "lab_result", "screening_judgement",
           "randomization", "randomization_seed")
 
 
 def _dump(path: Path, seed: int) -> dict[str, list[Any]]:
+    with new_site(path) as where:
+        return _dump_of(where, seed)
+
+
+def _dump_of(path: Path, seed: int) -> dict[str, list[Any]]:
     session = open_session(path, user="nurse", clock=lambda: FIXED_NOW)
     try:
         generate(session, patients=120, seed=seed, today=TODAY)
@@ -46,14 +53,15 @@ def _dump(path: Path, seed: int) -> dict[str, list[Any]]:
         session.close()
 
 
+@pytest.mark.engines
 def test_same_seed_gives_the_same_data_and_another_seed_other_data(tmp_path: Path) -> None:
     first = _dump(tmp_path / "a.db", 11)
     assert first == _dump(tmp_path / "b.db", 11)
     assert first["patient"] != _dump(tmp_path / "c.db", 12)["patient"]
 
 
-def test_demo_data_is_realistic_and_consistent_with_the_rules(tmp_path: Path) -> None:
-    session = open_session(tmp_path / "d.db", user="nurse", clock=lambda: FIXED_NOW)
+def test_demo_data_is_realistic_and_consistent_with_the_rules(db_path: Path) -> None:
+    session = open_session(db_path, user="nurse", clock=lambda: FIXED_NOW)
     try:
         summary = generate(session, patients=300, seed=3, today=TODAY)
         assert summary.patients == 300 and set(summary.by_study) == set(session.studies)

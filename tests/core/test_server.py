@@ -228,20 +228,3 @@ def test_an_unknown_server_or_database_is_a_plain_message(server_db: str) -> Non
         open_database(ServerLocation(server_url("no_such_db")))
     with pytest.raises(ServerUrlError, match="names no database"):
         resolve_path(server_url(server_db).rsplit("/", 1)[0] + "/")
-
-
-def test_file_only_work_on_a_server_is_a_plain_refusal(db_path: Path, tmp_path: Path) -> None:
-    if not isinstance(db_path, ServerLocation):
-        pytest.skip("needs the test server")
-    from gisttracker.backup import backup
-    from gisttracker.exchange.csv_export import export_csv
-    from gisttracker.store.urls import FileOnlyError
-
-    s = open_session(db_path, user="nurse")
-    try:
-        with pytest.raises(FileOnlyError, match=r"migrate-to FILE\.db"):
-            export_csv(s, tmp_path / "out")
-        with pytest.raises(FileOnlyError, match="on a server"):
-            backup(db_path, tmp_path / "copy.db")
-    finally:
-        s.close()

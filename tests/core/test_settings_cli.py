@@ -20,8 +20,8 @@ from tests.core.patients_helpers import TODAY, eligible_patient, set_site
 
 
 def test_settings_get_and_set_from_the_command_line(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = str(tmp_path / "site.db")
+        db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(db_path)
     assert main(["--db", db, "settings", "get", "site_code"]) == 0
     assert capsys.readouterr().out == "SITE\n"
     assert main(["--db", db, "settings", "set", "site_code", "ZJU",
@@ -36,7 +36,7 @@ def test_settings_get_and_set_from_the_command_line(
     assert "Paper size must be one of: a4, letter" in capsys.readouterr().err
     assert main(["--db", db, "settings", "set", "site_code", "zju-1"]) == 2
     assert "Site code" in capsys.readouterr().err
-    s = open_session(Path(db))
+    s = open_session(db_path)
     try:
         # The first value of a setting is the insert of its row (audited whole).
         row = AuditLog.get((AuditLog.table_name == "setting")
@@ -47,8 +47,8 @@ def test_settings_get_and_set_from_the_command_line(
 
 
 def test_changing_the_site_code_once_patients_exist_is_confirmed_and_renumbers_nobody(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "site.db"
+        db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = db_path
     s = open_session(db, user="nurse")
     try:
         set_site(s)

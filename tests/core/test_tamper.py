@@ -216,8 +216,8 @@ def test_restoring_an_older_backup_is_not_taken_for_a_rewritten_trail(
         again.close()
 
 
-def test_the_audit_chain_verifies_after_a_demo(tmp_path: Path, capsys: Any) -> None:
-    s = open_session(tmp_path / "demo.db", user="nurse", clock=lambda: FIXED_NOW)
+def test_the_audit_chain_verifies_after_a_demo(db_path: Path, capsys: Any) -> None:
+    s = open_session(db_path, user="nurse", clock=lambda: FIXED_NOW)
     try:
         generate(s, patients=150, seed=9, today=TODAY)
         report = verify(s.db)
@@ -229,6 +229,6 @@ def test_the_audit_chain_verifies_after_a_demo(tmp_path: Path, capsys: Any) -> N
             for t in audited_models())
     finally:
         s.close()
-    assert main(["--db", str(tmp_path / "demo.db"), "audit", "verify"]) == 0
+    assert main(["--db", str(db_path), "audit", "verify"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("audit trail verified:") and f"head #{report.head_id}" in out

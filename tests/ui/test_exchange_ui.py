@@ -27,6 +27,7 @@ from gisttracker.services.exchange.packages import make_package
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import Visit
 from tests.core.exchange_helpers import make_site, open_site
+from tests.helpers import SERVER, on_engine
 from tests.ui.conftest import on_worker
 from ui.exchange import TaskDialog, dialog_caption
 from ui.main_window import MainWindow
@@ -113,8 +114,9 @@ def site(demo: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.engines
 def test_export_csv_typed_into_the_dialog(qtbot: QtBot, tmp_path: Path, site: Path) -> None:
-    with _window(qtbot, tmp_path, site) as window:
+    with _window(qtbot, tmp_path, on_engine(site)) as window:
         dialog = _open(window, qtbot, "Export", "CSV")
         out = tmp_path / "for the statistician"
         _type(qtbot, dialog.path, str(out))  # type: ignore[attr-defined]
@@ -200,6 +202,45 @@ def test_browse_opens_a_file_dialog_titled_by_its_field(qtbot: QtBot, tmp_path: 
 ])
 def test_a_fields_label_as_a_dialog_title(label: str, caption: str) -> None:
     assert dialog_caption(label) == caption
+
+
+@pytest.mark.engines
+def test_back_up_a_site_on_the_engine_under_test_and_open_the_backup(
+        qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the server run the window has a server site open: File > Back up writes a SQLite
+    file of it (proposed in the home folder), File > Export works, the centre's import is
+    off, and a restore over the site's data is refused (only into an empty database)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    db = on_engine(site)
+    with _window(qtbot, tmp_path, db) as window:
+        dialog = _open(window, qtbot, "Back up")
+        proposed = Path(dialog.path.text())  # type: ignore[attr-defined]
+        assert proposed.name.endswith(".backup.db")
+        if SERVER is not None:
+            assert proposed.parent == tmp_path / "home"
+            assert not _menu_action(window, "Coordinating centre", "Import").isEnabled()
+        target = tmp_path / "backups" / "tuesday.db"
+        target.parent.mkdir()
+        _type(qtbot, dialog.path, str(target))  # type: ignore[attr-defined]
+        result = _run(qtbot, dialog)
+        assert result.path == target  # type: ignore[attr-defined]
+        assert "verified" in dialog.status.text()
+        assert dialog.progress.value() == 100
+        assert _count(target, "SELECT count(*) FROM patient") == _count(
+            site, "SELECT count(*) FROM patient") == 25
+        if SERVER is not None:
+            restore = _open(window, qtbot, "Restore from a backup")
+            _type(qtbot, restore.path, str(target))  # type: ignore[attr-defined]
+            qtbot.mouseClick(restore.confirm,  # type: ignore[attr-defined]
+                             Qt.MouseButton.LeftButton)
+            with qtbot.waitSignal(restore.failed_job, timeout=30_000):
+                qtbot.mouseClick(restore.run_button, Qt.MouseButton.LeftButton)
+            assert "is not empty" in restore.status.text()
+    # The backup opens as a site of its own, with the same patients.
+    with _window(qtbot, tmp_path, target) as window:
+        assert window.session is not None
+        assert Patient.select().count() == 25
 
 
 def test_import_odm_is_checked_before_anything_is_written(qtbot: QtBot, tmp_path: Path,

@@ -509,6 +509,7 @@ def export_odm(session: Session, target: Path, *, kind: Kind = "snapshot",
     site, site_name = settings.get("site_code"), settings.get("site_name")
     now = datetime.now(UTC).isoformat(timespec="seconds")
     subjects = 0
+    report("read", None)  # a server site's snapshot is copied first
     conn = read_snapshot(session.path)
     try:
         tables = record_tables(conn, identifiers=identifiers)

@@ -57,9 +57,6 @@ def make_package(session: Session, target: Path, *, full: bool = False,
     session.tracker.require(Permission.VIEW_IDENTIFIERS if identifiers else Permission.VIEW_DATA)
     # Sending the site's data to the centre is part of entering it (not a monitor's).
     session.tracker.require(Permission.ENTER_DATA)
-    from gisttracker.store.urls import refuse_server
-
-    refuse_server(session.path)  # a package is a copy of the site file
     code, name = site_identity(session)
     if session.tracker.read_only:
         raise ServiceError(session.tracker.read_only)
@@ -77,8 +74,13 @@ def make_package(session: Session, target: Path, *, full: bool = False,
     public = public_of(code, key)
     made_at = (now or session.tracker.now()).astimezone(UTC)
     request = PackageRequest(code, name, seq, base_seq, audit_from, identifiers, made_at)
-    manifest = build_package(session.path, target, request, key, public.hex,
-                             progress=progress)
+    # The payload is read from a site file; a server site's is a verified snapshot of the
+    # server (one REPEATABLE READ transaction), so both give the centre the same package.
+    from gisttracker.store.transfer import as_file
+
+    with as_file(session.path) as source:
+        manifest = build_package(source, target, request, key, public.hex,
+                                 progress=progress)
     try:
         with session.tracker.transaction(_("site package made")) as w:
             w.insert(ExchangePackage, direction="sent", site_code=code, seq=seq,
