@@ -759,10 +759,12 @@ class ExchangeMenu(QObject):
         verify_action = menu.addAction(_("&Verify the database"))
         verify_action.triggered.connect(lambda _c=False: self.verify())
         # Everything here reads or writes the database as a file (a snapshot, ATTACH, the
-        # backup API): off while a server database is open.
+        # backup API): off while a server database is open. (The coordinating centre's
+        # entries work on a server too: the package is read as a file, the writes go through
+        # the services.)
         self.file_only: list[QAction] = [
-            *export.actions(), *imports.actions(), *centre.actions(),
-            export.menuAction(), imports.menuAction(), centre.menuAction(),
+            *export.actions(), *imports.actions(),
+            export.menuAction(), imports.menuAction(),
             *[a for a in menu.actions() if a.text() in (
                 _("&Back up…"), _("Res&tore from a backup…"), _("Backup &schedule…"))],
             verify_action]

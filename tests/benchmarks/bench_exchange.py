@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shutil
 import sqlite3
 import sys
@@ -54,7 +55,8 @@ from gisttracker.services.exchange.packages import make_package  # noqa: E402
 from gisttracker.services.settings import SettingsService  # noqa: E402
 from gisttracker.session import Session, open_session  # noqa: E402
 
-CACHE = Path("/tmp/gisttracker-bench-exchange")
+# Several engineers share the machine: GISTTRACKER_BENCH_CACHE names a cache of one's own.
+CACHE = Path(os.environ.get("GISTTRACKER_BENCH_CACHE", "/tmp/gisttracker-bench-exchange"))
 TODAY = date(2026, 3, 14)
 MADE = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
 
