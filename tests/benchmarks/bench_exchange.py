@@ -2,7 +2,8 @@
 bare library doing the same job.
 
 Run by hand: ``.venv/bin/python tests/benchmarks/bench_exchange.py [--patients N]
-[--rebuild] [--only csv odm package centre]``.
+[--rebuild] [--only csv odm package centre] [--server postgresql://USER@HOST:PORT/DB]``
+(``GISTTRACKER_BENCH_CACHE`` names another cache folder).
 
 Builds (once, cached under ``/tmp/gisttracker-bench-exchange/``) a site with the demo
 generator (site code BENCH), then times, best of 2:
@@ -17,7 +18,10 @@ generator (site code BENCH), then times, best of 2:
 - **package export** (everything, signed) — next to a raw ``sqlite3`` copy of the same rows
   (``INSERT … SELECT *`` of every record table and the audit trail into a new file);
 - **centre import** of that package into an empty centre — next to a raw ``sqlite3`` copy of
-  the payload's rows into an empty database of the same schema.
+  the payload's rows into an empty database of the same schema;
+- with ``--server``, the same **centre import into a PostgreSQL database** (a new one on that
+  server per run, made and dropped with the URL's account), next to the SQLite figures (no
+  aim of its own).
 
 Aim: each within 3× of its baseline and under 30 s (wall clock). Each line also gives the
 least CPU time of this process, ours and the baseline's: on a machine others share, the
@@ -207,6 +211,8 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--only", nargs="*", choices=["csv", "odm", "package", "centre"],
                         help="time only these (default: all)")
+    parser.add_argument("--server", help="also import the package into a new database on "
+                        "this PostgreSQL server (a URL whose account may create databases)")
     args = parser.parse_args()
     wanted = set(args.only or ["csv", "odm", "package", "centre"])
     db = site(args.patients, args.rebuild)
@@ -281,9 +287,42 @@ def main() -> None:
             finally:
                 c.close()
 
-        report("centre import (full package)", best(centre_ours),
-               best(centre_baseline(db, work / "payload.sqlite")),
+        ours = best(centre_ours)
+        base = best(centre_baseline(db, work / "payload.sqlite"))
+        report("centre import (full package)", ours, base,
                f"package {package.stat().st_size / 1e6:.0f} MB")
+        if args.server:
+            on_server = best(centre_on_server(args.server, package, key), runs=1)
+            print(f"{'centre import into PostgreSQL':<34} {on_server.wall:7.2f} s   "
+                  f"(CPU of this process {on_server.cpu:.2f} s; the server's own CPU not "
+                  f"counted)   {on_server.wall / ours.wall:.1f}× the SQLite import, "
+                  f"{on_server.wall / base.wall:.1f}× the SQLite raw copy")
+
+
+def centre_on_server(url: str, package: Path, key: str) -> Callable[[Path], object]:
+    """The centre import into a new, migrated database on the server ``url``."""
+    import psycopg
+
+    from gisttracker.store.urls import ServerLocation
+
+    def run(_work: Path) -> None:
+        name = f"bench_centre_{os.getpid()}"
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")  # type: ignore[arg-type]
+            admin.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        try:
+            target = ServerLocation(url.rsplit("/", 1)[0] + "/" + name)
+            c = open_session(target, user="coordinator")
+            try:
+                SettingsService(c.tracker).set("site_code", "CENTRE")
+                trust_site(c, "BENCH", key)
+                import_package(c, package)
+            finally:
+                c.close()
+        finally:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+    return run
 
 
 if __name__ == "__main__":

@@ -238,3 +238,33 @@ def test_the_centre_commands_work_on_the_centres_database(
                  "--reason", "x"]) == 1
     assert "no conflict 7" in capsys.readouterr().err
     assert main(["--db", centre, "audit", "verify"]) == 0
+
+
+def test_the_application_role_imports_packages_with_its_least_privileges(
+        server_db: str, sites: tuple[Path, Path], tmp_path: Path) -> None:
+    """The README's least-privilege set-up (the app role gets what ``server grant`` gives,
+    nothing from PUBLIC): the centre's import works as that role, its chain verifies."""
+    from gisttracker.store.urls import ServerLocation
+    from tests.helpers import admin_sql, server_url
+
+    a, _b = sites
+    package = _package(a, "ZJU", tmp_path / "zju-1.zip")
+    owner, app = f"{server_db}_owner", f"{server_db}_app"
+    admin_sql(f"CREATE ROLE {owner} LOGIN", f"CREATE ROLE {app} LOGIN",
+              f"ALTER DATABASE {server_db} OWNER TO {owner}",
+              f"REVOKE ALL ON DATABASE {server_db} FROM PUBLIC")
+    admin_sql(f"ALTER SCHEMA public OWNER TO {owner}", database=server_db)
+    try:
+        assert main(["--db", server_url(server_db, owner), "server", "grant", app]) == 0
+        centre = open_site(ServerLocation(server_url(server_db, app)), "CENTRE",
+                           user="coordinator")
+        try:
+            _trust(centre, a, "ZJU")
+            assert import_package(centre, package).added["patient"] == 25
+            assert centre_records(centre, a) == site_records(a)
+            assert chain_problems(centre) == []
+        finally:
+            centre.close()
+    finally:
+        admin_sql(f"DROP DATABASE IF EXISTS {server_db} WITH (FORCE)",
+                  f"DROP ROLE IF EXISTS {app}", f"DROP ROLE IF EXISTS {owner}")

@@ -23,6 +23,7 @@ nothing — after the package has been checked whole (signature, digest; see
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import tempfile
@@ -365,7 +366,7 @@ def import_package(session: Session, path: Path, *, now: datetime | None = None,
             with session.tracker.transaction(
                     _("site package {site} #{seq} imported").format(site=m.site_code,
                                                                     seq=m.seq)) as w:
-                result = _merge(place, w, m, when)
+                result = _merge_without_gc(place, w, m, when)
                 site = ExchangeSite.get(ExchangeSite.site_code == m.site_code)
                 w.update(site, {"audit_mark": max(site.audit_mark, m.audit_to),
                                 "site_name": m.site_name or site.site_name})
@@ -475,6 +476,22 @@ def _bulk(place: _Place, table: str, incoming: int,
     yield
     for _name, sql in indexes:
         conn.execute(sql)
+
+
+def _merge_without_gc(place: _Place, w: Writer, m: Manifest, when: datetime) -> ImportResult:
+    """:func:`_merge` with Python's cyclic garbage collector paused. A large package makes
+    millions of short-lived tuples and strings (no cycles among them) while the import keeps
+    hundreds of thousands of objects alive (record ids, versions, pending rows); every full
+    collection walks all of those again — about 1.2 s of CPU in a 10,000-patient site's
+    first package (16.3 s → 15.1 s). Reference counting still frees everything at once;
+    the collector runs again afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _merge(place, w, m, when)
+    finally:
+        if was:
+            gc.enable()
 
 
 def _merge(place: _Place, w: Writer, m: Manifest, when: datetime) -> ImportResult:
