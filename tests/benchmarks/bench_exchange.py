@@ -19,6 +19,9 @@ generator (site code BENCH), then times, best of 2:
   (``INSERT … SELECT *`` of every record table and the audit trail into a new file);
 - **centre import** of that package into an empty centre — next to a raw ``sqlite3`` copy of
   the payload's rows into an empty database of the same schema;
+- **centre import of a trail saved one transaction at a time** (a tenth of the patients, then
+  3,000 corrections each saved on its own, as a site's daily work writes its trail; the demo
+  writes its whole trail in a few transactions) — next to the raw copy of its payload;
 - with ``--server``, the same **centre import into a PostgreSQL database** (a new one on that
   server per run, made and dropped with the URL's account), next to the SQLite figures (no
   aim of its own).
@@ -38,6 +41,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -63,6 +67,31 @@ from gisttracker.session import Session, open_session  # noqa: E402
 CACHE = Path(os.environ.get("GISTTRACKER_BENCH_CACHE", "/tmp/gisttracker-bench-exchange"))
 TODAY = date(2026, 3, 14)
 MADE = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+
+
+def busy_site(patients: int) -> Path:
+    """A site whose trail has thousands of transactions: the demo, then 3,000 visits
+    corrected one save each (the clock moving on between them)."""
+    import itertools
+    from datetime import timedelta
+
+    from gisttracker.store.models_visits import Visit
+
+    path = CACHE / f"busy-{patients}.db"
+    if not path.exists():
+        tick = itertools.count()
+        session = open_session(path, user="bench",
+                               clock=lambda: MADE + timedelta(seconds=next(tick)))
+        try:
+            SettingsService(session.tracker).set("site_code", "BUSY")
+            generate(session, patients=patients, seed=7, today=TODAY)
+            done = Visit.select().where(Visit.state == "done").limit(3000)
+            for k, visit in enumerate(done):
+                with session.tracker.transaction(f"correction {k}") as w:
+                    w.update(visit, {"reason": f"checked {k}"}, patient_uid=visit.patient.uid)
+        finally:
+            session.close()
+    return path
 
 
 def site(patients: int, rebuild: bool) -> Path:
@@ -265,6 +294,35 @@ def main() -> None:
     if "centre" not in wanted:
         return
 
+    busy = busy_site(max(args.patients // 10, 100))
+    with tempfile.TemporaryDirectory(dir=CACHE) as work_dir:
+        work = Path(work_dir)
+        s = open_session(busy, user="bench", clock=lambda: MADE)
+        try:
+            busy_package = make_package(s, work / "busy.zip", full=True).path
+        finally:
+            s.close()
+        with zipfile.ZipFile(busy_package) as archive:
+            archive.extract("payload.sqlite", work)
+        busy_key = public_key_path(busy, "BUSY").read_text()
+        conn = sqlite3.connect(busy)
+        txns, entries = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                         for t in ("audit_txn", "audit_entry"))
+        conn.close()
+
+        def busy_ours(into: Path) -> None:
+            c = open_session(into / "centre.db", user="coordinator")
+            try:
+                SettingsService(c.tracker).set("site_code", "CENTRE")
+                trust_site(c, "BUSY", busy_key)
+                import_package(c, busy_package)
+            finally:
+                c.close()
+
+        report("centre import (busy trail)", best(busy_ours),
+               best(centre_baseline(busy, work / "payload.sqlite")),
+               f"{txns} transactions, {entries} entries")
+
     with tempfile.TemporaryDirectory(dir=CACHE) as work_dir:
         work = Path(work_dir)
         s = session()
@@ -272,8 +330,6 @@ def main() -> None:
             package = make_package(s, work / "full.zip", full=True).path
         finally:
             s.close()
-        import zipfile
-
         with zipfile.ZipFile(package) as archive:
             archive.extract("payload.sqlite", work)
         key = public_key_path(db, "BENCH").read_text()
