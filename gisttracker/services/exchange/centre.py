@@ -173,17 +173,27 @@ class _Place:
                    "uid text) ON COMMIT DROP")
         self.execute(f"CREATE INDEX ON {self.pkg('ids')} (table_name, uid)")
         for info, _columns in tables:
-            self.execute(f"CREATE UNIQUE INDEX ON {self.pkg(info.name)} (uid)")
+            # (Not unique: a package repeating a uid is refused by the INSERT, as on a file.)
+            self.execute(f"CREATE INDEX ON {self.pkg(info.name)} (uid)")
             self.execute(f"ANALYZE {self.pkg(info.name)}")
         self.execute(f"ANALYZE {self.pkg('ids')}")
 
     def _copy(self, raw: Any, table: str, columns: tuple[str, ...], create: str) -> None:
+        import psycopg
+
         self.execute(create)
         names = ", ".join(_q(c) for c in columns)
-        with raw.cursor() as cursor, cursor.copy(
-                f"COPY {self.pkg(table)} ({names}) FROM STDIN") as copy:
-            for row in self.read(f"SELECT {names} FROM {_q(table)}"):
-                copy.write_row(row)
+        try:
+            with raw.cursor() as cursor, cursor.copy(
+                    f"COPY {self.pkg(table)} ({names}) FROM STDIN") as copy:
+                for row in self.read(f"SELECT {names} FROM {_q(table)}"):
+                    copy.write_row(row)
+        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+            raise PackageError(_(
+                "the package's {table} records do not fit this centre's data ({error}): a "
+                "record refers to one this centre does not have, or repeats one it has under "
+                "another identity. Nothing was imported.").format(table=table, error=exc)
+            ) from exc
 
 
 def _server_record_tables(db: peewee.Database) -> list[TableInfo]:
