@@ -783,10 +783,6 @@ class ExchangeMenu(QObject):
                        (schedule, Permission.MANAGE_SETTINGS)]
         verify_action = menu.addAction(_("&Verify the database"))
         verify_action.triggered.connect(lambda _c=False: self.verify())
-        # Exports, packages, backups and the check work on a server site too (from a
-        # snapshot of it); the centre's import of packages reads the database as a file:
-        # off while a server database is open.
-        self.file_only: list[QAction] = [*centre.actions(), centre.menuAction()]
         self.watch = _Watch(self)
         self.watch.checked.connect(self._checked)
         self.timer = QTimer(self)
@@ -814,8 +810,6 @@ class ExchangeMenu(QObject):
 
     # -- each database opened ------------------------------------------------------------------
     def _session(self, session: Session) -> None:
-        for action in self.file_only:
-            action.setEnabled(True)
         reason = session.read_only_reason
         for action in self.writing:
             action.setEnabled(reason is None)
@@ -833,8 +827,8 @@ class ExchangeMenu(QObject):
             # are its administrator's), and no scheduled backups from the window: every
             # workstation's window would make the same one (a server site schedules
             # 'gisttracker backup --scheduled' on one computer; see the user guide).
-            for action in self.file_only:
-                action.setEnabled(False)
+            # Every entry of this menu works on a server site too: exports, packages and
+            # backups read a snapshot of it, the centre's import reads the package as a file.
             self.timer.stop()
             return
         self._unchecked = session

@@ -75,7 +75,7 @@ from gisttracker.store.chain import (
 from gisttracker.store.db import environment_error
 from gisttracker.store.introspect import Schema, audited_models, sql_value, stored
 from gisttracker.store.models import Record, new_uid
-from gisttracker.store.server import WRITE_LOCK, ServerDatabase, is_server_db
+from gisttracker.store.server import APPEND_ONLY, WRITE_LOCK, ServerDatabase, is_server_db
 
 M = TypeVar("M", bound=Record)
 _DB_ERRORS = (peewee.DatabaseError, sqlite3.DatabaseError)
@@ -833,9 +833,13 @@ class Writer:
         for uid, table in touched.items():
             by_table.setdefault(table, []).append((self._versions[uid], uid))
         for table, pairs in by_table.items():
+            # Not in a table whose rows never change (a randomization): they stay at version
+            # 1, their triggers refuse any UPDATE, and on a server the application's role
+            # may not even issue one.
+            if table in APPEND_ONLY:
+                continue
             if "version" in {c for c, _a in self.schema.columns(table)}:
-                # Only where it differs: rows that never change (a randomization) refuse
-                # any UPDATE, and stay at version 1.
+                # Only where it differs.
                 # (Plain "?" placeholders and no "IS NOT": the same SQL on PostgreSQL.)
                 self.db.cursor().executemany(
                     f'UPDATE "{table}" SET version = ? WHERE uid = ? '

@@ -327,6 +327,9 @@ def grant_statements(db: peewee.Database, role: str) -> list[str]:
     dbname = '"' + str(db.execute_sql("SELECT current_database()").fetchone()[0]) + '"'
     return [
         f"GRANT CONNECT ON DATABASE {dbname} TO {who}",
+        # Temporary tables (private to a session, gone at its end): the coordinating
+        # centre's import puts a package's tables there to merge them.
+        f"GRANT TEMPORARY ON DATABASE {dbname} TO {who}",
         f"GRANT USAGE ON SCHEMA public TO {who}",
         f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {who}",
         f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {who}",

@@ -117,14 +117,13 @@ class FileOnlyError(UserError):
 
 
 def refuse_server(path: object) -> None:
-    """Raise :class:`FileOnlyError` when ``path`` is a server database, for the work that still
-    reads the database as a file with no server path yet (the coordinating centre's import
-    of site packages: it ATTACHes the payload to the centre's file). Exports, site packages,
-    backups and the check work on a server too, from a snapshot of it
-    (:func:`gisttracker.store.transfer.as_file`)."""
+    """Raise :class:`FileOnlyError` when ``path`` is a server database, where a step reads
+    the database as a file (SQLite's own connection). Every feature has a server path now
+    (exports, packages and backups read a snapshot of it, :func:`gisttracker.store.transfer.
+    as_file`; the centre's import copies the package into temporary tables): this guard keeps
+    a future file-only step from failing obscurely on a server."""
     if isinstance(path, ServerLocation):
         raise FileOnlyError(_(
-            "{url} is a database on a server: the coordinating centre's import of site "
-            "packages works on a database file only in this version. To use it, copy the "
-            "site to a file with 'gisttracker migrate-to FILE.db'.")
+            "{url} is a database on a server, and this step reads a database file. Copy the "
+            "site to a file first with 'gisttracker migrate-to FILE.db'.")
             .format(url=path))

@@ -2,7 +2,8 @@
 bare library doing the same job.
 
 Run by hand: ``.venv/bin/python tests/benchmarks/bench_exchange.py [--patients N]
-[--rebuild] [--only csv odm package centre]``.
+[--rebuild] [--only csv odm package centre] [--server postgresql://USER@HOST:PORT/DB]``
+(``GISTTRACKER_BENCH_CACHE`` names another cache folder).
 
 Builds (once, cached under ``/tmp/gisttracker-bench-exchange/``) a site with the demo
 generator (site code BENCH), then times, best of 2:
@@ -17,7 +18,13 @@ generator (site code BENCH), then times, best of 2:
 - **package export** (everything, signed) — next to a raw ``sqlite3`` copy of the same rows
   (``INSERT … SELECT *`` of every record table and the audit trail into a new file);
 - **centre import** of that package into an empty centre — next to a raw ``sqlite3`` copy of
-  the payload's rows into an empty database of the same schema.
+  the payload's rows into an empty database of the same schema;
+- **centre import of a trail saved one transaction at a time** (a tenth of the patients, then
+  3,000 corrections each saved on its own, as a site's daily work writes its trail; the demo
+  writes its whole trail in a few transactions) — next to the raw copy of its payload;
+- with ``--server``, the same **centre import into a PostgreSQL database** (a new one on that
+  server per run, made and dropped with the URL's account), next to the SQLite figures (no
+  aim of its own).
 
 Aim: each within 3× of its baseline and under 30 s (wall clock). Each line also gives the
 least CPU time of this process, ours and the baseline's: on a machine others share, the
@@ -28,11 +35,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shutil
 import sqlite3
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,9 +63,35 @@ from gisttracker.services.exchange.packages import make_package  # noqa: E402
 from gisttracker.services.settings import SettingsService  # noqa: E402
 from gisttracker.session import Session, open_session  # noqa: E402
 
-CACHE = Path("/tmp/gisttracker-bench-exchange")
+# Several engineers share the machine: GISTTRACKER_BENCH_CACHE names a cache of one's own.
+CACHE = Path(os.environ.get("GISTTRACKER_BENCH_CACHE", "/tmp/gisttracker-bench-exchange"))
 TODAY = date(2026, 3, 14)
 MADE = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+
+
+def busy_site(patients: int) -> Path:
+    """A site whose trail has thousands of transactions: the demo, then 3,000 visits
+    corrected one save each (the clock moving on between them)."""
+    import itertools
+    from datetime import timedelta
+
+    from gisttracker.store.models_visits import Visit
+
+    path = CACHE / f"busy-{patients}.db"
+    if not path.exists():
+        tick = itertools.count()
+        session = open_session(path, user="bench",
+                               clock=lambda: MADE + timedelta(seconds=next(tick)))
+        try:
+            SettingsService(session.tracker).set("site_code", "BUSY")
+            generate(session, patients=patients, seed=7, today=TODAY)
+            done = Visit.select().where(Visit.state == "done").limit(3000)
+            for k, visit in enumerate(done):
+                with session.tracker.transaction(f"correction {k}") as w:
+                    w.update(visit, {"reason": f"checked {k}"}, patient_uid=visit.patient.uid)
+        finally:
+            session.close()
+    return path
 
 
 def site(patients: int, rebuild: bool) -> Path:
@@ -205,6 +240,8 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--only", nargs="*", choices=["csv", "odm", "package", "centre"],
                         help="time only these (default: all)")
+    parser.add_argument("--server", help="also import the package into a new database on "
+                        "this PostgreSQL server (a URL whose account may create databases)")
     args = parser.parse_args()
     wanted = set(args.only or ["csv", "odm", "package", "centre"])
     db = site(args.patients, args.rebuild)
@@ -257,6 +294,35 @@ def main() -> None:
     if "centre" not in wanted:
         return
 
+    busy = busy_site(max(args.patients // 10, 100))
+    with tempfile.TemporaryDirectory(dir=CACHE) as work_dir:
+        work = Path(work_dir)
+        s = open_session(busy, user="bench", clock=lambda: MADE)
+        try:
+            busy_package = make_package(s, work / "busy.zip", full=True).path
+        finally:
+            s.close()
+        with zipfile.ZipFile(busy_package) as archive:
+            archive.extract("payload.sqlite", work)
+        busy_key = public_key_path(busy, "BUSY").read_text()
+        conn = sqlite3.connect(busy)
+        txns, entries = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                         for t in ("audit_txn", "audit_entry"))
+        conn.close()
+
+        def busy_ours(into: Path) -> None:
+            c = open_session(into / "centre.db", user="coordinator")
+            try:
+                SettingsService(c.tracker).set("site_code", "CENTRE")
+                trust_site(c, "BUSY", busy_key)
+                import_package(c, busy_package)
+            finally:
+                c.close()
+
+        report("centre import (busy trail)", best(busy_ours),
+               best(centre_baseline(busy, work / "payload.sqlite")),
+               f"{txns} transactions, {entries} entries")
+
     with tempfile.TemporaryDirectory(dir=CACHE) as work_dir:
         work = Path(work_dir)
         s = session()
@@ -264,8 +330,6 @@ def main() -> None:
             package = make_package(s, work / "full.zip", full=True).path
         finally:
             s.close()
-        import zipfile
-
         with zipfile.ZipFile(package) as archive:
             archive.extract("payload.sqlite", work)
         key = public_key_path(db, "BENCH").read_text()
@@ -279,9 +343,42 @@ def main() -> None:
             finally:
                 c.close()
 
-        report("centre import (full package)", best(centre_ours),
-               best(centre_baseline(db, work / "payload.sqlite")),
+        ours = best(centre_ours)
+        base = best(centre_baseline(db, work / "payload.sqlite"))
+        report("centre import (full package)", ours, base,
                f"package {package.stat().st_size / 1e6:.0f} MB")
+        if args.server:
+            on_server = best(centre_on_server(args.server, package, key), runs=1)
+            print(f"{'centre import into PostgreSQL':<34} {on_server.wall:7.2f} s   "
+                  f"(CPU of this process {on_server.cpu:.2f} s; the server's own CPU not "
+                  f"counted)   {on_server.wall / ours.wall:.1f}× the SQLite import, "
+                  f"{on_server.wall / base.wall:.1f}× the SQLite raw copy")
+
+
+def centre_on_server(url: str, package: Path, key: str) -> Callable[[Path], object]:
+    """The centre import into a new, migrated database on the server ``url``."""
+    import psycopg
+
+    from gisttracker.store.urls import ServerLocation
+
+    def run(_work: Path) -> None:
+        name = f"bench_centre_{os.getpid()}"
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")  # type: ignore[arg-type]
+            admin.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        try:
+            target = ServerLocation(url.rsplit("/", 1)[0] + "/" + name)
+            c = open_session(target, user="coordinator")
+            try:
+                SettingsService(c.tracker).set("site_code", "CENTRE")
+                trust_site(c, "BENCH", key)
+                import_package(c, package)
+            finally:
+                c.close()
+        finally:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+    return run
 
 
 if __name__ == "__main__":

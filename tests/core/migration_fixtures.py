@@ -222,8 +222,24 @@ def check_v9(db: peewee.SqliteDatabase) -> None:
         ("open", "ECOG 1 or 2 in the clinic letter?")]
 
 
+def fill_v10(db: peewee.SqliteDatabase) -> None:
+    # Schema 10 adds an index only (on audit_entry.txn): rows written before it survive.
+    db.execute_sql("INSERT INTO setting (uid, key, value) VALUES ('u-name', 'site_name', "
+                   "'Zhejiang')")
+
+
+def check_v10(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql(
+        "SELECT value FROM setting WHERE key = 'site_name'").fetchall() == [("Zhejiang",)]
+    # The entries an audit_txn row closes are found through the index, not by scanning the
+    # trail (which SQLite did for every new audit_txn row while its entries waited for it).
+    plan = " ".join(str(r[-1]) for r in db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT 1 FROM audit_entry WHERE txn = 1").fetchall())
+    assert "audit_entry_txn" in plan
+
+
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
-                         6: fill_v6, 7: fill_v7, 8: fill_v8, 9: fill_v9}
+                         6: fill_v6, 7: fill_v7, 8: fill_v8, 9: fill_v9, 10: fill_v10}
 CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
                           6: check_v6, 7: check_v7, 8: check_v8,
-                          9: check_v9}
+                          9: check_v9, 10: check_v10}

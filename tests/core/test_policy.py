@@ -226,8 +226,6 @@ def test_identifiers_are_masked_in_the_trail_for_a_read_only_account(copy: Sessi
     assert "MRN-1" in rows[0].new
 
 
-@pytest.mark.sqlite_only(reason="merges a site package, which works on files only (the "
-                         "README's server section)")
 def test_only_the_administrator_registers_sites_and_merges_their_packages(
         copy: Session, tmp_path: Path) -> None:
     from gisttracker.exchange.keys import public_of, site_key

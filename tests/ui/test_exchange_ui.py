@@ -209,7 +209,7 @@ def test_back_up_a_site_on_the_engine_under_test_and_open_the_backup(
         qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On the server run the window has a server site open: File > Back up writes a SQLite
     file of it (proposed in the home folder), File > Export works, the centre's import is
-    off, and a restore over the site's data is refused (only into an empty database)."""
+    on too, and a restore over the site's data is refused (only into an empty database)."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
     db = on_engine(site)
@@ -219,7 +219,7 @@ def test_back_up_a_site_on_the_engine_under_test_and_open_the_backup(
         assert proposed.name.endswith(".backup.db")
         if SERVER is not None:
             assert proposed.parent == tmp_path / "home"
-            assert not _menu_action(window, "Coordinating centre", "Import").isEnabled()
+            assert _menu_action(window, "Coordinating centre", "Import").isEnabled()
         target = tmp_path / "backups" / "tuesday.db"
         target.parent.mkdir()
         _type(qtbot, dialog.path, str(target))  # type: ignore[attr-defined]
