@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -49,12 +48,22 @@ def log_dir() -> Path:
 
 def describe_platform() -> str:
     """One line naming the version, Python and the operating system."""
+    import platform  # (its import compiles a dozen patterns: paid when the log is written)
+
     # Not platform.platform(): on Linux it asks `uname -p` in a subprocess, at every start.
     parts = [platform.system(), platform.release(), platform.machine()]
     if sys.platform == "linux":
         parts.append("-".join(platform.libc_ver()))  # os.confstr: no file is read
     system = " ".join(part for part in parts if part.strip("-"))
     return f"GIST Study Tracker {__version__}; Python {platform.python_version()}; {system}"
+
+
+class _PlatformLine:
+    """:func:`describe_platform` as a log record's argument: worked out when the record is
+    written, so a start whose records are held (and a listing that drops them) does not."""
+
+    def __str__(self) -> str:
+        return describe_platform()
 
 
 class _Held(logging.Handler):
@@ -89,7 +98,7 @@ def start_logging(*, directory: Path | None = None, level: int = logging.INFO) -
         return
     log.addHandler(_Held(directory, level))
     log.setLevel(level)
-    log.info("start: %s", describe_platform())
+    log.info("start: %s", _PlatformLine())
 
 
 def nothing_to_keep() -> None:
