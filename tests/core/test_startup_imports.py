@@ -68,7 +68,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_window_start_loads_nothing_heavy(site: Path, tmp_path: Path) -> None:
     # The real entry point (argv None, as the console script calls it), to the first rows.
+    # The check prints its figure once the first rows are painted: what is loaded then is
+    # what the nurse waited for.
     code = ("sys.argv = ['gisttracker', '--db', sys.argv[1], '--startup-check']\n"
+            "import builtins\n"
+            "say = builtins.print\n"
+            "def printing(*args, **kwargs):\n"
+            "    out.setdefault('at_first_rows', sorted(sys.modules))\n"
+            "    say(*args, **kwargs)\n"
+            "builtins.print = printing\n"
             "from gisttracker.cli import main\n"
             "out['code'] = main()\n"
             "out['loaded'] = sorted(sys.modules)\n")
@@ -78,6 +86,12 @@ def test_the_window_start_loads_nothing_heavy(site: Path, tmp_path: Path) -> Non
     assert "ui.patients" in loaded and "peewee" in loaded  # it really showed the list
     heavy = _heavy(loaded, HEAVY)
     assert not heavy, "the window's start loaded " + ", ".join(heavy)
+    # Paid after the first rows, not before: the log file (its rotating handler); and the
+    # protocols were read by tomli, not tomllib.
+    first = list(out["at_first_rows"])  # type: ignore[call-overload]
+    assert "ui.patients" in first and "tomli" in first
+    early = _heavy(first, ("logging.handlers", "tomllib"))
+    assert not early, "loaded before the first rows: " + ", ".join(early)
     # Only the first screen's area was built (the others are built when first shown).
     assert not _heavy(loaded, ("ui.calendar", "ui.reports", "ui.queries", "ui.outcomes",
                                "ui.study_summary", "ui.accounts", "ui.lock"))
