@@ -159,14 +159,17 @@ def start_language(argv: Sequence[str]) -> str:
     ``--language``, else the site's default language (``--db``), else the system's.
 
     The site's language is read with :mod:`gisttracker.store.paths` (sqlite3 alone, read
-    only): every call of the command pays for this, so it must not load the ORM."""
-    from gisttracker.store.paths import read_site_language, resolve_path
+    only): every call of the command pays for this, so it must not load the ORM. The same
+    look reads what ``gisttracker studies`` needs and hands it over
+    (:func:`gisttracker.store.paths.take_look`): one connection per command."""
+    from gisttracker.store.paths import look, resolve_path
 
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--language")
     early.add_argument("--db")
     known, _rest = early.parse_known_args(argv)
-    site = read_site_language(resolve_path(known.db)) if known.language is None else None
+    site = look(resolve_path(known.db), hand_over=True).language if known.language is None \
+        else None
     return i18n.install(i18n.choose_language(known.language, site, i18n.system_language()))
 
 
@@ -185,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     start_logging()  # the file is opened when the command is over (gisttracker/logs.py)
     command = "window"
+    succeeded = False  # a read-only command that ends well may skip the log file
     try:
         start_language(given)
         parser = build_parser(commands=_needed(given))
@@ -199,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gisttracker.startup import resume_collection
 
             resume_collection()
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        succeeded = code == 0
+        return code
     except CliError as exc:
         _say(str(exc))
         return 2
@@ -225,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "Please send it to the study's data manager.").format(path=path))
         return EXIT_BUG
     finally:
-        finish_logging()
+        finish_logging(succeeded=succeeded)
 
 
 def _check_text_arguments(args: argparse.Namespace) -> None:

@@ -39,20 +39,27 @@ def study_json(study: Study) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from gisttracker.session import load_protocols
-    from gisttracker.store.paths import is_current, protocols_in_force, resolve_path
+    from gisttracker.store.paths import resolve_path, take_look
 
     path = resolve_path(getattr(args, "db", None))
     studies: list[Study] | None = None
-    if is_current(path):
+    seen = take_look(path)  # (read before the arguments were parsed: no second connection)
+    if seen.current:
         # Nothing to create or migrate, and every protocol file the version in force (so
         # opening would record and refuse nothing): read the protocols without the ORM.
         loaded = load_protocols(path)
-        in_force = protocols_in_force(path)
+        in_force = seen.in_force
         if in_force is not None and all(in_force.get(st.key) == st.digest
                                         for st in loaded.studies):
-            from gisttracker.cli.common import warn_protocols
+            if loaded.errors or loaded.blocked:
+                from gisttracker.cli.common import warn_protocols
 
-            warn_protocols(loaded.errors, loaded.blocked)
+                warn_protocols(loaded.errors, loaded.blocked)
+            else:
+                # Read only, nothing to warn about: a listing that ends well leaves no log.
+                from gisttracker.logs import nothing_to_keep
+
+                nothing_to_keep()
             studies = list(loaded.studies)
     if studies is None:
         from gisttracker.cli.common import session

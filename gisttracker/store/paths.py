@@ -150,3 +150,83 @@ def protocols_in_force(path: Path) -> dict[str, str] | None:
     finally:
         con.close()
     return {str(key): str(digest) for key, digest in rows}
+
+
+class Look:
+    """What one read-only look at a site file found (:func:`look`).
+
+    ``current``: one of our files at the latest schema (as :func:`is_current`); ``language``:
+    the stored ``language`` setting as :func:`read_site_language` gives it; ``in_force``: as
+    :func:`protocols_in_force` (None when it could not be read)."""
+
+    __slots__ = ("current", "in_force", "language", "path")
+
+    def __init__(self, path: Path, current: bool = False, language: str | None = None,
+                 in_force: dict[str, str] | None = None) -> None:
+        self.path = path
+        self.current = current
+        self.language = language
+        self.in_force = in_force
+
+
+#: The look the command line took before parsing its arguments, for its subcommand.
+_handed: Look | None = None
+
+
+def look(path: Path, *, hand_over: bool = False) -> Look:
+    """Everything the command line reads before it opens a file — its schema version, the
+    site's language, the protocol versions in force — in one read-only connection (and one
+    read transaction, so the three agree). A server database is asked its language only.
+
+    ``hand_over``: keep the look for the next :func:`take_look` of the same path in this
+    process (the language is needed before the arguments are parsed, the rest by
+    ``gisttracker studies`` just after), so the file is opened once per command."""
+    global _handed
+    from gisttracker.store.urls import ServerLocation
+
+    if isinstance(path, ServerLocation):
+        return Look(path, language=read_site_language(path))
+    seen = Look(path)
+    if path.is_file():
+        try:
+            con = _open_read_only(path)
+        except sqlite3.Error:
+            con = None
+        if con is not None:
+            try:
+                _read_look(con, seen)
+            finally:
+                con.close()
+    _handed = seen if hand_over else None
+    return seen
+
+
+def _read_look(con: sqlite3.Connection, seen: Look) -> None:
+    from gisttracker.i18n import LANGUAGES
+
+    try:
+        con.execute("BEGIN")
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error:
+        return
+    seen.current = bool(app_id == APPLICATION_ID and version == latest_version() and version > 0)
+    try:
+        row = con.execute("SELECT value FROM setting WHERE key = 'language'").fetchone()
+    except sqlite3.Error:
+        row = None
+    value = str(row[0]) if row and row[0] is not None else None
+    seen.language = value if value == "system" or value in LANGUAGES else None
+    try:
+        seen.in_force = {str(key): str(digest) for key, digest in con.execute(IN_FORCE_SQL)}
+    except sqlite3.Error:
+        seen.in_force = None
+
+
+def take_look(path: Path) -> Look:
+    """The look :func:`look` handed over for ``path`` (used once), else a new one."""
+    global _handed
+    handed, _handed = _handed, None
+    if handed is not None and handed.path == path:
+        return handed
+    return look(path)

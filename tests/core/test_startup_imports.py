@@ -68,7 +68,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_window_start_loads_nothing_heavy(site: Path, tmp_path: Path) -> None:
     # The real entry point (argv None, as the console script calls it), to the first rows.
+    # The check prints its figure once the first rows are painted: what is loaded then is
+    # what the nurse waited for.
     code = ("sys.argv = ['gisttracker', '--db', sys.argv[1], '--startup-check']\n"
+            "import builtins\n"
+            "say = builtins.print\n"
+            "def printing(*args, **kwargs):\n"
+            "    out.setdefault('at_first_rows', sorted(sys.modules))\n"
+            "    say(*args, **kwargs)\n"
+            "builtins.print = printing\n"
             "from gisttracker.cli import main\n"
             "out['code'] = main()\n"
             "out['loaded'] = sorted(sys.modules)\n")
@@ -78,27 +86,81 @@ def test_the_window_start_loads_nothing_heavy(site: Path, tmp_path: Path) -> Non
     assert "ui.patients" in loaded and "peewee" in loaded  # it really showed the list
     heavy = _heavy(loaded, HEAVY)
     assert not heavy, "the window's start loaded " + ", ".join(heavy)
+    # Paid after the first rows, not before: the log file (its rotating handler); and the
+    # protocols were read by tomli, not tomllib.
+    first = list(out["at_first_rows"])  # type: ignore[call-overload]
+    assert "ui.patients" in first and "tomli" in first
+    early = _heavy(first, ("logging.handlers", "tomllib"))
+    assert not early, "loaded before the first rows: " + ", ".join(early)
     # Only the first screen's area was built (the others are built when first shown).
     assert not _heavy(loaded, ("ui.calendar", "ui.reports", "ui.queries", "ui.outcomes",
                                "ui.study_summary", "ui.accounts", "ui.lock"))
 
 
-def test_studies_loads_neither_the_orm_nor_anything_heavy(site: Path, tmp_path: Path) -> None:
-    code = ("sys.argv = ['gisttracker', '--db', sys.argv[1], 'studies', '--json']\n"
-            "import contextlib, io\n"
+# The command line's run of a subcommand in a fresh interpreter, counting the SQLite
+# connections it opens: sys.argv[1] the site, the rest the subcommand and its arguments.
+_COMMAND = ("import contextlib, io, sqlite3\n"
+            "connect, opened = sqlite3.connect, []\n"
+            "def counting(*args, **kwargs):\n"
+            "    opened.append(str(args[0]))\n"
+            "    return connect(*args, **kwargs)\n"
+            "sqlite3.connect = counting\n"
+            "sys.argv = ['gisttracker', '--db', sys.argv[1], *sys.argv[2:]]\n"
             "from gisttracker.cli import main\n"
             "text = io.StringIO()\n"
             "with contextlib.redirect_stdout(text):\n"
             "    out['code'] = main()\n"
-            "out['keys'] = [s['key'] for s in json.loads(text.getvalue())]\n"
+            "out['text'] = text.getvalue()\n"
+            "out['connections'] = len(opened)\n"
             "out['loaded'] = sorted(sys.modules)\n")
-    out = _run(code, str(site), env=_env(tmp_path))
-    assert out["code"] == 0 and "NCT04933669" in out["keys"]  # type: ignore[operator]
-    heavy = _heavy(list(out["loaded"]), STUDIES_HEAVY)  # type: ignore[call-overload]
+
+
+def test_studies_loads_neither_the_orm_nor_anything_heavy(site: Path, tmp_path: Path) -> None:
+    out = _run(_COMMAND, str(site), "studies", "--json", env=_env(tmp_path))
+    assert out["code"] == 0
+    assert "NCT04933669" in [s["key"] for s in json.loads(str(out["text"]))]
+    loaded = list(out["loaded"])  # type: ignore[call-overload]
+    heavy = _heavy(loaded, STUDIES_HEAVY)
     assert not heavy, "gisttracker studies loaded " + ", ".join(heavy)
-    # …and its log still says that it ran (written when the command ended).
+    # The site's language, its schema version and the protocol versions in force: read in
+    # one read-only connection, before the arguments were parsed.
+    assert out["connections"] == 1
+    # The protocol files were read by tomli's compiled parser (the package, not its
+    # pure-Python fallback), not by the standard library's slower one.
+    assert "tomli" in loaded and "tomllib" not in loaded
+    import tomli
+
+    assert not str(tomli.__file__).endswith(".py"), "tomli is installed without its compiled parser"
+    # A listing that read only and ended well opened no log file, nor loaded what writing
+    # it needs (the rotating handler, the private-file helpers, the platform's description).
+    assert not (tmp_path / "logs" / LOG_FILE).exists()
+    assert not _heavy(loaded, ("logging.handlers", "gisttracker.files", "platform"))
+
+
+def test_studies_that_refuses_a_file_still_logs(site: Path, tmp_path: Path) -> None:
+    # A file that is not current takes the full way (the session: create, migrate or
+    # refuse), whose records are kept; here a newer file, refused with a clear message.
+    import shutil
+    import sqlite3
+
+    old = tmp_path / "old.db"
+    shutil.copy(site, old)
+    con = sqlite3.connect(old)
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    con.execute(f"PRAGMA user_version = {version + 1}")  # a version this release does not know
+    con.commit()
+    con.close()
+    out = _run(_COMMAND, str(old), "studies", env=_env(tmp_path))
+    assert out["code"] == 1  # refused: a newer file (a clear message on stderr)
     text = (tmp_path / "logs" / LOG_FILE).read_text(encoding="utf-8")
     assert "start: GIST Study Tracker" in text and "command studies" in text
+
+
+def test_a_command_that_fails_still_writes_its_log(site: Path, tmp_path: Path) -> None:
+    out = _run(_COMMAND, str(site), "schedule", "--study", "NO-SUCH-STUDY", env=_env(tmp_path))
+    assert out["code"] == 2  # an unknown study: a usage error
+    text = (tmp_path / "logs" / LOG_FILE).read_text(encoding="utf-8")
+    assert "start: GIST Study Tracker" in text and "command schedule" in text
 
 
 _PEEWEE_STATE = """
