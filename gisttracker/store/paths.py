@@ -62,28 +62,6 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{name}?mode=ro", uri=True, timeout=1)
 
 
-def is_current(path: Path) -> bool:
-    """Whether ``path`` is one of our databases at the latest schema, looked at read-only.
-
-    False means "open it the full way" (:func:`gisttracker.store.db.open_database`), which
-    creates, migrates, or refuses the file with a clear message; nothing is written here.
-    """
-    if not path.is_file():
-        return False
-    try:
-        con = _open_read_only(path)
-    except sqlite3.Error:
-        return False
-    try:
-        app_id = con.execute("PRAGMA application_id").fetchone()[0]
-        version = con.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.Error:
-        return False
-    finally:
-        con.close()
-    return bool(app_id == APPLICATION_ID and version == latest_version() and version > 0)
-
-
 def read_setting(path: Path, key: str) -> str | None:
     """The stored value of site setting ``key`` in the database at ``path``, read before
     anything opens it (the language must be chosen before the first text is built). None
@@ -130,34 +108,17 @@ IN_FORCE_SQL = ("SELECT sp.study_key, pv.digest FROM study_protocol sp "
                 "JOIN protocol_version pv ON pv.id = sp.protocol_version_id")
 
 
-def protocols_in_force(path: Path) -> dict[str, str] | None:
-    """Study key -> the SHA-256 of its protocol version in force, read-only from ``path``
-    (schema 6 and later). None when the file cannot be read this way; a study with no
-    version in force yet is absent.
-
-    A caller that finds every loaded protocol file equal to its version in force knows that
-    opening the session would record nothing and refuse nothing
-    (:func:`gisttracker.services.versions.register_protocols`).
-    """
-    try:
-        con = _open_read_only(path)
-    except sqlite3.Error:
-        return None
-    try:
-        rows = con.execute(IN_FORCE_SQL).fetchall()
-    except sqlite3.Error:
-        return None
-    finally:
-        con.close()
-    return {str(key): str(digest) for key, digest in rows}
-
-
 class Look:
     """What one read-only look at a site file found (:func:`look`).
 
-    ``current``: one of our files at the latest schema (as :func:`is_current`); ``language``:
-    the stored ``language`` setting as :func:`read_site_language` gives it; ``in_force``: as
-    :func:`protocols_in_force` (None when it could not be read)."""
+    ``current``: one of our files at the latest schema (False means "open it the full way",
+    :func:`gisttracker.store.db.open_database`, which creates, migrates or refuses the file
+    with a clear message); ``language``: the stored ``language`` setting as
+    :func:`read_site_language` gives it; ``in_force``: study key -> the SHA-256 of its
+    protocol version in force (schema 6 and later; None when it could not be read; a study
+    with no version in force is absent). A caller that finds every loaded protocol file
+    equal to its version in force knows that opening the session would record nothing and
+    refuse nothing (:func:`gisttracker.services.versions.register_protocols`)."""
 
     __slots__ = ("current", "in_force", "language", "path")
 
