@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 from gisttracker.i18n import ARGPARSE_DOMAIN, DOMAIN, TRANSLATED, PseudoTranslations
 
 if TYPE_CHECKING:
-    from babel.messages.catalog import Catalog
+    from babel.messages.catalog import Catalog, Message
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "resources" / "translations"
@@ -356,14 +356,21 @@ def check(directory: Path = TRANSLATIONS, root: Path = ROOT) -> list[Problem]:
             if not message.id or message.id not in wanted:
                 continue
             text = _msgid_text(message.id)
-            if message.fuzzy:
-                problems.append(Problem(where, f"{text!r} is fuzzy: check the translation "
-                                               f"and remove the fuzzy flag"))
-            elif not _translated(message.string):
-                problems.append(Problem(where, f"{text!r} is not translated"))
+            problems.extend(_state_problems(where, message))
             for issue in field_problems(message.id, message.string or ""):
                 problems.append(Problem(where, f"{text!r}: {issue}"))
     return problems + check_argparse(directory)
+
+
+def _state_problems(where: str, message: Message) -> list[Problem]:
+    """A catalogue entry left fuzzy or untranslated, as a problem to fix."""
+    text = _msgid_text(message.id)
+    if message.fuzzy:
+        return [Problem(where, f"{text!r} is fuzzy: check the translation and remove the "
+                               f"fuzzy flag")]
+    if not _translated(message.string):
+        return [Problem(where, f"{text!r} is not translated")]
+    return []
 
 
 def check_argparse(directory: Path = TRANSLATIONS) -> list[Problem]:
@@ -384,14 +391,8 @@ def check_argparse(directory: Path = TRANSLATIONS) -> list[Problem]:
             problems.append(Problem(where, f"argparse's {_msgid_text(msgid)!r} is not in the "
                                            f"catalogue; run {FIX_COMMAND} and translate it"))
         for message in catalog:
-            if not message.id:
-                continue
-            text = _msgid_text(message.id)
-            if message.fuzzy:
-                problems.append(Problem(where, f"{text!r} is fuzzy: check the translation "
-                                               f"and remove the fuzzy flag"))
-            elif not _translated(message.string):
-                problems.append(Problem(where, f"{text!r} is not translated"))
+            if message.id:
+                problems.extend(_state_problems(where, message))
         for message, errors in catalog.check():
             problems.extend(Problem(where, f"{_msgid_text(message.id)!r}: {error}")
                             for error in errors)
