@@ -15,6 +15,7 @@ watches each database the window opens (``MainWindow.session_changed``):
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -794,6 +795,7 @@ class ExchangeMenu(QObject):
         self._unchecked: Session | None = None
         window.ready.connect(self._first_screen_shown)
         self._checks: list[_PageCheck] = []
+        self._closed = False
         window.installEventFilter(self)
         app = QCoreApplication.instance()
         if app is not None:
@@ -845,6 +847,10 @@ class ExchangeMenu(QObject):
 
     def _check_first(self) -> None:
         session, self._unchecked = self._unchecked, None
+        # The window may have closed in the moment before this timer fired: its checks were
+        # stopped then, and a new one would outlive it.
+        if self._closed:
+            return
         if session is not None and session is self.window_.session:
             self._check_pages(session)
 
@@ -852,8 +858,14 @@ class ExchangeMenu(QObject):
         """The whole file, checked on a thread of its own with its own read-only connection
         (the worker stays free for the window's queries)."""
         self._checks = [c for c in self._checks if c.thread.is_alive()]
-        check = _PageCheck(session.path,
-                           lambda problems: self.watch.checked.emit(session, problems))
+        watch = self.watch
+
+        def tell(problems: list[str]) -> None:
+            # A window deleted without closing has nobody left to tell.
+            with contextlib.suppress(RuntimeError):
+                watch.checked.emit(session, problems)
+
+        check = _PageCheck(session.path, tell)
         self._checks.append(check)
         check.thread.start()
 
@@ -866,6 +878,7 @@ class ExchangeMenu(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window_ and event.type() == QEvent.Type.Close:
+            self._closed = True
             self.stop_checks()
         return False
 

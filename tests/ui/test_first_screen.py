@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from gisttracker.demo import generate
 from gisttracker.session import open_session
 from tests.core.reports_fixtures import TODAY
 from ui.areas import AREAS
+from ui.exchange import CHECK_AFTER_MS
 from ui.main_window import MainWindow
 from ui.patients import PatientsPage
 from ui.tasks import TaskManager
@@ -86,6 +88,21 @@ def test_other_areas_are_built_when_first_shown(qtbot: QtBot, settings: QSetting
     reports = window.pages["reports"]
     assert window.stack.currentWidget() is reports
     assert reports.session is window.session and reports.study is window.current_study()
+    _close(window, tasks)
+
+
+def test_a_window_closed_before_its_file_check_starts_never_starts_it(
+        qtbot: QtBot, settings: QSettings, site: Path) -> None:
+    # The whole-file check starts a moment after the first screen. A window closed in that
+    # moment started it anyway, and the check's thread then told a deleted window its result
+    # (a bug report: "Signal source has been deleted").
+    window, tasks = _window(qtbot, settings)
+    with qtbot.waitSignal(window.ready, timeout=20_000):
+        window.open_database(site)
+    window.close()
+    qtbot.wait(CHECK_AFTER_MS * 3)
+    assert window.exchange._checks == []  # none started after the close
+    assert not [t for t in threading.enumerate() if t.name == "gisttracker-check"]
     _close(window, tasks)
 
 
