@@ -537,6 +537,11 @@ def _merge(place: _Place, w: Writer, m: Manifest, when: datetime) -> ImportResul
         result.audit_rows = w.append_foreign(
             _translated(row, refs, ids) for row in rows
             if row[3] not in here or row[4] in here[row[3]])
+    # The bases last: written before the trail, their hundred megabytes of scattered
+    # pages (keyed by uid) made every audit row's insert after them about half as slow
+    # again (measured: 5.6 s against 3.6 s for the 10,000-patient package's trail).
+    for info, columns in tables:
+        _keep_bases(place, info, columns, m)
     if conflicts:
         _record_conflicts(place, w, m, conflicts, when)
     result.conflicts = len(conflicts)
@@ -685,10 +690,18 @@ def _upsert(place: _Place, w: Writer, info: TableInfo, columns: tuple[str, ...],
         result.added[info.name] = added
     if added or changed_uids:
         w.changes.tables.add(info.name)
+
+
+def _keep_bases(place: _Place, info: TableInfo, columns: tuple[str, ...], m: Manifest) -> None:
+    """Keep what the site sent of ``info``'s records as their base for the next package."""
+    if info.name in NATURAL_KEYS:
+        return  # never changed: nothing to compare later
+    compare = tuple(c for c in columns if c not in ("uid", "version"))
     # (WHERE true: SQLite's parser needs it before ON CONFLICT in INSERT … SELECT.)
     place.execute(
-        f"INSERT INTO {base_table} (record_uid, site_code, table_name, data) "
-        f"SELECT p.uid, ?, ?, {place.json_object(info, tuple(compare), 'p')} FROM {pkg} p "
+        f"INSERT INTO {place.main('exchange_base')} (record_uid, site_code, table_name, data) "
+        f"SELECT p.uid, ?, ?, {place.json_object(info, compare, 'p')} "
+        f"FROM {place.pkg(info.name)} p "
         "WHERE true ON CONFLICT (record_uid) DO UPDATE SET site_code = excluded.site_code, "
         "table_name = excluded.table_name, data = excluded.data",
         (m.site_code, info.name))
