@@ -64,7 +64,7 @@ def test_a_stale_tumour_correction_or_delete_is_refused_and_writes_nothing(
     service.record(patient.uid, AssessmentInput(BASE, _lesions(62, 30), is_baseline=True),
                    today=TODAY, uid=uid, reason="re-measured")
     session.tracker.sign_in(trusted_actor("nora"))
-    changed = r"li\.wei changed diameter_mm from 60\.0 to 62\.0"
+    changed = r"li\.wei changed Diameter from 60\.0 mm to 62\.0 mm"
     with pytest.raises(StaleRecordError, match=changed), session.tracker.expect(shown):
         service.record(patient.uid, AssessmentInput(BASE, _lesions(60, 35), is_baseline=True),
                        today=TODAY, uid=uid, reason="T2")
@@ -94,7 +94,8 @@ def test_a_lesion_added_meanwhile_refuses_a_save_that_would_delete_it(session: S
         service.record(patient.uid, AssessmentInput(BASE, _lesions(60, 31), is_baseline=True),
                        today=TODAY, uid=uid, reason="T2")
     message = str(refused.value)
-    assert message.startswith("A lesion_measurement record was added by someone else")
+    assert message.startswith(
+        "Lesion (tumour measurement): a record was added by someone else")
     assert "li.wei added it at" in message and "third target" in message
     assert refused.value.table == "lesion_measurement" and refused.value.current_version == 1
     with pytest.raises(StaleRecordError), session.tracker.expect(shown):
@@ -133,7 +134,7 @@ def test_stale_course_saves_are_refused(session: Session) -> None:
                  lambda: service.add_interruption(uid, date(2024, 4, 1), None, reason="x",
                                                   today=TODAY)):
         with pytest.raises(StaleRecordError,
-                           match=r"li\.wei changed dose_mg_per_day from 400\.0 to 300\.0"), \
+                           match=r"li\.wei changed Dose from 400\.0 mg/day to 300\.0 mg/day"), \
                 session.tracker.expect({uid: shown[uid]}):
             save()
     assert [(e.dose_mg_per_day, e.stop_on) for e in TreatmentExposure.select()] == [
