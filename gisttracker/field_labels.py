@@ -100,6 +100,21 @@ LABELS: dict[str, str] = {
     "judged_by": N_("Judged by"),
     "judged_at": N_("Judged at"),
     "version": N_("Record version"),
+    "site": N_("Site of the event"),
+    "notes": N_("Notes"),
+    "drug": N_("Drug"),
+    "date": N_("Date"),
+    "value": N_("Value"),
+    "unit": N_("Unit"),
+    "label": N_("Label"),
+    "organ": N_("Organ"),
+    "mitotic_count": N_("Mitotic count"),
+    "status": N_("Status"),
+    "complications": N_("Complications"),
+    "reason": N_("Reason"),
+    "modality": N_("Imaging modality"),
+    "name": N_("Name"),
+    "initials": N_("Initials"),
 }
 
 UNITS: dict[str, str] = {
