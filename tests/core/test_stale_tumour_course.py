@@ -103,7 +103,7 @@ def test_the_refusal_reads_in_chinese_under_zh_cn(session: Session) -> None:
     head, change = str(refused.value).split("\n")
     assert head == ("病灶（肿瘤测量）：在您打开此记录后，其他人更改了它；未保存任何内容。"
                     "请重新载入以查看当前数据。")
-    assert change.startswith("li.wei 于 ") and "将 直径 从 60.0 mm 改为 62.0 mm" in change
+    assert change.startswith("li.wei 于 ") and "将 径线 从 60.0 mm 改为 62.0 mm" in change
     assert "lesion_measurement" not in head and "diameter_mm" not in change
     assert _stored(uid) == {"T1": 62.0, "T2": 30.0}
 
