@@ -17,6 +17,8 @@ from typing import Literal
 
 import peewee
 
+from gisttracker.field_labels import LABELS as LABELS
+from gisttracker.field_labels import UNITS as UNITS
 from gisttracker.forms import FormSpec, Item
 from gisttracker.i18n import N_, _
 from gisttracker.protocols import Study
@@ -48,102 +50,6 @@ def _codes(mapping: dict[str, str] | tuple[tuple[str, str], ...]) -> Codes:
 
 def _plain(values: tuple[str, ...]) -> Codes:
     return tuple((v, v.replace("_", " ")) for v in values)
-
-
-# Labels of columns that are not obvious from their name.
-LABELS: dict[str, str] = {
-    "uid": N_("Record identity"),
-    "study_id": N_("Study identifier"),
-    "study_key": N_("Study"),
-    "site_code": N_("Site code"),
-    "seq": N_("Number within the site"),
-    "arm_code": N_("Arm or group"),
-    "arm_option": N_("Treatment chosen within the arm"),
-    "enrolled_on": N_("Date of enrollment"),
-    "enrolled_by": N_("Enrolled by"),
-    "randomization_number": N_("Randomization number"),
-    "ended_on": N_("Date participation ended"),
-    "end_reason": N_("Why participation ended"),
-    "treatment_procedures": N_("Liver-directed procedures received"),
-    "created_on": N_("Date registered"),
-    "record_number": N_("Medical record number"),
-    "date_of_birth": N_("Date of birth"),
-    "screened_on": N_("Date of screening"),
-    "screened_by": N_("Screened by"),
-    "mitotic_unit": N_("Mitotic count unit"),
-    "metastasis_sites": N_("Sites of metastases"),
-    "consent_date": N_("Date informed consent signed"),
-    "outcome": N_("Screening outcome"),
-    "reasons": N_("Reasons (JSON list)"),
-    "closed": N_("Screening closed"),
-    "criterion_id": N_("Criterion"),
-    "met": N_("Criterion met"),
-    "analyte": N_("Analyte"),
-    "lln": N_("Lower limit of normal"),
-    "uln": N_("Upper limit of normal"),
-    "sampled_on": N_("Date sampled"),
-    "anchor_key": N_("Anchor"),
-    "visit_key": N_("Visit"),
-    "planned_on": N_("Target date"),
-    "window_start": N_("Window opens"),
-    "window_end": N_("Window closes"),
-    "state": N_("Status"),
-    "done_on": N_("Date done"),
-    "unscheduled": N_("Unscheduled visit"),
-    "kind": N_("Kind"),
-    "not_done_reason": N_("Why not done"),
-    "completed_at": N_("Completed at"),
-    "completed_by": N_("Completed by"),
-    "item": N_("Item"),
-    "missing": N_("Why there is no value"),
-    "term": N_("Adverse event (CTCAE term)"),
-    "grade": N_("CTCAE grade"),
-    "onset": N_("Date of onset"),
-    "resolved_on": N_("Date resolved"),
-    "serious": N_("Serious adverse event"),
-    "relation": N_("Relation to the drug"),
-    "action": N_("Action taken with the drug"),
-    "assessed_on": N_("Date of the assessment"),
-    "is_baseline": N_("Baseline assessment"),
-    "non_target": N_("Non-target lesions"),
-    "new_lesions": N_("New lesions"),
-    "new_nodules": N_("New intratumoural nodules (Choi)"),
-    "is_node": N_("Lymph node"),
-    "is_target": N_("Target lesion"),
-    "diameter_mm": N_("Diameter"),
-    "density_hu": N_("Density"),
-    "too_small": N_("Too small to measure"),
-    "dose_mg_per_day": N_("Dose"),
-    "phase": N_("Treatment phase"),
-    "start_on": N_("Start date"),
-    "stop_on": N_("Stop date"),
-    "end_on": N_("End date"),
-    "performed_on": N_("Date of surgery"),
-    "procedure": N_("Procedure"),
-    "margin": N_("Resection margin"),
-    "stoma": N_("Stoma"),
-    "stoma_reversed_on": N_("Date the stoma was reversed"),
-    "reported_on": N_("Date reported"),
-    "response_grade": N_("Pathological response grade"),
-    "occurred_on": N_("Date"),
-    "criterion": N_("Criterion (RECIST, Choi, clinical)"),
-    "cause": N_("Cause"),
-    "salvage_procedure": N_("Salvage procedure"),
-    "salvage_margin": N_("Salvage margin"),
-    "randomized_at": N_("Randomized at"),
-    "randomized_by": N_("Randomized by"),
-    "stratum": N_("Stratum"),
-    "position": N_("Position in the stratum's list"),
-    "number": N_("Randomization number"),
-    "judged_by": N_("Judged by"),
-    "judged_at": N_("Judged at"),
-    "version": N_("Record version"),
-}
-
-UNITS: dict[str, str] = {
-    "tumour_size_cm": "cm", "diameter_mm": "mm", "density_hu": "HU",
-    "dose_mg_per_day": "mg/day",
-}
 
 
 def fixed_codes() -> dict[tuple[str, str], Codes]:

@@ -50,6 +50,7 @@ from typing import Any, TypeVar, cast
 import peewee
 
 from gisttracker.errors import UserError
+from gisttracker.field_labels import field_label, field_unit, table_label
 from gisttracker.i18n import _
 
 # The guard of every facade method lives in its own light module (the patient list uses it
@@ -1547,22 +1548,23 @@ class Tracker:
                 lines.append(_("{user} added it at {when}").format(user=n.user, when=when)
                              + (f" ({n.reason})" if n.reason else ""))
             elif n.action == "update":
+                unit = field_unit(n.field) if n.field else None
                 lines.append(_("{user} changed {field} from {old} to {new} at {when}").format(
-                    user=n.user, field=n.field, old=_shown(n.old_value),
-                    new=_shown(n.new_value), when=when)
+                    user=n.user, field=(field_label(n.field) if n.field else None) or n.field,
+                    old=_shown(n.old_value, unit), new=_shown(n.new_value, unit), when=when)
                     + (f" ({n.reason})" if n.reason else ""))
         if added:
             # A record the form never showed (scopes.refuse_unseen): added meanwhile.
-            head = _("A {table} record was added by someone else after you opened this; "
+            head = _("{table}: a record was added by someone else after you opened this; "
                      "nothing was saved. Reload to see the current values.").format(
-                         table=table)
+                         table=table_label(table))
         elif current is None:
-            head = _("This {table} record was deleted by someone else after you opened it; "
-                     "nothing was saved.").format(table=table)
+            head = _("{table}: this record was deleted by someone else after you opened it; "
+                     "nothing was saved.").format(table=table_label(table))
         else:
-            head = _("This {table} record was changed by someone else after you opened it; "
+            head = _("{table}: this record was changed by someone else after you opened it; "
                      "nothing was saved. Reload to see the current values.").format(
-                         table=table)
+                         table=table_label(table))
         message = head + ("\n" + "\n".join(lines) if lines else "")
         return StaleRecordError(message, table=table, record_uid=uid, expected_version=seen,
                                 current_version=current, changes=notes)
@@ -1590,11 +1592,15 @@ def _collision(exc: BaseException) -> bool:
     return False
 
 
-def _shown(value: str | None) -> str:
+def _shown(value: str | None, unit: str | None = None) -> str:
+    """An audited value (JSON text) as a person reads it, with its unit when it has one
+    ("62.0 mm"); an empty value is "(empty)" in any unit."""
     if value is None:
         return _("(empty)")
     try:
         decoded = json.loads(value)
     except ValueError:
-        return value
-    return _("(empty)") if decoded is None else str(decoded)
+        decoded = value
+    if decoded is None:
+        return _("(empty)")
+    return f"{decoded} {unit}" if unit else str(decoded)

@@ -60,7 +60,7 @@ def test_interleaved_saves_never_silently_overwrite(session: Session) -> None:
             except StaleRecordError as exc:
                 refused += 1
                 # The message says who changed what in the meantime.
-                assert f"{people[0]} changed tumour_size_cm from" in str(exc)
+                assert f"{people[0]} changed Maximum tumour diameter from" in str(exc)
                 assert exc.changes and exc.changes[-1].user == people[0]
         stored = PatientService(session).latest_screening(uid)
         assert stored is not None
@@ -78,7 +78,7 @@ def test_a_stale_instance_is_refused_instead_of_writing_a_wrong_old_value(
     as_user(session, "nora")
     PatientService(session).update_sex(uid, "male", reason="sex mistyped")
     as_user(session, "li.wei")
-    with pytest.raises(StaleRecordError, match="nora changed sex from female to male"), \
+    with pytest.raises(StaleRecordError, match="nora changed Sex from female to male"), \
             session.tracker.transaction("li's correction") as w:
         w.update(loaded, {"sex": "female"}, patient_uid=uid)
     assert Patient.get(Patient.uid == uid).sex == "male"

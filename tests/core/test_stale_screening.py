@@ -64,8 +64,9 @@ def test_a_save_over_a_record_added_meanwhile_is_refused(session: Session, what:
     mine.values["ecog"] = 1
     with pytest.raises(StaleRecordError) as refused, session.tracker.expect(versions):
         service.save_screening(patient.uid, mine, today=TODAY)
-    table = "lab_result" if what == "lab" else "screening_judgement"
-    assert f"A {table} record was added by someone else" in str(refused.value)
+    table = ("Laboratory result" if what == "lab"
+             else "Screening criterion judged by the investigator")
+    assert f"{table}: a record was added by someone else" in str(refused.value)
     assert "li.wei added it" in str(refused.value)
     after = _stored(service, patient.uid)
     assert after == before and after.values["ecog"] == 3  # nothing written

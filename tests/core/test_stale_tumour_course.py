@@ -11,6 +11,7 @@ from datetime import date
 
 import pytest
 
+from gisttracker import i18n
 from gisttracker.services.base import StaleRecordError
 from gisttracker.services.course import CourseService, ExposureInput
 from gisttracker.services.policy import trusted_actor
@@ -64,7 +65,7 @@ def test_a_stale_tumour_correction_or_delete_is_refused_and_writes_nothing(
     service.record(patient.uid, AssessmentInput(BASE, _lesions(62, 30), is_baseline=True),
                    today=TODAY, uid=uid, reason="re-measured")
     session.tracker.sign_in(trusted_actor("nora"))
-    changed = r"li\.wei changed diameter_mm from 60\.0 to 62\.0"
+    changed = r"li\.wei changed Diameter from 60\.0 mm to 62\.0 mm"
     with pytest.raises(StaleRecordError, match=changed), session.tracker.expect(shown):
         service.record(patient.uid, AssessmentInput(BASE, _lesions(60, 35), is_baseline=True),
                        today=TODAY, uid=uid, reason="T2")
@@ -78,6 +79,33 @@ def test_a_stale_tumour_correction_or_delete_is_refused_and_writes_nothing(
                        today=TODAY, uid=uid, reason="T2")
         service.delete(uid, reason="twice")
     assert not TumourAssessment.select().exists()
+
+
+def test_the_refusal_reads_in_chinese_under_zh_cn(session: Session) -> None:
+    """A Chinese-speaking nurse reads the record, the field and its unit in Chinese."""
+    patient = enrolled_patient(session, "NCT04933669")
+    service = TumourService(session)
+    uid = service.record(patient.uid, AssessmentInput(BASE, _lesions(60, 30), is_baseline=True),
+                         today=TODAY)
+    shown = tumour_versions(session.db, patient.uid)[uid]
+    session.tracker.sign_in(trusted_actor("li.wei"))
+    service.record(patient.uid, AssessmentInput(BASE, _lesions(62, 30), is_baseline=True),
+                   today=TODAY, uid=uid, reason="re-measured")
+    session.tracker.sign_in(trusted_actor("nora"))
+    assert i18n.install("zh_CN") == "zh_CN"
+    try:
+        with pytest.raises(StaleRecordError) as refused, session.tracker.expect(shown):
+            service.record(patient.uid, AssessmentInput(BASE, _lesions(60, 35),
+                                                        is_baseline=True),
+                           today=TODAY, uid=uid, reason="T2")
+    finally:
+        i18n.install(None)
+    head, change = str(refused.value).split("\n")
+    assert head == ("病灶（肿瘤测量）：在您打开此记录后，其他人更改了它；未保存任何内容。"
+                    "请重新载入以查看当前数据。")
+    assert change.startswith("li.wei 于 ") and "将 径线 从 60.0 mm 改为 62.0 mm" in change
+    assert "lesion_measurement" not in head and "diameter_mm" not in change
+    assert _stored(uid) == {"T1": 62.0, "T2": 30.0}
 
 
 def test_a_lesion_added_meanwhile_refuses_a_save_that_would_delete_it(session: Session) -> None:
@@ -94,7 +122,8 @@ def test_a_lesion_added_meanwhile_refuses_a_save_that_would_delete_it(session: S
         service.record(patient.uid, AssessmentInput(BASE, _lesions(60, 31), is_baseline=True),
                        today=TODAY, uid=uid, reason="T2")
     message = str(refused.value)
-    assert message.startswith("A lesion_measurement record was added by someone else")
+    assert message.startswith(
+        "Lesion (tumour measurement): a record was added by someone else")
     assert "li.wei added it at" in message and "third target" in message
     assert refused.value.table == "lesion_measurement" and refused.value.current_version == 1
     with pytest.raises(StaleRecordError), session.tracker.expect(shown):
@@ -133,7 +162,7 @@ def test_stale_course_saves_are_refused(session: Session) -> None:
                  lambda: service.add_interruption(uid, date(2024, 4, 1), None, reason="x",
                                                   today=TODAY)):
         with pytest.raises(StaleRecordError,
-                           match=r"li\.wei changed dose_mg_per_day from 400\.0 to 300\.0"), \
+                           match=r"li\.wei changed Dose from 400\.0 mg/day to 300\.0 mg/day"), \
                 session.tracker.expect({uid: shown[uid]}):
             save()
     assert [(e.dose_mg_per_day, e.stop_on) for e in TreatmentExposure.select()] == [

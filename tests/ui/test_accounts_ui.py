@@ -262,14 +262,15 @@ def test_a_stale_save_offers_to_reload(qtbot: QtBot) -> None:
     parent = QWidget()
     qtbot.addWidget(parent)
     reloaded: list[bool] = []
-    exc = StaleRecordError("This screening record was changed by someone else after you "
-                           "opened it; nothing was saved.\nnora changed ecog from 1 to 2",
+    exc = StaleRecordError("Screening: this record was changed by someone else after you "
+                           "opened it; nothing was saved.\n"
+                           "nora changed ECOG performance status from 1 to 2",
                            table="screening", record_uid="u", expected_version=1,
                            current_version=2)
 
     def press_reload() -> None:
         box = _modal(QMessageBox)
-        assert "nora changed ecog from 1 to 2" in box.text()
+        assert "nora changed ECOG performance status from 1 to 2" in box.text()
         reload = next(b for b in box.buttons() if "Reload" in b.text())
         qtbot.mouseClick(reload, Qt.MouseButton.LeftButton)
 
@@ -337,7 +338,7 @@ def test_a_screening_saved_meanwhile_by_someone_else_is_not_overwritten(
     _click(qtbot, tab.save_button)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
     assert "changed by someone else" in seen[0]
-    assert "li.wei changed tumour_size_cm from 12.0 to 13.5" in seen[0]
+    assert "li.wei changed Maximum tumour diameter from 12.0 cm to 13.5 cm" in seen[0]
     latest = service.latest_screening(patient.uid)
     # Nora's stale save wrote nothing: li's correction stands, and so does the ECOG.
     assert latest is not None and (latest.ecog, latest.tumour_size_cm) == (1, 13.5)

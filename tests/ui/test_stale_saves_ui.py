@@ -175,7 +175,7 @@ def test_a_tumour_correction_over_someone_elses_is_refused_then_reload_and_redo(
     answer_stale_box(qtbot, seen, reload=True)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
     assert "changed by someone else" in seen[0]
-    assert "li.wei changed diameter_mm from 60.0 to 62.0" in seen[0]
+    assert "li.wei changed Diameter from 60.0 mm to 62.0 mm" in seen[0]
     assert "re-measured on the CT" in seen[0]
     # Nothing of Nora's was written, and li's value stands.
     assert _diameters(uid) == {"T1": 62.0, "T2": 30.0}
@@ -247,7 +247,7 @@ def test_deleting_an_assessment_someone_changed_meanwhile_is_refused(
     save_with_reason(qtbot, tab.delete_button, "entered twice")
     answer_stale_box(qtbot, seen, reload=True)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
-    assert "li.wei changed assessed_on from 2024-01-05 to 2024-01-06" in seen[0]
+    assert "li.wei changed Date of the assessment from 2024-01-05 to 2024-01-06" in seen[0]
     assert TumourAssessment.get_or_none(TumourAssessment.uid == uid) is not None
     qtbot.waitUntil(lambda: tab.date.text() == "2024-01-06", timeout=5000)
     idle(qtbot, tasks)
@@ -311,10 +311,10 @@ def test_an_exposure_correction_over_someone_elses_is_refused_then_reload_and_re
     save_with_reason(qtbot, tab.exposure_section.save, "last dose misread")
     when_dialog(answer)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
-    assert "li.wei changed dose_mg_per_day from 400.0 to 300.0" in seen[0]
+    assert "li.wei changed Dose from 400.0 mg/day to 300.0 mg/day" in seen[0]
     row = TreatmentExposure.get(TreatmentExposure.uid == uid)
     assert (row.dose_mg_per_day, row.stop_on) == (300.0, date(2024, 6, 30))
-    assert "li.wei changed dose_mg_per_day" in beside[0][0] and "#b00020" in beside[0][1]
+    assert "li.wei changed Dose from 400.0 mg/day" in beside[0][0] and "#b00020" in beside[0][1]
     # The correction is filled again with what is stored now; Nora redoes hers.
     qtbot.waitUntil(lambda: tab.dose.text() == "300", timeout=5000)
     idle(qtbot, tasks)
@@ -350,7 +350,7 @@ KINDS = {
                     p.uid, SurgeryInput(date(2024, 7, 1), "tme", "R1"), today=TODAY, uid=uid,
                     reason="margin from the final report"),
                 "complications", "anastomotic leak",
-                "li.wei changed margin from R0 to R1",
+                "li.wei changed Resection margin from R0 to R1",
                 lambda uid: (Surgery.get(Surgery.uid == uid).margin,
                              Surgery.get(Surgery.uid == uid).complications),
                 ("R1", None), ("R1", "anastomotic leak")),
@@ -361,7 +361,7 @@ KINDS = {
                       date(2024, 7, 8), "rectum", 6.5, 3.0), today=TODAY, uid=uid,
                       reason="size from the slide"),
                   "grade", "TRG 2",
-                  "li.wei changed tumour_size_cm from 6.0 to 6.5",
+                  "li.wei changed Maximum tumour diameter from 6.0 cm to 6.5 cm",
                   lambda uid: (Pathology.get(Pathology.uid == uid).tumour_size_cm,
                                Pathology.get(Pathology.uid == uid).response_grade),
                   (6.5, None), (6.5, "TRG 2")),
@@ -372,7 +372,7 @@ KINDS = {
                   "local_recurrence", date(2025, 2, 3), site="anastomosis"), today=TODAY,
                   uid=uid, reason="date of the MRI"),
               "event_site", "presacral",
-              "li.wei changed occurred_on from 2025-02-01 to 2025-02-03",
+              "li.wei changed Date from 2025-02-01 to 2025-02-03",
               lambda uid: (CourseEvent.get(CourseEvent.uid == uid).occurred_on,
                            CourseEvent.get(CourseEvent.uid == uid).site),
               (date(2025, 2, 3), "anastomosis"), (date(2025, 2, 3), "presacral")),
@@ -446,7 +446,7 @@ def test_deleting_an_event_someone_corrected_meanwhile_is_refused(
     save_with_reason(qtbot, tab.event_section.delete, "not a recurrence")
     answer_stale_box(qtbot, seen, reload=True)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
-    assert "li.wei changed site from (empty) to presacral" in seen[0]
+    assert "li.wei changed Site of the event from (empty) to presacral" in seen[0]
     assert CourseEvent.get(CourseEvent.uid == uid).site == "presacral"
     qtbot.waitUntil(lambda: tab.events_table.item(0, 3).text() == "presacral", timeout=5000)
     idle(qtbot, tasks)
@@ -484,7 +484,7 @@ def test_an_interruption_or_dose_change_of_an_exposure_changed_meanwhile_is_refu
     answer_stale_box(qtbot, seen, reload=True)
     click_ok(qtbot, dialog)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
-    assert "li.wei changed dose_mg_per_day from 400.0 to 300.0" in seen[0]
+    assert "li.wei changed Dose from 400.0 mg/day to 300.0 mg/day" in seen[0]
     # Nothing written: no interruption, no second exposure; li's dose stands.
     assert TreatmentInterruption.select().count() == 0
     assert [(e.dose_mg_per_day, e.stop_on) for e in TreatmentExposure.select()] == [

@@ -161,7 +161,7 @@ def test_typing_kept_through_someone_elses_change_is_refused_on_save_then_redone
     # the versions kept, her save wrote (0, 12.0) over his 13.5.
     assert _stored(service, uid) == (1, 13.5)
     assert "changed by someone else" in seen[0]
-    assert "li.wei changed tumour_size_cm from 12.0 to 13.5" in seen[0]
+    assert "li.wei changed Maximum tumour diameter from 12.0 cm to 13.5 cm" in seen[0]
     # Reloaded: the form shows what is stored now.
     qtbot.waitUntil(lambda: (ecog.text(), size.text()) == ("1", "13.5"), timeout=10_000)
     _idle(qtbot, window)
@@ -202,7 +202,7 @@ def test_a_correction_typed_while_someone_elses_arrives_is_refused_then_redone(
     _answer_stale_box(qtbot, seen)
     _refused_or_written(qtbot, service, uid, seen)
     assert _stored(service, uid) == (1, 13.5)
-    assert "li.wei changed tumour_size_cm from 12.0 to 13.5" in seen[0]
+    assert "li.wei changed Maximum tumour diameter from 12.0 cm to 13.5 cm" in seen[0]
     assert "size from the report" in seen[0]
     qtbot.waitUntil(lambda: (ecog.text(), size.text()) == ("1", "13.5"), timeout=10_000)
     _idle(qtbot, window)
@@ -254,7 +254,7 @@ def test_a_lab_value_added_by_someone_else_meanwhile_is_not_deleted_by_the_save(
     # Her form, which never showed the ALT, would have deleted it: refused instead.
     assert _alt(service, uid) == 30.0
     assert _stored(service, uid)[0] == 3
-    assert "lab_result record was added by someone else" in seen[0]
+    assert "Laboratory result: a record was added by someone else" in seen[0]
     assert "li.wei added it" in seen[0]
     qtbot.waitUntil(lambda: (ecog.text(), alt.text()) == ("3", "30"), timeout=10_000)
     _idle(qtbot, window)
