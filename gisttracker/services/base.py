@@ -839,15 +839,28 @@ class Writer:
         touched: dict[str, str] = {}
         count = 0
         columns_of: dict[str, set[str]] = {}
-        for batch in _batched(_foreign_runs(rows), 5_000):
-            if not self._records_complete:
+        append = self._append_run
+        if self._records_complete:
+            # Every record is known (remember_versions): nothing to look up per batch, the
+            # runs go one by one, written every 5,000.
+            waiting = 0
+            for run in _foreign_runs(rows):
+                count += append(run, columns_of)
+                touched[str(run[0][4])] = str(run[0][3])
+                waiting += 1
+                if waiting == 5_000:
+                    self._flush()
+                    waiting = 0
+            self._flush()
+        else:
+            for batch in _batched(_foreign_runs(rows), 5_000):
                 # The batch's records looked up at once; those not found are new to this file.
                 self._prefetch_records([u for run in batch for u in (run[0][4], run[0][9])
                                         if u])
-            for run in batch:
-                count += self._append_run(run, columns_of)
-                touched[str(run[0][4])] = str(run[0][3])
-            self._flush()
+                for run in batch:
+                    count += append(run, columns_of)
+                    touched[str(run[0][4])] = str(run[0][3])
+                self._flush()
         # The records changed, noted once (not per run: a site's trail has 100,000s).
         self.changes.tables.update(touched.values())
         self.changes.records.update(touched)
