@@ -242,16 +242,19 @@ def _foreign_runs(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]
     run: list[Sequence[Any]] = []
     key: tuple[Any, ...] | None = None
     for row in rows:
+        if row[5] is None and row[2] != "update":
+            # A whole object (most of a site's trail): a run of its own, no key to compare.
+            if run:
+                yield run
+                run, key = [], None
+            yield [row]
+            continue
         this = (row[0], row[1], row[2], row[3], row[4], row[8])
-        whole = row[2] != "update" and row[5] is None
-        if run and (this != key or whole):
+        if run and this != key:
             yield run
             run = []
         key = this
         run.append(row)
-        if whole:
-            yield run
-            run, key = [], None
     if run:
         yield run
 
@@ -767,35 +770,49 @@ class Writer:
     def _append_run(self, run: list[Sequence[Any]], columns_of: dict[str, set[str]]) -> int:
         """One change of one record written elsewhere (see :meth:`append_foreign`)."""
         at, user, action, table, uid, _f, _o, _n, reason, patient_uid = run[0]
-        segment = self._segment(str(at), str(user), reason, own=False)
+        # Run once per change of a site's whole trail: the common cases spelled out (the
+        # same segment as the run before; a record already known), else the general way.
+        # (The caller notes the records changed, once, at the end.)
+        segments = self._segments
+        segment = segments[-1] if segments else None
+        if (segment is None or segment.own or segment.at != at or segment.user != user
+                or segment.reason != reason):
+            segment = self._segment(str(at), str(user), reason, own=False)
         # Prefetched: a uid not among the records now is new to this file.
-        ref, patient = self._record_ref(table, uid, patient_uid, lookup=False)
+        found = self._records.get(uid)
+        ref, patient = (found if found is not None
+                        else self._record_ref(table, uid, patient_uid, lookup=False))
+        first = run[0][7] if action == "insert" else run[0][6]
+        if len(run) == 1 and _f is None and isinstance(first, dict):
+            # One object, already decoded by the caller (and handed over).
+            version = 1 if action == "insert" else max(self._last_version(uid, ref), 1)
+            if action == "insert":
+                self._entry(action, table, uid, ref, patient, None, None, first, None,
+                            version, segment)
+            else:
+                self._entry(action, table, uid, ref, patient, None, first, None, None,
+                            version, segment)
+            return 1
         columns = columns_of.get(table)
         if columns is None:
             columns = columns_of[table] = {c for c, _a in self.schema.columns(table)}
-        self._note(table, uid)
         if action == "update":
             version = self._last_version(uid, ref) + 1
             for row in run:
                 self._entry("update", table, uid, ref, patient, _column(columns, str(row[5])),
                             row[6], row[7], None, version, segment)
             return len(run)
-        first = run[0][7] if action == "insert" else run[0][6]
-        values: dict[str, Any]
-        if len(run) == 1 and run[0][5] is None and isinstance(first, dict):
-            values = first  # one object, already decoded by the caller (and handed over)
-        else:
-            values = {}
-            for row in run:
-                text = row[7] if action == "insert" else row[6]
-                if row[5] is None:
-                    if isinstance(text, Mapping):
-                        values.update(text)
-                    elif text:
-                        values.update(json.loads(text))
-                else:
-                    values[_column(columns, str(row[5]))] = (
-                        None if text is None else json.loads(text))
+        values: dict[str, Any] = {}
+        for row in run:
+            text = row[7] if action == "insert" else row[6]
+            if row[5] is None:
+                if isinstance(text, Mapping):
+                    values.update(text)
+                elif text:
+                    values.update(json.loads(text))
+            else:
+                values[_column(columns, str(row[5]))] = (
+                    None if text is None else json.loads(text))
         version = 1 if action == "insert" else max(self._last_version(uid, ref), 1)
         self._entry(action, table, uid, ref, patient, None,
                     values if action == "delete" else None,
@@ -823,13 +840,31 @@ class Writer:
         touched: dict[str, str] = {}
         count = 0
         columns_of: dict[str, set[str]] = {}
-        for batch in _batched(_foreign_runs(rows), 5_000):
-            # The batch's records looked up at once; those not found are new to this file.
-            self._prefetch_records([u for run in batch for u in (run[0][4], run[0][9]) if u])
-            for run in batch:
-                count += self._append_run(run, columns_of)
+        append = self._append_run
+        if self._records_complete:
+            # Every record is known (remember_versions): nothing to look up per batch, the
+            # runs go one by one, written every 5,000.
+            waiting = 0
+            for run in _foreign_runs(rows):
+                count += append(run, columns_of)
                 touched[str(run[0][4])] = str(run[0][3])
+                waiting += 1
+                if waiting == 5_000:
+                    self._flush()
+                    waiting = 0
             self._flush()
+        else:
+            for batch in _batched(_foreign_runs(rows), 5_000):
+                # The batch's records looked up at once; those not found are new to this file.
+                self._prefetch_records([u for run in batch for u in (run[0][4], run[0][9])
+                                        if u])
+                for run in batch:
+                    count += append(run, columns_of)
+                    touched[str(run[0][4])] = str(run[0][3])
+                self._flush()
+        # The records changed, noted once (not per run: a site's trail has 100,000s).
+        self.changes.tables.update(touched.values())
+        self.changes.records.update(touched)
         by_table: dict[str, list[tuple[int, str]]] = {}
         for uid, table in touched.items():
             by_table.setdefault(table, []).append((self._versions[uid], uid))
