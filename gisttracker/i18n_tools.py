@@ -413,14 +413,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "update":
         status = 0
-        results = [(po_path(language), todo) for language, todo in update().items()]
-        results += [(po_path(language, domain=ARGPARSE_DOMAIN), todo)
-                    for language, todo in update_argparse(sources=args.argparse).items()]
-        for path, todo in results:
-            print(f"{path}: {len(todo)} entries to translate")
-            for text in todo:
+        results = [(po_path(language), untranslated) for language, untranslated in update().items()]
+        results += [(po_path(language, domain=ARGPARSE_DOMAIN), untranslated)
+                    for language, untranslated in update_argparse(sources=args.argparse).items()]
+        for path, untranslated in results:
+            print(f"{path}: {len(untranslated)} entries to translate")
+            for text in untranslated:
                 print(f"  {text!r}")
-            status = status or (1 if todo else 0)
+            status = status or (1 if untranslated else 0)
         return status
     if args.command == "compile":
         for path in compile_catalogues():
