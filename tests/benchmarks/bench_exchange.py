@@ -225,6 +225,20 @@ def centre_baseline(db: Path, package_payload: Path) -> Callable[[Path], object]
     return run
 
 
+def centre_import(site_code: str, key: str, package: Path) -> Callable[[Path], object]:
+    """Our whole centre import of ``package`` (from site ``site_code``, trusted with its
+    public ``key``) into a new centre file in the folder it is given."""
+    def run(into: Path) -> None:
+        c = open_session(into / "centre.db", user="coordinator")
+        try:
+            SettingsService(c.tracker).set("site_code", "CENTRE")
+            trust_site(c, site_code, key)
+            import_package(c, package)
+        finally:
+            c.close()
+    return run
+
+
 def report(name: str, ours: Timing, base: Timing, note: str = "") -> None:
     ratio = ours.wall / base.wall if base.wall else float("inf")
     cpu_ratio = ours.cpu / base.cpu if base.cpu else float("inf")
@@ -310,16 +324,7 @@ def main() -> None:
                          for t in ("audit_txn", "audit_entry"))
         conn.close()
 
-        def busy_ours(into: Path) -> None:
-            c = open_session(into / "centre.db", user="coordinator")
-            try:
-                SettingsService(c.tracker).set("site_code", "CENTRE")
-                trust_site(c, "BUSY", busy_key)
-                import_package(c, busy_package)
-            finally:
-                c.close()
-
-        report("centre import (busy trail)", best(busy_ours),
+        report("centre import (busy trail)", best(centre_import("BUSY", busy_key, busy_package)),
                best(centre_baseline(busy, work / "payload.sqlite")),
                f"{txns} transactions, {entries} entries")
 
@@ -334,16 +339,7 @@ def main() -> None:
             archive.extract("payload.sqlite", work)
         key = public_key_path(db, "BENCH").read_text()
 
-        def centre_ours(into: Path) -> None:
-            c = open_session(into / "centre.db", user="coordinator")
-            try:
-                SettingsService(c.tracker).set("site_code", "CENTRE")
-                trust_site(c, "BENCH", key)
-                import_package(c, package)
-            finally:
-                c.close()
-
-        ours = best(centre_ours)
+        ours = best(centre_import("BENCH", key, package))
         base = best(centre_baseline(db, work / "payload.sqlite"))
         report("centre import (full package)", ours, base,
                f"package {package.stat().st_size / 1e6:.0f} MB")
