@@ -184,6 +184,11 @@ class TaskDialog(QDialog):
 
     def say(self, text: str) -> None:
         self.status.setText(text)
+        # A long message (a refusal that says how to put things right) grows the dialog
+        # instead of being cut off and squeezing the form above it.
+        needed = self.heightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def start(self, job: Job, done: Callable[[Any], None]) -> None:
         self.run_button.setEnabled(False)
@@ -286,6 +291,11 @@ class ExportDialog(TaskDialog):
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self._kind_changed()
 
+    def _key_written(self, message: object) -> None:
+        self.passphrase.clear()  # not kept in the dialog once the file is written
+        self.again.clear()
+        self.say(str(message))
+
     def _secret(self) -> QLineEdit:
         edit = QLineEdit(self)
         edit.setEchoMode(QLineEdit.EchoMode.Password)
@@ -295,6 +305,7 @@ class ExportDialog(TaskDialog):
         key = self.kind.currentData()
         self.study.setEnabled(key.startswith(("csv", "odm")))
         self.identifiers.setEnabled(not key.startswith("key") and key != "odm-metadata")
+        self.status.clear()  # what was said of another kind of export
         for widget, shown in ((self.passphrase, key == "key-private"),
                               (self.again, key == "key-private"),
                               (self.reason, key == "key-new")):
@@ -325,8 +336,7 @@ class ExportDialog(TaskDialog):
                 self.again.clear()
                 self.again.setFocus()
                 return
-            self.start(lambda report: _private_key(session, target, secret),
-                       lambda message: self.say(str(message)))
+            self.start(lambda report: _private_key(session, target, secret), self._key_written)
             return
         if key == "key-new" and not self.reason.text().strip():
             self.say(_("Type why the site needs a new key"))

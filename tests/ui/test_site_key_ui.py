@@ -68,6 +68,7 @@ def test_the_key_goes_to_another_workstation_through_the_window(
         _run(qtbot, dialog)
         assert signer.fingerprint in dialog.status.text()
         assert b"ENCRYPTED PRIVATE KEY" in carried.read_bytes()
+        assert dialog.passphrase.text() == dialog.again.text() == ""  # type: ignore[attr-defined]
         dialog.close()
 
         # Now this is a workstation without the key: the package is refused, and says why.
