@@ -184,6 +184,11 @@ class TaskDialog(QDialog):
 
     def say(self, text: str) -> None:
         self.status.setText(text)
+        # A long message (a refusal that says how to put things right) grows the dialog
+        # instead of being cut off and squeezing the form above it.
+        needed = self.heightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def start(self, job: Job, done: Callable[[Any], None]) -> None:
         self.run_button.setEnabled(False)
@@ -239,6 +244,8 @@ MENU_LABELS = {
     "package": N_("Site &package: changes since the last one…"),
     "package-full": N_("Site package: &everything…"),
     "key": N_("This site's public &key…"),
+    "key-private": N_("This site's private signing key, for another &workstation…"),
+    "key-new": N_("A &new signing key, replacing a lost one…"),
 }
 EXPORT_KINDS = (
     ("csv", N_("CSV files with data dictionary and R, SPSS and Stata scripts (a new folder)")),
@@ -248,7 +255,13 @@ EXPORT_KINDS = (
     ("package", N_("Site package for the coordinating centre (changes since the last one)")),
     ("package-full", N_("Site package for the coordinating centre (everything)")),
     ("key", N_("This site's public key, for the coordinating centre")),
+    ("key-private", N_("This site's private signing key, encrypted, for another workstation "
+                       "of this site")),
+    ("key-new", N_("A new signing key for this site, replacing a lost one (the centre must "
+                   "register it again)")),
 )
+# Export kinds that are an administrator's (they hand over or replace the site's key).
+ADMIN_KINDS = ("key-private", "key-new")
 
 
 class ExportDialog(TaskDialog):
@@ -266,13 +279,37 @@ class ExportDialog(TaskDialog):
                                      self)
         self.form.addRow("", self.identifiers)
         self.path = self.path_row(_("Save &to:"), save=True)
+        # The private key's passphrase (typed twice), and the reason for a new key.
+        self.passphrase = self._secret()
+        self.form.addRow(_("&Passphrase:"), self.passphrase)
+        self.again = self._secret()
+        self.form.addRow(_("Passphrase &again:"), self.again)
+        self.reason = QLineEdit(self)
+        self.reason.setPlaceholderText(_("e.g. the workstation that held the key was "
+                                         "replaced"))
+        self.form.addRow(_("&Reason:"), self.reason)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self._kind_changed()
+
+    def _key_written(self, message: object) -> None:
+        self.passphrase.clear()  # not kept in the dialog once the file is written
+        self.again.clear()
+        self.say(str(message))
+
+    def _secret(self) -> QLineEdit:
+        edit = QLineEdit(self)
+        edit.setEchoMode(QLineEdit.EchoMode.Password)
+        return edit
 
     def _kind_changed(self) -> None:
         key = self.kind.currentData()
         self.study.setEnabled(key.startswith(("csv", "odm")))
-        self.identifiers.setEnabled(key != "key" and key != "odm-metadata")
+        self.identifiers.setEnabled(not key.startswith("key") and key != "odm-metadata")
+        self.status.clear()  # what was said of another kind of export
+        for widget, shown in ((self.passphrase, key == "key-private"),
+                              (self.again, key == "key-private"),
+                              (self.reason, key == "key-new")):
+            self.form.setRowVisible(widget, shown)
 
     def run(self) -> None:
         session = self.session
@@ -292,12 +329,38 @@ class ExportDialog(TaskDialog):
             return
         study = self.study.currentData() if self.study.isEnabled() else None
         identifiers = self.identifiers.isChecked() and self.identifiers.isEnabled()
-        self.start(lambda report: _export(session, key, target, study, identifiers, report),
+        if key == "key-private":
+            secret = self.passphrase.text()
+            if secret != self.again.text():
+                self.say(_("The two passphrases differ; type the same one twice"))
+                self.again.clear()
+                self.again.setFocus()
+                return
+            self.start(lambda report: _private_key(session, target, secret), self._key_written)
+            return
+        if key == "key-new" and not self.reason.text().strip():
+            self.say(_("Type why the site needs a new key"))
+            self.reason.setFocus()
+            return
+        reason = self.reason.text().strip()
+        self.start(lambda report: _export(session, key, target, study, identifiers, report,
+                                          reason=reason),
                    lambda message: self.say(str(message)))
 
 
+def _private_key(session: Session, target: Path, secret: str) -> str:
+    """Runs on the worker: the site's signing key, encrypted, for another workstation."""
+    from gisttracker.services.exchange.site_keys import export_private_key
+
+    public = export_private_key(session, target, secret)
+    return _("The signing key of site {site} (fingerprint {fp}) written to {path}, encrypted. "
+             "Carry it to the other workstation, install it there with File > Import > This "
+             "site's private signing key, then delete the file.").format(
+                 site=public.site_code, fp=public.fingerprint, path=target)
+
+
 def _export(session: Session, key: str, target: Path, study: str | None, identifiers: bool,
-            report: Callable[[str, float | None], None]) -> str:
+            report: Callable[[str, float | None], None], *, reason: str = "") -> str:
     """Runs on the worker: the export ``key`` of the open site to ``target``."""
     if key == "csv":
         from gisttracker.exchange.csv_export import export_csv
@@ -325,16 +388,25 @@ def _export(session: Session, key: str, target: Path, study: str | None, identif
                  "rows, signed").format(site=m.site_code, seq=m.seq, path=target,
                                         records=sum(m.tables.values()), audit=m.audit_rows)
     from gisttracker.atomic import atomic_open
-    from gisttracker.exchange.keys import public_of, site_key
+    from gisttracker.exchange.keys import public_of
     from gisttracker.services.exchange.packages import site_identity
+    from gisttracker.services.exchange.site_keys import new_site_key, signing_key
 
-    code, _name = site_identity(session)
-    public = public_of(code, site_key(session.path, code))
+    if key == "key-new":
+        public = new_site_key(session, reason)
+    else:
+        code, _name = site_identity(session)
+        public = public_of(code, signing_key(session, code))
     with atomic_open(target, "w", encoding="utf-8") as handle:
         handle.write(public.text())
+    if key == "key-new":
+        return _("A new signing key for site {site} (fingerprint {fp}); its public key is in "
+                 "{path}. The coordinating centre must register it again before it accepts "
+                 "this site's next package.").format(site=public.site_code,
+                                                     fp=public.fingerprint, path=target)
     return _("Public key of site {site} written to {path}. Send it to the coordinating centre "
              "and read them its fingerprint by telephone: {fp}").format(
-                 site=code, path=target, fp=public.fingerprint)
+                 site=public.site_code, path=target, fp=public.fingerprint)
 
 
 # ----- import --------------------------------------------------------------------------------
@@ -389,6 +461,40 @@ class ImportOdmDialog(TaskDialog):
 
         self.start(lambda report: import_odm(session, path, dry_run=dry_run,
                                              skip_refused=skip, progress=report), done)
+
+
+class ImportKeyDialog(TaskDialog):
+    """Install the site's signing key exported on another workstation of the site."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, _("Install this site's signing key"), _("&Install"))
+        self.path = self.path_row(_("Key &file:"), save=False,
+                                  filters=_("Site private keys (*.key);;All files (*)"))
+        self.passphrase = QLineEdit(self)
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.form.addRow(_("&Passphrase:"), self.passphrase)
+
+    def run(self) -> None:
+        from gisttracker.services.exchange.site_keys import install_private_key
+
+        session = self.session
+        text = self.path.text().strip()
+        if session is None or not text:
+            self.say(_("Type the key file, or choose it with Browse…"))
+            return
+        path, secret = Path(text).expanduser(), self.passphrase.text()
+
+        def done(result: Any) -> None:
+            public, changed = result
+            self.passphrase.clear()
+            self.say((_("The signing key of site {site} (fingerprint {fp}) is installed: this "
+                        "workstation can now make the site's packages. Delete the key file.")
+                      if changed else
+                      _("This workstation already has the signing key of site {site} "
+                        "(fingerprint {fp}); nothing changed.")).format(
+                site=public.site_code, fp=public.fingerprint))
+
+        self.start(lambda report: install_private_key(session, path, secret), done)
 
 
 class ImportPackagesDialog(TaskDialog):
@@ -758,11 +864,18 @@ class ExchangeMenu(QObject):
             if key.startswith("package"):
                 self.writing.append(action)
                 self.needs.append((action, Permission.ENTER_DATA))
+            elif key in ADMIN_KINDS:
+                self.needs.append((action, Permission.MANAGE_SETTINGS))
+                if key == "key-new":
+                    self.writing.append(action)
         imports = menu.addMenu(_("&Import"))
         action = imports.addAction(_("CDISC &ODM file…"))
         action.triggered.connect(lambda _c=False: self.open(ImportOdmDialog))
         self.writing.append(action)
         self.needs.append((action, Permission.ENTER_DATA))
+        action = imports.addAction(_("This site's private &signing key…"))
+        action.triggered.connect(lambda _c=False: self.open(ImportKeyDialog))
+        self.needs.append((action, Permission.MANAGE_SETTINGS))
         centre = menu.addMenu(_("&Coordinating centre"))
         for text, dialog, needed in (
                 (_("&Register a site…"), RegisterSiteDialog, Permission.MANAGE_SETTINGS),

@@ -4,7 +4,9 @@ Kinds: ``csv`` (a folder: one file per form and table, a wide file per study, a 
 dictionary, import scripts for R, SPSS and Stata), ``odm`` (CDISC ODM 1.3.2: ``--type
 snapshot`` clinical data, ``transactional`` with the audit trail, ``metadata`` only),
 ``package`` (the site's signed package for the coordinating centre: what changed since the
-last one, or ``--full``), ``key`` (the site's public key, for the centre to register) and
+last one, or ``--full``), ``key`` (the site's public key, for the centre to register; with
+``--private`` its signing key for another workstation of the site, encrypted with a
+passphrase; with ``--new`` a new key replacing a lost one) and
 ``analysis`` (the analysis data set of a study's endpoints, :mod:`gisttracker.cli.export_analysis`).
 Pseudonymous unless ``--include-identifiers``; a file that failed half-way is never left
 under the name asked for.
@@ -40,7 +42,20 @@ def register(sub: Any) -> None:
         "the site's signed package for the coordinating centre"))
     package.add_argument("--full", action="store_true", help=_(
         "everything, not only what changed since the last package"))
-    key = kinds.add_parser("key", help=_("the site's public key, for the centre to register"))
+    key = kinds.add_parser("key", help=_(
+        "the site's public key, for the centre to register (or, with --private, its signing "
+        "key for another workstation of this site)"))
+    which = key.add_mutually_exclusive_group()
+    which.add_argument("--private", action="store_true", help=_(
+        "the site's private signing key, encrypted with a passphrase you type, so that "
+        "another workstation of this site can sign its packages (administrators only)"))
+    which.add_argument("--new", action="store_true", help=_(
+        "make a new signing key for this site, replacing a lost one (administrators only; "
+        "needs --reason; the centre must register the new key)"))
+    key.add_argument("--reason", metavar="TEXT", help=_("why the site needs a new key"))
+    key.add_argument("--passphrase-fd", type=int, metavar="N", help=_(
+        "read the key file's passphrase from file descriptor N (one line) instead of the "
+        "terminal"))
     for p in (csv, odm, package):
         p.add_argument("--include-identifiers", action="store_true", help=_(
             "include names, record numbers and dates of birth (left out by default)"))
@@ -93,16 +108,46 @@ def _package(s: Any, args: argparse.Namespace, target: Any) -> int:
 
 def _key(s: Any, args: argparse.Namespace, target: Any) -> int:
     from gisttracker.atomic import atomic_open
-    from gisttracker.exchange.keys import public_of, site_key
+    from gisttracker.cli import fail
+    from gisttracker.cli.auth import read_password
+    from gisttracker.exchange.keys import public_of
     from gisttracker.services.exchange.packages import site_identity
+    from gisttracker.services.exchange.site_keys import (
+        export_private_key,
+        new_site_key,
+        signing_key,
+    )
 
-    code, _name = site_identity(s)
-    public = public_of(code, site_key(s.path, code))
+    if args.reason and not args.new:
+        fail(_("--reason goes with --new"))
+    if args.private:
+        secret = read_password(args, _("Passphrase for the key file: "),
+                               fd_option="passphrase_fd")
+        if args.passphrase_fd is None and secret != read_password(
+                args, _("The same passphrase again: "), fd_option="passphrase_fd"):
+            fail(_("the two passphrases differ; nothing was written"))
+        public = export_private_key(s, target, secret)
+        print(_("The signing key of site {site} (fingerprint {fp}) written to {path}, "
+                "encrypted. Carry it to the other workstation, install it there with "
+                "gisttracker import key {path}, then delete the file.").format(
+            site=public.site_code, fp=public.fingerprint, path=target))
+        return 0
+    if args.new:
+        public = new_site_key(s, args.reason or "")
+    else:
+        code, _name = site_identity(s)
+        public = public_of(code, signing_key(s, code))
     with atomic_open(target, "w", encoding="utf-8") as handle:
         handle.write(public.text())
+    if args.new:
+        print(_("A new signing key for site {site} (fingerprint {fp}); its public key is in "
+                "{path}. The coordinating centre must register it (gisttracker centre trust "
+                "{site} FILE --replace --reason …) before it accepts this site's next "
+                "package.").format(site=public.site_code, fp=public.fingerprint, path=target))
+        return 0
     print(_("Public key of site {site} written to {path} (fingerprint {fp}). Send it to the "
             "coordinating centre and read the fingerprint to them by telephone.").format(
-        site=code, path=target, fp=public.fingerprint))
+        site=public.site_code, path=target, fp=public.fingerprint))
     return 0
 
 

@@ -85,8 +85,16 @@ def site_key(db_path: Path, site_code: str, *, create: bool = True) -> Ed25519Pr
         return key
     if not create:
         raise SiteKeyError(_("this site has no signing key yet ({path})").format(path=path))
-    make_private_dir(key_folder(db_path))
     key = Ed25519PrivateKey.generate()
+    store_key(db_path, site_code, key)
+    return key
+
+
+def store_key(db_path: Path, site_code: str, key: Ed25519PrivateKey) -> None:
+    """Keep ``key`` as this workstation's key of site ``site_code`` (private file 0600 and
+    its public key file), replacing what was there."""
+    path = private_key_path(db_path, site_code)
+    make_private_dir(key_folder(db_path))
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     with atomic_open(path, "wb") as handle:
@@ -95,7 +103,71 @@ def site_key(db_path: Path, site_code: str, *, create: bool = True) -> Ed25519Pr
         os.chmod(path, PRIVATE_FILE)
     with atomic_open(public_key_path(db_path, site_code), "w", encoding="utf-8") as handle:
         handle.write(public_of(site_code, key).text())
-    return key
+
+
+def retire_key(db_path: Path, site_code: str, stamp: str) -> Path | None:
+    """Move this workstation's key of ``site_code`` aside (``….retired-STAMP``), kept in
+    case it is wanted again; None when there was none."""
+    path = private_key_path(db_path, site_code)
+    if not path.exists():
+        return None
+    retired = path.with_name(f"{path.name}.retired-{stamp}")
+    os.replace(path, retired)
+    with contextlib.suppress(OSError):
+        public_key_path(db_path, site_code).unlink()
+    return retired
+
+
+# ----- a site's private key, carried to another workstation of the same site ---------------
+
+PRIVATE_FORMAT = "gisttracker-site-private-key"
+MIN_PASSPHRASE = 10
+
+
+def check_passphrase(passphrase: str) -> None:
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise SiteKeyError(_("the passphrase must have at least {n} characters: it is all "
+                             "that protects the site's key in the file").format(
+                                 n=MIN_PASSPHRASE))
+
+
+def private_key_file(site_code: str, key: Ed25519PrivateKey, passphrase: str) -> bytes:
+    """The text of a file carrying the site's private key, encrypted with ``passphrase``
+    (PKCS #8, the best encryption the cryptography package offers), under one line naming
+    the site and its public key::
+
+        gisttracker-site-private-key 1 ZJU 1658…69bf
+        -----BEGIN ENCRYPTED PRIVATE KEY-----
+        …
+    """
+    check_passphrase(passphrase)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(passphrase.encode()))
+    head = f"{PRIVATE_FORMAT} {KEY_VERSION} {site_code} {public_of(site_code, key).hex}\n"
+    return head.encode("ascii") + pem
+
+
+def read_private_key_file(data: bytes, passphrase: str) -> tuple[str, Ed25519PrivateKey]:
+    """The site code and private key of a :func:`private_key_file`; :class:`SiteKeyError`
+    with the reason when it is not one, is damaged or the passphrase is wrong."""
+    head, _sep, pem = data.partition(b"\n")
+    parts = head.decode("ascii", errors="replace").split()
+    if len(parts) != 4 or parts[0] != PRIVATE_FORMAT:
+        raise SiteKeyError(_("this is not a GIST Study Tracker site private key file"))
+    if parts[1] != KEY_VERSION:
+        raise SiteKeyError(_("site key format {version} is not known to this version").format(
+            version=parts[1]))
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase.encode())
+    except (ValueError, TypeError) as exc:
+        raise SiteKeyError(_("the key cannot be opened: the passphrase is wrong, or the file "
+                             "is damaged")) from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SiteKeyError(_("this file does not hold an Ed25519 key"))
+    if public_of(parts[2], key).hex != parts[3].lower():
+        raise SiteKeyError(_("the file is damaged: its key does not match the public key "
+                             "written above it"))
+    return parts[2], key
 
 
 def read_public_key(text: str) -> PublicKey:

@@ -4,7 +4,8 @@ Packages are numbered per site (1, 2, 3…). Each continues the one before it: i
 every record changed since then (found in the audit trail, which sees every write) and the
 audit rows themselves, and names the package it continues (``base_seq``); a *full* package
 carries everything and continues nothing, so a centre can always be brought up to date with
-one. The site's key pair is made on first use (:mod:`gisttracker.exchange.keys`).
+one. The site's key pair is made on first use (:mod:`gisttracker.exchange.keys`); every
+package of a site is signed with the same key (:mod:`.site_keys`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gisttracker.exchange.keys import public_key_path, public_of, site_key
+from gisttracker.exchange.keys import public_key_path, public_of
 from gisttracker.exchange.package import Manifest, PackageRequest, build_package
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
+from gisttracker.services.exchange.site_keys import record_signer, signing_key
 from gisttracker.services.policy import Permission
 from gisttracker.services.settings import SPECS, SettingsService
 from gisttracker.session import Session
@@ -70,7 +72,7 @@ def make_package(session: Session, target: Path, *, full: bool = False,
     seq = (last.seq if last else 0) + 1
     base_seq = None if full or last is None else int(last.seq)
     audit_from = 0 if base_seq is None or last is None else int(last.audit_to)
-    key = site_key(session.path, code)
+    key = signing_key(session, code)  # refused here when not the key of the site's packages
     public = public_of(code, key)
     made_at = (now or session.tracker.now()).astimezone(UTC)
     request = PackageRequest(code, name, seq, base_seq, audit_from, identifiers, made_at)
@@ -87,6 +89,7 @@ def make_package(session: Session, target: Path, *, full: bool = False,
                      base_seq=base_seq, audit_from=audit_from, audit_to=manifest.audit_to,
                      digest=manifest.payload_sha256,
                      made_at=manifest.made_at, summary=None)
+            record_signer(w, public)
     except BaseException:
         # Not recorded as sent (another package took the number meanwhile): no file either.
         with contextlib.suppress(OSError):
