@@ -32,6 +32,7 @@ value typed as 2.1 is never "above" a limit of 3 × 0.7 through binary rounding.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import string
@@ -310,10 +311,7 @@ def facts_from_patient(values: Mapping[str, object], *, date_of_birth: date | No
     return facts.replace(nih_risk=derived)
 
 
-# --- rules ----------------------------------------------------------------------------------
-
-
-# --- reasons as messages ---------------------------------------------------------------
+# --- reasons as messages --------------------------------------------------------------------
 
 #: The program's own wording of a reason, by message id. The id is what a screening stores;
 #: the English text is the catalogue's msgid, translated when the reason is shown.
@@ -371,12 +369,10 @@ class Message:
         template = REASON_MESSAGES.get(self.id)
         if template is None:
             raise UnknownMessage(f"unknown reason message {self.id!r}")
-        names = {name for _lit, name, _spec, _conv in string.Formatter().parse(template)
-                 if name is not None}
         args = dict(self.args)
-        if names != set(args):
-            raise UnknownMessage(f"message {self.id!r} needs {sorted(names)}, has "
-                                 f"{sorted(args)}")
+        if _fields(template) != frozenset(args):
+            raise UnknownMessage(f"message {self.id!r} needs {sorted(_fields(template))}, "
+                                 f"has {sorted(args)}")
         shown = {name: _arg_text(arg, study) for name, arg in args.items()}
         return _(template).format(**shown)
 
@@ -419,6 +415,13 @@ class Message:
         return cls(data["id"], tuple(args))
 
 
+@functools.cache
+def _fields(template: str) -> frozenset[str]:
+    """The ``{names}`` a message's English text has (its arguments)."""
+    return frozenset(name for _lit, name, _spec, _conv in string.Formatter().parse(template)
+                     if name is not None)
+
+
 def _message(message_id: str, **args: Arg) -> Message:
     return Message(message_id, tuple(args.items()))
 
@@ -430,9 +433,11 @@ def _arg_text(arg: Arg, study: Study | None) -> str:
     if kind == "values":
         return join_list(_value_label(v) for v in key)
     assert isinstance(key, str)
-    if kind == "field":
+    # A field this version does not have (a later version's) is not shown by its key: the
+    # stored text says it better.
+    if kind == "field" and key in SCREENING_FIELDS:
         return _short(key)
-    if kind == "label":
+    if kind == "label" and key in SCREENING_FIELDS:
         return _label(key)
     if kind == "value":
         return _value_label(key)
@@ -448,6 +453,9 @@ def _arg_text(arg: Arg, study: Study | None) -> str:
 def messages_text(messages: Iterable[Message], study: Study | None = None) -> str:
     """Several messages as one reason in the installed language (``a; b``)."""
     return join_sentences(m.text(study) for m in messages)
+
+
+# --- rules ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

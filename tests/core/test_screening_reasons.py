@@ -160,6 +160,7 @@ def test_a_row_without_messages_or_with_an_unknown_one_shows_its_stored_text() -
         {**age, "args": {**age["args"], "field": {"colour": "age"}}},  # unknown term
         {**age, "args": {**age["args"], "value": 84}},  # not text
         {**age, "args": {**age["args"], "field": {"word": "maybe"}}},
+        {**age, "args": {**age["args"], "field": {"field": "a_later_field"}}},
         {"args": {}}, "compare", None,
     ]
     for message in broken:
