@@ -41,7 +41,7 @@ from shiboken6 import isValid
 from gisttracker.domain import eligibility
 from gisttracker.errors import InputError
 from gisttracker.grading.units import LABS
-from gisttracker.i18n import N_, _, join_list, local, ngettext
+from gisttracker.i18n import N_, _, join_list, join_sentences, local, ngettext
 from gisttracker.protocols import Study
 from gisttracker.protocols.catalogue import MUTATIONS, PRIMARY_SITES, SCREENING_FIELDS
 from gisttracker.services.base import Changes, StaleRecordError
@@ -371,7 +371,8 @@ class ScreeningTab(PatientTabPage):
                 "screening": screening,
                 "data": service.screening_data(screening) if screening else ScreeningData(),
                 "judged": service.judgement_records(screening) if screening else {},
-                "failure_reasons": _failure_reasons(screening)
+                "failure_reasons": _failure_reasons(screening,
+                                                    session.studies.get(patient.study_key))
                 if screening is not None and patient.status == "screen_failed" else [],
                 # What this form shows, by version: a save refuses if someone changed it since.
                 "versions": versions,
@@ -640,7 +641,7 @@ class ScreeningTab(PatientTabPage):
                                        "save the correction with its reason."))
         elif not open_screening and self.status == "screen_failed" and self.failure_reasons:
             self.status_line.setText(_("This screening is closed: screen failure ({reasons}).")
-                                     .format(reasons="; ".join(self.failure_reasons)))
+                                     .format(reasons=join_sentences(self.failure_reasons)))
         elif not open_screening:
             self.status_line.setText(_("This screening is closed ({status}).").format(
                 status=_(STATUS_LABELS.get(self.status, self.status))))
@@ -943,17 +944,17 @@ class ScreeningTab(PatientTabPage):
         return False
 
 
-def _failure_reasons(screening: Any) -> list[str]:
-    """The reasons a closed screening records (criterion id and text, or the typed reason);
-    read on the worker with the screening."""
+def _failure_reasons(screening: Any, study: Study | None) -> list[str]:
+    """The reasons a closed screening records (criterion id and reason, or the typed
+    reason), in the language shown now whatever language they were recorded in; read on
+    the worker with the screening."""
     import json
 
     try:
         recorded = json.loads(screening.reasons or "[]")
     except ValueError:
         return []
-    return [f"{r['criterion']}: {r.get('reason', '')}" if r.get("criterion")
-            else str(r.get("reason", "")) for r in recorded if isinstance(r, dict)]
+    return [eligibility.reason_line(r, study) for r in recorded if isinstance(r, dict)]
 
 
 class ScreenFailureDialog(RecordDialog):

@@ -261,10 +261,8 @@ def _screen(study: Study, rng: random.Random, on: date, sex: str, dob: date,
 
 
 def _reasons(result: eligibility.Screening) -> str:
-    chosen = (result.failures if result.outcome == eligibility.INELIGIBLE
-              else result.unknown if result.outcome == eligibility.INCOMPLETE else ())
-    return json.dumps([{"criterion": r.criterion.id, "reason": r.reason} for r in chosen],
-                      ensure_ascii=False)
+    # As the screening service stores them: text and messages, shown in the reader's language.
+    return json.dumps(eligibility.reason_entries(result), ensure_ascii=False)
 
 
 def generate(session: Session, *, patients: int, seed: int, today: date,

@@ -9,6 +9,14 @@ each result carries a short reason a coordinator can read and a screening log ca
 ("age 77 > 75", "ALT 130 U/L > 2.5 × ULN 40 U/L (100 U/L)", "haemoglobin not yet entered").
 A reason describes the patient's fact, not the verdict, so it reads the same under ``not``.
 
+A reason is also kept language-neutral, as :class:`Message` objects: a message id of
+:data:`REASON_MESSAGES` and its arguments (numbers and units already formatted, criterion
+ids, operators, units as typed are literal; field names, enumerated values and the words
+yes/no/ULN/LLN are terms translated when shown). The screening stores both the text and the
+messages (:func:`reason_entries`), and :func:`reason_text` shows a stored reason in the
+language of whoever reads it, falling back to the stored text for a row written before the
+messages existed or a message this version does not know.
+
 For an exclusion criterion the rule describes the excluding condition: ``"met"`` means the
 patient is excluded. Criteria without a rule are judgements the investigator ticks; the tick
 means the same thing (for an exclusion, ticked = the excluding condition is present).
@@ -24,17 +32,19 @@ value typed as 2.1 is never "above" a limit of 3 × 0.7 through binary rounding.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
-from collections.abc import Callable, Iterator, Mapping
+import string
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from gisttracker.errors import InputError
-from gisttracker.i18n import N_, _, join_list, join_sentences
+from gisttracker.i18n import N_, _, join_list, join_sentences, local
 from gisttracker.protocols.catalogue import NIH_RISKS, SCREENING_FIELDS, ScreeningField
 from gisttracker.protocols.model import Criterion, Rule, Study
 
@@ -301,15 +311,165 @@ def facts_from_patient(values: Mapping[str, object], *, date_of_birth: date | No
     return facts.replace(nih_risk=derived)
 
 
+# --- reasons as messages --------------------------------------------------------------------
+
+#: The program's own wording of a reason, by message id. The id is what a screening stores;
+#: the English text is the catalogue's msgid, translated when the reason is shown.
+REASON_MESSAGES: Final[Mapping[str, str]] = MappingProxyType({
+    "cannot": N_("{field}: this criterion cannot be evaluated as written"),
+    "lab_unit": N_("{field} entered in {unit}, the criterion needs {needed}"),
+    "compare": N_("{field} {value} {op} {threshold}"),
+    "uln_missing": N_("{field} upper limit of normal not yet entered"),
+    "lln_missing": N_("{field} lower limit of normal not yet entered"),
+    "lab_relative": N_("{field} {value} {op} {factor} × {limit} {limit_value} ({threshold})"),
+    "not_entered": N_("{field} not yet entered"),
+    "in": N_("{field} {value} is one of {values}"),
+    "not_in": N_("{field} {value} is not one of {values}"),
+    "answer": N_("{field}: {answer}"),
+    "is": N_("{field} is {value}"),
+    "is_not": N_("{field} is {value}, not {expected}"),
+    "awaiting_judgement": N_("awaiting the investigator's judgement"),
+    "judged_yes": N_("recorded by the investigator: yes"),
+    "judged_no": N_("recorded by the investigator: no"),
+    # A criterion chosen as the reason of a screen failure: its short text from the protocol.
+    "criterion": "{criterion}",
+})
+
+#: Single words an argument may name (``{"word": "uln"}``), translated when shown.
+_WORDS: Final[Mapping[str, str]] = MappingProxyType({
+    "yes": N_("yes"), "no": N_("no"), "uln": N_("ULN"), "lln": N_("LLN"),
+})
+
+#: What a term argument names, as stored (``{"field": "age"}``): a screening field's short
+#: name or its form label, an enumerated value or a list of them, one of :data:`_WORDS`,
+#: or a criterion of the study (its short text in the protocol file's language).
+_TERM_KINDS: Final = frozenset({"field", "label", "value", "values", "word", "criterion"})
+
+Term = tuple[str, str | tuple[str, ...]]
+#: A message argument: literal text shown as it is, or a term (kind, key) translated when
+#: shown.
+Arg = str | Term
+
+
+class UnknownMessage(ValueError):
+    """A stored message this version cannot show (unknown id, argument or term)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One reason in the program's words, language-neutral: a :data:`REASON_MESSAGES` id and
+    its arguments by name. ``text()`` is it in the installed language."""
+
+    id: str
+    args: tuple[tuple[str, Arg], ...] = ()
+
+    def text(self, study: Study | None = None) -> str:
+        """The reason in the installed language; ``study`` is needed for a criterion term.
+        UnknownMessage when the id, an argument or a term cannot be shown."""
+        template = REASON_MESSAGES.get(self.id)
+        if template is None:
+            raise UnknownMessage(f"unknown reason message {self.id!r}")
+        args = dict(self.args)
+        if _fields(template) != frozenset(args):
+            raise UnknownMessage(f"message {self.id!r} needs {sorted(_fields(template))}, "
+                                 f"has {sorted(args)}")
+        shown = {name: _arg_text(arg, study) for name, arg in args.items()}
+        return _(template).format(**shown)
+
+    def to_json(self) -> dict[str, Any]:
+        """The message as a screening stores it: ``{"id": …, "args": {name: arg}}``, a
+        literal as a string, a term as ``{kind: key}``."""
+        def plain(arg: Arg) -> object:
+            if isinstance(arg, str):
+                return arg
+            kind, key = arg
+            return {kind: list(key) if isinstance(key, tuple) else key}
+        return {"id": self.id, "args": {name: plain(arg) for name, arg in self.args}}
+
+    @classmethod
+    def from_json(cls, data: object) -> Message:
+        """The message :meth:`to_json` stored; UnknownMessage for anything else."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
+            raise UnknownMessage(f"not a reason message: {data!r}")
+        raw = data.get("args", {})
+        if not isinstance(raw, Mapping):
+            raise UnknownMessage(f"message arguments are not an object: {raw!r}")
+        args: list[tuple[str, Arg]] = []
+        for name, value in raw.items():
+            if isinstance(value, str):
+                args.append((str(name), value))
+                continue
+            if not (isinstance(value, Mapping) and len(value) == 1):
+                raise UnknownMessage(f"argument {name!r} is not text or a term: {value!r}")
+            ((kind, key),) = value.items()
+            if kind not in _TERM_KINDS:
+                raise UnknownMessage(f"argument {name!r} is an unknown term {kind!r}")
+            if kind == "values":
+                if not (isinstance(key, list) and all(isinstance(k, str) for k in key)):
+                    raise UnknownMessage(f"argument {name!r} is not a list of values")
+                args.append((str(name), (kind, tuple(key))))
+            elif isinstance(key, str):
+                args.append((str(name), (kind, key)))
+            else:
+                raise UnknownMessage(f"argument {name!r} names {key!r}")
+        return cls(data["id"], tuple(args))
+
+
+@functools.cache
+def _fields(template: str) -> frozenset[str]:
+    """The ``{names}`` a message's English text has (its arguments)."""
+    return frozenset(name for _lit, name, _spec, _conv in string.Formatter().parse(template)
+                     if name is not None)
+
+
+def _message(message_id: str, **args: Arg) -> Message:
+    return Message(message_id, tuple(args.items()))
+
+
+def _arg_text(arg: Arg, study: Study | None) -> str:
+    if isinstance(arg, str):
+        return arg
+    kind, key = arg
+    if kind == "values":
+        return join_list(_value_label(v) for v in key)
+    assert isinstance(key, str)
+    # A field this version does not have (a later version's) is not shown by its key: the
+    # stored text says it better.
+    if kind == "field" and key in SCREENING_FIELDS:
+        return _short(key)
+    if kind == "label" and key in SCREENING_FIELDS:
+        return _label(key)
+    if kind == "value":
+        return _value_label(key)
+    if kind == "word" and key in _WORDS:
+        return _(_WORDS[key])
+    if kind == "criterion" and study is not None:
+        for criterion in study.criteria:
+            if criterion.id == key:
+                return local(criterion.short or criterion.text)
+    raise UnknownMessage(f"cannot show the term {kind} {key!r}")
+
+
+def messages_text(messages: Iterable[Message], study: Study | None = None) -> str:
+    """Several messages as one reason in the installed language (``a; b``)."""
+    return join_sentences(m.text(study) for m in messages)
+
+
 # --- rules ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class RuleResult:
-    """A rule's verdict and the short human reason for it."""
+    """A rule's verdict and the short human reason for it: ``reason`` in the language it was
+    evaluated in, ``messages`` the same reason language-neutral (one per part it joins)."""
 
     state: State
     reason: str
+    messages: tuple[Message, ...] = ()
+
+
+def _result(state: State, *messages: Message) -> RuleResult:
+    return RuleResult(state, messages_text(messages), messages)
 
 
 _SHORT_NAMES: Final[Mapping[str, str]] = {
@@ -429,17 +589,14 @@ def _verdict(holds: bool) -> State:
 
 
 def _cannot(key: str) -> RuleResult:
-    return RuleResult(UNKNOWN, _("{field}: this criterion cannot be evaluated as written").format(
-        field=_short(key)))
+    return _result(UNKNOWN, _message("cannot", field=("field", key)))
 
 
 def _evaluate_lab(rule: Rule, key: str, lab: LabValue, spec: ScreeningField) -> RuleResult:
-    name = _short(key)
+    name: Term = ("field", key)
     needed = rule.unit or spec.unit
     if needed is not None and _canonical_unit(lab.unit) != _canonical_unit(needed):
-        return RuleResult(UNKNOWN, _(
-            "{field} entered in {unit}, the criterion needs {needed}").format(
-            field=name, unit=lab.unit, needed=needed))
+        return _result(UNKNOWN, _message("lab_unit", field=name, unit=lab.unit, needed=needed))
     if rule.op not in _SYMBOL:
         return _cannot(key)
     unit = needed or lab.unit
@@ -450,21 +607,20 @@ def _evaluate_lab(rule: Rule, key: str, lab: LabValue, spec: ScreeningField) -> 
         assert isinstance(rule.value, int | float)
         threshold = _dec(rule.value)
         holds = _compare(value, rule.op, threshold)
-        return RuleResult(_verdict(holds), _("{field} {value} {op} {threshold}").format(
-            field=name, value=_with_unit(value, unit), op=_relation(holds, rule.op),
+        return _result(_verdict(holds), _message(
+            "compare", field=name, value=_with_unit(value, unit), op=_relation(holds, rule.op),
             threshold=_with_unit(threshold, unit)))
     limit = lab.uln if rule.limit == "uln" else lab.lln
     if limit is None:
-        message = (_("{field} upper limit of normal not yet entered") if rule.limit == "uln"
-                   else _("{field} lower limit of normal not yet entered"))
-        return RuleResult(UNKNOWN, message.format(field=name))
+        return _result(UNKNOWN, _message(
+            "uln_missing" if rule.limit == "uln" else "lln_missing", field=name))
     factor = _dec(rule.factor if rule.factor is not None else 1)
     threshold = factor * _dec(limit)
     holds = _compare(value, rule.op, threshold)
-    return RuleResult(_verdict(holds), _(
-        "{field} {value} {op} {factor} × {limit} {limit_value} ({threshold})").format(
-        field=name, value=_with_unit(value, unit), op=_relation(holds, rule.op),
-        factor=format_number(factor), limit=_("ULN") if rule.limit == "uln" else _("LLN"),
+    return _result(_verdict(holds), _message(
+        "lab_relative", field=name, value=_with_unit(value, unit),
+        op=_relation(holds, rule.op), factor=format_number(factor),
+        limit=("word", "uln" if rule.limit == "uln" else "lln"),
         limit_value=_with_unit(_dec(limit), unit), threshold=_with_unit(threshold, unit)))
 
 
@@ -473,20 +629,18 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
     if key is None or key not in SCREENING_FIELDS:
         raise ValueError(f"rule {rule.op!r} names no known screening field: {key!r}")
     spec = SCREENING_FIELDS[key]
-    name = _short(key)
+    name: Term = ("field", key)
     if key not in facts:
-        return RuleResult(UNKNOWN, _("{field} not yet entered").format(field=name))
+        return _result(UNKNOWN, _message("not_entered", field=name))
     fact = facts[key]
 
     if rule.op == "in":
         if not isinstance(fact, str) or spec.kind != "enum":
             return _cannot(key)
         holds = fact in rule.values
-        listed = join_list(_value_label(v) for v in rule.values)
-        message = (_("{field} {value} is one of {values}") if holds
-                   else _("{field} {value} is not one of {values}"))
-        return RuleResult(_verdict(holds), message.format(
-            field=name, value=_value_label(fact), values=listed))
+        return _result(_verdict(holds), _message(
+            "in" if holds else "not_in", field=name, value=("value", fact),
+            values=("values", tuple(rule.values))))
     if rule.op not in _SYMBOL:
         raise ValueError(f"unknown rule operator {rule.op!r}")
 
@@ -496,37 +650,39 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
         if rule.op not in ("==", "!=") or not isinstance(rule.value, bool):
             return _cannot(key)
         holds = (fact == rule.value) == (rule.op == "==")
-        return RuleResult(_verdict(holds), _("{field}: {answer}").format(
-            field=_label(key), answer=_("yes") if fact else _("no")))
+        return _result(_verdict(holds), _message(
+            "answer", field=("label", key), answer=("word", "yes" if fact else "no")))
     if isinstance(fact, str):
         if not isinstance(rule.value, str):
             return _cannot(key)
         if rule.op in ("==", "!="):
             holds = (fact == rule.value) == (rule.op == "==")
-            message = (_("{field} is {value}") if fact == rule.value
-                       else _("{field} is {value}, not {expected}"))
-            return RuleResult(_verdict(holds), message.format(
-                field=name, value=_value_label(fact), expected=_value_label(rule.value)))
+            if fact == rule.value:
+                return _result(_verdict(holds), _message("is", field=name,
+                                                         value=("value", fact)))
+            return _result(_verdict(holds), _message(
+                "is_not", field=name, value=("value", fact), expected=("value", rule.value)))
         order = _ORDERED.get(key)
         if order is None or rule.value not in order:
             return _cannot(key)
         holds = _compare(order.index(fact), rule.op, order.index(rule.value))
-        return RuleResult(_verdict(holds), _("{field} {value} {op} {threshold}").format(
-            field=name, value=_value_label(fact), op=_relation(holds, rule.op),
-            threshold=_value_label(rule.value)))
+        return _result(_verdict(holds), _message(
+            "compare", field=name, value=("value", fact), op=_relation(holds, rule.op),
+            threshold=("value", rule.value)))
     if not _is_number(rule.value):
         return _cannot(key)
     assert isinstance(rule.value, int | float)
     value, threshold = _dec(fact), _dec(rule.value)
     holds = _compare(value, rule.op, threshold)
-    return RuleResult(_verdict(holds), _("{field} {value} {op} {threshold}").format(
-        field=name, value=_with_unit(value, spec.unit), op=_relation(holds, rule.op),
+    return _result(_verdict(holds), _message(
+        "compare", field=name, value=_with_unit(value, spec.unit), op=_relation(holds, rule.op),
         threshold=_with_unit(threshold, spec.unit)))
 
 
-def _join(results: list[RuleResult]) -> str:
-    reasons = list(dict.fromkeys(r.reason for r in results))  # ordered, without repeats
-    return join_sentences(reasons)
+def _join(state: State, results: list[RuleResult]) -> RuleResult:
+    # Ordered, without repeats (a part repeated whole is said once, as before the messages).
+    parts = list(dict.fromkeys(r.messages for r in results))
+    return _result(state, *(m for part in parts for m in part))
 
 
 def evaluate_rule(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
@@ -547,15 +703,15 @@ def evaluate_rule(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
         for state in order:
             chosen = [p for p in parts if p.state == state]
             if chosen:
-                return RuleResult(state, _join(chosen))
-        return RuleResult(MET if rule.op == "all" else NOT_MET, _join(parts))
+                return _join(state, chosen)
+        return _join(MET if rule.op == "all" else NOT_MET, parts)
     if rule.op == "not":
         if len(rule.rules) != 1:
             raise ValueError("'not' rule needs exactly one part")
         inner = evaluate_rule(rule.rules[0], facts)
         if inner.state == UNKNOWN:
             return inner
-        return RuleResult(_verdict(inner.state == NOT_MET), inner.reason)
+        return RuleResult(_verdict(inner.state == NOT_MET), inner.reason, inner.messages)
     return _evaluate_leaf(rule, facts)
 
 
@@ -575,6 +731,8 @@ class CriterionResult:
     state: State
     reason: str
     excludes: bool | None
+    #: ``reason`` language-neutral (see :class:`Message`); empty only when built by hand.
+    messages: tuple[Message, ...] = ()
 
     @property
     def computed(self) -> bool:
@@ -635,14 +793,13 @@ def evaluate_criterion(criterion: Criterion, facts: Mapping[str, FactValue],
     """
     if criterion.rule is not None:
         result = evaluate_rule(criterion.rule, facts)
-        state, reason = result.state, result.reason
     elif judgement is None:
-        state, reason = UNKNOWN, _("awaiting the investigator's judgement")
+        result = _result(UNKNOWN, _message("awaiting_judgement"))
     else:
-        state = _verdict(judgement)
-        reason = (_("recorded by the investigator: yes") if judgement
-                  else _("recorded by the investigator: no"))
-    return CriterionResult(criterion, state, reason, _excludes(criterion.kind, state))
+        result = _result(_verdict(judgement),
+                         _message("judged_yes" if judgement else "judged_no"))
+    return CriterionResult(criterion, result.state, result.reason,
+                           _excludes(criterion.kind, result.state), result.messages)
 
 
 def evaluate(study: Study, facts: Mapping[str, FactValue],
@@ -671,3 +828,80 @@ def evaluate(study: Study, facts: Mapping[str, FactValue],
         if tick is not None and (cid not in by_id or by_id[cid].rule is not None)
     ))
     return Screening(study.key, results, ignored)
+
+
+# --- reasons as a screening stores them -----------------------------------------------------
+
+
+def reason_entries(result: Screening) -> list[dict[str, Any]]:
+    """The reasons a screening keeps for its outcome: the failures when ineligible, the
+    criteria still open when incomplete, none when eligible.
+
+    Each entry is ``{"criterion": id, "reason": text, "messages": [message, …]}``: the text
+    in the language it was evaluated in (for older readers, and the fallback), the messages
+    language-neutral (:meth:`Message.to_json`) so that :func:`reason_text` shows the reason
+    in the reader's language.
+    """
+    if result.outcome == INELIGIBLE:
+        chosen = result.failures
+    elif result.outcome == INCOMPLETE:
+        chosen = result.unknown
+    else:
+        chosen = ()
+    return [{"criterion": r.criterion.id, "reason": r.reason,
+             "messages": [m.to_json() for m in r.messages]} for r in chosen]
+
+
+def criterion_entry(criterion: Criterion) -> dict[str, Any]:
+    """The stored reason for a criterion chosen as why a screening failed: its short text
+    from the protocol file (the source language as text), and a message that shows it in
+    the reader's language."""
+    return {"criterion": criterion.id, "reason": str(criterion.short or criterion.text),
+            "messages": [_message("criterion", criterion=("criterion", criterion.id))
+                         .to_json()]}
+
+
+def reason_text(entry: Mapping[str, Any], study: Study | None = None) -> str:
+    """A stored reason (an entry of ``screening.reasons``) in the installed language.
+
+    The entry's messages when there are any and this version can show them all; otherwise
+    the stored text as it was written: a row saved before reasons had messages, a reason
+    the investigator typed (which is never translated), or a message this version does not
+    know. ``study`` (the patient's) shows a chosen criterion in the protocol's words; without
+    it, or when the criterion's text in the protocol is no longer the one recorded, the
+    stored text is shown.
+    """
+    stored = str(entry.get("reason") or "")
+    raw = entry.get("messages")
+    if not isinstance(raw, list) or not raw:
+        return stored
+    try:
+        messages = [Message.from_json(m) for m in raw]
+        if any(m.id == "criterion" for m in messages) and not _same_criterion_text(
+                entry, study):
+            return stored
+        return messages_text(messages, study)
+    except (UnknownMessage, KeyError, IndexError, ValueError):
+        # A message from another version, or a translation whose fields do not match:
+        # the text saved with the reason is still right, in the language it was saved in.
+        return stored
+
+
+def _same_criterion_text(entry: Mapping[str, Any], study: Study | None) -> bool:
+    if study is None:
+        return False
+    for criterion in study.criteria:
+        if criterion.id == entry.get("criterion"):
+            return str(criterion.short or criterion.text) == entry.get("reason")
+    return False
+
+
+def reason_line(entry: Mapping[str, Any], study: Study | None = None) -> str:
+    """A stored reason with its criterion, as a log lists it (``I3: age 84 > 75``), in the
+    installed language; a typed reason alone."""
+    text = reason_text(entry, study)
+    criterion = entry.get("criterion")
+    if not criterion:
+        return text
+    # TRANSLATORS: a criterion id and why it failed, in a screening log ("I3: age 84 > 75").
+    return _("{criterion}: {reason}").format(criterion=criterion, reason=text)

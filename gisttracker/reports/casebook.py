@@ -23,6 +23,7 @@ from datetime import date
 
 from reportlab.platypus import Flowable, KeepTogether
 
+from gisttracker.domain import eligibility
 from gisttracker.domain.eligibility import OUTCOME_LABELS, value_label
 from gisttracker.errors import InputError
 from gisttracker.forms import spec_for
@@ -266,9 +267,9 @@ def gather_casebook(session: Session, patient_ref: str, *, today: date,
                       f"{patient.end_reason or ''}".strip()))
     screenings = tuple(
         (day(as_date(s.screened_on)), _(OUTCOME_LABELS.get(s.outcome, s.outcome)),
-         join_sentences(
-            f"{r.get('criterion') or ''} {r.get('reason', '')}".strip()
-            for r in json.loads(s.reasons or "[]")))
+         # Each reason in the reader's language (eligibility.reason_text).
+         join_sentences(eligibility.reason_line(r, study)
+                        for r in json.loads(s.reasons or "[]")))
         for s in Screening.select().where(Screening.patient == patient.id).order_by(Screening.id))
     aes = forms.adverse_events(patient.uid)
     ae_rows = {ae.uid: (day(ae.onset), ae.term_label, str(ae.grade),

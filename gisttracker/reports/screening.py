@@ -83,7 +83,9 @@ def gather_screening(session: Session, study_key: str, *,
         patient=e.patient, screened_on=e.screened_on,
         outcome=_(OUTCOMES.get(e.outcome, e.outcome)),
         status=_(STATUS_LABELS.get(e.status, e.status)),
-        reasons=tuple(f"{c}: {r}" if c else r for c, r in e.reasons),
+        # TRANSLATORS: a criterion id and why it failed, in a screening log ("I3: age 84 > 75").
+        reasons=tuple(_("{criterion}: {reason}").format(criterion=c, reason=r) if c else r
+                      for c, r in e.reasons),
         name=names.get(e.patient) if include_identifiers else None) for e in log.entries)
     by_reason = sorted(((f"{k} {short[k]}" if k in short else _("other reasons"), n)
                         for k, n in log.failures_by_criterion.items()), key=lambda x: -x[1])

@@ -36,11 +36,14 @@ class ReportingMixin(PatientServiceBase):
     def screening_log(self, study_key: str) -> ScreeningLog:
         """Every screening episode of the study with its outcome and reasons, and counts.
 
+        The reasons are in the installed language (:func:`eligibility.reason_text`), each
+        with its criterion id ("" for a reason typed by the investigator).
+
         ``failures_by_criterion`` counts the patients who are screen failures by the criteria
         of their last failed screening (a patient failing two criteria counts under both;
         "other" for a stated reason). A patient re-screened since is not counted.
         """
-        self.study(study_key)
+        study = self.study(study_key)
         rows = self._sql(
             "SELECT s.id, s.screened_on, s.outcome, s.reasons, s.closed, p.study_id, p.status, "
             "p.id FROM screening s JOIN patient p ON p.id = s.patient_id WHERE p.study_key = ? "
@@ -57,8 +60,10 @@ class ReportingMixin(PatientServiceBase):
                 eligible.add(patient_id)
             if closed and status == "screen_failed":
                 latest_closed_failure[patient_id] = parsed  # the failure that stands
+            # Each reason in the reader's language (its stored text when it has no message).
             entries.append(LogEntry(pid, sid, date.fromisoformat(str(on)), outcome, status,
-                                    tuple((r.get("criterion") or "", r["reason"])
+                                    tuple((r.get("criterion") or "",
+                                           eligibility.reason_text(r, study))
                                           for r in parsed)))
         failed = (Patient.select().where((Patient.study_key == study_key)
                                          & (Patient.status == "screen_failed")).count())

@@ -203,13 +203,7 @@ def evaluate_screening(study: Study, data: ScreeningData, *, sex: str | None,
 
 
 def _reasons_json(result: eligibility.Screening) -> str:
-    if result.outcome == eligibility.INELIGIBLE:
-        chosen = result.failures
-    elif result.outcome == eligibility.INCOMPLETE:
-        chosen = result.unknown
-    else:
-        chosen = ()
-    return json.dumps([{"criterion": r.criterion.id, "reason": r.reason} for r in chosen],
-                      ensure_ascii=False)
+    # The text and its language-neutral messages (shown in the reader's language).
+    return json.dumps(eligibility.reason_entries(result), ensure_ascii=False)
 
 

@@ -244,8 +244,8 @@ class ScreeningMixin(PatientServiceBase):
         if screening is not None and screening.closed:
             screening = None
         typed = (reason or "").strip()
-        chosen = [{"criterion": cid, "reason": known[cid].short or known[cid].text}
-                  for cid in dict.fromkeys(criteria)]
+        # A chosen criterion is kept by id, with its text (source language) to fall back on.
+        chosen = [eligibility.criterion_entry(known[cid]) for cid in dict.fromkeys(criteria)]
         ineligible = screening is not None and screening.outcome == eligibility.INELIGIBLE
         if not (typed or chosen or ineligible):
             raise ServiceError(_("{patient} is not ineligible by the criteria: say why the "
@@ -254,6 +254,7 @@ class ScreeningMixin(PatientServiceBase):
         listed = {r.get("criterion") for r in reasons}
         reasons += [r for r in chosen if r["criterion"] not in listed]
         if typed:
+            # Typed by the investigator: kept and shown as typed, never translated.
             reasons.append({"criterion": None, "reason": typed})
         why = typed or "; ".join(f"{r['criterion']}: {r['reason']}" for r in chosen) \
             or _("screen failure")
