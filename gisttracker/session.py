@@ -175,16 +175,22 @@ def open_session(path: Path, *, user: str | Actor | None = None,
     """
     # The ORM is imported here, not at the top: a caller that only loads the protocols
     # (``gisttracker studies`` on a current database) does not pay for it.
-    from gisttracker.services.audit import check_at_open
+    from gisttracker.services.audit import Witness, check_at_open
     from gisttracker.services.base import Tracker
     from gisttracker.services.policy import REGISTRATION, Permission, system_actor
     from gisttracker.store.db import inspect_file, open_database
     from gisttracker.store.paths import IN_FORCE_SQL
+    from gisttracker.store.urls import is_server
 
     state = inspect_file(path)
     if protocols is None:
         protocols = load_protocols(path)
+    created = not is_server(path) and not Path(path).exists()
     db = open_database(path, read_only=state.read_only, check_budget=page_check)
+    if created:
+        # A file this program has just made has no history: what the user's witness
+        # remembers of an earlier file at the same path (deleted since) is not this one's.
+        Witness(path).forget()
     for error in protocols.errors:
         log.warning("protocol file refused: %s", error)
     tracker = Tracker(db, user=user, clock=clock)

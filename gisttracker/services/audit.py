@@ -423,6 +423,10 @@ def _check_at_open(db: peewee.Database, db_path: Path | None) -> AuditReport:
                     bytes(stored_tag))
     head_value = chain.close()
     report.head_id = report.head_id or start
+    # The chain as the file holds it is sound up to here: a checkpoint may say so even when
+    # the witness below disagrees (it keeps saying so at every open; the checkpoint only
+    # spares each open from re-reading the whole trail).
+    chain_ok = report.ok
     witness = Witness(db_path) if db_path is not None else None
     seen = witness.load() if witness is not None else None
     if seen is not None:
@@ -433,7 +437,7 @@ def _check_at_open(db: peewee.Database, db_path: Path | None) -> AuditReport:
                 "the audit trail up to entry #{id} is not what it was when you last opened "
                 "this file: it was rewritten or cut short").format(id=seen[0]),
                 entry_id=seen[0]))
-    if report.ok and report.head_id and report.head_id != start:
+    if chain_ok and report.head_id and report.head_id != start:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         # Busy or read-only: no checkpoint, and the next open checks a little more.
         with contextlib.suppress(peewee.OperationalError):

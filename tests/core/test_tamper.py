@@ -232,3 +232,57 @@ def test_the_audit_chain_verifies_after_a_demo(db_path: Path, capsys: Any) -> No
     assert main(["--db", str(db_path), "audit", "verify"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("audit trail verified:") and f"head #{report.head_id}" in out
+
+
+def test_a_new_file_where_an_old_one_was_deleted_is_not_taken_for_a_rewritten_trail(
+        randomized: Session) -> None:
+    """The user deletes a site file and makes a new one at the same path (a practice site,
+    a demo): the program made the new file itself, so what the witness remembers of the old
+    one is forgotten rather than reported at every open."""
+    path = randomized.path
+    assert check_at_open(randomized.db, path).ok  # the witness remembers the old head
+    randomized.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    fresh = open_session(path, user="nurse", clock=lambda: FIXED_NOW)
+    try:
+        set_site(fresh)
+        eligible_patient(PatientService(fresh), RANDOMIZED, number="MRN-9")
+        assert fresh.audit is not None and fresh.audit.ok, fresh.audit.summary()
+    finally:
+        fresh.close()
+    again = open_session(path, user="nurse")
+    try:
+        assert again.audit is not None and again.audit.ok, again.audit.summary()
+    finally:
+        again.close()
+
+
+def test_a_swapped_file_is_reported_at_every_open_without_rereading_the_whole_trail(
+        randomized: Session, tmp_path: Path) -> None:
+    """A file swapped behind the user's back (a consistent chain the witness does not know)
+    is reported at every open; the chain itself was checked, so each open after the first
+    reads only what is new since then."""
+    path = randomized.path
+    assert check_at_open(randomized.db, path).ok
+    randomized.close()
+    other = tmp_path / "other" / "site.db"
+    other.parent.mkdir()
+    forged = open_session(other, user="nurse", clock=lambda: FIXED_NOW)
+    set_site(forged)
+    eligible_patient(PatientService(forged), RANDOMIZED, number="MRN-7")
+    forged.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    sqlite3.connect(other).backup(dst := sqlite3.connect(path))
+    dst.close()
+    for attempt in (1, 2):
+        reopened = open_session(path, user="nurse")
+        try:
+            report = reopened.audit
+            assert report is not None and not report.ok
+            assert "rewritten or cut short" in report.summary()
+            if attempt == 2:
+                assert report.entries == 0  # from the checkpoint the first open wrote
+        finally:
+            reopened.close()
