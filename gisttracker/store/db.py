@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import time
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,11 +360,26 @@ def _connect(name: str, path: Path, *, uri: bool = False) -> peewee.SqliteDataba
 
 def quick_check(db: peewee.SqliteDatabase, budget: float | None = None) -> list[str] | None:
     """SQLite's ``PRAGMA quick_check``: the problems found (``[]`` for none), or None when
-    ``budget`` seconds ran out before the whole file was read."""
+    ``budget`` seconds ran out before the whole file was read.
+
+    The budget is kept by interrupting the check from a timer thread: SQLite runs the whole
+    check inside one step of its program, so a progress handler (called between steps) is
+    first asked only when the check is over — at 100,000 patients that let every command
+    read the whole 1.6 GB file before it did anything else (4 s)."""
     conn = db.connection()
+    timer: threading.Timer | None = None
+    lock = threading.Lock()
+    running = True
     if budget is not None:
-        deadline = time.monotonic() + budget
-        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
+
+        def stop() -> None:
+            with lock:
+                if running:  # never the statement after it
+                    conn.interrupt()
+
+        timer = threading.Timer(budget, stop)
+        timer.daemon = True
+        timer.start()
     try:
         rows = conn.execute("PRAGMA quick_check(20)").fetchall()
     except sqlite3.OperationalError as exc:
@@ -374,8 +389,10 @@ def quick_check(db: peewee.SqliteDatabase, budget: float | None = None) -> list[
     except sqlite3.DatabaseError as exc:
         return [str(exc)]
     finally:
-        if budget is not None:
-            conn.set_progress_handler(None, 0)
+        with lock:
+            running = False
+        if timer is not None:
+            timer.cancel()
     found = [str(r[0]) for r in rows]
     return [] if found == ["ok"] else found
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import stat
+import time
 from datetime import date
 from pathlib import Path
 
@@ -130,3 +132,31 @@ def test_database_on_a_network_share_is_refused_for_writing(tmp_path: Path) -> N
     state = inspect_file(existing, mounts_text=MOUNTS + dvd)
     assert state.read_only and "read-only copy" in (state.reason or "")
     assert not inspect_file(existing, mounts_text=MOUNTS).read_only
+
+
+def test_the_quick_look_at_open_stops_at_its_budget_on_a_large_file(tmp_path: Path) -> None:
+    """The look for damaged pages at open is given a fraction of a second; on a large file it
+    stops there (the window checks the whole file in the background, ``verify`` on demand).
+    SQLite runs the check in one step, so only an interrupt from outside can stop it."""
+    from gisttracker.store.db import quick_check
+
+    path = tmp_path / "large.db"
+    raw = sqlite3.connect(path)
+    # Large values: pages for SQLite's one-step walk over the file, few rows after it.
+    raw.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b BLOB)")
+    raw.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                "WHERE i < 2000) INSERT INTO t SELECT i, randomblob(50000) FROM n")
+    raw.commit()
+    raw.close()
+    db = connect(path)
+    try:
+        started = time.perf_counter()
+        assert quick_check(db) == []  # the whole file, for comparison
+        whole = time.perf_counter() - started
+        budget = whole / 20
+        started = time.perf_counter()
+        assert quick_check(db, budget) is None  # ran out of time, said so
+        assert time.perf_counter() - started < budget + whole / 2
+        assert db.execute_sql("SELECT count(*) FROM t").fetchone() == (2000,)  # unharmed
+    finally:
+        db.close()
