@@ -92,11 +92,18 @@ DROPPED_QT_PLUGINS: dict[str, frozenset[str] | None] = {
 # Kerberos, Avahi: some 10 MB). Qt's print plugin uses the system's libcups instead, which
 # every Linux desktop that can print has, and which matches the system's CUPS server; the
 # Reports area prints through the system's `lp` anyway (where there is no CUPS, it opens the
-# PDF in the viewer). Names without their version suffix.
+# PDF in the viewer).
+# Likewise the D-Bus client library and what the build machine's copy alone brings (systemd's
+# library and its compression and crypto libraries: 2.8 MB). QtDBus talks to the desktop's
+# session bus (input methods, the desktop portal), so the desktop's own libdbus is the right
+# one, and every desktop has it: PySide6's own wheels leave it to the system too. (libzstd
+# and liblzma stay: QtCore and Python's lzma module need them.) Names without their version
+# suffix.
 LINUX_SYSTEM_LIBRARIES = frozenset({
     "libcups", "libgnutls", "libp11-kit", "libunistring", "libidn2", "libnettle",
     "libhogweed", "libgmp", "libtasn1", "libgssapi_krb5", "libkrb5", "libk5crypto",
     "libkrb5support", "libcom_err", "libkeyutils", "libavahi-client", "libavahi-common",
+    "libdbus-1", "libsystemd", "libgcrypt", "libgpg-error", "liblz4", "libcap",
 })
 # The languages the program speaks; Qt's own catalogues for the others are left out.
 QT_LANGUAGES = ("en", "zh_CN")

@@ -80,6 +80,9 @@ def test_the_cups_stack_is_left_to_the_system_on_linux_only() -> None:
     assert not support.keep_binary("libgnutls.so.30", "linux")
     assert support.keep_binary("libcrypto.so.3", "linux")  # Python's hashlib needs it
     assert support.keep_binary("libsqlite3.so.0", "linux")
+    assert not support.keep_binary("libdbus-1.so.3", "linux")  # the desktop's session bus
+    assert not support.keep_binary("libsystemd.so.0", "linux")
+    assert support.keep_binary("libzstd.so.1", "linux")  # QtCore's
     assert support.keep_binary("PySide6/Qt/lib/libQt6Core.so.6", "linux")
     assert support.keep_binary("libcups.2.dylib", "darwin")
 
