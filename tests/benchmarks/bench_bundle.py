@@ -45,10 +45,10 @@ def megabytes(folder: Path, pattern: str = "*") -> float:
 
 # Groups of the size table, by top-level name in ``_internal`` or in the program archive.
 # The statistics stack is scipy and statsmodels (the team's fixed choice) and what they
-# import: numpy, pandas and pandas' and statsmodels' own requirements.
+# import: numpy, pandas and pandas' and statsmodels' own requirements (python-dateutil, six
+# and packaging are not counted: the program needs them itself).
 STATISTICS = {"scipy", "scipy.libs", "numpy", "numpy.libs", "pandas", "statsmodels", "patsy",
-              "formulaic", "narwhals", "interface_meta", "wrapt", "pytz", "tzdata",
-              "dateutil", "six", "packaging"}
+              "formulaic", "narwhals", "interface_meta", "wrapt", "pytz", "tzdata"}
 QT = {"PySide6", "shiboken6"}
 PROGRAM = {"gisttracker", "ui", "entry"}
 
@@ -56,8 +56,7 @@ PROGRAM = {"gisttracker", "ui", "entry"}
 def _group(name: str) -> str:
     top = name.split("/")[0].split(".dist-info")[0]
     base = top.split("-")[0].replace("python_", "").lower()
-    if top in STATISTICS or base in {n.lower() for n in STATISTICS} \
-            or base in {"scipy", "numpy", "pandas", "statsmodels", "python_dateutil"}:
+    if top in STATISTICS or base in {n.lower() for n in STATISTICS}:
         return "statistics (scipy, statsmodels, numpy, pandas and their requirements)"
     if top in QT or base in {"pyside6", "pyside6_essentials", "shiboken6"} \
             or top.startswith("libpyside6"):
