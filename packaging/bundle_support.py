@@ -58,27 +58,52 @@ FONT_PACKAGES = (
 FONT_LICENCES = ("DejaVu-LICENSE.txt", "WenQuanYi-Zen-Hei-LICENSE.txt", "GPL-2.txt")
 
 # Qt plugins a desktop window never loads, by plugin folder (None: the whole folder): the
-# embedded-device platforms (framebuffer, EGLFS, VNC, Vulkan display), kiosk touch and evdev
-# input, image formats the program never opens, and the GTK 3 theme, which would load the
+# embedded-device platforms (framebuffer, EGLFS, VNC, Vulkan display) and the minimal one,
+# kiosk touch and evdev input, image formats the program never opens (its only image is the
+# SVG icon; PNG, BMP and XPM are built into QtGui), and the GTK 3 theme, which would load the
 # system's GTK against the bundle's own copies of cairo and pango (a known source of crashes)
-# and drags some 5 MB of them in. Input methods (Chinese!), xcb, Wayland, Windows, Cocoa,
-# offscreen, printing and SVG all stay.
+# and drags some 5 MB of them in.
+# OpenGL: the window paints with Qt's raster engine (no QOpenGLWidget, no Qt Quick), so it
+# never asks for an OpenGL context, and the plugins that make one (xcb's GLX and EGL
+# integrations, Wayland's EGL and compositor-buffer clients) go, and with them libQt6OpenGL
+# and libxcb-glx, which only they need. Wayland keeps its platform plugin, the xdg-shell the
+# desktop compositors speak (GNOME, KDE, Sway…) and both window decorations (GNOME draws none
+# itself); the automotive IVI shell, Qt's own compositor shell, the full-screen kiosk shell
+# and the obsolete wl_shell go.
+# What stays (measured with LD_DEBUG on a window session under X, 2026-11-30): the platforms
+# xcb (X11), wayland and offscreen (--startup-check, headless runs); on Windows and macOS
+# their own; the input contexts (compose and ibus: Chinese input methods), the XDG desktop
+# portal theme (sandboxed file dialogs, dark mode), the CUPS print plugin, the SVG icon
+# engine and image format, and the ICO format (Windows icons).
 DROPPED_QT_PLUGINS: dict[str, frozenset[str] | None] = {
     "egldeviceintegrations": None,
     "generic": None,
-    "platforms": frozenset({"qeglfs", "qlinuxfb", "qminimalegl", "qvkkhrdisplay", "qvnc"}),
+    "platforms": frozenset({"qeglfs", "qlinuxfb", "qminimalegl", "qvkkhrdisplay", "qvnc",
+                            "qminimal"}),
     "platformthemes": frozenset({"qgtk3"}),
-    "imageformats": frozenset({"qtiff", "qwebp", "qwbmp", "qtga", "qpdf"}),
+    "imageformats": frozenset({"qtiff", "qwebp", "qwbmp", "qtga", "qpdf", "qjpeg", "qgif",
+                               "qicns"}),
+    "xcbglintegrations": None,
+    "wayland-graphics-integration-client": None,
+    "wayland-shell-integration": frozenset({"fullscreen-shell-v1", "ivi-shell", "qt-shell",
+                                            "wl-shell-plugin"}),
 }
 # Linux: the CUPS client library and the libraries the bundle would carry only for it (TLS,
 # Kerberos, Avahi: some 10 MB). Qt's print plugin uses the system's libcups instead, which
 # every Linux desktop that can print has, and which matches the system's CUPS server; the
 # Reports area prints through the system's `lp` anyway (where there is no CUPS, it opens the
-# PDF in the viewer). Names without their version suffix.
+# PDF in the viewer).
+# Likewise the D-Bus client library and what the build machine's copy alone brings (systemd's
+# library and its compression and crypto libraries: 2.8 MB). QtDBus talks to the desktop's
+# session bus (input methods, the desktop portal), so the desktop's own libdbus is the right
+# one, and every desktop has it: PySide6's own wheels leave it to the system too. (libzstd
+# and liblzma stay: QtCore and Python's lzma module need them.) Names without their version
+# suffix.
 LINUX_SYSTEM_LIBRARIES = frozenset({
     "libcups", "libgnutls", "libp11-kit", "libunistring", "libidn2", "libnettle",
     "libhogweed", "libgmp", "libtasn1", "libgssapi_krb5", "libkrb5", "libk5crypto",
     "libkrb5support", "libcom_err", "libkeyutils", "libavahi-client", "libavahi-common",
+    "libdbus-1", "libsystemd", "libgcrypt", "libgpg-error", "liblz4", "libcap",
 })
 # The languages the program speaks; Qt's own catalogues for the others are left out.
 QT_LANGUAGES = ("en", "zh_CN")
@@ -163,21 +188,33 @@ def data_files(root: Path, work: Path | None = None) -> list[tuple[str, str]]:
 # WenQuanYi Zen Hei's collection holds three faces: Zen Hei (the reports', subfontIndex=0),
 # Zen Hei Mono and Zen Hei Sharp, whose embedded bitmaps alone are 4.7 MB. The bundle keeps
 # the first face, still as a collection (the reports open it the same way): 16.8 -> 11.6 MB.
-# The font is unchanged otherwise; its licence (GPL 2 with the font embedding exception)
-# covers the copy, and its source is the Debian package named in FONT_PACKAGES.
+# Of that face it also leaves out what reportlab, the font's only reader, never reads: the
+# 45,000 glyph names of its PostScript table (which becomes format 3, names-free, as in
+# every subset reportlab embeds: 0.45 MB) and the vertical metrics (vhea, vmtx: 0.18 MB;
+# the reports set text horizontally). The outlines, character map, horizontal metrics and
+# names are copied as they are, so the subsets embedded in a PDF are the same bytes
+# (tests/packaging/test_bundle_support.py). Its licence (GPL 2 with the font embedding
+# exception) covers the modified copy; its source is the Debian package in FONT_PACKAGES.
 SINGLE_FACE_FONTS = {"wqy-zenhei.ttc": 0}
+#: Tables of the kept face that reportlab does not read (see above).
+UNREAD_FONT_TABLES = ("vhea", "vmtx")
 
 
 def single_face_collection(source: Path, target: Path, face: int) -> Path:
-    """Write the font collection ``source`` to ``target`` with only its face ``face``
-    (fontTools copies the tables as they are)."""
+    """Write the font collection ``source`` to ``target`` with only its face ``face``, without
+    glyph names or vertical metrics (fontTools copies the other tables as they are)."""
     from fontTools.ttLib import TTCollection
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with TTCollection(str(source), lazy=True) as collection:
         if not 0 <= face < len(collection.fonts):
             raise BuildError(f"{source} has no face {face}")
-        collection.fonts = [collection.fonts[face]]
+        font = collection.fonts[face]
+        font["post"].formatType = 3.0
+        for tag in UNREAD_FONT_TABLES:
+            if tag in font:
+                del font[tag]
+        collection.fonts = [font]
         collection.save(str(target))
     return target
 
@@ -383,20 +420,137 @@ def trim_icu_data(folder: Path, work: Path) -> tuple[int, int] | None:
 DROPPED_DATA_FOLDERS = ("pytz/zoneinfo",)
 
 
+# Of the distributions' metadata, Help > About and ``--version`` read METADATA (name, version,
+# licence, requirements) and the licence files, which stay. A wheel's RECORD (the list of
+# its installed files with their hashes: 1.3 MB, and wrong for the bundle anyway) and
+# platformdirs' software bill of materials (0.5 MB of CycloneDX JSON) are read by nothing.
+DROPPED_METADATA_FILES = ("RECORD",)
+DROPPED_METADATA_FOLDERS = ("sboms",)
+
+
 def keep_data(destination: str) -> bool:
-    """False for a data file whose folder in the bundle is in :data:`DROPPED_DATA_FOLDERS`
-    (``destination`` is its path inside the bundle)."""
-    path = PurePath(destination).as_posix()
-    return not any(path == folder or path.startswith(folder + "/")
-                   for folder in DROPPED_DATA_FOLDERS)
+    """False for a data file whose folder in the bundle is in :data:`DROPPED_DATA_FOLDERS`,
+    or a distribution's metadata no code reads (:data:`DROPPED_METADATA_FILES`,
+    :data:`DROPPED_METADATA_FOLDERS`); ``destination`` is its path inside the bundle."""
+    path = PurePath(destination)
+    posix = path.as_posix()
+    if any(posix == folder or posix.startswith(folder + "/")
+           for folder in DROPPED_DATA_FOLDERS):
+        return False
+    if len(path.parts) > 1 and path.parts[0].endswith(".dist-info"):
+        if len(path.parts) == 2 and path.name in DROPPED_METADATA_FILES:
+            return False
+        if path.parts[1] in DROPPED_METADATA_FOLDERS:
+            return False
+    return True
+
+
+# ----- one copy of a library that two wheels both carry (Linux) -----------------------------
+# Some libraries come into the bundle twice: once from the build machine (for Python's or Qt's
+# own modules) and once vendored by a wheel under a renamed file. The loader needs only one:
+# each pair below names the copy that is replaced by a link and the copy that stays, which
+# must define every symbol (with its version) that the bundle's other libraries import from
+# the one it replaces: :func:`link_shared_copies` checks that before linking and refuses the
+# build otherwise, so an upgrade that breaks the rule fails loudly. (Through the link the
+# loader maps the one file once: a library asked for under both names is the same object.)
+#   - OpenSSL: Python's _ssl and _hashlib come with the build machine's libssl/libcrypto 3.0
+#     (5.4 MB); psycopg's binary wheel vendors OpenSSL 3.5 for libpq, which needs symbols
+#     3.0 lacks. OpenSSL keeps its ABI across 3.x, so Python's modules run on psycopg's copy.
+#     (Its compiled-in certificate folder is psycopg's, so Python's ssl would find no system
+#     certificates; the program makes no TLS connection of its own: ssl is only imported
+#     because reportlab imports urllib.request. libpq, which does, is unaffected.)
+#   - libXau: Pillow's vendored copy is a 2.1 MB file, 2.08 MB of it a hole that patchelf's
+#     2 MiB-aligned segment left when the wheel was repaired; the system's (14 KB, already in
+#     the bundle for Qt's xcb) serves Pillow's libxcb as well: the X authority file reader,
+#     whose eight functions have not changed since 1988.
+# (replaced, kept): glob patterns relative to the bundle's _internal folder
+SHARED_COPIES: tuple[tuple[str, str], ...] = (
+    ("libcrypto.so.3", "psycopg_binary.libs/libcrypto-*.so.3"),
+    ("libssl.so.3", "psycopg_binary.libs/libssl-*.so.3"),
+    ("pillow.libs/libXau-*.so.6*", "libXau.so.6"),
+)
+
+
+def _dynamic_symbols(library: Path) -> tuple[set[str], set[str]]:
+    """The dynamic symbols ``library`` defines and those it imports, each as
+    ``name@version`` (binutils readelf; the linker's section-boundary symbols left out)."""
+    listing = subprocess.run([_tool("readelf", "binutils"), "--dyn-syms", "--wide",
+                              str(library)], capture_output=True, text=True, check=True).stdout
+    defined: set[str] = set()
+    imported: set[str] = set()
+    for line in listing.splitlines():
+        fields = line.split()
+        # Num: Value Size Type Bind Vis Ndx Name [(version index)]
+        if len(fields) >= 8 and fields[0].endswith(":") and fields[4] in {"GLOBAL", "WEAK"}:
+            name = fields[7].replace("@@", "@")
+            (imported if fields[6] == "UND" else defined).add(name)
+    return defined - LINKER_SYMBOLS, imported
+
+
+#: Symbols the linker defines in every library (section boundaries); nothing imports them.
+LINKER_SYMBOLS = frozenset({"__bss_start", "_edata", "_end", "_init", "_fini"})
+
+
+def _needed(library: Path) -> set[str]:
+    """The libraries ``library`` names as NEEDED (file names or sonames)."""
+    listing = subprocess.run([_tool("readelf", "binutils"), "--dynamic", "--wide",
+                              str(library)], capture_output=True, text=True).stdout
+    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", listing))
+
+
+def _elf_files(folder: Path) -> list[Path]:
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as handle:
+                if handle.read(4) == b"\x7fELF":
+                    found.append(path)
+    return found
+
+
+def link_shared_copies(internal: Path,
+                       pairs: tuple[tuple[str, str], ...] = SHARED_COPIES) -> int:
+    """Replace the first library of each pair in :data:`SHARED_COPIES` by a relative link to
+    the second; returns the bytes saved. A pair whose files are not both in the bundle (one
+    wheel not installed, another platform) is skipped. A kept copy that lacks a symbol which
+    a library of the bundle imports from the replaced one raises :class:`BuildError`."""
+    saved = 0
+    elf_files: list[Path] | None = None
+    for replaced_glob, kept_glob in pairs:
+        replaced = [p for p in internal.glob(replaced_glob) if not p.is_symlink()]
+        kept = [p for p in internal.glob(kept_glob) if not p.is_symlink()]
+        if len(replaced) != 1 or len(kept) != 1:
+            continue
+        [old], [new] = replaced, kept
+        if elf_files is None:
+            elf_files = _elf_files(internal)
+        old_defined, _ = _dynamic_symbols(old)
+        wanted: set[str] = set()
+        for user in elf_files:
+            if user != old and old.name in _needed(user):
+                wanted |= _dynamic_symbols(user)[1] & old_defined
+        missing = wanted - _dynamic_symbols(new)[0]
+        if missing:
+            raise BuildError(
+                f"{new.relative_to(internal)} cannot stand in for {old.relative_to(internal)}:"
+                f" it lacks {len(missing)} of the symbols the bundle imports from it, e.g. "
+                f"{sorted(missing)[:3]} (bundle_support.SHARED_COPIES)")
+        size = old.stat().st_size
+        old.unlink()
+        old.symlink_to(os.path.relpath(new, old.parent))
+        saved += size
+    return saved
 
 
 def keep_qt_translation(source: str) -> bool:
-    """Keep Qt's ``.qm`` catalogues only for :data:`QT_LANGUAGES` (and every non-catalogue)."""
+    """Keep Qt's ``.qm`` catalogues only for :data:`QT_LANGUAGES`, and of those only
+    ``qtbase``, the one ``ui.language`` loads (the ``qt_`` meta-catalogue and Qt Help's are
+    for modules the program does not have); every non-catalogue stays."""
     name = PurePath(source).name
     if not name.endswith(".qm"):
         return True
-    return any(name.endswith(f"_{language}.qm") for language in QT_LANGUAGES)
+    return (name.startswith("qtbase_")
+            and any(name.endswith(f"_{language}.qm") for language in QT_LANGUAGES))
 
 
 def icon_for_platform(root: Path) -> str | None:

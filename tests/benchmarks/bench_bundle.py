@@ -3,7 +3,11 @@
 Run by hand: ``.venv/bin/python tests/benchmarks/bench_bundle.py [--bundle DIR] [--runs N]``.
 
 Without ``--bundle`` it builds one with ``packaging/build.py bundle`` into a temporary folder
-(and prints the build time). Then it prints:
+(and prints the build time). ``--table`` prints what the bundle is made of and stops: the
+size of each top-level entry of ``_internal``, the 30 largest files, and the bundle in groups
+(the statistics stack the team chose, Qt, Python, the program, everything else), with the
+program archive (PYZ: every pure-Python module, compressed) shared out by package.
+Otherwise it prints:
 
 - the unpacked size, against the aim (150 MB) and against the two things no trimming can
   remove: the ICU data Qt links and the CJK report font;
@@ -39,6 +43,80 @@ def megabytes(folder: Path, pattern: str = "*") -> float:
                if p.is_file() or p.is_symlink()) / 1e6
 
 
+# Groups of the size table, by top-level name in ``_internal`` or in the program archive.
+# The statistics stack is scipy and statsmodels (the team's fixed choice) and what they
+# import: numpy, pandas and pandas' and statsmodels' own requirements (python-dateutil, six
+# and packaging are not counted: the program needs them itself).
+STATISTICS = {"scipy", "scipy.libs", "numpy", "numpy.libs", "pandas", "statsmodels", "patsy",
+              "formulaic", "narwhals", "interface_meta", "wrapt", "pytz", "tzdata"}
+QT = {"PySide6", "shiboken6"}
+PROGRAM = {"gisttracker", "ui", "entry"}
+
+
+def _group(name: str) -> str:
+    top = name.split("/")[0].split(".dist-info")[0]
+    base = top.split("-")[0].replace("python_", "").lower()
+    if top in STATISTICS or base in {n.lower() for n in STATISTICS}:
+        return "statistics (scipy, statsmodels, numpy, pandas and their requirements)"
+    if top in QT or base in {"pyside6", "pyside6_essentials", "shiboken6"} \
+            or top.startswith("libpyside6"):
+        return "Qt and PySide6"
+    if top in PROGRAM:
+        return "the program (code, protocols, catalogues, report fonts)"
+    if top.startswith(("libpython", "python3", "base_library", "struct", "pyimod", "pyi_rth",
+                       "pyiboot")) or top.split(".")[0] in sys.stdlib_module_names:
+        return "Python (interpreter, standard library)"
+    if top.startswith("lib") and ".so" in top:
+        return "system libraries (X11/xcb, fonts, D-Bus, glib, sqlite, C++ runtime…)"
+    return "other libraries (cryptography, psycopg, lxml, reportlab, Pillow, …)"
+
+
+def size_table(bundle: Path) -> None:
+    """Print the bundle's size by top-level entry, its largest files, and by group."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    internal = bundle / "_internal"
+    entries = sorted(((megabytes(p) if p.is_dir() else p.lstat().st_size / 1e6, p.name)
+                      for p in internal.iterdir()), reverse=True)
+    total = megabytes(bundle)
+    print(f"bundle {bundle}: {total:.1f} MB unpacked\n\n_internal, by top-level entry (MB):")
+    for size, name in entries:
+        if size >= 0.1:
+            print(f"  {size:7.2f}  {name}")
+    small = [size for size, _name in entries if size < 0.1]
+    print(f"  {sum(small):7.2f}  ({len(small)} entries under 0.1 MB each)")
+    files = sorted(((p.lstat().st_size / 1e6, p.relative_to(bundle).as_posix())
+                    for p in bundle.rglob("*") if p.is_file() and not p.is_symlink()),
+                   reverse=True)
+    print("\nthe 30 largest files (MB):")
+    for size, name in files[:30]:
+        print(f"  {size:7.2f}  {name}")
+
+    groups: dict[str, float] = {}
+    executable = bundle / "gisttracker"
+    archive = CArchiveReader(str(executable))
+    pyz = archive.open_embedded_archive("PYZ.pyz")
+    pyz_total = 0.0
+    for name, (_kind, _offset, length) in pyz.toc.items():
+        group = _group(name.split(".")[0])
+        groups[group] = groups.get(group, 0) + length / 1e6
+        pyz_total += length / 1e6
+    # The executable's own bytes that are not the archive: PyInstaller's boot loader.
+    groups[_group("python3")] = groups.get(_group("python3"), 0) \
+        + executable.stat().st_size / 1e6 - pyz_total
+    for path in internal.rglob("*"):
+        if path.is_file() or path.is_symlink():
+            group = _group(path.relative_to(internal).as_posix())
+            groups[group] = groups.get(group, 0) + path.lstat().st_size / 1e6
+    fonts = megabytes(internal / "gisttracker" / "_data" / "resources" / "fonts")
+    print(f"\nby group (MB; the program archive's {pyz_total:.1f} MB shared out by package):")
+    for group, size in sorted(groups.items(), key=lambda item: -item[1]):
+        print(f"  {size:7.1f}  {group}")
+    print(f"  (the program's group holds the report fonts: {fonts:.1f} MB)")
+    print(f"  {sum(groups.values()):7.1f}  total (the desktop entry, icon and install script "
+          "make up the rest)")
+
+
 def wall(command: list[str], runs: int, cwd: Path, env: dict[str, str]) -> float:
     """Median wall time of ``command`` over ``runs`` runs, after one warm-up run."""
     times = []
@@ -54,6 +132,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", type=Path, help="a built bundle folder (default: build one)")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--table", action="store_true",
+                        help="print what the bundle is made of (sizes) and stop")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gisttracker-bench-bundle-") as tmp_name:
         tmp = Path(tmp_name)
@@ -65,6 +145,9 @@ def main() -> None:
                            check=True, capture_output=True)
             print(f"build (PyInstaller, bundle only): {time.perf_counter() - started:.0f} s")
             bundle = tmp / "dist" / "gisttracker"
+        if args.table:
+            size_table(bundle)
+            return
         internal = bundle / "_internal"
         size = megabytes(bundle)
         icu = megabytes(internal / "PySide6" / "Qt" / "lib", "libicu*")

@@ -25,16 +25,17 @@ pytestmark = [
                        reason="CI builds the Linux bundle; Windows and macOS build their own"),
 ]
 
-# The aim is 150 MB, missed: measured 293.0 MB unpacked (tarball 117.6 MB) on 2026-11-30,
-# down from 335.3 MB. What the bundle holds, in round figures: the statistics (numpy,
-# scipy with two OpenBLAS builds numpy's and scipy's own, statsmodels with the pandas it
-# imports: about 130 MB, nearly all of it loaded by `import scipy.stats`), Qt and PySide6
-# (59 MB, ICU's data trimmed to 4 MB), Python (16 MB with the program's archive), the
-# report fonts (13 MB), cryptography (11 MB), psycopg's binary build for the server mode
-# (10 MB), lxml, Pillow and system libraries. packaging/README.md says what was left out
-# and why. This bound catches a regression (a Qt module, a library or ICU's full data
-# dragged in by mistake).
-SIZE_LIMIT_MB = 300
+# The aim is 150 MB, missed: measured 276.8 MB unpacked (tarball 112.4 MB) on 2026-11-30,
+# down from 335.3 MB in the morning of that day and 293.5 MB at its noon. What the bundle holds
+# (`tests/benchmarks/bench_bundle.py --table`): the statistics the team chose (scipy and
+# statsmodels, with numpy, pandas and two OpenBLAS builds: 141 MB, every compiled part of it
+# loaded by `import scipy.stats`), Qt and PySide6 (58 MB, only the libraries and plugins a
+# desktop window loads, ICU's data trimmed to 4 MB), Python (14 MB), the program with its
+# report fonts (16 MB), cryptography, psycopg's binary build for the server mode, lxml,
+# reportlab, Pillow (37 MB) and the X11/font/glib libraries (11 MB). packaging/README.md says
+# what was left out and why. This bound, 3 % above the measured size, catches a regression
+# (a Qt module, a library, a second OpenSSL or ICU's full data dragged in by mistake).
+SIZE_LIMIT_MB = 285
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import platform
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -35,6 +37,28 @@ import bundle_support as support
      "PySide6/Qt/plugins/platforminputcontexts", True),  # Chinese input methods
     ("/qt/plugins/printsupport/libcupsprintersupport.so", "PySide6/Qt/plugins/printsupport",
      True),
+    ("/qt/plugins/imageformats/libqico.so", "PySide6/Qt/plugins/imageformats", True),
+    ("/qt/plugins/imageformats/libqjpeg.so", "PySide6/Qt/plugins/imageformats", False),
+    ("/qt/plugins/platforms/libqminimal.so", "PySide6/Qt/plugins/platforms", False),
+    ("/qt/plugins/iconengines/libqsvgicon.so", "PySide6/Qt/plugins/iconengines", True),
+    ("/qt/plugins/platforminputcontexts/libcomposeplatforminputcontextplugin.so",
+     "PySide6/Qt/plugins/platforminputcontexts", True),
+    # The window never asks for OpenGL: no GL integrations, on X11 or Wayland.
+    ("/qt/plugins/xcbglintegrations/libqxcb-glx-integration.so",
+     "PySide6/Qt/plugins/xcbglintegrations", False),
+    ("/qt/plugins/wayland-graphics-integration-client/libqt-plugin-wayland-egl.so",
+     "PySide6/Qt/plugins/wayland-graphics-integration-client", False),
+    # Wayland: the desktop compositors' shell and both decorations stay.
+    ("/qt/plugins/wayland-shell-integration/libxdg-shell.so",
+     "PySide6/Qt/plugins/wayland-shell-integration", True),
+    ("/qt/plugins/wayland-shell-integration/libivi-shell.so",
+     "PySide6/Qt/plugins/wayland-shell-integration", False),
+    ("/qt/plugins/wayland-shell-integration/libwl-shell-plugin.so",
+     "PySide6/Qt/plugins/wayland-shell-integration", False),
+    ("/qt/plugins/wayland-decoration-client/libadwaita.so",
+     "PySide6/Qt/plugins/wayland-decoration-client", True),
+    ("/qt/plugins/wayland-decoration-client/libbradient.so",
+     "PySide6/Qt/plugins/wayland-decoration-client", True),
 ])
 def test_qt_plugins_kept_and_dropped(source: str, folder: str, kept: bool) -> None:
     assert support.keep_qt_plugin(source, folder) is kept
@@ -42,7 +66,10 @@ def test_qt_plugins_kept_and_dropped(source: str, folder: str, kept: bool) -> No
 
 def test_qt_translations_only_for_the_programs_languages() -> None:
     assert support.keep_qt_translation("PySide6/Qt/translations/qtbase_zh_CN.qm")
-    assert support.keep_qt_translation("PySide6/Qt/translations/qt_en.qm")
+    assert support.keep_qt_translation("PySide6/Qt/translations/qtbase_en.qm")
+    # ui.language loads qtbase only; the meta-catalogue and Qt Help's are for other modules.
+    assert not support.keep_qt_translation("PySide6/Qt/translations/qt_zh_CN.qm")
+    assert not support.keep_qt_translation("PySide6/Qt/translations/qt_help_zh_CN.qm")
     assert not support.keep_qt_translation("PySide6/Qt/translations/qtbase_zh_TW.qm")
     assert not support.keep_qt_translation("PySide6/Qt/translations/qtbase_de.qm")
     assert support.keep_qt_translation("gisttracker/_data/seeds/x.toml")
@@ -53,6 +80,9 @@ def test_the_cups_stack_is_left_to_the_system_on_linux_only() -> None:
     assert not support.keep_binary("libgnutls.so.30", "linux")
     assert support.keep_binary("libcrypto.so.3", "linux")  # Python's hashlib needs it
     assert support.keep_binary("libsqlite3.so.0", "linux")
+    assert not support.keep_binary("libdbus-1.so.3", "linux")  # the desktop's session bus
+    assert not support.keep_binary("libsystemd.so.0", "linux")
+    assert support.keep_binary("libzstd.so.1", "linux")  # QtCore's
     assert support.keep_binary("PySide6/Qt/lib/libQt6Core.so.6", "linux")
     assert support.keep_binary("libcups.2.dylib", "darwin")
 
@@ -221,8 +251,10 @@ def test_identical_libraries_become_links(tmp_path: Path) -> None:
 
 
 def test_the_chinese_font_keeps_only_the_face_the_reports_use(tmp_path: Path) -> None:
-    """The bundled WenQuanYi Zen Hei has its first face only, and reportlab still opens it
-    as the reports do (subfontIndex=0) and sets Chinese text with it."""
+    """The bundled WenQuanYi Zen Hei has its first face only, without glyph names and
+    vertical metrics; reportlab still opens it as the reports do (subfontIndex=0), sets
+    Chinese text with it, and embeds exactly the font subset the full collection gives."""
+    from fontTools.ttLib import TTCollection
     from pypdf import PdfReader
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
@@ -232,19 +264,96 @@ def test_the_chinese_font_keeps_only_the_face_the_reports_use(tmp_path: Path) ->
     datas = support.data_files(ROOT, tmp_path / "fonts")
     [bundled] = [Path(src) for src, dest in datas if Path(src).name == "wqy-zenhei.ttc"]
     assert bundled.parent == tmp_path / "fonts"
-    assert bundled.stat().st_size < source.stat().st_size * 0.75
-    pdfmetrics.registerFont(TTFont("Test-ZenHei-One-Face", str(bundled), subfontIndex=0))
-    pdf = tmp_path / "zh.pdf"
-    canvas = Canvas(str(pdf))
-    canvas.setFont("Test-ZenHei-One-Face", 12)
-    canvas.drawString(72, 720, "受试者入组：无进展生存期")
-    canvas.save()
-    page = PdfReader(pdf).pages[0]
-    assert "受试者入组：无进展生存期" in page.extract_text()
-    fonts = {str(f["/BaseFont"]) for f in page["/Resources"]["/Font"].values()}
-    assert any("WenQuanYiZenHei" in name for name in fonts), fonts
+    assert bundled.stat().st_size < source.stat().st_size * 0.7
+    with TTCollection(str(bundled)) as collection:
+        [face] = collection.fonts
+        assert face["post"].formatType == 3.0 and "vmtx" not in face
+    text = "受试者入组：无进展生存期 PFS 12 个月 ≥ 50%"
+
+    def embedded(font_file: Path, name: str) -> tuple[str, list[bytes]]:
+        pdfmetrics.registerFont(TTFont(name, str(font_file), subfontIndex=0))
+        pdf = tmp_path / f"{name}.pdf"
+        canvas = Canvas(str(pdf))
+        canvas.setFont(name, 12)
+        canvas.drawString(72, 720, text)
+        canvas.save()
+        page = PdfReader(pdf).pages[0]
+        # reportlab's subsets of the font, in order (the canvas's Helvetica has no file)
+        fonts = [font for _key, font in sorted(page["/Resources"]["/Font"].items())
+                 if "/FontDescriptor" in font]
+        assert fonts
+        return page.extract_text(), [font["/FontDescriptor"]["/FontFile2"].get_data()
+                                     for font in fonts]
+
+    bundled_text, bundled_subset = embedded(bundled, "Test-ZenHei-One-Face")
+    full_text, full_subset = embedded(source, "Test-ZenHei-Full")
+    assert text in bundled_text and bundled_text == full_text
+    assert bundled_subset == full_subset
     with pytest.raises(support.BuildError, match="has no face 3"):
         support.single_face_collection(source, tmp_path / "x.ttc", 3)
+
+
+def test_unread_distribution_metadata_is_left_out() -> None:
+    assert not support.keep_data("pandas-2.3.3.dist-info/RECORD")
+    assert not support.keep_data("platformdirs-4.14.9.dist-info/sboms/platformdirs.cdx.json")
+    # Help > About reads METADATA; the licence texts travel with the program.
+    assert support.keep_data("pandas-2.3.3.dist-info/METADATA")
+    assert support.keep_data("numpy-2.4.6.dist-info/licenses/LICENSE.txt")
+    assert support.keep_data("gisttracker/_data/resources/RECORD")
+
+
+def _shared_library(folder: Path, name: str, defines: tuple[str, ...],
+                    calls: tuple[str, ...] = (), needs: tuple[Path, ...] = ()) -> Path:
+    """A tiny x86-64 shared library made with binutils (as, ld): it defines the functions
+    ``defines`` and one more, ``<name>_user``, that calls ``calls`` in the libraries
+    ``needs``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = name.split(".so")[0].removeprefix("lib").replace("-", "_")
+    lines = ["    .text"]
+    for symbol in (*defines, f"{stem}_user"):
+        lines += [f"    .globl {symbol}", f"    .type {symbol}, @function", f"{symbol}:"]
+    lines += [f"    call {symbol}@PLT" for symbol in calls] + ["    ret",
+              '    .section .note.GNU-stack,"",@progbits', ""]
+    source = folder / f"{stem}.s"
+    source.write_text("\n".join(lines), encoding="ascii")
+    subprocess.run(["as", str(source), "-o", str(folder / f"{stem}.o")], check=True)
+    library = folder / name
+    subprocess.run(["ld", "-shared", "-soname", name, "-o", str(library),
+                    str(folder / f"{stem}.o"), *map(str, needs)], check=True)
+    (folder / f"{stem}.s").unlink()
+    (folder / f"{stem}.o").unlink()
+    return library
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the test libraries are x86-64")
+def test_a_library_two_wheels_carry_is_kept_once(tmp_path: Path) -> None:
+    """The system copy becomes a link to the wheel's when the wheel's copy defines every
+    symbol the bundle's libraries take from the system's; otherwise the build stops."""
+    internal = tmp_path / "_internal"
+    system = _shared_library(internal, "libthing.so.3", ("thing_new", "thing_old", "unused"))
+    _shared_library(internal / "python3.11" / "lib-dynload", "_thing.so", (),
+                    calls=("thing_new", "thing_old"), needs=(system,))
+    vendored = _shared_library(internal / "wheel.libs", "libthing-1a2b.so.3",
+                               ("thing_new", "thing_old", "thing_newer"))
+    pair = (("libthing.so.3", "wheel.libs/libthing-*.so.3"),)
+    size = system.stat().st_size
+    assert support.link_shared_copies(internal, pair) == size
+    assert system.is_symlink() and os.readlink(system) == "wheel.libs/libthing-1a2b.so.3"
+    assert system.read_bytes() == vendored.read_bytes()
+    assert support.link_shared_copies(internal, pair) == 0  # already a link: nothing to do
+
+    # A vendored copy without a symbol the bundle imports from the system's: refused.
+    system.unlink()
+    _shared_library(internal, "libthing.so.3", ("thing_new", "thing_old", "unused"))
+    vendored.unlink()
+    _shared_library(internal / "wheel.libs", "libthing-1a2b.so.3", ("thing_new", "unused"))
+    with pytest.raises(support.BuildError, match=r"lacks 1 .*thing_old"):
+        support.link_shared_copies(internal, pair)
+    assert not system.is_symlink()
+    # ... but one it lacks that nobody imports ("unused" here) does not matter.
+    vendored.unlink()
+    _shared_library(internal / "wheel.libs", "libthing-1a2b.so.3", ("thing_new", "thing_old"))
+    assert support.link_shared_copies(internal, pair) == size
 
 
 def test_pytz_zone_files_are_left_out_and_nothing_else() -> None:
