@@ -30,7 +30,7 @@ from gisttracker.i18n import N_, _, local
 from gisttracker.store.urls import is_server
 from ui.areas import AREAS, AreaPage
 from ui.errors import error_message, open_log_folder, show_error
-from ui.help import HelpMenu
+from ui.help_menu import HelpMenu
 from ui.language import language_menu
 from ui.tasks import TaskManager
 
@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(language_menu(self, self.settings))
         file_menu.addSeparator()
         # Export, import, back up, restore, verify, the coordinating centre (ui/exchange.py).
-        from ui.exchange import install as install_exchange
+        from ui.exchange_menu import install as install_exchange
 
         self.exchange = install_exchange(self, file_menu)
         file_menu.addSeparator()

@@ -17,7 +17,7 @@ from gisttracker.demo import generate
 from gisttracker.session import open_session
 from tests.core.reports_fixtures import TODAY
 from ui.areas import AREAS
-from ui.exchange import CHECK_AFTER_MS
+from ui.exchange_menu import CHECK_AFTER_MS
 from ui.main_window import MainWindow
 from ui.patients import PatientsPage
 from ui.tasks import TaskManager
