@@ -12,8 +12,6 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -35,6 +33,8 @@ from ui.language import language_menu
 from ui.tasks import TaskManager
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QDialog
+
     # The store, the ORM and the protocols are loaded by opening a database, on the
     # background thread, not before the window shows.
     from gisttracker.protocols import Study
@@ -405,6 +405,8 @@ class MainWindow(QMainWindow):
         self._ready_when_shown()
 
     def new_database(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
                                                     _(DB_FILTER))
         if name:
@@ -437,6 +439,8 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def choose_database(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
                                                   _(DB_FILTER))
         if name:
