@@ -94,6 +94,7 @@ class PatientListModel(QAbstractTableModel):
         self._pending: set[int] = set()
         self._generation = 0
         self.reloading = False  # a count + first window is on its way
+        self._reload_queued = False  # a reload waits for the event loop (see reload)
 
     # ----- querying ------------------------------------------------------------------------
     def set_source(self, service: PatientList | None, tasks: TaskManager) -> None:
@@ -107,14 +108,28 @@ class PatientListModel(QAbstractTableModel):
             self.reload()
 
     def reload(self) -> None:
-        """Count and first window for the current filter and sort, in the background."""
+        """Count and first window for the current filter and sort, in the background.
+
+        Reloads asked for in one pass of the event loop make one query, for the filter and
+        sort in force when it starts: opening a site sets the list's source, then its study,
+        and the list of every study asked for first would be read only to be dropped (the
+        worker reads one query at a time, so the first screen would wait for both).
+        """
         self._generation += 1
-        generation = self._generation
-        service, tasks = self.service, self.tasks
-        if service is None or tasks is None:
+        if self.service is None or self.tasks is None:
             self._reset(0, None)
             return
         self.reloading = True
+        if not self._reload_queued:
+            self._reload_queued = True
+            QTimer.singleShot(0, self, self._start_reload)
+
+    def _start_reload(self) -> None:
+        self._reload_queued = False
+        generation = self._generation
+        service, tasks = self.service, self.tasks
+        if service is None or tasks is None or not self.reloading:
+            return  # the source went away meanwhile (reset already done)
         flt, key, desc = self.filter, self.sort_key, self.descending
 
         def query() -> tuple[int, list[PatientRow]]:
