@@ -12,8 +12,6 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -30,11 +28,13 @@ from gisttracker.i18n import N_, _, local
 from gisttracker.store.urls import is_server
 from ui.areas import AREAS, AreaPage
 from ui.errors import error_message, open_log_folder, show_error
-from ui.help import HelpMenu
+from ui.help_menu import HelpMenu
 from ui.language import language_menu
 from ui.tasks import TaskManager
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QDialog
+
     # The store, the ORM and the protocols are loaded by opening a database, on the
     # background thread, not before the window shows.
     from gisttracker.protocols import Study
@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(language_menu(self, self.settings))
         file_menu.addSeparator()
         # Export, import, back up, restore, verify, the coordinating centre (ui/exchange.py).
-        from ui.exchange import install as install_exchange
+        from ui.exchange_menu import install as install_exchange
 
         self.exchange = install_exchange(self, file_menu)
         file_menu.addSeparator()
@@ -405,6 +405,8 @@ class MainWindow(QMainWindow):
         self._ready_when_shown()
 
     def new_database(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         name, _filter = QFileDialog.getSaveFileName(self, _("New site database"), "site.db",
                                                     _(DB_FILTER))
         if name:
@@ -437,6 +439,8 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def choose_database(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         name, _filter = QFileDialog.getOpenFileName(self, _("Open site database"), "",
                                                   _(DB_FILTER))
         if name:

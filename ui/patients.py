@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -28,8 +27,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -48,12 +45,10 @@ from gisttracker.services.patient_list import STATUS_LABELS, PatientFilter, Pati
 from ui.areas import AreaPage
 from ui.errors import error_message
 from ui.tasks import TaskManager
-from ui.widgets.date_field import DateField, DateInputError
 
 if TYPE_CHECKING:
     from gisttracker.protocols import Study
     from gisttracker.services.base import Changes
-    from gisttracker.services.patients import Identity
     from gisttracker.session import Session
 
 WINDOW = 200
@@ -99,6 +94,7 @@ class PatientListModel(QAbstractTableModel):
         self._pending: set[int] = set()
         self._generation = 0
         self.reloading = False  # a count + first window is on its way
+        self._reload_queued = False  # a reload waits for the event loop (see reload)
 
     # ----- querying ------------------------------------------------------------------------
     def set_source(self, service: PatientList | None, tasks: TaskManager) -> None:
@@ -112,14 +108,28 @@ class PatientListModel(QAbstractTableModel):
             self.reload()
 
     def reload(self) -> None:
-        """Count and first window for the current filter and sort, in the background."""
+        """Count and first window for the current filter and sort, in the background.
+
+        Reloads asked for in one pass of the event loop make one query, for the filter and
+        sort in force when it starts: opening a site sets the list's source, then its study,
+        and the list of every study asked for first would be read only to be dropped (the
+        worker reads one query at a time, so the first screen would wait for both).
+        """
         self._generation += 1
-        generation = self._generation
-        service, tasks = self.service, self.tasks
-        if service is None or tasks is None:
+        if self.service is None or self.tasks is None:
             self._reset(0, None)
             return
         self.reloading = True
+        if not self._reload_queued:
+            self._reload_queued = True
+            QTimer.singleShot(0, self, self._start_reload)
+
+    def _start_reload(self) -> None:
+        self._reload_queued = False
+        generation = self._generation
+        service, tasks = self.service, self.tasks
+        if service is None or tasks is None or not self.reloading:
+            return  # the source went away meanwhile (reset already done)
         flt, key, desc = self.filter, self.sort_key, self.descending
 
         def query() -> tuple[int, list[PatientRow]]:
@@ -215,91 +225,6 @@ class PatientListModel(QAbstractTableModel):
         if (key, desc) != (self.sort_key, self.descending):
             self.sort_key, self.descending = key, desc
             self.reload()
-
-
-class NewPatientDialog(QDialog):
-    """Register a patient: study, sex and the personal identifiers (kept apart).
-
-    The registration runs on the background worker; a refusal is shown in the dialog and
-    nothing typed is lost.
-    """
-
-    def __init__(self, session: Session, study: Study | None, today: date,
-                 parent: QWidget | None = None, tasks: TaskManager | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(_("New patient"))
-        self.session = session
-        self.today = today
-        self.tasks = tasks or TaskManager(self)
-        self.patient_uid: str | None = None
-        self.study_box = QComboBox(self)
-        for s in sorted(session.studies.values(), key=lambda s: s.key):
-            self.study_box.addItem(f"{s.key} — {local(s.short_title)}", s.key)
-        if study is not None:
-            self.study_box.setCurrentIndex(max(0, self.study_box.findData(study.key)))
-        self.sex_box = QComboBox(self)
-        self.sex_box.addItem("—", None)
-        self.sex_box.addItem(_("female"), "female")
-        self.sex_box.addItem(_("male"), "male")
-        self.record = QLineEdit(self)
-        self.name = QLineEdit(self)
-        self.initials = QLineEdit(self)
-        self.initials.setMaxLength(10)
-        self.dob = DateField(self, optional=True, kind="birth", today=lambda: self.today,
-                             label=_("Date of birth"))
-        self.message = QLabel(self)
-        self.message.setStyleSheet("color: #b00020;")
-        self.message.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow(_("S&tudy"), self.study_box)
-        form.addRow(_("Se&x"), self.sex_box)
-        form.addRow(_("&Record number"), self.record)
-        form.addRow(_("&Name"), self.name)
-        form.addRow(_("&Initials"), self.initials)
-        form.addRow(_("Date of &birth"), self.dob)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(_("Re&gister"))
-        self.buttons.accepted.connect(self.register)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-
-    def identity(self) -> Identity:
-        """What was typed (:class:`DateInputError` for a date of birth that cannot be)."""
-        from gisttracker.services.patients import Identity
-
-        return Identity(self.record.text(), self.name.text(), self.initials.text(),
-                        self.dob.value())
-
-    def register(self) -> None:
-        from gisttracker.services.patients import PatientService
-
-        try:
-            identity = self.identity()
-        except DateInputError as exc:
-            self.message.setText(str(exc))
-            self.dob.setFocus()
-            return
-        session, study_key, sex = self.session, self.study_box.currentData(), \
-            self.sex_box.currentData()
-        today = self.today
-        self.buttons.setEnabled(False)
-        self.message.setText(_("Registering…"))
-        self.tasks.run(lambda: PatientService(session).register(
-            study_key, sex=sex, identity=identity, today=today).uid,
-            self._registered, self._refused)
-
-    def _registered(self, uid: str) -> None:
-        self.patient_uid = uid
-        self.buttons.setEnabled(True)
-        self.accept()
-
-    def _refused(self, exc: BaseException) -> None:
-        self.buttons.setEnabled(True)
-        self.message.setText(error_message(exc, context="registering a patient"))
 
 
 class PatientsPage(AreaPage):
@@ -445,6 +370,19 @@ class PatientsPage(AreaPage):
     def new_patient(self) -> None:
         if self.session is None or self.tasks is None:
             return
+        from ui.new_patient import NewPatientDialog
+
         dialog = NewPatientDialog(self.session, self.study, self.today_fn(), self, self.tasks)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.patient_uid:
             self.open_patient(dialog.patient_uid)
+
+
+def __getattr__(name: str) -> Any:
+    # The registration dialog lives in ui/new_patient.py, imported when "New patient" is
+    # first used (its date field and checks are not part of the first screen); the old
+    # import path still works.
+    if name == "NewPatientDialog":
+        from ui.new_patient import NewPatientDialog
+
+        return NewPatientDialog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

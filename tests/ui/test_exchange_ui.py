@@ -405,7 +405,7 @@ def test_the_whole_file_is_checked_after_the_first_screen_shows_its_data(
         qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Reading the whole file beside the first screen's queries would delay them (for
     # minutes on a large site): the check starts once the patient list shows its rows.
-    from ui.exchange import ExchangeMenu
+    from ui.exchange_menu import ExchangeMenu
 
     seen: list[tuple[bool, str]] = []
     original = ExchangeMenu._check_pages

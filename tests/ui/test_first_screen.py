@@ -17,7 +17,7 @@ from gisttracker.demo import generate
 from gisttracker.session import open_session
 from tests.core.reports_fixtures import TODAY
 from ui.areas import AREAS
-from ui.exchange import CHECK_AFTER_MS
+from ui.exchange_menu import CHECK_AFTER_MS
 from ui.main_window import MainWindow
 from ui.patients import PatientsPage
 from ui.tasks import TaskManager
@@ -75,6 +75,35 @@ def test_first_screen_is_the_patient_list_and_ready_waits_for_its_rows(
         "SELECT count(*) FROM patient WHERE study_key = ?", [study.key]).fetchone()[0]
     assert rows_at_ready == [expected] and expected > 0
     assert page.model.data(page.model.index(0, 0)) != "…"  # the row itself is there
+    _close(window, tasks)
+
+
+def test_the_first_screen_reads_the_list_once(qtbot: QtBot, settings: QSettings, site: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # Opening a site gives the list its source, then its study: the list of every study,
+    # asked for first, was read and dropped, and the study's rows waited behind it.
+    from gisttracker.services.patient_list import PatientFilter, PatientList
+
+    counted: list[PatientFilter] = []
+    count = PatientList.count
+
+    def counting(service: PatientList, flt: PatientFilter) -> int:
+        counted.append(flt)
+        return count(service, flt)
+
+    monkeypatch.setattr(PatientList, "count", counting)
+    window, tasks = _window(qtbot, settings)
+    with qtbot.waitSignal(window.ready, timeout=20_000):
+        window.open_database(site)
+    study = window.current_study()
+    assert study is not None
+    assert [f.study_key for f in counted] == [study.key]
+    # Typing a search still reads once more, after the pause.
+    page = window.current_page()
+    assert isinstance(page, PatientsPage)
+    with qtbot.waitSignal(page.model.loaded, timeout=20_000):
+        qtbot.keyClicks(page.search, "ZJU")
+    assert [f.text for f in counted] == ["", "ZJU"]
     _close(window, tasks)
 
 
