@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
-from gisttracker.protocols.loader import SEEDS_DIR
+from gisttracker.protocols.files import SEEDS_DIR
 
 if TYPE_CHECKING:
     # The ORM is imported by open_session, so that a caller that only loads the protocols

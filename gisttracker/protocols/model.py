@@ -15,20 +15,30 @@ English text, with the translations the file gives (``title_zh_CN``). Show it wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
-from typing import Literal
-
-from dateutil.relativedelta import relativedelta
+from typing import TYPE_CHECKING, Literal
 
 from gisttracker import i18n
+
+if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
 
 CriterionKind = Literal["inclusion", "exclusion"]
 AllocationMethod = Literal["randomized", "single_arm", "treatment_received", "derived_duration"]
 AnchorRecord = Literal["first_dose", "last_dose", "first_surgery"]
 EndpointType = Literal["time_to_event", "proportion", "repeated_measure", "descriptive"]
 ResponseCriterion = Literal["recist", "choi"]
+
+
+def _months(months: int, weeks: int, days: int) -> relativedelta:
+    """A calendar period as :mod:`dateutil` adds it (imported when a period with months is
+    first added: reading the protocols does not need it)."""
+    from dateutil.relativedelta import relativedelta
+
+    return relativedelta(months=months, weeks=weeks, days=days)
 
 
 @dataclass(frozen=True)
@@ -45,11 +55,11 @@ class Period:
             # Without months relativedelta adds whole days: the same date, at a fraction of
             # its cost (paid per patient when a study's best responses are judged).
             return start + timedelta(weeks=self.weeks, days=self.days)
-        return start + relativedelta(months=self.months, weeks=self.weeks, days=self.days)
+        return start + _months(self.months, self.weeks, self.days)
 
     def before(self, start: date) -> date:
         """The date this period before ``start``."""
-        return start - relativedelta(months=self.months, weeks=self.weeks, days=self.days)
+        return start - _months(self.months, self.weeks, self.days)
 
     def scaled(self, k: int) -> Period:
         """This period ``k`` times over (used to expand repeating visits from the anchor)."""
@@ -83,6 +93,44 @@ class Period:
             # TRANSLATORS: a period of mixed units, larger first: "1 month 2 weeks".
             text = _("{period} {more}").format(period=text, more=part)
         return text
+
+
+class VisitName(i18n.LocalText):
+    """A visit name whose other languages are filled in when first read.
+
+    Filling in ``{offset}`` in words of a language needs that language's catalogue, and
+    reading a catalogue costs about 16 ms: every start in English paid it for Chinese visit
+    names nobody had asked to see yet. The loader checks the templates when it reads the
+    file, so filling them in later cannot fail. Pickled as its templates (not as filled-in
+    text), so a cached protocol (:mod:`gisttracker.protocols.cache`) takes up a changed
+    translation catalogue exactly as a freshly read one does.
+    """
+
+    def __new__(cls, source: str, templates: Mapping[str, str], number: int,
+                offset: Period) -> VisitName:
+        obj = str.__new__(cls, source)
+        obj.__dict__["_fill"] = (dict(templates), number, offset)
+        return obj
+
+    @property
+    def translations(self) -> dict[str, str]:
+        filled = self.__dict__.get("_filled")
+        if filled is None:
+            templates, number, offset = self.__dict__["_fill"]
+            filled = {
+                language: text.format(n=number, offset=offset.describe(language),
+                                      months=offset.months)
+                for language, text in templates.items()}
+            self.__dict__["_filled"] = filled
+        return filled
+
+    @translations.setter
+    def translations(self, value: dict[str, str]) -> None:
+        self.__dict__["_filled"] = dict(value)
+
+    def __reduce__(self) -> tuple[type[VisitName], tuple[str, dict[str, str], int, Period]]:  # type: ignore[override]
+        templates, number, offset = self.__dict__["_fill"]
+        return VisitName, (str(self), templates, number, offset)
 
 
 @dataclass(frozen=True)
