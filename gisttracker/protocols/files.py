@@ -1,5 +1,6 @@
-"""Reading a site's protocol files: the shipped ones, the site's own copies, and the rules
-between them (:func:`load_studies`), each file validated by :mod:`gisttracker.protocols.loader`
+"""Reading a site's protocol files: the shipped ones, the site's own copies
+(:func:`site_protocol_dir`), and the rules between them (:func:`load_studies`,
+:func:`load_protocols`), each file validated by :mod:`gisttracker.protocols.loader`
 or taken from the cache of validated files (:mod:`gisttracker.protocols.cache`).
 
 This module is what every start needs, and it stays light: the validating loader (its
@@ -22,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from gisttracker import resources
 from gisttracker.errors import UserError
 from gisttracker.i18n import _, join_list
 from gisttracker.protocols.model import Study
+from gisttracker.protocols.record import Record, field
 
 SEEDS_DIR = resources.seeds_dir()
 #: The largest protocol file read (the shipped ones are about 20 kB).
@@ -47,8 +48,7 @@ class ProtocolError(UserError):
         super().__init__(f"{file}: {key}: {message}")
 
 
-@dataclass(frozen=True)
-class LoadResult:
+class LoadResult(Record):
     """What :func:`load_studies` found: the studies that loaded, the files that did not,
     and the studies that are blocked (a site copy meant to change them was refused; study
     key -> the errors saying why). A blocked study is not in ``studies``."""
@@ -165,3 +165,44 @@ def load_studies(*directories: Path) -> LoadResult:
         studies.pop(key, None)
     return LoadResult(tuple(studies.values()), tuple(errors),
                       {k: tuple(v) for k, v in blocked.items()})
+
+
+def site_protocol_dir(db_path: Path) -> Path:
+    """Where a site puts its own protocol files (next to the database, ``protocols/``)."""
+    return db_path.parent / "protocols"
+
+
+
+class NoStudiesError(ProtocolError):
+    """Not one study could be loaded: a damaged installation, never a site to open.
+
+    A site with no study is useless and its database would be created for nothing, so the
+    command line and the window refuse to go on (the message names the folders searched).
+    """
+
+    def __init__(self, folders: tuple[Path, ...], errors: tuple[ProtocolError, ...]) -> None:
+        message = _(
+            "no study protocol could be loaded, so there is no study to work on. The "
+            "installation is incomplete or damaged: reinstall GIST Study Tracker. "
+            "Folders searched: {folders}.").format(folders=", ".join(str(f) for f in folders))
+        if errors:
+            message += " " + _("Files that failed: {errors}").format(
+                errors="; ".join(str(e) for e in errors))
+        super().__init__(str(folders[0]), "*.toml", message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def load_protocols(db_path: Path) -> LoadResult:
+    """The shipped protocols, replaced by the site's own copies where it has them.
+
+    :class:`NoStudiesError` if not a single study loads from either place.
+    """
+    folders = (SEEDS_DIR, site_protocol_dir(db_path))
+    result = load_studies(*folders)
+    if not result.studies and not result.blocked:
+        # (Studies blocked by a refused site file are the site's to fix, and said so.)
+        raise NoStudiesError(folders, result.errors)
+    return result
