@@ -35,7 +35,6 @@ the platform's on Windows and macOS).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -77,7 +76,9 @@ def code_version() -> bytes | None:
     """The hash of everything besides a file's bytes that decides what the checks give;
     None when a source cannot be read (nothing is cached then)."""
     package = Path(__file__).resolve().parent
-    digest = hashlib.sha256(FORMAT)
+    from gisttracker.protocols.files import sha256
+
+    digest = sha256(FORMAT)
     digest.update(sys.version.encode())
     try:
         sources = sorted(package.glob("*.py"))
@@ -88,7 +89,7 @@ def code_version() -> bytes | None:
         digest.update(_libraries_version())
     except OSError:
         return None
-    return digest.digest()
+    return bytes(digest.digest())
 
 
 def _libraries_version() -> bytes:
@@ -113,10 +114,12 @@ def key(data: bytes, name: str) -> str | None:
     version = code_version()
     if version is None:
         return None
-    digest = hashlib.sha256(version)
+    from gisttracker.protocols.files import sha256
+
+    digest = sha256(version)
     digest.update(name.encode("utf-8", "surrogatepass") + b"\0")
     digest.update(data)
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 @cache

@@ -21,9 +21,9 @@ says why instead.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from gisttracker import resources
 from gisttracker.errors import UserError
@@ -58,9 +58,31 @@ class LoadResult(Record):
     blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
 
 
+def _sha256_constructor() -> Callable[[bytes], Any]:
+    """SHA-256 without importing :mod:`hashlib` where Python has its own implementation.
+
+    hashlib loads OpenSSL when it is imported (2.2 ms, a tenth of a bare Python start), and
+    every start hashes the protocol files (their versions, the cache's keys). CPython's
+    built-in SHA-256 — the module hashlib itself falls back to without OpenSSL, ``_sha256``
+    up to 3.11, ``_sha2`` from 3.12 — gives the same digests (a test compares them); any
+    other Python uses hashlib."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found]
+        except ImportError:
+            from hashlib import sha256
+    return sha256  # type: ignore[no-any-return]
+
+
+#: ``sha256(data)``: a SHA-256 hash object (``update``, ``digest``, ``hexdigest``).
+sha256 = _sha256_constructor()
+
+
 def text_digest(text: str) -> str:
     """The SHA-256 (hex) of a protocol file's text: the identity of a protocol version."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return str(sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
 
 
 def decode(data: bytes) -> str:

@@ -229,3 +229,20 @@ def test_entries_are_private_and_pruned(folder: Path, seeds: Path,
         load_studies(seeds)
     assert len(_entries(folder)) == 6
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_start_hashes_as_hashlib_does() -> None:
+    # files.sha256 is Python's built-in SHA-256 where there is one (no OpenSSL loaded at
+    # start): the digests must be hashlib's, or every recorded protocol version would change.
+    import hashlib
+
+    from gisttracker.protocols.files import sha256, text_digest
+
+    for data in (b"", b"abc", bytes(range(256)) * 1000):
+        assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+        both = sha256(data[:7])
+        both.update(data[7:])
+        assert both.digest() == hashlib.sha256(data).digest()
+    text = (SEEDS_DIR / "rectal_organ_preservation.toml").read_text(encoding="utf-8")
+    assert text_digest(text) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert text_digest("\ud800") == hashlib.sha256(b"\xed\xa0\x80").hexdigest()
