@@ -140,6 +140,12 @@ def test_studies_loads_neither_the_orm_nor_anything_heavy(site: Path, tmp_path: 
                             "gisttracker.protocols.catalogue", "tomli", "tomllib",
                             "dateutil"))
     assert not heavy, "gisttracker studies loaded " + ", ".join(heavy)
+    # Nor what the cuts of issue 17 took off its way (each a millisecond or more): the
+    # session module, dataclasses and inspect (the model is made of light records), shutil
+    # (argparse's terminal width), hashlib (OpenSSL: Python's own SHA-256 is used).
+    light = _heavy(loaded, ("gisttracker.session", "dataclasses", "inspect", "shutil",
+                            "hashlib", "_hashlib"))
+    assert not light, "gisttracker studies loaded " + ", ".join(light)
     # The site's language, its schema version and the protocol versions in force: read in
     # one read-only connection, before the arguments were parsed.
     assert out["connections"] == 1
