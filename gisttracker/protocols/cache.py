@@ -208,8 +208,19 @@ def put(data: bytes, name: str, study: Study) -> None:
 
 def _prune(folder: Path) -> None:
     """Keep the newest :data:`MAX_ENTRIES` entries (a file edited many times leaves one
-    entry per version)."""
-    entries = [p for p in folder.iterdir() if len(p.name) == 64 and "." not in p.name]
+    entry per version), and remove what a write cut short left (a temporary file older than
+    an hour: one younger may be another process's write in progress)."""
+    import time
+
+    entries, leftovers = [], []
+    for path in folder.iterdir():
+        if len(path.name) == 64 and "." not in path.name:
+            entries.append(path)
+        elif path.name.startswith(".") and path.name.endswith(".tmp"):
+            leftovers.append(path)
+    for leftover in leftovers:
+        if leftover.stat().st_mtime < time.time() - 3600:
+            leftover.unlink(missing_ok=True)
     if len(entries) <= MAX_ENTRIES:
         return
     entries.sort(key=lambda p: p.stat().st_mtime_ns)  # (OSError: caught by put)

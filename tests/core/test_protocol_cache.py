@@ -229,6 +229,15 @@ def test_entries_are_private_and_pruned(folder: Path, seeds: Path,
         load_studies(seeds)
     assert len(_entries(folder)) == 6
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    # What a write cut short left is removed once it is old (a young one may be another
+    # process's write in progress).
+    old, young = folder / ".abandoned.tmp", folder / ".writing.tmp"
+    for leftover in (old, young):
+        leftover.write_bytes(b"half an entry")
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    path.write_text(text + "\n# version 5\n", encoding="utf-8")
+    load_studies(seeds)
+    assert not old.exists() and young.exists() and len(_entries(folder)) == 6
 
 
 def test_the_start_hashes_as_hashlib_does() -> None:
