@@ -21,8 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from gisttracker.i18n import _, join_list
-from gisttracker.protocols import LoadResult, ProtocolError, Study, load_studies
-from gisttracker.protocols.loader import SEEDS_DIR
+from gisttracker.protocols import LoadResult, ProtocolError, Study
+
+# (Defined with the reading of the protocol files, which ``gisttracker studies`` uses without
+# this module; imported here for the window and the other commands.)
+from gisttracker.protocols.files import NoStudiesError as NoStudiesError
+from gisttracker.protocols.files import load_protocols as load_protocols
+from gisttracker.protocols.files import site_protocol_dir as site_protocol_dir
 
 if TYPE_CHECKING:
     # The ORM is imported by open_session, so that a caller that only loads the protocols
@@ -34,11 +39,6 @@ if TYPE_CHECKING:
     from gisttracker.services.policy import Actor
 
 log = logging.getLogger(__name__)
-
-
-def site_protocol_dir(db_path: Path) -> Path:
-    """Where a site puts its own protocol files (next to the database, ``protocols/``)."""
-    return db_path.parent / "protocols"
 
 
 class StudyUnavailable(ProtocolError):
@@ -103,41 +103,6 @@ class Session:
 
     def close(self) -> None:
         self.db.close()
-
-
-class NoStudiesError(ProtocolError):
-    """Not one study could be loaded: a damaged installation, never a site to open.
-
-    A site with no study is useless and its database would be created for nothing, so the
-    command line and the window refuse to go on (the message names the folders searched).
-    """
-
-    def __init__(self, folders: tuple[Path, ...], errors: tuple[ProtocolError, ...]) -> None:
-        message = _(
-            "no study protocol could be loaded, so there is no study to work on. The "
-            "installation is incomplete or damaged: reinstall GIST Study Tracker. "
-            "Folders searched: {folders}.").format(folders=", ".join(str(f) for f in folders))
-        if errors:
-            message += " " + _("Files that failed: {errors}").format(
-                errors="; ".join(str(e) for e in errors))
-        super().__init__(str(folders[0]), "*.toml", message)
-        self.args = (message,)
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def load_protocols(db_path: Path) -> LoadResult:
-    """The shipped protocols, replaced by the site's own copies where it has them.
-
-    :class:`NoStudiesError` if not a single study loads from either place.
-    """
-    folders = (SEEDS_DIR, site_protocol_dir(db_path))
-    result = load_studies(*folders)
-    if not result.studies and not result.blocked:
-        # (Studies blocked by a refused site file are the site's to fix, and said so.)
-        raise NoStudiesError(folders, result.errors)
-    return result
 
 
 def open_session(path: Path, *, user: str | Actor | None = None,

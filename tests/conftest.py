@@ -33,13 +33,15 @@ os.environ.pop("GISTTRACKER_USER", None)
 _state = os.environ["GISTTRACKER_STATE_DIR"] = tempfile.mkdtemp(prefix="gisttracker-state-")
 # A server database's local folder (its site protocols; gisttracker.store.server) too.
 _data = os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="gisttracker-data-")
+# The cache of validated protocol files (gisttracker.protocols.cache) too.
+_cache = os.environ["GISTTRACKER_CACHE_DIR"] = tempfile.mkdtemp(prefix="gisttracker-cache-")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The run's private folders go when it ends (each run made four in the temporary
+    """The run's private folders go when it ends (each run made five in the temporary
     folder and left them: hundreds after a day's work). The log folder stays after a failed
     run, for its crash reports."""
-    for folder in (_runtime, _state, _data) + ((_logs,) if exitstatus == 0 else ()):
+    for folder in (_runtime, _state, _data, _cache) + ((_logs,) if exitstatus == 0 else ()):
         shutil.rmtree(folder, ignore_errors=True)
 
 pytest_plugins = ["tests.helpers"]

@@ -76,12 +76,34 @@ class CliError(Exception):
 
 
 class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's layout with our translation of its one heading word."""
+    """argparse's layout with our translation of its one heading word, and the terminal's
+    width worked out as :func:`shutil.get_terminal_size` does, without importing shutil
+    (with its compression modules, 1.5 ms): argparse makes a formatter for every argument
+    added, so every call of the command paid for it."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _terminal_columns() if width is None else width)
 
     def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
                   groups: Iterable[argparse._MutuallyExclusiveGroup],
                   prefix: str | None = None) -> None:
         super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
+
+
+def _terminal_columns() -> int:
+    """$COLUMNS, else the width of the terminal standard output goes to, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 class _Parser(argparse.ArgumentParser):
@@ -164,7 +186,7 @@ def start_language(argv: Sequence[str]) -> str:
     (:func:`gisttracker.store.paths.take_look`): one connection per command."""
     from gisttracker.store.paths import look, resolve_path
 
-    early = argparse.ArgumentParser(add_help=False)
+    early = argparse.ArgumentParser(add_help=False, formatter_class=_HelpFormatter)
     early.add_argument("--language")
     early.add_argument("--db")
     known, _rest = early.parse_known_args(argv)

@@ -38,7 +38,7 @@ def study_json(study: Study) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gisttracker.session import load_protocols
+    from gisttracker.protocols.files import load_protocols
     from gisttracker.store.paths import resolve_path, take_look
 
     path = resolve_path(getattr(args, "db", None))

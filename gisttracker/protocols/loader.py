@@ -14,23 +14,16 @@ range (windows up to :data:`MAX_WINDOW_DAYS`, visits and horizons up to
 ratios, targets, doses…): a window of ten million days or a visit a thousand years out is a
 load error, not a crash of every worklist.
 
-Site copies. A site changes a protocol without touching code by placing its own copy of a
-file in the site's protocol directory (a later directory of :func:`load_studies`). The copy
-replaces the shipped study with the same ``key``. A copy named like a shipped file must keep
-that file's ``key`` (a copy of one study edited into another is refused, never silently
-replaces the other study), and two site files with one key are an error. A site file that is
-refused is never silently replaced by the shipped one: the study it was meant to change is
-*blocked* (:attr:`LoadResult.blocked`), and every screen and command that would work on it
-says why instead.
+Reading a site's directories (shipped files, the site's own copies, the rules between
+them) and the cache of validated files are in :mod:`gisttracker.protocols.files`; this
+module is what validates a file that is not in the cache.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from string import Formatter
@@ -41,15 +34,14 @@ if TYPE_CHECKING:
 else:
     try:
         # tomli's compiled parser reads the five shipped protocols in 3 ms where the
-        # standard library's (the same code, interpreted) takes 9 ms, at every start. Kept
+        # standard library's (the same code, interpreted) takes 9 ms, at every start whose
+        # files are not in the cache of validated files (gisttracker.protocols.cache). Kept
         # below 2.4 (pyproject.toml) so that it reads TOML 1.0, exactly what tomllib reads:
         # a protocol file is accepted or refused alike with either.
         import tomli as tomllib
     except ImportError:  # (a setup without it: the same results, more slowly)
         import tomllib
 
-from gisttracker import resources
-from gisttracker.errors import UserError
 from gisttracker.i18n import SOURCE_LANGUAGE, TRANSLATED, LocalText, _, join_list
 from gisttracker.protocols.catalogue import (
     ANCHOR_RECORDS,
@@ -66,6 +58,16 @@ from gisttracker.protocols.catalogue import (
     TREATMENT_PHASES,
     stratum_names,
     stratum_source,
+)
+from gisttracker.protocols.files import (
+    MAX_FILE_BYTES,
+    SEEDS_DIR,
+    LoadResult,
+    ProtocolError,
+    decode,
+    load_studies,
+    read_protocol,
+    text_digest,
 )
 from gisttracker.protocols.model import (
     Allocation,
@@ -89,15 +91,13 @@ from gisttracker.protocols.model import (
     TimingRule,
     TreatmentRule,
     Visit,
+    VisitName,
 )
 
 SCHEMA_VERSION = 1
-SEEDS_DIR = resources.seeds_dir()
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 # --- bounds: every number a protocol file holds has a range ---------------------------------
-#: The largest protocol file read (the shipped ones are about 20 kB).
-MAX_FILE_BYTES = 1_000_000
 #: Deepest nesting of tables and arrays (the shipped files nest 8 levels).
 MAX_DEPTH = 32
 #: Longest text value.
@@ -131,29 +131,6 @@ MAX_RULE_VALUE = 1_000_000.0
 #: A day to compare two periods on (month ends make "longer" depend on the start).
 _PROBE = date(2001, 1, 31)
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
-
-
-class ProtocolError(UserError):
-    """A protocol file cannot be used. ``file`` and ``key`` say where; ``study`` is the key
-    of the study the file was meant for, when it is known (a refused site copy blocks it)."""
-
-    def __init__(self, file: str, key: str, message: str, *, study: str | None = None) -> None:
-        self.file = file
-        self.key = key
-        self.message = message
-        self.study = study
-        super().__init__(f"{file}: {key}: {message}")
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What :func:`load_studies` found: the studies that loaded, the files that did not,
-    and the studies that are blocked (a site copy meant to change them was refused; study
-    key -> the errors saying why). A blocked study is not in ``studies``."""
-
-    studies: tuple[Study, ...]
-    errors: tuple[ProtocolError, ...]
-    blocked: Mapping[str, tuple[ProtocolError, ...]] = field(default_factory=dict)
 
 
 def _span_days(period: Period) -> int:
@@ -474,34 +451,6 @@ def _arm(table: _Table) -> Arm:
     return arm
 
 
-class _VisitName(LocalText):
-    """A visit name whose other languages are filled in when first read.
-
-    Filling in ``{offset}`` in words of a language needs that language's catalogue, and
-    reading a catalogue costs about 16 ms: every start in English paid it for Chinese visit
-    names nobody had asked to see yet. The templates are checked when the file is loaded
-    (:func:`_visit_name`), so filling them in later cannot fail.
-    """
-
-    def __new__(cls, source: str, fill: Callable[[], dict[str, str]]) -> _VisitName:
-        obj = str.__new__(cls, source)
-        obj.__dict__["_fill"] = fill
-        return obj
-
-    @property
-    def translations(self) -> dict[str, str]:
-        filled = self.__dict__.get("_filled")
-        if filled is None:
-            fill = self.__dict__["_fill"]
-            filled = self.__dict__["_filled"] = fill()
-            self.__dict__["_fill"] = None  # the closure (and its table) can go
-        return cast(dict[str, str], filled)
-
-    @translations.setter
-    def translations(self, value: dict[str, str]) -> None:
-        self.__dict__["_filled"] = dict(value)
-
-
 #: What a visit name's placeholders may be: a name alone (``{n:02d}`` is fine; an index or
 #: an attribute, ``{offset[3]}``, would depend on the words of each language).
 _PLACEHOLDERS = ("n", "offset", "months")
@@ -530,10 +479,7 @@ def _visit_name(table: _Table, name: LocalText, number: int, offset: Period) -> 
         fill(text, f"name_{language}", source_words)
     if not name.translations:
         return LocalText(source)
-    templates = dict(name.translations)
-    return _VisitName(source, lambda: {
-        language: text.format(n=number, offset=offset.describe(language), months=offset.months)
-        for language, text in templates.items()})
+    return VisitName(source, name.translations, number, offset)
 
 
 def _visits(table: _Table, anchors: list[str]) -> list[Visit]:
@@ -1137,85 +1083,21 @@ def _build_study(data: dict[str, Any], text: str, file: str) -> Study:
     return study
 
 
-def text_digest(text: str) -> str:
-    """The SHA-256 (hex) of a protocol file's text: the identity of a protocol version."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def load_study(path: Path) -> Study:
-    """Load one protocol file; :class:`ProtocolError` names the file and key on any problem."""
+    """Load and validate one protocol file (never from the cache); :class:`ProtocolError`
+    names the file and key on any problem."""
+    return study_from_bytes(read_protocol(path), path.name)
+
+
+def study_from_bytes(data: bytes, file: str) -> Study:
+    """Validate a protocol file's bytes (read as :meth:`Path.read_text` reads the file);
+    ``file`` names it in errors."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProtocolError(path.name, "(file)", _("larger than {size} bytes").format(
-                size=MAX_FILE_BYTES))
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProtocolError(path.name, "(file)", str(exc)) from exc
-    return parse_study(text, path.name)
+        text = decode(data)
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(file, "(file)", str(exc)) from exc
+    return parse_study(text, file)
 
 
-def load_studies(*directories: Path) -> LoadResult:
-    """Load every ``*.toml`` in ``directories`` (default: the shipped ``seeds/``).
-
-    The first directory holds the shipped protocols; each later one is a site directory
-    whose files replace the shipped study with the same key (see the module docstring for
-    the rules). A broken file is reported in ``errors`` and does not stop the others; a
-    refused site file blocks the study it was meant for (``blocked``), whose shipped
-    version is then not used either.
-    """
-    studies: dict[str, Study] = {}
-    errors: list[ProtocolError] = []
-    blocked: dict[str, list[ProtocolError]] = {}
-    shipped_names: dict[str, str] = {}  # file name -> key, of every earlier directory
-    for index, directory in enumerate(directories or (SEEDS_DIR,)):
-        if not directory.is_dir():
-            continue
-        site = index > 0
-        here: dict[str, list[tuple[str, Study]]] = {}
-        for path in sorted(directory.glob("*.toml")):
-            try:
-                study = load_study(path)
-            except ProtocolError as exc:
-                errors.append(exc)
-                meant = exc.study or shipped_names.get(path.name)
-                if site and meant is not None and meant in studies:
-                    exc.study = meant
-                    blocked.setdefault(meant, []).append(exc)
-                continue
-            owner = shipped_names.get(path.name)
-            if site and owner is not None and owner != study.key:
-                wrong_key = ProtocolError(path.name, "key", _(
-                    "this is the site's copy of study {owner}'s file, but its key names "
-                    "{key}: a copy must keep the key of the file it replaces").format(
-                    owner=owner, key=study.key), study=owner)
-                errors.append(wrong_key)
-                blocked.setdefault(owner, []).append(wrong_key)
-                continue
-            here.setdefault(study.key, []).append((path.name, study))
-        for key, found in here.items():
-            if len(found) > 1 and not site:
-                # Shipped files: a packaging mistake; the first one is kept.
-                for name, _study in found[1:]:
-                    errors.append(ProtocolError(name, "key", _(
-                        "study {key!r} is already defined by {other} in the same directory"
-                    ).format(key=key, other=found[0][0]), study=key))
-            elif len(found) > 1:
-                # Site files: which one the site meant cannot be guessed, so neither is used.
-                names = join_list(name for name, _study in found)
-                for name, _study in found:
-                    twice = ProtocolError(name, "key", _(
-                        "study {key!r} is defined by more than one site file ({files}): keep "
-                        "one").format(key=key, files=names), study=key)
-                    errors.append(twice)
-                    blocked.setdefault(key, []).append(twice)
-                continue
-            studies[key] = found[0][1]
-        if not site:
-            for key, found in here.items():
-                for name, _study in found:
-                    shipped_names[name] = key
-    for key in blocked:
-        studies.pop(key, None)
-    return LoadResult(tuple(studies.values()), tuple(errors),
-                      {k: tuple(v) for k, v in blocked.items()})
+__all__ = ["MAX_FILE_BYTES", "SEEDS_DIR", "LoadResult", "ProtocolError", "load_studies",
+           "load_study", "parse_study", "study_from_bytes", "text_digest"]

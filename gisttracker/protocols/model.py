@@ -15,14 +15,16 @@ English text, with the translations the file gives (``title_zh_CN``). Show it wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import date, timedelta
 from functools import cached_property
-from typing import Literal
-
-from dateutil.relativedelta import relativedelta
+from typing import TYPE_CHECKING, Literal
 
 from gisttracker import i18n
+from gisttracker.protocols.record import Record, field
+
+if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
 
 CriterionKind = Literal["inclusion", "exclusion"]
 AllocationMethod = Literal["randomized", "single_arm", "treatment_received", "derived_duration"]
@@ -31,8 +33,15 @@ EndpointType = Literal["time_to_event", "proportion", "repeated_measure", "descr
 ResponseCriterion = Literal["recist", "choi"]
 
 
-@dataclass(frozen=True)
-class Period:
+def _months(months: int, weeks: int, days: int) -> relativedelta:
+    """A calendar period as :mod:`dateutil` adds it (imported when a period with months is
+    first added: reading the protocols does not need it)."""
+    from dateutil.relativedelta import relativedelta
+
+    return relativedelta(months=months, weeks=weeks, days=days)
+
+
+class Period(Record):
     """A calendar period: ``months`` calendar months, then ``weeks`` and ``days``."""
 
     months: int = 0
@@ -45,11 +54,11 @@ class Period:
             # Without months relativedelta adds whole days: the same date, at a fraction of
             # its cost (paid per patient when a study's best responses are judged).
             return start + timedelta(weeks=self.weeks, days=self.days)
-        return start + relativedelta(months=self.months, weeks=self.weeks, days=self.days)
+        return start + _months(self.months, self.weeks, self.days)
 
     def before(self, start: date) -> date:
         """The date this period before ``start``."""
-        return start - relativedelta(months=self.months, weeks=self.weeks, days=self.days)
+        return start - _months(self.months, self.weeks, self.days)
 
     def scaled(self, k: int) -> Period:
         """This period ``k`` times over (used to expand repeating visits from the anchor)."""
@@ -85,8 +94,45 @@ class Period:
         return text
 
 
-@dataclass(frozen=True)
-class Intervention:
+class VisitName(i18n.LocalText):
+    """A visit name whose other languages are filled in when first read.
+
+    Filling in ``{offset}`` in words of a language needs that language's catalogue, and
+    reading a catalogue costs about 16 ms: every start in English paid it for Chinese visit
+    names nobody had asked to see yet. The loader checks the templates when it reads the
+    file, so filling them in later cannot fail. Pickled as its templates (not as filled-in
+    text), so a cached protocol (:mod:`gisttracker.protocols.cache`) takes up a changed
+    translation catalogue exactly as a freshly read one does.
+    """
+
+    def __new__(cls, source: str, templates: Mapping[str, str], number: int,
+                offset: Period) -> VisitName:
+        obj = str.__new__(cls, source)
+        obj.__dict__["_fill"] = (dict(templates), number, offset)
+        return obj
+
+    @property
+    def translations(self) -> dict[str, str]:
+        filled = self.__dict__.get("_filled")
+        if filled is None:
+            templates, number, offset = self.__dict__["_fill"]
+            filled = {
+                language: text.format(n=number, offset=offset.describe(language),
+                                      months=offset.months)
+                for language, text in templates.items()}
+            self.__dict__["_filled"] = filled
+        return filled
+
+    @translations.setter
+    def translations(self, value: dict[str, str]) -> None:
+        self.__dict__["_filled"] = dict(value)
+
+    def __reduce__(self) -> tuple[type[VisitName], tuple[str, dict[str, str], int, Period]]:  # type: ignore[override]
+        templates, number, offset = self.__dict__["_fill"]
+        return VisitName, (str(self), templates, number, offset)
+
+
+class Intervention(Record):
     """One intervention of an arm: a drug with its dose, or a procedure."""
 
     type: Literal["drug", "procedure"]
@@ -96,8 +142,7 @@ class Intervention:
     assumption: str | None = None
 
 
-@dataclass(frozen=True)
-class ArmOption:
+class ArmOption(Record):
     """A choice recorded within an arm (NCT03862768 arm B: imatinib 600 or sunitinib 37.5)."""
 
     code: str
@@ -106,8 +151,7 @@ class ArmOption:
     dose_mg_per_day: float
 
 
-@dataclass(frozen=True)
-class Arm:
+class Arm(Record):
     """An arm (interventional) or a group (observational / retrospective cohort)."""
 
     code: str
@@ -117,8 +161,7 @@ class Arm:
     options: tuple[ArmOption, ...] = ()
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
     """A machine-checkable condition over screening facts.
 
     ``op`` is one of ``all``, ``any``, ``not`` (with ``rules``), or a comparison
@@ -144,8 +187,7 @@ class Rule:
         return out
 
 
-@dataclass(frozen=True)
-class Criterion:
+class Criterion(Record):
     """An eligibility criterion: the registered text, and a rule where it is computable.
 
     For an exclusion criterion the rule describes the excluding condition: when it holds,
@@ -161,8 +203,7 @@ class Criterion:
     assumption: str | None = None
 
 
-@dataclass(frozen=True)
-class AnchorSource:
+class AnchorSource(Record):
     """Where an entered anchor date follows the recorded course from (``set_by``).
 
     ``first_dose`` / ``last_dose``: the first (last) dose day of the exposures to ``drug``
@@ -177,8 +218,7 @@ class AnchorSource:
     procedures: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(Record):
     """A date schedules count from. ``source`` says where it comes from; an entered anchor
     with ``set_by`` follows the recorded treatment or surgery."""
 
@@ -189,8 +229,7 @@ class Anchor:
     set_by: AnchorSource | None = None
 
 
-@dataclass(frozen=True)
-class Visit:
+class Visit(Record):
     """A planned visit: target = anchor + offset; window = [target - before, target + after]."""
 
     key: str
@@ -220,8 +259,7 @@ class Visit:
         return self.window_before.before(target), self.window_after.after(target)
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Record):
     """An outcome measure, declared precisely enough to compute it.
 
     ``kind`` is its role (primary or secondary); ``type`` what it is:
@@ -264,8 +302,7 @@ class Endpoint:
     grades: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Covariate:
+class Covariate(Record):
     """A patient characteristic that a protocol's models and subgroup analyses use.
 
     Its value comes from one recorded ``fact`` (a key of
@@ -295,8 +332,7 @@ class Covariate:
         return self.kind == "binary"
 
 
-@dataclass(frozen=True)
-class AnalysisPlan:
+class AnalysisPlan(Record):
     """How a study's endpoints are compared (``[analysis]``; every part optional).
 
     ``reference_group``: the arm or group each other is compared with (log-rank against the
@@ -316,8 +352,7 @@ class AnalysisPlan:
     assumption: str | None = None
 
 
-@dataclass(frozen=True)
-class TimingRule:
+class TimingRule(Record):
     """A protocol limit on the time between two anchor dates, e.g. surgery within 7 days."""
 
     key: str
@@ -328,8 +363,7 @@ class TimingRule:
     max: Period | None = None
 
 
-@dataclass(frozen=True)
-class TreatmentRule:
+class TreatmentRule(Record):
     """A protocol limit on the length of a treatment phase, e.g. adjuvant imatinib for at
     most 36 months: first to last dose day of ``drug`` in ``phase``, calendar periods."""
 
@@ -341,8 +375,7 @@ class TreatmentRule:
     max: Period | None = None
 
 
-@dataclass(frozen=True)
-class ResponseRules:
+class ResponseRules(Record):
     """How the best overall response is judged (RECIST 1.1 §4.4, also applied to Choi).
 
     ``start``: the anchor the minimum duration of stable disease counts from (the start of
@@ -357,8 +390,7 @@ class ResponseRules:
     confirm_after: Period | None = None
 
 
-@dataclass(frozen=True)
-class GroupRule:
+class GroupRule(Record):
     """One rule of a group derived from the treatment received: a patient who received any
     of ``procedures`` is in ``arm``; rules are tried in order, and the last one, without
     procedures, takes everybody else."""
@@ -367,24 +399,21 @@ class GroupRule:
     procedures: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class DurationSpan:
+class DurationSpan(Record):
     """The two anchors whose distance places a patient in a duration group."""
 
     start: str
     end: str
 
 
-@dataclass(frozen=True)
-class DurationGroup:
+class DurationGroup(Record):
     """A derived group of the retrospective cohort: preoperative imatinib up to ``max_months``."""
 
     arm: str
     max_months: int | None
 
 
-@dataclass(frozen=True)
-class LabAnalyteSpec:
+class LabAnalyteSpec(Record):
     """A laboratory value a protocol adds to the seven the application knows (ANC, platelets,
     haemoglobin, ALT, AST, bilirubin, creatinine). Recorded in its one ``unit``, with the
     site's reference range; it has no CTCAE grade."""
@@ -395,8 +424,7 @@ class LabAnalyteSpec:
     assumption: str | None = None
 
 
-@dataclass(frozen=True)
-class Allocation:
+class Allocation(Record):
     """How a patient's arm is decided."""
 
     method: AllocationMethod
@@ -414,8 +442,7 @@ class Allocation:
         return tuple(dict.fromkeys(p for rule in self.rules for p in rule.procedures))
 
 
-@dataclass(frozen=True)
-class Study:
+class Study(Record):
     """One study protocol, validated."""
 
     key: str

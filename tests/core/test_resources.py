@@ -86,7 +86,7 @@ def no_shipped_studies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A damaged installation: its protocol folder is empty."""
     empty = tmp_path / "seeds"
     empty.mkdir()
-    monkeypatch.setattr("gisttracker.session.SEEDS_DIR", empty)
+    monkeypatch.setattr("gisttracker.protocols.files.SEEDS_DIR", empty)
     return empty
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def no_shipped_studies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     empty = tmp_path / "seeds"
     empty.mkdir()
-    monkeypatch.setattr("gisttracker.session.SEEDS_DIR", empty)
+    monkeypatch.setattr("gisttracker.protocols.files.SEEDS_DIR", empty)
     return empty
 
 
