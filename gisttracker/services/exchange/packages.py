@@ -20,7 +20,7 @@ from gisttracker.exchange.keys import public_key_path, public_of
 from gisttracker.exchange.package import Manifest, PackageRequest, build_package
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
-from gisttracker.services.exchange.site_keys import record_signer, signing_key
+from gisttracker.services.exchange.site_keys import sent_summary, signing_key
 from gisttracker.services.policy import Permission
 from gisttracker.services.settings import SPECS, SettingsService
 from gisttracker.session import Session
@@ -88,8 +88,7 @@ def make_package(session: Session, target: Path, *, full: bool = False,
             w.insert(ExchangePackage, direction="sent", site_code=code, seq=seq,
                      base_seq=base_seq, audit_from=audit_from, audit_to=manifest.audit_to,
                      digest=manifest.payload_sha256,
-                     made_at=manifest.made_at, summary=None)
-            record_signer(w, public)
+                     made_at=manifest.made_at, summary=sent_summary(public))
     except BaseException:
         # Not recorded as sent (another package took the number meanwhile): no file either.
         with contextlib.suppress(OSError):

@@ -3,9 +3,9 @@
 The private key lives on a workstation (:mod:`gisttracker.exchange.keys`), never in the
 database. A file site has one workstation; a server site has several, and each would
 otherwise make a key of its own on first use, which the coordinating centre refuses (one key
-per site). So the site database remembers the public key its first package was signed with
-(setting ``package_signer:<SITE>``, written in the same transaction that records the
-package as sent), and a workstation signs only with that key:
+per site). So the site database remembers the public key its packages are signed with (in
+the row that records each package as sent, and in the setting ``package_signer:<SITE>``
+once an administrator replaced a lost key), and a workstation signs only with that key:
 
 - no key here → refused, with how to bring it here: an administrator exports it, encrypted
   with a passphrase, where it is (:func:`export_private_key`) and installs it here
@@ -19,6 +19,7 @@ package as sent), and a workstation signs only with that key:
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from pathlib import Path
 
@@ -37,10 +38,11 @@ from gisttracker.exchange.keys import (
     store_key,
 )
 from gisttracker.i18n import N_, _
-from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.base import ServiceError
 from gisttracker.services.policy import Permission
 from gisttracker.session import Session
 from gisttracker.store.models import Setting
+from gisttracker.store.models_exchange import ExchangePackage
 
 _HOW = N_("An administrator brings the site's key here from the workstation that has it: "
          "there File > Export > This site's private signing key (gisttracker export key "
@@ -55,9 +57,24 @@ def _setting(site_code: str) -> str:
 
 
 def expected_signer(site_code: str) -> PublicKey | None:
-    """The public key this site's packages are signed with, once one was sent."""
+    """The public key this site's packages are signed with: the one an administrator made
+    to replace a lost key, else the last package's; None before the first package."""
     row = Setting.get_or_none(Setting.key == _setting(site_code))
-    return None if row is None else PublicKey(site_code, bytes.fromhex(row.value))
+    if row is not None:
+        return PublicKey(site_code, bytes.fromhex(row.value))
+    sent = (ExchangePackage.select(ExchangePackage.summary)
+            .where((ExchangePackage.direction == "sent")
+                   & (ExchangePackage.site_code == site_code)
+                   & ExchangePackage.summary.is_null(False))
+            .order_by(ExchangePackage.seq.desc()).first())
+    if sent is None:
+        return None  # none sent, or only by a version that did not record its key
+    return PublicKey(site_code, bytes.fromhex(json.loads(sent.summary)["signed_by"]))
+
+
+def sent_summary(public: PublicKey) -> str:
+    """What the row recording a package as sent keeps of it: the key that signed it."""
+    return json.dumps({"signed_by": public.hex})
 
 
 def signing_key(session: Session, site_code: str) -> Ed25519PrivateKey:
@@ -78,13 +95,6 @@ def signing_key(session: Session, site_code: str) -> Ed25519PrivateKey:
             "site's packages are signed with (fingerprint {fp}).").format(
                 here=here.fingerprint, fp=expected.fingerprint) + " " + _(_HOW))
     return key
-
-
-def record_signer(w: Writer, public: PublicKey) -> None:
-    """In the transaction that records a package as sent: remember its key, if it is the
-    site's first."""
-    if Setting.get_or_none(Setting.key == _setting(public.site_code)) is None:
-        w.insert(Setting, key=_setting(public.site_code), value=public.hex)
 
 
 def _site_code(session: Session) -> str:
