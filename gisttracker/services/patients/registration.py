@@ -64,7 +64,7 @@ class RegistrationMixin(PatientServiceBase):
     def next_study_id(self) -> tuple[str, int, str]:
         """(site code, sequence number, study identifier) of the next patient registered
         here, as of now (one statement: the site code setting and the last number)."""
-        site, last = self.tracker.db.execute_sql(  # type: ignore[no-untyped-call]
+        site, last = self.tracker.db.execute_sql(
             _NEXT_NUMBER, _NEXT_NUMBER_PARAMS).fetchone()
         numbered = _numbered(site, last)
         return site, numbered["seq"], numbered["study_id"]
