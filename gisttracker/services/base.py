@@ -658,23 +658,28 @@ class Writer:
                 signed += [v for target in sorted(self._lock_targets) for v in target]
             else:
                 over = " AND FALSE"
+            # The chain's head and the audit_record rows of the records waiting, in one
+            # statement: one row per record found (the head repeated), or one row of the
+            # head alone.
             head = conn.cursor()
-            head.execute(
-                "SELECT t.id, t.hash, (SELECT max(id) FROM audit_entry), "
-                "(SELECT max(id) FROM audit_record), "
-                f"(SELECT count(*) FROM signature WHERE id > ?{over}) FROM (SELECT 1) AS one "
-                "LEFT JOIN audit_txn t ON t.id = (SELECT max(id) FROM audit_txn)", signed)
-            known = conn.cursor()
             keys = list(dict.fromkeys(uid_key(u) for u in uids))
-            known.execute(
-                "SELECT r.id, r.record_key, p.record_key FROM audit_record r "
-                "LEFT JOIN audit_record p ON p.id = r.patient "
-                "WHERE r.record_key = ANY(%s)", (keys,))
+            head.execute(
+                "SELECT h.txn, h.hash, h.last_entry, h.last_record, h.signed, k.ref, k.key, "
+                "k.patient FROM (SELECT t.id AS txn, t.hash AS hash, "
+                "(SELECT max(id) FROM audit_entry) AS last_entry, "
+                "(SELECT max(id) FROM audit_record) AS last_record, "
+                f"(SELECT count(*) FROM signature WHERE id > ?{over}) AS signed "
+                "FROM (SELECT 1) AS one LEFT JOIN audit_txn t "
+                "ON t.id = (SELECT max(id) FROM audit_txn)) AS h "
+                "LEFT JOIN (SELECT r.id AS ref, r.record_key AS key, p.record_key AS patient "
+                "FROM audit_record r LEFT JOIN audit_record p ON p.id = r.patient "
+                "WHERE r.record_key = ANY(?)) AS k ON TRUE", [*signed, keys])
             late = []
             for _record, query, params, _compute in self._at_settle:
                 late.append(conn.cursor())
                 late[-1].execute(query, params)
-        last_txn, last_hash, last_entry, last_record, signed_since = head.fetchone()
+        found = head.fetchall()
+        last_txn, last_hash, last_entry, last_record, signed_since = found[0][:5]
         self._settled = (list(self._queue), list(self._at_settle))
         self._apply_at_settle([c.fetchone() for c in late])
         self.late = False
@@ -686,7 +691,9 @@ class Writer:
                 raise ConcurrentWriteError(_(
                     "Someone else signed this data while you were saving, so nothing of "
                     "this change was saved. Reload to see the signature."))
-        for ref, key, patient in known.fetchall():
+        for *_head, ref, key, patient in found:
+            if ref is None:
+                continue  # the head's row alone: none of the records was audited before
             self._records[key_uid(key)] = (int(ref),
                                            None if patient is None else key_uid(patient))
         self._begun = (int(last_txn or 0) + 1, int(last_entry or 0) + 1,
