@@ -47,10 +47,12 @@ def _numbered(site: str, last: int | None) -> dict[str, Any]:
 
 # The site code setting (its default when unset) and the last sequence number taken under
 # it, in one statement (positive numbers only: a server's provisional ones are negative).
-_NEXT_NUMBER = (
-    "SELECT s.site, (SELECT max(seq) FROM patient WHERE site_code = s.site AND seq > 0) "
-    "FROM (SELECT coalesce((SELECT value FROM setting WHERE key = ?), ?) AS site) AS s")
-_NEXT_NUMBER_PARAMS = ("site_code", SPECS["site_code"].default)
+# The setting is looked up twice (by its unique key; one statement sees one state of it)
+# rather than read from a derived table, which SQLite would scan.
+_SITE = "coalesce((SELECT value FROM setting WHERE key = ?), ?)"
+_NEXT_NUMBER = (f"SELECT {_SITE}, (SELECT max(seq) FROM patient WHERE site_code = {_SITE} "
+                "AND seq > 0)")
+_NEXT_NUMBER_PARAMS = ("site_code", SPECS["site_code"].default) * 2
 
 
 def _settled_number(row: Sequence[Any]) -> dict[str, Any]:
