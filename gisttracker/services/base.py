@@ -658,23 +658,28 @@ class Writer:
                 signed += [v for target in sorted(self._lock_targets) for v in target]
             else:
                 over = " AND FALSE"
+            # The chain's head and the audit_record rows of the records waiting, in one
+            # statement: one row per record found (the head repeated), or one row of the
+            # head alone.
             head = conn.cursor()
-            head.execute(
-                "SELECT t.id, t.hash, (SELECT max(id) FROM audit_entry), "
-                "(SELECT max(id) FROM audit_record), "
-                f"(SELECT count(*) FROM signature WHERE id > ?{over}) FROM (SELECT 1) AS one "
-                "LEFT JOIN audit_txn t ON t.id = (SELECT max(id) FROM audit_txn)", signed)
-            known = conn.cursor()
             keys = list(dict.fromkeys(uid_key(u) for u in uids))
-            known.execute(
-                "SELECT r.id, r.record_key, p.record_key FROM audit_record r "
-                "LEFT JOIN audit_record p ON p.id = r.patient "
-                "WHERE r.record_key = ANY(%s)", (keys,))
+            head.execute(
+                "SELECT h.txn, h.hash, h.last_entry, h.last_record, h.signed, k.ref, k.key, "
+                "k.patient FROM (SELECT t.id AS txn, t.hash AS hash, "
+                "(SELECT max(id) FROM audit_entry) AS last_entry, "
+                "(SELECT max(id) FROM audit_record) AS last_record, "
+                f"(SELECT count(*) FROM signature WHERE id > ?{over}) AS signed "
+                "FROM (SELECT 1) AS one LEFT JOIN audit_txn t "
+                "ON t.id = (SELECT max(id) FROM audit_txn)) AS h "
+                "LEFT JOIN (SELECT r.id AS ref, r.record_key AS key, p.record_key AS patient "
+                "FROM audit_record r LEFT JOIN audit_record p ON p.id = r.patient "
+                "WHERE r.record_key = ANY(?)) AS k ON TRUE", [*signed, keys])
             late = []
             for _record, query, params, _compute in self._at_settle:
                 late.append(conn.cursor())
                 late[-1].execute(query, params)
-        last_txn, last_hash, last_entry, last_record, signed_since = head.fetchone()
+        found = head.fetchall()
+        last_txn, last_hash, last_entry, last_record, signed_since = found[0][:5]
         self._settled = (list(self._queue), list(self._at_settle))
         self._apply_at_settle([c.fetchone() for c in late])
         self.late = False
@@ -686,7 +691,9 @@ class Writer:
                 raise ConcurrentWriteError(_(
                     "Someone else signed this data while you were saving, so nothing of "
                     "this change was saved. Reload to see the signature."))
-        for ref, key, patient in known.fetchall():
+        for *_head, ref, key, patient in found:
+            if ref is None:
+                continue  # the head's row alone: none of the records was audited before
             self._records[key_uid(key)] = (int(ref),
                                            None if patient is None else key_uid(patient))
         self._begun = (int(last_txn or 0) + 1, int(last_entry or 0) + 1,
@@ -715,10 +722,21 @@ class Writer:
             commit = self.db.transaction_depth() == 1
             conn = self.db.connection()
             with conn.pipeline():
-                self._flush()
-                self._write_txns()
+                cursor = conn.cursor()
+                for sql, params in self._late_updates:
+                    cursor.execute(sql, params)
+                self._late_updates = []
+                txns = [(s.txn, s.at, s.user, s.reason, s.last, s.hash)
+                        for s in self._segments if s.last is not None]
+                for table, rows in (("audit_shape", self._pending_shapes),
+                                    ("audit_record", self._pending_records),
+                                    ("audit_entry", self._pending_entries),
+                                    ("audit_txn", txns)):
+                    _insert_rows(cursor, table, rows)
+                self._pending_shapes, self._pending_records = [], []
+                self._pending_entries = []
                 if commit:
-                    conn.cursor().execute("COMMIT")
+                    cursor.execute("COMMIT")
             if commit:
                 cast(ServerDatabase, self.db).committed_early()
             return
@@ -1612,6 +1630,31 @@ _SIGNATURES_AT_BEGIN = "SELECT max(id) FROM signature"
 # unique_violation (both created the same record), foreign_key_violation (one removed what
 # the other refers to), serialization_failure, deadlock_detected.
 _COLLISIONS = frozenset({"23505", "23503", "40001", "40P01"})
+
+
+# The audit tables' columns in the order their rows are queued (Writer._flush's order).
+_AUDIT_COLUMNS = {
+    "audit_shape": "id, table_name, columns",
+    "audit_record": "id, table_name, record_key, patient",
+    "audit_entry": "id, txn, record, action, field, shape, old_value, new_value, reason, "
+                   "version, tag",
+    "audit_txn": 'id, at, "user", reason, last_entry, hash',
+}
+
+
+def _insert_rows(cursor: Any, table: str, rows: Sequence[Sequence[Any]],
+                 batch: int = 500) -> None:
+    """Insert ``rows`` into the audit table ``table`` with one multi-row ``INSERT`` per
+    ``batch`` rows, in psycopg's placeholder style (a server's settled trail: one statement
+    per table instead of one per row; the rows keep their order, so the append-only
+    trigger sees rising ids as before)."""
+    if not rows:
+        return
+    marks = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
+    for chunk in _batched(rows, batch):
+        cursor.execute(
+            f"INSERT INTO {table} ({_AUDIT_COLUMNS[table]}) VALUES "
+            + ", ".join([marks] * len(chunk)), [v for row in chunk for v in row])
 
 
 def _collision(exc: BaseException) -> bool:

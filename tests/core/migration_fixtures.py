@@ -238,8 +238,25 @@ def check_v10(db: peewee.SqliteDatabase) -> None:
     assert "audit_entry_txn" in plan
 
 
+def fill_v11(db: peewee.SqliteDatabase) -> None:
+    # Schema 11 changes only the server's append-only trigger function: nothing on SQLite.
+    db.execute_sql("INSERT INTO setting (uid, key, value) VALUES ('u-paper', 'paper', "
+                   "'letter')")
+
+
+def check_v11(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql(
+        "SELECT value FROM setting WHERE key = 'paper'").fetchall() == [("letter",)]
+    # The audit tables still refuse an id that is not above the last one.
+    for table in ("audit_entry", "audit_txn", "audit_record", "audit_shape"):
+        sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = ?",
+                             (f"{table}_append_only",)).fetchone()
+        assert sql is not None and "max(id)" in sql[0]
+
+
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
-                         6: fill_v6, 7: fill_v7, 8: fill_v8, 9: fill_v9, 10: fill_v10}
+                         6: fill_v6, 7: fill_v7, 8: fill_v8, 9: fill_v9, 10: fill_v10,
+                         11: fill_v11}
 CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
                           6: check_v6, 7: check_v7, 8: check_v8,
-                          9: check_v9, 10: check_v10}
+                          9: check_v9, 10: check_v10, 11: check_v11}

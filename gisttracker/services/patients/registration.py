@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
-
-import peewee
 
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError
 from gisttracker.services.patients.base import PatientServiceBase
 from gisttracker.services.patients.values import Identity, _text
-from gisttracker.services.settings import SettingsService
+from gisttracker.services.settings import SPECS
 from gisttracker.store.models import new_uid
 from gisttracker.store.models_patients import (
     Patient,
@@ -46,13 +45,29 @@ def _numbered(site: str, last: int | None) -> dict[str, Any]:
     return {"seq": seq, "study_id": f"{site}-{seq:04d}"}
 
 
+# The site code setting (its default when unset) and the last sequence number taken under
+# it, in one statement (positive numbers only: a server's provisional ones are negative).
+# The setting is looked up twice (by its unique key; one statement sees one state of it)
+# rather than read from a derived table, which SQLite would scan.
+_SITE = "coalesce((SELECT value FROM setting WHERE key = ?), ?)"
+_NEXT_NUMBER = (f"SELECT {_SITE}, (SELECT max(seq) FROM patient WHERE site_code = {_SITE} "
+                "AND seq > 0)")
+_NEXT_NUMBER_PARAMS = ("site_code", SPECS["site_code"].default) * 2
+
+
+def _settled_number(row: Sequence[Any]) -> dict[str, Any]:
+    """The site code, sequence number and study identifier of :data:`_NEXT_NUMBER`'s row."""
+    return {"site_code": row[0], **_numbered(row[0], row[1])}
+
+
 class RegistrationMixin(PatientServiceBase):
     """Registration and corrections of identity and sex."""
 
     def next_study_id(self) -> tuple[str, int, str]:
-        site = SettingsService(self.tracker).get("site_code")
-        last = Patient.select(peewee.fn.MAX(Patient.seq)).where(
-            Patient.site_code == site).scalar()
+        """(site code, sequence number, study identifier) of the next patient registered
+        here, as of now (one statement: the site code setting and the last number)."""
+        site, last = self.tracker.db.execute_sql(
+            _NEXT_NUMBER, _NEXT_NUMBER_PARAMS).fetchone()
         numbered = _numbered(site, last)
         return site, numbered["seq"], numbered["study_id"]
 
@@ -100,19 +115,18 @@ class RegistrationMixin(PatientServiceBase):
         uid = new_uid()
         with self.tracker.transaction(_("patient registered")) as w:
             if w.late:
-                # On a server the next number is taken at the commit, under the chain lock
-                # (Writer.at_settle), so workstations registering at once overlap the rest;
-                # until then the row holds a provisional one that nobody else sees.
-                site = SettingsService(self.tracker).get("site_code")
-                seq, study_id = -1 - int(uid[:15], 16), f"{site}-{uid}"
+                # On a server the site code and the next number are read at the commit,
+                # under the chain lock (Writer.at_settle), in the round trip that reads the
+                # chain's head, so workstations registering at once overlap the rest; until
+                # then the row holds provisional values that nobody else sees.
+                site, seq, study_id = "", -1 - int(uid[:15], 16), uid
             else:
                 site, seq, study_id = self.next_study_id()
             patient = w.insert(Patient, patient_uid=uid, uid=uid, study_key=study_key,
                                study_id=study_id, site_code=site, seq=seq, sex=sex,
                                status="screened", created_on=today)
             if w.late:
-                w.at_settle(patient, "SELECT max(seq) FROM patient WHERE site_code = ? "
-                            "AND seq > 0", (site,), lambda row: _numbered(site, row[0]))
+                w.at_settle(patient, _NEXT_NUMBER, _NEXT_NUMBER_PARAMS, _settled_number)
             w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient,
                      record_number=_text(identity.record_number), name=_text(identity.name),
                      initials=_text(identity.initials), date_of_birth=identity.date_of_birth)
