@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any, TypeVar, cast
 
 import peewee
@@ -257,6 +258,66 @@ def _foreign_runs(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]
         run.append(row)
     if run:
         yield run
+
+
+# The scanner json.loads uses (CPython's C one where there is one), called directly.
+_SCAN: Callable[[str, int], tuple[Any, int]] = cast(Any, json.JSONDecoder()).scan_once
+# How the chain's JSON quotes a text (the function its encoder calls: :data:`_ENCODE`).
+_QUOTE = encode_basestring
+
+
+def _decoded(text: Any) -> Any:
+    """``json.loads(text)``: the same value, or the same error, without the call's overhead
+    (whitespace skipped by regular expression, a decoder's method calls). A centre decodes
+    every object of a site's trail, 100,000s of them: the scanner takes a JSON text that
+    starts and ends with its value whole; json.loads itself anything else."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError, TypeError):
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
+
+
+def _local_ref(ids: Mapping[int, int], value: Any) -> Any:
+    """A reference as another file gives it (its id of the record) as this file's id of the
+    same record; None where this file does not have it."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        return ids.get(int(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _foreign_row(row: Sequence[Any],
+                 refs: Mapping[str, Mapping[str, Mapping[int, int]]]) -> Sequence[Any]:
+    """A row of another file's trail with its references as this file's ids (see
+    :meth:`Writer.append_foreign`): the value of a reference field, or the reference columns
+    inside an insert's (delete's) object — handed on decoded, not encoded again only to be
+    decoded by :meth:`Writer._append_run`."""
+    fields = refs.get(row[3])
+    if not fields:
+        return row
+    field_name = row[5]
+    if field_name is not None:
+        ids = fields.get(field_name)
+        if ids is None:
+            return row
+        old, new = (None if v is None else json.dumps(_local_ref(ids, json.loads(v)))
+                    for v in (row[6], row[7]))
+        return (*row[:6], old, new, *row[8:])
+    # An insert carries its values as new_value, a delete as old_value; the other is empty.
+    index = 7 if row[7] else 6
+    text = row[index]
+    values = text if isinstance(text, dict) else json.loads(text) if text else None
+    if not isinstance(values, dict):
+        return row
+    for column, ids in fields.items():
+        if column in values:
+            values[column] = _local_ref(ids, values[column])
+    return (*row[:index], values, *row[index + 1:])
 
 
 class Writer:
@@ -513,9 +574,24 @@ class Writer:
         assert self._chain is not None and self._last_entry is not None
         entry_id = self._last_entry + 1
         effective = reason if reason is not None else segment.reason
-        chain = self._chain = hashlib.sha256(self._chain + _ENCODE(
-            [entry_id, segment.at, segment.user, action, table, uid, field_name, columns,
-             old, new, effective, patient, version]).encode("utf-8")).digest()
+        # The entry's text as _ENCODE writes it, put together here (faster than the
+        # encoder's walk over a list): texts quoted by the encoder's own function, null for
+        # None, the two integers as they are. Anything else (a value that is not a text
+        # where one is expected) goes the encoder's way.
+        q = _QUOTE
+        try:
+            if type(version) is not int:
+                raise TypeError
+            text = (f"[{entry_id},{q(segment.at)},{q(segment.user)},{q(action)},{q(table)},"
+                    f"{q(uid)},{'null' if field_name is None else q(field_name)},"
+                    f"{'null' if columns is None else q(columns)},"
+                    f"{'null' if old is None else q(old)},{'null' if new is None else q(new)},"
+                    f"{'null' if effective is None else q(effective)},"
+                    f"{'null' if patient is None else q(patient)},{version}]")
+        except TypeError:
+            text = _ENCODE([entry_id, segment.at, segment.user, action, table, uid, field_name,
+                            columns, old, new, effective, patient, version])
+        chain = self._chain = hashlib.sha256(self._chain + text.encode("utf-8")).digest()
         self._last_entry = entry_id
         segment.last, segment.hash = entry_id, chain
         self._versions[uid] = version
@@ -819,7 +895,8 @@ class Writer:
                     values if action == "insert" else None, None, version, segment)
         return 1
 
-    def append_foreign(self, rows: Iterable[Sequence[Any]]) -> int:
+    def append_foreign(self, rows: Iterable[Sequence[Any]],
+                       ids: Mapping[str, Mapping[str, Mapping[int, int]]] | None = None) -> int:
         """Append entries someone else wrote — a site's audit trail, merged at the
         coordinating centre — chained into this file's trail with their own who, when and
         why (each run of them its own audit_txn). Returns the number of entries.
@@ -834,6 +911,10 @@ class Writer:
         translate references) encoding it again. The records' ``version`` columns are set
         to what the trail now says. The caller has written the records themselves and holds
         the permission to.
+
+        ``ids``: where the rows' references are still the other file's ids — per table, per
+        reference field as the trail names it (``patient`` and ``patient_id``), that file's
+        id → this file's id of the same record (an id not in it becomes null).
         """
         if self._chain is None or self._last_entry is None:
             self._load_chain()
@@ -841,19 +922,12 @@ class Writer:
         count = 0
         columns_of: dict[str, set[str]] = {}
         append = self._append_run
+        refs = ids or {}
         if self._records_complete:
-            # Every record is known (remember_versions): nothing to look up per batch, the
-            # runs go one by one, written every 5,000.
-            waiting = 0
-            for run in _foreign_runs(rows):
-                count += append(run, columns_of)
-                touched[str(run[0][4])] = str(run[0][3])
-                waiting += 1
-                if waiting == 5_000:
-                    self._flush()
-                    waiting = 0
-            self._flush()
+            count = self._append_known(rows, refs, touched, columns_of)
         else:
+            if refs:
+                rows = (_foreign_row(row, refs) for row in rows)
             for batch in _batched(_foreign_runs(rows), 5_000):
                 # The batch's records looked up at once; those not found are new to this file.
                 self._prefetch_records([u for run in batch for u in (run[0][4], run[0][9])
@@ -881,6 +955,79 @@ class Writer:
                     f'UPDATE "{table}" SET version = ? WHERE uid = ? '
                     f"AND (version IS NULL OR version <> ?)",
                     [(v, uid, v) for v, uid in pairs])
+        return count
+
+    def _append_known(self, rows: Iterable[Sequence[Any]],
+                      refs: Mapping[str, Mapping[str, Mapping[int, int]]],
+                      touched: dict[str, str], columns_of: dict[str, set[str]]) -> int:
+        """:meth:`append_foreign` when every record is known (:meth:`remember_versions`):
+        nothing to look up per batch; the runs go one by one, written every 5,000.
+
+        A whole object — most of a site's trail: one row per insert — is decoded, its
+        references translated and chained right here, in one pass (no run, no tuple made
+        again to carry it); what is not (a field's change, a row of a site before schema 9,
+        an object that is not a JSON object text) is grouped into runs and goes through
+        :meth:`_append_run`, as :func:`_foreign_runs` and :func:`_foreign_row` would have
+        it. What is written is the same either way."""
+        count = waiting = 0
+        run: list[Sequence[Any]] = []
+        key: tuple[Any, ...] | None = None
+        records, segments, entry = self._records, self._segments, self._entry
+        for row in rows:
+            at, user, action, table, uid, field_name, old, new, reason, patient_uid = row
+            if field_name is None and action != "update":
+                if run:
+                    count += self._append_run(run, columns_of)
+                    touched[str(run[0][4])] = str(run[0][3])
+                    run, key = [], None
+                    waiting += 1
+                text, other = (new, old) if action == "insert" else (old, new)
+                values = (text if isinstance(text, dict)
+                          else _decoded(text) if other is None and type(text) is str and text
+                          else None)
+                if type(values) is dict:
+                    fields = refs.get(table)
+                    if fields:
+                        for column, known in fields.items():
+                            if column in values:
+                                values[column] = _local_ref(known, values[column])
+                    segment = segments[-1] if segments else None
+                    if (segment is None or segment.own or segment.at != at
+                            or segment.user != user or segment.reason != reason):
+                        segment = self._segment(str(at), str(user), reason, own=False)
+                    found = records.get(uid)
+                    ref, patient = (found if found is not None
+                                    else self._record_ref(table, uid, patient_uid, lookup=False))
+                    if action == "insert":
+                        entry(action, table, uid, ref, patient, None, None, values, None, 1,
+                              segment)
+                    else:
+                        entry(action, table, uid, ref, patient, None, values, None, None,
+                              max(self._last_version(uid, ref), 1), segment)
+                    count += 1
+                else:
+                    count += self._append_run([_foreign_row(row, refs)], columns_of)
+                touched[str(uid)] = str(table)
+                waiting += 1
+                if waiting >= 5_000:
+                    self._flush()
+                    waiting = 0
+                continue
+            this = (at, user, action, table, uid, reason)
+            if run and this != key:
+                count += self._append_run(run, columns_of)
+                touched[str(run[0][4])] = str(run[0][3])
+                run = []
+                waiting += 1
+                if waiting >= 5_000:
+                    self._flush()
+                    waiting = 0
+            key = this
+            run.append(_foreign_row(row, refs) if refs else row)
+        if run:
+            count += self._append_run(run, columns_of)
+            touched[str(run[0][4])] = str(run[0][3])
+        self._flush()
         return count
 
     def _note(self, table: str, uid: str) -> None:
