@@ -639,13 +639,28 @@ class Writer:
         rows, their order, the triggers and the checks are the same (measured on the
         10,000-patient package's 622,783 entries: 2.7 s → 1.9 s of CPU). A server writes
         them as ever (:meth:`_flush`)."""
-        entries = self._pending_entries
+        entries, records = self._pending_entries, self._pending_records
         if self.late or is_server_db(self.db) or len(entries) < _BULK_ROWS:
             self._flush()
             return
         self._pending_entries = []
-        self._flush()  # what the entries refer to first: shapes, records
         cursor = self.db.cursor()
+        if len(records) >= _BULK_ROWS:
+            # The records the same way, through a table of this connection's own: in rows
+            # of 90 their statements cost more than one by one (measured), in one
+            # INSERT … SELECT less (279,229 records: 1.05 s → 0.82 s).
+            self._pending_records = []
+            self._flush()  # the shapes
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS audit_record_bulk "
+                           "(id, table_name, record_key, patient)")
+            cursor.executemany("INSERT INTO temp.audit_record_bulk VALUES (?, ?, ?, ?)",
+                               records)
+            cursor.execute("INSERT INTO audit_record (id, table_name, record_key, patient) "
+                           "SELECT id, table_name, record_key, patient "
+                           "FROM temp.audit_record_bulk ORDER BY rowid")
+            cursor.execute("DELETE FROM temp.audit_record_bulk")
+        else:
+            self._flush()  # what the entries refer to first: shapes, records
         whole = len(entries) - len(entries) % _BULK_ROWS
         for start in range(0, whole, _BULK_ROWS):
             cursor.execute(_ENTRIES_SQL, tuple(chain_values.from_iterable(
@@ -1148,6 +1163,8 @@ class Writer:
         if run:
             count += through_runs(run)
         self._flush_bulk()
+        if not is_server_db(self.db):
+            self.db.execute_sql("DROP TABLE IF EXISTS temp.audit_record_bulk")
         return count
 
     def _note(self, table: str, uid: str) -> None:
