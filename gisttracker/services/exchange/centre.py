@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -188,7 +189,32 @@ class _Place:
                     f"COPY {self.pkg(table)} ({names}) FROM STDIN") as copy:
                 for row in self.read(f"SELECT {names} FROM {_q(table)}"):
                     copy.write_row(row)
-        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+        except psycopg.errors.DataError as exc:
+            # A value the server's column cannot hold though the site's file did (SQLite
+            # keeps any value in any column): a text in a number column, a fraction in an
+            # integer one, a NUL character in a text.
+            where = re.search(r"\bcolumn (\w+)", exc.diag.context or "")
+            error = exc.diag.message_primary or str(exc)
+            if where is None:
+                raise PackageError(_(
+                    "a value of the package's {table} records does not fit this centre's "
+                    "columns ({error}). Nothing was imported.").format(
+                        table=table, error=error)) from exc
+            raise PackageError(_(
+                "a value of the package's {table} records does not fit this centre's column "
+                "{column} ({error}). Nothing was imported.").format(
+                    table=table, column=where.group(1), error=error)) from exc
+        except sqlite3.OperationalError as exc:
+            # Python reads the payload's texts as UTF-8 to send them (a file centre never
+            # decodes them): one that is not is refused here, not a crash.
+            where = re.search(r"\bcolumn '([^']*)'", str(exc))
+            if "UTF-8" not in str(exc):
+                raise
+            raise PackageError(_(
+                "a text in the package's {table} records is not valid UTF-8 (column "
+                "{column}). Nothing was imported.").format(
+                    table=table, column=where.group(1) if where else "?")) from exc
+        except psycopg.errors.IntegrityError as exc:
             raise PackageError(_(
                 "the package's {table} records do not fit this centre's data ({error}): a "
                 "record refers to one this centre does not have, or repeats one it has under "
