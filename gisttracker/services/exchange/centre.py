@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -188,7 +189,32 @@ class _Place:
                     f"COPY {self.pkg(table)} ({names}) FROM STDIN") as copy:
                 for row in self.read(f"SELECT {names} FROM {_q(table)}"):
                     copy.write_row(row)
-        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+        except psycopg.errors.DataError as exc:
+            # A value the server's column cannot hold though the site's file did (SQLite
+            # keeps any value in any column): a text in a number column, a fraction in an
+            # integer one, a NUL character in a text.
+            where = re.search(r"\bcolumn (\w+)", exc.diag.context or "")
+            error = exc.diag.message_primary or str(exc)
+            if where is None:
+                raise PackageError(_(
+                    "a value of the package's {table} records does not fit this centre's "
+                    "columns ({error}). Nothing was imported.").format(
+                        table=table, error=error)) from exc
+            raise PackageError(_(
+                "a value of the package's {table} records does not fit this centre's column "
+                "{column} ({error}). Nothing was imported.").format(
+                    table=table, column=where.group(1), error=error)) from exc
+        except sqlite3.OperationalError as exc:
+            # Python reads the payload's texts as UTF-8 to send them (a file centre never
+            # decodes them): one that is not is refused here, not a crash.
+            where = re.search(r"\bcolumn '([^']*)'", str(exc))
+            if "UTF-8" not in str(exc):
+                raise
+            raise PackageError(_(
+                "a text in the package's {table} records is not valid UTF-8 (column "
+                "{column}). Nothing was imported.").format(
+                    table=table, column=where.group(1) if where else "?")) from exc
+        except psycopg.errors.IntegrityError as exc:
             raise PackageError(_(
                 "the package's {table} records do not fit this centre's data ({error}): a "
                 "record refers to one this centre does not have, or repeats one it has under "
@@ -522,8 +548,15 @@ def _merge(place: _Place, w: Writer, m: Manifest, when: datetime) -> ImportResul
     ids = _id_maps(place, sorted({p for fields in refs.values() for p in fields.values()}))
     # A shared reference record this file already had under its own uid: the site's entries
     # about its copy describe a record that is not here (this file's trail has its own).
-    here = {t: {str(u) for (u,) in place.execute(f"SELECT uid FROM {place.main(t)}")}
+    # (Left out by the query that reads the trail: the rows of such a table whose record is
+    # not among this file's.)
+    here = {t: sorted(str(u) for (u,) in place.execute(f"SELECT uid FROM {place.main(t)}"))
             for t in NATURAL_KEYS if t in local}
+    others = "".join(" AND NOT (a.table_name IS ? AND a.record_uid NOT IN "
+                     "(SELECT value FROM json_each(?)))" for _t in here)
+    # The site's ids in the trail's references, as this file's (Writer.append_foreign).
+    translate = {table: {name: ids[parent] for name, parent in fields.items()}
+                 for table, fields in refs.items() if fields}
     # A large trail goes in as a bulk load too: the plain indexes of the audit tables set
     # aside meanwhile (the last versions read first, which is all the load looks up by
     # record); their unique indexes, constraints and append-only triggers all stay.
@@ -532,11 +565,10 @@ def _merge(place: _Place, w: Writer, m: Manifest, when: datetime) -> ImportResul
             _bulk(place, "audit_record", incoming):
         rows = place.read(
             "SELECT a.at, a.user || '@' || ?, a.action, a.table_name, a.record_uid, a.field, "
-            "a.old_value, a.new_value, a.reason, a.patient_uid FROM audit a WHERE a.id > ? "
-            "ORDER BY a.id", (site, mark))
-        result.audit_rows = w.append_foreign(
-            _translated(row, refs, ids) for row in rows
-            if row[3] not in here or row[4] in here[row[3]])
+            f"a.old_value, a.new_value, a.reason, a.patient_uid FROM audit a WHERE a.id > ?"
+            f"{others} ORDER BY a.id",
+            (site, mark, *(v for t, uids in here.items() for v in (t, json.dumps(uids)))))
+        result.audit_rows = w.append_foreign(rows, translate)
     # The bases last: written before the trail, their hundred megabytes of scattered
     # pages (keyed by uid) made every audit row's insert after them about half as slow
     # again (measured: 5.6 s against 3.6 s for the 10,000-patient package's trail).
@@ -563,44 +595,6 @@ def _id_maps(place: _Place, parents: list[str]) -> dict[str, dict[int, int]]:
                    "ON m.uid = i.uid WHERE i.table_name = ?")
         maps[parent] = {int(a): int(b) for a, b in place.execute(sql, (parent,))}
     return maps
-
-
-def _local_id(ids: dict[int, int], value: Any) -> Any:
-    """A site's id (as its audit trail gives it) as this file's id of the same record."""
-    if value is None or isinstance(value, bool):
-        return value
-    try:
-        return ids.get(int(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _translated(row: tuple[Any, ...], refs: dict[str, dict[str, str]],
-                ids: dict[str, dict[int, int]]) -> tuple[Any, ...]:
-    """A site's audit row with its references turned into this file's ids: the value of a
-    reference field, or the reference columns inside an insert's (delete's) object — which
-    is handed on decoded (:meth:`Writer.append_foreign` takes it so) rather than encoded
-    again only to be decoded there."""
-    fields = refs.get(row[3])
-    if not fields:
-        return row
-    field_name = row[5]
-    if field_name is not None:
-        parent = fields.get(field_name)
-        if parent is None:
-            return row
-        old, new = (None if v is None else json.dumps(_local_id(ids[parent], json.loads(v)))
-                    for v in (row[6], row[7]))
-        return (*row[:6], old, new, *row[8:])
-    # An insert carries its values as new_value, a delete as old_value; the other is empty.
-    index = 7 if row[7] else 6
-    values = json.loads(row[index]) if row[index] else None
-    if not isinstance(values, dict):
-        return row
-    for column, parent in fields.items():
-        if column in values:
-            values[column] = _local_id(ids[parent], values[column])
-    return (*row[:index], values, *row[index + 1:])
 
 
 def _delete(place: _Place, w: Writer, m: Manifest,
