@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import peewee
+
 from gisttracker.atomic import atomic_path, make_private_dir
 from gisttracker.i18n import _, ngettext
 from gisttracker.store.db import APPLICATION_ID, StoreError, read_only_uri
@@ -494,6 +496,8 @@ def verify(path: Path) -> VerifyReport:
         report.notes.append(_("the file's pages are intact"))
         _check_references(conn, report)
         _check_audit(conn, report)
+        if version == LATEST:
+            _check_trail(conn, report)
         counts = table_counts(conn)
         report.notes.append(ngettext("{n} patient", "{n} patients",
                                      counts.get("patient", 0)).format(
@@ -548,15 +552,7 @@ def _verify_server(location: Any) -> VerifyReport:
                 report.notes.append(_("schema {version}, the latest").format(version=version))
             _check_server_references(db, Schema(db), table_names(db), report)
             _check_server_triggers(db, APPEND_ONLY, report)
-            audit = verify_audit(db)
-            if audit.ok:
-                report.notes.append(audit.summary())
-            else:
-                for finding in audit.findings[:10]:
-                    report.problems.append(finding.message)
-                if len(audit.findings) > 10:
-                    report.problems.append(_("(and {n} more findings in the audit trail)")
-                                           .format(n=len(audit.findings) - 10))
+            _report_trail(verify_audit(db), report)
             total = patients = 0
             for table in table_names(db):
                 count = int(db.execute_sql(f'SELECT count(*) FROM "{table}"').fetchone()[0])
@@ -644,6 +640,46 @@ def _audited_tables(conn: sqlite3.Connection) -> list[str]:
         if "uid" in columns:
             tables.append(name)
     return tables
+
+
+class _Borrowed(peewee.SqliteDatabase):
+    """A peewee database over a connection already open (the read-only one of
+    :func:`verify`), for the audit check, which reads through peewee."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(":borrowed:")
+        self._borrowed = conn
+
+    def _connect(self) -> sqlite3.Connection:
+        return self._borrowed
+
+    def _close(self, conn: sqlite3.Connection) -> None:
+        pass  # the connection stays the caller's
+
+
+def _check_trail(conn: sqlite3.Connection, report: VerifyReport) -> None:
+    """The full audit check, as ``gisttracker audit verify`` makes it: the hash chain, and
+    every audited table replayed against the trail (a value changed around the program is
+    named with its record and the entry that last wrote it)."""
+    from gisttracker.services.audit import verify as verify_audit
+
+    db = _Borrowed(conn)
+    db.connect()
+    try:
+        _report_trail(verify_audit(db), report)
+    finally:
+        db.close()
+
+
+def _report_trail(audit: Any, report: VerifyReport) -> None:
+    if audit.ok:
+        report.notes.append(audit.summary())
+        return
+    for finding in audit.findings[:10]:
+        report.problems.append(finding.message)
+    if len(audit.findings) > 10:
+        report.problems.append(_("(and {n} more findings in the audit trail)")
+                               .format(n=len(audit.findings) - 10))
 
 
 def _check_audit(conn: sqlite3.Connection, report: VerifyReport) -> None:

@@ -25,6 +25,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,6 +265,37 @@ def verify(db: peewee.Database) -> AuditReport:
     return report
 
 
+def _readable_rows(db: peewee.Database, select: str, table: str,
+                   report: AuditReport) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``select``. Text that is not valid UTF-8 (which the program never writes)
+    is a finding; the table is then read again with such text kept as it is (undecodable
+    bytes escaped), so its rows are still compared and none is taken for missing."""
+    cursor = db.execute_sql(select)
+    done = 0
+    while True:
+        try:
+            row = cursor.fetchone()
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc):
+                raise
+            report.findings.append(Finding(_(
+                "{table} holds text that is not valid UTF-8 ({error}): it was written around "
+                "the program").format(table=table, error=exc), table=table))
+            break
+        if row is None:
+            return
+        done += 1
+        yield row
+    conn = db.connection()
+    conn.text_factory = lambda data: data.decode("utf-8", "surrogateescape")
+    try:
+        for n, row in enumerate(conn.execute(select)):
+            if n >= done:
+                yield tuple(row)
+    finally:
+        conn.text_factory = str
+
+
 def _compare_tables(db: peewee.Database, state: dict[str, list[Any]],
                     report: AuditReport) -> None:
     from gisttracker.services.base import secret_digest
@@ -284,7 +316,7 @@ def _compare_tables(db: peewee.Database, state: dict[str, list[Any]],
         checks = [(i + 2, c, a, c in secret) for i, (c, a) in enumerate(columns)]
         names = ", ".join(f'"{c}"' for c, _a in columns)
         select = f'SELECT uid, version{", " + names if names else ""} FROM "{table}"'
-        for row in db.execute_sql(select):
+        for row in _readable_rows(db, select, table, report):
             uid, version = row[0], row[1]
             present.add(uid)
             slot = state.get(uid)

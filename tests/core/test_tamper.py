@@ -286,3 +286,38 @@ def test_a_swapped_file_is_reported_at_every_open_without_rereading_the_whole_tr
                 assert report.entries == 0  # from the checkpoint the first open wrote
         finally:
             reopened.close()
+
+
+def test_the_database_check_names_a_value_changed_around_the_program(
+        randomized: Session, capsys: Any) -> None:
+    """``gisttracker verify`` (File > Verify) replays the audit trail as ``audit verify``
+    does: a value edited with a SQLite tool is named, with the entry that last wrote it."""
+    path = randomized.path
+    randomized.close()
+    con = sqlite3.connect(path, isolation_level=None)
+    uid = con.execute("SELECT uid FROM screening ORDER BY id LIMIT 1").fetchone()[0]
+    con.execute("UPDATE screening SET ecog = 3 WHERE uid = ?", (uid,))
+    con.close()
+    assert main(["--db", str(path), "verify"]) == 1
+    out = capsys.readouterr().out
+    assert f"PROBLEM: screening record {uid}: ecog is 3 in the file" in out
+
+
+def test_text_that_is_not_utf8_is_a_finding_not_a_crash(randomized: Session,
+                                                        capsys: Any) -> None:
+    """Bytes that are not UTF-8, written with a SQLite tool, are reported where they are;
+    the rest of the table is still compared (no record is taken for missing)."""
+    path = randomized.path
+    count = randomized.db.execute_sql("SELECT count(*) FROM visit").fetchone()[0]
+    randomized.close()
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("UPDATE visit SET name = CAST(x'ff41' AS TEXT) WHERE id = "
+                "(SELECT min(id) FROM visit)")
+    con.close()
+    assert count > 2
+    for argv in (["audit", "verify", "--all"], ["verify"]):
+        assert main(["--db", str(path), *argv]) == 1
+        out = capsys.readouterr().out
+        assert "visit holds text that is not valid UTF-8" in out
+        assert "name is '\\udcffA' in the file" in out
+        assert "missing from the file" not in out
