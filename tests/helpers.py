@@ -180,6 +180,26 @@ def site_copy(path: Path, folder: Path) -> Path:
     return target
 
 
+def raw_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """The rows of ``sql`` read on a connection of its own, beside the program's (which it
+    neither uses nor rebinds): ``sqlite3`` on a file, ``psycopg`` on a server database. For
+    a test that checks what is stored whatever the engine (SQL both dialects read)."""
+    from gisttracker.store.urls import ServerLocation
+
+    if isinstance(path, ServerLocation):
+        import psycopg
+
+        with psycopg.connect(path.connect_url) as conn:
+            return [tuple(row) for row in conn.execute(sql).fetchall()]  # type: ignore[arg-type]
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()
+
+
 @pytest.fixture(autouse=True)
 def _drop_engine_copies() -> Iterator[None]:
     yield
