@@ -119,8 +119,8 @@ def test_every_model_matches_the_migrated_schema(tmp_path: Path) -> None:
     db.close()
 
 
-def test_visits_carry_their_patients_study_whoever_inserts_them(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "site.db")
+def test_visits_carry_their_patients_study_whoever_inserts_them(db_path: Path) -> None:
+    db = open_database(db_path)  # a file, or a server database on the server run
     db.execute_sql(
         "INSERT INTO patient (uid, study_key, study_id, site_code, seq, created_on) "
         "VALUES ('p1', 'NCT04933669', 'ZJU-0001', 'ZJU', 1, '2026-01-01')")

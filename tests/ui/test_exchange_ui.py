@@ -27,7 +27,7 @@ from gisttracker.services.exchange.packages import make_package
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import Visit
 from tests.core.exchange_helpers import make_site, open_site
-from tests.helpers import SERVER, on_engine
+from tests.helpers import SERVER, on_engine, raw_rows
 from tests.ui.conftest import on_worker
 from ui.exchange import TaskDialog, dialog_caption
 from ui.main_window import MainWindow
@@ -51,11 +51,8 @@ def _window(qtbot: QtBot, tmp_path: Path, db: Path) -> Iterator[MainWindow]:
 
 
 def _count(db: Path, sql: str) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return int(conn.execute(sql).fetchone()[0])
-    finally:
-        conn.close()
+    """The count ``sql`` gives in the site database ``db`` (a file or a server database)."""
+    return int(raw_rows(db, sql)[0][0])  # type: ignore[call-overload]
 
 
 def _menu_action(window: MainWindow, *path: str):  # type: ignore[no-untyped-def]
@@ -167,11 +164,13 @@ def test_back_up_then_restore_in_the_window(qtbot: QtBot, tmp_path: Path, site: 
 # The offscreen platform cannot raise a file dialog or grab the keyboard for it; harmless.
 @pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise",
                           "does not support grabbing the keyboard")
+@pytest.mark.engines
 def test_browse_opens_a_file_dialog_titled_by_its_field(qtbot: QtBot, tmp_path: Path,
                                                         site: Path) -> None:
     """Browse… beside "Back up &to:" opened a file dialog titled "Back up &to:" (in Chinese
-    "备份到(&T)："): the field's label, access key and colon included."""
-    with _window(qtbot, tmp_path, site) as window:
+    "备份到(&T)："): the field's label, access key and colon included. The site is on the
+    engine under test (a server site's backup is a file too)."""
+    with _window(qtbot, tmp_path, on_engine(site)) as window:
         dialog = _open(window, qtbot, "Back up")
         browse = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Browse…")
         chosen = tmp_path / "chosen.db"
@@ -244,13 +243,13 @@ def test_back_up_a_site_on_the_engine_under_test_and_open_the_backup(
 
 
 def test_import_odm_is_checked_before_anything_is_written(qtbot: QtBot, tmp_path: Path,
-                                                          site: Path) -> None:
+                                                          site: Path, db_path: Path) -> None:
     session = open_site(site, "ZJU")
     try:
         xml = export_odm(session, tmp_path / "from another system.xml").path
     finally:
         session.close()
-    empty = tmp_path / "new" / "site.db"
+    empty = db_path  # a new site: a file, or a new server database on the server run
     with _window(qtbot, tmp_path, empty) as window:
         dialog = _open(window, qtbot, "Import", "CDISC ODM")
         _type(qtbot, dialog.path, str(xml))  # type: ignore[attr-defined]
