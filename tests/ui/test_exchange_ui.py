@@ -127,6 +127,8 @@ def test_export_csv_typed_into_the_dialog(qtbot: QtBot, tmp_path: Path, site: Pa
         assert "already exists" in dialog.status.text()
 
 
+@pytest.mark.sqlite_only(
+    "restoring over a site file (a server restores only into an empty database)")
 def test_back_up_then_restore_in_the_window(qtbot: QtBot, tmp_path: Path, site: Path) -> None:
     with _window(qtbot, tmp_path, site) as window:
         dialog = _open(window, qtbot, "Back up")
@@ -267,6 +269,7 @@ def test_import_odm_is_checked_before_anything_is_written(qtbot: QtBot, tmp_path
             site, "SELECT count(*) FROM form_value")
 
 
+@pytest.mark.sqlite_only("a centre file (a centre on a server: test_centre_engines)")
 def test_a_conflict_is_resolved_with_a_reason(qtbot: QtBot, tmp_path: Path, site: Path) -> None:
     first = open_site(site, "ZJU")
     try:
@@ -320,6 +323,8 @@ def test_a_conflict_is_resolved_with_a_reason(qtbot: QtBot, tmp_path: Path, site
         conn.close()
 
 
+@pytest.mark.sqlite_only(
+    "the window's scheduled backups, which a server site does not make (cron does)")
 def test_scheduled_backups_are_made_while_the_window_is_open(qtbot: QtBot, tmp_path: Path,
                                                             site: Path) -> None:
     folder = tmp_path / "nightly backups"
@@ -346,6 +351,7 @@ def test_scheduled_backups_are_made_while_the_window_is_open(qtbot: QtBot, tmp_p
         assert _count(made, "SELECT count(*) FROM patient") == 25
 
 
+@pytest.mark.sqlite_only("a read-only copy of a site file")
 def test_a_read_only_copy_says_so_and_offers_no_writing(qtbot: QtBot, tmp_path: Path,
                                                         site: Path) -> None:
     os.chmod(site, 0o444)
@@ -359,6 +365,7 @@ def test_a_read_only_copy_says_so_and_offers_no_writing(qtbot: QtBot, tmp_path: 
         assert _menu_action(window, "Back up").isEnabled()
 
 
+@pytest.mark.sqlite_only("damaged pages of a file")
 def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
         qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conn = sqlite3.connect(site)
@@ -400,6 +407,7 @@ def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
         assert "Damaged pages" in str(refused[0])
 
 
+@pytest.mark.sqlite_only("the whole-file page check of a SQLite file")
 def test_the_whole_file_is_checked_after_the_first_screen_shows_its_data(
         qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Reading the whole file beside the first screen's queries would delay them (for
