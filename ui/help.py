@@ -469,9 +469,14 @@ class HelpMenu(QObject):
         return dialog
 
     def show_about(self) -> TextDialog:
+        from gisttracker.store.urls import is_server
+
         session = getattr(self.window, "session", None)
-        database = (str(session.path.resolve()) if session is not None
-                    else _("no database open"))
+        # A server site is named by its URL (without any password); its path is only the
+        # private local folder kept for it on this workstation.
+        database = (_("no database open") if session is None
+                    else str(session.path) if is_server(session.path)
+                    else str(session.path.resolve()))
         dialog = TextDialog(self.window, _("About GIST Study Tracker"),
                             html=about_html(database))
         dialog.setObjectName("help_about")
