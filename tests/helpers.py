@@ -11,6 +11,7 @@ import re
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -180,6 +181,26 @@ def site_copy(path: Path, folder: Path) -> Path:
     return target
 
 
+def raw_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """The rows of ``sql`` read on a connection of its own, beside the program's (which it
+    neither uses nor rebinds): ``sqlite3`` on a file, ``psycopg`` on a server database. For
+    a test that checks what is stored whatever the engine (SQL both dialects read)."""
+    from gisttracker.store.urls import ServerLocation
+
+    if isinstance(path, ServerLocation):
+        import psycopg
+
+        with psycopg.connect(path.connect_url) as conn:
+            return [tuple(row) for row in conn.execute(sql).fetchall()]  # type: ignore[arg-type]
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()
+
+
 @pytest.fixture(autouse=True)
 def _drop_engine_copies() -> Iterator[None]:
     yield
@@ -210,6 +231,17 @@ def engine() -> str:
     return "sqlite" if SERVER is None else "postgresql"
 
 
+#: The fixtures that give a test its site database on the engine under test.
+ENGINE_FIXTURES = frozenset({"db_path", "session", "server_db", "engine"})
+
+
+def runs_on_both_engines(item: pytest.Item) -> bool:
+    """Whether the server run keeps ``item``: it opens its site databases through the
+    fixtures (:data:`ENGINE_FIXTURES`) or is marked ``engines``."""
+    uses = set(getattr(item, "fixturenames", ()))
+    return item.get_closest_marker("engines") is not None or bool(uses & ENGINE_FIXTURES)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On the server run: only the tests that open a site database through the fixtures
     (the rest does not touch the engine and ran in the SQLite run), and those marked
@@ -218,10 +250,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     keep, drop = [], []
     for item in items:
-        uses = set(getattr(item, "fixturenames", ()))
-        both = item.get_closest_marker("engines") is not None
-        (keep if both or uses & {"db_path", "session", "server_db", "engine"}
-         else drop).append(item)
+        (keep if runs_on_both_engines(item) else drop).append(item)
         marker = item.get_closest_marker("sqlite_only")
         if marker is not None:
             item.add_marker(pytest.mark.skip(
@@ -229,6 +258,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _site_databases_run_on_both_engines(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On the SQLite run: fail a test that opens a site database file of its own but would
+    be left out of the server run (issue 16: the whole suite runs on both engines). Give it
+    its database through ``db_path``/``new_site``/``on_engine``/``site_copy`` (marked
+    ``engines`` where no fixture says so), or mark it ``sqlite_only(reason)`` when it is
+    about the file itself (WAL, permissions, damaged or foreign files, raw sqlite3…)."""
+    node = request.node
+    if (SERVER is not None or runs_on_both_engines(node)
+            or node.get_closest_marker("sqlite_only") is not None):
+        yield
+        return
+    from gisttracker.store import db as store_db
+
+    opened: list[str] = []
+    original = store_db._connect
+
+    def watched(name: str, path: Path, **kwargs: Any) -> Any:
+        opened.append(str(path))
+        return original(name, path, **kwargs)
+
+    store_db._connect = watched  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        store_db._connect = original
+    if opened:
+        pytest.fail(f"{node.nodeid} opened the site database {opened[0]} but does not run on "
+                    "the server: give it db_path/new_site/on_engine/site_copy (and the "
+                    "engines mark), or mark it sqlite_only(reason)", pytrace=False)
 
 
 @pytest.fixture

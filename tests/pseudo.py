@@ -17,9 +17,11 @@ from gisttracker.i18n_tools import pseudo_translations
 _BRACKETED = re.compile(r"⟦[^⟦⟧]*⟧")
 _TAGS = re.compile(r"<[^>]+>")
 _ENTITIES = re.compile(r"&(?:[a-z]+|#\d+);")
-# Data that may stand outside brackets: paths and file names, ISO dates and times, numbers
-# with units, identifiers and codes (upper case, digits, '-', '.', '_').
-_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][\w./\\-]*|\b[\w-]+\.(?:db|pdf|ics|sqlite|toml|txt)\b"
+# Data that may stand outside brackets: paths and file names, a server database's URL,
+# ISO dates and times, numbers with units, identifiers and codes (upper case, digits, '-',
+# '.', '_').
+_PATH = re.compile(r"\bpostgres(?:ql)?://\S+"
+                   r"|(?:[A-Za-z]:)?[/\\][\w./\\-]*|\b[\w-]+\.(?:db|pdf|ics|sqlite|toml|txt)\b"
                    r"|\b[\w.-]+(?:/[\w.-]+)+\.\w+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 #: Words that are data or names, not sentences: units, scales, drugs (stored as typed), the

@@ -81,11 +81,15 @@ class HelpMenu(QObject):
     def show_about(self) -> TextDialog:
         from PySide6.QtWidgets import QTextBrowser
 
+        from gisttracker.store.urls import is_server
         from ui.help import TextDialog, about_html
 
         session = getattr(self.window, "session", None)
-        database = (str(session.path.resolve()) if session is not None
-                    else _("no database open"))
+        # A server site is named by its address (without any password), not by the
+        # private local folder kept for it on this workstation.
+        database = (_("no database open") if session is None
+                    else str(session.path) if is_server(session.path)
+                    else str(session.path.resolve()))
         dialog = TextDialog(self.window, _("About GIST Study Tracker"),
                             html=about_html(database))
         dialog.setObjectName("help_about")

@@ -282,6 +282,7 @@ def test_lockout_time_and_attempts_are_site_settings(site: Any) -> None:
     assert locked_until is None or datetime.fromisoformat(locked_until) < FIXED_NOW
 
 
+@pytest.mark.sqlite_only("a read-only copy of a site file")
 def test_a_read_only_copy_is_signed_into_without_writing_it(tmp_path: Path) -> None:
     import hashlib
     import stat

@@ -101,6 +101,7 @@ def test_backup_while_another_process_writes_keeps_every_acknowledged_record(
     session.close()
 
 
+@pytest.mark.sqlite_only("SQLite's WAL and the backup file's permissions")
 def test_backup_is_one_verified_private_file_even_with_uncheckpointed_writes(
         tmp_path: Path) -> None:
     db = tmp_path / "site.db"
@@ -133,6 +134,8 @@ def test_a_backup_that_fails_half_way_leaves_nothing_under_the_name(
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("site.db")) == []
 
 
+@pytest.mark.sqlite_only(
+    "restoring over a site file (a server restores only into an empty database: test_server_files)")
 def test_restore_refuses_a_damaged_backup_and_changes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "site.db"
     _site(db, patients=30)
@@ -149,6 +152,8 @@ def test_restore_refuses_a_damaged_backup_and_changes_nothing(tmp_path: Path) ->
     assert main(["--db", str(db), "restore", str(copy)]) == 1
 
 
+@pytest.mark.sqlite_only(
+    "restoring over a site file (a server restores only into an empty database: test_server_files)")
 def test_restore_keeps_the_database_it_replaces(tmp_path: Path) -> None:
     db = tmp_path / "site.db"
     _site(db, patients=5)
@@ -166,6 +171,7 @@ def test_restore_keeps_the_database_it_replaces(tmp_path: Path) -> None:
     assert "before-restore-20260303" in result.kept.name
 
 
+@pytest.mark.sqlite_only("the migration of an older site file")
 def test_every_migration_first_writes_a_backup_of_the_file(tmp_path: Path) -> None:
     path = tmp_path / "site.db"
     db = connect(path)
@@ -189,6 +195,8 @@ def test_every_migration_first_writes_a_backup_of_the_file(tmp_path: Path) -> No
     assert LATEST > 2
 
 
+@pytest.mark.sqlite_only(
+    "damage done to a file with raw sqlite3 (a server's verify: test_server_files)")
 def test_verify_says_in_plain_words_what_is_wrong(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "site.db"

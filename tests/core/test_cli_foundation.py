@@ -17,6 +17,7 @@ from gisttracker.store.migrations import LATEST
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.sqlite_only("that --db names a file the command creates")
 def test_studies_json_lists_the_five_studies(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                              ) -> None:
     assert main(["--db", str(tmp_path / "site.db"), "studies", "--json"]) == 0
@@ -36,6 +37,7 @@ def test_studies_json_lists_the_five_studies(tmp_path: Path, capsys: pytest.Capt
     assert (tmp_path / "site.db").exists()
 
 
+@pytest.mark.sqlite_only("that GISTTRACKER_DB names a file the command creates")
 def test_db_from_environment_when_no_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("GISTTRACKER_DB", str(tmp_path / "env.db"))
@@ -52,6 +54,7 @@ def test_bad_arguments_give_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert err.count("\n") == 0 and "unrecognized arguments: --colour" in err
 
 
+@pytest.mark.sqlite_only("a file from a newer release (PRAGMA user_version)")
 def test_newer_database_is_refused_in_one_line(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "future.db"
@@ -64,6 +67,7 @@ def test_newer_database_is_refused_in_one_line(tmp_path: Path,
 
 
 @pytest.mark.expect_log(r"database problem")
+@pytest.mark.sqlite_only("a file that cannot be read")
 def test_unreadable_database_is_refused_in_one_line(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "junk.db"

@@ -51,8 +51,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_schedule_preview_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = run(capsys, "--db", str(tmp_path / "s.db"), "schedule", "--study",
+def test_schedule_preview_json(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(capsys, "--db", str(db_path), "schedule", "--study",
                           "RECTAL-LE", "--anchor", "enrollment=2024-01-31",
                           "--anchor", "surgery=2024-08-31", "--json")
     assert code == 0
@@ -67,9 +67,9 @@ def test_schedule_preview_json(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert visits["Preoperative imatinib month 3"]["target_date"] == "2024-04-30"
 
 
-def test_schedule_without_an_anchor_waits_for_it(tmp_path: Path,
+def test_schedule_without_an_anchor_waits_for_it(db_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = run(capsys, "--db", str(tmp_path / "s.db"), "schedule", "--study",
+    code, out, _err = run(capsys, "--db", str(db_path), "schedule", "--study",
                           "NCT04933669", "--anchor", "imatinib_start=2025-01-10", "--json")
     assert code == 0
     visits = {v["visit_key"]: v for v in json.loads(out)}
@@ -77,14 +77,14 @@ def test_schedule_without_an_anchor_waits_for_it(tmp_path: Path,
     assert visits["postop_q3m_1"]["target_date"] is None
     assert visits["postop_q3m_1"]["window_start"] is None
     assert visits["postop_q3m_1"]["window_end"] is None
-    code, out, _err = run(capsys, "--db", str(tmp_path / "s.db"), "schedule", "--study",
+    code, out, _err = run(capsys, "--db", str(db_path), "schedule", "--study",
                           "NCT04933669", "--anchor", "imatinib_start=2025-01-10")
     assert code == 0 and "waiting for surgery" in out
 
 
-def test_schedule_warns_about_timing_rules(tmp_path: Path,
+def test_schedule_warns_about_timing_rules(db_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = run(capsys, "--db", str(tmp_path / "s.db"), "schedule", "--study",
+    code, _out, err = run(capsys, "--db", str(db_path), "schedule", "--study",
                           "NCT04933669", "--anchor", "imatinib_start=2025-01-10",
                           "--anchor", "last_preop_dose=2025-04-10",
                           "--anchor", "surgery=2025-04-20", "--json")

@@ -146,8 +146,8 @@ def test_password_changes_and_role_changes_keep_the_key_where_it_belongs(site: A
 
 
 def test_a_site_without_accounts_keeps_the_key_open_until_the_administrator_exists(
-        tmp_path: Path) -> None:
-    s = open_session(tmp_path / "site.db", user="nurse")
+        db_path: Path) -> None:
+    s = open_session(db_path, user="nurse")
     try:
         set_site(s)
         _randomize_two(s)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -12,26 +11,24 @@ from gisttracker.cli import main
 from gisttracker.demo import DemoRefused, generate
 from gisttracker.session import open_session
 from tests.core.patients_helpers import new_patient, set_site
-from tests.helpers import FIXED_NOW
+from tests.helpers import FIXED_NOW, raw_rows
 
 TODAY = date(2026, 3, 14)
 
 
 def _counts(path: Path) -> tuple[int, int, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return tuple(conn.execute(  # type: ignore[return-value]
-            "SELECT (SELECT count(*) FROM patient), (SELECT count(*) FROM surgery), "
-            "(SELECT count(*) FROM audit_log)").fetchone())
-    finally:
-        conn.close()
+    """Patients, surgeries and audit entries in the site database at ``path`` (a file, or a
+    server database on the server run), read on a connection of its own."""
+    (row,) = raw_rows(path, "SELECT (SELECT count(*) FROM patient), "
+                            "(SELECT count(*) FROM surgery), (SELECT count(*) FROM audit_log)")
+    return tuple(int(n) for n in row)  # type: ignore[return-value]
 
 
 def test_demo_refuses_a_database_with_real_patients_and_changes_nothing(
-        tmp_path: Path) -> None:
+        db_path: Path) -> None:
     from gisttracker.services.patients import PatientService
 
-    path = tmp_path / "site.db"
+    path = db_path
     session = open_session(path, user="nurse", clock=lambda: FIXED_NOW)
     try:
         set_site(session)
@@ -44,10 +41,10 @@ def test_demo_refuses_a_database_with_real_patients_and_changes_nothing(
     assert _counts(path) == before
 
 
-def test_demo_files_can_be_filled_again_but_not_after_a_real_patient(tmp_path: Path) -> None:
+def test_demo_files_can_be_filled_again_but_not_after_a_real_patient(db_path: Path) -> None:
     from gisttracker.services.patients import PatientService
 
-    session = open_session(tmp_path / "demo.db", user="nurse", clock=lambda: FIXED_NOW)
+    session = open_session(db_path, user="nurse", clock=lambda: FIXED_NOW)
     try:
         generate(session, patients=12, seed=1, today=TODAY)
         generate(session, patients=8, seed=2, today=TODAY)  # its own patients only: fine
@@ -61,14 +58,14 @@ def test_demo_files_can_be_filled_again_but_not_after_a_real_patient(tmp_path: P
 
 
 def test_demo_command_never_defaults_to_the_site_database(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        ) -> None:
-    site = tmp_path / "site.db"
+        tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    site = tmp_path / "real" / "site.db"  # the site's own database, never the demo's
     monkeypatch.setenv("GISTTRACKER_DB", str(site))
     assert main(["demo", "--patients", "5"]) == 2
     assert "needs --db PATH" in capsys.readouterr().err
     assert not site.exists()
-    demo = tmp_path / "demo.db"
+    demo = db_path  # a new file, or a new database on the server run
     assert main(["demo", "--db", str(demo), "--patients", "5", "--seed", "4",
                  "--today", "2026-03-14"]) == 0
     capsys.readouterr()

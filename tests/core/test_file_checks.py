@@ -64,6 +64,7 @@ def test_zero_byte_file_is_refused_not_made_into_a_new_site(tmp_path: Path,
     assert path.stat().st_size == 0
 
 
+@pytest.mark.sqlite_only("damaged pages of a file")
 def test_damaged_pages_are_found_at_open_and_the_user_told_to_restore(tmp_path: Path) -> None:
     path = tmp_path / "site.db"
     _site(path, patients=40)
@@ -81,6 +82,7 @@ def test_damaged_pages_are_found_at_open_and_the_user_told_to_restore(tmp_path: 
     assert _digest(path) == before
 
 
+@pytest.mark.sqlite_only("a read-only copy of a site file")
 def test_read_only_copy_opens_for_viewing_and_refuses_writes(tmp_path: Path) -> None:
     path = tmp_path / "archive.db"
     _site(path, patients=5)
@@ -99,6 +101,7 @@ def test_read_only_copy_opens_for_viewing_and_refuses_writes(tmp_path: Path) -> 
     assert _digest(path) == before
 
 
+@pytest.mark.sqlite_only("a read-only copy of a site file")
 def test_read_only_copy_of_an_older_schema_is_refused_with_advice(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = connect(path)
@@ -118,6 +121,7 @@ def test_network_shares_are_recognised_from_the_mount_table(tmp_path: Path) -> N
     assert network_filesystem(Path("/home/nurse/site.db"), MOUNTS) is None
 
 
+@pytest.mark.sqlite_only("a file on a network share")
 def test_database_on_a_network_share_is_refused_for_writing(tmp_path: Path) -> None:
     existing = tmp_path / "site.db"
     _site(existing)

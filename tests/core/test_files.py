@@ -30,6 +30,7 @@ def loose_umask() -> object:
     os.umask(old)
 
 
+@pytest.mark.sqlite_only("file permissions of the database, its WAL and shm")
 def test_database_wal_and_shm_are_the_owners_only(tmp_path: Path) -> None:
     path = tmp_path / "new" / "site.db"
     s = open_session(path, user="nurse")
@@ -43,6 +44,7 @@ def test_database_wal_and_shm_are_the_owners_only(tmp_path: Path) -> None:
         s.close()
 
 
+@pytest.mark.sqlite_only("file permissions")
 def test_a_database_from_before_is_narrowed_when_opened(tmp_path: Path) -> None:
     path = tmp_path / "site.db"
     open_session(path, user="nurse").close()
@@ -52,6 +54,7 @@ def test_a_database_from_before_is_narrowed_when_opened(tmp_path: Path) -> None:
 
 
 @pytest.mark.expect_log(r"bug \[RuntimeError: test\]")
+@pytest.mark.sqlite_only("file permissions")
 def test_reports_calendars_logs_and_crash_reports_are_the_owners_only(tmp_path: Path) -> None:
     s = open_session(tmp_path / "site.db", user="nurse")
     try:

@@ -33,6 +33,7 @@ from gisttracker.cli import main
 from gisttracker.demo import generate
 from gisttracker.logs import log_dir
 from gisttracker.session import open_session
+from tests.helpers import new_site
 
 EXAMPLES = int(os.environ.get("GISTTRACKER_FUZZ_EXAMPLES", "120"))
 SECONDS = 60  # far more than any of these commands needs on a small site
@@ -56,9 +57,10 @@ BROKEN = "caf\udce9"  # b"caf\xe9" (Latin-1) read as UTF-8 with surrogate escape
 HUGE = "1" + "0" * 40
 
 
-def values(site: Path) -> dict[str, st.SearchStrategy[str]]:
-    """For each kind of value: mostly good ones, often one of the bad."""
-    folder = site.parent
+def values(site: Path, folder: Path) -> dict[str, st.SearchStrategy[str]]:
+    """For each kind of value: mostly good ones, often one of the bad. ``site``: the site
+    database (a file, or a server database on the server run); ``folder``: the test's own
+    folder, where every file path points."""
     junk = folder / "junk.db"
     texts = ["", " ", BROKEN, "x" * 5000, "\t", "-", "--", "'; DROP TABLE patient; --",
              "患者", HUGE, "NaN", "-1"]
@@ -105,8 +107,8 @@ NEEDED: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 
 
-def command_lines(site: Path) -> st.SearchStrategy[list[str]]:
-    pools = values(site)
+def command_lines(site: Path, folder: Path) -> st.SearchStrategy[list[str]]:
+    pools = values(site, folder)
 
     @st.composite
     def build(draw: st.DrawFn) -> list[str]:
@@ -169,13 +171,26 @@ def run(argv: list[str]) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("cli-fuzz")
-    path = folder / "site.db"
-    session = open_session(path, user="nurse",
-                           clock=lambda: datetime(2026, 3, 14, tzinfo=UTC))
-    generate(session, patients=8, seed=5, today=date(2026, 3, 14))
-    session.close()
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fuzz's own folder: the command lines' files, and the working directory."""
+    return tmp_path_factory.mktemp("cli-fuzz")
+
+
+@pytest.fixture(scope="module")
+def site(folder: Path) -> Iterator[Path]:
+    """An 8-patient demo site on the engine under test (a file, or a server database on the
+    server run), the default database of every command line (GISTTRACKER_DB)."""
+    with new_site(folder / "site.db") as path:
+        session = open_session(path, user="nurse",
+                               clock=lambda: datetime(2026, 3, 14, tzinfo=UTC))
+        generate(session, patients=8, seed=5, today=date(2026, 3, 14))
+        session.close()
+        yield from _in_folder(path, folder)
+
+
+def _in_folder(path: Path, folder: Path) -> Iterator[Path]:
+    """The bad files beside the site (junk, a pipe, devices); the site as the default
+    database and ``folder`` as the working directory while the tests run, put back after."""
     (folder / "junk.db").write_bytes(b"not a database " * 100)
     os.mkfifo(folder / "pipe")  # opening a pipe for reading would wait for ever
     (folder / "null").symlink_to(os.devnull)
@@ -198,14 +213,16 @@ def crash_reports() -> set[Path]:
     return set(log_dir().glob("crash-*.txt"))
 
 
+@pytest.mark.engines
 @pytest.mark.skipif(sys.platform == "win32", reason="uses SIGALRM to catch a hang")
 @pytest.mark.expect_log(r"^database problem", r"^protocol file refused")
-def test_fuzzed_command_lines_end_in_one_line_never_a_traceback_or_a_hang(site: Path) -> None:
+def test_fuzzed_command_lines_end_in_one_line_never_a_traceback_or_a_hang(
+        site: Path, folder: Path) -> None:
     codes: list[int] = []
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(command_lines(site))
+    @given(command_lines(site, folder))
     def one(argv: list[str]) -> None:
         before = crash_reports()
         try:
@@ -238,6 +255,7 @@ def test_fuzzed_command_lines_end_in_one_line_never_a_traceback_or_a_hang(site: 
     ["--db", "pipe", "studies"],
     ["report", "schedule", "--patient", BROKEN, "-o", "out.pdf"],
 ])
+@pytest.mark.engines
 @pytest.mark.expect_log(r"^database problem")
 def test_the_command_lines_that_used_to_fail_get_one_line(site: Path, argv: list[str]) -> None:
     before = crash_reports()
@@ -247,6 +265,7 @@ def test_the_command_lines_that_used_to_fail_get_one_line(site: Path, argv: list
     assert crash_reports() == before
 
 
+@pytest.mark.engines
 @pytest.mark.expect_log(r"^bug while the command 'studies'")
 def test_a_bug_in_a_command_prints_where_the_report_is_and_exits_70(
         site: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,23 +34,27 @@ from tests.core.fuzz_services import (
     describe,
     fingerprint,
 )
+from tests.helpers import new_site
 
 EXAMPLES = int(os.environ.get("GISTTRACKER_FUZZ_EXAMPLES", "300"))
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, Pools]]:
+    """A 30-patient demo site on the engine under test (one database for every example: the
+    refused calls leave it as it was, which is what is checked), opened once."""
     folder = tmp_path_factory.mktemp("fuzz")
-    session = open_session(folder / "site.db", user="nurse",
-                           clock=lambda: datetime(2026, 3, 14, 9, 30, tzinfo=UTC))
-    generate(session, patients=30, seed=3, today=TODAY)
-    cwd = Path.cwd()
-    os.chdir(folder)  # a relative file name in a call lands here, not in the checkout
-    try:
-        yield session, Pools(session, folder)
-    finally:
-        os.chdir(cwd)
-        session.close()
+    with new_site(folder / "site.db") as path:
+        session = open_session(path, user="nurse",
+                               clock=lambda: datetime(2026, 3, 14, 9, 30, tzinfo=UTC))
+        generate(session, patients=30, seed=3, today=TODAY)
+        cwd = Path.cwd()
+        os.chdir(folder)  # a relative file name in a call lands here, not in the checkout
+        try:
+            yield session, Pools(session, folder)
+        finally:
+            os.chdir(cwd)
+            session.close()
 
 
 def test_every_public_service_method_is_a_guarded_entry_point() -> None:
@@ -60,6 +64,7 @@ def test_every_public_service_method_is_a_guarded_entry_point() -> None:
             assert getattr(method, "__service_entry__", False), f"{cls.__name__}.{name}"
 
 
+@pytest.mark.engines
 def test_fuzzed_calls_raise_only_user_errors_and_change_nothing_when_refused(
         site: tuple[Session, Pools]) -> None:
     session, pools = site

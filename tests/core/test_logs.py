@@ -79,7 +79,7 @@ def test_setting_up_twice_keeps_one_handler_and_one_head(tmp_path: Path) -> None
 
 
 def test_the_log_tells_what_happened_without_naming_anyone(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import date
 
     from gisttracker.cli import main
@@ -87,7 +87,7 @@ def test_the_log_tells_what_happened_without_naming_anyone(
     from gisttracker.session import open_session
 
     monkeypatch.setenv("GISTTRACKER_LOG_DIR", str(tmp_path / "logs"))
-    db = tmp_path / "site.db"
+    db = db_path
     try:
         setup_logging()
         session = open_session(db, user="nurse")

@@ -25,7 +25,7 @@ from gisttracker.store.models_forms import Form, FormValue
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import Visit
 from tests.core.exchange_helpers import counts, dump, make_site, open_site
-from tests.helpers import on_engine
+from tests.helpers import on_engine, raw_rows
 
 # Exported from the engine under test (on the server run, a server copy of the demo file);
 # imported into new files.
@@ -133,23 +133,21 @@ def test_the_transactional_file_carries_the_audit_trail(site: Path, tmp_path: Pa
 
 
 def test_snapshot_and_package_come_back_field_by_field_in_an_empty_database(
-        site: Path, tmp_path: Path) -> None:
+        site: Path, tmp_path: Path, db_path: Path) -> None:
     odm = _export(site, tmp_path / "s.xml", identifiers=True)
-    target = tmp_path / "odm" / "new.db"
+    target = db_path  # an empty site on the engine under test
     report = _import(target, odm)
     assert report.written and not report.refused and len(report.imported) == 45
     original = dump(site, identifiers=True)
     assert dump(target, identifiers=True) == original
     # The unscheduled visit and the reasons items are missing came back too.
-    conn = sqlite3.connect(target)
-    assert conn.execute("SELECT name, unscheduled, state FROM visit WHERE visit_key IS NULL"
-                        ).fetchall() == [("Emergency review", 1, "done")]
-    assert conn.execute("SELECT missing FROM form_value WHERE item = 'ecog' AND value IS NULL "
-                        "AND missing = 'not_answered'").fetchall()
+    assert raw_rows(target, "SELECT name, unscheduled, state FROM visit "
+                            "WHERE visit_key IS NULL") == [("Emergency review", 1, "done")]
+    assert raw_rows(target, "SELECT missing FROM form_value WHERE item = 'ecog' AND value "
+                            "IS NULL AND missing = 'not_answered'")
     # Written through the service layer: every record is in the audit trail.
-    assert conn.execute("SELECT count(*) FROM patient WHERE uid NOT IN (SELECT record_uid "
-                        "FROM audit_log)").fetchone() == (0,)
-    conn.close()
+    assert raw_rows(target, "SELECT count(*) FROM patient WHERE uid NOT IN (SELECT "
+                            "record_uid FROM audit_log)") == [(0,)]
 
     # The same for a full package at an empty centre.
     session = open_site(on_engine(site), "ZJU")
@@ -226,10 +224,10 @@ def test_what_does_not_match_the_protocol_is_refused_and_nothing_is_imported(
         conn.close()
 
 
-def test_import_adds_and_never_overwrites(site: Path, tmp_path: Path,
+def test_import_adds_and_never_overwrites(site: Path, tmp_path: Path, db_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     odm = _export(site, tmp_path / "s.xml", study="RECTAL-LE")
-    target = tmp_path / "new.db"
+    target = db_path  # a new site on the engine under test
     assert main(["--db", str(target), "import", "odm", str(odm), "--dry-run"]) == 0
     assert "nothing was written (dry run)" in capsys.readouterr().out
     assert counts(target)["patient"] == 0

@@ -41,8 +41,8 @@ def test_an_unknown_patient_is_one_clear_message(session: Session, typed: str) -
 
 
 def test_report_and_ical_accept_the_same_lower_case_identifier(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "site.db"
+        tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = db_path
     s = open_session(db, user="nurse", clock=lambda: FIXED_NOW)
     set_site(s)
     new_patient(PatientService(s), "RECTAL-LE")

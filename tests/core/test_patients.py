@@ -33,7 +33,7 @@ from tests.core.patients_helpers import (
     new_patient,
     set_site,
 )
-from tests.helpers import FIXED_NOW
+from tests.helpers import FIXED_NOW, new_site
 
 
 @pytest.fixture
@@ -389,17 +389,21 @@ def _randomize_many(path: Path, seed: str, per_site: int) -> dict[str, list[str]
         session.close()
 
 
+@pytest.mark.engines
 def test_randomization_is_balanced_within_every_stratum_and_reproducible(
         tmp_path: Path) -> None:
+    # Each site on the engine under test (a file, or a new server database).
     for n in range(6):
-        arms = _randomize_many(tmp_path / f"s{n}.db", f"seed-{n}", per_site=8)
+        with new_site(tmp_path / f"s{n}.db") as path:
+            arms = _randomize_many(path, f"seed-{n}", per_site=8)
         for sequence in arms.values():
             for k in range(1, len(sequence) + 1):
                 # Blocks of 2 and 4: never more than 2 apart at any point in a stratum.
                 assert abs(sequence[:k].count("A") - sequence[:k].count("B")) <= 2
             assert sequence.count("A") in (3, 4, 5)
         if n == 0:
-            again = _randomize_many(tmp_path / "again.db", "seed-0", per_site=8)
+            with new_site(tmp_path / "again.db") as path:
+                again = _randomize_many(path, "seed-0", per_site=8)
             assert again == arms
 
 

@@ -109,8 +109,8 @@ def test_demo_data_is_realistic_and_consistent_with_the_rules(db_path: Path) -> 
         session.close()
 
 
-def test_cli_demo_accepts_db_after_the_subcommand(tmp_path: Path, capsys: Any) -> None:
-    path = tmp_path / "cli.db"
+def test_cli_demo_accepts_db_after_the_subcommand(db_path: Path, capsys: Any) -> None:
+    path = db_path
     assert main(["demo", "--db", str(path), "--patients", "25", "--seed", "5",
                  "--today", "2026-03-14"]) == 0
     assert "25 patients added" in capsys.readouterr().out

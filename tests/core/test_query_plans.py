@@ -302,6 +302,7 @@ def full_scans(con: sqlite3.Connection, statements: list[str]) -> dict[str, str]
     return bad
 
 
+@pytest.mark.sqlite_only("SQLite's query planner (EXPLAIN QUERY PLAN)")
 def test_every_screen_and_report_query_uses_an_index(site: tuple[Session, Recorder]) -> None:
     session, recorder = site
     names = []

@@ -108,6 +108,9 @@ def test_broken_protocol_files_are_named_when_none_loads(no_shipped_studies: Pat
     assert not (tmp_path / "site.db").exists()
 
 
+@pytest.mark.sqlite_only(
+    "a site folder with its file and protocols beside it (a server site's protocol "
+    "folder: test_site_protocols)")
 def test_a_site_protocol_alone_is_enough(no_shipped_studies: Path, tmp_path: Path) -> None:
     # A site that replaced every protocol with its own copy is a working site.
     site = tmp_path / "site"

@@ -92,14 +92,14 @@ def _write_copy(db_path: Path, key: str) -> None:
         assert text.count(old) == 1, f"{old!r} is not once in {FILES[key]}: update the test"
         text = text.replace(old, new)
     folder = site_protocol_dir(db_path)
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)  # a server site's local folder may be new
     (folder / FILES[key]).write_text(text, encoding="utf-8")
 
 
 @contextmanager
-def opened(tmp_path: Path, key: str, copy: bool) -> Iterator[Session]:
-    """A session whose study ``key`` is the shipped one, or the site's copy of it."""
-    db_path = tmp_path / "site.db"
+def opened(db_path: Path, key: str, copy: bool) -> Iterator[Session]:
+    """A session on the site database ``db_path`` (a file, or a server database on the
+    server run) whose study ``key`` is the shipped one, or the site's copy of it."""
     if copy:
         _write_copy(db_path, key)
     session = open_session(db_path, user="nurse", clock=lambda: NOW)
@@ -131,8 +131,8 @@ def _enroll(session: Session, key: str, **kwargs: object) -> Patient:
 
 @pytest.mark.parametrize("copy", SITE, ids=IDS)
 def test_duration_groups_follow_the_copy_at_enrollment_on_the_treatment_tab_in_reports_and_cli(
-        tmp_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
-    with opened(tmp_path, "PREOP-DURATION", copy) as session:
+        db_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    with opened(db_path, "PREOP-DURATION", copy) as session:
         _duration_groups(session, copy, capsys)
 
 
@@ -157,8 +157,8 @@ def _duration_groups(session: Session, copy: bool, capsys: pytest.CaptureFixture
 
 @pytest.mark.parametrize("copy", SITE, ids=IDS)
 def test_timing_windows_treatment_limits_and_visit_windows_follow_the_copy(
-        tmp_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
-    with opened(tmp_path, "NCT04933669", copy) as session:
+        db_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    with opened(db_path, "NCT04933669", copy) as session:
         patient = _enroll(session, "NCT04933669")
         course = CourseService(session)
         # 2 months 5 days of preoperative imatinib, surgery 12 days after the last dose,
@@ -197,8 +197,8 @@ def test_timing_windows_treatment_limits_and_visit_windows_follow_the_copy(
 
 @pytest.mark.parametrize("copy", SITE, ids=IDS)
 def test_group_rules_and_the_anchor_they_set_follow_the_copy_after_enrollment(
-        tmp_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
-    with opened(tmp_path, "NCT06038552", copy) as session:
+        db_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    with opened(db_path, "NCT06038552", copy) as session:
         patient = _enroll(session, "NCT06038552", procedures=[])
         assert patient.arm_code == "IM"
         course = CourseService(session)
@@ -219,8 +219,8 @@ def test_group_rules_and_the_anchor_they_set_follow_the_copy_after_enrollment(
 
 
 def test_a_resection_recorded_after_enrollment_moves_the_patient_to_im_hr_with_the_reason(
-        tmp_path: Path) -> None:
-    with opened(tmp_path, "NCT06038552", False) as session:
+        db_path: Path) -> None:
+    with opened(db_path, "NCT06038552", False) as session:
         patient = _enroll(session, "NCT06038552", procedures=["tace"])
         assert patient.arm_code == "IM_LOCAL"
         course = CourseService(session)
@@ -242,8 +242,8 @@ def test_a_resection_recorded_after_enrollment_moves_the_patient_to_im_hr_with_t
 
 @pytest.mark.parametrize("copy", SITE, ids=IDS)
 def test_strata_response_rules_and_endpoints_follow_the_copy(
-        tmp_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
-    with opened(tmp_path, "NCT03862768", copy) as session:
+        db_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    with opened(db_path, "NCT03862768", copy) as session:
         service = PatientService(session)
         patient = eligible_patient(service, "NCT03862768")
         stratum = "sex=female;site=ZJU" if copy else "site=ZJU"
@@ -287,8 +287,8 @@ def test_strata_response_rules_and_endpoints_follow_the_copy(
 
 @pytest.mark.parametrize("copy", SITE, ids=IDS)
 def test_horizons_and_visit_windows_follow_the_copy(
-        tmp_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
-    with opened(tmp_path, "RECTAL-LE", copy) as session:
+        db_path: Path, copy: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    with opened(db_path, "RECTAL-LE", copy) as session:
         patient = _enroll(session, "RECTAL-LE")
         course = CourseService(session)
         # Enrolled 2026-03-14 (organ preservation counts from enrollment); a TME at 14 months.

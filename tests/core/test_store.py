@@ -24,6 +24,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.sqlite_only("a new file's WAL and pragmas")
 def test_new_file_is_created_at_latest_version_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     db = open_database(tmp_path / "new" / "site.db")
     assert schema_version(db) == LATEST
@@ -40,6 +41,8 @@ def test_every_version_has_upgrade_fixtures() -> None:
 
 
 @pytest.mark.parametrize("start", range(1, LATEST + 1))
+@pytest.mark.sqlite_only(
+    "the upgrade of files of every earlier schema; a server database is made at the latest")
 def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, start: int) -> None:
     path = tmp_path / f"v{start}.db"
     db = connect(path)
@@ -55,6 +58,7 @@ def test_upgrade_from_every_earlier_version_keeps_data(tmp_path: Path, start: in
     db.close()
 
 
+@pytest.mark.sqlite_only("a file from a newer release (PRAGMA user_version)")
 def test_newer_schema_is_refused_and_file_untouched(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     db = open_database(path)
@@ -67,6 +71,7 @@ def test_newer_schema_is_refused_and_file_untouched(tmp_path: Path) -> None:
     assert _digest(path) == before
 
 
+@pytest.mark.sqlite_only("a foreign SQLite file")
 def test_foreign_sqlite_file_is_refused_without_changes(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     con = sqlite3.connect(path)
@@ -81,6 +86,7 @@ def test_foreign_sqlite_file_is_refused_without_changes(tmp_path: Path) -> None:
 
 
 @pytest.mark.expect_log(r"database problem")
+@pytest.mark.sqlite_only("a file that is not SQLite")
 def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("these are my notes, not a database\n" * 100)
@@ -94,6 +100,8 @@ def test_a_folder_is_refused(tmp_path: Path) -> None:
         open_database(tmp_path)
 
 
+@pytest.mark.sqlite_only(
+    "the SQLite migrations (the server's schema is compared with them in test_server)")
 def test_every_model_matches_the_migrated_schema(tmp_path: Path) -> None:
     import importlib
     import pkgutil
@@ -119,8 +127,8 @@ def test_every_model_matches_the_migrated_schema(tmp_path: Path) -> None:
     db.close()
 
 
-def test_visits_carry_their_patients_study_whoever_inserts_them(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "site.db")
+def test_visits_carry_their_patients_study_whoever_inserts_them(db_path: Path) -> None:
+    db = open_database(db_path)  # a file, or a server database on the server run
     db.execute_sql(
         "INSERT INTO patient (uid, study_key, study_id, site_code, seq, created_on) "
         "VALUES ('p1', 'NCT04933669', 'ZJU-0001', 'ZJU', 1, '2026-01-01')")
@@ -129,6 +137,7 @@ def test_visits_carry_their_patients_study_whoever_inserts_them(tmp_path: Path) 
     db.close()
 
 
+@pytest.mark.sqlite_only("the upgrade of a file from schema 5")
 def test_randomization_numbers_are_unique_per_site_after_schema_6(tmp_path: Path) -> None:
     path = tmp_path / "centre.db"
     db = connect(path)

@@ -67,6 +67,7 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.sqlite_only("a full disk under a site file")
 def test_a_full_disk_says_so_keeps_what_was_saved_and_recovers(tmp_path: Path) -> None:
     folder = tmp_path / "small-disk"
     with tmpfs(folder, "3m") as real_disk:
@@ -160,6 +161,7 @@ def _can_make_read_only() -> bool:
         probe.rmdir()
 
 
+@pytest.mark.sqlite_only("a read-only site file")
 def test_a_read_only_database_opens_for_viewing_and_refuses_writes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "archive"

@@ -56,6 +56,7 @@ def _triggers(con: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
                        "tbl_name = ?", (table,)).fetchall()
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_insert_or_replace_over_an_audit_entry_is_refused(randomized: Session) -> None:
     con = attacker(randomized)
     row = con.execute("SELECT id, txn, record, action, field, shape, old_value, new_value, "
@@ -77,6 +78,7 @@ def test_insert_or_replace_over_an_audit_entry_is_refused(randomized: Session) -
     assert verify(randomized.db).ok
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_moving_a_randomization_to_the_other_arm_is_refused(randomized: Session) -> None:
     con = attacker(randomized)
     number, arm = con.execute("SELECT number, arm_code FROM randomization WHERE "
@@ -98,6 +100,7 @@ def test_moving_a_randomization_to_the_other_arm_is_refused(randomized: Session)
     assert con is not None and verify(randomized.db).ok
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_drop_trigger_edit_recreate_is_found_by_verify(randomized: Session,
                                                        capsys: Any) -> None:
     con = attacker(randomized)
@@ -127,6 +130,7 @@ def test_drop_trigger_edit_recreate_is_found_by_verify(randomized: Session,
     assert "the audit trail does not match" in out and "randomization record" in out
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_an_edited_audit_entry_is_named_by_its_number(randomized: Session) -> None:
     con = attacker(randomized)
     for name, _sql in _triggers(con, "audit_entry"):
@@ -143,6 +147,7 @@ def test_an_edited_audit_entry_is_named_by_its_number(randomized: Session) -> No
     assert not check_at_open(randomized.db).ok
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_a_value_changed_directly_in_the_file_is_found(randomized: Session) -> None:
     con = attacker(randomized)
     screening = con.execute("SELECT uid, ecog FROM screening ORDER BY id LIMIT 1").fetchone()
@@ -154,6 +159,7 @@ def test_a_value_changed_directly_in_the_file_is_found(randomized: Session) -> N
         f"{screening[1]} (entry #{report.findings[0].entry_id})"]
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_rows_added_or_removed_around_the_program_are_found(randomized: Session) -> None:
     con = attacker(randomized)
     con.execute("INSERT INTO setting (uid, key, value) VALUES ('forged-setting', 'site_name', "
@@ -166,6 +172,7 @@ def test_rows_added_or_removed_around_the_program_are_found(randomized: Session)
                for m in messages)
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_a_rewritten_and_rechained_history_is_found_by_the_witness(
         randomized: Session, tmp_path: Path) -> None:
     path = randomized.path
@@ -190,6 +197,7 @@ def test_a_rewritten_and_rechained_history_is_found_by_the_witness(
         reopened.close()
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_restoring_an_older_backup_is_not_taken_for_a_rewritten_trail(
         randomized: Session, tmp_path: Path) -> None:
     """A restore replaces the file on purpose: the user's witness follows it, so the restored

@@ -71,6 +71,8 @@ def _tables(path: Path) -> dict[str, tuple[int, str]]:
         s.close()
 
 
+@pytest.mark.sqlite_only(
+    "moving a site file to a new file (to and from a server: the other tests here)")
 def test_a_site_moves_to_a_new_file_with_everything_verified(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source, target = tmp_path / "site.db", tmp_path / "moved" / "site.db"
@@ -114,6 +116,7 @@ def test_a_site_moves_to_the_server_and_back_unchanged(
     assert _tables(back) == _tables(on_server)
 
 
+@pytest.mark.sqlite_only("a target file that exists")
 def test_a_target_that_holds_anything_is_refused_and_left_as_it_was(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source, other = tmp_path / "site.db", tmp_path / "other.db"
@@ -138,6 +141,7 @@ def test_a_server_database_with_rows_is_refused(
         check_target_empty(ServerLocation(server_url(server_db)))
 
 
+@pytest.mark.sqlite_only("a copy changed through raw sqlite3")
 def test_the_copy_is_compared_not_trusted(tmp_path: Path) -> None:
     # The comparison sees a single changed value: a copy that differs is never "verified".
     a, b = tmp_path / "a.db", tmp_path / "b.db"

@@ -112,6 +112,7 @@ def test_a_new_site_file_is_a_new_version_and_old_patients_keep_theirs(
         session.close()
 
 
+@pytest.mark.sqlite_only("the upgrade of a file from before protocol versions")
 def test_patients_enrolled_before_versions_get_the_file_loaded_at_the_upgrade(
         tmp_path: Path) -> None:
     path = tmp_path / "old.db"

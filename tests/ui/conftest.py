@@ -39,15 +39,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, clock: Clock) -> Iterator[MainWindow]:
-    """The main window on a new site database (headless: no blocking message boxes)."""
+def window(qtbot: QtBot, tmp_path: Path, db_path: Path, clock: Clock) -> Iterator[MainWindow]:
+    """The main window on a new site database (headless: no blocking message boxes): a new
+    file, or on the server run a new database on the test server (``db_path``), so the
+    nurse's path through the window runs on both engines."""
     tasks = TaskManager()
     settings = QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings, tasks, today=clock)
     win.setProperty("headless", True)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.ready, timeout=10_000):
-        win.open_database(tmp_path / "site.db")
+        win.open_database(db_path)
     yield win
     if win.context is not None:
         win.context.close()

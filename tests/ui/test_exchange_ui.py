@@ -27,7 +27,7 @@ from gisttracker.services.exchange.packages import make_package
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.models_visits import Visit
 from tests.core.exchange_helpers import make_site, open_site
-from tests.helpers import SERVER, on_engine
+from tests.helpers import SERVER, on_engine, raw_rows
 from tests.ui.conftest import on_worker
 from ui.exchange import TaskDialog, dialog_caption
 from ui.main_window import MainWindow
@@ -51,11 +51,8 @@ def _window(qtbot: QtBot, tmp_path: Path, db: Path) -> Iterator[MainWindow]:
 
 
 def _count(db: Path, sql: str) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return int(conn.execute(sql).fetchone()[0])
-    finally:
-        conn.close()
+    """The count ``sql`` gives in the site database ``db`` (a file or a server database)."""
+    return int(raw_rows(db, sql)[0][0])  # type: ignore[call-overload]
 
 
 def _menu_action(window: MainWindow, *path: str):  # type: ignore[no-untyped-def]
@@ -130,6 +127,8 @@ def test_export_csv_typed_into_the_dialog(qtbot: QtBot, tmp_path: Path, site: Pa
         assert "already exists" in dialog.status.text()
 
 
+@pytest.mark.sqlite_only(
+    "restoring over a site file (a server restores only into an empty database)")
 def test_back_up_then_restore_in_the_window(qtbot: QtBot, tmp_path: Path, site: Path) -> None:
     with _window(qtbot, tmp_path, site) as window:
         dialog = _open(window, qtbot, "Back up")
@@ -167,11 +166,13 @@ def test_back_up_then_restore_in_the_window(qtbot: QtBot, tmp_path: Path, site: 
 # The offscreen platform cannot raise a file dialog or grab the keyboard for it; harmless.
 @pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise",
                           "does not support grabbing the keyboard")
+@pytest.mark.engines
 def test_browse_opens_a_file_dialog_titled_by_its_field(qtbot: QtBot, tmp_path: Path,
                                                         site: Path) -> None:
     """Browse… beside "Back up &to:" opened a file dialog titled "Back up &to:" (in Chinese
-    "备份到(&T)："): the field's label, access key and colon included."""
-    with _window(qtbot, tmp_path, site) as window:
+    "备份到(&T)："): the field's label, access key and colon included. The site is on the
+    engine under test (a server site's backup is a file too)."""
+    with _window(qtbot, tmp_path, on_engine(site)) as window:
         dialog = _open(window, qtbot, "Back up")
         browse = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Browse…")
         chosen = tmp_path / "chosen.db"
@@ -244,13 +245,13 @@ def test_back_up_a_site_on_the_engine_under_test_and_open_the_backup(
 
 
 def test_import_odm_is_checked_before_anything_is_written(qtbot: QtBot, tmp_path: Path,
-                                                          site: Path) -> None:
+                                                          site: Path, db_path: Path) -> None:
     session = open_site(site, "ZJU")
     try:
         xml = export_odm(session, tmp_path / "from another system.xml").path
     finally:
         session.close()
-    empty = tmp_path / "new" / "site.db"
+    empty = db_path  # a new site: a file, or a new server database on the server run
     with _window(qtbot, tmp_path, empty) as window:
         dialog = _open(window, qtbot, "Import", "CDISC ODM")
         _type(qtbot, dialog.path, str(xml))  # type: ignore[attr-defined]
@@ -268,6 +269,7 @@ def test_import_odm_is_checked_before_anything_is_written(qtbot: QtBot, tmp_path
             site, "SELECT count(*) FROM form_value")
 
 
+@pytest.mark.sqlite_only("a centre file (a centre on a server: test_centre_engines)")
 def test_a_conflict_is_resolved_with_a_reason(qtbot: QtBot, tmp_path: Path, site: Path) -> None:
     first = open_site(site, "ZJU")
     try:
@@ -321,6 +323,8 @@ def test_a_conflict_is_resolved_with_a_reason(qtbot: QtBot, tmp_path: Path, site
         conn.close()
 
 
+@pytest.mark.sqlite_only(
+    "the window's scheduled backups, which a server site does not make (cron does)")
 def test_scheduled_backups_are_made_while_the_window_is_open(qtbot: QtBot, tmp_path: Path,
                                                             site: Path) -> None:
     folder = tmp_path / "nightly backups"
@@ -347,6 +351,7 @@ def test_scheduled_backups_are_made_while_the_window_is_open(qtbot: QtBot, tmp_p
         assert _count(made, "SELECT count(*) FROM patient") == 25
 
 
+@pytest.mark.sqlite_only("a read-only copy of a site file")
 def test_a_read_only_copy_says_so_and_offers_no_writing(qtbot: QtBot, tmp_path: Path,
                                                         site: Path) -> None:
     os.chmod(site, 0o444)
@@ -360,6 +365,7 @@ def test_a_read_only_copy_says_so_and_offers_no_writing(qtbot: QtBot, tmp_path: 
         assert _menu_action(window, "Back up").isEnabled()
 
 
+@pytest.mark.sqlite_only("damaged pages of a file")
 def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
         qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conn = sqlite3.connect(site)
@@ -401,6 +407,7 @@ def test_damage_beyond_the_quick_look_at_open_is_found_in_the_background(
         assert "Damaged pages" in str(refused[0])
 
 
+@pytest.mark.sqlite_only("the whole-file page check of a SQLite file")
 def test_the_whole_file_is_checked_after_the_first_screen_shows_its_data(
         qtbot: QtBot, tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Reading the whole file beside the first screen's queries would delay them (for

@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from gisttracker.demo import generate
 from gisttracker.session import open_session
 from tests.core.reports_fixtures import TODAY
+from tests.helpers import site_copy
 from ui.areas import AREAS
 from ui.exchange_menu import CHECK_AFTER_MS
 from ui.main_window import MainWindow
@@ -25,13 +26,20 @@ from ui.tasks import TaskManager
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    path = tmp_path / "site.db"
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 40-patient demo site file, built once for the module."""
+    path = tmp_path_factory.mktemp("first-screen") / "site.db"
     session = open_session(path, user="nurse")
     generate(session, patients=40, seed=2, today=TODAY)
     session.close()
     return path
+
+
+@pytest.fixture
+def site(tmp_path: Path, demo_site: Path) -> Path:
+    """A copy of the demo site on the engine under test (tests marked ``engines``)."""
+    return site_copy(demo_site, tmp_path / "site")
 
 
 @pytest.fixture
@@ -60,6 +68,7 @@ def _close(window: MainWindow, tasks: TaskManager) -> None:
         window.session.close()
 
 
+@pytest.mark.engines
 def test_first_screen_is_the_patient_list_and_ready_waits_for_its_rows(
         qtbot: QtBot, settings: QSettings, site: Path) -> None:
     window, tasks = _window(qtbot, settings)
@@ -78,6 +87,7 @@ def test_first_screen_is_the_patient_list_and_ready_waits_for_its_rows(
     _close(window, tasks)
 
 
+@pytest.mark.engines
 def test_the_first_screen_reads_the_list_once(qtbot: QtBot, settings: QSettings, site: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     # Opening a site gives the list its source, then its study: the list of every study,
@@ -107,6 +117,7 @@ def test_the_first_screen_reads_the_list_once(qtbot: QtBot, settings: QSettings,
     _close(window, tasks)
 
 
+@pytest.mark.engines
 def test_other_areas_are_built_when_first_shown(qtbot: QtBot, settings: QSettings,
                                                site: Path) -> None:
     window, tasks = _window(qtbot, settings)
@@ -120,6 +131,7 @@ def test_other_areas_are_built_when_first_shown(qtbot: QtBot, settings: QSetting
     _close(window, tasks)
 
 
+@pytest.mark.sqlite_only("the whole-file page check is for a SQLite file; a server site has none")
 def test_a_window_closed_before_its_file_check_starts_never_starts_it(
         qtbot: QtBot, settings: QSettings, site: Path) -> None:
     # The whole-file check starts a moment after the first screen. A window closed in that

@@ -24,13 +24,15 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support r
 
 
 @pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, tmp_path: Path, db_path: Path) -> Iterator[MainWindow]:
+    """The main window on a new site database (a file, or on the server run a server
+    database: the Help menu is the same on both)."""
     tasks = TaskManager()
     win = MainWindow(QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat), tasks)
     win.setProperty("headless", True)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.ready, timeout=10_000):
-        win.open_database(tmp_path / "site.db")
+        win.open_database(db_path)
     win.show()
     qtbot.waitExposed(win)
     win.activateWindow()

@@ -46,8 +46,9 @@ def _english_qt_after() -> Iterator[None]:
     QLocale.setDefault(QLocale(QLocale.Language.English, QLocale.Country.UnitedStates))
 
 
-def _site(tmp_path: Path, site_language: str | None) -> Path:
-    path = tmp_path / "site.db"
+def _site(path: Path, site_language: str | None) -> Path:
+    """The site database at ``path`` (``db_path``: a file, or a server database on the server
+    run) with the site's language set (None: never set)."""
     session = open_session(path, user="nurse")
     if site_language:
         SettingsService(session.tracker).set("language", site_language)
@@ -56,8 +57,8 @@ def _site(tmp_path: Path, site_language: str | None) -> Path:
 
 
 def test_a_persons_choice_beats_the_sites(qapp: QApplication, settings: QSettings,
-                                          tmp_path: Path) -> None:
-    db = _site(tmp_path, "zh_CN")
+                                          db_path: Path) -> None:
+    db = _site(db_path, "zh_CN")
     assert language.start_language(settings, db) == "zh_CN"  # the site's default
     settings.setValue("language", "en")
     assert language.start_language(settings, db) == "en"     # the nurse's own choice
@@ -66,10 +67,10 @@ def test_a_persons_choice_beats_the_sites(qapp: QApplication, settings: QSetting
 
 
 def test_the_command_lines_language_beats_every_remembered_choice(
-        qapp: QApplication, settings: QSettings, tmp_path: Path) -> None:
+        qapp: QApplication, settings: QSettings, db_path: Path) -> None:
     """`gisttracker --language zh_CN` opened an English window for a nurse whose own
     choice was English: the option was read for the command line only."""
-    db = _site(tmp_path, "en")
+    db = _site(db_path, "en")
     settings.setValue("language", "en")
     assert language.start_language(settings, db, "zh_CN") == "zh_CN"
     assert i18n._("Patients") == "患者"
@@ -77,8 +78,8 @@ def test_the_command_lines_language_beats_every_remembered_choice(
 
 
 def test_qt_buttons_and_month_names_are_chinese(qapp: QApplication, settings: QSettings,
-                                                tmp_path: Path, qtbot: QtBot) -> None:
-    language.start_language(settings, _site(tmp_path, "zh_CN"))
+                                                db_path: Path, qtbot: QtBot) -> None:
+    language.start_language(settings, _site(db_path, "zh_CN"))
     box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                            | QDialogButtonBox.StandardButton.Cancel)
     qtbot.addWidget(box)
@@ -89,8 +90,8 @@ def test_qt_buttons_and_month_names_are_chinese(qapp: QApplication, settings: QS
 
 
 def test_the_window_is_chinese_and_the_menu_remembers_a_new_choice(
-        qtbot: QtBot, settings: QSettings, tmp_path: Path) -> None:
-    db = _site(tmp_path, None)
+        qtbot: QtBot, settings: QSettings, db_path: Path) -> None:
+    db = _site(db_path, None)
     settings.setValue("language", "zh_CN")
     assert language.start_language(settings, db) == "zh_CN"
     tasks = TaskManager()
@@ -127,14 +128,15 @@ def test_the_window_is_chinese_and_the_menu_remembers_a_new_choice(
 
 
 def test_the_file_dialog_is_chinese_where_qts_catalogue_is_not(
-        qapp: QApplication, settings: QSettings, tmp_path: Path, qtbot: QtBot) -> None:
+        qapp: QApplication, settings: QSettings, tmp_path: Path, db_path: Path,
+        qtbot: QtBot) -> None:
     """qtbase_zh_CN predates Qt 6's file dialog: "Look in:", "Files of type:", the Type of a
     folder and the "file not found" warning were English in a Chinese window."""
     folder = tmp_path / "files"
     folder.mkdir()
     (folder / "backups").mkdir()
     (folder / "site.db").write_bytes(b"")
-    language.start_language(settings, _site(tmp_path, "zh_CN"))
+    language.start_language(settings, _site(db_path, "zh_CN"))
     try:
         dialog = QFileDialog(None, i18n._("Restore from backup"), str(folder),
                              i18n._("Backups (*.db);;All files (*)"))

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
+from gisttracker.store.urls import ServerLocation
 from ui.main_window import MainWindow
 from ui.tasks import TaskManager
 
@@ -18,13 +19,15 @@ def settings(tmp_path: Path) -> QSettings:
 
 
 @pytest.fixture
-def window(qtbot: QtBot, settings: QSettings, tmp_path: Path):  # type: ignore[no-untyped-def]
+def window(qtbot: QtBot, settings: QSettings, db_path: Path):  # type: ignore[no-untyped-def]
+    """The main window on a new site database (a file, or a server database on the server
+    run: the tests about files themselves say so)."""
     tasks = TaskManager()
     win = MainWindow(settings, tasks)
     win.setProperty("headless", True)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.ready, timeout=10_000):
-        win.open_database(tmp_path / "site.db")
+        win.open_database(db_path)
     yield win
     tasks.shutdown()
     if win.session is not None:
@@ -52,12 +55,15 @@ def test_window_lists_five_studies_and_switching_updates_summary(window: MainWin
 
 
 def test_recent_files_and_geometry_are_remembered(window: MainWindow, settings: QSettings,
-                                                  qtbot: QtBot, tmp_path: Path) -> None:
+                                                  qtbot: QtBot, tmp_path: Path,
+                                                  db_path: Path) -> None:
     second = tmp_path / "other.db"
     with qtbot.waitSignal(window.ready, timeout=10_000):
         window.open_database(second)
-    assert window.recent_files()[:2] == [str(second.resolve()),
-                                         str((tmp_path / "site.db").resolve())]
+    # The first site is a file, or on the server run the server database's URL (without
+    # any password).
+    first = str(db_path) if isinstance(db_path, ServerLocation) else str(db_path.resolve())
+    assert window.recent_files()[:2] == [str(second.resolve()), first]
     assert window.recent_menu.actions()[0].text().endswith("other.db")
     window.resize(770, 530)
     window.close()

@@ -18,21 +18,31 @@ from gisttracker.demo import generate
 from gisttracker.session import open_session
 from gisttracker.store.models_course import CourseEvent
 from gisttracker.store.models_patients import Patient
+from tests.helpers import site_copy
 from ui.main_window import MainWindow
 from ui.outcomes import CellTable, CellView, OutcomesPage
 from ui.tasks import TaskManager
 
 TODAY = date(2026, 11, 30)
 # The offscreen platform on show() and raise_() of the dialogs and the patient window.
-pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise")
+pytestmark = [pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise"),
+              pytest.mark.engines]
 
 
-@pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
-    path = tmp_path / "site.db"
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 300-patient demo site file, built once for the module."""
+    path = tmp_path_factory.mktemp("outcomes-ui") / "site.db"
     session = open_session(path, user="nurse")
     generate(session, patients=300, seed=4, today=TODAY)
     session.close()
+    return path
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path, demo_site: Path) -> Iterator[MainWindow]:
+    """The main window on a copy of the demo site on the engine under test."""
+    path = site_copy(demo_site, tmp_path / "site")
     settings = QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat)
     tasks = TaskManager()
     win = MainWindow(settings, tasks)

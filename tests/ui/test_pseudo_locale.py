@@ -40,6 +40,7 @@ from pytestqt.qtbot import QtBot
 from gisttracker.demo import generate
 from gisttracker.services.patients import PatientService
 from gisttracker.session import open_session
+from tests.helpers import site_copy
 from tests.pseudo import escapes, is_escape, pseudo_locale
 from ui.main_window import MainWindow
 from ui.tasks import TaskManager
@@ -138,10 +139,11 @@ def _settle(qtbot: QtBot, tasks: TaskManager) -> None:
     qtbot.wait(150)
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    """A demo site: patients in every study and state, visits done and missed, forms."""
-    path = tmp_path / "site.db"
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo site file, built once for the module: patients in every study and state,
+    visits done and missed, forms."""
+    path = tmp_path_factory.mktemp("pseudo") / "site.db"
     session = open_session(path, user="nurse")
     try:
         # Made in the pseudo-locale: what the program stores in its reader's language
@@ -151,6 +153,12 @@ def site(tmp_path: Path) -> Path:
     finally:
         session.close()
     return path
+
+
+@pytest.fixture
+def site(tmp_path: Path, demo_site: Path) -> Path:
+    """A copy of the demo site on the engine under test (tests marked ``engines``)."""
+    return site_copy(demo_site, tmp_path / "site")
 
 
 @pytest.fixture
@@ -175,9 +183,11 @@ def test_the_pseudo_judge_tells_words_from_data() -> None:
     assert is_escape("⟦Visit⟧ done")
     assert not is_escape("⟦Visit {name}⟧".format(name="⟦Month 3⟧"))
     assert not is_escape("ZJU-0007 · 2026-03-14 · 400 mg/d · ECOG 1 · /tmp/x/site.db")
+    assert not is_escape("&1 postgresql://nurse@db.example.org:5432/gist_site")
     assert not is_escape("<b>⟦Patients⟧</b>: 12")
 
 
+@pytest.mark.engines
 def test_every_area_of_the_main_window_is_translated(qtbot: QtBot,
                                                      window: MainWindow) -> None:
     found: list[tuple[str, str]] = []
@@ -222,6 +232,7 @@ def _can_enroll(service: PatientService, uid: str) -> bool:
     return True
 
 
+@pytest.mark.engines
 def test_every_tab_of_a_patient_window_and_its_dialogs_are_translated(
         qtbot: QtBot, window: MainWindow, site: Path) -> None:
     found: list[tuple[str, str]] = []

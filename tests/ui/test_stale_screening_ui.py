@@ -139,7 +139,7 @@ def _stored(service: PatientService, uid: str) -> tuple[Any, Any]:
 
 
 def test_typing_kept_through_someone_elses_change_is_refused_on_save_then_redone(
-        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+        qtbot: QtBot, window: MainWindow, db_path: Path) -> None:
     uid, opened, tab = _open(qtbot, window, enroll=False)
     service = PatientService(window.session)  # type: ignore[arg-type]
     ecog = tab.numbers["ecog"][0]
@@ -148,7 +148,7 @@ def test_typing_kept_through_someone_elses_change_is_refused_on_save_then_redone
     retype(qtbot, ecog, "0")  # Nora types; not saved yet
     assert tab.save_button.isEnabled()
 
-    _li_corrects_the_size(tmp_path / "site.db", uid, enrolled=False)
+    _li_corrects_the_size(db_path, uid, enrolled=False)
     _window_sees_it(qtbot, window, tab)
     # Her typing is still there (the refresh did not wipe it) and Save is still offered.
     assert (ecog.text(), size.text()) == ("0", "12")
@@ -182,7 +182,7 @@ def test_typing_kept_through_someone_elses_change_is_refused_on_save_then_redone
 
 
 def test_a_correction_typed_while_someone_elses_arrives_is_refused_then_redone(
-        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+        qtbot: QtBot, window: MainWindow, db_path: Path) -> None:
     uid, opened, tab = _open(qtbot, window, enroll=True)
     service = PatientService(window.session)  # type: ignore[arg-type]
     ecog = tab.numbers["ecog"][0]
@@ -191,7 +191,7 @@ def test_a_correction_typed_while_someone_elses_arrives_is_refused_then_redone(
     _click(qtbot, tab.correct_button)  # "Correct screening…": the form opens for editing
     retype(qtbot, ecog, "0")
 
-    _li_corrects_the_size(tmp_path / "site.db", uid, enrolled=True)
+    _li_corrects_the_size(db_path, uid, enrolled=True)
     _window_sees_it(qtbot, window, tab)
     assert (ecog.text(), size.text()) == ("0", "12")
     assert tab.correcting
@@ -225,7 +225,7 @@ def _alt(service: PatientService, uid: str) -> float | None:
 
 
 def test_a_lab_value_added_by_someone_else_meanwhile_is_not_deleted_by_the_save(
-        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+        qtbot: QtBot, window: MainWindow, db_path: Path) -> None:
     uid, opened, tab = _open(qtbot, window, no_alt=True)
     service = PatientService(window.session)  # type: ignore[arg-type]
     ecog = tab.numbers["ecog"][0]
@@ -235,7 +235,7 @@ def test_a_lab_value_added_by_someone_else_meanwhile_is_not_deleted_by_the_save(
 
     # li.wei enters the ALT result at his workstation (the outcome stays "ineligible", so
     # the screening row itself does not change: only a lab row is added).
-    other = open_session(tmp_path / "site.db")
+    other = open_session(db_path)
     try:
         other.tracker.sign_in(trusted_actor("li.wei"))
         data = good_data(other.studies[STUDY])

@@ -524,6 +524,18 @@ def _lookup(ids: dict[str, dict[str, int]], models: dict[str, Any], table: str,
     return int(found)
 
 
+def _record_tables(session: Session) -> list[TableInfo]:
+    """The site's record tables, parents first, on either engine (a server site has no
+    SQLite catalogue to read: its own is read the way the centre's import reads it)."""
+    from gisttracker.store.server import is_server_db
+
+    if is_server_db(session.db):
+        from gisttracker.services.exchange.centre import _server_record_tables
+
+        return _server_record_tables(session.db)
+    return record_tables(session.db.connection())
+
+
 def import_odm(session: Session, path: Path, *, dry_run: bool = False,
                skip_refused: bool = False, progress: Progress | None = None) -> OdmImportReport:
     """Import the subjects of the ODM snapshot ``path``; see the module's description."""
@@ -542,8 +554,7 @@ def import_odm(session: Session, path: Path, *, dry_run: bool = False,
             "the file is not valid ODM 1.3.2; nothing was imported")))
         return report
     report_progress("read", 0.3)
-    conn = session.db.connection()
-    tables = record_tables(conn)
+    tables = _record_tables(session)
     drafts = _subjects(path, session, tables, report)
     if not drafts:
         return report
