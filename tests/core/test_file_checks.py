@@ -138,6 +138,7 @@ def test_database_on_a_network_share_is_refused_for_writing(tmp_path: Path) -> N
     assert not inspect_file(existing, mounts_text=MOUNTS).read_only
 
 
+@pytest.mark.sqlite_only("the quick look for damaged pages of a file")
 def test_the_quick_look_at_open_stops_at_its_budget_on_a_large_file(tmp_path: Path) -> None:
     """The look for damaged pages at open is given a fraction of a second; on a large file it
     stops there (the window checks the whole file in the background, ``verify`` on demand).

@@ -242,6 +242,7 @@ def test_the_audit_chain_verifies_after_a_demo(db_path: Path, capsys: Any) -> No
     assert out.startswith("audit trail verified:") and f"head #{report.head_id}" in out
 
 
+@pytest.mark.sqlite_only("a site file deleted and made again at the same path")
 def test_a_new_file_where_an_old_one_was_deleted_is_not_taken_for_a_rewritten_trail(
         randomized: Session) -> None:
     """The user deletes a site file and makes a new one at the same path (a practice site,
@@ -266,6 +267,7 @@ def test_a_new_file_where_an_old_one_was_deleted_is_not_taken_for_a_rewritten_tr
         again.close()
 
 
+@pytest.mark.sqlite_only("a site file swapped for another")
 def test_a_swapped_file_is_reported_at_every_open_without_rereading_the_whole_trail(
         randomized: Session, tmp_path: Path) -> None:
     """A file swapped behind the user's back (a consistent chain the witness does not know)
@@ -296,6 +298,7 @@ def test_a_swapped_file_is_reported_at_every_open_without_rereading_the_whole_tr
             reopened.close()
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_the_database_check_names_a_value_changed_around_the_program(
         randomized: Session, capsys: Any) -> None:
     """``gisttracker verify`` (File > Verify) replays the audit trail as ``audit verify``
@@ -311,6 +314,7 @@ def test_the_database_check_names_a_value_changed_around_the_program(
     assert f"PROBLEM: screening record {uid}: ecog is 3 in the file" in out
 
 
+@pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
 def test_text_that_is_not_utf8_is_a_finding_not_a_crash(randomized: Session,
                                                         capsys: Any) -> None:
     """Bytes that are not UTF-8, written with a SQLite tool, are reported where they are;
