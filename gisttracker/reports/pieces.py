@@ -151,18 +151,26 @@ class PiecewiseTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
         _w, height = table.wrap(availWidth, availHeight)
         if height <= availHeight and everything:
             return [table]
-        parts = table.split(availWidth, availHeight)
-        if not parts:
-            return []  # not even one row fits below what is already on this page
-        placed = len(parts[0]._cellvalues) - (1 if self._band() is None else 2)  # less head
+        # The rows that fit, from the heights the tried table has just measured (where
+        # reportlab's own split would cut: data rows have no spans), and one table of
+        # exactly those: reportlab's split would build and style two more tables per page.
+        heads = 1 if self._band() is None else 2
+        used = sum(table._rowHeights[:heads])
+        placed = 0
+        for row_height in table._rowHeights[heads:]:
+            if used + row_height > availHeight:
+                break
+            used += row_height
+            placed += 1
         if placed <= 0:
-            return []
+            return []  # not even one row fits below what is already on this page
+        page = self._table(self.start + placed)
         # Rows tried for the next page: what this one held and a few more (rows that do
         # not fit are measured for nothing), never fewer than a dozen.
         rest = PiecewiseTable(self.header, self.rows, self.col_widths, caption=self.caption,
                               _styles=self.styles, _start=self.start + placed,
                               _try=max(12, placed + 6))
-        return [parts[0], rest]
+        return [page, rest]
 
     def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:
         # Reached only when wrap said every remaining row fits where the frame puts it.
