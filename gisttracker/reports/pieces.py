@@ -95,7 +95,10 @@ class PiecewiseTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
         self.caption = caption
         self.start = _start  # the first row (0-based) not yet laid out
         self.first_try = _try  # rows tried for a page: a few more than the last page held
-        self._tried: tuple[float, float, Table, bool] | None = None
+        # The last page tried: its width and height, the table, whether it holds every
+        # remaining row, and the size that table measured (reportlab measures again at
+        # every wrap; the frame asks for wrap, then split, of the same page).
+        self._tried: tuple[float, float, Table, bool, float, float] | None = None
         self._current: Table | None = None
 
     def _band(self) -> Any:
@@ -124,31 +127,29 @@ class PiecewiseTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
         table.setStyle(TableStyle(style))
         return table
 
-    def _page(self, width: float, height: float) -> tuple[Table, bool]:
-        """The table of the rows that can reach a page of ``height`` points, and whether it
-        holds every remaining row."""
+    def _page(self, width: float, height: float) -> tuple[Table, bool, float, float]:
+        """The table of the rows that can reach a page of ``height`` points, whether it
+        holds every remaining row, and its measured width and height."""
         if self._tried is not None and self._tried[:2] == (width, height):
-            return self._tried[2], self._tried[3]
+            return self._tried[2:]
         count = self.first_try
         while True:
             end = min(len(self.rows), self.start + count)
             table = self._table(end)
-            _w, h = table.wrap(width, height)
+            w, h = table.wrap(width, height)
             if h > height or end == len(self.rows):
-                self._tried = (width, height, table, end == len(self.rows))
-                return table, end == len(self.rows)
+                self._tried = (width, height, table, end == len(self.rows), w, h)
+                return self._tried[2:]
             count *= 2  # all of them fit with room to spare: try more
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        table, everything = self._page(availWidth, availHeight)
-        width, height = table.wrap(availWidth, availHeight)
+        table, everything, width, height = self._page(availWidth, availHeight)
         self._current = table
         # More rows than the page holds: say so, and the frame asks for a split.
         return width, height if everything else max(height, availHeight + 1)
 
     def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
-        table, everything = self._page(availWidth, availHeight)
-        _w, height = table.wrap(availWidth, availHeight)
+        table, everything, _w, height = self._page(availWidth, availHeight)
         if height <= availHeight and everything:
             return [table]
         # The rows that fit, from the heights the tried table has just measured (where
