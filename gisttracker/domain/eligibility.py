@@ -657,7 +657,10 @@ def _evaluate_leaf(rule: Rule, facts: Mapping[str, FactValue]) -> RuleResult:
             return _cannot(key)
         if rule.op in ("==", "!="):
             holds = (fact == rule.value) == (rule.op == "==")
-            if fact == rule.value:
+            # "NIH risk is intermediate, not high" says why an equality fails; a value that
+            # differs from an excluded one is its own reason ("mutation is KIT exon 11",
+            # never "…, not not tested").
+            if fact == rule.value or rule.op == "!=":
                 return _result(_verdict(holds), _message("is", field=name,
                                                          value=("value", fact)))
             return _result(_verdict(holds), _message(

@@ -309,6 +309,16 @@ def test_mutation_membership_reason() -> None:
     assert miss.state == NOT_MET and "KIT exon 11 is not one of" in miss.reason
 
 
+def test_an_excluded_value_reads_as_the_value_found() -> None:
+    """The neoadjuvant study's "mutation tested" criterion (mutation != not tested): the
+    reason names what was found, never "mutation is KIT exon 11, not not tested"."""
+    tested = Rule(op="!=", field="mutation", value="NOT_TESTED")
+    met = evaluate_rule(tested, Facts(mutation="PDGFRA_18_D842V"))
+    assert (met.state, met.reason) == (MET, "mutation is PDGFRA D842V")
+    missing = evaluate_rule(tested, Facts(mutation="NOT_TESTED"))
+    assert (missing.state, missing.reason) == (NOT_MET, "mutation is not tested")
+
+
 def test_enum_equality_and_risk_order() -> None:
     high = Rule(op="==", field="nih_risk", value="high")
     result = evaluate_rule(high, Facts(nih_risk="intermediate"))
