@@ -37,6 +37,7 @@ _RULES = {
     "unscheduled_visits": 0x47540003,  # a patient's next unscheduled visit number
     "account_name": 0x47540004,  # an account name is taken once
     "allocation_key": 0x47540005,  # the site's allocation key is made once
+    "tumour_assessments": 0x47540006,  # a patient's one baseline, follow-ups after it
 }
 
 

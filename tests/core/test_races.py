@@ -205,3 +205,95 @@ def test_a_visit_is_not_removed_with_a_form_saved_for_it_meanwhile(
     assert Form.select().count() == 1
     assert Visit.select().where(Visit.uid == visit.uid).count() == 1
     assert verify(session.db).ok
+
+
+def test_two_baselines_entered_at_once_keep_one(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gisttracker.services.tumour import (
+        AssessmentInput,
+        AssessmentInputError,
+        LesionInput,
+        TumourService,
+    )
+    from gisttracker.store.models_course import TumourAssessment
+    from tests.core.course_fixtures import TODAY as COURSE_TODAY
+    from tests.core.course_fixtures import enrolled_patient
+
+    patient = enrolled_patient(session)
+    tumour = TumourService(session)
+
+    def baseline(on: date, mm: float) -> Any:
+        return tumour.record(patient.uid, AssessmentInput(
+            on, (LesionInput("T1", "liver", mm),), is_baseline=True), today=COURSE_TODAY)
+
+    first, second = race(session, monkeypatch, lambda: baseline(date(2024, 6, 1), 30),
+                         lambda: baseline(date(2024, 6, 2), 31))
+    assert isinstance(first, str), first
+    assert isinstance(second, AssessmentInputError), second
+    assert str(second) == "the patient already has a baseline (2024-06-01)"
+    assert [str(a.assessed_on) for a in TumourAssessment.select()] == ["2024-06-01"]
+    assert verify(session.db).ok
+
+
+def test_two_first_screening_saves_at_once_make_one_screening(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gisttracker.store.models_patients import Screening
+    from tests.core.patients_helpers import good_data
+
+    set_site(session)
+    service = PatientService(session)
+    patient = new_patient(service, STUDY)
+
+    def save(ecog: int) -> Any:
+        data = good_data(session.studies[STUDY])
+        data.values["ecog"] = ecog
+        return service.save_screening(patient.uid, data, today=TODAY)
+
+    first, second = race(session, monkeypatch, lambda: save(0), lambda: save(1))
+    assert not isinstance(first, BaseException), first
+    assert not isinstance(second, BaseException), second
+    # The second saved over the first's screening (its own value last), not beside it.
+    assert [s.ecog for s in Screening.select()] == [1]
+    assert verify(session.db).ok
+
+
+def test_an_enrollment_sees_a_screening_changed_meanwhile(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.core.patients_helpers import eligible_patient, good_data
+
+    set_site(session)
+    service = PatientService(session)
+    patient = eligible_patient(service, STUDY)
+    worse = good_data(session.studies[STUDY])
+    worse.values["ecog"] = 3  # no longer eligible
+
+    first, second = race(
+        session, monkeypatch,
+        lambda: service.save_screening(patient.uid, worse, today=TODAY),
+        lambda: service.enroll(patient.uid, today=TODAY))
+    assert not isinstance(first, BaseException), first
+    assert first.outcome == "ineligible"
+    assert isinstance(second, ServiceError), second
+    assert "is not eligible" in str(second)
+    assert service.get(patient.uid).status == "screened"
+    assert verify(session.db).ok
+
+
+def test_one_lab_value_saved_twice_at_once_is_one_value(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_site(session)
+    patient = new_patient(PatientService(session), STUDY)
+    visit = VisitService(session).add_unscheduled(patient.uid, "Extra blood test", TODAY,
+                                                  today=TODAY)
+    forms = FormService(session)
+    forms.save_lab(visit.uid, "ast", 28, "U/L", uln=35, today=TODAY)  # the form exists
+
+    def alt(value: float) -> Any:
+        return forms.save_lab(visit.uid, "alt", value, "U/L", uln=40, today=TODAY)
+
+    first, second = race(session, monkeypatch, lambda: alt(30), lambda: alt(31))
+    assert not isinstance(first, BaseException), first
+    assert not isinstance(second, BaseException), second
+    # One ALT of the visit: the second corrected the first's value.
+    assert [r.value for r in LabResult.select().where(LabResult.analyte == "alt")] == [31]
+    assert verify(session.db).ok
