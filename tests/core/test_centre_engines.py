@@ -335,3 +335,27 @@ def test_a_package_whose_values_do_not_fit_the_centres_columns_is_refused_whole(
             # it: a crash in services/audit.py, outside this import; reported.)
     finally:
         centre.close()
+
+
+def test_one_package_imported_twice_at_once_is_merged_once(
+        db_path: Path, sites: tuple[Path, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two administrators of the centre import the same package at the same moment: both
+    # see it not imported yet; the second must find it imported once the first commits.
+    from tests.core.test_races import race
+
+    a, _b = sites
+    package = _package(a, "ZJU", tmp_path / "zju-1.zip")
+    centre = open_site(db_path, "CENTRE", user="coordinator")
+    try:
+        _trust(centre, a, "ZJU")
+        first, second = race(centre, monkeypatch, lambda: import_package(centre, package),
+                             lambda: import_package(centre, package))
+        assert not isinstance(first, BaseException), first
+        assert first.added["patient"] == 25
+        assert not isinstance(second, BaseException), second
+        assert second.already and not second.changed
+        assert Patient.select().where(Patient.site_code == "ZJU").count() == 25
+        assert chain_problems(centre) == []
+    finally:
+        centre.close()

@@ -297,3 +297,30 @@ def test_one_lab_value_saved_twice_at_once_is_one_value(
     # One ALT of the visit: the second corrected the first's value.
     assert [r.value for r in LabResult.select().where(LabResult.analyte == "alt")] == [31]
     assert verify(session.db).ok
+
+
+def test_one_visit_signed_twice_at_once_has_one_signature(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gisttracker.services.signatures import SignatureService
+    from gisttracker.store.models_accounts import Signature
+    from tests.core.forms_fixtures import make_patient, make_visit
+
+    site = open_site(db_path)
+    try:
+        make_people(site)
+        sign_in(site, "ines")
+        visit = make_visit(site, make_patient(site), "baseline")
+        signatures = SignatureService(site)
+
+        def sign() -> Any:
+            return signatures.sign("visit", visit.uid, PASSWORD)
+
+        first, second = race(site, monkeypatch, sign, sign)
+        assert not isinstance(first, BaseException), first
+        assert isinstance(second, ServiceError), second
+        assert str(second).startswith("ZJU-0001, visit Baseline (before imatinib) is already "
+                                      "signed: Signed by Ines Test (ines)")
+        assert Signature.select().count() == 1
+        assert verify(site.db).ok
+    finally:
+        site.close()

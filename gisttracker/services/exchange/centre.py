@@ -54,6 +54,7 @@ from gisttracker.exchange.tables import (
 )
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.claims import claim
 from gisttracker.services.exchange.common import (
     field_of_column,
     json_value,
@@ -402,6 +403,13 @@ def import_package(session: Session, path: Path, *, now: datetime | None = None,
             with session.tracker.transaction(
                     _("site package {site} #{seq} imported").format(site=m.site_code,
                                                                     seq=m.seq)) as w:
+                # Checked again under the site's claim: the same package (or another of the
+                # site) imported at once by a second administrator is seen as imported
+                # here, not merged twice into a unique index's raw error.
+                claim(w, "site_packages", m.site_code)
+                again = check_package(session, opened)
+                if again is not None:
+                    return again
                 result = _merge_without_gc(place, w, m, when)
                 site = ExchangeSite.get(ExchangeSite.site_code == m.site_code)
                 w.update(site, {"audit_mark": max(site.audit_mark, m.audit_to),
