@@ -483,6 +483,13 @@ class VisitService(SiteService):
                 study, _anchor_dates(_id(patient))))
         with self.tracker.transaction(reason) as w:
             if row is None:
+                # Entered meanwhile on another workstation (read again inside the
+                # transaction; on a server the unique index waits for the other's commit):
+                # then this is a correction of it, not a second row.
+                row = AnchorDate.get_or_none((AnchorDate.patient == _id(patient))
+                                             & (AnchorDate.anchor_key == anchor_key))
+                old = _as_date(row.date) if row is not None else None
+            if row is None:
                 w.insert(AnchorDate, patient=_id(patient), anchor_key=anchor_key, date=on,
                          patient_uid=patient.uid)
             else:

@@ -324,3 +324,28 @@ def test_one_visit_signed_twice_at_once_has_one_signature(
         assert verify(site.db).ok
     finally:
         site.close()
+
+
+def test_an_anchor_entered_twice_at_once_is_one_date_and_the_second_needs_a_reason(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gisttracker.services.base import ConcurrentWriteError, ReasonRequired
+    from gisttracker.store.models_visits import AnchorDate
+    from tests.core.course_fixtures import enrolled_patient
+
+    patient = enrolled_patient(session, STUDY)
+    visits = VisitService(session)
+    key = next(a.key for a in session.study(patient.study_key).anchors
+               if a.source == "entered")
+
+    def enter(on: date) -> Any:
+        return visits.set_anchor(patient.uid, key, on, today=TODAY)
+
+    first, second = race(session, monkeypatch, lambda: enter(date(2024, 6, 1)),
+                         lambda: enter(date(2024, 6, 3)))
+    assert not isinstance(first, BaseException), first
+    # SQLite: the second reads the first's date inside its transaction, so it is a
+    # correction, which needs a reason. A server: the unique index waits for the first's
+    # commit and refuses the second as a collision ("try again"). Never a raw error.
+    assert isinstance(second, ReasonRequired | ConcurrentWriteError), second
+    assert [str(a.date) for a in AnchorDate.select().where(
+        AnchorDate.anchor_key == key)] == ["2024-06-01"]
