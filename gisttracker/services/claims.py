@@ -40,6 +40,7 @@ _RULES = {
     "tumour_assessments": 0x47540006,  # a patient's one baseline, follow-ups after it
     "site_packages": 0x47540007,  # a centre imports a site's packages one at a time
     "signature": 0x47540008,  # a scope's target is signed once
+    "protocol": 0x47540009,  # a study's protocol version put in force once
 }
 
 

@@ -87,7 +87,6 @@ def race(session: Session, monkeypatch: pytest.MonkeyPatch, first: Callable[[], 
     for thread in threads.values():
         thread.join(60)
         assert not thread.is_alive()
-    monkeypatch.undo()
     return outcomes["first"], outcomes["second"]
 
 
@@ -349,3 +348,23 @@ def test_an_anchor_entered_twice_at_once_is_one_date_and_the_second_needs_a_reas
     assert isinstance(second, ReasonRequired | ConcurrentWriteError), second
     assert [str(a.date) for a in AnchorDate.select().where(
         AnchorDate.anchor_key == key)] == ["2024-06-01"]
+
+
+def test_a_new_protocol_file_opened_on_two_workstations_at_once_is_stored_once(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gisttracker.protocols.loader import parse_study
+    from gisttracker.services.versions import register_protocols
+    from gisttracker.store.models_versions import ProtocolVersion, StudyProtocol
+
+    study = session.studies[STUDY]
+    edited = parse_study(study.text + "\n# a comment added by the coordinator\n", study.path)
+    assert edited.digest != study.digest
+    monkeypatch.setitem(session.studies, STUDY, edited)
+    first, second = race(session, monkeypatch, lambda: register_protocols(session),
+                         lambda: register_protocols(session))
+    assert first == {} and second == {}, (first, second)
+    stored = [v.digest for v in ProtocolVersion.select().where(
+        ProtocolVersion.study_key == STUDY)]
+    assert sorted(stored) == sorted([study.digest, edited.digest])
+    in_force = StudyProtocol.get(StudyProtocol.study_key == STUDY)
+    assert ProtocolVersion.get_by_id(in_force.protocol_version_id).digest == edited.digest
