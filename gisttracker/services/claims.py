@@ -55,14 +55,12 @@ def claim(w: Writer, rule: str, subject: str = "") -> None:
                      (_RULES[rule], subject))
 
 
-def lock_row(w: Writer, table: str, row_id: int) -> bool:
-    """Hold the row ``row_id`` of ``table`` against change until the commit, and say
-    whether it is still there: for a check of the rows that refer to it (a visit's forms
-    before the visit is removed). On a server ``SELECT … FOR UPDATE``: a transaction that
-    adds a row referring to it waits for this one (the foreign key's check locks it too),
-    and one that added such a row before is waited for, so the check after this sees it.
-    On SQLite the transaction's write lock does that already."""
-    lock = " FOR UPDATE" if is_server_db(w.db) else ""
-    found = w.db.execute_sql(f'SELECT 1 FROM "{table}" WHERE id = ?{lock}',
-                             (row_id,)).fetchone()
-    return found is not None
+def lock_row(w: Writer, table: str, row_id: int) -> None:
+    """Hold the row ``row_id`` of ``table`` against change until the commit: for a check of
+    the rows that refer to it (a visit's forms before the visit is removed) or of its state
+    before writing below it. On a server ``SELECT … FOR UPDATE``: a transaction that adds a
+    row referring to it waits for this one (the foreign key's check locks it too), one that
+    added such a row or changed it before is waited for, so the check after this sees it.
+    On SQLite the transaction's write lock does that already: nothing to do."""
+    if is_server_db(w.db):
+        w.db.execute_sql(f'SELECT 1 FROM "{table}" WHERE id = ? FOR UPDATE', (row_id,))
