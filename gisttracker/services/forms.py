@@ -826,15 +826,16 @@ class FormService(SiteService):
                     raise ServiceError(_("no adverse event {uid!r}").format(uid=uid))
                 row = found
                 w.update(row, values, patient_uid=patient.uid,
-                         require_reason=self._ae_locked(row))
+                         require_reason=self._ae_locked(row, w))
         return next(r for r in self.adverse_events(patient.uid) if r.uid == row.uid)
 
-    @staticmethod
-    def _ae_locked(row: AdverseEvent) -> bool:
+    def _ae_locked(self, row: AdverseEvent, w: Writer) -> bool:
+        """Whether the event's visit has its adverse-event form complete (a correction then
+        needs a reason), read with the form's row held (see :meth:`_form`)."""
         visit_id = _fk(row, "visit")
         if visit_id is None:
             return False
-        form = Form.get_or_none((Form.visit == visit_id) & (Form.kind == "adverse_events"))
+        form = self._form(Visit(id=visit_id), "adverse_events", w)
         return form is not None and form.state == "complete"
 
     def delete_adverse_event(self, uid: str, reason: str) -> None:
