@@ -38,7 +38,7 @@ _RULES = {
     "account_name": 0x47540004,  # an account name is taken once
     "allocation_key": 0x47540005,  # the site's allocation key is made once
     "tumour_assessments": 0x47540006,  # a patient's one baseline, follow-ups after it
-    "site_packages": 0x47540007,  # a centre imports a site's packages one at a time
+    "site_packages": 0x47540007,  # a centre registers a site, imports its packages: in turn
     "signature": 0x47540008,  # a scope's target is signed once
     "protocol": 0x47540009,  # a study's protocol version put in force once
 }

@@ -359,3 +359,25 @@ def test_one_package_imported_twice_at_once_is_merged_once(
         assert chain_problems(centre) == []
     finally:
         centre.close()
+
+
+def test_one_site_registered_twice_at_once_is_registered_once(
+        db_path: Path, sites: tuple[Path, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gisttracker.store.models_exchange import ExchangeSite
+    from tests.core.test_races import race
+
+    a, _b = sites
+    _package(a, "ZJU", tmp_path / "zju-1.zip")  # the site's key is made with its package
+    key_text = public_key_path(a, "ZJU").read_text(encoding="utf-8")
+    centre = open_site(db_path, "CENTRE", user="coordinator")
+    try:
+        first, second = race(centre, monkeypatch,
+                             lambda: trust_site(centre, "ZJU", key_text),
+                             lambda: trust_site(centre, "ZJU", key_text))
+        assert not isinstance(first, BaseException) and first[1], first
+        # The second finds the same key registered: nothing to change, no error.
+        assert not isinstance(second, BaseException) and not second[1], second
+        assert [s.site_code for s in ExchangeSite.select()] == ["ZJU"]
+    finally:
+        centre.close()

@@ -271,12 +271,16 @@ def trust_site(session: Session, site_code: str, key_text: str, *,
     if own == code and Patient.select().where(Patient.site_code == code).exists():
         raise ServiceError(_("site code {site} is this centre's own; its patients already use "
                              "it, so another site cannot").format(site=code))
-    other = ExchangeSite.get_or_none(ExchangeSite.public_key == key.hex)
-    if other is not None and other.site_code != code:
-        raise ServiceError(_("this key is already registered for site {site}").format(
-            site=other.site_code))
-    existing = ExchangeSite.get_or_none(ExchangeSite.site_code == code)
     with session.tracker.transaction(reason or _("site registered")) as w:
+        # Read inside the transaction, under the site's claim: two administrators
+        # registering the same site at once would otherwise both insert it, and the second
+        # meet the unique index instead of this message.
+        claim(w, "site_packages", code)
+        other = ExchangeSite.get_or_none(ExchangeSite.public_key == key.hex)
+        if other is not None and other.site_code != code:
+            raise ServiceError(_("this key is already registered for site {site}").format(
+                site=other.site_code))
+        existing = ExchangeSite.get_or_none(ExchangeSite.site_code == code)
         if existing is None:
             w.insert(ExchangeSite, site_code=code, public_key=key.hex,
                      trusted_on=session.tracker.now().date().isoformat())
