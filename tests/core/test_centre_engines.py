@@ -381,3 +381,39 @@ def test_one_site_registered_twice_at_once_is_registered_once(
         assert [s.site_code for s in ExchangeSite.select()] == ["ZJU"]
     finally:
         centre.close()
+
+
+def test_a_record_number_received_from_a_site_does_not_refuse_the_centres_own_patient(
+        db_path: Path, sites: tuple[Path, Path], tmp_path: Path) -> None:
+    # Hospitals number their records independently: a number that came with a site's
+    # package (identifiers included) belongs to that hospital, not to the centre's own.
+    from gisttracker.services.base import ServiceError
+    from gisttracker.services.patients import Identity, PatientService
+    from gisttracker.store.models_patients import PatientIdentity
+
+    a, _b = sites
+    session = open_site(a, "ZJU")
+    try:
+        package = make_package(session, tmp_path / "zju-1.zip", identifiers=True).path
+    finally:
+        session.close()
+    centre = open_site(db_path, "CENTRE", user="coordinator")
+    try:
+        _trust(centre, a, "ZJU")
+        import_package(centre, package)
+        theirs = PatientIdentity.select().where(
+            PatientIdentity.record_number.is_null(False)).first().record_number
+        service = PatientService(centre)
+
+        def register(name: str) -> Patient:
+            return service.register("NCT04933669", sex="male", identity=Identity(
+                record_number=theirs, name=name), today=date(2026, 3, 1))
+
+        ours = register("Centre Patient")
+        assert ours.study_id == "CENTRE-0001"
+        # The centre's own patients still may not share a number.
+        with pytest.raises(ServiceError, match=f"Record number {theirs} is already "
+                                               "registered as CENTRE-0001"):
+            register("Second Centre Patient")
+    finally:
+        centre.close()

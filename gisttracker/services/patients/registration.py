@@ -110,18 +110,23 @@ class RegistrationMixin(PatientServiceBase):
 
         Not a unique index: a centre holds several sites' patients, whose hospitals number
         their records independently (the same number at two sites is two people), and
-        files made before may already hold a number twice (demo data, imports); the rule
-        is the site's, for what its people type.
+        files made before may already hold a number twice (demo data, imports). The rule
+        is the site's, for what its people type: patients received in another site's
+        package (their rows in ``exchange_base``) are not compared.
         """
         number = _text(identity.record_number)
         if not number:
             return
         claim(w, "record_number", number)
-        clash = (PatientIdentity.select().where(
-            PatientIdentity.record_number == number).first())
-        if clash is not None and clash.patient_id != editing:
+        clash = w.db.execute_sql(
+            "SELECT i.patient_id, p.study_id FROM patient_identity i "
+            "JOIN patient p ON p.id = i.patient_id WHERE i.record_number = ? "
+            "AND i.patient_id <> ? "
+            "AND NOT EXISTS (SELECT 1 FROM exchange_base b WHERE b.record_uid = p.uid) "
+            "ORDER BY i.id LIMIT 1", (number, 0 if editing is None else editing)).fetchone()
+        if clash is not None:
             raise ServiceError(_("Record number {number} is already registered as {pid}")
-                               .format(number=number, pid=clash.patient.study_id))
+                               .format(number=number, pid=clash[1]))
 
     def register(self, study_key: str, *, sex: str | None, identity: Identity,
                  today: date) -> Patient:
