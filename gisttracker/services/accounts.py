@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gisttracker.i18n import _
 from gisttracker.services.base import PermissionDenied, ServiceError, Tracker, Writer, service
+from gisttracker.services.claims import claim
 from gisttracker.services.common import fk_id
 from gisttracker.services.concealment import OPEN_PREFIX, Keyring, _unb64
 from gisttracker.services.policy import (
@@ -145,13 +146,19 @@ class AccountService:
         check_password(password)
         if not full_name.strip():
             raise ServiceError(_("give the administrator's full name"))
-        if self.has_accounts():
-            raise ServiceError(_("this site already has accounts; an administrator adds new "
+        already = ServiceError(_("this site already has accounts; an administrator adds new "
                                  "ones"))
+        if self.has_accounts():
+            raise already
         writer_actor = _system(name, Permission.MANAGE_USERS)
         key: bytes | None = None
         with self.tracker.transaction(_("first administrator created"),
                                       actor=writer_actor) as w:
+            # Again under the claim: two workstations opening a new site at once would
+            # otherwise make two first administrators, each sealing a new allocation key.
+            claim(w, "administrators")
+            if self.has_accounts():
+                raise already
             account = w.insert(Account, name=name, full_name=full_name.strip(),
                                role=Role.ADMINISTRATOR.value,
                                password_hash=HASHER.hash(password), active=True,
@@ -249,6 +256,12 @@ class AccountService:
             return None  # sealed for others: an administrator grants it with a new password
         with self.tracker.transaction(_("allocation key sealed at sign-in"), actor=_system(
                 str(account.name), Permission.MANAGE_USERS)) as w:
+            # Looked at again under the claim: two accounts signing in at once on a site
+            # without a sealed key would otherwise each make a key of their own.
+            claim(w, "allocation_key")
+            open_wrap = self.keyring.open_wrap()
+            if open_wrap is None and self.keyring.any_wrap():
+                return None  # sealed meanwhile, for another account
             if open_wrap is not None:
                 key = _unb64(str(open_wrap.wrapped)[len(OPEN_PREFIX):])
                 w.delete(open_wrap)
@@ -285,9 +298,12 @@ class AccountService:
         check_password(password)
         if not full_name.strip():
             raise ServiceError(_("give the person's full name"))
-        if self._find(name) is not None:
-            raise ServiceError(_("an account {name!r} exists already").format(name=name))
         with self.tracker.transaction(_("account created")) as w:
+            # Checked under the claim of the name: on SQLite a second workstation's insert
+            # would otherwise end in the unique index's raw error.
+            claim(w, "account_name", name)
+            if self._find(name) is not None:
+                raise ServiceError(_("an account {name!r} exists already").format(name=name))
             account = w.insert(Account, name=name, full_name=full_name.strip(),
                                role=new_role.value, password_hash=HASHER.hash(password),
                                active=True, failed_sign_ins=0, password_changed_at=w.at,
@@ -349,9 +365,9 @@ class AccountService:
         self.tracker.require(Permission.MANAGE_USERS)
         account = self._get(name)
         new_role = _role(role)
-        if account.role == Role.ADMINISTRATOR.value and new_role != Role.ADMINISTRATOR:
-            self._keep_an_administrator(account)
         with self.tracker.transaction(reason or _("role changed")) as w:
+            if account.role == Role.ADMINISTRATOR.value and new_role != Role.ADMINISTRATOR:
+                self._keep_an_administrator(w, account)
             w.update(account, {"role": new_role.value})
             if Permission.RANDOMIZE not in ROLE_PERMISSIONS[new_role]:
                 self.keyring.drop_wrap(w, account)
@@ -361,10 +377,10 @@ class AccountService:
         loses its copy of the allocation key."""
         self.tracker.require(Permission.MANAGE_USERS)
         account = self._get(name)
-        if not active and account.role == Role.ADMINISTRATOR.value:
-            self._keep_an_administrator(account)
         with self.tracker.transaction(reason or (_("account reactivated") if active
                                                  else _("account deactivated"))) as w:
+            if not active and account.role == Role.ADMINISTRATOR.value:
+                self._keep_an_administrator(w, account)
             w.update(account, {"active": active})
             if not active:
                 self.keyring.drop_wrap(w, account)
@@ -377,7 +393,14 @@ class AccountService:
             w.update(account, {"failed_sign_ins": 0, "locked_until": None})
 
     @staticmethod
-    def _keep_an_administrator(account: Account) -> None:
+    def _keep_an_administrator(w: Writer, account: Account) -> None:
+        """Refuse to demote or deactivate ``account`` when it is the last active
+        administrator. Inside the transaction that writes, after the claim every demotion and
+        deactivation of an administrator takes (:mod:`~gisttracker.services.claims`): two
+        administrators demoting each other at once cannot both see the other one still
+        active. (``account`` itself is written with its version checked, so a change to it
+        meanwhile is refused as stale.)"""
+        claim(w, "administrators")
         others = Account.select().where(
             (Account.role == Role.ADMINISTRATOR.value) & (Account.active == True)  # noqa: E712 (a comparison: the server wants a boolean)
             & (Account.id != account.id)).count()

@@ -43,6 +43,7 @@ from gisttracker.grading import ctcae
 from gisttracker.i18n import N_, _, join_sentences
 from gisttracker.protocols.catalogue import ASSESSMENTS
 from gisttracker.services.base import ReasonRequired, ServiceError, Writer, service
+from gisttracker.services.claims import lock_row
 from gisttracker.services.common import SiteService, as_date, date_context, find_patient
 from gisttracker.services.common import fk_id as _fk
 from gisttracker.services.common import id_column as _col
@@ -51,6 +52,7 @@ from gisttracker.services.versions import form_version_id
 from gisttracker.store.models_forms import AdverseEvent, Form, FormValue
 from gisttracker.store.models_patients import LabResult, Patient
 from gisttracker.store.models_visits import Visit
+from gisttracker.store.server import is_server_db
 
 __all__ = [
     "AE_ACTIONS",
@@ -300,8 +302,17 @@ class FormService(SiteService):
         except KeyError as exc:
             raise ServiceError(str(exc.args[0])) from None
 
-    def _form(self, visit: Visit, kind: str) -> Form | None:
-        return Form.get_or_none((Form.visit == _pk(visit)) & (Form.kind == kind))
+    def _form(self, visit: Visit, kind: str, w: Writer | None = None) -> Form | None:
+        """The visit's form ``kind``. With the writer ``w`` of the transaction, its row is
+        held until the commit (``FOR UPDATE`` on a server; SQLite's write lock holds every
+        row already): its state decides what the transaction may write to the form's
+        values, so a form completed on another workstation meanwhile is waited for and
+        seen, never written into as if still in progress."""
+        query = Form.select().where((Form.visit == _pk(visit)) & (Form.kind == kind))
+        if w is not None and is_server_db(w.db):
+            query = query.for_update()
+        found: Form | None = query.first()
+        return found
 
     # ----- the visit's forms --------------------------------------------------------------
     def visits(self, patient_key: str) -> list[VisitForms]:
@@ -429,7 +440,7 @@ class FormService(SiteService):
         """The visit's form ``kind``, created if needed, recording the form definition its
         answers are being saved under (a change of definition is audited)."""
         version = form_version_id(w, self._spec(kind))
-        form = self._form(visit, kind)
+        form = self._form(visit, kind, w)
         if form is None:
             form = w.insert(Form, visit=_pk(visit), kind=kind, state="not_started",
                             form_version_id=version, patient_uid=patient.uid)
@@ -472,28 +483,31 @@ class FormService(SiteService):
         """
         visit, patient = self._visit(visit_uid)
         spec = self._spec(kind)
-        data = self.load(visit_uid, kind)
-        context = data.context()
-        errors: dict[str, str] = {}
-        for key in self.missing_required(data):
-            errors[key] = _("answer it or mark it as not answered")
-        applicable = {i.key for i in spec.applicable(context)}
-        for key in data.values:
-            if key in spec.item_keys() and key not in applicable:
-                errors[key] = _("does not apply to this patient: clear it")
-        _typed, problems = self.validate(kind, data.values, sex=patient.sex)
-        errors.update(problems)
-        if spec.editor == "labs" and not LabResult.select().where(
-                LabResult.visit_id == _pk(visit)).exists():
-            raise ServiceError(_("{form}: enter at least one value, or mark the form not done")
-                               .format(form=_(spec.title)))
-        if spec.editor == "adverse_events" and data.values.get("any_new") is True and not (
-                AdverseEvent.select().where(AdverseEvent.visit == _pk(visit)).exists()):
-            errors["any_new"] = _("record the adverse event, or answer no")
-        if errors:
-            self._raise(spec, errors)
         with self.tracker.transaction(reason) as w:
+            # Checked inside the transaction, with the form's row held (_ensure_form): an
+            # answer cleared or a lab value removed on another workstation meanwhile is
+            # waited for and seen, not completed over.
             form = self._ensure_form(w, visit, patient, kind)
+            data = self.load(visit_uid, kind)
+            context = data.context()
+            errors: dict[str, str] = {}
+            for key in self.missing_required(data):
+                errors[key] = _("answer it or mark it as not answered")
+            applicable = {i.key for i in spec.applicable(context)}
+            for key in data.values:
+                if key in spec.item_keys() and key not in applicable:
+                    errors[key] = _("does not apply to this patient: clear it")
+            _typed, problems = self.validate(kind, data.values, sex=patient.sex)
+            errors.update(problems)
+            if spec.editor == "labs" and not LabResult.select().where(
+                    LabResult.visit_id == _pk(visit)).exists():
+                raise ServiceError(_("{form}: enter at least one value, or mark the form not "
+                                     "done").format(form=_(spec.title)))
+            if spec.editor == "adverse_events" and data.values.get("any_new") is True and not (
+                    AdverseEvent.select().where(AdverseEvent.visit == _pk(visit)).exists()):
+                errors["any_new"] = _("record the adverse event, or answer no")
+            if errors:
+                self._raise(spec, errors)
             locked = form.state == "not_done"
             existing = {r.item: r for r in FormValue.select().where(FormValue.form == _pk(form))}
             for item in spec.items:
@@ -509,7 +523,7 @@ class FormService(SiteService):
                     "completed_at": self.tracker.now().isoformat(timespec="seconds"),
                     "completed_by": self.tracker.user,
                 }, patient_uid=patient.uid, require_reason=locked)
-            self._settle_visit(visit, today, visit_date)
+            self._settle_visit(w, visit, today, visit_date)
         return self.load(visit_uid, kind)
 
     def mark_not_done(self, visit_uid: str, kind: str, reason: str, *, today: date,
@@ -527,7 +541,7 @@ class FormService(SiteService):
                             "completed_at": self.tracker.now().isoformat(timespec="seconds"),
                             "completed_by": self.tracker.user},
                      patient_uid=patient.uid)
-            self._settle_visit(visit, today, visit_date)
+            self._settle_visit(w, visit, today, visit_date)
         return self.load(visit_uid, kind)
 
     def visit_date_question(self, visit_uid: str, kind: str, *,
@@ -551,9 +565,15 @@ class FormService(SiteService):
                                  _as_date(visit.window_start), _as_date(visit.window_end),
                                  suggested, why)
 
-    def _settle_visit(self, visit: Visit, today: date, visit_date: date | None) -> None:
+    def _settle_visit(self, w: Writer, visit: Visit, today: date,
+                      visit_date: date | None) -> None:
         """Mark a planned visit done once all its planned forms are complete or not done,
-        on ``visit_date`` (the day it took place) or, not given, the suggested date."""
+        on ``visit_date`` (the day it took place) or, not given, the suggested date.
+
+        The visit's row is held first (see :func:`~gisttracker.services.claims.lock_row`):
+        two workstations completing the visit's last two forms at once would otherwise each
+        see the other's form still open, and the visit would stay planned."""
+        lock_row(w, "visit", _pk(visit))
         visit = Visit.get_by_id(_pk(visit))
         if visit.state != "planned":
             return
@@ -660,14 +680,16 @@ class FormService(SiteService):
                                    birth=ctx.birth, death=ctx.death)
             if problem:
                 raise FormInputError({analyte: problem}, problem)
-        form = self._form(visit, "labs")
-        locked = form is not None and form.state in ("complete", "not_done")
-        existing = LabResult.get_or_none((LabResult.visit_id == _pk(visit)) & (
-            LabResult.analyte.in_([an.key, an.units_key])))
         values = {"value": number, "unit": spelled, "lln": lln, "uln": uln,
                   "sampled_on": sampled_on}
         with self.tracker.transaction(reason) as w:
+            # Read with the lab form's row held (_ensure_form): a value of the same analyte
+            # saved on another workstation meanwhile is corrected, not entered twice, and a
+            # form completed meanwhile needs the reason.
             labs_form = self._ensure_form(w, visit, patient, "labs")
+            locked = labs_form.state in ("complete", "not_done")
+            existing = LabResult.get_or_none((LabResult.visit_id == _pk(visit)) & (
+                LabResult.analyte.in_([an.key, an.units_key])))
             if existing is None:
                 if locked and not (reason and reason.strip()):
                     raise ReasonRequired(
@@ -687,11 +709,15 @@ class FormService(SiteService):
         if row is None:
             raise ServiceError(_("no laboratory result {uid!r}").format(uid=lab_uid))
         patient = Patient.get_by_id(_fk(row, "patient"))
-        form = Form.get_or_none((Form.visit == row.visit_id) & (Form.kind == "labs"))
-        if form is not None and form.state in ("complete", "not_done") and not (
-                reason and reason.strip()):
-            raise ReasonRequired(_("a reason is required to change data already completed"))
         with self.tracker.transaction(reason) as w:
+            # The form's state with its row held (see _form): completed meanwhile, the
+            # removal needs the reason.
+            form = (None if row.visit_id is None
+                    else self._form(Visit(id=row.visit_id), "labs", w))
+            if form is not None and form.state in ("complete", "not_done") and not (
+                    reason and reason.strip()):
+                raise ReasonRequired(_("a reason is required to change data already "
+                                       "completed"))
             w.delete(row, patient_uid=patient.uid)
 
     # ----- adverse events -----------------------------------------------------------------
@@ -800,15 +826,16 @@ class FormService(SiteService):
                     raise ServiceError(_("no adverse event {uid!r}").format(uid=uid))
                 row = found
                 w.update(row, values, patient_uid=patient.uid,
-                         require_reason=self._ae_locked(row))
+                         require_reason=self._ae_locked(row, w))
         return next(r for r in self.adverse_events(patient.uid) if r.uid == row.uid)
 
-    @staticmethod
-    def _ae_locked(row: AdverseEvent) -> bool:
+    def _ae_locked(self, row: AdverseEvent, w: Writer) -> bool:
+        """Whether the event's visit has its adverse-event form complete (a correction then
+        needs a reason), read with the form's row held (see :meth:`_form`)."""
         visit_id = _fk(row, "visit")
         if visit_id is None:
             return False
-        form = Form.get_or_none((Form.visit == visit_id) & (Form.kind == "adverse_events"))
+        form = self._form(Visit(id=visit_id), "adverse_events", w)
         return form is not None and form.state == "complete"
 
     def delete_adverse_event(self, uid: str, reason: str) -> None:

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from gisttracker.i18n import N_, _
 from gisttracker.services.accounts import AccountService
 from gisttracker.services.audit import head
-from gisttracker.services.base import ServiceError, service
+from gisttracker.services.base import ServiceError, Writer, service
+from gisttracker.services.claims import claim
 from gisttracker.services.policy import Permission
 from gisttracker.services.scopes import Target, resolve
 from gisttracker.session import Session
 from gisttracker.store.models_accounts import Signature
+from gisttracker.store.server import is_server_db
 
 MEANINGS = {"reviewed_approved": N_("reviewed and approved")}
 DEFAULT_MEANING = "reviewed_approved"
@@ -83,14 +85,17 @@ class SignatureService:
                 meaning=meaning))
         target = self.target(scope, ref)
         if scope == "form":
-            state = self.session.db.execute_sql("SELECT state FROM form WHERE uid = ?",
-                                                (target.uid,)).fetchone()
-            if state is None or state[0] not in ("complete", "not_done"):
-                raise ServiceError(_("complete the form (or mark it not done) before "
-                                     "signing it"))
+            self._check_form_settled(target.uid)
         actor = AccountService(self.tracker).verify_password(password)
         with self.tracker.transaction(_("signed: {meaning}").format(
                 meaning=_(MEANINGS[meaning]))) as w:
+            # Both checks again inside the transaction: the form's state with its row held
+            # (reopened on another workstation meanwhile: waited for and seen), and an
+            # earlier signature under the target's claim (two signing at once: the second
+            # is told who signed, not the unique index's "try again").
+            if scope == "form":
+                self._check_form_settled(target.uid, w)
+            claim(w, "signature", f"{scope}:{target.uid}")
             existing = Signature.get_or_none((Signature.scope == scope)
                                              & (Signature.target_uid == target.uid))
             if existing is not None:
@@ -104,6 +109,17 @@ class SignatureService:
                            meaning=meaning, signed_at=w.at, audit_head=head_id,
                            audit_hash=head_hash)
         return _info(row)
+
+    def _check_form_settled(self, form_uid: str, w: Writer | None = None) -> None:
+        """Refuse to sign a form that is neither complete nor marked not done; with the
+        transaction's writer ``w``, its row is held until the commit (``FOR UPDATE`` on a
+        server)."""
+        lock = " FOR UPDATE" if w is not None and is_server_db(w.db) else ""
+        state = self.session.db.execute_sql(f"SELECT state FROM form WHERE uid = ?{lock}",
+                                            (form_uid,)).fetchone()
+        if state is None or state[0] not in ("complete", "not_done"):
+            raise ServiceError(_("complete the form (or mark it not done) before "
+                                 "signing it"))
 
     def unlock(self, scope: str, ref: str, reason: str) -> None:
         """Remove the signature of the casebook / visit / form ``ref`` so its data can

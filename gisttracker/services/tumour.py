@@ -46,6 +46,7 @@ from gisttracker.i18n import N_, _, join_list, join_sentences
 from gisttracker.protocols.model import ResponseRules
 from gisttracker.response import choi, recist
 from gisttracker.services.base import ServiceError, Writer, service
+from gisttracker.services.claims import claim
 from gisttracker.services.common import SiteService, date_context
 from gisttracker.services.common import as_date as _as_date
 from gisttracker.services.common import fk_id as _fk
@@ -594,6 +595,7 @@ class TumourService(SiteService):
             why = f"{reason}: {note}" if reason else note
         if uid is None:
             with self.tracker.transaction(why or _("tumour assessment entered")) as w:
+                self._check_again(w, patient, patient_key, data, today, uid)
                 row = w.insert(TumourAssessment, patient_uid=patient.uid, patient=patient,
                                **values)
                 self._write_lesions(w, patient, row, data.lesions, [])
@@ -609,11 +611,23 @@ class TumourService(SiteService):
             # added meanwhile by someone else would be deleted unseen, so that is refused.
             refuse_unseen(self.tracker, "lesion_measurement", "assessment_id", _pk(stored),
                           stored.uid)
+            self._check_again(w, patient, patient_key, data, today, uid)
             w.update(stored, values, patient_uid=patient.uid)
             old = list(LesionMeasurement.select().where(
                 LesionMeasurement.assessment == stored))
             self._write_lesions(w, patient, stored, data.lesions, old)
         return uid
+
+    def _check_again(self, w: Writer, patient: Patient, patient_key: str,
+                     data: AssessmentInput, today: date, uid: str | None) -> None:
+        """The checks of :meth:`check` again, inside the transaction that writes, under the
+        patient's claim, which every save and removal of an assessment takes: two baselines
+        entered at once on two workstations, or a follow-up entered while its baseline is
+        removed or moved, cannot both pass against what the other has not committed."""
+        claim(w, "tumour_assessments", patient.uid)
+        errors = self.check(patient_key, data, today=today, uid=uid)
+        if errors:
+            raise AssessmentInputError(errors)
 
     @staticmethod
     def _write_lesions(w: Writer, patient: Patient, row: TumourAssessment,
@@ -644,6 +658,9 @@ class TumourService(SiteService):
             raise ServiceError(_("a reason is required to delete an assessment"))
         patient = Patient.get_by_id(_fk(row, "patient"))
         with self.tracker.transaction(reason) as w:
+            # Under the patient's claim: a follow-up being entered meanwhile against this
+            # baseline is waited for (see _check_again).
+            claim(w, "tumour_assessments", patient.uid)
             refuse_unseen(self.tracker, "lesion_measurement", "assessment_id", _pk(row),
                           row.uid)
             for m in LesionMeasurement.select().where(LesionMeasurement.assessment == row):

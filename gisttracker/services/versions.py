@@ -35,6 +35,7 @@ from gisttracker.i18n import _, ngettext
 from gisttracker.protocols import ProtocolError, Study
 from gisttracker.protocols.loader import parse_study
 from gisttracker.services.base import Writer
+from gisttracker.services.claims import claim
 from gisttracker.services.common import pk
 from gisttracker.session import Session
 from gisttracker.store.models_patients import Patient
@@ -200,6 +201,13 @@ def register_protocols(session: Session) -> dict[str, ProtocolError]:
             continue
         with session.tracker.transaction(_("protocol file {file} in force for {key}").format(
                 file=study.path, key=study.key)) as w:
+            # Again under the study's claim: two workstations starting at once with a new
+            # protocol file would otherwise both store it, and the second would fail to
+            # open on the unique index.
+            claim(w, "protocol", study.key)
+            again = _in_force(study.key)
+            if again is not None and again.digest == study.digest:
+                continue  # put in force meanwhile by another workstation
             version = _version(w, study)
             row = StudyProtocol.get_or_none(StudyProtocol.study_key == study.key)
             if row is None:

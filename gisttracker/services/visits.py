@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import peewee
 from dateutil.relativedelta import relativedelta
 
 from gisttracker import __version__
@@ -41,6 +42,7 @@ from gisttracker.i18n import _, join_list, local
 from gisttracker.ical import CalendarVisit, calendar_bytes, write_calendar
 from gisttracker.protocols import Study
 from gisttracker.services.base import ServiceError, Writer, service
+from gisttracker.services.claims import claim, lock_row
 from gisttracker.services.common import SiteService, as_date, check_patient_date, date_context
 from gisttracker.session import Session
 from gisttracker.store.models import Record
@@ -481,6 +483,13 @@ class VisitService(SiteService):
                 study, _anchor_dates(_id(patient))))
         with self.tracker.transaction(reason) as w:
             if row is None:
+                # Entered meanwhile on another workstation (read again inside the
+                # transaction; on a server the unique index waits for the other's commit):
+                # then this is a correction of it, not a second row.
+                row = AnchorDate.get_or_none((AnchorDate.patient == _id(patient))
+                                             & (AnchorDate.anchor_key == anchor_key))
+                old = _as_date(row.date) if row is not None else None
+            if row is None:
                 w.insert(AnchorDate, patient=_id(patient), anchor_key=anchor_key, date=on,
                          patient_uid=patient.uid)
             else:
@@ -541,10 +550,14 @@ class VisitService(SiteService):
             raise ServiceError(_("a reason is required to remove a visit"))
         from gisttracker.store.models_forms import Form
 
-        if Form.select().where(Form.visit == _id(visit)).exists():
-            raise ServiceError(_("{name} has forms: correct or clear them first").format(
-                name=visit.name))
         with self.tracker.transaction(reason.strip()) as w:
+            # Inside the transaction, with the visit's row held (a form saved for it on
+            # another workstation meanwhile waits, or is waited for and seen here): it
+            # would otherwise go with the visit, by its cascade.
+            lock_row(w, "visit", _id(visit))
+            if Form.select().where(Form.visit == _id(visit)).exists():
+                raise ServiceError(_("{name} has forms: correct or clear them first").format(
+                    name=visit.name))
             w.delete(visit, patient_uid=patient.uid)
 
     def _replan(self, w: Writer, study: Study, patient: Patient,
@@ -685,12 +698,18 @@ class VisitService(SiteService):
             raise ServiceError(_("{patient} is no longer followed: no new visits").format(
                 patient=patient.study_id))
         check_patient_date(patient, on, today=today, label=name, past=False)
-        count = Visit.select().where(
-            (Visit.patient == _id(patient)) & (Visit.unscheduled == 1)).count()
         with self.tracker.transaction(reason) as w:
+            # The next number, read under the patient's claim inside the transaction: two
+            # workstations adding a visit at once take two numbers. After the highest one
+            # (not the count): a removed visit's number is not given again while later ones
+            # are still there.
+            claim(w, "unscheduled_visits", patient.uid)
+            last = Visit.select(peewee.fn.MAX(Visit.seq)).where(
+                (Visit.patient == _id(patient)) & (Visit.unscheduled == 1)).scalar()
+            seq = UNSCHEDULED_SEQ if last is None else int(last) + 1
             visit = w.insert(
                 Visit, patient=_id(patient), visit_key=None, name=name, anchor_key=None,
-                seq=UNSCHEDULED_SEQ + count, planned_on=on, window_start=on, window_end=on,
+                seq=seq, planned_on=on, window_start=on, window_end=on,
                 state="done" if on <= today else "planned",
                 done_on=on if on <= today else None, reason=reason, unscheduled=True,
                 done_recorded_at=w.at if on <= today else None, patient_uid=patient.uid)

@@ -335,3 +335,85 @@ def test_a_package_whose_values_do_not_fit_the_centres_columns_is_refused_whole(
             # it: a crash in services/audit.py, outside this import; reported.)
     finally:
         centre.close()
+
+
+def test_one_package_imported_twice_at_once_is_merged_once(
+        db_path: Path, sites: tuple[Path, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two administrators of the centre import the same package at the same moment: both
+    # see it not imported yet; the second must find it imported once the first commits.
+    from tests.core.test_races import race
+
+    a, _b = sites
+    package = _package(a, "ZJU", tmp_path / "zju-1.zip")
+    centre = open_site(db_path, "CENTRE", user="coordinator")
+    try:
+        _trust(centre, a, "ZJU")
+        first, second = race(centre, monkeypatch, lambda: import_package(centre, package),
+                             lambda: import_package(centre, package))
+        assert not isinstance(first, BaseException), first
+        assert first.added["patient"] == 25
+        assert not isinstance(second, BaseException), second
+        assert second.already and not second.changed
+        assert Patient.select().where(Patient.site_code == "ZJU").count() == 25
+        assert chain_problems(centre) == []
+    finally:
+        centre.close()
+
+
+def test_one_site_registered_twice_at_once_is_registered_once(
+        db_path: Path, sites: tuple[Path, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gisttracker.store.models_exchange import ExchangeSite
+    from tests.core.test_races import race
+
+    a, _b = sites
+    _package(a, "ZJU", tmp_path / "zju-1.zip")  # the site's key is made with its package
+    key_text = public_key_path(a, "ZJU").read_text(encoding="utf-8")
+    centre = open_site(db_path, "CENTRE", user="coordinator")
+    try:
+        first, second = race(centre, monkeypatch,
+                             lambda: trust_site(centre, "ZJU", key_text),
+                             lambda: trust_site(centre, "ZJU", key_text))
+        assert not isinstance(first, BaseException) and first[1], first
+        # The second finds the same key registered: nothing to change, no error.
+        assert not isinstance(second, BaseException) and not second[1], second
+        assert [s.site_code for s in ExchangeSite.select()] == ["ZJU"]
+    finally:
+        centre.close()
+
+
+def test_a_record_number_received_from_a_site_does_not_refuse_the_centres_own_patient(
+        db_path: Path, sites: tuple[Path, Path], tmp_path: Path) -> None:
+    # Hospitals number their records independently: a number that came with a site's
+    # package (identifiers included) belongs to that hospital, not to the centre's own.
+    from gisttracker.services.base import ServiceError
+    from gisttracker.services.patients import Identity, PatientService
+    from gisttracker.store.models_patients import PatientIdentity
+
+    a, _b = sites
+    session = open_site(a, "ZJU")
+    try:
+        package = make_package(session, tmp_path / "zju-1.zip", identifiers=True).path
+    finally:
+        session.close()
+    centre = open_site(db_path, "CENTRE", user="coordinator")
+    try:
+        _trust(centre, a, "ZJU")
+        import_package(centre, package)
+        theirs = PatientIdentity.select().where(
+            PatientIdentity.record_number.is_null(False)).first().record_number
+        service = PatientService(centre)
+
+        def register(name: str) -> Patient:
+            return service.register("NCT04933669", sex="male", identity=Identity(
+                record_number=theirs, name=name), today=date(2026, 3, 1))
+
+        ours = register("Centre Patient")
+        assert ours.study_id == "CENTRE-0001"
+        # The centre's own patients still may not share a number.
+        with pytest.raises(ServiceError, match=f"Record number {theirs} is already "
+                                               "registered as CENTRE-0001"):
+            register("Second Centre Patient")
+    finally:
+        centre.close()

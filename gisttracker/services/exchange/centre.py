@@ -54,6 +54,7 @@ from gisttracker.exchange.tables import (
 )
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.claims import claim
 from gisttracker.services.exchange.common import (
     field_of_column,
     json_value,
@@ -270,12 +271,16 @@ def trust_site(session: Session, site_code: str, key_text: str, *,
     if own == code and Patient.select().where(Patient.site_code == code).exists():
         raise ServiceError(_("site code {site} is this centre's own; its patients already use "
                              "it, so another site cannot").format(site=code))
-    other = ExchangeSite.get_or_none(ExchangeSite.public_key == key.hex)
-    if other is not None and other.site_code != code:
-        raise ServiceError(_("this key is already registered for site {site}").format(
-            site=other.site_code))
-    existing = ExchangeSite.get_or_none(ExchangeSite.site_code == code)
     with session.tracker.transaction(reason or _("site registered")) as w:
+        # Read inside the transaction, under the site's claim: two administrators
+        # registering the same site at once would otherwise both insert it, and the second
+        # meet the unique index instead of this message.
+        claim(w, "site_packages", code)
+        other = ExchangeSite.get_or_none(ExchangeSite.public_key == key.hex)
+        if other is not None and other.site_code != code:
+            raise ServiceError(_("this key is already registered for site {site}").format(
+                site=other.site_code))
+        existing = ExchangeSite.get_or_none(ExchangeSite.site_code == code)
         if existing is None:
             w.insert(ExchangeSite, site_code=code, public_key=key.hex,
                      trusted_on=session.tracker.now().date().isoformat())
@@ -402,6 +407,13 @@ def import_package(session: Session, path: Path, *, now: datetime | None = None,
             with session.tracker.transaction(
                     _("site package {site} #{seq} imported").format(site=m.site_code,
                                                                     seq=m.seq)) as w:
+                # Checked again under the site's claim: the same package (or another of the
+                # site) imported at once by a second administrator is seen as imported
+                # here, not merged twice into a unique index's raw error.
+                claim(w, "site_packages", m.site_code)
+                again = check_package(session, opened)
+                if again is not None:
+                    return again
                 result = _merge_without_gc(place, w, m, when)
                 site = ExchangeSite.get(ExchangeSite.site_code == m.site_code)
                 w.update(site, {"audit_mark": max(site.audit_mark, m.audit_to),

@@ -174,6 +174,9 @@ class EnrollmentMixin(ScreeningMixin):
         stratum = None
         randomization: Randomization | None = None
         with self.tracker.transaction(_("enrollment")) as w:
+            # Checked again with the patient held (_hold_patient): a screening changed or a
+            # second enrollment made meanwhile on another workstation is seen here.
+            screening = self._eligible_screening(self._hold_patient(w, patient))
             pu = patient.uid
             values["enrolled_by"] = w.user
             if method == "randomized":

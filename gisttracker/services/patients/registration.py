@@ -7,7 +7,8 @@ from datetime import date
 from typing import Any
 
 from gisttracker.i18n import _
-from gisttracker.services.base import ServiceError
+from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.claims import claim
 from gisttracker.services.patients.base import PatientServiceBase
 from gisttracker.services.patients.values import Identity, _text
 from gisttracker.services.settings import SPECS
@@ -97,13 +98,35 @@ class RegistrationMixin(PatientServiceBase):
             raise ServiceError(_(
                 "Identity: give at least a record number, a name or initials, so the "
                 "patient can be found again"))
-        if _text(identity.record_number):
-            clash = (PatientIdentity.select().where(
-                PatientIdentity.record_number == _text(identity.record_number)).first())
-            if clash is not None and clash.patient_id != editing:
-                raise ServiceError(_("Record number {number} is already registered as {pid}")
-                                   .format(number=_text(identity.record_number),
-                                           pid=clash.patient.study_id))
+        # The record number's clash is checked where it is written (_claim_record_number).
+
+    @staticmethod
+    def _claim_record_number(w: Writer, identity: Identity,
+                             editing: int | None = None) -> None:
+        """Refuse a record number another patient has, inside the transaction that writes
+        it, after its claim (:mod:`~gisttracker.services.claims`): two workstations
+        registering the same number at once cannot both see it free. Every write of a
+        record number typed at this site comes here (registration, corrections).
+
+        Not a unique index: a centre holds several sites' patients, whose hospitals number
+        their records independently (the same number at two sites is two people), and
+        files made before may already hold a number twice (demo data, imports). The rule
+        is the site's, for what its people type: patients received in another site's
+        package (their rows in ``exchange_base``) are not compared.
+        """
+        number = _text(identity.record_number)
+        if not number:
+            return
+        claim(w, "record_number", number)
+        clash = w.db.execute_sql(
+            "SELECT i.patient_id, p.study_id FROM patient_identity i "
+            "JOIN patient p ON p.id = i.patient_id WHERE i.record_number = ? "
+            "AND i.patient_id <> ? "
+            "AND NOT EXISTS (SELECT 1 FROM exchange_base b WHERE b.record_uid = p.uid) "
+            "ORDER BY i.id LIMIT 1", (number, 0 if editing is None else editing)).fetchone()
+        if clash is not None:
+            raise ServiceError(_("Record number {number} is already registered as {pid}")
+                               .format(number=number, pid=clash[1]))
 
     def register(self, study_key: str, *, sex: str | None, identity: Identity,
                  today: date) -> Patient:
@@ -114,6 +137,7 @@ class RegistrationMixin(PatientServiceBase):
         self._check_identity(identity, today)
         uid = new_uid()
         with self.tracker.transaction(_("patient registered")) as w:
+            self._claim_record_number(w, identity)
             if w.late:
                 # On a server the site code and the next number are read at the commit,
                 # under the chain lock (Writer.at_settle), in the round trip that reads the
@@ -142,6 +166,7 @@ class RegistrationMixin(PatientServiceBase):
             "record_number": _text(identity.record_number), "name": _text(identity.name),
                   "initials": _text(identity.initials), "date_of_birth": identity.date_of_birth}
         with self.tracker.transaction(reason or _("identity corrected")) as w:
+            self._claim_record_number(w, identity, patient.id)
             if row is None:
                 w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient, **values)
                 return [k for k, v in values.items() if v is not None]

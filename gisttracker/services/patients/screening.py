@@ -11,6 +11,7 @@ from gisttracker.domain import eligibility
 from gisttracker.errors import InputError
 from gisttracker.i18n import _
 from gisttracker.services.base import ServiceError, Writer
+from gisttracker.services.claims import lock_row
 from gisttracker.services.common import pk as _pk
 from gisttracker.services.patients.base import PatientServiceBase
 from gisttracker.services.patients.rules import (
@@ -81,6 +82,23 @@ class ScreeningMixin(PatientServiceBase):
             date_of_birth=ident.date_of_birth if ident else None,
             screened_on=screening.screened_on)
 
+    @staticmethod
+    def _hold_patient(w: Writer, patient: Patient) -> Patient:
+        """The patient's row as stored, held until the commit (see
+        :func:`~gisttracker.services.claims.lock_row`), for a check of their status or
+        screening that decides a write. Every write of the screening episode — a save, a
+        screen failure, a re-screening, an enrollment — holds it first, so two workstations
+        take turns: the second sees the first's screening (not a second one beside it) and
+        its enrollment (no change to the screening it was enrolled on)."""
+        lock_row(w, "patient", _pk(patient))
+        fresh: Patient = Patient.get_by_id(_pk(patient))
+        return fresh
+
+    def _not_screening(self, patient: Patient) -> ServiceError:
+        return ServiceError(_("{patient} is {status}: screening can no longer change; "
+                              "re-screen to start a new screening").format(
+            patient=patient.study_id, status=_(STATUS_LABELS[patient.status])))
+
     def save_screening(self, ref: str, data: ScreeningData, *, today: date,
                        screened_on: date | None = None) -> eligibility.Screening:
         """Save the facts, labs and judgements of the patient's open screening and evaluate.
@@ -91,9 +109,7 @@ class ScreeningMixin(PatientServiceBase):
         """
         patient = self.get(ref)
         if patient.status != "screened":
-            raise ServiceError(_("{patient} is {status}: screening can no longer change; "
-                                 "re-screen to start a new screening").format(
-                patient=patient.study_id, status=_(STATUS_LABELS[patient.status])))
+            raise self._not_screening(patient)
         study = self.study(patient.study_key)
         current = self.latest_screening(ref)
         if current is not None and current.closed:
@@ -117,6 +133,12 @@ class ScreeningMixin(PatientServiceBase):
             raise ServiceError(str(exc)) from None
         values: dict[str, Any] = {name: data.values.get(name) for name in SCREENING_COLUMNS}
         with self.tracker.transaction(_("screening saved")) as w:
+            held = self._hold_patient(w, patient)
+            if held.status != "screened":
+                raise self._not_screening(held)  # enrolled or closed meanwhile
+            current = self.latest_screening(patient.uid)  # one saved meanwhile: that one
+            if current is not None and current.closed:
+                current = None
             pu = patient.uid
             outcome = {"outcome": result.outcome, "reasons": _reasons_json(result)}
             if current is None:
@@ -259,6 +281,12 @@ class ScreeningMixin(PatientServiceBase):
         why = typed or "; ".join(f"{r['criterion']}: {r['reason']}" for r in chosen) \
             or _("screen failure")
         with self.tracker.transaction(why) as w:
+            self._hold_patient(w, patient)  # its status is checked by its version below
+            if screening is None:
+                # One saved meanwhile on another workstation is the one closed.
+                screening = self.latest_screening(patient.uid)
+                if screening is not None and screening.closed:
+                    screening = None
             if screening is None:
                 screening = w.insert(Screening, patient_uid=patient.uid, patient=patient,
                                      screened_on=today or patient.created_on,
