@@ -278,15 +278,32 @@ def open_server(location: ServerLocation, *, password: str | None = None) -> Ser
     db = ServerDatabase(location.connect_url, password=password)
     try:
         db.connect()
-    except peewee.OperationalError as exc:
+    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+        # Refused, unreachable, or a parameter libpq does not know (?sslmode=bogus, ?foo=):
+        # libpq's own words say which; the password never appears in them, but make sure.
+        error = str(exc).strip()
+        for secret in (password, split_url(location.connect_url)[1]):
+            if secret:
+                error = error.replace(secret, "***")
         raise StoreError(_("cannot connect to {url}: {error}").format(
-            url=location.url, error=str(exc).strip())) from exc
+            url=location.url, error=error)) from exc
+    found: int | None = None
     try:
-        found = version = None
         from gisttracker.store.migrations import schema_version
 
         found = schema_version(db)
         version = migrate(db)
+    except peewee.DatabaseError as exc:
+        user = str(db.connection().info.user)  # type: ignore[no-untyped-call]
+        db.close()
+        if _sqlstate(exc) == "42501" and found is not None:
+            raise _not_the_owner(location, user, found) from exc
+        from gisttracker.store.db import environment_error
+
+        known = environment_error(exc, location)
+        if known is None:
+            raise
+        raise known from exc
     except BaseException:
         db.close()
         raise
@@ -347,3 +364,31 @@ def grant(db: peewee.Database, role: str) -> list[str]:
         for statement in statements:
             db.execute_sql(statement)
     return statements
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of the server error behind ``exc`` (peewee wraps psycopg's)."""
+    for link in (exc, *exc.args[:1], exc.__cause__, exc.__context__):
+        state = getattr(link, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def _not_the_owner(location: ServerLocation, user: str, found: int) -> Exception:
+    """The message for a role that may not create or upgrade the schema (the application's
+    least-privilege role, README): only the database's owner does, once per release."""
+    from gisttracker.store.db import StoreError
+    from gisttracker.store.migrations import LATEST
+
+    if found == 0:
+        return StoreError(_(
+            "The database {url} is empty, and the role {user} may not create the program's "
+            "tables in it. Its owner opens it once first (see the server section of the "
+            "README: 'gisttracker server grant'); nothing was changed.").format(
+                url=location.url, user=user))
+    return StoreError(_(
+        "The database {url} is at schema {found} and this version of the program needs "
+        "{latest}; the role {user} may not upgrade it. Ask its administrator to open it once "
+        "as its owner and to run 'gisttracker server grant' again; nothing was changed."
+    ).format(url=location.url, found=found, latest=LATEST, user=user))
