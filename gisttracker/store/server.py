@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import select
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -198,6 +199,28 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         _register_adapters(conn)
         conn.cursor_factory = _cursor_class()
         return conn
+
+    def is_closed(self) -> bool:
+        """Also True for a connection the server dropped (restarted, the network cut),
+        outside a transaction: peewee then opens a new one for the next statement, so a
+        window open over a restart of the server goes on working. Inside a transaction the
+        statement fails, and the transaction with it (nothing half-saved), said as the
+        server being unreachable (:func:`gisttracker.store.db.environment_error`)."""
+        state = getattr(self, "_state")  # noqa: B009  (peewee's, per thread)
+        conn = state.conn
+        if not state.closed and conn is not None and not state.transactions:
+            # An idle connection with something to read: the server said something unasked,
+            # such as that it is shutting down. Read it (libpq then marks a dropped
+            # connection as closed); one poll of the socket, no round trip.
+            # (libpq reads the server's last message first, and the closed socket after.)
+            for _read in range(3):
+                if conn.closed or not select.select([conn.fileno()], [], [], 0)[0]:
+                    break
+                with contextlib.suppress(Exception):
+                    conn.pgconn.consume_input()
+            if conn.closed:
+                state.reset()
+        return bool(state.closed)
 
     def begin(self, isolation_level: Any = None, lock_type: str | None = None,
               first: str | None = None) -> None:

@@ -339,3 +339,34 @@ def test_the_application_role_on_an_older_schema_is_told_to_ask_its_owner(
         open_database(ServerLocation(server_url(server_db, role))).close()
     finally:
         admin_sql(f"DROP DATABASE IF EXISTS {server_db} WITH (FORCE)", f"DROP ROLE {role}")
+
+
+@pytest.mark.expect_log(r"database problem \(DatabaseUnavailableError\)")
+def test_a_server_restart_or_outage_is_survived_or_said_and_nothing_half_saved(
+        server_db: str) -> None:
+    from gisttracker.store.db import DatabaseUnavailableError
+
+    others = ("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+              f"WHERE datname = '{server_db}' AND pid <> pg_backend_pid()")  # waits for it
+    s = open_session(ServerLocation(server_url(server_db)), user="nurse")
+    try:
+        settings = SettingsService(s.tracker)
+        settings.set("site_name", "Hangzhou")
+        # The server restarted (every connection dropped): the next save simply works.
+        admin_sql(others)
+        settings.set("site_name", "Zhejiang", reason="the hospital's name")
+        assert settings.get("site_name") == "Zhejiang"
+        # The server stays away: a plain message, not a crash report; nothing saved.
+        admin_sql(f"ALTER DATABASE {server_db} ALLOW_CONNECTIONS false", others)
+        with pytest.raises(DatabaseUnavailableError, match="could not be reached"):
+            settings.set("site_name", "Shanghai", reason="moved")
+        # Back: the same window goes on, and only what was saved is there.
+        admin_sql(f"ALTER DATABASE {server_db} ALLOW_CONNECTIONS true")
+        assert settings.get("site_name") == "Zhejiang"
+        settings.set("site_name", "Ningbo", reason="moved")
+        assert verify(s.db).ok
+    finally:
+        s.close()
+    with psycopg.connect(server_url(server_db)) as conn:
+        assert conn.execute("SELECT value FROM setting WHERE key = 'site_name'"
+                            ).fetchone() == ("Ningbo",)
