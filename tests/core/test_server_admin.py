@@ -3,10 +3,10 @@ word on a fresh cluster that takes TLS connections only (``scripts/pg-cluster --
 what a workstation is told when the address, the server, the password, the certificate or
 the database's schema is not what it needs.
 
-The README's SQL and commands are read from the README itself, so the two cannot drift.
-The cluster of this module is its own (a self-signed certificate, passwords asked of the
-README's roles); it runs on the server run of ``scripts/test`` and is skipped, saying so, on
-the SQLite run. The address checks need no server and run on both.
+The README's SQL, its pg_hba.conf lines and its commands are read from the README itself,
+so the two cannot drift. The cluster of this module is its own (a self-signed certificate,
+TLS only over TCP); it runs on the server run of ``scripts/test`` and is skipped, saying so,
+on the SQLite run. The address checks need no server and run on both.
 """
 
 from __future__ import annotations
@@ -149,8 +149,13 @@ def test_the_readme_sets_up_least_privilege_over_tls_and_no_password_is_kept(
         capsys: pytest.CaptureFixture[str]) -> None:
     cluster = tls_cluster
     run_readme_sql(cluster)
+    # The README's pg_hba.conf lines, first in the file: TLS only, with a password.
+    lines = readme_block("", "lets the two roles").strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["hostnossl", "hostssl"], lines
     with cluster.admin() as conn:
-        conn.execute("GRANT gist_password_login TO gist_owner, gist_app")
+        hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))
+        hba.write_text("\n".join(lines) + "\n" + hba.read_text())
+        conn.execute("SELECT pg_reload_conf()")
     # Each workstation's passwords in a password file of mode 0600, as the README says.
     pgpass = tmp_path / "pgpass"
     pgpass.write_text("".join(f"localhost:{cluster.port}:gist:{user}:{password}\n"
@@ -171,6 +176,11 @@ def test_the_readme_sets_up_least_privilege_over_tls_and_no_password_is_kept(
     assert 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "gist_app";' in printed
     assert "audit_entry" not in printed.split("GRANT UPDATE, DELETE", 1)[1]
 
+    # The password is asked (the README's lines), and a clear connection refused.
+    with pytest.raises(StoreError, match="password authentication failed"):
+        open_database(resolve_path(cluster.url("gist_app:Wrong-pw-9")))
+    with pytest.raises(StoreError, match="no encryption"):
+        open_database(resolve_path(cluster.url("gist_app", sslmode="disable")))
     # A workstation, as the application's role, over TLS with the certificate checked.
     workstation = resolve_path(cluster.url("gist_app"))
     s = open_session(workstation, user="nurse")
