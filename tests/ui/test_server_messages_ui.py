@@ -87,3 +87,41 @@ def test_why_a_server_database_did_not_open_is_said_in_the_window(
                 LATEST + 5,)
     finally:
         admin_sql(f"DROP DATABASE IF EXISTS {server_db} WITH (FORCE)", f"DROP ROLE {role}")
+
+
+@pytest.mark.expect_log(r"could not read the data version", r"DatabaseUnavailableError")
+def test_an_outage_under_an_open_window_is_one_warning_and_then_it_catches_up(
+        qtbot: QtBot, window: MainWindow, server_db: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from gisttracker.services.patients import PatientService
+    from gisttracker.session import open_session
+    from tests.core.patients_helpers import new_patient
+
+    caplog.set_level(logging.INFO, logger="ui")
+    location = ServerLocation(server_url(server_db))
+    with qtbot.waitSignal(window.ready, timeout=30_000):
+        window.open_database(location)
+    assert window.context is not None
+    window.context.start_watching(200)  # look every 0.2 s instead of 3 s
+    study = window.current_study()
+    assert study is not None
+    model = window.pages["patients"].model  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: model.rowCount() == 0, timeout=10_000)
+    # The server goes away under the window (its connection dropped, no new one let in).
+    admin_sql(f"ALTER DATABASE {server_db} ALLOW_CONNECTIONS false",
+              "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+              f"WHERE datname = '{server_db}' AND pid <> pg_backend_pid()")
+    qtbot.wait(2_000)  # about ten looks, each failing
+    warnings = [r for r in caplog.records if "could not read the data version" in r.message]
+    assert len(warnings) == 1, [r.message for r in warnings]
+    # Back; meanwhile another workstation saved: the window shows it, and says it is back.
+    admin_sql(f"ALTER DATABASE {server_db} ALLOW_CONNECTIONS true")
+    other = open_session(location, user="li.wei")
+    try:
+        new_patient(PatientService(other), study.key)
+    finally:
+        other.close()
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=15_000)
+    assert any("can be read again" in r.message for r in caplog.records)
