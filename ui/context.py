@@ -63,6 +63,7 @@ class WindowContext(QObject):
         self._version: int | None = None
         self._tables: frozenset[str] = frozenset()
         self._checking = False
+        self._failing = False  # the last look failed (logged once per outage, not every 3 s)
         self._day = today()
         # Other workstations' commits on a server database (gisttracker.services.watch),
         # made here on the GUI thread's first look; None on a file (data_version there).
@@ -125,11 +126,13 @@ class WindowContext(QObject):
 
     def _server_polled(self, _changes: object) -> None:
         self._checking = False
+        self._answered()
         if self._version is None:
             self._version = 0  # looked once (the watch itself keeps where the trail stood)
 
     def _version_read(self, result: tuple[int, frozenset[str]]) -> None:
         self._checking = False
+        self._answered()
         version, tables = result
         if tables:
             self._tables = tables
@@ -138,9 +141,17 @@ class WindowContext(QObject):
         self._version = version
 
     def _version_failed(self, exc: BaseException) -> None:
-        # A busy or vanished file: try again at the next tick; never a message every 2 s.
+        # A busy or vanished file, a server stopped: try again at the next tick; never a
+        # message every 3 s, nor a warning in the log for each look (once per outage).
         self._checking = False
-        log.warning("could not read the data version: %s", exc)
+        if not self._failing:
+            log.warning("could not read the data version: %s", exc)
+        self._failing = True
+
+    def _answered(self) -> None:
+        if self._failing:
+            log.info("the data version can be read again")
+            self._failing = False
 
     # ----- patient windows ------------------------------------------------------------------
     def open_patient(self, uid: str) -> PatientWindow:

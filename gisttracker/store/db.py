@@ -155,6 +155,9 @@ def environment_error(exc: BaseException, path: str | os.PathLike[str] | None
         state = getattr(link, "sqlstate", None)  # a PostgreSQL server's error (psycopg)
         if isinstance(state, str):
             code = _SERVER_STATES.get(state, _SERVER_CLASSES.get(state[:2]))
+        elif type(link).__name__ == "OperationalError" and \
+                type(link).__module__.startswith("psycopg"):
+            code = _SQLITE_IOERR  # libpq's own: the connection failed, or was lost
         if code == _SQLITE_FULL:
             error: StoreError = DiskFullError(_(
                 "The disk holding {path} is full, so nothing of this change was saved. Free "
@@ -171,6 +174,12 @@ def environment_error(exc: BaseException, path: str | os.PathLike[str] | None
                 "{path} is read-only, so nothing of this change was saved. Ask for "
                 "permission to write the file and its folder, or copy the database to a "
                 "folder you can write.").format(path=where))
+        elif code in (_SQLITE_IOERR, _SQLITE_CANTOPEN) and \
+                where.startswith(("postgresql://", "postgres://")):
+            error = DatabaseUnavailableError(_(
+                "The server holding {path} could not be reached (it may be stopped, or the "
+                "network cut), so nothing of this change was saved. Try again in a moment; "
+                "if it goes on, ask the server's administrator.").format(path=where))
         elif code in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
             error = DatabaseUnavailableError(_(
                 "{path} could not be read or written (the disk or network share holding it "

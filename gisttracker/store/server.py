@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import select
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -199,6 +200,28 @@ class ServerDatabase(peewee.PostgresqlDatabase):
         conn.cursor_factory = _cursor_class()
         return conn
 
+    def is_closed(self) -> bool:
+        """Also True for a connection the server dropped (restarted, the network cut),
+        outside a transaction: peewee then opens a new one for the next statement, so a
+        window open over a restart of the server goes on working. Inside a transaction the
+        statement fails, and the transaction with it (nothing half-saved), said as the
+        server being unreachable (:func:`gisttracker.store.db.environment_error`)."""
+        state = getattr(self, "_state")  # noqa: B009  (peewee's, per thread)
+        conn = state.conn
+        if not state.closed and conn is not None and not state.transactions:
+            # An idle connection with something to read: the server said something unasked,
+            # such as that it is shutting down. Read it (libpq then marks a dropped
+            # connection as closed); one poll of the socket, no round trip.
+            # (libpq reads the server's last message first, and the closed socket after.)
+            for _read in range(3):
+                if conn.closed or not select.select([conn.fileno()], [], [], 0)[0]:
+                    break
+                with contextlib.suppress(Exception):
+                    conn.pgconn.consume_input()
+            if conn.closed:
+                state.reset()
+        return bool(state.closed)
+
     def begin(self, isolation_level: Any = None, lock_type: str | None = None,
               first: str | None = None) -> None:
         """BEGIN; with ``lock_type`` (SQLite's ``IMMEDIATE``), also the write lock. With
@@ -278,15 +301,32 @@ def open_server(location: ServerLocation, *, password: str | None = None) -> Ser
     db = ServerDatabase(location.connect_url, password=password)
     try:
         db.connect()
-    except peewee.OperationalError as exc:
+    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+        # Refused, unreachable, or a parameter libpq does not know (?sslmode=bogus, ?foo=):
+        # libpq's own words say which; the password never appears in them, but make sure.
+        error = str(exc).strip()
+        for secret in (password, split_url(location.connect_url)[1]):
+            if secret:
+                error = error.replace(secret, "***")
         raise StoreError(_("cannot connect to {url}: {error}").format(
-            url=location.url, error=str(exc).strip())) from exc
+            url=location.url, error=error)) from exc
+    found: int | None = None
     try:
-        found = version = None
         from gisttracker.store.migrations import schema_version
 
         found = schema_version(db)
         version = migrate(db)
+    except peewee.DatabaseError as exc:
+        user = str(db.connection().info.user)  # type: ignore[no-untyped-call]
+        db.close()
+        if _sqlstate(exc) == "42501" and found is not None:
+            raise _not_the_owner(location, user, found) from exc
+        from gisttracker.store.db import environment_error
+
+        known = environment_error(exc, location)
+        if known is None:
+            raise
+        raise known from exc
     except BaseException:
         db.close()
         raise
@@ -347,3 +387,31 @@ def grant(db: peewee.Database, role: str) -> list[str]:
         for statement in statements:
             db.execute_sql(statement)
     return statements
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of the server error behind ``exc`` (peewee wraps psycopg's)."""
+    for link in (exc, *exc.args[:1], exc.__cause__, exc.__context__):
+        state = getattr(link, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def _not_the_owner(location: ServerLocation, user: str, found: int) -> Exception:
+    """The message for a role that may not create or upgrade the schema (the application's
+    least-privilege role, README): only the database's owner does, once per release."""
+    from gisttracker.store.db import StoreError
+    from gisttracker.store.migrations import LATEST
+
+    if found == 0:
+        return StoreError(_(
+            "The database {url} is empty, and the role {user} may not create the program's "
+            "tables in it. Its owner opens it once first (see the server section of the "
+            "README: 'gisttracker server grant'); nothing was changed.").format(
+                url=location.url, user=user))
+    return StoreError(_(
+        "The database {url} is at schema {found} and this version of the program needs "
+        "{latest}; the role {user} may not upgrade it. Ask its administrator to open it once "
+        "as its owner and to run 'gisttracker server grant' again; nothing was changed."
+    ).format(url=location.url, found=found, latest=LATEST, user=user))

@@ -18,7 +18,10 @@ intact, and **verified** before the command says so:
    engines' drivers differ: ``memoryview``/``bytes``), and the full audit check of the target
    (:func:`gisttracker.services.audit.verify`: the hash chain and every audited table
    replayed). Any difference is a :class:`TransferError`; the target is then left as it is,
-   for inspection, and the source was never written.
+   for inspection, and the source was never written. A new file is written as
+   ``FILE.db.incomplete`` and renamed to ``FILE.db`` only once verified; a move cut short
+   (the process killed) leaves a server database with its schema only, which the same
+   command fills when run again, and never a file by the target's name.
 
 Nothing here knows the tables by name except the two that are the engine's own
 bookkeeping (``schema_migration``: each engine records its own history; the audit
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 # Not copied: each engine's own migration history, and the cache of the last audit check.
 NOT_COPIED = {"schema_migration", "audit_checkpoint"}
 BATCH = 2000
+#: The suffix of a new file while a site is moved into it (renamed away once verified).
+INCOMPLETE = ".incomplete"
 
 
 class TransferError(UserError):
@@ -185,6 +190,14 @@ def transfer(source: peewee.Database, target_path: Path, *,
     report = TransferReport(source=str(getattr(source, "url", None) or source.database),
                             target=str(target_path))
     created_file = not isinstance(target_path, ServerLocation)
+    final_path = target_path
+    if created_file:
+        # A new file is written under another name and given its own once verified: a move
+        # cut short (the process killed, the computer off) leaves no file by the target's
+        # name that would open as an empty site, and the same command can be run again.
+        target_path = Path(f"{target_path}{INCOMPLETE}")
+        for suffix in ("", "-wal", "-shm"):  # what an earlier move cut short left
+            Path(f"{target_path}{suffix}").unlink(missing_ok=True)
     target = open_database(target_path)  # the latest schema, on the target's engine
     try:
         with source.atomic(lock_type="IMMEDIATE"):  # no writer meanwhile, one snapshot
@@ -209,6 +222,12 @@ def transfer(source: peewee.Database, target_path: Path, *,
     target.execute_sql("VACUUM ANALYZE" if is_server_db(target) else "ANALYZE")
     target.close()
     database.initialize(source)
+    if created_file:
+        if final_path.exists():  # made meanwhile by someone else: never replaced
+            raise TransferError(_(
+                "{target} appeared while the site was moved: the verified copy is kept as "
+                "{copy}. Nothing was changed.").format(target=final_path, copy=target_path))
+        target_path.rename(final_path)
     report.seconds = time.perf_counter() - started
     log.info("site moved from %s to %s: %d rows in %d tables, %d audit entries verified",
              report.source, report.target, report.total, len(report.rows),

@@ -24,14 +24,22 @@ def is_server(ref: object) -> bool:
     return str(ref).startswith(SCHEMES)
 
 
+# user:password@ in a URL's network location, for one that urlsplit cannot read.
+_PASSWORD = re.compile(r"(//[^/?#@:]*):[^/?#]*@")
+
+
 def display_url(url: str) -> str:
-    """``url`` without its password, as the program shows and logs it."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """``url`` without its password, as the program shows and logs it (also a URL that
+    cannot be read as one: a bad port or address still loses its password)."""
+    try:
+        parts = urlsplit(url)
+        password, host, port = parts.password, parts.hostname or "", parts.port
+    except ValueError:
+        return _PASSWORD.sub(r"\1@", url)
+    if password is None:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if port is not None:
+        host = f"{host}:{port}"
     user = f"{parts.username}@" if parts.username else ""
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
@@ -43,7 +51,22 @@ class ServerUrlError(UserError):
 def split_url(url: str) -> tuple[str, str | None]:
     """``(url without password, the password or None)``; the password goes to libpq as a
     connection parameter, never into anything shown, logged or stored."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # urlsplit's own words are English and name no fix
+        if "port" not in str(exc).lower():
+            raise ServerUrlError(_(
+                "{url} is not a server address the program can read: write it as "
+                "postgresql://USER@SERVER:PORT/DATABASE, e.g. "
+                "postgresql://nurse@db.example.org:5432/gist").format(
+                    url=display_url(url))) from None
+        port = 0
+    if port == 0:
+        raise ServerUrlError(_(
+            "{url} has no valid port: after the server's name and a colon comes a number "
+            "from 1 to 65535, e.g. postgresql://nurse@db.example.org:5432/gist").format(
+                url=display_url(url)))
     if not parts.path.strip("/"):
         raise ServerUrlError(_("{url} names no database: add /DATABASE after the server, "
                                "e.g. postgresql://nurse@db.example.org/gist").format(
