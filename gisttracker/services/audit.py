@@ -327,7 +327,7 @@ def _compare_tables(db: peewee.Database, state: dict[str, list[Any]],
                 continue
             if slot[3]:
                 report.findings.append(Finding(_(
-                    "{table} record {uid} was deleted (entry #{id}) but is in the file "
+                    "{table} record {uid} was deleted (entry #{id}) but is in the database "
                     "again").format(table=table, uid=uid, id=slot[4].get("*")),
                     entry_id=slot[4].get("*"), table=table, record_uid=uid))
                 continue
@@ -345,22 +345,22 @@ def _compare_tables(db: peewee.Database, state: dict[str, list[Any]],
                 if not same:
                     entry = slot[4].get(column, slot[4].get("*"))
                     report.findings.append(Finding(_(
-                        "{table} record {uid}: {column} is {found} in the file, but the audit "
-                        "trail says {expected} (entry #{entry})").format(
+                        "{table} record {uid}: {column} is {found} in the database, but the "
+                        "audit trail says {expected} (entry #{entry})").format(
                             table=table, uid=uid, column=column, found=_show(found),
                             expected=_show(expected), entry=entry),
                         entry_id=entry, table=table, record_uid=uid))
             if int(version) != int(slot[2]):
                 report.findings.append(Finding(_(
-                    "{table} record {uid} is at version {found} in the file, but the audit "
-                    "trail says {expected}").format(table=table, uid=uid, found=version,
+                    "{table} record {uid} is at version {found} in the database, but the "
+                    "audit trail says {expected}").format(table=table, uid=uid, found=version,
                                                     expected=slot[2]),
                     table=table, record_uid=uid))
     for uid, slot in state.items():
         if not slot[3] and uid not in present and slot[0] in existing:
             report.findings.append(Finding(_(
-                "{table} record {uid} is missing from the file: it was removed around the "
-                "program (inserted at entry #{id})").format(table=slot[0], uid=uid,
+                "{table} record {uid} is missing from the database: it was removed around "
+                "the program (inserted at entry #{id})").format(table=slot[0], uid=uid,
                                                            id=slot[4].get("*")),
                 entry_id=slot[4].get("*"), table=slot[0], record_uid=uid))
 

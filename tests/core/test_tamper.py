@@ -118,7 +118,7 @@ def test_drop_trigger_edit_recreate_is_found_by_verify(randomized: Session,
     con.close()
     report = verify(randomized.db)
     messages = [f.message for f in report.findings]
-    assert any(m.startswith("randomization record") and f"arm_code is '{other}' in the file"
+    assert any(m.startswith("randomization record") and f"arm_code is '{other}' in the database"
                in m for m in messages), messages
     assert any(m.startswith("patient record") and "arm_code" in m for m in messages)
     # The administrator's re-derived list shows it too.
@@ -155,7 +155,7 @@ def test_a_value_changed_directly_in_the_file_is_found(randomized: Session) -> N
     con.close()
     report = verify(randomized.db)
     assert [f.message for f in report.findings] == [
-        f"screening record {screening[0]}: ecog is 3 in the file, but the audit trail says "
+        f"screening record {screening[0]}: ecog is 3 in the database, but the audit trail says "
         f"{screening[1]} (entry #{report.findings[0].entry_id})"]
 
 
@@ -168,7 +168,7 @@ def test_rows_added_or_removed_around_the_program_are_found(randomized: Session)
     con.close()
     messages = [f.message for f in verify(randomized.db).findings]
     assert any("forged-setting has no audit trail" in m for m in messages)
-    assert any(m.startswith("lab_result record") and "is missing from the file" in m
+    assert any(m.startswith("lab_result record") and "is missing from the database" in m
                for m in messages)
 
 
@@ -311,7 +311,7 @@ def test_the_database_check_names_a_value_changed_around_the_program(
     con.close()
     assert main(["--db", str(path), "verify"]) == 1
     out = capsys.readouterr().out
-    assert f"PROBLEM: screening record {uid}: ecog is 3 in the file" in out
+    assert f"PROBLEM: screening record {uid}: ecog is 3 in the database" in out
 
 
 @pytest.mark.sqlite_only("tampering with the file through raw sqlite3")
@@ -331,5 +331,5 @@ def test_text_that_is_not_utf8_is_a_finding_not_a_crash(randomized: Session,
         assert main(["--db", str(path), *argv]) == 1
         out = capsys.readouterr().out
         assert "visit holds text that is not valid UTF-8" in out
-        assert "name is '\\udcffA' in the file" in out
-        assert "missing from the file" not in out
+        assert "name is '\\udcffA' in the database" in out
+        assert "missing from the database" not in out
