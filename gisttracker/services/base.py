@@ -1369,17 +1369,24 @@ class Writer:
 
     # ----- the writes -----------------------------------------------------------------
     def insert(self, model: type[M], *, patient_uid: str | None = None,
-               reason: str | None = None, defer: bool = False, **values: Any) -> M:
-        """Create a record; one audit entry with all the values it was given.
+               reason: str | None = None, **values: Any) -> M:
+        """Create a record; one audit entry with all the values it was given."""
+        return self._insert(model, patient_uid, reason, False, values)
 
-        ``defer``: on a server, when the transaction reserved an id of the table with its
-        BEGIN (``Tracker.transaction(reserve=…)``), the row takes that id and its INSERT is
-        sent with the commit, under the chain lock, in the round trip of the audit trail's
-        rows — one round trip fewer, and a value :meth:`at_settle` decides goes straight
-        into the INSERT instead of an UPDATE after it. Only for a row nothing in the
-        transaction reads back from the database (a new patient and its identity); without
-        a reserved id (SQLite, a nested transaction) the row is inserted at once, as
-        always."""
+    def insert_at_commit(self, model: type[M], *, patient_uid: str | None = None,
+                         reason: str | None = None, **values: Any) -> M:
+        """:meth:`insert`, except on a server when the transaction reserved an id of the
+        table with its BEGIN (``Tracker.transaction(reserve=…)``): the row takes that id
+        and its INSERT is sent with the commit, under the chain lock, in the round trip of
+        the audit trail's rows — one round trip fewer, and a value :meth:`at_settle`
+        decides goes straight into the INSERT instead of an UPDATE after it. Only for a
+        row nothing in the transaction reads back from the database (a new patient and its
+        identity). Without a reserved id (SQLite, a nested transaction) the row is
+        inserted at once, as :meth:`insert` does."""
+        return self._insert(model, patient_uid, reason, True, values)
+
+    def _insert(self, model: type[M], patient_uid: str | None, reason: str | None,
+                defer: bool, values: dict[str, Any]) -> M:
         table = model._meta.table_name
         self._permit(table, "insert")
         record = model(**values)
@@ -2026,7 +2033,7 @@ def _insert_statement(record: Record, returning: bool = False,
     too (a reserved one), else the database gives it; ``returning``: the new row's id
     comes back (a server). The statement's text is built once per table and set of
     columns."""
-    meta = record._meta  # type: ignore[attr-defined]
+    meta = record._meta
     data = record.__data__
     fields = [f for f in meta.sorted_fields if data.get(f.name) is not None
               and (with_id or not isinstance(f, peewee.AutoField))]

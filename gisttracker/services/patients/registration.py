@@ -117,7 +117,7 @@ class RegistrationMixin(PatientServiceBase):
         self._check_identity(identity, today)
         uid = new_uid()
         # On a server both rows take ids reserved with the BEGIN and are written with the
-        # commit (Writer.insert's ``defer``): one round trip instead of three.
+        # commit (Writer.insert_at_commit): one round trip instead of three.
         with self.tracker.transaction(_("patient registered"),
                                       reserve=("patient", "patient_identity")) as w:
             if w.late:
@@ -129,15 +129,15 @@ class RegistrationMixin(PatientServiceBase):
                 site, seq, study_id = "", -1 - int(uid[:15], 16), uid
             else:
                 site, seq, study_id = self.next_study_id()
-            patient = w.insert(Patient, patient_uid=uid, uid=uid, study_key=study_key,
-                               study_id=study_id, site_code=site, seq=seq, sex=sex,
-                               status="screened", created_on=today, defer=True)
+            patient = w.insert_at_commit(
+                Patient, patient_uid=uid, uid=uid, study_key=study_key, study_id=study_id,
+                site_code=site, seq=seq, sex=sex, status="screened", created_on=today)
             if w.late:
                 w.at_settle(patient, _NEXT_NUMBER, _NEXT_NUMBER_PARAMS, _settled_number)
-            w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient,
-                     record_number=_text(identity.record_number), name=_text(identity.name),
-                     initials=_text(identity.initials), date_of_birth=identity.date_of_birth,
-                     defer=True)
+            w.insert_at_commit(
+                PatientIdentity, patient_uid=patient.uid, patient=patient,
+                record_number=_text(identity.record_number), name=_text(identity.name),
+                initials=_text(identity.initials), date_of_birth=identity.date_of_birth)
         return patient
 
     def update_identity(self, ref: str, identity: Identity, *, today: date,
