@@ -855,21 +855,26 @@ class Writer:
             # until then); inside someone's db.atomic() that block commits, as usual.
             commit = self.db.transaction_depth() == 1
             conn = self.db.connection()
+            txns = [(s.txn, s.at, s.user, s.reason, s.last, s.hash)
+                    for s in self._segments if s.last is not None]
+            audit = (("audit_shape", self._pending_shapes),
+                     ("audit_record", self._pending_records),
+                     ("audit_entry", self._pending_entries), ("audit_txn", txns))
             with conn.pipeline():
                 cursor = conn.cursor()
-                for record in self._deferred:
-                    cursor.execute(*_insert_statement(record, with_id=True))
-                self._deferred = []
                 for sql, params in self._late_updates:
                     cursor.execute(sql, params)
                 self._late_updates = []
-                txns = [(s.txn, s.at, s.user, s.reason, s.last, s.hash)
-                        for s in self._segments if s.last is not None]
-                for table, rows in (("audit_shape", self._pending_shapes),
-                                    ("audit_record", self._pending_records),
-                                    ("audit_entry", self._pending_entries),
-                                    ("audit_txn", txns)):
-                    _insert_rows(cursor, table, rows)
+                if sum(len(rows) for _t, rows in audit) + len(self._deferred) <= _ONE_INSERT:
+                    # A few rows (a registration, a form): the rows waiting for the commit
+                    # and the audit trail's in one statement.
+                    cursor.execute(*_one_insert(self._deferred, audit))
+                else:
+                    for record in self._deferred:
+                        cursor.execute(*_insert_statement(record, with_id=True))
+                    for table, rows in audit:
+                        _insert_rows(cursor, table, rows)
+                self._deferred = []
                 self._pending_shapes, self._pending_records = [], []
                 self._pending_entries = []
                 if commit:
@@ -2044,6 +2049,50 @@ def _insert_statement(record: Record, returning: bool = False,
             meta.table_name, ", ".join(f'"{c}"' for c in key[1]),
             ", ".join("?" for _c in key[1]), " RETURNING id" if returning else "")
     return sql, [sql_value(f.db_value(data[f.name])) for f in fields]
+
+
+# Up to this many rows (the records inserted at the commit and the audit rows together), a
+# server's commit sends them as one statement (Writer.finish).
+_ONE_INSERT = 60
+_ONE_INSERT_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def _one_insert(records: Sequence[Record],
+                audit: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> tuple[str, list[Any]]:
+    """One statement inserting ``records`` (with their reserved ids, in order) and the
+    audit tables' ``audit`` rows (table, rows), each table's rows in their order: the
+    INSERTs but the last in ``WITH`` clauses. PostgreSQL runs every one of them once, to
+    completion, as parts of one command: each row's triggers (the append-only check sees
+    the table's rows before it, those of this command too) and each foreign key checked at
+    the end of the command, as for the same INSERTs sent one after another. One statement
+    instead of up to six: a server's CPU per statement, and psycopg's, is most of what a
+    small transaction costs. The text is built once per shape and prepared by psycopg like
+    any repeated statement."""
+    parts: list[tuple[str, str, int]] = []
+    params: list[Any] = []
+    for record in records:
+        sql, values = _insert_statement(record, with_id=True)
+        head = sql.split(" VALUES ", 1)[0]
+        parts.append((head, "(" + ", ".join(["%s"] * len(values)) + ")", 1))
+        params += values
+    for table, rows in audit:
+        if rows:
+            parts.append((f"INSERT INTO {table} ({_AUDIT_COLUMNS[table]})",
+                          "(" + ", ".join(["%s"] * len(rows[0])) + ")", len(rows)))
+            params += [v for row in rows for v in row]
+    key = tuple(parts)
+    text = _ONE_INSERT_SQL.get(key)
+    if text is None:
+        statements = [f"{head} VALUES " + ", ".join([marks] * count)
+                      for head, marks, count in parts]
+        text = statements[-1]
+        if len(statements) > 1:
+            text = "WITH " + ", ".join(
+                f"w{n} AS ({statement})" for n, statement in enumerate(statements[:-1])
+            ) + " " + text
+        if len(_ONE_INSERT_SQL) < 512:
+            _ONE_INSERT_SQL[key] = text
+    return text, params
 
 
 def _insert_rows(cursor: Any, table: str, rows: Sequence[Sequence[Any]],
