@@ -700,11 +700,19 @@ class Writer:
             raise RuntimeError("at_settle is for a server's transaction before its commit")
         self._at_settle.append((record, query, params, compute))
 
-    def _apply_at_settle(self, rows: list[Sequence[Any]]) -> None:
+    def _apply_at_settle(self, first: Sequence[Any] | None) -> None:
         """Turn :meth:`at_settle`'s rows (read under the chain lock) into values, queue the
-        records' updates and put the values into their waiting insert entries."""
-        for (record, _query, _params, compute), row in zip(self._at_settle, rows,
-                                                            strict=True):
+        records' updates and put the values into their waiting insert entries. ``first``:
+        the first query's row, read with the chain's head. Each later query is sent after
+        the values decided before it are written, so that it sees them: two patients
+        registered in one transaction take two numbers, not the same one twice."""
+        for n, (record, query, params, compute) in enumerate(self._at_settle):
+            if n == 0:
+                row = first
+            else:
+                self._write_waiting()
+                row = self.db.execute_sql(query, params).fetchone()
+            assert row is not None
             model = type(record)
             values = compute(row)
             fields = [model._meta.fields[name] for name in values]
@@ -725,6 +733,17 @@ class Writer:
                             item[6][f.column_name] = _plain(value)
                     break
         self._at_settle = []
+
+    def _write_waiting(self) -> None:
+        """On a server before the commit: write the rows waiting for it now (the deferred
+        inserts and the updates of :meth:`at_settle`), in their order."""
+        cursor = self.db.cursor()
+        for record in self._deferred:
+            cursor.execute(*_insert_statement(record, with_id=True))
+        self._deferred = []
+        for sql, params in self._late_updates:
+            cursor.execute(sql, params)
+        self._late_updates = []
 
     def mark(self) -> tuple[int, int, int] | None:
         """Where a savepoint starts (:meth:`rollback_to` after it is rolled back)."""
@@ -808,14 +827,15 @@ class Writer:
                 "LEFT JOIN (SELECT r.id AS ref, r.record_key AS key, p.record_key AS patient "
                 "FROM audit_record r LEFT JOIN audit_record p ON p.id = r.patient "
                 "WHERE r.record_key = ANY(?)) AS k ON TRUE", [*signed, keys])
-            late = []
-            for _record, query, params, _compute in self._at_settle:
-                late.append(conn.cursor())
-                late[-1].execute(query, params)
+            late = None
+            if self._at_settle:
+                # The first value decided at the commit (the others: _apply_at_settle).
+                late = conn.cursor()
+                late.execute(*self._at_settle[0][1:3])
         found = head.fetchall()
         last_txn, last_hash, last_entry, last_record, signed_since = found[0][:5]
         self._settled = (list(self._queue), list(self._at_settle))
-        self._apply_at_settle([c.fetchone() for c in late])
+        self._apply_at_settle(None if late is None else late.fetchone())
         self.late = False
         queue, self._queue = self._queue, []
         if self._signature_mark is not None:
