@@ -813,29 +813,30 @@ class Writer:
                 over = " AND FALSE"
             # The chain's head and the audit_record rows of the records waiting, in one
             # statement: one row per record found (the head repeated), or one row of the
-            # head alone.
+            # head alone. The first value decided at the commit (at_settle; a one-row
+            # query) comes in the same statement, after them (the others:
+            # _apply_at_settle).
             head = conn.cursor()
             keys = list(dict.fromkeys(uid_key(u) for u in uids))
+            settling, settling_params = "", []
+            if self._at_settle:
+                settling = f" CROSS JOIN LATERAL ({self._at_settle[0][1]}) AS s"
+                settling_params = list(self._at_settle[0][2])
             head.execute(
                 "SELECT h.txn, h.hash, h.last_entry, h.last_record, h.signed, k.ref, k.key, "
-                "k.patient FROM (SELECT t.id AS txn, t.hash AS hash, "
-                "(SELECT max(id) FROM audit_entry) AS last_entry, "
+                f"k.patient{', s.*' if settling else ''} FROM (SELECT t.id AS txn, "
+                "t.hash AS hash, (SELECT max(id) FROM audit_entry) AS last_entry, "
                 "(SELECT max(id) FROM audit_record) AS last_record, "
                 f"(SELECT count(*) FROM signature WHERE id > ?{over}) AS signed "
                 "FROM (SELECT 1) AS one LEFT JOIN audit_txn t "
-                "ON t.id = (SELECT max(id) FROM audit_txn)) AS h "
+                f"ON t.id = (SELECT max(id) FROM audit_txn)) AS h{settling} "
                 "LEFT JOIN (SELECT r.id AS ref, r.record_key AS key, p.record_key AS patient "
                 "FROM audit_record r LEFT JOIN audit_record p ON p.id = r.patient "
-                "WHERE r.record_key = ANY(?)) AS k ON TRUE", [*signed, keys])
-            late = None
-            if self._at_settle:
-                # The first value decided at the commit (the others: _apply_at_settle).
-                late = conn.cursor()
-                late.execute(*self._at_settle[0][1:3])
+                "WHERE r.record_key = ANY(?)) AS k ON TRUE", [*signed, *settling_params, keys])
         found = head.fetchall()
         last_txn, last_hash, last_entry, last_record, signed_since = found[0][:5]
         self._settled = (list(self._queue), list(self._at_settle))
-        self._apply_at_settle(None if late is None else late.fetchone())
+        self._apply_at_settle(found[0][8:] if self._at_settle else None)
         self.late = False
         queue, self._queue = self._queue, []
         if self._signature_mark is not None:
@@ -845,7 +846,7 @@ class Writer:
                 raise ConcurrentWriteError(_(
                     "Someone else signed this data while you were saving, so nothing of "
                     "this change was saved. Reload to see the signature."))
-        for *_head, ref, key, patient in found:
+        for _txn, _hash, _entry, _record, _signed, ref, key, patient, *_settled in found:
             if ref is None:
                 continue  # the head's row alone: none of the records was audited before
             self._records[key_uid(key)] = (int(ref),
