@@ -166,6 +166,11 @@ def test_a_server_registration_writes_its_rows_once_with_the_commit(
         assert len(sent) == 6, sent
         assert sum(1 for q in sent if '"patient"' in q and "INSERT" in q) == 1
         assert statements[-1] == "COMMIT"
+        # psycopg keeps its conversion of the commit's statement (about 55 parameters; it
+        # keeps only those of up to 50 unless store.server raises the limit).
+        from psycopg import _queries
+
+        assert _queries.MAX_CACHED_STATEMENT_PARAMS >= 60
         monkeypatch.undo()
         row = s.db.execute_sql(
             "SELECT p.id, p.study_id, p.site_code, p.seq, i.name, i.patient_id "
