@@ -614,6 +614,9 @@ class Writer:
                                       chain[:TAG_BYTES]))
 
     def _flush(self) -> None:
+        if not (self._late_updates or self._pending_shapes or self._pending_records
+                or self._pending_entries):
+            return  # (on a server before the settle every insert comes here for nothing)
         cursor = self.db.cursor()
         for sql, params in self._late_updates:
             cursor.execute(sql, params)
@@ -2089,23 +2092,24 @@ def _one_insert(records: Sequence[Record],
     instead of up to six: a server's CPU per statement, and psycopg's, is most of what a
     small transaction costs. The text is built once per shape and prepared by psycopg like
     any repeated statement."""
-    parts: list[tuple[str, str, int]] = []
+    parts: list[tuple[str, int, int]] = []  # (INSERT … VALUES, values per row, rows)
     params: list[Any] = []
     for record in records:
         sql, values = _insert_statement(record, with_id=True)
-        head = sql.split(" VALUES ", 1)[0]
-        parts.append((head, "(" + ", ".join(["%s"] * len(values)) + ")", 1))
+        parts.append((sql, len(values), 1))
         params += values
     for table, rows in audit:
         if rows:
-            parts.append((f"INSERT INTO {table} ({_AUDIT_COLUMNS[table]})",
-                          "(" + ", ".join(["%s"] * len(rows[0])) + ")", len(rows)))
+            parts.append((table, len(rows[0]), len(rows)))
             params += [v for row in rows for v in row]
     key = tuple(parts)
     text = _ONE_INSERT_SQL.get(key)
     if text is None:
-        statements = [f"{head} VALUES " + ", ".join([marks] * count)
-                      for head, marks, count in parts]
+        statements = [
+            (sql.split(" VALUES ", 1)[0] if sql.startswith("INSERT")
+             else f"INSERT INTO {sql} ({_AUDIT_COLUMNS[sql]})") + " VALUES "
+            + ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * count)
+            for sql, width, count in parts]
         text = statements[-1]
         if len(statements) > 1:
             text = "WITH " + ", ".join(
