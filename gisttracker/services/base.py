@@ -358,7 +358,7 @@ class Writer:
         self._late_updates: list[tuple[str, list[Any]]] = []
         # On a server: ids taken for this transaction with its BEGIN (Tracker.transaction's
         # ``reserve``), by table, and the records inserted with them whose INSERT waits for
-        # the commit (insert's ``defer``).
+        # the commit (insert_at_commit).
         self._reserved: dict[str, list[int]] = {}
         self._deferred: list[Record] = []
         self._chain_locked = False
