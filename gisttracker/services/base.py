@@ -356,6 +356,11 @@ class Writer:
         self._at_settle: list[tuple[Record, str, Sequence[Any],
                                     Callable[[Sequence[Any]], dict[str, Any]]]] = []
         self._late_updates: list[tuple[str, list[Any]]] = []
+        # On a server: ids taken for this transaction with its BEGIN (Tracker.transaction's
+        # ``reserve``), by table, and the records inserted with them whose INSERT waits for
+        # the commit (insert_at_commit).
+        self._reserved: dict[str, list[int]] = {}
+        self._deferred: list[Record] = []
         self._chain_locked = False
         # What the settle started from (the queue and at_settle): a savepoint that began
         # before it and is rolled back returns the writer to it (rollback_to).
@@ -609,6 +614,9 @@ class Writer:
                                       chain[:TAG_BYTES]))
 
     def _flush(self) -> None:
+        if not (self._late_updates or self._pending_shapes or self._pending_records
+                or self._pending_entries):
+            return  # (on a server before the settle every insert comes here for nothing)
         cursor = self.db.cursor()
         for sql, params in self._late_updates:
             cursor.execute(sql, params)
@@ -695,20 +703,31 @@ class Writer:
             raise RuntimeError("at_settle is for a server's transaction before its commit")
         self._at_settle.append((record, query, params, compute))
 
-    def _apply_at_settle(self, rows: list[Sequence[Any]]) -> None:
+    def _apply_at_settle(self, first: Sequence[Any] | None) -> None:
         """Turn :meth:`at_settle`'s rows (read under the chain lock) into values, queue the
-        records' updates and put the values into their waiting insert entries."""
-        for (record, _query, _params, compute), row in zip(self._at_settle, rows,
-                                                            strict=True):
+        records' updates and put the values into their waiting insert entries. ``first``:
+        the first query's row, read with the chain's head. Each later query is sent after
+        the values decided before it are written, so that it sees them: two patients
+        registered in one transaction take two numbers, not the same one twice."""
+        for n, (record, query, params, compute) in enumerate(self._at_settle):
+            if n == 0:
+                row = first
+            else:
+                self._write_waiting()
+                row = self.db.execute_sql(query, params).fetchone()
+            assert row is not None
             model = type(record)
             values = compute(row)
             fields = [model._meta.fields[name] for name in values]
             stored_values = [sql_value(f.db_value(values[f.name])) for f in fields]
-            self._late_updates.append((
-                'UPDATE "{}" SET {} WHERE id = ?'.format(
-                    model._meta.table_name,
-                    ", ".join(f'"{f.column_name}" = ?' for f in fields)),
-                [*stored_values, record.__data__["id"]]))
+            if any(r is record for r in self._deferred):
+                pass  # not written yet: its INSERT at the commit carries the values
+            else:
+                self._late_updates.append((
+                    'UPDATE "{}" SET {} WHERE id = ?'.format(
+                        model._meta.table_name,
+                        ", ".join(f'"{f.column_name}" = ?' for f in fields)),
+                    [*stored_values, record.__data__["id"]]))
             record.__data__.update(values)
             for item in reversed(self._queue):
                 if item[0] == "insert" and item[2] == record.uid:
@@ -718,11 +737,23 @@ class Writer:
                     break
         self._at_settle = []
 
-    def mark(self) -> tuple[int, int] | None:
-        """Where a savepoint starts (:meth:`rollback_to` after it is rolled back)."""
-        return (len(self._queue), len(self._at_settle)) if self.late else None
+    def _write_waiting(self) -> None:
+        """On a server before the commit: write the rows waiting for it now (the deferred
+        inserts and the updates of :meth:`at_settle`), in their order."""
+        cursor = self.db.cursor()
+        for record in self._deferred:
+            cursor.execute(*_insert_statement(record, with_id=True))
+        self._deferred = []
+        for sql, params in self._late_updates:
+            cursor.execute(sql, params)
+        self._late_updates = []
 
-    def rollback_to(self, mark: tuple[int, int] | None) -> None:
+    def mark(self) -> tuple[int, int, int] | None:
+        """Where a savepoint starts (:meth:`rollback_to` after it is rolled back)."""
+        return ((len(self._queue), len(self._at_settle), len(self._deferred)) if self.late
+                else None)
+
+    def rollback_to(self, mark: tuple[int, int, int] | None) -> None:
         """A savepoint begun at ``mark`` was rolled back: forget its audit entries."""
         if mark is not None and not self.late:
             # The chain was settled inside the savepoint, and what it wrote is gone with
@@ -734,9 +765,10 @@ class Writer:
             self.late = True
             self._queue, self._at_settle = list(queue), list(at_settle)
         if self.late:
-            queued, settling = mark or (0, 0)
+            queued, settling, deferred = mark or (0, 0, 0)
             del self._queue[queued:]
             del self._at_settle[settling:]
+            del self._deferred[deferred:]
             self._signature_queued = min(self._signature_queued, len(self._queue))
             return
         self._reset_cache()
@@ -784,28 +816,30 @@ class Writer:
                 over = " AND FALSE"
             # The chain's head and the audit_record rows of the records waiting, in one
             # statement: one row per record found (the head repeated), or one row of the
-            # head alone.
+            # head alone. The first value decided at the commit (at_settle; a one-row
+            # query) comes in the same statement, after them (the others:
+            # _apply_at_settle).
             head = conn.cursor()
             keys = list(dict.fromkeys(uid_key(u) for u in uids))
+            settling, settling_params = "", []
+            if self._at_settle:
+                settling = f" CROSS JOIN LATERAL ({self._at_settle[0][1]}) AS s"
+                settling_params = list(self._at_settle[0][2])
             head.execute(
                 "SELECT h.txn, h.hash, h.last_entry, h.last_record, h.signed, k.ref, k.key, "
-                "k.patient FROM (SELECT t.id AS txn, t.hash AS hash, "
-                "(SELECT max(id) FROM audit_entry) AS last_entry, "
+                f"k.patient{', s.*' if settling else ''} FROM (SELECT t.id AS txn, "
+                "t.hash AS hash, (SELECT max(id) FROM audit_entry) AS last_entry, "
                 "(SELECT max(id) FROM audit_record) AS last_record, "
                 f"(SELECT count(*) FROM signature WHERE id > ?{over}) AS signed "
                 "FROM (SELECT 1) AS one LEFT JOIN audit_txn t "
-                "ON t.id = (SELECT max(id) FROM audit_txn)) AS h "
+                f"ON t.id = (SELECT max(id) FROM audit_txn)) AS h{settling} "
                 "LEFT JOIN (SELECT r.id AS ref, r.record_key AS key, p.record_key AS patient "
                 "FROM audit_record r LEFT JOIN audit_record p ON p.id = r.patient "
-                "WHERE r.record_key = ANY(?)) AS k ON TRUE", [*signed, keys])
-            late = []
-            for _record, query, params, _compute in self._at_settle:
-                late.append(conn.cursor())
-                late[-1].execute(query, params)
+                "WHERE r.record_key = ANY(?)) AS k ON TRUE", [*signed, *settling_params, keys])
         found = head.fetchall()
         last_txn, last_hash, last_entry, last_record, signed_since = found[0][:5]
         self._settled = (list(self._queue), list(self._at_settle))
-        self._apply_at_settle([c.fetchone() for c in late])
+        self._apply_at_settle(found[0][8:] if self._at_settle else None)
         self.late = False
         queue, self._queue = self._queue, []
         if self._signature_mark is not None:
@@ -815,7 +849,7 @@ class Writer:
                 raise ConcurrentWriteError(_(
                     "Someone else signed this data while you were saving, so nothing of "
                     "this change was saved. Reload to see the signature."))
-        for *_head, ref, key, patient in found:
+        for _txn, _hash, _entry, _record, _signed, ref, key, patient, *_settled in found:
             if ref is None:
                 continue  # the head's row alone: none of the records was audited before
             self._records[key_uid(key)] = (int(ref),
@@ -845,18 +879,26 @@ class Writer:
             # until then); inside someone's db.atomic() that block commits, as usual.
             commit = self.db.transaction_depth() == 1
             conn = self.db.connection()
+            txns = [(s.txn, s.at, s.user, s.reason, s.last, s.hash)
+                    for s in self._segments if s.last is not None]
+            audit = (("audit_shape", self._pending_shapes),
+                     ("audit_record", self._pending_records),
+                     ("audit_entry", self._pending_entries), ("audit_txn", txns))
             with conn.pipeline():
                 cursor = conn.cursor()
                 for sql, params in self._late_updates:
                     cursor.execute(sql, params)
                 self._late_updates = []
-                txns = [(s.txn, s.at, s.user, s.reason, s.last, s.hash)
-                        for s in self._segments if s.last is not None]
-                for table, rows in (("audit_shape", self._pending_shapes),
-                                    ("audit_record", self._pending_records),
-                                    ("audit_entry", self._pending_entries),
-                                    ("audit_txn", txns)):
-                    _insert_rows(cursor, table, rows)
+                if sum(len(rows) for _t, rows in audit) + len(self._deferred) <= _ONE_INSERT:
+                    # A few rows (a registration, a form): the rows waiting for the commit
+                    # and the audit trail's in one statement.
+                    cursor.execute(*_one_insert(self._deferred, audit))
+                else:
+                    for record in self._deferred:
+                        cursor.execute(*_insert_statement(record, with_id=True))
+                    for table, rows in audit:
+                        _insert_rows(cursor, table, rows)
+                self._deferred = []
                 self._pending_shapes, self._pending_records = [], []
                 self._pending_entries = []
                 if commit:
@@ -1330,7 +1372,7 @@ class Writer:
 
     @staticmethod
     def _audited_fields(model: type[Record]) -> list[peewee.Field]:
-        return [f for f in model._meta.sorted_fields if f.name not in model.audit_exclude]
+        return _audited_fields(model)
 
     @staticmethod
     def _audit_json(model: type[Record], f: peewee.Field, value: Any) -> str | None:
@@ -1358,36 +1400,56 @@ class Writer:
     def insert(self, model: type[M], *, patient_uid: str | None = None,
                reason: str | None = None, **values: Any) -> M:
         """Create a record; one audit entry with all the values it was given."""
+        return self._insert(model, patient_uid, reason, False, values)
+
+    def insert_at_commit(self, model: type[M], *, patient_uid: str | None = None,
+                         reason: str | None = None, **values: Any) -> M:
+        """:meth:`insert`, except on a server when the transaction reserved an id of the
+        table with its BEGIN (``Tracker.transaction(reserve=…)``): the row takes that id
+        and its INSERT is sent with the commit, under the chain lock, in the round trip of
+        the audit trail's rows — one round trip fewer, and a value :meth:`at_settle`
+        decides goes straight into the INSERT instead of an UPDATE after it. Only for a
+        row nothing in the transaction reads back from the database (a new patient and its
+        identity). Without a reserved id (SQLite, a nested transaction) the row is
+        inserted at once, as :meth:`insert` does."""
+        return self._insert(model, patient_uid, reason, True, values)
+
+    def _insert(self, model: type[M], patient_uid: str | None, reason: str | None,
+                defer: bool, values: dict[str, Any]) -> M:
         table = model._meta.table_name
         self._permit(table, "insert")
         record = model(**values)
         record.version = 1
         data = record.__data__
-        stored_values = {f.column_name: sql_value(f.db_value(data.get(f.name)))
-                         for f in self._audited_fields(model)}
+        audited = _audited_fields(model)
+        # Each value as the column stores it, converted once (the lock check, the
+        # statement and the trail all start from it).
+        db_values = {f.name: f.db_value(data.get(f.name)) for f in audited}
+        stored_values = {f.column_name: sql_value(db_values[f.name]) for f in audited}
         self._check_lock(table, stored_values)
-        # On this transaction's own connection (not the models' shared proxy, which points
-        # at whichever database was opened last in this process).
-        fields = [f for f in model._meta.sorted_fields
-                  if data.get(f.name) is not None and not isinstance(f, peewee.AutoField)]
-        server = is_server_db(self.db)
-        cursor = self.db.execute_sql(
-            'INSERT INTO "{}" ({}) VALUES ({}){}'.format(
-                table, ", ".join(f'"{f.column_name}"' for f in fields),
-                ", ".join("?" for _f in fields), " RETURNING id" if server else ""),
-            [sql_value(f.db_value(data[f.name])) for f in fields])
-        # Every audited model's key is ``id`` (an AutoField): the new row's id is the key
-        # (psycopg has no lastrowid; the server returns it).
-        record.__data__["id"] = cursor.fetchone()[0] if server else cursor.lastrowid
+        reserved = self._reserved.get(table) if defer else None
+        if reserved:
+            # Every audited model's key is ``id`` (an AutoField): the reserved one.
+            data["id"] = reserved.pop(0)
+            self._deferred.append(record)
+        else:
+            # On this transaction's own connection (not the models' shared proxy, which
+            # points at whichever database was opened last in this process).
+            server = self.late or is_server_db(self.db)
+            sql, params = _insert_statement(record, returning=server)
+            cursor = self.db.execute_sql(sql, params)
+            # The new row's id is the key (psycopg has no lastrowid; the server returns it).
+            data["id"] = cursor.fetchone()[0] if server else cursor.lastrowid
         audit: dict[str, Any] = {}
-        for f in self._audited_fields(model):
-            value = data.get(f.name)
-            if value is None:
+        secret = model.audit_secret
+        for f in audited:
+            if data.get(f.name) is None:
                 continue
-            if f.name in model.audit_secret:
-                audit[f.column_name] = secret_digest(sql_value(f.db_value(value)))
+            value = db_values[f.name]
+            if f.name in secret:
+                audit[f.column_name] = secret_digest(sql_value(value))
             else:
-                audit[f.column_name] = _plain(f.db_value(value))
+                audit[f.column_name] = _plain(value)
         if patient_uid is None:
             patient_uid = self._patient_of(table, record.uid, stored_values)
         self._emit("insert", table, record.uid, patient_uid, None, None, audit,
@@ -1397,6 +1459,11 @@ class Writer:
         if table == "signature":
             self._signed = True
         return record
+
+    def reserved_ids(self, tables: Sequence[str], ids: Sequence[Any]) -> None:
+        """The ids taken for ``tables`` with the transaction's BEGIN (see :meth:`insert`)."""
+        for table, value in zip(tables, ids, strict=True):
+            self._reserved.setdefault(table, []).append(int(value))
 
     def _patient_of(self, table: str, uid: str, values: Mapping[str, Any]) -> str | None:
         if table == "patient":
@@ -1774,12 +1841,15 @@ class Tracker:
             self._local.expected = previous
 
     @contextmanager
-    def transaction(self, reason: str | None = None, *,
-                    actor: Actor | None = None) -> Iterator[Writer]:
+    def transaction(self, reason: str | None = None, *, actor: Actor | None = None,
+                    reserve: Sequence[str] = ()) -> Iterator[Writer]:
         """One unit of work: everything inside commits together or not at all.
 
         ``actor`` overrides the signed-in actor for this transaction only; the accounts
-        service uses it for the bookkeeping of a sign-in. Raises :class:`NotSignedIn` when
+        service uses it for the bookkeeping of a sign-in. ``reserve``: on a server, for a
+        transaction that is not inside another one, one id of each of these tables is
+        taken from its sequence in the round trip of the BEGIN, for rows inserted with
+        ``Writer.insert(…, defer=True)`` (ignored elsewhere). Raises :class:`NotSignedIn` when
         nobody acts and :class:`~gisttracker.store.db.DatabaseLockedError` when the write
         lock cannot be had.
         """
@@ -1818,11 +1888,19 @@ class Tracker:
             # instead of failing on the first write when another connection holds it. On a
             # server other writers work at once; the chain lock is taken at the end
             # (Writer._settle) or where the transaction asks for it (Writer.serialize).
+            # The ids reserved are read with the BEGIN: only when this BEGIN is sent (not a
+            # savepoint inside someone's db.atomic()).
+            reserving = tuple(reserve) if writer.late and \
+                self.db.transaction_depth() == 0 else ()
             begin: dict[str, Any] = (
-                {"first": _SIGNATURES_AT_BEGIN} if writer.late else {"lock_type": "IMMEDIATE"})
+                {"first": _begin_query(reserving)} if writer.late
+                else {"lock_type": "IMMEDIATE"})
             with self.db.atomic(**begin):
                 if writer.late:
-                    writer.signatures_at_begin(cast(ServerDatabase, self.db).first_row())
+                    row = cast(ServerDatabase, self.db).first_row()
+                    writer.signatures_at_begin(row)
+                    if reserving:
+                        writer.reserved_ids(reserving, row[1:])
                 self._check_expected(writer)
                 yield writer
                 writer.finish()
@@ -1931,6 +2009,20 @@ class Tracker:
 
 # Sent with a server transaction's BEGIN, in the same round trip (Writer.signatures_at_begin).
 _SIGNATURES_AT_BEGIN = "SELECT max(id) FROM signature"
+_BEGIN_QUERIES: dict[tuple[str, ...], str] = {(): _SIGNATURES_AT_BEGIN}
+
+
+def _begin_query(reserve: tuple[str, ...]) -> str:
+    """:data:`_SIGNATURES_AT_BEGIN`, and the next id of each table of ``reserve`` taken from
+    the sequence of its ``id`` column (as the INSERT's default would take it; gone with a
+    rollback, as that one is) — one statement, one row."""
+    found = _BEGIN_QUERIES.get(reserve)
+    if found is None:
+        found = _BEGIN_QUERIES[reserve] = (
+            "SELECT (SELECT max(id) FROM signature)" + "".join(
+                f", nextval(pg_get_serial_sequence('\"{table}\"', 'id'))"
+                for table in reserve))
+    return found
 
 # PostgreSQL's errors of two writers colliding (nothing is wrong with either change alone):
 # unique_violation (both created the same record), foreign_key_violation (one removed what
@@ -1946,6 +2038,86 @@ _AUDIT_COLUMNS = {
                    "version, tag",
     "audit_txn": 'id, at, "user", reason, last_entry, hash',
 }
+
+
+_AUDITED: dict[type[Record], list[peewee.Field]] = {}
+
+
+def _audited_fields(model: type[Record]) -> list[peewee.Field]:
+    """The fields of ``model`` the audit trail records (all but ``audit_exclude``), in the
+    model's order; worked out once per model."""
+    found = _AUDITED.get(model)
+    if found is None:
+        found = _AUDITED[model] = [f for f in model._meta.sorted_fields
+                                   if f.name not in model.audit_exclude]
+    return found
+
+
+_INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
+
+
+def _insert_statement(record: Record, returning: bool = False,
+                      with_id: bool = False) -> tuple[str, list[Any]]:
+    """The INSERT of ``record``'s non-null values and its parameters: ``with_id``, its id
+    too (a reserved one), else the database gives it; ``returning``: the new row's id
+    comes back (a server). The statement's text is built once per table and set of
+    columns."""
+    meta = record._meta
+    data = record.__data__
+    fields = [f for f in meta.sorted_fields if data.get(f.name) is not None
+              and (with_id or not isinstance(f, peewee.AutoField))]
+    key = (meta.table_name, tuple(f.column_name for f in fields), returning)
+    sql = _INSERT_SQL.get(key)
+    if sql is None:
+        sql = _INSERT_SQL[key] = 'INSERT INTO "{}" ({}) VALUES ({}){}'.format(
+            meta.table_name, ", ".join(f'"{c}"' for c in key[1]),
+            ", ".join("?" for _c in key[1]), " RETURNING id" if returning else "")
+    return sql, [sql_value(f.db_value(data[f.name])) for f in fields]
+
+
+# Up to this many rows (the records inserted at the commit and the audit rows together), a
+# server's commit sends them as one statement (Writer.finish).
+_ONE_INSERT = 60
+_ONE_INSERT_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def _one_insert(records: Sequence[Record],
+                audit: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> tuple[str, list[Any]]:
+    """One statement inserting ``records`` (with their reserved ids, in order) and the
+    audit tables' ``audit`` rows (table, rows), each table's rows in their order: the
+    INSERTs but the last in ``WITH`` clauses. PostgreSQL runs every one of them once, to
+    completion, as parts of one command: each row's triggers (the append-only check sees
+    the table's rows before it, those of this command too) and each foreign key checked at
+    the end of the command, as for the same INSERTs sent one after another. One statement
+    instead of up to six: a server's CPU per statement, and psycopg's, is most of what a
+    small transaction costs. The text is built once per shape and prepared by psycopg like
+    any repeated statement."""
+    parts: list[tuple[str, int, int]] = []  # (INSERT … VALUES, values per row, rows)
+    params: list[Any] = []
+    for record in records:
+        sql, values = _insert_statement(record, with_id=True)
+        parts.append((sql, len(values), 1))
+        params += values
+    for table, rows in audit:
+        if rows:
+            parts.append((table, len(rows[0]), len(rows)))
+            params += [v for row in rows for v in row]
+    key = tuple(parts)
+    text = _ONE_INSERT_SQL.get(key)
+    if text is None:
+        statements = [
+            (sql.split(" VALUES ", 1)[0] if sql.startswith("INSERT")
+             else f"INSERT INTO {sql} ({_AUDIT_COLUMNS[sql]})") + " VALUES "
+            + ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * count)
+            for sql, width, count in parts]
+        text = statements[-1]
+        if len(statements) > 1:
+            text = "WITH " + ", ".join(
+                f"w{n} AS ({statement})" for n, statement in enumerate(statements[:-1])
+            ) + " " + text
+        if len(_ONE_INSERT_SQL) < 512:
+            _ONE_INSERT_SQL[key] = text
+    return text, params
 
 
 def _insert_rows(cursor: Any, table: str, rows: Sequence[Sequence[Any]],

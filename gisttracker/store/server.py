@@ -101,12 +101,28 @@ def _sql(query: Any) -> Any:
 _CURSOR: Any = None
 
 
+# Statements with up to this many parameters keep psycopg's conversion of their text (see
+# _cursor_class).
+CACHED_STATEMENT_PARAMS = 200
+
+
 def _cursor_class() -> Any:
     """psycopg's cursor, taking the code's SQLite-style statements (also through
     ``executemany`` and cursors the code asks for directly)."""
     global _CURSOR
     if _CURSOR is None:
         import psycopg
+        from psycopg import _queries
+
+        # psycopg converts a statement's text (its %s placeholders) once and keeps the
+        # result — but only for statements of up to 50 parameters. A server's commit sends
+        # its rows and audit rows as one statement of about 55 (Writer.finish): converted
+        # anew each time, that was about a fifth of a registration's client CPU. The same
+        # few statement texts repeat, so they are kept too (psycopg's cache is bounded: 128
+        # texts of at most 4 kB). Without the setting (another psycopg) it is only slower.
+        if getattr(_queries, "MAX_CACHED_STATEMENT_PARAMS", CACHED_STATEMENT_PARAMS) < \
+                CACHED_STATEMENT_PARAMS:
+            _queries.MAX_CACHED_STATEMENT_PARAMS = CACHED_STATEMENT_PARAMS
 
         class Cursor(psycopg.Cursor[Any]):
             def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:

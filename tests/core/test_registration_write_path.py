@@ -128,3 +128,88 @@ def test_a_server_at_schema_10_gets_the_static_trigger(server_db: str) -> None:
         assert schema_version(db) == 11
     finally:
         db.close()
+
+
+def _statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the server connections send from now on (through the program's
+    psycopg cursor, which every statement of a transaction goes through)."""
+    from gisttracker.store.server import _cursor_class
+
+    sent: list[str] = []
+    cursor = _cursor_class()
+    original = cursor.execute
+
+    def execute(self: object, query: object, params: object = None, **kwargs: object) -> object:
+        sent.append(str(query))
+        return original(self, query, params, **kwargs)
+
+    monkeypatch.setattr(cursor, "execute", execute)
+    return sent
+
+
+def test_a_server_registration_writes_its_rows_once_with_the_commit(
+        server_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The patient and identity rows go with the commit under the chain lock, with ids
+    taken at BEGIN and the final study identifier: no provisional row, no UPDATE."""
+    _fill(server_db)  # ZJU-0001 … ZJU-0003
+    s = open_session(ServerLocation(server_url(server_db)), user="nurse")
+    try:
+        service = PatientService(s)
+        _register(service, "Warm")  # this session's first transaction reads the shapes
+        sent = _statements(monkeypatch)
+        patient = _register(service, "Deferred")
+        assert patient.study_id == "ZJU-0005" and patient.seq == 5
+        statements = [q.split()[0].upper() for q in sent]
+        assert "UPDATE" not in statements, sent
+        # BEGIN with the signature mark and the two ids; the lock; the head with the next
+        # number; the rows and the trail in one statement; COMMIT.
+        assert len(sent) == 6, sent
+        assert sum(1 for q in sent if '"patient"' in q and "INSERT" in q) == 1
+        assert statements[-1] == "COMMIT"
+        # psycopg keeps its conversion of the commit's statement (about 55 parameters; it
+        # keeps only those of up to 50 unless store.server raises the limit).
+        from psycopg import _queries
+
+        assert _queries.MAX_CACHED_STATEMENT_PARAMS >= 60
+        monkeypatch.undo()
+        row = s.db.execute_sql(
+            "SELECT p.id, p.study_id, p.site_code, p.seq, i.name, i.patient_id "
+            "FROM patient p JOIN patient_identity i ON i.patient_id = p.id "
+            "WHERE p.uid = ?", (patient.uid,)).fetchone()
+        assert row == (patient.id, "ZJU-0005", "ZJU", 5, "Deferred", patient.id)
+        assert service.get("ZJU-0005").uid == patient.uid
+        assert verify(s.db).ok
+    finally:
+        s.close()
+
+
+def test_a_registration_inside_a_larger_server_transaction_is_written_at_once(
+        server_db: str) -> None:
+    """Nested in someone's transaction nothing is reserved: the rows are inserted when
+    registered (what comes next in that transaction may refer to them), numbered at the
+    commit, and a rolled-back savepoint takes its registration with it."""
+    _fill(server_db)
+    s = open_session(ServerLocation(server_url(server_db)), user="nurse")
+    try:
+        service = PatientService(s)
+        with s.tracker.transaction("a batch") as w:
+            first = _register(service, "Batch one")
+            # The row is there already, inside the transaction (provisional number).
+            assert s.db.execute_sql("SELECT count(*) FROM patient_identity WHERE "
+                                    "patient_id = ?", (first.id,)).fetchone() == (1,)
+            with pytest.raises(RuntimeError), s.tracker.transaction("inner"):
+                _register(service, "Rolled back")
+                raise RuntimeError("undo the inner registration")
+            second = _register(service, "Batch two")
+            assert w.late  # not settled before the commit
+        # Both take the next number at the commit, under the chain lock. (A transaction
+        # settles its waiting records in order.)
+        rows = s.db.execute_sql(
+            "SELECT p.study_id, i.name FROM patient p JOIN patient_identity i "
+            "ON i.patient_id = p.id WHERE p.seq > 3 ORDER BY p.seq").fetchall()
+        assert rows == [("ZJU-0004", "Batch one"), ("ZJU-0005", "Batch two")]
+        assert (first.study_id, second.study_id) == ("ZJU-0004", "ZJU-0005")
+        assert s.db.execute_sql("SELECT count(*) FROM patient").fetchone() == (5,)
+        assert verify(s.db).ok
+    finally:
+        s.close()

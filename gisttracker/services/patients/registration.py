@@ -49,10 +49,13 @@ def _numbered(site: str, last: int | None) -> dict[str, Any]:
 # The site code setting (its default when unset) and the last sequence number taken under
 # it, in one statement (positive numbers only: a server's provisional ones are negative).
 # The setting is looked up twice (by its unique key; one statement sees one state of it)
-# rather than read from a derived table, which SQLite would scan.
+# rather than read from a derived table, which SQLite would scan. The last number is the
+# first entry of a backward walk of the (site_code, seq) index: PostgreSQL planned
+# ``max(seq)`` with a site code that comes from a sub-query as an aggregate over every
+# entry of the site (0.3 ms at 1,000 patients, growing with each one), not as that one step.
 _SITE = "coalesce((SELECT value FROM setting WHERE key = ?), ?)"
-_NEXT_NUMBER = (f"SELECT {_SITE}, (SELECT max(seq) FROM patient WHERE site_code = {_SITE} "
-                "AND seq > 0)")
+_NEXT_NUMBER = (f"SELECT {_SITE}, (SELECT seq FROM patient WHERE site_code = {_SITE} "
+                "AND seq > 0 ORDER BY seq DESC LIMIT 1)")
 _NEXT_NUMBER_PARAMS = ("site_code", SPECS["site_code"].default) * 2
 
 
@@ -136,24 +139,29 @@ class RegistrationMixin(PatientServiceBase):
             raise ServiceError(_("Sex: choose male or female"))
         self._check_identity(identity, today)
         uid = new_uid()
-        with self.tracker.transaction(_("patient registered")) as w:
+        # On a server both rows take ids reserved with the BEGIN and are written with the
+        # commit (Writer.insert_at_commit): one round trip instead of three.
+        with self.tracker.transaction(_("patient registered"),
+                                      reserve=("patient", "patient_identity")) as w:
             self._claim_record_number(w, identity)
             if w.late:
                 # On a server the site code and the next number are read at the commit,
                 # under the chain lock (Writer.at_settle), in the round trip that reads the
                 # chain's head, so workstations registering at once overlap the rest; until
-                # then the row holds provisional values that nobody else sees.
+                # then the record holds provisional values that nobody else sees (and that
+                # a deferred row never stores: its INSERT carries the final ones).
                 site, seq, study_id = "", -1 - int(uid[:15], 16), uid
             else:
                 site, seq, study_id = self.next_study_id()
-            patient = w.insert(Patient, patient_uid=uid, uid=uid, study_key=study_key,
-                               study_id=study_id, site_code=site, seq=seq, sex=sex,
-                               status="screened", created_on=today)
+            patient = w.insert_at_commit(
+                Patient, patient_uid=uid, uid=uid, study_key=study_key, study_id=study_id,
+                site_code=site, seq=seq, sex=sex, status="screened", created_on=today)
             if w.late:
                 w.at_settle(patient, _NEXT_NUMBER, _NEXT_NUMBER_PARAMS, _settled_number)
-            w.insert(PatientIdentity, patient_uid=patient.uid, patient=patient,
-                     record_number=_text(identity.record_number), name=_text(identity.name),
-                     initials=_text(identity.initials), date_of_birth=identity.date_of_birth)
+            w.insert_at_commit(
+                PatientIdentity, patient_uid=patient.uid, patient=patient,
+                record_number=_text(identity.record_number), name=_text(identity.name),
+                initials=_text(identity.initials), date_of_birth=identity.date_of_birth)
         return patient
 
     def update_identity(self, ref: str, identity: Identity, *, today: date,
