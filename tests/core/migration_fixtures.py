@@ -255,7 +255,7 @@ def check_v11(db: peewee.SqliteDatabase) -> None:
 
 
 def fill_v12(db: peewee.SqliteDatabase) -> None:
-    # Schema 12 changes only the server's name-search indexes: nothing on SQLite.
+    # Schema 12 changes indexes only (the worklist's, and the server's name search).
     db.execute_sql("INSERT INTO setting (uid, key, value) VALUES ('u-v12', 'fixture_v12', "
                    "'Twelve')")
 
@@ -263,10 +263,15 @@ def fill_v12(db: peewee.SqliteDatabase) -> None:
 def check_v12(db: peewee.SqliteDatabase) -> None:
     assert db.execute_sql(
         "SELECT value FROM setting WHERE key = 'fixture_v12'").fetchall() == [("Twelve",)]
-    # SQLite's name search keeps its case-insensitive index.
+    # SQLite's name search keeps its case-insensitive index; the worklist's indexes hold
+    # the study and the visit key, so its counts read them alone.
     sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = "
                          "'patient_identity_name'").fetchone()
     assert sql is not None and "NOCASE" in sql[0]
+    for index in ("visit_planned", "visit_study_planned"):
+        sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = ?",
+                             (index,)).fetchone()
+        assert sql is not None and "visit_key" in sql[0]
 
 
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
