@@ -1479,9 +1479,9 @@ class Writer:
     def _flush_many(self) -> None:
         """:meth:`_flush` for the bulk paths (:meth:`insert_many`, :meth:`update_many`): on
         a server, whose chain they have settled already, the audit rows go in multi-row
-        ``INSERT`` statements (:func:`_insert_rows`, as the settled trail of
-        :meth:`finish`) instead of one statement per row. The rows, their order and the
-        append-only trigger's checks are the same; on SQLite this is :meth:`_flush`."""
+        ``INSERT`` statements (:func:`_insert_values`) instead of one statement per row.
+        The rows, their order and the append-only trigger's checks are the same; on SQLite
+        this is :meth:`_flush`."""
         if self.late or not is_server_db(self.db):
             self._flush()
             return
@@ -1994,7 +1994,7 @@ def _insert_rows(cursor: Any, table: str, rows: Sequence[Sequence[Any]],
             + ", ".join([marks] * len(chunk)), [v for row in chunk for v in row])
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=32)
 def _value_rows(rows: int, marks: tuple[str, ...]) -> str:
     """``(…), (…), …``: ``rows`` rows of numbered parameters (``$1`` …), each written as
     ``marks`` says (``{}`` is the parameter: ``{}`` or ``{}::integer``)."""
