@@ -398,7 +398,9 @@ def _maybe_end(draft: _Draft, rng: random.Random, enrolled_on: date, today: date
 def _load(drafts: list[_Draft], site: str, last_seq: int, rng: random.Random, user: str,
           seeds: dict[str, dict[str, str]], today: date) -> BulkLoad:
     load = BulkLoad()
-    versions = {d.study.key: protocol_version_id(d.study) for d in drafts}
+    # Once per study, not per patient (on a server each look-up is a round trip).
+    studies = {d.study.key: d.study for d in drafts}
+    versions = {key: protocol_version_id(study) for key, study in studies.items()}
     for i, d in enumerate(drafts, start=1):
         seq = last_seq + i
         load.patients.append({

@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from itertools import chain as chain_values
 from json.encoder import encode_basestring
 from typing import Any, TypeVar, cast
@@ -1512,10 +1513,15 @@ class Writer:
                                          zip(fields, values, strict=True)})
         # Bulk path: one prepared statement per table run with executemany. peewee's own
         # insert_many spends most of its time building SQL text row by row.
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(
-            table, ", ".join(f'"{f.column_name}"' for f in fields),
-            ", ".join("?" for _f in fields))
-        self.db.cursor().executemany(sql, params)
+        if is_server_db(self.db):
+            # A server: statements of many rows (one per row costs the server a whole
+            # statement each, and the demo's 10,000 patients are half a million rows).
+            _insert_values(self.db, table, [f.column_name for f in fields], params)
+        else:
+            sql = "INSERT INTO {} ({}) VALUES ({})".format(
+                table, ", ".join(f'"{f.column_name}"' for f in fields),
+                ", ".join("?" for _f in fields))
+            self.db.cursor().executemany(sql, params)
         known = self._known_records(uids)
         for i, row in enumerate(rows):
             audit: dict[str, Any] = {}
@@ -1532,10 +1538,30 @@ class Writer:
             if uid not in known:
                 self._record_ref(table, uid, patient, lookup=False)
             self._emit("insert", table, uid, patient, None, None, audit, reason, 1)
-        self._flush()
+        self._flush_many()
         self.changes.tables.add(table)
         self.changes.records.update(uids)
         return uids
+
+    def _flush_many(self) -> None:
+        """:meth:`_flush` for the bulk paths (:meth:`insert_many`, :meth:`update_many`): on
+        a server, whose chain they have settled already, the audit rows go in multi-row
+        ``INSERT`` statements (:func:`_insert_values`) instead of one statement per row.
+        The rows, their order and the append-only trigger's checks are the same; on SQLite
+        this is :meth:`_flush`."""
+        if self.late or not is_server_db(self.db):
+            self._flush()
+            return
+        cursor = self.db.cursor()
+        for sql, params in self._late_updates:
+            cursor.execute(sql, params)
+        self._late_updates = []
+        for table, rows in (("audit_shape", self._pending_shapes),
+                            ("audit_record", self._pending_records),
+                            ("audit_entry", self._pending_entries)):
+            columns = [c.strip().strip('"') for c in _AUDIT_COLUMNS[table].split(",")]
+            _insert_values(self.db, table, columns, rows)
+        self._pending_shapes, self._pending_records, self._pending_entries = [], [], []
 
     def _known_records(self, uids: Sequence[str]) -> set[str]:
         """Those of ``uids`` the audit trail already knows (a re-inserted record)."""
@@ -1593,11 +1619,16 @@ class Writer:
                            None if old is None else self._audit_json(
                                model, f, f.python_value(old)),
                            self._audit_json(model, f, changes[f.name][1]), reason, version)
+        server = is_server_db(self.db)
         for names, params in by_fields.items():
-            columns = ", ".join(f'"{model._meta.fields[n].column_name}" = ?' for n in names)
+            column_names = [model._meta.fields[n].column_name for n in names]
+            if server and len({p[-1] for p in params}) == len(params):
+                _update_values(self.db, table, column_names, params)
+                continue
+            columns = ", ".join(f'"{c}" = ?' for c in column_names)
             self.db.cursor().executemany(
                 f'UPDATE "{table}" SET {columns}, version = ? WHERE id = ?', params)
-        self._flush()
+        self._flush_many()
         self.changes.tables.add(table)
         self.changes.records.update(uid for _i, uid, _p, _c in updates)
 
@@ -2133,6 +2164,65 @@ def _insert_rows(cursor: Any, table: str, rows: Sequence[Sequence[Any]],
         cursor.execute(
             f"INSERT INTO {table} ({_AUDIT_COLUMNS[table]}) VALUES "
             + ", ".join([marks] * len(chunk)), [v for row in chunk for v in row])
+
+
+@lru_cache(maxsize=32)
+def _value_rows(rows: int, marks: tuple[str, ...]) -> str:
+    """``(…), (…), …``: ``rows`` rows of numbered parameters (``$1`` …), each written as
+    ``marks`` says (``{}`` is the parameter: ``{}`` or ``{}::integer``)."""
+    width = len(marks)
+    return ", ".join(
+        "(" + ", ".join(mark.format(f"${n * width + i + 1}") for i, mark in enumerate(marks))
+        + ")" for n in range(rows))
+
+
+def _raw_execute(db: Any, sql: str, params: list[Any]) -> None:
+    """Run ``sql`` with numbered parameters (``$1`` …) on the server connection of ``db``:
+    psycopg's ``RawCursor`` sends it as it is, where the usual cursor would scan a statement
+    of thousands of ``%s`` for its placeholders every time (it caches only short ones)."""
+    import psycopg
+
+    with psycopg.RawCursor(db.connection()) as cursor:
+        cursor.execute(sql, params)
+
+
+def _insert_values(db: Any, table: str, columns: Sequence[str],
+                   rows: Sequence[Sequence[Any]], most: int = 1000) -> None:
+    """Insert ``rows`` (values for ``columns``, in order) into ``table`` on a server with one
+    multi-row ``INSERT`` per batch (at most ``most`` rows and 30,000 values), where
+    ``executemany`` runs one statement per row. The values are sent as parameters, typed
+    as for ``executemany``, so the server converts them the same way; the rows keep their
+    order (the append-only trigger of the audit tables sees rising ids as before)."""
+    if not rows:
+        return
+    names = ", ".join(f'"{c}"' for c in columns)
+    size = max(1, min(most, 30_000 // max(1, len(columns))))
+    marks = ("{}",) * len(columns)
+    for chunk in _batched(rows, size):
+        _raw_execute(db, f'INSERT INTO "{table}" ({names}) VALUES '
+                     + _value_rows(len(chunk), marks), [v for row in chunk for v in row])
+
+
+def _update_values(db: Any, table: str, columns: Sequence[str],
+                   rows: Sequence[Sequence[Any]], most: int = 1000) -> None:
+    """``UPDATE table SET columns…, version = … WHERE id = …`` for every row of ``rows``
+    (the new values, the version, the id: the parameters of one row's statement) on a
+    server, in one statement per batch (``UPDATE … FROM (VALUES …)``). Each value is cast to
+    its column's type, as the server does for one row's parameters; the ids must differ."""
+    types = dict(db.execute_sql(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped",
+        (f'"{table}"',)).fetchall())
+    every = [*columns, "version", "id"]
+    marks = tuple(f"{{}}::{types[c]}" for c in every)
+    aliases = ", ".join(f"c{i}" for i in range(len(every)))
+    sets = ", ".join(f'"{c}" = v.c{i}' for i, c in enumerate(every[:-1]))
+    size = max(1, min(most, 30_000 // len(every)))
+    for chunk in _batched(rows, size):
+        _raw_execute(db, f'UPDATE "{table}" AS t SET {sets} FROM (VALUES '
+                     + _value_rows(len(chunk), marks)
+                     + f") AS v({aliases}) WHERE t.id = v.c{len(every) - 1}",
+                     [v for row in chunk for v in row])
 
 
 def _collision(exc: BaseException) -> bool:

@@ -73,7 +73,7 @@ class PatientList:
 
     def count(self, flt: PatientFilter) -> int:
         """How many patients match ``flt`` (one indexed query)."""
-        where, params = _where(flt)
+        where, params = _where(flt, self._server())
         return int(self._sql(f"SELECT count(*) FROM patient p {where}", params)[0][0])
 
     def page(self, flt: PatientFilter, sort: str = "patient", *, descending: bool = False,
@@ -87,7 +87,7 @@ class PatientList:
             from gisttracker.services.base import ServiceError
 
             raise ServiceError(_("cannot sort by {key!r}").format(key=sort))
-        where, params = _where(flt)
+        where, params = _where(flt, self._server())
         if after is not None:
             where = f"{where} AND" if where else "WHERE"
             where += " p.study_id < ?" if descending else " p.study_id > ?"
@@ -102,6 +102,11 @@ class PatientList:
                 for uid, sid, key, arm, status, on, number, sex
                 in self._sql(sql, [*params, int(limit), int(offset)])]
 
+    def _server(self) -> bool:
+        from gisttracker.store.server import is_server_db
+
+        return is_server_db(self.session.db)
+
     def _sql(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         cursor = self.session.db.execute_sql(sql, params)
         return list(cursor.fetchall())
@@ -112,7 +117,7 @@ def _prefix_bounds(text: str) -> tuple[str, str]:
     return text, text + "\U0010ffff"
 
 
-def _where(flt: PatientFilter) -> tuple[str, list[Any]]:
+def _where(flt: PatientFilter, server: bool = False) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if flt.study_key:
@@ -129,12 +134,25 @@ def _where(flt: PatientFilter) -> tuple[str, list[Any]]:
         low, high = _prefix_bounds(text.upper())
         # The identity table is joined only for this search, through its own indexes.
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(
-            "(p.study_id >= ? AND p.study_id < ? OR p.id IN ("
-            "SELECT patient_id FROM patient_identity WHERE record_number >= ? "
-            "AND record_number < ? UNION SELECT patient_id FROM patient_identity "
-            "WHERE name LIKE ? ESCAPE '\\' UNION SELECT patient_id FROM patient_identity "
-            "WHERE initials LIKE ? ESCAPE '\\'))")
         rlow, rhigh = _prefix_bounds(text)
+        if server:
+            # A server: every part through its index (an OR with a sub-query would read the
+            # whole patient table), and names by ``lower(…) LIKE`` (operator ``~~``, which
+            # the server's LIKE-to-ILIKE translation leaves alone) over the
+            # ``text_pattern_ops`` indexes of schema 12; no b-tree serves ILIKE. A
+            # backslash escapes, as in the ESCAPE clause on SQLite.
+            clauses.append(
+                "p.id IN (SELECT id FROM patient WHERE study_id >= ? AND study_id < ? "
+                "UNION SELECT patient_id FROM patient_identity WHERE record_number >= ? "
+                "AND record_number < ? UNION SELECT patient_id FROM patient_identity "
+                "WHERE lower(name) ~~ lower(?) UNION SELECT patient_id FROM "
+                "patient_identity WHERE lower(initials) ~~ lower(?))")
+        else:
+            clauses.append(
+                "(p.study_id >= ? AND p.study_id < ? OR p.id IN ("
+                "SELECT patient_id FROM patient_identity WHERE record_number >= ? "
+                "AND record_number < ? UNION SELECT patient_id FROM patient_identity "
+                "WHERE name LIKE ? ESCAPE '\\' UNION SELECT patient_id FROM patient_identity "
+                "WHERE initials LIKE ? ESCAPE '\\'))")
         params += [low, high, rlow, rhigh, escaped + "%", escaped + "%"]
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

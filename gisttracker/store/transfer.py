@@ -365,8 +365,10 @@ def _copy(source: peewee.Database, target: peewee.Database, table: str,
     count = 0
     batch: list[tuple[Any, ...]] = []
     cursor = target.cursor()
+    # The rows go as they were read: both drivers bind bytes, memoryview and bytearray
+    # alike, so nothing is converted value by value (13 million values at 10,000 patients).
     for row in _rows(source, table, columns):
-        batch.append(tuple(_plain(v) for v in row))
+        batch.append(row)
         if len(batch) >= BATCH:
             cursor.executemany(sql, batch)
             count += len(batch)

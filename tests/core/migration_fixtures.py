@@ -254,9 +254,30 @@ def check_v11(db: peewee.SqliteDatabase) -> None:
         assert sql is not None and "max(id)" in sql[0]
 
 
+def fill_v12(db: peewee.SqliteDatabase) -> None:
+    # Schema 12 changes indexes only (the worklist's, and the server's name search).
+    db.execute_sql("INSERT INTO setting (uid, key, value) VALUES ('u-v12', 'fixture_v12', "
+                   "'Twelve')")
+
+
+def check_v12(db: peewee.SqliteDatabase) -> None:
+    assert db.execute_sql(
+        "SELECT value FROM setting WHERE key = 'fixture_v12'").fetchall() == [("Twelve",)]
+    # SQLite's name search keeps its case-insensitive index; the worklist's indexes hold
+    # the study and the visit key, so its counts read them alone.
+    sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = "
+                         "'patient_identity_name'").fetchone()
+    assert sql is not None and "NOCASE" in sql[0]
+    for index in ("visit_planned", "visit_study_planned"):
+        sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = ?",
+                             (index,)).fetchone()
+        assert sql is not None and "visit_key" in sql[0]
+
+
 FILL: dict[int, Fill] = {1: fill_v1, 2: fill_v2, 3: fill_v3, 4: fill_v4, 5: fill_v5,
                          6: fill_v6, 7: fill_v7, 8: fill_v8, 9: fill_v9, 10: fill_v10,
-                         11: fill_v11}
+                         11: fill_v11, 12: fill_v12}
 CHECK: dict[int, Fill] = {1: check_v1, 2: check_v2, 3: check_v3, 4: check_v4, 5: check_v5,
                           6: check_v6, 7: check_v7, 8: check_v8,
-                          9: check_v9, 10: check_v10, 11: check_v11}
+                          9: check_v9, 10: check_v10, 11: check_v11,
+                          12: check_v12}

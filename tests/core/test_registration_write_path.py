@@ -21,7 +21,7 @@ from gisttracker.services.patients import Identity, PatientService
 from gisttracker.services.settings import SettingsService
 from gisttracker.session import Session, open_session
 from gisttracker.store.db import open_database
-from gisttracker.store.migrations import migrate, schema_version
+from gisttracker.store.migrations import LATEST, migrate, schema_version
 from gisttracker.store.models_patients import Patient
 from gisttracker.store.server import ServerDatabase
 from gisttracker.store.urls import ServerLocation
@@ -118,14 +118,14 @@ def test_a_server_at_schema_10_gets_the_static_trigger(server_db: str) -> None:
             "SELECT prosrc FROM pg_proc WHERE proname = 'gist_append_only'").fetchone()[0]
     _fill(server_db)  # opening it upgrades it
     with _owner(server_db) as pg:
-        assert pg.execute("SELECT max(version) FROM schema_migration").fetchone() == (11,)
+        assert pg.execute("SELECT max(version) FROM schema_migration").fetchone() == (LATEST,)
         source = pg.execute("SELECT prosrc FROM pg_proc WHERE proname = 'gist_append_only'"
                             ).fetchone()[0]
     assert "INTO last FROM audit_entry;" in source
     _refuses_old_ids(server_db)
     db = open_database(ServerLocation(server_url(server_db)))
     try:
-        assert schema_version(db) == 11
+        assert schema_version(db) == LATEST
     finally:
         db.close()
 
