@@ -615,6 +615,11 @@ class Writer:
                                       chain[:TAG_BYTES]))
 
     def _flush(self) -> None:
+        """Write the audit rows waiting (and the updates decided at a server's settle), in
+        order: shapes, records, entries. On SQLite one prepared statement per table run with
+        ``executemany``; on a server, whose every statement costs a whole round of parsing
+        and executing, multi-row ``INSERT`` statements (:func:`_insert_values`: same rows,
+        same order, same trigger checks)."""
         if not (self._late_updates or self._pending_shapes or self._pending_records
                 or self._pending_entries):
             return  # (on a server before the settle every insert comes here for nothing)
@@ -622,20 +627,17 @@ class Writer:
         for sql, params in self._late_updates:
             cursor.execute(sql, params)
         self._late_updates = []
-        if self._pending_shapes:
-            cursor.executemany("INSERT INTO audit_shape (id, table_name, columns) "
-                               "VALUES (?, ?, ?)", self._pending_shapes)
-            self._pending_shapes = []
-        if self._pending_records:
-            cursor.executemany("INSERT INTO audit_record (id, table_name, record_key, patient) "
-                               "VALUES (?, ?, ?, ?)", self._pending_records)
-            self._pending_records = []
-        if self._pending_entries:
-            cursor.executemany(
-                "INSERT INTO audit_entry (id, txn, record, action, field, shape, old_value, "
-                "new_value, reason, version, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                self._pending_entries)
-            self._pending_entries = []
+        server = is_server_db(self.db)
+        for table, rows in (("audit_shape", self._pending_shapes),
+                            ("audit_record", self._pending_records),
+                            ("audit_entry", self._pending_entries)):
+            if not rows:
+                continue
+            if server:
+                _insert_values(self.db, table, _AUDIT_COLUMN_NAMES[table], rows)
+            else:
+                cursor.executemany(_AUDIT_INSERT_SQL[table], rows)
+        self._pending_shapes, self._pending_records, self._pending_entries = [], [], []
 
     def _flush_bulk(self) -> None:
         """:meth:`_flush` for a bulk append (:meth:`_append_known`): on SQLite the entries
@@ -647,7 +649,7 @@ class Writer:
         keys at its end). In statements of many rows that is paid once per statement; the
         rows, their order, the triggers and the checks are the same (measured on the
         10,000-patient package's 622,783 entries: 2.7 s → 1.9 s of CPU). A server writes
-        them as ever (:meth:`_flush`)."""
+        them through :meth:`_flush` (multi-row statements there)."""
         entries, records = self._pending_entries, self._pending_records
         if self.late or is_server_db(self.db) or len(entries) < _BULK_ROWS:
             self._flush()
@@ -721,9 +723,9 @@ class Writer:
             values = compute(row)
             fields = [model._meta.fields[name] for name in values]
             stored_values = [sql_value(f.db_value(values[f.name])) for f in fields]
-            if any(r is record for r in self._deferred):
-                pass  # not written yet: its INSERT at the commit carries the values
-            else:
+            # A deferred record is not written yet: its INSERT at the commit carries the
+            # values. One written already is updated.
+            if not any(r is record for r in self._deferred):
                 self._late_updates.append((
                     'UPDATE "{}" SET {} WHERE id = ?'.format(
                         model._meta.table_name,
@@ -1538,30 +1540,10 @@ class Writer:
             if uid not in known:
                 self._record_ref(table, uid, patient, lookup=False)
             self._emit("insert", table, uid, patient, None, None, audit, reason, 1)
-        self._flush_many()
+        self._flush()
         self.changes.tables.add(table)
         self.changes.records.update(uids)
         return uids
-
-    def _flush_many(self) -> None:
-        """:meth:`_flush` for the bulk paths (:meth:`insert_many`, :meth:`update_many`): on
-        a server, whose chain they have settled already, the audit rows go in multi-row
-        ``INSERT`` statements (:func:`_insert_values`) instead of one statement per row.
-        The rows, their order and the append-only trigger's checks are the same; on SQLite
-        this is :meth:`_flush`."""
-        if self.late or not is_server_db(self.db):
-            self._flush()
-            return
-        cursor = self.db.cursor()
-        for sql, params in self._late_updates:
-            cursor.execute(sql, params)
-        self._late_updates = []
-        for table, rows in (("audit_shape", self._pending_shapes),
-                            ("audit_record", self._pending_records),
-                            ("audit_entry", self._pending_entries)):
-            columns = [c.strip().strip('"') for c in _AUDIT_COLUMNS[table].split(",")]
-            _insert_values(self.db, table, columns, rows)
-        self._pending_shapes, self._pending_records, self._pending_entries = [], [], []
 
     def _known_records(self, uids: Sequence[str]) -> set[str]:
         """Those of ``uids`` the audit trail already knows (a re-inserted record)."""
@@ -1628,7 +1610,7 @@ class Writer:
             columns = ", ".join(f'"{c}" = ?' for c in column_names)
             self.db.cursor().executemany(
                 f'UPDATE "{table}" SET {columns}, version = ? WHERE id = ?', params)
-        self._flush_many()
+        self._flush()
         self.changes.tables.add(table)
         self.changes.records.update(uid for _i, uid, _p, _c in updates)
 
@@ -1880,7 +1862,7 @@ class Tracker:
         service uses it for the bookkeeping of a sign-in. ``reserve``: on a server, for a
         transaction that is not inside another one, one id of each of these tables is
         taken from its sequence in the round trip of the BEGIN, for rows inserted with
-        ``Writer.insert(…, defer=True)`` (ignored elsewhere). Raises :class:`NotSignedIn` when
+        ``Writer.insert_at_commit`` (ignored elsewhere). Raises :class:`NotSignedIn` when
         nobody acts and :class:`~gisttracker.store.db.DatabaseLockedError` when the write
         lock cannot be had.
         """
@@ -2069,6 +2051,12 @@ _AUDIT_COLUMNS = {
                    "version, tag",
     "audit_txn": 'id, at, "user", reason, last_entry, hash',
 }
+_AUDIT_COLUMN_NAMES = {table: [c.strip().strip('"') for c in columns.split(",")]
+                      for table, columns in _AUDIT_COLUMNS.items()}
+# One row's INSERT of each audit table, in SQLite's placeholder style (Writer._flush).
+_AUDIT_INSERT_SQL = {table: "INSERT INTO {} ({}) VALUES ({})".format(
+    table, columns, ", ".join("?" * len(_AUDIT_COLUMN_NAMES[table])))
+    for table, columns in _AUDIT_COLUMNS.items()}
 
 
 _AUDITED: dict[type[Record], list[peewee.Field]] = {}
